@@ -1,0 +1,55 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from core.models import Area, AuditEvent, Department, Office, Unit, User
+
+
+@admin.register(Area)
+class AreaAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+    raw_id_fields = ["parent"]
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["name", "area"]
+    search_fields = ["name", "area__code"]
+    raw_id_fields = ["area"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "jurisdiction"]
+    raw_id_fields = ["jurisdiction"]
+
+
+@admin.register(Office)
+class OfficeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "area"]
+    raw_id_fields = ["area"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "first_name", "role", "unit", "department", "office", "is_active"]
+    list_filter = ["role", "is_active"]
+    raw_id_fields = ["unit"]
+    fieldsets = (
+        *BaseUserAdmin.fieldsets[:1],
+        ("Role", {"fields": ("role", "unit", "department", "office")}),
+        *[fs for fs in BaseUserAdmin.fieldsets[1:] if "last_login" not in fs[1]["fields"]],
+    )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "target_type", "target_id"]
+    list_filter = ["action"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

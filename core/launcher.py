@@ -1,0 +1,175 @@
+"""Run OneTable and its tests on the real stack, embedded or given.
+
+`python -m core.launcher run` serves web + Celery worker + Celery beat;
+`python -m core.launcher test [pytest args]` runs the suite. Without
+DATABASE_URL / REDIS_URL both start private PostgreSQL and Redis servers under
+the data folder (ONETABLE_DATA_DIR, default ./var) and stop them on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
+from core.embedded import EmbeddedPostgres, EmbeddedRedis, data_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def say(message: str) -> None:
+    print(f"[onetable] {message}", flush=True)
+
+
+@contextlib.contextmanager
+def servers(folder: Path) -> Iterator[None]:
+    """Make DATABASE_URL and REDIS_URL point somewhere, starting private servers if unset."""
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            pg = EmbeddedPostgres(folder / "postgres")
+            started.append(pg)
+            os.environ["DATABASE_URL"] = pg.start()
+            say(f"embedded PostgreSQL running, data in {folder / 'postgres'}")
+        if not os.environ.get("REDIS_URL"):
+            redis = EmbeddedRedis(folder / "redis")
+            started.append(redis)
+            os.environ["REDIS_URL"] = redis.start()
+            say(f"embedded Redis running at {os.environ['REDIS_URL']}")
+        yield
+    finally:
+        for server in reversed(started):
+            server.stop()
+        if started:
+            say("embedded servers stopped")
+
+
+def persistent_secret(folder: Path) -> str:
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+class Supervisor:
+    """Start child processes, stop them all when one dies or on Ctrl-C / SIGTERM."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self, name: str, argv: list[str]) -> None:
+        # Own process group: Ctrl-C goes to the supervisor, which stops children in order.
+        self.children[name] = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def wait(self) -> int:
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        code = 0
+        while not self.stopping:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    say(f"{name} exited with code {child.returncode}; stopping everything")
+                    self.stopping, code = True, 1
+                    break
+            time.sleep(0.3)
+        self.stop_all()
+        return code
+
+    def stop_all(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in self.children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def run() -> int:
+    folder = data_dir()
+    os.environ.setdefault("SECRET_KEY", persistent_secret(folder))
+    # The local run serves plain HTTP on loopback; production sets HTTPS=1 (docker-compose does).
+    os.environ.setdefault("HTTPS", "0")
+    os.environ.setdefault("ONETABLE_DATA_DIR", str(folder))
+    port = os.environ.get("PORT", "8000")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    with servers(folder):
+        manage("migrate", "--noinput", "-v", "0")
+        manage("collectstatic", "--noinput", "-v", "0")
+        manage("load_demo")
+        sup = Supervisor()
+        sup.start(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "core.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
+        )
+        sup.start("worker", [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "--concurrency", "2"])
+        sup.start(
+            "beat", [str(BIN / "celery"), "-A", "core", "beat", "-l", "info", "-s", str(folder / "celerybeat-schedule")]
+        )
+        banner(port)
+        return sup.wait()
+
+
+def banner(port: str) -> None:
+    say(f"OneTable is running at http://127.0.0.1:{port}/   (Ctrl-C stops everything)")
+    say(f"demo logins (password for all: {DEMO_PASSWORD}):")
+    for username, who in DEMO_ACCOUNTS:
+        say(f"  {username:<16} {who}")
+
+
+def test(args: list[str]) -> int:
+    folder = data_dir() / "test"
+    os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(40))
+    os.environ.setdefault("HTTPS", "0")
+    with servers(folder):
+        code = subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT).returncode
+    if code == 5:
+        say("pytest collected no tests: that is a failure, not a pass")
+        return 1
+    return code
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    return run() if argv[0] == "run" else test(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,108 @@
+"""Rejections that name the field and the rule, in Chinese first and English second.
+
+Every rule has one code and one pair of message templates here; pages, the API
+and Excel uploads all render the same Problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # values
+    "required": ("必填", "is required"),
+    "integer.invalid": ("须为整数", "must be a whole number"),
+    "decimal.invalid": ("须为数字", "must be a number"),
+    "decimal.places": ("最多保留 {places} 位小数", "must have at most {places} decimal places"),
+    "min": ("不能小于 {min}", "must be at least {min}"),
+    "max": ("不能大于 {max}", "must be at most {max}"),
+    "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
+    "text.pattern": ("格式不符合要求：{pattern_hint}", "does not have the required form: {pattern_hint}"),
+    "choice.invalid": ("须为下列选项之一：{choices}", "must be one of: {choices}"),
+    "choice.max_selected": ("最多选择 {max_selected} 项", "allows at most {max_selected} choices"),
+    "date.invalid": ("须为日期，格式为 年-月-日（如 2026-11-05）", "must be a date such as 2026-11-05"),
+    "date.min": ("不能早于 {min}", "must not be before {min}"),
+    "date.max": ("不能晚于 {max}", "must not be after {max}"),
+    "date.in_period": ("须在报告期 {period} 内", "must fall within the period {period}"),
+    "boolean.invalid": ("须为“是”或“否”", "must be yes or no"),
+    "na.forbidden": ("本项不能填“不适用”", "cannot be answered “not applicable”"),
+    "na.reason": ("选择“不适用”时须填写原因", "needs a reason when answered “not applicable”"),
+    "unknown": ("不是本表的字段", "is not a field of this table"),
+    # periods
+    "period.format": (
+        "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",
+        "“{value}” is not a valid period; use the form 2026, 2026Q4 or 202611",
+    ),
+    "period.year": ("年份须在 {min} 至 {max} 之间", "the year must be between {min} and {max}"),
+    "period.type": ("报告期类型须为 {expected}", "the period must be {expected}"),
+    # field definitions
+    "definition.type": ("未知的字段类型“{type}”", "unknown field type “{type}”"),
+    "definition.constraint": (
+        "类型“{type}”不支持约束“{constraint}”",
+        "the type “{type}” does not take the constraint “{constraint}”",
+    ),
+    "definition.constraint_value": (
+        "约束“{constraint}”的取值无效：{rule_zh}",
+        "the constraint “{constraint}” has an invalid value: {rule_en}",
+    ),
+    "definition.min_max": ("下限不能大于上限", "min must not be greater than max"),
+    "definition.code": (
+        "编码须以小写字母开头，只含小写字母、数字和下划线，最长 40 个字符",
+        "the code must start with a lowercase letter and contain only lowercase letters, digits "
+        "and underscores, at most 40 characters",
+    ),
+}
+
+
+def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
+    zh, en = MESSAGES[rule]
+    return zh.format(**params), en.format(**params)
+
+
+class Problem(Exception):
+    """One rejected value or definition: which field, which rule, and the message in zh and en."""
+
+    def __init__(
+        self, *, field: str, rule: str, params: dict[str, Any] | None = None, label_zh: str = "", label_en: str = ""
+    ) -> None:
+        self.field, self.rule, self.params = field, rule, params or {}
+        self.label_zh, self.label_en = label_zh, label_en
+        super().__init__(self.message)
+
+    def labelled(self, label_zh: str, label_en: str) -> Problem:
+        self.label_zh, self.label_en = label_zh, label_en
+        return self
+
+    @property
+    def message_zh(self) -> str:
+        text = render(self.rule, self.params)[0]
+        return f"{self.label_zh}：{text}" if self.label_zh else text
+
+    @property
+    def message_en(self) -> str:
+        text = render(self.rule, self.params)[1]
+        return f"{self.label_en}: {text}" if self.label_en else text
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "code": self.rule, "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+class Problems(Exception):
+    """Several problems found together; nothing was stored."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+    def by_field(self) -> dict[str, list[Problem]]:
+        out: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            out.setdefault(problem.field, []).append(problem)
+        return out
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self.problems]

@@ -1,0 +1,399 @@
+"""The one registry of field types: parsing, validation, constraints, widget, schema and cell.
+
+A value travels as text from a form or a spreadsheet cell, or as JSON from the
+API; `parse` turns either into the canonical JSON value stored in submissions
+(int, decimal as string, str, list of codes, ISO date string, bool).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from abc import ABC, abstractmethod
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from reporting.errors import Problem
+
+Constraints = dict[str, Any]
+
+_YES = {"1", "true", "yes", "y", "是", "有", "✓"}
+_NO = {"0", "false", "no", "n", "否", "无", "✗"}
+
+
+def _is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
+
+
+class FieldType(ABC):
+    code: ClassVar[str]
+    label_zh: ClassVar[str]
+    label_en: ClassVar[str]
+    # Constraint keys this type accepts, besides "required" which every type accepts.
+    constraint_keys: ClassVar[frozenset[str]] = frozenset()
+    # Estimated seconds a person needs to type one value (burden figures).
+    seconds_per_value: ClassVar[int] = 10
+
+    @abstractmethod
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> Any:
+        """Return the canonical value of a non-blank raw input, or raise Problem."""
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        """Return why a constraint value is invalid (as 'zh|en'), or None."""
+        return None
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {"input": "text"}
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "string"}
+
+    def to_cell(self, value: Any) -> Any:
+        return value
+
+    def display(self, value: Any, constraints: Constraints) -> str:
+        return "" if value is None else str(value)
+
+
+class _Numeric(FieldType):
+    constraint_keys = frozenset({"min", "max"})
+
+    def _bounds(self, number: Decimal, constraints: Constraints, field: str) -> None:
+        if "min" in constraints and number < Decimal(str(constraints["min"])):
+            raise Problem(field=field, rule="min", params={"min": constraints["min"]})
+        if "max" in constraints and number > Decimal(str(constraints["max"])):
+            raise Problem(field=field, rule="max", params={"max": constraints["max"]})
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        if key in ("min", "max") and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+            return "须为数字|must be a number"
+        if key in ("min", "max"):
+            try:
+                Decimal(str(value))
+            except InvalidOperation:
+                return "须为数字|must be a number"
+        return None
+
+
+class IntegerType(_Numeric):
+    code, label_zh, label_en = "integer", "整数", "Whole number"
+    seconds_per_value = 8
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
+        if isinstance(raw, bool):
+            raise Problem(field=field, rule="integer.invalid")
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        text = str(raw).strip().replace(",", "").replace("，", "")
+        if not re.fullmatch(r"[+-]?\d{1,18}", text):
+            raise Problem(field=field, rule="integer.invalid")
+        value = int(text)
+        self._bounds(Decimal(value), constraints, field)
+        return value
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {
+            "input": "number",
+            "inputmode": "numeric",
+            "step": "1",
+            "min": constraints.get("min"),
+            "max": constraints.get("max"),
+        }
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer"}
+        if "min" in constraints:
+            schema["minimum"] = constraints["min"]
+        if "max" in constraints:
+            schema["maximum"] = constraints["max"]
+        return schema
+
+
+class DecimalType(_Numeric):
+    code, label_zh, label_en = "decimal", "小数", "Decimal number"
+    constraint_keys = frozenset({"min", "max", "places"})
+    seconds_per_value = 12
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
+        if isinstance(raw, bool):
+            raise Problem(field=field, rule="decimal.invalid")
+        text = str(raw).strip().replace(",", "").replace("，", "")
+        if not re.fullmatch(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)", text):
+            raise Problem(field=field, rule="decimal.invalid")
+        number = Decimal(text)
+        places = constraints.get("places", 2)
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            raise Problem(field=field, rule="decimal.places", params={"places": places})
+        self._bounds(number, constraints, field)
+        # Canonical text keeps exact decimals in JSON (no float rounding).
+        return str(number.quantize(Decimal(1).scaleb(-places)))
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        if key == "places" and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 6):
+            return "须为 0–6 的整数|must be a whole number from 0 to 6"
+        return super().check_constraint(key, value)
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        places = constraints.get("places", 2)
+        return {
+            "input": "text",
+            "inputmode": "decimal",
+            "step": str(Decimal(1).scaleb(-places)),
+            "min": constraints.get("min"),
+            "max": constraints.get("max"),
+        }
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "string", "format": "decimal", "pattern": r"^[+-]?\d+(\.\d+)?$"}
+
+    def to_cell(self, value: Any) -> Any:
+        return None if value is None else float(value)
+
+
+class TextType(FieldType):
+    code, label_zh, label_en = "text", "文本", "Text"
+    constraint_keys = frozenset({"max_length", "pattern", "pattern_hint"})
+    seconds_per_value = 20
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
+        text = str(raw).strip()
+        max_length = constraints.get("max_length", 500)
+        if len(text) > max_length:
+            raise Problem(field=field, rule="text.max_length", params={"max_length": max_length})
+        pattern = constraints.get("pattern")
+        if pattern and not re.fullmatch(pattern, text):
+            hint = constraints.get("pattern_hint", pattern)
+            raise Problem(field=field, rule="text.pattern", params={"pattern_hint": hint})
+        return text
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        if key == "max_length" and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5000):
+            return "须为 1–5000 的整数|must be a whole number from 1 to 5000"
+        if key == "pattern":
+            try:
+                re.compile(value)
+            except (re.error, TypeError):
+                return "不是有效的正则表达式|is not a valid regular expression"
+        if key == "pattern_hint" and not isinstance(value, str):
+            return "须为文字|must be text"
+        return None
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        long = constraints.get("max_length", 500) > 100
+        return {"input": "textarea" if long else "text", "maxlength": constraints.get("max_length", 500)}
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "maxLength": constraints.get("max_length", 500)}
+        if "pattern" in constraints:
+            schema["pattern"] = constraints["pattern"]
+        return schema
+
+
+class _Choices(FieldType):
+    constraint_keys = frozenset({"choices"})
+    seconds_per_value = 5
+
+    @staticmethod
+    def codes(constraints: Constraints) -> list[str]:
+        return [c["code"] for c in constraints.get("choices", [])]
+
+    def _code(self, raw: Any, constraints: Constraints, field: str) -> str:
+        text = str(raw).strip()
+        for choice in constraints.get("choices", []):
+            if text in (choice["code"], choice.get("zh"), choice.get("en")):
+                return choice["code"]
+        raise Problem(field=field, rule="choice.invalid", params={"choices": self.listing(constraints)})
+
+    @staticmethod
+    def listing(constraints: Constraints) -> str:
+        return "、".join(f"{c['code']}（{c.get('zh', c['code'])}）" for c in constraints.get("choices", []))
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        if key == "choices":
+            ok = (
+                isinstance(value, list)
+                and value
+                and all(isinstance(c, dict) and isinstance(c.get("code"), str) and c["code"] for c in value)
+            )
+            if not ok or len({c["code"] for c in value}) != len(value):
+                return "须为非空列表，每项有唯一的 code|must be a non-empty list of items with unique codes"
+        return None
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {"input": "select", "choices": constraints.get("choices", [])}
+
+    def display(self, value: Any, constraints: Constraints) -> str:
+        names = {c["code"]: c.get("zh", c["code"]) for c in constraints.get("choices", [])}
+        if isinstance(value, list):
+            return "、".join(names.get(v, v) for v in value)
+        return "" if value is None else names.get(value, value)
+
+
+class ChoiceType(_Choices):
+    code, label_zh, label_en = "choice", "单选", "Single choice"
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
+        return self._code(raw, constraints, field)
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "string", "enum": self.codes(constraints)}
+
+
+class MultiChoiceType(_Choices):
+    code, label_zh, label_en = "multi_choice", "多选", "Multiple choice"
+    constraint_keys = frozenset({"choices", "max_selected"})
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> list[str]:
+        items = raw if isinstance(raw, list) else re.split(r"[,，;；、\s]+", str(raw).strip())
+        picked = [self._code(item, constraints, field) for item in items if str(item).strip()]
+        ordered = [code for code in self.codes(constraints) if code in picked]
+        limit = constraints.get("max_selected")
+        if limit and len(ordered) > limit:
+            raise Problem(field=field, rule="choice.max_selected", params={"max_selected": limit})
+        return ordered
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        if key == "max_selected" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            return "须为正整数|must be a positive whole number"
+        return super().check_constraint(key, value)
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {"input": "checkboxes", "choices": constraints.get("choices", [])}
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "enum": self.codes(constraints)}, "uniqueItems": True}
+
+    def to_cell(self, value: Any) -> Any:
+        return None if value is None else ",".join(value)
+
+
+class DateType(FieldType):
+    code, label_zh, label_en = "date", "日期", "Date"
+    constraint_keys = frozenset({"min", "max"})
+    seconds_per_value = 8
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
+        if isinstance(raw, dt.datetime):
+            raw = raw.date()
+        if isinstance(raw, dt.date):
+            day = raw
+        else:
+            text = str(raw).strip().replace("/", "-").replace(".", "-")
+            match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text) or re.fullmatch(
+                r"(\d{4})年(\d{1,2})月(\d{1,2})日", text
+            )
+            try:
+                day = dt.date(*(int(g) for g in match.groups())) if match else None
+            except ValueError:
+                day = None
+            if day is None:
+                raise Problem(field=field, rule="date.invalid")
+        if "min" in constraints and day < dt.date.fromisoformat(constraints["min"]):
+            raise Problem(field=field, rule="date.min", params={"min": constraints["min"]})
+        if "max" in constraints and day > dt.date.fromisoformat(constraints["max"]):
+            raise Problem(field=field, rule="date.max", params={"max": constraints["max"]})
+        return day.isoformat()
+
+    def check_constraint(self, key: str, value: Any) -> str | None:
+        try:
+            dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return "须为 YYYY-MM-DD 形式的日期|must be a date in the form YYYY-MM-DD"
+        return None
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {"input": "date", "min": constraints.get("min"), "max": constraints.get("max")}
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "string", "format": "date"}
+
+    def to_cell(self, value: Any) -> Any:
+        return None if value is None else dt.date.fromisoformat(value)
+
+
+class BooleanType(FieldType):
+    code, label_zh, label_en = "boolean", "是/否", "Yes / no"
+    seconds_per_value = 3
+
+    def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+        raise Problem(field=field, rule="boolean.invalid")
+
+    def widget(self, constraints: Constraints) -> dict[str, Any]:
+        return {"input": "yesno"}
+
+    def json_schema(self, constraints: Constraints) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def display(self, value: Any, constraints: Constraints) -> str:
+        return "" if value is None else ("是" if value else "否")
+
+    def to_cell(self, value: Any) -> Any:
+        return None if value is None else ("是" if value else "否")
+
+
+REGISTRY: dict[str, FieldType] = {
+    t.code: t
+    for t in (IntegerType(), DecimalType(), TextType(), ChoiceType(), MultiChoiceType(), DateType(), BooleanType())
+}
+TYPE_CHOICES = [(code, f"{t.label_zh} / {t.label_en}") for code, t in REGISTRY.items()]
+
+
+def get(code: str) -> FieldType:
+    return REGISTRY[code]
+
+
+def check_definition(type_code: str, constraints: Constraints, *, field: str = "constraints") -> list[Problem]:
+    """Return every problem with a field definition's type and constraints (empty when valid)."""
+    field_type = REGISTRY.get(type_code)
+    if field_type is None:
+        return [Problem(field="type", rule="definition.type", params={"type": type_code})]
+    if not isinstance(constraints, dict):
+        return [
+            Problem(
+                field=field,
+                rule="definition.constraint_value",
+                params={"constraint": "constraints", "rule_zh": "须为对象", "rule_en": "must be an object"},
+            )
+        ]
+    problems = []
+    for key, value in constraints.items():
+        if key == "required":
+            reason = None if isinstance(value, bool) else "须为 true 或 false|must be true or false"
+        elif key not in field_type.constraint_keys:
+            problems.append(
+                Problem(field=field, rule="definition.constraint", params={"type": type_code, "constraint": key})
+            )
+            continue
+        else:
+            reason = field_type.check_constraint(key, value)
+        if reason:
+            zh, en = reason.split("|")
+            problems.append(
+                Problem(
+                    field=field,
+                    rule="definition.constraint_value",
+                    params={"constraint": key, "rule_zh": zh, "rule_en": en},
+                )
+            )
+    if not problems and "min" in constraints and "max" in constraints:
+        low, high = constraints["min"], constraints["max"]
+        if (type_code == "date" and low > high) or (type_code != "date" and Decimal(str(low)) > Decimal(str(high))):
+            problems.append(Problem(field=field, rule="definition.min_max"))
+    return problems
+
+
+def parse_value(type_code: str, constraints: Constraints, raw: Any, *, field: str) -> Any:
+    """Parse one raw value; blank gives None, or a `required` Problem when the field is required."""
+    if _is_blank(raw):
+        if constraints.get("required"):
+            raise Problem(field=field, rule="required")
+        return None
+    return REGISTRY[type_code].parse(raw, constraints, field=field)

@@ -1,0 +1,122 @@
+"""Reporting periods in the DHIS2 notation: `2026` (year), `2026Q4` (quarter), `202611` (month)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reporting.errors import Problem
+
+
+class PeriodType(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+
+
+_PER_YEAR = {PeriodType.MONTHLY: 12, PeriodType.QUARTERLY: 4, PeriodType.YEARLY: 1}
+_PATTERNS = [
+    (re.compile(r"^(\d{4})(0[1-9]|1[0-2])$"), PeriodType.MONTHLY),
+    (re.compile(r"^(\d{4})Q([1-4])$"), PeriodType.QUARTERLY),
+    (re.compile(r"^(\d{4})$"), PeriodType.YEARLY),
+]
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+class PeriodError(Problem):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """One reporting period; `index` counts from 1 within the year (month 1–12, quarter 1–4, year 1)."""
+
+    type: PeriodType
+    year: int
+    index: int = 1
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "period") -> Period:
+        text = (text or "").strip().upper()
+        for pattern, period_type in _PATTERNS:
+            match = pattern.match(text)
+            if match:
+                year = int(match.group(1))
+                if not MIN_YEAR <= year <= MAX_YEAR:
+                    raise PeriodError(field=field, rule="period.year", params={"min": MIN_YEAR, "max": MAX_YEAR})
+                index = int(match.group(2)) if period_type is not PeriodType.YEARLY else 1
+                return cls(period_type, year, index)
+        raise PeriodError(field=field, rule="period.format", params={"value": text[:20]})
+
+    @classmethod
+    def containing(cls, day: dt.date, period_type: PeriodType | str) -> Period:
+        period_type = PeriodType(period_type)
+        if period_type is PeriodType.MONTHLY:
+            return cls(period_type, day.year, day.month)
+        if period_type is PeriodType.QUARTERLY:
+            return cls(period_type, day.year, (day.month - 1) // 3 + 1)
+        return cls(period_type, day.year, 1)
+
+    def __str__(self) -> str:
+        if self.type is PeriodType.MONTHLY:
+            return f"{self.year}{self.index:02d}"
+        if self.type is PeriodType.QUARTERLY:
+            return f"{self.year}Q{self.index}"
+        return f"{self.year}"
+
+    @property
+    def _per_year(self) -> int:
+        return _PER_YEAR[self.type]
+
+    def _ordinal(self) -> int:
+        return self.year * self._per_year + self.index - 1
+
+    def _from_ordinal(self, ordinal: int) -> Period:
+        year, offset = divmod(ordinal, self._per_year)
+        return Period(self.type, year, offset + 1)
+
+    def shift(self, n: int) -> Period:
+        return self._from_ordinal(self._ordinal() + n)
+
+    def next(self) -> Period:
+        return self.shift(1)
+
+    def previous(self) -> Period:
+        return self.shift(-1)
+
+    @property
+    def start(self) -> dt.date:
+        months = 12 // self._per_year
+        return dt.date(self.year, (self.index - 1) * months + 1, 1)
+
+    @property
+    def end(self) -> dt.date:
+        return self.next().start - dt.timedelta(days=1)
+
+    def contains(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+    def label(self) -> str:
+        """Human label in Chinese: 2026年11月, 2026年第4季度, 2026年."""
+        if self.type is PeriodType.MONTHLY:
+            return f"{self.year}年{self.index}月"
+        if self.type is PeriodType.QUARTERLY:
+            return f"{self.year}年第{self.index}季度"
+        return f"{self.year}年"
+
+    def periods_until(self, last: Period) -> Iterator[Period]:
+        """This period and every following one up to `last`, inclusive."""
+        if last.type is not self.type:
+            raise ValueError("periods of different types")
+        for ordinal in range(self._ordinal(), last._ordinal() + 1):
+            yield self._from_ordinal(ordinal)
+
+    def overlaps(self, start: dt.date, end: dt.date | None) -> bool:
+        return self.end >= start and (end is None or self.start <= end)
+
+
+def periods_per_year(period_type: PeriodType | str) -> int:
+    return _PER_YEAR[PeriodType(period_type)]

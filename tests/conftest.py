@@ -1,0 +1,66 @@
+"""Shared fixtures: the demo county loaded once, and personas drawn from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.models import User
+from reporting.demo import demo_loaded, load_demo
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests serve static files from the source folders: no collectstatic step needed.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        if not demo_loaded():
+            load_demo()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo county; reloaded when a transactional test flushed it."""
+    if not demo_loaded():
+        load_demo()
+
+
+def _user(username: str) -> User:
+    return User.objects.select_related("unit__area", "department__jurisdiction", "office").get(username=username)
+
+
+@pytest.fixture
+def village_cadre(demo) -> User:
+    return _user("village")
+
+
+@pytest.fixture
+def township_cadre(demo) -> User:
+    return _user("township")
+
+
+@pytest.fixture
+def propaganda_analyst(demo) -> User:
+    return _user("propaganda")
+
+
+@pytest.fixture
+def culture_analyst(demo) -> User:
+    return _user("culture")
+
+
+@pytest.fixture
+def civil_analyst(demo) -> User:
+    return _user("civil")
+
+
+@pytest.fixture
+def office_admin(demo) -> User:
+    return _user("office")

@@ -1,0 +1,70 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from core import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("function", "name", "value", "message"),
+    [
+        (lambda n: env.env_bool(n, False), "DEBUG", "maybe", "DEBUG='maybe' is malformed"),
+        (lambda n: env.env_int(n, 1), "SECURE_HSTS_SECONDS", "1y", "expected a whole number"),
+        (lambda n: env.env_int(n, 1, minimum=0), "SECURE_HSTS_SECONDS", "-5", "must be at least 0"),
+        (lambda n: env.env_list(n, []), "ALLOWED_HOSTS", "a,,b", "without empty items"),
+        (env.env_database, "DATABASE_URL", "mysql://root@localhost/db", "PostgreSQL only"),
+        (env.env_database, "DATABASE_URL", "sqlite:///db.sqlite3", "PostgreSQL only"),
+        (env.env_database, "DATABASE_URL", "postgres://u@h:5432/", "names no database"),
+        (env.env_redis, "REDIS_URL", "localhost:6379", "expected redis://host:port/db"),
+        (env.env_redis, "REDIS_URL", "redis://localhost:port/0", "the port is not a number"),
+    ],
+)
+def test_it_rejects_a_malformed_value_naming_the_variable(monkeypatch, function, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured) as caught:
+        function(name)
+    assert name in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_it_requires_a_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is required"):
+        env.env_str("SECRET_KEY", required=True)
+
+
+def test_it_reads_well_formed_values(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_LIST", "a.gov.cn, b.gov.cn")
+    monkeypatch.setenv("X_DB", "postgres://u:p@db.internal:5433/onetable")
+    assert env.env_bool("X_BOOL", False) is True
+    assert env.env_list("X_LIST", []) == ["a.gov.cn", "b.gov.cn"]
+    db = env.env_database("X_DB")
+    assert (db["HOST"], db["PORT"], db["NAME"], db["ENGINE"]) == (
+        "db.internal", 5433, "onetable", "django.db.backends.postgresql")
+
+
+def _manage(args, **overrides):
+    environment = {**os.environ, **overrides}
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True,
+                          env=environment, cwd=ROOT, timeout=120)
+
+
+def test_it_stops_start_up_on_a_malformed_variable():
+    result = _manage(["check"], DEBUG="sometimes")
+    assert result.returncode != 0
+    assert "DEBUG='sometimes' is malformed" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_check_without_warnings():
+    result = _manage(["check", "--deploy", "--fail-level", "WARNING"], DEBUG="0", HTTPS="1",
+                     SECRET_KEY="p" * 20 + "-production-secret-with-enough-entropy-x9Q!z",
+                     ALLOWED_HOSTS="onetable.county.gov.cn")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

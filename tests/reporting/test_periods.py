@@ -1,0 +1,72 @@
+import datetime as dt
+
+import pytest
+
+from reporting.periods import Period, PeriodError, PeriodType
+
+
+@pytest.mark.parametrize(
+    ("text", "period_type", "start", "end"),
+    [
+        ("202611", PeriodType.MONTHLY, dt.date(2026, 11, 1), dt.date(2026, 11, 30)),
+        ("202602", PeriodType.MONTHLY, dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
+        ("202802", PeriodType.MONTHLY, dt.date(2028, 2, 1), dt.date(2028, 2, 29)),
+        ("2026Q4", PeriodType.QUARTERLY, dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+        ("2026q1", PeriodType.QUARTERLY, dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+        ("2026", PeriodType.YEARLY, dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+    ],
+)
+def test_it_parses_the_three_notations_with_their_dates(text, period_type, start, end):
+    period = Period.parse(text)
+    assert period.type is period_type
+    assert (period.start, period.end) == (start, end)
+    assert str(Period.parse(str(period))) == str(period)
+
+
+@pytest.mark.parametrize(
+    ("text", "next_", "previous"),
+    [("202612", "202701", "202611"), ("202601", "202602", "202512"), ("2026Q4", "2027Q1", "2026Q3"),
+     ("2026Q1", "2026Q2", "2025Q4"), ("2026", "2027", "2025")],
+)
+def test_it_steps_to_the_next_and_previous_period(text, next_, previous):
+    period = Period.parse(text)
+    assert str(period.next()) == next_
+    assert str(period.previous()) == previous
+    assert period.next().previous() == period
+
+
+def test_it_finds_the_period_containing_a_date():
+    day = dt.date(2026, 11, 22)
+    assert str(Period.containing(day, "monthly")) == "202611"
+    assert str(Period.containing(day, PeriodType.QUARTERLY)) == "2026Q4"
+    assert str(Period.containing(day, "yearly")) == "2026"
+    assert Period.parse("2026Q4").contains(day)
+    assert not Period.parse("202610").contains(day)
+
+
+def test_it_lists_a_range_and_orders_periods():
+    assert [str(p) for p in Period.parse("202611").periods_until(Period.parse("202602"))] == []
+    assert [str(p) for p in Period.parse("202611").periods_until(Period.parse("202702"))] == [
+        "202611", "202612", "202701", "202702"]
+    assert Period.parse("202611") < Period.parse("202612") < Period.parse("202701")
+
+
+def test_it_labels_periods_in_chinese():
+    assert Period.parse("202611").label() == "2026年11月"
+    assert Period.parse("2026Q4").label() == "2026年第4季度"
+    assert Period.parse("2026").label() == "2026年"
+
+
+@pytest.mark.parametrize("text", ["", "2026-11", "202613", "202600", "2026Q5", "2026Q0", "26", "20261", "abcd",
+                                  "2026W47", "1899", "3000", "2026 Q4"])
+def test_it_rejects_bad_period_strings_with_a_clear_message(text):
+    with pytest.raises(PeriodError) as caught:
+        Period.parse(text, field="period")
+    problem = caught.value
+    assert problem.field == "period"
+    assert problem.rule in ("period.format", "period.year")
+    if problem.rule == "period.format":
+        assert "不是有效的报告期" in problem.message_zh
+        assert "is not a valid period; use the form 2026, 2026Q4 or 202611" in problem.message_en
+    else:
+        assert "between 1900 and 2999" in problem.message_en

@@ -1,0 +1,65 @@
+"""The README's run command, end to end: embedded servers, demo, web + worker + beat, clean Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from core.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+    environment.update(ONETABLE_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+    log = (tmp_path / "run.log").open("w")
+    launcher = subprocess.Popen([sys.executable, "-m", "core.launcher", "run"], cwd=ROOT, env=environment,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert launcher.poll() is None, (tmp_path / "run.log").read_text()
+            time.sleep(0.5)
+        assert status == 200 and '"healthy"' in body
+        status, body = _get(f"http://127.0.0.1:{port}/login/")
+        assert status == 200 and "一表通" in body
+        output = (tmp_path / "run.log").read_text()
+        assert "demo logins" in output and "village" in output
+        family = psutil.Process(launcher.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in family)
+        assert "gunicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
+        postgres = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+                    and "postgres" in " ".join(p.info["cmdline"] or [])]
+        assert postgres, "embedded PostgreSQL is running under the data folder"
+        os.kill(launcher.pid, signal.SIGINT)  # what Ctrl-C sends
+        assert launcher.wait(60) == 0
+        time.sleep(1)
+        leftovers = [p for p in family + postgres if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert leftovers == [], leftovers
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+        log.close()
+    # running it again reuses the data: the demo is not loaded twice
+    assert (tmp_path / "data" / "postgres" / "pg" / "PG_VERSION").exists()
