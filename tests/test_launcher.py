@@ -28,8 +28,14 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
     environment.update(ONETABLE_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
     log = (tmp_path / "run.log").open("w")
-    launcher = subprocess.Popen([sys.executable, "-m", "core.launcher", "run"], cwd=ROOT, env=environment,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "core.launcher", "run"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -49,8 +55,11 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         family = psutil.Process(launcher.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
-        postgres = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
-                    and "postgres" in " ".join(p.info["cmdline"] or [])]
+        postgres = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if str(tmp_path) in " ".join(p.info["cmdline"] or []) and "postgres" in " ".join(p.info["cmdline"] or [])
+        ]
         assert postgres, "embedded PostgreSQL is running under the data folder"
         os.kill(launcher.pid, signal.SIGINT)  # what Ctrl-C sends
         assert launcher.wait(60) == 0

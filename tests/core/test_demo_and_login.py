@@ -54,5 +54,5 @@ def test_a_wrong_password_is_refused_with_a_bilingual_message(client, demo):
 
 def test_the_login_page_loads_nothing_from_outside(client, db):
     html = client.get("/login/").content.decode()
-    assert "src=\"http" not in html and "href=\"http" not in html
+    assert 'src="http' not in html and 'href="http' not in html
     assert "/static/js/htmx.min.js" in html

@@ -47,13 +47,23 @@ def test_it_reads_well_formed_values(monkeypatch):
     assert env.env_list("X_LIST", []) == ["a.gov.cn", "b.gov.cn"]
     db = env.env_database("X_DB")
     assert (db["HOST"], db["PORT"], db["NAME"], db["ENGINE"]) == (
-        "db.internal", 5433, "onetable", "django.db.backends.postgresql")
+        "db.internal",
+        5433,
+        "onetable",
+        "django.db.backends.postgresql",
+    )
 
 
 def _manage(args, **overrides):
     environment = {**os.environ, **overrides}
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True,
-                          env=environment, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_it_stops_start_up_on_a_malformed_variable():
@@ -63,8 +73,12 @@ def test_it_stops_start_up_on_a_malformed_variable():
 
 
 def test_production_settings_pass_the_deployment_check_without_warnings():
-    result = _manage(["check", "--deploy", "--fail-level", "WARNING"], DEBUG="0", HTTPS="1",
-                     SECRET_KEY="p" * 20 + "-production-secret-with-enough-entropy-x9Q!z",
-                     ALLOWED_HOSTS="onetable.county.gov.cn")
+    result = _manage(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        DEBUG="0",
+        HTTPS="1",
+        SECRET_KEY="p" * 20 + "-production-secret-with-enough-entropy-x9Q!z",
+        ALLOWED_HOSTS="onetable.county.gov.cn",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -61,12 +61,24 @@ def test_it_accepts_valid_values_in_canonical_form(type_code, raw, constraints, 
         ("decimal", "1e5", {}, "decimal.invalid", "须为数字", "must be a number"),
         ("decimal", "9.5", {"max": 9}, "max", "不能大于 9", "must be at most 9"),
         ("text", "x" * 11, {"max_length": 10}, "text.max_length", "不能超过 10 个字符", "at most 10 characters"),
-        ("text", "gz-1", {"pattern": r"[A-Z]{2}-\d{3}", "pattern_hint": "如 GZ-001"}, "text.pattern",
-         "格式不符合要求：如 GZ-001", "does not have the required form: 如 GZ-001"),
+        (
+            "text",
+            "gz-1",
+            {"pattern": r"[A-Z]{2}-\d{3}", "pattern_hint": "如 GZ-001"},
+            "text.pattern",
+            "格式不符合要求：如 GZ-001",
+            "does not have the required form: 如 GZ-001",
+        ),
         ("choice", "d", {"choices": CHOICES}, "choice.invalid", "须为下列选项之一", "must be one of"),
         ("multi_choice", "a,z", {"choices": CHOICES}, "choice.invalid", "须为下列选项之一", "must be one of"),
-        ("multi_choice", "a,b,c", {"choices": CHOICES, "max_selected": 2}, "choice.max_selected", "最多选择 2 项",
-         "at most 2 choices"),
+        (
+            "multi_choice",
+            "a,b,c",
+            {"choices": CHOICES, "max_selected": 2},
+            "choice.max_selected",
+            "最多选择 2 项",
+            "at most 2 choices",
+        ),
         ("date", "2026-02-30", {}, "date.invalid", "须为日期", "must be a date"),
         ("date", "next tuesday", {}, "date.invalid", "须为日期", "must be a date"),
         ("date", "2025-12-31", {"min": "2026-01-01"}, "date.min", "不能早于 2026-01-01", "not be before 2026-01-01"),
@@ -90,8 +102,12 @@ def test_it_labels_a_problem_with_the_field_names():
     problem = rejection("integer", "x").labelled("参与人数", "Attendance")
     assert problem.message_zh == "参与人数：须为整数"
     assert problem.message_en == "Attendance: must be a whole number"
-    assert problem.as_dict() == {"field": "f", "code": "integer.invalid", "message_zh": "参与人数：须为整数",
-                                 "message_en": "Attendance: must be a whole number"}
+    assert problem.as_dict() == {
+        "field": "f",
+        "code": "integer.invalid",
+        "message_zh": "参与人数：须为整数",
+        "message_en": "Attendance: must be a whole number",
+    }
 
 
 @pytest.mark.parametrize(
@@ -124,8 +140,15 @@ def test_it_accepts_every_demo_definition_shape():
 
 
 def test_every_type_has_a_widget_a_schema_and_a_cell():
-    samples = {"integer": 3, "decimal": "1.50", "text": "x", "choice": "a", "multi_choice": ["a"],
-               "date": "2026-01-02", "boolean": True}
+    samples = {
+        "integer": 3,
+        "decimal": "1.50",
+        "text": "x",
+        "choice": "a",
+        "multi_choice": ["a"],
+        "date": "2026-01-02",
+        "boolean": True,
+    }
     assert set(samples) == set(fieldtypes.REGISTRY)
     for code, field_type in fieldtypes.REGISTRY.items():
         constraints = {"choices": CHOICES} if "choice" in code else {}

@@ -25,8 +25,13 @@ def test_it_parses_the_three_notations_with_their_dates(text, period_type, start
 
 @pytest.mark.parametrize(
     ("text", "next_", "previous"),
-    [("202612", "202701", "202611"), ("202601", "202602", "202512"), ("2026Q4", "2027Q1", "2026Q3"),
-     ("2026Q1", "2026Q2", "2025Q4"), ("2026", "2027", "2025")],
+    [
+        ("202612", "202701", "202611"),
+        ("202601", "202602", "202512"),
+        ("2026Q4", "2027Q1", "2026Q3"),
+        ("2026Q1", "2026Q2", "2025Q4"),
+        ("2026", "2027", "2025"),
+    ],
 )
 def test_it_steps_to_the_next_and_previous_period(text, next_, previous):
     period = Period.parse(text)
@@ -47,7 +52,11 @@ def test_it_finds_the_period_containing_a_date():
 def test_it_lists_a_range_and_orders_periods():
     assert [str(p) for p in Period.parse("202611").periods_until(Period.parse("202602"))] == []
     assert [str(p) for p in Period.parse("202611").periods_until(Period.parse("202702"))] == [
-        "202611", "202612", "202701", "202702"]
+        "202611",
+        "202612",
+        "202701",
+        "202702",
+    ]
     assert Period.parse("202611") < Period.parse("202612") < Period.parse("202701")
 
 
@@ -57,8 +66,24 @@ def test_it_labels_periods_in_chinese():
     assert Period.parse("2026").label() == "2026年"
 
 
-@pytest.mark.parametrize("text", ["", "2026-11", "202613", "202600", "2026Q5", "2026Q0", "26", "20261", "abcd",
-                                  "2026W47", "1899", "3000", "2026 Q4"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "2026-11",
+        "202613",
+        "202600",
+        "2026Q5",
+        "2026Q0",
+        "26",
+        "20261",
+        "abcd",
+        "2026W47",
+        "1899",
+        "3000",
+        "2026 Q4",
+    ],
+)
 def test_it_rejects_bad_period_strings_with_a_clear_message(text):
     with pytest.raises(PeriodError) as caught:
         Period.parse(text, field="period")
