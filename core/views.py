@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -40,4 +40,7 @@ def _broker_ok() -> bool:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Send each role to its own place."""
+    if request.user.is_cadre:
+        return redirect("cadre_home")
     return render(request, "home.html", {})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+
 from django.db import transaction
 
 from core.demo_accounts import DEMO_PASSWORD
 from core.models import Area, AreaLevel, Department, Office, Role, Unit, User
-from reporting.models import Cadence, Field, Sheet
+from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
 
 TOWNSHIPS = [  # (name, statutory 3-digit township code)
     ("城关镇", "100"),
@@ -380,6 +383,9 @@ def load_demo() -> None:
     }
     _catalogue(office)
     _users(office, departments)
+    _calendar()
+    _subscriptions(county, departments)
+    _history()
 
 
 def _areas() -> Area:
@@ -413,6 +419,7 @@ def _catalogue(office: Office) -> None:
             unit_levels=list(levels),
             owner=office,
             order=order,
+            record_date_field="activity_date" if cadence == Cadence.LEDGER else "",
         )
         for f_order, (f_code, f_zh, f_en, f_type, constraints, uom, stable) in enumerate(fields):
             field = Field(
@@ -446,3 +453,156 @@ def _users(office: Office, departments: dict[str, Department]) -> None:
         user = User(username=username, first_name=name, role=role, **extra)
         user.set_password(DEMO_PASSWORD)
         user.save()
+
+
+# department → (purpose, legal basis, field codes); every other field of the catalogue is asked of nobody.
+SUBSCRIPTIONS = {
+    "propaganda": (
+        "新时代文明实践与宣传文化工作统计",
+        "《新时代公民道德建设实施纲要》",
+        [
+            "civilisation_activities",
+            "volunteer_hours",
+            "lectures",
+            "bulletin_updates",
+            "news_items",
+            "volunteers",
+            "activity_date",
+            "activity_title",
+            "activity_venue",
+            "activity_category",
+            "attendance",
+            "organiser",
+            "volunteers_involved",
+            "is_volunteer_service",
+        ],
+    ),
+    "culture": (
+        "公共文化服务与乡村旅游监测",
+        "《中华人民共和国公共文化服务保障法》",
+        [
+            "public_culture_events",
+            "film_screenings",
+            "heritage_items",
+            "culture_station_staff",
+            "tourist_visits",
+            "tourism_revenue",
+            "homestays",
+            "farm_stays",
+            "beds",
+            "a_level_sites",
+            "festivals_held",
+            "tourism_routes",
+            "tourism_jobs",
+            "culture_centre_area",
+            "culture_squares",
+            "library_books",
+            "has_history_museum",
+            "is_tourism_village",
+            "resident_population",
+            "activity_date",
+            "activity_title",
+            "activity_venue",
+            "activity_category",
+            "attendance",
+            "organiser",
+        ],
+    ),
+    "civil": (
+        "社会救助与养老服务管理",
+        "《社会救助暂行办法》",
+        [
+            "dibao_households",
+            "dibao_people",
+            "destitute_people",
+            "left_behind_children",
+            "left_behind_elderly",
+            "disabled_people",
+            "elderly_care_points",
+            "temporary_relief",
+            "relief_amount",
+            "veterans",
+            "registered_population",
+            "resident_population",
+            "households",
+            "elderly_over_60",
+        ],
+    ),
+    "stats": (
+        "乡镇统计年报与人口基本情况",
+        "《中华人民共和国统计法》",
+        [
+            "gdp",
+            "grain_output",
+            "rural_income",
+            "enterprises",
+            "large_enterprises",
+            "fiscal_revenue",
+            "migrant_workers",
+            "total_area",
+            "registered_population",
+            "resident_population",
+            "households",
+            "arable_land",
+        ],
+    ),
+}
+
+
+def _calendar() -> None:
+    # The office's one calendar: the 5th of the next month, the 10th after a quarter, 31 January.
+    for cadence, days in ((Cadence.MONTHLY, 5), (Cadence.QUARTERLY, 10), (Cadence.YEARLY, 31)):
+        DueRule.objects.create(cadence=cadence, days_after_period_end=days)
+
+
+def _subscriptions(county: Area, departments: dict[str, Department]) -> None:
+    fields = {f.code: f for f in Field.objects.all()}
+    for code, (purpose, basis, field_codes) in SUBSCRIPTIONS.items():
+        subscription = Subscription.objects.create(
+            department=departments[code],
+            scope=county,
+            purpose=purpose,
+            legal_basis=basis,
+            starts_on=dt.date(2025, 1, 1),
+        )
+        subscription.fields.set([fields[c] for c in field_codes])
+
+
+def _history() -> None:
+    """Every village filed its basics for 2026Q3, so 2026Q4 opens with stable facts carried forward."""
+    rng = random.Random(2026)
+    sheet = Sheet.objects.get(code="village_basics")
+    villages = list(Unit.objects.filter(area__level=AreaLevel.VILLAGE).select_related("area"))
+    cadres = {u.unit_id: u for u in User.objects.filter(role=Role.UNIT_CADRE)}
+    missing = [
+        User(username=f"cadre-{v.area.code}", first_name="村干部", role=Role.UNIT_CADRE, unit=v)
+        for v in villages
+        if v.pk not in cadres
+    ]
+    for user in missing:
+        user.set_unusable_password()
+    for user in User.objects.bulk_create(missing):
+        cadres[user.unit_id] = user
+    submissions = Submission.objects.bulk_create([Submission(unit=v, sheet=sheet, period="2026Q3") for v in villages])
+    versions = []
+    for submission in submissions:
+        people = rng.randint(600, 4200)
+        values = {
+            "registered_population": people,
+            "resident_population": int(people * rng.uniform(0.55, 0.9)),
+            "households": people // rng.randint(3, 4),
+            "elderly_over_60": int(people * rng.uniform(0.16, 0.3)),
+            "culture_centre_area": f"{rng.randint(120, 600)}.0",
+            "culture_squares": rng.randint(1, 3),
+            "library_books": rng.randint(1500, 6000),
+            "has_history_museum": rng.random() < 0.3,
+            "is_tourism_village": rng.random() < 0.2,
+            "arable_land": f"{rng.randint(800, 5000)}.0",
+            "volunteers": rng.randint(20, 160),
+        }
+        versions.append(
+            SubmissionVersion(
+                submission=submission, number=1, values=values, by=cadres[submission.unit_id], typed_count=len(values)
+            )
+        )
+    SubmissionVersion.objects.bulk_create(versions)

@@ -28,6 +28,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "na.forbidden": ("本项不能填“不适用”", "cannot be answered “not applicable”"),
     "na.reason": ("选择“不适用”时须填写原因", "needs a reason when answered “not applicable”"),
     "unknown": ("不是本表的字段", "is not a field of this table"),
+    "sheet.already_submitted": (
+        "本表本期已提交或不再需要填报，如需修改请在页面上更正",
+        "was already submitted for this period or is no longer asked; correct it on its page",
+    ),
+    "version.conflict": (
+        "已有更新的版本 {current}，请刷新后再更正",
+        "a newer version {current} exists; reload and correct it",
+    ),
+    "reason.required": ("更正须说明原因", "a correction needs a reason"),
+    "body.object": ("须为 JSON 对象", "must be a JSON object"),
+    "idempotency.missing": ("缺少 Idempotency-Key 请求头", "the Idempotency-Key header is missing"),
+    "idempotency.reused": (
+        "该 Idempotency-Key 已用于另一个不同的请求",
+        "this Idempotency-Key was already used for a different request",
+    ),
+    "idempotency.in_flight": (
+        "使用该 Idempotency-Key 的请求正在处理中，请稍后重试",
+        "a request with this Idempotency-Key is still being processed; retry later",
+    ),
+    "if_match.missing": (
+        "更正须带 If-Match 请求头，值为当前版本号",
+        "a correction needs an If-Match header naming the current version",
+    ),
+    "if_match.mismatch": (
+        "If-Match 与当前版本 {current} 不符，请重新读取后再更正",
+        "If-Match does not match the current version {current}; read it again before correcting",
+    ),
     # periods
     "period.format": (
         "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",

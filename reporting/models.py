@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from core.models import AreaLevel, Office
+from core.models import Area, AreaLevel, Department, Office, Unit
 from reporting import fieldtypes
 from reporting.errors import Problem
 from reporting.periods import PeriodType
@@ -64,6 +66,8 @@ class Sheet(Bilingual):
     owner = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="sheets")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     order = models.PositiveIntegerField(_("order"), default=0)
+    # Ledger sheets: the code of the date field that says when a record happened.
+    record_date_field = models.CharField(_("record date field"), max_length=40, blank=True)
 
     class Meta:
         verbose_name = _("sheet")
@@ -87,6 +91,8 @@ class Sheet(Bilingual):
         bad = [level for level in self.unit_levels or [] if level not in AreaLevel.values]
         if not self.unit_levels or bad:
             raise ValidationError({"unit_levels": "须至少选择一个有效的层级 / choose at least one valid level"})
+        if self.is_ledger and not self.record_date_field:
+            raise ValidationError({"record_date_field": "台账须指定记录日期字段 / a ledger needs a record date field"})
 
 
 class FieldQuerySet(models.QuerySet["Field"]):
@@ -135,3 +141,188 @@ class Field(Bilingual):
             return fieldtypes.parse_value(self.type, self.constraints, raw, field=self.code)
         except Problem as problem:
             raise problem.labelled(self.name_zh, self.name_en) from None
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    ENDED = "ended", _("Ended")
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def covering(self, *, area: Area, on: dt.date) -> SubscriptionQuerySet:
+        """Active subscriptions whose scope contains `area` and whose window contains the day `on`."""
+        ancestor_codes = [code for code in area.path.split("/") if code]
+        return self.filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=on),
+            status=SubscriptionStatus.ACTIVE,
+            scope__code__in=ancestor_codes,
+            starts_on__lte=on,
+        )
+
+
+class Subscription(models.Model):
+    """A department's approved, purpose-bound claim on some fields within its jurisdiction."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="subscriptions")
+    fields = models.ManyToManyField(Field, related_name="subscriptions", verbose_name=_("fields"))
+    scope = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name=_("scope"))
+    purpose = models.TextField(_("purpose"))
+    legal_basis = models.CharField(_("legal basis"), max_length=200, blank=True)
+    # A period is covered when it starts inside [starts_on, expires_on].
+    starts_on = models.DateField(_("first day covered"))
+    expires_on = models.DateField(_("last day covered"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        indexes = [models.Index(fields=["scope", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.department} #{self.pk}"
+
+    def clean(self) -> None:
+        if self.scope_id and self.department_id and not self.department.jurisdiction.contains(self.scope):
+            raise ValidationError(
+                {"scope": "订阅范围须在本部门辖区内 / the scope must lie inside the department's jurisdiction"}
+            )
+        if self.expires_on and self.starts_on and self.expires_on < self.starts_on:
+            raise ValidationError({"expires_on": "到期日不能早于开始日 / the expiry must not precede the start"})
+
+
+class DueRule(models.Model):
+    """The office's one calendar: for a cadence, the due date is N days after the period ends."""
+
+    cadence = models.CharField(_("cadence"), max_length=10, choices=Cadence.choices, unique=True)
+    days_after_period_end = models.PositiveIntegerField(_("days after the period ends"))
+
+    class Meta:
+        verbose_name = _("due-date rule")
+        verbose_name_plural = _("due-date rules")
+
+    def __str__(self) -> str:
+        return f"{self.cadence}: +{self.days_after_period_end}"
+
+
+class DueException(models.Model):
+    """A due date the office set for one sheet and period instead of the rule (e.g. holidays)."""
+
+    sheet = models.ForeignKey(Sheet, on_delete=models.CASCADE, related_name="due_exceptions")
+    period = models.CharField(_("period"), max_length=7)
+    due_on = models.DateField(_("due on"))
+    reason = models.CharField(_("reason"), max_length=200)
+
+    class Meta:
+        verbose_name = _("due-date exception")
+        verbose_name_plural = _("due-date exceptions")
+        constraints = [models.UniqueConstraint(fields=["sheet", "period"], name="one_due_exception_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.sheet.code} {self.period}: {self.due_on}"
+
+
+class Submission(models.Model):
+    """A unit's filing of one sheet for one period, or one ledger record; its content lives in versions."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions")
+    sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="submissions")
+    period = models.CharField(_("period"), max_length=7)
+    # Ledger records only: which record, and the day it happened (its period is that day's month).
+    record_key = models.UUIDField(null=True, blank=True, unique=True)
+    record_date = models.DateField(null=True, blank=True)
+    current_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "sheet", "period"],
+                condition=Q(record_key__isnull=True),
+                name="one_submission_per_unit_sheet_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["unit", "sheet", "-period"])]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.sheet.code} {self.period} v{self.current_version}"
+
+    @property
+    def is_corrected(self) -> bool:
+        return self.current_version > 1
+
+
+class SubmissionVersion(models.Model):
+    """One immutable version of a submission: the values as filed, and what filing them saved."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    # {field code: canonical JSON value}; "not applicable" answers live in `not_applicable`.
+    values = models.JSONField(default=dict)
+    not_applicable = models.JSONField(default=dict)  # {field code: reason}
+    carried = ArrayField(models.CharField(max_length=40), default=list)  # stable facts confirmed unchanged
+    reason = models.TextField(blank=True)  # why it was corrected (versions after the first)
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    # What filing this version saved the unit (burden figures).
+    typed_count = models.PositiveIntegerField(default=0)
+    carried_count = models.PositiveIntegerField(default=0)
+    na_count = models.PositiveIntegerField(default=0)
+    department_count = models.PositiveIntegerField(default=0)
+    refills_spared = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("submission version")
+        verbose_name_plural = _("submission versions")
+        ordering = ["submission", "number"]
+        constraints = [models.UniqueConstraint(fields=["submission", "number"], name="one_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk:
+            raise ValidationError("submission versions are immutable; a correction is a new version")
+        super().save(*args, **kwargs)
+
+
+class Draft(models.Model):
+    """A cadre's unsent work on one sheet and period; never delivered, overwritten on save."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="drafts")
+    sheet = models.ForeignKey(Sheet, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=7)
+    raw = models.JSONField(default=dict)  # what was typed, as typed (may not be valid yet)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "sheet", "period"], name="one_draft_per_period")]
+
+    def __str__(self) -> str:
+        return f"draft {self.unit_id} {self.sheet_id} {self.period}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key: the request it named and, once done, the answer it got."""
+
+    user = models.ForeignKey("core.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    done = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return self.key

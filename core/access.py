@@ -1,0 +1,34 @@
+"""Who may see what. Anything a user may not see is a 404, never a hint that it exists."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from core.models import Unit, User
+
+
+def access_own_unit(user: User) -> Unit:
+    """The unit a cadre files for; everyone else (departments, office, anonymous) gets a 404."""
+    if not (user.is_authenticated and user.is_cadre and user.unit_id):
+        raise Http404
+    return Unit.objects.select_related("area").get(pk=user.unit_id)
+
+
+def access_unit_sheet(unit: Unit, code: str):
+    """An active sheet this unit's level fills."""
+    from reporting.models import Sheet, Status
+
+    sheet = Sheet.objects.filter(code=code, status=Status.ACTIVE, unit_levels__contains=[unit.area.level]).first()
+    if sheet is None:
+        raise Http404
+    return sheet
+
+
+def access_unit_submission(unit: Unit, pk: int):
+    """One of this unit's own submissions or ledger records."""
+    from reporting.models import Submission
+
+    submission = Submission.objects.select_related("sheet", "unit__area").filter(pk=pk, unit=unit).first()
+    if submission is None:
+        raise Http404
+    return submission

@@ -1,0 +1,64 @@
+"""Every API error is JSON: a code, the field when there is one, and the message in zh and en."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from reporting.errors import Problem, Problems
+from reporting.services.submissions import AlreadySubmitted
+
+
+def problem_response(problems: list[Problem], status_code: int = status.HTTP_400_BAD_REQUEST, **extra: Any) -> Response:
+    first = problems[0]
+    body = {
+        "code": first.rule,
+        "message_zh": first.message_zh,
+        "message_en": first.message_en,
+        "errors": [p.as_dict() for p in problems],
+        **extra,
+    }
+    return Response(body, status=status_code)
+
+
+def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
+    return Response({"code": code, "message_zh": zh, "message_en": en, "errors": []}, status=status_code)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, Problems):
+        return problem_response(exc.problems)
+    if isinstance(exc, Problem):
+        return problem_response([exc])
+    if isinstance(exc, AlreadySubmitted):
+        return _plain(
+            "already_submitted",
+            "本表本期已提交，请用更正接口修改",
+            "already submitted for this period; use the corrections endpoint",
+            status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, (Http404, exceptions.NotFound, exceptions.PermissionDenied)):
+        return _plain("not_found", "未找到", "not found", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        response = exception_handler(exc, context)
+        if response is not None:
+            detail = str(exc.detail)
+            zh, _, en = detail.partition(" / ")
+            response.data = {
+                "code": "not_authenticated",
+                "message_zh": zh if en else "未登录或令牌无效",
+                "message_en": en or detail,
+                "errors": [],
+            }
+        return response
+    if isinstance(exc, exceptions.Throttled):
+        return _plain("throttled", "请求过于频繁，请稍后再试", "too many requests; retry later", 429)
+    if isinstance(exc, exceptions.ParseError):
+        return _plain("body.invalid_json", "请求体不是有效的 JSON", "the request body is not valid JSON", 400)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return _plain("method_not_allowed", "不支持该请求方法", "method not allowed", 405)
+    return exception_handler(exc, context)

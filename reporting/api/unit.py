@@ -1,0 +1,262 @@
+"""REST API for units that file from their own systems: the one table, submissions, corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from reporting import idempotency
+from reporting.api.errors import problem_response
+from reporting.errors import Problem, Problems
+from reporting.models import Sheet, Submission, SubmissionVersion
+from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table
+from reporting.periods import Period
+from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
+
+
+def table_json(table: OneTable, due_on: Any) -> dict[str, Any]:
+    return {
+        "sheet": table.sheet.code,
+        "name_zh": table.sheet.name_zh,
+        "name_en": table.sheet.name_en,
+        "cadence": table.sheet.cadence,
+        "period": str(table.period),
+        "due_on": due_on.isoformat() if due_on else None,
+        "departments": len(table.departments),
+        "fields": [
+            {
+                "code": e.code,
+                "name_zh": e.field.name_zh,
+                "name_en": e.field.name_en,
+                "type": e.field.type,
+                "unit_of_measure": e.field.unit_of_measure,
+                "required": e.field.required,
+                "allow_not_applicable": e.field.allow_na,
+                "stable": e.field.stable,
+                "schema": e.field.field_type.json_schema(e.field.constraints),
+                "constraints": e.field.constraints,
+                "carried": {"value": e.carried, "period": e.carried_from} if e.has_carried else None,
+                "departments": len(e.department_ids),
+            }
+            for e in table.fields
+        ],
+    }
+
+
+def version_json(submission: Submission, version: SubmissionVersion) -> dict[str, Any]:
+    return {
+        "id": submission.pk,
+        "sheet": submission.sheet.code,
+        "period": submission.period,
+        "record_key": str(submission.record_key) if submission.record_key else None,
+        "record_date": submission.record_date.isoformat() if submission.record_date else None,
+        "version": version.number,
+        "current_version": submission.current_version,
+        "values": version.values,
+        "not_applicable": version.not_applicable,
+        "carried": version.carried,
+        "reason": version.reason,
+        "at": version.at.isoformat(),
+        "counts": {
+            "typed": version.typed_count,
+            "carried": version.carried_count,
+            "not_applicable": version.na_count,
+            "departments": version.department_count,
+            "refills_spared": version.refills_spared,
+        },
+    }
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _object(body: Any, name: str) -> dict[str, Any]:
+    value = body.get(name, {}) if isinstance(body, dict) else None
+    if not isinstance(value, dict):
+        raise Problems([Problem(field=name, rule="body.object")])
+    return value
+
+
+class OneTableView(APIView):
+    @extend_schema(
+        summary="The unit's one table for a period",
+        parameters=[OpenApiParameter("period", str, required=True, description="2026, 2026Q4 or 202611")],
+        responses={
+            200: inline_serializer(
+                "OneTable",
+                {"unit": serializers.CharField(), "period": serializers.CharField(), "sheets": serializers.ListField()},
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        unit = access_own_unit(request.user)
+        period = Period.parse(request.query_params.get("period", ""), field="period")
+        claims = Claims(unit)
+        sheets = [
+            s
+            for s in Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order")
+            if s.period_type == period.type
+        ]
+        tables = [t for t in (build_one_table(unit=unit, sheet=s, period=period, claims=claims) for s in sheets) if t]
+        calendar = DueCalendar(sheets, {str(period)})
+        return Response(
+            {
+                "unit": unit.area.code,
+                "period": str(period),
+                "sheets": [
+                    table_json(t, None if t.sheet.is_ledger else calendar.due_on(t.sheet, period)) for t in tables
+                ],
+            }
+        )
+
+
+class SubmissionsView(APIView):
+    @extend_schema(
+        summary="The unit's submissions and ledger records",
+        parameters=[OpenApiParameter("sheet", str), OpenApiParameter("period", str)],
+    )
+    def get(self, request: Request) -> Response:
+        unit = access_own_unit(request.user)
+        rows = SubmissionVersion.objects.filter(submission__unit=unit, number=F("submission__current_version"))
+        if request.query_params.get("sheet"):
+            rows = rows.filter(submission__sheet__code=request.query_params["sheet"])
+        if request.query_params.get("period"):
+            rows = rows.filter(submission__period=str(Period.parse(request.query_params["period"])))
+        rows = rows.select_related("submission__sheet").order_by("-submission__period", "-submission_id")[:500]
+        return Response({"results": [version_json(v.submission, v) for v in rows]})
+
+    @extend_schema(
+        summary="File a sheet for a period, or add a ledger record (needs an Idempotency-Key header)",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        request=inline_serializer(
+            "SubmissionIn",
+            {
+                "sheet": serializers.CharField(),
+                "period": serializers.CharField(required=False),
+                "values": serializers.DictField(),
+                "not_applicable": serializers.DictField(required=False),
+            },
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        unit = access_own_unit(request.user)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 200:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.missing")])
+        fingerprint = idempotency.request_hash(request.path, request.data)
+        try:
+            claim = idempotency.claim_key(user=request.user, key=key, fingerprint=fingerprint)
+        except idempotency.KeyReused:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
+        except idempotency.KeyInFlight:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+        if isinstance(claim, idempotency.Replay):
+            return Response(claim.body, status=claim.status, headers={"Idempotent-Replayed": "true"})
+        try:
+            with transaction.atomic():
+                version = self._file(unit, request.user, request.data)
+                body = version_json(version.submission, version)
+                idempotency.finish_key(claim, status=201, body=body)
+        except Problems as error:
+            response = problem_response(error.problems)
+            idempotency.finish_key(claim, status=400, body=response.data)  # the same request gets the same answer
+            return response
+        except Exception:
+            idempotency.release_key(claim)
+            raise
+        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": _etag(version.number)})
+
+    @staticmethod
+    def _file(unit, user, body: Any) -> SubmissionVersion:
+        if not isinstance(body, dict):
+            raise Problems([Problem(field="body", rule="body.object")])
+        code = body.get("sheet")
+        if not isinstance(code, str) or not code:
+            raise Problems([Problem(field="sheet", rule="required")])
+        try:
+            sheet = access_unit_sheet(unit, code)
+        except Http404:
+            raise Problems([Problem(field="sheet", rule="unknown")]) from None
+        values, na = _object(body, "values"), _object(body, "not_applicable")
+        if sheet.is_ledger:
+            return add_record(unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user)
+        period = Period.parse(str(body.get("period", "")), field="period")
+        return submit_sheet(unit=unit, sheet=sheet, period=period, raw=values, not_applicable=na, by=user)
+
+
+class SubmissionView(APIView):
+    @extend_schema(summary="One submission: its current version (ETag) and its history")
+    def get(self, request: Request, pk: int) -> Response:
+        unit = access_own_unit(request.user)
+        submission = access_unit_submission(unit, pk)
+        versions = list(submission.versions.order_by("number"))
+        body = version_json(submission, versions[-1])
+        body["versions"] = [{"number": v.number, "at": v.at.isoformat(), "reason": v.reason} for v in versions]
+        return Response(body, headers={"ETag": _etag(submission.current_version)})
+
+
+class VersionView(APIView):
+    @extend_schema(summary="One version of a submission, as it was filed")
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        unit = access_own_unit(request.user)
+        submission = access_unit_submission(unit, pk)
+        version = submission.versions.filter(number=number).first()
+        if version is None:
+            return Response(
+                {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}, status=404
+            )
+        return Response(version_json(submission, version))
+
+
+class CorrectionsView(APIView):
+    @extend_schema(
+        summary="Correct a submission: a new version (needs If-Match with the current version)",
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
+        request=inline_serializer(
+            "CorrectionIn",
+            {
+                "values": serializers.DictField(),
+                "not_applicable": serializers.DictField(required=False),
+                "reason": serializers.CharField(),
+            },
+        ),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        unit = access_own_unit(request.user)
+        submission = access_unit_submission(unit, pk)
+        if_match = request.headers.get("If-Match", "").strip()
+        if not if_match:
+            return problem_response([Problem(field="If-Match", rule="if_match.missing")], 428)
+        try:
+            expected = int(if_match.removeprefix("W/").strip('"'))
+        except ValueError:
+            expected = -1
+        body = request.data
+        values, na = _object(body, "values"), _object(body, "not_applicable")
+        reason = body.get("reason", "") if isinstance(body, dict) else ""
+        try:
+            version = correct_submission(
+                submission=submission,
+                raw=values,
+                not_applicable=na,
+                reason=str(reason or ""),
+                by=request.user,
+                expected_version=expected,
+            )
+        except VersionConflict as conflict:
+            return problem_response(
+                [Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})],
+                412,
+                current_version=conflict.current,
+            )
+        return Response(version_json(version.submission, version), status=201, headers={"ETag": _etag(version.number)})

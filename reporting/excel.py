@@ -1,0 +1,257 @@
+"""The one table as an XLSX template, and the upload of a filled one (validated like the form).
+
+Layout: one worksheet per periodic sheet (a row per field: code, name, unit,
+rule, value, not-applicable reason) and one per ledger (a row per record, a
+column per field). A hidden worksheet `_meta` says which sheet each worksheet is.
+An upload with any error stores nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from core.models import Unit, User
+from reporting.errors import Problem, Problems
+from reporting.models import Sheet, Submission
+from reporting.onetable import Claims, OneTable, build_one_table
+from reporting.periods import Period
+from reporting.services.submissions import AlreadySubmitted, add_record, submit_sheet, validate_answers
+
+HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
+VALUE_COL, NA_COL = 5, 6
+LEDGER_ROWS = 50
+HEAD_FONT = Font(bold=True, color="FFFFFF")
+HEAD_FILL = PatternFill("solid", fgColor="B4232A")
+CARRIED_FILL = PatternFill("solid", fgColor="E3F1E7")
+
+
+def _rule_text(table_field) -> str:
+    f = table_field.field
+    parts = [f.field_type.label_zh]
+    c = f.constraints
+    if c.get("required"):
+        parts.append("必填")
+    if "min" in c or "max" in c:
+        parts.append(f"{c.get('min', '')}–{c.get('max', '')}")
+    if "choices" in c:
+        parts.append("选项：" + "、".join(ch.get("zh", ch["code"]) for ch in c["choices"]))
+    if table_field.has_carried:
+        parts.append(f"已带入 {table_field.carried_from} 的值，请确认")
+    return "；".join(parts)
+
+
+def upload_sheets(unit: Unit, period: Period) -> list[OneTable]:
+    """The tables a template for `period` holds: unsubmitted periodic sheets of that period type, and ledgers."""
+    claims = Claims(unit)
+    sheets = Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order")
+    submitted = set(
+        Submission.objects.filter(unit=unit, period=str(period), record_key__isnull=True).values_list(
+            "sheet_id", flat=True
+        )
+    )
+    tables = []
+    for sheet in sheets:
+        if sheet.is_ledger or (sheet.period_type == period.type and sheet.pk not in submitted):
+            table = build_one_table(
+                unit=unit,
+                sheet=sheet,
+                period=period if not sheet.is_ledger else Period.containing(period.start, sheet.period_type),
+                claims=claims,
+            )
+            if table:
+                tables.append(table)
+    return tables
+
+
+def build_template(unit: Unit, period: Period) -> bytes:
+    """An XLSX workbook of the unit's one table for `period`, stable facts pre-filled."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    meta = workbook.create_sheet("_meta")
+    meta.append(["unit", unit.area.code, "period", str(period)])
+    for index, table in enumerate(upload_sheets(unit, period)):
+        title = f"{index + 1}.{table.sheet.name_zh}"[:31]
+        meta.append(["sheet", table.sheet.code, "worksheet", title])
+        ws = workbook.create_sheet(title)
+        (_ledger_worksheet if table.sheet.is_ledger else _periodic_worksheet)(ws, table)
+    meta.sheet_state = "hidden"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _head(ws, labels: list[str]) -> None:
+    ws.append(labels)
+    for cell in ws[1]:
+        cell.font, cell.fill = HEAD_FONT, HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    ws.freeze_panes = "A2"
+
+
+def _periodic_worksheet(ws, table: OneTable) -> None:
+    _head(ws, HEADER)
+    for row_index, entry in enumerate(table.fields, start=2):
+        f = entry.field
+        value = f.field_type.to_cell(entry.carried) if entry.has_carried else None
+        ws.append([f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
+        if entry.has_carried:
+            ws.cell(row_index, VALUE_COL).fill = CARRIED_FILL
+        if f.type in ("choice", "boolean"):
+            options = [c.get("zh", c["code"]) for c in f.constraints.get("choices", [])] or ["是", "否"]
+            check = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True)
+            ws.add_data_validation(check)
+            check.add(ws.cell(row_index, VALUE_COL))
+    for column, width in zip("ABCDEF", (22, 26, 10, 40, 18, 24), strict=True):
+        ws.column_dimensions[column].width = width
+
+
+def _ledger_worksheet(ws, table: OneTable) -> None:
+    _head(ws, [f"{e.field.name_zh}\n{e.code}" for e in table.fields])
+    ws.row_dimensions[1].height = 34
+    for column in range(1, len(table.fields) + 1):
+        ws.column_dimensions[get_column_letter(column)].width = 18
+
+
+@dataclass
+class CellProblem:
+    worksheet: str
+    row: int
+    column: str
+    problem: Problem
+
+    @property
+    def message_zh(self) -> str:
+        return f"「{self.worksheet}」第 {self.row} 行 {self.column} 列：{self.problem.message_zh}"
+
+    @property
+    def message_en(self) -> str:
+        return f"worksheet “{self.worksheet}”, row {self.row}, column {self.column}: {self.problem.message_en}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.problem.as_dict(),
+            "worksheet": self.worksheet,
+            "row": self.row,
+            "column": self.column,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+        }
+
+
+class UploadRejected(Exception):
+    def __init__(self, problems: list[CellProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message_en for p in problems))
+
+
+def _file_problem(rule_zh: str, rule_en: str) -> UploadRejected:
+    problem = Problem(
+        field="file",
+        rule="definition.constraint_value",
+        params={"constraint": "file", "rule_zh": rule_zh, "rule_en": rule_en},
+    )
+    return UploadRejected([CellProblem("—", 0, "—", problem)])
+
+
+def _text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> int:
+    """Validate a filled template and store all of it in one transaction; return how many filings it made."""
+    try:
+        workbook = load_workbook(io.BytesIO(content), data_only=True, read_only=True)
+    except Exception:  # openpyxl raises many kinds of errors for a file that is not an XLSX workbook
+        raise _file_problem("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook") from None
+    if "_meta" not in workbook.sheetnames:
+        raise _file_problem("不是本系统下载的模板", "is not a template downloaded from OneTable")
+    meta = list(workbook["_meta"].iter_rows(values_only=True))
+    if not meta or meta[0][1] != unit.area.code or meta[0][3] != str(period):
+        raise _file_problem("模板的单位或报告期与本页不符", "the template is for another unit or period")
+    tables = {t.sheet.code: t for t in upload_sheets(unit, period)}
+    filings, problems = [], []
+    for _kind, code, _label, title in meta[1:]:
+        if title not in workbook.sheetnames:
+            continue
+        table = tables.get(code)
+        rows = list(workbook[title].iter_rows(values_only=True))
+        if table is None:
+            if any(any(v not in (None, "") for v in row[VALUE_COL - 1 : NA_COL]) for row in rows[1:]):
+                problems.append(CellProblem(title, 1, "A", Problem(field="sheet", rule="sheet.already_submitted")))
+            continue
+        reader = _read_ledger if table.sheet.is_ledger else _read_periodic
+        found, sheet_problems = reader(title, table, rows)
+        filings += found
+        problems += sheet_problems
+    if problems:
+        raise UploadRejected(problems)
+    with transaction.atomic():
+        for table, raw, na, where in filings:
+            try:
+                if table.sheet.is_ledger:
+                    add_record(unit=unit, sheet=table.sheet, raw=raw, not_applicable=na, by=by)
+                else:
+                    submit_sheet(unit=unit, sheet=table.sheet, period=period, raw=raw, not_applicable=na, by=by)
+            except Problems as error:  # e.g. a ledger record dated in a period with other fields
+                problems += [CellProblem(where[0], where[1], "—", p) for p in error.problems]
+            except AlreadySubmitted:
+                problems.append(CellProblem(where[0], 1, "A", Problem(field="sheet", rule="sheet.already_submitted")))
+        if problems:
+            transaction.set_rollback(True)
+    if problems:
+        raise UploadRejected(problems)
+    return len(filings)
+
+
+def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, list[CellProblem]]:
+    by_code = table.by_code()
+    raw: dict[str, Any] = {}
+    na: dict[str, str] = {}
+    where: dict[str, int] = {}
+    for row_number, row in enumerate(rows[1:], start=2):
+        code = _text(row[0]) if row else None
+        if code in by_code:
+            value = _text(row[VALUE_COL - 1]) if len(row) >= VALUE_COL else None
+            reason = _text(row[NA_COL - 1]) if len(row) >= NA_COL else None
+            where[code] = row_number
+            if reason not in (None, "") and value in (None, ""):
+                na[code] = str(reason)
+            else:
+                raw[code] = value
+    if not any(v not in (None, "") for v in raw.values()) and not na:
+        return [], []  # an untouched worksheet: this sheet is not being filed now
+    try:
+        validate_answers(table, raw, na)
+    except Problems as error:
+        column = {True: get_column_letter(NA_COL), False: get_column_letter(VALUE_COL)}
+        return [], [CellProblem(title, where.get(p.field, 1), column[p.field in na], p) for p in error.problems]
+    return [(table, raw, na, (title, 2))], []
+
+
+def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, list[CellProblem]]:
+    codes = [str(h).split("\n")[-1] for h in rows[0]] if rows else []
+    filings, problems = [], []
+    for row_number, row in enumerate(rows[1:], start=2):
+        if not any(v not in (None, "") for v in row):
+            continue
+        raw = {code: _text(value) for code, value in zip(codes, row, strict=False) if code in table.by_code()}
+        try:
+            validate_answers(table, raw, {})
+        except Problems as error:
+            problems += [
+                CellProblem(
+                    title, row_number, get_column_letter(codes.index(p.field) + 1) if p.field in codes else "—", p
+                )
+                for p in error.problems
+            ]
+            continue
+        filings.append((table, raw, {}, (title, row_number)))
+    return filings, problems

@@ -1,0 +1,234 @@
+"""Build the one table a unit fills: computed from the catalogue and the active subscriptions.
+
+For a unit and a period, a field is asked when it is active, its sheet is filled
+by units of this level, and at least one active subscription covers the unit's
+area and the period's first day. Each field appears once, however many
+departments need it; stable facts come pre-filled with the last accepted value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from core.models import Department, Unit
+from reporting.models import (
+    Cadence,
+    DueException,
+    DueRule,
+    Field,
+    Sheet,
+    Status,
+    Submission,
+    SubmissionVersion,
+    Subscription,
+    SubscriptionStatus,
+)
+from reporting.periods import Period
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One subscription's claim on one field: who needs it, and over which days."""
+
+    field_id: int
+    sheet_id: int
+    department_id: int
+    starts_on: dt.date
+    expires_on: dt.date | None
+
+    def covers(self, day: dt.date) -> bool:
+        return self.starts_on <= day and (self.expires_on is None or day <= self.expires_on)
+
+
+class Claims:
+    """Every claim on a unit, fetched in one query, answering per sheet and day."""
+
+    def __init__(self, unit: Unit) -> None:
+        through = Subscription.fields.through
+        ancestor_codes = [code for code in unit.area.path.split("/") if code]
+        rows = through.objects.filter(
+            subscription__status=SubscriptionStatus.ACTIVE,
+            subscription__scope__code__in=ancestor_codes,
+            field__status=Status.ACTIVE,
+            field__sheet__status=Status.ACTIVE,
+            field__sheet__unit_levels__contains=[unit.area.level],
+        ).values_list(
+            "field_id",
+            "field__sheet_id",
+            "subscription__department_id",
+            "subscription__starts_on",
+            "subscription__expires_on",
+        )
+        self.by_sheet: dict[int, list[Claim]] = defaultdict(list)
+        for row in rows:
+            claim = Claim(*row)
+            self.by_sheet[claim.sheet_id].append(claim)
+
+    def departments_by_field(self, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
+        needed: dict[int, set[int]] = defaultdict(set)
+        for claim in self.by_sheet.get(sheet.pk, []):
+            if claim.covers(day):
+                needed[claim.field_id].add(claim.department_id)
+        return needed
+
+
+@dataclass
+class TableField:
+    field: Field
+    department_ids: set[int]
+    carried: Any = None  # last accepted value of a stable fact
+    carried_from: str = ""  # the period it was accepted in
+
+    @property
+    def code(self) -> str:
+        return self.field.code
+
+    @property
+    def has_carried(self) -> bool:
+        return self.carried_from != ""
+
+
+@dataclass
+class OneTable:
+    unit: Unit
+    sheet: Sheet
+    period: Period
+    fields: list[TableField]
+    departments: list[Department] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def by_code(self) -> dict[str, TableField]:
+        return {f.code: f for f in self.fields}
+
+
+def build_one_table(
+    *, unit: Unit, sheet: Sheet, period: Period, claims: Claims | None = None, carry: bool = True
+) -> OneTable:
+    """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
+    claims = claims or Claims(unit)
+    needed = claims.departments_by_field(sheet, period.start)
+    fields = Field.objects.filter(pk__in=needed).order_by("order", "code") if needed else []
+    table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields])
+    department_ids = set().union(*needed.values()) if needed else set()
+    table.departments = list(Department.objects.filter(pk__in=department_ids)) if department_ids else []
+    if carry and not sheet.is_ledger:
+        _carry_forward(table)
+    return table
+
+
+def _carry_forward(table: OneTable) -> None:
+    """Pre-fill stable facts with the last accepted value from an earlier period (one query)."""
+    stable = {f.code: f for f in table.fields if f.field.stable}
+    if not stable:
+        return
+    earlier = (
+        SubmissionVersion.objects.filter(
+            submission__unit=table.unit,
+            submission__sheet=table.sheet,
+            submission__period__lt=str(table.period),
+            submission__record_key__isnull=True,
+            number=F("submission__current_version"),
+        )
+        .order_by("-submission__period")
+        .values_list("submission__period", "values")[:48]
+    )
+    for period, values in earlier:
+        for code in [code for code in stable if code in values]:
+            entry = stable.pop(code)
+            entry.carried, entry.carried_from = values[code], period
+        if not stable:
+            break
+
+
+class DueCalendar:
+    """The office's one calendar: an exception for a sheet and period, else the cadence's rule."""
+
+    def __init__(self, sheets: list[Sheet], periods: set[str]) -> None:
+        self.rules = dict(DueRule.objects.values_list("cadence", "days_after_period_end"))
+        self.exceptions = {
+            (e.sheet_id, e.period): e.due_on for e in DueException.objects.filter(sheet__in=sheets, period__in=periods)
+        }
+
+    def due_on(self, sheet: Sheet, period: Period) -> dt.date | None:
+        exception = self.exceptions.get((sheet.pk, str(period)))
+        if exception:
+            return exception
+        days = self.rules.get(sheet.cadence)
+        return None if days is None else period.end + dt.timedelta(days=days)
+
+
+def due_date(sheet: Sheet, period: Period) -> dt.date | None:
+    return DueCalendar([sheet], {str(period)}).due_on(sheet, period)
+
+
+@dataclass
+class DueItem:
+    sheet: Sheet
+    period: Period
+    due_on: dt.date | None
+    field_count: int
+    department_count: int
+    status: str  # not_started, draft, submitted, corrected
+    submission_id: int | None = None
+
+
+def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
+    """What the unit is asked for now: for each periodic sheet, the previous and the current period."""
+    today = today or timezone.localdate()
+    claims = Claims(unit)
+    sheets = [s for s in Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order") if not s.is_ledger]
+    candidates = []
+    for sheet in sheets:
+        current = Period.containing(today, sheet.period_type)
+        for period in (current.previous(), current):
+            needed = claims.departments_by_field(sheet, period.start)
+            if needed:
+                candidates.append((sheet, period, needed))
+    if not candidates:
+        return []
+    submitted = {
+        (s.sheet_id, s.period): s
+        for s in Submission.objects.filter(
+            unit=unit, record_key__isnull=True, period__in={str(p) for _, p, _ in candidates}
+        )
+    }
+    drafts = set(unit.drafts.filter(period__in={str(p) for _, p, _ in candidates}).values_list("sheet_id", "period"))
+    calendar = DueCalendar(sheets, {str(p) for _, p, _ in candidates})
+    items = []
+    for sheet, period, needed in candidates:
+        key = (sheet.pk, str(period))
+        submission = submitted.get(key)
+        status = (
+            ("corrected" if submission.is_corrected else "submitted")
+            if submission
+            else ("draft" if key in drafts else "not_started")
+        )
+        departments = set().union(*needed.values())
+        items.append(
+            DueItem(
+                sheet,
+                period,
+                calendar.due_on(sheet, period),
+                len(needed),
+                len(departments),
+                status,
+                submission.pk if submission else None,
+            )
+        )
+    return items
+
+
+def ledger_sheets(*, unit: Unit, today: dt.date | None = None) -> list[Sheet]:
+    """Ledger sheets some subscription needs from this unit now."""
+    today = today or timezone.localdate()
+    claims = Claims(unit)
+    sheets = Sheet.objects.filter(pk__in=claims.by_sheet.keys(), cadence=Cadence.LEDGER).order_by("order")
+    return [s for s in sheets if claims.departments_by_field(s, today)]

@@ -1,0 +1,199 @@
+"""Filing: drafts, submissions, corrections and ledger records. Each call is one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.audit import record
+from core.models import Unit, User
+from reporting.errors import Problem, Problems
+from reporting.models import Draft, Sheet, Submission, SubmissionVersion
+from reporting.onetable import OneTable, build_one_table
+from reporting.periods import Period
+
+
+class AlreadySubmitted(Exception):
+    """The sheet was already submitted for this period: correct it instead."""
+
+    def __init__(self, submission: Submission) -> None:
+        self.submission = submission
+        super().__init__("本表本期已提交，如需修改请更正 / already submitted for this period; correct it instead")
+
+
+class VersionConflict(Exception):
+    """The submission moved on since the client read it (If-Match mismatch)."""
+
+    def __init__(self, current: int) -> None:
+        self.current = current
+        super().__init__(f"当前版本为 {current} / the current version is {current}")
+
+
+@dataclass
+class Answers:
+    """A unit's answers as validated against its one table."""
+
+    values: dict[str, Any]
+    not_applicable: dict[str, str]
+    carried: list[str]
+    typed_count: int
+    department_count: int
+    refills_spared: int
+
+
+def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[str, str]) -> Answers:
+    """Parse every answer against the table; raise Problems naming each wrong field, or return Answers."""
+    problems: list[Problem] = []
+    fields = table.by_code()
+    for code in sorted(set(raw) | set(not_applicable)):
+        if code not in fields:
+            problems.append(Problem(field=code, rule="unknown"))
+    values: dict[str, Any] = {}
+    na: dict[str, str] = {}
+    for entry in table.fields:
+        f = entry.field
+        try:
+            if entry.code in not_applicable:
+                if not f.allow_na:
+                    raise Problem(field=f.code, rule="na.forbidden").labelled(f.name_zh, f.name_en)
+                reason = (not_applicable[entry.code] or "").strip()
+                if not reason:
+                    raise Problem(field=f.code, rule="na.reason").labelled(f.name_zh, f.name_en)
+                na[entry.code] = reason[:200]
+                continue
+            value = f.parse(raw.get(entry.code))
+        except Problem as problem:
+            problems.append(problem)
+            continue
+        if value is not None:
+            values[entry.code] = value
+    if problems:
+        raise Problems(problems)
+    carried = [e.code for e in table.fields if e.has_carried and e.code in values and values[e.code] == e.carried]
+    answered = [e for e in table.fields if e.code in values]
+    return Answers(
+        values=values,
+        not_applicable=na,
+        carried=carried,
+        typed_count=len(values) - len(carried),
+        department_count=len({d for e in table.fields for d in e.department_ids}),
+        refills_spared=sum(len(e.department_ids) - 1 for e in answered),
+    )
+
+
+def _new_version(
+    submission: Submission, number: int, answers: Answers, by: User, reason: str = ""
+) -> SubmissionVersion:
+    return SubmissionVersion.objects.create(
+        submission=submission,
+        number=number,
+        values=answers.values,
+        not_applicable=answers.not_applicable,
+        carried=answers.carried,
+        reason=reason,
+        by=by,
+        typed_count=answers.typed_count,
+        carried_count=len(answers.carried),
+        na_count=len(answers.not_applicable),
+        department_count=answers.department_count,
+        refills_spared=answers.refills_spared,
+    )
+
+
+def save_draft(*, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any]) -> Draft:
+    """Keep what the cadre typed so far, valid or not; it is never delivered."""
+    draft, _ = Draft.objects.update_or_create(unit=unit, sheet=sheet, period=str(period), defaults={"raw": raw})
+    return draft
+
+
+@transaction.atomic
+def submit_sheet(
+    *, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any], not_applicable: dict[str, str], by: User
+) -> SubmissionVersion:
+    """Store version 1 of a unit's sheet for a period; refuse a second first submission."""
+    if sheet.is_ledger:
+        raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
+    if period.type != sheet.period_type:
+        raise Problems([Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})])
+    table = build_one_table(unit=unit, sheet=sheet, period=period)
+    answers = validate_answers(table, raw, not_applicable)
+    existing = Submission.objects.filter(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True).first()
+    if existing:
+        raise AlreadySubmitted(existing)
+    try:
+        with transaction.atomic():  # a concurrent first submission loses the race on the unique constraint
+            submission = Submission.objects.create(unit=unit, sheet=sheet, period=str(period))
+    except IntegrityError:
+        raise AlreadySubmitted(
+            Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
+        ) from None
+    version = _new_version(submission, 1, answers, by)
+    Draft.objects.filter(unit=unit, sheet=sheet, period=str(period)).delete()
+    record(action="submission.submitted", target=submission, actor=by, version=1)
+    return version
+
+
+@transaction.atomic
+def add_record(
+    *, unit: Unit, sheet: Sheet, raw: dict[str, Any], not_applicable: dict[str, str], by: User
+) -> SubmissionVersion:
+    """Store a new ledger record; the fields asked are those needed on the record's date."""
+    day = _record_date(sheet, raw)
+    table = build_one_table(unit=unit, sheet=sheet, period=Period.containing(day, sheet.period_type))
+    answers = validate_answers(table, raw, not_applicable)
+    submission = Submission.objects.create(
+        unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day
+    )
+    version = _new_version(submission, 1, answers, by)
+    record(action="record.added", target=submission, actor=by)
+    return version
+
+
+@transaction.atomic
+def correct_submission(
+    *,
+    submission: Submission,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    reason: str,
+    by: User,
+    expected_version: int,
+) -> SubmissionVersion:
+    """Store a new version of a submission or ledger record; the old versions stay as they were."""
+    locked = Submission.objects.select_for_update().select_related("sheet", "unit__area").get(pk=submission.pk)
+    if locked.current_version != expected_version:
+        raise VersionConflict(locked.current_version)
+    if not (reason or "").strip():
+        raise Problems([Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason")])
+    sheet = locked.sheet
+    if sheet.is_ledger:
+        day = _record_date(sheet, raw)
+        period = Period.containing(day, sheet.period_type)
+        locked.record_date, locked.period = day, str(period)
+    else:
+        period = Period.parse(locked.period)
+    table = build_one_table(unit=locked.unit, sheet=sheet, period=period)
+    answers = validate_answers(table, raw, not_applicable)
+    locked.current_version += 1
+    locked.save(update_fields=["current_version", "record_date", "period", "updated_at"])
+    version = _new_version(locked, locked.current_version, answers, by, reason.strip())
+    record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
+    submission.current_version = locked.current_version
+    return version
+
+
+def _record_date(sheet: Sheet, raw: dict[str, Any]) -> dt.date:
+    date_field = sheet.fields.get(code=sheet.record_date_field)
+    try:
+        value = date_field.parse(raw.get(date_field.code))
+    except Problem as problem:
+        raise Problems([problem]) from None
+    if value is None:
+        raise Problems(
+            [Problem(field=date_field.code, rule="required").labelled(date_field.name_zh, date_field.name_en)]
+        )
+    return dt.date.fromisoformat(value)

@@ -1,0 +1,273 @@
+"""Pages for township and village cadres: what is due, fill it once, correct it, keep ledgers."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from reporting import excel, idempotency
+from reporting.errors import Problems
+from reporting.forms import draft_answers, read_post, rows_for
+from reporting.models import Draft, Submission, SubmissionVersion
+from reporting.onetable import build_one_table, due_date, due_items, ledger_sheets
+from reporting.periods import Period, PeriodError
+from reporting.selectors import display, versions_with_changes
+from reporting.services.submissions import (
+    AlreadySubmitted,
+    VersionConflict,
+    add_record,
+    correct_submission,
+    save_draft,
+    submit_sheet,
+)
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+@login_required
+def cadre_home(request: HttpRequest) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    items = due_items(unit=unit)
+    periods: dict[str, list] = {}
+    for item in items:
+        periods.setdefault(item.period.label(), []).append(item)
+    return render(
+        request, "township/home.html", {"unit": unit, "periods": periods, "ledgers": ledger_sheets(unit=unit)}
+    )
+
+
+def _parse_period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        raise Http404 from None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    sheet = access_unit_sheet(unit, sheet_code)
+    the_period = _parse_period(period)
+    if sheet.is_ledger or the_period.type != sheet.period_type:
+        raise Http404
+    existing = Submission.objects.filter(unit=unit, sheet=sheet, period=period, record_key__isnull=True).first()
+    if existing:
+        return redirect("submission", pk=existing.pk)
+    table = build_one_table(unit=unit, sheet=sheet, period=the_period)
+    if not table:
+        raise Http404
+    context = {"table": table, "due_on": due_date(sheet, the_period), "token": uuid.uuid4().hex}
+    if request.method == "GET":
+        draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
+        values, na = draft_answers(draft.raw) if draft else ({}, {})
+        return render(
+            request, "township/fill.html", {**context, "rows": rows_for(table, values=values, not_applicable=na)}
+        )
+    raw, na = read_post(table, request.POST)
+    if request.POST.get("action") == "draft":
+        save_draft(unit=unit, sheet=sheet, period=the_period, raw={"values": raw, "not_applicable": na})
+        messages.success(request, _("Draft saved. Nothing is sent until you submit."))
+        return redirect("fill", sheet_code=sheet.code, period=period)
+    return _submit_once(
+        request,
+        context,
+        table,
+        raw,
+        na,
+        lambda: submit_sheet(unit=unit, sheet=sheet, period=the_period, raw=raw, not_applicable=na, by=request.user),
+    )
+
+
+def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
+    """Run `action` once per form token: a double click or a resent form gets the first result."""
+    token = request.POST.get("token") or uuid.uuid4().hex
+    fingerprint = idempotency.request_hash(request.path)
+    try:
+        claim = idempotency.claim_key(user=request.user, key=f"form:{token}", fingerprint=fingerprint)
+    except idempotency.KeyInFlight:
+        messages.info(request, _("Your submission is being saved; this page will show it shortly."))
+        return redirect(request.path)
+    if isinstance(claim, idempotency.Replay):
+        return redirect(claim.body["redirect"])
+    try:
+        version = action()
+    except Problems as error:
+        idempotency.release_key(claim)
+        rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
+        extra = [p for p in error.problems if p.field not in table.by_code()]
+        return render(
+            request,
+            "township/fill.html",
+            {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
+            status=400,
+        )
+    except AlreadySubmitted as error:
+        idempotency.release_key(claim)
+        messages.info(request, str(error))
+        return redirect("submission", pk=error.submission.pk)
+    except VersionConflict as error:
+        idempotency.release_key(claim)
+        messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
+        return redirect(request.path)
+    target = reverse("submission", args=[version.submission_id]) + "?done=1"
+    idempotency.finish_key(claim, status=303, body={"redirect": target})
+    return redirect(target)
+
+
+def _form_extras(request) -> dict:
+    return {"reason": request.POST.get("reason", "")}
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    submission = access_unit_submission(unit, pk)
+    history = versions_with_changes(submission)
+    current = history[0][0]
+    fields = {f.code: f for f in submission.sheet.fields.order_by("order", "code")}
+    answers = [
+        (
+            fields.get(code),
+            display(fields.get(code), current.values.get(code), current.not_applicable.get(code)),
+            code in current.carried,
+        )
+        for code in fields
+        if code in current.values or code in current.not_applicable
+    ]
+    return render(
+        request,
+        "township/submission.html",
+        {
+            "submission": submission,
+            "current": current,
+            "answers": answers,
+            "history": history,
+            "done": request.GET.get("done") == "1",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def correct(request: HttpRequest, pk: int) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    submission = access_unit_submission(unit, pk)
+    current = SubmissionVersion.objects.get(submission=submission, number=submission.current_version)
+    period = Period.parse(submission.period)
+    table = build_one_table(unit=unit, sheet=submission.sheet, period=period, carry=False)
+    context = {
+        "table": table,
+        "submission": submission,
+        "token": uuid.uuid4().hex,
+        "correcting": True,
+        "base_version": submission.current_version,
+    }
+    if request.method == "GET":
+        rows = rows_for(table, values=current.values, not_applicable=current.not_applicable, use_carried=False)
+        return render(request, "township/fill.html", {**context, "rows": rows})
+    raw, na = read_post(table, request.POST)
+    try:
+        expected = int(request.POST.get("base_version", ""))
+    except ValueError:
+        expected = -1
+    return _submit_once(
+        request,
+        context,
+        table,
+        raw,
+        na,
+        lambda: correct_submission(
+            submission=submission,
+            raw=raw,
+            not_applicable=na,
+            reason=request.POST.get("reason", ""),
+            by=request.user,
+            expected_version=expected,
+        ),
+    )
+
+
+@login_required
+def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    sheet = access_unit_sheet(unit, sheet_code)
+    if not sheet.is_ledger:
+        raise Http404
+    records = (
+        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
+        .filter(number=F("submission__current_version"))
+        .select_related("submission")
+        .order_by("-submission__record_date", "-submission_id")[:200]
+    )
+    fields = {f.code: f for f in sheet.fields.all()}
+    title_field = next((c for c in fields if fields[c].type == "text"), None)
+    rows = [(v.submission, v.values.get(sheet.record_date_field), v.values.get(title_field), v) for v in records]
+    return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    sheet = access_unit_sheet(unit, sheet_code)
+    if not sheet.is_ledger:
+        raise Http404
+    today = timezone.localdate()
+    table = build_one_table(unit=unit, sheet=sheet, period=Period.containing(today, sheet.period_type), carry=False)
+    if not table:
+        raise Http404
+    context = {"table": table, "token": uuid.uuid4().hex, "ledger": True}
+    if request.method == "GET":
+        rows = rows_for(table, values={sheet.record_date_field: today.isoformat()})
+        return render(request, "township/fill.html", {**context, "rows": rows})
+    raw, na = read_post(table, request.POST)
+    return _submit_once(
+        request,
+        context,
+        table,
+        raw,
+        na,
+        lambda: add_record(unit=unit, sheet=sheet, raw=raw, not_applicable=na, by=request.user),
+    )
+
+
+@login_required
+def excel_template(request: HttpRequest, period: str) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    the_period = _parse_period(period)
+    content = excel.build_template(unit, the_period)
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="onetable-{unit.area.code}-{period}.xlsx"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    the_period = _parse_period(period)
+    context: dict = {"period": the_period}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None or upload.size > MAX_UPLOAD_BYTES:
+            context["file_error"] = True
+            return render(request, "township/upload.html", context, status=400)
+        try:
+            count = excel.import_workbook(unit=unit, period=the_period, content=upload.read(), by=request.user)
+        except excel.UploadRejected as error:
+            context["problems"] = error.problems
+            return render(request, "township/upload.html", context, status=400)
+        messages.success(request, _("The workbook was accepted: %(n)d filings stored.") % {"n": count})
+        return redirect("cadre_home")
+    return render(request, "township/upload.html", context)
