@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import Area, AreaLevel, Department, Office, Unit
 from reporting import fieldtypes
 from reporting.errors import Problem
-from reporting.periods import PeriodType
+from reporting.periods import Period, PeriodType
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -258,6 +258,10 @@ class Submission(models.Model):
     @property
     def is_corrected(self) -> bool:
         return self.current_version > 1
+
+    @property
+    def period_label(self) -> str:
+        return Period.parse(self.period).label()
 
 
 class SubmissionVersion(models.Model):

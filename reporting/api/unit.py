@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.access import access_own_unit, access_unit_sheet, access_unit_submission
 from reporting import idempotency
 from reporting.api.errors import problem_response
+from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table
@@ -90,6 +91,7 @@ def _object(body: Any, name: str) -> dict[str, Any]:
 class OneTableView(APIView):
     @extend_schema(
         summary="The unit's one table for a period",
+        operation_id="unit_one_table",
         parameters=[OpenApiParameter("period", str, required=True, description="2026, 2026Q4 or 202611")],
         responses={
             200: inline_serializer(
@@ -123,6 +125,8 @@ class OneTableView(APIView):
 class SubmissionsView(APIView):
     @extend_schema(
         summary="The unit's submissions and ledger records",
+        operation_id="unit_submissions_list",
+        responses={200: SubmissionListOut},
         parameters=[OpenApiParameter("sheet", str), OpenApiParameter("period", str)],
     )
     def get(self, request: Request) -> Response:
@@ -137,6 +141,8 @@ class SubmissionsView(APIView):
 
     @extend_schema(
         summary="File a sheet for a period, or add a ledger record (needs an Idempotency-Key header)",
+        operation_id="unit_submissions_create",
+        responses={201: SubmissionOut, 400: ErrorOut, 409: ErrorOut, 422: ErrorOut},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
         request=inline_serializer(
             "SubmissionIn",
@@ -195,7 +201,11 @@ class SubmissionsView(APIView):
 
 
 class SubmissionView(APIView):
-    @extend_schema(summary="One submission: its current version (ETag) and its history")
+    @extend_schema(
+        summary="One submission: its current version (ETag) and its history",
+        operation_id="unit_submission",
+        responses={200: SubmissionDetailOut, 404: ErrorOut},
+    )
     def get(self, request: Request, pk: int) -> Response:
         unit = access_own_unit(request.user)
         submission = access_unit_submission(unit, pk)
@@ -206,7 +216,11 @@ class SubmissionView(APIView):
 
 
 class VersionView(APIView):
-    @extend_schema(summary="One version of a submission, as it was filed")
+    @extend_schema(
+        summary="One version of a submission, as it was filed",
+        operation_id="unit_submission_version",
+        responses={200: SubmissionOut, 404: ErrorOut},
+    )
     def get(self, request: Request, pk: int, number: int) -> Response:
         unit = access_own_unit(request.user)
         submission = access_unit_submission(unit, pk)
@@ -221,6 +235,8 @@ class VersionView(APIView):
 class CorrectionsView(APIView):
     @extend_schema(
         summary="Correct a submission: a new version (needs If-Match with the current version)",
+        operation_id="unit_submission_correct",
+        responses={201: SubmissionOut, 400: ErrorOut, 412: ErrorOut, 428: ErrorOut},
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
         request=inline_serializer(
             "CorrectionIn",

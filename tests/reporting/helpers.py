@@ -22,11 +22,20 @@ VILLAGE_BASICS_Q4 = {
 }
 
 
-def subscribe(department_code: str, field_codes: list[str], *, scope: Area | None = None,
-              starts_on: dt.date = dt.date(2025, 1, 1), expires_on: dt.date | None = None) -> Subscription:
+def subscribe(
+    department_code: str,
+    field_codes: list[str],
+    *,
+    scope: Area | None = None,
+    starts_on: dt.date = dt.date(2025, 1, 1),
+    expires_on: dt.date | None = None,
+) -> Subscription:
     department = Department.objects.get(code=department_code)
     subscription = Subscription.objects.create(
-        department=department, scope=scope or department.jurisdiction, purpose="test", starts_on=starts_on,
+        department=department,
+        scope=scope or department.jurisdiction,
+        purpose="test",
+        starts_on=starts_on,
         expires_on=expires_on,
     )
     subscription.fields.set(Field.objects.filter(code__in=field_codes))

@@ -73,8 +73,12 @@ def test_stable_facts_are_carried_forward_from_the_last_accepted_value(village):
 @time_machine.travel(dt.datetime(2026, 11, 22, 10, 0), tick=False)
 def test_the_home_list_shows_each_due_sheet_with_one_office_due_date_and_status(village):
     items = {(i.sheet.code, str(i.period)): i for i in due_items(unit=village)}
-    assert set(items) == {("village_basics", "2026Q3"), ("village_basics", "2026Q4"),
-                          ("civil_affairs", "2026Q3"), ("civil_affairs", "2026Q4")}
+    assert set(items) == {
+        ("village_basics", "2026Q3"),
+        ("village_basics", "2026Q4"),
+        ("civil_affairs", "2026Q3"),
+        ("civil_affairs", "2026Q4"),
+    }
     assert items[("village_basics", "2026Q3")].status == "submitted"
     assert items[("village_basics", "2026Q4")].status == "not_started"
     assert items[("village_basics", "2026Q4")].due_on == dt.date(2027, 1, 10)  # the office's rule: +10 days

@@ -29,9 +29,18 @@ def submit(cadre, sheet, raw, na=None, period=Q4):
 
 def carried_values(cadre) -> dict:
     q3 = cadre.unit.submissions.get(period="2026Q3").versions.get().values
-    stable = ["registered_population", "resident_population", "households", "elderly_over_60",
-              "culture_centre_area", "culture_squares", "library_books", "has_history_museum",
-              "is_tourism_village", "arable_land"]
+    stable = [
+        "registered_population",
+        "resident_population",
+        "households",
+        "elderly_over_60",
+        "culture_centre_area",
+        "culture_squares",
+        "library_books",
+        "has_history_museum",
+        "is_tourism_village",
+        "arable_land",
+    ]
     return {code: q3[code] for code in stable}
 
 
@@ -95,13 +104,19 @@ def test_a_second_first_submission_is_refused(village_cadre, basics):
 
 def test_a_correction_is_a_new_version_and_the_old_one_stays(village_cadre, basics):
     first = submit(village_cadre, basics, VILLAGE_BASICS_Q4)
-    second = correct_submission(submission=first.submission, raw={**VILLAGE_BASICS_Q4, "households": "620"},
-                                not_applicable={}, reason="户数统计有误", by=village_cadre, expected_version=1)
+    second = correct_submission(
+        submission=first.submission,
+        raw={**VILLAGE_BASICS_Q4, "households": "620"},
+        not_applicable={},
+        reason="户数统计有误",
+        by=village_cadre,
+        expected_version=1,
+    )
     assert second.number == 2 and second.reason == "户数统计有误"
     assert SubmissionVersion.objects.get(pk=first.pk).values["households"] == 610
     submission = Submission.objects.get(pk=first.submission_id)
     assert submission.current_version == 2 and submission.is_corrected
-    (latest, changes), (oldest, no_changes) = versions_with_changes(submission)
+    (_latest, changes), (oldest, no_changes) = versions_with_changes(submission)
     assert [(c.code, c.before, c.after) for c in changes] == [("households", "610", "620")]
     assert no_changes == [] and oldest.number == 1
 
@@ -109,12 +124,24 @@ def test_a_correction_is_a_new_version_and_the_old_one_stays(village_cadre, basi
 def test_a_correction_needs_a_reason_and_the_current_version(village_cadre, basics):
     first = submit(village_cadre, basics, VILLAGE_BASICS_Q4)
     with pytest.raises(Problems) as caught:
-        correct_submission(submission=first.submission, raw=VILLAGE_BASICS_Q4, not_applicable={}, reason=" ",
-                           by=village_cadre, expected_version=1)
+        correct_submission(
+            submission=first.submission,
+            raw=VILLAGE_BASICS_Q4,
+            not_applicable={},
+            reason=" ",
+            by=village_cadre,
+            expected_version=1,
+        )
     assert caught.value.problems[0].message_zh == "更正原因：必填"
     with pytest.raises(VersionConflict):
-        correct_submission(submission=first.submission, raw=VILLAGE_BASICS_Q4, not_applicable={}, reason="x",
-                           by=village_cadre, expected_version=2)
+        correct_submission(
+            submission=first.submission,
+            raw=VILLAGE_BASICS_Q4,
+            not_applicable={},
+            reason="x",
+            by=village_cadre,
+            expected_version=2,
+        )
     assert Submission.objects.get(pk=first.submission_id).current_version == 1
 
 
@@ -127,25 +154,42 @@ def test_versions_cannot_be_changed(village_cadre, basics):
 
 def test_ledger_records_are_added_dated_and_edited_as_new_versions(village_cadre):
     ledger = Sheet.objects.get(code="cultural_activity")
-    raw = {"activity_date": "2026-11-08", "activity_title": "村晚", "activity_venue": "村文化广场",
-           "activity_category": "performance", "attendance": "230"}
+    raw = {
+        "activity_date": "2026-11-08",
+        "activity_title": "村晚",
+        "activity_venue": "村文化广场",
+        "activity_category": "performance",
+        "attendance": "230",
+    }
     version = add_record(unit=village_cadre.unit, sheet=ledger, raw=raw, not_applicable={}, by=village_cadre)
     record = version.submission
     assert (record.period, str(record.record_date), record.record_key is not None) == ("202611", "2026-11-08", True)
     assert version.department_count == 2  # propaganda and culture both take the ledger
-    second = add_record(unit=village_cadre.unit, sheet=ledger, raw={**raw, "activity_date": "2026-10-30"},
-                        not_applicable={}, by=village_cadre)
+    second = add_record(
+        unit=village_cadre.unit,
+        sheet=ledger,
+        raw={**raw, "activity_date": "2026-10-30"},
+        not_applicable={},
+        by=village_cadre,
+    )
     assert second.submission.period == "202610"
-    edited = correct_submission(submission=record, raw={**raw, "attendance": "260"}, not_applicable={},
-                                reason="补录人数", by=village_cadre, expected_version=1)
+    edited = correct_submission(
+        submission=record,
+        raw={**raw, "attendance": "260"},
+        not_applicable={},
+        reason="补录人数",
+        by=village_cadre,
+        expected_version=1,
+    )
     assert edited.number == 2 and edited.values["attendance"] == 260
 
 
 def test_a_ledger_record_needs_its_date(village_cadre):
     ledger = Sheet.objects.get(code="cultural_activity")
     with pytest.raises(Problems) as caught:
-        add_record(unit=village_cadre.unit, sheet=ledger, raw={"activity_title": "x"}, not_applicable={},
-                   by=village_cadre)
+        add_record(
+            unit=village_cadre.unit, sheet=ledger, raw={"activity_title": "x"}, not_applicable={}, by=village_cadre
+        )
     assert caught.value.problems[0].message_zh == "活动日期：必填"
     assert not Submission.objects.filter(sheet=ledger).exists()
 

@@ -1,0 +1,206 @@
+import datetime as dt
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.models import Unit
+from core.tokens import issue_token, revoke_token
+from reporting.models import IdempotencyKey, Submission, SubmissionVersion
+from tests.reporting.helpers import VILLAGE_BASICS_Q4
+
+URL = "/api/v1/unit/submissions"
+BODY = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_Q4}
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    _row, token = issue_token(user=user, name="test system")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def api(village_cadre) -> APIClient:
+    return api_for(village_cadre)
+
+
+def post(api, body=BODY, key="k-1"):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return api.post(URL, body, format="json", **headers)
+
+
+def stored(unit) -> int:
+    return SubmissionVersion.objects.filter(submission__unit=unit, submission__period="2026Q4").count()
+
+
+def test_it_serves_the_one_table_with_carried_values_and_schemas(api):
+    body = api.get("/api/v1/unit/one-table", {"period": "2026Q4"}).json()
+    sheets = {s["sheet"]: s for s in body["sheets"]}
+    assert set(sheets) == {"village_basics", "civil_affairs"}
+    fields = {f["code"]: f for f in sheets["village_basics"]["fields"]}
+    assert fields["registered_population"]["carried"]["period"] == "2026Q3"
+    assert fields["registered_population"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 1000000}
+    assert fields["resident_population"]["departments"] == 3
+    assert "village_type" not in fields
+    assert sheets["village_basics"]["due_on"] == "2027-01-10"
+
+
+def test_a_bad_period_is_a_400_naming_the_parameter(api):
+    response = api.get("/api/v1/unit/one-table", {"period": "2026-11"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "period"
+    assert "is not a valid period" in response.json()["message_en"]
+
+
+def test_idempotency_same_key_same_body_gives_the_first_answer_again(api, village_cadre):
+    first = post(api)
+    again = post(api)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert stored(village_cadre.unit) == 1
+
+
+def test_idempotency_same_key_different_body_is_422(api, village_cadre):
+    post(api)
+    response = post(api, {**BODY, "values": {**VILLAGE_BASICS_Q4, "households": "1"}})
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency.reused"
+    assert "already used for a different request" in response.json()["message_en"]
+    assert stored(village_cadre.unit) == 1
+
+
+def test_idempotency_a_key_still_in_flight_is_409(api, village_cadre):
+    # another request with this key has claimed it and not finished
+    from reporting.idempotency import request_hash
+
+    IdempotencyKey.objects.create(user=village_cadre, key="k-busy", request_hash=request_hash(URL, BODY))
+    response = post(api, key="k-busy")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency.in_flight"
+    assert stored(village_cadre.unit) == 0
+
+
+def test_idempotency_a_missing_key_is_400(api, village_cadre):
+    response = post(api, key=None)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert stored(village_cadre.unit) == 0
+
+
+def test_invalid_values_are_a_400_naming_each_field_and_nothing_is_stored(api, village_cadre):
+    response = post(api, {**BODY, "values": {**VILLAGE_BASICS_Q4, "households": -1, "secret_field": 3}})
+    assert response.status_code == 400
+    errors = {e["field"]: e for e in response.json()["errors"]}
+    assert errors["households"]["message_en"] == "Households: must be at least 0"
+    assert errors["households"]["message_zh"] == "户数：不能小于 0"
+    assert errors["secret_field"]["code"] == "unknown"
+    assert stored(village_cadre.unit) == 0
+    # the same request with the same key gets the same answer, and a fixed body needs a new key
+    assert (
+        post(api, {**BODY, "values": {**VILLAGE_BASICS_Q4, "households": -1, "secret_field": 3}}).json()
+        == response.json()
+    )
+    assert post(api, key="k-2").status_code == 201
+
+
+def test_a_second_first_submission_with_a_new_key_is_409(api):
+    post(api)
+    response = post(api, key="k-2")
+    assert response.status_code == 409 and response.json()["code"] == "already_submitted"
+
+
+def test_a_ledger_record_needs_no_period(api):
+    body = {
+        "sheet": "cultural_activity",
+        "values": {
+            "activity_date": "2026-11-02",
+            "activity_title": "读书会",
+            "activity_venue": "农家书屋",
+            "activity_category": "reading",
+            "attendance": 35,
+        },
+    }
+    response = post(api, body)
+    assert response.status_code == 201
+    assert response.json()["period"] == "202611" and response.json()["record_key"]
+
+
+def test_corrections_need_if_match_with_the_current_version(api, village_cadre):
+    created = post(api).json()
+    url = f"{URL}/{created['id']}/corrections"
+    body = {"values": {**VILLAGE_BASICS_Q4, "households": "611"}, "reason": "核对户籍"}
+    missing = api.post(url, body, format="json")
+    assert missing.status_code == 428 and missing.json()["errors"][0]["field"] == "If-Match"
+    stale = api.post(url, body, format="json", HTTP_IF_MATCH='"2"')
+    assert stale.status_code == 412 and stale.json()["current_version"] == 1
+    ok = api.post(url, body, format="json", HTTP_IF_MATCH='"1"')
+    assert ok.status_code == 201 and ok["ETag"] == '"2"'
+    assert ok.json()["version"] == 2 and ok.json()["values"]["households"] == 611
+    again = api.post(url, body, format="json", HTTP_IF_MATCH='"1"')
+    assert again.status_code == 412  # the same correction sent twice is not applied twice
+    assert stored(village_cadre.unit) == 2
+
+
+def test_the_submission_its_etag_and_every_version_stay_readable(api):
+    created = post(api).json()
+    api.post(
+        f"{URL}/{created['id']}/corrections",
+        {"values": {**VILLAGE_BASICS_Q4, "households": "700"}, "reason": "x"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    detail = api.get(f"{URL}/{created['id']}")
+    assert detail["ETag"] == '"2"' and [v["number"] for v in detail.json()["versions"]] == [1, 2]
+    assert api.get(f"{URL}/{created['id']}/versions/1").json()["values"]["households"] == 610
+    assert api.get(f"{URL}/{created['id']}/versions/3").status_code == 404
+    listed = api.get(URL, {"sheet": "village_basics"}).json()["results"]
+    assert {r["period"] for r in listed} == {"2026Q3", "2026Q4"}
+
+
+def test_a_cadre_of_another_unit_cannot_read_or_correct(api, demo):
+    created = post(api).json()
+    other_unit = Unit.objects.filter(area__parent__name="石门乡").first()
+    other = api_for(other_unit.members.first())
+    assert other.get(f"{URL}/{created['id']}").status_code == 404
+    assert other.get(f"{URL}/{created['id']}/versions/1").status_code == 404
+    response = other.post(
+        f"{URL}/{created['id']}/corrections", {"values": {}, "reason": "x"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert response.status_code == 404
+    assert created["id"] not in [r["id"] for r in other.get(URL).json()["results"]]
+
+
+def test_department_tokens_cannot_file_or_read_unit_data(api, propaganda_analyst):
+    department = api_for(propaganda_analyst)
+    assert department.get("/api/v1/unit/one-table", {"period": "2026Q4"}).status_code == 404
+    assert post(department).status_code == 404
+    assert not Submission.objects.filter(period="2026Q4").exists()
+
+
+def test_no_token_an_unknown_token_an_expired_token_and_a_revoked_token_are_401(village_cadre):
+    client = APIClient()
+    assert client.get(URL).status_code == 401
+    client.credentials(HTTP_AUTHORIZATION="Bearer ot_not-a-real-token")
+    assert client.get(URL).json()["code"] == "not_authenticated"
+    row, token = issue_token(user=village_cadre, name="old", valid_for=dt.timedelta(seconds=-1))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get(URL).status_code == 401
+    row, token = issue_token(user=village_cadre, name="gone")
+    revoke_token(token=row)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get(URL).status_code == 401
+    assert token not in str(list(type(row).objects.values_list("digest", "prefix")))  # only the digest is kept
+
+
+def test_the_openapi_schema_validates_and_documents_the_unit_endpoints(api):
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.validation import validate_schema
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)
+    assert {"/api/v1/unit/one-table", "/api/v1/unit/submissions", "/api/v1/unit/submissions/{id}/corrections"} <= set(
+        schema["paths"]
+    )
+    assert schema["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    assert api.get("/api/schema/").status_code == 200

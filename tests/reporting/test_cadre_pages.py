@@ -1,0 +1,188 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from core.models import Unit
+from reporting.models import Field, Sheet, Submission, SubmissionVersion
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
+
+FILL_Q4 = "/fill/village_basics/2026Q4/"
+
+
+def form(values: dict, **extra) -> dict:
+    return {**{f"v__{k}": v for k, v in values.items()}, "action": "submit", "token": "t-1", **extra}
+
+
+@pytest.fixture
+def cadre_client(client, village_cadre):
+    client.force_login(village_cadre)
+    return client
+
+
+def test_the_home_page_lists_what_is_due_and_offers_nothing_like_a_ranking(cadre_client):
+    html = cadre_client.get("/fill/").content.decode()
+    assert "村（社区）基本情况" in html and "民政服务季报" in html and "文化活动台账" in html
+    assert "2027-01-10" in html  # the office's due date for 2026Q4
+    for forbidden in ("排名", "排行", "打卡", "签到", "在线时长", "ranking", "check-in"):
+        assert forbidden not in html
+
+
+def test_the_form_pre_fills_stable_facts_and_asks_nothing_unsubscribed(cadre_client, village_cadre):
+    html = cadre_client.get(FILL_Q4).content.decode()
+    q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
+    assert f'name="v__registered_population" value="{q3["registered_population"]}"' in html
+    assert "v__village_type" not in html and "v__grid_workers" not in html
+    assert "2026Q3" in html
+
+
+def test_a_rejected_form_keeps_the_typing_names_each_field_and_stores_nothing(cadre_client, village_cadre):
+    response = cadre_client.post(FILL_Q4, form({**VILLAGE_BASICS_Q4, "households": "六百", "culture_squares": "500"}))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "户数：须为整数" in html and "Households: must be a whole number" in html
+    assert "文化广场数：不能大于 100" in html and "Cultural squares: must be at most 100" in html
+    assert 'value="六百"' in html and 'value="48"' in html  # everything typed is still there
+    assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+
+def test_submitting_shows_what_filing_once_saved(cadre_client, village_cadre):
+    # the cadre confirms every carried-forward fact as shown and types only this quarter's volunteers
+    shown = dict(re.findall(r'name="v__(\w+)" value="([^"]*)"', cadre_client.get(FILL_Q4).content.decode()))
+    q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
+    shown |= {code: "1" if q3[code] else "0" for code in ("has_history_museum", "is_tourism_village")}
+    response = cadre_client.post(FILL_Q4, form({**shown, "volunteers": "48"}))
+    assert response.status_code == 302
+    submission = Submission.objects.get(unit=village_cadre.unit, period="2026Q4")
+    assert response["Location"] == f"/submissions/{submission.pk}/?done=1"
+    html = cadre_client.get(response["Location"]).content.decode()
+    version = submission.versions.get()
+    figures = [int(n) for n in re.findall(r"<dd>(\d+)</dd>", html)]
+    assert figures == [version.typed_count, version.carried_count, 4, version.refills_spared]
+    assert version.typed_count == 1 and version.carried_count == 10  # only "volunteers" is new this quarter
+
+
+def test_a_double_click_or_a_resent_form_files_once(cadre_client, village_cadre):
+    first = cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
+    again = cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
+    assert again.status_code == 302
+    assert Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").count() == 1
+    assert (
+        SubmissionVersion.objects.filter(submission__unit=village_cadre.unit, submission__period="2026Q4").count() == 1
+    )
+    assert again["Location"].startswith(f"/submissions/{first['Location'].split('/')[2]}/")
+
+
+def test_a_draft_is_kept_and_shown_again(cadre_client, village_cadre):
+    response = cadre_client.post(FILL_Q4, {"v__households": "abc", "action": "draft", "token": "d"})
+    assert response.status_code == 302
+    assert 'name="v__households" value="abc"' in cadre_client.get(FILL_Q4).content.decode()
+    assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+
+def test_a_correction_shows_what_changed_between_versions(cadre_client, village_cadre):
+    cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
+    submission = Submission.objects.get(unit=village_cadre.unit, period="2026Q4")
+    url = f"/submissions/{submission.pk}/correct/"
+    refused = cadre_client.post(url, form({**VILLAGE_BASICS_Q4, "households": "640"}, token="c-0", base_version="1"))
+    assert refused.status_code == 400 and "更正原因：必填" in refused.content.decode()
+    done = cadre_client.post(
+        url, form({**VILLAGE_BASICS_Q4, "households": "640"}, token="c-1", base_version="1", reason="重新核实户数")
+    )
+    assert done.status_code == 302
+    html = cadre_client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "重新核实户数" in html
+    assert '<td class="before">610</td><td class="after">640</td>' in html
+
+
+def test_a_ledger_record_is_added_and_listed(cadre_client, village_cadre):
+    url = "/ledger/cultural_activity/new/"
+    assert cadre_client.get(url).status_code == 200
+    values = {
+        "activity_date": "2026-11-08",
+        "activity_title": "广场舞展演",
+        "activity_venue": "文化广场",
+        "activity_category": "performance",
+        "attendance": "120",
+    }
+    assert cadre_client.post(url, form(values)).status_code == 302
+    assert "广场舞展演" in cadre_client.get("/ledger/cultural_activity/").content.decode()
+
+
+def test_a_sixty_field_table_renders_with_a_bounded_number_of_queries(
+    cadre_client, village_cadre, django_assert_max_num_queries
+):
+    sheet = Sheet.objects.get(code="village_basics")
+    Field.objects.bulk_create(
+        [
+            Field(
+                sheet=sheet,
+                code=f"extra_{i}",
+                name_zh=f"附加{i}",
+                name_en=f"Extra {i}",
+                type="integer",
+                constraints={"min": 0},
+                stable=i % 2 == 0,
+                order=100 + i,
+            )
+            for i in range(49)
+        ]
+    )
+    subscribe("civil", [f"extra_{i}" for i in range(49)])
+    with django_assert_max_num_queries(12):
+        response = cadre_client.get(FILL_Q4)
+    assert response.content.decode().count('class="field') == 60
+
+
+# --- access: every page tried from the side of those who must not get through -----------------------------------
+
+
+@pytest.fixture
+def someone_elses_submission(village_cadre) -> Submission:
+    from reporting.periods import Period
+    from reporting.services.submissions import submit_sheet
+
+    other = Unit.objects.filter(area__parent__name="石门乡").select_related("area").first()
+    cadre = other.members.first()
+    return submit_sheet(
+        unit=other,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw=VILLAGE_BASICS_Q4,
+        not_applicable={},
+        by=cadre,
+    ).submission
+
+
+def test_a_cadre_of_another_unit_gets_404_for_a_submission_that_is_not_theirs(cadre_client, someone_elses_submission):
+    pk = someone_elses_submission.pk
+    assert cadre_client.get(f"/submissions/{pk}/").status_code == 404
+    assert cadre_client.get(f"/submissions/{pk}/correct/").status_code == 404
+    response = cadre_client.post(f"/submissions/{pk}/correct/", form(VILLAGE_BASICS_Q4, reason="x", base_version="1"))
+    assert response.status_code == 404
+    assert Submission.objects.get(pk=pk).current_version == 1
+
+
+def test_a_village_cadre_cannot_open_a_township_sheet(cadre_client):
+    assert cadre_client.get("/fill/township_monthly/202611/").status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["propaganda_analyst", "office_admin"])
+def test_department_and_office_users_cannot_file(client, request, persona, village_cadre):
+    client.force_login(request.getfixturevalue(persona))
+    for url in (
+        "/fill/",
+        FILL_Q4,
+        "/ledger/cultural_activity/",
+        "/ledger/cultural_activity/new/",
+        "/fill/2026Q4/template.xlsx",
+        "/fill/2026Q4/upload/",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(FILL_Q4, form(VILLAGE_BASICS_Q4)).status_code == 404
+    assert not Submission.objects.filter(period="2026Q4").exists()
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client, demo):
+    response = client.get(FILL_Q4)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))

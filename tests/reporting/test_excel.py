@@ -1,0 +1,106 @@
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from reporting.models import Submission, SubmissionVersion
+
+TEMPLATE = "/fill/2026Q4/template.xlsx"
+UPLOAD = "/fill/2026Q4/upload/"
+
+
+@pytest.fixture
+def cadre_client(client, village_cadre):
+    client.force_login(village_cadre)
+    return client
+
+
+def template(client):
+    response = client.get(TEMPLATE)
+    assert response.status_code == 200
+    return load_workbook(io.BytesIO(response.content))
+
+
+def worksheet(workbook, name_part):
+    return workbook[next(n for n in workbook.sheetnames if name_part in n)]
+
+
+def set_value(ws, code, value, column=5):
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == code)
+    ws.cell(row, column).value = value
+    return row
+
+
+def upload(client, workbook):
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+    buffer.name = "filled.xlsx"
+    return client.post(UPLOAD, {"file": buffer})
+
+
+def test_the_template_holds_the_one_table_with_carried_values(cadre_client, village_cadre):
+    workbook = template(cadre_client)
+    basics = worksheet(workbook, "村（社区）基本情况")
+    codes = [basics.cell(r, 1).value for r in range(2, basics.max_row + 1)]
+    assert "registered_population" in codes and "village_type" not in codes
+    q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
+    row = codes.index("registered_population") + 2
+    assert basics.cell(row, 5).value == q3["registered_population"]
+    assert any("文化活动台账" in n for n in workbook.sheetnames)
+    assert workbook["_meta"].sheet_state == "hidden"
+
+
+def test_a_filled_template_round_trips_into_submissions(cadre_client, village_cadre):
+    workbook = template(cadre_client)
+    basics = worksheet(workbook, "村（社区）基本情况")
+    set_value(basics, "volunteers", 52)
+    set_value(basics, "households", 777)
+    civil = worksheet(workbook, "民政服务季报")
+    for code, value in {"dibao_households": 12, "dibao_people": 20, "relief_amount": 1500.5}.items():
+        set_value(civil, code, value)
+    set_value(civil, "veterans", None)
+    set_value(civil, "veterans", "本村未统计", column=6)  # not applicable, with its reason
+    ledger = worksheet(workbook, "文化活动台账")
+    ledger.append(["2026-11-03", "农民运动会", "村小操场", "群众体育", 180, "村委会", 12, "否"])
+    response = upload(cadre_client, workbook)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    values = {
+        s.sheet.code: s.versions.get().values
+        for s in Submission.objects.filter(unit=village_cadre.unit).exclude(period="2026Q3")
+    }
+    assert values["village_basics"]["households"] == 777 and values["village_basics"]["volunteers"] == 52
+    assert values["civil_affairs"]["relief_amount"] == "1500.50"
+    civil_version = SubmissionVersion.objects.get(
+        submission__sheet__code="civil_affairs", submission__unit=village_cadre.unit
+    )
+    assert civil_version.not_applicable == {"veterans": "本村未统计"}
+    assert values["cultural_activity"]["activity_category"] == "sports"
+    assert values["cultural_activity"]["attendance"] == 180
+
+
+def test_an_upload_with_any_error_names_row_column_and_rule_and_stores_nothing(cadre_client, village_cadre):
+    workbook = template(cadre_client)
+    basics = worksheet(workbook, "村（社区）基本情况")
+    set_value(basics, "volunteers", 30)  # this sheet alone would be valid
+    civil = worksheet(workbook, "民政服务季报")
+    row = set_value(civil, "dibao_households", "十二")
+    set_value(civil, "dibao_people", 20)
+    ledger = worksheet(workbook, "文化活动台账")
+    ledger.append(["2026-11-31", "夜校", "村部", "讲座", 10])
+    response = upload(cadre_client, workbook)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"第 {row} 行 E 列：低保户数：须为整数" in html
+    assert f"row {row}, column E: Minimum-income households: must be a whole number" in html
+    assert "第 2 行 A 列：活动日期：须为日期" in html
+    assert "第 2 行 D 列：活动类别：须为下列选项之一" in html
+    assert Submission.objects.filter(unit=village_cadre.unit).exclude(period="2026Q3").count() == 0
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_clearly(cadre_client):
+    bogus = io.BytesIO(b"not a spreadsheet")
+    bogus.name = "x.xlsx"
+    response = cadre_client.post(UPLOAD, {"file": bogus})
+    assert response.status_code == 400
+    assert "is not a valid Excel (.xlsx) workbook" in response.content.decode()
