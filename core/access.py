@@ -34,3 +34,14 @@ def access_unit_submission(unit: Unit, pk: int):
     if submission is None:
         raise Http404
     return submission
+
+
+def access_department(user: User):
+    """The department a department analyst or system works for; everyone else gets a 404."""
+    from core.models import Department
+
+    if not (user.is_authenticated and user.is_department_user and user.department_id):
+        raise Http404
+    department = Department.objects.select_related("jurisdiction").get(pk=user.department_id)
+    user.department = department
+    return department

@@ -55,6 +55,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "If-Match 与当前版本 {current} 不符，请重新读取后再更正",
         "If-Match does not match the current version {current}; read it again before correcting",
     ),
+    "feed.cursor": (
+        "游标格式无效，应使用上一页返回的 next",
+        "the cursor is malformed; use the `next` of the previous page",
+    ),
+    "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     # periods
     "period.format": (
         "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",

@@ -177,6 +177,9 @@ class Subscription(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Delivery mode: always readable from the department's feed; also pushed when an endpoint is set.
+    endpoint = models.ForeignKey("Endpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
     objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
@@ -330,3 +333,138 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AllowedNetwork(models.Model):
+    """A network the office allows webhook deliveries to (checked on the address actually connected to)."""
+
+    cidr = models.CharField(_("network (CIDR)"), max_length=50, unique=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("allowed webhook network")
+        verbose_name_plural = _("allowed webhook networks")
+
+    def __str__(self) -> str:
+        return self.cidr
+
+    def clean(self) -> None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(self.cidr, strict=False)
+        except ValueError:
+            raise ValidationError(
+                {"cidr": "须为网络地址，如 10.20.0.0/16 / must be a network such as 10.20.0.0/16"}
+            ) from None
+
+
+class Endpoint(models.Model):
+    """A department's webhook receiver; it backs off on its own and never delays another's."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="endpoints")
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(max_length=100)  # whsec_<base64>
+    # During a rotation both signatures are sent until the previous secret expires.
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)  # paused when False
+    # Circuit breaker: consecutive failed attempts, and no sending before `open_until`.
+    failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    # A worker sending this endpoint's batch holds the lease; it runs out if the worker dies.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return f"{self.department.code}: {self.name}"
+
+
+class DeliveryStatus(models.TextChoices):
+    FEED = "feed", _("In the feed")  # no webhook: the department reads it from its feed
+    PENDING = "pending", _("Pending")
+    RETRYING = "retrying", _("Retrying")
+    DELIVERED = "delivered", _("Delivered")
+    DEAD = "dead", _("Dead-lettered")
+
+
+SENDABLE = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+
+
+class Delivery(models.Model):
+    """One submission version made available to one subscription (the outbox row).
+
+    Its content is the version's values restricted to `fields`: both are fixed at
+    creation, so what a delivery carries never changes. `txid` is the creating
+    transaction's id; the feed orders by (txid, id) and only shows transactions
+    older than every running one, so a reader following cursors misses nothing.
+    """
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="deliveries")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries")
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="deliveries")
+    version = models.ForeignKey(SubmissionVersion, on_delete=models.PROTECT, related_name="deliveries")
+    supersedes = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    fields = ArrayField(models.CharField(max_length=40))
+    txid = models.BigIntegerField(editable=False)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        indexes = [
+            models.Index(fields=["department", "txid", "id"], name="delivery_feed_order"),
+            models.Index(
+                fields=["endpoint", "next_attempt_at", "id"],
+                name="delivery_sendable",
+                condition=Q(status__in=["pending", "retrying"]),
+            ),
+            models.Index(fields=["submission", "subscription"], name="delivery_by_submission"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def public_id(self) -> str:
+        return f"dlv_{self.pk}"
+
+
+class AccessKind(models.TextChoices):
+    PUSHED = "pushed", _("Pushed by webhook")
+    PULLED = "pulled", _("Read from the feed")
+    QUERIED = "queried", _("Queried or exported")
+
+
+class AccessRecord(models.Model):
+    """Who received or read which unit's data, when, under which subscription: visible to that unit."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="access_records")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="access_records")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="access_records")
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(max_length=7)
+    fields = ArrayField(models.CharField(max_length=40))
+    kind = models.CharField(max_length=10, choices=AccessKind.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("access record")
+        verbose_name_plural = _("access records")
+        indexes = [models.Index(fields=["unit", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} {self.kind} {self.unit_id} {self.period}"

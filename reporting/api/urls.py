@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from reporting.api import unit
+from reporting.api import department, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -10,4 +10,8 @@ urlpatterns = [
     path("v1/unit/submissions/<int:pk>", unit.SubmissionView.as_view(), name="api_submission"),
     path("v1/unit/submissions/<int:pk>/versions/<int:number>", unit.VersionView.as_view(), name="api_version"),
     path("v1/unit/submissions/<int:pk>/corrections", unit.CorrectionsView.as_view(), name="api_corrections"),
+    path("v1/feed", department.FeedView.as_view(), name="api_feed"),
+    path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),
+    path("v1/deliveries/replay", department.ReplayView.as_view(), name="api_replay"),
+    path("v1/endpoints/<int:pk>/active", department.EndpointActiveView.as_view(), name="api_endpoint_active"),
 ]

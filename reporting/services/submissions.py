@@ -15,6 +15,7 @@ from reporting.errors import Problem, Problems
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
 from reporting.onetable import OneTable, build_one_table
 from reporting.periods import Period
+from reporting.services.deliveries import create_deliveries
 
 
 class AlreadySubmitted(Exception):
@@ -132,6 +133,7 @@ def submit_sheet(
             Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
         ) from None
     version = _new_version(submission, 1, answers, by)
+    create_deliveries(version)
     Draft.objects.filter(unit=unit, sheet=sheet, period=str(period)).delete()
     record(action="submission.submitted", target=submission, actor=by, version=1)
     return version
@@ -149,6 +151,7 @@ def add_record(
         unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day
     )
     version = _new_version(submission, 1, answers, by)
+    create_deliveries(version)
     record(action="record.added", target=submission, actor=by)
     return version
 
@@ -181,6 +184,7 @@ def correct_submission(
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
+    create_deliveries(version)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version
     return version

@@ -1,0 +1,69 @@
+"""A department's pull feed: its deliveries in a stable order, read with cursors that never skip one.
+
+Order is (txid, id). Only rows of transactions older than every transaction
+still running are shown (`pg_snapshot_xmin`), so a transaction that began
+earlier but commits later can never slip in behind a cursor already handed out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from core.models import Department
+from reporting.errors import Problem
+from reporting.models import AccessKind, Delivery
+from reporting.services.deliveries import delivery_json, record_access, with_content
+
+CURSOR = re.compile(r"^(\d{1,19})-(\d{1,19})$")
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+_PAGE_SQL = """
+SELECT id, txid FROM reporting_delivery
+WHERE department_id = %s AND (txid, id) > (%s, %s)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY txid, id
+LIMIT %s
+"""
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str
+    has_more: bool
+
+
+def parse_cursor(text: str | None) -> tuple[int, int]:
+    if not text:
+        return 0, 0
+    match = CURSOR.match(text)
+    if not match:
+        raise Problem(field="after", rule="feed.cursor")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_limit(text: str | None) -> int:
+    if not text:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise Problem(field="limit", rule="feed.limit", params={"max": MAX_LIMIT})
+    return int(text)
+
+
+def read_feed(*, department: Department, after: str | None, limit: int) -> Page:
+    """One page of the department's feed after `after`; every item read is recorded for the unit to see."""
+    txid, last_id = parse_cursor(after)
+    with connection.cursor() as cursor:
+        cursor.execute(_PAGE_SQL, [department.pk, txid, last_id, limit + 1])
+        rows = cursor.fetchall()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    by_id = {d.pk: d for d in with_content(Delivery.objects.filter(pk__in=[r[0] for r in rows]))}
+    deliveries = [by_id[row[0]] for row in rows]
+    record_access(deliveries, AccessKind.PULLED)
+    next_cursor = f"{rows[-1][1]}-{rows[-1][0]}" if rows else (after or "0-0")
+    return Page([delivery_json(d) for d in deliveries], next_cursor, has_more)

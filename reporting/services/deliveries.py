@@ -1,0 +1,298 @@
+"""The outbox: create deliveries with the submission, send them in batches per endpoint, back off, replay.
+
+Creating: one INSERT … SELECT in the filing transaction makes a row per active
+subscription covering the unit, the period and a field of the sheet. After
+commit Celery is told; if that message is lost, the sweep finds the rows.
+
+Sending: a worker leases one endpoint (so its deliveries go out in order, one
+batch at a time), claims its due rows with FOR UPDATE SKIP LOCKED in a short
+transaction, posts them in one signed request with no transaction open, and
+records the outcome. A worker killed mid-batch leaves the rows pending; the
+lease runs out and the batch is sent again with the same delivery ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from reporting import webhooks
+from reporting.models import (
+    SENDABLE,
+    AccessKind,
+    AccessRecord,
+    AllowedNetwork,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    SubmissionVersion,
+)
+from reporting.periods import Period
+
+log = logging.getLogger("onetable.deliveries")
+
+BATCH_SIZE = 200
+LEASE = dt.timedelta(seconds=60)
+FIRST_RETRY = dt.timedelta(minutes=1)
+LONGEST_RETRY = dt.timedelta(days=1)
+RETRY_FOR = dt.timedelta(days=3)  # a delivery is retried for at least this long before it is dead-lettered
+CIRCUIT_AFTER = 5  # consecutive failures that open an endpoint's circuit
+
+_CREATE_SQL = """
+INSERT INTO reporting_delivery
+    (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
+     status, attempts, next_attempt_at, last_error, created_at)
+SELECT s.department_id, s.id, s.endpoint_id, %(submission)s, %(version)s,
+       (SELECT max(d.id) FROM reporting_delivery d WHERE d.submission_id = %(submission)s AND d.subscription_id = s.id),
+       array_agg(f.code ORDER BY f.code), pg_current_xact_id()::text::bigint,
+       CASE WHEN s.endpoint_id IS NULL THEN 'feed' ELSE 'pending' END, 0, now(), '', now()
+FROM reporting_subscription s
+JOIN reporting_subscription_fields sf ON sf.subscription_id = s.id
+JOIN reporting_field f ON f.id = sf.field_id
+WHERE s.status = 'active'
+  AND s.scope_id = ANY(%(scopes)s)
+  AND s.starts_on <= %(day)s AND (s.expires_on IS NULL OR s.expires_on >= %(day)s)
+  AND f.sheet_id = %(sheet)s AND f.code = ANY(%(codes)s)
+GROUP BY s.id
+RETURNING endpoint_id
+"""
+
+
+def create_deliveries(version: SubmissionVersion) -> int:
+    """Queue this version for every subscription that covers it, in the caller's transaction."""
+    submission = version.submission
+    area = submission.unit.area
+    day = submission.record_date or Period.parse(submission.period).start
+    codes = sorted(set(version.values) | set(version.not_applicable))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_SQL,
+            {
+                "submission": submission.pk,
+                "version": version.pk,
+                "sheet": submission.sheet_id,
+                "codes": codes,
+                "day": day,
+                "scopes": list(_ancestor_ids(area)),
+            },
+        )
+        endpoint_ids = sorted({row[0] for row in cursor.fetchall() if row[0] is not None})
+        count = cursor.rowcount
+    if endpoint_ids:
+        transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
+    return count
+
+
+def _ancestor_ids(area) -> list[int]:
+    from core.models import Area
+
+    codes = [code for code in area.path.split("/") if code]
+    return list(Area.objects.filter(code__in=codes).values_list("pk", flat=True))
+
+
+def enqueue_sends(endpoint_ids: list[int]) -> None:
+    """Tell Celery there is work; if the broker is down, the sweep will find the rows later."""
+    from reporting.tasks import send_deliveries_task
+
+    for endpoint_id in endpoint_ids:
+        try:
+            send_deliveries_task.delay(endpoint_id)
+        except Exception as error:  # any broker failure: the outbox row is the truth
+            log.warning("could not enqueue endpoint %s (%s); the sweep will retry", endpoint_id, error)
+            return
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential from a minute up to a day, with ±25 % jitter so endpoints do not retry in step."""
+    base = min(LONGEST_RETRY, FIRST_RETRY * (2 ** max(0, attempts - 1)))
+    return min(LONGEST_RETRY, base * random.uniform(0.75, 1.25))
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    """What a delivery carries: the version's values restricted to the delivery's fields."""
+    version, submission = delivery.version, delivery.submission
+    fields = set(delivery.fields)
+    return {
+        "id": delivery.public_id,
+        "subscription": delivery.subscription_id,
+        "unit": {"code": submission.unit.area.code, "name": submission.unit.name},
+        "sheet": submission.sheet.code,
+        "period": submission.period,
+        "record_key": str(submission.record_key) if submission.record_key else None,
+        "record_date": submission.record_date.isoformat() if submission.record_date else None,
+        "version": version.number,
+        "supersedes": {"delivery": f"dlv_{delivery.supersedes_id}", "version": version.number - 1}
+        if delivery.supersedes_id
+        else None,
+        "values": {k: v for k, v in version.values.items() if k in fields},
+        "not_applicable": {k: v for k, v in version.not_applicable.items() if k in fields},
+        "filed_at": version.at.isoformat(),
+    }
+
+
+def with_content(queryset):
+    return queryset.select_related("version", "submission__unit__area", "submission__sheet")
+
+
+def _claim(endpoint_id: int) -> tuple[Endpoint, list[Delivery]] | None:
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = (
+            Endpoint.objects.select_for_update(skip_locked=True)
+            .filter(pk=endpoint_id, active=True)
+            .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .first()
+        )
+        if endpoint is None:
+            return None
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__lte=now)
+            .order_by("id")
+            .values_list("id", flat=True)[:BATCH_SIZE]
+        )
+        if not ids:
+            return None
+        endpoint.lease_until = now + LEASE
+        endpoint.save(update_fields=["lease_until"])
+    batch = list(with_content(Delivery.objects.filter(pk__in=ids)).order_by("id"))
+    return endpoint, batch
+
+
+def send_batch(endpoint_id: int) -> bool:
+    """Send one batch of an endpoint's due deliveries; return whether more are due now."""
+    claimed = _claim(endpoint_id)
+    if claimed is None:
+        return False
+    endpoint, batch = claimed
+    body = json.dumps(
+        {
+            "type": "onetable.deliveries",
+            "department": endpoint.department.code,
+            "deliveries": [delivery_json(d) for d in batch],
+        },
+        ensure_ascii=False,
+    ).encode()
+    msg_id = f"msg_{batch[0].pk}_{batch[-1].pk}_{len(batch)}"
+    try:
+        target = webhooks.resolve_allowed(endpoint.url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
+    except webhooks.Refused as refused:
+        _record(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True)
+        return False
+    outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, _secrets(endpoint)))
+    _record(endpoint, batch, outcome, permanent=not outcome.ok and not outcome.retryable)
+    return (
+        outcome.ok
+        and Delivery.objects.filter(
+            endpoint=endpoint, status__in=SENDABLE, next_attempt_at__lte=timezone.now()
+        ).exists()
+    )
+
+
+def _secrets(endpoint: Endpoint) -> list[str]:
+    in_use = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > timezone.now()
+    ):
+        in_use.append(endpoint.previous_secret)
+    return in_use
+
+
+@transaction.atomic
+def _record(endpoint: Endpoint, batch: list[Delivery], outcome: webhooks.Outcome, *, permanent: bool) -> None:
+    now = timezone.now()
+    ids = [d.pk for d in batch]
+    pending = Delivery.objects.filter(pk__in=ids, status__in=SENDABLE)
+    endpoint_update: dict[str, Any] = {"lease_until": None}
+    if outcome.ok:
+        pending.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", attempts=F("attempts") + 1)
+        record_access(batch, AccessKind.PUSHED)
+        endpoint_update |= {"failures": 0, "open_until": None, "last_error": ""}
+    else:
+        for delivery in batch:
+            attempts = delivery.attempts + 1
+            dead = permanent or now - delivery.created_at >= RETRY_FOR
+            Delivery.objects.filter(pk=delivery.pk, status__in=SENDABLE).update(
+                status=DeliveryStatus.DEAD if dead else DeliveryStatus.RETRYING,
+                attempts=attempts,
+                next_attempt_at=None if dead else now + backoff(attempts),
+                last_error=outcome.error[:2000],
+            )
+        failures = endpoint.failures + 1
+        endpoint_update |= {"failures": failures, "last_error": outcome.error[:2000]}
+        if failures >= CIRCUIT_AFTER:
+            endpoint_update["open_until"] = now + backoff(failures - CIRCUIT_AFTER + 1)
+    Endpoint.objects.filter(pk=endpoint.pk).update(**endpoint_update)
+
+
+def record_access(deliveries: list[Delivery], kind: str) -> None:
+    """One access record per delivery pushed or read, for the unit's "who used my data" page."""
+    AccessRecord.objects.bulk_create(
+        [
+            AccessRecord(
+                unit_id=d.submission.unit_id,
+                department_id=d.department_id,
+                subscription_id=d.subscription_id,
+                delivery=d,
+                sheet_id=d.submission.sheet_id,
+                period=d.submission.period,
+                fields=d.fields,
+                kind=kind,
+            )
+            for d in deliveries
+        ]
+    )
+
+
+def sweep() -> list[int]:
+    """Enqueue every endpoint that has due deliveries and nobody sending them (beat runs this)."""
+    now = timezone.now()
+    endpoint_ids = list(
+        Endpoint.objects.filter(active=True)
+        .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(deliveries__status__in=SENDABLE, deliveries__next_attempt_at__lte=now)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    enqueue_sends(endpoint_ids)
+    return endpoint_ids
+
+
+@transaction.atomic
+def replay(*, deliveries) -> int:
+    """Send dead-lettered deliveries again (same ids: receivers drop what they already have)."""
+    count = deliveries.filter(status=DeliveryStatus.DEAD, endpoint__isnull=False).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
+    )
+    endpoint_ids = sorted(set(deliveries.exclude(endpoint=None).values_list("endpoint_id", flat=True)))
+    transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
+    return count
+
+
+def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
+    """Pause or resume an endpoint; resuming closes its circuit and sends what waited."""
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        active=active, **({"open_until": None, "failures": 0} if active else {})
+    )
+    if active:
+        transaction.on_commit(lambda: enqueue_sends([endpoint.pk]))
+
+
+def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:
+    """Give the endpoint a new secret; both are used to sign until the overlap ends."""
+    new = webhooks.new_secret()
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        secret=new, previous_secret=endpoint.secret, previous_secret_expires_at=timezone.now() + overlap
+    )
+    return new

@@ -1,0 +1,16 @@
+"""Thin Celery tasks: ids in, one service call each."""
+
+from celery import shared_task
+
+from reporting.services import deliveries
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_deliveries_task(endpoint_id: int) -> None:
+    if deliveries.send_batch(endpoint_id):
+        send_deliveries_task.delay(endpoint_id)  # more are due: keep draining this endpoint
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox_task() -> None:
+    deliveries.sweep()
