@@ -62,6 +62,16 @@ class DeliveryStatusView(APIView):
     @extend_schema(
         summary="Delivery status per endpoint: pending, retrying, delivered, dead, with the last error",
         operation_id="department_delivery_status",
+        responses={
+            200: inline_serializer(
+                "DeliveryStatusOut",
+                {
+                    "endpoints": serializers.ListField(child=serializers.DictField()),
+                    "feed_only": serializers.DictField(),
+                    "dead": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
