@@ -123,6 +123,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # Publishing must not hang a request when Redis is down: the outbox row is the truth and the sweep re-sends.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Deliveries per webhook request, and how long a worker may hold an endpoint before another takes over.
+ONETABLE_DELIVERY_BATCH = env_int("ONETABLE_DELIVERY_BATCH", 200, minimum=1)
+ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
 }

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection
 
 from core.models import Department
-from reporting.errors import Problem
+from reporting.errors import Problem, Problems
 from reporting.models import AccessKind, Delivery
 from reporting.services.deliveries import delivery_json, record_access, with_content
 
@@ -52,6 +52,19 @@ def parse_limit(text: str | None) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise Problem(field="limit", rule="feed.limit", params={"max": MAX_LIMIT})
     return int(text)
+
+
+def parse_page(after: str | None, limit: str | None) -> tuple[str | None, int]:
+    """Check both paging parameters, naming every bad one."""
+    problems = []
+    for check, value in ((parse_cursor, after), (parse_limit, limit)):
+        try:
+            check(value)
+        except Problem as problem:
+            problems.append(problem)
+    if problems:
+        raise Problems(problems)
+    return after, parse_limit(limit)
 
 
 def read_feed(*, department: Department, after: str | None, limit: int) -> Page:

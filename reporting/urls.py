@@ -4,6 +4,7 @@ from reporting.views import township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
+    path("fill/data-use/", township.data_use, name="unit_data_use"),
     path("fill/<str:period>/template.xlsx", township.excel_template, name="excel_template"),
     path("fill/<str:period>/upload/", township.excel_upload, name="excel_upload"),
     path("fill/<slug:sheet_code>/<str:period>/", township.fill, name="fill"),

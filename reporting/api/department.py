@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from core.access import access_department
 from reporting.api.schemas import ErrorOut
-from reporting.feed import parse_limit, read_feed
+from reporting.feed import parse_page, read_feed
 from reporting.models import Delivery, DeliveryStatus, Endpoint
 from reporting.services import deliveries
 
@@ -37,11 +37,8 @@ class FeedView(APIView):
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
-        page = read_feed(
-            department=department,
-            after=request.query_params.get("after"),
-            limit=parse_limit(request.query_params.get("limit")),
-        )
+        after, limit = parse_page(request.query_params.get("after"), request.query_params.get("limit"))
+        page = read_feed(department=department, after=after, limit=limit)
         return Response({"items": page.items, "next": page.next_cursor, "has_more": page.has_more})
 
 

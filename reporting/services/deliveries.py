@@ -19,6 +19,7 @@ import logging
 import random
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -38,8 +39,6 @@ from reporting.periods import Period
 
 log = logging.getLogger("onetable.deliveries")
 
-BATCH_SIZE = 200
-LEASE = dt.timedelta(seconds=60)
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(days=1)
 RETRY_FOR = dt.timedelta(days=3)  # a delivery is retried for at least this long before it is dead-lettered
@@ -157,11 +156,11 @@ def _claim(endpoint_id: int) -> tuple[Endpoint, list[Delivery]] | None:
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__lte=now)
             .order_by("id")
-            .values_list("id", flat=True)[:BATCH_SIZE]
+            .values_list("id", flat=True)[: settings.ONETABLE_DELIVERY_BATCH]
         )
         if not ids:
             return None
-        endpoint.lease_until = now + LEASE
+        endpoint.lease_until = now + dt.timedelta(seconds=settings.ONETABLE_DELIVERY_LEASE_SECONDS)
         endpoint.save(update_fields=["lease_until"])
     batch = list(with_content(Delivery.objects.filter(pk__in=ids)).order_by("id"))
     return endpoint, batch

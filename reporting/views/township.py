@@ -18,7 +18,7 @@ from core.access import access_own_unit, access_unit_sheet, access_unit_submissi
 from reporting import excel, idempotency
 from reporting.errors import Problems
 from reporting.forms import draft_answers, read_post, rows_for
-from reporting.models import Draft, Submission, SubmissionVersion
+from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
 from reporting.onetable import build_one_table, due_date, due_items, ledger_sheets
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display, versions_with_changes
@@ -271,3 +271,20 @@ def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
         messages.success(request, _("The workbook was accepted: %(n)d filings stored.") % {"n": count})
         return redirect("cadre_home")
     return render(request, "township/upload.html", context)
+
+
+@login_required
+def data_use(request: HttpRequest) -> HttpResponse:
+    """Who received or read this unit's data, when, which fields, under which subscription."""
+    unit = access_own_unit(request.user)
+    records = (
+        AccessRecord.objects.filter(unit=unit)
+        .select_related("department", "sheet", "subscription")
+        .order_by("-at")[:300]
+    )
+    names = {}
+    for record in records:
+        names.update({code: "" for code in record.fields})
+    labels = dict(Field.objects.filter(code__in=names).values_list("code", "name_zh"))
+    rows = [(r, [labels.get(code, code) for code in r.fields]) for r in records]
+    return render(request, "township/data_use.html", {"unit": unit, "rows": rows})

@@ -1,0 +1,96 @@
+"""Delivery tests run on the real stack: PostgreSQL, Redis, a Celery worker and HTTP receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from core.celery import app as celery_app
+from core.models import Department, User
+from reporting import webhooks
+from reporting.models import AllowedNetwork, Endpoint, Sheet, Subscription
+from reporting.services.submissions import add_record
+from tests.receiver import Receiver
+
+ACTIVITY = {
+    "activity_date": "2026-11-08",
+    "activity_title": "村晚",
+    "activity_venue": "村文化广场",
+    "activity_category": "performance",
+    "attendance": "230",
+    "organiser": "村委会",
+    "volunteers_involved": "12",
+    "is_volunteer_service": "1",
+}
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo county, committed, so worker threads and processes see it."""
+    from reporting.demo import demo_loaded, load_demo
+
+    if not demo_loaded():
+        load_demo()
+
+
+@pytest.fixture
+def worker(demo):
+    """A real Celery worker consuming from the real Redis broker, in threads of this process."""
+    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
+        yield
+
+
+@pytest.fixture
+def loopback_allowed(demo):
+    AllowedNetwork.objects.get_or_create(cidr="127.0.0.0/8", defaults={"note": "test receivers"})
+
+
+@pytest.fixture
+def receivers():
+    made: list[Receiver] = []
+
+    def make(**kwargs) -> Receiver:
+        receiver = Receiver(webhooks.new_secret(), **kwargs)
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def wire(
+    department_code: str, receiver: Receiver | None = None, *, url: str | None = None, secret: str | None = None
+) -> Endpoint:
+    """Give a department a webhook endpoint and send all its subscriptions there."""
+    department = Department.objects.get(code=department_code)
+    endpoint = Endpoint.objects.create(
+        department=department,
+        name=f"{department_code} system",
+        url=url or receiver.url,
+        secret=secret or receiver.secret,
+    )
+    Subscription.objects.filter(department=department).update(endpoint=endpoint)
+    return endpoint
+
+
+def file_activity(cadre: User, **changes) -> object:
+    return add_record(
+        unit=cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw={**ACTIVITY, **changes},
+        not_applicable={},
+        by=cadre,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()

@@ -1,0 +1,295 @@
+import datetime as dt
+import json
+import statistics
+import time
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from core.models import User
+from core.tokens import issue_token
+from reporting import webhooks
+from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
+from reporting.services import deliveries
+from reporting.services.submissions import correct_submission
+from tests.deliveries.conftest import ACTIVITY, file_activity, wait_for, wire
+
+PROPAGANDA_LEDGER = {
+    "activity_date",
+    "activity_title",
+    "activity_venue",
+    "activity_category",
+    "attendance",
+    "organiser",
+    "volunteers_involved",
+    "is_volunteer_service",
+}
+CULTURE_LEDGER = {"activity_date", "activity_title", "activity_venue", "activity_category", "attendance", "organiser"}
+
+
+@pytest.fixture
+def cadre(demo) -> User:
+    return User.objects.select_related("unit__area").get(username="village")
+
+
+def test_a_record_reaches_both_departments_with_exactly_their_fields_and_a_correction_names_version_1(
+    worker, loopback_allowed, receivers, cadre
+):
+    propaganda, culture, civil = receivers(), receivers(), receivers()
+    wire("propaganda", propaganda)
+    wire("culture", culture)
+    wire("civil", civil)  # civil affairs takes no field of the ledger
+
+    version = file_activity(cadre)
+    assert wait_for(lambda: propaganda.seen and culture.seen)
+    (p,), (c,) = propaganda.applied().values(), culture.applied().values()
+    assert set(p["values"]) == PROPAGANDA_LEDGER and set(c["values"]) == CULTURE_LEDGER
+    assert c["values"]["attendance"] == 230 and "volunteers_involved" not in c["values"]
+    assert p["unit"]["code"] == cadre.unit.area.code and p["version"] == 1 and p["supersedes"] is None
+
+    correct_submission(
+        submission=version.submission,
+        raw={**ACTIVITY, "attendance": "260"},
+        not_applicable={},
+        reason="补录人数",
+        by=cadre,
+        expected_version=1,
+    )
+    assert wait_for(lambda: len(propaganda.seen) == 2 and len(culture.seen) == 2)
+    for receiver, first in ((propaganda, p), (culture, c)):
+        second = next(d for d in receiver.applied().values() if d["version"] == 2)
+        assert second["supersedes"] == {"delivery": first["id"], "version": 1}
+        assert second["values"]["attendance"] == 260
+        assert second["values"]["activity_title"] == "村晚"  # untouched fields still travel: a complete picture
+    time.sleep(0.5)
+    assert civil.requests == 0 and not Delivery.objects.filter(department__code="civil").exists()
+    assert propaganda.bad_signatures == culture.bad_signatures == 0
+
+
+def test_every_push_is_recorded_for_the_unit_to_see(worker, loopback_allowed, receivers, cadre, client):
+    wire("propaganda", receivers())
+    file_activity(cadre)
+    assert wait_for(lambda: AccessRecord.objects.filter(kind="pushed").exists())
+    record = AccessRecord.objects.get(kind="pushed")
+    assert (record.unit_id, record.department.code, record.period) == (cadre.unit_id, "propaganda", "202611")
+    client.force_login(cadre)
+    html = client.get("/fill/data-use/").content.decode()
+    assert "中共青山县委宣传部" in html and "文化活动台账" in html
+
+
+def test_a_receiver_that_answers_500_then_200_gets_the_data_after_a_retry(worker, loopback_allowed, receivers, cadre):
+    flaky = receivers(script=[500])
+    wire("propaganda", flaky)
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=True) as clock:
+        file_activity(cadre)
+        assert wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.RETRYING).exists())
+        delivery = Delivery.objects.get(department__code="propaganda")
+        assert delivery.attempts == 1 and "HTTP 500" in delivery.last_error
+        assert dt.timedelta(seconds=40) < delivery.next_attempt_at - dt.datetime.now(dt.UTC) < dt.timedelta(seconds=80)
+        clock.shift(dt.timedelta(minutes=2))  # the backoff has passed; beat's sweep finds the row
+        deliveries.sweep()
+        assert wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.DELIVERED)
+    assert list(flaky.seen.values()) == [1]
+
+
+def test_a_400_dead_letters_the_delivery_and_a_replay_delivers_it(
+    worker, loopback_allowed, receivers, cadre, propaganda_system
+):
+    picky = receivers(script=[400])
+    wire("propaganda", picky)
+    file_activity(cadre)
+    assert wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.DEAD).exists())
+    dead = Delivery.objects.get(department__code="propaganda")
+    assert "HTTP 400" in dead.last_error and dead.attempts == 1
+    status = propaganda_system.get("/api/v1/deliveries").json()
+    assert status["dead"][0]["id"] == dead.public_id and "HTTP 400" in status["dead"][0]["last_error"]
+    response = propaganda_system.post("/api/v1/deliveries/replay", {"ids": [dead.public_id]}, format="json")
+    assert response.json() == {"replayed": 1}
+    assert wait_for(lambda: Delivery.objects.get(pk=dead.pk).status == DeliveryStatus.DELIVERED)
+    assert picky.applied()[dead.public_id]["values"]["attendance"] == 230
+
+
+def test_retries_go_on_for_three_days_then_dead_letter(worker, loopback_allowed, receivers, cadre):
+    down = receivers(script=[503] * 100)
+    wire("propaganda", down)
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=True) as clock:
+        file_activity(cadre)
+        delivery = Delivery.objects.get(department__code="propaganda")
+        elapsed = dt.timedelta()
+        while Delivery.objects.get(pk=delivery.pk).status != DeliveryStatus.DEAD:
+            assert wait_for(lambda: Delivery.objects.get(pk=delivery.pk).status != DeliveryStatus.PENDING)
+            current = Delivery.objects.get(pk=delivery.pk)
+            if current.status == DeliveryStatus.DEAD:
+                break
+            step = current.next_attempt_at - dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+            assert step <= dt.timedelta(days=1, hours=7)  # never more than a day (+25 % jitter) apart
+            clock.shift(step)
+            elapsed += step
+            Endpoint.objects.update(open_until=None)  # the circuit is tested below; here every attempt goes out
+            deliveries.sweep()
+            seen = current.attempts
+            assert wait_for(lambda s=seen: Delivery.objects.get(pk=delivery.pk).attempts > s)
+        assert elapsed >= dt.timedelta(days=3)
+    assert Delivery.objects.get(pk=delivery.pk).attempts >= 10
+
+
+def test_an_endpoint_circuit_opens_after_repeated_failures_and_a_paused_endpoint_waits(
+    loopback_allowed, receivers, cadre, propaganda_system
+):
+    # the worker's own step, driven from here so each attempt is exactly one request
+    down = receivers(script=[500] * 100)
+    endpoint = wire("propaganda", down)
+    file_activity(cadre)
+
+    def attempt():
+        Delivery.objects.filter(status=DeliveryStatus.RETRYING).update(next_attempt_at=dt.datetime.now(dt.UTC))
+        deliveries.send_batch(endpoint.pk)
+
+    for _ in range(deliveries.CIRCUIT_AFTER):
+        attempt()
+    endpoint.refresh_from_db()
+    assert endpoint.failures == deliveries.CIRCUIT_AFTER and endpoint.open_until is not None
+    attempt()
+    assert down.requests == deliveries.CIRCUIT_AFTER  # circuit open: nothing more is sent
+
+    assert propaganda_system.post(
+        f"/api/v1/endpoints/{endpoint.pk}/active", {"active": False}, format="json"
+    ).json() == {"active": False}
+    down.script.clear()
+    Endpoint.objects.filter(pk=endpoint.pk).update(open_until=None)
+    attempt()
+    assert down.requests == deliveries.CIRCUIT_AFTER  # paused: nothing is sent
+    propaganda_system.post(f"/api/v1/endpoints/{endpoint.pk}/active", {"active": True}, format="json")
+    attempt()
+    assert Delivery.objects.get(endpoint=endpoint).status == DeliveryStatus.DELIVERED
+    assert Endpoint.objects.get(pk=endpoint.pk).failures == 0
+
+
+def _healthy_latencies(cadre, healthy, rounds: int) -> list[float]:
+    latencies = []
+    for i in range(rounds):
+        version = file_activity(cadre, activity_title=f"活动{i}-{time.monotonic()}")
+        started = time.monotonic()
+        public_id = f"dlv_{Delivery.objects.get(version=version, department__code='culture').pk}"
+        assert wait_for(lambda p=public_id: p in healthy.seen, timeout=15, every=0.01)
+        latencies.append(healthy.first_seen_at[public_id] - started)
+    return latencies
+
+
+def test_a_dead_receiver_does_not_delay_a_healthy_department(worker, loopback_allowed, receivers, cadre):
+    healthy = receivers()
+    wire("culture", healthy)
+    alone = _healthy_latencies(cadre, healthy, 8)
+    # propaganda's receiver now accepts connections and never answers in time (worse than refusing them)
+    wire("propaganda", receivers(delay=30))
+    beside_dead = _healthy_latencies(cadre, healthy, 8)
+    print(
+        f"healthy latency alone: median {statistics.median(alone):.3f}s max {max(alone):.3f}s; "
+        f"beside a dead receiver: median {statistics.median(beside_dead):.3f}s max {max(beside_dead):.3f}s"
+    )
+    assert max(beside_dead) < 2.0
+    assert statistics.median(beside_dead) <= 1.5 * statistics.median(alone) + 0.1
+
+
+def test_signatures_follow_standard_webhooks_and_an_independent_verifier_rejects_tampering():
+    secret = webhooks.new_secret()
+    body = json.dumps({"deliveries": [{"id": "dlv_1"}]}).encode()
+    headers = webhooks.headers_for("msg_1_1_1", body, [secret])
+    assert Webhook(secret).verify(body, headers) == {"deliveries": [{"id": "dlv_1"}]}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.new_secret()).verify(body, headers)  # a wrong secret
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body.replace(b"dlv_1", b"dlv_2"), headers)  # a changed body
+    old = webhooks.headers_for("msg_1_1_1", body, [secret], timestamp=int(time.time()) - 3600)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body, old)  # an old timestamp
+
+
+def test_during_a_rotation_both_secrets_sign(worker, loopback_allowed, receivers, cadre):
+    old_receiver = receivers()
+    endpoint = wire("propaganda", old_receiver)
+    new_secret = deliveries.rotate_secret(endpoint=endpoint)
+    file_activity(cadre)
+    assert wait_for(lambda: old_receiver.seen)  # a receiver still on the old secret accepts it
+    body = b"{}"
+    endpoint.refresh_from_db()
+    header = webhooks.headers_for("m", body, deliveries._secrets(endpoint))
+    assert len(header["webhook-signature"].split()) == 2
+    Webhook(new_secret).verify(body, header)
+
+
+def test_a_url_outside_the_allowed_networks_is_refused_before_any_connection(worker, receivers, cadre, demo):
+    AllowedNetwork.objects.create(cidr="127.0.0.2/32")
+    bystander = receivers()
+    # the receiver listens on 127.0.0.1, which the office has not allowed
+    wire("propaganda", bystander)
+    # a name that resolves to a forbidden address
+    wire("culture", url=bystander.url.replace("127.0.0.1", "localhost"), secret=bystander.secret)
+    file_activity(cadre)
+    assert wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.DEAD).count() == 2)
+    assert bystander.requests == 0 and bystander.bad_signatures == 0
+    for delivery in Delivery.objects.all():
+        assert "not in a network the office allowed" in delivery.last_error
+    with pytest.raises(webhooks.Refused):
+        webhooks.resolve_allowed("http://localhost:9/x", ["127.0.0.2/32"])
+    with pytest.raises(webhooks.Refused):
+        webhooks.resolve_allowed("ftp://127.0.0.2/x", ["127.0.0.2/32"])
+
+
+def test_the_feed_gives_each_department_only_its_own_deliveries(loopback_allowed, cadre, demo):
+    file_activity(cadre)
+    propaganda = _system_client("propaganda")
+    civil = _system_client("civil")
+    page = propaganda.get("/api/v1/feed", {"limit": 10}).json()
+    assert [item["sheet"] for item in page["items"]] == ["cultural_activity"]
+    assert set(page["items"][0]["values"]) == PROPAGANDA_LEDGER
+    assert propaganda.get("/api/v1/feed", {"after": page["next"]}).json()["items"] == []
+    again = propaganda.get("/api/v1/feed").json()
+    assert again["items"] == page["items"]  # reading twice gives the same items
+    assert civil.get("/api/v1/feed").json()["items"] == []
+    assert AccessRecord.objects.filter(kind="pulled", department__code="propaganda").count() == 2
+    bad = propaganda.get("/api/v1/feed", {"after": "yesterday", "limit": "5000"})
+    assert bad.status_code == 400
+    assert [e["field"] for e in bad.json()["errors"]] == ["after", "limit"]
+    assert "must be a whole number from 1 to 1000" in bad.json()["errors"][1]["message_en"]
+    assert propaganda.get("/api/v1/feed", {"limit": "0"}).json()["errors"][0]["field"] == "limit"
+
+
+def test_cadres_and_tokenless_callers_cannot_read_any_feed(cadre, demo):
+    client = APIClient()
+    assert client.get("/api/v1/feed").status_code == 401
+    _row, token = issue_token(user=cadre, name="x")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/feed").status_code == 404
+    assert client.post("/api/v1/deliveries/replay", {}, format="json").status_code == 404
+
+
+def _system_client(department_code: str) -> APIClient:
+    from core.models import Department, Role
+
+    user, _ = User.objects.get_or_create(
+        username=f"{department_code}-system",
+        defaults={"role": Role.DEPARTMENT_SYSTEM, "department": Department.objects.get(code=department_code)},
+    )
+    _row, token = issue_token(user=user, name="system")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def propaganda_system(demo) -> APIClient:
+    return _system_client("propaganda")
+
+
+def test_another_department_cannot_replay_or_pause_what_is_not_theirs(loopback_allowed, receivers, cadre, demo):
+    endpoint = wire("propaganda", receivers(script=[400]))
+    Subscription.objects.filter(department__code="culture").update(status="ended")
+    file_activity(cadre)
+    deliveries.send_batch(endpoint.pk)
+    culture = _system_client("culture")
+    assert culture.post("/api/v1/deliveries/replay", {}, format="json").json() == {"replayed": 0}
+    assert culture.post(f"/api/v1/endpoints/{endpoint.pk}/active", {"active": False}, format="json").status_code == 404
+    assert Delivery.objects.get().status == DeliveryStatus.DEAD
