@@ -23,6 +23,7 @@ class Receiver:
         self.delay = delay
         self.lock = threading.Lock()
         self.requests = 0
+        self.in_flight = 0  # requests being answered right now
         self.bad_signatures = 0
         self.seen: Counter[str] = Counter()  # delivery id -> times received
         self.first_seen_at: dict[str, float] = {}
@@ -50,6 +51,15 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            return self._answer(body, headers)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, body: bytes, headers: dict[str, str]) -> int:
         if self.delay:
             time.sleep(self.delay)
         try:

