@@ -137,11 +137,16 @@ def run() -> int:
                 "-",
             ],
         )
-        sup.start("worker", [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "--concurrency", "2"])
+        sup.start("worker", [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "-P", "threads", "-c", "8"])
         sup.start(
             "beat", [str(BIN / "celery"), "-A", "core", "beat", "-l", "info", "-s", str(folder / "celerybeat-schedule")]
         )
+        receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8099")
+        if receiver_port != "0":
+            sup.start("receiver", [PYTHON, str(ROOT / "manage.py"), "demo_receiver", "--port", receiver_port])
         banner(port)
+        if receiver_port != "0":
+            say(f"the demo departments' webhook receiver shows what reached them: http://127.0.0.1:{receiver_port}/")
         return sup.wait()
 
 

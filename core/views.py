@@ -43,4 +43,6 @@ def home(request: HttpRequest) -> HttpResponse:
     """Send each role to its own place."""
     if request.user.is_cadre:
         return redirect("cadre_home")
+    if request.user.is_department_user:
+        return redirect("department_home")
     return render(request, "home.html", {})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import township
+from reporting.views import department, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -12,4 +12,7 @@ urlpatterns = [
     path("submissions/<int:pk>/correct/", township.correct, name="correct"),
     path("ledger/<slug:sheet_code>/", township.ledger, name="ledger"),
     path("ledger/<slug:sheet_code>/new/", township.ledger_add, name="ledger_add"),
+    path("department/", department.department_home, name="department_home"),
+    path("department/replay/", department.replay, name="department_replay"),
+    path("department/endpoints/<int:pk>/active/", department.endpoint_active, name="department_endpoint_active"),
 ]

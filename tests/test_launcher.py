@@ -1,10 +1,13 @@
 """The README's run command, end to end: embedded servers, demo, web + worker + beat, clean Ctrl-C."""
 
+import http.cookiejar
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -23,10 +26,25 @@ def _get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+class _Browser:
+    """Just enough of a browser: cookies, and the CSRF token of the form it fetched first."""
+
+    def __init__(self) -> None:
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def post_form(self, url: str, fields: dict[str, str]) -> str:
+        page = self.opener.open(url, timeout=10).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token}).encode()
+        request = urllib.request.Request(url, data=data, headers={"Referer": url})
+        return self.opener.open(request, timeout=10).read().decode()
+
+
 def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_path):
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    environment.update(ONETABLE_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+    receiver_port = free_port()
+    environment.update(ONETABLE_DATA_DIR=str(tmp_path / "data"), PORT=str(port), DEMO_RECEIVER_PORT=str(receiver_port))
     log = (tmp_path / "run.log").open("w")
     launcher = subprocess.Popen(
         [sys.executable, "-m", "core.launcher", "run"],
@@ -55,12 +73,36 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         family = psutil.Process(launcher.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
+        assert "demo_receiver" in names
         postgres = [
             p
             for p in psutil.process_iter(["cmdline"])
             if str(tmp_path) in " ".join(p.info["cmdline"] or []) and "postgres" in " ".join(p.info["cmdline"] or [])
         ]
         assert postgres, "embedded PostgreSQL is running under the data folder"
+        # filing in the demo visibly reaches two departments within a few seconds
+        base = f"http://127.0.0.1:{port}"
+        browser = _Browser()
+        browser.post_form(f"{base}/login/", {"username": "village", "password": "onetable-demo"})
+        title = "演示活动-" + str(port)
+        browser.post_form(
+            f"{base}/ledger/cultural_activity/new/",
+            {
+                "v__activity_date": "2026-11-08",
+                "v__activity_title": title,
+                "v__activity_venue": "文化广场",
+                "v__activity_category": "performance",
+                "v__attendance": "88",
+                "action": "submit",
+            },
+        )
+        filed = time.monotonic()
+        receiver_page = ""
+        while time.monotonic() - filed < 15 and receiver_page.count(title) < 2:
+            receiver_page = _get(f"http://127.0.0.1:{receiver_port}/")[1]
+            time.sleep(0.2)
+        assert receiver_page.count(title) == 2, output  # one copy for propaganda, one for culture
+        print(f"filed to both demo departments in {time.monotonic() - filed:.2f}s")
         os.kill(launcher.pid, signal.SIGINT)  # what Ctrl-C sends
         assert launcher.wait(60) == 0
         time.sleep(1)

@@ -293,3 +293,17 @@ def test_another_department_cannot_replay_or_pause_what_is_not_theirs(loopback_a
     assert culture.post("/api/v1/deliveries/replay", {}, format="json").json() == {"replayed": 0}
     assert culture.post(f"/api/v1/endpoints/{endpoint.pk}/active", {"active": False}, format="json").status_code == 404
     assert Delivery.objects.get().status == DeliveryStatus.DEAD
+
+
+def test_a_cadre_sees_which_department_read_the_unit_data_and_another_cadre_does_not(client, cadre, demo):
+    from core.models import Department
+    from reporting.feed import read_feed
+
+    file_activity(cadre)
+    read_feed(department=Department.objects.get(code="culture"), after=None, limit=10)
+    client.force_login(cadre)
+    html = client.get("/fill/data-use/").content.decode()
+    assert "青山县文化广电新闻出版旅游体育局" in html and "活动日期" in html
+    other = cadre.unit.area.parent.unit.members.first()
+    client.force_login(other)
+    assert "青山县文化广电新闻出版旅游体育局" not in client.get("/fill/data-use/").content.decode()

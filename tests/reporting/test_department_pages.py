@@ -1,0 +1,65 @@
+import pytest
+
+from reporting.models import Delivery, DeliveryStatus, Endpoint, Sheet, Subscription
+from reporting.services.submissions import add_record
+
+ACTIVITY = {
+    "activity_date": "2026-11-08",
+    "activity_title": "村晚",
+    "activity_venue": "村文化广场",
+    "activity_category": "performance",
+    "attendance": "230",
+}
+
+
+@pytest.fixture
+def dead_delivery(village_cadre) -> Delivery:
+    endpoint = Endpoint.objects.create(
+        department_id=Subscription.objects.filter(department__code="propaganda").values_list(
+            "department_id", flat=True
+        )[0],
+        name="sys",
+        url="http://127.0.0.1:9/",
+        secret="whsec_AAAA",
+    )
+    Subscription.objects.filter(department__code="propaganda").update(endpoint=endpoint)
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw=ACTIVITY,
+        not_applicable={},
+        by=village_cadre,
+    )
+    delivery = Delivery.objects.get(department__code="propaganda")
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.DEAD, last_error="HTTP 400: bad")
+    return delivery
+
+
+def test_the_department_page_shows_subscriptions_endpoints_and_dead_letters(client, propaganda_analyst, dead_delivery):
+    client.force_login(propaganda_analyst)
+    html = client.get("/department/").content.decode()
+    assert "新时代文明实践与宣传文化工作统计" in html
+    assert dead_delivery.public_id in html and "HTTP 400: bad" in html
+
+
+def test_an_analyst_replays_a_dead_letter_of_their_own_department(client, propaganda_analyst, dead_delivery):
+    client.force_login(propaganda_analyst)
+    assert client.post("/department/replay/", {"delivery": dead_delivery.pk}).status_code == 302
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.PENDING
+
+
+def test_another_department_can_neither_see_nor_replay_nor_pause_it(client, culture_analyst, dead_delivery):
+    client.force_login(culture_analyst)
+    assert dead_delivery.public_id not in client.get("/department/").content.decode()
+    client.post("/department/replay/", {"delivery": dead_delivery.pk})
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
+    response = client.post(f"/department/endpoints/{dead_delivery.endpoint_id}/active/", {"active": "0"})
+    assert response.status_code == 404 and Endpoint.objects.get(pk=dead_delivery.endpoint_id).active
+
+
+def test_cadres_and_the_office_get_404_on_department_pages(client, village_cadre, office_admin, dead_delivery):
+    for user in (village_cadre, office_admin):
+        client.force_login(user)
+        assert client.get("/department/").status_code == 404
+        assert client.post("/department/replay/", {"delivery": dead_delivery.pk}).status_code == 404
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
