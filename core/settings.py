@@ -126,6 +126,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Deliveries per webhook request, and how long a worker may hold an endpoint before another takes over.
 ONETABLE_DELIVERY_BATCH = env_int("ONETABLE_DELIVERY_BATCH", 200, minimum=1)
 ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 60, minimum=1)
+# A new demand whose first period leaves units less notice than this is flagged in review.
+ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
 }

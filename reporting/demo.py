@@ -583,7 +583,9 @@ def _history() -> None:
         user.set_unusable_password()
     for user in User.objects.bulk_create(missing):
         cadres[user.unit_id] = user
-    submissions = Submission.objects.bulk_create([Submission(unit=v, sheet=sheet, period="2026Q3") for v in villages])
+    submissions = Submission.objects.bulk_create(
+        [Submission(unit=v, sheet=sheet, period="2026Q3", period_start=dt.date(2026, 7, 1)) for v in villages]
+    )
     versions = []
     for submission in submissions:
         people = rng.randint(600, 4200)

@@ -60,6 +60,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the cursor is malformed; use the `next` of the previous page",
     ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
+    "request.scope": ("范围须在本部门辖区内", "the scope must lie inside the department's jurisdiction"),
+    "request.expiry": ("截止日期不能早于首个报告期", "the expiry must not precede the first period"),
+    "request.empty": (
+        "至少选择一个已有字段或提出一个新字段",
+        "choose at least one existing field or propose a new one",
+    ),
+    "request.not_editable": ("申请已提交或已处理，不能再修改", "the request was already submitted or decided"),
+    "request.not_under_review": ("申请不在审核中", "the request is not under review"),
+    "definition.code_taken": (
+        "编码“{code}”已被目录中的字段使用，请复用该字段",
+        "the code “{code}” is already used in the catalogue; reuse that field",
+    ),
     # periods
     "period.format": (
         "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",

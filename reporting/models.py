@@ -239,6 +239,8 @@ class Submission(models.Model):
     # Ledger records only: which record, and the day it happened (its period is that day's month).
     record_key = models.UUIDField(null=True, blank=True, unique=True)
     record_date = models.DateField(null=True, blank=True)
+    # The day subscriptions are checked against: the period's first day, or a ledger record's date.
+    period_start = models.DateField(db_index=True)
     current_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -468,3 +470,68 @@ class AccessRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.department_id} {self.kind} {self.unit_id} {self.period}"
+
+
+class RequestStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Under review")
+    APPROVED = "approved", _("Approved")
+    PARTLY_APPROVED = "partly_approved", _("Approved in part")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class DataRequest(models.Model):
+    """A department's demand for grassroots data (用数申请); nothing reaches the grassroots until approved."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="data_requests")
+    title = models.CharField(_("title"), max_length=120)
+    purpose = models.TextField(_("purpose"))
+    legal_basis = models.CharField(_("legal basis"), max_length=200)
+    scope = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name=_("scope"))
+    first_period = models.CharField(_("first period"), max_length=7)
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("webhook endpoint")
+    )
+    fields = models.ManyToManyField(Field, blank=True, related_name="requests", verbose_name=_("existing fields"))
+    # New fields proposed because nothing in the catalogue covers the need:
+    # [{"code", "name_zh", "name_en", "type", "constraints", "unit_of_measure", "sheet", "description"}]
+    proposed = models.JSONField(_("proposed new fields"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    subscription = models.OneToOneField(
+        Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="request"
+    )
+    created_by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data request")
+        verbose_name_plural = _("data requests")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.department.code}: {self.title}"
+
+    @property
+    def editable(self) -> bool:
+        return self.status == RequestStatus.DRAFT
+
+
+class RequestEvent(models.Model):
+    """One step in a data request's history: created, edited, submitted, withdrawn, decided."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=30)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.action}"

@@ -35,7 +35,6 @@ from reporting.models import (
     Endpoint,
     SubmissionVersion,
 )
-from reporting.periods import Period
 
 log = logging.getLogger("onetable.deliveries")
 
@@ -68,7 +67,7 @@ def create_deliveries(version: SubmissionVersion) -> int:
     """Queue this version for every subscription that covers it, in the caller's transaction."""
     submission = version.submission
     area = submission.unit.area
-    day = submission.record_date or Period.parse(submission.period).start
+    day = submission.period_start
     codes = sorted(set(version.values) | set(version.not_applicable))
     with connection.cursor() as cursor:
         cursor.execute(

@@ -127,7 +127,9 @@ def submit_sheet(
         raise AlreadySubmitted(existing)
     try:
         with transaction.atomic():  # a concurrent first submission loses the race on the unique constraint
-            submission = Submission.objects.create(unit=unit, sheet=sheet, period=str(period))
+            submission = Submission.objects.create(
+                unit=unit, sheet=sheet, period=str(period), period_start=period.start
+            )
     except IntegrityError:
         raise AlreadySubmitted(
             Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
@@ -148,7 +150,7 @@ def add_record(
     table = build_one_table(unit=unit, sheet=sheet, period=Period.containing(day, sheet.period_type))
     answers = validate_answers(table, raw, not_applicable)
     submission = Submission.objects.create(
-        unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day
+        unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day, period_start=day
     )
     version = _new_version(submission, 1, answers, by)
     create_deliveries(version)
@@ -176,13 +178,13 @@ def correct_submission(
     if sheet.is_ledger:
         day = _record_date(sheet, raw)
         period = Period.containing(day, sheet.period_type)
-        locked.record_date, locked.period = day, str(period)
+        locked.record_date, locked.period, locked.period_start = day, str(period), day
     else:
         period = Period.parse(locked.period)
     table = build_one_table(unit=locked.unit, sheet=sheet, period=period)
     answers = validate_answers(table, raw, not_applicable)
     locked.current_version += 1
-    locked.save(update_fields=["current_version", "record_date", "period", "updated_at"])
+    locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
     create_deliveries(version)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)

@@ -1,0 +1,203 @@
+"""What the office sees when it reviews a data request: overlaps, warnings and the added burden."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import Unit
+from reporting import fieldtypes
+from reporting.models import Cadence, DataRequest, Field, Sheet, Subscription, SubscriptionStatus
+from reporting.onetable import due_date
+from reporting.periods import Period, periods_per_year
+
+SIMILAR = 0.1  # pg_trgm similarity worth showing (Chinese names share few trigrams)
+DUPLICATE = 0.6  # similarity at which a proposed field is flagged as a likely duplicate
+LEDGER_RECORDS_PER_YEAR = 12  # burden estimate for a ledger field: about one record a month
+
+FORBIDDEN_MEDIA = re.compile(
+    r"照片|图片|相片|截图|截屏|视频|录像|录屏|定位|轨迹|位置|经纬度|photo|picture|screenshot|"
+    r"video|location|gps|trace",
+    re.I,
+)
+CHECK_IN = re.compile(r"签到|打卡|在线时长|登录次数|点赞|转发|阅读量|check.?in|punch|online time|login", re.I)
+
+
+@dataclass
+class Match:
+    field: Field
+    reasons: list[str]
+    similarity: float
+    departments: list[str]
+
+
+@dataclass
+class Warning:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass
+class Burden:
+    units: int
+    values_per_year: int  # everything the request asks for
+    added_values_per_year: int  # of which not already asked of the same units by an active subscription
+    minutes_per_year: int  # the added values, at the field types' typing times
+
+    @property
+    def hours_per_year(self) -> float:
+        return round(self.minutes_per_year / 60, 1)
+
+
+def overlaps(proposal: dict) -> list[Match]:
+    """Existing fields that may already cover a proposed one, best first."""
+    name = proposal.get("name_zh") or ""
+    candidates = (
+        Field.objects.active()
+        .annotate(similarity=TrigramSimilarity("name_zh", name))
+        .filter(Q(code=proposal.get("code")) | Q(name_zh=name) | Q(similarity__gt=SIMILAR))
+        .select_related("sheet")
+        .order_by("-similarity", "code")[:8]
+    )
+    matches = []
+    for existing in candidates:
+        reasons = []
+        if existing.code == proposal.get("code"):
+            reasons.append("same_code")
+        if existing.name_zh == name:
+            reasons.append("same_name")
+        elif existing.similarity > SIMILAR:
+            reasons.append("similar_name")
+        if existing.type == proposal.get("type") and existing.unit_of_measure == (
+            proposal.get("unit_of_measure") or ""
+        ):
+            reasons.append("same_unit_and_type")
+        matches.append(Match(existing, reasons, round(existing.similarity, 2), _receivers(existing)))
+    return matches
+
+
+def _receivers(existing: Field) -> list[str]:
+    return sorted(
+        set(
+            Subscription.objects.filter(fields=existing, status=SubscriptionStatus.ACTIVE).values_list(
+                "department__name", flat=True
+            )
+        )
+    )
+
+
+def warnings(request: DataRequest, today: dt.date | None = None) -> list[Warning]:
+    """Demands the rules against fingertip formalism frown on."""
+    today = today or timezone.localdate()
+    found: list[Warning] = []
+    texts = [f"{p.get('name_zh', '')} {p.get('name_en', '')} {p.get('description', '')}" for p in request.proposed]
+    texts += [f"{f.name_zh} {f.name_en}" for f in request.fields.all()]
+    if any(FORBIDDEN_MEDIA.search(t) for t in texts):
+        found.append(
+            Warning(
+                "media", "要求上传照片、截图、视频或位置轨迹", "asks for photos, screenshots, video or location traces"
+            )
+        )
+    if any(CHECK_IN.search(t) for t in texts):
+        found.append(
+            Warning(
+                "check_in",
+                "含签到、打卡、在线时长等形式主义要求",
+                "asks for check-ins, punch-ins, online time or similar",
+            )
+        )
+    if any(p.get("cadence") in ("daily", "weekly") for p in request.proposed):
+        found.append(Warning("cadence", "报送频次高于每月一次", "a cadence finer than monthly"))
+    lead = _lead_days(request, today)
+    if lead is not None and lead < settings.ONETABLE_MIN_LEAD_DAYS:
+        found.append(
+            Warning(
+                "short_notice",
+                f"首个报告期距截止仅 {lead} 天（不少于 {settings.ONETABLE_MIN_LEAD_DAYS} 天）",
+                f"the first period leaves units only {lead} days (at least {settings.ONETABLE_MIN_LEAD_DAYS})",
+            )
+        )
+    if any(
+        m.similarity >= DUPLICATE or {"same_code", "same_name"} & set(m.reasons)
+        for p in request.proposed
+        for m in overlaps(p)
+    ):
+        found.append(Warning("duplicate", "提出的新字段与已有字段重复", "a proposed field duplicates an existing one"))
+    return found
+
+
+def _lead_days(request: DataRequest, today: dt.date) -> int | None:
+    try:
+        first = Period.parse(request.first_period)
+    except ValueError:
+        return None
+    sheets = {p.get("sheet") for p in request.proposed} | set(request.fields.values_list("sheet__code", flat=True))
+    days = [
+        (due - today).days
+        for sheet in Sheet.objects.filter(code__in=sheets)
+        if sheet.period_type == first.type and (due := due_date(sheet, first))
+    ]
+    return min(days) if days else None
+
+
+def burden(request: DataRequest) -> Burden:
+    """Units × fields × periods a year, and the typing time of what is not already asked of the same units."""
+    units_by_level = _units_by_level(request)
+    total = added = seconds = 0
+    asked: list[tuple[str, str, str, str]] = [
+        (f.sheet.cadence, f.type, ",".join(f.sheet.unit_levels), "existing" if _already_asked(f, request) else "new")
+        for f in request.fields.select_related("sheet")
+    ]
+    sheets = {s.code: s for s in Sheet.objects.filter(code__in=[p.get("sheet") for p in request.proposed])}
+    asked += [
+        (sheets[p["sheet"]].cadence, p.get("type", "text"), ",".join(sheets[p["sheet"]].unit_levels), "new")
+        for p in request.proposed
+        if p.get("sheet") in sheets
+    ]
+    units = 0
+    for cadence, type_code, levels, state in asked:
+        n_units = sum(units_by_level.get(level, 0) for level in levels.split(","))
+        units = max(units, n_units)
+        per_year = LEDGER_RECORDS_PER_YEAR if cadence == Cadence.LEDGER else periods_per_year(cadence)
+        values = n_units * per_year
+        total += values
+        if state == "new":
+            added += values
+            seconds += (
+                values * fieldtypes.get(type_code if type_code in fieldtypes.REGISTRY else "text").seconds_per_value
+            )
+    return Burden(units, total, added, round(seconds / 60))
+
+
+def _units_by_level(request: DataRequest) -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = Unit.objects.filter(area__path__startswith=request.scope.path).values("area__level").annotate(n=Count("id"))
+    return {row["area__level"]: row["n"] for row in rows}
+
+
+def _already_asked(existing: Field, request: DataRequest) -> bool:
+    """Whether an active subscription already asks this field of the whole requested scope."""
+    scope_codes = [code for code in request.scope.path.split("/") if code]
+    return Subscription.objects.filter(
+        fields=existing, status=SubscriptionStatus.ACTIVE, scope__code__in=scope_codes
+    ).exists()
+
+
+REASON_LABELS = {
+    "same_code": ("编码相同", "same code"),
+    "same_name": ("名称相同", "same name"),
+    "similar_name": ("名称相近", "similar name"),
+    "same_unit_and_type": ("计量单位和类型相同", "same unit and type"),
+}
+
+
+def labels(reasons: list[str]) -> list[str]:
+    return [f"{REASON_LABELS[r][0]} / {REASON_LABELS[r][1]}" for r in reasons]
