@@ -35,6 +35,7 @@ PROPOSAL_KEYS = (
     "sheet",
     "description",
     "stable",
+    "cadence",
 )
 
 
