@@ -50,3 +50,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+def department_system_user(department) -> User:
+    """The account a department's own systems act as (tokens are issued to it)."""
+    from core.models import Role
+
+    user, _ = User.objects.get_or_create(
+        username=f"{department.code}-system",
+        defaults={"role": Role.DEPARTMENT_SYSTEM, "department": department, "first_name": f"{department.name} 系统"},
+    )
+    return user

@@ -45,4 +45,6 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("cadre_home")
     if request.user.is_department_user:
         return redirect("department_home")
+    if request.user.is_office_admin:
+        return redirect("office_requests")
     return render(request, "home.html", {})

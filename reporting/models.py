@@ -535,3 +535,36 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.action}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ExportJob(models.Model):
+    """A large export made in the background; the department downloads it when it is done."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="exports")
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    params = models.JSONField()  # sheet, fields, period_from, period_to, area
+    format = models.CharField(max_length=4, choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} {self.format} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == ExportStatus.DONE else int(100 * self.rows_done / max(1, self.rows_total))

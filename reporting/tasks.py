@@ -14,3 +14,10 @@ def send_deliveries_task(endpoint_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_outbox_task() -> None:
     deliveries.sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_export_task(job_id: int) -> None:
+    from reporting.exports import run_export
+
+    run_export(job_id)

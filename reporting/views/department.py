@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.access import access_department
-from reporting.models import Delivery, DeliveryStatus, Endpoint
+from core.models import ApiToken, Area
+from core.tokens import department_system_user, issue_token, revoke_token
+from reporting.data import Query, entitled_fields, rows, units_asked
+from reporting.exports import columns, csv_chunks, export_dir, recorded
+from reporting.models import Delivery, DeliveryStatus, Endpoint, ExportJob, ExportStatus, Submission
+from reporting.periods import Period, PeriodError
+from reporting.selectors import display
 from reporting.services import deliveries
+from reporting.tasks import run_export_task
+
+PAGE = 50
 
 
 @login_required
@@ -62,3 +75,204 @@ def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     deliveries.set_endpoint_active(endpoint=endpoint, active=request.POST.get("active") == "1")
     return redirect("department_home")
+
+
+def _query(request: HttpRequest, department) -> Query | None:
+    sheets = {f.sheet.code: f.sheet for f in entitled_fields(department)}
+    if not sheets:
+        return None
+    code = request.GET.get("sheet") if request.GET.get("sheet") in sheets else next(iter(sheets))
+    area = Area.objects.filter(code=request.GET.get("area")).first() if request.GET.get("area") else None
+    after = request.GET.get("after", "0")
+    return Query(
+        department=department,
+        sheet=sheets[code],
+        fields=request.GET.getlist("fields") or None,
+        period_from=request.GET.get("period_from") or None,
+        period_to=request.GET.get("period_to") or None,
+        area=area,
+        after=int(after) if after.isdigit() else 0,
+    )
+
+
+@login_required
+def data_table(request: HttpRequest) -> HttpResponse:
+    """The department's data by period, area and field, 50 rows a page (keyset)."""
+    department = access_department(request.user)
+    query = _query(request, department)
+    if query is None:
+        return render(request, "department/data.html", {"department": department, "sheets": []})
+    query.limit = PAGE
+    page = list(recorded(query, rows(query)))
+    fields = columns(query)
+    table = [(r, [display(f, r.values.get(f.code)) for f in fields]) for r in page]
+    params = request.GET.copy()
+    params["after"] = page[-1].submission_id if len(page) == PAGE else ""
+    return render(
+        request,
+        "department/data.html",
+        {
+            "department": department,
+            "query": query,
+            "fields": fields,
+            "table": table,
+            "sheets": sorted({f.sheet for f in entitled_fields(department)}, key=lambda s: s.order),
+            "townships": Area.objects.filter(parent=department.jurisdiction).order_by("code"),
+            "next_page": params.urlencode() if params["after"] else "",
+            "export_params": _export_params(request),
+        },
+    )
+
+
+def _export_params(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("after", None)
+    return params.urlencode()
+
+
+@login_required
+def data_csv(request: HttpRequest) -> StreamingHttpResponse:
+    department = access_department(request.user)
+    query = _query(request, department)
+    if query is None:
+        raise Http404
+    response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{department.code}-{query.sheet.code}.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def export_start(request: HttpRequest) -> HttpResponse:
+    department = access_department(request.user)
+    query = _query(request, department)
+    if query is None:
+        raise Http404
+    job = ExportJob.objects.create(
+        department=department,
+        by=request.user,
+        format=("xlsx" if request.POST.get("format") == "xlsx" else "csv"),
+        params={
+            "sheet": query.sheet.code,
+            "fields": query.fields,
+            "period_from": query.period_from,
+            "period_to": query.period_to,
+            "area": query.area.code if query.area else None,
+        },
+    )
+    transaction.on_commit(lambda: run_export_task.delay(job.pk))
+    return redirect("department_export", pk=job.pk)
+
+
+def _own_job(request: HttpRequest, pk: int) -> ExportJob:
+    department = access_department(request.user)
+    job = ExportJob.objects.filter(pk=pk, department=department).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@login_required
+def export_status(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _own_job(request, pk)
+    template = "department/_export_progress.html" if request.htmx else "department/export.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = _own_job(request, pk)
+    if job.status != ExportStatus.DONE:
+        raise Http404
+    return FileResponse((export_dir() / job.file).open("rb"), as_attachment=True, filename=job.file)
+
+
+@login_required
+def completeness(request: HttpRequest) -> HttpResponse:
+    """For one sheet and period: each unit asked and whether it has filed. A list, never a ranking."""
+    department = access_department(request.user)
+    sheets = sorted({f.sheet for f in entitled_fields(department) if not f.sheet.is_ledger}, key=lambda s: s.order)
+    if not sheets:
+        return render(request, "department/completeness.html", {"department": department, "sheets": []})
+    sheet = next((s for s in sheets if s.code == request.GET.get("sheet")), sheets[0])
+    try:
+        period = Period.parse(request.GET.get("period") or "")
+    except PeriodError:
+        period = Period.containing(timezone.localdate(), sheet.period_type).previous()
+    if period.type != sheet.period_type:
+        period = Period.containing(timezone.localdate(), sheet.period_type).previous()
+    units = units_asked(department, sheet, period)
+    filed = {
+        s.unit_id: s
+        for s in Submission.objects.filter(sheet=sheet, period=str(period), unit__in=units).prefetch_related("versions")
+    }
+    rows_ = [(u, _filing_status(filed.get(u.pk))) for u in units]
+    totals = {key: sum(1 for _, status in rows_ if status == key) for key in ("submitted", "not_applicable", "not_yet")}
+    return render(
+        request,
+        "department/completeness.html",
+        {"department": department, "sheets": sheets, "sheet": sheet, "period": period, "rows": rows_, "totals": totals},
+    )
+
+
+def _filing_status(submission: Submission | None) -> str:
+    if submission is None:
+        return "not_yet"
+    current = next(v for v in submission.versions.all() if v.number == submission.current_version)
+    return "not_applicable" if current.not_applicable and not current.values else "submitted"
+
+
+@login_required
+def chart(request: HttpRequest) -> HttpResponse:
+    """One numeric field over periods (the jurisdiction's total) and across townships (latest period)."""
+    department = access_department(request.user)
+    numeric = [f for f in entitled_fields(department) if f.type in ("integer", "decimal")]
+    if not numeric:
+        return render(request, "department/chart.html", {"department": department, "fields": []})
+    field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
+    by_period: dict[str, float] = {}
+    by_township: dict[str, dict[str, float]] = {}
+    query = Query(department=department, sheet=field.sheet, fields=[field.code])
+    for row in recorded(query, rows(query)):
+        value = float(row.values[field.code])
+        by_period[row.period] = by_period.get(row.period, 0) + value
+        township = row.unit_code[:9] + "000"
+        by_township.setdefault(row.period, {})
+        by_township[row.period][township] = by_township[row.period].get(township, 0) + value
+    periods = sorted(by_period)
+    latest = periods[-1] if periods else None
+    names = dict(Area.objects.filter(code__in=(by_township.get(latest) or {}).keys()).values_list("code", "name"))
+    series = {
+        "field": f"{field.name_zh}（{field.unit_of_measure}）" if field.unit_of_measure else field.name_zh,
+        "periods": periods,
+        "totals": [by_period[p] for p in periods],
+        "latest": latest,
+        "areas": [names.get(code, code) for code in sorted(by_township.get(latest) or {})],
+        "area_values": [v for _, v in sorted((by_township.get(latest) or {}).items())],
+    }
+    return render(
+        request,
+        "department/chart.html",
+        {"department": department, "fields": numeric, "field": field, "series": series},
+    )
+
+
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """API tokens for the department's own systems: created here, shown once, revocable."""
+    department = access_department(request.user)
+    shown = None
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            token = ApiToken.objects.filter(pk=request.POST["revoke"], user__department=department).first()
+            if token is None:
+                raise Http404
+            revoke_token(token=token)
+        else:
+            days = int(request.POST.get("days") or 365) if (request.POST.get("days") or "365").isdigit() else 365
+            name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
+            _row, shown = issue_token(
+                user=department_system_user(department), name=name, valid_for=dt.timedelta(days=min(max(days, 1), 730))
+            )
+    listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
+    return render(request, "department/tokens.html", {"department": department, "tokens": listed, "shown": shown})

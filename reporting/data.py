@@ -1,0 +1,174 @@
+"""What a department may read: values of fields it holds an active, unexpired subscription for,
+for units inside that subscription's scope, for periods the subscription covers. Nothing else.
+
+One SQL statement joins every stored value to the department's entitlements; a
+value with no matching entitlement never leaves PostgreSQL. Rows stream from a
+server-side cursor, so a million values cost no more memory than a thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import Area, Department
+from reporting.models import Field, Sheet, Subscription, SubscriptionStatus
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    subscription: int
+    field: str
+    scope_path: str
+    starts_on: dt.date
+    expires_on: dt.date | None
+
+
+def active_subscriptions(department: Department, today: dt.date | None = None):
+    today = today or timezone.localdate()
+    return Subscription.objects.filter(department=department, status=SubscriptionStatus.ACTIVE).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gte=today)
+    )
+
+
+def entitlements(department: Department, today: dt.date | None = None) -> list[Entitlement]:
+    rows = Subscription.fields.through.objects.filter(
+        subscription__in=active_subscriptions(department, today)
+    ).values_list(
+        "subscription_id",
+        "field__code",
+        "subscription__scope__path",
+        "subscription__starts_on",
+        "subscription__expires_on",
+    )
+    return sorted({Entitlement(*row) for row in rows}, key=lambda e: (e.field, e.scope_path, e.subscription))
+
+
+def entitled_fields(department: Department, sheet: Sheet | None = None) -> list[Field]:
+    codes = {e.field for e in entitlements(department)}
+    fields = Field.objects.filter(code__in=codes).select_related("sheet").order_by("sheet__order", "order", "code")
+    return list(fields.filter(sheet=sheet) if sheet else fields)
+
+
+@dataclass
+class Query:
+    department: Department
+    sheet: Sheet
+    fields: list[str] | None = None  # None: every entitled field of the sheet
+    period_from: str | None = None
+    period_to: str | None = None
+    area: Area | None = None
+    after: int = 0  # keyset: submission id
+    limit: int | None = None
+
+
+@dataclass
+class Row:
+    submission_id: int
+    unit_id: int
+    subscription_id: int
+    unit_code: str
+    unit_name: str
+    period: str
+    record_date: dt.date | None
+    version: int
+    values: dict[str, Any]
+
+
+_SQL = """
+WITH ent(sub, field, path, starts_on, expires_on) AS (
+    SELECT * FROM unnest(%(e_sub)s::bigint[], %(e_field)s::text[], %(e_path)s::text[], %(e_start)s::date[],
+                         %(e_end)s::date[]))
+SELECT DISTINCT ON (s.id, kv.key) s.id, u.id, a.code, u.name, s.period, s.record_date, v.number, ent.sub, kv.key,
+       kv.value::text
+FROM reporting_submission s
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+JOIN core_unit u ON u.id = s.unit_id
+JOIN core_area a ON a.id = u.area_id
+CROSS JOIN LATERAL jsonb_each(v."values") kv
+JOIN ent ON ent.field = kv.key AND a.path LIKE ent.path || '%%'
+        AND s.period_start >= ent.starts_on AND (ent.expires_on IS NULL OR s.period_start <= ent.expires_on)
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND kv.key = ANY(%(fields)s)
+  {filters}
+ORDER BY s.id, kv.key
+"""
+
+
+def _statement(query: Query) -> tuple[str, dict[str, Any]]:
+    ents = entitlements(query.department)
+    allowed = {e.field for e in ents}
+    wanted = sorted(allowed & set(query.fields)) if query.fields is not None else sorted(allowed)
+    filters, params = [], {}
+    if query.period_from:
+        filters.append("AND s.period >= %(period_from)s")
+        params["period_from"] = query.period_from
+    if query.period_to:
+        filters.append("AND s.period <= %(period_to)s")
+        params["period_to"] = query.period_to
+    if query.area is not None:
+        filters.append("AND a.path LIKE %(area_path)s")
+        params["area_path"] = query.area.path + "%"
+    params |= {
+        "e_sub": [e.subscription for e in ents],
+        "e_field": [e.field for e in ents],
+        "e_path": [e.scope_path for e in ents],
+        "e_start": [e.starts_on for e in ents],
+        "e_end": [e.expires_on for e in ents],
+        "sheet": query.sheet.pk,
+        "after": query.after,
+        "fields": wanted,
+    }
+    return _SQL.format(filters=" ".join(filters)), params
+
+
+def rows(query: Query) -> Iterator[Row]:
+    """Rows of the department's data, one per submission, in submission order (keyset on its id)."""
+    sql, params = _statement(query)
+    if not params["fields"]:
+        return
+    emitted = 0
+    current: Row | None = None
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(CHUNK):
+            for sid, unit_id, code, name, period, record_date, number, subscription, key, value in batch:
+                if current is None or current.submission_id != sid:
+                    if current is not None:
+                        yield current
+                        emitted += 1
+                        if query.limit is not None and emitted >= query.limit:
+                            return
+                    current = Row(sid, unit_id, subscription, code, name, period, record_date, number, {})
+                current.values[key] = json.loads(value)
+    if current is not None:
+        yield current
+
+
+def units_asked(department: Department, sheet: Sheet, period) -> list:
+    """Units a department's subscriptions ask to file this sheet for this period."""
+    from core.models import Unit
+
+    day = period.start
+    codes = {f.code for f in sheet.fields.all()}
+    paths = {
+        e.scope_path
+        for e in entitlements(department)
+        if e.field in codes and e.starts_on <= day and (e.expires_on is None or day <= e.expires_on)
+    }
+    if not paths:
+        return []
+    scope = Q()
+    for path in paths:
+        scope |= Q(area__path__startswith=path)
+    return list(
+        Unit.objects.filter(scope, area__level__in=sheet.unit_levels).select_related("area").order_by("area__path")
+    )

@@ -1,0 +1,186 @@
+"""Exports of what a department may read: CSV streamed as it is read, XLSX written in constant memory.
+
+Both read rows from `reporting.data.rows` (a server-side cursor) and never hold
+more than one chunk; every exported row is recorded as an access for its unit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import xlsxwriter
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.models import Area, Department
+from reporting.data import Query, Row, entitled_fields, rows
+from reporting.models import AccessKind, AccessRecord, ExportJob, ExportStatus, Field, Sheet
+
+FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
+ACCESS_BATCH = 2000
+
+
+def columns(query: Query) -> list[Field]:
+    fields = entitled_fields(query.department, query.sheet)
+    return [f for f in fields if query.fields is None or f.code in query.fields]
+
+
+def header(fields: list[Field]) -> list[str]:
+    return FIXED + [f"{f.name_zh} {f.code}" + (f"（{f.unit_of_measure}）" if f.unit_of_measure else "") for f in fields]
+
+
+def record_reads(query: Query, batch: list[Row]) -> None:
+    """One access record per row read: the unit sees which department read what, and when."""
+    AccessRecord.objects.bulk_create(
+        [
+            AccessRecord(
+                unit_id=r.unit_id,
+                department=query.department,
+                subscription_id=r.subscription_id,
+                sheet=query.sheet,
+                period=r.period,
+                fields=sorted(r.values),
+                kind=AccessKind.QUERIED,
+            )
+            for r in batch
+        ]
+    )
+
+
+def recorded(query: Query, stream: Iterable[Row]) -> Iterator[Row]:
+    batch: list[Row] = []
+    for row in stream:
+        batch.append(row)
+        if len(batch) >= ACCESS_BATCH:
+            record_reads(query, batch)
+            batch = []
+        yield row
+    if batch:
+        record_reads(query, batch)
+
+
+def _cells(row: Row, fields: list[Field]) -> list:
+    return [
+        row.unit_code,
+        row.unit_name,
+        row.period,
+        row.record_date.isoformat() if row.record_date else "",
+        row.version,
+    ] + [_text(row.values.get(f.code)) for f in fields]
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+def csv_chunks(query: Query) -> Iterator[bytes]:
+    """The CSV, a chunk at a time (UTF-8 with BOM so spreadsheet programs read the Chinese)."""
+    fields = columns(query)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(header(fields))
+    for count, row in enumerate(recorded(query, rows(query)), start=1):
+        writer.writerow(_cells(row, fields))
+        if count % 500 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def query_from(department: Department, params: dict) -> Query:
+    return Query(
+        department=department,
+        sheet=Sheet.objects.get(code=params["sheet"]),
+        fields=params.get("fields") or None,
+        period_from=params.get("period_from") or None,
+        period_to=params.get("period_to") or None,
+        area=Area.objects.filter(code=params.get("area")).first() if params.get("area") else None,
+    )
+
+
+def count_rows(query: Query) -> int:
+    """How many submissions the query touches (for progress), without reading their values."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM reporting_submission s JOIN core_unit u ON u.id = s.unit_id "
+            "JOIN core_area a ON a.id = u.area_id WHERE s.sheet_id = %s AND a.path LIKE %s "
+            "AND s.period >= %s AND s.period <= %s",
+            [
+                query.sheet.pk,
+                (query.area.path if query.area else "") + "%",
+                query.period_from or "",
+                query.period_to or "9999",
+            ],
+        )
+        return cursor.fetchone()[0]
+
+
+def export_dir() -> Path:
+    folder = Path(settings.DATA_DIR) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def run_export(job_id: int) -> ExportJob:
+    """Write a queued export job's file, updating its progress as rows are written."""
+    job = ExportJob.objects.select_related("department").get(pk=job_id)
+    if job.status != ExportStatus.QUEUED:
+        return job
+    query = query_from(job.department, job.params)
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows_total=count_rows(query))
+    path = export_dir() / f"export-{job.pk}.{job.format}"
+    try:
+        writer = _write_xlsx if job.format == "xlsx" else _write_csv
+        writer(query, path, lambda done: ExportJob.objects.filter(pk=job.pk).update(rows_done=done))
+    except Exception as error:
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
+        raise
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def _write_csv(query: Query, path: Path, progress) -> None:
+    fields = columns(query)
+    done = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header(fields))
+        for done, row in enumerate(recorded(query, rows(query)), start=1):
+            writer.writerow(_cells(row, fields))
+            if done % 5000 == 0:
+                progress(done)
+    progress(done)
+
+
+def _write_xlsx(query: Query, path: Path, progress) -> None:
+    fields = columns(query)
+    # constant_memory: each row is flushed to a temporary file as soon as the next one starts.
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = workbook.add_worksheet(query.sheet.name_zh[:31])
+    bold = workbook.add_format({"bold": True})
+    sheet.write_row(0, 0, header(fields), bold)
+    numeric = {f.code for f in fields if f.type in ("integer", "decimal")}
+    done = 0
+    for done, row in enumerate(recorded(query, rows(query)), start=1):
+        cells = _cells(row, fields)
+        for offset, f in enumerate(fields):
+            if f.code in numeric and row.values.get(f.code) is not None:
+                cells[len(FIXED) + offset] = float(row.values[f.code])
+        sheet.write_row(done, 0, cells)
+        if done % 5000 == 0:
+            progress(done)
+    workbook.close()
+    progress(done)
