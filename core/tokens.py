@@ -8,6 +8,7 @@ import secrets
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.throttling import UserRateThrottle
 
 from core.models import ApiToken, User
 
@@ -61,3 +62,14 @@ def department_system_user(department) -> User:
         defaults={"role": Role.DEPARTMENT_SYSTEM, "department": department, "first_name": f"{department.name} 系统"},
     )
     return user
+
+
+class TokenRateThrottle(UserRateThrottle):
+    """Throttle per API token (per user for browser sessions), in the process's cache."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            return self.cache_format % {"scope": self.scope, "ident": f"token-{request.auth.pk}"}
+        return super().get_cache_key(request, view)

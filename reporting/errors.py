@@ -60,6 +60,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the cursor is malformed; use the `next` of the previous page",
     ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
+    "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
     "request.scope": ("范围须在本部门辖区内", "the scope must lie inside the department's jurisdiction"),
     "request.expiry": ("截止日期不能早于首个报告期", "the expiry must not precede the first period"),
     "request.empty": (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, Prefetch
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -10,9 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_department
+from core.models import Area
 from reporting.api.schemas import ErrorOut
+from reporting.data import Query, entitled_fields, rows
+from reporting.errors import Problem, Problems
+from reporting.exports import csv_chunks, recorded
 from reporting.feed import parse_page, read_feed
-from reporting.models import Delivery, DeliveryStatus, Endpoint
+from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Status
+from reporting.periods import Period
 from reporting.services import deliveries
 
 FeedOut = inline_serializer(
@@ -123,3 +129,183 @@ class EndpointActiveView(APIView):
         active = bool(request.data.get("active")) if isinstance(request.data, dict) else False
         deliveries.set_endpoint_active(endpoint=endpoint, active=active)
         return Response({"active": active})
+
+
+class CatalogueView(APIView):
+    @extend_schema(
+        summary="The shared field catalogue: sheets and fields with their code lists",
+        operation_id="catalogue",
+        responses={
+            200: inline_serializer("Catalogue", {"sheets": serializers.ListField(child=serializers.DictField())})
+        },
+    )
+    def get(self, request: Request) -> Response:
+        access_department(request.user)
+        sheets = Sheet.objects.filter(status=Status.ACTIVE).prefetch_related(
+            Prefetch("fields", queryset=Field.objects.active().order_by("order", "code"))
+        )
+        return Response(
+            {
+                "sheets": [
+                    {
+                        "code": s.code,
+                        "name_zh": s.name_zh,
+                        "name_en": s.name_en,
+                        "cadence": s.cadence,
+                        "unit_levels": s.unit_levels,
+                        "fields": [
+                            {
+                                "code": f.code,
+                                "name_zh": f.name_zh,
+                                "name_en": f.name_en,
+                                "type": f.type,
+                                "unit_of_measure": f.unit_of_measure,
+                                "stable": f.stable,
+                                "constraints": f.constraints,
+                                "schema": f.field_type.json_schema(f.constraints),
+                            }
+                            for f in s.fields.all()
+                        ],
+                    }
+                    for s in sheets
+                ]
+            }
+        )
+
+
+class SubscriptionsView(APIView):
+    @extend_schema(
+        summary="The department's subscriptions and data requests",
+        operation_id="department_subscriptions",
+        responses={
+            200: inline_serializer(
+                "Subscriptions",
+                {
+                    "subscriptions": serializers.ListField(child=serializers.DictField()),
+                    "requests": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        department = access_department(request.user)
+        subscriptions = department.subscriptions.select_related("scope").prefetch_related("fields")
+        return Response(
+            {
+                "subscriptions": [
+                    {
+                        "id": s.pk,
+                        "status": s.status,
+                        "purpose": s.purpose,
+                        "legal_basis": s.legal_basis,
+                        "scope": s.scope.code,
+                        "starts_on": s.starts_on,
+                        "expires_on": s.expires_on,
+                        "fields": sorted(f.code for f in s.fields.all()),
+                        "endpoint": s.endpoint_id,
+                    }
+                    for s in subscriptions
+                ],
+                "requests": [
+                    {
+                        "id": r.pk,
+                        "title": r.title,
+                        "status": r.status,
+                        "first_period": r.first_period,
+                        "decision_reason": r.decision_reason,
+                        "subscription": r.subscription_id,
+                    }
+                    for r in department.data_requests.all()
+                ],
+            }
+        )
+
+
+class DataView(APIView):
+    """The department's data, one row per submission, keyset-paginated; `format=csv` streams CSV."""
+
+    @extend_schema(
+        summary="Query the data the department is entitled to (JSON or CSV)",
+        operation_id="department_data",
+        parameters=[
+            OpenApiParameter("sheet", str, required=True),
+            OpenApiParameter("fields", str, many=True),
+            OpenApiParameter("period_from", str),
+            OpenApiParameter("period_to", str),
+            OpenApiParameter("area", str, description="statutory code of an area inside the jurisdiction"),
+            OpenApiParameter("after", int, description="the `next` of the previous page"),
+            OpenApiParameter("limit", int, description="1–1000, default 100"),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+        ],
+        responses={
+            200: inline_serializer(
+                "DataPage",
+                {
+                    "rows": serializers.ListField(child=serializers.DictField()),
+                    "next": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            400: ErrorOut,
+        },
+    )
+    def get(self, request: Request):
+        department = access_department(request.user)
+        query = self._query(request, department)
+        if request.query_params.get("format") == "csv":
+            response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{query.sheet.code}.csv"'
+            return response
+        page = list(recorded(query, rows(query)))
+        return Response(
+            {
+                "rows": [
+                    {
+                        "unit": {"code": r.unit_code, "name": r.unit_name},
+                        "period": r.period,
+                        "record_date": r.record_date,
+                        "version": r.version,
+                        "values": r.values,
+                    }
+                    for r in page
+                ],
+                "next": page[-1].submission_id if query.limit and len(page) == query.limit else None,
+            }
+        )
+
+    @staticmethod
+    def _query(request: Request, department) -> Query:
+        params = request.query_params
+        problems = []
+        sheet = Sheet.objects.filter(code=params.get("sheet", "")).first()
+        if sheet is None or not entitled_fields(department, sheet):
+            problems.append(Problem(field="sheet", rule="sheet.unknown"))
+        for name in ("period_from", "period_to"):
+            if params.get(name):
+                try:
+                    Period.parse(params[name], field=name)
+                except Problem as problem:
+                    problems.append(problem)
+        area = None
+        if params.get("area"):
+            area = Area.objects.filter(code=params["area"]).first()
+            if area is None or not department.jurisdiction.contains(area):
+                problems.append(Problem(field="area", rule="request.scope"))
+        limit = params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            problems.append(Problem(field="limit", rule="feed.limit", params={"max": 1000}))
+        after = params.get("after", "0")
+        if not after.isdigit():
+            problems.append(Problem(field="after", rule="feed.cursor"))
+        if problems:
+            raise Problems(problems)
+        csv_wanted = params.get("format") == "csv"
+        return Query(
+            department=department,
+            sheet=sheet,
+            fields=params.getlist("fields") or None,
+            period_from=params.get("period_from"),
+            period_to=params.get("period_to"),
+            area=area,
+            after=int(after),
+            limit=None if csv_wanted else int(limit),
+        )

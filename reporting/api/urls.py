@@ -1,15 +1,20 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from reporting.api import department, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("v1/unit/one-table", unit.OneTableView.as_view(), name="api_one_table"),
     path("v1/unit/submissions", unit.SubmissionsView.as_view(), name="api_submissions"),
     path("v1/unit/submissions/<int:pk>", unit.SubmissionView.as_view(), name="api_submission"),
     path("v1/unit/submissions/<int:pk>/versions/<int:number>", unit.VersionView.as_view(), name="api_version"),
     path("v1/unit/submissions/<int:pk>/corrections", unit.CorrectionsView.as_view(), name="api_corrections"),
+    path("v1/catalogue", department.CatalogueView.as_view(), name="api_catalogue"),
+    path("v1/subscriptions", department.SubscriptionsView.as_view(), name="api_subscriptions"),
+    path("v1/data", department.DataView.as_view(), name="api_data"),
     path("v1/feed", department.FeedView.as_view(), name="api_feed"),
     path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),
     path("v1/deliveries/replay", department.ReplayView.as_view(), name="api_replay"),
