@@ -18,7 +18,7 @@ from reporting.onetable import due_date
 from reporting.periods import Period, periods_per_year
 
 SIMILAR = 0.1  # pg_trgm similarity worth showing (Chinese names share few trigrams)
-DUPLICATE = 0.6  # similarity at which a proposed field is flagged as a likely duplicate
+DUPLICATE = 0.5  # similarity at which a proposed field is flagged as a likely duplicate
 LEDGER_RECORDS_PER_YEAR = 12  # burden estimate for a ledger field: about one record a month
 
 FORBIDDEN_MEDIA = re.compile(

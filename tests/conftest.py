@@ -68,3 +68,8 @@ def civil_analyst(demo) -> User:
 @pytest.fixture
 def office_admin(demo) -> User:
     return _user("office")
+
+
+@pytest.fixture
+def stats_user(demo) -> User:
+    return _user("stats")
