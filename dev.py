@@ -3,6 +3,7 @@
 
     python3 dev.py run     # start OneTable (web + worker + beat), demo county loaded
     python3 dev.py test    # run the whole test suite
+    python3 dev.py bench   # run the benchmarks, write docs/benchmarks.md (--quick: the short run)
 
 Runs on any Python 3; it finds a Python >= 3.12 (Django 6 needs it), keeps a
 virtual environment in .venv in step with requirements.txt, then hands over to
@@ -83,7 +84,7 @@ def ensure_venv():
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in ("run", "test", "setup"):
+    if len(argv) < 2 or argv[1] not in ("run", "test", "bench", "setup"):
         sys.exit(__doc__)
     ensure_venv()
     if argv[1] == "setup":

@@ -169,11 +169,43 @@ def test(args: list[str]) -> int:
     return code
 
 
+def bench(args: list[str]) -> int:
+    """Benchmarks on a database of their own: the configured one, or the embedded server, with `_bench` appended."""
+    folder = data_dir() / "bench"
+    os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_urlsafe(40))
+    os.environ.setdefault("HTTPS", "0")
+    os.environ.setdefault("ONETABLE_DATA_DIR", str(folder))
+    with servers(folder):
+        os.environ["DATABASE_URL"] = _bench_database(os.environ["DATABASE_URL"])
+        return subprocess.run([PYTHON, "-m", "bench.run", *args], cwd=ROOT).returncode
+
+
+def _bench_database(url: str) -> str:
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    name = config["NAME"] + "_bench"
+    with psycopg.connect(
+        host=config["HOST"] or None,
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    commands = {"run": lambda: run(), "test": lambda: test(argv[1:]), "bench": lambda: bench(argv[1:])}
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
-    return run() if argv[0] == "run" else test(argv[1:])
+    return commands[argv[0]]()
 
 
 if __name__ == "__main__":

@@ -84,30 +84,28 @@ class Row:
     values: dict[str, Any]
 
 
-_SQL = """
-WITH ent(sub, field, path, starts_on, expires_on) AS (
-    SELECT * FROM unnest(%(e_sub)s::bigint[], %(e_field)s::text[], %(e_path)s::text[], %(e_start)s::date[],
-                         %(e_end)s::date[]))
-SELECT DISTINCT ON (s.id, kv.key) s.id, u.id, a.code, u.name, s.period, s.record_date, v.number, ent.sub, kv.key,
-       kv.value::text
+_GROUP_SQL = """
+SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, v.number, %(sub_{i})s::bigint,
+       (SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(v."values") kv
+        WHERE kv.key = ANY(%(keys_{i})s))::text
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
-CROSS JOIN LATERAL jsonb_each(v."values") kv
-JOIN ent ON ent.field = kv.key AND a.path LIKE ent.path || '%%'
-        AND s.period_start >= ent.starts_on AND (ent.expires_on IS NULL OR s.period_start <= ent.expires_on)
-WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND kv.key = ANY(%(fields)s)
-  {filters}
-ORDER BY s.id, kv.key
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND a.path LIKE %(path_{i})s
+  AND s.period_start >= %(start_{i})s {until} {filters}
+  AND v."values" ?| %(keys_{i})s
 """
 
 
 def _statement(query: Query) -> tuple[str, dict[str, Any]]:
-    ents = entitlements(query.department)
-    allowed = {e.field for e in ents}
-    wanted = sorted(allowed & set(query.fields)) if query.fields is not None else sorted(allowed)
-    filters, params = [], {}
+    """One SELECT per entitlement group (subscription, scope, window): PostgreSQL keeps only entitled keys."""
+    wanted = set(query.fields) if query.fields is not None else None
+    groups: dict[tuple, list[str]] = {}
+    for e in entitlements(query.department):
+        if wanted is None or e.field in wanted:
+            groups.setdefault((e.subscription, e.scope_path, e.starts_on, e.expires_on), []).append(e.field)
+    filters, params = [], {"sheet": query.sheet.pk, "after": query.after}
     if query.period_from:
         filters.append("AND s.period >= %(period_from)s")
         params["period_from"] = query.period_from
@@ -117,38 +115,42 @@ def _statement(query: Query) -> tuple[str, dict[str, Any]]:
     if query.area is not None:
         filters.append("AND a.path LIKE %(area_path)s")
         params["area_path"] = query.area.path + "%"
-    params |= {
-        "e_sub": [e.subscription for e in ents],
-        "e_field": [e.field for e in ents],
-        "e_path": [e.scope_path for e in ents],
-        "e_start": [e.starts_on for e in ents],
-        "e_end": [e.expires_on for e in ents],
-        "sheet": query.sheet.pk,
-        "after": query.after,
-        "fields": wanted,
-    }
-    return _SQL.format(filters=" ".join(filters)), params
+    selects = []
+    for i, ((subscription, path, starts_on, expires_on), keys) in enumerate(sorted(groups.items())):
+        params |= {
+            f"sub_{i}": subscription,
+            f"keys_{i}": sorted(keys),
+            f"path_{i}": path + "%",
+            f"start_{i}": starts_on,
+            f"until_{i}": expires_on,
+        }
+        until = f"AND s.period_start <= %(until_{i})s" if expires_on else ""
+        selects.append(_GROUP_SQL.replace("{i}", str(i)).format(until=until, filters=" ".join(filters)))
+    if not selects:
+        return "", params
+    return " UNION ALL ".join(selects) + " ORDER BY 1", params
 
 
 def rows(query: Query) -> Iterator[Row]:
     """Rows of the department's data, one per submission, in submission order (keyset on its id)."""
     sql, params = _statement(query)
-    if not params["fields"]:
+    if not sql:
         return
     emitted = 0
     current: Row | None = None
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(CHUNK):
-            for sid, unit_id, code, name, period, record_date, number, subscription, key, value in batch:
-                if current is None or current.submission_id != sid:
-                    if current is not None:
-                        yield current
-                        emitted += 1
-                        if query.limit is not None and emitted >= query.limit:
-                            return
-                    current = Row(sid, unit_id, subscription, code, name, period, record_date, number, {})
-                current.values[key] = json.loads(value)
+            for sid, unit_id, code, name, period, record_date, number, subscription, values in batch:
+                if current is not None and current.submission_id == sid:  # entitled by a second subscription
+                    current.values.update(json.loads(values))
+                    continue
+                if current is not None:
+                    yield current
+                    emitted += 1
+                    if query.limit is not None and emitted >= query.limit:
+                        return
+                current = Row(sid, unit_id, subscription, code, name, period, record_date, number, json.loads(values))
     if current is not None:
         yield current
 

@@ -17,8 +17,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import Area, Department
+from reporting.accesslog import write_access_records
 from reporting.data import Query, Row, entitled_fields, rows
-from reporting.models import AccessKind, AccessRecord, ExportJob, ExportStatus, Field, Sheet
+from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000
@@ -35,19 +36,12 @@ def header(fields: list[Field]) -> list[str]:
 
 def record_reads(query: Query, batch: list[Row]) -> None:
     """One access record per row read: the unit sees which department read what, and when."""
-    AccessRecord.objects.bulk_create(
-        [
-            AccessRecord(
-                unit_id=r.unit_id,
-                department=query.department,
-                subscription_id=r.subscription_id,
-                sheet=query.sheet,
-                period=r.period,
-                fields=sorted(r.values),
-                kind=AccessKind.QUERIED,
-            )
+    write_access_records(
+        (
+            (r.unit_id, query.department.pk, r.subscription_id, None, query.sheet.pk, r.period, sorted(r.values))
             for r in batch
-        ]
+        ),
+        AccessKind.QUERIED,
     )
 
 

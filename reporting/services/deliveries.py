@@ -25,10 +25,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from reporting import webhooks
+from reporting.accesslog import write_access_records
 from reporting.models import (
     SENDABLE,
     AccessKind,
-    AccessRecord,
     AllowedNetwork,
     Delivery,
     DeliveryStatus,
@@ -235,20 +235,20 @@ def _record(endpoint: Endpoint, batch: list[Delivery], outcome: webhooks.Outcome
 
 def record_access(deliveries: list[Delivery], kind: str) -> None:
     """One access record per delivery pushed or read, for the unit's "who used my data" page."""
-    AccessRecord.objects.bulk_create(
-        [
-            AccessRecord(
-                unit_id=d.submission.unit_id,
-                department_id=d.department_id,
-                subscription_id=d.subscription_id,
-                delivery=d,
-                sheet_id=d.submission.sheet_id,
-                period=d.submission.period,
-                fields=d.fields,
-                kind=kind,
+    write_access_records(
+        (
+            (
+                d.submission.unit_id,
+                d.department_id,
+                d.subscription_id,
+                d.pk,
+                d.submission.sheet_id,
+                d.submission.period,
+                d.fields,
             )
             for d in deliveries
-        ]
+        ),
+        kind,
     )
 
 
