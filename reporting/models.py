@@ -527,7 +527,18 @@ class RequestEvent(models.Model):
     request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=30)
+    action = models.CharField(
+        max_length=30,
+        choices=[
+            ("created", _("Created")),
+            ("edited", _("Edited")),
+            ("submitted", _("Submitted for review")),
+            ("withdrawn", _("Withdrawn")),
+            ("approved", _("Approved")),
+            ("partly_approved", _("Approved in part")),
+            ("rejected", _("Rejected")),
+        ],
+    )
     note = models.TextField(blank=True)
 
     class Meta:

@@ -41,6 +41,7 @@ def department_home(request: HttpRequest) -> HttpResponse:
         .select_related("submission__unit", "submission__sheet")
         .order_by("-id")[:100]
     )
+    history = department.access_records.select_related("unit", "sheet").order_by("-at")[:50]
     return render(
         request,
         "department/home.html",
@@ -50,6 +51,7 @@ def department_home(request: HttpRequest) -> HttpResponse:
             "feed_counts": counts.get(None, {}),
             "subscriptions": subscriptions,
             "dead": dead,
+            "history": history,
         },
     )
 

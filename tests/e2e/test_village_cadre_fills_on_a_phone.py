@@ -1,49 +1,14 @@
 """A village cadre files the due table on a phone, in headless Chromium (Debian's package, driven by Playwright)."""
 
 import datetime as dt
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 import time_machine
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from core.demo_accounts import DEMO_PASSWORD
 from reporting.models import Submission
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser_page(live_server, settings, monkeypatch):
-    assert Path(CHROMIUM).exists(), "install Debian's chromium package (apt-get install chromium)"
-    # Playwright's sync API runs an event loop in this thread; the ORM calls below are ours, not async.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True  # cookies must not depend on the travelled clock
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        browser.close()
+from tests.e2e.conftest import ARTIFACTS
 
 
 @pytest.mark.e2e
@@ -80,7 +45,3 @@ def test_a_village_cadre_fills_the_due_table_sees_an_error_fixes_it_and_sees_the
     version = Submission.objects.get(unit=village_cadre.unit, period="2026Q4").versions.get()
     assert figures == [str(version.typed_count), str(version.carried_count), "4", str(version.refills_spared)]
     assert version.values["volunteers"] == 48 and version.typed_count == 1
-
-
-def test_os_environment_is_not_left_async_unsafe():
-    assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") != "true"

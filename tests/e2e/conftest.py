@@ -1,0 +1,54 @@
+"""Headless Chromium (Debian's package) driven by Playwright against the live test server."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _browser_page(live_server, settings, monkeypatch, viewport, mobile):
+    assert Path(CHROMIUM).exists(), "install Debian's chromium package (apt-get install chromium)"
+    # Playwright's sync API runs an event loop in this thread; the ORM calls below are ours, not async.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True  # cookies must not depend on the travelled clock
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        context = browser.new_context(
+            viewport=viewport,
+            device_scale_factor=2 if mobile else 1,
+            is_mobile=mobile,
+            has_touch=mobile,
+            locale="zh-CN",
+        )
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(live_server, settings, monkeypatch):
+    yield from _browser_page(live_server, settings, monkeypatch, PHONE, True)
+
+
+@pytest.fixture
+def desktop_page(live_server, settings, monkeypatch):
+    yield from _browser_page(live_server, settings, monkeypatch, DESKTOP, False)
