@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from core.models import Area, AuditEvent, Department, Office, Unit, User
+from core.models import ApiToken, Area, AuditEvent, Department, Office, Unit, User
+from core.tokens import revoke_token
 
 
 @admin.register(Area)
@@ -53,3 +54,22 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued from the department page or `manage.py issue_token`; here they are listed and revoked."""
+
+    list_display = ["name", "prefix", "user", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["user__department"]
+    readonly_fields = ["name", "prefix", "user", "created_at", "expires_at", "revoked_at"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens / 吊销所选令牌")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            revoke_token(token=token)

@@ -56,3 +56,24 @@ def test_the_login_page_loads_nothing_from_outside(client, db):
     html = client.get("/login/").content.decode()
     assert 'src="http' not in html and 'href="http' not in html
     assert "/static/js/htmx.min.js" in html
+
+
+def test_the_office_issues_a_department_token_that_works_once_printed(demo, capsys):
+    from rest_framework.test import APIClient
+
+    call_command("issue_token", department="culture", name="文旅平台", days=30)
+    token = capsys.readouterr().out.split()[0]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/subscriptions").status_code == 200
+    from core.models import ApiToken
+
+    assert not ApiToken.objects.filter(digest=token).exists()  # only the digest is stored
+
+
+def test_issuing_a_token_for_an_unknown_department_names_the_problem(demo):
+    import pytest
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no department with code 'nope'"):
+        call_command("issue_token", department="nope", name="x")
