@@ -10,6 +10,8 @@ from django.db import transaction
 from core.demo_accounts import DEMO_PASSWORD
 from core.models import Area, AreaLevel, Department, Office, Role, Unit, User
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
+from reporting.onetable import build_one_table
+from reporting.periods import Period
 
 TOWNSHIPS = [  # (name, statutory 3-digit township code)
     ("城关镇", "100"),
@@ -583,6 +585,10 @@ def _history() -> None:
         user.set_unusable_password()
     for user in User.objects.bulk_create(missing):
         cadres[user.unit_id] = user
+    # every village is asked the same fields by the same departments: count them once
+    table = build_one_table(unit=villages[0], sheet=sheet, period=Period.parse("2026Q3"), carry=False)
+    departments = {d for entry in table.fields for d in entry.department_ids}
+    spared = sum(len(entry.department_ids) - 1 for entry in table.fields)
     submissions = Submission.objects.bulk_create(
         [Submission(unit=v, sheet=sheet, period="2026Q3", period_start=dt.date(2026, 7, 1)) for v in villages]
     )
@@ -604,7 +610,14 @@ def _history() -> None:
         }
         versions.append(
             SubmissionVersion(
-                submission=submission, number=1, values=values, by=cadres[submission.unit_id], typed_count=len(values)
+                submission=submission,
+                number=1,
+                values=values,
+                by=cadres[submission.unit_id],
+                asked_count=len(table.fields),
+                typed_count=len(values),
+                department_count=len(departments),
+                refills_spared=spared,
             )
         )
     SubmissionVersion.objects.bulk_create(versions)

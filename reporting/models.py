@@ -282,6 +282,7 @@ class SubmissionVersion(models.Model):
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
     # What filing this version saved the unit (burden figures).
+    asked_count = models.PositiveIntegerField(default=0)  # fields in the one table when it was filed
     typed_count = models.PositiveIntegerField(default=0)
     carried_count = models.PositiveIntegerField(default=0)
     na_count = models.PositiveIntegerField(default=0)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, requests, township
+from reporting.views import department, office, requests, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("department/requests/<int:pk>/", requests.request_detail, name="department_request"),
     path("department/requests/<int:pk>/edit/", requests.request_edit, name="department_request_edit"),
     path("department/requests/<int:pk>/submit/", requests.request_submit, name="department_request_submit"),
+    path("burden/", office.burden, name="burden"),
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),
     path("department/replay/", department.replay, name="department_replay"),

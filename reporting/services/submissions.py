@@ -41,6 +41,7 @@ class Answers:
     values: dict[str, Any]
     not_applicable: dict[str, str]
     carried: list[str]
+    asked_count: int
     typed_count: int
     department_count: int
     refills_spared: int
@@ -80,6 +81,7 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
         values=values,
         not_applicable=na,
         carried=carried,
+        asked_count=len(table.fields),
         typed_count=len(values) - len(carried),
         department_count=len({d for e in table.fields for d in e.department_ids}),
         refills_spared=sum(len(e.department_ids) - 1 for e in answered),
@@ -97,6 +99,7 @@ def _new_version(
         carried=answers.carried,
         reason=reason,
         by=by,
+        asked_count=answers.asked_count,
         typed_count=answers.typed_count,
         carried_count=len(answers.carried),
         na_count=len(answers.not_applicable),

@@ -1,0 +1,208 @@
+"""Burden figures (减负成效), computed from stored subscriptions and submissions.
+
+They rank demands and departments by the load they put on the grassroots; units
+appear only in area-code order and are never ranked; nothing here counts logins
+or time spent online.
+
+Without OneTable every department collects its own copy and stable facts are
+retyped: a filing would have cost `typed + carried + re-fills spared` values
+(each answered value once per department). With it, only `typed` are typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, Sum
+
+from core.models import Area, Department, Unit
+from reporting import fieldtypes
+from reporting.models import Cadence, SubmissionVersion, Subscription, SubscriptionStatus
+from reporting.periods import Period, PeriodType
+
+
+@dataclass
+class DepartmentBurden:
+    department: Department
+    fields: int = 0
+    values: int = 0  # fields × units × periods the department's subscriptions ask for
+    shared_values: int = 0  # of which other departments ask the same field of the same units: typed once for all
+    seconds: int = 0  # typing time at the field types' estimates
+
+    @property
+    def minutes(self) -> int:
+        return round(self.seconds / 60)
+
+    @property
+    def shared_percent(self) -> float:
+        return round(100 * self.shared_values / self.values, 1) if self.values else 0.0
+
+
+@dataclass
+class UnitBurden:
+    unit: Unit
+    asked: int = 0
+    typed: int = 0
+    carried: int = 0
+    not_applicable: int = 0
+    departments: int = 0
+    refills_spared: int = 0
+
+
+@dataclass
+class PeriodBurden:
+    month: str
+    typed: int
+    without_onetable: int
+
+    @property
+    def saved_percent(self) -> float:
+        return round(100 * (1 - self.typed / self.without_onetable), 1) if self.without_onetable else 0.0
+
+
+@dataclass
+class BurdenReport:
+    start: dt.date
+    end: dt.date
+    area: Area
+    departments: list[DepartmentBurden] = field(default_factory=list)
+    units: list[UnitBurden] = field(default_factory=list)
+    trend: list[PeriodBurden] = field(default_factory=list)
+    typed: int = 0
+    without_onetable: int = 0
+
+    @property
+    def saved(self) -> int:
+        return self.without_onetable - self.typed
+
+    @property
+    def saved_percent(self) -> float:
+        return round(100 * self.saved / self.without_onetable, 1) if self.without_onetable else 0.0
+
+
+def burden_report(*, start: dt.date, end: dt.date, area: Area) -> BurdenReport:
+    report = BurdenReport(start, end, area)
+    report.departments = department_burdens(start, end, area)
+    versions = SubmissionVersion.objects.filter(
+        number=1,
+        submission__period_start__gte=start,
+        submission__period_start__lte=end,
+        submission__unit__area__path__startswith=area.path,
+    )
+    totals = versions.aggregate(typed=Sum("typed_count"), carried=Sum("carried_count"), spared=Sum("refills_spared"))
+    report.typed = totals["typed"] or 0
+    report.without_onetable = report.typed + (totals["carried"] or 0) + (totals["spared"] or 0)
+    report.units = unit_burdens(versions)
+    report.trend = trend(versions)
+    return report
+
+
+def unit_burdens(versions) -> list[UnitBurden]:
+    """Per unit, in area-code order (never sorted by any figure)."""
+    rows = versions.values("submission__unit").annotate(
+        asked=Sum("asked_count"),
+        typed=Sum("typed_count"),
+        carried=Sum("carried_count"),
+        na=Sum("na_count"),
+        departments=Max("department_count"),
+        spared=Sum("refills_spared"),
+    )
+    by_unit = {row["submission__unit"]: row for row in rows}
+    units = Unit.objects.filter(pk__in=by_unit).select_related("area").order_by("area__path")
+    return [
+        UnitBurden(
+            u,
+            by_unit[u.pk]["asked"],
+            by_unit[u.pk]["typed"],
+            by_unit[u.pk]["carried"],
+            by_unit[u.pk]["na"],
+            by_unit[u.pk]["departments"],
+            by_unit[u.pk]["spared"],
+        )
+        for u in units
+    ]
+
+
+def trend(versions) -> list[PeriodBurden]:
+    per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for start, typed, carried, spared in versions.values_list(
+        "submission__period_start", "typed_count", "carried_count", "refills_spared"
+    ):
+        month = f"{start:%Y-%m}"
+        per_month[month][0] += typed
+        per_month[month][1] += typed + carried + spared
+    return [PeriodBurden(month, typed, without) for month, (typed, without) in sorted(per_month.items())]
+
+
+def department_burdens(start: dt.date, end: dt.date, area: Area) -> list[DepartmentBurden]:
+    """Each department's demand in the range and area, heaviest first (departments may be ranked; units never)."""
+    subscriptions = list(
+        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, starts_on__lte=end)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=start))
+        .select_related("department", "scope")
+        .prefetch_related("fields__sheet")
+    )
+    claims: dict[int, list[tuple[int, Subscription]]] = defaultdict(list)
+    for subscription in subscriptions:
+        for f in subscription.fields.all():
+            claims[f.pk].append((subscription.department_id, subscription))
+    counter = _UnitCounter()
+    result: dict[int, DepartmentBurden] = {}
+    for subscription in subscriptions:
+        burden = result.setdefault(subscription.department_id, DepartmentBurden(subscription.department))
+        scope = _narrower(subscription.scope, area)
+        if scope is None:
+            continue
+        for f in subscription.fields.all():
+            units = counter.count(scope, f.sheet.unit_levels)
+            values = units * _periods(
+                f.sheet.cadence, max(start, subscription.starts_on), min(end, subscription.expires_on or end)
+            )
+            if not values:
+                continue
+            burden.fields += 1
+            burden.values += values
+            burden.seconds += values * fieldtypes.get(f.type).seconds_per_value
+            if any(other != subscription.department_id and _overlap(s.scope, scope) for other, s in claims[f.pk]):
+                burden.shared_values += values
+    return sorted(result.values(), key=lambda b: (-b.values, b.department.code))
+
+
+class _UnitCounter:
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, tuple[str, ...]], int] = {}
+
+    def count(self, scope: Area, levels: list[str]) -> int:
+        key = (scope.path, tuple(sorted(levels)))
+        if key not in self.cache:
+            self.cache[key] = Unit.objects.filter(area__path__startswith=scope.path, area__level__in=levels).aggregate(
+                n=Count("id")
+            )["n"]
+        return self.cache[key]
+
+
+def _narrower(a: Area, b: Area) -> Area | None:
+    """The smaller of two nested areas, or None when they do not overlap."""
+    if a.contains(b):
+        return b
+    if b.contains(a):
+        return a
+    return None
+
+
+def _overlap(a: Area, b: Area) -> bool:
+    return a.contains(b) or b.contains(a)
+
+
+def _periods(cadence: str, start: dt.date, end: dt.date) -> int:
+    """Periods starting inside [start, end]; a ledger is estimated at one record a month."""
+    if end < start:
+        return 0
+    period_type = PeriodType.MONTHLY if cadence == Cadence.LEDGER else PeriodType(cadence)
+    first = Period.containing(start, period_type)
+    if first.start < start:
+        first = first.next()
+    last = Period.containing(end, period_type)
+    return sum(1 for _ in first.periods_until(last)) if first <= last else 0

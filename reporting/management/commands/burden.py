@@ -1,0 +1,51 @@
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+
+from core.models import Area
+from reporting.burden import burden_report
+
+
+class Command(BaseCommand):
+    help = "Recompute the burden figures (减负成效) from stored subscriptions and submissions, and print them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+        parser.add_argument("--area", help="statutory code of the area (default: the whole tree)")
+        parser.add_argument("--units", action="store_true", help="also list units, in area-code order")
+
+    def handle(self, *args, start, end, area, units, **options):
+        try:
+            start_day, end_day = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        except ValueError:
+            raise CommandError("--from / --to 须为日期，如 2026-01-01 / must be dates such as 2026-01-01") from None
+        place = Area.objects.filter(code=area).first() if area else Area.objects.filter(parent=None).first()
+        if place is None:
+            raise CommandError(f"区划代码不存在 / no area with code {area!r}")
+        for line in lines(burden_report(start=start_day, end=end_day, area=place), units=units):
+            self.stdout.write(line)
+
+
+def lines(report, *, units: bool = False) -> list[str]:
+    out = [
+        f"area {report.area.code} {report.area.name}  {report.start} .. {report.end}",
+        f"values typed in OneTable: {report.typed}",
+        f"values without OneTable (each department its own copy, nothing carried forward): {report.without_onetable}",
+        f"saved: {report.saved} ({report.saved_percent}%)",
+        "departments (by demand): code, fields, values, shared values, shared %, minutes",
+    ]
+    out += [
+        f"  {d.department.code} {d.fields} {d.values} {d.shared_values} {d.shared_percent}% {d.minutes}"
+        for d in report.departments
+    ]
+    out.append("trend: month, typed, without OneTable, saved %")
+    out += [f"  {p.month} {p.typed} {p.without_onetable} {p.saved_percent}%" for p in report.trend]
+    if units:
+        out.append("units (area-code order): code, asked, typed, carried, n/a, departments, re-fills spared")
+        out += [
+            f"  {u.unit.area.code} {u.asked} {u.typed} {u.carried} {u.not_applicable} {u.departments} "
+            f"{u.refills_spared}"
+            for u in report.units
+        ]
+    return out

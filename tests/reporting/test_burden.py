@@ -1,0 +1,96 @@
+"""Burden figures checked against a scenario computed by hand."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.core.management import call_command
+
+from core.models import Area
+from reporting.burden import burden_report
+from reporting.models import Sheet, Subscription, SubscriptionStatus
+from reporting.services.submissions import add_record
+from tests.reporting.helpers import subscribe
+
+LEDGER = ["activity_date", "activity_title", "activity_venue", "activity_category", "attendance"]
+NOVEMBER = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 30)}
+
+
+@pytest.fixture
+def shared_ledger(village_cadre):
+    """Two departments share the cultural-activity ledger; the village records one activity."""
+    Subscription.objects.update(status=SubscriptionStatus.ENDED)
+    subscribe("propaganda", LEDGER)
+    subscribe("culture", LEDGER)
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        not_applicable={},
+        by=village_cadre,
+        raw={
+            "activity_date": "2026-11-08",
+            "activity_title": "村晚",
+            "activity_venue": "广场",
+            "activity_category": "performance",
+            "attendance": "230",
+        },
+    )
+    return village_cadre.unit.area
+
+
+def test_a_shared_ledger_is_typed_once_and_spared_once_per_extra_department(shared_ledger):
+    report = burden_report(area=shared_ledger, **NOVEMBER)
+    # by hand: 5 values typed once; without OneTable each of the 2 departments collects its own copy: 10
+    assert (report.typed, report.without_onetable, report.saved, report.saved_percent) == (5, 10, 5, 50.0)
+    assert [(p.month, p.typed, p.without_onetable, p.saved_percent) for p in report.trend] == [("2026-11", 5, 10, 50.0)]
+    (unit,) = report.units
+    assert (unit.asked, unit.typed, unit.carried, unit.not_applicable, unit.departments, unit.refills_spared) == (
+        5,
+        5,
+        0,
+        0,
+        2,
+        5,
+    )
+    by_department = {d.department.code: d for d in report.departments}
+    assert set(by_department) == {"propaganda", "culture"}
+    for burden in by_department.values():
+        # 5 fields × 1 unit × 1 month, all shared with the other department;
+        # typing time 8 + 20 + 20 + 5 + 8 = 61 seconds ≈ 1 minute
+        assert (burden.fields, burden.values, burden.shared_values, burden.shared_percent, burden.minutes) == (
+            5,
+            5,
+            5,
+            100.0,
+            1,
+        )
+
+
+def test_the_management_command_prints_the_same_numbers(shared_ledger, capsys):
+    call_command("burden", "--from", "2026-11-01", "--to", "2026-11-30", "--area", shared_ledger.code, "--units")
+    out = capsys.readouterr().out
+    assert "values typed in OneTable: 5" in out
+    assert "values without OneTable (each department its own copy, nothing carried forward): 10" in out
+    assert "saved: 5 (50.0%)" in out
+    assert "  propaganda 5 5 5 100.0% 1" in out and "  culture 5 5 5 100.0% 1" in out
+    assert f"  {shared_ledger.code} 5 5 0 0 2 5" in out
+
+
+def test_the_public_page_shows_them_and_ranks_no_unit(client, shared_ledger):
+    html = client.get(f"/burden/?from=2026-11-01&to=2026-11-30&area={shared_ledger.code}").content.decode()
+    assert re.findall(r"<dd>([\d.%]+)</dd>", html) == ["5", "10", "5", "50.0%"]
+    county = Area.objects.get(code="360799000000")
+    html = client.get(f"/burden/?from=2026-01-01&to=2026-12-31&area={county.code}&units=1").content.decode()
+    for word in ("排名", "排行", "名次", "ranking", "Ranking", "leaderboard", "Top 10", "最差", "最好", "倒数"):
+        assert word not in html
+    codes = re.findall(r"<tr><td>(\d{12})</td>", html)
+    assert codes and codes == sorted(codes)  # units by area code, never by a figure
+
+
+def test_a_bad_date_or_area_on_the_command_is_named(demo):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="must be dates"):
+        call_command("burden", "--from", "2026/1/1", "--to", "2026-12-31")
+    with pytest.raises(CommandError, match="no area with code '1'"):
+        call_command("burden", "--from", "2026-01-01", "--to", "2026-12-31", "--area", "1")
