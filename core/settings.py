@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from core.env import env_bool, env_database, env_int, env_list, env_redis, env_str
@@ -127,9 +128,14 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Deliveries per webhook request, and how long a worker may hold an endpoint before another takes over.
 ONETABLE_DELIVERY_BATCH = env_int("ONETABLE_DELIVERY_BATCH", 200, minimum=1)
 ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 60, minimum=1)
+# Zombie check: a subscription with no delivery received and no read for this many months is flagged,
+# and ended after the grace period unless its department confirms it with a reason.
+ONETABLE_ZOMBIE_MONTHS = env_int("ONETABLE_ZOMBIE_MONTHS", 3, minimum=1)
+ONETABLE_ZOMBIE_GRACE_DAYS = env_int("ONETABLE_ZOMBIE_GRACE_DAYS", 30, minimum=0)
 # A new demand whose first period leaves units less notice than this is flagged in review.
 ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
 CELERY_BEAT_SCHEDULE = {
+    "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
 }
 

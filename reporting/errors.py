@@ -61,6 +61,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
+    "definition.retroactive": (
+        "定义变更只能从尚未开始的报告期生效（最早 {first}）",
+        "a definition change can only apply from a period not yet begun (at the earliest {first})",
+    ),
+    "calendar.after_period": (
+        "截止日期须晚于报告期结束日 {end}",
+        "the due date must fall after the period ends on {end}",
+    ),
     "request.scope": ("范围须在本部门辖区内", "the scope must lie inside the department's jurisdiction"),
     "request.expiry": ("截止日期不能早于首个报告期", "the expiry must not precede the first period"),
     "request.empty": (

@@ -114,6 +114,8 @@ class Field(Bilingual):
     allow_na = models.BooleanField(_("may be answered “not applicable”"), default=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     order = models.PositiveIntegerField(_("order"), default=0)
+    # A retired field is still asked for periods that start before this day, and never after.
+    retired_from = models.DateField(_("retired from"), null=True, blank=True)
 
     objects = FieldQuerySet.as_manager()
 
@@ -126,6 +128,12 @@ class Field(Bilingual):
         problems = fieldtypes.check_definition(self.type, self.constraints)
         if problems:
             raise ValidationError({p.field: p.message for p in problems})
+
+    @property
+    def constraints_json(self) -> str:
+        import json
+
+        return json.dumps(self.constraints, ensure_ascii=False)
 
     @property
     def field_type(self) -> fieldtypes.FieldType:
@@ -580,3 +588,102 @@ class ExportJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.status == ExportStatus.DONE else int(100 * self.rows_done / max(1, self.rows_total))
+
+
+class FieldRevision(models.Model):
+    """One definition of a field and the day it applies from; submissions keep the one of their period."""
+
+    field = models.ForeignKey(Field, on_delete=models.CASCADE, related_name="revisions")
+    effective_from = models.DateField()
+    period = models.CharField(max_length=7, blank=True)  # as the office named it; blank for the original
+    name_zh = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120)
+    type = models.CharField(max_length=20, choices=fieldtypes.TYPE_CHOICES)
+    constraints = models.JSONField(default=dict)
+    unit_of_measure = models.CharField(max_length=20, blank=True)
+    allow_na = models.BooleanField(default=True)
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["field", "effective_from"]
+        constraints = [models.UniqueConstraint(fields=["field", "effective_from"], name="one_revision_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.field_id} from {self.effective_from}"
+
+    DEFINITION = ("name_zh", "name_en", "type", "constraints", "unit_of_measure", "allow_na")
+
+    def apply_to(self, target: Field) -> Field:
+        for name in self.DEFINITION:
+            setattr(target, name, getattr(self, name))
+        return target
+
+
+class Notice(models.Model):
+    """A message from the office or a rule to a department (no read receipts are kept)."""
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="notices")
+    text_zh = models.TextField()
+    text_en = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return self.text_zh[:40]
+
+
+class ZombieKind(models.TextChoices):
+    IDLE_SUBSCRIPTION = "idle_subscription", _("Subscription nobody uses")
+    EXPIRED_SUBSCRIPTION = "expired_subscription", _("Expired subscription")
+    UNUSED_FIELD = "unused_field", _("Field no subscription uses")
+    EMPTY_SHEET = "empty_sheet", _("Sheet with no field left")
+
+
+class ZombieFlag(models.Model):
+    """Something the daily check found unused (僵尸); subscriptions end after a grace period unless confirmed."""
+
+    kind = models.CharField(max_length=24, choices=ZombieKind.choices)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, null=True, blank=True, related_name="zombie_flags"
+    )
+    field = models.ForeignKey(Field, on_delete=models.CASCADE, null=True, blank=True, related_name="zombie_flags")
+    sheet = models.ForeignKey(Sheet, on_delete=models.CASCADE, null=True, blank=True, related_name="zombie_flags")
+    reason = models.TextField()
+    flagged_on = models.DateField()
+    grace_until = models.DateField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    confirm_reason = models.TextField(blank=True)
+    closed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-flagged_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.flagged_on}"
+
+    @property
+    def open(self) -> bool:
+        return self.closed_on is None
+
+
+class ClosureLog(models.Model):
+    """The public log of everything ended: what, why, when, by whom or by which rule."""
+
+    kind = models.CharField(max_length=20)  # subscription, field, sheet
+    object_id = models.PositiveIntegerField()
+    label = models.CharField(max_length=300)
+    reason = models.TextField()
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule = models.CharField(max_length=60, blank=True)  # set when a rule, not a person, ended it
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label}"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import Department, Unit
@@ -30,6 +30,7 @@ from reporting.models import (
     SubscriptionStatus,
 )
 from reporting.periods import Period
+from reporting.services.catalogue import definitions_at
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,14 @@ class Claim:
     department_id: int
     starts_on: dt.date
     expires_on: dt.date | None
+    retired_from: dt.date | None = None
 
     def covers(self, day: dt.date) -> bool:
-        return self.starts_on <= day and (self.expires_on is None or day <= self.expires_on)
+        return (
+            self.starts_on <= day
+            and (self.expires_on is None or day <= self.expires_on)
+            and (self.retired_from is None or day < self.retired_from)
+        )
 
 
 class Claims:
@@ -52,18 +58,24 @@ class Claims:
     def __init__(self, unit: Unit) -> None:
         through = Subscription.fields.through
         ancestor_codes = [code for code in unit.area.path.split("/") if code]
-        rows = through.objects.filter(
-            subscription__status=SubscriptionStatus.ACTIVE,
-            subscription__scope__code__in=ancestor_codes,
-            field__status=Status.ACTIVE,
-            field__sheet__status=Status.ACTIVE,
-            field__sheet__unit_levels__contains=[unit.area.level],
-        ).values_list(
-            "field_id",
-            "field__sheet_id",
-            "subscription__department_id",
-            "subscription__starts_on",
-            "subscription__expires_on",
+        rows = (
+            through.objects.filter(
+                subscription__status=SubscriptionStatus.ACTIVE,
+                subscription__scope__code__in=ancestor_codes,
+                field__sheet__status=Status.ACTIVE,
+            )
+            .filter(
+                Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False),
+                field__sheet__unit_levels__contains=[unit.area.level],
+            )
+            .values_list(
+                "field_id",
+                "field__sheet_id",
+                "subscription__department_id",
+                "subscription__starts_on",
+                "subscription__expires_on",
+                "field__retired_from",
+            )
         )
         self.by_sheet: dict[int, list[Claim]] = defaultdict(list)
         for row in rows:
@@ -115,7 +127,11 @@ def build_one_table(
     """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
     claims = claims or Claims(unit)
     needed = claims.departments_by_field(sheet, period.start)
-    fields = Field.objects.filter(pk__in=needed).order_by("order", "code") if needed else []
+    fields = (
+        definitions_at(list(Field.objects.filter(pk__in=needed).order_by("order", "code")), period.start)
+        if needed
+        else []
+    )
     table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields])
     department_ids = set().union(*needed.values()) if needed else set()
     table.departments = list(Department.objects.filter(pk__in=department_ids)) if department_ids else []

@@ -21,3 +21,10 @@ def run_export_task(job_id: int) -> None:
     from reporting.exports import run_export
 
     run_export(job_id)
+
+
+@shared_task(ignore_result=True)
+def zombie_check_task() -> None:
+    from reporting.services.catalogue import zombie_check
+
+    zombie_check()

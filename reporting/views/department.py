@@ -18,11 +18,13 @@ from core.access import access_department
 from core.models import ApiToken, Area
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.data import Query, entitled_fields, rows, units_asked
+from reporting.errors import Problems
 from reporting.exports import columns, csv_chunks, export_dir, recorded
-from reporting.models import Delivery, DeliveryStatus, Endpoint, ExportJob, ExportStatus, Submission
+from reporting.models import Delivery, DeliveryStatus, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
 from reporting.services import deliveries
+from reporting.services.catalogue import confirm_subscription
 from reporting.tasks import run_export_task
 
 PAGE = 50
@@ -278,3 +280,32 @@ def tokens(request: HttpRequest) -> HttpResponse:
             )
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
     return render(request, "department/tokens.html", {"department": department, "tokens": listed, "shown": shown})
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    """The office's notices, and subscriptions flagged as unused that the department may confirm with a reason."""
+    department = access_department(request.user)
+    problems = []
+    if request.method == "POST":
+        flag = ZombieFlag.objects.filter(
+            pk=request.POST.get("flag") or 0, subscription__department=department, closed_on__isnull=True
+        ).first()
+        if flag is None:
+            raise Http404
+        try:
+            confirm_subscription(flag=flag, by=request.user, reason=request.POST.get("reason", ""))
+        except Problems as error:
+            problems = error.problems
+        else:
+            messages.success(request, _("Confirmed: the subscription is kept."))
+            return redirect("department_notices")
+    flags = ZombieFlag.objects.filter(subscription__department=department, closed_on__isnull=True).select_related(
+        "subscription"
+    )
+    return render(
+        request,
+        "department/notices.html",
+        {"department": department, "flags": flags, "notices": department.notices.all()[:100], "problems": problems},
+        status=400 if problems else 200,
+    )

@@ -1,15 +1,40 @@
-"""Pages anyone can check: the burden figures and (later) the closure log."""
+"""The office's pages (catalogue, calendar) and the ones anyone can check (burden figures, closure log)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import defaultdict
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from core.models import Area
+from core.models import Area, Unit
+from reporting import fieldtypes
 from reporting.burden import burden_report
+from reporting.errors import Problem, Problems
+from reporting.models import (
+    AccessRecord,
+    Cadence,
+    ClosureLog,
+    Delivery,
+    DeliveryStatus,
+    DueException,
+    DueRule,
+    Field,
+    Sheet,
+    Subscription,
+    SubscriptionStatus,
+    ZombieFlag,
+)
+from reporting.periods import Period
+from reporting.services.catalogue import change_definition, retire_field, retire_sheet
+from reporting.views.requests import access_office
 
 
 def _day(text: str | None, default: dt.date) -> dt.date:
@@ -39,3 +64,152 @@ def burden(request: HttpRequest) -> HttpResponse:
         "office/burden.html",
         {"report": report, "chart": chart, "areas": areas, "show_units": request.GET.get("units") == "1"},
     )
+
+
+def closures(request: HttpRequest) -> HttpResponse:
+    """The public closure log: every subscription, field and sheet ended, why, when, by whom or by rule."""
+    return render(request, "office/closures.html", {"entries": ClosureLog.objects.select_related("by")[:500]})
+
+
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """Every sheet and field with its definition, owner, users, units asked and last use; the office acts here."""
+    office = access_office(request.user)
+    problems: list = []
+    if request.method == "POST":
+        problems = _catalogue_action(request)
+        if not problems:
+            return redirect("office_catalogue")
+    subscriptions = defaultdict(list)
+    for subscription in (
+        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
+        .select_related("department")
+        .prefetch_related("fields")
+    ):
+        for f in subscription.fields.all():
+            subscriptions[f.pk].append(subscription)
+    last_delivered = dict(
+        Delivery.objects.filter(status=DeliveryStatus.DELIVERED)
+        .values("subscription__fields")
+        .annotate(last=Max("delivered_at"))
+        .values_list("subscription__fields", "last")
+    )
+    last_read = dict(
+        AccessRecord.objects.values("subscription__fields")
+        .annotate(last=Max("at"))
+        .values_list("subscription__fields", "last")
+    )
+    units = dict(Unit.objects.values("area__level").annotate(n=Count("id")).values_list("area__level", "n"))
+    sheets = Sheet.objects.prefetch_related("fields__revisions").select_related("owner").order_by("order")
+    rows = [
+        (
+            sheet,
+            sum(units.get(level, 0) for level in sheet.unit_levels),
+            [
+                (f, subscriptions.get(f.pk, []), last_delivered.get(f.pk), last_read.get(f.pk))
+                for f in sheet.fields.all()
+            ],
+        )
+        for sheet in sheets
+    ]
+    flags = ZombieFlag.objects.filter(closed_on__isnull=True).select_related(
+        "subscription__department", "field", "sheet"
+    )
+    return render(
+        request,
+        "office/catalogue.html",
+        {"office": office, "rows": rows, "flags": flags, "problems": problems, "types": fieldtypes.TYPE_CHOICES},
+        status=400 if problems else 200,
+    )
+
+
+def _catalogue_action(request: HttpRequest) -> list:
+    action, reason = request.POST.get("action"), request.POST.get("reason", "")
+    try:
+        if action == "retire_field":
+            retire_field(field=Field.objects.get(pk=request.POST["field"]), reason=reason, by=request.user)
+        elif action == "retire_sheet":
+            retire_sheet(sheet=Sheet.objects.get(pk=request.POST["sheet"]), reason=reason, by=request.user)
+        elif action == "change":
+            field = Field.objects.get(pk=request.POST["field"])
+            try:
+                constraints = json.loads(request.POST.get("constraints") or "{}")
+            except json.JSONDecodeError:
+                return [Problem(field="constraints", rule="body.object")]
+            change_definition(
+                field=field,
+                period=Period.parse(request.POST.get("period", ""), field="period"),
+                changes={"constraints": constraints},
+                reason=reason,
+                by=request.user,
+            )
+        messages.success(request, _("Done. The change is in the closure log or the field's history."))
+    except Problems as error:
+        return error.problems
+    except Problem as problem:
+        return [problem]
+    return []
+
+
+@login_required
+def calendar(request: HttpRequest) -> HttpResponse:
+    """The one calendar: due-date rules per cadence and exceptions; no department can set or shorten one."""
+    access_office(request.user)
+    problems: list[Problem] = []
+    if request.method == "POST":
+        problems = _calendar_action(request)
+        if not problems:
+            messages.success(request, _("The calendar was saved."))
+            return redirect("office_calendar")
+    rules = {r.cadence: r.days_after_period_end for r in DueRule.objects.all()}
+    return render(
+        request,
+        "office/calendar.html",
+        {
+            "rules": [(value, label, rules.get(value)) for value, label in Cadence.choices if value != Cadence.LEDGER],
+            "exceptions": DueException.objects.select_related("sheet").order_by("-due_on")[:100],
+            "sheets": Sheet.objects.filter(status="active").exclude(cadence=Cadence.LEDGER),
+            "problems": problems,
+        },
+        status=400 if problems else 200,
+    )
+
+
+def _calendar_action(request: HttpRequest) -> list[Problem]:
+    if request.POST.get("action") == "rules":
+        problems, days = [], {}
+        for value, _label in Cadence.choices:
+            text = request.POST.get(f"days_{value}", "")
+            if value == Cadence.LEDGER or text == "":
+                continue
+            if not text.isdigit() or int(text) > 365:
+                problems.append(Problem(field=f"days_{value}", rule="feed.limit", params={"max": 365}))
+            else:
+                days[value] = int(text)
+        if not problems:
+            for cadence, number in days.items():
+                DueRule.objects.update_or_create(cadence=cadence, defaults={"days_after_period_end": number})
+        return problems
+    sheet = Sheet.objects.filter(pk=request.POST.get("sheet") or 0).first()
+    problems = [] if sheet else [Problem(field="sheet", rule="unknown")]
+    try:
+        period = Period.parse(request.POST.get("period", ""), field="period")
+    except Problem as problem:
+        problems.append(problem)
+        period = None
+    try:
+        due_on = dt.date.fromisoformat(request.POST.get("due_on", ""))
+    except ValueError:
+        problems.append(Problem(field="due_on", rule="date.invalid", label_zh="截止日期", label_en="Due on"))
+        due_on = None
+    if not request.POST.get("reason", "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    if sheet and period and period.type != sheet.period_type:
+        problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
+    if sheet and period and due_on and due_on <= period.end:
+        problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
+    if not problems:
+        DueException.objects.update_or_create(
+            sheet=sheet, period=str(period), defaults={"due_on": due_on, "reason": request.POST["reason"].strip()}
+        )
+    return problems

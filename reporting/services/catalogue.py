@@ -1,0 +1,287 @@
+"""The living catalogue: definitions that change from a named period, retirement, and zombie clean-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import User
+from reporting import fieldtypes
+from reporting.errors import Problem, Problems
+from reporting.models import (
+    AccessKind,
+    AccessRecord,
+    ClosureLog,
+    Delivery,
+    DeliveryStatus,
+    Field,
+    FieldRevision,
+    Notice,
+    Sheet,
+    Status,
+    Subscription,
+    SubscriptionStatus,
+    ZombieFlag,
+    ZombieKind,
+)
+from reporting.periods import Period
+
+ORIGINAL = dt.date(1900, 1, 1)
+
+
+def first_open(period_type, today: dt.date | None = None) -> Period:
+    """The first period not yet begun: changes to what units are asked never reach back into a running period."""
+    return Period.containing(today or timezone.localdate(), period_type).next()
+
+
+def definitions_at(fields: list[Field], day: dt.date) -> list[Field]:
+    """The fields as they were defined on `day` (one query); fields never changed are returned as they are."""
+    revisions = FieldRevision.objects.filter(field__in=fields, effective_from__lte=day).order_by(
+        "field_id", "-effective_from"
+    )
+    latest: dict[int, FieldRevision] = {}
+    for revision in revisions:
+        latest.setdefault(revision.field_id, revision)
+    return [latest[f.pk].apply_to(f) if f.pk in latest else f for f in fields]
+
+
+@transaction.atomic
+def change_definition(
+    *, field: Field, period: Period, changes: dict[str, Any], reason: str, by: User, today: dt.date | None = None
+) -> FieldRevision:
+    """Define a field anew from `period` on; submissions of earlier periods keep their definition."""
+    problems = []
+    if period.type != field.sheet.period_type:
+        problems.append(Problem(field="period", rule="period.type", params={"expected": field.sheet.cadence}))
+    elif period < first_open(field.sheet.period_type, today):
+        problems.append(
+            Problem(
+                field="period",
+                rule="definition.retroactive",
+                params={"first": str(first_open(field.sheet.period_type, today))},
+            )
+        )
+    if not (reason or "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    unknown = set(changes) - set(FieldRevision.DEFINITION)
+    problems += [Problem(field=name, rule="unknown") for name in sorted(unknown)]
+    new = {name: changes.get(name, getattr(field, name)) for name in FieldRevision.DEFINITION}
+    problems += fieldtypes.check_definition(new["type"], new["constraints"])
+    if problems:
+        raise Problems(problems)
+    if not field.revisions.exists():
+        FieldRevision.objects.create(
+            field=field,
+            effective_from=ORIGINAL,
+            reason="original definition",
+            **{name: getattr(field, name) for name in FieldRevision.DEFINITION},
+        )
+    revision, _ = FieldRevision.objects.update_or_create(
+        field=field, effective_from=period.start, defaults={**new, "period": str(period), "reason": reason, "by": by}
+    )
+    Field.objects.filter(pk=field.pk).update(**new)  # the row holds the newest definition
+    return revision
+
+
+def _notify(subscriptions, zh: str, en: str) -> None:
+    Notice.objects.bulk_create(
+        [Notice(department_id=d, text_zh=zh, text_en=en) for d in sorted({s.department_id for s in subscriptions})]
+    )
+
+
+@transaction.atomic
+def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date | None = None) -> dt.date:
+    """Retire a field from the next open period; subscriptions left with nothing end then; departments are told."""
+    if not (reason or "").strip():
+        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    day = first_open(field.sheet.period_type, today).start
+    Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from=day)
+    users = list(Subscription.objects.filter(fields=field, status=SubscriptionStatus.ACTIVE))
+    for subscription in users:
+        alive = subscription.fields.filter(Q(retired_from__isnull=True) | Q(retired_from__gt=day))
+        if not alive.exists() and (subscription.expires_on is None or subscription.expires_on >= day):
+            Subscription.objects.filter(pk=subscription.pk).update(expires_on=day - dt.timedelta(days=1))
+    _notify(
+        users,
+        f"字段“{field.name_zh}”自 {day} 起停用：{reason}",
+        f"The field “{field.name_en}” is retired from {day}: {reason}",
+    )
+    ClosureLog.objects.create(
+        kind="field",
+        object_id=field.pk,
+        label=f"{field.name_zh} ({field.code})",
+        reason=reason,
+        by=by,
+        rule="" if by else "unused_field",
+    )
+    return day
+
+
+@transaction.atomic
+def end_subscription(*, subscription: Subscription, reason: str, by: User | None, rule: str = "") -> None:
+    Subscription.objects.filter(pk=subscription.pk).update(status=SubscriptionStatus.ENDED)
+    _notify(
+        [subscription],
+        f"订阅“{subscription.purpose}”已终止：{reason}",
+        f"The subscription “{subscription.purpose}” has ended: {reason}",
+    )
+    ClosureLog.objects.create(
+        kind="subscription",
+        object_id=subscription.pk,
+        reason=reason,
+        by=by,
+        rule=rule,
+        label=f"{subscription.department.name} · {subscription.purpose}",
+    )
+
+
+@transaction.atomic
+def confirm_subscription(*, flag: ZombieFlag, by: User, reason: str) -> ZombieFlag:
+    """A department says a flagged subscription is still needed, and why: it is kept."""
+    if not (reason or "").strip():
+        raise Problems([Problem(field="reason", rule="required", label_zh="理由", label_en="Reason")])
+    flag.confirmed_at, flag.confirmed_by, flag.confirm_reason = timezone.now(), by, reason.strip()
+    flag.closed_on = timezone.localdate()
+    flag.save(update_fields=["confirmed_at", "confirmed_by", "confirm_reason", "closed_on"])
+    return flag
+
+
+def zombie_check(today: dt.date | None = None) -> dict[str, int]:
+    """The daily check: end expired subscriptions, flag idle ones, end those whose grace ran out, flag unused
+    fields and empty sheets. Returns how many of each it found."""
+    today = today or timezone.localdate()
+    return {
+        "expired": _end_expired(today),
+        "ended_after_grace": _end_after_grace(today),
+        "idle": _flag_idle(today),
+        "unused_fields": _flag_unused_fields(today),
+        "empty_sheets": _flag_empty_sheets(today),
+    }
+
+
+def _end_expired(today: dt.date) -> int:
+    expired = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, expires_on__lt=today).select_related(
+        "department"
+    )
+    for subscription in expired:
+        end_subscription(
+            subscription=subscription,
+            reason=f"到期 {subscription.expires_on} / expired {subscription.expires_on}",
+            by=None,
+            rule="expired",
+        )
+    return len(expired)
+
+
+def _flag_idle(today: dt.date) -> int:
+    since = today - dt.timedelta(days=30 * settings.ONETABLE_ZOMBIE_MONTHS)
+    used = set(
+        Delivery.objects.filter(status=DeliveryStatus.DELIVERED, delivered_at__date__gte=since).values_list(
+            "subscription_id", flat=True
+        )
+    )
+    used |= set(
+        AccessRecord.objects.filter(kind__in=[AccessKind.PULLED, AccessKind.QUERIED], at__date__gte=since).values_list(
+            "subscription_id", flat=True
+        )
+    )
+    used |= set(
+        ZombieFlag.objects.filter(
+            Q(closed_on__isnull=True) | Q(confirmed_at__date__gte=since), kind=ZombieKind.IDLE_SUBSCRIPTION
+        ).values_list("subscription_id", flat=True)
+    )
+    idle = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, starts_on__lte=since).exclude(pk__in=used)
+    grace = today + dt.timedelta(days=settings.ONETABLE_ZOMBIE_GRACE_DAYS)
+    flags = [
+        ZombieFlag(
+            kind=ZombieKind.IDLE_SUBSCRIPTION,
+            subscription=s,
+            flagged_on=today,
+            grace_until=grace,
+            reason=f"{settings.ONETABLE_ZOMBIE_MONTHS} 个月内既未接收推送也未读取数据 / no delivery received "
+            f"and no data read for {settings.ONETABLE_ZOMBIE_MONTHS} months",
+        )
+        for s in idle
+    ]
+    ZombieFlag.objects.bulk_create(flags)
+    _notify(
+        [f.subscription for f in flags],
+        f"订阅长期未使用，如仍需要请于 {grace} 前说明理由，否则将终止",
+        f"This subscription has not been used; confirm it with a reason before {grace} or it will end",
+    )
+    return len(flags)
+
+
+def _end_after_grace(today: dt.date) -> int:
+    overdue = ZombieFlag.objects.filter(
+        kind=ZombieKind.IDLE_SUBSCRIPTION, closed_on__isnull=True, confirmed_at__isnull=True, grace_until__lt=today
+    ).select_related("subscription__department")
+    for flag in overdue:
+        if flag.subscription.status == SubscriptionStatus.ACTIVE:
+            end_subscription(
+                subscription=flag.subscription,
+                reason=flag.reason + "；宽限期满未确认 / not confirmed within the grace period",
+                by=None,
+                rule="idle_subscription",
+            )
+        flag.closed_on = today
+        flag.save(update_fields=["closed_on"])
+    return len(overdue)
+
+
+def _flag_unused_fields(today: dt.date) -> int:
+    open_flags = ZombieFlag.objects.filter(kind=ZombieKind.UNUSED_FIELD, closed_on__isnull=True)
+    unused = (
+        Field.objects.active()
+        .exclude(subscriptions__status=SubscriptionStatus.ACTIVE)
+        .exclude(pk__in=open_flags.values("field_id"))
+        .distinct()
+    )
+    flags = [
+        ZombieFlag(
+            kind=ZombieKind.UNUSED_FIELD,
+            field=f,
+            flagged_on=today,
+            reason="没有有效订阅使用该字段 / no active subscription uses this field",
+        )
+        for f in unused
+    ]
+    ZombieFlag.objects.bulk_create(flags)
+    return len(flags)
+
+
+def _flag_empty_sheets(today: dt.date) -> int:
+    open_flags = ZombieFlag.objects.filter(kind=ZombieKind.EMPTY_SHEET, closed_on__isnull=True)
+    empty = (
+        Sheet.objects.filter(status=Status.ACTIVE)
+        .exclude(fields__status=Status.ACTIVE)
+        .exclude(pk__in=open_flags.values("sheet_id"))
+        .distinct()
+    )
+    flags = [
+        ZombieFlag(
+            kind=ZombieKind.EMPTY_SHEET,
+            sheet=s,
+            flagged_on=today,
+            reason="表中已没有启用的字段 / no active field is left in this sheet",
+        )
+        for s in empty
+    ]
+    ZombieFlag.objects.bulk_create(flags)
+    return len(flags)
+
+
+@transaction.atomic
+def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
+    if not (reason or "").strip():
+        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    Sheet.objects.filter(pk=sheet.pk).update(status=Status.RETIRED)
+    ClosureLog.objects.create(
+        kind="sheet", object_id=sheet.pk, label=f"{sheet.name_zh} ({sheet.code})", reason=reason, by=by
+    )
+    ZombieFlag.objects.filter(sheet=sheet, closed_on__isnull=True).update(closed_on=timezone.localdate())

@@ -1,0 +1,80 @@
+import datetime as dt
+
+import pytest
+
+from reporting.models import ClosureLog, DueException, DueRule, Field, Subscription, SubscriptionStatus, ZombieFlag
+from reporting.services.catalogue import zombie_check
+
+
+def test_the_catalogue_page_shows_definitions_users_and_flags(client, office_admin):
+    zombie_check(today=dt.date(2026, 11, 22))
+    client.force_login(office_admin)
+    html = client.get("/office/catalogue/").content.decode()
+    assert "户籍人口" in html and "青山县民政局" in html and "青山县统计局" in html
+    assert 'id="zombies"' in html and "网格员人数" in html  # unused field flagged
+
+
+def test_the_office_retires_a_flagged_field_and_it_is_logged(client, office_admin):
+    client.force_login(office_admin)
+    grid = Field.objects.get(code="grid_workers")
+    response = client.post("/office/catalogue/", {"action": "retire_field", "field": grid.pk, "reason": "无部门使用"})
+    assert response.status_code == 302
+    assert Field.objects.get(pk=grid.pk).retired_from is not None
+    assert ClosureLog.objects.filter(kind="field", by=office_admin).exists()
+
+
+def test_a_retroactive_definition_change_is_refused_by_name(client, office_admin):
+    client.force_login(office_admin)
+    squares = Field.objects.get(code="culture_squares")
+    response = client.post(
+        "/office/catalogue/",
+        {"action": "change", "field": squares.pk, "period": "2020Q1", "constraints": '{"max": 5}', "reason": "x"},
+    )
+    assert response.status_code == 400
+    assert "a definition change can only apply from a period not yet begun" in response.content.decode()
+    assert Field.objects.get(pk=squares.pk).constraints["max"] == 100
+
+
+def test_the_office_sets_the_calendar_and_bad_input_is_named(client, office_admin):
+    client.force_login(office_admin)
+    client.post(
+        "/office/calendar/", {"action": "rules", "days_monthly": "7", "days_quarterly": "12", "days_yearly": "40"}
+    )
+    assert DueRule.objects.get(cadence="monthly").days_after_period_end == 7
+    from reporting.models import Sheet
+
+    sheet = Sheet.objects.get(code="township_monthly")
+    bad = client.post(
+        "/office/calendar/",
+        {"action": "exception", "sheet": sheet.pk, "period": "2027Q1", "due_on": "2027-01-15", "reason": ""},
+    )
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "the period must be monthly" in html and "Reason: is required" in html
+    ok = client.post(
+        "/office/calendar/",
+        {"action": "exception", "sheet": sheet.pk, "period": "202701", "due_on": "2027-02-12", "reason": "春节假期"},
+    )
+    assert ok.status_code == 302 and DueException.objects.get().due_on == dt.date(2027, 2, 12)
+
+
+@pytest.mark.parametrize("persona", ["village_cadre", "propaganda_analyst"])
+def test_only_the_office_reaches_its_pages(client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+    for url in ("/office/catalogue/", "/office/calendar/", "/office/requests/"):
+        assert client.get(url).status_code == 404
+    assert client.post("/office/calendar/", {"action": "rules", "days_monthly": "1"}).status_code == 404
+    assert DueRule.objects.get(cadence="monthly").days_after_period_end == 5
+
+
+def test_a_department_keeps_a_flagged_subscription_by_saying_why(client, stats_user, civil_analyst):
+    zombie_check(today=dt.date(2026, 11, 22))
+    flag = ZombieFlag.objects.get(subscription__department__code="stats")
+    client.force_login(civil_analyst)
+    assert client.post("/department/notices/", {"flag": flag.pk, "reason": "x"}).status_code == 404  # not theirs
+    client.force_login(stats_user)
+    refused = client.post("/department/notices/", {"flag": flag.pk, "reason": " "})
+    assert refused.status_code == 400 and "Reason: is required" in refused.content.decode()
+    assert client.post("/department/notices/", {"flag": flag.pk, "reason": "年报季使用"}).status_code == 302
+    assert ZombieFlag.objects.get(pk=flag.pk).confirm_reason == "年报季使用"
+    zombie_check(today=dt.date(2027, 1, 1))
+    assert Subscription.objects.get(department__code="stats").status == SubscriptionStatus.ACTIVE
