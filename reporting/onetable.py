@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -52,30 +53,30 @@ class Claim:
         )
 
 
+def _claims_on(unit: Unit):
+    """Every subscription-field pair that may ask something of this unit (any sheet, any day)."""
+    ancestor_codes = [code for code in unit.area.path.split("/") if code]
+    return Subscription.fields.through.objects.filter(
+        subscription__status=SubscriptionStatus.ACTIVE,
+        subscription__scope__code__in=ancestor_codes,
+        field__sheet__status=Status.ACTIVE,
+    ).filter(
+        Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False),
+        field__sheet__unit_levels__contains=[unit.area.level],
+    )
+
+
 class Claims:
-    """Every claim on a unit, fetched in one query, answering per sheet and day."""
+    """Every claim on a unit, fetched in one query, answering per sheet and day (pages that show many periods)."""
 
     def __init__(self, unit: Unit) -> None:
-        through = Subscription.fields.through
-        ancestor_codes = [code for code in unit.area.path.split("/") if code]
-        rows = (
-            through.objects.filter(
-                subscription__status=SubscriptionStatus.ACTIVE,
-                subscription__scope__code__in=ancestor_codes,
-                field__sheet__status=Status.ACTIVE,
-            )
-            .filter(
-                Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False),
-                field__sheet__unit_levels__contains=[unit.area.level],
-            )
-            .values_list(
-                "field_id",
-                "field__sheet_id",
-                "subscription__department_id",
-                "subscription__starts_on",
-                "subscription__expires_on",
-                "field__retired_from",
-            )
+        rows = _claims_on(unit).values_list(
+            "field_id",
+            "field__sheet_id",
+            "subscription__department_id",
+            "subscription__starts_on",
+            "subscription__expires_on",
+            "field__retired_from",
         )
         self.by_sheet: dict[int, list[Claim]] = defaultdict(list)
         for row in rows:
@@ -88,6 +89,20 @@ class Claims:
             if claim.covers(day):
                 needed[claim.field_id].add(claim.department_id)
         return needed
+
+
+def departments_by_field(unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
+    """For one sheet and day (the filing path): PostgreSQL keeps the covering claims and groups them per field."""
+    rows = (
+        _claims_on(unit)
+        .filter(field__sheet=sheet, subscription__starts_on__lte=day)
+        .filter(Q(subscription__expires_on__isnull=True) | Q(subscription__expires_on__gte=day))
+        .filter(Q(field__retired_from__isnull=True) | Q(field__retired_from__gt=day))
+        .values("field_id")
+        .annotate(departments=ArrayAgg("subscription__department_id", distinct=True))
+        .values_list("field_id", "departments")
+    )
+    return {field_id: set(departments) for field_id, departments in rows}
 
 
 @dataclass
@@ -125,13 +140,13 @@ def build_one_table(
     *, unit: Unit, sheet: Sheet, period: Period, claims: Claims | None = None, carry: bool = True
 ) -> OneTable:
     """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
-    claims = claims or Claims(unit)
-    needed = claims.departments_by_field(sheet, period.start)
-    fields = (
-        definitions_at(list(Field.objects.filter(pk__in=needed).order_by("order", "code")), period.start)
-        if needed
-        else []
-    )
+    if claims is not None:
+        needed = claims.departments_by_field(sheet, period.start)
+    else:
+        needed = departments_by_field(unit, sheet, period.start)
+    # By sheet, not by a list of 200 ids: the sheet's fields and revisions are a short indexed read.
+    fields = [f for f in Field.objects.filter(sheet=sheet).order_by("order", "code") if f.pk in needed]
+    fields = definitions_at(fields, period.start, sheet=sheet) if fields else []
     table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields])
     department_ids = set().union(*needed.values()) if needed else set()
     table.departments = list(Department.objects.filter(pk__in=department_ids)) if department_ids else []

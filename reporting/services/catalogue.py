@@ -39,11 +39,10 @@ def first_open(period_type, today: dt.date | None = None) -> Period:
     return Period.containing(today or timezone.localdate(), period_type).next()
 
 
-def definitions_at(fields: list[Field], day: dt.date) -> list[Field]:
+def definitions_at(fields: list[Field], day: dt.date, sheet: Sheet | None = None) -> list[Field]:
     """The fields as they were defined on `day` (one query); fields never changed are returned as they are."""
-    revisions = FieldRevision.objects.filter(field__in=fields, effective_from__lte=day).order_by(
-        "field_id", "-effective_from"
-    )
+    chosen = {"field__sheet": sheet} if sheet is not None else {"field__in": fields}
+    revisions = FieldRevision.objects.filter(**chosen, effective_from__lte=day).order_by("field_id", "-effective_from")
     latest: dict[int, FieldRevision] = {}
     for revision in revisions:
         latest.setdefault(revision.field_id, revision)
@@ -234,46 +233,33 @@ def _end_after_grace(today: dt.date) -> int:
     return len(overdue)
 
 
-def _flag_unused_fields(today: dt.date) -> int:
-    open_flags = ZombieFlag.objects.filter(kind=ZombieKind.UNUSED_FIELD, closed_on__isnull=True)
-    unused = (
-        Field.objects.active()
-        .exclude(subscriptions__status=SubscriptionStatus.ACTIVE)
-        .exclude(pk__in=open_flags.values("field_id"))
-        .distinct()
-    )
+def _flag_new(kind: str, candidates, target: str, reason: str, today: dt.date) -> int:
+    """Flag each candidate field or sheet that has no open flag of this kind yet."""
+    already = ZombieFlag.objects.filter(kind=kind, closed_on__isnull=True).values(f"{target}_id")
     flags = [
-        ZombieFlag(
-            kind=ZombieKind.UNUSED_FIELD,
-            field=f,
-            flagged_on=today,
-            reason="没有有效订阅使用该字段 / no active subscription uses this field",
-        )
-        for f in unused
+        ZombieFlag(kind=kind, flagged_on=today, reason=reason, **{target: item})
+        for item in candidates.exclude(pk__in=already).distinct()
     ]
     ZombieFlag.objects.bulk_create(flags)
     return len(flags)
+
+
+def _flag_unused_fields(today: dt.date) -> int:
+    unused = Field.objects.active().exclude(subscriptions__status=SubscriptionStatus.ACTIVE)
+    return _flag_new(
+        ZombieKind.UNUSED_FIELD,
+        unused,
+        "field",
+        "没有有效订阅使用该字段 / no active subscription uses this field",
+        today,
+    )
 
 
 def _flag_empty_sheets(today: dt.date) -> int:
-    open_flags = ZombieFlag.objects.filter(kind=ZombieKind.EMPTY_SHEET, closed_on__isnull=True)
-    empty = (
-        Sheet.objects.filter(status=Status.ACTIVE)
-        .exclude(fields__status=Status.ACTIVE)
-        .exclude(pk__in=open_flags.values("sheet_id"))
-        .distinct()
+    empty = Sheet.objects.filter(status=Status.ACTIVE).exclude(fields__status=Status.ACTIVE)
+    return _flag_new(
+        ZombieKind.EMPTY_SHEET, empty, "sheet", "表中已没有启用的字段 / no active field is left in this sheet", today
     )
-    flags = [
-        ZombieFlag(
-            kind=ZombieKind.EMPTY_SHEET,
-            sheet=s,
-            flagged_on=today,
-            reason="表中已没有启用的字段 / no active field is left in this sheet",
-        )
-        for s in empty
-    ]
-    ZombieFlag.objects.bulk_create(flags)
-    return len(flags)
 
 
 @transaction.atomic

@@ -83,3 +83,13 @@ def test_the_office_reviews_a_request_with_its_overlaps_and_warnings(demo, live_
     page.select_option("select[name=proposal_village_photos]", "drop")
     page.get_by_role("button", name="批准", exact=True).click()
     expect(page.locator(".flash")).to_be_visible()
+
+
+@pytest.mark.e2e
+def test_anyone_can_check_the_burden_figures_without_logging_in(demo, live_server, desktop_page):
+    page = desktop_page
+    page.goto(live_server.url + "/burden/?from=2026-01-01&to=2026-12-31&area=360799000000")
+    expect(page.locator("#county dd").nth(3)).to_contain_text("%")
+    page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 1")
+    expect(page.locator("#departments tbody tr")).to_have_count(4)
+    page.screenshot(path=str(ARTIFACTS / "10-burden.png"), full_page=True)
