@@ -27,7 +27,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 class PeriodError(Problem):
-    pass
+    """A period string that is not in the DHIS2 notation."""
 
 
 @dataclass(frozen=True, order=True)

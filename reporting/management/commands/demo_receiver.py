@@ -82,14 +82,14 @@ class Command(BaseCommand):
                 self.wfile.write(data)
 
             def log_message(self, *args):
-                pass
+                """Quiet: one line per request would drown the run command\'s output."""
 
         server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.stdout.write(f"demo receiver for {', '.join(secrets)} at http://127.0.0.1:{port}/")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            pass
+            self.stdout.write("demo receiver stopped")
         finally:
             server.server_close()
 
