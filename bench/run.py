@@ -117,6 +117,29 @@ def render_submit(r: dict) -> str:
     )
 
 
+def render_memory(m: dict, submitted: dict) -> str:
+    after = max(submitted["web_rss_mb"])
+    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
+    return "\n".join(
+        [
+            "## Memory (issue 7, benchmark 5)",
+            "",
+            "| process | resident memory | anchor: bare `django.setup()` | target |",
+            "|---|---|---|---|",
+            f"| web worker (gunicorn), idle | {m['web_idle_mb']:.0f} MB | {m['bare_mb']:.0f} MB | < 150 MB "
+            f"({met(m['web_idle_mb'] < 150)}) |",
+            f"| web worker after the submit runs | {after:.0f} MB | {m['bare_mb']:.0f} MB | < 150 MB "
+            f"({met(after < 150)}) |",
+            f"| Celery worker (threads pool, 8), idle | {m['celery_idle_mb']:.0f} MB | {m['bare_mb']:.0f} MB "
+            "| < 150 MB "
+            f"({met(m['celery_idle_mb'] < 150)}) |",
+            "",
+            "Not yet measured: the Celery worker after a delivery burst (benchmarks 2 and 3 are still to come).",
+            "",
+        ]
+    )
+
+
 def main(argv: list[str]) -> int:
     import django
 
@@ -124,7 +147,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import export, submit
+    from bench import export, memory, submit
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -132,10 +155,13 @@ def main(argv: list[str]) -> int:
     if not demo_loaded():
         load_demo()
     facts = machine()
+    memory_figures = memory.main()
     submitted = submit.main(quick)
     report = export.main(quick) | {"bound_mb": export.PEAK_BOUND_MB}
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render(report, facts, quick) + render_submit(submitted))
+    REPORT.write_text(
+        render(report, facts, quick) + render_submit(submitted) + render_memory(memory_figures, submitted)
+    )
     print(REPORT.read_text())
     failed = (
         not report["rows_match_sql"]
