@@ -48,6 +48,7 @@ def prepare() -> list[tuple[str, int]]:
         cursor.execute("TRUNCATE bench_anchor")
         # a previous run's filings: every request of this run must be a first filing
         for sql in (
+            "DELETE FROM reporting_accessrecord a USING reporting_sheet sh WHERE a.sheet_id = sh.id AND sh.code = %s",
             "DELETE FROM reporting_delivery d USING reporting_submission s, reporting_sheet sh "
             "WHERE d.submission_id = s.id AND s.sheet_id = sh.id AND sh.code = %s",
             "DELETE FROM reporting_submissionversion v USING reporting_submission s, reporting_sheet sh "

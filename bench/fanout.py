@@ -1,0 +1,146 @@
+"""Fan-out benchmark: outbox rows created and deliveries sent per second, against their anchors.
+
+Creating: the real INSERT … SELECT (`create_deliveries`) for versions of the 200-field
+sheet with 30 subscriptions, against PostgreSQL COPY of the same number of rows of the
+same shape into a scratch table. Sending: the real sender (`send_batch`: lease, claim,
+sign, post, record) to a receiver on 127.0.0.1, against a plain keep-alive HTTP client
+posting the same bodies to the same receiver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.submit import SHEET
+
+
+class Receiver:
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # http.server calls it by this name
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _versions(limit: int):
+    from reporting.models import SubmissionVersion
+
+    return list(
+        SubmissionVersion.objects.filter(submission__sheet__code=SHEET).select_related("submission__unit__area")[:limit]
+    )
+
+
+def create_rate(limit: int) -> dict:
+    """Outbox rows a second from the real statement, in one transaction rolled back afterwards."""
+    from django.db import connection, transaction
+
+    from reporting.services.deliveries import create_deliveries
+
+    versions = _versions(limit)
+    with transaction.atomic():
+        started = time.perf_counter()
+        rows = sum(create_deliveries(v) for v in versions)
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    with connection.cursor() as cursor:
+        # same columns, defaults, identity and indexes as the outbox itself
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS bench_outbox (LIKE reporting_delivery INCLUDING ALL)")
+        cursor.execute("TRUNCATE bench_outbox")
+        line = (1, 1, None, 1, 1, None, ["sub_000", "sub_001"], 1, "feed", 0, None, "", dt.datetime.now(dt.UTC))
+        started = time.perf_counter()
+        with cursor.copy(
+            "COPY bench_outbox (department_id, subscription_id, endpoint_id, submission_id, version_id,"
+            " supersedes_id, fields, txid, status, attempts, next_attempt_at, last_error, created_at) FROM STDIN"
+        ) as copy:
+            for _ in range(rows):
+                copy.write_row(line)
+        copy_seconds = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "rows_per_s": rows / seconds,
+        "copy_rows_per_s": rows / copy_seconds,
+        "ratio": copy_seconds / seconds,
+    }
+
+
+def send_rate(limit: int) -> dict:
+    """Deliveries a second through the real sender, and the same bodies through a plain keep-alive client."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from core.models import Department
+    from reporting import webhooks
+    from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
+    from reporting.services.deliveries import create_deliveries, delivery_json, send_batch, with_content
+
+    receiver = Receiver()
+    try:
+        AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")
+        department = Department.objects.get(code="bench-dept-00")
+        endpoint = Endpoint.objects.create(
+            department=department,
+            name="bench",
+            url=f"http://127.0.0.1:{receiver.port}/hooks",
+            secret=webhooks.new_secret(),
+        )
+        Subscription.objects.filter(department=department).update(endpoint=endpoint)
+        with transaction.atomic():
+            for version in _versions(limit):
+                create_deliveries(version)
+        pending = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        total = pending.count()
+        bodies = []
+        ids = list(pending.order_by("id").values_list("id", flat=True))
+        for start in range(0, len(ids), settings.ONETABLE_DELIVERY_BATCH):
+            batch = with_content(Delivery.objects.filter(pk__in=ids[start : start + settings.ONETABLE_DELIVERY_BATCH]))
+            bodies.append(json.dumps({"deliveries": [delivery_json(d) for d in batch]}, ensure_ascii=False).encode())
+        started = time.perf_counter()
+        while send_batch(endpoint.pk):  # each call sends one batch and says whether more are due
+            continue
+        seconds = time.perf_counter() - started
+        sent = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.DELIVERED).count()
+        conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
+        started = time.perf_counter()
+        for body in bodies:
+            conn.request("POST", "/hooks", body=body, headers={"content-type": "application/json"})
+            conn.getresponse().read()
+        plain_seconds = time.perf_counter() - started
+        conn.close()
+        Subscription.objects.filter(department=department).update(endpoint=None)
+        AccessRecord.objects.filter(delivery__endpoint=endpoint).delete()  # keep the bench DB small
+        Delivery.objects.filter(endpoint=endpoint).delete()
+        endpoint.delete()
+    finally:
+        receiver.close()
+    return {
+        "deliveries": total,
+        "sent": sent,
+        "per_s": sent / seconds,
+        "plain_per_s": total / plain_seconds,
+        "ratio": plain_seconds / seconds,
+    }
+
+
+def main(quick: bool) -> dict:
+    limit = 100 if quick else 400
+    return {"create": create_rate(limit), "send": send_rate(limit)}
