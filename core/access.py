@@ -45,3 +45,10 @@ def access_department(user: User):
     department = Department.objects.select_related("jurisdiction").get(pk=user.department_id)
     user.department = department
     return department
+
+
+def access_office(user: User):
+    """The office an office admin works for; everyone else gets a 404."""
+    if not (user.is_authenticated and user.is_office_admin):
+        raise Http404
+    return user.office

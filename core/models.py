@@ -85,10 +85,9 @@ class Area(models.Model):
     def contains(self, other: Area) -> bool:
         return other.path.startswith(self.path)
 
-    def ancestors(self) -> list[Area]:
-        codes = [c for c in self.path.split("/") if c][:-1]
-        by_code = {a.code: a for a in Area.objects.filter(code__in=codes)}
-        return [by_code[c] for c in codes if c in by_code]
+    def lineage_codes(self) -> list[str]:
+        """Codes of this area and every area above it (read off the path: no query)."""
+        return [code for code in self.path.split("/") if code]
 
 
 class Unit(models.Model):

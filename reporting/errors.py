@@ -37,6 +37,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a newer version {current} exists; reload and correct it",
     ),
     "reason.required": ("更正须说明原因", "a correction needs a reason"),
+    "file.not_xlsx": ("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook"),
+    "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
+    "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "idempotency.missing": ("缺少 Idempotency-Key 请求头", "the Idempotency-Key header is missing"),
     "idempotency.reused": (

@@ -152,13 +152,8 @@ class UploadRejected(Exception):
         super().__init__("; ".join(p.message_en for p in problems))
 
 
-def _file_problem(rule_zh: str, rule_en: str) -> UploadRejected:
-    problem = Problem(
-        field="file",
-        rule="definition.constraint_value",
-        params={"constraint": "file", "rule_zh": rule_zh, "rule_en": rule_en},
-    )
-    return UploadRejected([CellProblem("—", 0, "—", problem)])
+def _file_problem(rule: str) -> UploadRejected:
+    return UploadRejected([CellProblem("—", 0, "—", Problem(field="file", rule=rule))])
 
 
 def _text(value: Any) -> Any:
@@ -170,12 +165,12 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     try:
         workbook = load_workbook(io.BytesIO(content), data_only=True, read_only=True)
     except Exception:  # openpyxl raises many kinds of errors for a file that is not an XLSX workbook
-        raise _file_problem("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook") from None
+        raise _file_problem("file.not_xlsx") from None
     if "_meta" not in workbook.sheetnames:
-        raise _file_problem("不是本系统下载的模板", "is not a template downloaded from OneTable")
+        raise _file_problem("file.not_template")
     meta = list(workbook["_meta"].iter_rows(values_only=True))
     if not meta or meta[0][1] != unit.area.code or meta[0][3] != str(period):
-        raise _file_problem("模板的单位或报告期与本页不符", "the template is for another unit or period")
+        raise _file_problem("file.other_table")
     tables = {t.sheet.code: t for t in upload_sheets(unit, period)}
     filings, problems = [], []
     for _kind, code, _label, title in meta[1:]:

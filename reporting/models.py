@@ -1,8 +1,8 @@
-"""The catalogue (Sheet, Field); later issues add subscriptions, submissions and deliveries."""
+"""The catalogue (Sheet, Field, revisions), subscriptions and requests, submissions, the outbox, and the office's records."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -131,8 +131,6 @@ class Field(Bilingual):
 
     @property
     def constraints_json(self) -> str:
-        import json
-
         return json.dumps(self.constraints, ensure_ascii=False)
 
     @property
@@ -157,18 +155,6 @@ class SubscriptionStatus(models.TextChoices):
     ENDED = "ended", _("Ended")
 
 
-class SubscriptionQuerySet(models.QuerySet["Subscription"]):
-    def covering(self, *, area: Area, on: dt.date) -> SubscriptionQuerySet:
-        """Active subscriptions whose scope contains `area` and whose window contains the day `on`."""
-        ancestor_codes = [code for code in area.path.split("/") if code]
-        return self.filter(
-            Q(expires_on__isnull=True) | Q(expires_on__gte=on),
-            status=SubscriptionStatus.ACTIVE,
-            scope__code__in=ancestor_codes,
-            starts_on__lte=on,
-        )
-
-
 class Subscription(models.Model):
     """A department's approved, purpose-bound claim on some fields within its jurisdiction."""
 
@@ -187,8 +173,6 @@ class Subscription(models.Model):
 
     # Delivery mode: always readable from the department's feed; also pushed when an endpoint is set.
     endpoint = models.ForeignKey("Endpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-
-    objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("subscription")

@@ -55,10 +55,9 @@ class Claim:
 
 def _claims_on(unit: Unit):
     """Every subscription-field pair that may ask something of this unit (any sheet, any day)."""
-    ancestor_codes = [code for code in unit.area.path.split("/") if code]
     return Subscription.fields.through.objects.filter(
         subscription__status=SubscriptionStatus.ACTIVE,
-        subscription__scope__code__in=ancestor_codes,
+        subscription__scope__code__in=unit.area.lineage_codes(),
         field__sheet__status=Status.ACTIVE,
     ).filter(
         Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.models import Unit
@@ -177,8 +177,6 @@ def burden(request: DataRequest) -> Burden:
 
 
 def _units_by_level(request: DataRequest) -> dict[str, int]:
-    from django.db.models import Count
-
     rows = Unit.objects.filter(area__path__startswith=request.scope.path).values("area__level").annotate(n=Count("id"))
     return {row["area__level"]: row["n"] for row in rows}
 

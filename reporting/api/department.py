@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.access import access_department
 from core.models import Area
+from reporting.api.errors import not_found
 from reporting.api.schemas import ErrorOut
 from reporting.data import Query, entitled_fields, rows
 from reporting.errors import Problem, Problems
@@ -123,9 +124,7 @@ class EndpointActiveView(APIView):
         department = access_department(request.user)
         endpoint = Endpoint.objects.filter(pk=pk, department=department).first()
         if endpoint is None:
-            return Response(
-                {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}, status=404
-            )
+            return not_found()
         active = bool(request.data.get("active")) if isinstance(request.data, dict) else False
         deliveries.set_endpoint_active(endpoint=endpoint, active=active)
         return Response({"active": active})

@@ -25,6 +25,11 @@ def problem_response(problems: list[Problem], status_code: int = status.HTTP_400
     return Response(body, status=status_code)
 
 
+def not_found() -> Response:
+    """The answer for anything the caller may not see, or that does not exist: the two look the same."""
+    return _plain("not_found", "未找到", "not found", status.HTTP_404_NOT_FOUND)
+
+
 def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
     return Response({"code": code, "message_zh": zh, "message_en": en, "errors": []}, status=status_code)
 
@@ -42,7 +47,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, (Http404, exceptions.NotFound, exceptions.PermissionDenied)):
-        return _plain("not_found", "未找到", "not found", status.HTTP_404_NOT_FOUND)
+        return not_found()
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         response = exception_handler(exc, context)
         if response is not None:

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from core.access import access_own_unit, access_unit_sheet, access_unit_submission
 from reporting import idempotency
-from reporting.api.errors import problem_response
+from reporting.api.errors import not_found, problem_response
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission, SubmissionVersion
@@ -226,9 +226,7 @@ class VersionView(APIView):
         submission = access_unit_submission(unit, pk)
         version = submission.versions.filter(number=number).first()
         if version is None:
-            return Response(
-                {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}, status=404
-            )
+            return not_found()
         return Response(version_json(submission, version))
 
 

@@ -52,10 +52,10 @@ SELECT s.department_id, s.id, s.endpoint_id, %(submission)s, %(version)s,
        array_agg(f.code ORDER BY f.code), pg_current_xact_id()::text::bigint,
        CASE WHEN s.endpoint_id IS NULL THEN 'feed' ELSE 'pending' END, 0, now(), '', now()
 FROM reporting_subscription s
+JOIN core_area scope ON scope.id = s.scope_id AND scope.code = ANY(%(scopes)s)
 JOIN reporting_subscription_fields sf ON sf.subscription_id = s.id
 JOIN reporting_field f ON f.id = sf.field_id
 WHERE s.status = 'active'
-  AND s.scope_id = ANY(%(scopes)s)
   AND s.starts_on <= %(day)s AND (s.expires_on IS NULL OR s.expires_on >= %(day)s)
   AND f.sheet_id = %(sheet)s AND f.code = ANY(%(codes)s)
 GROUP BY s.id
@@ -78,7 +78,7 @@ def create_deliveries(version: SubmissionVersion) -> int:
                 "sheet": submission.sheet_id,
                 "codes": codes,
                 "day": day,
-                "scopes": list(_ancestor_ids(area)),
+                "scopes": area.lineage_codes(),
             },
         )
         endpoint_ids = sorted({row[0] for row in cursor.fetchall() if row[0] is not None})
@@ -86,13 +86,6 @@ def create_deliveries(version: SubmissionVersion) -> int:
     if endpoint_ids:
         transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
     return count
-
-
-def _ancestor_ids(area) -> list[int]:
-    from core.models import Area
-
-    codes = [code for code in area.path.split("/") if code]
-    return list(Area.objects.filter(code__in=codes).values_list("pk", flat=True))
 
 
 def enqueue_sends(endpoint_ids: list[int]) -> None:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.access import access_office
 from core.models import Area, Unit
 from reporting import fieldtypes
 from reporting.burden import burden_report
@@ -34,7 +35,6 @@ from reporting.models import (
 )
 from reporting.periods import Period
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
-from reporting.views.requests import access_office
 
 
 def _day(text: str | None, default: dt.date) -> dt.date:

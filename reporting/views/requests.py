@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.access import access_department
+from core.access import access_department, access_office
 from core.models import Area, AreaLevel
 from reporting import fieldtypes, review
 from reporting.errors import Problem, Problems
@@ -165,12 +165,6 @@ def request_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the office ------------------------------------------------------------------------------------------------
-
-
-def access_office(user):
-    if not (user.is_authenticated and user.is_office_admin):
-        raise Http404
-    return user.office
 
 
 @login_required

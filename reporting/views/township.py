@@ -282,9 +282,7 @@ def data_use(request: HttpRequest) -> HttpResponse:
         .select_related("department", "sheet", "subscription")
         .order_by("-at")[:300]
     )
-    names = {}
-    for record in records:
-        names.update({code: "" for code in record.fields})
-    labels = dict(Field.objects.filter(code__in=names).values_list("code", "name_zh"))
+    codes = {code for record in records for code in record.fields}
+    labels = dict(Field.objects.filter(code__in=codes).values_list("code", "name_zh"))
     rows = [(r, [labels.get(code, code) for code in r.fields]) for r in records]
     return render(request, "township/data_use.html", {"unit": unit, "rows": rows})
