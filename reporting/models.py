@@ -1,4 +1,4 @@
-"""The catalogue (Sheet, Field, revisions), subscriptions and requests, submissions, the outbox, and the office's records."""
+"""The catalogue, subscriptions and requests, submissions, the outbox, and the office's records."""
 
 from __future__ import annotations
 
