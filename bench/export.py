@@ -1,8 +1,8 @@
 """Export benchmark: a department's year of data as CSV and XLSX against PostgreSQL's own COPY.
 
-Data: a monthly sheet of 50 integer fields, filed by every demo village for enough
-months to make about a million values, all subscribed by the culture bureau.
-Loaded with COPY (the data set is input, not what is measured).
+Data: the province (bench/province.py): one department's year of the 200-field monthly
+table, 20,000 villages × 12 months × its fields (2 months in the quick run). Loaded
+with COPY by the generator (the data set is input, not what is measured).
 
 Measured, interleaved in the same run: the CSV export through the real view
 (streamed, as a web worker serves it), the XLSX export job, and the anchor
@@ -12,10 +12,9 @@ process so its peak resident memory is its own; the bound is asserted.
 
 from __future__ import annotations
 
-import datetime as dt
+import csv
 import io
 import json
-import random
 import subprocess
 import sys
 import tempfile
@@ -23,124 +22,59 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIELDS = 50
-SHEET = "bench_monthly"
 PEAK_BOUND_MB = 200  # issue 7's bound for any export size; issue 5: "not noticeably"
 
 
-def prepare(values_wanted: int) -> dict:
-    """Create the bench sheet, its subscription and the submissions (idempotent)."""
-    from django.db import connection
+def department_index() -> int:
+    """The department with the most fields among those taking 10–40 (a typical bureau, not a super-user)."""
+    from bench import province
 
-    from core.models import Department, Unit
-    from reporting.models import Field, Sheet, Subscription
-    from reporting.periods import Period
-
-    villages = list(Unit.objects.filter(area__level="village").select_related("area").order_by("pk"))
-    months = max(1, values_wanted // (FIELDS * len(villages)))
-    existing = Sheet.objects.filter(code=SHEET).first()
-    if existing is not None and existing.submissions.count() < months * len(villages):
-        _drop(existing)  # a quick run's smaller data set: make the full one
-        existing = None
-    if existing is not None:
-        sheet = existing
-    else:
-        from core.models import Office
-
-        sheet = Sheet.objects.create(
-            code=SHEET,
-            name_zh="基准月报",
-            name_en="Bench monthly",
-            topic_zh="基准",
-            topic_en="Bench",
-            cadence="monthly",
-            unit_levels=["village"],
-            owner=Office.objects.first(),
-            order=99,
-        )
-        fields = Field.objects.bulk_create(
-            [
-                Field(
-                    sheet=sheet,
-                    code=f"bench_{i:02d}",
-                    name_zh=f"指标{i:02d}",
-                    name_en=f"Indicator {i:02d}",
-                    type="integer",
-                    constraints={"min": 0},
-                    order=i,
-                )
-                for i in range(FIELDS)
-            ]
-        )
-        subscription = Subscription.objects.create(
-            department=Department.objects.get(code="culture"),
-            scope=villages[0].area.parent.parent,
-            purpose="benchmark",
-            starts_on=dt.date(2000, 1, 1),
-        )
-        subscription.fields.set(fields)
-        periods = list(Period.parse("201501").periods_until(Period.parse("201501").shift(months - 1)))
-        cadre = villages[0].members.first()
-        rng = random.Random(7)
-        with connection.cursor() as cursor:
-            with cursor.copy(
-                "COPY reporting_submission (unit_id, sheet_id, period, period_start, current_version,"
-                " created_at, updated_at) FROM STDIN"
-            ) as copy:
-                now = dt.datetime.now(dt.UTC)
-                for unit in villages:
-                    for period in periods:
-                        copy.write_row((unit.pk, sheet.pk, str(period), period.start, 1, now, now))
-            cursor.execute("SELECT id FROM reporting_submission WHERE sheet_id = %s ORDER BY id", [sheet.pk])
-            ids = [row[0] for row in cursor.fetchall()]
-            with cursor.copy(
-                'COPY reporting_submissionversion (submission_id, number, "values", not_applicable,'
-                " carried, reason, by_id, at, typed_count, carried_count, na_count, department_count,"
-                " refills_spared) FROM STDIN"
-            ) as copy:
-                for sid in ids:
-                    values = {f"bench_{i:02d}": rng.randint(0, 5000) for i in range(FIELDS)}
-                    copy.write_row((sid, 1, json.dumps(values), "{}", "{}", "", cadre.pk, now, FIELDS, 0, 0, 1, 0))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), count(*) * %s FROM reporting_submission WHERE sheet_id = %s", [FIELDS, sheet.pk]
-        )
-        rows, values = cursor.fetchone()
-        cursor.execute("ANALYZE")
-    return {"rows": rows, "values": values}
+    sets = province.department_field_sets()
+    return max(range(3, province.DEPARTMENTS), key=lambda d: (len(sets[d]), -d))
 
 
-def _drop(sheet) -> None:
-    from django.db import connection
+def year(months: int) -> tuple[str, str]:
+    """The last twelve months of history (or fewer in the quick run)."""
+    from bench import province
 
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM reporting_accessrecord WHERE sheet_id = %s", [sheet.pk])
-        cursor.execute(
-            "DELETE FROM reporting_submissionversion v USING reporting_submission s "
-            "WHERE v.submission_id = s.id AND s.sheet_id = %s",
-            [sheet.pk],
-        )
-        cursor.execute("DELETE FROM reporting_submission WHERE sheet_id = %s", [sheet.pk])
-        cursor.execute(
-            "DELETE FROM reporting_subscription_fields WHERE field_id IN "
-            "(SELECT id FROM reporting_field WHERE sheet_id = %s)",
-            [sheet.pk],
-        )
-        cursor.execute("DELETE FROM reporting_subscription WHERE purpose = 'benchmark'")
-        cursor.execute("DELETE FROM reporting_field WHERE sheet_id = %s", [sheet.pk])
-        cursor.execute("DELETE FROM reporting_sheet WHERE id = %s", [sheet.pk])
+    periods = province.history_periods(months)[-12:]
+    return str(periods[0]), str(periods[-1])
 
 
-def copy_anchor() -> dict:
+def prepare(months: int) -> dict:
+    """The province history; the export is one department's year of it."""
+    from bench import province
+
+    data = province.ensure(months)
+    d = department_index()
+    period_from, period_to = year(months)
+    fields = len(province.department_field_sets()[d])
+    rows = len(data.village_unit_ids) * min(12, months)
+    return {
+        "department": f"prov-dept-{d:02d}",
+        "codes": [province.field_code(i) for i in province.department_field_sets()[d]],
+        "fields": fields,
+        "period_from": period_from,
+        "period_to": period_to,
+        "rows": rows,
+        "values": rows * fields,
+    }
+
+
+def copy_anchor(facts: dict) -> dict:
     """PostgreSQL's own COPY … TO STDOUT of the same values: the fastest a CSV can be made."""
     from django.db import connection
+
+    from bench import province
 
     sql = (
         "COPY (SELECT a.code, s.period, kv.key, kv.value FROM reporting_submission s "
         "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
         "JOIN core_unit u ON u.id = s.unit_id JOIN core_area a ON a.id = u.area_id "
         'JOIN reporting_sheet sh ON sh.id = s.sheet_id CROSS JOIN LATERAL jsonb_each(v."values") kv '
-        f"WHERE sh.code = '{SHEET}' ORDER BY s.id, kv.key) TO STDOUT WITH CSV"
+        f"WHERE sh.code = '{province.SHEET}' AND s.period BETWEEN '{facts['period_from']}' "
+        f"AND '{facts['period_to']}' AND kv.key = ANY('{{{','.join(facts['codes'])}}}') "
+        "ORDER BY s.id, kv.key) TO STDOUT WITH CSV"
     )
     started = time.perf_counter()
     size = 0
@@ -150,29 +84,45 @@ def copy_anchor() -> dict:
     return {"seconds": time.perf_counter() - started, "bytes": size}
 
 
-def sql_checksum() -> tuple[int, int]:
+def sql_checksum(facts: dict) -> tuple[int, int]:
+    """Rows and non-empty values of the department's year, counted by PostgreSQL."""
     from django.db import connection
+
+    from bench import province
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(DISTINCT s.id), sum((kv.value)::text::bigint) FROM reporting_submission s "
+            "SELECT count(DISTINCT s.id), count(*) FROM reporting_submission s "
             "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
             'JOIN reporting_sheet sh ON sh.id = s.sheet_id CROSS JOIN LATERAL jsonb_each(v."values") kv '
-            "WHERE sh.code = %s",
-            [SHEET],
+            "WHERE sh.code = %s AND s.period BETWEEN %s AND %s AND kv.key = ANY(%s)",
+            [province.SHEET, facts["period_from"], facts["period_to"], facts["codes"]],
         )
         return cursor.fetchone()
 
 
-def run_child(kind: str) -> dict:
+def run_child(kind: str, facts: dict) -> dict:
     """Run one export in a fresh Python process and return what it measured."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.export", "child", kind], cwd=ROOT, capture_output=True, text=True, check=True
+        [
+            sys.executable,
+            "-m",
+            "bench.export",
+            "child",
+            kind,
+            facts["department"],
+            facts["period_from"],
+            facts["period_to"],
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def child(kind: str) -> None:
+def child(kind: str, department: str, period_from: str, period_to: str) -> None:
     """In a fresh process: serve one export as a web worker would, measure time and peak memory."""
     import os
     import resource
@@ -183,18 +133,20 @@ def child(kind: str) -> None:
     django.setup()
     from django.test import Client
 
+    from bench import province
     from core.models import User
     from reporting.exports import export_dir, run_export
     from reporting.models import ExportJob
 
-    user = User.objects.get(username="culture")
+    user = User.objects.get(username=department)
+    params = {"sheet": province.SHEET, "period_from": period_from, "period_to": period_to}
     client = Client()
     client.force_login(user)
     client.get("/department/")  # warm: imports, templates, connections
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     if kind == "csv":
-        response = client.get(f"/department/data.csv?sheet={SHEET}")
+        response = client.get("/department/data.csv", params)
         with tempfile.TemporaryFile() as sink:  # what a client would save; checked after the clock stops
             for chunk in response.streaming_content:
                 sink.write(chunk)
@@ -202,7 +154,7 @@ def child(kind: str) -> None:
             sink.seek(0)
             result = {"bytes": sink.tell()} | _checksum(sink)
     else:
-        job = ExportJob.objects.create(department=user.department, by=user, format="xlsx", params={"sheet": SHEET})
+        job = ExportJob.objects.create(department=user.department, by=user, format="xlsx", params=params)
         job = run_export(job.pk)
         seconds = time.perf_counter() - started
         result = {"rows": job.rows_done, "bytes": (export_dir() / job.file).stat().st_size}
@@ -211,25 +163,25 @@ def child(kind: str) -> None:
 
 
 def _checksum(sink) -> dict:
-    rows = total = 0
-    for line in io.TextIOWrapper(sink, encoding="utf-8-sig"):
-        cells = line.rstrip("\r\n").split(",")
-        if cells[0].isdigit():
-            rows += 1
-            total += sum(int(c) for c in cells[5:] if c)
-    return {"rows": rows, "sum": total}
+    """Rows and non-empty value cells of the CSV as a spreadsheet program would read them."""
+    rows = values = 0
+    reader = csv.reader(io.TextIOWrapper(sink, encoding="utf-8-sig", newline=""))
+    next(reader)  # header
+    for cells in reader:
+        rows += 1
+        values += sum(1 for c in cells[5:] if c)
+    return {"rows": rows, "values": values}
 
 
-def main(quick: bool) -> dict:
-    values_wanted = 300_000 if quick else 1_000_000
-    facts = prepare(values_wanted)
+def main(quick: bool, months: int) -> dict:
+    facts = prepare(months)
     rounds = 1 if quick else 2
     csv_runs, xlsx_runs, anchors = [], [], []
     for _ in range(rounds):  # interleaved so drift hits both alike
-        anchors.append(copy_anchor())
-        csv_runs.append(run_child("csv"))
-        xlsx_runs.append(run_child("xlsx"))
-    count, total = sql_checksum()
+        anchors.append(copy_anchor(facts))
+        csv_runs.append(run_child("csv", facts))
+        xlsx_runs.append(run_child("xlsx", facts))
+    count, total = sql_checksum(facts)
     best = min(csv_runs, key=lambda r: r["seconds"])
     anchor = min(anchors, key=lambda r: r["seconds"])
     xlsx = min(xlsx_runs, key=lambda r: r["seconds"])
@@ -247,7 +199,11 @@ def main(quick: bool) -> dict:
         "csv_baseline_mb": best["baseline_mb"],
         "xlsx_peak_mb": max(r["peak_mb"] for r in xlsx_runs),
         "xlsx_baseline_mb": xlsx["baseline_mb"],
-        "rows_match_sql": best["rows"] == count and best["sum"] == total,
+        "rows_match_sql": best["rows"] == count == facts["rows"] and best["values"] == total,
+        "department": facts["department"],
+        "fields": facts["fields"],
+        "period_from": facts["period_from"],
+        "period_to": facts["period_to"],
     }
     report["csv_growth_mb"] = report["csv_peak_mb"] - report["csv_baseline_mb"]
     report["xlsx_growth_mb"] = report["xlsx_peak_mb"] - report["xlsx_baseline_mb"]
@@ -255,4 +211,4 @@ def main(quick: bool) -> dict:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["child"]:
-    child(sys.argv[2])
+    child(*sys.argv[2:6])

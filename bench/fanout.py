@@ -16,7 +16,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.submit import SHEET
+from bench.province import SHEET
 
 
 class Receiver:
@@ -96,7 +96,7 @@ def send_rate(limit: int) -> dict:
     receiver = Receiver()
     try:
         AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")
-        department = Department.objects.get(code="bench-dept-00")
+        department = Department.objects.get(code="prov-dept-00")
         endpoint = Endpoint.objects.create(
             department=department,
             name="bench",

@@ -28,103 +28,44 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-SHEET = "bench_submit"
-FIELDS = 200
-DEPARTMENTS = 30
-TYPES = ["integer"] * 120 + ["decimal"] * 40 + ["choice"] * 20 + ["boolean"] * 10 + ["text"] * 10
-CHOICES = [{"code": c, "zh": c} for c in ("a", "b", "c", "d")]
+TOKENS = 2_000  # villages filing in the benchmark, spread over the whole province
 
 
-def prepare() -> list[tuple[str, int]]:
-    """The 200-field monthly sheet, 30 departments subscribing overlapping field sets, a token per village."""
+def prepare(months: int) -> list[tuple[str, int]]:
+    """The province (bench/province.py) with no filings after its history, and a token for 2,000 villages."""
     from django.db import connection
 
-    from core.models import Area, Department, Office, Unit
+    from bench import province
+    from core.models import User
     from core.tokens import issue_token
-    from reporting.models import Field, Sheet, Subscription
 
+    data = province.ensure(months)
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_anchor (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
         cursor.execute("TRUNCATE bench_anchor")
         # a previous run's filings: every request of this run must be a first filing
+        later = "s.sheet_id = %s AND s.period > %s"
         for sql in (
-            "DELETE FROM reporting_accessrecord a USING reporting_sheet sh WHERE a.sheet_id = sh.id AND sh.code = %s",
-            "DELETE FROM reporting_delivery d USING reporting_submission s, reporting_sheet sh "
-            "WHERE d.submission_id = s.id AND s.sheet_id = sh.id AND sh.code = %s",
-            "DELETE FROM reporting_submissionversion v USING reporting_submission s, reporting_sheet sh "
-            "WHERE v.submission_id = s.id AND s.sheet_id = sh.id AND sh.code = %s",
-            "DELETE FROM reporting_submission s USING reporting_sheet sh WHERE s.sheet_id = sh.id AND sh.code = %s",
+            "DELETE FROM reporting_accessrecord s WHERE " + later,
+            "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND " + later,
+            "DELETE FROM reporting_submissionversion v USING reporting_submission s "
+            "WHERE v.submission_id = s.id AND " + later,
+            "DELETE FROM reporting_submission s WHERE " + later,
         ):
-            cursor.execute(sql, [SHEET])
+            cursor.execute(sql, [data.sheet_id, province.HISTORY_END])
         cursor.execute("DELETE FROM reporting_idempotencykey")
-    county = Area.objects.get(code="360799000000")
-    if not Sheet.objects.filter(code=SHEET).exists():
-        sheet = Sheet.objects.create(
-            code=SHEET,
-            name_zh="基准填报",
-            name_en="Bench submit",
-            topic_zh="基准",
-            topic_en="Bench",
-            cadence="monthly",
-            unit_levels=["village"],
-            owner=Office.objects.first(),
-            order=98,
-        )
-        fields = Field.objects.bulk_create(
-            [
-                Field(
-                    sheet=sheet,
-                    code=f"sub_{i:03d}",
-                    name_zh=f"指标{i:03d}",
-                    name_en=f"Indicator {i:03d}",
-                    type=t,
-                    constraints={"choices": CHOICES}
-                    if t == "choice"
-                    else {"min": 0}
-                    if t in ("integer", "decimal")
-                    else {"max_length": 50}
-                    if t == "text"
-                    else {},
-                    order=i,
-                )
-                for i, t in enumerate(TYPES)
-            ]
-        )
-        rng = random.Random(30)
-        for d in range(DEPARTMENTS):
-            department, _ = Department.objects.get_or_create(
-                code=f"bench-dept-{d:02d}", defaults={"name": f"基准部门{d:02d}", "jurisdiction": county}
-            )
-            size = 150 if d < 3 else rng.randint(10, 40)  # a few take most fields, most take 10–40
-            subscription = Subscription.objects.create(
-                department=department, scope=county, purpose="benchmark", starts_on=dt.date(2000, 1, 1)
-            )
-            subscription.fields.set(rng.sample(fields, size))
-    villages = Unit.objects.filter(area__level="village").order_by("pk")
-    tokens = []
-    for unit in villages:
-        cadre = unit.members.first()
-        _row, token = issue_token(user=cadre, name="bench", valid_for=dt.timedelta(days=1))
-        tokens.append((token, unit.pk))
-    return tokens
+        cursor.execute("DELETE FROM core_apitoken WHERE name = 'bench'")
+    step = len(data.village_unit_ids) // TOKENS
+    cadres = User.objects.filter(unit_id__in=data.village_unit_ids[::step][:TOKENS]).order_by("unit__area__code")
+    return [
+        (issue_token(user=cadre, name="bench", valid_for=dt.timedelta(days=1))[1], cadre.unit_id) for cadre in cadres
+    ]
 
 
 def body(i: int, rng: random.Random) -> dict:
-    values = {}
-    for n, t in enumerate(TYPES):
-        code = f"sub_{n:03d}"
-        values[code] = (
-            rng.randint(0, 9999)
-            if t == "integer"
-            else f"{rng.randint(0, 9999)}.{rng.randint(0, 99):02d}"
-            if t == "decimal"
-            else rng.choice("abcd")
-            if t == "choice"
-            else rng.random() < 0.5
-            if t == "boolean"
-            else f"说明{i}"
-        )
-    return values
+    from bench import province
+
+    return province.values_for(rng, dt.date(2026, 11, 1), 100 + i % 1000)
 
 
 class Server:
@@ -195,7 +136,7 @@ def _request(
             conn.close()
 
 
-MONTHS = [f"{year}{month:02d}" for year in range(2001, 2100) for month in range(1, 13)]
+MONTHS = [f"{year}{month:02d}" for year in range(2026, 2100) for month in range(1, 13)][10:]  # after the history
 SLOTS = count()  # each (unit, period) pair is used once per benchmark run: every API request is a first filing
 
 
@@ -203,13 +144,15 @@ class Workload:
     """Prepared requests: distinct unit/period pairs for the API, the same bodies for the anchor."""
 
     def __init__(self, tokens: list[tuple[str, int]], size: int, run: str) -> None:
+        from bench import province
+
         rng = random.Random(size)
         self.api, self.anchor = [], []
         for i in range(size):
             slot = next(SLOTS)
             token, _unit = tokens[slot % len(tokens)]
             payload = json.dumps(
-                {"sheet": SHEET, "period": MONTHS[slot // len(tokens)], "values": body(i, rng)}
+                {"sheet": province.SHEET, "period": MONTHS[slot // len(tokens)], "values": body(i, rng)}
             ).encode()
             self.api.append(
                 (
@@ -284,8 +227,8 @@ def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
     }
 
 
-def main(quick: bool) -> dict:
-    tokens = prepare()
+def main(quick: bool, months: int) -> dict:
+    tokens = prepare(months)
     size, rate_n, rounds = (300, 250, 2) if quick else (1200, 750, 3)
     server = Server(workers=4)
     try:
