@@ -147,10 +147,11 @@ class Workload:
         from bench import province
 
         rng = random.Random(size)
-        self.api, self.anchor = [], []
+        self.api, self.anchor, self.units = [], [], []
         for i in range(size):
             slot = next(SLOTS)
-            token, _unit = tokens[slot % len(tokens)]
+            token, unit = tokens[slot % len(tokens)]
+            self.units.append(unit)
             payload = json.dumps(
                 {"sheet": province.SHEET, "period": MONTHS[slot // len(tokens)], "values": body(i, rng)}
             ).encode()

@@ -1,0 +1,312 @@
+"""Submit to delivered: from a submission's 2xx until every department has it (issue 7, benchmark 2).
+
+The system under test is what production runs: gunicorn (4 workers) and a Celery
+worker (threads pool, 8), started as their own processes. Villages of the province
+file the 200-field monthly table through the API at a fixed rate; 26 departments
+receive webhooks on 127.0.0.1 and 4 read the pull feed (polling every half second,
+as a department's system would). Each arrival is timed against the moment the
+submitter saw its 2xx, on the same clock (receivers and readers run in this process).
+
+A deadline burst (1×) is 2 submissions a second: a third of the province's 20,000
+villages filing in the last hour before the due date. Runs: 1× and 10× with every
+receiver healthy, then 10× with one receiver dead (nothing listening) and one slow
+(answers after 2 s); the healthy departments' p99 is compared with theirs in the
+all-healthy run. The Celery worker's resident memory is read after the runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from pathlib import Path
+
+import psutil
+
+from bench.submit import Server, Workload
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BURST = 2.0  # submissions a second at 1×
+FEED_READERS = 4  # the last four departments read the feed; the rest get webhooks
+SLOW_SECONDS = 2.0
+POLL_SECONDS = 0.5
+
+
+class Arrivals:
+    """When each department first had each (unit, period): receivers and readers write here."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: dict[tuple[str, str, str], float] = {}
+
+    def add(self, department: str, items: list[dict]) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            for item in items:
+                self.seen.setdefault((department, item["unit"]["code"], item["period"]), now)
+
+
+class Receivers:
+    """One HTTP server on 127.0.0.1; /hooks/<department> records arrivals; /slow/… answers late."""
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # http.server calls it by this name
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                _, kind, department = self.path.split("/")
+                if kind == "slow":
+                    time.sleep(SLOW_SECONDS)
+                arrivals.add(department, json.loads(body)["deliveries"])
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FeedReader(threading.Thread):
+    """A department's system reading its feed from where it left off, every half second."""
+
+    def __init__(self, port: int, department: str, token: str, cursor: str, arrivals: Arrivals) -> None:
+        super().__init__(daemon=True)
+        self.port, self.department, self.token, self.cursor, self.arrivals = port, department, token, cursor, arrivals
+        self.stopping = threading.Event()
+        self.errors = 0
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self.stopping.is_set():
+            conn.request(
+                "GET",
+                f"/api/v1/feed?after={self.cursor}&limit=1000",
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                self.errors += 1
+                self.stopping.wait(POLL_SECONDS)
+                continue
+            page = json.loads(body)
+            self.arrivals.add(self.department, page["items"])
+            self.cursor = page["next"]
+            if not page["has_more"]:
+                self.stopping.wait(POLL_SECONDS)
+        conn.close()
+
+
+def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Point every department at its receiver (or the feed); return webhook departments and feed readers."""
+    from django.db import connection
+
+    from core.models import Department
+    from core.tokens import department_system_user, issue_token
+    from reporting import webhooks
+    from reporting.models import AllowedNetwork, Endpoint, Subscription
+
+    AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")
+    departments = list(Department.objects.filter(code__startswith="prov-dept-").order_by("code"))
+    Endpoint.objects.filter(department__in=departments).update(active=False)
+    hooked, readers = [], []
+    for n, department in enumerate(departments):
+        if n >= len(departments) - FEED_READERS:
+            Subscription.objects.filter(department=department).update(endpoint=None)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT coalesce(max(txid), 0), coalesce(max(id), 0) FROM reporting_delivery "
+                    "WHERE department_id = %s",
+                    [department.pk],
+                )
+                txid, last = cursor.fetchone()
+            _row, token = issue_token(
+                user=department_system_user(department), name="bench", valid_for=dt.timedelta(days=1)
+            )
+            readers.append((department.code, token, f"{txid}-{last}"))
+            continue
+        if faulty and n == len(departments) - FEED_READERS - 1:
+            url = f"http://127.0.0.1:{dead_port}/hooks/{department.code}"  # nothing listens there
+        elif faulty and n == len(departments) - FEED_READERS - 2:
+            url = f"http://127.0.0.1:{receivers_port}/slow/{department.code}"
+        else:
+            url = f"http://127.0.0.1:{receivers_port}/hooks/{department.code}"
+        endpoint = Endpoint.objects.create(department=department, name="bench", url=url, secret=webhooks.new_secret())
+        Subscription.objects.filter(department=department).update(endpoint=endpoint)
+        hooked.append(department.code)
+    return hooked, readers
+
+
+def dead_and_slow(hooked: list[str]) -> tuple[str, str]:
+    return hooked[-1], hooked[-2]
+
+
+class Worker:
+    """The Celery worker as the launcher starts it."""
+
+    def __init__(self) -> None:
+        from core.celery import app
+
+        app.control.purge()  # tasks an earlier, interrupted run left queued would be served first
+        self.process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "core", "worker", "-P", "threads", "-c", "8", "-l", "warning"],
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        time.sleep(6)  # connected to the broker
+
+    def rss_mb(self) -> float:
+        process = psutil.Process(self.process.pid)
+        return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple[dict, int]:
+    """Send the requests at a fixed rate; return {(unit, period): when its 2xx was read} and the failures."""
+    done: dict[tuple[str, str], float] = {}
+    failed = 0
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+    cursor = count()
+
+    def sender() -> None:
+        nonlocal failed
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while (i := next(cursor)) < len(requests):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            payload, headers = requests[i]
+            conn.request("POST", "/api/v1/unit/submissions", body=payload, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            at = time.perf_counter()
+            with lock:
+                if 200 <= response.status < 300:
+                    done[(units[i], json.loads(payload)["period"])] = at
+                else:
+                    failed += 1
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done, failed
+
+
+def one_run(server: Server, tokens, codes: dict[int, str], rate: float, seconds: float, faulty: bool) -> dict:
+    arrivals = Arrivals()
+    receivers = Receivers(arrivals)
+    dead_port = _closed_port()
+    hooked, readers = setup(receivers.port, dead_port, faulty)
+    feed = [FeedReader(server.port, code, token, cursor, arrivals) for code, token, cursor in readers]
+    for reader in feed:
+        reader.start()
+    try:
+        size = int(rate * seconds)
+        load = Workload(tokens, size, f"delivered-{rate}-{faulty}-{time.time_ns()}")
+        units = [codes[unit] for unit in load.units]
+        done, failed = submit_at(server.port, load.api, units, rate)
+        departments = hooked + [code for code, _t, _c in readers]
+        dead, slow = dead_and_slow(hooked)  # in the healthy runs too: their p99 without these two is the base
+        healthy = [d for d in departments if d not in (dead, slow)]
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            with arrivals.lock:
+                missing = sum((d, u, p) not in arrivals.seen for (u, p) in done for d in healthy)
+            if not missing:
+                break
+            time.sleep(0.2)
+        time.sleep(SLOW_SECONDS + 1 if faulty else 0)  # the slow receiver's last batches
+    finally:
+        for reader in feed:
+            reader.stopping.set()
+        for reader in feed:
+            reader.join(10)
+        receivers.close()
+
+    def until_all(group: list[str]) -> list[float]:
+        latencies = []
+        for (u, p), at in done.items():
+            times = [arrivals.seen.get((d, u, p)) for d in group]
+            if all(t is not None for t in times):
+                latencies.append(max(times) - at)
+        return sorted(latencies)
+
+    every = until_all(healthy if faulty else departments)
+    slow_times = until_all([slow]) if faulty else []
+    return {
+        "rate": rate,
+        "submitted": len(done),
+        "failed": failed,
+        "complete": len(every),
+        "p50_s": statistics.median(every) if every else float("nan"),
+        "p99_s": _p99(every),
+        "healthy_p99_s": _p99(until_all(healthy)),
+        "departments": len(healthy if faulty else departments),
+        "slow_p50_s": statistics.median(slow_times) if slow_times else None,
+        "feed_errors": sum(reader.errors for reader in feed),
+        "dead": dead if faulty else None,
+        "slow": slow if faulty else None,
+    }
+
+
+def _p99(values: list[float]) -> float:
+    return values[int(0.99 * (len(values) - 1))] if values else float("nan")
+
+
+def _closed_port() -> int:
+    from core.embedded import free_port
+
+    return free_port()
+
+
+def main(quick: bool, months: int) -> dict:
+    from bench import submit
+    from core.models import Unit
+
+    tokens = submit.prepare(months)
+    codes = dict(Unit.objects.filter(pk__in=[u for _t, u in tokens]).values_list("pk", "area__code"))
+    seconds = 20 if quick else 60
+    server = Server(workers=4)
+    worker = Worker()
+    runs = {}
+    try:
+        plan = [("1x", 1, False), ("10x", 10, False), ("10x-faulty", 10, True)]
+        if not quick:
+            plan.insert(2, ("1x-faulty", 1, True))
+        for name, factor, faulty in plan:
+            runs[name] = one_run(server, tokens, codes, BURST * factor, seconds, faulty)
+            time.sleep(3)  # the queue drains before the next run
+        celery_after = worker.rss_mb()
+    finally:
+        worker.stop()
+        server.stop()
+    # the all-healthy runs' p99 for the same healthy departments the faulty run measured
+    for name in [n for n in runs if n.endswith("faulty")]:
+        base = runs[name.removesuffix("-faulty")]
+        runs[name]["ratio"] = runs[name]["p99_s"] / base["healthy_p99_s"]
+    return {"runs": runs, "celery_after_mb": celery_after, "seconds": seconds, "burst": BURST}
