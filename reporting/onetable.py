@@ -8,30 +8,32 @@ departments need it; stable facts come pre-filled with the last accepted value.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Department, Unit
 from reporting.models import (
     Cadence,
+    CatalogueGeneration,
     DueException,
     DueRule,
     Field,
+    FieldRevision,
     Sheet,
     Status,
     Submission,
-    SubmissionVersion,
     Subscription,
     SubscriptionStatus,
 )
 from reporting.periods import Period
-from reporting.services.catalogue import definitions_at
 
 
 @dataclass(frozen=True)
@@ -90,18 +92,86 @@ class Claims:
         return needed
 
 
+@dataclass
+class SheetCatalogue:
+    """What the one table needs to know of a sheet, read once per catalogue generation and process."""
+
+    claims: list[tuple[int, int, str, Claim]]  # (field id, department id, scope code, claim)
+    fields: list[Field]  # every field of the sheet, in form order
+    revisions: dict[int, list[FieldRevision]]  # per field, newest first
+    departments: dict[int, Department]
+
+    @classmethod
+    def load(cls, sheet: Sheet) -> SheetCatalogue:
+        rows = (
+            Subscription.fields.through.objects.filter(
+                subscription__status=SubscriptionStatus.ACTIVE, field__sheet=sheet
+            )
+            .filter(Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False))
+            .values_list(
+                "field_id",
+                "subscription__department_id",
+                "subscription__scope__code",
+                "subscription__starts_on",
+                "subscription__expires_on",
+                "field__retired_from",
+            )
+        )
+        claims = [
+            (field_id, dept, scope, Claim(field_id, sheet.pk, dept, starts, expires, retired))
+            for field_id, dept, scope, starts, expires, retired in rows
+        ]
+        revisions: dict[int, list[FieldRevision]] = defaultdict(list)
+        for revision in FieldRevision.objects.filter(field__sheet=sheet).order_by("field_id", "-effective_from"):
+            revisions[revision.field_id].append(revision)
+        return cls(
+            claims=claims,
+            fields=list(Field.objects.filter(sheet=sheet).order_by("order", "code")),
+            revisions=dict(revisions),
+            departments={d.pk: d for d in Department.objects.filter(pk__in={c[1] for c in claims})},
+        )
+
+    def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
+        if sheet.status != Status.ACTIVE or unit.area.level not in sheet.unit_levels:
+            return {}
+        scopes = set(unit.area.lineage_codes())
+        needed: dict[int, set[int]] = defaultdict(set)
+        for field_id, department_id, scope, claim in self.claims:
+            if scope in scopes and claim.covers(day):
+                needed[field_id].add(department_id)
+        return needed
+
+    def definitions_at(self, fields: list[Field], day: dt.date) -> list[Field]:
+        """Copies of the fields as defined on `day` (the cached ones are shared and never changed)."""
+        chosen = []
+        for f in fields:
+            f = copy.copy(f)
+            revision = next((r for r in self.revisions.get(f.pk, ()) if r.effective_from <= day), None)
+            chosen.append(revision.apply_to(f) if revision else f)
+        return chosen
+
+
+_SHEETS: dict[tuple[int, int], SheetCatalogue] = {}
+
+
+def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
+    """The sheet's catalogue for the generation in force; computed after reading the generation, so a
+    change committed in between is at worst read early, never cached under a later generation."""
+    generation = CatalogueGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+    key = (generation, sheet.pk)
+    if generation is not None and key in _SHEETS:
+        return _SHEETS[key]
+    catalogue = SheetCatalogue.load(sheet)
+    if generation is not None:
+        if len(_SHEETS) >= 256:
+            _SHEETS.clear()
+        _SHEETS[key] = catalogue
+    return catalogue
+
+
 def departments_by_field(unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
-    """For one sheet and day (the filing path): PostgreSQL keeps the covering claims and groups them per field."""
-    rows = (
-        _claims_on(unit)
-        .filter(field__sheet=sheet, subscription__starts_on__lte=day)
-        .filter(Q(subscription__expires_on__isnull=True) | Q(subscription__expires_on__gte=day))
-        .filter(Q(field__retired_from__isnull=True) | Q(field__retired_from__gt=day))
-        .values("field_id")
-        .annotate(departments=ArrayAgg("subscription__department_id", distinct=True))
-        .values_list("field_id", "departments")
-    )
-    return {field_id: set(departments) for field_id, departments in rows}
+    """For one sheet and day (the filing path): which departments need each field from this unit."""
+    return sheet_catalogue(sheet).needed(unit, sheet, day)
 
 
 @dataclass
@@ -139,43 +209,41 @@ def build_one_table(
     *, unit: Unit, sheet: Sheet, period: Period, claims: Claims | None = None, carry: bool = True
 ) -> OneTable:
     """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
+    catalogue = sheet_catalogue(sheet)
     if claims is not None:
         needed = claims.departments_by_field(sheet, period.start)
     else:
-        needed = departments_by_field(unit, sheet, period.start)
-    # By sheet, not by a list of 200 ids: the sheet's fields and revisions are a short indexed read.
-    fields = [f for f in Field.objects.filter(sheet=sheet).order_by("order", "code") if f.pk in needed]
-    fields = definitions_at(fields, period.start, sheet=sheet) if fields else []
+        needed = catalogue.needed(unit, sheet, period.start)
+    fields = catalogue.definitions_at([f for f in catalogue.fields if f.pk in needed], period.start)
     table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields])
     department_ids = set().union(*needed.values()) if needed else set()
-    table.departments = list(Department.objects.filter(pk__in=department_ids)) if department_ids else []
+    table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]
+    missing = department_ids - set(catalogue.departments)
+    if missing:  # only when `claims` was read after the catalogue changed
+        table.departments += list(Department.objects.filter(pk__in=missing))
     if carry and not sheet.is_ledger:
         _carry_forward(table)
     return table
 
 
 def _carry_forward(table: OneTable) -> None:
-    """Pre-fill stable facts with the last accepted value from an earlier period (one query)."""
+    """Pre-fill stable facts with the last accepted value from an earlier period (one query: PostgreSQL
+    picks, for each stable fact, its value in the latest earlier filing that has one)."""
     stable = {f.code: f for f in table.fields if f.field.stable}
     if not stable:
         return
-    earlier = (
-        SubmissionVersion.objects.filter(
-            submission__unit=table.unit,
-            submission__sheet=table.sheet,
-            submission__period__lt=str(table.period),
-            submission__record_key__isnull=True,
-            number=F("submission__current_version"),
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s "
+            "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
+            'CROSS JOIN LATERAL jsonb_each(v."values") kv '
+            "WHERE s.unit_id = %s AND s.sheet_id = %s AND s.period < %s AND s.record_key IS NULL "
+            "AND kv.key = ANY(%s) ORDER BY kv.key, s.period DESC",
+            [table.unit.pk, table.sheet.pk, str(table.period), sorted(stable)],
         )
-        .order_by("-submission__period")
-        .values_list("submission__period", "values")[:48]
-    )
-    for period, values in earlier:
-        for code in [code for code in stable if code in values]:
-            entry = stable.pop(code)
-            entry.carried, entry.carried_from = values[code], period
-        if not stable:
-            break
+        for code, period, value in cursor.fetchall():
+            entry = stable[code]
+            entry.carried, entry.carried_from = json.loads(value), period
 
 
 class DueCalendar:

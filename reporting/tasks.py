@@ -7,8 +7,9 @@ from reporting.services import deliveries
 
 @shared_task(acks_late=True, ignore_result=True)
 def send_deliveries_task(endpoint_id: int) -> None:
+    deliveries.task_started(endpoint_id)
     if deliveries.send_batch(endpoint_id):
-        send_deliveries_task.delay(endpoint_id)  # more are due: keep draining this endpoint
+        deliveries.enqueue_sends([endpoint_id])  # more are due: keep draining this endpoint
 
 
 @shared_task(ignore_result=True)

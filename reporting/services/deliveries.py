@@ -19,6 +19,7 @@ import logging
 import random
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -88,16 +89,49 @@ def create_deliveries(version: SubmissionVersion) -> int:
     return count
 
 
-def enqueue_sends(endpoint_ids: list[int]) -> None:
-    """Tell Celery there is work; if the broker is down, the sweep will find the rows later."""
+QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
+QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
+_flag_clients: dict[str, redis.Redis] = {}
+
+
+def _flags() -> redis.Redis:
+    from core.celery import app
+
+    url = app.conf.broker_url
+    if url not in _flag_clients:
+        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return _flag_clients[url]
+
+
+def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
+    """Tell Celery there is work; if the broker is down, the sweep will find the rows later.
+
+    At most one send task per endpoint waits in the queue: a filing during a deadline burst
+    finds most endpoints' flags already set and publishes nothing (one Redis round trip for
+    all of them). The task clears its flag before it claims rows, so rows committed after
+    the claim get a new task. The sweep forces a task whatever the flags say.
+    """
     from reporting.tasks import send_deliveries_task
 
-    for endpoint_id in endpoint_ids:
-        try:
+    if not endpoint_ids:
+        return
+    try:
+        with _flags().pipeline(transaction=False) as pipe:
+            for endpoint_id in endpoint_ids:
+                pipe.set(QUEUED_KEY.format(endpoint_id), 1, nx=not force, ex=QUEUED_TTL)
+            fresh = [e for e, was_set in zip(endpoint_ids, pipe.execute(), strict=True) if was_set]
+        for endpoint_id in fresh:
             send_deliveries_task.delay(endpoint_id)
-        except Exception as error:  # any broker failure: the outbox row is the truth
-            log.warning("could not enqueue endpoint %s (%s); the sweep will retry", endpoint_id, error)
-            return
+    except Exception as error:  # any broker failure: the outbox row is the truth
+        log.warning("could not enqueue endpoints %s (%s); the sweep will retry", endpoint_ids, error)
+
+
+def task_started(endpoint_id: int) -> None:
+    """A send task for the endpoint left the queue: the next filing must publish a new one."""
+    try:
+        _flags().delete(QUEUED_KEY.format(endpoint_id))
+    except Exception as error:  # the flag expires on its own
+        log.warning("could not clear the queued flag of endpoint %s (%s)", endpoint_id, error)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -256,7 +290,7 @@ def sweep() -> list[int]:
         .values_list("pk", flat=True)
         .distinct()
     )
-    enqueue_sends(endpoint_ids)
+    enqueue_sends(endpoint_ids, force=True)
     return endpoint_ids
 
 
@@ -267,7 +301,7 @@ def replay(*, deliveries) -> int:
         status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
     )
     endpoint_ids = sorted(set(deliveries.exclude(endpoint=None).values_list("endpoint_id", flat=True)))
-    transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
+    transaction.on_commit(lambda: enqueue_sends(endpoint_ids, force=True))
     return count
 
 
@@ -277,7 +311,7 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
         active=active, **({"open_until": None, "failures": 0} if active else {})
     )
     if active:
-        transaction.on_commit(lambda: enqueue_sends([endpoint.pk]))
+        transaction.on_commit(lambda: enqueue_sends([endpoint.pk], force=True))
 
 
 def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:

@@ -3,9 +3,10 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from core.models import Department
-from reporting.errors import Problems
+from reporting.errors import Problem, Problems
 from reporting.models import (
     AccessKind,
     ClosureLog,
@@ -149,3 +150,40 @@ def test_the_closure_log_is_public(client, demo, office_admin):
     retire_field(field=Field.objects.get(code="grid_workers"), reason="无部门使用", by=office_admin, today=TODAY)
     html = client.get("/closures/").content.decode()
     assert "网格员人数" in html and "无部门使用" in html
+
+
+def test_a_cached_one_table_follows_a_definition_change_and_keeps_the_old_one_for_earlier_periods(
+    village_cadre, office_admin
+):
+    # both periods read (and cached) before the change, then again after it, in that order and the reverse
+    for period in ("2027Q1", "2026Q4"):
+        assert table(village_cadre.unit, "village_basics", period).by_code()["culture_squares"].field.parse("50") == 50
+    change_definition(
+        field=Field.objects.get(code="culture_squares"),
+        period=Period.parse("2027Q1"),
+        changes={"constraints": {"min": 0, "max": 10}},
+        reason="文化广场按新口径统计",
+        by=office_admin,
+        today=TODAY,
+    )
+    later = table(village_cadre.unit, "village_basics", "2027Q1").by_code()["culture_squares"].field
+    now = table(village_cadre.unit, "village_basics", "2026Q4").by_code()["culture_squares"].field
+    with pytest.raises(Problem):
+        later.parse("50")
+    assert now.parse("50") == 50  # 2026Q4 keeps the definition it is filed under
+
+
+def test_a_cached_one_table_follows_a_bulk_update_that_sends_no_signals(village_cadre):
+    before = table(village_cadre.unit, "village_basics", "2026Q4").by_code()["resident_population"].department_ids
+    assert Department.objects.get(code="civil").pk in before
+    Subscription.objects.filter(department__code="civil").update(status=SubscriptionStatus.ENDED)  # no save()
+    after = table(village_cadre.unit, "village_basics", "2026Q4").by_code()["resident_population"].department_ids
+    assert after == before - {Department.objects.get(code="civil").pk}
+    with connection.cursor() as cursor:  # raw SQL, as a migration or an operator would write it
+        cursor.execute(
+            "UPDATE reporting_subscription SET status = 'active' WHERE department_id = %s",
+            [Department.objects.get(code="civil").pk],
+        )
+    assert table(village_cadre.unit, "village_basics", "2026Q4").by_code()["resident_population"].department_ids == (
+        before
+    )
