@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,7 +90,7 @@ def send_rate(limit: int) -> dict:
     from core.models import Department
     from reporting import webhooks
     from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
-    from reporting.services.deliveries import create_deliveries, delivery_json, send_batch, with_content
+    from reporting.services.deliveries import batch_body, create_deliveries, delivery_bodies, send_batch
 
     receiver = Receiver()
     try:
@@ -112,8 +111,8 @@ def send_rate(limit: int) -> dict:
         bodies = []
         ids = list(pending.order_by("id").values_list("id", flat=True))
         for start in range(0, len(ids), settings.ONETABLE_DELIVERY_BATCH):
-            batch = with_content(Delivery.objects.filter(pk__in=ids[start : start + settings.ONETABLE_DELIVERY_BATCH]))
-            bodies.append(json.dumps({"deliveries": [delivery_json(d) for d in batch]}, ensure_ascii=False).encode())
+            batch = ids[start : start + settings.ONETABLE_DELIVERY_BATCH]
+            bodies.append(batch_body(department.code, delivery_bodies(batch)))
         started = time.perf_counter()
         while send_batch(endpoint.pk):  # each call sends one batch and says whether more are due
             continue

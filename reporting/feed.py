@@ -7,6 +7,7 @@ earlier but commits later can never slip in behind a cursor already handed out.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,8 @@ from django.db import connection
 
 from core.models import Department
 from reporting.errors import Problem, Problems
-from reporting.models import AccessKind, Delivery
-from reporting.services.deliveries import delivery_json, record_access, with_content
+from reporting.models import AccessKind
+from reporting.services.deliveries import delivery_bodies, record_access
 
 CURSOR = re.compile(r"^(\d{1,19})-(\d{1,19})$")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -75,8 +76,9 @@ def read_feed(*, department: Department, after: str | None, limit: int) -> Page:
         rows = cursor.fetchall()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    by_id = {d.pk: d for d in with_content(Delivery.objects.filter(pk__in=[r[0] for r in rows]))}
-    deliveries = [by_id[row[0]] for row in rows]
-    record_access(deliveries, AccessKind.PULLED)
+    ids = [row[0] for row in rows]  # (txid, id) order; the bodies come in id order
+    bodies = dict(zip(sorted(ids), delivery_bodies(ids), strict=True)) if ids else {}
+    if ids:
+        record_access(ids, AccessKind.PULLED)
     next_cursor = f"{rows[-1][1]}-{rows[-1][0]}" if rows else (after or "0-0")
-    return Page([delivery_json(d) for d in deliveries], next_cursor, has_more)
+    return Page([json.loads(bodies[i]) for i in ids], next_cursor, has_more)

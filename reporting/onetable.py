@@ -142,12 +142,12 @@ class SheetCatalogue:
         return needed
 
     def definitions_at(self, fields: list[Field], day: dt.date) -> list[Field]:
-        """Copies of the fields as defined on `day` (the cached ones are shared and never changed)."""
+        """The fields as defined on `day`: a revised field is a copy with the revision applied, so the
+        cached fields, shared by every request of the process, are never changed (nothing writes to them)."""
         chosen = []
         for f in fields:
-            f = copy.copy(f)
             revision = next((r for r in self.revisions.get(f.pk, ()) if r.effective_from <= day), None)
-            chosen.append(revision.apply_to(f) if revision else f)
+            chosen.append(revision.apply_to(copy.copy(f)) if revision else f)
         return chosen
 
 
