@@ -305,7 +305,10 @@ def _history_months(sheet_id: int) -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT period) FROM reporting_submission WHERE sheet_id = %s", [sheet_id])
+        cursor.execute(
+            "SELECT count(DISTINCT period) FROM reporting_submission WHERE sheet_id = %s AND period <= %s",
+            [sheet_id, HISTORY_END],
+        )
         return cursor.fetchone()[0]
 
 

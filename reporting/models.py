@@ -401,14 +401,13 @@ class Delivery(models.Model):
     older than every running one, so a reader following cursors misses nothing.
     """
 
-    # Every index is paid for by each of the ~30 rows a filing inserts: department and submission are the
-    # leading columns of the composite indexes below; versions and deliveries are never deleted, so the
-    # version and supersedes keys need none.
+    # Every index is paid for by each of the ~30 rows a filing inserts: department and submission lead the
+    # composite indexes below, and only corrections set `supersedes` (a partial index).
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="deliveries")
     endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries")
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
-    version = models.ForeignKey(SubmissionVersion, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
+    version = models.ForeignKey(SubmissionVersion, on_delete=models.PROTECT, related_name="deliveries")
     supersedes = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
@@ -432,6 +431,7 @@ class Delivery(models.Model):
                 condition=Q(status__in=["pending", "retrying"]),
             ),
             models.Index(fields=["submission", "subscription"], name="delivery_by_submission"),
+            models.Index(fields=["supersedes"], name="delivery_supersedes", condition=Q(supersedes__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -451,11 +451,13 @@ class AccessKind(models.TextChoices):
 class AccessRecord(models.Model):
     """Who received or read which unit's data, when, under which subscription: visible to that unit."""
 
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="access_records")
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="access_records")
+    # Written for every delivery pushed or read and every exported row: the unit's and the department's
+    # histories are the composite indexes below; sheets are retired, never deleted, so `sheet` needs none.
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="access_records", db_index=False)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="access_records", db_index=False)
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="access_records")
     delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="+")
+    sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.CharField(max_length=7)
     fields = ArrayField(models.CharField(max_length=40))
     kind = models.CharField(max_length=10, choices=AccessKind.choices)
@@ -464,7 +466,7 @@ class AccessRecord(models.Model):
     class Meta:
         verbose_name = _("access record")
         verbose_name_plural = _("access records")
-        indexes = [models.Index(fields=["unit", "-at"])]
+        indexes = [models.Index(fields=["unit", "-at"]), models.Index(fields=["department", "-at"])]
 
     def __str__(self) -> str:
         return f"{self.department_id} {self.kind} {self.unit_id} {self.period}"

@@ -38,7 +38,7 @@ BACKWARD = [f"DROP TRIGGER bump_catalogue ON {table}" for table in TABLES] + [
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reporting', '0011_outbox_fewer_indexes'),
+        ('reporting', '0010_living_catalogue'),
         ('core', '0001_initial'),
     ]
 
