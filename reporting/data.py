@@ -87,7 +87,7 @@ class Row:
 _GROUP_SQL = """
 SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, v.number, %(sub_{i})s::bigint,
        (SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(v."values") kv
-        WHERE kv.key = ANY(%(keys_{i})s))::text
+        JOIN unnest(%(keys_{i})s::text[]) k ON k = kv.key)::text
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
 JOIN core_unit u ON u.id = s.unit_id

@@ -11,7 +11,6 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import xlsxwriter
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -20,6 +19,7 @@ from core.models import Area, Department
 from reporting.accesslog import write_access_records
 from reporting.data import Query, Row, entitled_fields, rows
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
+from reporting.xlsx_stream import StreamingWorkbook
 
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000
@@ -36,9 +36,25 @@ def header(fields: list[Field]) -> list[str]:
 
 def record_reads(query: Query, batch: list[Row]) -> None:
     """One access record per row read: the unit sees which department read what, and when."""
+    literals: dict[frozenset, str] = {}  # rows of one export mostly share their field list: format it once
+
+    def fields_literal(values: dict) -> str:
+        key = frozenset(values)
+        if key not in literals:
+            literals[key] = "{" + ",".join(sorted(key)) + "}"  # field codes are [a-z0-9_]: no quoting needed
+        return literals[key]
+
     write_access_records(
         (
-            (r.unit_id, query.department.pk, r.subscription_id, None, query.sheet.pk, r.period, sorted(r.values))
+            (
+                r.unit_id,
+                query.department.pk,
+                r.subscription_id,
+                None,
+                query.sheet.pk,
+                r.period,
+                fields_literal(r.values),
+            )
             for r in batch
         ),
         AccessKind.QUERIED,
@@ -161,20 +177,27 @@ def _write_csv(query: Query, path: Path, progress) -> None:
 
 def _write_xlsx(query: Query, path: Path, progress) -> None:
     fields = columns(query)
-    # constant_memory: each row is flushed to a temporary file as soon as the next one starts.
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    sheet = workbook.add_worksheet(query.sheet.name_zh[:31])
-    bold = workbook.add_format({"bold": True})
-    sheet.write_row(0, 0, header(fields), bold)
     numeric = {f.code for f in fields if f.type in ("integer", "decimal")}
     done = 0
-    for done, row in enumerate(recorded(query, rows(query)), start=1):
-        cells = _cells(row, fields)
-        for offset, f in enumerate(fields):
-            if f.code in numeric and row.values.get(f.code) is not None:
-                cells[len(FIXED) + offset] = float(row.values[f.code])
-        sheet.write_row(done, 0, cells)
-        if done % 5000 == 0:
-            progress(done)
-    workbook.close()
+    with StreamingWorkbook(path, query.sheet.name_zh) as book:  # rows go straight into the zip: flat memory
+        book.header(header(fields))
+        for done, row in enumerate(recorded(query, rows(query)), start=1):
+            values = row.values
+            book.row(
+                [
+                    row.unit_code,
+                    row.unit_name,
+                    row.period,
+                    row.record_date.isoformat() if row.record_date else "",
+                    row.version,
+                ]
+                + [
+                    float(values[f.code])
+                    if f.code in numeric and values.get(f.code) is not None
+                    else _text(values.get(f.code))
+                    for f in fields
+                ]
+            )
+            if done % 5000 == 0:
+                progress(done)
     progress(done)
