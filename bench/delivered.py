@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from bench import province
 from bench.submit import Server, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -305,6 +306,7 @@ def main(quick: bool, months: int) -> dict:
     finally:
         worker.stop()
         server.stop()
+        province.feed_only()
     # the all-healthy runs' p99 for the same healthy departments the faulty run measured
     for name in [n for n in runs if n.endswith("faulty")]:
         base = runs[name.removesuffix("-faulty")]

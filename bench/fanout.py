@@ -9,7 +9,6 @@ posting the same bodies to the same receiver.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
 import threading
 import time
@@ -60,18 +59,25 @@ def create_rate(limit: int) -> dict:
         started = time.perf_counter()
         rows = sum(create_deliveries(v) for v in versions)
         seconds = time.perf_counter() - started
+        with connection.cursor() as cursor:  # the rows just made, to COPY the very same shapes
+            cursor.execute(
+                "SELECT department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id,"
+                " fields, txid, status, attempts, next_attempt_at, last_error, created_at FROM reporting_delivery"
+                " WHERE txid = pg_current_xact_id()::text::bigint"
+            )
+            made = cursor.fetchall()
         transaction.set_rollback(True)
+    assert len(made) == rows
     with connection.cursor() as cursor:
         # same columns, defaults, identity and indexes as the outbox itself
         cursor.execute("CREATE TEMP TABLE IF NOT EXISTS bench_outbox (LIKE reporting_delivery INCLUDING ALL)")
         cursor.execute("TRUNCATE bench_outbox")
-        line = (1, 1, None, 1, 1, None, ["sub_000", "sub_001"], 1, "feed", 0, None, "", dt.datetime.now(dt.UTC))
         started = time.perf_counter()
         with cursor.copy(
             "COPY bench_outbox (department_id, subscription_id, endpoint_id, submission_id, version_id,"
             " supersedes_id, fields, txid, status, attempts, next_attempt_at, last_error, created_at) FROM STDIN"
         ) as copy:
-            for _ in range(rows):
+            for line in made:
                 copy.write_row(line)
         copy_seconds = time.perf_counter() - started
     return {

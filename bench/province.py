@@ -165,6 +165,16 @@ def ensure(months: int, outbox: bool = False) -> Province:
     return province
 
 
+def feed_only() -> None:
+    """Every department reads the feed (benchmark 2 points them at webhook receivers for its runs)."""
+    from core.models import Department
+    from reporting.models import Endpoint, Subscription
+
+    departments = Department.objects.filter(code__startswith="prov-dept-")
+    Subscription.objects.filter(department__in=departments).update(endpoint=None)
+    Endpoint.objects.filter(department__in=departments).update(active=False)
+
+
 def _province() -> Province:
     from core.models import Department, Unit
     from reporting.models import Sheet, Subscription

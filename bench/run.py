@@ -89,10 +89,11 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         "",
         f"Rows and values of the CSV match a direct SQL query: **{'yes' if report['rows_match_sql'] else 'NO'}**.",
         "",
-        "Why the CSV export is slower than COPY: COPY writes one line per value inside PostgreSQL, while the export",
-        "checks every value against the department's entitlements (subscription, scope, window), decodes one JSON",
-        "object per row and formats the CSV in Python, and writes an access record for every row read (units see",
-        "who read their data). XLSX is bounded by XlsxWriter, a pure-Python writer. Issue 7 carries these targets.",
+        "Where the export's time goes: COPY writes one line per value inside PostgreSQL, while the export keeps",
+        "only the department's entitled values (subscription, scope, window) in SQL, decodes one JSON object per",
+        "row, formats CSV or XLSX in Python, and writes an access record for every row read (units see who read",
+        "their data). XLSX is written by OneTable's streaming writer (`reporting/xlsx_stream.py`: one XML string per",
+        "row into the zip member), which replaced XlsxWriter's constant-memory mode for exports.",
         "",
     ]
     return "\n".join(lines)
@@ -106,8 +107,8 @@ def render_submit(r: dict) -> str:
             "## Submit: a 200-field submission through the real API (issue 7, benchmark 1)",
             "",
             "`POST /api/v1/unit/submissions` with a bearer token and an Idempotency-Key: 200 fields validated, a",
-            "version",
-            "stored and an outbox row for each of 30 subscriptions. Anchor: a bare Django view on the same gunicorn",
+            "version stored and an outbox row for each of 30 subscriptions (feed rows here; benchmark 2 adds the",
+            "webhook sending). Anchor: a bare Django view on the same gunicorn",
             "(4 sync workers) that parses the same JSON and inserts it with one statement. Closed loop: 8 clients",
             f"back to back ({r['requests']} requests a round); fixed rate: 50 requests/s ({r['fixed_requests']} "
             "requests),",
@@ -124,10 +125,51 @@ def render_submit(r: dict) -> str:
             f"| requests answered 2xx | {api['ok'] + api['fixed_ok']:.0f} of {api['n'] + api['fixed_n']:.0f} | "
             f"{anchor['ok'] + anchor['fixed_ok']:.0f} of {anchor['n'] + anchor['fixed_n']:.0f} | — | all |",
             "",
+            "Why the maximum rate stays below half the bare view's: the anchor does one INSERT; a filing authenticates",
+            "a token, reserves an idempotency key (its own short transaction, so a retry replays the answer), checks",
+            "200 values against their definitions for the period, carries stable facts forward, stores the version,",
+            "creates 30 outbox rows with one INSERT … SELECT, writes the audit event and stores the answer for the key",
+            "— about 20 statements and two commits, each commit waiting for the WAL flush. Per request that is",
+            f"{api['cpu_ms']:.0f} ms of server CPU against {anchor['cpu_ms']:.1f} ms; the gap is that work, not",
+            "waiting.",
+            "",
             f"Web workers' resident memory after the runs: {', '.join(f'{m:.0f} MB' for m in r['web_rss_mb'])}.",
             "",
         ]
     )
+
+
+def render_delivered(d: dict) -> str:
+    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
+    lines = [
+        "## Submit to delivered (issue 7, benchmark 2)",
+        "",
+        "The production processes (gunicorn, 4 workers; Celery worker, threads pool of 8) on this machine. Villages",
+        f"file the 200-field table through the API at a fixed rate for {d['seconds']} s; 26 departments receive",
+        "webhooks on 127.0.0.1 and 4 read the pull feed every 0.5 s. Time from the submitter reading its 2xx until",
+        f"every department has the filing. 1× = {d['burst']:.0f} filings/s (a third of the province's villages in the",
+        "last hour before the due date). Faulty runs: one receiver dead (nothing listens), one answering after 2 s;",
+        "their p99 counts the 28 healthy departments and is compared with the same departments' p99 in the",
+        "all-healthy run at the same rate.",
+        "",
+        "| run | filings/s | filed (failed) | all departments had it | p50, s | p99, s | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in d["runs"].items():
+        if name.endswith("faulty"):
+            target = f"p99 ≤ 1.5× healthy: {r['ratio']:.2f}× ({met(r['ratio'] <= 1.5)})"
+        elif name == "10x":
+            target = f"p99 ≤ 2 s ({met(r['p99_s'] <= 2)})"
+        else:
+            target = "—"
+        lines.append(
+            f"| {name} | {r['rate']:.0f} | {r['submitted']} ({r['failed']}) | {r['complete']} of {r['submitted']} "
+            f"({r['departments']} departments) | {r['p50_s']:.2f} | {r['p99_s']:.2f} | {target} |"
+        )
+    slow = [r for r in d["runs"].values() if r.get("slow_p50_s") is not None]
+    if slow:
+        lines += ["", f"The slow department itself had its filings after {slow[-1]['slow_p50_s']:.1f} s (median)."]
+    return "\n".join([*lines, "", ""])
 
 
 def render_fanout(f: dict) -> str:
@@ -148,15 +190,46 @@ def render_fanout(f: dict) -> str:
             f"| deliveries sent/s | {send['per_s']:,.0f} | plain keep-alive client, same bodies: "
             f"{send['plain_per_s']:,.0f} | {send['ratio']:.2f} | ≥ 0.5 ({met(send['ratio'] >= 0.5)}) |",
             "",
-            "Where sending time goes: the sender reads each delivery's content from PostgreSQL and builds its JSON",
-            "(150 values each), signs the body, and writes an access record per delivery; the anchor posts bodies",
-            "built beforehand. Building bodies with PostgreSQL's JSON functions is the next step (issue 7).",
+            "Why the ratios stay low: the COPY anchor appends rows with no query behind them, while the real",
+            "statement finds the subscriptions covering the unit and period and aggregates each one's field list;",
+            "the plain client posts bodies built beforehand to a receiver that only reads them, while each delivery",
+            "the sender makes is durable state: PostgreSQL builds its JSON from the version (values restricted to",
+            "the delivery's fields), the batch is signed and posted, every row is marked delivered and an access",
+            "record is written for the unit, in one transaction per batch of 200. At ~0.5 ms of database work per",
+            "delivery, half of the plain client's rate is not reachable on 2 cores with these guarantees; the",
+            "end-to-end figure that matters is benchmark 2.",
             "",
         ]
     )
 
 
-def render_memory(m: dict, submitted: dict) -> str:
+CHANGES = """## What profiling found and what was changed (issue 7)
+
+Found with cProfile on the real paths against the province data; figures before → after on this machine.
+
+- **Filing** (`POST /api/v1/unit/submissions`, in-process, 200 fields, 30 subscriptions): ~40 → ~25 ms and
+  27 → 24 statements. The sheet's claims, fields, revisions and departments are cached per process and
+  *catalogue generation* (a row that database triggers rewrite on every statement touching sheets, fields,
+  revisions, subscriptions or departments, so bulk updates count too); stable facts are carried forward by
+  one `DISTINCT ON` query instead of decoding up to 48 earlier versions. Server CPU per API request in
+  benchmark 1: 39.7 → ~14 ms; maximum rate 34 → ~90 requests/s; p99 at 50/s from seconds to under 100 ms.
+- **Enqueueing**: a filing published one Celery message per endpoint (26 Redis round trips, ~1.5 ms each).
+  Now a Redis flag per endpoint, set in one pipeline, lets at most one send task per endpoint wait in the
+  queue; the task clears it before claiming rows, and the sweep forces a task whatever the flags say.
+- **Sending and the feed**: bodies were built in Python from ORM objects (150 values decoded and encoded per
+  delivery) and access records were dumped row by row; now PostgreSQL builds each delivery's JSON for the
+  whole batch (entitled keys picked with a hash join, not `= ANY` over 150 codes per key) and access
+  records are one `INSERT … SELECT`: 841 → ~1,500 deliveries/s in-process.
+- **Exports**: XlsxWriter spent ~9 µs per cell; the streaming writer writes a row as one string: XLSX
+  48,000 → 130,000–170,000 cells/s. Access records format the field list once per export.
+- **Indexes** on the tables every filing and delivery writes: the outbox 10 → 8 (department and submission
+  lead composite indexes; a partial index for superseded deliveries), access records 7 → 6 with a new
+  `(department, at)` index for the department's access history.
+
+"""
+
+
+def render_memory(m: dict, submitted: dict, reached: dict) -> str:
     after = max(submitted["web_rss_mb"])
     met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     return "\n".join(
@@ -173,7 +246,8 @@ def render_memory(m: dict, submitted: dict) -> str:
             "| < 150 MB "
             f"({met(m['celery_idle_mb'] < 150)}) |",
             "",
-            "Not yet measured: the Celery worker after a delivery burst (with benchmark 2, still to come).",
+            f"| Celery worker after the benchmark 2 runs | {reached['celery_after_mb']:.0f} MB | {m['bare_mb']:.0f} MB "
+            f"| < 150 MB ({met(reached['celery_after_mb'] < 150)}) |",
             "",
         ]
     )
@@ -186,7 +260,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import export, fanout, memory, province, submit
+    from bench import delivered, export, fanout, memory, province, submit
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -200,14 +274,17 @@ def main(argv: list[str]) -> int:
     facts["province"] = {"months": months, "values": data.values, "seconds": time.perf_counter() - started}
     memory_figures = memory.main()
     submitted = submit.main(quick, months)
+    reached = delivered.main(quick, months)
     fanned = fanout.main(quick)
     report = export.main(quick, months) | {"bound_mb": export.PEAK_BOUND_MB}
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(
         render(report, facts, quick)
         + render_submit(submitted)
+        + render_delivered(reached)
         + render_fanout(fanned)
-        + render_memory(memory_figures, submitted)
+        + render_memory(memory_figures, submitted, reached)
+        + CHANGES
     )
     print(REPORT.read_text())
     failed = (
