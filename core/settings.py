@@ -81,6 +81,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env_database("DATABASE_URL")}
+# Keep connections open between requests and tasks (checked before reuse): a new PostgreSQL backend per
+# request or per delivery task cost more than the work itself in the submit-to-delivered benchmark.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
