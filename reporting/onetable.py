@@ -169,11 +169,6 @@ def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
     return catalogue
 
 
-def departments_by_field(unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
-    """For one sheet and day (the filing path): which departments need each field from this unit."""
-    return sheet_catalogue(sheet).needed(unit, sheet, day)
-
-
 @dataclass
 class TableField:
     field: Field

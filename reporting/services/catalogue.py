@@ -39,16 +39,6 @@ def first_open(period_type, today: dt.date | None = None) -> Period:
     return Period.containing(today or timezone.localdate(), period_type).next()
 
 
-def definitions_at(fields: list[Field], day: dt.date, sheet: Sheet | None = None) -> list[Field]:
-    """The fields as they were defined on `day` (one query); fields never changed are returned as they are."""
-    chosen = {"field__sheet": sheet} if sheet is not None else {"field__in": fields}
-    revisions = FieldRevision.objects.filter(**chosen, effective_from__lte=day).order_by("field_id", "-effective_from")
-    latest: dict[int, FieldRevision] = {}
-    for revision in revisions:
-        latest.setdefault(revision.field_id, revision)
-    return [latest[f.pk].apply_to(f) if f.pk in latest else f for f in fields]
-
-
 @transaction.atomic
 def change_definition(
     *, field: Field, period: Period, changes: dict[str, Any], reason: str, by: User, today: dt.date | None = None

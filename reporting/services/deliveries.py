@@ -177,11 +177,6 @@ def delivery_bodies(ids: list[int]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def delivery_json(delivery_id: int) -> dict[str, Any]:
-    """One delivery's content as a dict (pages and tests; the sender and the feed use `delivery_bodies`)."""
-    return json.loads(delivery_bodies([delivery_id])[0])
-
-
 def batch_body(department_code: str, bodies: list[str]) -> bytes:
     head = json.dumps({"type": "onetable.deliveries", "department": department_code}, ensure_ascii=False)
     return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()
