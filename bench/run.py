@@ -180,7 +180,8 @@ def render_fanout(f: dict) -> str:
             "## Fan-out throughput (issue 7, benchmark 3)",
             "",
             f"Creating: the real `INSERT … SELECT` for versions of the 200-field sheet with 30 subscriptions "
-            f"({create['rows']:,} outbox rows). Sending: the real sender (lease, claim, sign, post, record) to a "
+            f"({create['rows']:,} outbox rows; median of 3 rounds, each followed by its COPY). Sending: the real "
+            "sender (lease, claim, sign, post, record) to a "
             f"receiver on 127.0.0.1 ({send['deliveries']:,} deliveries of 150 fields, batches of 200).",
             "",
             "| what | OneTable | anchor | ratio | target |",

@@ -177,27 +177,17 @@ def _write_csv(query: Query, path: Path, progress) -> None:
 
 def _write_xlsx(query: Query, path: Path, progress) -> None:
     fields = columns(query)
-    numeric = {f.code for f in fields if f.type in ("integer", "decimal")}
+    # counts and amounts go in as numbers, so the spreadsheet can add them up
+    numeric = [(len(FIXED) + i, f.code) for i, f in enumerate(fields) if f.type in ("integer", "decimal")]
     done = 0
     with StreamingWorkbook(path, query.sheet.name_zh) as book:  # rows go straight into the zip: flat memory
         book.header(header(fields))
         for done, row in enumerate(recorded(query, rows(query)), start=1):
-            values = row.values
-            book.row(
-                [
-                    row.unit_code,
-                    row.unit_name,
-                    row.period,
-                    row.record_date.isoformat() if row.record_date else "",
-                    row.version,
-                ]
-                + [
-                    float(values[f.code])
-                    if f.code in numeric and values.get(f.code) is not None
-                    else _text(values.get(f.code))
-                    for f in fields
-                ]
-            )
+            cells = _cells(row, fields)
+            for position, code in numeric:
+                if row.values.get(code) is not None:
+                    cells[position] = float(row.values[code])
+            book.row(cells)
             if done % 5000 == 0:
                 progress(done)
     progress(done)
