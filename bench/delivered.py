@@ -129,6 +129,7 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
     departments = list(Department.objects.filter(code__startswith="prov-dept-").order_by("code"))
     Endpoint.objects.filter(department__in=departments).update(active=False)
     hooked, readers = [], []
+    dead, slow = dead_and_slow([d.code for d in departments[:-FEED_READERS]])
     for n, department in enumerate(departments):
         if n >= len(departments) - FEED_READERS:
             Subscription.objects.filter(department=department).update(endpoint=None)
@@ -144,9 +145,9 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
             )
             readers.append((department.code, token, f"{txid}-{last}"))
             continue
-        if faulty and n == len(departments) - FEED_READERS - 1:
+        if faulty and department.code == dead:
             url = f"http://127.0.0.1:{dead_port}/hooks/{department.code}"  # nothing listens there
-        elif faulty and n == len(departments) - FEED_READERS - 2:
+        elif faulty and department.code == slow:
             url = f"http://127.0.0.1:{receivers_port}/slow/{department.code}"
         else:
             url = f"http://127.0.0.1:{receivers_port}/hooks/{department.code}"
@@ -157,6 +158,7 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
 
 
 def dead_and_slow(hooked: list[str]) -> tuple[str, str]:
+    """Which webhook departments the faulty runs break: the last two (one place decides)."""
     return hooked[-1], hooked[-2]
 
 

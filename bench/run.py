@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 
+def met(good: bool) -> str:
+    """A target's one-word verdict."""
+    return "met" if good else "**missed**"
+
+
 def machine() -> dict:
     import psutil
     import redis
@@ -44,7 +49,6 @@ def machine() -> dict:
 
 def render(report: dict, facts: dict, quick: bool) -> str:
     bound = report["bound_mb"]
-    ok = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     lines = [
         "# Benchmarks",
         "",
@@ -77,15 +81,15 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         "|---|---|---|---|---|",
         f"| CSV export, values/s | {report['csv_values_per_s']:,.0f} | `COPY (SELECT …) TO STDOUT`: "
         f"{report['copy_values_per_s']:,.0f} | {report['csv_vs_copy']:.2f} | ≥ 0.3 "
-        f"({ok(report['csv_vs_copy'] >= 0.3)}) |",
+        f"({met(report['csv_vs_copy'] >= 0.3)}) |",
         f"| XLSX export, cells/s | {report['xlsx_cells_per_s']:,.0f} | — | — | ≥ 100,000 "
-        f"({ok(report['xlsx_cells_per_s'] >= 100_000)}) |",
+        f"({met(report['xlsx_cells_per_s'] >= 100_000)}) |",
         f"| CSV exporting process, peak RSS | {report['csv_peak_mb']:.0f} MB (grew {report['csv_growth_mb']:.0f} MB "
         f"during the export) | before: {report['csv_baseline_mb']:.0f} MB | — | growth < {bound} MB "
-        f"({ok(report['csv_growth_mb'] < bound)}) |",
+        f"({met(report['csv_growth_mb'] < bound)}) |",
         f"| XLSX exporting process, peak RSS | {report['xlsx_peak_mb']:.0f} MB (grew {report['xlsx_growth_mb']:.0f} MB)"
         f" | before: {report['xlsx_baseline_mb']:.0f} MB | — | growth < {bound} MB "
-        f"({ok(report['xlsx_growth_mb'] < bound)}) |",
+        f"({met(report['xlsx_growth_mb'] < bound)}) |",
         "",
         f"Rows and values of the CSV match a direct SQL query: **{'yes' if report['rows_match_sql'] else 'NO'}**.",
         "",
@@ -101,7 +105,6 @@ def render(report: dict, facts: dict, quick: bool) -> str:
 
 def render_submit(r: dict) -> str:
     api, anchor = r["api"], r["anchor"]
-    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     return "\n".join(
         [
             "## Submit: a 200-field submission through the real API (issue 7, benchmark 1)",
@@ -140,7 +143,6 @@ def render_submit(r: dict) -> str:
 
 
 def render_delivered(d: dict) -> str:
-    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     lines = [
         "## Submit to delivered (issue 7, benchmark 2)",
         "",
@@ -174,7 +176,6 @@ def render_delivered(d: dict) -> str:
 
 def render_fanout(f: dict) -> str:
     create, send = f["create"], f["send"]
-    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     return "\n".join(
         [
             "## Fan-out throughput (issue 7, benchmark 3)",
@@ -235,7 +236,6 @@ Found with cProfile on the real paths against the province data; figures before 
 
 def render_memory(m: dict, submitted: dict, reached: dict) -> str:
     after = max(submitted["web_rss_mb"])
-    met = lambda good: "met" if good else "**missed**"  # noqa: E731 - a one-word verdict
     return "\n".join(
         [
             "## Memory (issue 7, benchmark 5)",

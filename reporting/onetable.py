@@ -96,7 +96,7 @@ class Claims:
 class SheetCatalogue:
     """What the one table needs to know of a sheet, read once per catalogue generation and process."""
 
-    claims: list[tuple[int, int, str, Claim]]  # (field id, department id, scope code, claim)
+    claims: list[tuple[str, Claim]]  # (the subscription's scope code, its claim on one field)
     fields: list[Field]  # every field of the sheet, in form order
     revisions: dict[int, list[FieldRevision]]  # per field, newest first
     departments: dict[int, Department]
@@ -118,7 +118,7 @@ class SheetCatalogue:
             )
         )
         claims = [
-            (field_id, dept, scope, Claim(field_id, sheet.pk, dept, starts, expires, retired))
+            (scope, Claim(field_id, sheet.pk, dept, starts, expires, retired))
             for field_id, dept, scope, starts, expires, retired in rows
         ]
         revisions: dict[int, list[FieldRevision]] = defaultdict(list)
@@ -128,7 +128,7 @@ class SheetCatalogue:
             claims=claims,
             fields=list(Field.objects.filter(sheet=sheet).order_by("order", "code")),
             revisions=dict(revisions),
-            departments={d.pk: d for d in Department.objects.filter(pk__in={c[1] for c in claims})},
+            departments={d.pk: d for d in Department.objects.filter(pk__in={c.department_id for _, c in claims})},
         )
 
     def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
@@ -136,9 +136,9 @@ class SheetCatalogue:
             return {}
         scopes = set(unit.area.lineage_codes())
         needed: dict[int, set[int]] = defaultdict(set)
-        for field_id, department_id, scope, claim in self.claims:
+        for scope, claim in self.claims:
             if scope in scopes and claim.covers(day):
-                needed[field_id].add(department_id)
+                needed[claim.field_id].add(claim.department_id)
         return needed
 
     def definitions_at(self, fields: list[Field], day: dt.date) -> list[Field]:
