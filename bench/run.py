@@ -269,6 +269,7 @@ def main(argv: list[str]) -> int:
 
     quick = "--quick" in argv
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # the servers it starts serve pages, as in production
     if not demo_loaded():
         load_demo()
     facts = machine()

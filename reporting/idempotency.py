@@ -1,8 +1,10 @@
 """Idempotency keys: the same request twice gets the first answer; a key is never reused for another.
 
-A key is claimed in its own short transaction (so a concurrent repeat sees it and
-gets 409), then finished inside the transaction that does the work (so the stored
-answer and the work commit together, or neither does).
+A key is claimed inside the transaction that does the work, with one
+`INSERT … ON CONFLICT DO NOTHING`: the claim, the work and the stored answer commit
+together, or none of them does (a failed request leaves the key free for a retry).
+A concurrent repeat waits at that INSERT until the first transaction ends, then gets
+the stored answer, or takes the key if the first one rolled back.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 
 from core.models import User
 from reporting.models import IdempotencyKey
 
-# A claim older than this whose request never finished (the process died) may be taken over.
+# A claim committed unfinished (by a release that claimed keys in their own transaction, whose
+# process then died) may be taken over after this long.
 ABANDONED_AFTER = dt.timedelta(minutes=5)
 
 
 class KeyInFlight(Exception):
-    """The same key is being processed right now."""
+    """The key is held by an unfinished claim that is not old enough to take over."""
 
 
 class KeyReused(Exception):
@@ -43,29 +46,35 @@ def request_hash(*parts: Any) -> str:
 
 
 def claim_key(*, user: User, key: str, fingerprint: str) -> IdempotencyKey | Replay:
-    """Claim `key` for this request, or return the stored answer of the identical earlier request."""
-    with transaction.atomic():
-        row, created = IdempotencyKey.objects.get_or_create(user=user, key=key, defaults={"request_hash": fingerprint})
-    if created:
-        return row
+    """Claim `key` for this request, or return the stored answer of the identical earlier request.
+
+    Call inside the transaction that does the work (`transaction.atomic()`)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("claim_key() must run inside the transaction that does the work")
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reporting_idempotencykey (user_id, key, request_hash, done, created_at) "
+            "VALUES (%s, %s, %s, false, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, fingerprint, now],
+        )
+        inserted = cursor.fetchone()
+    if inserted:
+        return IdempotencyKey(pk=inserted[0], user=user, key=key, request_hash=fingerprint, created_at=now)
+    row = IdempotencyKey.objects.get(user=user, key=key)
     if row.request_hash != fingerprint:
         raise KeyReused(key)
     if row.done:
         return Replay(row.response_status or 200, row.response_body)
-    taken_over = IdempotencyKey.objects.filter(
-        pk=row.pk, done=False, created_at__lt=timezone.now() - ABANDONED_AFTER
-    ).update(created_at=timezone.now())
+    taken_over = IdempotencyKey.objects.filter(pk=row.pk, done=False, created_at__lt=now - ABANDONED_AFTER).update(
+        created_at=now
+    )
     if taken_over:
         return row
     raise KeyInFlight(key)
 
 
 def finish_key(row: IdempotencyKey, *, status: int, body: Any) -> None:
-    """Store the answer; call inside the transaction that did the work."""
+    """Store the answer, in the transaction that claimed the key and did the work."""
     row.done, row.response_status, row.response_body = True, status, body
     row.save(update_fields=["done", "response_status", "response_body"])
-
-
-def release_key(row: IdempotencyKey) -> None:
-    """Forget a claim whose work failed and stored nothing, so the client may try again."""
-    IdempotencyKey.objects.filter(pk=row.pk, done=False).delete()

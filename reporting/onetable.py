@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,11 +93,28 @@ class Claims:
         return needed
 
 
+@dataclass(frozen=True)
+class Target:
+    """An active subscription on a sheet: the fields it takes and where its deliveries go."""
+
+    subscription_id: int
+    department_id: int
+    endpoint_id: int | None  # None: the department reads its feed
+    scope: str  # the area code it covers
+    starts_on: dt.date
+    expires_on: dt.date | None
+    codes: frozenset[str]
+
+    def covers(self, day: dt.date) -> bool:
+        return self.starts_on <= day and (self.expires_on is None or day <= self.expires_on)
+
+
 @dataclass
 class SheetCatalogue:
     """What the one table needs to know of a sheet, read once per catalogue generation and process."""
 
     claims: list[tuple[str, Claim]]  # (the subscription's scope code, its claim on one field)
+    targets: list[Target]  # the subscriptions behind the claims, in id order
     fields: list[Field]  # every field of the sheet, in form order
     revisions: dict[int, list[FieldRevision]]  # per field, newest first
     departments: dict[int, Department]
@@ -115,40 +133,76 @@ class SheetCatalogue:
                 "subscription__starts_on",
                 "subscription__expires_on",
                 "field__retired_from",
+                "subscription_id",
+                "subscription__endpoint_id",
+                "field__code",
             )
         )
-        claims = [
-            (scope, Claim(field_id, sheet.pk, dept, starts, expires, retired))
-            for field_id, dept, scope, starts, expires, retired in rows
-        ]
+        claims, subscriptions, codes = [], {}, defaultdict(set)
+        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code in rows:
+            claims.append((scope, Claim(field_id, sheet.pk, dept, starts, expires, retired)))
+            subscriptions[subscription] = (dept, endpoint, scope, starts, expires)
+            codes[subscription].add(code)
         revisions: dict[int, list[FieldRevision]] = defaultdict(list)
         for revision in FieldRevision.objects.filter(field__sheet=sheet).order_by("field_id", "-effective_from"):
             revisions[revision.field_id].append(revision)
         return cls(
             claims=claims,
+            targets=[Target(pk, *subscriptions[pk], frozenset(codes[pk])) for pk in sorted(subscriptions)],
             fields=list(Field.objects.filter(sheet=sheet).order_by("order", "code")),
             revisions=dict(revisions),
             departments={d.pk: d for d in Department.objects.filter(pk__in={c.department_id for _, c in claims})},
         )
 
-    def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, set[int]]:
+    def __post_init__(self) -> None:
+        self.scopes = frozenset(scope for scope, _ in self.claims)
+        # Derived per (the unit's scopes that have claims, day) and per day: a province's 20,000 villages
+        # share one entry. Read-only once stored: every request of the process gets the same objects.
+        self._needed: dict[tuple[frozenset[str], dt.date], dict[int, frozenset[int]]] = {}
+        self._fields_at: dict[dt.date, list[Field]] = {}
+
+    def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, frozenset[int]]:
+        """Per field asked of `unit` on `day`, the departments that need it."""
         if sheet.status != Status.ACTIVE or unit.area.level not in sheet.unit_levels:
             return {}
-        scopes = set(unit.area.lineage_codes())
-        needed: dict[int, set[int]] = defaultdict(set)
-        for scope, claim in self.claims:
-            if scope in scopes and claim.covers(day):
-                needed[claim.field_id].add(claim.department_id)
-        return needed
+        scopes = self.scopes.intersection(unit.area.lineage_codes())
+        key = (scopes, day)
+        found = self._needed.get(key)
+        if found is None:
+            needed: dict[int, set[int]] = defaultdict(set)
+            for scope, claim in self.claims:
+                if scope in scopes and claim.covers(day):
+                    needed[claim.field_id].add(claim.department_id)
+            found = {field_id: frozenset(departments) for field_id, departments in needed.items()}
+            if len(self._needed) >= 1024:
+                self._needed.clear()
+            self._needed[key] = found
+        return found
 
-    def definitions_at(self, fields: list[Field], day: dt.date) -> list[Field]:
-        """The fields as defined on `day`: a revised field is a copy with the revision applied, so the
-        cached fields, shared by every request of the process, are never changed (nothing writes to them)."""
-        chosen = []
-        for f in fields:
-            revision = next((r for r in self.revisions.get(f.pk, ()) if r.effective_from <= day), None)
-            chosen.append(revision.apply_to(copy.copy(f)) if revision else f)
-        return chosen
+    def targets_for(self, unit: Unit, day: dt.date, codes: AbstractSet[str]) -> list[tuple[Target, list[str]]]:
+        """The subscriptions a filing of `codes` by `unit` for `day` goes to, each with the codes it takes."""
+        scopes = self.scopes.intersection(unit.area.lineage_codes())
+        found = []
+        for target in self.targets:
+            if target.scope in scopes and target.covers(day):
+                taken = sorted(target.codes.intersection(codes))
+                if taken:
+                    found.append((target, taken))
+        return found
+
+    def fields_at(self, day: dt.date) -> list[Field]:
+        """Every field of the sheet as defined on `day`: a revised field is a copy with the revision
+        applied, so the cached fields, shared by every request of the process, are never changed."""
+        found = self._fields_at.get(day)
+        if found is None:
+            found = []
+            for f in self.fields:
+                revision = next((r for r in self.revisions.get(f.pk, ()) if r.effective_from <= day), None)
+                found.append(revision.apply_to(copy.copy(f)) if revision else f)
+            if len(self._fields_at) >= 256:
+                self._fields_at.clear()
+            self._fields_at[day] = found
+        return found
 
 
 _SHEETS: dict[tuple[int, int], SheetCatalogue] = {}
@@ -172,7 +226,7 @@ def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
 @dataclass
 class TableField:
     field: Field
-    department_ids: set[int]
+    department_ids: AbstractSet[int]  # shared with the cached catalogue: never changed
     carried: Any = None  # last accepted value of a stable fact
     carried_from: str = ""  # the period it was accepted in
 
@@ -192,6 +246,7 @@ class OneTable:
     period: Period
     fields: list[TableField]
     departments: list[Department] = field(default_factory=list)
+    catalogue: SheetCatalogue | None = None  # what it was built from (filing reuses it for the outbox rows)
 
     def __bool__(self) -> bool:
         return bool(self.fields)
@@ -209,8 +264,8 @@ def build_one_table(
         needed = claims.departments_by_field(sheet, period.start)
     else:
         needed = catalogue.needed(unit, sheet, period.start)
-    fields = catalogue.definitions_at([f for f in catalogue.fields if f.pk in needed], period.start)
-    table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields])
+    fields = [f for f in catalogue.fields_at(period.start) if f.pk in needed]
+    table = OneTable(unit, sheet, period, [TableField(f, needed[f.pk]) for f in fields], catalogue=catalogue)
     department_ids = set().union(*needed.values()) if needed else set()
     table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]
     missing = department_ids - set(catalogue.departments)

@@ -160,26 +160,23 @@ class SubmissionsView(APIView):
         if not key or len(key) > 200:
             return problem_response([Problem(field="Idempotency-Key", rule="idempotency.missing")])
         fingerprint = idempotency.request_hash(request.path, request.data)
-        try:
-            claim = idempotency.claim_key(user=request.user, key=key, fingerprint=fingerprint)
-        except idempotency.KeyReused:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
-        except idempotency.KeyInFlight:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
-        if isinstance(claim, idempotency.Replay):
-            return Response(claim.body, status=claim.status, headers={"Idempotent-Replayed": "true"})
-        try:
-            with transaction.atomic():
+        with transaction.atomic():  # the key, the filing and the stored answer commit together, or none does
+            try:
+                claim = idempotency.claim_key(user=request.user, key=key, fingerprint=fingerprint)
+            except idempotency.KeyReused:
+                return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
+            except idempotency.KeyInFlight:
+                return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+            if isinstance(claim, idempotency.Replay):
+                return Response(claim.body, status=claim.status, headers={"Idempotent-Replayed": "true"})
+            try:
                 version = self._file(unit, request.user, request.data)
-                body = version_json(version.submission, version)
-                idempotency.finish_key(claim, status=201, body=body)
-        except Problems as error:
-            response = problem_response(error.problems)
-            idempotency.finish_key(claim, status=400, body=response.data)  # the same request gets the same answer
-            return response
-        except Exception:
-            idempotency.release_key(claim)
-            raise
+            except Problems as error:  # the filing's savepoint undid its writes; a repeat gets the same answer
+                response = problem_response(error.problems)
+                idempotency.finish_key(claim, status=400, body=response.data)
+                return response
+            body = version_json(version.submission, version)
+            idempotency.finish_key(claim, status=201, body=body)
         return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": _etag(version.number)})
 
     @staticmethod

@@ -5,9 +5,9 @@ subscription covering the unit, the period and a field of the sheet. After
 commit Celery is told; if that message is lost, the sweep finds the rows.
 
 Sending: a worker leases one endpoint (so its deliveries go out in order, one
-batch at a time), claims its due rows with FOR UPDATE SKIP LOCKED in a short
-transaction, posts them in one signed request with no transaction open, and
-records the outcome. A worker killed mid-batch leaves the rows pending; the
+batch at a time) and claims its due rows with their bodies in one statement,
+posts them in one signed request with no transaction open, and records the
+outcome in one statement. A worker killed mid-batch leaves the rows pending; the
 lease runs out and the batch is sent again with the same delivery ids.
 """
 
@@ -17,12 +17,13 @@ import datetime as dt
 import json
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from reporting import webhooks
@@ -30,11 +31,11 @@ from reporting.models import (
     SENDABLE,
     AccessKind,
     AllowedNetwork,
-    Delivery,
     DeliveryStatus,
     Endpoint,
     SubmissionVersion,
 )
+from reporting.onetable import SheetCatalogue, sheet_catalogue
 
 log = logging.getLogger("onetable.deliveries")
 
@@ -43,49 +44,56 @@ LONGEST_RETRY = dt.timedelta(days=1)
 RETRY_FOR = dt.timedelta(days=3)  # a delivery is retried for at least this long before it is dead-lettered
 CIRCUIT_AFTER = 5  # consecutive failures that open an endpoint's circuit
 
+# One row per subscription the filing goes to, computed from the cached catalogue (reporting.onetable)
+# and passed as arrays; a correction's rows point at the delivery of the version they replace.
 _CREATE_SQL = """
 INSERT INTO reporting_delivery
     (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
      status, attempts, next_attempt_at, last_error, created_at)
-SELECT s.department_id, s.id, s.endpoint_id, %(submission)s, %(version)s,
-       (SELECT max(d.id) FROM reporting_delivery d WHERE d.submission_id = %(submission)s AND d.subscription_id = s.id),
-       array_agg(f.code ORDER BY f.code), pg_current_xact_id()::text::bigint,
-       CASE WHEN s.endpoint_id IS NULL THEN 'feed' ELSE 'pending' END, 0, now(), '', now()
-FROM reporting_subscription s
-JOIN core_area scope ON scope.id = s.scope_id AND scope.code = ANY(%(scopes)s)
-JOIN reporting_subscription_fields sf ON sf.subscription_id = s.id
-JOIN reporting_field f ON f.id = sf.field_id
-WHERE s.status = 'active'
-  AND s.starts_on <= %(day)s AND (s.expires_on IS NULL OR s.expires_on >= %(day)s)
-  AND f.sheet_id = %(sheet)s AND f.code = ANY(%(codes)s)
-GROUP BY s.id
-RETURNING endpoint_id
+SELECT r.department_id, r.subscription_id, r.endpoint_id, %(submission)s, %(version)s,
+       CASE WHEN %(first)s THEN NULL ELSE
+           (SELECT max(d.id) FROM reporting_delivery d
+            WHERE d.submission_id = %(submission)s AND d.subscription_id = r.subscription_id) END,
+       string_to_array(r.fields, ','), pg_current_xact_id()::text::bigint,
+       CASE WHEN r.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
+FROM unnest(%(subscriptions)s::bigint[], %(departments)s::bigint[], %(endpoints)s::bigint[], %(fields)s::text[])
+     AS r(subscription_id, department_id, endpoint_id, fields)
+ORDER BY r.subscription_id
 """
 
 
-def create_deliveries(version: SubmissionVersion) -> int:
-    """Queue this version for every subscription that covers it, in the caller's transaction."""
+def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | None = None) -> int:
+    """Queue this version for every subscription that covers it, in the caller's transaction.
+
+    Which subscriptions: those active on the period's first day (or the record's date) whose scope
+    contains the unit and which take at least one field the version answers (a value or "not
+    applicable"); each row carries those fields, sorted. Codes never hold a comma (`CODE`).
+    `catalogue`: the one the filing's table was built from, else the sheet's current one."""
     submission = version.submission
-    area = submission.unit.area
-    day = submission.period_start
-    codes = sorted(set(version.values) | set(version.not_applicable))
+    codes = set(version.values) | set(version.not_applicable)
+    catalogue = catalogue or sheet_catalogue(submission.sheet)
+    targets = catalogue.targets_for(submission.unit, submission.period_start, codes)
+    if not targets:
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             {
                 "submission": submission.pk,
                 "version": version.pk,
-                "sheet": submission.sheet_id,
-                "codes": codes,
-                "day": day,
-                "scopes": area.lineage_codes(),
+                "first": version.number == 1,
+                "subscriptions": [t.subscription_id for t, _ in targets],
+                "departments": [t.department_id for t, _ in targets],
+                "endpoints": [t.endpoint_id for t, _ in targets],
+                "fields": [",".join(taken) for _, taken in targets],
+                "feed": DeliveryStatus.FEED.value,
+                "pending": DeliveryStatus.PENDING.value,
             },
         )
-        endpoint_ids = sorted({row[0] for row in cursor.fetchall() if row[0] is not None})
-        count = cursor.rowcount
+    endpoint_ids = sorted({t.endpoint_id for t, _ in targets if t.endpoint_id is not None})
     if endpoint_ids:
         transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
-    return count
+    return len(targets)
 
 
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
@@ -141,8 +149,8 @@ def backoff(attempts: int) -> dt.timedelta:
 
 # What a delivery carries: the version's values restricted to the delivery's fields, as JSON made by
 # PostgreSQL (one statement for a whole batch; nothing is decoded and encoded again in Python).
-_BODIES_SQL = """
-SELECT json_build_object(
+_BODY = """
+json_build_object(
     'id', 'dlv_' || d.id,
     'subscription', d.subscription_id,
     'unit', json_build_object('code', a.code, 'name', u.name),
@@ -159,14 +167,62 @@ SELECT json_build_object(
                        FROM jsonb_each(v.not_applicable) kv JOIN unnest(d.fields) f ON f = kv.key),
     'filed_at', v.at
 )::text
-FROM reporting_delivery d
+"""
+_BODY_JOINS = """
 JOIN reporting_submissionversion v ON v.id = d.version_id
 JOIN reporting_submission s ON s.id = d.submission_id
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 JOIN reporting_sheet sh ON sh.id = s.sheet_id
-WHERE d.id = ANY(%s)
+"""
+_BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
+
+# Claiming, in one statement (its own transaction): take the endpoint's lease if it is free and its
+# circuit closed, pick its due rows in id order, and return each with its body. A second worker's
+# statement skips the locked endpoint row or sees the lease, and gets nothing.
+_CLAIM_SQL = f"""
+WITH endpoint AS (
+    SELECT e.id FROM reporting_endpoint e
+    WHERE e.id = %(endpoint)s AND e.active
+      AND (e.open_until IS NULL OR e.open_until <= %(now)s)
+      AND (e.lease_until IS NULL OR e.lease_until < %(now)s)
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
+    WHERE d.status = ANY(%(sendable)s) AND d.next_attempt_at <= %(now)s
+    ORDER BY d.id LIMIT %(limit)s
+    FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+    UPDATE reporting_endpoint e SET lease_until = %(lease)s
+    FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
+    RETURNING e.id
+)
+SELECT d.id, d.attempts, d.created_at, {_BODY}
+FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {_BODY_JOINS}
 ORDER BY d.id
+"""
+
+# Recording a batch the receiver took, in one statement: the rows still due become delivered, each gets
+# its access record, the endpoint's lease is given back and its circuit closed; and whether more are due.
+_DELIVERED_SQL = """
+WITH sent AS (
+    UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = %(now)s, last_error = '',
+                                  attempts = attempts + 1
+    WHERE id = ANY(%(ids)s) AND status = ANY(%(sendable)s)
+    RETURNING id, department_id, subscription_id, submission_id, fields
+), access AS (
+    INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, delivery_id, sheet_id,
+                                        period, fields, kind, at)
+    SELECT s.unit_id, sent.department_id, sent.subscription_id, sent.id, s.sheet_id, s.period, sent.fields,
+           %(pushed)s, now()
+    FROM sent JOIN reporting_submission s ON s.id = sent.submission_id ORDER BY sent.id
+), endpoint AS (
+    UPDATE reporting_endpoint SET lease_until = NULL, failures = 0, open_until = NULL, last_error = ''
+    WHERE id = %(endpoint)s
+)
+SELECT EXISTS (SELECT 1 FROM reporting_delivery
+               WHERE endpoint_id = %(endpoint)s AND status = ANY(%(sendable)s)
+                 AND next_attempt_at <= %(now)s AND NOT (id = ANY(%(ids)s)))
 """
 
 
@@ -182,55 +238,51 @@ def batch_body(department_code: str, bodies: list[str]) -> bytes:
     return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()
 
 
-def _claim(endpoint_id: int) -> tuple[Endpoint, list[Delivery]] | None:
+@dataclass
+class Claimed:
+    """A delivery taken for this batch: what a failure needs to decide its retry, and its body."""
+
+    pk: int
+    attempts: int
+    created_at: dt.datetime
+    body: str
+
+
+def _claim(endpoint_id: int) -> list[Claimed]:
     now = timezone.now()
-    with transaction.atomic():
-        endpoint = (
-            Endpoint.objects.select_for_update(skip_locked=True)
-            .filter(pk=endpoint_id, active=True)
-            .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .first()
+    lease = now + dt.timedelta(seconds=settings.ONETABLE_DELIVERY_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "endpoint": endpoint_id,
+                "now": now,
+                "lease": lease,
+                "limit": settings.ONETABLE_DELIVERY_BATCH,
+                "sendable": SENDABLE,
+            },
         )
-        if endpoint is None:
-            return None
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__lte=now)
-            .order_by("id")
-            .values_list("id", flat=True)[: settings.ONETABLE_DELIVERY_BATCH]
-        )
-        if not ids:
-            return None
-        endpoint.lease_until = now + dt.timedelta(seconds=settings.ONETABLE_DELIVERY_LEASE_SECONDS)
-        endpoint.save(update_fields=["lease_until"])
-    batch = list(
-        Delivery.objects.filter(pk__in=ids).only("id", "attempts", "created_at", "department_id").order_by("id")
-    )
-    return endpoint, batch
+        return [Claimed(*row) for row in cursor.fetchall()]
 
 
 def send_batch(endpoint_id: int) -> bool:
     """Send one batch of an endpoint's due deliveries; return whether more are due now."""
-    claimed = _claim(endpoint_id)
-    if claimed is None:
+    batch = _claim(endpoint_id)
+    if not batch:
         return False
-    endpoint, batch = claimed
-    body = batch_body(endpoint.department.code, delivery_bodies([d.pk for d in batch]))
+    endpoint = Endpoint.objects.select_related("department").get(pk=endpoint_id)
+    body = batch_body(endpoint.department.code, [d.body for d in batch])
     msg_id = f"msg_{batch[0].pk}_{batch[-1].pk}_{len(batch)}"
     try:
         target = webhooks.resolve_allowed(endpoint.url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
     except webhooks.Refused as refused:
-        _record(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True)
+        _failed(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True)
         return False
     outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, _secrets(endpoint)))
-    _record(endpoint, batch, outcome, permanent=not outcome.ok and not outcome.retryable)
-    return (
-        outcome.ok
-        and Delivery.objects.filter(
-            endpoint=endpoint, status__in=SENDABLE, next_attempt_at__lte=timezone.now()
-        ).exists()
-    )
+    if outcome.ok:
+        return _delivered(endpoint, batch)
+    _failed(endpoint, batch, outcome, permanent=not outcome.retryable)
+    return False
 
 
 def _secrets(endpoint: Endpoint) -> list[str]:
@@ -244,30 +296,46 @@ def _secrets(endpoint: Endpoint) -> list[str]:
     return in_use
 
 
+def _delivered(endpoint: Endpoint, batch: list[Claimed]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DELIVERED_SQL,
+            {
+                "ids": [d.pk for d in batch],
+                "now": timezone.now(),
+                "endpoint": endpoint.pk,
+                "sendable": SENDABLE,
+                "delivered": DeliveryStatus.DELIVERED,
+                "pushed": AccessKind.PUSHED,
+            },
+        )
+        return cursor.fetchone()[0]
+
+
 @transaction.atomic
-def _record(endpoint: Endpoint, batch: list[Delivery], outcome: webhooks.Outcome, *, permanent: bool) -> None:
+def _failed(endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome, *, permanent: bool) -> None:
+    """Each row of the batch backs off on its own (or is dead-lettered), and the endpoint counts a failure."""
     now = timezone.now()
-    ids = [d.pk for d in batch]
-    pending = Delivery.objects.filter(pk__in=ids, status__in=SENDABLE)
-    endpoint_update: dict[str, Any] = {"lease_until": None}
-    if outcome.ok:
-        pending.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", attempts=F("attempts") + 1)
-        record_access([d.pk for d in batch], AccessKind.PUSHED)
-        endpoint_update |= {"failures": 0, "open_until": None, "last_error": ""}
-    else:
-        for delivery in batch:
-            attempts = delivery.attempts + 1
-            dead = permanent or now - delivery.created_at >= RETRY_FOR
-            Delivery.objects.filter(pk=delivery.pk, status__in=SENDABLE).update(
-                status=DeliveryStatus.DEAD if dead else DeliveryStatus.RETRYING,
-                attempts=attempts,
-                next_attempt_at=None if dead else now + backoff(attempts),
-                last_error=outcome.error[:2000],
-            )
-        failures = endpoint.failures + 1
-        endpoint_update |= {"failures": failures, "last_error": outcome.error[:2000]}
-        if failures >= CIRCUIT_AFTER:
-            endpoint_update["open_until"] = now + backoff(failures - CIRCUIT_AFTER + 1)
+    ids, statuses, attempts, next_at = [], [], [], []
+    for delivery in batch:
+        tries = delivery.attempts + 1
+        dead = permanent or now - delivery.created_at >= RETRY_FOR
+        ids.append(delivery.pk)
+        statuses.append(DeliveryStatus.DEAD if dead else DeliveryStatus.RETRYING)
+        attempts.append(tries)
+        next_at.append(None if dead else now + backoff(tries))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE reporting_delivery d SET status = r.status, attempts = r.attempts, "
+            "next_attempt_at = r.next_at, last_error = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[]) AS r(id, status, attempts, next_at) "
+            "WHERE d.id = r.id AND d.status = ANY(%s)",
+            [outcome.error[:2000], ids, [str(s) for s in statuses], attempts, next_at, SENDABLE],
+        )
+    failures = endpoint.failures + 1
+    endpoint_update: dict[str, Any] = {"lease_until": None, "failures": failures, "last_error": outcome.error[:2000]}
+    if failures >= CIRCUIT_AFTER:
+        endpoint_update["open_until"] = now + backoff(failures - CIRCUIT_AFTER + 1)
     Endpoint.objects.filter(pk=endpoint.pk).update(**endpoint_update)
 
 

@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from core.audit import record
 from core.models import Unit, User
@@ -83,8 +84,36 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
         carried=carried,
         asked_count=len(table.fields),
         typed_count=len(values) - len(carried),
-        department_count=len({d for e in table.fields for d in e.department_ids}),
+        department_count=len(table.departments),
         refills_spared=sum(len(e.department_ids) - 1 for e in answered),
+    )
+
+
+def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
+    """Create the unit's submission for the period; if one exists (or a concurrent first filing commits
+    it while this one waits at the INSERT), the filer is told to correct it instead."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reporting_submission (unit_id, sheet_id, period, period_start, current_version, "
+            "created_at, updated_at) VALUES (%s, %s, %s, %s, 1, %s, %s) "
+            "ON CONFLICT (unit_id, sheet_id, period) WHERE record_key IS NULL DO NOTHING RETURNING id",
+            [unit.pk, sheet.pk, str(period), period.start, now, now],
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        raise AlreadySubmitted(
+            Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
+        )
+    return Submission(
+        pk=inserted[0],
+        unit=unit,
+        sheet=sheet,
+        period=str(period),
+        period_start=period.start,
+        current_version=1,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -125,20 +154,9 @@ def submit_sheet(
         raise Problems([Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})])
     table = build_one_table(unit=unit, sheet=sheet, period=period)
     answers = validate_answers(table, raw, not_applicable)
-    existing = Submission.objects.filter(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True).first()
-    if existing:
-        raise AlreadySubmitted(existing)
-    try:
-        with transaction.atomic():  # a concurrent first submission loses the race on the unique constraint
-            submission = Submission.objects.create(
-                unit=unit, sheet=sheet, period=str(period), period_start=period.start
-            )
-    except IntegrityError:
-        raise AlreadySubmitted(
-            Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
-        ) from None
+    submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
-    create_deliveries(version)
+    create_deliveries(version, table.catalogue)
     Draft.objects.filter(unit=unit, sheet=sheet, period=str(period)).delete()
     record(action="submission.submitted", target=submission, actor=by, version=1)
     return version
@@ -156,7 +174,7 @@ def add_record(
         unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day, period_start=day
     )
     version = _new_version(submission, 1, answers, by)
-    create_deliveries(version)
+    create_deliveries(version, table.catalogue)
     record(action="record.added", target=submission, actor=by)
     return version
 
@@ -189,7 +207,7 @@ def correct_submission(
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
-    create_deliveries(version)
+    create_deliveries(version, table.catalogue)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version
     return version

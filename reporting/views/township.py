@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -90,38 +91,42 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
 
 
 def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
-    """Run `action` once per form token: a double click or a resent form gets the first result."""
+    """Run `action` once per form token: a double click or a resent form gets the first result.
+
+    The token is claimed in the transaction that files: a refused form rolls the claim back
+    with everything else, so the cadre fixes the form and sends it again with the same token."""
     token = request.POST.get("token") or uuid.uuid4().hex
     fingerprint = idempotency.request_hash(request.path)
-    try:
-        claim = idempotency.claim_key(user=request.user, key=f"form:{token}", fingerprint=fingerprint)
-    except idempotency.KeyInFlight:
-        messages.info(request, _("Your submission is being saved; this page will show it shortly."))
-        return redirect(request.path)
-    if isinstance(claim, idempotency.Replay):
-        return redirect(claim.body["redirect"])
-    try:
-        version = action()
-    except Problems as error:
-        idempotency.release_key(claim)
-        rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
-        extra = [p for p in error.problems if p.field not in table.by_code()]
-        return render(
-            request,
-            "township/fill.html",
-            {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
-            status=400,
-        )
-    except AlreadySubmitted as error:
-        idempotency.release_key(claim)
-        messages.info(request, str(error))
-        return redirect("submission", pk=error.submission.pk)
-    except VersionConflict as error:
-        idempotency.release_key(claim)
-        messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
-        return redirect(request.path)
-    target = reverse("submission", args=[version.submission_id]) + "?done=1"
-    idempotency.finish_key(claim, status=303, body={"redirect": target})
+    with transaction.atomic():
+        try:
+            claim = idempotency.claim_key(user=request.user, key=f"form:{token}", fingerprint=fingerprint)
+        except idempotency.KeyInFlight:
+            messages.info(request, _("Your submission is being saved; this page will show it shortly."))
+            return redirect(request.path)
+        if isinstance(claim, idempotency.Replay):
+            return redirect(claim.body["redirect"])
+        try:
+            version = action()
+        except Problems as error:
+            transaction.set_rollback(True)
+            rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
+            extra = [p for p in error.problems if p.field not in table.by_code()]
+            return render(
+                request,
+                "township/fill.html",
+                {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
+                status=400,
+            )
+        except AlreadySubmitted as error:
+            transaction.set_rollback(True)
+            messages.info(request, str(error))
+            return redirect("submission", pk=error.submission.pk)
+        except VersionConflict as error:
+            transaction.set_rollback(True)
+            messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
+            return redirect(request.path)
+        target = reverse("submission", args=[version.submission_id]) + "?done=1"
+        idempotency.finish_key(claim, status=303, body={"redirect": target})
     return redirect(target)
 
 
