@@ -276,24 +276,48 @@ def build_one_table(
     return table
 
 
+_LATEST_EARLIER = (
+    'SELECT s.period, (SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(v."values") kv '
+    "WHERE kv.key = ANY(%(codes)s))::text "
+    "FROM reporting_submission s "
+    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
+    "WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL "
+    "ORDER BY s.period DESC LIMIT 1"
+)
+_LAST_HELD = (
+    "SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s "
+    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
+    'CROSS JOIN LATERAL jsonb_each(v."values") kv '
+    "WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL "
+    "AND kv.key = ANY(%(codes)s) ORDER BY kv.key, s.period DESC"
+)
+
+
 def _carry_forward(table: OneTable) -> None:
-    """Pre-fill stable facts with the last accepted value from an earlier period (one query: PostgreSQL
-    picks, for each stable fact, its value in the latest earlier filing that has one)."""
+    """Pre-fill stable facts with the last accepted value from an earlier period.
+
+    The latest earlier filing usually holds every stable fact: one row, one version read. Only
+    facts it lacks (left blank or not applicable then) are looked up further back, by PostgreSQL
+    picking each one's value in the latest earlier filing that has it."""
     stable = {f.code: f for f in table.fields if f.field.stable}
     if not stable:
         return
+    params = {"unit": table.unit.pk, "sheet": table.sheet.pk, "period": str(table.period), "codes": sorted(stable)}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s "
-            "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
-            'CROSS JOIN LATERAL jsonb_each(v."values") kv '
-            "WHERE s.unit_id = %s AND s.sheet_id = %s AND s.period < %s AND s.record_key IS NULL "
-            "AND kv.key = ANY(%s) ORDER BY kv.key, s.period DESC",
-            [table.unit.pk, table.sheet.pk, str(table.period), sorted(stable)],
-        )
-        for code, period, value in cursor.fetchall():
+        cursor.execute(_LATEST_EARLIER, params)
+        latest = cursor.fetchone()
+        if latest is None:
+            return  # the unit's first filing of this sheet
+        period, values = latest
+        for code, value in json.loads(values or "{}").items():
+            entry = stable.pop(code)
+            entry.carried, entry.carried_from = value, period
+        if not stable:
+            return
+        cursor.execute(_LAST_HELD, {**params, "period": period, "codes": sorted(stable)})
+        for code, earlier, value in cursor.fetchall():
             entry = stable[code]
-            entry.carried, entry.carried_from = json.loads(value), period
+            entry.carried, entry.carried_from = json.loads(value), earlier
 
 
 class DueCalendar:

@@ -10,6 +10,7 @@ from reporting.errors import Problem, Problems
 from reporting.models import (
     AccessKind,
     ClosureLog,
+    Delivery,
     Field,
     Notice,
     Sheet,
@@ -187,3 +188,42 @@ def test_a_cached_one_table_follows_a_bulk_update_that_sends_no_signals(village_
     assert table(village_cadre.unit, "village_basics", "2026Q4").by_code()["resident_population"].department_ids == (
         before
     )
+
+
+def test_a_filing_goes_out_to_the_subscriptions_as_they_are_now_not_as_cached(village_cadre):
+    """The outbox rows come from the cached catalogue: a change by raw SQL must reach them at once."""
+    table(village_cadre.unit, "village_basics", "2026Q4")  # the catalogue is read and cached
+    field = Field.objects.get(code="resident_population")
+    civil = Department.objects.get(code="civil")
+    with connection.cursor() as cursor:  # civil affairs stops taking a field other departments still take
+        cursor.execute(
+            "DELETE FROM reporting_subscription_fields WHERE field_id = %s AND subscription_id IN "
+            "(SELECT id FROM reporting_subscription WHERE department_id = %s)",
+            [field.pk, civil.pk],
+        )
+    version = submit_sheet(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw=VILLAGE_BASICS_Q4,
+        not_applicable={},
+        by=village_cadre,
+    )
+    rows = {d.subscription_id: d for d in Delivery.objects.filter(version=version)}
+    taken = Subscription.fields.through.objects.filter(subscription_id__in=rows, field__sheet__code="village_basics")
+    expected: dict[int, set[str]] = {}
+    for subscription_id, code in taken.values_list("subscription_id", "field__code"):
+        expected.setdefault(subscription_id, set()).add(code)
+    assert {pk: sorted(codes & set(version.values)) for pk, codes in expected.items()} == {
+        pk: d.fields for pk, d in rows.items()
+    }
+    assert civil.pk in {d.department_id for d in rows.values()}
+    assert all("resident_population" not in d.fields for d in rows.values() if d.department_id == civil.pk)
+    assert any("resident_population" in d.fields for d in rows.values() if d.department_id != civil.pk)
+    # and every active subscription covering the village that takes an answered field has its row
+    covering = Subscription.objects.filter(
+        status=SubscriptionStatus.ACTIVE,
+        fields__code__in=list(version.values),
+        scope__code__in=village_cadre.unit.area.lineage_codes(),
+    ).distinct()
+    assert set(covering.values_list("pk", flat=True)) == set(rows)

@@ -7,7 +7,8 @@ from core.models import Area, Unit
 from reporting.models import Sheet, Subscription, SubscriptionStatus
 from reporting.onetable import build_one_table, due_items
 from reporting.periods import Period
-from tests.reporting.helpers import subscribe
+from reporting.services.submissions import submit_sheet
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
 
 Q4 = Period.parse("2026Q4")
 
@@ -68,6 +69,27 @@ def test_stable_facts_are_carried_forward_from_the_last_accepted_value(village):
     assert entries["registered_population"].carried_from == "2026Q3"
     assert entries["culture_centre_area"].carried == q3["culture_centre_area"]
     assert not entries["volunteers"].has_carried  # not a stable fact: asked afresh each period
+
+
+def test_a_stable_fact_left_blank_last_time_is_carried_from_the_filing_before(village, village_cadre):
+    q3 = village.submissions.get(period="2026Q3").versions.get().values
+    assert "elderly_over_60" in q3
+    raw = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "elderly_over_60"}  # optional: left blank in Q4
+    submit_sheet(
+        unit=village,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Q4,
+        raw={**raw, "library_books": "3500"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    entries = table(village, "village_basics", Period.parse("2027Q1")).by_code()
+    assert (entries["library_books"].carried, entries["library_books"].carried_from) == (3500, "2026Q4")
+    assert (entries["elderly_over_60"].carried, entries["elderly_over_60"].carried_from) == (
+        q3["elderly_over_60"],
+        "2026Q3",
+    )
+    assert not entries["volunteers"].has_carried
 
 
 @time_machine.travel(dt.datetime(2026, 11, 22, 10, 0), tick=False)
