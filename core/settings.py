@@ -85,6 +85,10 @@ DATABASES = {"default": env_database("DATABASE_URL")}
 # request or per delivery task cost more than the work itself in the submit-to-delivered benchmark.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Let psycopg keep prepared statements (Django turns them off by default). Only cursors that bind on the
+# server prepare anything: the outbox sender's fixed statements (reporting/services/deliveries.py).
+# Django's own cursors bind on the client and never do.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"

@@ -276,48 +276,53 @@ def build_one_table(
     return table
 
 
-_LATEST_EARLIER = (
-    'SELECT s.period, (SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(v."values") kv '
-    "WHERE kv.key = ANY(%(codes)s))::text "
-    "FROM reporting_submission s "
-    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
-    "WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL "
-    "ORDER BY s.period DESC LIMIT 1"
+# Stable facts, in one statement: the latest earlier filing usually holds every one of them (one version
+# read). Only when it lacks some (left blank or not applicable then) does the second branch run, picking
+# each missing fact's value in the latest earlier filing that has it; its gate is evaluated first.
+_CARRY_SQL = """
+WITH latest AS MATERIALIZED (
+    SELECT s.period, v."values" FROM reporting_submission s
+    JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
+    ORDER BY s.period DESC LIMIT 1
+), found AS MATERIALIZED (
+    SELECT kv.key, latest.period, kv.value FROM latest, jsonb_each(latest."values") kv
+    WHERE kv.key = ANY(%(codes)s)
 )
-_LAST_HELD = (
-    "SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s "
-    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
-    'CROSS JOIN LATERAL jsonb_each(v."values") kv '
-    "WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL "
-    "AND kv.key = ANY(%(codes)s) ORDER BY kv.key, s.period DESC"
-)
+SELECT key, period, value::text FROM found
+UNION ALL
+SELECT * FROM (
+    SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s
+    JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    CROSS JOIN LATERAL jsonb_each(v."values") kv
+    WHERE (SELECT count(*) FROM found) < %(wanted)s
+      AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.record_key IS NULL
+      AND s.period < (SELECT period FROM latest)
+      AND kv.key = ANY(%(codes)s) AND kv.key NOT IN (SELECT key FROM found)
+    ORDER BY kv.key, s.period DESC
+) older
+"""
 
 
 def _carry_forward(table: OneTable) -> None:
-    """Pre-fill stable facts with the last accepted value from an earlier period.
-
-    The latest earlier filing usually holds every stable fact: one row, one version read. Only
-    facts it lacks (left blank or not applicable then) are looked up further back, by PostgreSQL
-    picking each one's value in the latest earlier filing that has it."""
+    """Pre-fill stable facts with the last accepted value from an earlier period (one query)."""
     stable = {f.code: f for f in table.fields if f.field.stable}
     if not stable:
         return
-    params = {"unit": table.unit.pk, "sheet": table.sheet.pk, "period": str(table.period), "codes": sorted(stable)}
     with connection.cursor() as cursor:
-        cursor.execute(_LATEST_EARLIER, params)
-        latest = cursor.fetchone()
-        if latest is None:
-            return  # the unit's first filing of this sheet
-        period, values = latest
-        for code, value in json.loads(values or "{}").items():
-            entry = stable.pop(code)
-            entry.carried, entry.carried_from = value, period
-        if not stable:
-            return
-        cursor.execute(_LAST_HELD, {**params, "period": period, "codes": sorted(stable)})
-        for code, earlier, value in cursor.fetchall():
+        cursor.execute(
+            _CARRY_SQL,
+            {
+                "unit": table.unit.pk,
+                "sheet": table.sheet.pk,
+                "period": str(table.period),
+                "codes": sorted(stable),
+                "wanted": len(stable),
+            },
+        )
+        for code, period, value in cursor.fetchall():
             entry = stable[code]
-            entry.carried, entry.carried_from = json.loads(value), earlier
+            entry.carried, entry.carried_from = json.loads(value), period
 
 
 class DueCalendar:

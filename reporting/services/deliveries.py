@@ -17,9 +17,12 @@ import datetime as dt
 import json
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import redis
 from django.conf import settings
 from django.db import connection, transaction
@@ -177,6 +180,10 @@ JOIN reporting_sheet sh ON sh.id = s.sheet_id
 """
 _BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
 
+# The statuses still to send, written into the statements (not bound): the outbox's partial index
+# `delivery_sendable` serves a prepared statement's generic plan only when its predicate is visible.
+_SENDABLE = "(" + ", ".join(f"'{status.value}'" for status in SENDABLE) + ")"
+
 # Claiming, in one statement (its own transaction): take the endpoint's lease if it is free and its
 # circuit closed, pick its due rows in id order, and return each with its body. A second worker's
 # statement skips the locked endpoint row or sees the lease, and gets nothing.
@@ -189,7 +196,7 @@ WITH endpoint AS (
     FOR UPDATE SKIP LOCKED
 ), due AS (
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
-    WHERE d.status = ANY(%(sendable)s) AND d.next_attempt_at <= %(now)s
+    WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= %(now)s
     ORDER BY d.id LIMIT %(limit)s
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
@@ -204,11 +211,11 @@ ORDER BY d.id
 
 # Recording a batch the receiver took, in one statement: the rows still due become delivered, each gets
 # its access record, the endpoint's lease is given back and its circuit closed; and whether more are due.
-_DELIVERED_SQL = """
+_DELIVERED_SQL = f"""
 WITH sent AS (
     UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = %(now)s, last_error = '',
                                   attempts = attempts + 1
-    WHERE id = ANY(%(ids)s) AND status = ANY(%(sendable)s)
+    WHERE id = ANY(%(ids)s) AND status IN {_SENDABLE}
     RETURNING id, department_id, subscription_id, submission_id, fields
 ), access AS (
     INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, delivery_id, sheet_id,
@@ -221,15 +228,15 @@ WITH sent AS (
     WHERE id = %(endpoint)s
 )
 SELECT EXISTS (SELECT 1 FROM reporting_delivery
-               WHERE endpoint_id = %(endpoint)s AND status = ANY(%(sendable)s)
+               WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE}
                  AND next_attempt_at <= %(now)s AND NOT (id = ANY(%(ids)s)))
 """
 
 
 def delivery_bodies(ids: list[int]) -> list[str]:
     """The JSON text of each delivery, in id order."""
-    with connection.cursor() as cursor:
-        cursor.execute(_BODIES_SQL, [ids])
+    with fixed_statements() as cursor:
+        cursor.execute(_BODIES_SQL, [ids], prepare=True)
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -248,10 +255,32 @@ class Claimed:
     body: str
 
 
+@contextmanager
+def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor]:
+    """A transaction with a cursor for the outbox's fixed, hot statements (run them with `prepare=True`).
+
+    - The cursor binds parameters on the server, so a statement is prepared once per connection and
+      runs with its generic plan: planning the claim's joins took five times longer than running
+      them (about 2.4 ms against 0.5 ms), and PostgreSQL kept choosing to re-plan with custom plans.
+    - `relaxed_commit`: the commit does not wait for the WAL flush. Only for the sender's bookkeeping:
+      if PostgreSQL crashed first, the lease or the "delivered" mark would be lost and the batch sent
+      again with the same delivery ids, which receivers drop (at-least-once, as for a worker that
+      dies mid-batch). A filing's commit always waits."""
+    with transaction.atomic():
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit',"
+                " CASE WHEN %s THEN 'off' ELSE current_setting('synchronous_commit') END, true)",
+                [relaxed_commit],
+            )
+            yield cursor
+
+
 def _claim(endpoint_id: int) -> list[Claimed]:
     now = timezone.now()
     lease = now + dt.timedelta(seconds=settings.ONETABLE_DELIVERY_LEASE_SECONDS)
-    with connection.cursor() as cursor:
+    with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
             _CLAIM_SQL,
             {
@@ -259,8 +288,8 @@ def _claim(endpoint_id: int) -> list[Claimed]:
                 "now": now,
                 "lease": lease,
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
-                "sendable": SENDABLE,
             },
+            prepare=True,
         )
         return [Claimed(*row) for row in cursor.fetchall()]
 
@@ -297,17 +326,17 @@ def _secrets(endpoint: Endpoint) -> list[str]:
 
 
 def _delivered(endpoint: Endpoint, batch: list[Claimed]) -> bool:
-    with connection.cursor() as cursor:
+    with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
             _DELIVERED_SQL,
             {
                 "ids": [d.pk for d in batch],
                 "now": timezone.now(),
                 "endpoint": endpoint.pk,
-                "sendable": SENDABLE,
                 "delivered": DeliveryStatus.DELIVERED,
                 "pushed": AccessKind.PUSHED,
             },
+            prepare=True,
         )
         return cursor.fetchone()[0]
 
