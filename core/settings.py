@@ -123,6 +123,9 @@ if DEBUG:
 
 REDIS_URL = env_redis("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
+# Celery's Django fixup closes the database connection around every task unless told to reuse it; core/celery.py
+# closes it only when Django would (CONN_MAX_AGE, health checks).
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

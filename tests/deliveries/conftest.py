@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 
 import pytest
+from celery import signals
 from celery.contrib.testing.worker import start_worker
+from celery.fixups.django import DjangoWorkerFixup
 
 from core.celery import app as celery_app
 from core.models import Department, User
@@ -38,9 +40,17 @@ def demo(transactional_db):
 
 @pytest.fixture
 def worker(demo):
-    """A real Celery worker consuming from the real Redis broker, in threads of this process."""
-    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
-        yield
+    """A real Celery worker consuming from the real Redis broker, in threads of this process, with Celery's
+    Django fixup installed as the `celery worker` command installs it (start_worker alone does not)."""
+    fixup = DjangoWorkerFixup(celery_app).install()
+    try:
+        with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        signals.task_prerun.disconnect(fixup.on_task_prerun)
+        signals.task_postrun.disconnect(fixup.on_task_postrun)
+        signals.worker_process_init.disconnect(fixup.on_worker_process_init)
+        signals.beat_embedded_init.disconnect(fixup.close_database)
 
 
 @pytest.fixture

@@ -307,3 +307,29 @@ def test_a_cadre_sees_which_department_read_the_unit_data_and_another_cadre_does
     other = cadre.unit.area.parent.unit.members.first()
     client.force_login(other)
     assert "青山县文化广电新闻出版旅游体育局" not in client.get("/fill/data-use/").content.decode()
+
+
+def test_the_worker_keeps_its_database_connections_between_tasks(worker, loopback_allowed, receivers, cadre):
+    """Celery's Django fixup would open a PostgreSQL session for every task; the worker keeps its connections
+    as web workers do (CONN_MAX_AGE), so a stream of delivery batches needs no new session after the first."""
+    from django.db import connection
+
+    def sessions() -> int:  # sessions ever opened to this database (the server counts them)
+        time.sleep(1.5)  # backends report their statistics within a second
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    propaganda, culture = receivers(), receivers()
+    wire("propaganda", propaganda)
+    wire("culture", culture)
+    file_activity(cadre, activity_title="warm-up")
+    assert wait_for(lambda: propaganda.seen and culture.seen)  # worker threads have made their connections
+    before = sessions()
+    for i in range(8):
+        file_activity(cadre, activity_title=f"batch {i}")
+        assert wait_for(lambda n=i + 2: len(propaganda.seen) >= n and len(culture.seen) >= n)
+    opened = sessions() - before
+    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() >= 18
+    # at most one per worker thread that had not needed one yet (4 threads); Celery's default: one per task
+    assert opened <= 4, f"{opened} new PostgreSQL sessions for 16 delivery batches"
