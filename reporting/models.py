@@ -371,6 +371,8 @@ class Endpoint(models.Model):
     # A worker sending this endpoint's batch holds the lease; it runs out if the worker dies.
     lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # When a batch last reached the receiver: kept here because counting an outbox that only grows does not scale.
+    last_delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -432,6 +434,8 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["submission", "subscription"], name="delivery_by_submission"),
             models.Index(fields=["supersedes"], name="delivery_supersedes", condition=Q(supersedes__isnull=False)),
+            # the department's dead letters, newest first (few rows: the index stays small)
+            models.Index(fields=["department", "-id"], name="delivery_dead", condition=Q(status="dead")),
         ]
 
     def __str__(self) -> str:

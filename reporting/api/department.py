@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,7 +18,7 @@ from reporting.data import Query, entitled_fields, rows
 from reporting.errors import Problem, Problems
 from reporting.exports import csv_chunks, recorded
 from reporting.feed import parse_page, read_feed
-from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Status
+from reporting.models import Delivery, Endpoint, Field, Sheet, Status
 from reporting.periods import Period
 from reporting.services import deliveries
 
@@ -49,29 +49,34 @@ class FeedView(APIView):
         return Response({"items": page.items, "next": page.next_cursor, "has_more": page.has_more})
 
 
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def endpoint_json(endpoint: Endpoint, counts: dict[str, int]) -> dict:
     return {
         "id": endpoint.pk,
         "name": endpoint.name,
         "url": endpoint.url,
         "active": endpoint.active,
-        "circuit_open_until": endpoint.open_until.isoformat() if endpoint.open_until else None,
+        "circuit_open_until": _iso(endpoint.open_until),
         "consecutive_failures": endpoint.failures,
         "last_error": endpoint.last_error,
+        "last_delivered_at": _iso(endpoint.last_delivered_at),
         "deliveries": counts,
     }
 
 
 class DeliveryStatusView(APIView):
     @extend_schema(
-        summary="Delivery status per endpoint: pending, retrying, delivered, dead, with the last error",
+        summary="Delivery status per endpoint: pending, retrying and dead counts, the last delivery and error",
         operation_id="department_delivery_status",
         responses={
             200: inline_serializer(
                 "DeliveryStatusOut",
                 {
                     "endpoints": serializers.ListField(child=serializers.DictField()),
-                    "feed_only": serializers.DictField(),
+                    "newest_at": serializers.DateTimeField(allow_null=True),
                     "dead": serializers.ListField(child=serializers.DictField()),
                 },
             )
@@ -79,17 +84,12 @@ class DeliveryStatusView(APIView):
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
-        counts: dict[int | None, dict[str, int]] = {}
-        for row in (
-            Delivery.objects.filter(department=department).values("endpoint_id", "status").annotate(n=Count("id"))
-        ):
-            counts.setdefault(row["endpoint_id"], {})[row["status"]] = row["n"]
-        dead = Delivery.objects.filter(department=department, status=DeliveryStatus.DEAD).order_by("-id")[:50]
+        summary = deliveries.delivery_summary(department, dead_limit=50)
         return Response(
             {
-                "endpoints": [endpoint_json(e, counts.get(e.pk, {})) for e in department.endpoints.order_by("pk")],
-                "feed_only": counts.get(None, {}),
-                "dead": [{"id": d.public_id, "attempts": d.attempts, "last_error": d.last_error} for d in dead],
+                "endpoints": [endpoint_json(e, counts) for e, counts in summary.endpoints],
+                "newest_at": _iso(summary.newest_at),
+                "dead": [{"id": d.public_id, "attempts": d.attempts, "last_error": d.last_error} for d in summary.dead],
             }
         )
 

@@ -26,14 +26,16 @@ import psycopg
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.models import Department
 from reporting import webhooks
 from reporting.models import (
     SENDABLE,
     AccessKind,
     AllowedNetwork,
+    Delivery,
     DeliveryStatus,
     Endpoint,
     SubmissionVersion,
@@ -224,7 +226,8 @@ WITH sent AS (
            %(pushed)s, now()
     FROM sent JOIN reporting_submission s ON s.id = sent.submission_id ORDER BY sent.id
 ), endpoint AS (
-    UPDATE reporting_endpoint SET lease_until = NULL, failures = 0, open_until = NULL, last_error = ''
+    UPDATE reporting_endpoint SET lease_until = NULL, failures = 0, open_until = NULL, last_error = '',
+                                  last_delivered_at = %(now)s
     WHERE id = %(endpoint)s
 )
 SELECT EXISTS (SELECT 1 FROM reporting_delivery
@@ -366,6 +369,38 @@ def _failed(endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome,
     if failures >= CIRCUIT_AFTER:
         endpoint_update["open_until"] = now + backoff(failures - CIRCUIT_AFTER + 1)
     Endpoint.objects.filter(pk=endpoint.pk).update(**endpoint_update)
+
+
+@dataclass
+class DeliverySummary:
+    """What a department's pages and API show of its outbox, read with indexes whatever its size:
+    per endpoint what still waits (pending, retrying) and what was given up on (dead), and when data
+    last arrived; nothing counts the delivered rows, which only grow."""
+
+    endpoints: list[tuple[Endpoint, dict[str, int]]]
+    dead: list[Delivery]  # the newest dead letters
+    newest_at: dt.datetime | None  # when the newest delivery was made available (webhook or feed)
+
+
+def delivery_summary(department: Department, *, dead_limit: int = 100) -> DeliverySummary:
+    endpoints = list(department.endpoints.order_by("pk"))
+    counts: dict[int, dict[str, int]] = {
+        e.pk: {s.value: 0 for s in (*SENDABLE, DeliveryStatus.DEAD)} for e in endpoints
+    }
+    waiting = Delivery.objects.filter(endpoint__in=endpoints, status__in=SENDABLE)  # the partial index
+    given_up = Delivery.objects.filter(department=department, status=DeliveryStatus.DEAD)  # `delivery_dead`
+    for query in (waiting, given_up):
+        for row in query.values("endpoint_id", "status").annotate(n=Count("id")).order_by():
+            if row["endpoint_id"] in counts:
+                counts[row["endpoint_id"]][row["status"]] = row["n"]
+    newest = (
+        Delivery.objects.filter(department=department)
+        .order_by("-txid", "-id")  # `delivery_feed_order`, read backwards: one row
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    dead = list(given_up.select_related("submission__unit", "submission__sheet").order_by("-id")[:dead_limit])
+    return DeliverySummary([(e, counts[e.pk]) for e in endpoints], dead, newest)
 
 
 def record_access(delivery_ids: list[int], kind: str) -> None:

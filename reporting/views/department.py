@@ -20,7 +20,7 @@ from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.data import Query, entitled_fields, rows, units_asked
 from reporting.errors import Problems
 from reporting.exports import columns, csv_chunks, export_dir, recorded
-from reporting.models import Delivery, DeliveryStatus, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
+from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
 from reporting.services import deliveries
@@ -33,26 +33,18 @@ PAGE = 50
 @login_required
 def department_home(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
-    counts: dict[int | None, dict[str, int]] = {}
-    for row in Delivery.objects.filter(department=department).values("endpoint_id", "status").annotate(n=Count("id")):
-        counts.setdefault(row["endpoint_id"], {})[row["status"]] = row["n"]
-    endpoints = [(e, counts.get(e.pk, {})) for e in department.endpoints.order_by("pk")]
+    summary = deliveries.delivery_summary(department)
     subscriptions = department.subscriptions.select_related("scope", "endpoint").annotate(field_count=Count("fields"))
-    dead = (
-        Delivery.objects.filter(department=department, status=DeliveryStatus.DEAD)
-        .select_related("submission__unit", "submission__sheet")
-        .order_by("-id")[:100]
-    )
     history = department.access_records.select_related("unit", "sheet").order_by("-at")[:50]
     return render(
         request,
         "department/home.html",
         {
             "department": department,
-            "endpoints": endpoints,
-            "feed_counts": counts.get(None, {}),
+            "endpoints": summary.endpoints,
+            "newest_at": summary.newest_at,
             "subscriptions": subscriptions,
-            "dead": dead,
+            "dead": summary.dead,
             "history": history,
         },
     )

@@ -105,10 +105,16 @@ def test_a_400_dead_letters_the_delivery_and_a_replay_delivers_it(
     assert "HTTP 400" in dead.last_error and dead.attempts == 1
     status = propaganda_system.get("/api/v1/deliveries").json()
     assert status["dead"][0]["id"] == dead.public_id and "HTTP 400" in status["dead"][0]["last_error"]
+    (endpoint,) = status["endpoints"]
+    assert endpoint["deliveries"] == {"pending": 0, "retrying": 0, "dead": 1}
+    assert endpoint["last_delivered_at"] is None and status["newest_at"]
     response = propaganda_system.post("/api/v1/deliveries/replay", {"ids": [dead.public_id]}, format="json")
     assert response.json() == {"replayed": 1}
     assert wait_for(lambda: Delivery.objects.get(pk=dead.pk).status == DeliveryStatus.DELIVERED)
     assert picky.applied()[dead.public_id]["values"]["attendance"] == 230
+    after = propaganda_system.get("/api/v1/deliveries").json()
+    assert after["endpoints"][0]["deliveries"] == {"pending": 0, "retrying": 0, "dead": 0} and after["dead"] == []
+    assert after["endpoints"][0]["last_delivered_at"] >= status["newest_at"]
 
 
 def test_retries_go_on_for_three_days_then_dead_letter(worker, loopback_allowed, receivers, cadre):

@@ -40,6 +40,7 @@ def test_the_department_page_shows_subscriptions_endpoints_and_dead_letters(clie
     html = client.get("/department/").content.decode()
     assert "新时代文明实践与宣传文化工作统计" in html
     assert dead_delivery.public_id in html and "HTTP 400: bad" in html
+    assert "最近送达" in html and "最新数据提供时间" in html  # no count of delivered rows: it only grows
 
 
 def test_an_analyst_replays_a_dead_letter_of_their_own_department(client, propaganda_analyst, dead_delivery):
