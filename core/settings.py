@@ -86,9 +86,11 @@ DATABASES = {"default": env_database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Let psycopg keep prepared statements (Django turns them off by default). Only cursors that bind on the
-# server prepare anything: the outbox sender's fixed statements (reporting/services/deliveries.py).
-# Django's own cursors bind on the client and never do.
-DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# server prepare anything: the outbox's fixed statements (reporting/services/deliveries.py). Django's own
+# cursors bind on the client and never do. Off (DB_PREPARED_STATEMENTS=0) behind a pooler in transaction
+# mode that cannot keep them (PgBouncer before 1.21, or without max_prepared_statements).
+if env_bool("DB_PREPARED_STATEMENTS", True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
