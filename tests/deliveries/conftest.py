@@ -47,6 +47,15 @@ def worker(demo):
         with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
+        # the worker threads kept their connections (as a worker process does until it exits): end them,
+        # so they neither pile up over the run nor keep the test database from being dropped
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         signals.task_prerun.disconnect(fixup.on_task_prerun)
         signals.task_postrun.disconnect(fixup.on_task_postrun)
         signals.worker_process_init.disconnect(fixup.on_worker_process_init)
