@@ -269,7 +269,9 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
       if PostgreSQL crashed first, the lease or the "delivered" mark would be lost and the batch sent
       again with the same delivery ids, which receivers drop (at-least-once, as for a worker that
       dies mid-batch). A filing's commit always waits."""
-    with transaction.atomic():
+    # atomic() runs Django's health check (a connection the server dropped is replaced); errors are raised as
+    # Django's, so a connection that breaks here is closed at the end of the request or task, as for the ORM
+    with connection.wrap_database_errors, transaction.atomic():
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(

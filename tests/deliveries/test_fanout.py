@@ -339,3 +339,35 @@ def test_the_worker_keeps_its_database_connections_between_tasks(worker, loopbac
     assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() >= 18
     # at most one per worker thread that had not needed one yet (4 threads); Celery's default: one per task
     assert opened <= 4, f"{opened} new PostgreSQL sessions for 16 delivery batches"
+
+
+def test_the_sender_replaces_a_connection_the_database_dropped(loopback_allowed, receivers, cadre):
+    """The sender's fixed statements bypass Django's cursor: they must still get Django's health check, or a
+    worker whose connection PostgreSQL dropped (a restart, a failover) would fail every task until it aged out."""
+    from django.db import close_old_connections, connection, connections
+
+    receiver = receivers()
+    endpoint = wire("propaganda", receiver)
+    file_activity(cadre)
+    connection.ensure_connection()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    finally:
+        other.close()
+    close_old_connections()  # a task starting, as the worker's task_prerun does
+    deliveries.send_batch(endpoint.pk)
+    assert Delivery.objects.get(endpoint=endpoint).status == DeliveryStatus.DELIVERED
+    assert len(receiver.seen) == 1
+
+
+def test_the_sender_fixed_statements_fail_with_django_errors(demo):
+    """Raised as Django's errors, so Django notes a broken connection and replaces it after the task."""
+    from django.db import ProgrammingError
+
+    with pytest.raises(ProgrammingError), deliveries.fixed_statements() as cursor:
+        cursor.execute("SELECT no_such_column FROM reporting_delivery")
+    from core.models import Department
+
+    assert Department.objects.filter(code="propaganda").exists()  # the connection is usable afterwards
