@@ -161,11 +161,15 @@ class SheetCatalogue:
         self._needed: dict[tuple[frozenset[str], dt.date], dict[int, frozenset[int]]] = {}
         self._fields_at: dict[dt.date, list[Field]] = {}
 
+    def scopes_over(self, unit: Unit) -> frozenset[str]:
+        """The scopes with subscriptions on this sheet that contain the unit."""
+        return self.scopes.intersection(unit.area.lineage_codes())
+
     def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, frozenset[int]]:
         """Per field asked of `unit` on `day`, the departments that need it."""
         if sheet.status != Status.ACTIVE or unit.area.level not in sheet.unit_levels:
             return {}
-        scopes = self.scopes.intersection(unit.area.lineage_codes())
+        scopes = self.scopes_over(unit)
         key = (scopes, day)
         found = self._needed.get(key)
         if found is None:
@@ -181,7 +185,7 @@ class SheetCatalogue:
 
     def targets_for(self, unit: Unit, day: dt.date, codes: AbstractSet[str]) -> list[tuple[Target, list[str]]]:
         """The subscriptions a filing of `codes` by `unit` for `day` goes to, each with the codes it takes."""
-        scopes = self.scopes.intersection(unit.area.lineage_codes())
+        scopes = self.scopes_over(unit)
         found = []
         for target in self.targets:
             if target.scope in scopes and target.covers(day):

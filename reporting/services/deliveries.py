@@ -211,6 +211,18 @@ FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {_BODY_J
 ORDER BY d.id
 """
 
+
+def _access_insert(deliveries: str, kind: str) -> str:
+    """The unit's access record for each delivery in `deliveries` (rows with the outbox's columns, aliased d):
+    one statement, for the unit's "who used my data" page."""
+    return (
+        "INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, delivery_id, sheet_id,"
+        " period, fields, kind, at) "
+        "SELECT s.unit_id, d.department_id, d.subscription_id, d.id, s.sheet_id, s.period, d.fields, "
+        f"{kind}, now() FROM {deliveries} JOIN reporting_submission s ON s.id = d.submission_id"
+    )
+
+
 # Recording a batch the receiver took, in one statement: the rows still due become delivered, each gets
 # its access record, the endpoint's lease is given back and its circuit closed; and whether more are due.
 _DELIVERED_SQL = f"""
@@ -220,11 +232,7 @@ WITH sent AS (
     WHERE id = ANY(%(ids)s) AND status IN {_SENDABLE}
     RETURNING id, department_id, subscription_id, submission_id, fields
 ), access AS (
-    INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, delivery_id, sheet_id,
-                                        period, fields, kind, at)
-    SELECT s.unit_id, sent.department_id, sent.subscription_id, sent.id, s.sheet_id, s.period, sent.fields,
-           %(pushed)s, now()
-    FROM sent JOIN reporting_submission s ON s.id = sent.submission_id ORDER BY sent.id
+    {_access_insert("sent d", "%(pushed)s")} ORDER BY d.id
 ), endpoint AS (
     UPDATE reporting_endpoint SET lease_until = NULL, failures = 0, open_until = NULL, last_error = '',
                                   last_delivered_at = %(now)s
@@ -406,15 +414,10 @@ def delivery_summary(department: Department, *, dead_limit: int = 100) -> Delive
 
 
 def record_access(delivery_ids: list[int], kind: str) -> None:
-    """One access record per delivery pushed or read, for the unit's "who used my data" page (one statement)."""
+    """One access record per delivery pushed or read."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, delivery_id, sheet_id,"
-            " period, fields, kind, at) "
-            "SELECT s.unit_id, d.department_id, d.subscription_id, d.id, s.sheet_id, s.period, d.fields, %s, now() "
-            "FROM reporting_delivery d JOIN reporting_submission s ON s.id = d.submission_id "
-            "WHERE d.id = ANY(%s) ORDER BY d.id",
-            [kind, delivery_ids],
+            _access_insert("reporting_delivery d", "%s") + " WHERE d.id = ANY(%s) ORDER BY d.id", [kind, delivery_ids]
         )
 
 
