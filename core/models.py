@@ -7,7 +7,8 @@ import re
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F, Func, Q, Value
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
 # Statutory codes (统计用区划代码) are 12 digits; we accept 6 (county-level legacy) to 12.
@@ -62,12 +63,7 @@ class Area(models.Model):
             if old_path and old_path != new_path:
                 # Re-parented or re-coded: rewrite every descendant's path in one statement.
                 Area.objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
-                    path=Func(
-                        Value(new_path),
-                        Func(F("path"), Value(len(old_path) + 1), function="substr"),
-                        function="concat",
-                        output_field=models.CharField(),
-                    )
+                    path=Concat(Value(new_path), Substr(F("path"), len(old_path) + 1), output_field=models.CharField())
                 )
 
     def clean(self) -> None:

@@ -1,10 +1,12 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from core.models import Unit
-from core.tokens import issue_token, revoke_token
+from core.tokens import digest, issue_token, revoke_token, usable_token
 from reporting.models import IdempotencyKey, Submission, SubmissionVersion
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 
@@ -191,6 +193,23 @@ def test_no_token_an_unknown_token_an_expired_token_and_a_revoked_token_are_401(
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get(URL).status_code == 401
     assert token not in str(list(type(row).objects.values_list("digest", "prefix")))  # only the digest is kept
+    row, token = issue_token(user=village_cadre, name="left")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get(URL).status_code == 200
+    village_cadre.is_active = False  # the cadre left: the tokens issued to them stop working
+    village_cadre.save(update_fields=["is_active"])
+    assert client.get(URL).status_code == 401
+
+
+def test_a_token_brings_its_cadre_unit_and_area_in_one_query(village_cadre):
+    _row, token = issue_token(user=village_cadre, name="system")
+    with CaptureQueriesContext(connection) as queries:
+        found = usable_token(digest(token))
+        assert found.user == village_cadre
+        assert found.user.unit.area.code == village_cadre.unit.area.code
+        assert found.user.unit.area.lineage_codes() == village_cadre.unit.area.lineage_codes()
+    assert len(queries) == 1
+    assert usable_token(digest(token + "x")) is None
 
 
 def test_the_openapi_schema_validates_and_documents_the_unit_endpoints(api):
