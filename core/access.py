@@ -20,10 +20,10 @@ def access_own_unit(user: User) -> Unit:
 
 def access_unit_sheet(unit: Unit, code: str):
     """An active sheet this unit's level fills."""
-    from reporting.models import Sheet, Status
+    from reporting.onetable import active_sheet
 
-    sheet = Sheet.objects.filter(code=code, status=Status.ACTIVE, unit_levels__contains=[unit.area.level]).first()
-    if sheet is None:
+    sheet = active_sheet(code)
+    if sheet is None or unit.area.level not in sheet.unit_levels:
         raise Http404
     return sheet
 

@@ -21,6 +21,16 @@ _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
 
 
+_INTEGER = re.compile(r"[+-]?\d{1,18}")
+_INTEGER_LIMIT = 10**18  # what the pattern admits: at most 18 digits
+_DECIMAL = re.compile(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)")
+
+
+def _exact(bound: Any) -> int | Decimal:
+    """A min or max constraint as an exact number (an int compares with Decimal exactly as it is)."""
+    return bound if type(bound) is int else Decimal(str(bound))
+
+
 def _is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
 
@@ -58,10 +68,10 @@ class FieldType(ABC):
 class _Numeric(FieldType):
     constraint_keys = frozenset({"min", "max"})
 
-    def _bounds(self, number: Decimal, constraints: Constraints, field: str) -> None:
-        if "min" in constraints and number < Decimal(str(constraints["min"])):
+    def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
+        if "min" in constraints and number < _exact(constraints["min"]):
             raise Problem(field=field, rule="min", params={"min": constraints["min"]})
-        if "max" in constraints and number > Decimal(str(constraints["max"])):
+        if "max" in constraints and number > _exact(constraints["max"]):
             raise Problem(field=field, rule="max", params={"max": constraints["max"]})
 
     def check_constraint(self, key: str, value: Any) -> str | None:
@@ -80,15 +90,18 @@ class IntegerType(_Numeric):
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
-        if isinstance(raw, bool):
-            raise Problem(field=field, rule="integer.invalid")
-        if isinstance(raw, float) and raw.is_integer():
-            raw = int(raw)
-        text = str(raw).strip().replace(",", "").replace("，", "")
-        if not re.fullmatch(r"[+-]?\d{1,18}", text):
-            raise Problem(field=field, rule="integer.invalid")
-        value = int(text)
-        self._bounds(Decimal(value), constraints, field)
+        if type(raw) is int and -_INTEGER_LIMIT < raw < _INTEGER_LIMIT:  # a JSON number: nothing to clean
+            value = raw
+        else:
+            if isinstance(raw, bool):
+                raise Problem(field=field, rule="integer.invalid")
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)
+            text = str(raw).strip().replace(",", "").replace("，", "")
+            if not _INTEGER.fullmatch(text):
+                raise Problem(field=field, rule="integer.invalid")
+            value = int(text)
+        self._bounds(value, constraints, field)
         return value
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
@@ -118,7 +131,7 @@ class DecimalType(_Numeric):
         if isinstance(raw, bool):
             raise Problem(field=field, rule="decimal.invalid")
         text = str(raw).strip().replace(",", "").replace("，", "")
-        if not re.fullmatch(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)", text):
+        if not _DECIMAL.fullmatch(text):
             raise Problem(field=field, rule="decimal.invalid")
         number = Decimal(text)
         places = constraints.get("places", 2)

@@ -210,12 +210,36 @@ class SheetCatalogue:
 
 
 _SHEETS: dict[tuple[int, int], SheetCatalogue] = {}
+_ACTIVE_SHEETS: dict[int, dict[str, Sheet]] = {}
+_GENERATION_SQL = f"SELECT value FROM {CatalogueGeneration._meta.db_table} WHERE id = 1"
+
+
+def catalogue_generation() -> int | None:
+    """The catalogue's generation in force (None before the first migration ran its trigger)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GENERATION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def active_sheet(code: str) -> Sheet | None:
+    """The active sheet with this code, from the process's copy of the generation in force; each caller
+    gets its own instance (the cached ones are shared by every request)."""
+    generation = catalogue_generation()
+    sheets = _ACTIVE_SHEETS.get(generation) if generation is not None else None
+    if sheets is None:
+        sheets = {s.code: s for s in Sheet.objects.filter(status=Status.ACTIVE)}
+        if generation is not None:
+            _ACTIVE_SHEETS.clear()
+            _ACTIVE_SHEETS[generation] = sheets
+    sheet = sheets.get(code)
+    return copy.copy(sheet) if sheet is not None else None
 
 
 def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
     """The sheet's catalogue for the generation in force; computed after reading the generation, so a
     change committed in between is at worst read early, never cached under a later generation."""
-    generation = CatalogueGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+    generation = catalogue_generation()
     key = (generation, sheet.pk)
     if generation is not None and key in _SHEETS:
         return _SHEETS[key]

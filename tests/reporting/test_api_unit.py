@@ -112,6 +112,20 @@ def test_a_second_first_submission_with_a_new_key_is_409(api):
     assert response.status_code == 409 and response.json()["code"] == "already_submitted"
 
 
+def test_a_retired_sheet_or_one_for_another_level_cannot_be_filed_even_after_it_was_read(api, village_cadre):
+    from reporting.models import Sheet, Status
+
+    assert post(api, {**BODY, "period": "2026Q3"}, key="k-0").status_code == 409  # the demo filed Q3: known sheet
+    Sheet.objects.filter(code="village_basics").update(unit_levels=["township"])  # no longer a village's
+    refused = post(api, key="k-1")
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("sheet", "unknown")
+    Sheet.objects.filter(code="village_basics").update(unit_levels=["village"], status=Status.RETIRED)  # zombie form
+    assert post(api, key="k-2").json()["errors"][0]["code"] == "unknown"
+    assert stored(village_cadre.unit) == 0
+
+
 def test_a_ledger_record_needs_no_period(api):
     body = {
         "sheet": "cultural_activity",
