@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from core.audit import record
 from core.models import Unit, User
+from core.rows import insert
 from reporting.errors import Problem, Problems
+from reporting.fieldtypes import parse_value
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
 from reporting.onetable import OneTable, build_one_table
 from reporting.periods import Period
@@ -57,27 +59,31 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
             problems.append(Problem(field=code, rule="unknown"))
     values: dict[str, Any] = {}
     na: dict[str, str] = {}
+    carried: list[str] = []
+    refills_spared = 0
     for entry in table.fields:
         f = entry.field
+        code = f.code
         try:
-            if entry.code in not_applicable:
+            if code in not_applicable:
                 if not f.allow_na:
-                    raise Problem(field=f.code, rule="na.forbidden").labelled(f.name_zh, f.name_en)
-                reason = (not_applicable[entry.code] or "").strip()
+                    raise Problem(field=code, rule="na.forbidden")
+                reason = (not_applicable[code] or "").strip()
                 if not reason:
-                    raise Problem(field=f.code, rule="na.reason").labelled(f.name_zh, f.name_en)
-                na[entry.code] = reason[:200]
+                    raise Problem(field=code, rule="na.reason")
+                na[code] = reason[:200]
                 continue
-            value = f.parse(raw.get(entry.code))
+            value = parse_value(f.type, f.constraints, raw.get(code), field=code)
         except Problem as problem:
-            problems.append(problem)
+            problems.append(problem.labelled(f.name_zh, f.name_en))
             continue
         if value is not None:
-            values[entry.code] = value
+            values[code] = value
+            refills_spared += len(entry.department_ids) - 1
+            if entry.carried_from and value == entry.carried:
+                carried.append(code)
     if problems:
         raise Problems(problems)
-    carried = [e.code for e in table.fields if e.has_carried and e.code in values and values[e.code] == e.carried]
-    answered = [e for e in table.fields if e.code in values]
     return Answers(
         values=values,
         not_applicable=na,
@@ -85,7 +91,7 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
         asked_count=len(table.fields),
         typed_count=len(values) - len(carried),
         department_count=len(table.departments),
-        refills_spared=sum(len(e.department_ids) - 1 for e in answered),
+        refills_spared=refills_spared,
     )
 
 
@@ -117,23 +123,28 @@ def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
     )
 
 
+_DELETE_DRAFT = f"DELETE FROM {Draft._meta.db_table} WHERE unit_id = %s AND sheet_id = %s AND period = %s"
+
+
 def _new_version(
     submission: Submission, number: int, answers: Answers, by: User, reason: str = ""
 ) -> SubmissionVersion:
-    return SubmissionVersion.objects.create(
-        submission=submission,
-        number=number,
-        values=answers.values,
-        not_applicable=answers.not_applicable,
-        carried=answers.carried,
-        reason=reason,
-        by=by,
-        asked_count=answers.asked_count,
-        typed_count=answers.typed_count,
-        carried_count=len(answers.carried),
-        na_count=len(answers.not_applicable),
-        department_count=answers.department_count,
-        refills_spared=answers.refills_spared,
+    return insert(
+        SubmissionVersion(
+            submission=submission,
+            number=number,
+            values=answers.values,
+            not_applicable=answers.not_applicable,
+            carried=answers.carried,
+            reason=reason,
+            by=by,
+            asked_count=answers.asked_count,
+            typed_count=answers.typed_count,
+            carried_count=len(answers.carried),
+            na_count=len(answers.not_applicable),
+            department_count=answers.department_count,
+            refills_spared=answers.refills_spared,
+        )
     )
 
 
@@ -157,7 +168,8 @@ def submit_sheet(
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
     create_deliveries(version, table.catalogue)
-    Draft.objects.filter(unit=unit, sheet=sheet, period=str(period)).delete()
+    with connection.cursor() as cursor:  # the cadre's draft of it, if any, is done with
+        cursor.execute(_DELETE_DRAFT, [unit.pk, sheet.pk, str(period)])
     record(action="submission.submitted", target=submission, actor=by, version=1)
     return version
 
