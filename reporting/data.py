@@ -1,9 +1,11 @@
 """What a department may read: values of fields it holds an active, unexpired subscription for,
 for units inside that subscription's scope, for periods the subscription covers. Nothing else.
 
-One SQL statement joins every stored value to the department's entitlements; a
-value with no matching entitlement never leaves PostgreSQL. Rows stream from a
-server-side cursor, so a million values cost no more memory than a thousand.
+One SQL statement joins every stored value to the department's entitlements: PostgreSQL
+removes every other field of the sheet from each row, and Python keeps only the entitled
+keys of what arrives (so a value under a code the sheet no longer defines is dropped too)
+before anything else sees the row. Rows stream from a server-side cursor, so a million
+values cost no more memory than a thousand.
 """
 
 from __future__ import annotations
@@ -86,20 +88,27 @@ class Row:
 
 _GROUP_SQL = """
 SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, v.number, %(sub_{i})s::bigint,
-       (SELECT jsonb_object_agg(kv.key, kv.value) FROM jsonb_each(v."values") kv
-        JOIN unnest(%(keys_{i})s::text[]) k ON k = kv.key)::text
+       (v."values" - %(others_{i})s::text[])::text
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND a.path LIKE %(path_{i})s
   AND s.period_start >= %(start_{i})s {until} {filters}
-  AND v."values" ?| %(keys_{i})s
 """
 
 
-def _statement(query: Query) -> tuple[str, dict[str, Any]]:
-    """One SELECT per entitlement group (subscription, scope, window): PostgreSQL keeps only entitled keys."""
+def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[str]]]:
+    """One SELECT per entitlement group (subscription, scope, window), and each subscription's entitled keys.
+
+    PostgreSQL removes the sheet's other fields from each row (`jsonb - text[]`: one pass over the stored
+    object, where picking 40 keys out of `jsonb_each` took twice as long); `rows` keeps only entitled keys
+    and skips filings with none. Testing the keys in SQL (`?|`) made PostgreSQL test every version of the
+    sheet, whatever the period, before joining (it cannot estimate how many hold a key): a 3-month slice of
+    the province's two years read 15 s, now 11 s."""
+    from reporting.onetable import sheet_catalogue
+
+    codes = {f.code for f in sheet_catalogue(query.sheet).fields}  # every field the sheet defines, retired too
     wanted = set(query.fields) if query.fields is not None else None
     groups: dict[tuple, list[str]] = {}
     for e in entitlements(query.department):
@@ -115,11 +124,12 @@ def _statement(query: Query) -> tuple[str, dict[str, Any]]:
     if query.area is not None:
         filters.append("AND a.path LIKE %(area_path)s")
         params["area_path"] = query.area.path + "%"
-    selects = []
+    selects, allowed = [], {}
     for i, ((subscription, path, starts_on, expires_on), keys) in enumerate(sorted(groups.items())):
+        allowed[subscription] = allowed.get(subscription, frozenset()).union(keys)
         params |= {
             f"sub_{i}": subscription,
-            f"keys_{i}": sorted(keys),
+            f"others_{i}": sorted(codes.difference(keys)),
             f"path_{i}": path + "%",
             f"start_{i}": starts_on,
             f"until_{i}": expires_on,
@@ -127,13 +137,13 @@ def _statement(query: Query) -> tuple[str, dict[str, Any]]:
         until = f"AND s.period_start <= %(until_{i})s" if expires_on else ""
         selects.append(_GROUP_SQL.replace("{i}", str(i)).format(until=until, filters=" ".join(filters)))
     if not selects:
-        return "", params
-    return " UNION ALL ".join(selects) + " ORDER BY 1", params
+        return "", params, allowed
+    return " UNION ALL ".join(selects) + " ORDER BY 1", params, allowed
 
 
 def rows(query: Query) -> Iterator[Row]:
     """Rows of the department's data, one per submission, in submission order (keyset on its id)."""
-    sql, params = _statement(query)
+    sql, params, allowed = _statement(query)
     if not sql:
         return
     emitted = 0
@@ -142,15 +152,19 @@ def rows(query: Query) -> Iterator[Row]:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(CHUNK):
             for sid, unit_id, code, name, period, record_date, number, subscription, values in batch:
+                keys = allowed[subscription]
+                entitled = {k: v for k, v in json.loads(values).items() if k in keys}
+                if not entitled:  # nothing in this filing that this subscription may read
+                    continue
                 if current is not None and current.submission_id == sid:  # entitled by a second subscription
-                    current.values.update(json.loads(values))
+                    current.values.update(entitled)
                     continue
                 if current is not None:
                     yield current
                     emitted += 1
                     if query.limit is not None and emitted >= query.limit:
                         return
-                current = Row(sid, unit_id, subscription, code, name, period, record_date, number, json.loads(values))
+                current = Row(sid, unit_id, subscription, code, name, period, record_date, number, entitled)
     if current is not None:
         yield current
 

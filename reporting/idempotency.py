@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from core.models import User
 from reporting.models import IdempotencyKey
@@ -77,4 +78,8 @@ def claim_key(*, user: User, key: str, fingerprint: str) -> IdempotencyKey | Rep
 def finish_key(row: IdempotencyKey, *, status: int, body: Any) -> None:
     """Store the answer, in the transaction that claimed the key and did the work."""
     row.done, row.response_status, row.response_body = True, status, body
-    row.save(update_fields=["done", "response_status", "response_body"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE reporting_idempotencykey SET done = true, response_status = %s, response_body = %s WHERE id = %s",
+            [status, Jsonb(body), row.pk],
+        )

@@ -74,6 +74,23 @@ def test_the_culture_bureau_sees_its_own_canary_so_this_test_can_fail(client, cu
     assert CANARIES["library_books"] in body(api.get("/api/v1/data?sheet=village_basics&format=csv"))
 
 
+def test_a_value_under_a_code_the_sheet_no_longer_defines_reaches_no_department(client, culture_analyst, canaries):
+    from reporting.models import SubmissionVersion
+
+    # a stored version holding a key that is no field of the sheet (a field since deleted): nobody holds it
+    SubmissionVersion.objects.filter(submission__sheet__code="village_basics", submission__period="2026Q4").update(
+        values={**VILLAGE_BASICS_Q4, **CANARIES, "ghost_field": "55555"}
+    )
+    client.force_login(culture_analyst)
+    page = body(client.get("/department/data/?sheet=village_basics&period_from=2026Q4"))
+    assert CANARIES["library_books"] in page and "55555" not in page  # the rest of the row is still there
+    api = token_client(department_system_user(culture_analyst.department))
+    for url in ["/api/v1/data?sheet=village_basics&period_from=2026Q4", "/api/v1/data?sheet=village_basics&format=csv"]:
+        text = body(api.get(url))
+        assert CANARIES["library_books"] in text and "55555" not in text and "ghost_field" not in text, url
+    assert "55555" not in body(client.get("/department/data.csv?sheet=village_basics"))
+
+
 @pytest.mark.parametrize("persona", ["civil_analyst", "propaganda_analyst"])
 def test_an_analyst_of_another_department_sees_no_field_outside_its_subscriptions(client, request, persona, canaries):
     user = request.getfixturevalue(persona)
