@@ -150,7 +150,9 @@ def rows(query: Query) -> Iterator[Row]:
     current: Row | None = None
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        while batch := cursor.fetchmany(CHUNK):
+        # a page reads little more than its rows (PostgreSQL builds each row's JSON as it is fetched)
+        size = CHUNK if query.limit is None else min(CHUNK, 2 * query.limit)
+        while batch := cursor.fetchmany(size):
             for sid, unit_id, code, name, period, record_date, number, subscription, values in batch:
                 keys = allowed[subscription]
                 entitled = {k: v for k, v in json.loads(values).items() if k in keys}

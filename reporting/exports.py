@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import Area, Department
@@ -71,6 +71,16 @@ def recorded(query: Query, stream: Iterable[Row]) -> Iterator[Row]:
         yield row
     if batch:
         record_reads(query, batch)
+
+
+def read_page(query: Query) -> list[Row]:
+    """One page of rows (`query.limit` of them) and their access records, in one transaction.
+
+    Inside a transaction the cursor streams and is closed once the page is full. Outside one, Django
+    declares it WITH HOLD, and PostgreSQL computes the whole rest of the result when the statement
+    commits: a page of 100 rows of a department's two years of province data took 70 s."""
+    with transaction.atomic():
+        return list(recorded(query, rows(query)))
 
 
 def _cells(row: Row, fields: list[Field]) -> list:

@@ -14,9 +14,9 @@ from core.access import access_department
 from core.models import Area
 from reporting.api.errors import not_found
 from reporting.api.schemas import ErrorOut
-from reporting.data import Query, entitled_fields, rows
+from reporting.data import Query, entitled_fields
 from reporting.errors import Problem, Problems
-from reporting.exports import csv_chunks, recorded
+from reporting.exports import csv_chunks, read_page
 from reporting.feed import parse_page, read_feed
 from reporting.models import Delivery, Endpoint, Field, Sheet, Status
 from reporting.periods import Period
@@ -254,7 +254,7 @@ class DataView(APIView):
             response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{query.sheet.code}.csv"'
             return response
-        page = list(recorded(query, rows(query)))
+        page = read_page(query)
         return Response(
             {
                 "rows": [

@@ -19,7 +19,7 @@ from core.models import ApiToken, Area
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.data import Query, entitled_fields, rows, units_asked
 from reporting.errors import Problems
-from reporting.exports import columns, csv_chunks, export_dir, recorded
+from reporting.exports import columns, csv_chunks, export_dir, read_page, recorded
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
@@ -99,7 +99,7 @@ def data_table(request: HttpRequest) -> HttpResponse:
     if query is None:
         return render(request, "department/data.html", {"department": department, "sheets": []})
     query.limit = PAGE
-    page = list(recorded(query, rows(query)))
+    page = read_page(query)
     fields = columns(query)
     table = [(r, [display(f, r.values.get(f.code)) for f in fields]) for r in page]
     params = request.GET.copy()
