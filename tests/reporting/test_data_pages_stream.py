@@ -1,0 +1,68 @@
+"""A page of a department's data is read by a cursor that streams, on committed data (autocommit).
+
+Outside a transaction Django declares its server-side cursors WITH HOLD, and PostgreSQL then computes
+the whole rest of the result when the statement commits: at province scale a page of 100 rows took
+70 s. The pages read in one transaction instead, and fetch about a page.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from core.models import User
+from core.tokens import department_system_user, issue_token
+from reporting.data import Query
+from reporting.exports import read_page
+from reporting.models import Sheet
+
+
+@pytest.fixture
+def demo(transactional_db):
+    from reporting.demo import demo_loaded, load_demo
+
+    if not demo_loaded():
+        load_demo()
+
+
+@pytest.fixture
+def culture(demo) -> User:
+    return User.objects.select_related("department").get(username="culture")
+
+
+def _cursors_seen_by_the_data_statement() -> tuple[list[bool], object]:
+    """An execute wrapper noting, right after the data statement ran, whether its cursor outlives commit."""
+    holdable: list[bool] = []
+
+    def spy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "reporting_submissionversion" in sql and not holdable:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT is_holdable FROM pg_cursors")
+                holdable.extend(row[0] for row in cursor.fetchall())
+        return result
+
+    return holdable, spy
+
+
+def test_a_page_is_read_by_a_cursor_closed_with_its_transaction(culture):
+    assert connection.get_autocommit()  # committed data, as in production: no test transaction around it
+    query = Query(department=culture.department, sheet=Sheet.objects.get(code="village_basics"), limit=5)
+    holdable, spy = _cursors_seen_by_the_data_statement()
+    with connection.execute_wrapper(spy):
+        page = read_page(query)
+    assert len(page) == 5
+    assert holdable == [False]
+
+
+def test_the_data_api_pages_through_the_same_reads(culture):
+    client = APIClient()
+    _row, token = issue_token(user=department_system_user(culture.department), name="t")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    holdable, spy = _cursors_seen_by_the_data_statement()
+    with connection.execute_wrapper(spy):
+        first = client.get("/api/v1/data?sheet=village_basics&limit=3").json()
+    assert len(first["rows"]) == 3 and holdable == [False]
+    second = client.get(f"/api/v1/data?sheet=village_basics&limit=3&after={first['next']}").json()
+    assert second["rows"] and second["rows"][0] != first["rows"][0]
