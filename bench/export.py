@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,46 @@ def copy_anchor(facts: dict) -> dict:
         for chunk in copy:
             size += len(chunk)
     return {"seconds": time.perf_counter() - started, "bytes": size}
+
+
+def page_latency(facts: dict, period_from: str | None) -> dict:
+    """A page of 100 filings through the real API (`GET /api/v1/data`), against COPY of the same values.
+
+    Medians of 5, interleaved. `period_from`: None for the first page of the whole history."""
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from bench import province
+    from core.models import Department
+    from core.tokens import department_system_user, issue_token
+
+    user = department_system_user(Department.objects.get(code=facts["department"]))
+    _row, token = issue_token(user=user, name="bench-page")
+    url = f"/api/v1/data?sheet={province.SHEET}&limit=100" + (f"&period_from={period_from}" if period_from else "")
+    since = f"AND s.period >= '{period_from}'" if period_from else ""
+    sql = (
+        "COPY (SELECT a.code, s.period, kv.key, kv.value FROM (SELECT s.* FROM reporting_submission s "
+        f"JOIN reporting_sheet sh ON sh.id = s.sheet_id WHERE sh.code = '{province.SHEET}' {since} "
+        "ORDER BY s.id LIMIT 100) s "
+        "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
+        "JOIN core_unit u ON u.id = s.unit_id JOIN core_area a ON a.id = u.area_id "
+        'CROSS JOIN LATERAL jsonb_each(v."values") kv '
+        f"WHERE kv.key = ANY('{{{','.join(facts['codes'])}}}') ORDER BY s.id, kv.key) TO STDOUT WITH CSV"
+    )
+    client = Client()
+    api, anchor = [], []
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        for _ in range(5):
+            started = time.perf_counter()
+            response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+            api.append(time.perf_counter() - started)
+            assert response.status_code == 200 and len(response.json()["rows"]) == 100, response.status_code
+            started = time.perf_counter()
+            with connection.cursor() as cursor, cursor.copy(sql) as copy:
+                for _chunk in copy:
+                    pass
+            anchor.append(time.perf_counter() - started)
+    return {"ms": 1000 * statistics.median(api), "anchor_ms": 1000 * statistics.median(anchor)}
 
 
 def sql_checksum(facts: dict) -> tuple[int, int]:
@@ -213,6 +254,8 @@ def main(quick: bool, months: int) -> dict:
         "period_from": facts["period_from"],
         "period_to": facts["period_to"],
     }
+    report["page_all"] = page_latency(facts, None)
+    report["page_year"] = page_latency(facts, facts["period_from"])
     report["csv_growth_mb"] = report["csv_peak_mb"] - report["csv_baseline_mb"]
     report["xlsx_growth_mb"] = report["xlsx_peak_mb"] - report["xlsx_baseline_mb"]
     return report
