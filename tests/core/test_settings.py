@@ -1,3 +1,4 @@
+import ast
 import os
 import subprocess
 import sys
@@ -82,3 +83,18 @@ def test_production_settings_pass_the_deployment_check_without_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("switch", "expected"),
+    [
+        ({}, {"prepare_threshold": 5, "server_side_binding": True}),
+        ({"DB_PREPARED_STATEMENTS": "0"}, {}),  # behind a pooler that cannot keep prepared statements
+    ],
+)
+def test_prepared_statements_and_server_side_binding_follow_one_switch(switch, expected):
+    script = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
+    result = _manage(["shell", "-c", script], **switch)
+    assert result.returncode == 0, result.stderr
+    options = ast.literal_eval(result.stdout.strip())
+    assert {k: options[k] for k in ("prepare_threshold", "server_side_binding") if k in options} == expected
