@@ -88,7 +88,7 @@ def test_production_settings_pass_the_deployment_check_without_warnings():
 @pytest.mark.parametrize(
     ("switch", "expected"),
     [
-        ({}, {"prepare_threshold": 5, "server_side_binding": True}),
+        ({"DB_PREPARED_STATEMENTS": "1"}, {"prepare_threshold": 5, "server_side_binding": True}),
         ({"DB_PREPARED_STATEMENTS": "0"}, {}),  # behind a pooler that cannot keep prepared statements
     ],
 )
@@ -96,5 +96,5 @@ def test_prepared_statements_and_server_side_binding_follow_one_switch(switch, e
     script = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
     result = _manage(["shell", "-c", script], **switch)
     assert result.returncode == 0, result.stderr
-    options = ast.literal_eval(result.stdout.strip())
+    options = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # after the shell's own notice
     assert {k: options[k] for k in ("prepare_threshold", "server_side_binding") if k in options} == expected
