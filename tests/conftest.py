@@ -36,6 +36,14 @@ def demo(db):
         load_demo()
 
 
+@pytest.fixture
+def committed_demo(transactional_db):
+    """The demo county, committed (no test transaction around it), so other connections, worker threads
+    and processes see it, and code runs in autocommit as in production; reloaded after a flush."""
+    if not demo_loaded():
+        load_demo()
+
+
 def _user(username: str) -> User:
     return User.objects.select_related("unit__area", "department__jurisdiction", "office").get(username=username)
 

@@ -30,12 +30,8 @@ ACTIVITY = {
 
 
 @pytest.fixture
-def demo(transactional_db):
+def demo(committed_demo):
     """The demo county, committed, so worker threads and processes see it."""
-    from reporting.demo import demo_loaded, load_demo
-
-    if not demo_loaded():
-        load_demo()
 
 
 @pytest.fixture

@@ -19,15 +19,7 @@ from reporting.models import Sheet
 
 
 @pytest.fixture
-def demo(transactional_db):
-    from reporting.demo import demo_loaded, load_demo
-
-    if not demo_loaded():
-        load_demo()
-
-
-@pytest.fixture
-def culture(demo) -> User:
+def culture(committed_demo) -> User:
     return User.objects.select_related("department").get(username="culture")
 
 

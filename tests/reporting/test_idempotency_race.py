@@ -22,15 +22,7 @@ BODY = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_
 
 
 @pytest.fixture
-def demo(transactional_db):
-    from reporting.demo import demo_loaded, load_demo
-
-    if not demo_loaded():
-        load_demo()
-
-
-@pytest.fixture
-def cadre(demo) -> User:
+def cadre(committed_demo) -> User:
     return User.objects.select_related("unit__area").get(username="village")
 
 
