@@ -224,7 +224,8 @@ def catalogue_generation() -> int | None:
 
 def active_sheet(code: str) -> Sheet | None:
     """The active sheet with this code, from the process's copy of the generation in force; each caller
-    gets its own instance (the cached ones are shared by every request)."""
+    gets its own instance (the cached ones are shared by every request), marked with that generation so
+    that building its table in the same request does not read the generation again."""
     generation = catalogue_generation()
     sheets = _ACTIVE_SHEETS.get(generation) if generation is not None else None
     if sheets is None:
@@ -233,13 +234,18 @@ def active_sheet(code: str) -> Sheet | None:
             _ACTIVE_SHEETS.clear()
             _ACTIVE_SHEETS[generation] = sheets
     sheet = sheets.get(code)
-    return copy.copy(sheet) if sheet is not None else None
+    if sheet is None:
+        return None
+    sheet = copy.copy(sheet)
+    sheet.read_at_generation = generation
+    return sheet
 
 
 def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
-    """The sheet's catalogue for the generation in force; computed after reading the generation, so a
-    change committed in between is at worst read early, never cached under a later generation."""
-    generation = catalogue_generation()
+    """The sheet's catalogue for the generation in force (or the one `active_sheet` read it at, earlier in
+    the same request); computed after reading the generation, so a change committed in between is at worst
+    read early, never cached under a later generation."""
+    generation = getattr(sheet, "read_at_generation", None) or catalogue_generation()
     key = (generation, sheet.pk)
     if generation is not None and key in _SHEETS:
         return _SHEETS[key]

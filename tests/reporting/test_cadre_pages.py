@@ -129,8 +129,8 @@ def test_a_sixty_field_table_renders_with_a_bounded_number_of_queries(
         ]
     )
     subscribe("civil", [f"extra_{i}" for i in range(49)])
-    # session, user, unit, catalogue generation, active sheets, submission, catalogue generation, claims, fields,
-    # revisions, departments, carry-forward, calendar (2), draft
+    # session, user, unit, catalogue generation, active sheets, submission, claims, fields, revisions,
+    # departments, carry-forward, calendar (2), draft
     with django_assert_max_num_queries(15):
         response = cadre_client.get(FILL_Q4)
     assert response.content.decode().count('class="field') == 60
