@@ -191,8 +191,9 @@ def child(kind: str, department: str, period_from: str, period_to: str) -> None:
             for chunk in response.streaming_content:
                 sink.write(chunk)
             seconds = time.perf_counter() - started
+            size = sink.tell()
             sink.seek(0)
-            result = {"bytes": sink.tell()} | _checksum(sink)
+            result = {"bytes": size} | _checksum(sink)
     else:
         job = ExportJob.objects.create(department=user.department, by=user, format="xlsx", params=params)
         job = run_export(job.pk)

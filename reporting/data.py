@@ -24,7 +24,9 @@ from core.models import Area, Department
 from reporting.models import Field, Sheet, Subscription, SubscriptionStatus
 from reporting.onetable import sheet_catalogue
 
-CHUNK = 5000
+# rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
+# (an XLSX of 2.4 M values: 8.6–8.9 s; 5000 rows per fetch: 9.2–9.6 s)
+CHUNK = 1000
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from django.utils import timezone
 
 from core.models import Area, Department
 from reporting.accesslog import write_access_records
-from reporting.data import CHUNK, Query, Row, entitled_fields, rows
+from reporting.data import Query, Row, entitled_fields, rows
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.xlsx_stream import StreamingWorkbook
 
-READ_AHEAD = 2  # chunks of rows (reporting.data.CHUNK each) the reader may hold ready
+READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (2: 11.7 s, 5: 8.9 s for the 3 months above)
+PIECE = 1000
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000
 
@@ -93,14 +94,15 @@ _END = object()
 
 
 def read_ahead(query: Query) -> Iterator[Row]:
-    """`rows(query)`, read by a thread on a connection of its own, inside one transaction, a chunk ahead.
+    """`rows(query)`, read by a thread on a connection of its own, inside one transaction, ahead of the caller.
 
-    PostgreSQL computes the next chunk while the caller formats this one: waiting for it was 40% of an
-    XLSX export. In a transaction the cursor streams (outside one, Django declares it WITH HOLD and
-    PostgreSQL computes the whole result before the first row), and one snapshot serves the whole export.
-    Memory stays flat: the reader waits while `READ_AHEAD` chunks are ready. Its error is raised here;
-    closing this iterator stops the reader and closes its connection. A caller already in a transaction
-    is read in it, on its own connection (another connection would not see what it has not committed)."""
+    PostgreSQL computes the next rows while the caller formats these. Three months of a department's
+    province data (2.4 M values): XLSX 15.9 s, now 8.9 s; CSV 12.8 s, now 9.0 s. In a transaction the
+    cursor streams (outside one, Django declares it WITH HOLD and PostgreSQL computes the whole result
+    before the first row), and one snapshot serves the whole export. Memory stays flat: the reader waits
+    while `READ_AHEAD` pieces of `PIECE` rows are ready. Its error is raised here; closing this iterator
+    stops the reader and closes its connection. A caller already in a transaction is read in it, on its
+    own connection (another connection would not see what it has not committed)."""
     if connection.in_atomic_block:
         yield from rows(query)
         return
@@ -122,7 +124,7 @@ def read_ahead(query: Query) -> Iterator[Row]:
                 chunk: list[Row] = []
                 for row in stream:
                     chunk.append(row)
-                    if len(chunk) >= CHUNK:
+                    if len(chunk) >= PIECE:
                         if not hand_over(chunk):
                             return  # the caller stopped reading
                         chunk = []

@@ -28,9 +28,9 @@ def culture(committed_demo) -> User:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Chunks of 7 rows and one ready at a time: the demo's 150 filings cross many hand-overs and make
+    """Pieces of 7 rows and one ready at a time: the demo's 150 filings cross many hand-overs and make
     the reader wait for the caller."""
-    monkeypatch.setattr(exports, "CHUNK", 7)
+    monkeypatch.setattr(exports, "PIECE", 7)
     monkeypatch.setattr(exports, "READ_AHEAD", 1)
 
 
