@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Area, Department
-from reporting.models import Field, Sheet, Subscription, SubscriptionStatus
+from reporting.models import AccessKind, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.onetable import sheet_catalogue
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
@@ -170,6 +170,74 @@ def rows(query: Query) -> Iterator[Row]:
                 current = Row(sid, unit_id, subscription, code, name, period, record_date, number, entitled)
     if current is not None:
         yield current
+
+
+_TOTALS_SQL = r"""
+WITH read AS MATERIALIZED (
+  SELECT s.unit_id, s.period, a.code AS area_code, CASE {which} END AS subscription_id,
+         v."values" ->> %(field)s AS value
+  FROM reporting_submission s
+  JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+  JOIN core_unit u ON u.id = s.unit_id
+  JOIN core_area a ON a.id = u.area_id
+  WHERE s.sheet_id = %(sheet)s AND v."values" ? %(field)s AND ({covered})
+), recorded AS (
+  INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, fields, kind, at)
+  SELECT unit_id, %(department)s, subscription_id, %(sheet)s, period, %(fields)s, %(kind)s, %(now)s FROM read
+)
+SELECT period, left(area_code, 9), sum(CASE WHEN value ~ '^[+-]?[0-9]+(\.[0-9]+)?$' THEN value::numeric END)
+FROM read GROUP BY 1, 2
+"""
+
+
+@dataclass
+class Totals:
+    periods: list[str]  # in order
+    totals: list[float]  # the sum over every entitled filing of each period
+    latest: str | None
+    townships: dict[str, float]  # the latest period's sums by township code (the unit code's first 9 digits)
+
+
+@transaction.atomic
+def field_totals(department: Department, field: Field) -> Totals:
+    """A numeric field's sums over periods and by township in the latest period, over the filings the
+    department may read (as `rows` decides), computed by PostgreSQL; each filing summed is recorded as
+    read, by the same statement.
+
+    At province scale (a province-wide department, two years of 20,000 villages: 481,100 filings) reading
+    the rows into Python and recording them with COPY took 74 s per chart; this takes 12.4 s, most of it
+    writing the 481,100 access records."""
+    groups: dict[tuple, int] = {}
+    for e in entitlements(department):
+        if e.field == field.code:
+            groups.setdefault((e.scope_path, e.starts_on, e.expires_on), e.subscription)
+    if not groups:
+        return Totals([], [], None, {})
+    params: dict[str, Any] = {
+        "field": field.code,
+        "fields": [field.code],
+        "sheet": field.sheet_id,
+        "department": department.pk,
+        "kind": AccessKind.QUERIED.value,
+        "now": timezone.now(),
+    }
+    conditions, which = [], []
+    for i, ((path, starts_on, expires_on), subscription) in enumerate(sorted(groups.items())):
+        params |= {f"path_{i}": path + "%", f"start_{i}": starts_on, f"until_{i}": expires_on, f"sub_{i}": subscription}
+        until = f" AND s.period_start <= %(until_{i})s" if expires_on else ""
+        condition = f"(a.path LIKE %(path_{i})s AND s.period_start >= %(start_{i})s{until})"
+        conditions.append(condition)
+        which.append(f"WHEN {condition} THEN %(sub_{i})s::bigint")
+    with connection.cursor() as cursor:
+        cursor.execute(_TOTALS_SQL.format(which=" ".join(which), covered=" OR ".join(conditions)), params)
+        sums = cursor.fetchall()
+    by_period: dict[str, float] = {}
+    for period, _township, total in sums:
+        by_period[period] = by_period.get(period, 0.0) + float(total or 0)
+    periods = sorted(by_period)
+    latest = periods[-1] if periods else None
+    townships = {township: float(total or 0) for period, township, total in sums if period == latest}
+    return Totals(periods, [by_period[p] for p in periods], latest, dict(sorted(townships.items())))
 
 
 def units_asked(department: Department, sheet: Sheet, period) -> list:

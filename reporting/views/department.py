@@ -17,9 +17,9 @@ from django.views.decorators.http import require_POST
 from core.access import access_department
 from core.models import ApiToken, Area
 from core.tokens import department_system_user, issue_token, revoke_token
-from reporting.data import Query, entitled_fields, rows, units_asked
+from reporting.data import Query, entitled_fields, field_totals, units_asked
 from reporting.errors import Problems
-from reporting.exports import columns, csv_chunks, export_dir, read_page, recorded
+from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
@@ -226,25 +226,15 @@ def chart(request: HttpRequest) -> HttpResponse:
     if not numeric:
         return render(request, "department/chart.html", {"department": department, "fields": []})
     field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
-    by_period: dict[str, float] = {}
-    by_township: dict[str, dict[str, float]] = {}
-    query = Query(department=department, sheet=field.sheet, fields=[field.code])
-    for row in recorded(query, rows(query)):
-        value = float(row.values[field.code])
-        by_period[row.period] = by_period.get(row.period, 0) + value
-        township = row.unit_code[:9] + "000"
-        by_township.setdefault(row.period, {})
-        by_township[row.period][township] = by_township[row.period].get(township, 0) + value
-    periods = sorted(by_period)
-    latest = periods[-1] if periods else None
-    names = dict(Area.objects.filter(code__in=(by_township.get(latest) or {}).keys()).values_list("code", "name"))
+    totals = field_totals(department, field)
+    names = dict(Area.objects.filter(code__in=[c + "000" for c in totals.townships]).values_list("code", "name"))
     series = {
         "field": f"{field.name_zh}（{field.unit_of_measure}）" if field.unit_of_measure else field.name_zh,
-        "periods": periods,
-        "totals": [by_period[p] for p in periods],
-        "latest": latest,
-        "areas": [names.get(code, code) for code in sorted(by_township.get(latest) or {})],
-        "area_values": [v for _, v in sorted((by_township.get(latest) or {}).items())],
+        "periods": totals.periods,
+        "totals": totals.totals,
+        "latest": totals.latest,
+        "areas": [names.get(code + "000", code + "000") for code in totals.townships],
+        "area_values": list(totals.townships.values()),
     }
     return render(
         request,
