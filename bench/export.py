@@ -125,6 +125,47 @@ def page_latency(facts: dict, period_from: str | None) -> dict:
     return {"ms": 1000 * statistics.median(api), "anchor_ms": 1000 * statistics.median(anchor)}
 
 
+def chart_latency(facts: dict) -> dict:
+    """The department's chart page (`/department/chart/`: one numeric field's sums over the whole history and by
+    township), against PostgreSQL summing the same values with no access records. Once each: the page writes
+    one access record per filing summed, deleted afterwards to keep the bench database as it was."""
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from core.models import Department, User
+    from reporting.data import entitled_fields
+
+    department = Department.objects.get(code=facts["department"])
+    field = next(f for f in entitled_fields(department) if f.type in ("integer", "decimal"))
+    client = Client()
+    client.force_login(User.objects.get(username=facts["department"]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM reporting_accessrecord")
+        (before,) = cursor.fetchone()
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        started = time.perf_counter()
+        response = client.get("/department/chart/", {"field": field.code})
+        page = time.perf_counter() - started
+    assert response.status_code == 200, response.status_code
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT s.period, left(a.code, 9), sum((v."values" ->> %s)::numeric) FROM reporting_submission s '
+            "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version "
+            "JOIN core_unit u ON u.id = s.unit_id JOIN core_area a ON a.id = u.area_id "
+            'WHERE s.sheet_id = %s AND v."values" ? %s GROUP BY 1, 2',
+            [field.code, field.sheet_id, field.code],
+        )
+        cursor.fetchall()
+    anchor = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM reporting_accessrecord WHERE id > %s AND department_id = %s", [before, department.pk]
+        )
+        recorded = cursor.rowcount
+    return {"seconds": page, "anchor_seconds": anchor, "filings": recorded}
+
+
 def sql_checksum(facts: dict) -> tuple[int, int]:
     """Rows and non-empty values of the department's year, counted by PostgreSQL."""
     from django.db import connection
@@ -257,6 +298,7 @@ def main(quick: bool, months: int) -> dict:
     }
     report["page_all"] = page_latency(facts, None)
     report["page_year"] = page_latency(facts, facts["period_from"])
+    report["chart"] = chart_latency(facts)
     report["csv_growth_mb"] = report["csv_peak_mb"] - report["csv_baseline_mb"]
     report["xlsx_growth_mb"] = report["xlsx_peak_mb"] - report["xlsx_baseline_mb"]
     return report
