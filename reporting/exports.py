@@ -3,7 +3,7 @@
 Both read rows from `reporting.data.rows` (a server-side cursor) and never hold
 more than a few chunks; every exported row is recorded as an access for its unit.
 Whole exports read ahead (`read_ahead`): a thread with a connection of its own
-fetches the next chunk while this one is formatted.
+fetches the next rows while these are formatted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from reporting.data import Query, Row, entitled_fields, rows
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.xlsx_stream import StreamingWorkbook
 
-READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (2: 11.7 s, 5: 8.9 s for the 3 months above)
+READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (an XLSX of 2.4 M values: 2, 11.7 s; 5, 8.9 s)
 PIECE = 1000
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000

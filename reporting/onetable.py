@@ -298,9 +298,8 @@ def build_one_table(
         needed = claims.departments_by_field(sheet, period.start)
     else:
         needed = catalogue.needed(unit, sheet, period.start)
-    fields = [
-        f for f in catalogue.fields_at(period.start) if f.id in needed
-    ]  # `id`, not the `pk` property: 200 a filing
+    # `id`, not Django's `pk` property: 200 fields a filing
+    fields = [f for f in catalogue.fields_at(period.start) if f.id in needed]
     table = OneTable(unit, sheet, period, [TableField(f, needed[f.id]) for f in fields], catalogue=catalogue)
     department_ids = set().union(*needed.values()) if needed else set()
     table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]

@@ -103,7 +103,8 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
 
 def _array(items) -> str:
     """A PostgreSQL array literal of ids (None: NULL) or of quoted code lists (codes never need escaping,
-    `CODE`): passed as one string, it costs psycopg a fraction of dumping a list (0.62 ms a filing, 30 rows)."""
+    `CODE`). One string each: with lists, which psycopg dumps element by element, `create_deliveries` took
+    0.62 ms of CPU a filing (30 rows); with literals, 0.39 ms."""
     return "{" + ",".join("NULL" if item is None else str(item) for item in items) + "}"
 
 
