@@ -12,10 +12,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.access import access_department
-from core.models import ApiToken, Area
+from core.models import ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.data import Query, entitled_fields, field_totals, units_asked
 from reporting.errors import Problems
@@ -218,28 +219,38 @@ def _filing_status(submission: Submission | None) -> str:
     return "not_applicable" if current.not_applicable and not current.values else "submitted"
 
 
+# the chart's bars: one per area of the level below the department's jurisdiction
+BY_LEVEL = {
+    AreaLevel.CITY: gettext_lazy("by city"),
+    AreaLevel.COUNTY: gettext_lazy("by county"),
+    AreaLevel.TOWNSHIP: gettext_lazy("by township"),
+    AreaLevel.VILLAGE: gettext_lazy("by village"),
+}
+
+
 @login_required
 def chart(request: HttpRequest) -> HttpResponse:
-    """One numeric field over periods (the jurisdiction's total) and across townships (latest period)."""
+    """One numeric field over periods (the jurisdiction's total) and across the areas one level below the
+    jurisdiction (latest period): a county's townships, a province's cities."""
     department = access_department(request.user)
     numeric = [f for f in entitled_fields(department) if f.type in ("integer", "decimal")]
     if not numeric:
         return render(request, "department/chart.html", {"department": department, "fields": []})
     field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
     totals = field_totals(department, field)
-    names = dict(Area.objects.filter(code__in=[c + "000" for c in totals.townships]).values_list("code", "name"))
+    names = dict(Area.objects.filter(code__in=totals.areas).values_list("code", "name"))
     series = {
         "field": f"{field.name_zh}（{field.unit_of_measure}）" if field.unit_of_measure else field.name_zh,
         "periods": totals.periods,
         "totals": totals.totals,
         "latest": totals.latest,
-        "areas": [names.get(code + "000", code + "000") for code in totals.townships],
-        "area_values": list(totals.townships.values()),
+        "areas": [names.get(code, code) for code in totals.areas],
+        "area_values": list(totals.areas.values()),
     }
     return render(
         request,
         "department/chart.html",
-        {"department": department, "fields": numeric, "field": field, "series": series},
+        {"department": department, "fields": numeric, "field": field, "series": series, "by": BY_LEVEL[totals.level]},
     )
 
 
