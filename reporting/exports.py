@@ -30,6 +30,7 @@ READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (an XLSX of 2.4
 PIECE = 1000
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000
+CSV_FLUSH = 500  # rows of the streamed CSV per chunk sent
 
 
 def columns(query: Query) -> list[Field]:
@@ -177,7 +178,7 @@ def csv_chunks(query: Query) -> Iterator[bytes]:
     writer.writerow(header(fields))
     for count, row in enumerate(recorded(query, read_ahead(query)), start=1):
         writer.writerow(_cells(row, fields))
-        if count % 500 == 0:
+        if count % CSV_FLUSH == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()

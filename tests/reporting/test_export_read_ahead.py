@@ -93,3 +93,21 @@ def test_a_caller_inside_a_transaction_is_read_in_it(culture):
         first = next(read_ahead(_query(culture)))
         assert _readers() == [] and first.period == "1999"
         transaction.set_rollback(True)
+
+
+def test_the_streamed_csv_download_reads_ahead_and_a_client_that_goes_away_stops_it(
+    client, culture, small_chunks, monkeypatch
+):
+    monkeypatch.setattr(exports, "CSV_FLUSH", 10)  # a chunk every 10 rows: the download is under way after one
+    client.force_login(culture)
+    before = _connections()
+    response = client.get("/department/data.csv?sheet=village_basics")
+    chunks = iter(response.streaming_content)
+    first = next(chunks).decode("utf-8-sig")
+    assert first.startswith("单位代码") and len(_readers()) == 1  # the download reads on a thread of its own
+    response.close()  # what the server does when the client disconnects
+    assert _readers() == [] and _connections() == before
+
+    whole = b"".join(client.get("/department/data.csv?sheet=village_basics").streaming_content)
+    codes = [line[0] for line in csv.reader(whole.decode("utf-8-sig").splitlines())][1:]
+    assert codes == [r.unit_code for r in rows(_query(culture))]
