@@ -316,6 +316,13 @@ Fourth round (exports, the chart, the outbox insert; province data, 24 months):
   joins; Django still refuses deleting what a record names (PROTECT).
 - **Outbox insert**: the four per-subscription arrays go to PostgreSQL as array literals, one string each,
   instead of lists psycopg dumps element by element: 0.62 → 0.39 ms of Python CPU a filing.
+- **Last use of a subscription** (the office's catalogue shows each field's last delivery and read; the
+  daily zombie check flags subscriptions nothing used for months): both grouped or read the whole access
+  log and outbox. At this data set's size (4.8 M access records, 1.9 M outbox rows) the catalogue page took
+  14.4 s, and the zombie check 4.9 s and 405 MB of the Celery worker's memory. A new index on the access
+  log, (subscription, kind, at), makes each subscription's last use of each kind one probe (a delivered
+  delivery's pushed access record is written with its delivered mark): the page takes 0.55 s, the check
+  0.01 s and no memory.
 - Measured and not kept: dropping the outbox's foreign keys took its commit from 1.3 to 0.5 ms a filing
   (about 10% of the filing's CPU), but the outbox is the record of what was promised to whom, so they stay;
   dropping its three single-column foreign-key indexes made no difference that stood out of the noise.

@@ -3,9 +3,11 @@ records one row per unit and period read, so this path must keep up with the exp
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 _COLUMNS = "unit_id, department_id, subscription_id, delivery_id, sheet_id, period, fields, kind, at"
@@ -20,3 +22,24 @@ def write_access_records(records: Iterable[tuple[int, int, int, int | None, int,
             copy.write_row((*record, kind, now))
             count += 1
     return count
+
+
+def last_uses() -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
+    """Per subscription (ended ones too): when a delivery last reached the department's system (its pushed
+    access record is written with the delivered mark) and when anything was last received or read.
+
+    One probe of `access_by_subscription` per subscription and kind. Grouping the whole log by field took
+    14 s on the office's catalogue page at province scale (4.8 M access records, 1.9 M outbox rows)."""
+    from reporting.models import AccessKind, AccessRecord, Subscription
+
+    def latest(kind: str) -> Subquery:
+        records = AccessRecord.objects.filter(subscription=OuterRef("pk"), kind=kind).order_by("-at")
+        return Subquery(records.values("at")[:1])
+
+    rows = Subscription.objects.annotate(**{kind: latest(kind) for kind in AccessKind.values}).values_list(
+        "pk", *AccessKind.values
+    )
+    return {
+        pk: (times[AccessKind.values.index(AccessKind.PUSHED)], max(filter(None, times), default=None))
+        for pk, *times in rows
+    }

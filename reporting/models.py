@@ -468,7 +468,7 @@ class AccessRecord(models.Model):
         Department, on_delete=models.PROTECT, related_name="access_records", db_index=False, db_constraint=False
     )
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.PROTECT, related_name="access_records", db_constraint=False
+        Subscription, on_delete=models.PROTECT, related_name="access_records", db_index=False, db_constraint=False
     )
     delivery = models.ForeignKey(
         Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
@@ -482,7 +482,12 @@ class AccessRecord(models.Model):
     class Meta:
         verbose_name = _("access record")
         verbose_name_plural = _("access records")
-        indexes = [models.Index(fields=["unit", "-at"]), models.Index(fields=["department", "-at"])]
+        indexes = [
+            models.Index(fields=["unit", "-at"]),
+            models.Index(fields=["department", "-at"]),
+            # a subscription's last use of each kind is one probe (the office's catalogue, the zombie check)
+            models.Index(fields=["subscription", "kind", "-at"], name="access_by_subscription"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.department_id} {self.kind} {self.unit_id} {self.period}"

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,14 +17,12 @@ from django.utils.translation import gettext as _
 from core.access import access_office
 from core.models import Area, Unit
 from reporting import fieldtypes
+from reporting.accesslog import last_uses
 from reporting.burden import burden_report
 from reporting.errors import Problem, Problems
 from reporting.models import (
-    AccessRecord,
     Cadence,
     ClosureLog,
-    Delivery,
-    DeliveryStatus,
     DueException,
     DueRule,
     Field,
@@ -88,17 +86,14 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     ):
         for f in subscription.fields.all():
             subscriptions[f.pk].append(subscription)
-    last_delivered = dict(
-        Delivery.objects.filter(status=DeliveryStatus.DELIVERED)
-        .values("subscription__fields")
-        .annotate(last=Max("delivered_at"))
-        .values_list("subscription__fields", "last")
-    )
-    last_read = dict(
-        AccessRecord.objects.values("subscription__fields")
-        .annotate(last=Max("at"))
-        .values_list("subscription__fields", "last")
-    )
+    uses = last_uses()  # per subscription, ended ones too: (last delivered, last received or read)
+    last_delivered: dict[int, dt.datetime] = {}
+    last_read: dict[int, dt.datetime] = {}
+    for subscription_id, field_id in Subscription.fields.through.objects.values_list("subscription_id", "field_id"):
+        delivered, read = uses.get(subscription_id, (None, None))
+        for last, at in ((last_delivered, delivered), (last_read, read)):
+            if at is not None and (field_id not in last or last[field_id] < at):
+                last[field_id] = at
     units = dict(Unit.objects.values("area__level").annotate(n=Count("id")).values_list("area__level", "n"))
     sheets = Sheet.objects.prefetch_related("fields__revisions").select_related("owner").order_by("order")
     rows = [
