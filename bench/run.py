@@ -323,6 +323,10 @@ Fourth round (exports, the chart, the outbox insert; province data, 24 months):
   log, (subscription, kind, at), makes each subscription's last use of each kind one probe (a delivered
   delivery's pushed access record is written with its delivered mark): the page takes 0.55 s, the check
   0.01 s and no memory.
+- **Completeness of a period** loaded every filed unit's current version (200 values each) to tell
+  "submitted" from "not applicable": 5.05 s and 2.3 MB of HTML listing 20,000 villages for a
+  province-wide department. PostgreSQL now decides the status, and more than 500 units are counted by area
+  one level down (by code, never ranked), each area a link to its own list: 0.57 s and 4 kB.
 - Measured and not kept: dropping the outbox's foreign keys took its commit from 1.3 to 0.5 ms a filing
   (about 10% of the filing's CPU), but the outbox is the record of what was promised to whom, so they stay;
   dropping its three single-column foreign-key indexes made no difference that stood out of the noise.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -16,12 +17,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.access import access_department
-from core.models import ApiToken, Area, AreaLevel
+from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.data import Query, entitled_fields, field_totals, units_asked
 from reporting.errors import Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
-from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, Submission, ZombieFlag
+from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
 from reporting.services import deliveries
@@ -184,9 +185,14 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
     return FileResponse((export_dir() / job.file).open("rb"), as_attachment=True, filename=job.file)
 
 
+COMPLETENESS_LIST = 500  # above this many units the page counts them by area one level down; choose one to list
+
+
 @login_required
 def completeness(request: HttpRequest) -> HttpResponse:
-    """For one sheet and period: each unit asked and whether it has filed. A list, never a ranking."""
+    """For one sheet and period: each unit asked and whether it has filed, within the jurisdiction or an area
+    of it. More than `COMPLETENESS_LIST` units are counted by area one level down (by area code, never ranked),
+    each area a link to its own list. A list, never a ranking."""
     department = access_department(request.user)
     sheets = sorted({f.sheet for f in entitled_fields(department) if not f.sheet.is_ledger}, key=lambda s: s.order)
     if not sheets:
@@ -198,25 +204,57 @@ def completeness(request: HttpRequest) -> HttpResponse:
         period = Period.containing(timezone.localdate(), sheet.period_type).previous()
     if period.type != sheet.period_type:
         period = Period.containing(timezone.localdate(), sheet.period_type).previous()
-    units = units_asked(department, sheet, period)
-    filed = {
-        s.unit_id: s
-        for s in Submission.objects.filter(sheet=sheet, period=str(period), unit__in=units).prefetch_related("versions")
-    }
-    rows_ = [(u, _filing_status(filed.get(u.pk))) for u in units]
-    totals = {key: sum(1 for _, status in rows_ if status == key) for key in ("submitted", "not_applicable", "not_yet")}
+    top = department.jurisdiction
+    area = top
+    if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
+        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if area is None:
+            raise Http404
+    units = [u for u in units_asked(department, sheet, period) if u.area.path.startswith(area.path)]
+    statuses = filing_statuses(sheet, period, [u.pk for u in units])
+    rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
+    totals = Counter(status for _, status in rows_)
+    areas = []
+    if len(rows_) > COMPLETENESS_LIST:
+        depth = LEVEL_DEPTH[area.level] + 1
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for unit, status in rows_:
+            counts[unit.area.path.split("/")[depth] or unit.area.code][status] += 1
+        names = dict(Area.objects.filter(code__in=counts).values_list("code", "name"))
+        areas = [(code, names.get(code, code), sum(c.values()), c) for code, c in sorted(counts.items())]
+        rows_ = []
     return render(
         request,
         "department/completeness.html",
-        {"department": department, "sheets": sheets, "sheet": sheet, "period": period, "rows": rows_, "totals": totals},
+        {
+            "department": department,
+            "sheets": sheets,
+            "sheet": sheet,
+            "period": period,
+            "area": area,
+            "up": area.parent if area != top else None,
+            "rows": rows_,
+            "areas": areas,
+            "totals": {key: totals[key] for key in ("submitted", "not_applicable", "not_yet")},
+        },
     )
 
 
-def _filing_status(submission: Submission | None) -> str:
-    if submission is None:
-        return "not_yet"
-    current = next(v for v in submission.versions.all() if v.number == submission.current_version)
-    return "not_applicable" if current.not_applicable and not current.values else "submitted"
+_STATUS_SQL = """
+SELECT s.unit_id, v."values" = '{}'::jsonb AND v.not_applicable <> '{}'::jsonb
+FROM reporting_submission s
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+WHERE s.sheet_id = %s AND s.period = %s AND s.record_key IS NULL AND s.unit_id = ANY(%s::bigint[])
+"""
+
+
+def filing_statuses(sheet, period: Period, unit_ids: list[int]) -> dict[int, str]:
+    """Per unit that has filed: "submitted", or "not_applicable" when its current version answers nothing but
+    "not applicable". Decided by PostgreSQL: loading the versions (200 values each) took 4 s for a province's
+    20,000 villages."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS_SQL, [sheet.pk, str(period), "{" + ",".join(map(str, unit_ids)) + "}"])
+        return {unit_id: "not_applicable" if na_only else "submitted" for unit_id, na_only in cursor.fetchall()}
 
 
 # the chart's bars: one per area of the level below the department's jurisdiction
