@@ -36,10 +36,9 @@ def last_uses() -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
         records = AccessRecord.objects.filter(subscription=OuterRef("pk"), kind=kind).order_by("-at")
         return Subquery(records.values("at")[:1])
 
-    rows = Subscription.objects.annotate(**{kind: latest(kind) for kind in AccessKind.values}).values_list(
-        "pk", *AccessKind.values
-    )
+    rows = Subscription.objects.annotate(
+        pushed=latest(AccessKind.PUSHED), pulled=latest(AccessKind.PULLED), queried=latest(AccessKind.QUERIED)
+    ).values_list("pk", "pushed", "pulled", "queried")
     return {
-        pk: (times[AccessKind.values.index(AccessKind.PUSHED)], max(filter(None, times), default=None))
-        for pk, *times in rows
+        pk: (pushed, max(filter(None, (pushed, pulled, queried)), default=None)) for pk, pushed, pulled, queried in rows
     }
