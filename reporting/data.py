@@ -227,8 +227,8 @@ def field_totals(department: Department, field: Field) -> Totals:
     department) counts under its own code.
 
     At province scale (a province-wide department, two years of 20,000 villages: 481,100 filings) reading
-    the rows into Python and recording them with COPY took 74 s per chart; this takes 12–17 s, most of it
-    writing the 481,100 access records."""
+    the rows into Python and recording them with COPY took 74 s per chart; this takes 12–15 s measured
+    alone and up to 23 s in full benchmark runs, most of it writing the 481,100 access records."""
     depth = min(LEVEL_DEPTH[department.jurisdiction.level] + 1, len(AreaLevel.values) - 1)
     level = AreaLevel.values[depth]
     groups: dict[tuple, int] = {}
