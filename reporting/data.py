@@ -202,6 +202,7 @@ WITH read AS MATERIALIZED (
 ), recorded AS (
   INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, fields, kind, at)
   SELECT unit_id, %(department)s, subscription_id, %(sheet)s, period, %(fields)s, %(kind)s, %(now)s FROM read
+  ORDER BY unit_id -- the (unit, at) index, larger than the buffer cache, then fills in key order: 23 -> 18.5 s
 )
 SELECT period, coalesce(nullif(split_part(area_path, '/', %(part)s), ''), area_code),
        sum(CASE WHEN value ~ '^[+-]?[0-9]+(\.[0-9]+)?$' THEN value::numeric END)
