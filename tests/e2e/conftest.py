@@ -4,12 +4,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+# the same patience for assertions as for actions (page.set_default_timeout below): a loaded CI machine
+# renders slower, and `expect` waits only 5 s by default
+expect.set_options(timeout=15_000)
 
 
 def _browser_page(live_server, settings, monkeypatch, viewport, mobile):
