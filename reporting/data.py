@@ -94,8 +94,7 @@ SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, s.current_version, %
 FROM reporting_submission s {version_join}
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
-WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND a.path LIKE %(path_{i})s
-  AND s.period_start >= %(start_{i})s {until} {filters}
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
 """
 # A whole read joins the current versions; a page looks each one up. The planner cannot know that a
 # period filter's filings sit at the end of the id order, so for a page it merge-joined the versions from
@@ -109,6 +108,16 @@ _LOOKED_UP = (
     "WHERE v.submission_id = s.id AND v.number = s.current_version)",
     "",
 )
+
+
+def _inside(i: int, scope_path: str, starts_on: dt.date, expires_on: dt.date | None) -> tuple[str, dict[str, Any]]:
+    """SQL (submission `s`, its unit's area `a`) and parameters for "inside entitlement group i": the unit in
+    the subscription's scope, the period starting within its window. Every read of department data uses it."""
+    until = f" AND s.period_start <= %(until_{i})s" if expires_on else ""
+    return (
+        f"(a.path LIKE %(path_{i})s AND s.period_start >= %(start_{i})s{until})",
+        {f"path_{i}": scope_path + "%", f"start_{i}": starts_on, f"until_{i}": expires_on},
+    )
 
 
 def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[str]]]:
@@ -138,17 +147,11 @@ def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[s
     selects, allowed = [], {}
     for i, ((subscription, path, starts_on, expires_on), keys) in enumerate(sorted(groups.items())):
         allowed[subscription] = allowed.get(subscription, frozenset()).union(keys)
-        params |= {
-            f"sub_{i}": subscription,
-            f"others_{i}": sorted(codes.difference(keys)),
-            f"path_{i}": path + "%",
-            f"start_{i}": starts_on,
-            f"until_{i}": expires_on,
-        }
-        until = f"AND s.period_start <= %(until_{i})s" if expires_on else ""
+        inside, window = _inside(i, path, starts_on, expires_on)
+        params |= window | {f"sub_{i}": subscription, f"others_{i}": sorted(codes.difference(keys))}
         values, version_join = _JOINED if query.limit is None else _LOOKED_UP
         select = _GROUP_SQL.replace("{values}", values).replace("{version_join}", version_join)
-        selects.append(select.replace("{i}", str(i)).format(until=until, filters=" ".join(filters)))
+        selects.append(select.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
     if not selects:
         return "", params, allowed
     return " UNION ALL ".join(selects) + " ORDER BY 1", params, allowed
@@ -249,9 +252,8 @@ def field_totals(department: Department, field: Field) -> Totals:
     }
     conditions, which = [], []
     for i, ((path, starts_on, expires_on), subscription) in enumerate(sorted(groups.items())):
-        params |= {f"path_{i}": path + "%", f"start_{i}": starts_on, f"until_{i}": expires_on, f"sub_{i}": subscription}
-        until = f" AND s.period_start <= %(until_{i})s" if expires_on else ""
-        condition = f"(a.path LIKE %(path_{i})s AND s.period_start >= %(start_{i})s{until})"
+        condition, window = _inside(i, path, starts_on, expires_on)
+        params |= window | {f"sub_{i}": subscription}
         conditions.append(condition)
         which.append(f"WHEN {condition} THEN %(sub_{i})s::bigint")
     with connection.cursor() as cursor:
