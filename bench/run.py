@@ -97,8 +97,8 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         f"same: {report['page_year']['anchor_ms']:.0f} ms | "
         f"{report['page_year']['anchor_ms'] / report['page_year']['ms']:.2f} | — |",
         f"| chart page (one field summed over the whole history, and the latest month by city: "
-        f"{report['chart']['filings']:,} "
-        f"filings, each recorded as read), s | {report['chart']['seconds']:.1f} | PostgreSQL summing the same "
+        f"{report['chart']['filings']:,} filings of {report['chart']['records']:,} units, "
+        f"one access record per unit), s | {report['chart']['seconds']:.1f} | PostgreSQL summing the same "
         f"values, nothing recorded: {report['chart']['anchor_seconds']:.1f} s | "
         f"{report['chart']['anchor_seconds'] / report['chart']['seconds']:.2f} | — |",
         "",

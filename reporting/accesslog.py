@@ -36,9 +36,6 @@ def last_uses() -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
         records = AccessRecord.objects.filter(subscription=OuterRef("pk"), kind=kind).order_by("-at")
         return Subquery(records.values("at")[:1])
 
-    rows = Subscription.objects.annotate(
-        pushed=latest(AccessKind.PUSHED), pulled=latest(AccessKind.PULLED), queried=latest(AccessKind.QUERIED)
-    ).values_list("pk", "pushed", "pulled", "queried")
-    return {
-        pk: (pushed, max(filter(None, (pushed, pulled, queried)), default=None)) for pk, pushed, pulled, queried in rows
-    }
+    kinds = [AccessKind.PUSHED.value, *(kind for kind in AccessKind.values if kind != AccessKind.PUSHED)]
+    rows = Subscription.objects.annotate(**{kind: latest(kind) for kind in kinds}).values_list("pk", *kinds)
+    return {pk: (pushed, max(filter(None, (pushed, *others)), default=None)) for pk, pushed, *others in rows}

@@ -450,6 +450,7 @@ class AccessKind(models.TextChoices):
     PUSHED = "pushed", _("Pushed by webhook")
     PULLED = "pulled", _("Read from the feed")
     QUERIED = "queried", _("Queried or exported")
+    CHARTED = "charted", _("Summed in a chart")
 
 
 class AccessRecord(models.Model):
@@ -475,6 +476,10 @@ class AccessRecord(models.Model):
     )
     sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     period = models.CharField(max_length=7)
+    # A chart's record covers all the periods of the unit's filings it summed: from `period_from` to
+    # `period` (one record per unit and view, not one per filing: a province-wide chart over two years
+    # summed 482,640 filings of 20,000 units). Empty for a record about one period.
+    period_from = models.CharField(max_length=7, blank=True, db_default="")
     fields = ArrayField(models.CharField(max_length=40))
     kind = models.CharField(max_length=10, choices=AccessKind.choices)
     at = models.DateTimeField(auto_now_add=True)
@@ -490,7 +495,12 @@ class AccessRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.department_id} {self.kind} {self.unit_id} {self.period}"
+        return f"{self.department_id} {self.kind} {self.unit_id} {self.periods}"
+
+    @property
+    def periods(self) -> str:
+        """The period, or the range of periods, the record is about."""
+        return f"{self.period_from}–{self.period}" if self.period_from else self.period
 
 
 class RequestStatus(models.TextChoices):

@@ -1,5 +1,6 @@
 """The department chart: a numeric field's sums over periods and by township, computed by PostgreSQL over
-exactly the filings the department may read (`reporting.data.rows` is the reference), each recorded as read."""
+exactly the filings the department may read (`reporting.data.rows` is the reference); each unit summed gets
+one access record naming the field and its periods summed."""
 
 from __future__ import annotations
 
@@ -53,19 +54,27 @@ def _file_q4(username: str) -> None:
     )
 
 
-def test_the_sums_are_those_of_the_rows_the_department_may_read_and_each_is_recorded(books):
+def test_the_sums_are_those_of_the_rows_the_department_may_read_and_each_unit_summed_is_recorded_once(books):
     _file_q4("village")  # a second period, with one filing in it
     culture = Department.objects.get(code="culture")
     by_period, by_township, read = _expected(culture, books)
     assert read == 151 and set(by_period) == {"2026Q3", "2026Q4"}
+    periods_read: dict[int, list[str]] = defaultdict(list)
+    for row in rows(Query(department=culture, sheet=books.sheet, fields=[books.code])):
+        periods_read[row.unit_id].append(row.period)
 
     totals = field_totals(culture, books)
 
     assert dict(zip(totals.periods, totals.totals, strict=True)) == pytest.approx(by_period)
     assert totals.latest == "2026Q4" and totals.level == AreaLevel.TOWNSHIP
     assert totals.areas == pytest.approx(by_township) and len(by_township) == 1  # one filing in 2026Q4
-    records = AccessRecord.objects.filter(department=culture, kind=AccessKind.QUERIED)
-    assert records.count() == read
+    # one record per unit summed, naming the field and the range of its periods summed, not one per filing
+    records = AccessRecord.objects.filter(department=culture)
+    assert set(records.values_list("kind", flat=True)) == {AccessKind.CHARTED}
+    assert {r.unit_id: r.periods for r in records} == {
+        unit: "–".join(sorted(set(periods))) for unit, periods in periods_read.items()
+    }
+    assert len(periods_read) == 150 and records.get(unit__members__username="village").periods == "2026Q3–2026Q4"
     assert {tuple(f) for f in records.values_list("fields", flat=True)} == {("library_books",)}
     assert set(records.values_list("subscription__department__code", flat=True)) == {"culture"}
 
@@ -123,3 +132,18 @@ def test_what_an_access_record_names_cannot_be_deleted(books):
     assert AccessRecord.objects.filter(subscription=subscription).exists()
     with pytest.raises(ProtectedError):
         subscription.delete()
+
+
+def test_the_unit_and_the_department_see_the_chart_as_one_record_with_its_periods(client, books):
+    _file_q4("village")
+    analyst = User.objects.filter(department__code="culture").first()
+    client.force_login(analyst)
+    assert client.get("/department/chart/?field=library_books").status_code == 200
+    client.force_login(User.objects.get(username="village"))
+    html = client.get("/fill/data-use/").content.decode()
+    assert html.count("2026Q3–2026Q4") == 1 and html.count("图表汇总") == 1
+    client.force_login(analyst)
+    home = client.get("/department/").content.decode()
+    assert "图表汇总" in home  # its 50 newest records: the chart's, each unit with its periods
+    title = re.search(r"<title>(.*?)</title>", home, re.S).group(1)
+    assert title == f"{analyst.department.name} · 一表通"  # the page's title is its name, no markup

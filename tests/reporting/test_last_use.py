@@ -49,11 +49,12 @@ def test_last_delivered_is_the_last_push_and_last_read_any_kind_ended_subscripti
     _record(culture, AccessKind.PUSHED, _at(dt.date(2026, 9, 1)), village_cadre.unit_id)
     _record(culture, AccessKind.QUERIED, _at(dt.date(2026, 10, 1)), village_cadre.unit_id)
     _record(stats, AccessKind.PULLED, _at(dt.date(2026, 8, 1)), village_cadre.unit_id)
+    _record(stats, AccessKind.CHARTED, _at(dt.date(2026, 8, 2)), village_cadre.unit_id)  # a chart read it last
 
     uses = last_uses()
 
     assert uses[culture.pk] == (_at(dt.date(2026, 9, 1)), _at(dt.date(2026, 10, 1)))
-    assert uses[stats.pk] == (None, _at(dt.date(2026, 8, 1)))
+    assert uses[stats.pk] == (None, _at(dt.date(2026, 8, 2)))
     assert uses[Subscription.objects.get(department__code="civil").pk] == (None, None)
 
 
@@ -74,9 +75,11 @@ def test_the_catalogue_shows_each_fields_last_delivery_and_read(client, office_a
         (AccessKind.PUSHED, dt.date(2026, 10, 1), False),  # a delivery reached its system within the window
         (AccessKind.QUERIED, dt.date(2026, 8, 24), False),  # the window's first day counts
         (AccessKind.PULLED, dt.date(2026, 8, 23), True),  # the day before the window does not
+        (AccessKind.CHARTED, dt.date(2026, 11, 1), False),  # summed in a chart within the window
+        (AccessKind.CHARTED, dt.date(2026, 8, 1), True),
     ],
 )
-def test_a_subscription_is_idle_when_nothing_was_delivered_pulled_or_queried_in_the_window(
+def test_a_subscription_is_idle_when_nothing_was_delivered_pulled_queried_or_charted_in_the_window(
     settings, culture, village_cadre, kind, day, flagged
 ):
     settings.ONETABLE_ZOMBIE_MONTHS = 3  # the window: the 90 days from 2026-08-24
