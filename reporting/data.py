@@ -238,9 +238,9 @@ def field_totals(department: Department, field: Field) -> Totals:
     of periods: the department saw sums, not the unit's values. A unit above that level (a township's own
     filing for a township-wide department) counts under its own code.
 
-    At province scale (a province-wide department, two years of 20,000 villages: 482,640 filings), reading
+    At province scale (a province-wide department, two years of 20,000 villages: 481,100 filings), reading
     the rows into Python and recording each with COPY took 74 s per chart; summing in PostgreSQL and
-    recording each filing took 18–23 s, most of it writing 482,640 access records (and the log grew by
+    recording each filing took 18–23 s, most of it writing 481,100 access records (and the log grew by
     that much per view). One record per unit is 20,000 records: 6.0–6.4 s, against 4.2 s for PostgreSQL
     summing the same values and recording nothing."""
     depth = min(LEVEL_DEPTH[department.jurisdiction.level] + 1, len(AreaLevel.values) - 1)

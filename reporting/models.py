@@ -478,7 +478,7 @@ class AccessRecord(models.Model):
     period = models.CharField(max_length=7)
     # A chart's record covers all the periods of the unit's filings it summed: from `period_from` to
     # `period` (one record per unit and view, not one per filing: a province-wide chart over two years
-    # summed 482,640 filings of 20,000 units). Empty for a record about one period.
+    # summed 481,100 filings of 20,000 units). Empty for a record about one period.
     period_from = models.CharField(max_length=7, blank=True, db_default="")
     fields = ArrayField(models.CharField(max_length=40))
     kind = models.CharField(max_length=10, choices=AccessKind.choices)
