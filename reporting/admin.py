@@ -116,7 +116,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(AccessRecord)
 class AccessRecordAdmin(ReadOnlyAdmin):
-    list_display = ["at", "department", "unit", "sheet", "period", "kind"]
+    list_display = ["at", "department", "unit", "sheet", "periods", "kind"]
     list_filter = ["kind", "department"]
 
 

@@ -147,3 +147,12 @@ def test_the_unit_and_the_department_see_the_chart_as_one_record_with_its_period
     assert "图表汇总" in home  # its 50 newest records: the chart's, each unit with its periods
     title = re.search(r"<title>(.*?)</title>", home, re.S).group(1)
     assert title == f"{analyst.department.name} · 一表通"  # the page's title is its name, no markup
+
+
+def test_the_admin_lists_a_chart_record_with_its_periods(client, books):
+    _file_q4("village")
+    field_totals(Department.objects.get(code="culture"), books)
+    client.force_login(User.objects.create_superuser("root", password="not-a-demo-password"))
+    unit = User.objects.get(username="village").unit_id
+    html = client.get(f"/admin/reporting/accessrecord/?kind=charted&unit__id__exact={unit}").content.decode()
+    assert "2026Q3–2026Q4" in html
