@@ -278,8 +278,9 @@ def field_totals(department: Department, field: Field) -> Totals:
     return Totals(periods, [by_period[p] for p in periods], latest, level, dict(sorted(areas.items())))
 
 
-def units_asked(department: Department, sheet: Sheet, period) -> list:
-    """Units a department's subscriptions ask to file this sheet for this period."""
+def units_asked(department: Department, sheet: Sheet, period, within: Area | None = None) -> list:
+    """Units a department's subscriptions ask to file this sheet for this period (only those inside
+    `within`, when given)."""
     from core.models import Unit
 
     day = period.start
@@ -294,6 +295,7 @@ def units_asked(department: Department, sheet: Sheet, period) -> list:
     scope = Q()
     for path in paths:
         scope |= Q(area__path__startswith=path)
-    return list(
-        Unit.objects.filter(scope, area__level__in=sheet.unit_levels).select_related("area").order_by("area__path")
-    )
+    units = Unit.objects.filter(scope, area__level__in=sheet.unit_levels)
+    if within is not None:
+        units = units.filter(area__path__startswith=within.path)
+    return list(units.select_related("area").order_by("area__path"))

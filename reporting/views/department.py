@@ -210,7 +210,7 @@ def completeness(request: HttpRequest) -> HttpResponse:
         area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
         if area is None:
             raise Http404
-    units = [u for u in units_asked(department, sheet, period) if u.area.path.startswith(area.path)]
+    units = units_asked(department, sheet, period, within=area)
     statuses = filing_statuses(sheet, period, [u.pk for u in units])
     rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
     totals = Counter(status for _, status in rows_)
