@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 
 _COLUMNS = "unit_id, department_id, subscription_id, delivery_id, sheet_id, period, fields, kind, at"
@@ -39,3 +40,60 @@ def last_uses() -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
     kinds = [AccessKind.PUSHED.value, *(kind for kind in AccessKind.values if kind != AccessKind.PUSHED)]
     rows = Subscription.objects.annotate(**{kind: latest(kind) for kind in kinds}).values_list("pk", *kinds)
     return {pk: (pushed, max(filter(None, (pushed, *others)), default=None)) for pk, pushed, *others in rows}
+
+
+@dataclass
+class Act:
+    """One line of a department's access history: everything one delivery batch, page view, export or
+    chart recorded at the same moment about one sheet and period range, however many units it covered."""
+
+    at: dt.datetime
+    kind: str
+    sheet: str
+    periods: str
+    units: int
+    unit: str  # the one unit, or the first of many (by id)
+
+    @property
+    def kind_label(self) -> str:
+        from reporting.models import AccessKind
+
+        return AccessKind(self.kind).label
+
+
+def access_history(department, *, lines: int = 50, rows: int = 5000) -> list[Act]:
+    """The department's newest access records, one line per act (a province-wide chart is 20,000 records
+    of one moment; listed one per line they hid everything else).
+
+    Reads at most `rows` records down the (department, at) index and groups them here, so the page costs
+    the same however large the log; the oldest act read may have been cut short by that limit, so it is
+    counted again whole, by its moment."""
+    from core.models import Unit
+    from reporting.models import AccessRecord, Sheet
+
+    columns = ("at", "kind", "sheet_id", "period_from", "period", "unit_id")
+    recent = list(department.access_records.order_by("-at").values_list(*columns)[:rows])
+    groups: dict[tuple, list[int]] = {}  # (at, kind, sheet, from, to) -> [records, first unit], newest first
+    for at, kind, sheet, period_from, period, unit in recent:
+        group = groups.setdefault((at, kind, sheet, period_from, period), [0, unit])
+        group[0] += 1
+        group[1] = min(group[1], unit)
+    if len(recent) == rows:
+        oldest = recent[-1][0]
+        for key in [key for key in groups if key[0] == oldest]:
+            del groups[key]
+        whole = (
+            AccessRecord.objects.filter(department=department, at=oldest)
+            .values_list(*columns[1:5])
+            .annotate(records=Count("id"), a_unit=Min("unit_id"))
+            .order_by(*columns[1:5])
+        )
+        for kind, sheet, period_from, period, records, unit in whole:
+            groups[(oldest, kind, sheet, period_from, period)] = [records, unit]
+    shown = list(groups.items())[:lines]
+    units = dict(Unit.objects.filter(pk__in={unit for _key, (_n, unit) in shown}).values_list("pk", "name"))
+    sheets = {sheet.pk: sheet.name for sheet in Sheet.objects.filter(pk__in={key[2] for key, _group in shown})}
+    return [
+        Act(at, kind, sheets[sheet], f"{period_from}–{period}" if period_from else period, records, units[unit])
+        for (at, kind, sheet, period_from, period), (records, unit) in shown
+    ]

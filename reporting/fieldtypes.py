@@ -13,6 +13,9 @@ from abc import ABC, abstractmethod
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
 from reporting.errors import Problem
 
 Constraints = dict[str, Any]
@@ -64,6 +67,27 @@ class FieldType(ABC):
     def display(self, value: Any, constraints: Constraints) -> str:
         return "" if value is None else str(value)
 
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        """The type's own rules in words, in the active language, as (constraint, text) pairs: what a
+        cadre sees beside an input before any error, and what the office reads in its catalogue."""
+        return []
+
+
+def _number(value: Any) -> str:
+    """A bound as people write it: thousands grouped, no float tail."""
+    number = _exact(value)
+    return f"{number:,}" if type(number) is int or number == number.to_integral_value() else str(number)
+
+
+def _range(low: str | None, high: str | None) -> list[tuple[str, str]]:
+    if low is not None and high is not None:
+        return [("range", _("%(min)s to %(max)s") % {"min": low, "max": high})]
+    if low is not None:
+        return [("min", _("at least %(min)s") % {"min": low})]
+    if high is not None:
+        return [("max", _("at most %(max)s") % {"max": high})]
+    return []
+
 
 class _Numeric(FieldType):
     constraint_keys = frozenset({"min", "max"})
@@ -83,6 +107,10 @@ class _Numeric(FieldType):
             except InvalidOperation:
                 return "须为数字|must be a number"
         return None
+
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        low, high = constraints.get("min"), constraints.get("max")
+        return _range(None if low is None else _number(low), None if high is None else _number(high))
 
 
 class IntegerType(_Numeric):
@@ -163,6 +191,11 @@ class DecimalType(_Numeric):
     def to_cell(self, value: Any) -> Any:
         return None if value is None else float(value)
 
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        places = constraints.get("places", 2)  # what `parse` applies when the office set none
+        said = _("whole numbers only") if places == 0 else _("up to %(places)s decimal places") % {"places": places}
+        return [*super().rules(constraints), ("places", said)]
+
 
 class TextType(FieldType):
     code, label_zh, label_en = "text", "文本", "Text"
@@ -191,6 +224,15 @@ class TextType(FieldType):
         if key == "pattern_hint" and not isinstance(value, str):
             return "须为文字|must be text"
         return None
+
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        said = []
+        if "pattern" in constraints:
+            hint = constraints.get("pattern_hint") or constraints["pattern"]
+            said.append(("pattern", _("format: %(hint)s") % {"hint": hint}))
+        if "max_length" in constraints:  # the default 500 is enforced by the input itself; not worth a line
+            said.append(("max_length", _("at most %(n)s characters") % {"n": constraints["max_length"]}))
+        return said
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         long = constraints.get("max_length", 500) > 100
@@ -236,6 +278,11 @@ class _Choices(FieldType):
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "select", "choices": constraints.get("choices", [])}
 
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        english = (get_language() or "").startswith("en")
+        names = [(c.get("en") if english else None) or c.get("zh") or c["code"] for c in constraints.get("choices", [])]
+        return [("choices", _("options: %(options)s") % {"options": (" / " if english else "、").join(names)})]
+
     def display(self, value: Any, constraints: Constraints) -> str:
         names = {c["code"]: c.get("zh", c["code"]) for c in constraints.get("choices", [])}
         if isinstance(value, list):
@@ -273,6 +320,12 @@ class MultiChoiceType(_Choices):
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "checkboxes", "choices": constraints.get("choices", [])}
+
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        said = super().rules(constraints)
+        if constraints.get("max_selected"):
+            said.append(("max_selected", _("pick at most %(n)s") % {"n": constraints["max_selected"]}))
+        return said
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "array", "items": {"type": "string", "enum": self.codes(constraints)}, "uniqueItems": True}
@@ -317,6 +370,9 @@ class DateType(FieldType):
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "date", "min": constraints.get("min"), "max": constraints.get("max")}
+
+    def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
+        return _range(constraints.get("min"), constraints.get("max"))
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "string", "format": "date"}
@@ -401,6 +457,22 @@ def check_definition(type_code: str, constraints: Constraints, *, field: str = "
         if (type_code == "date" and low > high) or (type_code != "date" and Decimal(str(low)) > Decimal(str(high))):
             problems.append(Problem(field=field, rule="definition.min_max"))
     return problems
+
+
+def describe(type_code: str, constraints: Constraints) -> list[str]:
+    """Every rule of a definition in words, "required" first: the office catalogue's reading of it."""
+    said = [_("required")] if constraints.get("required") else []
+    return said + [text for _key, text in REGISTRY[type_code].rules(constraints)]
+
+
+def definition(type_code: str, constraints: Constraints, unit_of_measure: str = "") -> str:
+    """A whole definition in one line, e.g. "整数 / Whole number · 人 · 必填 · 0 至 1,000,000"; for a
+    proposed field, whose definition was checked when the request was submitted."""
+    field_type = REGISTRY.get(type_code)
+    if field_type is None:
+        return type_code
+    words = [f"{field_type.label_zh} / {field_type.label_en}", *([unit_of_measure] if unit_of_measure else [])]
+    return " · ".join(words + describe(type_code, constraints if isinstance(constraints, dict) else {}))
 
 
 def parse_value(type_code: str, constraints: Constraints, raw: Any, *, field: str) -> Any:

@@ -28,6 +28,11 @@ class Row:
         return self.f.field_type.widget(self.f.constraints)
 
     @property
+    def rules(self) -> list[str]:
+        """The input's rules in words, shown before any error; the choices themselves are on screen."""
+        return [text for key, text in self.f.field_type.rules(self.f.constraints) if key != "choices"]
+
+    @property
     def selected(self) -> list[str]:
         """Selected choice codes, for choice and multiple-choice widgets."""
         if self.value in (None, ""):

@@ -134,6 +134,11 @@ class Field(Bilingual):
         return json.dumps(self.constraints, ensure_ascii=False)
 
     @property
+    def rules(self) -> list[str]:
+        """The definition's rules in words (the catalogue shows these, not the JSON)."""
+        return fieldtypes.describe(self.type, self.constraints)
+
+    @property
     def field_type(self) -> fieldtypes.FieldType:
         return fieldtypes.get(self.type)
 
@@ -634,6 +639,10 @@ class FieldRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field_id} from {self.effective_from}"
+
+    @property
+    def rules(self) -> list[str]:
+        return fieldtypes.describe(self.type, self.constraints)
 
     DEFINITION = ("name_zh", "name_en", "type", "constraints", "unit_of_measure", "allow_na")
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from core.access import access_department
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
+from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked
 from reporting.errors import Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
@@ -37,7 +38,7 @@ def department_home(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
     summary = deliveries.delivery_summary(department)
     subscriptions = department.subscriptions.select_related("scope", "endpoint").annotate(field_count=Count("fields"))
-    history = department.access_records.select_related("unit", "sheet").order_by("-at")[:50]
+    history = access_history(department)
     return render(
         request,
         "department/home.html",

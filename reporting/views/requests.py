@@ -216,7 +216,14 @@ def office_review(request: HttpRequest, pk: int) -> HttpResponse:
         "r": found,
         "warnings": review.warnings(found),
         "burden": review.burden(found),
-        "proposals": [(p, [(m, review.labels(m.reasons)) for m in review.overlaps(p)]) for p in found.proposed],
+        "proposals": [
+            (
+                p,
+                fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""),
+                [(m, review.labels(m.reasons)) for m in review.overlaps(p)],
+            )
+            for p in found.proposed
+        ],
         "fields": found.fields.select_related("sheet"),
         "events": found.events.select_related("actor"),
         "problems": problems,

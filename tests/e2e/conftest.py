@@ -43,8 +43,17 @@ def _browser_page(live_server, settings, monkeypatch, viewport, mobile):
         )
         page = context.new_page()
         page.set_default_timeout(15000)
+        # what a user would not see but a broken page shows: a script error, a file that did not load.
+        # A page itself answered with 4xx is not one: a rejected form is answered 400 with its errors.
+        pages: set[str] = set()
+        errors: list[tuple[str, str]] = []
+        page.on("response", lambda r: r.request.resource_type == "document" and pages.add(r.url))
+        page.on("pageerror", lambda error: errors.append(("", f"script error: {error}")))
+        page.on("console", lambda m: m.type == "error" and errors.append((m.location.get("url", ""), m.text)))
         yield page
         browser.close()
+        broken = [f"{url}: {text}" for url, text in errors if url not in pages]
+        assert not broken, broken
 
 
 @pytest.fixture

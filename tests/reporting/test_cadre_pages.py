@@ -192,3 +192,12 @@ def test_department_and_office_users_cannot_file(client, request, persona, villa
 def test_an_anonymous_visitor_is_sent_to_log_in(client, demo):
     response = client.get(FILL_Q4)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_each_input_states_its_rules_before_any_error(cadre_client):
+    html = cadre_client.get(FILL_Q4).content.decode()
+    squares = html[html.index('id="field-culture_squares"') :]
+    squares = squares[: squares.index('id="v-culture_squares"')]
+    assert '<span class="rule">0 至 100</span>' in squares
+    area = html[html.index('id="field-culture_centre_area"') :]
+    assert "0 至 100,000 · 最多 1 位小数" in area[: area.index("<input")]

@@ -155,3 +155,55 @@ def test_every_type_has_a_widget_a_schema_and_a_cell():
         assert field_type.widget(constraints)["input"]
         assert field_type.json_schema(constraints)["type"] in ("integer", "string", "array", "boolean")
         assert field_type.to_cell(samples[code]) is not None
+
+
+@pytest.mark.parametrize(
+    ("type_code", "constraints", "zh", "en"),
+    [
+        (
+            "integer",
+            {"required": True, "min": 0, "max": 1000000},
+            ["必填", "0 至 1,000,000"],
+            ["required", "0 to 1,000,000"],
+        ),
+        ("integer", {"min": 5}, ["不小于 5"], ["at least 5"]),
+        ("integer", {"max": 5}, ["不大于 5"], ["at most 5"]),
+        (
+            "decimal",
+            {"max": 99.5, "places": 1},
+            ["不大于 99.5", "最多 1 位小数"],
+            ["at most 99.5", "up to 1 decimal places"],
+        ),
+        ("decimal", {}, ["最多 2 位小数"], ["up to 2 decimal places"]),  # what parse applies by default
+        ("decimal", {"places": 0}, ["不带小数"], ["whole numbers only"]),
+        (
+            "text",
+            {"pattern": r"\d{6}", "pattern_hint": "六位数字", "max_length": 6},
+            ["格式：六位数字", "最多 6 个字"],
+            ["format: 六位数字", "at most 6 characters"],
+        ),
+        ("text", {}, [], []),
+        ("choice", {"choices": CHOICES}, ["选项：甲、乙、丙"], ["options: A / B / 丙"]),
+        (
+            "multi_choice",
+            {"choices": CHOICES, "max_selected": 2},
+            ["选项：甲、乙、丙", "最多选 2 项"],
+            ["options: A / B / 丙", "pick at most 2"],
+        ),
+        (
+            "date",
+            {"min": "2026-01-01", "max": "2026-12-31"},
+            ["2026-01-01 至 2026-12-31"],
+            ["2026-01-01 to 2026-12-31"],
+        ),
+        ("boolean", {"required": True}, ["必填"], ["required"]),
+    ],
+)
+def test_every_rule_of_a_definition_reads_as_words_in_both_languages(type_code, constraints, zh, en):
+    from django.utils import translation
+
+    assert fieldtypes.check_definition(type_code, constraints) == []  # each case is a definition the office may save
+    with translation.override("zh-hans"):
+        assert fieldtypes.describe(type_code, constraints) == zh
+    with translation.override("en"):
+        assert fieldtypes.describe(type_code, constraints) == en

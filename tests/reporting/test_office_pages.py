@@ -1,4 +1,5 @@
 import datetime as dt
+from html import unescape
 
 import pytest
 
@@ -78,3 +79,14 @@ def test_a_department_keeps_a_flagged_subscription_by_saying_why(client, stats_u
     assert ZombieFlag.objects.get(pk=flag.pk).confirm_reason == "年报季使用"
     zombie_check(today=dt.date(2027, 1, 1))
     assert Subscription.objects.get(department__code="stats").status == SubscriptionStatus.ACTIVE
+
+
+def test_the_catalogue_reads_each_definition_in_words_not_as_code(client, office_admin):
+    client.force_login(office_admin)
+    html = client.get("/office/catalogue/").content.decode()
+    row = html[html.index("registered_population") :]
+    row = row[: row.index("</tr>")]
+    assert "必填 · 0 至 1,000,000" in row
+    assert "{&#x27;" not in html and "&#x27;required&#x27;" not in html  # no Python dict shown as the definition
+    assert "选项：城郊融合类、集聚提升类" in html  # village_type's choices by name
+    assert '{"max": 1000000, "min": 0, "required": true}' in unescape(row)  # still editable, as JSON, in the form
