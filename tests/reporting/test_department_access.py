@@ -228,7 +228,9 @@ def test_each_token_is_throttled_on_its_own(culture_analyst, civil_analyst, demo
 
 def test_a_department_creates_shows_once_and_revokes_its_own_tokens(client, culture_analyst, civil_analyst, demo):
     client.force_login(culture_analyst)
+    assert "尚无令牌" in client.get("/department/tokens/").content.decode()  # the empty list says what a token is for
     html = client.post("/department/tokens/", {"name": "文旅数据平台", "days": "30"}).content.decode()
+    assert "尚无令牌" not in html
     token = html.split('<code id="new-token">')[1].split("</code>")[0]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
