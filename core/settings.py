@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.RejectUnstorableText",  # after auth: its refusal is a page like the others
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -162,6 +163,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "reporting.api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["reporting.api.parsers.JSONParser"],  # JSON only; strings checked storable
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "URL_FORMAT_OVERRIDE": None,  # `format` is OneTable's own parameter (json or csv), not DRF's renderer switch
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Per token (or per signed-in user): one noisy system cannot starve the others.
@@ -178,6 +181,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reporting.api.schemas.add_common_errors",
+    ],
 }
 
 LOGGING = {

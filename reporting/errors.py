@@ -41,6 +41,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
     "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
+    "body.media_type": (
+        "请求体须为 JSON（Content-Type: application/json）",
+        "the request body must be JSON (Content-Type: application/json)",
+    ),
+    "ids.list": ("须为非空的投递编号列表，如 dlv_123", "must be a non-empty list of delivery ids such as dlv_123"),
+    "ids.item": ("不是投递编号（应为 dlv_123 的形式）", "is not a delivery id (use the form dlv_123)"),
+    "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
+    "text.character": (
+        "含有不能保存的字符（空字符 NUL 或无效的 Unicode 代理码元）",
+        "contains a character that cannot be stored (a NUL or an unpaired Unicode surrogate)",
+    ),
     "idempotency.missing": ("缺少 Idempotency-Key 请求头", "the Idempotency-Key header is missing"),
     "idempotency.reused": (
         "该 Idempotency-Key 已用于另一个不同的请求",
@@ -162,3 +173,41 @@ class Problems(Exception):
 
     def as_list(self) -> list[dict[str, Any]]:
         return [p.as_dict() for p in self.problems]
+
+
+def storable(text: str) -> bool:
+    """PostgreSQL keeps neither a NUL in text or JSON nor an unpaired surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+MAX_DEPTH = 32  # a submission's body is three levels deep; deeper is refused before anything recurses on it
+
+
+def unstorable(data: Any, path: str = "", depth: int = 0) -> list[Problem]:
+    """A Problem for each string in `data` (keys too, through dicts and lists) that cannot be stored,
+    named by its path (`values.activity_title`, `reason`), so a request is refused whole and by name
+    instead of failing half-way at the database; and nesting deeper than MAX_DEPTH."""
+    if isinstance(data, str):
+        return [] if storable(data) else [Problem(field=path or "body", rule="text.character")]
+    problems: list[Problem] = []
+    if isinstance(data, (dict, list)) and depth >= MAX_DEPTH:
+        return [Problem(field="body", rule="body.too_deep")]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and not storable(key):
+                problems.append(Problem(field=path or "body", rule="text.character"))
+            else:
+                problems.extend(unstorable(value, name, depth + 1))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            problems.extend(unstorable(item, f"{path}[{index}]", depth + 1))
+    return problems

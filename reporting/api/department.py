@@ -94,22 +94,39 @@ class DeliveryStatusView(APIView):
         )
 
 
+def _delivery_numbers(ids: object) -> list[int]:
+    """Delivery ids as the API shows them (`dlv_123`), or bare numbers; anything else is refused by name."""
+    if not isinstance(ids, list) or not ids:
+        raise Problems([Problem(field="ids", rule="ids.list")])
+    numbers, bad = [], []
+    for index, item in enumerate(ids):
+        text = item.removeprefix("dlv_") if isinstance(item, str) else str(item) if type(item) is int else ""
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            numbers.append(int(text))
+        else:
+            bad.append(Problem(field=f"ids[{index}]", rule="ids.item"))
+    if bad:
+        raise Problems(bad)
+    return numbers
+
+
 class ReplayView(APIView):
     @extend_schema(
         summary="Send dead-lettered deliveries again: the listed ids, or all of the department's",
         operation_id="department_replay",
         request=inline_serializer(
-            "ReplayIn", {"ids": serializers.ListField(child=serializers.CharField(), required=False)}
+            "ReplayIn",
+            {"ids": serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False)},
         ),
-        responses={200: inline_serializer("ReplayOut", {"replayed": serializers.IntegerField()})},
+        responses={200: inline_serializer("ReplayOut", {"replayed": serializers.IntegerField()}), 400: ErrorOut},
     )
     def post(self, request: Request) -> Response:
         department = access_department(request.user)
         chosen = Delivery.objects.filter(department=department)
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        if ids:
-            numbers = [int(i.removeprefix("dlv_")) for i in ids if str(i).removeprefix("dlv_").isdigit()]
-            chosen = chosen.filter(pk__in=numbers)
+        if not isinstance(request.data, dict):
+            raise Problems([Problem(field="body", rule="body.object")])
+        if "ids" in request.data:  # absent: all of the department's dead letters; present: exactly those listed
+            chosen = chosen.filter(pk__in=_delivery_numbers(request.data["ids"]))
         return Response({"replayed": deliveries.replay(deliveries=chosen)})
 
 

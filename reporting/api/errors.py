@@ -64,6 +64,35 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return _plain("throttled", "请求过于频繁，请稍后再试", "too many requests; retry later", 429)
     if isinstance(exc, exceptions.ParseError):
         return _plain("body.invalid_json", "请求体不是有效的 JSON", "the request body is not valid JSON", 400)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return problem_response([Problem(field="Content-Type", rule="body.media_type")], 415)
     if isinstance(exc, exceptions.MethodNotAllowed):
         return _plain("method_not_allowed", "不支持该请求方法", "method not allowed", 405)
     return exception_handler(exc, context)
+
+
+def api_not_found(request, exception=None):
+    """Django's 404 for a URL under /api/ that matches no route (`/submissions/abc`): JSON like the rest."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    body = {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}
+    return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+
+
+def api_server_error(request):
+    """A server error under /api/ is JSON too; the error itself is logged, never shown."""
+    from django.http import JsonResponse
+    from django.views.defaults import server_error
+
+    if not request.path.startswith("/api/"):
+        return server_error(request)
+    body = {
+        "code": "server_error",
+        "message_zh": "服务器内部错误，已记录，请稍后重试",
+        "message_en": "internal server error; it was logged, retry later",
+        "errors": [],
+    }
+    return JsonResponse(body, status=500, json_dumps_params={"ensure_ascii": False})

@@ -64,3 +64,25 @@ def test_cadres_and_the_office_get_404_on_department_pages(client, village_cadre
         assert client.get("/department/").status_code == 404
         assert client.post("/department/replay/", {"delivery": dead_delivery.pk}).status_code == 404
     assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
+
+
+def test_a_replay_through_the_api_names_each_id_it_cannot_read_and_replays_nothing(propaganda_analyst, dead_delivery):
+    from rest_framework.test import APIClient
+
+    from core.tokens import department_system_user, issue_token
+
+    api = APIClient()
+    _row, token = issue_token(user=department_system_user(propaganda_analyst.department), name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = "/api/v1/deliveries/replay"
+    for body, fields in [
+        ({"ids": []}, ["ids"]),  # not "all": an empty list is a mistake, not a wish
+        ({"ids": "dlv_1"}, ["ids"]),
+        ({"ids": [dead_delivery.public_id, 7.5, "dlv_x", {}]}, ["ids[1]", "ids[2]", "ids[3]"]),
+    ]:
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, body
+        assert [e["field"] for e in response.json()["errors"]] == fields
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
+    assert api.post(url, {"ids": [dead_delivery.pk]}, format="json").json() == {"replayed": 1}  # a bare number too
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.PENDING

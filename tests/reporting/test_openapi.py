@@ -81,3 +81,27 @@ def _json_schema(node):
     if isinstance(node, list):
         return [_json_schema(item) for item in node]
     return node
+
+
+def test_every_operation_documents_what_a_caller_who_must_not_get_through_is_answered(
+    schema, village_cadre, culture_analyst
+):
+    """No token: 401. The other kind of token (a cadre's on a department's operation, a department's
+    system on a unit's): 404, as for what does not exist. Both answers are documented, with their body."""
+    cadre = _client(village_cadre)
+    department = _client(department_system_user(culture_analyst.department))
+    error = {"$ref": "#/components/schemas/ErrorOut", "components": schema["components"]}
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        url = path.replace("{id}", "1").replace("{number}", "1")
+        wrong = department if path.startswith("/api/v1/unit") else cadre
+        for method, operation in operations.items():
+            assert {"401", "404", "429"} <= set(operation["responses"]), (method, path)
+            for client, expected in ((APIClient(), 401), (wrong, 404)):
+                response = getattr(client, method)(url, {}, format="json")
+                assert response.status_code == expected, (method, path, response.status_code)
+                jsonschema.validate(response.json(), _json_schema(error))
+            checked += 1
+    assert checked == 13
