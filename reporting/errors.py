@@ -74,6 +74,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the cursor is malformed; use the `next` of the previous page",
     ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
+    "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",

@@ -29,6 +29,7 @@ from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
 from reporting.tasks import run_export_task
+from reporting.views import posted_id
 
 PAGE = 50
 
@@ -59,7 +60,10 @@ def replay(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
     chosen = Delivery.objects.filter(department=department)
     if request.POST.get("delivery"):
-        chosen = chosen.filter(pk=request.POST["delivery"])
+        delivery = posted_id(request, "delivery")
+        if delivery is None:
+            raise Http404
+        chosen = chosen.filter(pk=delivery)
     count = deliveries.replay(deliveries=chosen)
     messages.success(request, _("%(n)d deliveries will be sent again.") % {"n": count})
     return redirect("department_home")
@@ -300,7 +304,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     shown = None
     if request.method == "POST":
         if request.POST.get("revoke"):
-            token = ApiToken.objects.filter(pk=request.POST["revoke"], user__department=department).first()
+            token = ApiToken.objects.filter(pk=posted_id(request, "revoke") or 0, user__department=department).first()
             if token is None:
                 raise Http404
             revoke_token(token=token)
@@ -321,7 +325,7 @@ def notices(request: HttpRequest) -> HttpResponse:
     problems = []
     if request.method == "POST":
         flag = ZombieFlag.objects.filter(
-            pk=request.POST.get("flag") or 0, subscription__department=department, closed_on__isnull=True
+            pk=posted_id(request, "flag") or 0, subscription__department=department, closed_on__isnull=True
         ).first()
         if flag is None:
             raise Http404

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,7 @@ from reporting.models import (
 )
 from reporting.periods import Period
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
+from reporting.views import posted_id
 
 
 def _day(text: str | None, default: dt.date) -> dt.date:
@@ -122,11 +123,11 @@ def _catalogue_action(request: HttpRequest) -> list:
     action, reason = request.POST.get("action"), request.POST.get("reason", "")
     try:
         if action == "retire_field":
-            retire_field(field=Field.objects.get(pk=request.POST["field"]), reason=reason, by=request.user)
+            retire_field(field=get_object_or_404(Field, pk=posted_id(request, "field")), reason=reason, by=request.user)
         elif action == "retire_sheet":
-            retire_sheet(sheet=Sheet.objects.get(pk=request.POST["sheet"]), reason=reason, by=request.user)
+            retire_sheet(sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")), reason=reason, by=request.user)
         elif action == "change":
-            field = Field.objects.get(pk=request.POST["field"])
+            field = get_object_or_404(Field, pk=posted_id(request, "field"))
             try:
                 constraints = json.loads(request.POST.get("constraints") or "{}")
             except json.JSONDecodeError:
@@ -185,8 +186,8 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
             for cadence, number in days.items():
                 DueRule.objects.update_or_create(cadence=cadence, defaults={"days_after_period_end": number})
         return problems
-    sheet = Sheet.objects.filter(pk=request.POST.get("sheet") or 0).first()
-    problems = [] if sheet else [Problem(field="sheet", rule="unknown")]
+    sheet = Sheet.objects.filter(pk=posted_id(request, "sheet") or 0).first()
+    problems = [] if sheet else [Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet")]
     try:
         period = Period.parse(request.POST.get("period", ""), field="period")
     except Problem as problem:
@@ -205,6 +206,8 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
     if not problems:
         DueException.objects.update_or_create(
-            sheet=sheet, period=str(period), defaults={"due_on": due_on, "reason": request.POST["reason"].strip()}
+            sheet=sheet,
+            period=str(period),
+            defaults={"due_on": due_on, "reason": request.POST.get("reason", "").strip()},
         )
     return problems
