@@ -380,6 +380,18 @@ Fifth round (the chart; the submit benchmark's PostgreSQL share):
   version's document (0.13 ms a delivery, against 0.19 ms in PostgreSQL) would move the sending ratio
   from about 0.01 to 0.015: not worth moving JSON work out of the database for.
 
+Sixth round (input hardening and the department's access history, measured for their cost):
+
+- **Every API body is checked for strings PostgreSQL cannot store** (a NUL, an unpaired surrogate) and
+  for nesting beyond 32 levels, after fuzzing found each to be a server error. Walking a 200-value filing
+  costs 95 µs; the parser now walks only when the raw body holds a NUL or surrogate escape or more than 32
+  brackets (the only ways valid JSON can carry them), and the check costs 16 µs otherwise: 0.3 % of a
+  filing's web-server CPU. The submit figures above were measured with it.
+- **The department's access history** groups the newest records into one line per act. It reads at most
+  5,000 records down the (department, time) index and recounts only the oldest act it cut short, so the
+  home page's cost does not grow with the log, whatever a province-wide chart (20,000 records) writes:
+  18 ms for the department with 963,640 records after the export benchmark, 11–13 ms for those with 2,640.
+
 """
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from reporting.errors import Problem, storable
+from reporting.errors import Problem, error_body, storable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -29,12 +29,5 @@ class RejectUnstorableText:
         if not problems:
             return self.get_response(request)
         if api:
-            first = problems[0]
-            body = {
-                "code": first.rule,
-                "message_zh": first.message_zh,
-                "message_en": first.message_en,
-                "errors": [p.as_dict() for p in problems],
-            }
-            return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
+            return JsonResponse(error_body(problems), status=400, json_dumps_params={"ensure_ascii": False})
         return render(request, "bad_request.html", {"problems": problems}, status=400)

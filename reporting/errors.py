@@ -159,6 +159,18 @@ class Problem(Exception):
         return {"field": self.field, "code": self.rule, "message_zh": self.message_zh, "message_en": self.message_en}
 
 
+def error_body(problems: list[Problem], **extra: Any) -> dict[str, Any]:
+    """The JSON every refusal is answered with: the first problem's code and messages, then all of them."""
+    first = problems[0]
+    return {
+        "code": first.rule,
+        "message_zh": first.message_zh,
+        "message_en": first.message_en,
+        "errors": [p.as_dict() for p in problems],
+        **extra,
+    }
+
+
 class Problems(Exception):
     """Several problems found together; nothing was stored."""
 

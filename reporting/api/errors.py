@@ -9,20 +9,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from reporting.errors import Problem, Problems
+from reporting.errors import Problem, Problems, error_body
 from reporting.services.submissions import AlreadySubmitted
 
 
 def problem_response(problems: list[Problem], status_code: int = status.HTTP_400_BAD_REQUEST, **extra: Any) -> Response:
-    first = problems[0]
-    body = {
-        "code": first.rule,
-        "message_zh": first.message_zh,
-        "message_en": first.message_en,
-        "errors": [p.as_dict() for p in problems],
-        **extra,
-    }
-    return Response(body, status=status_code)
+    return Response(error_body(problems, **extra), status=status_code)
 
 
 def not_found() -> Response:
