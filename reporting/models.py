@@ -10,7 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Area, AreaLevel, Department, Office, Unit
@@ -566,7 +566,7 @@ class RequestEvent(models.Model):
     action = models.CharField(
         max_length=30,
         choices=[
-            ("created", _("Created")),
+            ("created", pgettext_lazy("request history", "Created")),
             ("edited", _("Edited")),
             ("submitted", _("Submitted for review")),
             ("withdrawn", _("Withdrawn")),

@@ -48,6 +48,10 @@ def test_a_department_asks_the_office_reviews_with_overlaps_and_the_department_s
     html = client.get(f"/office/requests/{request.pk}/").content.decode()
     assert "户籍人口" in html and "名称相近" in html and "青山县民政局" in html  # the overlap and who receives it
     assert 'data-warning="duplicate"' in html
+    assert (
+        "拟新增：宽带入户户数" in html and "· 已创建" in html
+    )  # the history's action, not the "created" column's name
+    assert "创建时间" not in html
     # each proposal's definition, and each match's, in words, so the two can be compared
     assert '<p class="definition">整数 / Whole number · 户 · 不小于 0</p>' in html
     hukou = html[html.index("户籍人口数") :]
