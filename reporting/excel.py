@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.models import Unit, User
+from reporting import fieldtypes
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission
 from reporting.onetable import Claims, OneTable, build_one_table
@@ -34,15 +36,11 @@ CARRIED_FILL = PatternFill("solid", fgColor="E3F1E7")
 
 
 def _rule_text(table_field) -> str:
+    """The template's 填写要求 column: the field's rules in words, from the field-type registry (the form's
+    and the catalogue's words), in Chinese like the rest of the template."""
     f = table_field.field
-    parts = [f.field_type.label_zh]
-    c = f.constraints
-    if c.get("required"):
-        parts.append("必填")
-    if "min" in c or "max" in c:
-        parts.append(f"{c.get('min', '')}–{c.get('max', '')}")
-    if "choices" in c:
-        parts.append("选项：" + "、".join(ch.get("zh", ch["code"]) for ch in c["choices"]))
+    with translation.override("zh-hans"):
+        parts = [f.field_type.label_zh, *fieldtypes.describe(f.type, f.constraints)]
     if table_field.has_carried:
         parts.append(f"已带入 {table_field.carried_from} 的值，请确认")
     return "；".join(parts)
