@@ -390,6 +390,7 @@ class DueItem:
     department_count: int
     status: str  # not_started, draft, submitted, corrected
     submission_id: int | None = None
+    past_due: bool = False  # not submitted and its due date has gone by: said plainly, never counted or ranked
 
 
 def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
@@ -424,15 +425,17 @@ def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
             else ("draft" if key in drafts else "not_started")
         )
         departments = set().union(*needed.values())
+        due_on = calendar.due_on(sheet, period)
         items.append(
             DueItem(
                 sheet,
                 period,
-                calendar.due_on(sheet, period),
+                due_on,
                 len(needed),
                 len(departments),
                 status,
                 submission.pk if submission else None,
+                past_due=submission is None and due_on is not None and due_on < today,
             )
         )
     return items

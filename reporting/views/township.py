@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.contrib import messages
@@ -40,7 +41,8 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     unit = access_own_unit(request.user)
     items = due_items(unit=unit)
     periods: dict[str, list] = {}
-    for item in items:
+    # the soonest due date first, so what is past due or nearest comes first whatever its period type
+    for item in sorted(items, key=lambda i: (i.due_on is None, i.due_on or dt.date.max)):
         periods.setdefault(item.period.label(), []).append(item)
     return render(
         request, "township/home.html", {"unit": unit, "periods": periods, "ledgers": ledger_sheets(unit=unit)}

@@ -1,6 +1,8 @@
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from core.models import Unit
@@ -201,3 +203,14 @@ def test_each_input_states_its_rules_before_any_error(cadre_client):
     assert '<span class="rule">0 至 100</span>' in squares
     area = html[html.index('id="field-culture_centre_area"') :]
     assert "0 至 100,000 · 最多 1 位小数" in area[: area.index("<input")]
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_what_is_due_comes_soonest_due_first_and_past_due_says_so(client, township_cadre):
+    client.force_login(township_cadre)
+    html = client.get("/fill/").content.decode()
+    headings = re.findall(r"<h2>(.*?)</h2>", html)
+    assert headings[:4] == ["2025年", "2026年10月", "2026年11月", "2026年"]  # due 2026-01-31, 11-05, 12-05, 2027-01-31
+    cards = html.split('<section class="card">')
+    assert "已过截止日期" in cards[1] and "已过截止日期" in cards[2]  # the 2025 yearly and October: not filed, past due
+    assert "已过截止日期" not in cards[3] and "已过截止日期" not in cards[4]
