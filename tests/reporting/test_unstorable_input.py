@@ -95,3 +95,18 @@ def test_a_form_field_with_a_nul_is_named_on_the_page_and_nothing_is_stored(clie
     html = response.content.decode()
     assert "v__activity_title：含有不能保存的字符" in html and "cannot be stored" in html
     assert not Submission.objects.filter(sheet__code="cultural_activity", unit=village_cadre.unit).exists()
+
+
+def test_a_server_error_under_the_api_is_json_and_says_nothing_of_its_cause(rf):
+    from reporting.api.errors import api_server_error
+
+    response = api_server_error(rf.get("/api/v1/feed"))
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {
+        "code": "server_error",
+        "message_zh": "服务器内部错误，已记录，请稍后重试",
+        "message_en": "internal server error; it was logged, retry later",
+        "errors": [],
+    }
+    page = api_server_error(rf.get("/fill/"))
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
