@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -56,6 +58,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return _plain("throttled", "请求过于频繁，请稍后再试", "too many requests; retry later", 429)
     if isinstance(exc, exceptions.ParseError):
         return _plain("body.invalid_json", "请求体不是有效的 JSON", "the request body is not valid JSON", 400)
+    if isinstance(exc, RequestDataTooBig):
+        limit = round(settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20, 1)
+        return problem_response([Problem(field="body", rule="body.too_large", params={"mb": limit})], 413)
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return problem_response([Problem(field="Content-Type", rule="body.media_type")], 415)
     if isinstance(exc, exceptions.MethodNotAllowed):
@@ -72,6 +77,17 @@ def api_not_found(request, exception=None):
         return page_not_found(request, exception)
     body = {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}
     return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+
+
+def api_bad_request(request, exception=None):
+    """Django's own 400 (a request it refused before any view) under /api/: JSON like the rest."""
+    from django.http import JsonResponse
+    from django.views.defaults import bad_request
+
+    if not request.path.startswith("/api/"):
+        return bad_request(request, exception)
+    body = {"code": "bad_request", "message_zh": "请求无效", "message_en": "bad request", "errors": []}
+    return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
 
 
 def api_server_error(request):

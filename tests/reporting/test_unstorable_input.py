@@ -110,3 +110,19 @@ def test_a_server_error_under_the_api_is_json_and_says_nothing_of_its_cause(rf):
     }
     page = api_server_error(rf.get("/fill/"))
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_a_body_larger_than_the_server_takes_is_a_413_by_name(api, settings, village_cadre):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    body = json.dumps({"sheet": "cultural_activity", "values": {**RECORD, "activity_title": "x" * 2_000_000}})
+    response = _file(api, body)
+    _rejected(response, 413, "body", "body.too_large")
+    assert response.json()["message_zh"] == "请求体不能超过 1.0 MB"
+    assert not Submission.objects.filter(unit=village_cadre.unit, sheet__code="cultural_activity").exists()
+
+
+def test_a_request_django_refuses_before_any_view_is_a_json_400_under_the_api(client):
+    response = client.get("/api/v1/feed", HTTP_HOST="not-this-server.example")  # not in ALLOWED_HOSTS
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    page = client.get("/fill/", HTTP_HOST="not-this-server.example")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
