@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from reporting.api.errors import json_response
 from reporting.errors import Problem, error_body, storable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,5 +30,5 @@ class RejectUnstorableText:
         if not problems:
             return self.get_response(request)
         if api:
-            return JsonResponse(error_body(problems), status=400, json_dumps_params={"ensure_ascii": False})
+            return json_response(error_body(problems), 400)
         return render(request, "bad_request.html", {"problems": problems}, status=400)

@@ -139,6 +139,11 @@ class Field(Bilingual):
         return fieldtypes.describe(self.type, self.constraints)
 
     @property
+    def definition(self) -> str:
+        """Type, unit and rules in one line, as a proposed field's is shown beside it for review."""
+        return fieldtypes.definition(self.type, self.constraints, self.unit_of_measure)
+
+    @property
     def field_type(self) -> fieldtypes.FieldType:
         return fieldtypes.get(self.type)
 

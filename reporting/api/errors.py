@@ -6,7 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -25,7 +26,7 @@ def not_found() -> Response:
 
 
 def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
-    return Response({"code": code, "message_zh": zh, "message_en": en, "errors": []}, status=status_code)
+    return Response(_plain_body(code, zh, en), status=status_code)
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -68,39 +69,31 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return exception_handler(exc, context)
 
 
-def api_not_found(request, exception=None):
-    """Django's 404 for a URL under /api/ that matches no route (`/submissions/abc`): JSON like the rest."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
+def json_response(body: dict[str, Any], status_code: int) -> JsonResponse:
+    """An error body outside DRF's views (Django's own error handlers, middleware), as DRF would send it."""
+    return JsonResponse(body, status=status_code, json_dumps_params={"ensure_ascii": False})
 
+
+def _plain_body(code: str, zh: str, en: str) -> dict[str, Any]:
+    return {"code": code, "message_zh": zh, "message_en": en, "errors": []}
+
+
+# Django's own answers, JSON under /api/ (a URL that matches no route, a request refused before any view,
+# a server error: its cause is logged, never shown); pages keep Django's pages.
+def api_not_found(request, exception=None):
     if not request.path.startswith("/api/"):
-        return page_not_found(request, exception)
-    body = {"code": "not_found", "message_zh": "未找到", "message_en": "not found", "errors": []}
-    return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+        return defaults.page_not_found(request, exception)
+    return json_response(_plain_body("not_found", "未找到", "not found"), 404)
 
 
 def api_bad_request(request, exception=None):
-    """Django's own 400 (a request it refused before any view) under /api/: JSON like the rest."""
-    from django.http import JsonResponse
-    from django.views.defaults import bad_request
-
     if not request.path.startswith("/api/"):
-        return bad_request(request, exception)
-    body = {"code": "bad_request", "message_zh": "请求无效", "message_en": "bad request", "errors": []}
-    return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
+        return defaults.bad_request(request, exception)
+    return json_response(_plain_body("bad_request", "请求无效", "bad request"), 400)
 
 
 def api_server_error(request):
-    """A server error under /api/ is JSON too; the error itself is logged, never shown."""
-    from django.http import JsonResponse
-    from django.views.defaults import server_error
-
     if not request.path.startswith("/api/"):
-        return server_error(request)
-    body = {
-        "code": "server_error",
-        "message_zh": "服务器内部错误，已记录，请稍后重试",
-        "message_en": "internal server error; it was logged, retry later",
-        "errors": [],
-    }
-    return JsonResponse(body, status=500, json_dumps_params={"ensure_ascii": False})
+        return defaults.server_error(request)
+    zh, en = "服务器内部错误，已记录，请稍后重试", "internal server error; it was logged, retry later"
+    return json_response(_plain_body("server_error", zh, en), 500)

@@ -42,7 +42,7 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     items = due_items(unit=unit)
     periods: dict[str, list] = {}
     # the soonest due date first, so what is past due or nearest comes first whatever its period type
-    for item in sorted(items, key=lambda i: (i.due_on is None, i.due_on or dt.date.max)):
+    for item in sorted(items, key=lambda i: i.due_on or dt.date.max):
         periods.setdefault(item.period.label(), []).append(item)
     return render(
         request, "township/home.html", {"unit": unit, "periods": periods, "ledgers": ledger_sheets(unit=unit)}
