@@ -1,12 +1,28 @@
-"""The anchor for the submit benchmark: a bare Django view that parses the same JSON body and stores it
-with one SQL statement. Mounted only when ONETABLE_BENCH_ANCHOR=1 (the benchmark's own server)."""
+"""The submit benchmark's two reference views, mounted only when ONETABLE_BENCH_ANCHOR=1 (the benchmark's
+own server).
+
+- `anchor`: a bare Django view that parses the same JSON body and stores it with one SQL statement.
+- `floor`: what DESIGN.md invariant 4 obliges a filing to write, and nothing else: the idempotency key
+  claimed and answered, the submission, its version and one outbox row per subscription, in one
+  transaction, through OneTable's own statements. No token, no validation, no carried values, no audit
+  line, no DRF. The unit, its area and the filing user come in headers the benchmark prepared. Its rate
+  is the most any filing with these guarantees could reach on this stack, so its ratio to the anchor
+  bounds the submit ratio from above.
+"""
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+
+from core.models import Area, Unit, User
+from reporting import idempotency
+from reporting.onetable import active_sheet, sheet_catalogue
+from reporting.periods import Period
+from reporting.services.deliveries import create_deliveries
+from reporting.services.submissions import Answers, _first_submission, _new_version
 
 
 @csrf_exempt
@@ -18,4 +34,23 @@ def anchor(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": row_id}, status=201)
 
 
-urlpatterns = [path("bench/anchor", anchor)]
+@csrf_exempt
+def floor(request: HttpRequest) -> JsonResponse:
+    body = json.loads(request.body)
+    user = User(pk=int(request.headers["X-Bench-User"]))
+    unit = Unit(pk=int(request.headers["X-Bench-Unit"]), area=Area(path=request.headers["X-Bench-Area"]))
+    values = body["values"]
+    with transaction.atomic():
+        claim = idempotency.claim_key(user=user, key=request.headers["Idempotency-Key"], fingerprint="")
+        sheet = active_sheet(body["sheet"])
+        period = Period.parse(body["period"])
+        submission = _first_submission(unit, sheet, period)
+        answers = Answers(values, {}, [], len(values), len(values), 30, 0)
+        version = _new_version(submission, 1, answers, user)
+        create_deliveries(version, sheet_catalogue(sheet))
+        answer = {"id": submission.pk, "version": 1}
+        idempotency.finish_key(claim, status=201, body=answer)
+    return JsonResponse(answer, status=201)
+
+
+urlpatterns = [path("bench/anchor", anchor), path("bench/floor", floor)]

@@ -220,7 +220,7 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
     return done, failed
 
 
-def one_run(server: Server, tokens, codes: dict[int, str], rate: float, seconds: float, faulty: bool) -> dict:
+def one_run(server: Server, filers, codes: dict[int, str], rate: float, seconds: float, faulty: bool) -> dict:
     arrivals = Arrivals()
     receivers = Receivers(arrivals)
     dead_port = _closed_port()
@@ -230,7 +230,7 @@ def one_run(server: Server, tokens, codes: dict[int, str], rate: float, seconds:
         reader.start()
     try:
         size = int(rate * seconds)
-        load = Workload(tokens, size, f"delivered-{rate}-{faulty}-{time.time_ns()}")
+        load = Workload(filers, size, f"delivered-{rate}-{faulty}-{time.time_ns()}")
         units = [codes[unit] for unit in load.units]
         done, failed = submit_at(server.port, load.api, units, rate)
         departments = hooked + [code for code, _t, _c in readers]
@@ -291,8 +291,8 @@ def main(quick: bool, months: int) -> dict:
     from bench import submit
     from core.models import Unit
 
-    tokens = submit.prepare(months)
-    codes = dict(Unit.objects.filter(pk__in=[u for _t, u in tokens]).values_list("pk", "area__code"))
+    filers = submit.prepare(months)
+    codes = dict(Unit.objects.filter(pk__in=[filer.unit for filer in filers]).values_list("pk", "area__code"))
     seconds = 20 if quick else 60
     server = Server(workers=4)
     worker = Worker()
@@ -302,7 +302,7 @@ def main(quick: bool, months: int) -> dict:
         if not quick:
             plan.insert(2, ("1x-faulty", 1, True))
         for name, factor, faulty in plan:
-            runs[name] = one_run(server, tokens, codes, BURST * factor, seconds, faulty)
+            runs[name] = one_run(server, filers, codes, BURST * factor, seconds, faulty)
             time.sleep(3)  # the queue drains before the next run
         celery_after = worker.rss_mb()
     finally:

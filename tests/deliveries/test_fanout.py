@@ -5,6 +5,7 @@ import time
 
 import pytest
 import time_machine
+from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -66,6 +67,22 @@ def test_a_record_reaches_both_departments_with_exactly_their_fields_and_a_corre
     time.sleep(0.5)
     assert civil.requests == 0 and not Delivery.objects.filter(department__code="civil").exists()
     assert propaganda.bad_signatures == culture.bad_signatures == 0
+
+
+def test_an_outbox_row_names_its_subscription_department_and_endpoint_and_the_endpoint_cannot_be_deleted(
+    receivers, cadre
+):
+    endpoint = wire("propaganda", receivers())
+    version = file_activity(cadre)
+    rows = list(Delivery.objects.filter(version=version).select_related("subscription"))
+    assert {d.department.code for d in rows} == {"propaganda", "culture"}
+    for delivery in rows:
+        assert delivery.department_id == delivery.subscription.department_id
+        assert delivery.endpoint_id == delivery.subscription.endpoint_id
+    Subscription.objects.filter(endpoint=endpoint).update(endpoint=None)  # only the outbox names it now
+    with pytest.raises(ProtectedError):
+        endpoint.delete()
+    assert Endpoint.objects.filter(pk=endpoint.pk).exists()
 
 
 def test_every_push_is_recorded_for_the_unit_to_see(worker, loopback_allowed, receivers, cadre, client):
