@@ -6,7 +6,7 @@ own server).
   claimed and answered, the submission, its version and one outbox row per subscription, in one
   transaction, through OneTable's own statements. No token, no validation, no carried values, no audit
   line, no DRF. The unit, its area and the filing user come in headers the benchmark prepared. Its rate
-  is the most any filing with these guarantees could reach on this stack, so its ratio to the anchor
+  is the most a filing made of these statements could reach on this stack, so its ratio to the anchor
   bounds the submit ratio from above.
 """
 

@@ -5,8 +5,8 @@ Idempotency-Key, 200 fields validated, a version stored and one outbox row for e
 of 30 subscriptions. The anchor: a view on the same gunicorn that parses the same
 JSON and inserts it with one statement. The floor (bench/anchor.py): a view that makes only the
 writes DESIGN.md invariant 4 requires of a filing (idempotency key, submission, version, outbox
-rows, one transaction) and nothing else, which bounds what any filing could reach. All three run
-interleaved against one server.
+rows, one transaction) and nothing else, which bounds what a filing made of these statements can
+reach. All three run interleaved against one server.
 
 Measured: the maximum rate (closed loop, C clients back to back), latency at a fixed
 arrival rate (open loop: each request is timed from when it was due, so a slow
