@@ -6,8 +6,8 @@ PostgreSQL COPY of the same rows into a table with the outbox's columns and inde
 Sending: the real sender (`send_batch`: lease, claim, sign, post, record) to a receiver
 on 127.0.0.1, against a plain keep-alive HTTP client posting the same bodies to it. Floor:
 the same client posting, for each batch, the stored documents of its versions as PostgreSQL
-returns them (read, joined, posted; nothing restricted, signed or recorded): what any sender
-whose deliveries live in the database pays at least, which bounds the ratio from above.
+returns them (read, joined, posted; nothing restricted, signed or recorded): about the least
+a sender whose deliveries live in the database pays, so about the most its ratio can be.
 """
 
 from __future__ import annotations

@@ -238,9 +238,9 @@ def render_fanout(f: dict) -> str:
             f"| floor: the stored documents read and posted, nothing restricted, signed or recorded | "
             f"{send['floor_per_s']:,.0f} | the plain client | {send['floor_ratio']:.2f} | — |",
             "",
-            "The floor bounds what any sender whose deliveries live in PostgreSQL can reach: reading the facts a",
-            f"batch carries and posting them, with nothing else, gets {send['floor_ratio']:.2f} of the plain client's "
-            "rate.",
+            "The floor is about the most a sender whose deliveries live in PostgreSQL can reach: reading the facts",
+            f"a batch carries and posting them, with nothing else, gets {send['floor_ratio']:.2f} of the plain "
+            "client's rate.",
             "",
             "Why the sending ratio stays low: the plain client posts bodies built beforehand to a receiver that",
             "only reads them, while each delivery the sender makes is durable state: PostgreSQL builds its JSON from",
