@@ -44,10 +44,19 @@ def floor(request: HttpRequest) -> JsonResponse:
         claim = idempotency.claim_key(user=user, key=request.headers["Idempotency-Key"], fingerprint="")
         sheet = active_sheet(body["sheet"])
         period = Period.parse(body["period"])
+        catalogue = sheet_catalogue(sheet)
         submission = _first_submission(unit, sheet, period)
-        answers = Answers(values, {}, [], len(values), len(values), 30, 0)
+        answers = Answers(
+            values=values,
+            not_applicable={},
+            carried=[],
+            asked_count=len(values),
+            typed_count=len(values),
+            department_count=len({target.department_id for target in catalogue.targets}),
+            refills_spared=0,
+        )
         version = _new_version(submission, 1, answers, user)
-        create_deliveries(version, sheet_catalogue(sheet))
+        create_deliveries(version, catalogue)
         answer = {"id": submission.pk, "version": 1}
         idempotency.finish_key(claim, status=201, body=answer)
     return JsonResponse(answer, status=201)

@@ -289,10 +289,9 @@ def _closed_port() -> int:
 
 def main(quick: bool, months: int) -> dict:
     from bench import submit
-    from core.models import Unit
 
     filers = submit.prepare(months)
-    codes = dict(Unit.objects.filter(pk__in=[filer.unit for filer in filers]).values_list("pk", "area__code"))
+    codes = {filer.unit: filer.area_code for filer in filers}
     seconds = 20 if quick else 60
     server = Server(workers=4)
     worker = Worker()

@@ -44,6 +44,12 @@ class Filer:
     user: int
     area_path: str
 
+    @property
+    def area_code(self) -> str:
+        from core.models import Area
+
+        return Area(path=self.area_path).lineage_codes()[-1]
+
 
 def prepare(months: int) -> list[Filer]:
     """The province (bench/province.py) with no filings after its history, and a token for 2,000 villages."""
