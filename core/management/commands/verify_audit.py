@@ -37,7 +37,7 @@ class Command(BaseCommand):
         sealed = AuditEvent.objects.filter(seq__isnull=False).count()
         if findings:
             raise CommandError(f"audit chain: {len(findings)} problem(s) found in {sealed} sealed events")
-        against = f"the newest of {len(written)} seals written out" if written else "no seal written out"
+        against = f"{len(written)} seal(s) written out" if written else "no seal written out"
         self.stdout.write(self.style.SUCCESS(f"audit chain intact: {sealed} sealed events, checked against {against}"))
 
     def _written(self, seal_log: str, latest: list[str]) -> dict[int, str]:
