@@ -66,14 +66,16 @@ def prepare(months: int) -> list[Filer]:
         cursor.execute("TRUNCATE bench_anchor")
         # a previous run's filings: every request of this run must be a first filing
         later = "s.sheet_id = %s AND s.period > %s"
-        for sql in (
-            "DELETE FROM reporting_accessrecord s WHERE " + later,
-            "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND " + later,
-            "DELETE FROM reporting_submissionversion v USING reporting_submission s "
-            "WHERE v.submission_id = s.id AND " + later,
-            "DELETE FROM reporting_submission s WHERE " + later,
-        ):
-            cursor.execute(sql, [data.sheet_id, province.HISTORY_END])
+        with province.removing_history():
+            for sql in (
+                "DELETE FROM reporting_accessrecord s WHERE " + later,
+                "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND "
+                + later,
+                "DELETE FROM reporting_submissionversion v USING reporting_submission s "
+                "WHERE v.submission_id = s.id AND " + later,
+                "DELETE FROM reporting_submission s WHERE " + later,
+            ):
+                cursor.execute(sql, [data.sheet_id, province.HISTORY_END])
         cursor.execute("DELETE FROM reporting_idempotencykey")
         cursor.execute("DELETE FROM core_apitoken WHERE name = 'bench'")
         # what the deletes left behind would slow every insert (production never deletes outbox rows)

@@ -46,7 +46,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "target_type", "target_id"]
+    list_display = ["at", "actor", "action", "target_type", "target_id", "seq"]  # seq: its place in the chain
     list_filter = ["action"]
 
     def has_change_permission(self, request, obj=None):

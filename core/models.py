@@ -186,7 +186,12 @@ class User(AbstractUser):
 
 
 class AuditEvent(models.Model):
-    """Append-only record of every state change (who, what, when)."""
+    """Append-only record of every state change (who, what, when), sealed into a hash chain after commit.
+
+    PostgreSQL refuses to change or delete an event (migration `core.0003_audit_chain`); the only change it
+    allows is the sealer's: setting `seq` and `hash` once, from empty. State that later work needs about an
+    event lives in tables of its own, never in these rows.
+    """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -194,18 +199,22 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=60)
     target_id = models.CharField(max_length=60)
     detail = models.JSONField(default=dict, blank=True)
+    # The inserting transaction's id, set by the database whatever the INSERT says: the chain's order.
+    txid = models.BigIntegerField(null=True, editable=False)
+    # The event's position in the chain and the chain's hash through it; set once by core.audit.seal_events.
+    seq = models.BigIntegerField(null=True, unique=True, editable=False)
+    hash = models.CharField(max_length=64, null=True, editable=False)
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            # what the sealer takes next, in chain order (few rows: events are sealed within seconds)
+            models.Index(fields=["txid", "id"], name="audit_unsealed", condition=Q(seq__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type}#{self.target_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk:
-            raise ValidationError("audit events are append-only")
-        super().save(*args, **kwargs)
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

@@ -151,9 +151,12 @@ ONETABLE_ZOMBIE_MONTHS = env_int("ONETABLE_ZOMBIE_MONTHS", 3, minimum=1)
 ONETABLE_ZOMBIE_GRACE_DAYS = env_int("ONETABLE_ZOMBIE_GRACE_DAYS", 30, minimum=0)
 # A new demand whose first period leaves units less notice than this is flagged in review.
 ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
+# The audit chain's newest seal is appended to this file as well as logged (core/audit.py).
+ONETABLE_AUDIT_SEAL_LOG = env_str("ONETABLE_AUDIT_SEAL_LOG", str(DATA_DIR / "audit" / "seals.jsonl"))
 CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
+    "seal-audit": {"task": "core.tasks.seal_audit_task", "schedule": env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)},
 }
 
 REST_FRAMEWORK = {

@@ -272,7 +272,12 @@ class Submission(models.Model):
 
 
 class SubmissionVersion(models.Model):
-    """One immutable version of a submission: the values as filed, and what filing them saved."""
+    """One immutable version of a submission: the values as filed, and what filing them saved.
+
+    PostgreSQL refuses to change or delete a version (migration `reporting.0017_append_only`): a correction is
+    a new version. State that later work needs about a version (e.g. which ones a relay has handled) lives in
+    tables of its own, never in these rows.
+    """
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
@@ -299,11 +304,6 @@ class SubmissionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission_id} v{self.number}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk:
-            raise ValidationError("submission versions are immutable; a correction is a new version")
-        super().save(*args, **kwargs)
 
 
 class Draft(models.Model):
@@ -464,7 +464,10 @@ class AccessKind(models.TextChoices):
 
 
 class AccessRecord(models.Model):
-    """Who received or read which unit's data, when, under which subscription: visible to that unit."""
+    """Who received or read which unit's data, when, under which subscription: visible to that unit.
+
+    PostgreSQL refuses to change one, or to delete one outside the schema owner's maintenance (retention).
+    """
 
     # Written for every delivery pushed or read and every exported row: the unit's and the department's
     # histories are the composite indexes below; sheets are retired, never deleted, so `sheet` needs none.

@@ -42,6 +42,16 @@ def test_compose_has_the_whole_stack_with_health_checks_and_a_database_volume():
     assert "pgdata" in compose["volumes"]
 
 
+def test_the_audit_seals_are_written_to_a_volume_every_app_service_shares():
+    compose = _compose()
+    for name in ("web", "worker", "beat", "migrate"):
+        service = compose["services"][name]
+        folder = str(Path(service["environment"]["ONETABLE_AUDIT_SEAL_LOG"]).parent)
+        assert f"auditseals:{folder}" in service["volumes"], name
+    assert "auditseals" in compose["volumes"]
+    assert f"mkdir -p {folder} && chown onetable {folder}" in (ROOT / "Dockerfile").read_text()
+
+
 def test_every_compose_command_names_code_that_exists(db):
     for name, service in _compose()["services"].items():
         if "command" in service and name not in ("postgres", "redis"):

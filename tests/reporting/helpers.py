@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core.models import Area, Department
-from reporting.models import Field, Subscription
+from reporting.models import Field, Submission, SubmissionVersion, Subscription
 
 VILLAGE_BASICS_Q4 = {
     "registered_population": "2100",
@@ -40,3 +40,20 @@ def subscribe(
     )
     subscription.fields.set(Field.objects.filter(code__in=field_codes))
     return subscription
+
+
+def store_version(submission: Submission, *, values: dict, not_applicable: dict | None = None) -> SubmissionVersion:
+    """Make a version holding exactly `values` the submission's current one. Stored versions never change
+    (PostgreSQL refuses), so a test that needs odd stored content appends a version, as a correction does."""
+    current = submission.versions.get(number=submission.current_version)
+    version = SubmissionVersion.objects.create(
+        submission=submission,
+        number=current.number + 1,
+        values=values,
+        not_applicable=not_applicable or {},
+        by=current.by,
+        reason="test",
+    )
+    Submission.objects.filter(pk=submission.pk).update(current_version=version.number)
+    submission.current_version = version.number
+    return version

@@ -8,8 +8,9 @@ import re
 import pytest
 
 from core.models import Area, AreaLevel, Unit
-from reporting.models import Sheet, Submission, SubmissionVersion
+from reporting.models import Sheet, Submission
 from reporting.views import department as views
+from tests.reporting.helpers import store_version
 
 URL = "/department/completeness/?sheet=village_basics&period=2026Q3"
 
@@ -20,9 +21,7 @@ def one_not_applicable(demo) -> Unit:
     submission = Submission.objects.filter(sheet__code="village_basics", period="2026Q3").order_by("unit__area__code")[
         3
     ]
-    SubmissionVersion.objects.filter(submission=submission, number=submission.current_version).update(
-        values={}, not_applicable={"library_books": "村里没有农家书屋"}
-    )
+    store_version(submission, values={}, not_applicable={"library_books": "村里没有农家书屋"})
     return submission.unit
 
 

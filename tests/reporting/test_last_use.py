@@ -7,16 +7,22 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from reporting.accesslog import last_uses, write_access_records
-from reporting.models import AccessKind, AccessRecord, Sheet, Subscription, SubscriptionStatus, ZombieFlag
+from reporting.models import AccessKind, Sheet, Subscription, SubscriptionStatus, ZombieFlag
 from reporting.services.catalogue import zombie_check
 
 TODAY = dt.date(2026, 11, 22)
 
 
 def _record(subscription: Subscription, kind: str, at: dt.datetime, unit_id: int) -> None:
+    with time_machine.travel(at, tick=False):  # access records are never changed afterwards: written then
+        _write(subscription, kind, unit_id)
+
+
+def _write(subscription: Subscription, kind: str, unit_id: int) -> None:
     write_access_records(
         [
             (
@@ -31,7 +37,6 @@ def _record(subscription: Subscription, kind: str, at: dt.datetime, unit_id: int
         ],
         kind,
     )
-    AccessRecord.objects.filter(subscription=subscription, kind=kind).update(at=at)
 
 
 def _at(day: dt.date) -> dt.datetime:
