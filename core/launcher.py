@@ -179,7 +179,7 @@ def apt_install(package: str) -> None:
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         if subprocess.run(argv, env=quiet, stdout=subprocess.DEVNULL).returncode != 0:
-            raise Missing(f"`{' '.join(argv)}` failed: install Debian's chromium package ({INSTALL_CHROMIUM}) and try again")
+            raise Missing(f"`{' '.join(argv)}` failed: run `{INSTALL_CHROMIUM}` by hand, then try again")
 
 
 def ensure_chromium(
