@@ -145,9 +145,13 @@ def run() -> int:
         receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8099")
         if receiver_port != "0":
             sup.start("receiver", [PYTHON, str(ROOT / "manage.py"), "demo_receiver", "--port", receiver_port])
+            # the demo's pulling departments (civil affairs, statistics) read their feed through the API
+            reader = [PYTHON, str(ROOT / "manage.py"), "demo_feed_reader", "--base-url", f"http://127.0.0.1:{port}"]
+            sup.start("feed reader", reader)
         banner(port)
         if receiver_port != "0":
             say(f"the demo departments' webhook receiver shows what reached them: http://127.0.0.1:{receiver_port}/")
+            say("the civil affairs and statistics bureaus' systems read their feed: their lines start with civil/stats")
         return sup.wait()
 
 

@@ -74,7 +74,7 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         family = psutil.Process(launcher.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
-        assert "demo_receiver" in names
+        assert "demo_receiver" in names and "demo_feed_reader" in names
         postgres = [
             p
             for p in psutil.process_iter(["cmdline"])
