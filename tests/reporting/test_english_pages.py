@@ -191,3 +191,22 @@ def test_a_rejected_form_in_english_names_the_field_and_the_rule_in_english_only
     assert response.status_code == 400
     assert "Attendance: must be at least 0" in html
     assert not _chinese_left(html, _data_values())
+
+
+HALF_WIDTH_IN_CHINESE = re.compile(r"[\u4e00-\u9fff）][:;,!?]|[:;,!?] *(?=[\u4e00-\u9fff])")
+
+
+@pytest.mark.parametrize("username", PERSONAS, ids=lambda u: u or "anonymous")
+def test_every_page_in_chinese_uses_full_width_punctuation(data_requests, username):
+    client = Client()
+    client.cookies["django_language"] = "zh-hans"
+    if username:
+        assert client.login(username=username, password=DEMO_PASSWORD)
+    found = {}
+    for url, html in _crawl(client, _seeds(username)).items():
+        page = _Page()
+        page.feed(html)
+        text = "\n".join(page.said)
+        if hits := [text[max(0, m.start() - 15) : m.end() + 15] for m in HALF_WIDTH_IN_CHINESE.finditer(text)]:
+            found[url] = hits
+    assert not found, found
