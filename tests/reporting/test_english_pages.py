@@ -33,6 +33,7 @@ class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.links: list[str] = []
+        self.loads: list[str] = []  # what the browser fetches with the page
         self.said: list[str] = []
         self._skip = 0
 
@@ -40,6 +41,10 @@ class _Page(HTMLParser):
         attrs = dict(attrs)
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
+        if tag in ("script", "img", "iframe", "source") and attrs.get("src"):
+            self.loads.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.loads.append(attrs["href"])
         if tag in ("script", "textarea", "style"):  # JSON for charts, a typed text being edited
             self._skip += 1
         for name in ("title", "placeholder", "aria-label", "alt"):
@@ -90,6 +95,12 @@ def _chinese_left(html: str, data: list[str]) -> list[str]:
         text = text.replace(value, " ")
     text = text.replace("中文", " ")  # the switch back to Chinese, named in Chinese
     return [text[max(0, m.start() - 30) : m.end() + 30].replace("\n", " ") for m in CJK.finditer(text)]
+
+
+def _outside(html: str) -> list[str]:
+    page = _Page()
+    page.feed(html)
+    return [src for src in page.loads if re.match(r"^(https?:)?//", src)]
 
 
 def _seeds(username: str | None) -> list[str]:
@@ -176,6 +187,9 @@ def test_every_page_in_english_shows_no_chinese_outside_data_values(data_request
     data = _data_values()
     found = {url: left for url, html in pages.items() if html and (left := _chinese_left(html, data))}
     assert not found, found
+    # and no page loads anything from another host (intranets are offline)
+    outside = {url: _outside(html) for url, html in pages.items() if html and _outside(html)}
+    assert not outside, outside
     assert len([html for html in pages.values() if html]) >= 3  # the crawl saw the persona's pages
 
 
