@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -144,9 +145,13 @@ def run() -> int:
         receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8099")
         if receiver_port != "0":
             sup.start("receiver", [PYTHON, str(ROOT / "manage.py"), "demo_receiver", "--port", receiver_port])
+            # the demo's pulling departments (civil affairs, statistics) read their feed through the API
+            reader = [PYTHON, str(ROOT / "manage.py"), "demo_feed_reader", "--base-url", f"http://127.0.0.1:{port}"]
+            sup.start("feed reader", reader)
         banner(port)
         if receiver_port != "0":
             say(f"the demo departments' webhook receiver shows what reached them: http://127.0.0.1:{receiver_port}/")
+            say("the civil affairs and statistics bureaus' systems read their feed: their lines start with civil/stats")
         return sup.wait()
 
 
@@ -157,7 +162,54 @@ def banner(port: str) -> None:
         say(f"  {username:<16} {who}")
 
 
+class Missing(Exception):
+    """Something the test suite needs is not installed and cannot be installed from here; one line says what."""
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+INSTALL_CHROMIUM = "apt-get install chromium"
+
+
+def find_chromium(which: Callable[[str], str | None] = shutil.which) -> str | None:
+    """Return the path of Debian's Chromium (the end-to-end tests drive it through Playwright), or None."""
+    for name in CHROMIUM_NAMES:
+        if found := which(name):
+            return found
+    return None
+
+
+def apt_install(package: str) -> None:
+    # Playwright's own browser download cannot reach its server from an offline intranet; Debian's mirror can.
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        if subprocess.run(argv, env=quiet, stdout=subprocess.DEVNULL).returncode != 0:
+            raise Missing(f"`{' '.join(argv)}` failed: run `{INSTALL_CHROMIUM}` by hand, then try again")
+
+
+def ensure_chromium(
+    *,
+    which: Callable[[str], str | None] = shutil.which,
+    root: bool | None = None,
+    install: Callable[[str], None] = apt_install,
+) -> str:
+    """Return Chromium's path, installing Debian's package first when running as root."""
+    if found := find_chromium(which):
+        return found
+    if not (os.geteuid() == 0 if root is None else root) or not which("apt-get"):
+        raise Missing(f"the browser tests need Chromium, which is not installed: run `sudo {INSTALL_CHROMIUM}` first")
+    say("installing Debian's chromium for the browser tests (apt-get)")
+    install("chromium")
+    if found := find_chromium(which):
+        return found
+    raise Missing(f"{INSTALL_CHROMIUM} left no chromium on PATH: install it by hand and try again")
+
+
 def test(args: list[str]) -> int:
+    try:
+        ensure_chromium()
+    except Missing as missing:  # before starting anything: one line, nothing run
+        say(str(missing))
+        return 1
     folder = data_dir() / "test"
     os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(40))
     os.environ.setdefault("HTTPS", "0")

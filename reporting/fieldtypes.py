@@ -16,9 +16,61 @@ from typing import Any, ClassVar
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from reporting.errors import Problem
+from reporting.errors import Problem, render
 
 Constraints = dict[str, Any]
+
+
+def _english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
+def _said(rule: str, params: dict[str, Any]) -> str:
+    """A rule in the words its rejection uses (errors.MESSAGES), in the active language: a hint beside an
+    input and the error after a wrong value say the same thing."""
+    zh, en = render(rule, params)
+    return en if _english() else zh
+
+
+# Units of measure the catalogue uses, and what they are in English. Chinese counts things with a
+# classifier (个, 张, 场…) that English leaves out: those show no unit in English. A unit not listed is
+# shown as the office typed it.
+UNITS_OF_MEASURE: dict[str, str] = {
+    "人": "people",
+    "户": "households",
+    "人次": "person-times",
+    "次": "times",
+    "元": "yuan",
+    "万元": "10,000 yuan",
+    "亩": "mu",
+    "吨": "tonnes",
+    "小时": "hours",
+    "平方米": "m²",
+    "平方千米": "km²",
+    "册": "volumes",
+    **dict.fromkeys(("个", "张", "支", "条", "项", "家", "场"), ""),
+}
+
+
+def unit_label(unit_of_measure: str) -> str:
+    """A field's unit of measure in the active language ("" when English needs none)."""
+    if not unit_of_measure or not _english():
+        return unit_of_measure
+    return UNITS_OF_MEASURE.get(unit_of_measure, unit_of_measure)
+
+
+def with_unit(name: str, unit_of_measure: str) -> str:
+    """A name with its unit, punctuated for the active language: 常住人口（人）, Resident population (people)."""
+    unit = unit_label(unit_of_measure)
+    if not unit:
+        return name
+    return f"{name} ({unit})" if _english() else f"{name}（{unit}）"
+
+
+def choice_label(choice: dict[str, Any]) -> str:
+    """One option of a choice field, in the active language."""
+    return (choice.get("en") if _english() else None) or choice.get("zh") or choice["code"]
+
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
@@ -46,6 +98,11 @@ class FieldType(ABC):
     constraint_keys: ClassVar[frozenset[str]] = frozenset()
     # Estimated seconds a person needs to type one value (burden figures).
     seconds_per_value: ClassVar[int] = 10
+
+    @property
+    def label(self) -> str:
+        """The type's name in the active language."""
+        return self.label_en if _english() else self.label_zh
 
     @abstractmethod
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> Any:
@@ -79,13 +136,13 @@ def _number(value: Any) -> str:
     return f"{number:,}" if type(number) is int or number == number.to_integral_value() else str(number)
 
 
-def _range(low: str | None, high: str | None) -> list[tuple[str, str]]:
+def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "max")) -> list[tuple[str, str]]:
     if low is not None and high is not None:
         return [("range", _("%(min)s to %(max)s") % {"min": low, "max": high})]
     if low is not None:
-        return [("min", _("at least %(min)s") % {"min": low})]
+        return [("min", _said(rules[0], {"min": low}))]
     if high is not None:
-        return [("max", _("at most %(max)s") % {"max": high})]
+        return [("max", _said(rules[1], {"max": high}))]
     return []
 
 
@@ -193,7 +250,7 @@ class DecimalType(_Numeric):
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         places = constraints.get("places", 2)  # what `parse` applies when the office set none
-        said = _("whole numbers only") if places == 0 else _("up to %(places)s decimal places") % {"places": places}
+        said = _("whole numbers only") if places == 0 else _said("decimal.places", {"places": places})
         return [*super().rules(constraints), ("places", said)]
 
 
@@ -231,7 +288,7 @@ class TextType(FieldType):
             hint = constraints.get("pattern_hint") or constraints["pattern"]
             said.append(("pattern", _("format: %(hint)s") % {"hint": hint}))
         if "max_length" in constraints:  # the default 500 is enforced by the input itself; not worth a line
-            said.append(("max_length", _("at most %(n)s characters") % {"n": constraints["max_length"]}))
+            said.append(("max_length", _said("text.max_length", {"max_length": constraints["max_length"]})))
         return said
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
@@ -275,18 +332,22 @@ class _Choices(FieldType):
                 return "须为非空列表，每项有唯一的 code|must be a non-empty list of items with unique codes"
         return None
 
+    @staticmethod
+    def labelled(constraints: Constraints) -> list[dict[str, Any]]:
+        """The options, each with its `label` in the active language."""
+        return [{**c, "label": choice_label(c)} for c in constraints.get("choices", [])]
+
     def widget(self, constraints: Constraints) -> dict[str, Any]:
-        return {"input": "select", "choices": constraints.get("choices", [])}
+        return {"input": "select", "choices": self.labelled(constraints)}
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
-        english = (get_language() or "").startswith("en")
-        names = [(c.get("en") if english else None) or c.get("zh") or c["code"] for c in constraints.get("choices", [])]
-        return [("choices", _("options: %(options)s") % {"options": (" / " if english else "、").join(names)})]
+        names = [choice_label(c) for c in constraints.get("choices", [])]
+        return [("choices", _("options: %(options)s") % {"options": (" / " if _english() else "、").join(names)})]
 
     def display(self, value: Any, constraints: Constraints) -> str:
-        names = {c["code"]: c.get("zh", c["code"]) for c in constraints.get("choices", [])}
+        names = {c["code"]: choice_label(c) for c in constraints.get("choices", [])}
         if isinstance(value, list):
-            return "、".join(names.get(v, v) for v in value)
+            return (", " if _english() else "、").join(names.get(v, v) for v in value)
         return "" if value is None else names.get(value, value)
 
 
@@ -319,12 +380,12 @@ class MultiChoiceType(_Choices):
         return super().check_constraint(key, value)
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
-        return {"input": "checkboxes", "choices": constraints.get("choices", [])}
+        return {"input": "checkboxes", "choices": self.labelled(constraints)}
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         said = super().rules(constraints)
         if constraints.get("max_selected"):
-            said.append(("max_selected", _("pick at most %(n)s") % {"n": constraints["max_selected"]}))
+            said.append(("max_selected", _said("choice.max_selected", {"max_selected": constraints["max_selected"]})))
         return said
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
@@ -372,7 +433,7 @@ class DateType(FieldType):
         return {"input": "date", "min": constraints.get("min"), "max": constraints.get("max")}
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
-        return _range(constraints.get("min"), constraints.get("max"))
+        return _range(constraints.get("min"), constraints.get("max"), ("date.min", "date.max"))
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "string", "format": "date"}
@@ -402,7 +463,7 @@ class BooleanType(FieldType):
         return {"type": "boolean"}
 
     def display(self, value: Any, constraints: Constraints) -> str:
-        return "" if value is None else ("是" if value else "否")
+        return "" if value is None else (_("Yes") if value else _("No"))
 
     def to_cell(self, value: Any) -> Any:
         return None if value is None else ("是" if value else "否")
@@ -413,6 +474,11 @@ REGISTRY: dict[str, FieldType] = {
     for t in (IntegerType(), DecimalType(), TextType(), ChoiceType(), MultiChoiceType(), DateType(), BooleanType())
 }
 TYPE_CHOICES = [(code, f"{t.label_zh} / {t.label_en}") for code, t in REGISTRY.items()]
+
+
+def type_choices() -> list[tuple[str, str]]:
+    """(code, name) of every type, named in the active language (a form's options)."""
+    return [(code, t.label) for code, t in REGISTRY.items()]
 
 
 def get(code: str) -> FieldType:
@@ -466,12 +532,13 @@ def describe(type_code: str, constraints: Constraints) -> list[str]:
 
 
 def definition(type_code: str, constraints: Constraints, unit_of_measure: str = "") -> str:
-    """A whole definition in one line, e.g. "整数 / Whole number · 人 · 必填 · 0 至 1,000,000"; for a
+    """A whole definition in one line in the active language, e.g. "整数 · 人 · 必填 · 0 至 1,000,000"; for a
     proposed field, whose definition was checked when the request was submitted."""
     field_type = REGISTRY.get(type_code)
     if field_type is None:
         return type_code
-    words = [f"{field_type.label_zh} / {field_type.label_en}", *([unit_of_measure] if unit_of_measure else [])]
+    unit = unit_label(unit_of_measure)
+    words = [field_type.label, *([unit] if unit else [])]
     return " · ".join(words + describe(type_code, constraints if isinstance(constraints, dict) else {}))
 
 

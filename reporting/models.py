@@ -148,6 +148,11 @@ class Field(Bilingual):
         return fieldtypes.get(self.type)
 
     @property
+    def unit_label(self) -> str:
+        """The unit of measure in the active language ("" when English needs none)."""
+        return fieldtypes.unit_label(self.unit_of_measure)
+
+    @property
     def required(self) -> bool:
         return bool(self.constraints.get("required"))
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.translation import get_language
+
 from reporting.errors import Problem
 
 
@@ -24,6 +26,8 @@ _PATTERNS = [
     (re.compile(r"^(\d{4})$"), PeriodType.YEARLY),
 ]
 MIN_YEAR, MAX_YEAR = 1900, 2999
+# English month names are fixed here rather than taken from the locale: a label must not depend on the server's.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class PeriodError(Problem):
@@ -100,12 +104,13 @@ class Period:
         return self.start <= day <= self.end
 
     def label(self) -> str:
-        """Human label in Chinese: 2026年11月, 2026年第4季度, 2026年."""
+        """Human label in the active language: 2026年11月, 2026年第4季度, 2026年; Nov 2026, 2026 Q4, 2026."""
+        english = (get_language() or "").startswith("en")
         if self.type is PeriodType.MONTHLY:
-            return f"{self.year}年{self.index}月"
+            return f"{_MONTHS[self.index - 1]} {self.year}" if english else f"{self.year}年{self.index}月"
         if self.type is PeriodType.QUARTERLY:
-            return f"{self.year}年第{self.index}季度"
-        return f"{self.year}年"
+            return f"{self.year} Q{self.index}" if english else f"{self.year}年第{self.index}季度"
+        return f"{self.year}" if english else f"{self.year}年"
 
     def periods_until(self, last: Period) -> Iterator[Period]:
         """This period and every following one up to `last`, inclusive."""

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from core.models import Unit
 from reporting import fieldtypes
@@ -198,4 +199,6 @@ REASON_LABELS = {
 
 
 def labels(reasons: list[str]) -> list[str]:
-    return [f"{REASON_LABELS[r][0]} / {REASON_LABELS[r][1]}" for r in reasons]
+    """Why a field matched, in the active language."""
+    english = (get_language() or "").startswith("en")
+    return [REASON_LABELS[r][1] if english else REASON_LABELS[r][0] for r in reasons]

@@ -3,6 +3,7 @@
 import http.cookiejar
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         family = psutil.Process(launcher.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
-        assert "demo_receiver" in names
+        assert "demo_receiver" in names and "demo_feed_reader" in names
         postgres = [
             p
             for p in psutil.process_iter(["cmdline"])
@@ -114,3 +115,53 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         log.close()
     # running it again reuses the data: the demo is not loaded twice
     assert (tmp_path / "data" / "postgres" / "pg" / "PG_VERSION").exists()
+
+
+# `dev.py test` provisions Debian's Chromium for the browser tests, or says in one line what to install.
+
+
+def test_it_refuses_in_one_line_before_starting_anything_when_chromium_is_missing_and_it_is_not_root(
+    tmp_path, monkeypatch, capsys
+):
+    from core import launcher
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no chromium, no apt-get
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # had it gone on, it would start servers under the folder
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("ONETABLE_DATA_DIR", str(tmp_path / "data"))
+    assert launcher.test(["-x"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert "apt-get install chromium" in lines[0]
+    assert not (tmp_path / "data").exists()  # nothing started, no test run
+
+
+def test_it_installs_debians_chromium_with_apt_get_update_first_when_it_is_root(tmp_path, monkeypatch):
+    from core import launcher
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    # a stand-in apt-get, first on PATH: records its arguments; `install … chromium` puts a chromium there
+    apt_get = bin_dir / "apt-get"
+    apt_get.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'case "$*" in *install*chromium*) touch {bin_dir}/chromium; chmod +x {bin_dir}/chromium;; esac\n'
+    )
+    apt_get.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    found = launcher.ensure_chromium(root=True, which=lambda name: shutil.which(name, path=str(bin_dir)))
+    assert found == str(bin_dir / "chromium")
+    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+
+
+def test_it_finds_the_installed_chromium_and_installs_nothing():
+    from core import launcher
+
+    def refuse(package):
+        raise AssertionError("nothing should be installed when chromium is there")
+
+    found = launcher.ensure_chromium(install=refuse)
+    assert Path(found).resolve() == Path("/usr/bin/chromium").resolve()  # Debian's package, as the e2e tests use

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,6 +16,8 @@ from rest_framework.views import exception_handler
 
 from reporting.errors import Problem, Problems, error_body
 from reporting.services.submissions import AlreadySubmitted
+
+logger = logging.getLogger(__name__)
 
 
 def problem_response(problems: list[Problem], status_code: int = status.HTTP_400_BAD_REQUEST, **extra: Any) -> Response:
@@ -79,21 +83,38 @@ def _plain_body(code: str, zh: str, en: str) -> dict[str, Any]:
 
 
 # Django's own answers, JSON under /api/ (a URL that matches no route, a request refused before any view,
-# a server error: its cause is logged, never shown); pages keep Django's pages.
+# a server error: its cause is logged, never shown); elsewhere pages of the site, in the user's language,
+# with the navigation of the user's role (templates 400.html, 403.html, 404.html, 500.html).
 def api_not_found(request, exception=None):
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
     return json_response(_plain_body("not_found", "未找到", "not found"), 404)
 
 
+def api_permission_denied(request, exception=None):
+    if not request.path.startswith("/api/"):
+        return defaults.permission_denied(request, exception)
+    return json_response(_plain_body("forbidden", "不允许此操作", "not allowed"), 403)
+
+
 def api_bad_request(request, exception=None):
     if not request.path.startswith("/api/"):
-        return defaults.bad_request(request, exception)
+        return _page(request, "400.html", 400) or defaults.bad_request(request, exception)
     return json_response(_plain_body("bad_request", "请求无效", "bad request"), 400)
 
 
 def api_server_error(request):
     if not request.path.startswith("/api/"):
-        return defaults.server_error(request)
+        return _page(request, "500.html", 500) or defaults.server_error(request)
     zh, en = "服务器内部错误，已记录，请稍后重试", "internal server error; it was logged, retry later"
     return json_response(_plain_body("server_error", zh, en), 500)
+
+
+def _page(request, template: str, status_code: int) -> HttpResponse | None:
+    """The error as a page of the site; None when even that fails (the database may be what broke)."""
+    # Django renders 400 and 500 pages without the request (no user, no navigation); this one has it.
+    try:
+        return render(request, template, status=status_code)
+    except Exception:
+        logger.exception("the %s page could not be rendered; Django's plain page was sent", status_code)
+        return None

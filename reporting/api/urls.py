@@ -1,12 +1,13 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import department, unit
+from reporting.api import department, docs, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("redoc/redoc.standalone.js", docs.redoc_bundle, name="api_redoc_bundle"),
     path("v1/unit/one-table", unit.OneTableView.as_view(), name="api_one_table"),
     path("v1/unit/submissions", unit.SubmissionsView.as_view(), name="api_submissions"),
     path("v1/unit/submissions/<int:pk>", unit.SubmissionView.as_view(), name="api_submission"),

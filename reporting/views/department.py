@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from core.access import access_department
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
+from reporting import fieldtypes
 from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked
 from reporting.errors import Problems
@@ -283,7 +284,7 @@ def chart(request: HttpRequest) -> HttpResponse:
     totals = field_totals(department, field)
     names = dict(Area.objects.filter(code__in=totals.areas).values_list("code", "name"))
     series = {
-        "field": f"{field.name_zh}（{field.unit_of_measure}）" if field.unit_of_measure else field.name_zh,
+        "field": fieldtypes.with_unit(field.name, field.unit_of_measure),
         "periods": totals.periods,
         "totals": totals.totals,
         "latest": totals.latest,

@@ -112,7 +112,7 @@ def _form_context(department, request_obj: DataRequest | None, post=None) -> dic
         "values": values,
         "chosen": chosen,
         "proposals": proposals,
-        "types": fieldtypes.TYPE_CHOICES,
+        "types": fieldtypes.type_choices(),
         "sheets": Sheet.objects.filter(status=Status.ACTIVE),
     }
 

@@ -292,6 +292,6 @@ def data_use(request: HttpRequest) -> HttpResponse:
         .order_by("-at")[:300]
     )
     codes = {code for record in records for code in record.fields}
-    labels = dict(Field.objects.filter(code__in=codes).values_list("code", "name_zh"))
+    labels = {f.code: f.name for f in Field.objects.filter(code__in=codes).only("code", "name_zh", "name_en")}
     rows = [(r, [labels.get(code, code) for code in r.fields]) for r in records]
     return render(request, "township/data_use.html", {"unit": unit, "rows": rows})

@@ -45,3 +45,36 @@ def test_a_village_cadre_fills_the_due_table_sees_an_error_fixes_it_and_sees_the
     version = Submission.objects.get(unit=village_cadre.unit, period="2026Q4").versions.get()
     assert figures == [str(version.typed_count), str(version.carried_count), "4", str(version.refills_spared)]
     assert version.values["volunteers"] == 48 and version.typed_count == 1
+
+
+@pytest.mark.e2e
+def test_who_used_my_data_reads_line_by_line_on_a_phone(demo, live_server, browser_page, village_cadre):
+    from django.test import Client
+
+    # four departments read the village's data: four records, each with a long list of fields
+    for username in ("propaganda", "culture", "civil", "stats"):
+        client = Client()
+        client.login(username=username, password=DEMO_PASSWORD)
+        assert client.get("/department/data/?sheet=village_basics").status_code == 200
+    page = browser_page
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "village")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="谁使用了我的数据").click()
+    expect(page.locator("h1")).to_have_text("谁使用了我的数据")
+    expect(page.locator("tbody tr")).to_have_count(4)
+    page.screenshot(path=str(ARTIFACTS / "11-data-use-phone.png"), full_page=True)
+    # no cell is squeezed into a narrow column (Chinese then breaks after every character) and the page
+    # does not scroll sideways
+    narrow = page.evaluate(
+        """() => [...document.querySelectorAll("tbody td")]
+              .filter(td => td.getBoundingClientRect().width < 200).map(td => td.textContent.trim())"""
+    )
+    assert narrow == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    how = page.locator("tbody td", has_text="查询或导出").first
+    height, line = how.evaluate(
+        "td => [td.getBoundingClientRect().height, parseFloat(getComputedStyle(td).lineHeight)]"
+    )
+    assert height < 3 * line  # its label and the five characters on one line, not one a line

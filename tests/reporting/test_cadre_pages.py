@@ -202,7 +202,7 @@ def test_each_input_states_its_rules_before_any_error(cadre_client):
     squares = squares[: squares.index('id="v-culture_squares"')]
     assert '<span class="rule">0 至 100</span>' in squares
     area = html[html.index('id="field-culture_centre_area"') :]
-    assert "0 至 100,000 · 最多 1 位小数" in area[: area.index("<input")]
+    assert "0 至 100,000 · 最多保留 1 位小数" in area[: area.index("<input")]
 
 
 @time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)

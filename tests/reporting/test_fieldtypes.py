@@ -166,29 +166,29 @@ def test_every_type_has_a_widget_a_schema_and_a_cell():
             ["必填", "0 至 1,000,000"],
             ["required", "0 to 1,000,000"],
         ),
-        ("integer", {"min": 5}, ["不小于 5"], ["at least 5"]),
-        ("integer", {"max": 5}, ["不大于 5"], ["at most 5"]),
+        ("integer", {"min": 5}, ["不能小于 5"], ["must be at least 5"]),
+        ("integer", {"max": 5}, ["不能大于 5"], ["must be at most 5"]),
         (
             "decimal",
             {"max": 99.5, "places": 1},
-            ["不大于 99.5", "最多 1 位小数"],
-            ["at most 99.5", "up to 1 decimal places"],
+            ["不能大于 99.5", "最多保留 1 位小数"],
+            ["must be at most 99.5", "must have at most 1 decimal places"],
         ),
-        ("decimal", {}, ["最多 2 位小数"], ["up to 2 decimal places"]),  # what parse applies by default
+        ("decimal", {}, ["最多保留 2 位小数"], ["must have at most 2 decimal places"]),  # what parse applies by default
         ("decimal", {"places": 0}, ["不带小数"], ["whole numbers only"]),
         (
             "text",
             {"pattern": r"\d{6}", "pattern_hint": "六位数字", "max_length": 6},
-            ["格式：六位数字", "最多 6 个字"],
-            ["format: 六位数字", "at most 6 characters"],
+            ["格式：六位数字", "不能超过 6 个字符"],
+            ["format: 六位数字", "must be at most 6 characters"],
         ),
         ("text", {}, [], []),
         ("choice", {"choices": CHOICES}, ["选项：甲、乙、丙"], ["options: A / B / 丙"]),
         (
             "multi_choice",
             {"choices": CHOICES, "max_selected": 2},
-            ["选项：甲、乙、丙", "最多选 2 项"],
-            ["options: A / B / 丙", "pick at most 2"],
+            ["选项：甲、乙、丙", "最多选择 2 项"],
+            ["options: A / B / 丙", "allows at most 2 choices"],
         ),
         (
             "date",
@@ -207,3 +207,25 @@ def test_every_rule_of_a_definition_reads_as_words_in_both_languages(type_code, 
         assert fieldtypes.describe(type_code, constraints) == zh
     with translation.override("en"):
         assert fieldtypes.describe(type_code, constraints) == en
+
+
+@pytest.mark.parametrize(
+    ("type_code", "constraints", "raw"),
+    [
+        ("integer", {"min": 5}, "4"),
+        ("integer", {"max": 5}, "6"),
+        ("decimal", {"places": 1}, "1.25"),
+        ("text", {"max_length": 60}, "x" * 61),
+        ("multi_choice", {"choices": CHOICES, "max_selected": 1}, ["a", "b"]),
+        ("date", {"min": "2026-01-01"}, "2025-12-31"),
+        ("date", {"max": "2026-12-31"}, "2027-01-01"),
+    ],
+)
+def test_the_hint_beside_an_input_and_the_error_after_a_wrong_value_use_the_same_words(type_code, constraints, raw):
+    from django.utils import translation
+
+    with pytest.raises(Problem) as refused:
+        fieldtypes.parse_value(type_code, constraints, raw, field="f")
+    for language, message in (("zh-hans", refused.value.message_zh), ("en", refused.value.message_en)):
+        with translation.override(language):
+            assert message in fieldtypes.describe(type_code, constraints), (language, message)

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from reporting.periods import Period, PeriodError, PeriodType
 
@@ -61,9 +62,18 @@ def test_it_lists_a_range_and_orders_periods():
 
 
 def test_it_labels_periods_in_chinese():
-    assert Period.parse("202611").label() == "2026年11月"
-    assert Period.parse("2026Q4").label() == "2026年第4季度"
-    assert Period.parse("2026").label() == "2026年"
+    with translation.override("zh-hans"):
+        assert Period.parse("202611").label() == "2026年11月"
+        assert Period.parse("2026Q4").label() == "2026年第4季度"
+        assert Period.parse("2026").label() == "2026年"
+
+
+def test_it_labels_periods_in_english_when_english_is_active():
+    with translation.override("en"):
+        assert Period.parse("202611").label() == "Nov 2026"
+        assert Period.parse("202601").label() == "Jan 2026"
+        assert Period.parse("2026Q4").label() == "2026 Q4"
+        assert Period.parse("2026").label() == "2026"
 
 
 @pytest.mark.parametrize(

@@ -53,10 +53,10 @@ def test_a_department_asks_the_office_reviews_with_overlaps_and_the_department_s
     )  # the history's action, not the "created" column's name
     assert "创建时间" not in html
     # each proposal's definition, and each match's, in words, so the two can be compared
-    assert '<p class="definition">整数 / Whole number · 户 · 不小于 0</p>' in html
+    assert '<p class="definition">整数 · 户 · 不能小于 0</p>' in html
     hukou = html[html.index("户籍人口数") :]
     match = hukou[hukou.index('<tr class="match">') :]
-    assert "整数 / Whole number · 人 · 必填 · 0 至 1,000,000" in match[: match.index("</tr>")]
+    assert "整数 · 人 · 必填 · 0 至 1,000,000" in match[: match.index("</tr>")]
     registered = Field.objects.get(code="registered_population")
     response = client.post(
         f"/office/requests/{request.pk}/",
