@@ -111,6 +111,16 @@ def test_the_api_refuses_a_period_that_is_not_open_and_stores_nothing(api, villa
     assert nothing_stored(village_cadre.unit, before)
 
 
+@pytest.mark.parametrize(("period", "code"), [("2026Q4", 200), ("2099Q1", 400), ("2019Q1", 400)])
+def test_the_api_offers_the_one_table_only_for_a_period_open_to_filing(api, period, code):
+    response = api.get("/api/v1/unit/one-table", {"period": period})
+    assert response.status_code == code
+    if code == 400:
+        assert response.json()["code"] == "period.not_open" and period in response.json()["message_en"]
+    else:
+        assert {s["sheet"] for s in response.json()["sheets"]} == {"village_basics", "civil_affairs"}
+
+
 def test_a_period_no_subscription_asks_for_is_refused_on_the_page_with_the_api_s_words(
     cadre_client, api, village_cadre
 ):
