@@ -83,12 +83,16 @@ def upload_sheets(unit: Unit, period: Period) -> tuple[list[OneTable], dict[str,
 
 
 def build_template(unit: Unit, period: Period) -> bytes:
-    """An XLSX workbook of the unit's one table for `period`, stable facts pre-filled."""
+    """An XLSX workbook of the unit's one table for `period`, stable facts pre-filled; Problems when no
+    periodic sheet of it is open for filing and some is not (a period not begun, or one nothing asks for)."""
+    tables, refused = upload_sheets(unit, period)
+    if refused and all(t.sheet.is_ledger for t in tables):
+        raise Problems([problem for problems in refused.values() for problem in problems])
     workbook = Workbook()
     workbook.remove(workbook.active)
     meta = workbook.create_sheet("_meta")
     meta.append(["unit", unit.area.code, "period", str(period)])
-    for index, table in enumerate(upload_sheets(unit, period)[0]):
+    for index, table in enumerate(tables):
         title = f"{index + 1}.{table.sheet.name_zh}"[:31]
         meta.append(["sheet", table.sheet.code, "worksheet", title])
         ws = workbook.create_sheet(title)

@@ -273,7 +273,10 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
 def excel_template(request: HttpRequest, period: str) -> HttpResponse:
     unit = access_own_unit(request.user)
     the_period = _parse_period(period)
-    content = excel.build_template(unit, the_period)
+    try:
+        content = excel.build_template(unit, the_period)
+    except Problems as error:
+        return render(request, "township/not_open.html", {"problems": error.problems}, status=400)
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="onetable-{unit.area.code}-{period}.xlsx"'
     return response

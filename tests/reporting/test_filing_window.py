@@ -223,6 +223,8 @@ def test_a_workbook_for_a_period_not_begun_is_refused(cadre_client, village_cadr
     workbook = load_workbook(io.BytesIO(cadre_client.get("/fill/2027Q1/template.xlsx").content))
     frozen.move_to(TODAY)  # the clock is set back: 2027Q1 has not begun (the rule is checked when it is uploaded)
     cadre_client.force_login(village_cadre)
+    refused = cadre_client.get("/fill/2027Q1/template.xlsx")  # nor is a template for it offered now
+    assert refused.status_code == 400 and "the period 2027Q1 has not begun" in text(refused)
     basics = workbook[next(n for n in workbook.sheetnames if "村（社区）基本情况" in n)]
     row = next(r for r in range(2, basics.max_row + 1) if basics.cell(r, 1).value == "households")
     basics.cell(row, 5).value = 600
