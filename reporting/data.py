@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from reporting.errors import Problem
 from reporting.models import AccessKind, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.onetable import sheet_catalogue
 from reporting.periods import period_range
@@ -63,6 +64,13 @@ def entitled_fields(department: Department, sheet: Sheet | None = None) -> list[
     codes = {e.field for e in entitlements(department)}
     fields = Field.objects.filter(code__in=codes).select_related("sheet").order_by("sheet__order", "order", "code")
     return list(fields.filter(sheet=sheet) if sheet else fields)
+
+
+def unknown_fields(department: Department, sheet: Sheet, codes: list[str]) -> list[Problem]:
+    """A Problem for each asked field code that is not one of the sheet's fields the department may read, named
+    by its place in the list (not echoed: whether another department's field exists is not this one's to learn)."""
+    known = {f.code for f in entitled_fields(department, sheet)}
+    return [Problem(field=f"fields[{i}]", rule="fields.unknown") for i, c in enumerate(codes) if c not in known]
 
 
 @dataclass

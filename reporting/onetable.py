@@ -33,6 +33,7 @@ from reporting.models import (
     Sheet,
     Status,
     Submission,
+    SubmissionVersion,
     Subscription,
     SubscriptionStatus,
 )
@@ -319,7 +320,7 @@ def filing_table(
     sheet: Sheet,
     period: Period | None = None,
     day: dt.date | None = None,
-    filed: Any = None,
+    filed: SubmissionVersion | None = None,
     today: dt.date | None = None,
     carry: bool = True,
 ) -> OneTable:

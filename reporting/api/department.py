@@ -14,7 +14,7 @@ from core.access import access_department
 from core.models import Area
 from reporting.api.errors import not_found
 from reporting.api.schemas import ErrorOut
-from reporting.data import Query, entitled_fields
+from reporting.data import Query, entitled_fields, unknown_fields
 from reporting.errors import Problem, Problems
 from reporting.exports import csv_chunks, read_page
 from reporting.feed import parse_page, read_feed
@@ -295,6 +295,8 @@ class DataView(APIView):
         sheet = Sheet.objects.filter(code=params.get("sheet", "")).first()
         if sheet is None or not entitled_fields(department, sheet):
             problems.append(Problem(field="sheet", rule="sheet.unknown"))
+        else:
+            problems += unknown_fields(department, sheet, params.getlist("fields"))
         try:
             period_range(params.get("period_from"), params.get("period_to"))
         except Problems as error:

@@ -227,7 +227,11 @@ def correct_submission(
 
 
 def record_answers(
-    unit: Unit, sheet: Sheet, raw: dict[str, Any], not_applicable: dict[str, str], filed: Any = None
+    unit: Unit,
+    sheet: Sheet,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    filed: SubmissionVersion | None = None,
 ) -> tuple[dt.date, OneTable, Answers]:
     """A ledger record's date, the table of that date and the answers checked on it, or every problem at once:
     when the date is wrong or not open, the other answers are still checked, on today's table (the one the

@@ -20,7 +20,7 @@ from core.access import access_department
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.accesslog import access_history
-from reporting.data import Query, entitled_fields, field_totals, units_asked
+from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
 from reporting.errors import Problem, Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
@@ -90,6 +90,8 @@ def _query(request: HttpRequest, department) -> Query | None:
     code = request.GET.get("sheet") or next(iter(sheets))
     if code not in sheets:
         problems.append(Problem(field="sheet", rule="sheet.unknown"))
+    else:
+        problems += unknown_fields(department, sheets[code], request.GET.getlist("fields"))
     try:
         period_range(request.GET.get("period_from"), request.GET.get("period_to"))
     except Problems as error:

@@ -57,6 +57,8 @@ def test_a_background_export_with_a_bad_filter_is_refused_and_queues_nothing(cul
         ({"area": "110000000000"}, "area"),  # outside the jurisdiction
         ({"area": "nope"}, "area"),
         ({"after": "x"}, "after"),
+        ({"fields": ["library_books", "no_such_field"]}, "fields[1]"),
+        ({"fields": "households"}, "fields[0]"),  # a field of the sheet culture may not read
         ({"period_from": "2026Q4", "period_to": "2026Q1"}, "period_from"),
     ],
 )
@@ -89,6 +91,19 @@ def test_periods_are_compared_as_periods_not_text(culture_client, culture_api, v
 def test_the_api_names_a_bad_period_filter(culture_api, bad):
     response = culture_api.get("/api/v1/data", {"sheet": "village_basics", "period_to": bad})
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "period_to"
+
+
+def test_the_api_names_a_field_the_department_cannot_read(culture_api):
+    response = culture_api.get("/api/v1/data", {"sheet": "village_basics", "fields": ["library_books", "households"]})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "fields[1]",
+            "code": "fields.unknown",
+            "message_zh": "不是本表中您可查询的字段",
+            "message_en": "is not a field of this sheet that you may read",
+        }
+    ]
 
 
 def test_the_api_refuses_a_range_that_ends_before_it_begins(culture_api):
