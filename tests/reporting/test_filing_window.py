@@ -167,6 +167,14 @@ def test_a_ledger_record_dated_after_today_is_refused_everywhere(cadre_client, a
     assert api_file(api, {"sheet": "cultural_activity", "values": RECORD}, key="k-2").status_code == 201
 
 
+def test_a_ledger_record_dated_before_anything_asked_for_it_is_refused(api, village_cadre):
+    response = api_file(api, {"sheet": "cultural_activity", "values": {**RECORD, "activity_date": "2019-05-01"}})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "period.not_open" and body["errors"][0]["field"] == "activity_date"
+    assert "does not ask for this sheet in the period 201905" in body["message_en"]
+
+
 def test_the_office_may_allow_a_lead_for_planned_activities(api, village_cadre, settings):
     settings.ONETABLE_LEDGER_LEAD_DAYS = 30
     planned = api_file(api, {"sheet": "cultural_activity", "values": {**RECORD, "activity_date": "2026-12-22"}})
