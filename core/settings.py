@@ -170,6 +170,8 @@ ONETABLE_ZOMBIE_GRACE_DAYS = env_int("ONETABLE_ZOMBIE_GRACE_DAYS", 30, minimum=0
 ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
 # The audit chain's newest seal is appended to this file as well as logged (core/audit.py).
 ONETABLE_AUDIT_SEAL_LOG = env_str("ONETABLE_AUDIT_SEAL_LOG", str(DATA_DIR / "audit" / "seals.jsonl"))
+# A ledger record may be dated this many days after today (planned activities); 0: not after today.
+ONETABLE_LEDGER_LEAD_DAYS = env_int("ONETABLE_LEDGER_LEAD_DAYS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},

@@ -19,6 +19,7 @@ from django.db.models import Count, Max, Q, Sum
 
 from core.models import Area, Department, Unit
 from reporting import fieldtypes
+from reporting.errors import Problem, Problems
 from reporting.models import Cadence, SubmissionVersion, Subscription, SubscriptionStatus
 from reporting.periods import Period, PeriodType
 
@@ -80,6 +81,30 @@ class BurdenReport:
     @property
     def saved_percent(self) -> float:
         return round(100 * self.saved / self.without_onetable, 1) if self.without_onetable else 0.0
+
+
+def burden_filters(
+    *, start: str | None, end: str | None, area: str | None, today: dt.date
+) -> tuple[dt.date, dt.date, Area]:
+    """The burden figures' range and area from what was asked (blank: this year so far, the whole tree);
+    a date that is not one, a start after the end or an unknown area is refused by name, never replaced."""
+    problems: list[Problem] = []
+    days = {}
+    for name, text, default in (("from", start, dt.date(today.year, 1, 1)), ("to", end, today)):
+        try:
+            value = fieldtypes.parse_value("date", {}, text, field=name)
+        except Problem as problem:
+            problems.append(problem)
+            value = None
+        days[name] = dt.date.fromisoformat(value) if value else default
+    if not problems and days["from"] > days["to"]:
+        problems.append(Problem(field="from", rule="date.range", params={"first": days["from"], "last": days["to"]}))
+    place = Area.objects.filter(code=area).first() if area else Area.objects.filter(parent=None).first()
+    if place is None:
+        problems.append(Problem(field="area", rule="area.unknown", params={"code": str(area)[:40]}))
+    if problems:
+        raise Problems(problems)
+    return days["from"], days["to"], place
 
 
 def burden_report(*, start: dt.date, end: dt.date, area: Area) -> BurdenReport:

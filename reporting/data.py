@@ -21,8 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from reporting.errors import Problem
 from reporting.models import AccessKind, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.onetable import sheet_catalogue
+from reporting.periods import period_range
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
 # (an XLSX of 2.4 M values: 8.6–8.9 s; 5000 rows per fetch: 9.2–9.6 s)
@@ -62,6 +64,13 @@ def entitled_fields(department: Department, sheet: Sheet | None = None) -> list[
     codes = {e.field for e in entitlements(department)}
     fields = Field.objects.filter(code__in=codes).select_related("sheet").order_by("sheet__order", "order", "code")
     return list(fields.filter(sheet=sheet) if sheet else fields)
+
+
+def unknown_fields(department: Department, sheet: Sheet, codes: list[str]) -> list[Problem]:
+    """A Problem for each asked field code that is not one of the sheet's fields the department may read, named
+    by its place in the list (not echoed: whether another department's field exists is not this one's to learn)."""
+    known = {f.code for f in entitled_fields(department, sheet)}
+    return [Problem(field=f"fields[{i}]", rule="fields.unknown") for i, c in enumerate(codes) if c not in known]
 
 
 @dataclass
@@ -135,12 +144,14 @@ def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[s
         if wanted is None or e.field in wanted:
             groups.setdefault((e.subscription, e.scope_path, e.starts_on, e.expires_on), []).append(e.field)
     filters, params = [], {"sheet": query.sheet.pk, "after": query.after}
-    if query.period_from:
-        filters.append("AND s.period >= %(period_from)s")
-        params["period_from"] = query.period_from
-    if query.period_to:
-        filters.append("AND s.period <= %(period_to)s")
-        params["period_to"] = query.period_to
+    # periods by their days, not their text ("2026Q4" > "2026" as text, and a ledger's record dates are days)
+    first, last = period_range(query.period_from, query.period_to)
+    if first is not None:
+        filters.append("AND s.period_start >= %(period_from)s")
+        params["period_from"] = first.start
+    if last is not None:
+        filters.append("AND s.period_start <= %(period_to)s")
+        params["period_to"] = last.end
     if query.area is not None:
         filters.append("AND a.path LIKE %(area_path)s")
         params["area_path"] = query.area.path + "%"

@@ -77,6 +77,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
+    "fields.unknown": ("不是本表中您可查询的字段", "is not a field of this sheet that you may read"),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
@@ -104,6 +105,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "period.year": ("年份须在 {min} 至 {max} 之间", "the year must be between {min} and {max}"),
     "period.type": ("报告期类型须为 {expected}", "the period must be {expected}"),
+    "period.range": (
+        "起始报告期 {first} 晚于截止报告期 {last}",
+        "the first period {first} is after the last period {last}",
+    ),
+    "date.range": ("开始日期 {first} 晚于结束日期 {last}", "the start date {first} is after the end date {last}"),
+    "area.unknown": ("没有编码为“{code}”的行政区划", "there is no area with the code “{code}”"),
     # field definitions
     "definition.type": ("未知的字段类型“{type}”", "unknown field type “{type}”"),
     "definition.constraint": (
@@ -123,8 +130,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Why a period is not open for filing: one code (`period.not_open`) for clients, a message per rule for people,
+# each naming the period or the date it refuses.
+NOT_OPEN: dict[str, tuple[str, str]] = {
+    "not_begun": (
+        "报告期 {period} 尚未开始，{start} 起才能填报",
+        "the period {period} has not begun; it can be filed from {start}",
+    ),
+    "not_asked": (
+        "本单位的一张表在报告期 {period} 不要求填报此表（没有订阅需要）",
+        "your one table does not ask for this sheet in the period {period} (no subscription needs it)",
+    ),
+    "after_latest": (
+        "记录日期 {day} 晚于可填报的最晚日期 {latest}（今天起 {lead} 天内）",
+        "the record date {day} is after the latest date that can be filed, {latest} ({lead} days from today)",
+    ),
+    "after_today": (
+        "记录日期 {day} 晚于今天（{today}），不能填报",
+        "the record date {day} is after today ({today}) and cannot be filed",
+    ),
+}
+
+
 def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
-    zh, en = MESSAGES[rule]
+    zh, en = NOT_OPEN[params["why"]] if rule == "period.not_open" else MESSAGES[rule]
     return zh.format(**params), en.format(**params)
 
 

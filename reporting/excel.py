@@ -23,9 +23,15 @@ from core.models import Unit, User
 from reporting import fieldtypes
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission
-from reporting.onetable import Claims, OneTable, build_one_table
+from reporting.onetable import Claims, OneTable, build_one_table, filing_table
 from reporting.periods import Period
-from reporting.services.submissions import AlreadySubmitted, add_record, submit_sheet, validate_answers
+from reporting.services.submissions import (
+    AlreadySubmitted,
+    add_record,
+    record_answers,
+    submit_sheet,
+    validate_answers,
+)
 
 HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
 VALUE_COL, NA_COL = 5, 6
@@ -46,8 +52,10 @@ def _rule_text(table_field) -> str:
     return "；".join(parts)
 
 
-def upload_sheets(unit: Unit, period: Period) -> list[OneTable]:
-    """The tables a template for `period` holds: unsubmitted periodic sheets of that period type, and ledgers."""
+def upload_sheets(unit: Unit, period: Period) -> tuple[list[OneTable], dict[str, list[Problem]]]:
+    """The tables a template for `period` holds: periodic sheets of that period type not yet submitted and
+    open for filing (as `filing_table` decides), and ledgers; and why each other periodic sheet of that type
+    some subscription asks of the unit is not open."""
     claims = Claims(unit)
     sheets = Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order")
     submitted = set(
@@ -55,27 +63,36 @@ def upload_sheets(unit: Unit, period: Period) -> list[OneTable]:
             "sheet_id", flat=True
         )
     )
-    tables = []
+    tables, refused = [], {}
     for sheet in sheets:
-        if sheet.is_ledger or (sheet.period_type == period.type and sheet.pk not in submitted):
-            table = build_one_table(
-                unit=unit,
-                sheet=sheet,
-                period=period if not sheet.is_ledger else Period.containing(period.start, sheet.period_type),
-                claims=claims,
+        if sheet.is_ledger:
+            table = build_one_table(  # its columns: each record's own date is checked when it is added
+                unit=unit, sheet=sheet, period=Period.containing(period.start, sheet.period_type), claims=claims
             )
-            if table:
-                tables.append(table)
-    return tables
+        elif sheet.period_type == period.type and sheet.pk not in submitted:
+            try:
+                table = filing_table(unit=unit, sheet=sheet, period=period)
+            except Problems as error:
+                refused[sheet.code] = error.problems
+                continue
+        else:
+            continue
+        if table:
+            tables.append(table)
+    return tables, refused
 
 
 def build_template(unit: Unit, period: Period) -> bytes:
-    """An XLSX workbook of the unit's one table for `period`, stable facts pre-filled."""
+    """An XLSX workbook of the unit's one table for `period`, stable facts pre-filled; Problems when no
+    periodic sheet of it is open for filing and some is not (a period not begun, or one nothing asks for)."""
+    tables, refused = upload_sheets(unit, period)
+    if refused and all(t.sheet.is_ledger for t in tables):
+        raise Problems([problem for problems in refused.values() for problem in problems])
     workbook = Workbook()
     workbook.remove(workbook.active)
     meta = workbook.create_sheet("_meta")
     meta.append(["unit", unit.area.code, "period", str(period)])
-    for index, table in enumerate(upload_sheets(unit, period)):
+    for index, table in enumerate(tables):
         title = f"{index + 1}.{table.sheet.name_zh}"[:31]
         meta.append(["sheet", table.sheet.code, "worksheet", title])
         ws = workbook.create_sheet(title)
@@ -169,7 +186,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     meta = list(workbook["_meta"].iter_rows(values_only=True))
     if not meta or meta[0][1] != unit.area.code or meta[0][3] != str(period):
         raise _file_problem("file.other_table")
-    tables = {t.sheet.code: t for t in upload_sheets(unit, period)}
+    open_tables, refused = upload_sheets(unit, period)
+    tables = {t.sheet.code: t for t in open_tables}
     filings, problems = [], []
     for _kind, code, _label, title in meta[1:]:
         if title not in workbook.sheetnames:
@@ -178,7 +196,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
         rows = list(workbook[title].iter_rows(values_only=True))
         if table is None:
             if any(any(v not in (None, "") for v in row[VALUE_COL - 1 : NA_COL]) for row in rows[1:]):
-                problems.append(CellProblem(title, 1, "A", Problem(field="sheet", rule="sheet.already_submitted")))
+                why = refused.get(code) or [Problem(field="sheet", rule="sheet.already_submitted")]
+                problems += [CellProblem(title, 1, "A", p) for p in why]
             continue
         reader = _read_ledger if table.sheet.is_ledger else _read_periodic
         found, sheet_problems = reader(title, table, rows)
@@ -236,8 +255,8 @@ def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, 
         if not any(v not in (None, "") for v in row):
             continue
         raw = {code: _text(value) for code, value in zip(codes, row, strict=False) if code in table.by_code()}
-        try:
-            validate_answers(table, raw, {})
+        try:  # as the form checks a record: its date open, and every other problem with it
+            record_answers(table.unit, table.sheet, raw, {})
         except Problems as error:
             problems += [
                 CellProblem(

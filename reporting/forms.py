@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,18 @@ class Row:
         if self.value in (None, ""):
             return []
         return [str(v) for v in self.value] if isinstance(self.value, list) else [str(self.value)]
+
+    @property
+    def input_type(self) -> str:
+        """The input's HTML type. A browser empties a date input whose value is not an ISO date, so a date typed
+        wrong (or in another form the parser accepts) comes back as text: shown as typed, to be mended."""
+        if self.widget["input"] != "date":
+            return "text"
+        try:
+            dt.date.fromisoformat(self.input_value)
+        except ValueError:
+            return "text" if self.input_value else "date"
+        return "date" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.input_value) else "text"
 
     @property
     def input_value(self) -> str:

@@ -16,11 +16,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Department, Unit
+from reporting.errors import Problem, Problems
 from reporting.models import (
     Cadence,
     CatalogueGeneration,
@@ -31,6 +33,7 @@ from reporting.models import (
     Sheet,
     Status,
     Submission,
+    SubmissionVersion,
     Subscription,
     SubscriptionStatus,
 )
@@ -309,6 +312,70 @@ def build_one_table(
     if carry and not sheet.is_ledger:
         _carry_forward(table)
     return table
+
+
+def filing_table(
+    *,
+    unit: Unit,
+    sheet: Sheet,
+    period: Period | None = None,
+    day: dt.date | None = None,
+    filed: SubmissionVersion | None = None,
+    today: dt.date | None = None,
+    carry: bool = True,
+) -> OneTable:
+    """The one table `unit` files `sheet` on, for `period` (a periodic sheet) or a record dated `day` (a ledger),
+    if that is open to filing; else raise Problems naming the period or date and the rule.
+
+    The one place that decides, for the pages, the Excel upload and the API: a periodic sheet is open for a
+    period that has begun and that the unit's one table asks for; a ledger record's date is not after today
+    (plus the office's ONETABLE_LEDGER_LEAD_DAYS) and its table asks for something. A correction (`filed`: the
+    version corrected) stays open however the subscriptions changed since; its table also keeps the fields that
+    version answered, so that nothing filed drops out of the corrected version. (Opening leads and locks belong
+    here too.)"""
+    today = today or timezone.localdate()
+    if sheet.is_ledger:
+        if day is None:
+            raise ValueError("a ledger record needs its date")
+        where = sheet.record_date_field
+        lead = settings.ONETABLE_LEDGER_LEAD_DAYS
+        latest = today + dt.timedelta(days=lead)
+        if day > latest:
+            if lead:
+                raise not_open(where, "after_latest", day=day, latest=latest, lead=lead)
+            raise not_open(where, "after_today", day=day, today=today)
+        period = Period.containing(day, sheet.period_type)
+    else:
+        if period is None or period.type != sheet.period_type:
+            raise Problems(
+                [Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})]
+            )
+        where = "period"
+        if filed is None and not period.has_begun(today):
+            raise not_open(where, "not_begun", period=period, start=period.start)
+    table = build_one_table(unit=unit, sheet=sheet, period=period, carry=carry)
+    if filed is not None:
+        _keep_filed(table, {*filed.values, *filed.not_applicable})
+    if not table:
+        raise not_open(where, "not_asked", period=period)
+    return table
+
+
+def not_open(field: str, why: str, **params: Any) -> Problems:
+    return Problems([Problem(field=field, rule="period.not_open", params={"why": why, **params})])
+
+
+def _keep_filed(table: OneTable, codes: AbstractSet[str]) -> None:
+    """Add the fields a filed version answered that the table no longer asks (its subscription ended), in form
+    order, asked by no department: a correction still says what it corrects, and it is delivered to nobody."""
+    asked = table.by_code()
+    if not codes - asked.keys() or table.catalogue is None:
+        return
+    table.fields = [
+        asked.get(f.code) or TableField(f, frozenset())
+        for f in table.catalogue.fields_at(table.period.start)
+        if f.code in asked or f.code in codes
+    ]
 
 
 # Stable facts, in one statement: the latest earlier filing usually holds every one of them (one version

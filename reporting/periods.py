@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from django.utils.translation import get_language
 
-from reporting.errors import Problem
+from reporting.errors import Problem, Problems
 
 
 class PeriodType(StrEnum):
@@ -103,6 +103,10 @@ class Period:
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
 
+    def has_begun(self, today: dt.date) -> bool:
+        """Whether the period's first day has come: the one notion of "begun" for filing and for the catalogue."""
+        return self.start <= today
+
     def label(self) -> str:
         """Human label in the active language: 2026年11月, 2026年第4季度, 2026年; Nov 2026, 2026 Q4, 2026."""
         english = (get_language() or "").startswith("en")
@@ -125,3 +129,30 @@ class Period:
 
 def periods_per_year(period_type: PeriodType | str) -> int:
     return _PER_YEAR[PeriodType(period_type)]
+
+
+def first_not_begun(period_type: PeriodType | str, today: dt.date) -> Period:
+    """The first period of this type that has not begun (the one after the period containing today)."""
+    return Period.containing(today, period_type).next()
+
+
+def period_range(period_from: str | None, period_to: str | None) -> tuple[Period | None, Period | None]:
+    """A filter's range of periods, each end optional; a malformed end, or a start after the end, is refused
+    naming the parameter. Ends of different types are compared by their days (2026Q4 ends in 2026)."""
+    problems: list[Problem] = []
+    ends: dict[str, Period | None] = {}
+    for name, text in (("period_from", period_from), ("period_to", period_to)):
+        ends[name] = None
+        if text not in (None, ""):
+            try:
+                ends[name] = Period.parse(text, field=name)
+            except PeriodError as problem:
+                problems.append(problem)
+    first, last = ends["period_from"], ends["period_to"]
+    if first is not None and last is not None and first.start > last.end:
+        problems.append(
+            Problem(field="period_from", rule="period.range", params={"first": str(first), "last": str(last)})
+        )
+    if problems:
+        raise Problems(problems)
+    return first, last

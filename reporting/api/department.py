@@ -14,12 +14,12 @@ from core.access import access_department
 from core.models import Area
 from reporting.api.errors import not_found
 from reporting.api.schemas import ErrorOut
-from reporting.data import Query, entitled_fields
+from reporting.data import Query, entitled_fields, unknown_fields
 from reporting.errors import Problem, Problems
 from reporting.exports import csv_chunks, read_page
 from reporting.feed import parse_page, read_feed
 from reporting.models import Delivery, Endpoint, Field, Sheet, Status
-from reporting.periods import Period
+from reporting.periods import period_range
 from reporting.services import deliveries
 
 FeedOut = inline_serializer(
@@ -295,12 +295,12 @@ class DataView(APIView):
         sheet = Sheet.objects.filter(code=params.get("sheet", "")).first()
         if sheet is None or not entitled_fields(department, sheet):
             problems.append(Problem(field="sheet", rule="sheet.unknown"))
-        for name in ("period_from", "period_to"):
-            if params.get(name):
-                try:
-                    Period.parse(params[name], field=name)
-                except Problem as problem:
-                    problems.append(problem)
+        else:
+            problems += unknown_fields(department, sheet, params.getlist("fields"))
+        try:
+            period_range(params.get("period_from"), params.get("period_to"))
+        except Problems as error:
+            problems += error.problems
         area = None
         if params.get("area"):
             area = Area.objects.filter(code=params["area"]).first()

@@ -19,7 +19,7 @@ from reporting.api.errors import not_found, problem_response
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission, SubmissionVersion
-from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table
+from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
 from reporting.periods import Period
 from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
 
@@ -90,14 +90,15 @@ def _object(body: Any, name: str) -> dict[str, Any]:
 
 class OneTableView(APIView):
     @extend_schema(
-        summary="The unit's one table for a period",
+        summary="The unit's one table for a period: the sheets open for filing then (400 period.not_open if none)",
         operation_id="unit_one_table",
         parameters=[OpenApiParameter("period", str, required=True, description="2026, 2026Q4 or 202611")],
         responses={
             200: inline_serializer(
                 "OneTable",
                 {"unit": serializers.CharField(), "period": serializers.CharField(), "sheets": serializers.ListField()},
-            )
+            ),
+            400: ErrorOut,
         },
     )
     def get(self, request: Request) -> Response:
@@ -109,7 +110,20 @@ class OneTableView(APIView):
             for s in Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order")
             if s.period_type == period.type
         ]
-        tables = [t for t in (build_one_table(unit=unit, sheet=s, period=period, claims=claims) for s in sheets) if t]
+        tables, refused = [], []
+        for sheet in sheets:
+            if sheet.is_ledger:  # its records' dates are checked when each is filed
+                table = build_one_table(unit=unit, sheet=sheet, period=period, claims=claims)
+            else:
+                try:  # the rule that decides filing decides what is offered to be filed
+                    table = filing_table(unit=unit, sheet=sheet, period=period)
+                except Problems as error:
+                    refused += error.problems
+                    continue
+            if table:
+                tables.append(table)
+        if refused and not tables:
+            return problem_response(refused)
         calendar = DueCalendar(sheets, {str(period)})
         return Response(
             {

@@ -26,14 +26,15 @@ from reporting.models import (
     ZombieFlag,
     ZombieKind,
 )
-from reporting.periods import Period
+from reporting.periods import Period, first_not_begun
 
 ORIGINAL = dt.date(1900, 1, 1)
 
 
 def first_open(period_type, today: dt.date | None = None) -> Period:
-    """The first period not yet begun: changes to what units are asked never reach back into a running period."""
-    return Period.containing(today or timezone.localdate(), period_type).next()
+    """The first period not yet begun (as filing decides "begun"): changes to what units are asked never reach
+    back into a running period."""
+    return first_not_begun(period_type, today or timezone.localdate())
 
 
 @transaction.atomic
@@ -44,7 +45,7 @@ def change_definition(
     problems = []
     if period.type != field.sheet.period_type:
         problems.append(Problem(field="period", rule="period.type", params={"expected": field.sheet.cadence}))
-    elif period < first_open(field.sheet.period_type, today):
+    elif period.has_begun(today or timezone.localdate()):  # a running period keeps the definition it began with
         problems.append(
             Problem(
                 field="period",

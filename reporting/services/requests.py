@@ -23,7 +23,7 @@ from reporting.models import (
     Status,
     Subscription,
 )
-from reporting.periods import Period, PeriodError
+from reporting.periods import Period, PeriodError, first_not_begun
 
 PROPOSAL_KEYS = (
     "code",
@@ -151,7 +151,7 @@ def first_open_start(first_period: str, today: dt.date | None = None) -> dt.date
     """New demands start at the requested period or the next one not yet begun, never the current one."""
     requested = Period.parse(first_period)
     today = today or timezone.localdate()
-    next_open = Period.containing(today, requested.type).next()
+    next_open = first_not_begun(requested.type, today)
     return max(requested.start, next_open.start)
 
 

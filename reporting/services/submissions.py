@@ -16,7 +16,7 @@ from core.rows import insert
 from reporting.errors import Problem, Problems
 from reporting.fieldtypes import parse_value
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
-from reporting.onetable import OneTable, build_one_table
+from reporting.onetable import OneTable, filing_table
 from reporting.periods import Period
 from reporting.services.deliveries import create_deliveries
 
@@ -79,7 +79,7 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
             continue
         if value is not None:
             values[code] = value
-            refills_spared += len(entry.department_ids) - 1
+            refills_spared += max(len(entry.department_ids) - 1, 0)
             if entry.carried_from and value == entry.carried:
                 carried.append(code)
     if problems:
@@ -158,12 +158,10 @@ def save_draft(*, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any])
 def submit_sheet(
     *, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any], not_applicable: dict[str, str], by: User
 ) -> SubmissionVersion:
-    """Store version 1 of a unit's sheet for a period; refuse a second first submission."""
+    """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission."""
     if sheet.is_ledger:
         raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
-    if period.type != sheet.period_type:
-        raise Problems([Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})])
-    table = build_one_table(unit=unit, sheet=sheet, period=period)
+    table = filing_table(unit=unit, sheet=sheet, period=period)
     answers = validate_answers(table, raw, not_applicable)
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
@@ -179,9 +177,7 @@ def add_record(
     *, unit: Unit, sheet: Sheet, raw: dict[str, Any], not_applicable: dict[str, str], by: User
 ) -> SubmissionVersion:
     """Store a new ledger record; the fields asked are those needed on the record's date."""
-    day = _record_date(sheet, raw)
-    table = build_one_table(unit=unit, sheet=sheet, period=Period.containing(day, sheet.period_type))
-    answers = validate_answers(table, raw, not_applicable)
+    day, table, answers = record_answers(unit, sheet, raw, not_applicable)
     submission = Submission.objects.create(
         unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day, period_start=day
     )
@@ -205,17 +201,22 @@ def correct_submission(
     locked = Submission.objects.select_for_update().select_related("sheet", "unit__area").get(pk=submission.pk)
     if locked.current_version != expected_version:
         raise VersionConflict(locked.current_version)
+    problems = []
     if not (reason or "").strip():
-        raise Problems([Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason")])
+        problems.append(Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason"))
     sheet = locked.sheet
-    if sheet.is_ledger:
-        day = _record_date(sheet, raw)
-        period = Period.containing(day, sheet.period_type)
-        locked.record_date, locked.period, locked.period_start = day, str(period), day
-    else:
-        period = Period.parse(locked.period)
-    table = build_one_table(unit=locked.unit, sheet=sheet, period=period)
-    answers = validate_answers(table, raw, not_applicable)
+    filed = SubmissionVersion.objects.get(submission=locked, number=locked.current_version)
+    try:
+        if sheet.is_ledger:
+            day, table, answers = record_answers(locked.unit, sheet, raw, not_applicable, filed=filed)
+            locked.record_date, locked.period, locked.period_start = day, str(table.period), day
+        else:
+            table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
+            answers = validate_answers(table, raw, not_applicable)
+    except Problems as error:
+        problems += error.problems
+    if problems:
+        raise Problems(problems)
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
@@ -225,12 +226,48 @@ def correct_submission(
     return version
 
 
+def record_answers(
+    unit: Unit,
+    sheet: Sheet,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    filed: SubmissionVersion | None = None,
+) -> tuple[dt.date, OneTable, Answers]:
+    """A ledger record's date, the table of that date and the answers checked on it, or every problem at once:
+    when the date is wrong or not open, the other answers are still checked, on today's table (the one the
+    form shows), so that a bad date hides nothing else."""
+    problems: list[Problem] = []
+    day = table = None
+    try:
+        day = _record_date(sheet, raw)
+        table = filing_table(unit=unit, sheet=sheet, day=day, filed=filed, carry=False)
+    except Problems as error:
+        problems += error.problems
+    checked_on = table
+    if checked_on is None:
+        try:
+            checked_on = filing_table(unit=unit, sheet=sheet, day=timezone.localdate(), filed=filed, carry=False)
+        except Problems:
+            raise Problems(problems) from None
+    try:
+        answers = validate_answers(checked_on, raw, not_applicable)
+    except Problems as error:
+        reported = {p.field for p in problems}
+        # on today's table a field of the record's own date may look unknown: only its date is known to be wrong
+        problems += [
+            p for p in error.problems if p.field not in reported and (table is not None or p.rule != "unknown")
+        ]
+    if problems:
+        raise Problems(problems)
+    return day, table, answers
+
+
 def _record_date(sheet: Sheet, raw: dict[str, Any]) -> dt.date:
     date_field = sheet.fields.get(code=sheet.record_date_field)
     try:
         value = date_field.parse(raw.get(date_field.code))
     except Problem as problem:
-        raise Problems([problem]) from None
+        raise Problems([problem.labelled(date_field.name_zh, date_field.name_en)]) from None
     if value is None:
         raise Problems(
             [Problem(field=date_field.code, rule="required").labelled(date_field.name_zh, date_field.name_en)]

@@ -21,11 +21,11 @@ from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting import fieldtypes
 from reporting.accesslog import access_history
-from reporting.data import Query, entitled_fields, field_totals, units_asked
-from reporting.errors import Problems
+from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
+from reporting.errors import Problem, Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
-from reporting.periods import Period, PeriodError
+from reporting.periods import Period, PeriodError, period_range
 from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
@@ -82,12 +82,31 @@ def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _query(request: HttpRequest, department) -> Query | None:
+    """The data page's filters as a query (None: the department holds no subscription); a filter that names
+    nothing real is refused by name, never silently dropped or compared as text."""
     sheets = {f.sheet.code: f.sheet for f in entitled_fields(department)}
     if not sheets:
         return None
-    code = request.GET.get("sheet") if request.GET.get("sheet") in sheets else next(iter(sheets))
-    area = Area.objects.filter(code=request.GET.get("area")).first() if request.GET.get("area") else None
-    after = request.GET.get("after", "0")
+    problems: list[Problem] = []
+    code = request.GET.get("sheet") or next(iter(sheets))
+    if code not in sheets:
+        problems.append(Problem(field="sheet", rule="sheet.unknown"))
+    else:
+        problems += unknown_fields(department, sheets[code], request.GET.getlist("fields"))
+    try:
+        period_range(request.GET.get("period_from"), request.GET.get("period_to"))
+    except Problems as error:
+        problems += error.problems
+    area = None
+    if request.GET.get("area"):
+        area = Area.objects.filter(code=request.GET["area"]).first()
+        if area is None or not department.jurisdiction.contains(area):
+            problems.append(Problem(field="area", rule="request.scope"))
+    after = request.GET.get("after", "0") or "0"
+    if not (after.isascii() and after.isdigit() and len(after) <= 18):
+        problems.append(Problem(field="after", rule="feed.cursor"))
+    if problems:
+        raise Problems(problems)
     return Query(
         department=department,
         sheet=sheets[code],
@@ -95,7 +114,23 @@ def _query(request: HttpRequest, department) -> Query | None:
         period_from=request.GET.get("period_from") or None,
         period_to=request.GET.get("period_to") or None,
         area=area,
-        after=int(after) if after.isdigit() else 0,
+        after=int(after),
+    )
+
+
+def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpResponse:
+    """The data page again, with the filters as sent and what is wrong with them; no data is read."""
+    return render(
+        request,
+        "department/data.html",
+        {
+            "department": department,
+            "problems": error.problems,
+            "filters": request.GET,
+            "sheets": sorted({f.sheet for f in entitled_fields(department)}, key=lambda s: s.order),
+            "townships": Area.objects.filter(parent=department.jurisdiction).order_by("code"),
+        },
+        status=400,
     )
 
 
@@ -103,7 +138,10 @@ def _query(request: HttpRequest, department) -> Query | None:
 def data_table(request: HttpRequest) -> HttpResponse:
     """The department's data by period, area and field, 50 rows a page (keyset)."""
     department = access_department(request.user)
-    query = _query(request, department)
+    try:
+        query = _query(request, department)
+    except Problems as error:
+        return _refused_filters(request, department, error)
     if query is None:
         return render(request, "department/data.html", {"department": department, "sheets": []})
     query.limit = PAGE
@@ -135,9 +173,12 @@ def _export_params(request: HttpRequest) -> str:
 
 
 @login_required
-def data_csv(request: HttpRequest) -> StreamingHttpResponse:
+def data_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     department = access_department(request.user)
-    query = _query(request, department)
+    try:
+        query = _query(request, department)
+    except Problems as error:
+        return _refused_filters(request, department, error)
     if query is None:
         raise Http404
     response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
@@ -149,7 +190,10 @@ def data_csv(request: HttpRequest) -> StreamingHttpResponse:
 @require_POST
 def export_start(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
-    query = _query(request, department)
+    try:
+        query = _query(request, department)
+    except Problems as error:
+        return _refused_filters(request, department, error)
     if query is None:
         raise Http404
     job = ExportJob.objects.create(
@@ -203,13 +247,25 @@ def completeness(request: HttpRequest) -> HttpResponse:
     sheets = sorted({f.sheet for f in entitled_fields(department) if not f.sheet.is_ledger}, key=lambda s: s.order)
     if not sheets:
         return render(request, "department/completeness.html", {"department": department, "sheets": []})
-    sheet = next((s for s in sheets if s.code == request.GET.get("sheet")), sheets[0])
-    try:
-        period = Period.parse(request.GET.get("period") or "")
-    except PeriodError:
-        period = Period.containing(timezone.localdate(), sheet.period_type).previous()
-    if period.type != sheet.period_type:
-        period = Period.containing(timezone.localdate(), sheet.period_type).previous()
+    problems: list[Problem] = []
+    sheet = next((s for s in sheets if s.code == request.GET.get("sheet")), None)
+    if sheet is None:
+        if request.GET.get("sheet"):
+            problems.append(Problem(field="sheet", rule="sheet.unknown"))
+        sheet = sheets[0]
+    period = Period.containing(timezone.localdate(), sheet.period_type).previous()
+    if request.GET.get("period"):
+        try:
+            period = Period.parse(request.GET["period"])
+        except PeriodError as problem:
+            problems.append(problem)
+        else:
+            if period.type != sheet.period_type:
+                expected = sheet.get_cadence_display()
+                problems.append(Problem(field="period", rule="period.type", params={"expected": expected}))
+    if problems:
+        context = {"department": department, "sheets": sheets, "sheet": sheet, "problems": problems}
+        return render(request, "department/completeness.html", context, status=400)
     top = department.jurisdiction
     area = top
     if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here

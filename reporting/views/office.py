@@ -18,7 +18,7 @@ from core.access import access_office
 from core.models import Area, Unit
 from reporting import fieldtypes
 from reporting.accesslog import last_uses
-from reporting.burden import burden_report
+from reporting.burden import burden_filters, burden_report
 from reporting.errors import Problem, Problems
 from reporting.models import (
     Cadence,
@@ -36,20 +36,19 @@ from reporting.services.catalogue import change_definition, retire_field, retire
 from reporting.views import posted_id
 
 
-def _day(text: str | None, default: dt.date) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text) if text else default
-    except ValueError:
-        return default
-
-
 def burden(request: HttpRequest) -> HttpResponse:
     """Burden figures for any period range and part of the tree; public, like the rules they serve."""
-    today = timezone.localdate()
-    start = _day(request.GET.get("from"), dt.date(today.year, 1, 1))
-    end = _day(request.GET.get("to"), today)
-    root = Area.objects.filter(parent=None).first()
-    area = Area.objects.filter(code=request.GET.get("area")).first() or root
+    areas = Area.objects.filter(level__in=["county", "township"]).order_by("path")
+    try:
+        start, end, area = burden_filters(
+            start=request.GET.get("from"),
+            end=request.GET.get("to"),
+            area=request.GET.get("area"),
+            today=timezone.localdate(),
+        )
+    except Problems as error:
+        context = {"problems": error.problems, "areas": areas, "filters": request.GET}
+        return render(request, "office/burden.html", context, status=400)
     report = burden_report(start=start, end=end, area=area)
     chart = {
         "months": [p.month for p in report.trend],
@@ -57,7 +56,6 @@ def burden(request: HttpRequest) -> HttpResponse:
         "without": [p.without_onetable for p in report.trend],
         "saved": [p.saved_percent for p in report.trend],
     }
-    areas = Area.objects.filter(level__in=["county", "township"]).order_by("path")
     return render(
         request,
         "office/burden.html",

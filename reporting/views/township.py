@@ -21,7 +21,7 @@ from reporting import excel, idempotency
 from reporting.errors import Problems
 from reporting.forms import draft_answers, read_post, rows_for
 from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
-from reporting.onetable import build_one_table, due_date, due_items, ledger_sheets
+from reporting.onetable import due_date, due_items, filing_table, ledger_sheets
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display, versions_with_changes
 from reporting.services.submissions import (
@@ -67,9 +67,10 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     existing = Submission.objects.filter(unit=unit, sheet=sheet, period=period, record_key__isnull=True).first()
     if existing:
         return redirect("submission", pk=existing.pk)
-    table = build_one_table(unit=unit, sheet=sheet, period=the_period)
-    if not table:
-        raise Http404
+    try:
+        table = filing_table(unit=unit, sheet=sheet, period=the_period)
+    except Problems as error:
+        return _not_open(request, sheet, error)
     context = {"table": table, "due_on": due_date(sheet, the_period), "token": uuid.uuid4().hex}
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
@@ -90,6 +91,11 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         na,
         lambda: submit_sheet(unit=unit, sheet=sheet, period=the_period, raw=raw, not_applicable=na, by=request.user),
     )
+
+
+def _not_open(request: HttpRequest, sheet, error: Problems) -> HttpResponse:
+    """The page that says why this sheet cannot be filed now (the same words as the API's refusal)."""
+    return render(request, "township/not_open.html", {"sheet": sheet, "problems": error.problems}, status=400)
 
 
 def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
@@ -173,8 +179,19 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
     unit = access_own_unit(request.user)
     submission = access_unit_submission(unit, pk)
     current = SubmissionVersion.objects.get(submission=submission, number=submission.current_version)
-    period = Period.parse(submission.period)
-    table = build_one_table(unit=unit, sheet=submission.sheet, period=period, carry=False)
+    sheet = submission.sheet
+    try:
+        table = filing_table(
+            unit=unit,
+            sheet=sheet,
+            period=Period.parse(submission.period),
+            # a record dated ahead before that was refused can still be corrected (its new date is checked)
+            day=min(submission.record_date, timezone.localdate()) if submission.record_date else None,
+            filed=current,
+            carry=False,
+        )
+    except Problems as error:
+        return _not_open(request, sheet, error)
     context = {
         "table": table,
         "submission": submission,
@@ -233,9 +250,10 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
     if not sheet.is_ledger:
         raise Http404
     today = timezone.localdate()
-    table = build_one_table(unit=unit, sheet=sheet, period=Period.containing(today, sheet.period_type), carry=False)
-    if not table:
-        raise Http404
+    try:
+        table = filing_table(unit=unit, sheet=sheet, day=today, carry=False)
+    except Problems as error:
+        return _not_open(request, sheet, error)
     context = {"table": table, "token": uuid.uuid4().hex, "ledger": True}
     if request.method == "GET":
         rows = rows_for(table, values={sheet.record_date_field: today.isoformat()})
@@ -255,7 +273,10 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
 def excel_template(request: HttpRequest, period: str) -> HttpResponse:
     unit = access_own_unit(request.user)
     the_period = _parse_period(period)
-    content = excel.build_template(unit, the_period)
+    try:
+        content = excel.build_template(unit, the_period)
+    except Problems as error:
+        return render(request, "township/not_open.html", {"problems": error.problems}, status=400)
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="onetable-{unit.area.code}-{period}.xlsx"'
     return response

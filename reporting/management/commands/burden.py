@@ -1,9 +1,8 @@
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from core.models import Area
-from reporting.burden import burden_report
+from reporting.burden import burden_filters, burden_report
+from reporting.errors import Problems
 
 
 class Command(BaseCommand):
@@ -17,12 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, start, end, area, units, **options):
         try:
-            start_day, end_day = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-        except ValueError:
-            raise CommandError("--from / --to 须为日期，如 2026-01-01 / must be dates such as 2026-01-01") from None
-        place = Area.objects.filter(code=area).first() if area else Area.objects.filter(parent=None).first()
-        if place is None:
-            raise CommandError(f"区划代码不存在 / no area with code {area!r}")
+            start_day, end_day, place = burden_filters(start=start, end=end, area=area, today=timezone.localdate())
+        except Problems as error:  # the page's rules and words, each bad option named
+            raise CommandError("; ".join(f"--{p.field}: {p.message}" for p in error.problems)) from None
         for line in lines(burden_report(start=start_day, end=end_day, area=place), units=units):
             self.stdout.write(line)
 

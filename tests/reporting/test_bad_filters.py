@@ -1,0 +1,160 @@
+"""Filters that name nothing real are answered with a message naming them, on pages and over the API."""
+
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.tokens import department_system_user, issue_token
+from reporting.models import AccessRecord, ExportJob, Sheet
+from reporting.periods import Period
+from reporting.services.submissions import submit_sheet
+from tests.reporting.helpers import VILLAGE_BASICS_Q4
+
+BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-11", "２０２６Q9", "99999"]
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+@pytest.fixture
+def culture_client(client, culture_analyst):
+    client.force_login(culture_analyst)
+    return client
+
+
+@pytest.fixture
+def culture_api(culture_analyst) -> APIClient:
+    api = APIClient()
+    _row, token = issue_token(user=department_system_user(culture_analyst.department), name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return api
+
+
+@pytest.mark.parametrize("bad", BAD_PERIODS)
+@pytest.mark.parametrize("name", ["period_from", "period_to"])
+@pytest.mark.parametrize("page", ["/department/data/", "/department/data.csv"])
+def test_a_period_filter_that_is_no_period_is_named_on_the_data_page(culture_client, page, name, bad):
+    records = AccessRecord.objects.count()
+    response = culture_client.get(page, {"sheet": "village_basics", name: bad})
+    assert response.status_code == 400
+    assert f"{name}：" in text(response) and "is not a valid period" in text(response)
+    assert f'value="{bad}"' in response.content.decode()  # the filter comes back as typed, to be mended
+    assert AccessRecord.objects.count() == records  # nothing was read
+
+
+def test_a_background_export_with_a_bad_filter_is_refused_and_queues_nothing(culture_client):
+    response = culture_client.post("/department/exports/?sheet=village_basics&period_from=2026Q5", {"format": "csv"})
+    assert response.status_code == 400 and "period_from：" in text(response)
+    assert not ExportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"sheet": "no_such_sheet"}, "sheet"),
+        ({"area": "110000000000"}, "area"),  # outside the jurisdiction
+        ({"area": "nope"}, "area"),
+        ({"after": "x"}, "after"),
+        ({"fields": ["library_books", "no_such_field"]}, "fields[1]"),
+        ({"fields": "households"}, "fields[0]"),  # a field of the sheet culture may not read
+        ({"period_from": "2026Q4", "period_to": "2026Q1"}, "period_from"),
+    ],
+)
+def test_every_other_bad_filter_is_named_on_the_data_page(culture_client, params, field):
+    response = culture_client.get("/department/data/", params)
+    assert response.status_code == 400 and f"{field}：" in text(response)
+
+
+def test_periods_are_compared_as_periods_not_text(culture_client, culture_api, village_cadre):
+    # a yearly bound on a quarterly sheet: as text, "2026Q4" <= "2026" is false and the filing disappeared
+    submit_sheet(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw=VILLAGE_BASICS_Q4,
+        not_applicable={},
+        by=village_cadre,
+    )
+    rows = culture_api.get(
+        "/api/v1/data", {"sheet": "village_basics", "period_from": "2026", "period_to": "2026", "limit": "1000"}
+    )
+    assert {r["period"] for r in rows.json()["rows"]} == {"2026Q3", "2026Q4"}
+    page = culture_client.get(
+        "/department/data/", {"sheet": "village_basics", "period_from": "2026Q4", "period_to": "2026"}
+    )
+    assert page.status_code == 200 and f"<td>{village_cadre.unit.name}</td><td>2026Q4</td>" in text(page)
+
+
+@pytest.mark.parametrize("bad", BAD_PERIODS)
+def test_the_api_names_a_bad_period_filter(culture_api, bad):
+    response = culture_api.get("/api/v1/data", {"sheet": "village_basics", "period_to": bad})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "period_to"
+
+
+def test_the_api_names_a_field_the_department_cannot_read(culture_api):
+    response = culture_api.get("/api/v1/data", {"sheet": "village_basics", "fields": ["library_books", "households"]})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "fields[1]",
+            "code": "fields.unknown",
+            "message_zh": "不是本表中您可查询的字段",
+            "message_en": "is not a field of this sheet that you may read",
+        }
+    ]
+
+
+def test_the_api_refuses_a_range_that_ends_before_it_begins(culture_api):
+    response = culture_api.get(
+        "/api/v1/data", {"sheet": "village_basics", "period_from": "2026Q4", "period_to": "2026Q1"}
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "period.range" and body["errors"][0]["field"] == "period_from"
+    assert "the first period 2026Q4 is after the last period 2026Q1" in body["message_en"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"period": "2026Q5"}, "period"),
+        ({"period": "abc"}, "period"),
+        ({"period": "202611"}, "period"),
+        ({"sheet": "x"}, "sheet"),
+    ],
+)
+def test_the_completeness_page_names_a_bad_filter(culture_client, params, field):
+    response = culture_client.get("/department/completeness/", params)
+    assert response.status_code == 400 and f"{field}：" in text(response)
+    assert 'id="units"' not in response.content.decode()
+
+
+# the public burden page
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "english"),
+    [
+        (
+            {"from": "2026-12-01", "to": "2026-11-01"},
+            "from",
+            "the start date 2026-12-01 is after the end date 2026-11-01",
+        ),
+        ({"from": "2026-13-01"}, "from", "must be a date"),
+        ({"to": "abc"}, "to", "must be a date"),
+        ({"area": "999"}, "area", "there is no area with the code “999”"),
+    ],
+)
+def test_the_burden_page_names_a_bad_filter_instead_of_showing_zeros(client, demo, params, field, english):
+    response = client.get("/burden/", params)
+    assert response.status_code == 400
+    html = text(response)
+    assert f"{field}：" in html and english in html
+    assert 'id="departments"' not in html  # no figures for a range that is none
+
+
+def test_the_burden_page_still_shows_a_good_range(client, demo):
+    response = client.get("/burden/", {"from": "2026-01-01", "to": "2026-12-31"})
+    assert response.status_code == 200 and 'id="departments"' in response.content.decode()
