@@ -197,5 +197,13 @@ REASON_LABELS = {
 }
 
 
-def labels(reasons: list[str]) -> list[str]:
-    return [f"{REASON_LABELS[r][0]} / {REASON_LABELS[r][1]}" for r in reasons]
+def labels(match: Match) -> list[str]:
+    """Why a field matches, in words; a similar name says how alike, as a percentage."""
+    said = []
+    for reason in match.reasons:
+        zh, en = REASON_LABELS[reason]
+        if reason == "similar_name":
+            percent = round(match.similarity * 100)
+            zh, en = f"{zh}（相似度 {percent}%）", f"{en} ({percent}% alike)"
+        said.append(f"{zh} / {en}")
+    return said

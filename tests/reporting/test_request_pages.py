@@ -1,8 +1,10 @@
 import datetime as dt
 
+import pytest
 import time_machine
 
-from reporting.models import DataRequest, Field, RequestStatus, Subscription
+from reporting.models import DataRequest, Endpoint, Field, RequestStatus, Subscription
+from tests.reporting.helpers import form_of, text_of
 
 FORM = {
     "title": "乡村宽带普及监测",
@@ -16,7 +18,7 @@ FORM = {
     "p0_type": "integer",
     "p0_unit": "户",
     "p0_sheet": "village_basics",
-    "p0_constraints": '{"min": 0}',
+    "p0_integer_min": "0",
 }
 
 
@@ -82,14 +84,36 @@ def test_a_department_asks_the_office_reviews_with_overlaps_and_the_department_s
     assert "复用户籍人口；新增宽带字段" in html and "2027-01-01" in html
 
 
-def test_a_bad_request_form_names_each_problem_and_saves_nothing(client, stats_user):
+def test_a_bad_request_form_names_each_problem_as_the_form_shows_it_and_saves_nothing(client, stats_user):
     client.force_login(stats_user)
     response = client.post(
-        "/department/requests/new/", {**FORM, "title": "", "first_period": "明年", "p0_constraints": "{min: 0"}
+        "/department/requests/new/",
+        {
+            **FORM,
+            "title": "",
+            "first_period": "明年",
+            "p0_integer_min": "零",
+            "p0_integer_max": "100",
+            "p1_code": "Bad Code",
+            "p1_name_zh": "体育场地数",
+            "p1_type": "choice",
+            "p1_sheet": "village_basics",
+        },
     )
     assert response.status_code == 400
-    html = response.content.decode()
-    assert "proposed[0].constraints" in html and "must be a JSON object" in html
+    problems = text_of(response.content.decode(), 'id="problems"', "</div>")
+    for said in (
+        "标题：必填 / Title: is required",
+        "首个报告期：“明年”不是有效的报告期",
+        "新增字段 1 · 最小值：须为整数 / New field 1 · Minimum: must be a whole number",
+        "新增字段 2 · 编码：编码须以小写字母开头",
+        "新增字段 2 · 英文名称：必填 / New field 2 · English name: is required",
+        "新增字段 2 · 选项：必填 / New field 2 · Options: is required",
+    ):
+        assert said in problems
+    # no internal key reaches the page: neither the service's nor the form's input names
+    for key in ("title：", "proposed[", "constraints", "p0_", "integer_min", "choices", "name_en"):
+        assert key not in problems
     assert not DataRequest.objects.exists()
 
 
@@ -108,3 +132,188 @@ def test_only_the_office_reviews_and_only_the_asking_department_sees_its_request
     assert client.get(f"/department/requests/{request.pk}/").status_code == 404
     assert client.post(f"/department/requests/{request.pk}/submit/", {"action": "withdraw"}).status_code == 404
     assert DataRequest.objects.get().status == RequestStatus.SUBMITTED
+
+
+# A request proposing one field of each kind of definition, through the inputs the form offers for each type.
+EVERY_KIND = {
+    **FORM,
+    "p0_required": "1",
+    "p0_integer_min": "0",
+    "p0_integer_max": "20,000",
+    "p0_description": "已通光纤宽带的农户",
+    "p0_stable": "1",
+    "p1_code": "collective_income",
+    "p1_name_zh": "村集体经营性收入",
+    "p1_name_en": "Collective income",
+    "p1_type": "decimal",
+    "p1_unit": "万元",
+    "p1_sheet": "village_basics",
+    "p1_decimal_min": "0",
+    "p1_decimal_max": "99999.5",
+    "p1_decimal_places": "1",
+    "p1_integer_max": "7",  # typed before the type was changed: not part of a decimal's definition
+    "p2_code": "broadband_provider",
+    "p2_name_zh": "宽带运营商",
+    "p2_name_en": "Broadband provider",
+    "p2_type": "multi_choice",
+    "p2_sheet": "village_basics",
+    "p2_multi_choice_choices": "telecom | 中国电信 | China Telecom\nunicom | 中国联通\r\nmobile",
+    "p2_multi_choice_max_selected": "2",
+}
+EVERY_KIND_STORED = [
+    {
+        "code": "broadband_households",
+        "name_zh": "宽带入户户数",
+        "name_en": "Broadband households",
+        "type": "integer",
+        "unit_of_measure": "户",
+        "sheet": "village_basics",
+        "description": "已通光纤宽带的农户",
+        "constraints": {"required": True, "min": 0, "max": 20000},
+        "stable": True,
+    },
+    {
+        "code": "collective_income",
+        "name_zh": "村集体经营性收入",
+        "name_en": "Collective income",
+        "type": "decimal",
+        "unit_of_measure": "万元",
+        "sheet": "village_basics",
+        "description": "",
+        "constraints": {"min": 0, "max": 99999.5, "places": 1},
+    },
+    {
+        "code": "broadband_provider",
+        "name_zh": "宽带运营商",
+        "name_en": "Broadband provider",
+        "type": "multi_choice",
+        "unit_of_measure": "",
+        "sheet": "village_basics",
+        "description": "",
+        "constraints": {
+            "choices": [
+                {"code": "telecom", "zh": "中国电信", "en": "China Telecom"},
+                {"code": "unicom", "zh": "中国联通"},
+                {"code": "mobile"},
+            ],
+            "max_selected": 2,
+        },
+    },
+]
+
+
+@pytest.fixture
+def stats_endpoint(stats_user) -> Endpoint:
+    return Endpoint.objects.create(
+        department=stats_user.department, name="统计数据仓库", url="http://127.0.0.1:9/", secret="whsec_AAAA"
+    )
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_editing_a_draft_shows_and_keeps_everything_stored_through_to_the_approved_subscription(
+    client, stats_user, office_admin, stats_endpoint
+):
+    client.force_login(stats_user)
+    Endpoint.objects.create(department=stats_user.department, name="备用接收", url="http://127.0.0.1:9/", secret="x")
+    wanted = Field.objects.get(code="left_behind_children")
+    created = client.post(
+        "/department/requests/new/",
+        {**EVERY_KIND, "fields": [wanted.pk], "endpoint": stats_endpoint.pk, "expires_on": "2028-12-31"},
+    )
+    assert created.status_code == 302, text_of(created.content.decode(), "<main", "</main>")
+    request = DataRequest.objects.get()
+    assert request.proposed == EVERY_KIND_STORED and request.endpoint == stats_endpoint
+    stored = DataRequest.objects.values().get()
+
+    # the analyst opens the draft and saves it without touching anything
+    form = form_of(client.get(f"/department/requests/{request.pk}/edit/").content.decode(), "title")
+    assert form["endpoint"] == [str(stats_endpoint.pk)]
+    assert form["p0_integer_max"] == ["20000"] and form["p0_required"] == ["1"] and form["p0_stable"] == ["1"]
+    assert form["p1_decimal_places"] == ["1"] and form["p1_decimal_max"] == ["99999.5"]
+    assert form["p2_multi_choice_choices"] == ["telecom | 中国电信 | China Telecom\nunicom | 中国联通\nmobile"]
+    assert form["fields"] == [str(wanted.pk)]
+    saved = client.post(f"/department/requests/{request.pk}/edit/", form)
+    assert saved.status_code == 302, text_of(saved.content.decode(), "<main", "</main>")
+    again = DataRequest.objects.values().get()
+    assert again == stored
+    assert list(request.fields.all()) == [wanted]
+
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    client.force_login(office_admin)
+    approved = client.post(
+        f"/office/requests/{request.pk}/", {"decision": "approve", "reason": "同意", "fields": [wanted.pk]}
+    )
+    assert approved.status_code == 302
+    subscription = Subscription.objects.get(request__pk=request.pk)
+    assert subscription.endpoint == stats_endpoint and subscription.expires_on == dt.date(2028, 12, 31)
+    for proposal in EVERY_KIND_STORED:
+        field = Field.objects.get(code=proposal["code"])
+        assert field.constraints == proposal["constraints"] and field.description == proposal["description"]
+    assert Field.objects.get(code="broadband_households").stable
+
+
+def test_a_refused_request_form_shows_again_everything_typed(client, stats_user, stats_endpoint):
+    client.force_login(stats_user)
+    wanted = Field.objects.get(code="left_behind_children")
+    typed = {
+        **EVERY_KIND,
+        "title": "",  # the one mistake
+        "fields": [str(wanted.pk)],
+        "endpoint": str(stats_endpoint.pk),
+        "expires_on": "2028-12-31",
+    }
+    refused = client.post("/department/requests/new/", typed)
+    assert refused.status_code == 400
+    shown = form_of(refused.content.decode(), "title")
+    for name, value in typed.items():
+        assert shown.get(name) == (value if isinstance(value, list) else [value]), name
+    assert not DataRequest.objects.exists()
+
+    # putting the mistake right and sending the page as it stands stores what was meant
+    shown["title"] = ["宽带与集体收入"]
+    assert client.post("/department/requests/new/", shown).status_code == 302
+    assert DataRequest.objects.get().proposed == EVERY_KIND_STORED
+
+
+def test_a_row_left_empty_between_new_fields_is_not_a_proposal_and_messages_follow_the_rows_shown(client, stats_user):
+    client.force_login(stats_user)
+    posted = {**FORM, "p0_code": "", "p0_name_zh": "", "p0_name_en": "", "p0_unit": "", "p0_integer_min": ""}
+    posted |= {"p2_code": "hall_seats", "p2_name_zh": "礼堂座位数", "p2_type": "integer", "p2_integer_min": "x"}
+    posted |= {"p2_sheet": "village_basics"}
+    refused = client.post("/department/requests/new/", posted)
+    problems = text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert "新增字段 1 · 英文名称：必填" in problems and "新增字段 1 · 最小值：须为整数" in problems
+    shown = form_of(refused.content.decode(), "title")
+    assert shown["p0_code"] == ["hall_seats"] and shown["p0_integer_min"] == ["x"]  # the first row shown
+    assert shown["p1_code"] == [""] and shown["p2_code"] == [""]
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"endpoint": "999999"}, "the push endpoint is not one of the department's"),
+        ({"endpoint": "²"}, "the push endpoint is not one of the department's"),
+        ({"fields": ["999999"]}, "a chosen existing field does not exist or was retired"),
+        ({"title": "长" * 121}, "Title: must be at most 120 characters"),
+        ({"p0_name_zh": "长" * 121}, "New field 1 · Chinese name: must be at most 120 characters"),
+        ({"p1_code": "broadband_households", "p1_name_zh": "宽带户", "p1_name_en": "b"}, "same code as new field 1"),
+        ({"p0_type": "integer", "p0_integer_min": "5", "p0_integer_max": "1"}, "New field 1: min must not be greater"),
+        ({"p0_type": "money"}, "New field 1 · Type: unknown field type “money”"),
+    ],
+)
+def test_a_request_that_cannot_be_kept_as_it_is_is_refused_by_name(client, stats_user, changes, said):
+    client.force_login(stats_user)
+    refused = client.post("/department/requests/new/", {**FORM, **changes})
+    assert refused.status_code == 400
+    assert said in text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert not DataRequest.objects.exists()
+
+
+def test_an_endpoint_of_another_department_cannot_be_chosen(client, stats_user, civil_analyst):
+    theirs = Endpoint.objects.create(
+        department=civil_analyst.department, name="民政", url="http://127.0.0.1:9/", secret="x"
+    )
+    client.force_login(stats_user)
+    refused = client.post("/department/requests/new/", {**FORM, "endpoint": theirs.pk})
+    assert refused.status_code == 400 and "民政" not in text_of(refused.content.decode(), "<form", "</form>")
+    assert not DataRequest.objects.exists()
