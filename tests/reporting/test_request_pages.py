@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -317,3 +318,101 @@ def test_an_endpoint_of_another_department_cannot_be_chosen(client, stats_user, 
     refused = client.post("/department/requests/new/", {**FORM, "endpoint": theirs.pk})
     assert refused.status_code == 400 and "民政" not in text_of(refused.content.decode(), "<form", "</form>")
     assert not DataRequest.objects.exists()
+
+
+def _submitted(client, user, **changes) -> DataRequest:
+    client.force_login(user)
+    assert client.post("/department/requests/new/", {**FORM, **changes}).status_code == 302
+    request = DataRequest.objects.filter(department=user.department).first()
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    return request
+
+
+def test_approving_a_second_request_that_proposes_a_code_just_created_is_answered_and_reuse_then_works(
+    client, stats_user, civil_analyst, office_admin
+):
+    first = _submitted(client, stats_user)
+    second = _submitted(client, civil_analyst, title="宽带入户核查", p0_name_zh="宽带户数", p0_name_en="Broadband")
+    client.force_login(office_admin)
+    decision = {"decision": "approve", "reason": "同意新增", "proposal_broadband_households": "create"}
+    assert client.post(f"/office/requests/{first.pk}/", decision).status_code == 302
+    before = (Field.objects.count(), Subscription.objects.count())
+
+    refused = client.post(f"/office/requests/{second.pk}/", decision)
+    assert refused.status_code == 400
+    said = text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert "新增字段“宽带户数” · 编码：编码“broadband_households”已被目录中的字段使用，请复用该字段" in said
+    assert "New field “Broadband” · Code: the code “broadband_households” is already used" in said
+    assert (Field.objects.count(), Subscription.objects.count()) == before
+    assert DataRequest.objects.get(pk=second.pk).status == RequestStatus.SUBMITTED
+    shown = form_of(refused.content.decode(), "reason")
+    assert shown["reason"] == ["同意新增"]  # what the office typed is still there
+
+    # the field the first approval created is offered for reuse, by its code
+    created = Field.objects.get(code="broadband_households")
+    assert f'<option value="{created.pk}">' in refused.content.decode()
+    reused = client.post(f"/office/requests/{second.pk}/", {**decision, "proposal_broadband_households": created.pk})
+    assert reused.status_code == 302
+    assert list(Subscription.objects.get(request__pk=second.pk).fields.all()) == [created]
+
+
+def test_one_request_proposing_the_same_code_twice_is_refused_before_it_reaches_the_office(client, stats_user):
+    client.force_login(stats_user)
+    twice = {"p1_code": "broadband_households", "p1_name_zh": "宽带户", "p1_name_en": "B", "p1_sheet": "village_basics"}
+    refused = client.post("/department/requests/new/", {**FORM, **twice})
+    assert "新增字段 2 · 编码：与新增字段 1 的编码相同" in text_of(refused.content.decode(), 'id="problems"', "</div>")
+
+
+@pytest.mark.parametrize(
+    ("posted", "said"),
+    [
+        ({"reason": "同意"}, "请选择“批准”或“不予批准”"),
+        ({"decision": "maybe", "reason": "同意"}, "choose “Approve” or “Reject”"),
+        ({"decision": "approve", "reason": "同意", "proposal_broadband_households": "²"}, "新增字段“宽带入户户数”"),
+        ({"decision": "approve", "reason": "同意", "proposal_broadband_households": "987654"}, "was retired"),
+        ({"decision": "approve", "reason": " "}, "审核意见：必填"),
+        ({"decision": "approve", "reason": "x", "proposal_broadband_households": "drop"}, "choose at least one"),
+    ],
+)
+def test_every_review_that_cannot_be_carried_out_is_a_clear_answer_and_changes_nothing(
+    client, stats_user, office_admin, posted, said
+):
+    request = _submitted(client, stats_user)
+    client.force_login(office_admin)
+    refused = client.post(f"/office/requests/{request.pk}/", posted)
+    assert refused.status_code == 400
+    assert said in text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert DataRequest.objects.get().status == RequestStatus.SUBMITTED and not Subscription.objects.filter(
+        request__pk=request.pk
+    )
+
+
+def test_a_decision_on_a_request_already_decided_is_answered(client, stats_user, office_admin):
+    request = _submitted(client, stats_user)
+    client.force_login(office_admin)
+    client.post(f"/office/requests/{request.pk}/", {"decision": "reject", "reason": "不需要"})
+    again = client.post(f"/office/requests/{request.pk}/", {"decision": "approve", "reason": "改变主意"})
+    assert again.status_code == 400 and "the request is not under review" in again.content.decode()
+    assert DataRequest.objects.get().status == RequestStatus.REJECTED
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_the_review_page_says_when_the_subscription_starts_and_reads_its_figures_in_words(
+    client, stats_user, office_admin
+):
+    hukou = {"p1_code": "hukou", "p1_name_zh": "户籍人口数", "p1_name_en": "Registered", "p1_type": "integer"}
+    request = _submitted(client, stats_user, first_period="2026Q4", p1_sheet="village_basics", **hukou)
+    client.force_login(office_admin)
+    html = client.get(f"/office/requests/{request.pk}/").content.decode()
+    start = text_of(html, 'id="start"', "</p>")
+    # 2026Q4 has begun: an approval now starts with the next quarter, as review_request sets it
+    assert "2027Q1" in start and "2027-01-01" in start and "2026Q4" in start
+    figures = text_of(html, '<dl class="figures">', "</dl>")
+    assert "每年新增填报工时" in figures and "小时" in figures
+    why = text_of(html, '<tr class="match">', "</tr>")
+    assert "名称相近（相似度" in text_of(html) and "%）" in text_of(html)
+    assert not re.search(r"\(0\.\d+\)", text_of(html)), why  # no raw similarity score
+    client.post(f"/office/requests/{request.pk}/", {"decision": "approve", "reason": "同意"})
+    assert Subscription.objects.get(request__pk=request.pk).starts_on == dt.date(2027, 1, 1)
+    approved = text_of(client.get(f"/office/requests/{request.pk}/").content.decode(), 'id="start"', "</p>")
+    assert "2027-01-01" in approved
