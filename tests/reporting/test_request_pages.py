@@ -1,10 +1,13 @@
 import datetime as dt
 import re
+import threading
+import time
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 
-from reporting.models import DataRequest, Endpoint, Field, RequestStatus, Subscription
+from reporting.models import DataRequest, Endpoint, Field, RequestStatus, Sheet, Subscription
 from tests.reporting.helpers import form_of, text_of
 
 FORM = {
@@ -416,3 +419,54 @@ def test_the_review_page_says_when_the_subscription_starts_and_reads_its_figures
     assert Subscription.objects.get(request__pk=request.pk).starts_on == dt.date(2027, 1, 1)
     approved = text_of(client.get(f"/office/requests/{request.pk}/").content.decode(), 'id="start"', "</p>")
     assert "2027-01-01" in approved
+
+
+def test_an_approval_racing_another_for_the_same_new_code_is_answered_not_a_server_error(
+    client, stats_user, office_admin
+):
+    """The check before creating a field cannot see a field another approval has created but not yet
+    committed; the unique code then decides, and the loser is told, as if it had come second."""
+    request = _submitted(client, stats_user)
+    inserted = threading.Event()
+
+    def other_approval():
+        try:
+            with transaction.atomic():
+                Field.objects.create(
+                    sheet=Sheet.objects.get(code="village_basics"),
+                    code="broadband_households",
+                    name_zh="宽带户数",
+                    name_en="Broadband",
+                    type="integer",
+                )
+                inserted.set()
+                with connection.cursor() as cursor:  # commit once the page's insert waits on this one
+                    for _attempt in range(3000):
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database()"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.01)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_approval)
+    other.start()
+    try:
+        assert inserted.wait(30)
+        client.force_login(office_admin)
+        refused = client.post(f"/office/requests/{request.pk}/", {"decision": "approve", "reason": "同意"})
+        other.join(30)
+        assert refused.status_code == 400
+        said = text_of(refused.content.decode(), 'id="problems"', "</div>")
+        assert "编码“broadband_households”已被目录中的字段使用，请复用该字段" in said
+        assert DataRequest.objects.get().status == RequestStatus.SUBMITTED
+    finally:
+        other.join(30)
+        cleanup = threading.Thread(
+            target=lambda: (Field.objects.filter(code="broadband_households").delete(), connection.close())
+        )
+        cleanup.start()
+        cleanup.join(30)
