@@ -74,6 +74,12 @@ class Constraint:
                 for c in value
                 if isinstance(c, dict)
             )
+        if self.kind == "number" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            try:
+                number = _exact(value)
+            except InvalidOperation:
+                return str(value)
+            return str(number) if type(number) is int else format(number, "f")  # 1e-07 reads 0.0000001
         return str(value)
 
     def read(self, text: str, *, field: str) -> Any:
@@ -89,7 +95,10 @@ class Constraint:
     def _read(self, text: str, field: str) -> Any:
         if self.kind == "number":
             number = _number_typed(text, field)
-            return int(number) if number == number.to_integral_value() else float(number)
+            if number == number.to_integral_value():
+                return int(number)
+            # JSON numbers are floats: a bound a float cannot hold exactly is kept as text (see _exact)
+            return float(number) if Decimal(repr(float(number))) == number else str(number)
         if self.kind == "whole":
             return IntegerType().parse(text, {}, field=field)
         if self.kind == "date":

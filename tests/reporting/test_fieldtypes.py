@@ -208,3 +208,26 @@ def test_every_rule_of_a_definition_reads_as_words_in_both_languages(type_code, 
         assert fieldtypes.describe(type_code, constraints) == zh
     with translation.override("en"):
         assert fieldtypes.describe(type_code, constraints) == en
+
+
+EVERY_RULE = {
+    "integer": {"min": -5, "max": 1000000},
+    "decimal": {"min": 0.0000001, "max": "999999999999999.123456", "places": 6},
+    "text": {"max_length": 60, "pattern": r"\d{6}", "pattern_hint": "六位数字"},
+    "choice": {"choices": CHOICES},
+    "multi_choice": {"choices": CHOICES, "max_selected": 2},
+    "date": {"min": "2026-01-01", "max": "2026-12-31"},
+    "boolean": {},
+}
+
+
+@pytest.mark.parametrize("type_code", list(fieldtypes.REGISTRY))
+def test_every_rule_of_every_type_has_an_input_that_shows_it_and_reads_it_back_the_same(type_code):
+    field_type = fieldtypes.REGISTRY[type_code]
+    constraints = EVERY_RULE[type_code]
+    assert fieldtypes.check_definition(type_code, constraints) == []
+    assert {c.key for c in field_type.constraints} == set(constraints)  # the sample sets every rule the type has
+    for constraint in field_type.constraints:
+        shown = constraint.text(constraints[constraint.key])
+        assert constraint.read(shown, field="x") == constraints[constraint.key], constraint.key
+        assert constraint.label_zh and constraint.label_en and "_" not in constraint.label_en  # words, not keys

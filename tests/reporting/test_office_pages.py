@@ -140,3 +140,22 @@ def test_every_office_page_shows_the_office_navigation(client, office_admin, sta
         assert nav == "用数申请 数据目录 报送日历 减负成效 关停记录", url
     client.logout()
     assert '<nav class="subnav">' not in client.get("/burden/").content.decode()  # a public page, for anyone
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_saving_any_fields_change_form_as_shown_keeps_its_definition(client, office_admin):
+    from reporting.services.catalogue import first_open
+
+    client.force_login(office_admin)
+    html = client.get("/office/catalogue/").content.decode()
+    # one field of each shape of definition in the demo catalogue: each type with each set of rules it uses
+    shapes = {(f.type, frozenset(f.constraints)): f for f in Field.objects.filter(retired_from__isnull=True)}
+    fields = list(shapes.values())
+    assert {f.type for f in fields} >= {"integer", "decimal", "text", "choice", "multi_choice", "date", "boolean"}
+    for field in fields:
+        form = _change_form(html, field.code)
+        form |= {"action": "change", "period": str(first_open(field.sheet.period_type)), "reason": "核对"}
+        response = client.post("/office/catalogue/", form)
+        assert response.status_code == 302, (field.code, text_of(response.content.decode(), 'role="alert"', "</div>"))
+        stored = {k: v for k, v in field.constraints.items() if not (k == "required" and v is False)}
+        assert Field.objects.get(pk=field.pk).constraints == stored, field.code
