@@ -99,7 +99,6 @@ def _form_context(
         & Q(level__in=[AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.CITY, AreaLevel.PROVINCE])
         | Q(pk=request_obj.scope_id if request_obj else None)
     )
-    fields = Field.objects.active().select_related("sheet").order_by("sheet__order", "order")
     if posted:
         values = request.POST
         chosen = set(posted_ids(request, "fields"))
@@ -120,6 +119,12 @@ def _form_context(
     else:
         values, chosen = {}, set()
         rows = [ProposalRow.stored(i, {}) for i in range(PROPOSAL_ROWS)]
+    # a field retired since it was chosen stays in view, marked, rather than silently dropped on saving
+    fields = (
+        Field.objects.filter(Q(pk__in=Field.objects.active()) | Q(pk__in=chosen))
+        .select_related("sheet")
+        .order_by("sheet__order", "order")
+    )
     return {
         "department": department,
         "request_obj": request_obj,
@@ -161,11 +166,12 @@ def request_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     found = _own_request(request, pk)
-    return render(
-        request,
-        "requests/detail.html",
-        {"department": found.department, "r": found, "events": found.events.select_related("actor")},
-    )
+    proposals = [
+        (p, fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""))
+        for p in found.proposed
+    ]
+    context = {"department": found.department, "r": found, "proposals": proposals}
+    return render(request, "requests/detail.html", context | {"events": found.events.select_related("actor")})
 
 
 @login_required

@@ -470,3 +470,23 @@ def test_an_approval_racing_another_for_the_same_new_code_is_answered_not_a_serv
         )
         cleanup.start()
         cleanup.join(30)
+
+
+def test_a_draft_whose_chosen_field_was_retired_shows_it_marked_and_saving_it_asks_to_choose_again(
+    client, stats_user, stats_endpoint
+):
+    client.force_login(stats_user)
+    wanted = Field.objects.get(code="left_behind_children")
+    client.post("/department/requests/new/", {**FORM, "fields": [wanted.pk], "endpoint": stats_endpoint.pk})
+    request = DataRequest.objects.get()
+    detail = text_of(client.get(f"/department/requests/{request.pk}/").content.decode(), "<main", "</main>")
+    assert "宽带入户户数 broadband_households · 整数 / Whole number · 户 · 不小于 0" in detail
+    assert "推送到： 统计数据仓库" in detail
+    Field.objects.filter(pk=wanted.pk).update(status="retired")
+    page = client.get(f"/department/requests/{request.pk}/edit/").content.decode()
+    form = form_of(page, "title")
+    assert form["fields"] == [str(wanted.pk)] and "已停用" in text_of(page, "留守儿童", "</label>")
+    refused = client.post(f"/department/requests/{request.pk}/edit/", form)
+    assert refused.status_code == 400
+    assert "所选的已有字段不存在或已停用" in text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert list(DataRequest.objects.get().fields.all()) == [wanted]
