@@ -101,6 +101,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "所选的已有字段不存在或已停用，请重新选择",
         "a chosen existing field does not exist or was retired; choose again",
     ),
+    "request.sheet": ("该表不存在或已停用，请重新选择", "no such sheet, or it was retired; choose again"),
     "request.code_repeated": ("与新增字段 {other} 的编码相同", "has the same code as new field {other}"),
     "request.decision": ("请选择“批准”或“不予批准”", "choose “Approve” or “Reject”"),
     "request.choice": (

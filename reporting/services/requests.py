@@ -157,7 +157,7 @@ def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
         problems, f"{where}.unit_of_measure", unit, "计量单位", "Unit of measure", model=Field, column="unit_of_measure"
     )
     if not Sheet.objects.filter(code=proposal.get("sheet"), status=Status.ACTIVE).exists():
-        problems.append(Problem(field=f"{where}.sheet", rule="sheet.missing", label_zh="表", label_en="Sheet"))
+        problems.append(Problem(field=f"{where}.sheet", rule="request.sheet", label_zh="表", label_en="Sheet"))
     problems += fieldtypes.check_definition(
         str(proposal.get("type", "")), proposal.get("constraints") or {}, field=f"{where}.constraints"
     )
@@ -180,7 +180,8 @@ def save_request(
         raise Problems(problems + data.unreadable)
     created = request is None
     request = request or DataRequest(department=department, created_by=by)
-    request.title, request.purpose, request.legal_basis = data.title.strip(), data.purpose.strip(), data.legal_basis
+    request.title, request.purpose = data.title.strip(), data.purpose.strip()
+    request.legal_basis = data.legal_basis.strip()
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]

@@ -134,7 +134,8 @@ def _form_context(
         "chosen": chosen,
         "proposals": rows,
         "types": fieldtypes.TYPE_CHOICES,
-        "sheets": Sheet.objects.filter(status=Status.ACTIVE),
+        # as for fields: a sheet retired since it was chosen is shown, and saving is then refused by name
+        "sheets": Sheet.objects.filter(Q(status=Status.ACTIVE) | Q(code__in=[r.values["sheet"] for r in rows])),
         "endpoints": department.endpoints.all(),
     }
 

@@ -490,3 +490,18 @@ def test_a_draft_whose_chosen_field_was_retired_shows_it_marked_and_saving_it_as
     assert refused.status_code == 400
     assert "所选的已有字段不存在或已停用" in text_of(refused.content.decode(), 'id="problems"', "</div>")
     assert list(DataRequest.objects.get().fields.all()) == [wanted]
+
+
+def test_a_draft_proposing_into_a_sheet_retired_since_keeps_it_in_view_and_saving_asks_to_choose_again(
+    client, stats_user
+):
+    client.force_login(stats_user)
+    client.post("/department/requests/new/", {**FORM, "p0_sheet": "township_yearly"})
+    request = DataRequest.objects.get()
+    Sheet.objects.filter(code="township_yearly").update(status="retired")
+    form = form_of(client.get(f"/department/requests/{request.pk}/edit/").content.decode(), "title")
+    assert form["p0_sheet"] == ["township_yearly"]
+    refused = client.post(f"/department/requests/{request.pk}/edit/", form)
+    said = text_of(refused.content.decode(), 'id="problems"', "</div>")
+    assert refused.status_code == 400 and "新增字段 1 · 表：该表不存在或已停用，请重新选择" in said
+    assert DataRequest.objects.get().proposed[0]["sheet"] == "township_yearly"
