@@ -136,6 +136,10 @@ def test_only_the_office_reviews_and_only_the_asking_department_sees_its_request
     assert client.get(f"/department/requests/{request.pk}/").status_code == 404
     assert client.post(f"/department/requests/{request.pk}/submit/", {"action": "withdraw"}).status_code == 404
     assert DataRequest.objects.get().status == RequestStatus.SUBMITTED
+    DataRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DRAFT)  # editable, but not by them
+    assert client.get(f"/department/requests/{request.pk}/edit/").status_code == 404
+    assert client.post(f"/department/requests/{request.pk}/edit/", {**FORM, "title": "改"}).status_code == 404
+    assert DataRequest.objects.get().title == FORM["title"]
 
 
 # A request proposing one field of each kind of definition, through the inputs the form offers for each type.
