@@ -121,6 +121,12 @@ def _option(line: str) -> dict[str, str]:
     return {key: text for key, text in (("code", code), ("zh", zh), ("en", en)) if text or key == "code"}
 
 
+_SEPARATORS = re.compile(r"[,，;；、\s]+")  # between the options of a multiple choice typed as text
+# what an option's code cannot hold: those separators, and the bar between an option's parts in its input
+_NOT_IN_CODE = re.compile(r"[,，;；、\s|｜]")
+_CODE_RULE = (
+    "选项代码不能含空格、逗号、分号、顿号或竖线|an option's code cannot hold spaces, commas, semicolons or bars"
+)
 _OPTIONS_RULE = "须至少有一个选项，每个选项的代码各不相同|must list at least one option, each with a code of its own"
 REQUIRED = Constraint("required", "必填", "Required", "flag")
 _MIN = Constraint("min", "最小值", "Minimum", "number")
@@ -396,6 +402,8 @@ class _Choices(FieldType):
             )
             if not ok or len({c["code"] for c in value}) != len(value):
                 return _OPTIONS_RULE
+            if any(_NOT_IN_CODE.search(c["code"]) for c in value):
+                return _CODE_RULE
         return None
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
@@ -428,7 +436,7 @@ class MultiChoiceType(_Choices):
     constraints = (_OPTIONS, Constraint("max_selected", "最多可选几项", "Most options one may pick", "whole"))
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> list[str]:
-        items = raw if isinstance(raw, list) else re.split(r"[,，;；、\s]+", str(raw).strip())
+        items = raw if isinstance(raw, list) else _SEPARATORS.split(str(raw).strip())
         picked = [self._code(item, constraints, field) for item in items if str(item).strip()]
         ordered = [code for code in self.codes(constraints) if code in picked]
         limit = constraints.get("max_selected")

@@ -123,6 +123,7 @@ def test_it_labels_a_problem_with_the_field_names():
         ("choice", {"choices": []}, "definition.constraint_value", "Options: must list at least one option"),
         ("choice", {"choices": [{"code": "a"}, {"code": "a"}]}, "definition.constraint_value", "a code of its own"),
         ("multi_choice", {}, "required", "Options: is required"),
+        ("choice", {"choices": [{"code": "a b"}]}, "definition.constraint_value", "cannot hold spaces, commas"),
         ("date", {"min": "2026-13-01"}, "definition.constraint_value", "YYYY-MM-DD"),
         ("date", {"min": "2026-02-01", "max": "2026-01-01"}, "definition.min_max", "min must not be greater"),
         ("boolean", {"required": "yes"}, "definition.constraint_value", "must be true or false"),
