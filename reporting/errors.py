@@ -94,6 +94,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "request.not_editable": ("申请已提交或已处理，不能再修改", "the request was already submitted or decided"),
     "request.not_under_review": ("申请不在审核中", "the request is not under review"),
+    "request.endpoint": (
+        "推送地址不是本部门的接收地址，请从列表中选择",
+        "the push endpoint is not one of the department's; choose one from the list",
+    ),
+    "request.field_unknown": (
+        "所选的已有字段不存在或已停用，请重新选择",
+        "a chosen existing field does not exist or was retired; choose again",
+    ),
+    "request.sheet": ("该表不存在或已停用，请重新选择", "no such sheet, or it was retired; choose again"),
+    "request.code_repeated": ("与新增字段 {other} 的编码相同", "has the same code as new field {other}"),
+    "request.decision": ("请选择“批准”或“不予批准”", "choose “Approve” or “Reject”"),
+    "request.choice": (
+        "请选择“新建”、“复用”某个已有字段或“不予批准”",
+        "choose “Create it”, “Reuse” an existing field or “Do not approve”",
+    ),
     "definition.code_taken": (
         "编码“{code}”已被目录中的字段使用，请复用该字段",
         "the code “{code}” is already used in the catalogue; reuse that field",
@@ -117,10 +132,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "类型“{type}”不支持约束“{constraint}”",
         "the type “{type}” does not take the constraint “{constraint}”",
     ),
-    "definition.constraint_value": (
-        "约束“{constraint}”的取值无效：{rule_zh}",
-        "the constraint “{constraint}” has an invalid value: {rule_en}",
-    ),
+    # labelled with the constraint's name as its input shows it ("最大值：须为数字")
+    "definition.constraint_value": ("{rule_zh}", "{rule_en}"),
     "definition.min_max": ("下限不能大于上限", "min must not be greater than max"),
     "definition.code": (
         "编码须以小写字母开头，只含小写字母、数字和下划线，最长 40 个字符",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -90,14 +91,124 @@ def _is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
 
 
+def _english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One constraint a type takes, as people set it in a form: its key, its name in both languages, a hint,
+    and the kind of input that holds it (a number, a whole number, a date, text, a list of options or a flag).
+    Analysts and the office set constraints through these inputs, never as JSON."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    kind: str  # "number" | "whole" | "date" | "text" | "options" | "flag"
+    hint_zh: str = ""
+    hint_en: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.label_en if _english() else self.label_zh
+
+    @property
+    def hint(self) -> str:
+        return self.hint_en if _english() else self.hint_zh
+
+    def text(self, value: Any) -> str:
+        """A stored constraint value as its input shows it."""
+        if value is None:
+            return ""
+        if self.kind == "options":
+            return "\n".join(
+                " | ".join(str(c.get(part) or "") for part in ("code", "zh", "en")).rstrip(" |")
+                for c in value
+                if isinstance(c, dict)
+            )
+        if self.kind == "number" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            try:
+                number = _exact(value)
+            except InvalidOperation:
+                return str(value)
+            return str(number) if type(number) is int else format(number, "f")  # 1e-07 reads 0.0000001
+        return str(value)
+
+    def read(self, text: str, *, field: str) -> Any:
+        """The constraint value typed in a form, or a Problem naming this constraint; blank is None (unset)."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        try:
+            return self._read(text, field)
+        except Problem as problem:
+            raise problem.labelled(self.label_zh, self.label_en) from None
+
+    def _read(self, text: str, field: str) -> Any:
+        if self.kind == "number":
+            number = _number_typed(text, field)
+            if number == number.to_integral_value():
+                return int(number)
+            # JSON numbers are floats: a bound a float cannot hold exactly is kept as text (see _exact)
+            return float(number) if Decimal(repr(float(number))) == number else str(number)
+        if self.kind == "whole":
+            return IntegerType().parse(text, {}, field=field)
+        if self.kind == "date":
+            return DateType().parse(text, {}, field=field)
+        if self.kind == "options":
+            return [_option(line) for line in text.splitlines() if line.strip()]
+        return text
+
+
+def _number_typed(text: str, field: str) -> Decimal:
+    cleaned = text.replace(",", "").replace("，", "")
+    if not _DECIMAL.fullmatch(cleaned):
+        raise Problem(field=field, rule="decimal.invalid")
+    return Decimal(cleaned)
+
+
+def _option(line: str) -> dict[str, str]:
+    """One option a line: `code | 中文名称 | English name` (the names may be left out)."""
+    code, zh, en = ([part.strip() for part in re.split(r"[|｜]", line)] + ["", ""])[:3]
+    return {key: text for key, text in (("code", code), ("zh", zh), ("en", en)) if text or key == "code"}
+
+
+_SEPARATORS = re.compile(r"[,，;；、\s]+")  # between the options of a multiple choice typed as text
+# what an option's code cannot hold: those separators, and the bar between an option's parts in its input
+_NOT_IN_CODE = re.compile(r"[,，;；、\s|｜]")
+_CODE_RULE = (
+    "选项代码不能含空格、逗号、分号、顿号或竖线|an option's code cannot hold spaces, commas, semicolons or bars"
+)
+_OPTIONS_RULE = "须至少有一个选项，每个选项的代码各不相同|must list at least one option, each with a code of its own"
+REQUIRED = Constraint("required", "必填", "Required", "flag")
+_MIN = Constraint("min", "最小值", "Minimum", "number")
+_MAX = Constraint("max", "最大值", "Maximum", "number")
+_OPTIONS = Constraint(
+    "choices",
+    "选项",
+    "Options",
+    "options",
+    "每行一个：代码 | 中文名称 | English name",
+    "one a line: code | Chinese name | English name",
+)
+
+
 class FieldType(ABC):
     code: ClassVar[str]
     label_zh: ClassVar[str]
     label_en: ClassVar[str]
-    # Constraint keys this type accepts, besides "required" which every type accepts.
-    constraint_keys: ClassVar[frozenset[str]] = frozenset()
+    # The constraints this type takes, besides "required" which every type takes: the one list the
+    # definition check, the forms that set them and their labels in messages come from.
+    constraints: ClassVar[tuple[Constraint, ...]] = ()
     # Estimated seconds a person needs to type one value (burden figures).
     seconds_per_value: ClassVar[int] = 10
+
+    @property
+    def constraint_keys(self) -> frozenset[str]:
+        return frozenset(c.key for c in self.constraints)
+
+    def constraint(self, key: str) -> Constraint | None:
+        return REQUIRED if key == REQUIRED.key else next((c for c in self.constraints if c.key == key), None)
 
     @property
     def label(self) -> str:
@@ -147,7 +258,7 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 
 
 class _Numeric(FieldType):
-    constraint_keys = frozenset({"min", "max"})
+    constraints = (_MIN, _MAX)
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < _exact(constraints["min"]):
@@ -172,6 +283,10 @@ class _Numeric(FieldType):
 
 class IntegerType(_Numeric):
     code, label_zh, label_en = "integer", "整数", "Whole number"
+    constraints = (
+        Constraint("min", "最小值", "Minimum", "whole"),
+        Constraint("max", "最大值", "Maximum", "whole"),
+    )
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
@@ -209,7 +324,11 @@ class IntegerType(_Numeric):
 
 class DecimalType(_Numeric):
     code, label_zh, label_en = "decimal", "小数", "Decimal number"
-    constraint_keys = frozenset({"min", "max", "places"})
+    constraints = (
+        _MIN,
+        _MAX,
+        Constraint("places", "小数位数", "Decimal places", "whole", "0–6，默认 2", "0–6, 2 if left empty"),
+    )
     seconds_per_value = 12
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
@@ -256,7 +375,13 @@ class DecimalType(_Numeric):
 
 class TextType(FieldType):
     code, label_zh, label_en = "text", "文本", "Text"
-    constraint_keys = frozenset({"max_length", "pattern", "pattern_hint"})
+    constraints = (
+        Constraint(
+            "max_length", "最多字数", "Maximum characters", "whole", "1–5000，默认 500", "1–5000, 500 if left empty"
+        ),
+        Constraint("pattern", "格式（正则表达式）", "Format (regular expression)", "text", r"如 \d{6}", r"e.g. \d{6}"),
+        Constraint("pattern_hint", "格式说明", "Format in words", "text", "如：6 位数字", "e.g. six digits"),
+    )
     seconds_per_value = 20
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
@@ -303,7 +428,7 @@ class TextType(FieldType):
 
 
 class _Choices(FieldType):
-    constraint_keys = frozenset({"choices"})
+    constraints = (_OPTIONS,)
     seconds_per_value = 5
 
     @staticmethod
@@ -329,7 +454,9 @@ class _Choices(FieldType):
                 and all(isinstance(c, dict) and isinstance(c.get("code"), str) and c["code"] for c in value)
             )
             if not ok or len({c["code"] for c in value}) != len(value):
-                return "须为非空列表，每项有唯一的 code|must be a non-empty list of items with unique codes"
+                return _OPTIONS_RULE
+            if any(_NOT_IN_CODE.search(c["code"]) for c in value):
+                return _CODE_RULE
         return None
 
     @staticmethod
@@ -363,10 +490,10 @@ class ChoiceType(_Choices):
 
 class MultiChoiceType(_Choices):
     code, label_zh, label_en = "multi_choice", "多选", "Multiple choice"
-    constraint_keys = frozenset({"choices", "max_selected"})
+    constraints = (_OPTIONS, Constraint("max_selected", "最多可选几项", "Most options one may pick", "whole"))
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> list[str]:
-        items = raw if isinstance(raw, list) else re.split(r"[,，;；、\s]+", str(raw).strip())
+        items = raw if isinstance(raw, list) else _SEPARATORS.split(str(raw).strip())
         picked = [self._code(item, constraints, field) for item in items if str(item).strip()]
         ordered = [code for code in self.codes(constraints) if code in picked]
         limit = constraints.get("max_selected")
@@ -397,7 +524,10 @@ class MultiChoiceType(_Choices):
 
 class DateType(FieldType):
     code, label_zh, label_en = "date", "日期", "Date"
-    constraint_keys = frozenset({"min", "max"})
+    constraints = (
+        Constraint("min", "最早日期", "Earliest date", "date"),
+        Constraint("max", "最晚日期", "Latest date", "date"),
+    )
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
@@ -486,43 +616,47 @@ def get(code: str) -> FieldType:
 
 
 def check_definition(type_code: str, constraints: Constraints, *, field: str = "constraints") -> list[Problem]:
-    """Return every problem with a field definition's type and constraints (empty when valid)."""
+    """Return every problem with a field definition's type and constraints (empty when valid), each named
+    by the constraint's name as its input shows it."""
     field_type = REGISTRY.get(type_code)
     if field_type is None:
-        return [Problem(field="type", rule="definition.type", params={"type": type_code})]
-    if not isinstance(constraints, dict):
         return [
-            Problem(
-                field=field,
-                rule="definition.constraint_value",
-                params={"constraint": "constraints", "rule_zh": "须为对象", "rule_en": "must be an object"},
-            )
+            Problem(field="type", rule="definition.type", params={"type": type_code}, label_zh="类型", label_en="Type")
         ]
+    if not isinstance(constraints, dict):
+        return [_invalid(field, None, "须为对象|must be an object")]
     problems = []
     for key, value in constraints.items():
-        if key == "required":
-            reason = None if isinstance(value, bool) else "须为 true 或 false|must be true or false"
-        elif key not in field_type.constraint_keys:
+        constraint = field_type.constraint(key)
+        if constraint is None:
             problems.append(
                 Problem(field=field, rule="definition.constraint", params={"type": type_code, "constraint": key})
             )
             continue
+        if key == REQUIRED.key:
+            reason = None if isinstance(value, bool) else "须为 true 或 false|must be true or false"
         else:
             reason = field_type.check_constraint(key, value)
         if reason:
-            zh, en = reason.split("|")
-            problems.append(
-                Problem(
-                    field=field,
-                    rule="definition.constraint_value",
-                    params={"constraint": key, "rule_zh": zh, "rule_en": en},
-                )
-            )
+            problems.append(_invalid(field, constraint, reason))
     if not problems and "min" in constraints and "max" in constraints:
         low, high = constraints["min"], constraints["max"]
         if (type_code == "date" and low > high) or (type_code != "date" and Decimal(str(low)) > Decimal(str(high))):
             problems.append(Problem(field=field, rule="definition.min_max"))
+    if isinstance(field_type, _Choices) and "choices" not in constraints:  # a choice nobody can make
+        problems.append(Problem(field=field, rule="required", label_zh=_OPTIONS.label_zh, label_en=_OPTIONS.label_en))
     return problems
+
+
+def _invalid(field: str, constraint: Constraint | None, reason: str) -> Problem:
+    zh, en = reason.split("|")
+    return Problem(
+        field=field,
+        rule="definition.constraint_value",
+        params={"constraint": constraint.key if constraint else "constraints", "rule_zh": zh, "rule_en": en},
+        label_zh=constraint.label_zh if constraint else "约束",
+        label_en=constraint.label_en if constraint else "Constraints",
+    )
 
 
 def describe(type_code: str, constraints: Constraints) -> list[str]:

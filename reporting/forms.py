@@ -1,4 +1,5 @@
-"""Turn a one table into form rows and a POSTed form back into answers (no Django Form: fields are dynamic)."""
+"""Turn a one table into form rows and a POSTed form back into answers (no Django Form: fields are dynamic);
+and a field definition's constraints into inputs and back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from reporting import fieldtypes
 from reporting.errors import Problem
 from reporting.onetable import OneTable, TableField
 
@@ -105,3 +107,157 @@ def rows_for(
 
 def draft_answers(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return raw.get("values", {}), raw.get("not_applicable", {})
+
+
+# --- field definitions: constraints set through inputs, never typed as JSON ------------------------------------
+
+
+@dataclass
+class ConstraintInput:
+    constraint: fieldtypes.Constraint
+    name: str
+    text: str
+
+
+@dataclass
+class TypeInputs:
+    type: fieldtypes.FieldType
+    inputs: list[ConstraintInput]
+
+
+@dataclass
+class DefinitionInputs:
+    """A definition's constraints as form inputs: "required", then one group per field type, named
+    `<prefix><type>_<key>` so that switching the type keeps what was typed for each; only the chosen
+    type's group is read. The groups and their inputs come from the field-type registry."""
+
+    prefix: str
+    type: str
+    required: bool
+    groups: list[TypeInputs]
+
+    @classmethod
+    def stored(cls, prefix: str, type_code: str, constraints: Any, types: list[str] | None = None) -> DefinitionInputs:
+        """The inputs showing a stored definition."""
+        constraints = constraints if isinstance(constraints, dict) else {}
+        texts = {
+            f"{prefix}{type_code}_{c.key}": c.text(constraints.get(c.key))
+            for c in (fieldtypes.REGISTRY[type_code].constraints if type_code in fieldtypes.REGISTRY else ())
+        }
+        return cls._build(prefix, type_code, constraints.get("required") is True, texts, types)
+
+    @classmethod
+    def posted(cls, prefix: str, post: QueryDict, type_code: str, types: list[str] | None = None) -> DefinitionInputs:
+        """The inputs as they were posted, to be read or shown again as typed."""
+        return cls._build(prefix, type_code, bool(post.get(f"{prefix}required")), post, types)
+
+    @classmethod
+    def _build(cls, prefix, type_code, required, texts, types) -> DefinitionInputs:
+        groups = [
+            TypeInputs(
+                field_type,
+                [
+                    ConstraintInput(c, f"{prefix}{code}_{c.key}", texts.get(f"{prefix}{code}_{c.key}", ""))
+                    for c in field_type.constraints
+                ],
+            )
+            for code, field_type in fieldtypes.REGISTRY.items()
+            if types is None or code in types
+        ]
+        return cls(prefix, type_code, required, groups)
+
+    @property
+    def required_label(self) -> str:
+        return fieldtypes.REQUIRED.label
+
+    @property
+    def typed(self) -> bool:
+        """Whether anything was set for the chosen type (a row left empty is not a proposal)."""
+        return self.required or any(i.text.strip() for g in self.groups if g.type.code == self.type for i in g.inputs)
+
+    def read(self) -> tuple[dict[str, Any], list[Problem]]:
+        """The constraints of the chosen type, and a Problem for each input that cannot be read, named by its
+        label; whether they make a valid definition is the registry's check_definition's to say."""
+        constraints: dict[str, Any] = {"required": True} if self.required else {}
+        problems = []
+        for group in self.groups:
+            if group.type.code != self.type:
+                continue
+            for item in group.inputs:
+                try:
+                    value = item.constraint.read(item.text, field=item.name)
+                except Problem as problem:
+                    problems.append(problem)
+                    continue
+                if value is not None:
+                    constraints[item.constraint.key] = value
+        return constraints, problems
+
+    def renamed(self, prefix: str) -> DefinitionInputs:
+        """The same inputs under another prefix (a request form renumbers its rows)."""
+        texts = {i.name.removeprefix(self.prefix): i.text for g in self.groups for i in g.inputs}
+        return self._build(prefix, self.type, self.required, {prefix + k: t for k, t in texts.items()}, None)
+
+
+# --- a data request's proposed new fields --------------------------------------------------------------------
+
+# a proposal's keys and the names of the inputs that hold them on the request form
+PROPOSAL_INPUTS = {
+    "code": "code",
+    "name_zh": "name_zh",
+    "name_en": "name_en",
+    "type": "type",
+    "unit_of_measure": "unit",
+    "sheet": "sheet",
+    "description": "description",
+    "cadence": "cadence",
+}
+
+
+@dataclass
+class ProposalRow:
+    """One proposed new field on the request form: what is stored or was typed, shown again as it is."""
+
+    index: int
+    values: dict[str, Any]
+    definition: DefinitionInputs
+
+    @property
+    def prefix(self) -> str:
+        return f"p{self.index}_"
+
+    @classmethod
+    def stored(cls, index: int, proposal: dict[str, Any]) -> ProposalRow:
+        values = {key: proposal.get(key) or "" for key in PROPOSAL_INPUTS}
+        values["stable"] = bool(proposal.get("stable"))
+        definition = DefinitionInputs.stored(f"p{index}_", str(values["type"]), proposal.get("constraints"))
+        return cls(index, values, definition)
+
+    @classmethod
+    def posted(cls, index: int, post: QueryDict) -> ProposalRow:
+        values: dict[str, Any] = {key: post.get(f"p{index}_{name}", "") for key, name in PROPOSAL_INPUTS.items()}
+        values["stable"] = bool(post.get(f"p{index}_stable"))
+        return cls(index, values, DefinitionInputs.posted(f"p{index}_", post, values["type"]))
+
+    def renumbered(self, index: int) -> ProposalRow:
+        return ProposalRow(index, self.values, self.definition.renamed(f"p{index}_"))
+
+    @property
+    def blank(self) -> bool:
+        typed = ("code", "name_zh", "name_en", "unit_of_measure", "description")
+        return (
+            not any(str(self.values[key]).strip() for key in typed)
+            and not self.values["stable"]
+            and not (self.definition.typed)
+        )
+
+    def proposal(self) -> tuple[dict[str, Any], list[Problem]]:
+        """The proposal as the data request stores it, and what in it could not be read."""
+        constraints, problems = self.definition.read()
+        proposal = {key: str(self.values[key]).strip() for key in PROPOSAL_INPUTS if key != "cadence"}
+        proposal["constraints"] = constraints
+        if self.values["stable"]:
+            proposal["stable"] = True
+        if self.values["cadence"]:
+            proposal["cadence"] = self.values["cadence"]
+        return proposal, problems

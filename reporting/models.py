@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -128,10 +127,6 @@ class Field(Bilingual):
         problems = fieldtypes.check_definition(self.type, self.constraints)
         if problems:
             raise ValidationError({p.field: p.message for p in problems})
-
-    @property
-    def constraints_json(self) -> str:
-        return json.dumps(self.constraints, ensure_ascii=False)
 
     @property
     def rules(self) -> list[str]:

@@ -198,7 +198,14 @@ REASON_LABELS = {
 }
 
 
-def labels(reasons: list[str]) -> list[str]:
-    """Why a field matched, in the active language."""
+def labels(match: Match) -> list[str]:
+    """Why a field matches, in the active language; a similar name says how alike, as a percentage."""
     english = (get_language() or "").startswith("en")
-    return [REASON_LABELS[r][1] if english else REASON_LABELS[r][0] for r in reasons]
+    said = []
+    for reason in match.reasons:
+        zh, en = REASON_LABELS[reason]
+        if reason == "similar_name":
+            percent = round(match.similarity * 100)
+            zh, en = f"{zh}（相似度 {percent}%）", f"{en} ({percent}% alike)"
+        said.append(en if english else zh)
+    return said

@@ -39,9 +39,17 @@ def first_open(period_type, today: dt.date | None = None) -> Period:
 
 @transaction.atomic
 def change_definition(
-    *, field: Field, period: Period, changes: dict[str, Any], reason: str, by: User, today: dt.date | None = None
+    *,
+    field: Field,
+    period: Period,
+    changes: dict[str, Any],
+    reason: str,
+    by: User,
+    today: dt.date | None = None,
+    unreadable: list[Problem] | None = None,
 ) -> FieldRevision:
-    """Define a field anew from `period` on; submissions of earlier periods keep their definition."""
+    """Define a field anew from `period` on; submissions of earlier periods keep their definition.
+    `unreadable`: what the form could not read, refused together with whatever else is wrong."""
     problems = []
     if period.type != field.sheet.period_type:
         problems.append(Problem(field="period", rule="period.type", params={"expected": field.sheet.cadence}))
@@ -59,8 +67,8 @@ def change_definition(
     problems += [Problem(field=name, rule="unknown") for name in sorted(unknown)]
     new = {name: changes.get(name, getattr(field, name)) for name in FieldRevision.DEFINITION}
     problems += fieldtypes.check_definition(new["type"], new["constraints"])
-    if problems:
-        raise Problems(problems)
+    if problems or unreadable:
+        raise Problems(problems + (unreadable or []))
     if not field.revisions.exists():
         FieldRevision.objects.create(
             field=field,

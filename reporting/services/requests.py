@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.models import Area, Department, User
@@ -50,18 +50,53 @@ class RequestInput:
     endpoint: Endpoint | None = None
     field_ids: list[int] = field(default_factory=list)
     proposed: list[dict[str, Any]] = field(default_factory=list)
+    # What the form could not even read (a constraint that is not a number…): reported with the rest.
+    unreadable: list[Problem] = field(default_factory=list)
 
 
-def _need(problems: list[Problem], name: str, value: Any, zh: str, en: str) -> None:
+def proposal_label(index: int, proposal: dict[str, Any] | None = None) -> tuple[str, str]:
+    """How a proposed field is named in messages: as the request form numbers it, or by its names where the
+    office reviews it."""
+    if proposal:
+        return f"新增字段“{proposal.get('name_zh')}”", f"New field “{proposal.get('name_en')}”"
+    return f"新增字段 {index + 1}", f"New field {index + 1}"
+
+
+def in_proposal(problems: list[Problem], index: int, proposal: dict[str, Any] | None = None) -> list[Problem]:
+    """Name each problem by the proposed field it concerns: "新增字段 1 · 最大值：须为数字"."""
+    zh, en = proposal_label(index, proposal)
+    return [
+        problem.labelled(
+            f"{zh} · {problem.label_zh}" if problem.label_zh else zh,
+            f"{en} · {problem.label_en}" if problem.label_en else en,
+        )
+        for problem in problems
+    ]
+
+
+def _need(
+    problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type | None = None, column: str = ""
+) -> None:
+    """Required text; with a model column, also no longer than the column holds."""
     if not (value.strip() if isinstance(value, str) else value):
         problems.append(Problem(field=name, rule="required", label_zh=zh, label_en=en))
+    elif model is not None:
+        _fits(problems, name, value, zh, en, model=model, column=column)
+
+
+def _fits(problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type, column: str) -> None:
+    limit = model._meta.get_field(column).max_length
+    if isinstance(value, str) and len(value.strip()) > limit:
+        problems.append(
+            Problem(field=name, rule="text.max_length", params={"max_length": limit}, label_zh=zh, label_en=en)
+        )
 
 
 def _check(department: Department, data: RequestInput) -> list[Problem]:
     problems: list[Problem] = []
-    _need(problems, "title", data.title, "标题", "Title")
+    _need(problems, "title", data.title, "标题", "Title", model=DataRequest, column="title")
     _need(problems, "purpose", data.purpose, "用途", "Purpose")
-    _need(problems, "legal_basis", data.legal_basis, "依据", "Legal basis")
+    _need(problems, "legal_basis", data.legal_basis, "依据", "Legal basis", model=DataRequest, column="legal_basis")
     if data.scope is None or not department.jurisdiction.contains(data.scope):
         problems.append(Problem(field="scope", rule="request.scope"))
     try:
@@ -69,32 +104,60 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
         if data.expires_on and data.expires_on < first.start:
             problems.append(Problem(field="expires_on", rule="request.expiry"))
     except PeriodError as error:
-        problems.append(error)
+        problems.append(error.labelled("首个报告期", "First period"))
     if data.endpoint is not None and data.endpoint.department_id != department.pk:
-        problems.append(Problem(field="endpoint", rule="unknown"))
+        problems.append(Problem(field="endpoint", rule="request.endpoint"))
     known = set(Field.objects.active().filter(pk__in=data.field_ids).values_list("pk", flat=True))
-    problems += [Problem(field="fields", rule="unknown") for pk in data.field_ids if pk not in known][:1]
+    problems += [Problem(field="fields", rule="request.field_unknown") for pk in data.field_ids if pk not in known][:1]
     if not data.field_ids and not data.proposed:
         problems.append(Problem(field="fields", rule="request.empty"))
+    codes: dict[str, int] = {}
     for index, proposal in enumerate(data.proposed):
-        problems += _check_proposal(index, proposal)
+        found = _check_proposal(index, proposal)
+        code = proposal.get("code") if isinstance(proposal, dict) else None
+        if isinstance(code, str) and code and code in codes:  # approving both would create the code twice
+            found.append(
+                Problem(
+                    field=f"proposed[{index}].code",
+                    rule="request.code_repeated",
+                    params={"other": codes[code] + 1},
+                    label_zh="编码",
+                    label_en="Code",
+                )
+            )
+        elif isinstance(code, str) and code:
+            codes[code] = index
+        problems += in_proposal(found, index)
     return problems
 
 
 def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
+    """Every problem of one proposed field, named by its part (编码, 中文名称, 最大值…) but not yet by the field."""
     where = f"proposed[{index}]"
     if not isinstance(proposal, dict):
         return [Problem(field=where, rule="body.object")]
     problems = []
     code = str(proposal.get("code", ""))
     if not CODE.match(code):
-        problems.append(Problem(field=f"{where}.code", rule="definition.code"))
+        problems.append(Problem(field=f"{where}.code", rule="definition.code", label_zh="编码", label_en="Code"))
     elif Field.objects.filter(code=code).exists():
-        problems.append(Problem(field=f"{where}.code", rule="definition.code_taken", params={"code": code}))
+        problems.append(
+            Problem(
+                field=f"{where}.code",
+                rule="definition.code_taken",
+                params={"code": code},
+                label_zh="编码",
+                label_en="Code",
+            )
+        )
     for key, zh, en in (("name_zh", "中文名称", "Chinese name"), ("name_en", "英文名称", "English name")):
-        _need(problems, f"{where}.{key}", proposal.get(key, ""), zh, en)
+        _need(problems, f"{where}.{key}", proposal.get(key, ""), zh, en, model=Field, column=key)
+    unit = proposal.get("unit_of_measure") or ""
+    _fits(
+        problems, f"{where}.unit_of_measure", unit, "计量单位", "Unit of measure", model=Field, column="unit_of_measure"
+    )
     if not Sheet.objects.filter(code=proposal.get("sheet"), status=Status.ACTIVE).exists():
-        problems.append(Problem(field=f"{where}.sheet", rule="unknown"))
+        problems.append(Problem(field=f"{where}.sheet", rule="request.sheet", label_zh="表", label_en="Sheet"))
     problems += fieldtypes.check_definition(
         str(proposal.get("type", "")), proposal.get("constraints") or {}, field=f"{where}.constraints"
     )
@@ -113,11 +176,12 @@ def save_request(
     if request is not None and not request.editable:
         raise Problems([Problem(field="status", rule="request.not_editable")])
     problems = _check(department, data)
-    if problems:
-        raise Problems(problems)
+    if problems or data.unreadable:
+        raise Problems(problems + data.unreadable)
     created = request is None
     request = request or DataRequest(department=department, created_by=by)
-    request.title, request.purpose, request.legal_basis = data.title.strip(), data.purpose.strip(), data.legal_basis
+    request.title, request.purpose = data.title.strip(), data.purpose.strip()
+    request.legal_basis = data.legal_basis.strip()
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]
@@ -147,12 +211,16 @@ def withdraw_request(*, request: DataRequest, by: User) -> DataRequest:
     return request
 
 
-def first_open_start(first_period: str, today: dt.date | None = None) -> dt.date:
+def first_open_period(first_period: str, today: dt.date | None = None) -> Period:
     """New demands start at the requested period or the next one not yet begun, never the current one."""
     requested = Period.parse(first_period)
     today = today or timezone.localdate()
-    next_open = first_not_begun(requested.type, today)
-    return max(requested.start, next_open.start)
+    return max(requested, first_not_begun(requested.type, today))
+
+
+def first_open_start(first_period: str, today: dt.date | None = None) -> dt.date:
+    """The first day an approval made now would cover."""
+    return first_open_period(first_period, today).start
 
 
 @transaction.atomic
@@ -183,7 +251,13 @@ def review_request(
     proposals = {p["code"]: p for p in request.proposed}
     create_codes = list(proposals) if create_codes is None else [c for c in create_codes if c in proposals]
     reuse = {code: pk for code, pk in (reuse or {}).items() if code in proposals and code not in create_codes}
-    approved |= set(Field.objects.active().filter(pk__in=reuse.values()).values_list("pk", flat=True))
+    reusable = set(Field.objects.active().filter(pk__in=reuse.values()).values_list("pk", flat=True))
+    problems = _review_problems(
+        request.proposed, create_codes, {c: pk for c, pk in reuse.items() if pk not in reusable}
+    )
+    if problems:
+        raise Problems(problems)
+    approved |= reusable
     for code in create_codes:
         approved.add(_create_field(proposals[code], request).pk)
     if not approved:
@@ -206,6 +280,22 @@ def review_request(
     return request
 
 
+def _review_problems(proposed: list[dict[str, Any]], create: list[str], unknown: dict[str, int]) -> list[Problem]:
+    """Why a decision cannot be carried out as chosen: a proposed field to create that can no longer be
+    created (another request's approval took its code, its sheet was retired…), a field to reuse that is gone."""
+    problems = []
+    for index, proposal in enumerate(proposed):
+        code = proposal.get("code")
+        if code in create:
+            found = _check_proposal(index, proposal)
+            for problem in found:
+                problem.field = f"proposal_{code}"  # the review form's choice for this proposed field
+            problems += in_proposal(found, index, proposal)
+        elif code in unknown:
+            problems += in_proposal([Problem(field=f"proposal_{code}", rule="request.field_unknown")], index, proposal)
+    return problems
+
+
 def _create_field(proposal: dict[str, Any], request: DataRequest) -> Field:
     sheet = Sheet.objects.get(code=proposal["sheet"])
     order = (sheet.fields.order_by("-order").values_list("order", flat=True).first() or 0) + 1
@@ -221,6 +311,17 @@ def _create_field(proposal: dict[str, Any], request: DataRequest) -> Field:
         stable=bool(proposal.get("stable")),
         order=order,
     )
-    created.full_clean()
-    created.save()
+    created.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():  # a savepoint: the unique code may be taken by an approval running right now
+            created.save()
+    except IntegrityError:
+        problem = Problem(
+            field=f"proposal_{created.code}",
+            rule="definition.code_taken",
+            params={"code": created.code},
+            label_zh="编码",
+            label_en="Code",
+        )
+        raise Problems(in_proposal([problem], 0, proposal)) from None
     return created

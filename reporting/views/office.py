@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 
 from django.contrib import messages
@@ -16,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from core.access import access_office
 from core.models import Area, Unit
-from reporting import fieldtypes
 from reporting.accesslog import last_uses
 from reporting.burden import burden_filters, burden_report
 from reporting.errors import Problem, Problems
+from reporting.forms import DefinitionInputs
 from reporting.models import (
     Cadence,
     ClosureLog,
@@ -95,12 +94,20 @@ def catalogue(request: HttpRequest) -> HttpResponse:
                 last[field_id] = at
     units = dict(Unit.objects.values("area__level").annotate(n=Count("id")).values_list("area__level", "n"))
     sheets = Sheet.objects.prefetch_related("fields__revisions").select_related("owner").order_by("order")
+    # after a refused change, the field it was for shows what was typed
+    typed = posted_id(request, "field") if problems and request.POST.get("action") == "change" else None
     rows = [
         (
             sheet,
             sum(units.get(level, 0) for level in sheet.unit_levels),
             [
-                (f, subscriptions.get(f.pk, []), last_delivered.get(f.pk), last_read.get(f.pk))
+                (
+                    f,
+                    subscriptions.get(f.pk, []),
+                    last_delivered.get(f.pk),
+                    last_read.get(f.pk),
+                    _definition_inputs(f, request.POST if f.pk == typed else None),
+                )
                 for f in sheet.fields.all()
             ],
         )
@@ -112,7 +119,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "office/catalogue.html",
-        {"office": office, "rows": rows, "flags": flags, "problems": problems, "types": fieldtypes.TYPE_CHOICES},
+        {"office": office, "rows": rows, "flags": flags, "problems": problems, "typed": typed},
         status=400 if problems else 200,
     )
 
@@ -126,23 +133,40 @@ def _catalogue_action(request: HttpRequest) -> list:
             retire_sheet(sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")), reason=reason, by=request.user)
         elif action == "change":
             field = get_object_or_404(Field, pk=posted_id(request, "field"))
+            constraints, unreadable = _definition_inputs(field, request.POST).read()
             try:
-                constraints = json.loads(request.POST.get("constraints") or "{}")
-            except json.JSONDecodeError:
-                return [Problem(field="constraints", rule="body.object")]
-            change_definition(
-                field=field,
-                period=Period.parse(request.POST.get("period", ""), field="period"),
-                changes={"constraints": constraints},
-                reason=reason,
-                by=request.user,
-            )
+                change_definition(
+                    field=field,
+                    period=Period.parse(request.POST.get("period", ""), field="period"),
+                    changes={"constraints": constraints},
+                    reason=reason,
+                    by=request.user,
+                    unreadable=unreadable,
+                )
+            except Problems as error:
+                raise Problems([_named(p, field) for p in error.problems]) from None
         messages.success(request, _("Done. The change is in the closure log or the field's history."))
     except Problems as error:
         return error.problems
     except Problem as problem:
         return [problem]
     return []
+
+
+def _definition_inputs(field: Field, post=None) -> DefinitionInputs:
+    """A field's constraints as inputs of its type: as stored, or as the office just typed them."""
+    if post is not None:
+        return DefinitionInputs.posted("", post, field.type, types=[field.type])
+    return DefinitionInputs.stored("", field.type, field.constraints, types=[field.type])
+
+
+def _named(problem: Problem, field: Field) -> Problem:
+    """A problem with a field's definition, named by the field: "户籍人口 · 最大值：须为数字"."""
+    if problem.field in ("period", "reason"):
+        return problem
+    zh = f"{field.name_zh} · {problem.label_zh}" if problem.label_zh else field.name_zh
+    en = f"{field.name_en} · {problem.label_en}" if problem.label_en else field.name_en
+    return problem.labelled(zh, en)
 
 
 @login_required

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,10 +16,21 @@ from core.access import access_department, access_office
 from core.models import Area, AreaLevel
 from reporting import fieldtypes, review
 from reporting.errors import Problem, Problems
+from reporting.forms import ProposalRow
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
-from reporting.services.requests import RequestInput, review_request, save_request, submit_request, withdraw_request
+from reporting.services.requests import (
+    RequestInput,
+    first_open_period,
+    in_proposal,
+    review_request,
+    save_request,
+    submit_request,
+    withdraw_request,
+)
+from reporting.views import posted_id, posted_ids
 
-PROPOSAL_ROWS = 3
+PROPOSAL_ROWS = 3  # empty rows a new request offers for new fields
+MAX_PROPOSAL_ROWS = 20  # rows a posted form may claim to have
 
 
 def _own_request(request: HttpRequest, pk: int) -> DataRequest:
@@ -30,41 +41,40 @@ def _own_request(request: HttpRequest, pk: int) -> DataRequest:
     return found
 
 
-def _read_form(post, department) -> RequestInput:
-    """Turn the posted form into a RequestInput; values that cannot even be read are named as Problems."""
-    problems: list[Problem] = []
+def _posted_rows(post) -> list[ProposalRow]:
+    """The proposed fields as typed, filled rows first and numbered as the messages about them will be."""
+    count = post.get("proposal_rows", "")
+    count = min(int(count), MAX_PROPOSAL_ROWS) if count.isascii() and count.isdigit() else PROPOSAL_ROWS
+    rows = [ProposalRow.posted(i, post) for i in range(max(count, PROPOSAL_ROWS))]
+    ordered = [r for r in rows if not r.blank] + [r for r in rows if r.blank]
+    return [row.renumbered(i) for i, row in enumerate(ordered)]
+
+
+def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[ProposalRow]]:
+    """Turn the posted form into a RequestInput, values that cannot even be read named in it as Problems;
+    and the proposed fields' rows as typed, to show them again if the request is refused."""
+    post = request.POST
+    unreadable: list[Problem] = []
     scope = Area.objects.filter(code=post.get("scope", "")).first()
     expires_on = None
     if post.get("expires_on"):
         try:
             expires_on = dt.date.fromisoformat(post["expires_on"])
         except ValueError:
-            problems.append(Problem(field="expires_on", rule="date.invalid", label_zh="截止日期", label_en="Expiry"))
-    endpoint = department.endpoints.filter(pk=post.get("endpoint") or 0).first()
+            unreadable.append(Problem(field="expires_on", rule="date.invalid", label_zh="截止日期", label_en="Expiry"))
+    endpoint = None
+    if post.get("endpoint"):
+        endpoint = department.endpoints.filter(pk=posted_id(request, "endpoint") or 0).first()
+        if endpoint is None:
+            unreadable.append(Problem(field="endpoint", rule="request.endpoint"))
+    rows = _posted_rows(post)
     proposed = []
-    for i in range(PROPOSAL_ROWS):
-        if not post.get(f"p{i}_code") and not post.get(f"p{i}_name_zh"):
-            continue
-        try:
-            constraints = json.loads(post.get(f"p{i}_constraints") or "{}")
-        except json.JSONDecodeError:
-            problems.append(Problem(field=f"proposed[{i}].constraints", rule="body.object"))
-            constraints = {}
-        proposed.append(
-            {
-                "code": post.get(f"p{i}_code", "").strip(),
-                "name_zh": post.get(f"p{i}_name_zh", ""),
-                "name_en": post.get(f"p{i}_name_en", ""),
-                "type": post.get(f"p{i}_type", ""),
-                "unit_of_measure": post.get(f"p{i}_unit", ""),
-                "sheet": post.get(f"p{i}_sheet", ""),
-                "description": post.get(f"p{i}_description", ""),
-                "constraints": constraints,
-            }
-        )
-    if problems:
-        raise Problems(problems)
-    return RequestInput(
+    for row in rows:
+        if not row.blank:
+            proposal, problems = row.proposal()
+            proposed.append(proposal)
+            unreadable += in_proposal(problems, row.index)
+    data = RequestInput(
         title=post.get("title", ""),
         purpose=post.get("purpose", ""),
         legal_basis=post.get("legal_basis", ""),
@@ -72,19 +82,27 @@ def _read_form(post, department) -> RequestInput:
         first_period=post.get("first_period", ""),
         expires_on=expires_on,
         endpoint=endpoint,
-        field_ids=[int(pk) for pk in post.getlist("fields") if pk.isdigit()],
+        field_ids=posted_ids(request, "fields"),
         proposed=proposed,
+        unreadable=unreadable,
     )
+    return data, rows
 
 
-def _form_context(department, request_obj: DataRequest | None, post=None) -> dict:
+def _form_context(
+    request: HttpRequest, department, request_obj: DataRequest | None, rows: list[ProposalRow] | None = None
+) -> dict:
+    """The request form: showing the stored request, or what was posted (then `rows` holds the typed rows)."""
+    posted = rows is not None
     scopes = Area.objects.filter(
-        path__startswith=department.jurisdiction.path,
-        level__in=[AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.CITY, AreaLevel.PROVINCE],
+        Q(path__startswith=department.jurisdiction.path)
+        & Q(level__in=[AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.CITY, AreaLevel.PROVINCE])
+        | Q(pk=request_obj.scope_id if request_obj else None)
     )
-    fields = Field.objects.active().select_related("sheet").order_by("sheet__order", "order")
-    values = post or {}
-    if post is None and request_obj is not None:
+    if posted:
+        values = request.POST
+        chosen = set(posted_ids(request, "fields"))
+    elif request_obj is not None:
         values = {
             "title": request_obj.title,
             "purpose": request_obj.purpose,
@@ -92,18 +110,21 @@ def _form_context(department, request_obj: DataRequest | None, post=None) -> dic
             "scope": request_obj.scope.code,
             "first_period": request_obj.first_period,
             "expires_on": request_obj.expires_on.isoformat() if request_obj.expires_on else "",
+            "endpoint": str(request_obj.endpoint_id or ""),
         }
-    chosen = (
-        {int(pk) for pk in post.getlist("fields") if pk.isdigit()}
-        if post is not None
-        else set(request_obj.fields.values_list("pk", flat=True))
-        if request_obj
-        else set()
+        chosen = set(request_obj.fields.values_list("pk", flat=True))
+        stored = request_obj.proposed
+        rows = [ProposalRow.stored(i, p) for i, p in enumerate(stored)]
+        rows += [ProposalRow.stored(i, {}) for i in range(len(rows), max(PROPOSAL_ROWS, len(rows) + 1))]
+    else:
+        values, chosen = {}, set()
+        rows = [ProposalRow.stored(i, {}) for i in range(PROPOSAL_ROWS)]
+    # a field retired since it was chosen stays in view, marked, rather than silently dropped on saving
+    fields = (
+        Field.objects.filter(Q(pk__in=Field.objects.active()) | Q(pk__in=chosen))
+        .select_related("sheet")
+        .order_by("sheet__order", "order")
     )
-    proposals = [
-        (i, (request_obj.proposed[i] if request_obj and post is None and i < len(request_obj.proposed) else {}))
-        for i in range(PROPOSAL_ROWS)
-    ]
     return {
         "department": department,
         "request_obj": request_obj,
@@ -111,9 +132,11 @@ def _form_context(department, request_obj: DataRequest | None, post=None) -> dic
         "fields": fields,
         "values": values,
         "chosen": chosen,
-        "proposals": proposals,
+        "proposals": rows,
         "types": fieldtypes.type_choices(),
-        "sheets": Sheet.objects.filter(status=Status.ACTIVE),
+        # as for fields: a sheet retired since it was chosen is shown, and saving is then refused by name
+        "sheets": Sheet.objects.filter(Q(status=Status.ACTIVE) | Q(code__in=[r.values["sheet"] for r in rows])),
+        "endpoints": department.endpoints.all(),
     }
 
 
@@ -130,26 +153,26 @@ def request_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if existing is not None and not existing.editable:
         return redirect("department_request", pk=existing.pk)
     if request.method == "POST":
+        data, rows = _read_form(request, department)
         try:
-            saved = save_request(
-                department=department, by=request.user, data=_read_form(request.POST, department), request=existing
-            )
+            saved = save_request(department=department, by=request.user, data=data, request=existing)
         except Problems as error:
-            context = _form_context(department, existing, request.POST) | {"problems": error.problems}
+            context = _form_context(request, department, existing, rows) | {"problems": error.problems}
             return render(request, "requests/form.html", context, status=400)
         messages.success(request, _("Saved as a draft. Submit it when it is complete."))
         return redirect("department_request", pk=saved.pk)
-    return render(request, "requests/form.html", _form_context(department, existing))
+    return render(request, "requests/form.html", _form_context(request, department, existing))
 
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     found = _own_request(request, pk)
-    return render(
-        request,
-        "requests/detail.html",
-        {"department": found.department, "r": found, "events": found.events.select_related("actor")},
-    )
+    proposals = [
+        (p, fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""))
+        for p in found.proposed
+    ]
+    context = {"department": found.department, "r": found, "proposals": proposals}
+    return render(request, "requests/detail.html", context | {"events": found.events.select_related("actor")})
 
 
 @login_required
@@ -179,53 +202,90 @@ def office_requests(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def office_review(request: HttpRequest, pk: int) -> HttpResponse:
-    access_office(request.user)
+    office = access_office(request.user)
     found = (
         DataRequest.objects.filter(pk=pk)
         .exclude(status=RequestStatus.DRAFT)
-        .select_related("department", "scope")
+        .select_related("department", "scope", "subscription")
         .first()
     )
     if found is None:
         raise Http404
-    problems = []
+    problems: list[Problem] = []
     if request.method == "POST":
-        create, reuse = [], {}
-        for proposal in found.proposed:
-            choice = request.POST.get(f"proposal_{proposal['code']}", "create")
-            if choice == "create":
-                create.append(proposal["code"])
-            elif choice.isdigit():
-                reuse[proposal["code"]] = int(choice)
-        try:
-            review_request(
-                request=found,
-                by=request.user,
-                approve=request.POST.get("decision") == "approve",
-                reason=request.POST.get("reason", ""),
-                create_codes=create,
-                reuse=reuse,
-                field_ids=[int(x) for x in request.POST.getlist("fields") if x.isdigit()],
-            )
-        except Problems as error:
-            problems = error.problems
-        else:
-            messages.success(request, _("The decision was recorded; the department sees it with your reason."))
-            return redirect("office_requests")
-    context = {
+        decision, problems = _read_decision(request, found)
+        if not problems:
+            try:
+                review_request(request=found, by=request.user, **decision)
+            except Problems as error:
+                problems = error.problems
+            else:
+                messages.success(request, _("The decision was recorded; the department sees it with your reason."))
+                return redirect("office_requests")
+    context = _review_context(request, found) | {"office": office, "problems": problems}
+    return render(request, "office/review.html", context, status=400 if problems else 200)
+
+
+def _read_decision(request: HttpRequest, found: DataRequest) -> tuple[dict, list[Problem]]:
+    """The office's decision as review_request takes it, and what in the form is not a decision at all."""
+    problems = []
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        problems.append(Problem(field="decision", rule="request.decision"))
+    create, reuse = [], {}
+    for index, proposal in enumerate(found.proposed):
+        name = f"proposal_{proposal['code']}"
+        choice = request.POST.get(name, "create")
+        if choice == "create":
+            create.append(proposal["code"])
+        elif (existing := posted_id(request, name)) is not None:
+            reuse[proposal["code"]] = existing
+        elif choice != "drop":
+            problems += in_proposal([Problem(field=name, rule="request.choice")], index, proposal)
+    return {
+        "approve": decision == "approve",
+        "reason": request.POST.get("reason", ""),
+        "create_codes": create,
+        "reuse": reuse,
+        "field_ids": posted_ids(request, "fields"),
+    }, problems
+
+
+def _review_context(request: HttpRequest, found: DataRequest) -> dict:
+    """The request with its overlaps, warnings, burden and first period; after a refused decision, the
+    choices the office made, as it made them."""
+    posted = request.method == "POST"
+    fields = found.fields.select_related("sheet")
+    proposals = [
+        (
+            p,
+            fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""),
+            [(m, review.labels(m)) for m in review.overlaps(p)],
+            request.POST.get(f"proposal_{p.get('code')}", "create") if posted else "create",
+        )
+        for p in found.proposed
+    ]
+    return {
         "r": found,
         "warnings": review.warnings(found),
         "burden": review.burden(found),
-        "proposals": [
-            (
-                p,
-                fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""),
-                [(m, review.labels(m.reasons)) for m in review.overlaps(p)],
-            )
-            for p in found.proposed
-        ],
-        "fields": found.fields.select_related("sheet"),
+        "start": _start(found),
+        "proposals": proposals,
+        "fields": fields,
+        "chosen": set(posted_ids(request, "fields")) if posted else {f.pk for f in fields},
+        "reason": request.POST.get("reason", "") if posted else "",
         "events": found.events.select_related("actor"),
-        "problems": problems,
     }
-    return render(request, "office/review.html", context, status=400 if problems else 200)
+
+
+def _start(found: DataRequest) -> dict | None:
+    """When the subscription starts: as an approval now would set it, or as the approval did."""
+    if found.subscription is not None:
+        return {"day": found.subscription.starts_on, "period": None, "later": False}
+    if found.status != RequestStatus.SUBMITTED:
+        return None
+    try:
+        period = first_open_period(found.first_period)
+    except Problem:
+        return None
+    return {"day": period.start, "period": period, "later": str(period) != found.first_period}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import unescape
+from html.parser import HTMLParser
 
 from core.models import Area, Department
 from reporting.models import Field, Submission, SubmissionVersion, Subscription
@@ -57,3 +60,77 @@ def store_version(submission: Submission, *, values: dict, not_applicable: dict 
     Submission.objects.filter(pk=submission.pk).update(current_version=version.number)
     submission.current_version = version.number
     return version
+
+
+class _FormReader(HTMLParser):
+    """What a browser would post for each form of a page, the submit buttons aside."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[list[tuple[str, str]]] = []
+        self._select: tuple[str, list[tuple[str, bool]]] | None = None
+        self._option: dict | None = None
+        self._textarea: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append([])
+        elif not self.forms or "disabled" in a:
+            return
+        elif tag == "input" and a.get("name"):
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.forms[-1].append((a["name"], a.get("value", "on")))
+            elif kind not in ("submit", "button", "image", "reset", "file"):
+                self.forms[-1].append((a["name"], a.get("value", "")))
+        elif tag == "select" and a.get("name"):
+            self._select = (a["name"], [])
+        elif tag == "option" and self._select is not None:
+            self._option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
+            self._select[1].append(self._option)  # type: ignore[arg-type]
+        elif tag == "textarea" and a.get("name"):
+            self._textarea = [a["name"], ""]
+
+    def handle_data(self, data):
+        if self._option is not None:
+            self._option["text"] += data
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "option":
+            self._option = None
+        elif tag == "select" and self._select is not None:
+            name, options = self._select
+            chosen = [o for o in options if o["selected"]] or options[:1]  # type: ignore[index]
+            self.forms[-1] += [(name, o["value"] if o["value"] is not None else o["text"]) for o in chosen]
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            name, text = self._textarea
+            self.forms[-1].append((name, text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_of(html: str, containing: str) -> dict[str, list[str]]:
+    """The values the first form posting an input named `containing` would send as the page shows it,
+    untouched: name -> every value (a dict of lists, as the test client posts it)."""
+    reader = _FormReader()
+    reader.feed(html)
+    for form in reader.forms:
+        if any(name == containing for name, _ in form):
+            values: dict[str, list[str]] = {}
+            for name, value in form:
+                values.setdefault(name, []).append(value)
+            return values
+    raise AssertionError(f"no form with an input named {containing}")
+
+
+def text_of(html: str, start: str = "", end: str = "") -> str:
+    """The text a reader sees (tags dropped, entities read), between the first `start` and the next `end`."""
+    if start:
+        html = html[html.index(start) :]
+    if end:
+        html = html[: html.index(end)]
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", " ", html))).strip()

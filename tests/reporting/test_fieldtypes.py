@@ -115,13 +115,15 @@ def test_it_labels_a_problem_with_the_field_names():
     [
         ("money", {}, "definition.type", "unknown field type “money”"),
         ("integer", {"max_length": 3}, "definition.constraint", "does not take the constraint “max_length”"),
-        ("integer", {"min": "ten"}, "definition.constraint_value", "“min” has an invalid value: must be a number"),
+        ("integer", {"min": "ten"}, "definition.constraint_value", "Minimum: must be a number"),
         ("integer", {"min": 5, "max": 1}, "definition.min_max", "min must not be greater than max"),
         ("decimal", {"places": 9}, "definition.constraint_value", "must be a whole number from 0 to 6"),
         ("text", {"pattern": "(["}, "definition.constraint_value", "is not a valid regular expression"),
         ("text", {"max_length": 0}, "definition.constraint_value", "from 1 to 5000"),
-        ("choice", {"choices": []}, "definition.constraint_value", "non-empty list"),
-        ("choice", {"choices": [{"code": "a"}, {"code": "a"}]}, "definition.constraint_value", "unique codes"),
+        ("choice", {"choices": []}, "definition.constraint_value", "Options: must list at least one option"),
+        ("choice", {"choices": [{"code": "a"}, {"code": "a"}]}, "definition.constraint_value", "a code of its own"),
+        ("multi_choice", {}, "required", "Options: is required"),
+        ("choice", {"choices": [{"code": "a b"}]}, "definition.constraint_value", "cannot hold spaces, commas"),
         ("date", {"min": "2026-13-01"}, "definition.constraint_value", "YYYY-MM-DD"),
         ("date", {"min": "2026-02-01", "max": "2026-01-01"}, "definition.min_max", "min must not be greater"),
         ("boolean", {"required": "yes"}, "definition.constraint_value", "must be true or false"),
@@ -229,3 +231,26 @@ def test_the_hint_beside_an_input_and_the_error_after_a_wrong_value_use_the_same
     for language, message in (("zh-hans", refused.value.message_zh), ("en", refused.value.message_en)):
         with translation.override(language):
             assert message in fieldtypes.describe(type_code, constraints), (language, message)
+
+
+EVERY_RULE = {
+    "integer": {"min": -5, "max": 1000000},
+    "decimal": {"min": 0.0000001, "max": "999999999999999.123456", "places": 6},
+    "text": {"max_length": 60, "pattern": r"\d{6}", "pattern_hint": "六位数字"},
+    "choice": {"choices": CHOICES},
+    "multi_choice": {"choices": CHOICES, "max_selected": 2},
+    "date": {"min": "2026-01-01", "max": "2026-12-31"},
+    "boolean": {},
+}
+
+
+@pytest.mark.parametrize("type_code", list(fieldtypes.REGISTRY))
+def test_every_rule_of_every_type_has_an_input_that_shows_it_and_reads_it_back_the_same(type_code):
+    field_type = fieldtypes.REGISTRY[type_code]
+    constraints = EVERY_RULE[type_code]
+    assert fieldtypes.check_definition(type_code, constraints) == []
+    assert {c.key for c in field_type.constraints} == set(constraints)  # the sample sets every rule the type has
+    for constraint in field_type.constraints:
+        shown = constraint.text(constraints[constraint.key])
+        assert constraint.read(shown, field="x") == constraints[constraint.key], constraint.key
+        assert constraint.label_zh and constraint.label_en and "_" not in constraint.label_en  # words, not keys

@@ -2,9 +2,17 @@ import datetime as dt
 from html import unescape
 
 import pytest
+import time_machine
 
 from reporting.models import ClosureLog, DueException, DueRule, Field, Subscription, SubscriptionStatus, ZombieFlag
 from reporting.services.catalogue import zombie_check
+from tests.reporting.helpers import form_of, text_of
+
+
+def _change_form(html: str, code: str) -> dict[str, list[str]]:
+    """The catalogue's change form of one field, as the page shows it."""
+    row = html[html.index(f'<span class="muted">{code}') :]
+    return form_of(row[: row.index("</tr>")], "field")
 
 
 def test_the_catalogue_page_shows_definitions_users_and_flags(client, office_admin):
@@ -29,7 +37,7 @@ def test_a_retroactive_definition_change_is_refused_by_name(client, office_admin
     squares = Field.objects.get(code="culture_squares")
     response = client.post(
         "/office/catalogue/",
-        {"action": "change", "field": squares.pk, "period": "2020Q1", "constraints": '{"max": 5}', "reason": "x"},
+        {"action": "change", "field": squares.pk, "period": "2020Q1", "integer_max": "5", "reason": "x"},
     )
     assert response.status_code == 400
     assert "a definition change can only apply from a period not yet begun" in response.content.decode()
@@ -89,4 +97,65 @@ def test_the_catalogue_reads_each_definition_in_words_not_as_code(client, office
     assert "必填 · 0 至 1,000,000" in row
     assert "{&#x27;" not in html and "&#x27;required&#x27;" not in html  # no Python dict shown as the definition
     assert "选项：城郊融合类、集聚提升类" in html  # village_type's choices by name
-    assert '{"max": 1000000, "min": 0, "required": true}' in unescape(row)  # still editable, as JSON, in the form
+    # still editable, in an input per rule of its type (not as JSON)
+    form = _change_form(html, "registered_population")
+    assert (form["required"], form["integer_min"], form["integer_max"]) == (["1"], ["0"], ["1000000"])
+    assert "constraints" not in form and "{" not in unescape(row)
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_the_office_changes_a_definition_through_the_inputs_of_its_type(client, office_admin):
+    client.force_login(office_admin)
+    form = _change_form(client.get("/office/catalogue/").content.decode(), "registered_population")
+    refused = client.post(
+        "/office/catalogue/",
+        {**form, "action": "change", "integer_max": "一百万", "period": "2027Q1", "reason": "扩容"},
+    )
+    assert refused.status_code == 400
+    said = text_of(refused.content.decode(), 'role="alert"', "</div>")
+    assert "户籍人口 · 最大值：须为整数 / Registered population · Maximum: must be a whole number" in said
+    assert "constraints" not in said and "integer_max" not in said
+    kept = _change_form(refused.content.decode(), "registered_population")
+    assert (kept["integer_max"], kept["period"], kept["reason"]) == (["一百万"], ["2027Q1"], ["扩容"])
+    assert Field.objects.get(code="registered_population").constraints["max"] == 1000000
+
+    kept["integer_max"] = ["2,000,000"]
+    ok = client.post("/office/catalogue/", {**kept, "action": "change"})
+    assert ok.status_code == 302, text_of(ok.content.decode(), 'role="alert"', "</div>")
+    assert Field.objects.get(code="registered_population").constraints == {"required": True, "min": 0, "max": 2000000}
+
+
+def test_every_office_page_shows_the_office_navigation(client, office_admin, stats_user):
+    from reporting.models import DataRequest
+    from tests.reporting.test_request_pages import FORM
+
+    client.force_login(stats_user)
+    client.post("/department/requests/new/", FORM)
+    request = DataRequest.objects.get()
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    client.force_login(office_admin)
+    pages = ["/office/requests/", f"/office/requests/{request.pk}/", "/office/catalogue/", "/office/calendar/"]
+    for url in [*pages, "/burden/", "/closures/"]:
+        nav = text_of(client.get(url).content.decode(), '<nav class="subnav">', "</nav>")
+        assert nav == "用数申请 数据目录 报送日历 减负成效 关停记录", url
+    client.logout()
+    assert '<nav class="subnav">' not in client.get("/burden/").content.decode()  # a public page, for anyone
+
+
+@time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
+def test_saving_any_fields_change_form_as_shown_keeps_its_definition(client, office_admin):
+    from reporting.services.catalogue import first_open
+
+    client.force_login(office_admin)
+    html = client.get("/office/catalogue/").content.decode()
+    # one field of each shape of definition in the demo catalogue: each type with each set of rules it uses
+    shapes = {(f.type, frozenset(f.constraints)): f for f in Field.objects.filter(retired_from__isnull=True)}
+    fields = list(shapes.values())
+    assert {f.type for f in fields} >= {"integer", "decimal", "text", "choice", "multi_choice", "date", "boolean"}
+    for field in fields:
+        form = _change_form(html, field.code)
+        form |= {"action": "change", "period": str(first_open(field.sheet.period_type)), "reason": "核对"}
+        response = client.post("/office/catalogue/", form)
+        assert response.status_code == 302, (field.code, text_of(response.content.decode(), 'role="alert"', "</div>"))
+        stored = {k: v for k, v in field.constraints.items() if not (k == "required" and v is False)}
+        assert Field.objects.get(pk=field.pk).constraints == stored, field.code
