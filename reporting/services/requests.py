@@ -52,16 +52,23 @@ class RequestInput:
     proposed: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _need(problems: list[Problem], name: str, value: Any, zh: str, en: str) -> None:
+def _need(problems: list[Problem], name: str, value: Any, zh: str, en: str, limit: int | None = None) -> None:
+    """`value` is given, and fits the `limit` of the column it is stored in (a longer one was a server error)."""
     if not (value.strip() if isinstance(value, str) else value):
         problems.append(Problem(field=name, rule="required", label_zh=zh, label_en=en))
+    elif limit is not None and len(str(value)) > limit:
+        problems.append(Problem(field=name, rule="text.max_length", params={"max_length": limit}).labelled(zh, en))
+
+
+def _limit(model, name: str) -> int | None:
+    return model._meta.get_field(name).max_length
 
 
 def _check(department: Department, data: RequestInput) -> list[Problem]:
     problems: list[Problem] = []
-    _need(problems, "title", data.title, "标题", "Title")
+    _need(problems, "title", data.title, "标题", "Title", _limit(DataRequest, "title"))
     _need(problems, "purpose", data.purpose, "用途", "Purpose")
-    _need(problems, "legal_basis", data.legal_basis, "依据", "Legal basis")
+    _need(problems, "legal_basis", data.legal_basis, "依据", "Legal basis", _limit(DataRequest, "legal_basis"))
     if data.scope is None or not department.jurisdiction.contains(data.scope):
         problems.append(Problem(field="scope", rule="request.scope"))
     try:
@@ -92,7 +99,10 @@ def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
     elif Field.objects.filter(code=code).exists():
         problems.append(Problem(field=f"{where}.code", rule="definition.code_taken", params={"code": code}))
     for key, zh, en in (("name_zh", "中文名称", "Chinese name"), ("name_en", "英文名称", "English name")):
-        _need(problems, f"{where}.{key}", proposal.get(key, ""), zh, en)
+        _need(problems, f"{where}.{key}", proposal.get(key, ""), zh, en, _limit(Field, key))
+    unit = str(proposal.get("unit_of_measure") or "")
+    if len(unit) > (limit := _limit(Field, "unit_of_measure") or 0):
+        problems.append(Problem(field=f"{where}.unit_of_measure", rule="text.max_length", params={"max_length": limit}))
     if not Sheet.objects.filter(code=proposal.get("sheet"), status=Status.ACTIVE).exists():
         problems.append(Problem(field=f"{where}.sheet", rule="unknown"))
     problems += fieldtypes.check_definition(

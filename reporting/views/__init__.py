@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from reporting.params import whole_number
+
 
 def posted_id(request: HttpRequest, name: str) -> int | None:
     """The row id a form posts in `name` (a hidden input or a button's value), or None when it is not one:
     a forged or broken form is then answered like an id the user may not see, never with a server error."""
-    text = request.POST.get(name, "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    return whole_number(request.POST.get(name, ""))

@@ -21,9 +21,10 @@ from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked
-from reporting.errors import Problems
+from reporting.errors import Problem, Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
+from reporting.params import number_in, whole_number
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display
 from reporting.services import deliveries
@@ -94,7 +95,7 @@ def _query(request: HttpRequest, department) -> Query | None:
         period_from=request.GET.get("period_from") or None,
         period_to=request.GET.get("period_to") or None,
         area=area,
-        after=int(after) if after.isdigit() else 0,
+        after=whole_number(after) or 0,
     )
 
 
@@ -302,6 +303,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     """API tokens for the department's own systems: created here, shown once, revocable."""
     department = access_department(request.user)
     shown = None
+    problems: list[Problem] = []
     if request.method == "POST":
         if request.POST.get("revoke"):
             token = ApiToken.objects.filter(pk=posted_id(request, "revoke") or 0, user__department=department).first()
@@ -309,13 +311,29 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 raise Http404
             revoke_token(token=token)
         else:
-            days = int(request.POST.get("days") or 365) if (request.POST.get("days") or "365").isdigit() else 365
-            name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
-            _row, shown = issue_token(
-                user=department_system_user(department), name=name, valid_for=dt.timedelta(days=min(max(days, 1), 730))
-            )
+            try:
+                days = number_in(
+                    (request.POST.get("days") or "365").strip(),
+                    field="days",
+                    low=1,
+                    high=730,
+                    label_zh="有效天数",
+                    label_en="Valid for (days)",
+                )
+            except Problem as problem:
+                problems.append(problem)
+            else:
+                name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
+                _row, shown = issue_token(
+                    user=department_system_user(department), name=name, valid_for=dt.timedelta(days=days)
+                )
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
-    return render(request, "department/tokens.html", {"department": department, "tokens": listed, "shown": shown})
+    return render(
+        request,
+        "department/tokens.html",
+        {"department": department, "tokens": listed, "shown": shown, "problems": problems},
+        status=400 if problems else 200,
+    )
 
 
 @login_required

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +16,7 @@ from core.models import Area, AreaLevel
 from reporting import fieldtypes, review
 from reporting.errors import Problem, Problems
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
+from reporting.params import json_object, whole_number
 from reporting.services.requests import RequestInput, review_request, save_request, submit_request, withdraw_request
 
 PROPOSAL_ROWS = 3
@@ -40,15 +40,19 @@ def _read_form(post, department) -> RequestInput:
             expires_on = dt.date.fromisoformat(post["expires_on"])
         except ValueError:
             problems.append(Problem(field="expires_on", rule="date.invalid", label_zh="截止日期", label_en="Expiry"))
-    endpoint = department.endpoints.filter(pk=post.get("endpoint") or 0).first()
+    endpoint = None
+    if post.get("endpoint"):  # a forged or stale id is named, not read as "feed only"
+        endpoint = department.endpoints.filter(pk=whole_number(post["endpoint"]) or 0).first()
+        if endpoint is None:
+            problems.append(Problem(field="endpoint", rule="unknown"))
     proposed = []
     for i in range(PROPOSAL_ROWS):
         if not post.get(f"p{i}_code") and not post.get(f"p{i}_name_zh"):
             continue
         try:
-            constraints = json.loads(post.get(f"p{i}_constraints") or "{}")
-        except json.JSONDecodeError:
-            problems.append(Problem(field=f"proposed[{i}].constraints", rule="body.object"))
+            constraints = json_object(post.get(f"p{i}_constraints"), field=f"proposed[{i}].constraints")
+        except Problem as problem:
+            problems.append(problem)
             constraints = {}
         proposed.append(
             {
@@ -72,7 +76,7 @@ def _read_form(post, department) -> RequestInput:
         first_period=post.get("first_period", ""),
         expires_on=expires_on,
         endpoint=endpoint,
-        field_ids=[int(pk) for pk in post.getlist("fields") if pk.isdigit()],
+        field_ids=[whole_number(pk) or -1 for pk in post.getlist("fields")],  # not an id: named as unknown
         proposed=proposed,
     )
 
@@ -94,7 +98,7 @@ def _form_context(department, request_obj: DataRequest | None, post=None) -> dic
             "expires_on": request_obj.expires_on.isoformat() if request_obj.expires_on else "",
         }
     chosen = (
-        {int(pk) for pk in post.getlist("fields") if pk.isdigit()}
+        {whole_number(pk) for pk in post.getlist("fields")}
         if post is not None
         else set(request_obj.fields.values_list("pk", flat=True))
         if request_obj
@@ -195,8 +199,8 @@ def office_review(request: HttpRequest, pk: int) -> HttpResponse:
             choice = request.POST.get(f"proposal_{proposal['code']}", "create")
             if choice == "create":
                 create.append(proposal["code"])
-            elif choice.isdigit():
-                reuse[proposal["code"]] = int(choice)
+            elif whole_number(choice) is not None:
+                reuse[proposal["code"]] = whole_number(choice)
         try:
             review_request(
                 request=found,
@@ -205,7 +209,7 @@ def office_review(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=request.POST.get("reason", ""),
                 create_codes=create,
                 reuse=reuse,
-                field_ids=[int(x) for x in request.POST.getlist("fields") if x.isdigit()],
+                field_ids=[n for n in map(whole_number, request.POST.getlist("fields")) if n is not None],
             )
         except Problems as error:
             problems = error.problems
