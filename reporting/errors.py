@@ -48,6 +48,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ids.list": ("须为非空的投递编号列表，如 dlv_123", "must be a non-empty list of delivery ids such as dlv_123"),
     "ids.item": ("不是投递编号（应为 dlv_123 的形式）", "is not a delivery id (use the form dlv_123)"),
+    "body.length_required": (
+        "请求须带 Content-Length 请求头：本服务器无法读取分块传输（chunked）的请求体",
+        "the request needs a Content-Length header: this server cannot read a chunked body",
+    ),
     "body.too_large": ("请求体不能超过 {mb} MB", "the request body must not exceed {mb} MB"),
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
     "text.character": (
