@@ -75,9 +75,10 @@ def replay(request: HttpRequest) -> HttpResponse:
 def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
     department = access_department(request.user)
     endpoint = Endpoint.objects.filter(pk=pk, department=department).first()
-    if endpoint is None:
+    active = request.POST.get("active")
+    if endpoint is None or active not in ("0", "1"):  # a forged form: anything else paused the endpoint
         raise Http404
-    deliveries.set_endpoint_active(endpoint=endpoint, active=request.POST.get("active") == "1")
+    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1")
     return redirect("department_home")
 
 
@@ -150,12 +151,12 @@ def data_csv(request: HttpRequest) -> StreamingHttpResponse:
 def export_start(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
     query = _query(request, department)
-    if query is None:
+    if query is None or request.POST.get("format", "csv") not in ("csv", "xlsx"):
         raise Http404
     job = ExportJob.objects.create(
         department=department,
         by=request.user,
-        format=("xlsx" if request.POST.get("format") == "xlsx" else "csv"),
+        format=request.POST.get("format", "csv"),
         params={
             "sheet": query.sheet.code,
             "fields": query.fields,

@@ -112,7 +112,8 @@ def test_a_format_that_is_not_offered_is_named(department_api):
 
 @pytest.mark.parametrize("value", XML_UNFIT)
 def test_a_query_parameter_xml_cannot_hold_is_named(department_api, value):
-    named(department_api.get("/api/v1/data", {"sheet": f"village{value}basics"}), "sheet")
+    response = department_api.get("/api/v1/data", {"sheet": f"village{value}basics"})
+    assert named(response, "sheet")["code"] == "text.character"
 
 
 # --- JSON bodies ---------------------------------------------------------------------------------------------
@@ -388,3 +389,19 @@ def test_a_correction_form_whose_version_is_in_other_digits_is_a_conflict_not_an
         f"/submissions/{submission.pk}/correct/", {**form, "base_version": value, "reason": "更正", "token": "t-2"}
     )
     assert response.status_code == 302 and SubmissionVersion.objects.filter(submission=submission).count() == 1
+
+
+@pytest.mark.parametrize("value", ["", "true", "false", "１", "²", "01"])
+def test_an_endpoint_form_with_a_forged_choice_is_a_404_and_pauses_nothing(culture_analyst, endpoint, value):
+    response = page_client(culture_analyst).post(f"/department/endpoints/{endpoint.pk}/active/", {"active": value})
+    assert response.status_code == 404
+    endpoint.refresh_from_db()
+    assert endpoint.active  # anything but "1" paused it before
+
+
+@pytest.mark.parametrize("value", ["pdf", "XLSX", "１"])
+def test_an_export_in_a_format_not_offered_is_a_404_and_queues_nothing(culture_analyst, value):
+    from reporting.models import ExportJob
+
+    response = page_client(culture_analyst).post("/department/exports/?sheet=village_basics", {"format": value})
+    assert response.status_code == 404 and not ExportJob.objects.exists()
