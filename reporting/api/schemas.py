@@ -69,7 +69,8 @@ COMMON_ERRORS = {
 
 def add_common_errors(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: document, on every operation of the API, the errors its
-    authentication, throttling, parameters and body can give (401, 429, 404, 400, 413, 415), with the error body."""
+    authentication, throttling, parameters and body can give (401, 429, 404, 400, 411, 413, 415), with the
+    error body."""
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
