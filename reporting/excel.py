@@ -26,7 +26,7 @@ from reporting.models import Sheet, Submission
 from reporting.onetable import Claims, OneTable, build_one_table
 from reporting.periods import Period
 from reporting.services.submissions import AlreadySubmitted, add_record, submit_sheet, validate_answers
-from reporting.xlsx_stream import sheet_title
+from reporting.xlsx_stream import MAX_CELL_TEXT, sheet_title
 
 HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
 VALUE_COL, NA_COL = 5, 6
@@ -90,7 +90,7 @@ def build_template(unit: Unit, period: Period) -> bytes:
 def _append(ws, values: list) -> None:
     """Append a row that keeps the workbook valid whatever is stored: text holds only what XML 1.0 can, and
     stays text (openpyxl takes a text that begins with "=" for a formula, and a broken one corrupts the file)."""
-    ws.append([drop_unstorable(v) if isinstance(v, str) else v for v in values])
+    ws.append([drop_unstorable(v)[:MAX_CELL_TEXT] if isinstance(v, str) else v for v in values])
     for cell in ws[ws.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"

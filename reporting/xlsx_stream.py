@@ -7,7 +7,7 @@ that buys (formats per cell, formulas, charts): each row here becomes one XML st
 written straight into the zip member, so memory stays flat for any size. The file is
 a minimal Office Open XML package (SpreadsheetML, inline strings, one bold style for
 the header row) that Excel, WPS and LibreOffice open; tests read it back with openpyxl.
-XlsxWriter still makes the richer files (the cadres' Excel templates).
+openpyxl makes the richer files (the cadres' Excel templates, reporting/excel.py).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ _STYLES = (
 _SHEET_HEAD = f'{_XML}<worksheet xmlns="{_MAIN}"><sheetData>'
 _SHEET_TAIL = "</sheetData></worksheet>"
 MAX_ROWS = 1_048_576  # Excel's limit per worksheet
+MAX_CELL_TEXT = 32_767  # Excel's limit per cell: it "repairs" (drops) a longer one
 
 
 def _column(index: int) -> str:
@@ -83,9 +84,9 @@ def _cell(ref: str, value) -> str:
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return f'<c r="{ref}"><v>{value!r}</v></c>'
-    # whatever is stored, the file stays XML 1.0: a character it cannot hold is left out, and a number
-    # a cell cannot hold (NaN, infinity) as text
-    text = escape(drop_unstorable(str(value)))
+    # whatever is stored, the file stays valid: a character XML 1.0 cannot hold is left out, a number a cell
+    # cannot hold (NaN, infinity) is written as text, and text is cut at what a cell holds
+    text = escape(drop_unstorable(str(value))[:MAX_CELL_TEXT])
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 

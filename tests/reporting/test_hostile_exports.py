@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from core.models import Unit, User
 from reporting.exports import export_dir, run_export
 from reporting.models import ExportJob, ExportStatus, Field, Submission, SubmissionVersion
+from reporting.xlsx_stream import StreamingWorkbook
 
 HOSTILE = "石桥\x01村\x0b\ufffe文化\uffff站\x1f"
 
@@ -73,3 +74,14 @@ def test_the_excel_template_opens_and_keeps_a_stored_formula_as_text(hostile_vil
     sheet = workbook[next(n for n in workbook.sheetnames if n != "_meta" and "村" in n)]
     row = next(r for r in sheet.iter_rows() if r[0].value == "registered_population")
     assert row[4].value == "=SUM(" and row[4].data_type == "s"  # carried as stored, written as text
+
+
+def test_the_streaming_writer_keeps_every_cell_within_what_a_workbook_holds(tmp_path):
+    path = tmp_path / "odd.xlsx"
+    with StreamingWorkbook(path, "表\ufffe/名") as book:
+        book.row(["x" * 40_000, float("nan"), float("inf"), "a\x02\ud800\uffffb", 10**20])
+    well_formed(path.read_bytes())
+    sheet = load_workbook(path).active
+    assert sheet.title == "表_名"
+    long, nan, inf, text, big = next(sheet.iter_rows(values_only=True))
+    assert len(long) == 32_767 and (nan, inf, text, big) == ("nan", "inf", "ab", 10**20)
