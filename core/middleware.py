@@ -1,8 +1,12 @@
-"""Refuse, before any view runs, a query or form parameter that PostgreSQL could not store or compare
-(a NUL byte): answered 400 naming the parameter, in Chinese and English, instead of a server error."""
+"""Before any view runs: a chunked body read with its length, or refused with a 411 where the server cannot
+read it; a query or form parameter that OneTable does not keep (`reporting.errors.storable`) refused with a 400
+naming it, in Chinese and English, instead of a server error or a corrupt export."""
 
 from __future__ import annotations
 
+import io
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -32,3 +36,40 @@ class RejectUnstorableText:
         if api:
             return json_response(error_body(problems), 400)
         return render(request, "bad_request.html", {"problems": problems}, status=400)
+
+
+def _chunked(environ) -> bool:
+    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH")
+
+
+def read_chunked_body(application):
+    """WSGI middleware: a body sent with `Transfer-Encoding: chunked` carries no Content-Length, and Django reads
+    such a body as empty (a filing was refused as `{}`; an endpoint asked to resume was paused). Where the server
+    has decoded the chunks and ends the input stream there (`wsgi.input_terminated`, which gunicorn sets), the
+    body is read here, at most one byte past what the server takes, and handed on with its length (a longer one
+    is then refused 413 as any other). Where the server does not say so, `RequireLength` answers 411."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    def wrapped(environ, start_response):
+        if _chunked(environ) and environ.get("wsgi.input_terminated"):
+            body = environ["wsgi.input"].read(limit + 1 if limit is not None else -1)
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        return application(environ, start_response)
+
+    return wrapped
+
+
+class RequireLength:
+    """A chunked body the server could not hand over with its length is answered 411 Length Required, by name,
+    instead of being read as empty."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _chunked(request.META):
+            return self.get_response(request)
+        problem = Problem(field="Content-Length", rule="body.length_required")
+        if request.path.startswith("/api/"):
+            return json_response(error_body([problem]), 411)
+        return HttpResponse(problem.message, status=411, content_type="text/plain; charset=utf-8")

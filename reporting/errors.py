@@ -6,6 +6,7 @@ and Excel uploads all render the same Problem.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -47,12 +48,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "ids.list": ("须为非空的投递编号列表，如 dlv_123", "must be a non-empty list of delivery ids such as dlv_123"),
     "ids.item": ("不是投递编号（应为 dlv_123 的形式）", "is not a delivery id (use the form dlv_123)"),
+    "body.length_required": (
+        "请求须带 Content-Length 请求头：本服务器无法读取分块传输（chunked）的请求体",
+        "the request needs a Content-Length header: this server cannot read a chunked body",
+    ),
     "body.too_large": ("请求体不能超过 {mb} MB", "the request body must not exceed {mb} MB"),
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
     "text.character": (
-        "含有不能保存的字符（空字符 NUL 或无效的 Unicode 代理码元）",
-        "contains a character that cannot be stored (a NUL or an unpaired Unicode surrogate)",
+        "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
+        "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF "
+        "or an unpaired Unicode surrogate)",
     ),
+    "text.type": ("须为文字（字符串）", "must be text (a string)"),
+    "boolean.json": ("须为 JSON 布尔值 true 或 false", "must be a JSON boolean, true or false"),
+    "number.range": ("须为 {min} 至 {max} 的整数", "must be a whole number from {min} to {max}"),
     "idempotency.missing": ("缺少 Idempotency-Key 请求头", "the Idempotency-Key header is missing"),
     "idempotency.reused": (
         "该 Idempotency-Key 已用于另一个不同的请求",
@@ -231,17 +240,22 @@ class Problems(Exception):
         return [p.as_dict() for p in self.problems]
 
 
+# One rule for every text OneTable keeps: what PostgreSQL cannot store (a NUL; an unpaired surrogate is not
+# UTF-8), and what XML 1.0 cannot hold, so that no stored text can corrupt an XLSX export (the other C0 control
+# characters but tab, newline and carriage return; U+FFFE and U+FFFF). C1 controls and DEL are legal XML.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def storable(text: str) -> bool:
-    """PostgreSQL keeps neither a NUL in text or JSON nor an unpaired surrogate (not UTF-8)."""
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Whether OneTable keeps `text` as it is: no NUL, no other C0 control but tab and newlines, no unpaired
+    surrogate, no U+FFFE or U+FFFF."""
+    return _UNSTORABLE.search(text) is None
+
+
+def drop_unstorable(text: str) -> str:
+    """`text` without the characters `storable` refuses (all invisible or invalid): what a writer of XML (an XLSX
+    export) puts down for text stored before the rule, or behind its back."""
+    return _UNSTORABLE.sub("", text)
 
 
 MAX_DEPTH = 32  # a submission's body is three levels deep; deeper is refused before anything recurses on it

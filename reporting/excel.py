@@ -21,7 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.models import Unit, User
 from reporting import fieldtypes
-from reporting.errors import Problem, Problems
+from reporting.errors import Problem, Problems, drop_unstorable
 from reporting.models import Sheet, Submission
 from reporting.onetable import Claims, OneTable, build_one_table, filing_table
 from reporting.periods import Period
@@ -32,6 +32,7 @@ from reporting.services.submissions import (
     submit_sheet,
     validate_answers,
 )
+from reporting.xlsx_stream import MAX_CELL_TEXT, sheet_title
 
 HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
 VALUE_COL, NA_COL = 5, 6
@@ -91,10 +92,10 @@ def build_template(unit: Unit, period: Period) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
     meta = workbook.create_sheet("_meta")
-    meta.append(["unit", unit.area.code, "period", str(period)])
+    _append(meta, ["unit", unit.area.code, "period", str(period)])
     for index, table in enumerate(tables):
-        title = f"{index + 1}.{table.sheet.name_zh}"[:31]
-        meta.append(["sheet", table.sheet.code, "worksheet", title])
+        title = sheet_title(f"{index + 1}.{table.sheet.name_zh}")
+        _append(meta, ["sheet", table.sheet.code, "worksheet", title])
         ws = workbook.create_sheet(title)
         (_ledger_worksheet if table.sheet.is_ledger else _periodic_worksheet)(ws, table)
     meta.sheet_state = "hidden"
@@ -103,8 +104,32 @@ def build_template(unit: Unit, period: Period) -> bytes:
     return buffer.getvalue()
 
 
+def _append(ws, values: list) -> None:
+    """Append a row that keeps the workbook valid whatever is stored: text holds only what XML 1.0 can, and
+    stays text (openpyxl takes a text that begins with "=" for a formula, and a broken one corrupts the file)."""
+    ws.append([drop_unstorable(v)[:MAX_CELL_TEXT] if isinstance(v, str) else v for v in values])
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
+def _cell_value(f, value: Any) -> Any:
+    """A stored value as its type writes it in a cell; one its type cannot read (stored behind the rules' back)
+    as text."""
+    try:
+        return f.field_type.to_cell(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _choice_list(options: list[str]) -> str | None:
+    """A list validation's formula (quotes doubled), or None when Excel would refuse it (over 255 characters)."""
+    text = ",".join(drop_unstorable(str(o)).replace('"', '""') for o in options)
+    return f'"{text}"' if len(text) <= 255 else None
+
+
 def _head(ws, labels: list[str]) -> None:
-    ws.append(labels)
+    _append(ws, labels)
     for cell in ws[1]:
         cell.font, cell.fill = HEAD_FONT, HEAD_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -115,15 +140,17 @@ def _periodic_worksheet(ws, table: OneTable) -> None:
     _head(ws, HEADER)
     for row_index, entry in enumerate(table.fields, start=2):
         f = entry.field
-        value = f.field_type.to_cell(entry.carried) if entry.has_carried else None
-        ws.append([f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
+        value = _cell_value(f, entry.carried) if entry.has_carried else None
+        _append(ws, [f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
         if entry.has_carried:
             ws.cell(row_index, VALUE_COL).fill = CARRIED_FILL
         if f.type in ("choice", "boolean"):
             options = [c.get("zh", c["code"]) for c in f.constraints.get("choices", [])] or ["是", "否"]
-            check = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True)
-            ws.add_data_validation(check)
-            check.add(ws.cell(row_index, VALUE_COL))
+            formula = _choice_list(options)
+            if formula:
+                check = DataValidation(type="list", formula1=formula, allow_blank=True)
+                ws.add_data_validation(check)
+                check.add(ws.cell(row_index, VALUE_COL))
     for column, width in zip("ABCDEF", (22, 26, 10, 40, 18, 24), strict=True):
         ws.column_dimensions[column].width = width
 

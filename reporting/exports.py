@@ -167,8 +167,16 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
-        return ",".join(value)
+        return ",".join(map(str, value))
     return str(value)
+
+
+def _number(value, text: str) -> float | str:
+    """A count or amount as a number the spreadsheet can add up; a value stored that is not one stays text."""
+    try:
+        return text if value is None else float(value)
+    except (TypeError, ValueError):
+        return text
 
 
 def csv_chunks(query: Query) -> Iterator[bytes]:
@@ -264,8 +272,7 @@ def _write_xlsx(query: Query, path: Path, progress) -> None:
         for done, row in enumerate(recorded(query, read_ahead(query)), start=1):
             cells = _cells(row, fields)
             for position, code in numeric:
-                if row.values.get(code) is not None:
-                    cells[position] = float(row.values[code])
+                cells[position] = _number(row.values.get(code), cells[position])
             book.row(cells)
             if done % 5000 == 0:
                 progress(done)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from reporting.errors import Problem, render
+from reporting.errors import Problem, render, storable
 
 Constraints = dict[str, Any]
 
@@ -385,7 +385,11 @@ class TextType(FieldType):
     seconds_per_value = 20
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
+        if isinstance(raw, (bool, list, dict)):  # a number is its text (a spreadsheet's cell may hold one)
+            raise Problem(field=field, rule="text.type")
         text = str(raw).strip()
+        if not storable(text):  # a spreadsheet's cell is not checked at any door
+            raise Problem(field=field, rule="text.character")
         max_length = constraints.get("max_length", 500)
         if len(text) > max_length:
             raise Problem(field=field, rule="text.max_length", params={"max_length": max_length})

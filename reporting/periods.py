@@ -20,10 +20,11 @@ class PeriodType(StrEnum):
 
 
 _PER_YEAR = {PeriodType.MONTHLY: 12, PeriodType.QUARTERLY: 4, PeriodType.YEARLY: 1}
+# ASCII digits only: `\d` also takes '٢٠٢٦', which `int()` reads as 2026, so one period had many spellings
 _PATTERNS = [
-    (re.compile(r"^(\d{4})(0[1-9]|1[0-2])$"), PeriodType.MONTHLY),
-    (re.compile(r"^(\d{4})Q([1-4])$"), PeriodType.QUARTERLY),
-    (re.compile(r"^(\d{4})$"), PeriodType.YEARLY),
+    (re.compile(r"^([0-9]{4})(0[1-9]|1[0-2])$"), PeriodType.MONTHLY),
+    (re.compile(r"^([0-9]{4})Q([1-4])$"), PeriodType.QUARTERLY),
+    (re.compile(r"^([0-9]{4})$"), PeriodType.YEARLY),
 ]
 MIN_YEAR, MAX_YEAR = 1900, 2999
 # English month names are fixed here rather than taken from the locale: a label must not depend on the server's.

@@ -7,15 +7,18 @@ that buys (formats per cell, formulas, charts): each row here becomes one XML st
 written straight into the zip member, so memory stays flat for any size. The file is
 a minimal Office Open XML package (SpreadsheetML, inline strings, one bold style for
 the header row) that Excel, WPS and LibreOffice open; tests read it back with openpyxl.
-XlsxWriter still makes the richer files (the cadres' Excel templates).
+openpyxl makes the richer files (the cadres' Excel templates, reporting/excel.py).
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from reporting.errors import drop_unstorable
 
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _PKG = "http://schemas.openxmlformats.org/package/2006"
@@ -58,7 +61,7 @@ _STYLES = (
 _SHEET_HEAD = f'{_XML}<worksheet xmlns="{_MAIN}"><sheetData>'
 _SHEET_TAIL = "</sheetData></worksheet>"
 MAX_ROWS = 1_048_576  # Excel's limit per worksheet
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))  # not allowed in XML 1.0
+MAX_CELL_TEXT = 32_767  # Excel's limit per cell: it "repairs" (drops) a longer one
 
 
 def _column(index: int) -> str:
@@ -79,14 +82,17 @@ def _cell(ref: str, value) -> str:
         return ""
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return f'<c r="{ref}"><v>{value!r}</v></c>'
-    text = escape(str(value).translate(_CONTROL))
+    # whatever is stored, the file stays valid: a character XML 1.0 cannot hold is left out, a number a cell
+    # cannot hold (NaN, infinity) is written as text, and text is cut at what a cell holds
+    text = escape(drop_unstorable(str(value))[:MAX_CELL_TEXT])
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
 def sheet_title(name: str) -> str:
     """Excel's rules for a worksheet's name: at most 31 characters, none of \\ / ? * [ ] :."""
+    name = drop_unstorable(name)
     return ("".join("_" if c in "\\/?*[]:" else c for c in name).strip("'") or "Sheet1")[:31]
 
 

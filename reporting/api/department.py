@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,11 +13,12 @@ from rest_framework.views import APIView
 from core.access import access_department
 from core.models import Area
 from reporting.api.errors import not_found
+from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayIn
 from reporting.api.schemas import ErrorOut
 from reporting.data import Query, entitled_fields, unknown_fields
 from reporting.errors import Problem, Problems
 from reporting.exports import csv_chunks, read_page
-from reporting.feed import parse_page, read_feed
+from reporting.feed import read_feed
 from reporting.models import Delivery, Endpoint, Field, Sheet, Status
 from reporting.periods import period_range
 from reporting.services import deliveries
@@ -36,16 +37,13 @@ class FeedView(APIView):
     @extend_schema(
         summary="The department's deliveries in a stable order; follow `next` to read on",
         operation_id="department_feed",
-        parameters=[
-            OpenApiParameter("after", str, description="the `next` cursor of the previous page"),
-            OpenApiParameter("limit", int, description="1–1000, default 100"),
-        ],
+        parameters=[FeedQuery],
         responses={200: FeedOut, 400: ErrorOut},
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
-        after, limit = parse_page(request.query_params.get("after"), request.query_params.get("limit"))
-        page = read_feed(department=department, after=after, limit=limit)
+        query = FeedQuery.parse(request.query_params)
+        page = read_feed(department=department, after=query.get("after") or None, limit=query.get("limit", 100))
         return Response({"items": page.items, "next": page.next_cursor, "has_more": page.has_more})
 
 
@@ -94,39 +92,19 @@ class DeliveryStatusView(APIView):
         )
 
 
-def _delivery_numbers(ids: object) -> list[int]:
-    """Delivery ids as the API shows them (`dlv_123`), or bare numbers; anything else is refused by name."""
-    if not isinstance(ids, list) or not ids:
-        raise Problems([Problem(field="ids", rule="ids.list")])
-    numbers, bad = [], []
-    for index, item in enumerate(ids):
-        text = item.removeprefix("dlv_") if isinstance(item, str) else str(item) if type(item) is int else ""
-        if text.isascii() and text.isdigit() and len(text) <= 18:
-            numbers.append(int(text))
-        else:
-            bad.append(Problem(field=f"ids[{index}]", rule="ids.item"))
-    if bad:
-        raise Problems(bad)
-    return numbers
-
-
 class ReplayView(APIView):
     @extend_schema(
         summary="Send dead-lettered deliveries again: the listed ids, or all of the department's",
         operation_id="department_replay",
-        request=inline_serializer(
-            "ReplayIn",
-            {"ids": serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False)},
-        ),
+        request=ReplayIn,
         responses={200: inline_serializer("ReplayOut", {"replayed": serializers.IntegerField()}), 400: ErrorOut},
     )
     def post(self, request: Request) -> Response:
         department = access_department(request.user)
+        body = ReplayIn.parse(request.data)
         chosen = Delivery.objects.filter(department=department)
-        if not isinstance(request.data, dict):
-            raise Problems([Problem(field="body", rule="body.object")])
-        if "ids" in request.data:  # absent: all of the department's dead letters; present: exactly those listed
-            chosen = chosen.filter(pk__in=_delivery_numbers(request.data["ids"]))
+        if "ids" in body:  # absent: all of the department's dead letters; present: exactly those listed
+            chosen = chosen.filter(pk__in=body["ids"])
         return Response({"replayed": deliveries.replay(deliveries=chosen)})
 
 
@@ -134,15 +112,19 @@ class EndpointActiveView(APIView):
     @extend_schema(
         summary="Pause (active=false) or resume (active=true) one of the department's endpoints",
         operation_id="department_endpoint_active",
-        request=inline_serializer("EndpointActiveIn", {"active": serializers.BooleanField()}),
-        responses={200: inline_serializer("EndpointActiveOut", {"active": serializers.BooleanField()}), 404: ErrorOut},
+        request=EndpointActiveIn,
+        responses={
+            200: inline_serializer("EndpointActiveOut", {"active": serializers.BooleanField()}),
+            400: ErrorOut,
+            404: ErrorOut,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         department = access_department(request.user)
         endpoint = Endpoint.objects.filter(pk=pk, department=department).first()
         if endpoint is None:
             return not_found()
-        active = bool(request.data.get("active")) if isinstance(request.data, dict) else False
+        active = EndpointActiveIn.parse(request.data)["active"]
         deliveries.set_endpoint_active(endpoint=endpoint, active=active)
         return Response({"active": active})
 
@@ -243,16 +225,7 @@ class DataView(APIView):
     @extend_schema(
         summary="Query the data the department is entitled to (JSON or CSV)",
         operation_id="department_data",
-        parameters=[
-            OpenApiParameter("sheet", str, required=True),
-            OpenApiParameter("fields", str, many=True),
-            OpenApiParameter("period_from", str),
-            OpenApiParameter("period_to", str),
-            OpenApiParameter("area", str, description="statutory code of an area inside the jurisdiction"),
-            OpenApiParameter("after", int, description="the `next` of the previous page"),
-            OpenApiParameter("limit", int, description="1–1000, default 100"),
-            OpenApiParameter("format", str, enum=["json", "csv"]),
-        ],
+        parameters=[DataQuery],
         responses={
             200: inline_serializer(
                 "DataPage",
@@ -266,8 +239,8 @@ class DataView(APIView):
     )
     def get(self, request: Request):
         department = access_department(request.user)
-        query = self._query(request, department)
-        if request.query_params.get("format") == "csv":
+        query = self._query(request.query_params, department)
+        if query.limit is None:  # format=csv
             response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{query.sheet.code}.csv"'
             return response
@@ -289,39 +262,38 @@ class DataView(APIView):
         )
 
     @staticmethod
-    def _query(request: Request, department) -> Query:
-        params = request.query_params
-        problems = []
-        sheet = Sheet.objects.filter(code=params.get("sheet", "")).first()
-        if sheet is None or not entitled_fields(department, sheet):
-            problems.append(Problem(field="sheet", rule="sheet.unknown"))
-        else:
-            problems += unknown_fields(department, sheet, params.getlist("fields"))
+    def _query(raw, department) -> Query:
+        """The entitled query the parameters describe; every bad one is named at once, a sheet or an area the
+        department cannot read among them."""
         try:
-            period_range(params.get("period_from"), params.get("period_to"))
+            params, problems = DataQuery.parse(raw), []
         except Problems as error:
-            problems += error.problems
+            params, problems = {}, list(error.problems)
+        named = {p.field for p in problems}
+        sheet = Sheet.objects.filter(code=raw.get("sheet", "")).first()
+        if "sheet" not in named and (sheet is None or not entitled_fields(department, sheet)):
+            problems.append(Problem(field="sheet", rule="sheet.unknown"))
+        elif sheet is not None and "fields" not in named:
+            problems += unknown_fields(department, sheet, params.get("fields") or [])
+        if not named & {"period_from", "period_to"}:
+            try:
+                period_range(params.get("period_from"), params.get("period_to"))
+            except Problems as error:
+                problems += error.problems
         area = None
-        if params.get("area"):
-            area = Area.objects.filter(code=params["area"]).first()
+        if raw.get("area") and "area" not in named:
+            area = Area.objects.filter(code=raw["area"]).first()
             if area is None or not department.jurisdiction.contains(area):
                 problems.append(Problem(field="area", rule="request.scope"))
-        limit = params.get("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            problems.append(Problem(field="limit", rule="feed.limit", params={"max": 1000}))
-        after = params.get("after", "0")
-        if not after.isdigit():
-            problems.append(Problem(field="after", rule="feed.cursor"))
         if problems:
             raise Problems(problems)
-        csv_wanted = params.get("format") == "csv"
         return Query(
             department=department,
             sheet=sheet,
-            fields=params.getlist("fields") or None,
+            fields=params.get("fields") or None,
             period_from=params.get("period_from"),
             period_to=params.get("period_to"),
             area=area,
-            after=int(after),
-            limit=None if csv_wanted else int(limit),
+            after=params["after"],
+            limit=None if params["format"] == "csv" else params["limit"],
         )

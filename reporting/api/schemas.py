@@ -60,6 +60,7 @@ COMMON_ERRORS = {
     "400": "bad input: each problem names the field and the rule (zh and en)",
     "401": "no token, or a token that is unknown, revoked or expired",
     "404": "not found, or not yours: the two look the same",
+    "411": "a chunked body on a server that cannot read one (gunicorn can): send Content-Length",
     "413": "the body is larger than the server takes (DATA_UPLOAD_MAX_MEMORY_SIZE)",
     "415": "the body is not JSON",
     "429": "too many requests for this token; retry later",
@@ -68,7 +69,8 @@ COMMON_ERRORS = {
 
 def add_common_errors(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: document, on every operation of the API, the errors its
-    authentication, throttling, parameters and body can give (401, 429, 404, 400, 413, 415), with the error body."""
+    authentication, throttling, parameters and body can give (401, 429, 404, 400, 411, 413, 415), with the
+    error body."""
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
@@ -77,7 +79,7 @@ def add_common_errors(result: dict, generator, request, public) -> dict:
             for code, description in COMMON_ERRORS.items():
                 if code == "400" and not (operation.get("parameters") or operation.get("requestBody")):
                     continue  # nothing to get wrong
-                if code in ("413", "415") and "requestBody" not in operation:
+                if code in ("411", "413", "415") and "requestBody" not in operation:
                     continue
                 responses.setdefault(
                     code,

@@ -16,10 +16,12 @@ from rest_framework.views import APIView
 from core.access import access_own_unit, access_unit_sheet, access_unit_submission
 from reporting import idempotency
 from reporting.api.errors import not_found, problem_response
+from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.errors import Problem, Problems
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
+from reporting.params import whole_number
 from reporting.periods import Period
 from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
 
@@ -81,18 +83,11 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _object(body: Any, name: str) -> dict[str, Any]:
-    value = body.get(name, {}) if isinstance(body, dict) else None
-    if not isinstance(value, dict):
-        raise Problems([Problem(field=name, rule="body.object")])
-    return value
-
-
 class OneTableView(APIView):
     @extend_schema(
         summary="The unit's one table for a period: the sheets open for filing then (400 period.not_open if none)",
         operation_id="unit_one_table",
-        parameters=[OpenApiParameter("period", str, required=True, description="2026, 2026Q4 or 202611")],
+        parameters=[OneTableQuery],
         responses={
             200: inline_serializer(
                 "OneTable",
@@ -103,7 +98,7 @@ class OneTableView(APIView):
     )
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
-        period = Period.parse(request.query_params.get("period", ""), field="period")
+        period = Period.parse(OneTableQuery.parse(request.query_params)["period"])
         claims = Claims(unit)
         sheets = [
             s
@@ -141,15 +136,16 @@ class SubmissionsView(APIView):
         summary="The unit's submissions and ledger records",
         operation_id="unit_submissions_list",
         responses={200: SubmissionListOut},
-        parameters=[OpenApiParameter("sheet", str), OpenApiParameter("period", str)],
+        parameters=[SubmissionsQuery],
     )
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
+        query = SubmissionsQuery.parse(request.query_params)
         rows = SubmissionVersion.objects.filter(submission__unit=unit, number=F("submission__current_version"))
-        if request.query_params.get("sheet"):
-            rows = rows.filter(submission__sheet__code=request.query_params["sheet"])
-        if request.query_params.get("period"):
-            rows = rows.filter(submission__period=str(Period.parse(request.query_params["period"])))
+        if query.get("sheet"):
+            rows = rows.filter(submission__sheet__code=query["sheet"])
+        if query.get("period"):
+            rows = rows.filter(submission__period=query["period"])
         rows = rows.select_related("submission__sheet").order_by("-submission__period", "-submission_id")[:500]
         return Response({"results": [version_json(v.submission, v) for v in rows]})
 
@@ -158,15 +154,7 @@ class SubmissionsView(APIView):
         operation_id="unit_submissions_create",
         responses={201: SubmissionOut, 400: ErrorOut, 409: ErrorOut, 422: ErrorOut},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
-        request=inline_serializer(
-            "SubmissionIn",
-            {
-                "sheet": serializers.CharField(),
-                "period": serializers.CharField(required=False),
-                "values": serializers.DictField(),
-                "not_applicable": serializers.DictField(required=False),
-            },
-        ),
+        request=SubmissionIn,
     )
     def post(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
@@ -195,19 +183,17 @@ class SubmissionsView(APIView):
 
     @staticmethod
     def _file(unit, user, body: Any) -> SubmissionVersion:
-        if not isinstance(body, dict):
-            raise Problems([Problem(field="body", rule="body.object")])
-        code = body.get("sheet")
-        if not isinstance(code, str) or not code:
-            raise Problems([Problem(field="sheet", rule="required")])
+        body = SubmissionIn.parse(body)
         try:
-            sheet = access_unit_sheet(unit, code)
+            sheet = access_unit_sheet(unit, body["sheet"])
         except Http404:
             raise Problems([Problem(field="sheet", rule="unknown")]) from None
-        values, na = _object(body, "values"), _object(body, "not_applicable")
+        values, na = body["values"], body.get("not_applicable", {})
         if sheet.is_ledger:
             return add_record(unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user)
-        period = Period.parse(str(body.get("period", "")), field="period")
+        if "period" not in body:
+            raise Problems([Problem(field="period", rule="required")])
+        period = Period.parse(body["period"])
         return submit_sheet(unit=unit, sheet=sheet, period=period, raw=values, not_applicable=na, by=user)
 
 
@@ -247,14 +233,7 @@ class CorrectionsView(APIView):
         operation_id="unit_submission_correct",
         responses={201: SubmissionOut, 400: ErrorOut, 412: ErrorOut, 428: ErrorOut},
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
-        request=inline_serializer(
-            "CorrectionIn",
-            {
-                "values": serializers.DictField(),
-                "not_applicable": serializers.DictField(required=False),
-                "reason": serializers.CharField(),
-            },
-        ),
+        request=CorrectionIn,
     )
     def post(self, request: Request, pk: int) -> Response:
         unit = access_own_unit(request.user)
@@ -262,21 +241,16 @@ class CorrectionsView(APIView):
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             return problem_response([Problem(field="If-Match", rule="if_match.missing")], 428)
-        try:
-            expected = int(if_match.removeprefix("W/").strip('"'))
-        except ValueError:
-            expected = -1
-        body = request.data
-        values, na = _object(body, "values"), _object(body, "not_applicable")
-        reason = body.get("reason", "") if isinstance(body, dict) else ""
+        expected = whole_number(if_match.removeprefix("W/").strip('"'))
+        body = CorrectionIn.parse(request.data)
         try:
             version = correct_submission(
                 submission=submission,
-                raw=values,
-                not_applicable=na,
-                reason=str(reason or ""),
+                raw=body["values"],
+                not_applicable=body.get("not_applicable", {}),
+                reason=body["reason"],
                 by=request.user,
-                expected_version=expected,
+                expected_version=-1 if expected is None else expected,
             )
         except VersionConflict as conflict:
             return problem_response(

@@ -308,7 +308,7 @@ def _create_field(proposal: dict[str, Any], request: DataRequest) -> Field:
         constraints=proposal.get("constraints") or {},
         unit_of_measure=proposal.get("unit_of_measure") or "",
         description=proposal.get("description") or "",
-        stable=bool(proposal.get("stable")),
+        stable=proposal.get("stable") is True,  # a stored "false" is not a yes
         order=order,
     )
     created.full_clean(validate_unique=False)

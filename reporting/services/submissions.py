@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.audit import record
 from core.models import Unit, User
 from core.rows import insert
-from reporting.errors import Problem, Problems
+from reporting.errors import Problem, Problems, storable
 from reporting.fieldtypes import parse_value
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
 from reporting.onetable import OneTable, filing_table
@@ -68,7 +68,12 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
             if code in not_applicable:
                 if not f.allow_na:
                     raise Problem(field=code, rule="na.forbidden")
-                reason = (not_applicable[code] or "").strip()
+                reason = not_applicable[code]
+                if reason is not None and not isinstance(reason, str):
+                    raise Problem(field=code, rule="text.type")
+                reason = (reason or "").strip()
+                if not storable(reason):
+                    raise Problem(field=code, rule="text.character")
                 if not reason:
                     raise Problem(field=code, rule="na.reason")
                 na[code] = reason[:200]

@@ -25,6 +25,7 @@ from reporting.data import Query, entitled_fields, field_totals, units_asked, un
 from reporting.errors import Problem, Problems
 from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
+from reporting.params import number_in, whole_number
 from reporting.periods import Period, PeriodError, period_range
 from reporting.selectors import display
 from reporting.services import deliveries
@@ -75,9 +76,10 @@ def replay(request: HttpRequest) -> HttpResponse:
 def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
     department = access_department(request.user)
     endpoint = Endpoint.objects.filter(pk=pk, department=department).first()
-    if endpoint is None:
+    active = request.POST.get("active")
+    if endpoint is None or active not in ("0", "1"):  # a forged form: anything else paused the endpoint
         raise Http404
-    deliveries.set_endpoint_active(endpoint=endpoint, active=request.POST.get("active") == "1")
+    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1")
     return redirect("department_home")
 
 
@@ -102,8 +104,8 @@ def _query(request: HttpRequest, department) -> Query | None:
         area = Area.objects.filter(code=request.GET["area"]).first()
         if area is None or not department.jurisdiction.contains(area):
             problems.append(Problem(field="area", rule="request.scope"))
-    after = request.GET.get("after", "0") or "0"
-    if not (after.isascii() and after.isdigit() and len(after) <= 18):
+    after = whole_number(request.GET.get("after", "0") or "0")
+    if after is None or after >= 10**18:
         problems.append(Problem(field="after", rule="feed.cursor"))
     if problems:
         raise Problems(problems)
@@ -114,7 +116,7 @@ def _query(request: HttpRequest, department) -> Query | None:
         period_from=request.GET.get("period_from") or None,
         period_to=request.GET.get("period_to") or None,
         area=area,
-        after=int(after),
+        after=after or 0,
     )
 
 
@@ -194,12 +196,12 @@ def export_start(request: HttpRequest) -> HttpResponse:
         query = _query(request, department)
     except Problems as error:
         return _refused_filters(request, department, error)
-    if query is None:
+    if query is None or request.POST.get("format", "csv") not in ("csv", "xlsx"):
         raise Http404
     job = ExportJob.objects.create(
         department=department,
         by=request.user,
-        format=("xlsx" if request.POST.get("format") == "xlsx" else "csv"),
+        format=request.POST.get("format", "csv"),
         params={
             "sheet": query.sheet.code,
             "fields": query.fields,
@@ -359,6 +361,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     """API tokens for the department's own systems: created here, shown once, revocable."""
     department = access_department(request.user)
     shown = None
+    problems: list[Problem] = []
     if request.method == "POST":
         if request.POST.get("revoke"):
             token = ApiToken.objects.filter(pk=posted_id(request, "revoke") or 0, user__department=department).first()
@@ -366,13 +369,29 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 raise Http404
             revoke_token(token=token)
         else:
-            days = int(request.POST.get("days") or 365) if (request.POST.get("days") or "365").isdigit() else 365
-            name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
-            _row, shown = issue_token(
-                user=department_system_user(department), name=name, valid_for=dt.timedelta(days=min(max(days, 1), 730))
-            )
+            try:
+                days = number_in(
+                    (request.POST.get("days") or "365").strip(),
+                    field="days",
+                    low=1,
+                    high=730,
+                    label_zh="有效天数",
+                    label_en="Valid for (days)",
+                )
+            except Problem as problem:
+                problems.append(problem)
+            else:
+                name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
+                _row, shown = issue_token(
+                    user=department_system_user(department), name=name, valid_for=dt.timedelta(days=days)
+                )
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
-    return render(request, "department/tokens.html", {"department": department, "tokens": listed, "shown": shown})
+    return render(
+        request,
+        "department/tokens.html",
+        {"department": department, "tokens": listed, "shown": shown, "problems": problems},
+        status=400 if problems else 200,
+    )
 
 
 @login_required

@@ -30,6 +30,7 @@ from reporting.models import (
     SubscriptionStatus,
     ZombieFlag,
 )
+from reporting.params import number_in
 from reporting.periods import Period
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
 from reporting.views import posted_id
@@ -200,10 +201,10 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
             text = request.POST.get(f"days_{value}", "")
             if value == Cadence.LEDGER or text == "":
                 continue
-            if not text.isdigit() or int(text) > 365:
-                problems.append(Problem(field=f"days_{value}", rule="feed.limit", params={"max": 365}))
-            else:
-                days[value] = int(text)
+            try:
+                days[value] = number_in(text.strip(), field=f"days_{value}", low=0, high=365)
+            except Problem as problem:
+                problems.append(problem)
         if not problems:
             for cadence, number in days.items():
                 DueRule.objects.update_or_create(cadence=cadence, defaults={"days_after_period_end": number})
@@ -220,8 +221,16 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
     except ValueError:
         problems.append(Problem(field="due_on", rule="date.invalid", label_zh="截止日期", label_en="Due on"))
         due_on = None
-    if not request.POST.get("reason", "").strip():
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    limit = DueException._meta.get_field("reason").max_length
+    if len(reason) > limit:
+        problems.append(
+            Problem(
+                field="reason", rule="text.max_length", params={"max_length": limit}, label_zh="原因", label_en="Reason"
+            )
+        )
     if sheet and period and period.type != sheet.period_type:
         problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
     if sheet and period and due_on and due_on <= period.end:

@@ -22,6 +22,7 @@ from reporting.errors import Problems
 from reporting.forms import draft_answers, read_post, rows_for
 from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
 from reporting.onetable import due_date, due_items, filing_table, ledger_sheets
+from reporting.params import whole_number
 from reporting.periods import Period, PeriodError
 from reporting.selectors import display, versions_with_changes
 from reporting.services.submissions import (
@@ -203,10 +204,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         rows = rows_for(table, values=current.values, not_applicable=current.not_applicable, use_carried=False)
         return render(request, "township/fill.html", {**context, "rows": rows})
     raw, na = read_post(table, request.POST)
-    try:
-        expected = int(request.POST.get("base_version", ""))
-    except ValueError:
-        expected = -1
+    expected = whole_number(request.POST.get("base_version", ""))
     return _submit_once(
         request,
         context,
@@ -219,7 +217,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             not_applicable=na,
             reason=request.POST.get("reason", ""),
             by=request.user,
-            expected_version=expected,
+            expected_version=-1 if expected is None else expected,
         ),
     )
 

@@ -1,0 +1,249 @@
+"""What each API operation takes, one serializer per operation: the OpenAPI schema documents these
+(drf-spectacular reads them from `extend_schema`) and the views validate with them, so the schema and the checks
+are one definition and cannot drift apart.
+
+A wrong value is refused by name, with its rule in Chinese and English, like every Problem: `Input.parse`
+raises Problems naming each wrong field at once (`limit`, `not_applicable.volunteers`, `ids[2]`). The fields are
+strict where DRF's are lenient: text is a string (DRF's CharField takes numbers), a boolean is JSON's true or
+false (DRF's BooleanField takes "false", 0 and "no"), a number is written in ASCII digits (DRF's IntegerField
+takes '١٢'; `reporting.params` says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reporting.errors import Problem, Problems, storable
+from reporting.feed import CURSOR
+from reporting.params import whole_number
+from reporting.periods import Period
+
+PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
+
+
+class _Rule:
+    """A field's one rule: what a Problem about it says when its value is of the wrong type or out of range."""
+
+    rule = "required"
+    params: dict[str, Any] = {}
+
+    def __init__(self, *args, rule: str | None = None, params: dict[str, Any] | None = None, **kwargs) -> None:
+        self.rule = rule or self.rule
+        self.params = params or self.params
+        super().__init__(*args, **kwargs)
+
+    def problem(self, raw: Any, where: str) -> Problem:
+        return Problem(field=where, rule=self.rule, params=self.params)
+
+
+class Text(_Rule, serializers.CharField):
+    """Text and only text (a JSON number, boolean, list or object is refused), kept only if storable."""
+
+    rule = "text.type"
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not storable(data):
+            raise serializers.ValidationError("text.character", code="text.character")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": PERIOD_PATTERN, "example": "2026Q4"})
+class PeriodText(Text):
+    """A period in the DHIS2 notation (2026, 2026Q4, 202611); refused with the reason `Period.parse` gives."""
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            return str(Period.parse(text, field=self.field_name))
+        except Problem:
+            raise serializers.ValidationError("period", code="invalid") from None
+
+    def problem(self, raw: Any, where: str) -> Problem:
+        if not isinstance(raw, str):
+            return super().problem(raw, where)
+        try:
+            Period.parse(raw, field=where)
+        except Problem as problem:
+            return problem
+        return super().problem(raw, where)
+
+
+class Boolean(_Rule, serializers.BooleanField):
+    """JSON's true or false, nothing else: "false" read as true (a non-empty string) paused what it resumed."""
+
+    rule = "boolean.json"
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("boolean.json", code="invalid")
+        return data
+
+
+class WholeNumber(_Rule, serializers.IntegerField):
+    """A JSON integer, or (in a query string) ASCII digits; its range is part of its rule."""
+
+    rule = "number.range"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not kwargs.get("params"):
+            self.params = {"min": self.min_value, "max": self.max_value}
+
+    def to_internal_value(self, data: Any) -> int:
+        number = data if type(data) is int else whole_number(data)
+        if number is None:
+            raise serializers.ValidationError("number", code="invalid")
+        return number
+
+
+class Object(_Rule, serializers.DictField):
+    rule = "body.object"
+
+
+class TextList(_Rule, serializers.ListField):
+    rule = "text.type"
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": "^(dlv_)?[0-9]{1,18}$", "example": "dlv_123"},
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+        ]
+    }
+)
+class DeliveryId(_Rule, serializers.Field):
+    """A delivery id as the API shows it (`dlv_123`), or its bare number."""
+
+    rule = "ids.item"
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is int and 0 <= data < 10**18:
+            return data
+        number = whole_number(data.removeprefix("dlv_")) if isinstance(data, str) else None
+        if number is None:
+            raise serializers.ValidationError("ids.item", code="invalid")
+        return number
+
+    def to_representation(self, value: int) -> str:
+        return f"dlv_{value}"
+
+
+class DeliveryIds(_Rule, serializers.ListField):
+    rule = "ids.list"
+
+
+class Choice(_Rule, serializers.ChoiceField):
+    rule = "choice.invalid"
+
+    def __init__(self, choices: list[str], **kwargs) -> None:
+        super().__init__(choices, params={"choices": "、".join(choices)}, **kwargs)
+
+
+class Input(serializers.Serializer):
+    """An operation's input (a query string or a JSON body); `parse` returns its valid values or raises Problems."""
+
+    @classmethod
+    def parse(cls, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise Problems([Problem(field="body", rule="body.object")])
+        serializer = cls(data=data)
+        if serializer.is_valid():
+            return dict(serializer.validated_data)
+        raise Problems(_problems(serializer.fields, serializer.errors, data))
+
+
+def _problems(fields, errors: Mapping, data: Any, prefix: str = "") -> list[Problem]:
+    found = []
+    for name, details in errors.items():
+        raw = data.get(name) if isinstance(data, Mapping) else None
+        found += _field_problems(fields[name], details, raw, f"{prefix}.{name}" if prefix else name)
+    return found
+
+
+def _field_problems(field, details, raw: Any, where: str) -> list[Problem]:
+    if isinstance(details, Mapping):  # a dict's or a list's items: {key or index: their errors}
+        found = []
+        for key, inner in details.items():
+            item = raw.get(key) if isinstance(raw, Mapping) else raw[key] if isinstance(raw, list) else None
+            name = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+            found += _field_problems(field.child, inner, item, name)
+        return found
+    found = []
+    for detail in details:
+        code = getattr(detail, "code", "")
+        if code in ("required", "blank"):
+            found.append(Problem(field=where, rule="required"))
+        elif code == "text.character":
+            found.append(Problem(field=where, rule="text.character"))
+        elif code == "max_length":
+            found.append(Problem(field=where, rule="text.max_length", params={"max_length": field.max_length}))
+        elif isinstance(field, _Rule):
+            found.append(field.problem(raw, where))
+        else:
+            found.append(Problem(field=where, rule="body.object"))
+    return found
+
+
+# --- the operations ---------------------------------------------------------------------------------------------
+
+
+class OneTableQuery(Input):
+    period = PeriodText(help_text="2026, 2026Q4 or 202611")
+
+
+class SubmissionsQuery(Input):
+    sheet = Text(required=False)
+    period = PeriodText(required=False)
+
+
+class SubmissionIn(Input):
+    sheet = Text()
+    period = PeriodText(required=False, help_text="for a periodic sheet: 2026, 2026Q4 or 202611")
+    values = Object(help_text="field code → value, in the field's JSON type")
+    not_applicable = Object(
+        child=Text(allow_blank=True), required=False, help_text="field code → the reason it does not apply"
+    )
+
+
+class CorrectionIn(Input):
+    values = Object(help_text="field code → value, in the field's JSON type")
+    not_applicable = Object(child=Text(allow_blank=True), required=False)
+    reason = Text(allow_blank=True, help_text="why the submission is corrected")
+
+
+class FeedQuery(Input):
+    after = Text(required=False, rule="feed.cursor", help_text="the `next` cursor of the previous page")
+    limit = WholeNumber(required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000})
+
+    def validate_after(self, value: str) -> str:
+        if value and not CURSOR.fullmatch(value):
+            raise serializers.ValidationError("feed.cursor", code="invalid")
+        return value
+
+
+class DataQuery(Input):
+    sheet = Text()
+    fields = TextList(child=Text(), required=False)
+    period_from = PeriodText(required=False)
+    period_to = PeriodText(required=False)
+    area = Text(required=False, help_text="statutory code of an area inside the jurisdiction")
+    after = WholeNumber(required=False, min_value=0, max_value=10**18 - 1, rule="feed.cursor", default=0)
+    limit = WholeNumber(
+        required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000}, default=100
+    )
+    format = Choice(["json", "csv"], required=False, default="json")
+
+
+class ReplayIn(Input):
+    ids = DeliveryIds(child=DeliveryId(), required=False, allow_empty=False)
+
+
+class EndpointActiveIn(Input):
+    active = Boolean(help_text="false pauses the endpoint, true resumes it")

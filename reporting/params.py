@@ -1,0 +1,48 @@
+"""Reading what a request writes as text (query strings, form fields, headers): whole numbers, row ids, JSON
+objects. One rule each, for the pages and the API's input serializers alike: a wrong one is None or a Problem
+naming it, never an exception Python raises on its own.
+
+Why not `str.isdigit()` and `int()`: `isdigit()` accepts '²' and '١٢'; `int()` refuses the first (a server
+error after the check said yes) and reads the second. Numbers here are ASCII digits, and at most 18 of them
+(PostgreSQL's bigint holds any such number).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from reporting.errors import Problem, unstorable
+
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: Any) -> int | None:
+    """A non-negative whole number written in ASCII digits, or None for anything else."""
+    return int(text) if isinstance(text, str) and _WHOLE.fullmatch(text) else None
+
+
+def number_in(text: Any, *, field: str, low: int, high: int, label_zh: str = "", label_en: str = "") -> int:
+    """A whole number from `low` to `high`, or a Problem naming `field`."""
+    number = whole_number(text)
+    if number is None or not low <= number <= high:
+        raise Problem(
+            field=field, rule="number.range", params={"min": low, "max": high}, label_zh=label_zh, label_en=label_en
+        )
+    return number
+
+
+def json_object(text: str | None, *, field: str) -> dict[str, Any]:
+    """A JSON object typed into a form (a field's constraints), or a Problem naming `field` when it is not
+    JSON, not an object, nested past what the decoder follows, or holds text OneTable does not keep."""
+    try:
+        data = json.loads(text or "{}")
+    except (ValueError, RecursionError):
+        raise Problem(field=field, rule="body.object") from None
+    if not isinstance(data, dict):
+        raise Problem(field=field, rule="body.object")
+    problems = unstorable(data, field)
+    if problems:
+        raise problems[0]
+    return data
