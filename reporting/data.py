@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
-from reporting.models import AccessKind, Field, Sheet, Subscription, SubscriptionStatus
+from reporting.models import AccessKind, Field, Sheet, Subscription
 from reporting.onetable import sheet_catalogue
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
@@ -39,10 +39,7 @@ class Entitlement:
 
 
 def active_subscriptions(department: Department, today: dt.date | None = None):
-    today = today or timezone.localdate()
-    return Subscription.objects.filter(department=department, status=SubscriptionStatus.ACTIVE).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gte=today)
-    )
+    return Subscription.objects.entitling(today or timezone.localdate()).filter(department=department)
 
 
 def entitlements(department: Department, today: dt.date | None = None) -> list[Entitlement]:
