@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.models import Area, Department
 from reporting.accesslog import write_access_records
-from reporting.data import Query, Row, entitled_fields, rows
+from reporting.data import Query, Row, count_rows, entitled_fields, rows
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.xlsx_stream import StreamingWorkbook
 
@@ -194,23 +194,6 @@ def query_from(department: Department, params: dict) -> Query:
         period_to=params.get("period_to") or None,
         area=Area.objects.filter(code=params.get("area")).first() if params.get("area") else None,
     )
-
-
-def count_rows(query: Query) -> int:
-    """How many submissions the query touches (for progress), without reading their values."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM reporting_submission s JOIN core_unit u ON u.id = s.unit_id "
-            "JOIN core_area a ON a.id = u.area_id WHERE s.sheet_id = %s AND a.path LIKE %s "
-            "AND s.period >= %s AND s.period <= %s",
-            [
-                query.sheet.pk,
-                (query.area.path if query.area else "") + "%",
-                query.period_from or "",
-                query.period_to or "9999",
-            ],
-        )
-        return cursor.fetchone()[0]
 
 
 def export_dir() -> Path:
