@@ -32,9 +32,7 @@ def test_the_chart_states_each_points_coverage_and_shows_the_empty_period(demo, 
     page.goto(live_server.url + "/department/chart/?field=library_books")
     page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 2")
     # the trend's axis: every period in order, each label with its coverage under it
-    labels = page.evaluate(
-        "() => Object.values(Chart.instances).find(c => c.canvas.id === 'over-periods').data.labels"
-    )
+    labels = page.evaluate("() => Object.values(Chart.instances).find(c => c.canvas.id === 'over-periods').data.labels")
     assert labels == [
         ["2026Q3", "应报 150 个单位，已报 150 个"],
         ["2026Q4", "应报 150 个单位，已报 0 个"],
