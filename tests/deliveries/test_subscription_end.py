@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import timezone
 
 from core.models import Department, User
 from reporting.models import Delivery, DeliveryStatus, Field, Sheet, Subscription, SubscriptionStatus, entitles_sql
@@ -137,13 +138,15 @@ def test_a_push_waiting_when_its_subscription_expires_is_never_sent_and_withdraw
     receiver = receivers(script=[503])
     endpoint = wire("propaganda", receiver)
     expiring = _propaganda_subscription()
-    Subscription.objects.filter(pk=expiring.pk).update(expires_on=dt.date(2026, 12, 31))
-    with time_machine.travel(dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC), tick=True) as clock:
+    today = timezone.localdate()  # the outbox's own timestamps come from the database's clock: stay near it
+    Subscription.objects.filter(pk=expiring.pk).update(expires_on=today)
+    with time_machine.travel(timezone.now(), tick=True) as clock:
         file_activity(cadre)
         assert wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.RETRYING).exists())
         waiting = Delivery.objects.get(department__code="propaganda")
         _new_subscription(endpoint)
-        clock.move_to(dt.datetime(2026, 12, 31, 17, tzinfo=dt.UTC))  # 1 January in Beijing: expired, nothing written
+        # half past midnight the next day, local time: expired, and nothing was written
+        clock.move_to(timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0, 30))))
         # a record of a day both cover goes to both subscriptions: the expired one's row is never sent either
         _file_second_activity(cadre)
         assert Delivery.objects.filter(subscription=expiring).count() == 2
