@@ -17,7 +17,8 @@ from core.models import LEVEL_DEPTH, Area, AreaLevel, Department, Unit, User
 from reporting.data import Query, field_totals, rows
 from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
+from reporting.services.submissions import add_record, submit_sheet
+from tests.deliveries.conftest import ACTIVITY
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
 
 
@@ -265,3 +266,26 @@ def test_units_asked_are_those_the_completeness_page_lists(client, civil_analyst
     assert 1 < len(units) < 150
     series = _series(client.get("/department/chart/?field=library_books").content.decode())
     assert series["periods"] == ["2026Q4"] and series["coverage"] == [f"应报 {len(units)} 个单位，已报 1 个"]
+
+
+def test_a_ledger_field_is_charted_by_month_with_the_units_that_recorded(client, culture_analyst, village_cadre):
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw={**ACTIVITY, "activity_date": "2026-10-08"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw=ACTIVITY,
+        not_applicable={},
+        by=village_cadre,
+    )
+    sheet = Sheet.objects.get(code="cultural_activity")
+    asked = Unit.objects.filter(area__level__in=sheet.unit_levels).count()
+    client.force_login(culture_analyst)
+    series = _series(client.get("/department/chart/?field=attendance").content.decode())
+    assert series["periods"] == ["202610", "202611"] and series["totals"] == [230.0, 230.0]
+    assert series["coverage"] == [f"应报 {asked} 个单位，已报 1 个"] * 2 and series["period"] == "202611"
