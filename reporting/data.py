@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
 from reporting.errors import Problem
-from reporting.models import AccessKind, Field, Sheet, Subscription, SubscriptionStatus
+from reporting.models import AccessKind, Field, Sheet, Subscription
 from reporting.onetable import sheet_catalogue
-from reporting.periods import period_range
+from reporting.periods import Period, period_range
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
 # (an XLSX of 2.4 M values: 8.6–8.9 s; 5000 rows per fetch: 9.2–9.6 s)
@@ -41,10 +41,7 @@ class Entitlement:
 
 
 def active_subscriptions(department: Department, today: dt.date | None = None):
-    today = today or timezone.localdate()
-    return Subscription.objects.filter(department=department, status=SubscriptionStatus.ACTIVE).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gte=today)
-    )
+    return Subscription.objects.entitling(today or timezone.localdate()).filter(department=department)
 
 
 def entitlements(department: Department, today: dt.date | None = None) -> list[Entitlement]:
@@ -129,14 +126,26 @@ def _inside(i: int, scope_path: str, starts_on: dt.date, expires_on: dt.date | N
     )
 
 
-def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[str]]]:
+_COUNT_GROUP_SQL = """
+SELECT s.id FROM reporting_submission s
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+JOIN core_unit u ON u.id = s.unit_id
+JOIN core_area a ON a.id = u.area_id
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters} AND v."values" ?| %(keys_{i})s::text[]
+"""
+
+
+def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any], dict[int, frozenset[str]]]:
     """One SELECT per entitlement group (subscription, scope, window), and each subscription's entitled keys.
 
     PostgreSQL removes the sheet's other fields from each row (`jsonb - text[]`: one pass over the stored
     object, where picking 40 keys out of `jsonb_each` took twice as long); `rows` keeps only entitled keys
     and skips filings with none. Testing the keys in SQL (`?|`) made PostgreSQL test every version of the
     sheet, whatever the period, before joining (it cannot estimate how many hold a key): a 3-month slice of
-    the province's two years read 15 s, now 11 s."""
+    the province's two years read 15 s, now 11 s.
+
+    `count`: one statement counting the filings `rows` yields, by the same groups and filters (here the keys
+    are tested in SQL: `rows` skips a filing that holds none of them)."""
     codes = {f.code for f in sheet_catalogue(query.sheet).fields}  # every field the sheet defines, retired too
     wanted = set(query.fields) if query.fields is not None else None
     groups: dict[tuple, list[str]] = {}
@@ -160,12 +169,29 @@ def _statement(query: Query) -> tuple[str, dict[str, Any], dict[int, frozenset[s
         allowed[subscription] = allowed.get(subscription, frozenset()).union(keys)
         inside, window = _inside(i, path, starts_on, expires_on)
         params |= window | {f"sub_{i}": subscription, f"others_{i}": sorted(codes.difference(keys))}
+        if count:
+            params[f"keys_{i}"] = sorted(keys)
+            selects.append(_COUNT_GROUP_SQL.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
+            continue
         values, version_join = _JOINED if query.limit is None else _LOOKED_UP
         select = _GROUP_SQL.replace("{values}", values).replace("{version_join}", version_join)
         selects.append(select.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
     if not selects:
         return "", params, allowed
+    if count:  # a filing entitled by two subscriptions is one row
+        return "SELECT count(DISTINCT id) FROM (" + " UNION ALL ".join(selects) + ") entitled", params, allowed
     return " UNION ALL ".join(selects) + " ORDER BY 1", params, allowed
+
+
+def count_rows(query: Query) -> int:
+    """How many rows `rows(query)` yields (an export's progress), by the same entitled statement, without
+    reading the values: a department never learns how many filings it may not read."""
+    sql, params, _allowed = _statement(query, count=True)
+    if not sql:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 def rows(query: Query) -> Iterator[Row]:
@@ -215,7 +241,8 @@ WITH read AS MATERIALIZED (
         WHERE "values" ? %(field)s OFFSET 0) v ON v.submission_id = s.id AND v.number = s.current_version
   JOIN core_unit u ON u.id = s.unit_id
   JOIN core_area a ON a.id = u.area_id
-  WHERE s.sheet_id = %(sheet)s AND ({covered})
+  -- only periods that have begun (a filing for a later one is no data yet), inside the chosen area
+  WHERE s.sheet_id = %(sheet)s AND s.period_start <= %(today)s AND a.path LIKE %(within)s AND ({covered})
 ), recorded AS (
   -- one record per unit (and subscription) covering the periods summed; in unit order, so the (unit, at)
   -- index, larger than the buffer cache at province scale, fills in key order
@@ -224,44 +251,65 @@ WITH read AS MATERIALIZED (
   SELECT unit_id, %(department)s, subscription_id, %(sheet)s,
          CASE WHEN min(period) < max(period) THEN min(period) ELSE '' END, max(period), %(fields)s, %(kind)s, %(now)s
   FROM read GROUP BY unit_id, subscription_id ORDER BY unit_id
+), numeric AS (
+  SELECT period, unit_id, coalesce(nullif(split_part(area_path, '/', %(part)s), ''), area_code) AS area,
+         value::numeric AS value
+  FROM read WHERE value ~ '^[+-]?[0-9]+(\.[0-9]+)?$'
 )
-SELECT period, coalesce(nullif(split_part(area_path, '/', %(part)s), ''), area_code),
-       sum(CASE WHEN value ~ '^[+-]?[0-9]+(\.[0-9]+)?$' THEN value::numeric END)
-FROM read GROUP BY 1, 2
+SELECT period, area, sum(value), count(DISTINCT unit_id) FROM numeric GROUP BY 1, 2
 """
 
 
 @dataclass
 class Totals:
-    periods: list[str]  # in order
-    totals: list[float]  # the sum over every entitled filing of each period
-    latest: str | None
-    level: str  # the level the latest period is broken down by: the one below the department's jurisdiction
-    areas: dict[str, float]  # the latest period's sums by area code of that level, in code order
+    """A field's trend over periods, each point with its coverage, and one period broken down by area."""
+
+    periods: list[str]  # every period from the first with data to the latest begun, in order, gaps included
+    totals: list[float | None]  # the sum over the units that reported in each period; None: none reported
+    reported: list[int]  # units whose value was summed, per period
+    asked: list[int]  # units the department's subscriptions ask for the field, per period (`units_asked`)
+    latest: str | None  # the latest period that has begun and has data: the default of `period`
+    period: str | None  # the period broken down by area
+    level: str  # the level `period` is broken down by: the one below the chosen area
+    areas: dict[str, float]  # that period's sums by area code of that level, in code order
+    area_reported: dict[str, int]  # units summed per area
+    area_asked: dict[str, int]  # units asked per area (also areas where none reported)
 
 
 @transaction.atomic
-def field_totals(department: Department, field: Field) -> Totals:
-    """A numeric field's sums over periods, and in the latest period by area one level below the
-    department's jurisdiction (a county's by township, a province's by city), over the filings the
-    department may read (as `rows` decides), computed by PostgreSQL. By the same statement, each unit
-    whose filings were summed gets one access record (per subscription) naming the field and the range
-    of periods: the department saw sums, not the unit's values. A unit above that level (a township's own
-    filing for a township-wide department) counts under its own code.
+def field_totals(
+    department: Department,
+    field: Field,
+    *,
+    within: Area | None = None,
+    period: str | None = None,
+    today: dt.date | None = None,
+) -> Totals:
+    """A numeric field's sums over periods, each with its coverage (units reported of units asked), and
+    in one period (`period`, else the latest with data) by area one level below the chosen area (the
+    department's jurisdiction unless `within`: a county's by township, a province's by city), over the
+    filings the department may read (as `rows` decides), computed by PostgreSQL. Periods that have not
+    begun never appear. By the same statement, each unit whose filings were summed gets one access record
+    (per subscription) naming the field and the range of periods: the department saw sums, not the unit's
+    values. A unit above that level (a township's own filing for a township-wide department) counts under
+    its own code.
 
     At province scale (a province-wide department, two years of 20,000 villages: 481,100 filings), reading
     the rows into Python and recording each with COPY took 74 s per chart; summing in PostgreSQL and
     recording each filing took 18–23 s, most of it writing 481,100 access records (and the log grew by
     that much per view). One record per unit is 20,000 records: 6.0–6.4 s, against 4.2 s for PostgreSQL
     summing the same values and recording nothing."""
-    depth = min(LEVEL_DEPTH[department.jurisdiction.level] + 1, len(AreaLevel.values) - 1)
+    today = today or timezone.localdate()
+    within = within or department.jurisdiction
+    depth = min(LEVEL_DEPTH[within.level] + 1, len(AreaLevel.values) - 1)
     level = AreaLevel.values[depth]
+    granted = entitlements(department, today)
     groups: dict[tuple, int] = {}
-    for e in entitlements(department):
+    for e in granted:
         if e.field == field.code:
             groups.setdefault((e.scope_path, e.starts_on, e.expires_on), e.subscription)
     if not groups:
-        return Totals([], [], None, level, {})
+        return Totals([], [], [], [], None, None, level, {}, {}, {})
     params: dict[str, Any] = {
         "field": field.code,
         "fields": [field.code],
@@ -269,6 +317,8 @@ def field_totals(department: Department, field: Field) -> Totals:
         "department": department.pk,
         "kind": AccessKind.CHARTED.value,
         "now": timezone.now(),
+        "today": today,
+        "within": within.path + "%",
         "part": depth + 1,  # the path is "code/code/…/", one code per level from the province down
     }
     conditions, which = [], []
@@ -280,33 +330,75 @@ def field_totals(department: Department, field: Field) -> Totals:
     with connection.cursor() as cursor:
         cursor.execute(_TOTALS_SQL.format(which=" ".join(which), covered=" OR ".join(conditions)), params)
         sums = cursor.fetchall()
-    by_period: dict[str, float] = {}
-    for period, _area, total in sums:
-        by_period[period] = by_period.get(period, 0.0) + float(total or 0)
-    periods = sorted(by_period)
-    latest = periods[-1] if periods else None
-    areas = {area: float(total or 0) for period, area, total in sums if period == latest}
-    return Totals(periods, [by_period[p] for p in periods], latest, level, dict(sorted(areas.items())))
+    by_period: dict[str, tuple[float, int]] = {}
+    for key, _area, total, units in sums:
+        before = by_period.get(key, (0.0, 0))
+        by_period[key] = (before[0] + float(total), before[1] + units)
+    if not by_period:
+        return Totals([], [], [], [], None, None, level, {}, {}, {})
+    sheet = field.sheet
+    axis = list(Period.parse(min(by_period)).periods_until(Period.containing(today, sheet.period_type)))
+    latest = max(by_period)
+    shown = period if period in {str(p) for p in axis} else latest
+
+    def asked(p: Period):
+        return units_asked_query(department, sheet, p, within=within, fields={field.code}, granted=granted)
+
+    area_asked: dict[str, int] = {}
+    for path, code in asked(Period.parse(shown)).values_list("area__path", "area__code"):
+        area = path.split("/")[depth] or code
+        area_asked[area] = area_asked.get(area, 0) + 1
+    in_shown = [(area, float(total), units) for key, area, total, units in sums if key == shown]
+    return Totals(
+        periods=[str(p) for p in axis],
+        totals=[by_period[str(p)][0] if str(p) in by_period else None for p in axis],
+        reported=[by_period.get(str(p), (0.0, 0))[1] for p in axis],
+        asked=[asked(p).count() for p in axis],
+        latest=latest,
+        period=shown,
+        level=level,
+        areas=dict(sorted((area, total) for area, total, _units in in_shown)),
+        area_reported={area: units for area, _total, units in in_shown},
+        area_asked=dict(sorted(area_asked.items())),
+    )
 
 
-def units_asked(department: Department, sheet: Sheet, period, within: Area | None = None) -> list:
-    """Units a department's subscriptions ask to file this sheet for this period (only those inside
-    `within`, when given)."""
+def units_asked_query(
+    department: Department,
+    sheet: Sheet,
+    period: Period,
+    *,
+    within: Area | None = None,
+    fields: set[str] | None = None,
+    granted: list[Entitlement] | None = None,
+):
+    """Units an entitled subscription of the department asks to file this sheet (`fields` of it, when given)
+    for this period, judged on the period's first day; only those inside `within`, when given. The one
+    definition of "units asked": completeness lists them, the chart counts them. `granted`: the department's
+    entitlements, when the caller has read them already."""
     from core.models import Unit
 
     day = period.start
-    codes = {f.code for f in sheet.fields.all()}
+    codes = fields if fields is not None else {f.code for f in sheet.fields.all()}
     paths = {
         e.scope_path
-        for e in entitlements(department)
+        for e in (granted if granted is not None else entitlements(department))
         if e.field in codes and e.starts_on <= day and (e.expires_on is None or day <= e.expires_on)
     }
     if not paths:
-        return []
+        return Unit.objects.none()
     scope = Q()
-    for path in paths:
+    for path in sorted(paths):
         scope |= Q(area__path__startswith=path)
     units = Unit.objects.filter(scope, area__level__in=sheet.unit_levels)
     if within is not None:
         units = units.filter(area__path__startswith=within.path)
-    return list(units.select_related("area").order_by("area__path"))
+    return units
+
+
+def units_asked(department: Department, sheet: Sheet, period: Period, within: Area | None = None) -> list:
+    """Units a department's subscriptions ask to file this sheet for this period (only those inside
+    `within`, when given), in area order."""
+    return list(
+        units_asked_query(department, sheet, period, within=within).select_related("area").order_by("area__path")
+    )

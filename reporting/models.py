@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -165,6 +166,21 @@ class SubscriptionStatus(models.TextChoices):
     ENDED = "ended", _("Ended")
 
 
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def entitling(self, today: dt.date) -> SubscriptionQuerySet:
+        """Subscriptions that entitle their department to read and receive on `today`: active, not yet
+        expired. When one stops, every read path stops serving it (design invariant 3). Its SQL twin is
+        `entitles_sql`; a test checks that the two agree."""
+        return self.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today), status=SubscriptionStatus.ACTIVE)
+
+
+def entitles_sql(alias: str, today: str) -> str:
+    """`SubscriptionQuerySet.entitling` in SQL, for statements that join the outbox to `reporting_subscription`
+    (the feed, the send claim): `alias` names the subscription row, `today` the placeholder of the date."""
+    active = SubscriptionStatus.ACTIVE.value
+    return f"({alias}.status = '{active}' AND ({alias}.expires_on IS NULL OR {alias}.expires_on >= {today}))"
+
+
 class Subscription(models.Model):
     """A department's approved, purpose-bound claim on some fields within its jurisdiction."""
 
@@ -183,6 +199,8 @@ class Subscription(models.Model):
 
     # Delivery mode: always readable from the department's feed; also pushed when an endpoint is set.
     endpoint = models.ForeignKey("Endpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("subscription")
@@ -399,6 +417,8 @@ class DeliveryStatus(models.TextChoices):
     RETRYING = "retrying", _("Retrying")
     DELIVERED = "delivered", _("Delivered")
     DEAD = "dead", _("Dead-lettered")
+    # its subscription ended (or expired) before it was sent: never sent, never shown (design invariant 3)
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 SENDABLE = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING]

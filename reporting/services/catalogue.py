@@ -27,6 +27,7 @@ from reporting.models import (
     ZombieKind,
 )
 from reporting.periods import Period, first_not_begun
+from reporting.services.deliveries import withdraw_deliveries
 
 ORIGINAL = dt.date(1900, 1, 1)
 
@@ -119,7 +120,9 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
 
 @transaction.atomic
 def end_subscription(*, subscription: Subscription, reason: str, by: User | None, rule: str = "") -> None:
+    """End a subscription: nothing of it is read or sent any more; what waited to be pushed is withdrawn."""
     Subscription.objects.filter(pk=subscription.pk).update(status=SubscriptionStatus.ENDED)
+    withdraw_deliveries(subscription=subscription)
     _notify(
         [subscription],
         f"订阅“{subscription.purpose}”已终止：{reason}",

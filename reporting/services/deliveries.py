@@ -39,6 +39,8 @@ from reporting.models import (
     DeliveryStatus,
     Endpoint,
     SubmissionVersion,
+    Subscription,
+    entitles_sql,
 )
 from reporting.onetable import SheetCatalogue, sheet_catalogue
 
@@ -206,6 +208,8 @@ WITH endpoint AS (
 ), due AS (
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
     WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= %(now)s
+      -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
+      AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
     ORDER BY d.id LIMIT %(limit)s
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
@@ -306,6 +310,7 @@ def _claim(endpoint_id: int) -> list[Claimed]:
             {
                 "endpoint": endpoint_id,
                 "now": now,
+                "today": timezone.localdate(now),
                 "lease": lease,
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
             },
@@ -404,8 +409,9 @@ def delivery_summary(department: Department, *, dead_limit: int = 100) -> Delive
     counts: dict[int, dict[str, int]] = {
         e.pk: {s.value: 0 for s in (*SENDABLE, DeliveryStatus.DEAD)} for e in endpoints
     }
-    waiting = Delivery.objects.filter(endpoint__in=endpoints, status__in=SENDABLE)  # the partial index
-    given_up = Delivery.objects.filter(department=department, status=DeliveryStatus.DEAD)  # `delivery_dead`
+    entitling = Subscription.objects.entitling(timezone.localdate())  # an ended subscription's rows are not shown
+    waiting = Delivery.objects.filter(endpoint__in=endpoints, status__in=SENDABLE, subscription__in=entitling)
+    given_up = Delivery.objects.filter(department=department, status=DeliveryStatus.DEAD, subscription__in=entitling)
     for query in (waiting, given_up):
         for row in query.values("endpoint_id", "status").annotate(n=Count("id")).order_by():
             if row["endpoint_id"] in counts:
@@ -435,7 +441,11 @@ def sweep() -> list[int]:
         Endpoint.objects.filter(active=True)
         .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .filter(deliveries__status__in=SENDABLE, deliveries__next_attempt_at__lte=now)
+        .filter(
+            deliveries__status__in=SENDABLE,
+            deliveries__next_attempt_at__lte=now,
+            deliveries__subscription__in=Subscription.objects.entitling(timezone.localdate(now)),
+        )
         .values_list("pk", flat=True)
         .distinct()
     )
@@ -445,7 +455,9 @@ def sweep() -> list[int]:
 
 @transaction.atomic
 def replay(*, deliveries) -> int:
-    """Send dead-lettered deliveries again (same ids: receivers drop what they already have)."""
+    """Send dead-lettered deliveries again (same ids: receivers drop what they already have); never those of a
+    subscription that has ended."""
+    deliveries = deliveries.filter(subscription__in=Subscription.objects.entitling(timezone.localdate()))
     count = deliveries.filter(status=DeliveryStatus.DEAD, endpoint__isnull=False).update(
         status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
     )
@@ -470,3 +482,13 @@ def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(ho
         secret=new, previous_secret=endpoint.secret, previous_secret_expires_at=timezone.now() + overlap
     )
     return new
+
+
+def withdraw_deliveries(*, subscription: Subscription) -> int:
+    """Withdraw what still waits to be pushed for a subscription that has ended: it is never sent.
+
+    Until a subscription is ended (the daily check ends it the day after its expiry), the claim skips
+    its rows by the same rule, so an expiry by date, which happens without any write, sends nothing."""
+    return Delivery.objects.filter(subscription=subscription, status__in=SENDABLE).update(
+        status=DeliveryStatus.WITHDRAWN, next_attempt_at=None
+    )

@@ -330,29 +330,53 @@ BY_LEVEL = {
 }
 
 
+def _coverage(reported: int, asked: int) -> str:
+    return _("%(reported)d of %(asked)d units reported") % {"reported": reported, "asked": asked}
+
+
 @login_required
 def chart(request: HttpRequest) -> HttpResponse:
-    """One numeric field over periods (the jurisdiction's total) and across the areas one level below the
-    jurisdiction (latest period): a county's townships, a province's cities."""
+    """One numeric field over periods (the chosen area's total, each point with the units reported of the
+    units asked) and across the areas one level below it in one period (the latest with data by default)."""
     department = access_department(request.user)
     numeric = [f for f in entitled_fields(department) if f.type in ("integer", "decimal")]
     if not numeric:
         return render(request, "department/chart.html", {"department": department, "fields": []})
     field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
-    totals = field_totals(department, field)
-    names = dict(Area.objects.filter(code__in=totals.areas).values_list("code", "name"))
+    top = department.jurisdiction
+    area = top
+    if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
+        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if area is None:
+            raise Http404
+    totals = field_totals(department, field, within=area, period=request.GET.get("period") or None)
+    codes = sorted(set(totals.area_asked) | set(totals.areas))  # an area where nobody reported is shown too
+    names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
     series = {
         "field": fieldtypes.with_unit(field.name, field.unit_of_measure),
         "periods": totals.periods,
         "totals": totals.totals,
+        "coverage": [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)],
         "latest": totals.latest,
-        "areas": [names.get(code, code) for code in totals.areas],
-        "area_values": list(totals.areas.values()),
+        "period": totals.period,
+        "areas": [names.get(code, code) for code in codes],
+        "area_values": [totals.areas.get(code) for code in codes],
+        "area_coverage": [_coverage(totals.area_reported.get(c, 0), totals.area_asked.get(c, 0)) for c in codes],
     }
+    points = list(zip(totals.periods, totals.totals, series["coverage"], strict=True))
     return render(
         request,
         "department/chart.html",
-        {"department": department, "fields": numeric, "field": field, "series": series, "by": BY_LEVEL[totals.level]},
+        {
+            "department": department,
+            "fields": numeric,
+            "field": field,
+            "area": area,
+            "areas": [top, *Area.objects.filter(parent=top).order_by("code")],
+            "series": series,
+            "points": points,
+            "by": BY_LEVEL[totals.level],
+        },
     )
 
 

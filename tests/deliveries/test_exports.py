@@ -1,10 +1,12 @@
 import io
+import re
 
 from openpyxl import load_workbook
 
-from core.models import User
-from reporting.models import ExportJob, ExportStatus
+from core.models import Area, User
+from reporting.models import ExportJob, ExportStatus, Submission, Subscription, SubscriptionStatus
 from tests.deliveries.conftest import wait_for
+from tests.reporting.helpers import subscribe
 
 
 def test_a_large_export_runs_in_the_background_with_progress_and_a_download(worker, client, demo):
@@ -25,3 +27,21 @@ def test_a_large_export_runs_in_the_background_with_progress_and_a_download(work
     client.force_login(User.objects.get(username="civil"))
     assert client.get(f"/department/exports/{job.pk}/").status_code == 404
     assert client.get(f"/department/exports/{job.pk}/download/").status_code == 404
+
+
+def test_an_export_counts_only_the_filings_the_department_may_read(worker, client, demo):
+    """Civil affairs takes one field for one township: its background export's progress counts that township's
+    filings, not the county's (a count of what it may not read is a leak too)."""
+    township = Area.objects.get(name="石门乡")
+    Subscription.objects.filter(department__code="civil").update(status=SubscriptionStatus.ENDED)
+    subscribe("civil", ["households"], scope=township)
+    inside = Submission.objects.filter(sheet__code="village_basics", unit__area__path__startswith=township.path)
+    assert 0 < inside.count() < Submission.objects.filter(sheet__code="village_basics").count()
+    client.force_login(User.objects.get(username="civil"))
+    client.post("/department/exports/?sheet=village_basics", {"format": "csv"})
+    job = ExportJob.objects.get()
+    assert wait_for(lambda: ExportJob.objects.get(pk=job.pk).status == ExportStatus.DONE, timeout=60)
+    page = client.get(f"/department/exports/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    shown = re.search(r"(\d+) / (\d+)", page).groups()
+    data = b"".join(client.get(f"/department/exports/{job.pk}/download/").streaming_content).decode("utf-8-sig")
+    assert shown == (str(inside.count()), str(inside.count())) and len(data.strip().splitlines()) == inside.count() + 1

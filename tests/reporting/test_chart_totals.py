@@ -10,14 +10,23 @@ import re
 from collections import defaultdict
 
 import pytest
+import time_machine
 from django.db.models import ProtectedError
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department, Unit, User
 from reporting.data import Query, field_totals, rows
-from reporting.models import AccessKind, AccessRecord, Field, Sheet
+from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
+from reporting.services.submissions import add_record, submit_sheet
+from tests.deliveries.conftest import ACTIVITY
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
+
+
+@pytest.fixture(autouse=True)
+def late_november_2026():
+    """The demo's day: 2026Q3 filed by every village, 2026Q4 begun, 2027Q1 not."""
+    with time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -40,6 +49,10 @@ def _expected(department: Department, field: Field) -> tuple[dict[str, float], d
         by_area[row.period, area] += float(row.values[field.code])
     latest = max(by_period) if by_period else None
     return dict(by_period), {a: v for (p, a), v in by_area.items() if p == latest}, read
+
+
+def _series(html: str) -> dict:
+    return json.loads(re.search(r'<script id="series" type="application/json">(.*?)</script>', html).group(1))
 
 
 def _file_q4(username: str) -> None:
@@ -104,8 +117,10 @@ def test_the_chart_page_draws_those_sums(client, culture_analyst, books):
     assert len(by_township) > 1
     client.force_login(culture_analyst)
     html = client.get("/department/chart/?field=library_books").content.decode()
-    series = json.loads(re.search(r'<script id="series" type="application/json">(.*?)</script>', html).group(1))
-    assert series["periods"] == ["2026Q3"] and series["totals"] == pytest.approx([by_period["2026Q3"]])
+    series = _series(html)
+    # 2026Q4 has begun and nobody filed it yet: on the axis, without a point
+    assert series["periods"] == ["2026Q3", "2026Q4"] and series["totals"][1] is None
+    assert series["totals"][0] == pytest.approx(by_period["2026Q3"]) and series["period"] == "2026Q3"
     assert series["area_values"] == pytest.approx([by_township[t] for t in sorted(by_township)])
     names = dict(Area.objects.filter(code__in=by_township).values_list("code", "name"))
     assert series["areas"] == [names[t] for t in sorted(by_township)]
@@ -122,7 +137,7 @@ def test_a_city_wide_department_sees_the_latest_period_by_county(client, books):
     totals = field_totals(department, books)
 
     assert totals.level == AreaLevel.COUNTY and totals.areas == pytest.approx(by_county)
-    assert totals.totals == pytest.approx([by_period["2026Q3"]])
+    assert totals.totals[0] == pytest.approx(by_period["2026Q3"]) and totals.totals[1:] == [None]
 
 
 def test_what_an_access_record_names_cannot_be_deleted(books):
@@ -156,3 +171,121 @@ def test_the_admin_lists_a_chart_record_with_its_periods(client, books):
     unit = User.objects.get(username="village").unit_id
     html = client.get(f"/admin/reporting/accessrecord/?kind=charted&unit__id__exact={unit}").content.decode()
     assert "2026Q3–2026Q4" in html
+
+
+def _file(username: str, period: str) -> None:
+    cadre = User.objects.select_related("unit").get(username=username)
+    submit_sheet(
+        unit=cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse(period),
+        raw=VILLAGE_BASICS_Q4,
+        not_applicable={},
+        by=cadre,
+    )
+
+
+def _coverage_table(html: str) -> list[tuple[str, str, str]]:
+    """The rows of the table under the trend: period, sum, coverage, as the page shows them."""
+    table = re.search(r'<table id="coverage">.*?</table>', html, re.S).group(0)
+    return re.findall(r'<tr data-period="(\w+)"><td>\w+</td><td>([^<]*)</td><td>([^<]*)</td></tr>', table)
+
+
+def test_each_point_states_its_coverage_and_a_period_nobody_filed_stays_on_the_axis(client, culture_analyst, books):
+    """The issue's case: every village filed 2026Q3, nobody 2026Q4, one village 2027Q1. The trend must not
+    read as a collapse: each point says how many of the units asked reported."""
+    by_period, _by_township, _read = _expected(culture_analyst.department, books)
+    with time_machine.travel(dt.datetime(2027, 2, 15, 4, tzinfo=dt.UTC), tick=True):
+        _file("village", "2027Q1")
+        client.force_login(culture_analyst)
+        html = client.get("/department/chart/?field=library_books").content.decode()
+    series = _series(html)
+    assert series["periods"] == ["2026Q3", "2026Q4", "2027Q1"]  # in period order, the empty one included
+    assert series["totals"] == pytest.approx([by_period["2026Q3"], None, 3000.0])
+    assert series["coverage"] == [
+        "应报 150 个单位，已报 150 个",
+        "应报 150 个单位，已报 0 个",
+        "应报 150 个单位，已报 1 个",
+    ]
+    assert series["period"] == "2027Q1"  # the latest period that has begun and has data
+    assert _coverage_table(html) == [
+        ("2026Q3", f"{by_period['2026Q3']:.0f}", "应报 150 个单位，已报 150 个"),
+        ("2026Q4", "—", "应报 150 个单位，已报 0 个"),
+        ("2027Q1", "3000", "应报 150 个单位，已报 1 个"),
+    ]
+
+
+def test_a_period_that_has_not_begun_never_appears_and_is_not_recorded(client, culture_analyst, books):
+    with time_machine.travel(dt.datetime(2027, 1, 10, 4, tzinfo=dt.UTC), tick=True):
+        _file("village", "2027Q1")  # filed once it had begun; seen from late November 2026, it has not
+    client.force_login(culture_analyst)
+    for url in ("/department/chart/?field=library_books", "/department/chart/?field=library_books&period=2027Q1"):
+        html = client.get(url).content.decode()
+        series = _series(html)
+        assert series["periods"] == ["2026Q3", "2026Q4"] and series["period"] == "2026Q3"
+        assert [row[0] for row in _coverage_table(html)] == ["2026Q3", "2026Q4"]
+        assert re.findall(r'<option value="(\d{4}Q\d)"', html) == ["2026Q3", "2026Q4"]  # nor can it be chosen
+    records = AccessRecord.objects.filter(department=culture_analyst.department, unit__members__username="village")
+    assert [r.periods for r in records] == ["2026Q3", "2026Q3"]  # the 2027Q1 filing was not summed: not recorded
+
+
+def test_the_bars_show_the_chosen_period_and_area_with_each_areas_coverage(client, culture_analyst, books):
+    _file_q4("village")
+    village = User.objects.select_related("unit__area").get(username="village").unit.area
+    township = village.parent
+    client.force_login(culture_analyst)
+    series = _series(client.get("/department/chart/?field=library_books&period=2026Q4").content.decode())
+    townships = Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code")
+    assert series["period"] == "2026Q4" and series["areas"] == [t.name for t in townships]  # none left out
+    asked = {t.name: Unit.objects.filter(area__parent=t).count() for t in townships}
+    assert series["area_values"] == [3000.0 if t == township else None for t in townships]
+    assert series["area_coverage"] == [
+        f"应报 {asked[t.name]} 个单位，已报 {1 if t == township else 0} 个" for t in townships
+    ]
+
+    html = client.get(f"/department/chart/?field=library_books&area={township.code}&period=2026Q3").content.decode()
+    series = _series(html)
+    villages = Area.objects.filter(parent=township).order_by("code")
+    assert series["areas"] == [v.name for v in villages] and len(villages) == asked[township.name]
+    assert series["coverage"] == [
+        f"应报 {len(villages)} 个单位，已报 {len(villages)} 个",
+        f"应报 {len(villages)} 个单位，已报 1 个",
+    ]
+    assert client.get("/department/chart/?field=library_books&area=110000000000").status_code == 404
+
+
+def test_units_asked_are_those_the_completeness_page_lists(client, civil_analyst, books):
+    """One definition: a subscription for one township from 2026Q4 asks that township's villages."""
+    _file_q4("village")
+    Subscription.objects.filter(department=civil_analyst.department).update(status=SubscriptionStatus.ENDED)
+    township = User.objects.select_related("unit__area").get(username="village").unit.area.parent
+    subscribe("civil", ["library_books"], scope=township, starts_on=dt.date(2026, 10, 1))
+    client.force_login(civil_analyst)
+    listed = client.get("/department/completeness/?sheet=village_basics&period=2026Q4").content.decode()
+    units = re.findall(r"<tr><td>(\d{12})</td>", re.search(r'<table id="units">.*?</table>', listed, re.S).group(0))
+    assert 1 < len(units) < 150
+    series = _series(client.get("/department/chart/?field=library_books").content.decode())
+    assert series["periods"] == ["2026Q4"] and series["coverage"] == [f"应报 {len(units)} 个单位，已报 1 个"]
+
+
+def test_a_ledger_field_is_charted_by_month_with_the_units_that_recorded(client, culture_analyst, village_cadre):
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw={**ACTIVITY, "activity_date": "2026-10-08"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    add_record(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw=ACTIVITY,
+        not_applicable={},
+        by=village_cadre,
+    )
+    sheet = Sheet.objects.get(code="cultural_activity")
+    asked = Unit.objects.filter(area__level__in=sheet.unit_levels).count()
+    client.force_login(culture_analyst)
+    series = _series(client.get("/department/chart/?field=attendance").content.decode())
+    assert series["periods"] == ["202610", "202611"] and series["totals"] == [230.0, 230.0]
+    assert series["coverage"] == [f"应报 {asked} 个单位，已报 1 个"] * 2 and series["period"] == "202611"
