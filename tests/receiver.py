@@ -26,6 +26,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.requests = 0
         self.in_flight = 0  # requests being answered right now
+        self.most_in_flight = 0
         self.bad_signatures = 0
         self.seen: Counter[str] = Counter()  # delivery id -> times received
         self.batches: list[tuple[str, list[str], int]] = []  # webhook-id, delivery ids, status answered
@@ -56,6 +57,7 @@ class Receiver:
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
         with self.lock:
             self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             return self._answer(body, headers)
         finally:

@@ -20,7 +20,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,7 +105,7 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
         )
     endpoint_ids = sorted({t.endpoint_id for t, _ in targets if t.endpoint_id is not None})
     if endpoint_ids:
-        transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
+        transaction.on_commit(lambda: notify_sends(endpoint_ids))
     return len(targets)
 
 
@@ -124,7 +126,8 @@ def _flags() -> redis.Redis:
 
     url = app.conf.broker_url
     if url not in _flag_clients:
-        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        timeout = settings.REDIS_SOCKET_TIMEOUT
+        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return _flag_clients[url]
 
 
@@ -149,6 +152,48 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
             send_deliveries_task.delay(endpoint_id)
     except Exception as error:  # any broker failure: the outbox row is the truth
         log.warning("could not enqueue endpoints %s (%s); the sweep will retry", endpoint_ids, error)
+
+
+class _Notifier:
+    """Publishes send tasks from a thread of its own, so a filing's answer never waits on the broker.
+
+    A hung Redis (stopped, or a network that drops packets) held each filing for the broker's socket
+    timeout. Filings hand their endpoint ids over here and return; the thread publishes what gathered,
+    each endpoint once. If the broker is down or the process ends first, nothing is lost: the outbox
+    rows are the truth and the sweep finds them. Started lazily, once per process (after a fork too)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.pending: dict[int, bool] = {}  # endpoint id -> forced
+        self.pid = 0
+
+    def add(self, endpoint_ids: list[int], *, force: bool) -> None:
+        with self.lock:
+            for endpoint_id in endpoint_ids:
+                self.pending[endpoint_id] = self.pending.get(endpoint_id, False) or force
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="onetable-notify", daemon=True).start()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            with self.lock:
+                pending, self.pending = self.pending, {}
+            enqueue_sends([e for e, forced in pending.items() if forced], force=True)
+            enqueue_sends([e for e, forced in pending.items() if not forced])
+
+
+_notifier = _Notifier()
+
+
+def notify_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
+    """After commit: have send tasks published without waiting for the broker (see `_Notifier`)."""
+    if endpoint_ids:
+        _notifier.add(endpoint_ids, force=force)
 
 
 def task_started(endpoint_id: int) -> None:
@@ -528,7 +573,7 @@ def replay(*, deliveries) -> int:
         status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, retry_from=now
     )
     endpoint_ids = sorted(set(deliveries.exclude(endpoint=None).values_list("endpoint_id", flat=True)))
-    transaction.on_commit(lambda: enqueue_sends(endpoint_ids, force=True))
+    transaction.on_commit(lambda: notify_sends(endpoint_ids, force=True))
     return count
 
 
@@ -543,7 +588,7 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
         Delivery.objects.filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__gt=now).update(
             next_attempt_at=now
         )
-        transaction.on_commit(lambda: enqueue_sends([endpoint.pk], force=True))
+        transaction.on_commit(lambda: notify_sends([endpoint.pk], force=True))
 
 
 def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:
