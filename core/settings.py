@@ -143,6 +143,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # How long a Redis command (the send flags, the health page's ping) may wait for an answer. Filings never
 # wait for it: they hand their notification to a thread (reporting.services.deliveries._Notifier).
 REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 2, minimum=1)
+# While PostgreSQL is unreachable every request is answered 503 with this Retry-After (seconds).
+ONETABLE_RETRY_AFTER_SECONDS = env_int("ONETABLE_RETRY_AFTER_SECONDS", 10, minimum=1)
 # Deliveries per webhook request; how long a worker's hold on an endpoint lasts unless renewed (it renews a
 # third of the way through while its request lasts, so a dead worker's endpoint resumes after this plus the
 # sweep's interval); and the wall-clock limit of one webhook request, connecting to reading the whole answer.
