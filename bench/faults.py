@@ -415,7 +415,8 @@ def render(trickled: dict, killed: dict, hung: dict, quick: bool) -> str:
         f"""
 ## Delivery under faults (issue 17), {date}
 
-Written by `python -m bench.faults{" --quick" if quick else ""}` (`bench/faults.py`): gunicorn, Celery workers
+Measured by `bench/faults.py` ({"quick" if quick else "full"} run; `python -m bench.faults`, or within
+`python3 dev.py bench`): gunicorn, Celery workers
 (threads pool) and beat as their own processes on the demo county; the village cadre files cultural-activity
 records through the API; receivers run in the benchmark's process, on the same clock as the filings' 2xx.
 
@@ -443,6 +444,7 @@ def main(quick: bool) -> dict:
     AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")  # the receivers run on loopback
     with tempfile.TemporaryDirectory() as folder:
         broker = EmbeddedRedis(Path(folder) / "redis")  # a broker of its own: nothing else's tasks in its queue
+        configured = os.environ.get("REDIS_URL")
         os.environ["REDIS_URL"] = broker.start()
         try:
             trickled = trickle(Path(folder), quick)
@@ -450,6 +452,8 @@ def main(quick: bool) -> dict:
             hung = hung_broker(Path(folder), quick)
         finally:
             broker.stop()
+            if configured is not None:
+                os.environ["REDIS_URL"] = configured
     return {"trickle": trickled, "kills": killed, "hung": hung}
 
 
