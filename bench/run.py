@@ -477,7 +477,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import delivered, export, fanout, memory, province, submit
+    from bench import delivered, export, fanout, faults, memory, province, submit
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -495,6 +495,7 @@ def main(argv: list[str]) -> int:
     reached = delivered.main(quick, months)
     fanned = fanout.main(quick)
     report = export.main(quick, months) | {"bound_mb": export.PEAK_BOUND_MB}
+    faulted = faults.main(quick)
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(
         render(report, facts, quick)
@@ -502,6 +503,7 @@ def main(argv: list[str]) -> int:
         + render_delivered(reached)
         + render_fanout(fanned)
         + render_memory(memory_figures, submitted, reached)
+        + faults.render(faulted["trickle"], faulted["kills"], faulted["hung"], quick)
         + CHANGES
     )
     print(REPORT.read_text())

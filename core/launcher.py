@@ -68,15 +68,29 @@ def manage(*args: str) -> None:
 
 
 class Supervisor:
-    """Start child processes, stop them all when one dies or on Ctrl-C / SIGTERM."""
+    """Start child processes and keep them running: one that dies is restarted after a backoff (said on the
+    console), the others go on; only Ctrl-C / SIGTERM stops them all.
+
+    Written here rather than taken from supervisord or honcho: those stop everything (honcho) or need a
+    daemon and a config file (supervisord), and the run command must stay one Python process."""
+
+    FIRST_BACKOFF = 1.0  # seconds before the first restart
+    LONGEST_BACKOFF = 30.0
+    STABLE_AFTER = 60.0  # a child that ran this long before dying starts its backoff afresh
 
     def __init__(self) -> None:
         self.children: dict[str, subprocess.Popen] = {}
+        self.argv: dict[str, list[str]] = {}
+        self.started_at: dict[str, float] = {}
+        self.crashes: dict[str, int] = {}
+        self.restart_at: dict[str, float] = {}
         self.stopping = False
 
     def start(self, name: str, argv: list[str]) -> None:
         # Own process group: Ctrl-C goes to the supervisor, which stops children in order.
+        self.argv[name] = argv
         self.children[name] = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
+        self.started_at[name] = time.monotonic()
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -84,16 +98,27 @@ class Supervisor:
     def wait(self) -> int:
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGTERM, self._request_stop)
-        code = 0
         while not self.stopping:
-            for name, child in self.children.items():
-                if child.poll() is not None:
-                    say(f"{name} exited with code {child.returncode}; stopping everything")
-                    self.stopping, code = True, 1
-                    break
+            self.tend()
             time.sleep(0.3)
         self.stop_all()
-        return code
+        return 0
+
+    def tend(self) -> None:
+        """Schedule a restart for each child that died, and restart those whose backoff has passed."""
+        now = time.monotonic()
+        for name, child in list(self.children.items()):
+            if name in self.restart_at:
+                if now >= self.restart_at[name]:
+                    del self.restart_at[name]
+                    self.start(name, self.argv[name])
+                    say(f"{name} restarted (pid {self.children[name].pid})")
+            elif child.poll() is not None:
+                stable = now - self.started_at[name] >= self.STABLE_AFTER
+                self.crashes[name] = 1 if stable else self.crashes.get(name, 0) + 1
+                delay = min(self.LONGEST_BACKOFF, self.FIRST_BACKOFF * 2 ** (self.crashes[name] - 1))
+                self.restart_at[name] = now + delay
+                say(f"{name} exited with code {child.returncode}; restarting it in {delay:g} s, the others go on")
 
     def stop_all(self) -> None:
         for child in self.children.values():

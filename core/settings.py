@@ -158,9 +158,17 @@ CELERY_TIMEZONE = TIME_ZONE
 # Publishing must not hang a request when Redis is down: the outbox row is the truth and the sweep re-sends.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# Deliveries per webhook request, and how long a worker may hold an endpoint before another takes over.
+# How long a Redis command (the send flags, the health page's ping) may wait for an answer. Filings never
+# wait for it: they hand their notification to a thread (reporting.services.deliveries._Notifier).
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 2, minimum=1)
+# While PostgreSQL is unreachable every request is answered 503 with this Retry-After (seconds).
+ONETABLE_RETRY_AFTER_SECONDS = env_int("ONETABLE_RETRY_AFTER_SECONDS", 10, minimum=1)
+# Deliveries per webhook request; how long a worker's hold on an endpoint lasts unless renewed (it renews a
+# third of the way through while its request lasts, so a dead worker's endpoint resumes after this plus the
+# sweep's interval); and the wall-clock limit of one webhook request, connecting to reading the whole answer.
 ONETABLE_DELIVERY_BATCH = env_int("ONETABLE_DELIVERY_BATCH", 200, minimum=1)
-ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 60, minimum=1)
+ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 6, minimum=1)
+ONETABLE_WEBHOOK_DEADLINE_SECONDS = env_int("ONETABLE_WEBHOOK_DEADLINE_SECONDS", 10, minimum=1)
 # The submit benchmark mounts its bare-view anchor on its own server (never in production).
 ONETABLE_BENCH_ANCHOR = env_bool("ONETABLE_BENCH_ANCHOR", False)
 # Zombie check: a subscription with no delivery received and no read for this many months is flagged,

@@ -16,6 +16,8 @@ handler500 = "reporting.api.errors.api_server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", views.live, name="health_live"),
+    path("healthz/ready", views.ready, name="health_ready"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True),

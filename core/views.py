@@ -14,11 +14,35 @@ from django.views.decorators.http import require_GET
 
 @require_GET
 @never_cache
+def live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers requests (restart it if not). Checks nothing else."""
+    return JsonResponse({"status": "alive"})
+
+
+@require_GET
+@never_cache
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness to accept filings: PostgreSQL answers. What a load balancer routes on."""
+    if _database_ok():
+        return JsonResponse({"status": "ready", "database": True})
+    return _unready({"status": "unready", "database": False})
+
+
+@require_GET
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 only when PostgreSQL and the Redis broker both answer."""
-    checks = {"database": _database_ok(), "broker": _broker_ok()}
-    healthy = all(checks.values())
-    return JsonResponse({"status": "healthy" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    """Readiness, with the broker's state beside it: filings keep working while Redis is away (the outbox
+    in PostgreSQL is the truth and the sweep catches up), so a broker outage is "degraded", still a 200."""
+    database, broker = _database_ok(), _broker_ok()
+    if not database:
+        return _unready({"status": "unhealthy", "database": False, "broker": broker})
+    return JsonResponse({"status": "healthy" if broker else "degraded", "database": True, "broker": broker})
+
+
+def _unready(body: dict) -> JsonResponse:
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = str(settings.ONETABLE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _database_ok() -> bool:
@@ -31,8 +55,11 @@ def _database_ok() -> bool:
 
 
 def _broker_ok() -> bool:
+    timeout = min(1, settings.REDIS_SOCKET_TIMEOUT)  # a hung broker must not hang the health page
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
         return bool(client.ping())
     except redis.RedisError:
         return False

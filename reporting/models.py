@@ -396,7 +396,8 @@ class Endpoint(models.Model):
     # Circuit breaker: consecutive failed attempts, and no sending before `open_until`.
     failures = models.PositiveIntegerField(default=0)
     open_until = models.DateTimeField(null=True, blank=True)
-    # A worker sending this endpoint's batch holds the lease; it runs out if the worker dies.
+    # A worker sending this endpoint's batch holds the lease (on the database's clock), renewing it while its
+    # request lasts; it runs out within seconds if the worker dies.
     lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # When a batch last reached the receiver: kept here because counting an outbox that only grows does not scale.
@@ -451,6 +452,8 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # A replay starts a fresh retry window here; until one, the window starts at `created_at`.
+    retry_from = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")

@@ -2,26 +2,35 @@
 
 The host name is resolved once, every address is checked against the allowed
 networks, and the connection is made to that checked address (no second lookup
-an attacker could change in between). Redirects are never followed; timeouts
-are short so a slow receiver holds a worker only briefly.
+an attacker could change in between). Redirects are never followed. A whole
+request has a wall-clock deadline, so a receiver that trickles its answer holds
+a sending thread no longer than a dead one; only a complete 2xx answer counts.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
-import http.client
 import ipaddress
+import math
+import os
 import secrets
+import select
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import h11
+
 CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 5.0
+READ_TIMEOUT = 5.0  # nothing received or sent for this long ends the request
+REQUEST_DEADLINE = 10.0  # a whole request: connecting, sending, and the complete answer
 SECRET_PREFIX = "whsec_"
 
 
@@ -76,30 +85,107 @@ def resolve_allowed(url: str, networks: list[str]) -> Target:
     return Target(parts.scheme, parts.hostname, port, path, addresses[0])
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, target: Target) -> None:
-        super().__init__(target.host, target.port, timeout=READ_TIMEOUT)
-        self._address = target.address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), timeout=CONNECT_TIMEOUT)
-        self.sock.settimeout(READ_TIMEOUT)
+class Interrupted(Exception):
+    """The request was given up before a complete answer: its deadline passed or its sender lost the lease."""
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, target: Target) -> None:
-        super().__init__(target.host, target.port, timeout=READ_TIMEOUT, context=ssl.create_default_context())
-        self._address = target.address
+@dataclass
+class Lease:
+    """The sender's right to send to the endpoint, which `post` keeps renewed while a request lasts.
 
-    def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), timeout=CONNECT_TIMEOUT)
-        raw.settimeout(READ_TIMEOUT)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+    `until` is a moment on this process's monotonic clock, counted from before the statement that took or
+    renewed the lease, so the sender always stops before the database could let another sender in."""
+
+    until: float
+    renew: Callable[[], float | None]  # extend it: the new `until`, or None when it was lost
+    every: float  # seconds between renewals
+
+
+class _Exchange:
+    """One request's socket, every wait bounded by the request's deadline and by its sender's lease.
+
+    Non-blocking I/O with poll() rather than socket timeouts: a timeout bounds one read, and a receiver
+    that sends a byte just before each one ran out held a thread for as long as it liked."""
+
+    def __init__(self, deadline: float, lease: Lease | None) -> None:
+        self.deadline = deadline
+        self.lease = lease
+        self.renew_at = time.monotonic() + lease.every if lease else math.inf
+        self.sock: socket.socket | None = None
+        self.idle_since = time.monotonic()
+
+    def wait(self, *, readable: bool) -> None:
+        """Wait until the socket is ready, renewing the lease on the way; raise when the time is up."""
+        while True:
+            now = time.monotonic()
+            if self.lease and now >= self.renew_at:
+                until = self.lease.renew()
+                if until is None:
+                    raise Interrupted("the endpoint's lease was lost")
+                self.lease.until, self.renew_at = until, now + self.lease.every
+            stop = min(self.deadline, self.lease.until if self.lease else math.inf)
+            if now >= stop:
+                raise Interrupted(
+                    "no complete answer before the deadline" if stop == self.deadline else "lease ran out"
+                )
+            if now - self.idle_since >= READ_TIMEOUT:
+                raise Interrupted(f"nothing received or sent for {READ_TIMEOUT:g} s")
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN if readable else select.POLLOUT)
+            timeout = min(stop, self.renew_at, self.idle_since + READ_TIMEOUT) - now
+            if poller.poll(max(1, math.ceil(timeout * 1000))):
+                return
+
+    def step(self, operation: Callable[[], Any], *, readable: bool) -> Any:
+        """Run one non-blocking socket operation until it goes through."""
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantWriteError:
+                self.wait(readable=False)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self.wait(readable=readable)
+            else:
+                self.idle_since = time.monotonic()
+                return result
+
+    def connect(self, target: Target) -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in target.address else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        error = self.sock.connect_ex((target.address, target.port))
+        if error not in (0, errno.EINPROGRESS):
+            raise OSError(error, os.strerror(error))
+        connect_by = time.monotonic() + CONNECT_TIMEOUT
+        self.deadline, full = min(self.deadline, connect_by), self.deadline
+        try:
+            self.wait(readable=False)
+        finally:
+            self.deadline = full
+        error = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            raise OSError(error, os.strerror(error))
+        if target.scheme == "https":
+            context = ssl.create_default_context()
+            self.sock = context.wrap_socket(self.sock, server_hostname=target.host, do_handshake_on_connect=False)
+            self.step(self.sock.do_handshake, readable=True)
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            sent = self.step(lambda chunk=view[:65536]: self.sock.send(chunk), readable=False)
+            view = view[sent:]
+
+    def recv(self) -> bytes:
+        return self.step(lambda: self.sock.recv(65536), readable=True)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
 
 
 @dataclass
 class Outcome:
-    status: int | None  # None: no HTTP answer (timeout, refused connection, TLS error)
+    status: int | None  # None: no complete HTTP answer (deadline, refused connection, cut off, TLS error)
     error: str = ""
 
     @property
@@ -111,24 +197,57 @@ class Outcome:
         return self.status is None or self.status == 429 or self.status >= 500
 
 
-def post(target: Target, body: bytes, headers: dict[str, str]) -> Outcome:
-    """POST once; never follow a redirect (a 3xx is an error like any other non-2xx)."""
-    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(target)
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    deadline: float = REQUEST_DEADLINE,
+    lease: Lease | None = None,
+) -> Outcome:
+    """POST once and read the whole answer within `deadline` seconds (and while `lease` is held).
+
+    Only a complete response counts (h11 parses it: a header block or a body cut off by the receiver
+    is an error, never a status); a redirect is never followed (a 3xx is a non-2xx like any other)."""
+    exchange = _Exchange(time.monotonic() + deadline, lease)
+    http = h11.Connection(h11.CLIENT)
+    host = target.host if target.port == (443 if target.scheme == "https" else 80) else f"{target.host}:{target.port}"
+    request = h11.Request(
+        method="POST",
+        target=target.path,
+        headers=[
+            ("host", host),
+            ("content-type", "application/json"),
+            ("content-length", str(len(body))),
+            ("user-agent", "OneTable-Webhooks/1"),
+            ("connection", "close"),
+            *headers.items(),
+        ],
+    )
     try:
-        connection.request(
-            "POST",
-            target.path,
-            body=body,
-            headers={"content-type": "application/json", "user-agent": "OneTable-Webhooks/1", **headers},
-        )
-        response = connection.getresponse()
-        text = response.read(2000).decode(errors="replace")
-        return Outcome(response.status, "" if 200 <= response.status < 300 else f"HTTP {response.status}: {text}")
-    except (OSError, http.client.HTTPException) as error:
+        exchange.connect(target)
+        exchange.send(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+        status, text = None, b""
+        while True:
+            event = http.next_event()
+            if event is h11.NEED_DATA:
+                http.receive_data(exchange.recv())  # b"" at the end of the stream: h11 says if it was complete
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                text += event.data[: 2000 - len(text)]  # the whole body is read; the start of it is kept
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise h11.RemoteProtocolError("the connection closed before an answer")
+        message = text.decode(errors="replace")
+        return Outcome(status, "" if 200 <= status < 300 else f"HTTP {status}: {message}")
+    except Interrupted as error:
+        return Outcome(None, f"{error} ({deadline:g} s for the whole request)")
+    except (OSError, h11.ProtocolError) as error:
         return Outcome(None, f"{type(error).__name__}: {error}")
     finally:
-        connection.close()
+        exchange.close()
 
 
 def headers_for(msg_id: str, body: bytes, secrets_in_use: list[str], timestamp: int | None = None) -> dict[str, str]:

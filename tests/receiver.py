@@ -8,6 +8,8 @@ records what arrived: every delivery id, how often, and when.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections import Counter
@@ -24,8 +26,10 @@ class Receiver:
         self.lock = threading.Lock()
         self.requests = 0
         self.in_flight = 0  # requests being answered right now
+        self.most_in_flight = 0
         self.bad_signatures = 0
         self.seen: Counter[str] = Counter()  # delivery id -> times received
+        self.batches: list[tuple[str, list[str], int]] = []  # webhook-id, delivery ids, status answered
         self.first_seen_at: dict[str, float] = {}
         self.deliveries: dict[str, dict] = {}  # delivery id -> body (first copy)
         receiver = self
@@ -53,6 +57,7 @@ class Receiver:
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
         with self.lock:
             self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             return self._answer(body, headers)
         finally:
@@ -71,6 +76,7 @@ class Receiver:
         with self.lock:
             self.requests += 1
             status = self.script.pop(0) if self.script else 200
+            self.batches.append((headers["webhook-id"], [d["id"] for d in json.loads(body)["deliveries"]], status))
             if 200 <= status < 300:
                 for delivery in json.loads(body)["deliveries"]:
                     self.seen[delivery["id"]] += 1
@@ -86,3 +92,79 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A receiver that misbehaves below HTTP, on a real socket: it reads each request whole, then either
+    trickles (a status line, then one header byte every `every` seconds, never finishing the header block)
+    or sends `answer` and closes. It counts connections, how many were open at once, and how many the
+    sender hung up on."""
+
+    def __init__(self, *, answer: bytes | None = None, every: float = 1.0) -> None:
+        self.answer, self.every = answer, every
+        self.lock = threading.Lock()
+        self.connections = self.open = self.most_open = self.hung_up = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+
+    def _accept(self) -> None:
+        while not self.closing:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.connections += 1
+            self.open += 1
+            self.most_open = max(self.most_open, self.open)
+        try:
+            _read_request(sock)
+            if self.answer is not None:
+                sock.sendall(self.answer)
+                return
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+            while not self.closing:
+                readable, _, _ = select.select([sock], [], [], self.every)
+                if readable and not sock.recv(1):  # the sender hung up
+                    with self.lock:
+                        self.hung_up += 1
+                    return
+                sock.sendall(b"x")
+        except OSError:
+            with self.lock:
+                self.hung_up += 1
+        finally:
+            sock.close()
+            with self.lock:
+                self.open -= 1
+
+    def close(self) -> None:
+        self.closing = True
+        self.listener.close()
+
+
+def _read_request(sock: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+    )
+    while len(body) < length:
+        body += _recv(sock)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionResetError("the sender closed the connection mid-request")
+    return chunk

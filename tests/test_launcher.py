@@ -104,6 +104,25 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
             time.sleep(0.2)
         assert receiver_page.count(title) == 2, output  # one copy for propaganda, one for culture
         print(f"filed to both demo departments in {time.monotonic() - filed:.2f}s")
+        # a killed worker is restarted and the web server never stops: filings are accepted meanwhile
+        (worker,) = [p for p in family if "worker" in p.cmdline() and "celery" in " ".join(p.cmdline())][:1]
+        worker.kill()
+        assert _get(f"http://127.0.0.1:{port}/healthz/ready")[0] == 200
+        assert _until(lambda: "worker restarted" in (tmp_path / "run.log").read_text(), 30)
+        title = "重启之后-" + str(port)
+        browser.post_form(
+            f"{base}/ledger/cultural_activity/new/",
+            {
+                "v__activity_date": "2026-11-09",
+                "v__activity_title": title,
+                "v__activity_venue": "文化广场",
+                "v__activity_category": "performance",
+                "v__attendance": "66",
+                "action": "submit",
+            },
+        )
+        assert _until(lambda: _get(f"http://127.0.0.1:{receiver_port}/")[1].count(title) == 2, 60)
+        family = psutil.Process(launcher.pid).children(recursive=True)
         os.kill(launcher.pid, signal.SIGINT)  # what Ctrl-C sends
         assert launcher.wait(60) == 0
         time.sleep(1)
@@ -165,3 +184,56 @@ def test_it_finds_the_installed_chromium_and_installs_nothing():
 
     found = launcher.ensure_chromium(install=refuse)
     assert Path(found).resolve() == Path("/usr/bin/chromium").resolve()  # Debian's package, as the e2e tests use
+
+
+SUPERVISED = """
+import sys
+from core.launcher import Supervisor
+sup = Supervisor()
+for name in ("web", "worker"):
+    sup.start(name, [sys.executable, "-c", "import time; time.sleep(600)"])
+sys.exit(sup.wait())
+"""
+
+
+def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_others_go_on(tmp_path):
+    log = tmp_path / "supervisor.log"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISED],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        parent = psutil.Process(supervisor.pid)
+        assert _until(lambda: len(parent.children()) == 2)
+        web, worker = sorted(parent.children(), key=lambda p: p.create_time())
+        worker.kill()  # SIGKILL, as the issue's fault run did
+        assert _until(lambda: "worker restarted" in log.read_text())
+        output = log.read_text()
+        assert "worker exited with code -9; restarting it in 1 s" in output
+        children = parent.children()
+        assert len(children) == 2 and web in children and worker not in children  # web never stopped
+        assert web.is_running() and supervisor.poll() is None
+        for _ in range(2):  # dying again soon after: the wait doubles
+            (again,) = [p for p in parent.children() if p != web]
+            again.kill()
+            assert _until(lambda a=again: a not in parent.children() and len(parent.children()) == 2, 30)
+        assert "restarting it in 2 s" in log.read_text() and "restarting it in 4 s" in log.read_text()
+        family = parent.children()
+        os.kill(supervisor.pid, signal.SIGINT)  # only Ctrl-C stops all
+        assert supervisor.wait(30) == 0
+        assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+
+
+def _until(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -104,6 +107,8 @@ def api_bad_request(request, exception=None):
 
 
 def api_server_error(request):
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable(request)
     if not request.path.startswith("/api/"):
         return _page(request, "500.html", 500) or defaults.server_error(request)
     zh, en = "服务器内部错误，已记录，请稍后重试", "internal server error; it was logged, retry later"
@@ -118,3 +123,17 @@ def _page(request, template: str, status_code: int) -> HttpResponse | None:
     except Exception:
         logger.exception("the %s page could not be rendered; Django's plain page was sent", status_code)
         return None
+
+
+def database_unavailable(request):
+    """PostgreSQL could not be reached (or broke off): 503 with Retry-After, nothing was stored. Django calls
+    the 500 handler inside its `except` block, wherever the error was raised (a view, a middleware, DRF's
+    authentication), so this one place answers for all of them. The page reads nothing from the database."""
+    zh = "数据库暂时不可用，未保存任何内容，请稍后重试"
+    en = "the database is unavailable; nothing was stored, retry later"
+    if request.path.startswith("/api/"):
+        response = json_response(_plain_body("unavailable", zh, en), 503)
+    else:
+        response = HttpResponse(render_to_string("503.html", {"zh": zh, "en": en}), status=503)
+    response["Retry-After"] = str(settings.ONETABLE_RETRY_AFTER_SECONDS)
+    return response

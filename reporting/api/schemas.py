@@ -64,13 +64,14 @@ COMMON_ERRORS = {
     "413": "the body is larger than the server takes (DATA_UPLOAD_MAX_MEMORY_SIZE)",
     "415": "the body is not JSON",
     "429": "too many requests for this token; retry later",
+    "503": "the database is unavailable: nothing was stored; retry after the Retry-After header's seconds",
 }
 
 
 def add_common_errors(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: document, on every operation of the API, the errors its
-    authentication, throttling, parameters and body can give (401, 429, 404, 400, 411, 413, 415), with the
-    error body."""
+    authentication, throttling, parameters and body can give (401, 429, 404, 400, 411, 413, 415), and 503 while
+    the database is away, with the error body."""
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue

@@ -7,16 +7,23 @@ commit Celery is told; if that message is lost, the sweep finds the rows.
 Sending: a worker leases one endpoint (so its deliveries go out in order, one
 batch at a time) and claims its due rows with their bodies in one statement,
 posts them in one signed request with no transaction open, and records the
-outcome in one statement. A worker killed mid-batch leaves the rows pending; the
-lease runs out and the batch is sent again with the same delivery ids.
+outcome in one statement. The lease is short, counted on the database's clock,
+and renewed while the request lasts; the request stops before a lease it could
+not renew runs out, so an endpoint never has two senders. A worker killed
+mid-batch leaves the rows pending; its lease runs out within seconds and the
+batch is sent again with the same delivery ids.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import os
 import random
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +32,9 @@ from typing import Any
 import psycopg
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import Department
@@ -99,7 +107,7 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
         )
     endpoint_ids = sorted({t.endpoint_id for t, _ in targets if t.endpoint_id is not None})
     if endpoint_ids:
-        transaction.on_commit(lambda: enqueue_sends(endpoint_ids))
+        transaction.on_commit(lambda: notify_sends(endpoint_ids))
     return len(targets)
 
 
@@ -120,7 +128,8 @@ def _flags() -> redis.Redis:
 
     url = app.conf.broker_url
     if url not in _flag_clients:
-        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        timeout = settings.REDIS_SOCKET_TIMEOUT
+        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return _flag_clients[url]
 
 
@@ -145,6 +154,48 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
             send_deliveries_task.delay(endpoint_id)
     except Exception as error:  # any broker failure: the outbox row is the truth
         log.warning("could not enqueue endpoints %s (%s); the sweep will retry", endpoint_ids, error)
+
+
+class _Notifier:
+    """Publishes send tasks from a thread of its own, so a filing's answer never waits on the broker.
+
+    A hung Redis (stopped, or a network that drops packets) held each filing for the broker's socket
+    timeout. Filings hand their endpoint ids over here and return; the thread publishes what gathered,
+    each endpoint once. If the broker is down or the process ends first, nothing is lost: the outbox
+    rows are the truth and the sweep finds them. Started lazily, once per process (after a fork too)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.pending: dict[int, bool] = {}  # endpoint id -> forced
+        self.pid = 0
+
+    def add(self, endpoint_ids: list[int], *, force: bool) -> None:
+        with self.lock:
+            for endpoint_id in endpoint_ids:
+                self.pending[endpoint_id] = self.pending.get(endpoint_id, False) or force
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="onetable-notify", daemon=True).start()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            with self.lock:
+                pending, self.pending = self.pending, {}
+            enqueue_sends([e for e, forced in pending.items() if forced], force=True)
+            enqueue_sends([e for e, forced in pending.items() if not forced])
+
+
+_notifier = _Notifier()
+
+
+def notify_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
+    """After commit: have send tasks published without waiting for the broker (see `_Notifier`)."""
+    if endpoint_ids:
+        _notifier.add(endpoint_ids, force=force)
 
 
 def task_started(endpoint_id: int) -> None:
@@ -197,13 +248,15 @@ _SENDABLE = "(" + ", ".join(f"'{status.value}'" for status in SENDABLE) + ")"
 
 # Claiming, in one statement (its own transaction): take the endpoint's lease if it is free and its
 # circuit closed, pick its due rows in id order, and return each with its body. A second worker's
-# statement skips the locked endpoint row or sees the lease, and gets nothing.
+# statement skips the locked endpoint row or sees the lease, and gets nothing. The lease is read and
+# written on the database's clock, the one clock every worker shares; the value it is given is the
+# holder's token (renewing and giving it back only touch a lease that still holds that value).
 _CLAIM_SQL = f"""
 WITH endpoint AS (
     SELECT e.id FROM reporting_endpoint e
     WHERE e.id = %(endpoint)s AND e.active
       AND (e.open_until IS NULL OR e.open_until <= %(now)s)
-      AND (e.lease_until IS NULL OR e.lease_until < %(now)s)
+      AND (e.lease_until IS NULL OR e.lease_until < now())
     FOR UPDATE SKIP LOCKED
 ), due AS (
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
@@ -213,11 +266,11 @@ WITH endpoint AS (
     ORDER BY d.id LIMIT %(limit)s
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
-    UPDATE reporting_endpoint e SET lease_until = %(lease)s
+    UPDATE reporting_endpoint e SET lease_until = now() + make_interval(secs => %(lease)s)
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
-    RETURNING e.id
+    RETURNING e.id, e.lease_until
 )
-SELECT d.id, d.attempts, d.created_at, {_BODY}
+SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), {_BODY}, leased.lease_until
 FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {_BODY_JOINS}
 ORDER BY d.id
 """
@@ -235,7 +288,8 @@ def _access_insert(deliveries: str, kind: str) -> str:
 
 
 # Recording a batch the receiver took, in one statement: the rows still due become delivered, each gets
-# its access record, the endpoint's lease is given back and its circuit closed; and whether more are due.
+# its access record, the endpoint's lease is given back (if still this sender's) and its circuit closed,
+# rows that backed off while the receiver was failing become due; and whether more are due.
 _DELIVERED_SQL = f"""
 WITH sent AS (
     UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = %(now)s, last_error = '',
@@ -245,13 +299,28 @@ WITH sent AS (
 ), access AS (
     {_access_insert("sent d", "%(pushed)s")} ORDER BY d.id
 ), endpoint AS (
-    UPDATE reporting_endpoint SET lease_until = NULL, failures = 0, open_until = NULL, last_error = '',
-                                  last_delivered_at = %(now)s
+    UPDATE reporting_endpoint SET failures = 0, open_until = NULL, last_error = '', last_delivered_at = %(now)s,
+                                  lease_until = CASE WHEN lease_until = %(lease)s THEN NULL ELSE lease_until END
     WHERE id = %(endpoint)s
+), recovered AS (
+    -- the receiver is back after failures: what backed off (up to a day) is due now, not at its next try
+    UPDATE reporting_delivery SET next_attempt_at = %(now)s
+    WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE} AND next_attempt_at > %(now)s
+      AND NOT (id = ANY(%(ids)s))
+      AND EXISTS (SELECT 1 FROM reporting_endpoint WHERE id = %(endpoint)s AND failures > 0)
+    RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM reporting_delivery
-               WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE}
-                 AND next_attempt_at <= %(now)s AND NOT (id = ANY(%(ids)s)))
+SELECT EXISTS (SELECT 1 FROM recovered) OR EXISTS (
+    SELECT 1 FROM reporting_delivery
+    WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE}
+      AND next_attempt_at <= %(now)s AND NOT (id = ANY(%(ids)s)))
+"""
+
+# Renewing a lease the sender still holds (its token is the value it last gave the lease).
+_RENEW_SQL = """
+UPDATE reporting_endpoint SET lease_until = now() + make_interval(secs => %(lease)s)
+WHERE id = %(endpoint)s AND lease_until = %(held)s
+RETURNING lease_until
 """
 
 
@@ -273,8 +342,18 @@ class Claimed:
 
     pk: int
     attempts: int
-    created_at: dt.datetime
+    window_from: dt.datetime  # its retry window began here: at creation, or at its last replay
     body: str
+    lease: dt.datetime  # the endpoint's lease as the claim left it (the holder's token)
+
+
+def batch_message_id(delivery_ids: list[int]) -> str:
+    """The batch's `webhook-id`: a digest of the ordered delivery ids it carries.
+
+    A receiver that drops a repeated webhook-id (as Standard Webhooks suggests) drops exactly a batch it
+    already has: a retry of the same rows carries the same id, and any other batch another one."""
+    digest = hashlib.sha256(",".join(f"dlv_{pk}" for pk in delivery_ids).encode()).hexdigest()
+    return f"msg_{digest[:32]}"
 
 
 @contextmanager
@@ -301,41 +380,81 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
             yield cursor
 
 
-def _claim(endpoint_id: int) -> list[Claimed]:
-    now = timezone.now()
-    lease = now + dt.timedelta(seconds=settings.ONETABLE_DELIVERY_LEASE_SECONDS)
+def _lease_seconds() -> float:
+    return settings.ONETABLE_DELIVERY_LEASE_SECONDS
+
+
+def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
+    """The endpoint's due rows, and until when (this process's monotonic clock) the lease surely holds.
+
+    Committed without waiting for the WAL flush (see `fixed_statements`): a claim PostgreSQL forgets in a
+    crash is noticed at the first renewal, a third of a lease later, which finds its token gone and stops
+    the request; a receiver drops the few repeats that window allows by delivery id."""
+    asked = time.monotonic()
     with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
             _CLAIM_SQL,
             {
                 "endpoint": endpoint_id,
-                "now": now,
+                "now": (now := timezone.now()),
                 "today": timezone.localdate(now),
-                "lease": lease,
+                "lease": _lease_seconds(),
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
             },
             prepare=True,
         )
-        return [Claimed(*row) for row in cursor.fetchall()]
+        return [Claimed(*row) for row in cursor.fetchall()], asked + _lease_seconds()
+
+
+class _HeldLease:
+    """Renews the endpoint's lease while a request is on the wire (webhooks.post calls it)."""
+
+    def __init__(self, endpoint_id: int, token: dt.datetime) -> None:
+        self.endpoint_id, self.token = endpoint_id, token
+
+    def renew(self) -> float | None:
+        asked = time.monotonic()
+        try:
+            # a synchronous commit: a renewal PostgreSQL forgot in a crash would let a second sender in
+            with fixed_statements() as cursor:
+                cursor.execute(
+                    _RENEW_SQL, {"endpoint": self.endpoint_id, "held": self.token, "lease": _lease_seconds()}
+                )
+                row = cursor.fetchone()
+        except DatabaseError as error:
+            log.warning("could not renew the lease of endpoint %s (%s); stopping its request", self.endpoint_id, error)
+            return None
+        if row is None:
+            return None
+        self.token = row[0]
+        return asked + _lease_seconds()
 
 
 def send_batch(endpoint_id: int) -> bool:
     """Send one batch of an endpoint's due deliveries; return whether more are due now."""
-    batch = _claim(endpoint_id)
+    batch, held_until = _claim(endpoint_id)
     if not batch:
         return False
+    held = _HeldLease(endpoint_id, batch[0].lease)
     endpoint = Endpoint.objects.select_related("department").get(pk=endpoint_id)
     body = batch_body(endpoint.department.code, [d.body for d in batch])
-    msg_id = f"msg_{batch[0].pk}_{batch[-1].pk}_{len(batch)}"
+    msg_id = batch_message_id([d.pk for d in batch])
     try:
         target = webhooks.resolve_allowed(endpoint.url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
     except webhooks.Refused as refused:
-        _failed(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True)
+        _failed(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True, lease=held.token)
         return False
-    outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, _secrets(endpoint)))
+    lease = webhooks.Lease(until=held_until, renew=held.renew, every=_lease_seconds() / 3)
+    outcome = webhooks.post(
+        target,
+        body,
+        webhooks.headers_for(msg_id, body, _secrets(endpoint)),
+        deadline=settings.ONETABLE_WEBHOOK_DEADLINE_SECONDS,
+        lease=lease,
+    )
     if outcome.ok:
-        return _delivered(endpoint, batch)
-    _failed(endpoint, batch, outcome, permanent=not outcome.retryable)
+        return _delivered(endpoint, batch, lease=held.token)
+    _failed(endpoint, batch, outcome, permanent=not outcome.retryable, lease=held.token)
     return False
 
 
@@ -350,7 +469,7 @@ def _secrets(endpoint: Endpoint) -> list[str]:
     return in_use
 
 
-def _delivered(endpoint: Endpoint, batch: list[Claimed]) -> bool:
+def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) -> bool:
     with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
             _DELIVERED_SQL,
@@ -358,6 +477,7 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed]) -> bool:
                 "ids": [d.pk for d in batch],
                 "now": timezone.now(),
                 "endpoint": endpoint.pk,
+                "lease": lease,
                 "delivered": DeliveryStatus.DELIVERED,
                 "pushed": AccessKind.PUSHED,
             },
@@ -367,13 +487,15 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed]) -> bool:
 
 
 @transaction.atomic
-def _failed(endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome, *, permanent: bool) -> None:
+def _failed(
+    endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome, *, permanent: bool, lease: dt.datetime
+) -> None:
     """Each row of the batch backs off on its own (or is dead-lettered), and the endpoint counts a failure."""
     now = timezone.now()
     ids, statuses, attempts, next_at = [], [], [], []
     for delivery in batch:
         tries = delivery.attempts + 1
-        dead = permanent or now - delivery.created_at >= RETRY_FOR
+        dead = permanent or now - delivery.window_from >= RETRY_FOR
         ids.append(delivery.pk)
         statuses.append(DeliveryStatus.DEAD if dead else DeliveryStatus.RETRYING)
         attempts.append(tries)
@@ -387,10 +509,11 @@ def _failed(endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome,
             [outcome.error[:2000], ids, [str(s) for s in statuses], attempts, next_at, SENDABLE],
         )
     failures = endpoint.failures + 1
-    endpoint_update: dict[str, Any] = {"lease_until": None, "failures": failures, "last_error": outcome.error[:2000]}
+    endpoint_update: dict[str, Any] = {"failures": failures, "last_error": outcome.error[:2000]}
     if failures >= CIRCUIT_AFTER:
         endpoint_update["open_until"] = now + backoff(failures - CIRCUIT_AFTER + 1)
     Endpoint.objects.filter(pk=endpoint.pk).update(**endpoint_update)
+    Endpoint.objects.filter(pk=endpoint.pk, lease_until=lease).update(lease_until=None)  # only if still ours
 
 
 @dataclass
@@ -440,7 +563,7 @@ def sweep() -> list[int]:
     endpoint_ids = list(
         Endpoint.objects.filter(active=True)
         .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=Now()))  # the database's clock, as the claim
         .filter(
             deliveries__status__in=SENDABLE,
             deliveries__next_attempt_at__lte=now,
@@ -456,23 +579,32 @@ def sweep() -> list[int]:
 @transaction.atomic
 def replay(*, deliveries) -> int:
     """Send dead-lettered deliveries again (same ids: receivers drop what they already have); never those of a
-    subscription that has ended."""
-    deliveries = deliveries.filter(subscription__in=Subscription.objects.entitling(timezone.localdate()))
+    subscription that has ended.
+
+    A replay starts a fresh retry window: a dead letter older than the window is retried as long as a
+    new delivery would be, not given a single attempt."""
+    now = timezone.now()
+    deliveries = deliveries.filter(subscription__in=Subscription.objects.entitling(timezone.localdate(now)))
     count = deliveries.filter(status=DeliveryStatus.DEAD, endpoint__isnull=False).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
+        status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, retry_from=now
     )
     endpoint_ids = sorted(set(deliveries.exclude(endpoint=None).values_list("endpoint_id", flat=True)))
-    transaction.on_commit(lambda: enqueue_sends(endpoint_ids, force=True))
+    transaction.on_commit(lambda: notify_sends(endpoint_ids, force=True))
     return count
 
 
+@transaction.atomic
 def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
-    """Pause or resume an endpoint; resuming closes its circuit and sends what waited."""
+    """Pause or resume an endpoint; resuming closes its circuit and sends what waited, all of it now."""
     Endpoint.objects.filter(pk=endpoint.pk).update(
         active=active, **({"open_until": None, "failures": 0} if active else {})
     )
     if active:
-        transaction.on_commit(lambda: enqueue_sends([endpoint.pk], force=True))
+        now = timezone.now()
+        Delivery.objects.filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__gt=now).update(
+            next_attempt_at=now
+        )
+        transaction.on_commit(lambda: notify_sends([endpoint.pk], force=True))
 
 
 def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:

@@ -9,9 +9,11 @@ import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
+from rest_framework.test import APIClient
 
 from core.celery import app as celery_app
-from core.models import Department, User
+from core.models import Department, Role, User
+from core.tokens import issue_token
 from reporting import webhooks
 from reporting.models import AllowedNetwork, Endpoint, Sheet, Subscription
 from reporting.services.submissions import add_record
@@ -32,6 +34,28 @@ ACTIVITY = {
 @pytest.fixture
 def demo(committed_demo):
     """The demo county, committed, so worker threads and processes see it."""
+
+
+@pytest.fixture
+def cadre(demo) -> User:
+    return User.objects.select_related("unit__area").get(username="village")
+
+
+def system_client(department_code: str) -> APIClient:
+    """An API client signed in with a department system's token."""
+    user, _ = User.objects.get_or_create(
+        username=f"{department_code}-system",
+        defaults={"role": Role.DEPARTMENT_SYSTEM, "department": Department.objects.get(code=department_code)},
+    )
+    _row, token = issue_token(user=user, name="system")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def propaganda_system(demo) -> APIClient:
+    return system_client("propaganda")
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from core.models import User
 from core.tokens import issue_token
 from reporting import webhooks
 from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
 from reporting.services import deliveries
 from reporting.services.submissions import correct_submission
-from tests.deliveries.conftest import ACTIVITY, file_activity, wait_for, wire
+from tests.deliveries.conftest import ACTIVITY, file_activity, system_client, wait_for, wire
 
 PROPAGANDA_LEDGER = {
     "activity_date",
@@ -28,11 +27,6 @@ PROPAGANDA_LEDGER = {
     "is_volunteer_service",
 }
 CULTURE_LEDGER = {"activity_date", "activity_title", "activity_venue", "activity_category", "attendance", "organiser"}
-
-
-@pytest.fixture
-def cadre(demo) -> User:
-    return User.objects.select_related("unit__area").get(username="village")
 
 
 def test_a_record_reaches_both_departments_with_exactly_their_fields_and_a_correction_names_version_1(
@@ -263,8 +257,8 @@ def test_a_url_outside_the_allowed_networks_is_refused_before_any_connection(wor
 
 def test_the_feed_gives_each_department_only_its_own_deliveries(loopback_allowed, cadre, demo):
     file_activity(cadre)
-    propaganda = _system_client("propaganda")
-    civil = _system_client("civil")
+    propaganda = system_client("propaganda")
+    civil = system_client("civil")
     # the feed holds back rows newer than the oldest transaction running on the server, and tests elsewhere
     # may share that server: wait until it shows (that read is recorded; an empty read records nothing)
     assert wait_for(lambda: propaganda.get("/api/v1/feed").json()["items"])
@@ -292,30 +286,12 @@ def test_cadres_and_tokenless_callers_cannot_read_any_feed(cadre, demo):
     assert client.post("/api/v1/deliveries/replay", {}, format="json").status_code == 404
 
 
-def _system_client(department_code: str) -> APIClient:
-    from core.models import Department, Role
-
-    user, _ = User.objects.get_or_create(
-        username=f"{department_code}-system",
-        defaults={"role": Role.DEPARTMENT_SYSTEM, "department": Department.objects.get(code=department_code)},
-    )
-    _row, token = issue_token(user=user, name="system")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-@pytest.fixture
-def propaganda_system(demo) -> APIClient:
-    return _system_client("propaganda")
-
-
 def test_another_department_cannot_replay_or_pause_what_is_not_theirs(loopback_allowed, receivers, cadre, demo):
     endpoint = wire("propaganda", receivers(script=[400]))
     Subscription.objects.filter(department__code="culture").update(status="ended")
     file_activity(cadre)
     deliveries.send_batch(endpoint.pk)
-    culture = _system_client("culture")
+    culture = system_client("culture")
     assert culture.post("/api/v1/deliveries/replay", {}, format="json").json() == {"replayed": 0}
     assert culture.post(f"/api/v1/endpoints/{endpoint.pk}/active", {"active": False}, format="json").status_code == 404
     assert Delivery.objects.get().status == DeliveryStatus.DEAD

