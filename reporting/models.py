@@ -100,9 +100,8 @@ class FieldQuerySet(models.QuerySet["Field"]):
         return self.filter(status=Status.ACTIVE, sheet__status=Status.ACTIVE)
 
     def asked_on(self, day: dt.date | None = None) -> FieldQuerySet:
-        """Fields a subscription claiming them asks on `day` (None: on some day): active ones, and retired ones
-        on days before `retired_from`. Part of the covering rule (see `SubscriptionQuerySet`); its twin for
-        rows held in memory is `field_asked_on`."""
+        """Fields a subscription claiming them asks on `day` (None: on some day): not retired by then."""
+        # Part of the covering rule (see `SubscriptionQuerySet`); its twin for rows in memory: `field_asked_on`.
         if day is None:
             return self.filter(Q(status=Status.ACTIVE) | Q(retired_from__isnull=False))
         return self.filter(Q(status=Status.ACTIVE, retired_from__isnull=True) | Q(retired_from__gt=day))
@@ -193,8 +192,7 @@ def _running_on(day: dt.date) -> Q:
 
 class SubscriptionQuerySet(models.QuerySet["Subscription"]):
     def active(self, on: dt.date | None = None, *, through: dt.date | None = None) -> SubscriptionQuerySet:
-        """Active subscriptions; with `on`, those whose window holds that day; with `through` too, those whose
-        window holds some day from `on` through `through`."""
+        """Active subscriptions; with `on`, those whose window holds that day (with `through`: a day up to it)."""
         found = self.filter(status=SubscriptionStatus.ACTIVE)
         if on is None:
             return found
@@ -239,8 +237,8 @@ def covers_sql(
     area_path: str = "a.path",
     day: str = "s.period_start",
 ) -> tuple[str, dict[str, Any]]:
-    """`active(on=day).covering(area)` in SQL, for one subscription read through `active()`: a condition on the
-    statement's `area_path` and `day` expressions, and its parameters, named after `key`."""
+    """`active(on=day).covering(area)` in SQL for one subscription read through `active()`, and its parameters."""
+    # `area_path` and `day` are the statement's SQL expressions; the parameters' names end in `key`.
     # The scope's path is bound as a prefix pattern, so PostgreSQL scans the area path index; an open window
     # adds no condition rather than a NULL test.
     until = f" AND {day} <= %(until_{key})s" if expires_on is not None else ""

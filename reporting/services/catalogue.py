@@ -98,7 +98,7 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
     day = first_open(field.sheet.period_type, today).start
     Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from=day)
     users = list(Subscription.objects.active().filter(fields=field))
-    # running on `day` with nothing asked from it on: the window closes the day before
+    # still running on `day` (active, not expired by then) with nothing asked from it on: it ends the day before
     Subscription.objects.entitling(day).filter(pk__in=[s.pk for s in users]).exclude(
         fields__in=Field.objects.asked_on(day)
     ).update(expires_on=day - dt.timedelta(days=1))
