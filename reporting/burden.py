@@ -15,12 +15,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 
 from core.models import Area, Department, Unit
 from reporting import fieldtypes
 from reporting.errors import Problem, Problems
-from reporting.models import Cadence, SubmissionVersion, Subscription, SubscriptionStatus
+from reporting.models import Cadence, SubmissionVersion, Subscription
 from reporting.periods import Period, PeriodType
 
 
@@ -164,8 +164,7 @@ def trend(versions) -> list[PeriodBurden]:
 def department_burdens(start: dt.date, end: dt.date, area: Area) -> list[DepartmentBurden]:
     """Each department's demand in the range and area, heaviest first (departments may be ranked; units never)."""
     subscriptions = list(
-        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, starts_on__lte=end)
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=start))
+        Subscription.objects.active(on=start, through=end)
         .select_related("department", "scope")
         .prefetch_related("fields__sheet")
     )
@@ -182,9 +181,7 @@ def department_burdens(start: dt.date, end: dt.date, area: Area) -> list[Departm
             continue
         for f in subscription.fields.all():
             units = counter.count(scope, f.sheet.unit_levels)
-            values = units * _periods(
-                f.sheet.cadence, max(start, subscription.starts_on), min(end, subscription.expires_on or end)
-            )
+            values = units * _periods(f.sheet.cadence, *subscription.days_within(start, end))
             if not values:
                 continue
             burden.fields += 1

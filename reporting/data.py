@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
 from reporting.errors import Problem
-from reporting.models import AccessKind, Field, Sheet, Subscription
+from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql, window_holds
 from reporting.onetable import sheet_catalogue
 from reporting.periods import Period, period_range
 
@@ -116,16 +116,6 @@ _LOOKED_UP = (
 )
 
 
-def _inside(i: int, scope_path: str, starts_on: dt.date, expires_on: dt.date | None) -> tuple[str, dict[str, Any]]:
-    """SQL (submission `s`, its unit's area `a`) and parameters for "inside entitlement group i": the unit in
-    the subscription's scope, the period starting within its window. Every read of department data uses it."""
-    until = f" AND s.period_start <= %(until_{i})s" if expires_on else ""
-    return (
-        f"(a.path LIKE %(path_{i})s AND s.period_start >= %(start_{i})s{until})",
-        {f"path_{i}": scope_path + "%", f"start_{i}": starts_on, f"until_{i}": expires_on},
-    )
-
-
 _COUNT_GROUP_SQL = """
 SELECT s.id FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
@@ -167,7 +157,8 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
     selects, allowed = [], {}
     for i, ((subscription, path, starts_on, expires_on), keys) in enumerate(sorted(groups.items())):
         allowed[subscription] = allowed.get(subscription, frozenset()).union(keys)
-        inside, window = _inside(i, path, starts_on, expires_on)
+        # inside entitlement group i: the unit (area `a`) in its scope, the filing's period (`s`) in its window
+        inside, window = covers_sql(str(i), scope_path=path, starts_on=starts_on, expires_on=expires_on)
         params |= window | {f"sub_{i}": subscription, f"others_{i}": sorted(codes.difference(keys))}
         if count:
             params[f"keys_{i}"] = sorted(keys)
@@ -323,7 +314,7 @@ def field_totals(
     }
     conditions, which = [], []
     for i, ((path, starts_on, expires_on), subscription) in enumerate(sorted(groups.items())):
-        condition, window = _inside(i, path, starts_on, expires_on)
+        condition, window = covers_sql(str(i), scope_path=path, starts_on=starts_on, expires_on=expires_on)
         params |= window | {f"sub_{i}": subscription}
         conditions.append(condition)
         which.append(f"WHEN {condition} THEN %(sub_{i})s::bigint")
@@ -383,7 +374,7 @@ def units_asked_query(
     paths = {
         e.scope_path
         for e in (granted if granted is not None else entitlements(department))
-        if e.field in codes and e.starts_on <= day and (e.expires_on is None or day <= e.expires_on)
+        if e.field in codes and window_holds(e.starts_on, e.expires_on, day)
     }
     if not paths:
         return Unit.objects.none()

@@ -99,6 +99,13 @@ class FieldQuerySet(models.QuerySet["Field"]):
     def active(self) -> FieldQuerySet:
         return self.filter(status=Status.ACTIVE, sheet__status=Status.ACTIVE)
 
+    def asked_on(self, day: dt.date | None = None) -> FieldQuerySet:
+        """Fields a subscription claiming them asks on `day` (None: on some day): not retired by then."""
+        # Part of the covering rule (see `SubscriptionQuerySet`); its twin for rows in memory: `field_asked_on`.
+        if day is None:
+            return self.filter(Q(status=Status.ACTIVE) | Q(retired_from__isnull=False))
+        return self.filter(Q(status=Status.ACTIVE, retired_from__isnull=True) | Q(retired_from__gt=day))
+
 
 class Field(Bilingual):
     """One shared data element of the catalogue."""
@@ -166,12 +173,79 @@ class SubscriptionStatus(models.TextChoices):
     ENDED = "ended", _("Ended")
 
 
+# Which subscriptions cover an area on a day: the one home of the rule. A subscription covers an area on a
+# day when it is active, its scope is the area or one above it, and the day lies in its window, from
+# `starts_on` through `expires_on` (no expiry: open-ended); of the fields it claims, it asks those the
+# catalogue still asks that day (`FieldQuerySet.asked_on`). It is written in three forms, one per kind of
+# caller, side by side here; tests/reporting/test_subscription_window.py checks that they agree:
+#   - the QuerySet `Subscription.objects.active(on=day).covering(area)`, for queries;
+#   - `covers_sql`, for statements that judge many submissions against a subscription's values at once;
+#   - `covering_scopes`, `window_holds` and `field_asked_on`, for catalogues held in memory (the one table,
+#     delivery targets), over rows read through `active()` and `Field.objects.asked_on()`.
+# Reading and receiving is the neighbouring rule `entitling` (its SQL twin: `entitles_sql`).
+
+
+def _running_on(day: dt.date) -> Q:
+    """Not expired before `day` (no expiry: never)."""
+    return Q(expires_on__isnull=True) | Q(expires_on__gte=day)
+
+
 class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def active(self, on: dt.date | None = None, *, through: dt.date | None = None) -> SubscriptionQuerySet:
+        """Active subscriptions; with `on`, those whose window holds that day (with `through`: a day up to it)."""
+        found = self.filter(status=SubscriptionStatus.ACTIVE)
+        if on is None:
+            return found
+        return found.filter(_running_on(on), starts_on__lte=through or on)
+
+    def covering(self, area: Area) -> SubscriptionQuerySet:
+        """Subscriptions whose scope is `area` or an area above it."""
+        return self.filter(scope__code__in=covering_scopes(area))
+
     def entitling(self, today: dt.date) -> SubscriptionQuerySet:
         """Subscriptions that entitle their department to read and receive on `today`: active, not yet
         expired. When one stops, every read path stops serving it (design invariant 3). Its SQL twin is
         `entitles_sql`; a test checks that the two agree."""
-        return self.filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today), status=SubscriptionStatus.ACTIVE)
+        return self.filter(_running_on(today), status=SubscriptionStatus.ACTIVE)
+
+    def expired(self, today: dt.date) -> SubscriptionQuerySet:
+        """Active subscriptions whose window ended before `today`: what the daily check ends."""
+        return self.filter(status=SubscriptionStatus.ACTIVE).exclude(_running_on(today))
+
+
+def covering_scopes(area: Area) -> list[str]:
+    """The codes of the scopes that cover `area`: its own and those of the areas above it (no query)."""
+    return area.lineage_codes()
+
+
+def window_holds(starts_on: dt.date, expires_on: dt.date | None, day: dt.date) -> bool:
+    """`active(on=day)` for a subscription read through `active()`: its window holds `day`."""
+    return starts_on <= day and (expires_on is None or day <= expires_on)
+
+
+def field_asked_on(retired_from: dt.date | None, day: dt.date) -> bool:
+    """`Field.objects.asked_on(day)` for a field read through `asked_on()`: not retired by `day`."""
+    return retired_from is None or day < retired_from
+
+
+def covers_sql(
+    key: str,
+    *,
+    scope_path: str,
+    starts_on: dt.date,
+    expires_on: dt.date | None,
+    area_path: str = "a.path",
+    day: str = "s.period_start",
+) -> tuple[str, dict[str, Any]]:
+    """`active(on=day).covering(area)` in SQL for one subscription read through `active()`, and its parameters."""
+    # `area_path` and `day` are the statement's SQL expressions; the parameters' names end in `key`.
+    # The scope's path is bound as a prefix pattern, so PostgreSQL scans the area path index; an open window
+    # adds no condition rather than a NULL test.
+    until = f" AND {day} <= %(until_{key})s" if expires_on is not None else ""
+    return (
+        f"({area_path} LIKE %(path_{key})s AND {day} >= %(start_{key})s{until})",
+        {f"path_{key}": scope_path + "%", f"start_{key}": starts_on, f"until_{key}": expires_on},
+    )
 
 
 def entitles_sql(alias: str, today: str) -> str:
@@ -217,6 +291,10 @@ class Subscription(models.Model):
             )
         if self.expires_on and self.starts_on and self.expires_on < self.starts_on:
             raise ValidationError({"expires_on": "到期日不能早于开始日 / the expiry must not precede the start"})
+
+    def days_within(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+        """The first and last day of [start, end] its window holds (the first after the last: none)."""
+        return max(start, self.starts_on), min(end, self.expires_on or end)
 
 
 class DueRule(models.Model):

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Department, Unit
@@ -35,7 +34,9 @@ from reporting.models import (
     Submission,
     SubmissionVersion,
     Subscription,
-    SubscriptionStatus,
+    covering_scopes,
+    field_asked_on,
+    window_holds,
 )
 from reporting.periods import Period
 
@@ -52,23 +53,18 @@ class Claim:
     retired_from: dt.date | None = None
 
     def covers(self, day: dt.date) -> bool:
-        return (
-            self.starts_on <= day
-            and (self.expires_on is None or day <= self.expires_on)
-            and (self.retired_from is None or day < self.retired_from)
-        )
+        return window_holds(self.starts_on, self.expires_on, day) and field_asked_on(self.retired_from, day)
+
+
+def _claims(subscriptions, fields):
+    """The subscription-field pairs of these subscriptions on these fields, each field asked on some day."""
+    return Subscription.fields.through.objects.filter(subscription__in=subscriptions, field__in=fields.asked_on())
 
 
 def _claims_on(unit: Unit):
     """Every subscription-field pair that may ask something of this unit (any sheet, any day)."""
-    return Subscription.fields.through.objects.filter(
-        subscription__status=SubscriptionStatus.ACTIVE,
-        subscription__scope__code__in=unit.area.lineage_codes(),
-        field__sheet__status=Status.ACTIVE,
-    ).filter(
-        Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False),
-        field__sheet__unit_levels__contains=[unit.area.level],
-    )
+    fields = Field.objects.filter(sheet__status=Status.ACTIVE, sheet__unit_levels__contains=[unit.area.level])
+    return _claims(Subscription.objects.active().covering(unit.area), fields)
 
 
 class Claims:
@@ -109,7 +105,7 @@ class Target:
     codes: frozenset[str]
 
     def covers(self, day: dt.date) -> bool:
-        return self.starts_on <= day and (self.expires_on is None or day <= self.expires_on)
+        return window_holds(self.starts_on, self.expires_on, day)
 
 
 @dataclass
@@ -124,22 +120,16 @@ class SheetCatalogue:
 
     @classmethod
     def load(cls, sheet: Sheet) -> SheetCatalogue:
-        rows = (
-            Subscription.fields.through.objects.filter(
-                subscription__status=SubscriptionStatus.ACTIVE, field__sheet=sheet
-            )
-            .filter(Q(field__status=Status.ACTIVE) | Q(field__retired_from__isnull=False))
-            .values_list(
-                "field_id",
-                "subscription__department_id",
-                "subscription__scope__code",
-                "subscription__starts_on",
-                "subscription__expires_on",
-                "field__retired_from",
-                "subscription_id",
-                "subscription__endpoint_id",
-                "field__code",
-            )
+        rows = _claims(Subscription.objects.active(), Field.objects.filter(sheet=sheet)).values_list(
+            "field_id",
+            "subscription__department_id",
+            "subscription__scope__code",
+            "subscription__starts_on",
+            "subscription__expires_on",
+            "field__retired_from",
+            "subscription_id",
+            "subscription__endpoint_id",
+            "field__code",
         )
         claims, subscriptions, codes = [], {}, defaultdict(set)
         for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code in rows:
@@ -166,7 +156,7 @@ class SheetCatalogue:
 
     def scopes_over(self, unit: Unit) -> frozenset[str]:
         """The scopes with subscriptions on this sheet that contain the unit."""
-        return self.scopes.intersection(unit.area.lineage_codes())
+        return self.scopes.intersection(covering_scopes(unit.area))
 
     def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, frozenset[int]]:
         """Per field asked of `unit` on `day`, the departments that need it."""

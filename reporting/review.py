@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 
 from core.models import Unit
 from reporting import fieldtypes
-from reporting.models import Cadence, DataRequest, Field, Sheet, Subscription, SubscriptionStatus
+from reporting.models import Cadence, DataRequest, Field, Sheet, Subscription
 from reporting.onetable import due_date
 from reporting.periods import Period, periods_per_year
 
@@ -85,13 +85,7 @@ def overlaps(proposal: dict) -> list[Match]:
 
 
 def _receivers(existing: Field) -> list[str]:
-    return sorted(
-        set(
-            Subscription.objects.filter(fields=existing, status=SubscriptionStatus.ACTIVE).values_list(
-                "department__name", flat=True
-            )
-        )
-    )
+    return sorted(set(Subscription.objects.active().filter(fields=existing).values_list("department__name", flat=True)))
 
 
 def warnings(request: DataRequest, today: dt.date | None = None) -> list[Warning]:
@@ -184,10 +178,7 @@ def _units_by_level(request: DataRequest) -> dict[str, int]:
 
 def _already_asked(existing: Field, request: DataRequest) -> bool:
     """Whether an active subscription already asks this field of the whole requested scope."""
-    scope_codes = [code for code in request.scope.path.split("/") if code]
-    return Subscription.objects.filter(
-        fields=existing, status=SubscriptionStatus.ACTIVE, scope__code__in=scope_codes
-    ).exists()
+    return Subscription.objects.active().covering(request.scope).filter(fields=existing).exists()
 
 
 REASON_LABELS = {

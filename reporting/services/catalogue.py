@@ -97,11 +97,11 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
         raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
     day = first_open(field.sheet.period_type, today).start
     Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from=day)
-    users = list(Subscription.objects.filter(fields=field, status=SubscriptionStatus.ACTIVE))
-    for subscription in users:
-        alive = subscription.fields.filter(Q(retired_from__isnull=True) | Q(retired_from__gt=day))
-        if not alive.exists() and (subscription.expires_on is None or subscription.expires_on >= day):
-            Subscription.objects.filter(pk=subscription.pk).update(expires_on=day - dt.timedelta(days=1))
+    users = list(Subscription.objects.active().filter(fields=field))
+    # still running on `day` (active, not expired by then) with nothing asked from it on: it ends the day before
+    Subscription.objects.entitling(day).filter(pk__in=[s.pk for s in users]).exclude(
+        fields__in=Field.objects.asked_on(day)
+    ).update(expires_on=day - dt.timedelta(days=1))
     _notify(
         users,
         f"字段“{field.name_zh}”自 {day} 起停用：{reason}",
@@ -163,9 +163,7 @@ def zombie_check(today: dt.date | None = None) -> dict[str, int]:
 
 
 def _end_expired(today: dt.date) -> int:
-    expired = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, expires_on__lt=today).select_related(
-        "department"
-    )
+    expired = Subscription.objects.expired(today).select_related("department")
     for subscription in expired:
         end_subscription(
             subscription=subscription,
@@ -190,9 +188,7 @@ def _flag_idle(today: dt.date) -> int:
     flagged = ZombieFlag.objects.filter(
         Q(closed_on__isnull=True) | Q(confirmed_at__date__gte=since), kind=ZombieKind.IDLE_SUBSCRIPTION
     ).values_list("subscription_id", flat=True)
-    candidates = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, starts_on__lte=since).exclude(
-        pk__in=flagged
-    )
+    candidates = Subscription.objects.active(on=since).exclude(pk__in=flagged)
     idle = [s for s in candidates if last_used.get(s.pk) is None or last_used[s.pk] < start]
     grace = today + dt.timedelta(days=settings.ONETABLE_ZOMBIE_GRACE_DAYS)
     flags = [
@@ -244,7 +240,7 @@ def _flag_new(kind: str, candidates, target: str, reason: str, today: dt.date) -
 
 
 def _flag_unused_fields(today: dt.date) -> int:
-    unused = Field.objects.active().exclude(subscriptions__status=SubscriptionStatus.ACTIVE)
+    unused = Field.objects.active().exclude(subscriptions__in=Subscription.objects.active())
     return _flag_new(
         ZombieKind.UNUSED_FIELD,
         unused,

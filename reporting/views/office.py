@@ -27,7 +27,6 @@ from reporting.models import (
     Field,
     Sheet,
     Subscription,
-    SubscriptionStatus,
     ZombieFlag,
 )
 from reporting.params import number_in
@@ -78,11 +77,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         if not problems:
             return redirect("office_catalogue")
     subscriptions = defaultdict(list)
-    for subscription in (
-        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
-        .select_related("department")
-        .prefetch_related("fields")
-    ):
+    for subscription in Subscription.objects.active().select_related("department").prefetch_related("fields"):
         for f in subscription.fields.all():
             subscriptions[f.pk].append(subscription)
     uses = last_uses()  # per subscription, ended ones too: (last delivered, last received or read)
