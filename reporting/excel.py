@@ -113,15 +113,6 @@ def _append(ws, values: list) -> None:
             cell.data_type = "s"
 
 
-def _cell_value(f, value: Any) -> Any:
-    """A stored value as its type writes it in a cell; one its type cannot read (stored behind the rules' back)
-    as text."""
-    try:
-        return f.field_type.to_cell(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _choice_list(options: list[str]) -> str | None:
     """A list validation's formula (quotes doubled), or None when Excel would refuse it (over 255 characters)."""
     text = ",".join(drop_unstorable(str(o)).replace('"', '""') for o in options)
@@ -140,12 +131,12 @@ def _periodic_worksheet(ws, table: OneTable) -> None:
     _head(ws, HEADER)
     for row_index, entry in enumerate(table.fields, start=2):
         f = entry.field
-        value = _cell_value(f, entry.carried) if entry.has_carried else None
+        value = f.field_type.to_cell(entry.carried) if entry.has_carried else None
         _append(ws, [f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
         if entry.has_carried:
             ws.cell(row_index, VALUE_COL).fill = CARRIED_FILL
-        if f.type in ("choice", "boolean"):
-            options = [c.get("zh", c["code"]) for c in f.constraints.get("choices", [])] or ["是", "否"]
+        options = f.field_type.cell_options(f.constraints)
+        if options:
             formula = _choice_list(options)
             if formula:
                 check = DataValidation(type="list", formula1=formula, allow_blank=True)

@@ -149,32 +149,17 @@ def read_ahead(query: Query) -> Iterator[Row]:
         reader.join()
 
 
+def _fixed(row: Row) -> list:
+    day = row.record_date.isoformat() if row.record_date else ""
+    return [row.unit_code, row.unit_name, row.period, day, row.version]
+
+
 def _cells(row: Row, fields: list[Field]) -> list:
-    return [
-        row.unit_code,
-        row.unit_name,
-        row.period,
-        row.record_date.isoformat() if row.record_date else "",
-        row.version,
-    ] + [_text(row.values.get(f.code)) for f in fields]
+    return _fixed(row) + [f.field_type.to_csv(row.values.get(f.code)) for f in fields]
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def _number(value, text: str) -> float | str:
-    """A count or amount as a number the spreadsheet can add up; a value stored that is not one stays text."""
-    try:
-        return text if value is None else float(value)
-    except (TypeError, ValueError):
-        return text
+def _xlsx_cells(row: Row, fields: list[Field]) -> list:
+    return _fixed(row) + [f.field_type.to_cell(row.values.get(f.code)) for f in fields]
 
 
 def csv_chunks(query: Query) -> Iterator[bytes]:
@@ -244,16 +229,11 @@ def _write_csv(query: Query, path: Path, progress) -> None:
 
 def _write_xlsx(query: Query, path: Path, progress) -> None:
     fields = columns(query)
-    # counts and amounts go in as numbers, so the spreadsheet can add them up
-    numeric = [(len(FIXED) + i, f.code) for i, f in enumerate(fields) if f.type in ("integer", "decimal")]
     done = 0
     with StreamingWorkbook(path, query.sheet.name_zh) as book:  # rows go straight into the zip: flat memory
         book.header(header(fields))
         for done, row in enumerate(recorded(query, read_ahead(query)), start=1):
-            cells = _cells(row, fields)
-            for position, code in numeric:
-                cells[position] = _number(row.values.get(code), cells[position])
-            book.row(cells)
+            book.row(_xlsx_cells(row, fields))
             if done % 5000 == 0:
                 progress(done)
     progress(done)

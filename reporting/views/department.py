@@ -339,7 +339,7 @@ def chart(request: HttpRequest) -> HttpResponse:
     """One numeric field over periods (the chosen area's total, each point with the units reported of the
     units asked) and across the areas one level below it in one period (the latest with data by default)."""
     department = access_department(request.user)
-    numeric = [f for f in entitled_fields(department) if f.type in ("integer", "decimal")]
+    numeric = [f for f in entitled_fields(department) if f.field_type.is_numeric]
     if not numeric:
         return render(request, "department/chart.html", {"department": department, "fields": []})
     field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])

@@ -235,7 +235,7 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
         .order_by("-submission__record_date", "-submission_id")[:200]
     )
     fields = {f.code: f for f in sheet.fields.all()}
-    title_field = next((c for c in fields if fields[c].type == "text"), None)
+    title_field = next((c for c in fields if fields[c].field_type.is_text), None)
     rows = [(v.submission, v.values.get(sheet.record_date_field), v.values.get(title_field), v) for v in records]
     return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
 
