@@ -214,7 +214,7 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
         rows = list(workbook[title].iter_rows(values_only=True))
         if table is None:
             if any(any(v not in (None, "") for v in row[VALUE_COL - 1 : NA_COL]) for row in rows[1:]):
-                why = refused.get(code) or [Problem(field="sheet", rule="sheet.already_submitted")]
+                why = refused.get(code) or [Problem(field="sheet", rule="sheet.closed")]
                 problems += [CellProblem(title, 1, "A", p) for p in why]
             continue
         reader = _read_ledger if table.sheet.is_ledger else _read_periodic
@@ -232,8 +232,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
                     submit_sheet(unit=unit, sheet=table.sheet, period=period, raw=raw, not_applicable=na, by=by)
             except Problems as error:  # e.g. a ledger record dated in a period with other fields
                 problems += [CellProblem(where[0], where[1], "—", p) for p in error.problems]
-            except AlreadySubmitted:
-                problems.append(CellProblem(where[0], 1, "A", Problem(field="sheet", rule="sheet.already_submitted")))
+            except AlreadySubmitted as error:
+                problems.append(CellProblem(where[0], 1, "A", error.problem))
         if problems:
             transaction.set_rollback(True)
     if problems:
