@@ -82,9 +82,14 @@ def _option(line: str) -> dict[str, str]:
     return {key: text for key, text in (("code", code), ("zh", zh), ("en", en)) if text or key == "code"}
 
 
+def min_max(kind: str, low: tuple[str, str], high: tuple[str, str]) -> tuple[Constraint, Constraint]:
+    """A type's "min" and "max" constraints: their input's kind, and the name of each in both languages."""
+    return Constraint("min", *low, kind), Constraint("max", *high, kind)
+
+
+LOWEST, HIGHEST = ("最小值", "Minimum"), ("最大值", "Maximum")
 REQUIRED = Constraint("required", "必填", "Required", "flag")
-MIN = Constraint("min", "最小值", "Minimum", "number")
-MAX = Constraint("max", "最大值", "Maximum", "number")
+MIN, MAX = min_max("number", LOWEST, HIGHEST)
 OPTIONS = Constraint(
     "choices",
     "选项",

@@ -28,7 +28,7 @@ from reporting.fieldtypes.base import (
     read_whole,
     said,
 )
-from reporting.fieldtypes.constraints import MAX, MIN, OPTIONS, REQUIRED, Constraint
+from reporting.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
@@ -181,10 +181,7 @@ class _Numeric(FieldType):
 
 class IntegerType(_Numeric):
     code, label_zh, label_en = "integer", "整数", "Whole number"
-    constraints = (
-        Constraint("min", "最小值", "Minimum", "whole"),
-        Constraint("max", "最大值", "Maximum", "whole"),
-    )
+    constraints = min_max("whole", LOWEST, HIGHEST)
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
@@ -413,10 +410,7 @@ class MultiChoiceType(_Choices):
 
 class DateType(FieldType):
     code, label_zh, label_en = "date", "日期", "Date"
-    constraints = (
-        Constraint("min", "最早日期", "Earliest date", "date"),
-        Constraint("max", "最晚日期", "Latest date", "date"),
-    )
+    constraints = min_max("date", ("最早日期", "Earliest date"), ("最晚日期", "Latest date"))
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
