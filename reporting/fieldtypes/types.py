@@ -130,7 +130,7 @@ class FieldType(ABC):
 def _number(value: Any) -> str:
     """A bound as people write it: thousands grouped, no float tail."""
     number = exact(value)
-    return f"{number:,}" if type(number) is int or number == number.to_integral_value() else str(number)
+    return f"{number:,}" if isinstance(number, int) or number == number.to_integral_value() else str(number)
 
 
 def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "max")) -> list[tuple[str, str]]:
@@ -144,7 +144,7 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 
 
 class _Numeric(FieldType):
-    constraints = (MIN, MAX)
+    constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
     is_numeric = True
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
@@ -310,7 +310,7 @@ class TextType(FieldType):
 
 
 class _Choices(FieldType):
-    constraints = (OPTIONS,)
+    constraints: ClassVar[tuple[Constraint, ...]] = (OPTIONS,)
     seconds_per_value = 5
 
     @staticmethod
