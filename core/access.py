@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from core.models import Unit, User
+from core.models import ApiToken, Unit, User
 
 
 def access_own_unit(user: User) -> Unit:
@@ -16,26 +16,6 @@ def access_own_unit(user: User) -> Unit:
     unit = Unit.objects.select_related("area").get(pk=user.unit_id)
     user.unit = unit  # the page header shows it: no second query
     return unit
-
-
-def access_unit_sheet(unit: Unit, code: str):
-    """An active sheet this unit's level fills."""
-    from reporting.onetable import active_sheet
-
-    sheet = active_sheet(code)
-    if sheet is None or unit.area.level not in sheet.unit_levels:
-        raise Http404
-    return sheet
-
-
-def access_unit_submission(unit: Unit, pk: int):
-    """One of this unit's own submissions or ledger records."""
-    from reporting.models import Submission
-
-    submission = Submission.objects.select_related("sheet", "unit__area").filter(pk=pk, unit=unit).first()
-    if submission is None:
-        raise Http404
-    return submission
 
 
 def access_department(user: User):
@@ -54,3 +34,11 @@ def access_office(user: User):
     if not (user.is_authenticated and user.is_office_admin):
         raise Http404
     return user.office
+
+
+def access_department_token(department, pk: int | None) -> ApiToken:
+    """One of the API tokens of the department's own systems."""
+    token = ApiToken.objects.filter(pk=pk or 0, user__department=department).first()
+    if token is None:
+        raise Http404
+    return token

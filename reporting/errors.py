@@ -29,7 +29,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "na.forbidden": ("本项不能填“不适用”", "cannot be answered “not applicable”"),
     "na.reason": ("选择“不适用”时须填写原因", "needs a reason when answered “not applicable”"),
     "unknown": ("不是本表的字段", "is not a field of this table"),
-    "sheet.already_submitted": (
+    # the one "already submitted" message: the API's 409, the page's notice and an Excel upload's refusal
+    "already_submitted": (
+        "本表本期已提交，如需修改请更正",
+        "was already submitted for this period; correct it instead",
+    ),
+    # a worksheet of a sheet the template no longer offers: filed since it was downloaded, or no longer asked
+    "sheet.closed": (
         "本表本期已提交或不再需要填报，如需修改请在页面上更正",
         "was already submitted for this period or is no longer asked; correct it on its page",
     ),

@@ -113,15 +113,6 @@ def _append(ws, values: list) -> None:
             cell.data_type = "s"
 
 
-def _cell_value(f, value: Any) -> Any:
-    """A stored value as its type writes it in a cell; one its type cannot read (stored behind the rules' back)
-    as text."""
-    try:
-        return f.field_type.to_cell(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _choice_list(options: list[str]) -> str | None:
     """A list validation's formula (quotes doubled), or None when Excel would refuse it (over 255 characters)."""
     text = ",".join(drop_unstorable(str(o)).replace('"', '""') for o in options)
@@ -140,12 +131,12 @@ def _periodic_worksheet(ws, table: OneTable) -> None:
     _head(ws, HEADER)
     for row_index, entry in enumerate(table.fields, start=2):
         f = entry.field
-        value = _cell_value(f, entry.carried) if entry.has_carried else None
+        value = f.field_type.to_cell(entry.carried) if entry.has_carried else None
         _append(ws, [f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
         if entry.has_carried:
             ws.cell(row_index, VALUE_COL).fill = CARRIED_FILL
-        if f.type in ("choice", "boolean"):
-            options = [c.get("zh", c["code"]) for c in f.constraints.get("choices", [])] or ["是", "否"]
+        options = f.field_type.cell_options(f.constraints)
+        if options:
             formula = _choice_list(options)
             if formula:
                 check = DataValidation(type="list", formula1=formula, allow_blank=True)
@@ -223,7 +214,7 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
         rows = list(workbook[title].iter_rows(values_only=True))
         if table is None:
             if any(any(v not in (None, "") for v in row[VALUE_COL - 1 : NA_COL]) for row in rows[1:]):
-                why = refused.get(code) or [Problem(field="sheet", rule="sheet.already_submitted")]
+                why = refused.get(code) or [Problem(field="sheet", rule="sheet.closed")]
                 problems += [CellProblem(title, 1, "A", p) for p in why]
             continue
         reader = _read_ledger if table.sheet.is_ledger else _read_periodic
@@ -241,8 +232,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
                     submit_sheet(unit=unit, sheet=table.sheet, period=period, raw=raw, not_applicable=na, by=by)
             except Problems as error:  # e.g. a ledger record dated in a period with other fields
                 problems += [CellProblem(where[0], where[1], "—", p) for p in error.problems]
-            except AlreadySubmitted:
-                problems.append(CellProblem(where[0], 1, "A", Problem(field="sheet", rule="sheet.already_submitted")))
+            except AlreadySubmitted as error:
+                problems.append(CellProblem(where[0], 1, "A", error.problem))
         if problems:
             transaction.set_rollback(True)
     if problems:

@@ -3,8 +3,6 @@ and a field definition's constraints into inputs and back."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,23 +43,12 @@ class Row:
 
     @property
     def input_type(self) -> str:
-        """The input's HTML type. A browser empties a date input whose value is not an ISO date, so a date typed
-        wrong (or in another form the parser accepts) comes back as text: shown as typed, to be mended."""
-        if self.widget["input"] != "date":
-            return "text"
-        try:
-            dt.date.fromisoformat(self.input_value)
-        except ValueError:
-            return "text" if self.input_value else "date"
-        return "date" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.input_value) else "text"
+        """The input's HTML type."""
+        return self.f.field_type.input_type(self.input_value)
 
     @property
     def input_value(self) -> str:
-        if self.value is None:
-            return ""
-        if isinstance(self.value, bool):
-            return "1" if self.value else "0"
-        return str(self.value)
+        return self.f.field_type.input_value(self.value)
 
 
 def read_post(table: OneTable, post: QueryDict) -> tuple[dict[str, Any], dict[str, str]]:
@@ -72,10 +59,8 @@ def read_post(table: OneTable, post: QueryDict) -> tuple[dict[str, Any], dict[st
         code = entry.code
         if post.get(f"na__{code}"):
             na[code] = post.get(f"nar__{code}", "")
-        elif entry.field.type == "multi_choice":
-            raw[code] = post.getlist(f"v__{code}")
         else:
-            raw[code] = post.get(f"v__{code}", "")
+            raw[code] = entry.field.field_type.read_form(post, f"v__{code}")
     return raw, na
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -39,6 +40,15 @@ class KeyReused(Exception):
 class Replay:
     status: int
     body: Any
+
+
+@dataclass
+class Answer:
+    """What a request under a key answered: stored with the key, or `replayed` from an earlier request."""
+
+    status: int
+    body: Any
+    replayed: bool = False
 
 
 def request_hash(*parts: Any) -> str:
@@ -83,3 +93,18 @@ def finish_key(row: IdempotencyKey, *, status: int, body: Any) -> None:
             "UPDATE reporting_idempotencykey SET done = true, response_status = %s, response_body = %s WHERE id = %s",
             [status, Jsonb(body), row.pk],
         )
+
+
+def run_once(*, user: User, key: str, fingerprint: str, work: Callable[[], tuple[int, Any]]) -> Answer:
+    """Run `work` once per key: claim the key, do the work and store its (status, body) in one transaction.
+
+    The identical request again gets the stored answer (`replayed`) without working. An exception out of
+    `work` rolls back the claim with the work: the key stays free for a corrected retry. Raises KeyReused
+    or KeyInFlight as `claim_key` does."""
+    with transaction.atomic():
+        claim = claim_key(user=user, key=key, fingerprint=fingerprint)
+        if isinstance(claim, Replay):
+            return Answer(claim.status, claim.body, replayed=True)
+        status, body = work()
+        finish_key(claim, status=status, body=body)
+    return Answer(status, body)

@@ -12,14 +12,14 @@ from rest_framework.views import APIView
 
 from core.access import access_department
 from core.models import Area
-from reporting.api.errors import not_found
+from reporting.access import access_deliveries, access_endpoint
 from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayIn
 from reporting.api.schemas import ErrorOut
 from reporting.data import Query, entitled_fields, unknown_fields
 from reporting.errors import Problem, Problems
 from reporting.exports import csv_chunks, read_page
 from reporting.feed import read_feed
-from reporting.models import Delivery, Endpoint, Field, Sheet, Status
+from reporting.models import Endpoint, Field, Sheet, Status
 from reporting.periods import period_range
 from reporting.services import deliveries
 
@@ -102,7 +102,7 @@ class ReplayView(APIView):
     def post(self, request: Request) -> Response:
         department = access_department(request.user)
         body = ReplayIn.parse(request.data)
-        chosen = Delivery.objects.filter(department=department)
+        chosen = access_deliveries(department)
         if "ids" in body:  # absent: all of the department's dead letters; present: exactly those listed
             chosen = chosen.filter(pk__in=body["ids"])
         return Response({"replayed": deliveries.replay(deliveries=chosen)})
@@ -121,9 +121,7 @@ class EndpointActiveView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         department = access_department(request.user)
-        endpoint = Endpoint.objects.filter(pk=pk, department=department).first()
-        if endpoint is None:
-            return not_found()
+        endpoint = access_endpoint(department, pk)
         active = EndpointActiveIn.parse(request.data)["active"]
         deliveries.set_endpoint_active(endpoint=endpoint, active=active)
         return Response({"active": active})

@@ -42,12 +42,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Problem):
         return problem_response([exc])
     if isinstance(exc, AlreadySubmitted):
-        return _plain(
-            "already_submitted",
-            "本表本期已提交，请用更正接口修改",
-            "already submitted for this period; use the corrections endpoint",
-            status.HTTP_409_CONFLICT,
-        )
+        return problem_response([exc.problem], status.HTTP_409_CONFLICT)
     if isinstance(exc, (Http404, exceptions.NotFound, exceptions.PermissionDenied)):
         return not_found()
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

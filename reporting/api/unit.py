@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -13,12 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from core.access import access_own_unit
 from reporting import idempotency
+from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.errors import not_found, problem_response
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
-from reporting.errors import Problem, Problems
+from reporting.errors import Problem, Problems, error_body
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
 from reporting.params import whole_number
@@ -161,25 +161,26 @@ class SubmissionsView(APIView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 200:
             return problem_response([Problem(field="Idempotency-Key", rule="idempotency.missing")])
-        fingerprint = idempotency.request_hash(request.path, request.data)
-        with transaction.atomic():  # the key, the filing and the stored answer commit together, or none does
-            try:
-                claim = idempotency.claim_key(user=request.user, key=key, fingerprint=fingerprint)
-            except idempotency.KeyReused:
-                return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
-            except idempotency.KeyInFlight:
-                return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
-            if isinstance(claim, idempotency.Replay):
-                return Response(claim.body, status=claim.status, headers={"Idempotent-Replayed": "true"})
+
+        def work() -> tuple[int, Any]:
             try:
                 version = self._file(unit, request.user, request.data)
             except Problems as error:  # the filing's savepoint undid its writes; a repeat gets the same answer
-                response = problem_response(error.problems)
-                idempotency.finish_key(claim, status=400, body=response.data)
-                return response
-            body = version_json(version.submission, version)
-            idempotency.finish_key(claim, status=201, body=body)
-        return Response(body, status=status.HTTP_201_CREATED, headers={"ETag": _etag(version.number)})
+                return status.HTTP_400_BAD_REQUEST, error_body(error.problems)
+            return status.HTTP_201_CREATED, version_json(version.submission, version)
+
+        try:
+            answer = idempotency.run_once(
+                user=request.user, key=key, fingerprint=idempotency.request_hash(request.path, request.data), work=work
+            )
+        except idempotency.KeyReused:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
+        except idempotency.KeyInFlight:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+        if answer.replayed:
+            return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
+        headers = {"ETag": _etag(answer.body["version"])} if answer.status == status.HTTP_201_CREATED else {}
+        return Response(answer.body, status=answer.status, headers=headers)
 
     @staticmethod
     def _file(unit, user, body: Any) -> SubmissionVersion:

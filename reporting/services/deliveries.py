@@ -51,6 +51,7 @@ from reporting.models import (
     entitles_sql,
 )
 from reporting.onetable import SheetCatalogue, sheet_catalogue
+from reporting.sql import array_literal as _array
 
 log = logging.getLogger("onetable.deliveries")
 
@@ -100,7 +101,7 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
                 "subscriptions": _array(t.subscription_id for t, _ in targets),
                 "departments": _array(t.department_id for t, _ in targets),
                 "endpoints": _array(t.endpoint_id for t, _ in targets),
-                "fields": _array(f'"{",".join(taken)}"' for _, taken in targets),
+                "fields": _array(",".join(taken) for _, taken in targets),
                 "feed": DeliveryStatus.FEED.value,
                 "pending": DeliveryStatus.PENDING.value,
             },
@@ -109,13 +110,6 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
     if endpoint_ids:
         transaction.on_commit(lambda: notify_sends(endpoint_ids))
     return len(targets)
-
-
-def _array(items) -> str:
-    """A PostgreSQL array literal of ids (None: NULL) or of quoted code lists (codes never need escaping,
-    `CODE`). One string each: with lists, which psycopg dumps element by element, `create_deliveries` took
-    0.62 ms of CPU a filing (30 rows); with literals, 0.39 ms."""
-    return "{" + ",".join("NULL" if item is None else str(item) for item in items) + "}"
 
 
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue

@@ -26,7 +26,8 @@ class AlreadySubmitted(Exception):
 
     def __init__(self, submission: Submission) -> None:
         self.submission = submission
-        super().__init__("本表本期已提交，如需修改请更正 / already submitted for this period; correct it instead")
+        self.problem = Problem(field="sheet", rule="already_submitted")
+        super().__init__(self.problem.message)
 
 
 class VersionConflict(Exception):

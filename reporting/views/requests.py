@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.access import access_department, access_office
 from core.models import Area, AreaLevel
 from reporting import fieldtypes, review
+from reporting.access import access_data_request, access_endpoint, access_request_for_review
 from reporting.errors import Problem, Problems
 from reporting.forms import ProposalRow
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
@@ -34,11 +35,7 @@ MAX_PROPOSAL_ROWS = 20  # rows a posted form may claim to have
 
 
 def _own_request(request: HttpRequest, pk: int) -> DataRequest:
-    department = access_department(request.user)
-    found = DataRequest.objects.filter(pk=pk, department=department).first()
-    if found is None:
-        raise Http404
-    return found
+    return access_data_request(access_department(request.user), pk)
 
 
 def _posted_rows(post) -> list[ProposalRow]:
@@ -64,8 +61,9 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
             unreadable.append(Problem(field="expires_on", rule="date.invalid", label_zh="截止日期", label_en="Expiry"))
     endpoint = None
     if post.get("endpoint"):
-        endpoint = department.endpoints.filter(pk=posted_id(request, "endpoint") or 0).first()
-        if endpoint is None:
+        try:
+            endpoint = access_endpoint(department, posted_id(request, "endpoint"))
+        except Http404:  # a choice in a form: refused by name, like every other value of it
             unreadable.append(Problem(field="endpoint", rule="request.endpoint"))
     rows = _posted_rows(post)
     proposed = []
@@ -203,14 +201,7 @@ def office_requests(request: HttpRequest) -> HttpResponse:
 @login_required
 def office_review(request: HttpRequest, pk: int) -> HttpResponse:
     office = access_office(request.user)
-    found = (
-        DataRequest.objects.filter(pk=pk)
-        .exclude(status=RequestStatus.DRAFT)
-        .select_related("department", "scope", "subscription")
-        .first()
-    )
-    if found is None:
-        raise Http404
+    found = access_request_for_review(office, pk)
     problems: list[Problem] = []
     if request.method == "POST":
         decision, problems = _read_decision(request, found)

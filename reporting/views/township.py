@@ -7,7 +7,6 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,8 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from core.access import access_own_unit
 from reporting import excel, idempotency
+from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.errors import Problems
 from reporting.forms import draft_answers, read_post, rows_for
 from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
@@ -107,38 +107,37 @@ def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
     token = request.POST.get("token", "")
     if not token or len(token) > 100:  # the page's own tokens are 32 characters; a forged one protects nothing
         token = uuid.uuid4().hex
-    fingerprint = idempotency.request_hash(request.path)
-    with transaction.atomic():
+
+    def work() -> tuple[int, dict]:
+        version = action()
+        return 303, {"redirect": reverse("submission", args=[version.submission_id]) + "?done=1"}
+
+    try:
         try:
-            claim = idempotency.claim_key(user=request.user, key=f"form:{token}", fingerprint=fingerprint)
-        except idempotency.KeyInFlight:
-            messages.info(request, _("Your submission is being saved; this page will show it shortly."))
-            return redirect(request.path)
-        if isinstance(claim, idempotency.Replay):
-            return redirect(claim.body["redirect"])
-        try:
-            version = action()
-        except Problems as error:
-            transaction.set_rollback(True)
-            rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
-            extra = [p for p in error.problems if p.field not in table.by_code()]
-            return render(
-                request,
-                "township/fill.html",
-                {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
-                status=400,
+            answer = idempotency.run_once(
+                user=request.user, key=f"form:{token}", fingerprint=idempotency.request_hash(request.path), work=work
             )
-        except AlreadySubmitted as error:
-            transaction.set_rollback(True)
-            messages.info(request, str(error))
-            return redirect("submission", pk=error.submission.pk)
-        except VersionConflict as error:
-            transaction.set_rollback(True)
-            messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
-            return redirect(request.path)
-        target = reverse("submission", args=[version.submission_id]) + "?done=1"
-        idempotency.finish_key(claim, status=303, body={"redirect": target})
-    return redirect(target)
+        except idempotency.KeyReused:  # a token of another form protects nothing either: file under a new one
+            answer = idempotency.run_once(user=request.user, key=f"form:{uuid.uuid4().hex}", fingerprint="", work=work)
+    except idempotency.KeyInFlight:
+        messages.info(request, _("Your submission is being saved; this page will show it shortly."))
+        return redirect(request.path)
+    except Problems as error:
+        rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
+        extra = [p for p in error.problems if p.field not in table.by_code()]
+        return render(
+            request,
+            "township/fill.html",
+            {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
+            status=400,
+        )
+    except AlreadySubmitted as error:
+        messages.info(request, str(error))
+        return redirect("submission", pk=error.submission.pk)
+    except VersionConflict as error:
+        messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
+        return redirect(request.path)
+    return redirect(answer.body["redirect"])
 
 
 def _form_extras(request) -> dict:
@@ -235,7 +234,7 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
         .order_by("-submission__record_date", "-submission_id")[:200]
     )
     fields = {f.code: f for f in sheet.fields.all()}
-    title_field = next((c for c in fields if fields[c].type == "text"), None)
+    title_field = next((c for c in fields if fields[c].field_type.is_text), None)
     rows = [(v.submission, v.values.get(sheet.record_date_field), v.values.get(title_field), v) for v in records]
     return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
 

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from core.models import Unit
 from core.tokens import digest, issue_token, revoke_token, usable_token
+from reporting.errors import render
 from reporting.models import IdempotencyKey, Submission, SubmissionVersion
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 
@@ -110,6 +111,14 @@ def test_a_second_first_submission_with_a_new_key_is_409(api):
     post(api)
     response = post(api, key="k-2")
     assert response.status_code == 409 and response.json()["code"] == "already_submitted"
+
+
+def test_the_api_says_already_submitted_in_the_words_every_other_door_uses(api, village_cadre):
+    post(api)
+    body = post(api, key="k-2").json()
+    assert (body["message_zh"], body["message_en"]) == render("already_submitted", {})
+    assert body["errors"] == [{**body["errors"][0], "field": "sheet", "code": "already_submitted"}]
+    assert stored(village_cadre.unit) == 1
 
 
 def test_a_retired_sheet_or_one_for_another_level_cannot_be_filed_even_after_it_was_read(api, village_cadre):

@@ -75,6 +75,20 @@ def test_a_double_click_or_a_resent_form_files_once(cadre_client, village_cadre)
     assert again["Location"].startswith(f"/submissions/{first['Location'].split('/')[2]}/")
 
 
+def test_a_form_token_sent_again_to_another_form_is_filed_there_not_a_server_error(cadre_client, village_cadre):
+    # given the quarter filed with the form token "t-1"
+    cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
+    submission = Submission.objects.get(unit=village_cadre.unit, period="2026Q4")
+    # when a correction form is sent with that same token (a forged or stale page)
+    url = f"/submissions/{submission.pk}/correct/"
+    done = cadre_client.post(
+        url, form({**VILLAGE_BASICS_Q4, "households": "640"}, base_version="1", reason="重新核实户数")
+    )
+    # then the correction is filed, not refused with a server error nor answered with the filing's redirect
+    assert done.status_code == 302 and done["Location"] == f"/submissions/{submission.pk}/?done=1"
+    assert submission.versions.get(number=2).values["households"] == 640
+
+
 def test_a_draft_is_kept_and_shown_again(cadre_client, village_cadre):
     response = cadre_client.post(FILL_Q4, {"v__households": "abc", "action": "draft", "token": "d"})
     assert response.status_code == 302

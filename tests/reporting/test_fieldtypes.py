@@ -1,4 +1,6 @@
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +256,25 @@ def test_every_rule_of_every_type_has_an_input_that_shows_it_and_reads_it_back_t
         shown = constraint.text(constraints[constraint.key])
         assert constraint.read(shown, field="x") == constraints[constraint.key], constraint.key
         assert constraint.label_zh and constraint.label_en and "_" not in constraint.label_en  # words, not keys
+
+
+# a field's type compared with a type code: a decision the type itself should make
+_TYPE_DECISION = re.compile(r"""\.type\s*(==|!=|in|not in)\s*[(\[\"']""")
+
+
+def test_no_module_outside_the_registry_decides_by_a_field_types_code():
+    root = Path(__file__).resolve().parents[2]
+    sources = [
+        p
+        for folder in ("reporting", "core")
+        for p in (root / folder).rglob("*.py")
+        if "migrations" not in p.parts and "fieldtypes" not in p.parts
+    ]
+    templates = list((root / "templates").rglob("*.html"))
+    found = [
+        f"{p.relative_to(root)}: {line.strip()}"
+        for p in sources + templates
+        for line in p.read_text().splitlines()
+        if _TYPE_DECISION.search(line)
+    ]
+    assert found == []

@@ -85,3 +85,20 @@ def test_the_streaming_writer_keeps_every_cell_within_what_a_workbook_holds(tmp_
     assert sheet.title == "表_名"
     long, nan, inf, text, big = next(sheet.iter_rows(values_only=True))
     assert len(long) == 32_767 and (nan, inf, text, big) == ("nan", "inf", "ab", 10**20)
+
+
+def test_an_xlsx_export_writes_a_whole_number_with_every_digit(demo):
+    # a count past what a float holds exactly (2**53) was written as a float and lost its last digits
+    village = User.objects.select_related("unit__area").get(username="village").unit
+    submission = Submission.objects.get(unit=village, sheet__code="village_basics", period="2026Q3")
+    force_version(submission, library_books=123456789012345678)
+    culture = User.objects.get(username="culture")
+    job = ExportJob.objects.create(
+        department=culture.department, by=culture, format="xlsx", params={"sheet": "village_basics"}
+    )
+    assert run_export(job.pk).status == ExportStatus.DONE
+    content = (export_dir() / ExportJob.objects.get(pk=job.pk).file).read_bytes()
+    rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
+    column = next(i for i, name in enumerate(rows[0]) if name and "library_books" in name)
+    ours = next(r for r in rows[1:] if r[0] == village.area.code and r[2] == "2026Q3")
+    assert ours[column] == 123456789012345678

@@ -1,8 +1,9 @@
-"""The one registry of field types: parsing, validation, constraints, widget, schema and cell.
+"""The field types: what a value of each means, from the input that takes it to the cell that shows it.
 
-A value travels as text from a form or a spreadsheet cell, or as JSON from the
-API; `parse` turns either into the canonical JSON value stored in submissions
-(int, decimal as string, str, list of codes, ISO date string, bool).
+A value travels as text from a form or a spreadsheet cell, or as JSON from the API; `parse` turns either
+into the canonical JSON value stored in submissions (int, decimal as string, str, list of codes, ISO date
+string, bool). Every decision that depends on a field's type is a method here: its widget and what a form
+posts for it, its JSON schema, how it is shown, written to CSV and to a spreadsheet cell.
 """
 
 from __future__ import annotations
@@ -10,169 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from django.utils.translation import get_language
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from reporting.errors import Problem, render, storable
-
-Constraints = dict[str, Any]
-
-
-def _english() -> bool:
-    return (get_language() or "").startswith("en")
-
-
-def _said(rule: str, params: dict[str, Any]) -> str:
-    """A rule in the words its rejection uses (errors.MESSAGES), in the active language: a hint beside an
-    input and the error after a wrong value say the same thing."""
-    zh, en = render(rule, params)
-    return en if _english() else zh
-
-
-# Units of measure the catalogue uses, and what they are in English. Chinese counts things with a
-# classifier (个, 张, 场…) that English leaves out: those show no unit in English. A unit not listed is
-# shown as the office typed it.
-UNITS_OF_MEASURE: dict[str, str] = {
-    "人": "people",
-    "户": "households",
-    "人次": "person-times",
-    "次": "times",
-    "元": "yuan",
-    "万元": "10,000 yuan",
-    "亩": "mu",
-    "吨": "tonnes",
-    "小时": "hours",
-    "平方米": "m²",
-    "平方千米": "km²",
-    "册": "volumes",
-    **dict.fromkeys(("个", "张", "支", "条", "项", "家", "场"), ""),
-}
-
-
-def unit_label(unit_of_measure: str) -> str:
-    """A field's unit of measure in the active language ("" when English needs none)."""
-    if not unit_of_measure or not _english():
-        return unit_of_measure
-    return UNITS_OF_MEASURE.get(unit_of_measure, unit_of_measure)
-
-
-def with_unit(name: str, unit_of_measure: str) -> str:
-    """A name with its unit, punctuated for the active language: 常住人口（人）, Resident population (people)."""
-    unit = unit_label(unit_of_measure)
-    if not unit:
-        return name
-    return f"{name} ({unit})" if _english() else f"{name}（{unit}）"
-
-
-def choice_label(choice: dict[str, Any]) -> str:
-    """One option of a choice field, in the active language."""
-    return (choice.get("en") if _english() else None) or choice.get("zh") or choice["code"]
-
+from reporting.errors import Problem, storable
+from reporting.fieldtypes.base import (
+    Constraints,
+    choice_label,
+    english,
+    exact,
+    read_day,
+    read_number,
+    read_whole,
+    said,
+)
+from reporting.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
-
-
-_INTEGER = re.compile(r"[+-]?\d{1,18}")
-_INTEGER_LIMIT = 10**18  # what the pattern admits: at most 18 digits
-_DECIMAL = re.compile(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)")
-
-
-def _exact(bound: Any) -> int | Decimal:
-    """A min or max constraint as an exact number (an int compares with Decimal exactly as it is)."""
-    return bound if type(bound) is int else Decimal(str(bound))
-
-
-def _is_blank(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
-
-
-def _english() -> bool:
-    return (get_language() or "").startswith("en")
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """One constraint a type takes, as people set it in a form: its key, its name in both languages, a hint,
-    and the kind of input that holds it (a number, a whole number, a date, text, a list of options or a flag).
-    Analysts and the office set constraints through these inputs, never as JSON."""
-
-    key: str
-    label_zh: str
-    label_en: str
-    kind: str  # "number" | "whole" | "date" | "text" | "options" | "flag"
-    hint_zh: str = ""
-    hint_en: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.label_en if _english() else self.label_zh
-
-    @property
-    def hint(self) -> str:
-        return self.hint_en if _english() else self.hint_zh
-
-    def text(self, value: Any) -> str:
-        """A stored constraint value as its input shows it."""
-        if value is None:
-            return ""
-        if self.kind == "options":
-            return "\n".join(
-                " | ".join(str(c.get(part) or "") for part in ("code", "zh", "en")).rstrip(" |")
-                for c in value
-                if isinstance(c, dict)
-            )
-        if self.kind == "number" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            try:
-                number = _exact(value)
-            except InvalidOperation:
-                return str(value)
-            return str(number) if type(number) is int else format(number, "f")  # 1e-07 reads 0.0000001
-        return str(value)
-
-    def read(self, text: str, *, field: str) -> Any:
-        """The constraint value typed in a form, or a Problem naming this constraint; blank is None (unset)."""
-        text = (text or "").strip()
-        if not text:
-            return None
-        try:
-            return self._read(text, field)
-        except Problem as problem:
-            raise problem.labelled(self.label_zh, self.label_en) from None
-
-    def _read(self, text: str, field: str) -> Any:
-        if self.kind == "number":
-            number = _number_typed(text, field)
-            if number == number.to_integral_value():
-                return int(number)
-            # JSON numbers are floats: a bound a float cannot hold exactly is kept as text (see _exact)
-            return float(number) if Decimal(repr(float(number))) == number else str(number)
-        if self.kind == "whole":
-            return IntegerType().parse(text, {}, field=field)
-        if self.kind == "date":
-            return DateType().parse(text, {}, field=field)
-        if self.kind == "options":
-            return [_option(line) for line in text.splitlines() if line.strip()]
-        return text
-
-
-def _number_typed(text: str, field: str) -> Decimal:
-    cleaned = text.replace(",", "").replace("，", "")
-    if not _DECIMAL.fullmatch(cleaned):
-        raise Problem(field=field, rule="decimal.invalid")
-    return Decimal(cleaned)
-
-
-def _option(line: str) -> dict[str, str]:
-    """One option a line: `code | 中文名称 | English name` (the names may be left out)."""
-    code, zh, en = ([part.strip() for part in re.split(r"[|｜]", line)] + ["", ""])[:3]
-    return {key: text for key, text in (("code", code), ("zh", zh), ("en", en)) if text or key == "code"}
-
-
 _SEPARATORS = re.compile(r"[,，;；、\s]+")  # between the options of a multiple choice typed as text
 # what an option's code cannot hold: those separators, and the bar between an option's parts in its input
 _NOT_IN_CODE = re.compile(r"[,，;；、\s|｜]")
@@ -180,17 +39,7 @@ _CODE_RULE = (
     "选项代码不能含空格、逗号、分号、顿号或竖线|an option's code cannot hold spaces, commas, semicolons or bars"
 )
 _OPTIONS_RULE = "须至少有一个选项，每个选项的代码各不相同|must list at least one option, each with a code of its own"
-REQUIRED = Constraint("required", "必填", "Required", "flag")
-_MIN = Constraint("min", "最小值", "Minimum", "number")
-_MAX = Constraint("max", "最大值", "Maximum", "number")
-_OPTIONS = Constraint(
-    "choices",
-    "选项",
-    "Options",
-    "options",
-    "每行一个：代码 | 中文名称 | English name",
-    "one a line: code | Chinese name | English name",
-)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class FieldType(ABC):
@@ -202,6 +51,10 @@ class FieldType(ABC):
     constraints: ClassVar[tuple[Constraint, ...]] = ()
     # Estimated seconds a person needs to type one value (burden figures).
     seconds_per_value: ClassVar[int] = 10
+    # Whether values add up (charts total them; exports write them as numbers).
+    is_numeric: ClassVar[bool] = False
+    # Whether a value is free text, such as a ledger record's title.
+    is_text: ClassVar[bool] = False
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -213,7 +66,7 @@ class FieldType(ABC):
     @property
     def label(self) -> str:
         """The type's name in the active language."""
-        return self.label_en if _english() else self.label_zh
+        return self.label_en if english() else self.label_zh
 
     @abstractmethod
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> Any:
@@ -223,14 +76,47 @@ class FieldType(ABC):
         """Return why a constraint value is invalid (as 'zh|en'), or None."""
         return None
 
+    def ordered(self, bound: Any) -> Any:
+        """A valid min or max constraint as something that compares with the other bound."""
+        return Decimal(str(bound))
+
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "text"}
+
+    def read_form(self, post: QueryDict, name: str) -> Any:
+        """The raw answer a form posted under `name`."""
+        return post.get(name, "")
+
+    def input_value(self, value: Any) -> str:
+        """A value (stored, carried or typed) as its input holds it."""
+        return "" if value is None else str(value)
+
+    def input_type(self, text: str) -> str:
+        """The HTML type of the input holding `text` (see `widget` for the kind of input)."""
+        return "text"
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "string"}
 
+    def to_csv(self, value: Any) -> str:
+        """A stored value as text in an export (CSV, and an XLSX cell of text); whatever was stored, even
+        behind the rules' back, is written rather than refused."""
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, list):
+            return ",".join(map(str, value))
+        return str(value)
+
     def to_cell(self, value: Any) -> Any:
-        return value
+        """A stored value as a spreadsheet cell holds it (a template's carried value, an XLSX export's
+        cell): a number as a number, a date as a date; a value its type cannot read as text."""
+        return None if value is None else self.to_csv(value)
+
+    def cell_options(self, constraints: Constraints) -> list[str] | None:
+        """The options a spreadsheet cell's drop-down list offers, or None for a free cell."""
+        return None
 
     def display(self, value: Any, constraints: Constraints) -> str:
         return "" if value is None else str(value)
@@ -243,27 +129,28 @@ class FieldType(ABC):
 
 def _number(value: Any) -> str:
     """A bound as people write it: thousands grouped, no float tail."""
-    number = _exact(value)
-    return f"{number:,}" if type(number) is int or number == number.to_integral_value() else str(number)
+    number = exact(value)
+    return f"{number:,}" if isinstance(number, int) or number == number.to_integral_value() else str(number)
 
 
 def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "max")) -> list[tuple[str, str]]:
     if low is not None and high is not None:
         return [("range", _("%(min)s to %(max)s") % {"min": low, "max": high})]
     if low is not None:
-        return [("min", _said(rules[0], {"min": low}))]
+        return [("min", said(rules[0], {"min": low}))]
     if high is not None:
-        return [("max", _said(rules[1], {"max": high}))]
+        return [("max", said(rules[1], {"max": high}))]
     return []
 
 
 class _Numeric(FieldType):
-    constraints = (_MIN, _MAX)
+    constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
+    is_numeric = True
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
-        if "min" in constraints and number < _exact(constraints["min"]):
+        if "min" in constraints and number < exact(constraints["min"]):
             raise Problem(field=field, rule="min", params={"min": constraints["min"]})
-        if "max" in constraints and number > _exact(constraints["max"]):
+        if "max" in constraints and number > exact(constraints["max"]):
             raise Problem(field=field, rule="max", params={"max": constraints["max"]})
 
     def check_constraint(self, key: str, value: Any) -> str | None:
@@ -280,27 +167,25 @@ class _Numeric(FieldType):
         low, high = constraints.get("min"), constraints.get("max")
         return _range(None if low is None else _number(low), None if high is None else _number(high))
 
+    def to_cell(self, value: Any) -> Any:
+        # counts and amounts go in as numbers, so the spreadsheet can add them up
+        if value is None or isinstance(value, bool):
+            return self.to_csv(value) or None
+        if type(value) is int:
+            return value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return self.to_csv(value)
+
 
 class IntegerType(_Numeric):
     code, label_zh, label_en = "integer", "整数", "Whole number"
-    constraints = (
-        Constraint("min", "最小值", "Minimum", "whole"),
-        Constraint("max", "最大值", "Maximum", "whole"),
-    )
+    constraints = min_max("whole", LOWEST, HIGHEST)
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
-        if type(raw) is int and -_INTEGER_LIMIT < raw < _INTEGER_LIMIT:  # a JSON number: nothing to clean
-            value = raw
-        else:
-            if isinstance(raw, bool):
-                raise Problem(field=field, rule="integer.invalid")
-            if isinstance(raw, float) and raw.is_integer():
-                raw = int(raw)
-            text = str(raw).strip().replace(",", "").replace("，", "")
-            if not _INTEGER.fullmatch(text):
-                raise Problem(field=field, rule="integer.invalid")
-            value = int(text)
+        value = read_whole(raw, field=field)
         self._bounds(value, constraints, field)
         return value
 
@@ -325,19 +210,14 @@ class IntegerType(_Numeric):
 class DecimalType(_Numeric):
     code, label_zh, label_en = "decimal", "小数", "Decimal number"
     constraints = (
-        _MIN,
-        _MAX,
+        MIN,
+        MAX,
         Constraint("places", "小数位数", "Decimal places", "whole", "0–6，默认 2", "0–6, 2 if left empty"),
     )
     seconds_per_value = 12
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
-        if isinstance(raw, bool):
-            raise Problem(field=field, rule="decimal.invalid")
-        text = str(raw).strip().replace(",", "").replace("，", "")
-        if not _DECIMAL.fullmatch(text):
-            raise Problem(field=field, rule="decimal.invalid")
-        number = Decimal(text)
+        number = read_number(raw, field=field)
         places = constraints.get("places", 2)
         exponent = number.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
@@ -364,13 +244,10 @@ class DecimalType(_Numeric):
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "string", "format": "decimal", "pattern": r"^[+-]?\d+(\.\d+)?$"}
 
-    def to_cell(self, value: Any) -> Any:
-        return None if value is None else float(value)
-
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         places = constraints.get("places", 2)  # what `parse` applies when the office set none
-        said = _("whole numbers only") if places == 0 else _said("decimal.places", {"places": places})
-        return [*super().rules(constraints), ("places", said)]
+        words = _("whole numbers only") if places == 0 else said("decimal.places", {"places": places})
+        return [*super().rules(constraints), ("places", words)]
 
 
 class TextType(FieldType):
@@ -383,6 +260,7 @@ class TextType(FieldType):
         Constraint("pattern_hint", "格式说明", "Format in words", "text", "如：6 位数字", "e.g. six digits"),
     )
     seconds_per_value = 20
+    is_text = True
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
         if isinstance(raw, (bool, list, dict)):  # a number is its text (a spreadsheet's cell may hold one)
@@ -412,13 +290,13 @@ class TextType(FieldType):
         return None
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
-        said = []
+        words = []
         if "pattern" in constraints:
             hint = constraints.get("pattern_hint") or constraints["pattern"]
-            said.append(("pattern", _("format: %(hint)s") % {"hint": hint}))
+            words.append(("pattern", _("format: %(hint)s") % {"hint": hint}))
         if "max_length" in constraints:  # the default 500 is enforced by the input itself; not worth a line
-            said.append(("max_length", _said("text.max_length", {"max_length": constraints["max_length"]})))
-        return said
+            words.append(("max_length", said("text.max_length", {"max_length": constraints["max_length"]})))
+        return words
 
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         long = constraints.get("max_length", 500) > 100
@@ -432,7 +310,7 @@ class TextType(FieldType):
 
 
 class _Choices(FieldType):
-    constraints = (_OPTIONS,)
+    constraints: ClassVar[tuple[Constraint, ...]] = (OPTIONS,)
     seconds_per_value = 5
 
     @staticmethod
@@ -473,12 +351,12 @@ class _Choices(FieldType):
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         names = [choice_label(c) for c in constraints.get("choices", [])]
-        return [("choices", _("options: %(options)s") % {"options": (" / " if _english() else "、").join(names)})]
+        return [("choices", _("options: %(options)s") % {"options": (" / " if english() else "、").join(names)})]
 
     def display(self, value: Any, constraints: Constraints) -> str:
         names = {c["code"]: choice_label(c) for c in constraints.get("choices", [])}
         if isinstance(value, list):
-            return (", " if _english() else "、").join(names.get(v, v) for v in value)
+            return (", " if english() else "、").join(names.get(v, v) for v in value)
         return "" if value is None else names.get(value, value)
 
 
@@ -491,10 +369,14 @@ class ChoiceType(_Choices):
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "string", "enum": self.codes(constraints)}
 
+    def cell_options(self, constraints: Constraints) -> list[str] | None:
+        # the template is in Chinese: a cell offers the Chinese names, which `parse` reads back
+        return [c.get("zh", c["code"]) for c in constraints.get("choices", [])] or None
+
 
 class MultiChoiceType(_Choices):
     code, label_zh, label_en = "multi_choice", "多选", "Multiple choice"
-    constraints = (_OPTIONS, Constraint("max_selected", "最多可选几项", "Most options one may pick", "whole"))
+    constraints = (OPTIONS, Constraint("max_selected", "最多可选几项", "Most options one may pick", "whole"))
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> list[str]:
         items = raw if isinstance(raw, list) else _SEPARATORS.split(str(raw).strip())
@@ -513,43 +395,26 @@ class MultiChoiceType(_Choices):
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "checkboxes", "choices": self.labelled(constraints)}
 
+    def read_form(self, post: QueryDict, name: str) -> Any:
+        return post.getlist(name)  # one checkbox a ticked option
+
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
-        said = super().rules(constraints)
+        words = super().rules(constraints)
         if constraints.get("max_selected"):
-            said.append(("max_selected", _said("choice.max_selected", {"max_selected": constraints["max_selected"]})))
-        return said
+            words.append(("max_selected", said("choice.max_selected", {"max_selected": constraints["max_selected"]})))
+        return words
 
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "array", "items": {"type": "string", "enum": self.codes(constraints)}, "uniqueItems": True}
 
-    def to_cell(self, value: Any) -> Any:
-        return None if value is None else ",".join(value)
-
 
 class DateType(FieldType):
     code, label_zh, label_en = "date", "日期", "Date"
-    constraints = (
-        Constraint("min", "最早日期", "Earliest date", "date"),
-        Constraint("max", "最晚日期", "Latest date", "date"),
-    )
+    constraints = min_max("date", ("最早日期", "Earliest date"), ("最晚日期", "Latest date"))
     seconds_per_value = 8
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
-        if isinstance(raw, dt.datetime):
-            raw = raw.date()
-        if isinstance(raw, dt.date):
-            day = raw
-        else:
-            text = str(raw).strip().replace("/", "-").replace(".", "-")
-            match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text) or re.fullmatch(
-                r"(\d{4})年(\d{1,2})月(\d{1,2})日", text
-            )
-            try:
-                day = dt.date(*(int(g) for g in match.groups())) if match else None
-            except ValueError:
-                day = None
-            if day is None:
-                raise Problem(field=field, rule="date.invalid")
+        day = read_day(raw, field=field)
         if "min" in constraints and day < dt.date.fromisoformat(constraints["min"]):
             raise Problem(field=field, rule="date.min", params={"min": constraints["min"]})
         if "max" in constraints and day > dt.date.fromisoformat(constraints["max"]):
@@ -563,8 +428,20 @@ class DateType(FieldType):
             return "须为 YYYY-MM-DD 形式的日期|must be a date in the form YYYY-MM-DD"
         return None
 
+    def ordered(self, bound: Any) -> Any:
+        return bound  # ISO dates compare as text
+
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "date", "min": constraints.get("min"), "max": constraints.get("max")}
+
+    def input_type(self, text: str) -> str:
+        # A browser empties a date input whose value is not an ISO date, so a date typed wrong (or in another
+        # form the parser accepts) comes back as text: shown as typed, to be mended.
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            return "text" if text else "date"
+        return "date" if _ISO_DAY.fullmatch(text) else "text"
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         return _range(constraints.get("min"), constraints.get("max"), ("date.min", "date.max"))
@@ -573,7 +450,10 @@ class DateType(FieldType):
         return {"type": "string", "format": "date"}
 
     def to_cell(self, value: Any) -> Any:
-        return None if value is None else dt.date.fromisoformat(value)
+        try:
+            return None if value is None else dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return self.to_csv(value)
 
 
 class BooleanType(FieldType):
@@ -593,97 +473,22 @@ class BooleanType(FieldType):
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "yesno"}
 
+    def input_value(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return super().input_value(value)
+
     def json_schema(self, constraints: Constraints) -> dict[str, Any]:
         return {"type": "boolean"}
 
     def display(self, value: Any, constraints: Constraints) -> str:
         return "" if value is None else (_("Yes") if value else _("No"))
 
-    def to_cell(self, value: Any) -> Any:
-        return None if value is None else ("是" if value else "否")
+    def cell_options(self, constraints: Constraints) -> list[str] | None:
+        return ["是", "否"]
 
 
 REGISTRY: dict[str, FieldType] = {
     t.code: t
     for t in (IntegerType(), DecimalType(), TextType(), ChoiceType(), MultiChoiceType(), DateType(), BooleanType())
 }
-TYPE_CHOICES = [(code, f"{t.label_zh} / {t.label_en}") for code, t in REGISTRY.items()]
-
-
-def type_choices() -> list[tuple[str, str]]:
-    """(code, name) of every type, named in the active language (a form's options)."""
-    return [(code, t.label) for code, t in REGISTRY.items()]
-
-
-def get(code: str) -> FieldType:
-    return REGISTRY[code]
-
-
-def check_definition(type_code: str, constraints: Constraints, *, field: str = "constraints") -> list[Problem]:
-    """Return every problem with a field definition's type and constraints (empty when valid), each named
-    by the constraint's name as its input shows it."""
-    field_type = REGISTRY.get(type_code)
-    if field_type is None:
-        return [
-            Problem(field="type", rule="definition.type", params={"type": type_code}, label_zh="类型", label_en="Type")
-        ]
-    if not isinstance(constraints, dict):
-        return [_invalid(field, None, "须为对象|must be an object")]
-    problems = []
-    for key, value in constraints.items():
-        constraint = field_type.constraint(key)
-        if constraint is None:
-            problems.append(
-                Problem(field=field, rule="definition.constraint", params={"type": type_code, "constraint": key})
-            )
-            continue
-        if key == REQUIRED.key:
-            reason = None if isinstance(value, bool) else "须为 true 或 false|must be true or false"
-        else:
-            reason = field_type.check_constraint(key, value)
-        if reason:
-            problems.append(_invalid(field, constraint, reason))
-    if not problems and "min" in constraints and "max" in constraints:
-        low, high = constraints["min"], constraints["max"]
-        if (type_code == "date" and low > high) or (type_code != "date" and Decimal(str(low)) > Decimal(str(high))):
-            problems.append(Problem(field=field, rule="definition.min_max"))
-    if isinstance(field_type, _Choices) and "choices" not in constraints:  # a choice nobody can make
-        problems.append(Problem(field=field, rule="required", label_zh=_OPTIONS.label_zh, label_en=_OPTIONS.label_en))
-    return problems
-
-
-def _invalid(field: str, constraint: Constraint | None, reason: str) -> Problem:
-    zh, en = reason.split("|")
-    return Problem(
-        field=field,
-        rule="definition.constraint_value",
-        params={"constraint": constraint.key if constraint else "constraints", "rule_zh": zh, "rule_en": en},
-        label_zh=constraint.label_zh if constraint else "约束",
-        label_en=constraint.label_en if constraint else "Constraints",
-    )
-
-
-def describe(type_code: str, constraints: Constraints) -> list[str]:
-    """Every rule of a definition in words, "required" first: the office catalogue's reading of it."""
-    said = [_("required")] if constraints.get("required") else []
-    return said + [text for _key, text in REGISTRY[type_code].rules(constraints)]
-
-
-def definition(type_code: str, constraints: Constraints, unit_of_measure: str = "") -> str:
-    """A whole definition in one line in the active language, e.g. "整数 · 人 · 必填 · 0 至 1,000,000"; for a
-    proposed field, whose definition was checked when the request was submitted."""
-    field_type = REGISTRY.get(type_code)
-    if field_type is None:
-        return type_code
-    unit = unit_label(unit_of_measure)
-    words = [field_type.label, *([unit] if unit else [])]
-    return " · ".join(words + describe(type_code, constraints if isinstance(constraints, dict) else {}))
-
-
-def parse_value(type_code: str, constraints: Constraints, raw: Any, *, field: str) -> Any:
-    """Parse one raw value; blank gives None, or a `required` Problem when the field is required."""
-    if _is_blank(raw):
-        if constraints.get("required"):
-            raise Problem(field=field, rule="required")
-        return None
-    return REGISTRY[type_code].parse(raw, constraints, field=field)
