@@ -18,26 +18,6 @@ def access_own_unit(user: User) -> Unit:
     return unit
 
 
-def access_unit_sheet(unit: Unit, code: str):
-    """An active sheet this unit's level fills."""
-    from reporting.onetable import active_sheet
-
-    sheet = active_sheet(code)
-    if sheet is None or unit.area.level not in sheet.unit_levels:
-        raise Http404
-    return sheet
-
-
-def access_unit_submission(unit: Unit, pk: int):
-    """One of this unit's own submissions or ledger records."""
-    from reporting.models import Submission
-
-    submission = Submission.objects.select_related("sheet", "unit__area").filter(pk=pk, unit=unit).first()
-    if submission is None:
-        raise Http404
-    return submission
-
-
 def access_department(user: User):
     """The department a department analyst or system works for; everyone else gets a 404."""
     from core.models import Department

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from core.access import access_own_unit
 from reporting import idempotency
+from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.errors import not_found, problem_response
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut

@@ -17,20 +17,20 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.access import access_department
+from core.celery import app
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting import fieldtypes
 from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
 from reporting.errors import Problem, Problems
-from reporting.exports import columns, csv_chunks, export_dir, read_page
+from reporting.exports import RUN_EXPORT_TASK, columns, csv_chunks, export_dir, read_page
 from reporting.models import Delivery, Endpoint, ExportJob, ExportStatus, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.periods import Period, PeriodError, period_range
 from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
-from reporting.tasks import run_export_task
 from reporting.views import posted_id
 
 PAGE = 50
@@ -210,7 +210,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
             "area": query.area.code if query.area else None,
         },
     )
-    transaction.on_commit(lambda: run_export_task.delay(job.pk))
+    transaction.on_commit(lambda: app.send_task(RUN_EXPORT_TASK, args=[job.pk]))
     return redirect("department_export", pk=job.pk)
 
 

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core.access import access_own_unit, access_unit_sheet, access_unit_submission
+from core.access import access_own_unit
 from reporting import excel, idempotency
+from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.errors import Problems
 from reporting.forms import draft_answers, read_post, rows_for
 from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
