@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.access import access_own_unit
+from core.access import access_own_unit, signed_in
 from reporting import idempotency
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.errors import not_found, problem_response
@@ -165,7 +165,7 @@ class SubmissionsView(APIView):
         fingerprint = idempotency.request_hash(request.path, request.data)
         with transaction.atomic():  # the key, the filing and the stored answer commit together, or none does
             try:
-                claim = idempotency.claim_key(user=request.user, key=key, fingerprint=fingerprint)
+                claim = idempotency.claim_key(user=signed_in(request.user), key=key, fingerprint=fingerprint)
             except idempotency.KeyReused:
                 return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
             except idempotency.KeyInFlight:
@@ -250,7 +250,7 @@ class CorrectionsView(APIView):
                 raw=body["values"],
                 not_applicable=body.get("not_applicable", {}),
                 reason=body["reason"],
-                by=request.user,
+                by=signed_in(request.user),
                 expected_version=-1 if expected is None else expected,
             )
         except VersionConflict as conflict:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.access import access_department
+from core.access import access_department, signed_in
 from core.celery import app
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
@@ -200,7 +200,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
         raise Http404
     job = ExportJob.objects.create(
         department=department,
-        by=request.user,
+        by=signed_in(request.user),
         format=request.POST.get("format", "csv"),
         params={
             "sheet": query.sheet.code,
@@ -430,7 +430,7 @@ def notices(request: HttpRequest) -> HttpResponse:
         if flag is None:
             raise Http404
         try:
-            confirm_subscription(flag=flag, by=request.user, reason=request.POST.get("reason", ""))
+            confirm_subscription(flag=flag, by=signed_in(request.user), reason=request.POST.get("reason", ""))
         except Problems as error:
             problems = error.problems
         else:

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.access import access_office
+from core.access import access_office, signed_in
 from core.models import Area, Unit
 from reporting.accesslog import last_uses
 from reporting.burden import burden_filters, burden_report
@@ -129,9 +129,17 @@ def _catalogue_action(request: HttpRequest) -> list:
     action, reason = request.POST.get("action"), request.POST.get("reason", "")
     try:
         if action == "retire_field":
-            retire_field(field=get_object_or_404(Field, pk=posted_id(request, "field")), reason=reason, by=request.user)
+            retire_field(
+                field=get_object_or_404(Field, pk=posted_id(request, "field")),
+                reason=reason,
+                by=signed_in(request.user),
+            )
         elif action == "retire_sheet":
-            retire_sheet(sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")), reason=reason, by=request.user)
+            retire_sheet(
+                sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")),
+                reason=reason,
+                by=signed_in(request.user),
+            )
         elif action == "change":
             field = get_object_or_404(Field, pk=posted_id(request, "field"))
             constraints, unreadable = _definition_inputs(field, request.POST).read()
@@ -141,7 +149,7 @@ def _catalogue_action(request: HttpRequest) -> list:
                     period=Period.parse(request.POST.get("period", ""), field="period"),
                     changes={"constraints": constraints},
                     reason=reason,
-                    by=request.user,
+                    by=signed_in(request.user),
                     unreadable=unreadable,
                 )
             except Problems as error:
