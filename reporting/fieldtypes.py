@@ -91,10 +91,6 @@ def _is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
 
 
-def _english() -> bool:
-    return (get_language() or "").startswith("en")
-
-
 @dataclass(frozen=True)
 class Constraint:
     """One constraint a type takes, as people set it in a form: its key, its name in both languages, a hint,
@@ -244,7 +240,7 @@ class FieldType(ABC):
 def _number(value: Any) -> str:
     """A bound as people write it: thousands grouped, no float tail."""
     number = _exact(value)
-    return f"{number:,}" if type(number) is int or number == number.to_integral_value() else str(number)
+    return f"{number:,}" if not isinstance(number, Decimal) or number == number.to_integral_value() else str(number)
 
 
 def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "max")) -> list[tuple[str, str]]:
@@ -258,7 +254,7 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 
 
 class _Numeric(FieldType):
-    constraints = (_MIN, _MAX)
+    constraints: ClassVar[tuple[Constraint, ...]] = (_MIN, _MAX)
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < _exact(constraints["min"]):
@@ -432,7 +428,7 @@ class TextType(FieldType):
 
 
 class _Choices(FieldType):
-    constraints = (_OPTIONS,)
+    constraints: ClassVar[tuple[Constraint, ...]] = (_OPTIONS,)
     seconds_per_value = 5
 
     @staticmethod
@@ -478,7 +474,7 @@ class _Choices(FieldType):
     def display(self, value: Any, constraints: Constraints) -> str:
         names = {c["code"]: choice_label(c) for c in constraints.get("choices", [])}
         if isinstance(value, list):
-            return (", " if _english() else "、").join(names.get(v, v) for v in value)
+            return (", " if _english() else "、").join(str(names.get(v, v)) for v in value)
         return "" if value is None else names.get(value, value)
 
 
@@ -537,6 +533,7 @@ class DateType(FieldType):
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
         if isinstance(raw, dt.datetime):
             raw = raw.date()
+        day: dt.date | None
         if isinstance(raw, dt.date):
             day = raw
         else:

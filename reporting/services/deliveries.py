@@ -482,7 +482,8 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) 
             },
             prepare=True,
         )
-        return cursor.fetchone()[0]
+        (count,) = cursor.fetchone() or (0,)
+        return count
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from core.access import access_department, signed_in
 from core.celery import app
@@ -34,6 +35,10 @@ from reporting.services.catalogue import confirm_subscription
 from reporting.views import posted_id
 
 PAGE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django-htmx's middleware
 
 
 @login_required
@@ -151,7 +156,7 @@ def data_table(request: HttpRequest) -> HttpResponse:
     fields = columns(query)
     table = [(r, [display(f, r.values.get(f.code)) for f in fields]) for r in page]
     params = request.GET.copy()
-    params["after"] = page[-1].submission_id if len(page) == PAGE else ""
+    params["after"] = str(page[-1].submission_id) if len(page) == PAGE else ""
     return render(
         request,
         "department/data.html",
@@ -223,7 +228,7 @@ def _own_job(request: HttpRequest, pk: int) -> ExportJob:
 
 
 @login_required
-def export_status(request: HttpRequest, pk: int) -> HttpResponse:
+def export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     template = "department/_export_progress.html" if request.htmx else "department/export.html"
     return render(request, template, {"job": job})
@@ -271,9 +276,10 @@ def completeness(request: HttpRequest) -> HttpResponse:
     top = department.jurisdiction
     area = top
     if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if area is None:
+        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if found is None:
             raise Http404
+        area = found
     units = units_asked(department, sheet, period, within=area)
     statuses = filing_statuses(sheet, period, [u.pk for u in units])
     rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
@@ -346,24 +352,26 @@ def chart(request: HttpRequest) -> HttpResponse:
     top = department.jurisdiction
     area = top
     if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if area is None:
+        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if found is None:
             raise Http404
+        area = found
     totals = field_totals(department, field, within=area, period=request.GET.get("period") or None)
     codes = sorted(set(totals.area_asked) | set(totals.areas))  # an area where nobody reported is shown too
     names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
+    coverage = [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)]
     series = {
         "field": fieldtypes.with_unit(field.name, field.unit_of_measure),
         "periods": totals.periods,
         "totals": totals.totals,
-        "coverage": [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)],
+        "coverage": coverage,
         "latest": totals.latest,
         "period": totals.period,
         "areas": [names.get(code, code) for code in codes],
         "area_values": [totals.areas.get(code) for code in codes],
         "area_coverage": [_coverage(totals.area_reported.get(c, 0), totals.area_asked.get(c, 0)) for c in codes],
     }
-    points = list(zip(totals.periods, totals.totals, series["coverage"], strict=True))
+    points = list(zip(totals.periods, totals.totals, coverage, strict=True))
     return render(
         request,
         "department/chart.html",
@@ -375,7 +383,7 @@ def chart(request: HttpRequest) -> HttpResponse:
             "areas": [top, *Area.objects.filter(parent=top).order_by("code")],
             "series": series,
             "points": points,
-            "by": BY_LEVEL[totals.level],
+            "by": BY_LEVEL[AreaLevel(totals.level)],
         },
     )
 

@@ -233,7 +233,7 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
     if not reason:
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     limit = DueException._meta.get_field("reason").max_length
-    if len(reason) > limit:
+    if limit is not None and len(reason) > limit:
         problems.append(
             Problem(
                 field="reason", rule="text.max_length", params={"max_length": limit}, label_zh="原因", label_en="Reason"
@@ -243,7 +243,7 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
         problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
-    if not problems:
+    if not problems and due_on is not None:
         DueException.objects.update_or_create(
             sheet=sheet,
             period=str(period),

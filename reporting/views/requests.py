@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -93,13 +95,13 @@ def _form_context(
     request: HttpRequest, department, request_obj: DataRequest | None, rows: list[ProposalRow] | None = None
 ) -> dict:
     """The request form: showing the stored request, or what was posted (then `rows` holds the typed rows)."""
-    posted = rows is not None
     scopes = Area.objects.filter(
         Q(path__startswith=department.jurisdiction.path)
         & Q(level__in=[AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.CITY, AreaLevel.PROVINCE])
         | Q(pk=request_obj.scope_id if request_obj else None)
     )
-    if posted:
+    values: Mapping[str, Any]
+    if rows is not None:
         values = request.POST
         chosen = set(posted_ids(request, "fields"))
     elif request_obj is not None:

@@ -291,7 +291,7 @@ def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
     context: dict = {"period": the_period}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload is None or upload.size > MAX_UPLOAD_BYTES:
+        if upload is None or (upload.size or 0) > MAX_UPLOAD_BYTES:
             context["file_error"] = True
             return render(request, "township/upload.html", context, status=400)
         try:
