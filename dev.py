@@ -7,7 +7,7 @@
 
 Runs on any Python 3; it finds a Python >= 3.12 (Django 6 needs it), keeps a
 virtual environment in .venv in step with requirements.txt, then hands over to
-core.launcher inside that environment.
+tools.launcher inside that environment.
 """
 
 import glob
@@ -90,7 +90,7 @@ def main(argv):
     if argv[1] == "setup":
         return 0
     os.chdir(ROOT)
-    os.execv(VENV_PYTHON, [VENV_PYTHON, "-m", "core.launcher", *argv[1:]])
+    os.execv(VENV_PYTHON, [VENV_PYTHON, "-m", "tools.launcher", *argv[1:]])
 
 
 if __name__ == "__main__":

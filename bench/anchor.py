@@ -1,5 +1,5 @@
-"""The submit benchmark's two reference views, mounted only when ONETABLE_BENCH_ANCHOR=1 (the benchmark's
-own server).
+"""The submit benchmark's two reference views, mounted only by the benchmarks' URLconf (bench/urls.py,
+in bench.settings: the benchmark's own server).
 
 - `anchor`: a bare Django view that parses the same JSON body and stores it with one SQL statement.
 - `floor`: what DESIGN.md invariant 4 obliges a filing to write, and nothing else: the idempotency key

@@ -282,7 +282,7 @@ def _p99(values: list[float]) -> float:
 
 
 def _closed_port() -> int:
-    from core.embedded import free_port
+    from tools.embedded import free_port
 
     return free_port()
 

@@ -356,7 +356,7 @@ def hung_broker(folder: Path, quick: bool) -> dict:
 
 
 def _free_port() -> int:
-    from core.embedded import free_port
+    from tools.embedded import free_port
 
     return free_port()
 
@@ -438,8 +438,8 @@ a filing waited for the broker's socket timeout (2–4 s) while Redis hung.
 def main(quick: bool) -> dict:
     import tempfile
 
-    from core.embedded import EmbeddedRedis
     from reporting.models import AllowedNetwork
+    from tools.embedded import EmbeddedRedis
 
     AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")  # the receivers run on loopback
     with tempfile.TemporaryDirectory() as folder:
@@ -460,7 +460,7 @@ def main(quick: bool) -> dict:
 if __name__ == "__main__":
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
     from django.core.management import call_command
 

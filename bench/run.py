@@ -473,7 +473,7 @@ def render_memory(m: dict, submitted: dict, reached: dict) -> str:
 def main(argv: list[str]) -> int:
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
     from django.core.management import call_command
 

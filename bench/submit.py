@@ -121,7 +121,12 @@ class Server:
 
     def __init__(self, workers: int) -> None:
         self.port = _free_port()
-        env = {**os.environ, "ONETABLE_BENCH_ANCHOR": "1", "ALLOWED_HOSTS": "127.0.0.1", "API_RATE": "1000000/min"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "API_RATE": "1000000/min",
+        }
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
@@ -173,7 +178,7 @@ def postgres_cpu_seconds() -> float | None:
 
 
 def _free_port() -> int:
-    from core.embedded import free_port
+    from tools.embedded import free_port
 
     return free_port()
 

@@ -32,15 +32,18 @@ class OfficeAdmin(admin.ModelAdmin):
     raw_id_fields = ["area"]
 
 
+BASE_FIELDSETS = BaseUserAdmin.fieldsets or ()  # the stubs allow None; Django's UserAdmin always sets them
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "first_name", "role", "unit", "department", "office", "is_active"]
     list_filter = ["role", "is_active"]
     raw_id_fields = ["unit"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets[:1],
+        *BASE_FIELDSETS[:1],
         ("Role", {"fields": ("role", "unit", "department", "office")}),
-        *[fs for fs in BaseUserAdmin.fieldsets[1:] if "last_login" not in fs[1]["fields"]],
+        *[fs for fs in BASE_FIELDSETS[1:] if "last_login" not in fs[1]["fields"]],
     )
 
 

@@ -91,7 +91,7 @@ def _seal_batch(limit: int) -> int:
         if not cursor.fetchone()[0]:
             return 0  # another sealer is at work and takes these rows too
     last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
-    seq, previous = last or (0, GENESIS)
+    seq, previous = (last[0] or 0, last[1] or GENESIS) if last is not None else (0, GENESIS)  # sealed: both set
     settled = AuditEvent.objects.filter(seq__isnull=True, txid__lt=RawSQL(SETTLED, []))
     rows = list(settled.order_by("txid", "id").values_list(*CHAINED)[:limit])
     if not rows:

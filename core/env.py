@@ -77,7 +77,7 @@ def env_database(name: str) -> dict[str, Any]:
         raise _bad(name, value, str(error)) from None
     if not config.get("NAME"):
         raise _bad(name, value, "the URL names no database")
-    return config
+    return dict(config)
 
 
 def env_redis(name: str) -> str:

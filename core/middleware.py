@@ -1,5 +1,5 @@
 """Before any view runs: a chunked body read with its length, or refused with a 411 where the server cannot
-read it; a query or form parameter that OneTable does not keep (`reporting.errors.storable`) refused with a 400
+read it; a query or form parameter that OneTable does not keep (`core.problems.storable`) refused with a 400
 naming it, in Chinese and English, instead of a server error or a corrupt export."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from reporting.api.errors import json_response
-from reporting.errors import Problem, error_body, storable
+from core.problems import Problem, error_body, json_response, storable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -144,7 +144,7 @@ class User(AbstractUser):
 
     # No login statistics (rule against fingertip formalism): the column does not exist,
     # so Django's update_last_login handler is never connected.
-    last_login = None  # type: ignore[assignment]
+    last_login = None
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="members")

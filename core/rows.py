@@ -16,7 +16,7 @@ from django.db import connections, models
 def _statement(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
-    columns = ", ".join(connections["default"].ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connections["default"].ops.quote_name(f.column or f.attname) for f in fields)
     values = ", ".join(["%s"] * len(fields))
     return f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({values}) RETURNING "{meta.pk.column}"', fields
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import cast
 
 from django.db import connection
 from django.utils import timezone
@@ -64,7 +65,7 @@ def usable_token(token_digest: str) -> ApiToken | None:
         values = row[start : start + len(names)]
         start += len(names)
         objects.append(model.from_db(connection.alias, names, values) if values[0] is not None else None)
-    token, user, unit, area = objects
+    token, user, unit, area = cast("tuple[ApiToken, User, Unit | None, Area]", tuple(objects))
     if unit is not None:
         unit.area = area
         user.unit = unit

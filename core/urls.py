@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -29,6 +28,3 @@ urlpatterns = [
     path("api/", include("reporting.api.urls")),
     path("", include("reporting.urls")),
 ]
-
-if settings.ONETABLE_BENCH_ANCHOR:  # the submit benchmark's bare-view anchor, on its own server only
-    urlpatterns.append(path("", include("bench.anchor")))

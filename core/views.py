@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.models import User
+
 
 @require_GET
 @never_cache
@@ -68,10 +70,12 @@ def _broker_ok() -> bool:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send each role to its own place."""
-    if request.user.is_cadre:
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    if user.is_cadre:
         return redirect("cadre_home")
-    if request.user.is_department_user:
+    if user.is_department_user:
         return redirect("department_home")
-    if request.user.is_office_admin:
+    if user.is_office_admin:
         return redirect("office_requests")
     return render(request, "home.html", {})

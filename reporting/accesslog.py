@@ -14,7 +14,9 @@ from django.utils import timezone
 _COLUMNS = "unit_id, department_id, subscription_id, delivery_id, sheet_id, period, fields, kind, at"
 
 
-def write_access_records(records: Iterable[tuple[int, int, int, int | None, int, str, list[str]]], kind: str) -> int:
+def write_access_records(
+    records: Iterable[tuple[int, int, int, int | None, int, str, str | list[str]]], kind: str
+) -> int:
     """Append (unit, department, subscription, delivery, sheet, period, fields) rows; return how many."""
     now = timezone.now()
     count = 0
@@ -58,7 +60,7 @@ class Act:
     def kind_label(self) -> str:
         from reporting.models import AccessKind
 
-        return AccessKind(self.kind).label
+        return str(AccessKind(self.kind).label)
 
 
 def access_history(department, *, lines: int = 50, rows: int = 5000) -> list[Act]:

@@ -123,8 +123,7 @@ class AccessRecordAdmin(ReadOnlyAdmin):
 class VersionInline(admin.TabularInline):
     model = SubmissionVersion
     extra = 0
-    fields = ["number", "at", "by", "reason", "values", "not_applicable"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "at", "by", "reason", "values", "not_applicable")
     can_delete = False
 
 

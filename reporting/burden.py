@@ -102,7 +102,7 @@ def burden_filters(
     place = Area.objects.filter(code=area).first() if area else Area.objects.filter(parent=None).first()
     if place is None:
         problems.append(Problem(field="area", rule="area.unknown", params={"code": str(area)[:40]}))
-    if problems:
+    if problems or place is None:
         raise Problems(problems)
     return days["from"], days["to"], place
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,8 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
     for e in entitlements(query.department):
         if wanted is None or e.field in wanted:
             groups.setdefault((e.subscription, e.scope_path, e.starts_on, e.expires_on), []).append(e.field)
-    filters, params = [], {"sheet": query.sheet.pk, "after": query.after}
+    filters: list[str] = []
+    params: dict[str, Any] = {"sheet": query.sheet.pk, "after": query.after}
     # periods by their days, not their text ("2026Q4" > "2026" as text, and a ledger's record dates are days)
     first, last = period_range(query.period_from, query.period_to)
     if first is not None:
@@ -154,7 +155,8 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
     if query.area is not None:
         filters.append("AND a.path LIKE %(area_path)s")
         params["area_path"] = query.area.path + "%"
-    selects, allowed = [], {}
+    selects: list[str] = []
+    allowed: dict[int, frozenset[str]] = {}
     for i, ((subscription, path, starts_on, expires_on), keys) in enumerate(sorted(groups.items())):
         allowed[subscription] = allowed.get(subscription, frozenset()).union(keys)
         # inside entitlement group i: the unit (area `a`) in its scope, the filing's period (`s`) in its window
@@ -185,7 +187,7 @@ def count_rows(query: Query) -> int:
         return cursor.fetchone()[0]
 
 
-def rows(query: Query) -> Iterator[Row]:
+def rows(query: Query) -> Generator[Row]:
     """Rows of the department's data, one per submission, in submission order (keyset on its id)."""
     sql, params, allowed = _statement(query)
     if not sql:

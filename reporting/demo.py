@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from django.db import transaction
 
@@ -99,7 +100,10 @@ def _count(maximum: int = 1_000_000, **extra: object) -> dict:
 
 # sheet code, zh, en, topic zh, topic en, cadence, unit levels, fields:
 #   (code, zh, en, type, constraints, unit of measure, stable)
-CATALOGUE = [
+# (code, name zh, name en, topic zh, topic en, cadence, levels, fields); a field is
+# (code, name zh, name en, type, constraints, unit of measure, stable)
+FieldRow = tuple[str, str, str, str, dict[str, Any], str, bool]
+CATALOGUE: list[tuple[str, str, str, str, str, Cadence, list[AreaLevel], list[FieldRow]]] = [
     (
         "village_basics",
         "村（社区）基本情况",
@@ -442,7 +446,7 @@ def _catalogue(office: Office) -> None:
 def _users(office: Office, departments: dict[str, Department]) -> None:
     village = Unit.objects.get(area__name="东门村", area__parent__name="城关镇")
     township = Unit.objects.get(area__name="城关镇")
-    people = [
+    people: list[tuple[str, str, Role, dict[str, Any]]] = [
         ("village", "李春梅", Role.UNIT_CADRE, {"unit": village}),
         ("township", "王建国", Role.UNIT_CADRE, {"unit": township}),
         ("propaganda", "陈晓红", Role.DEPARTMENT_ANALYST, {"department": departments["propaganda"]}),

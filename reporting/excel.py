@@ -90,7 +90,7 @@ def build_template(unit: Unit, period: Period) -> bytes:
     if refused and all(t.sheet.is_ledger for t in tables):
         raise Problems([problem for problems in refused.values() for problem in problems])
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook.remove(workbook.worksheets[0])  # the empty sheet a new workbook starts with
     meta = workbook.create_sheet("_meta")
     _append(meta, ["unit", unit.area.code, "period", str(period)])
     for index, table in enumerate(tables):
@@ -207,7 +207,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     open_tables, refused = upload_sheets(unit, period)
     tables = {t.sheet.code: t for t in open_tables}
     filings, problems = [], []
-    for _kind, code, _label, title in meta[1:]:
+    for _kind, code_cell, _label, title_cell in meta[1:]:
+        code, title = str(code_cell), str(title_cell)
         if title not in workbook.sheetnames:
             continue
         table = tables.get(code)
@@ -268,7 +269,8 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
 
 def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, list[CellProblem]]:
     codes = [str(h).split("\n")[-1] for h in rows[0]] if rows else []
-    filings, problems = [], []
+    filings: list[tuple] = []
+    problems: list[CellProblem] = []
     for row_number, row in enumerate(rows[1:], start=2):
         if not any(v not in (None, "") for v in row):
             continue

@@ -33,6 +33,9 @@ FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日
 ACCESS_BATCH = 2000
 CSV_FLUSH = 500  # rows of the streamed CSV per chunk sent
 
+# Published by name after the job is committed: reporting.tasks imports this module, never the other way round.
+RUN_EXPORT_TASK = "reporting.tasks.run_export_task"
+
 
 def columns(query: Query) -> list[Field]:
     fields = entitled_fields(query.department, query.sheet)

@@ -239,7 +239,7 @@ class ProposalRow:
     def proposal(self) -> tuple[dict[str, Any], list[Problem]]:
         """The proposal as the data request stores it, and what in it could not be read."""
         constraints, problems = self.definition.read()
-        proposal = {key: str(self.values[key]).strip() for key in PROPOSAL_INPUTS if key != "cadence"}
+        proposal: dict[str, Any] = {key: str(self.values[key]).strip() for key in PROPOSAL_INPUTS if key != "cadence"}
         proposal["constraints"] = constraints
         if self.values["stable"]:
             proposal["stable"] = True

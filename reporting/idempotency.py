@@ -91,7 +91,7 @@ def finish_key(row: IdempotencyKey, *, status: int, body: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE reporting_idempotencykey SET done = true, response_status = %s, response_body = %s WHERE id = %s",
-            [status, Jsonb(body), row.pk],
+            [status, Jsonb(body), row.pk],  # type: ignore[list-item]  # the stubs know Django's parameter types, not psycopg's
         )
 
 

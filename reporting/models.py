@@ -56,6 +56,8 @@ def validate_code(value: str) -> None:
 class Sheet(Bilingual):
     """A group of fields with one cadence: periodic (one row per unit and period) or a ledger."""
 
+    # not a column: the catalogue generation `onetable.active_sheet` read this copy at
+    read_at_generation: int | None = None
     code = models.CharField(_("code"), max_length=40, unique=True, validators=[validate_code])
     topic_zh = models.CharField(_("topic (Chinese)"), max_length=60)
     topic_en = models.CharField(_("topic (English)"), max_length=60)

@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,7 +203,7 @@ class SheetCatalogue:
         return found
 
 
-_SHEETS: dict[tuple[int, int], SheetCatalogue] = {}
+_SHEETS: dict[tuple[int | None, int], SheetCatalogue] = {}
 _ACTIVE_SHEETS: dict[int, dict[str, Sheet]] = {}
 _GENERATION_SQL = f"SELECT value FROM {CatalogueGeneration._meta.db_table} WHERE id = 1"
 
@@ -287,6 +288,7 @@ def build_one_table(
 ) -> OneTable:
     """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
     catalogue = sheet_catalogue(sheet)
+    needed: Mapping[int, AbstractSet[int]]
     if claims is not None:
         needed = claims.departments_by_field(sheet, period.start)
     else:

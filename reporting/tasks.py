@@ -1,8 +1,10 @@
-"""Thin Celery tasks: ids in, one service call each."""
+"""Thin Celery tasks: ids in, one service call each. Published by name (`app.send_task`), so nothing imports
+this module but the Celery app's autodiscovery."""
 
 from celery import shared_task
 
-from reporting.services import deliveries
+from reporting import exports
+from reporting.services import catalogue, deliveries
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,13 +21,9 @@ def sweep_outbox_task() -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def run_export_task(job_id: int) -> None:
-    from reporting.exports import run_export
-
-    run_export(job_id)
+    exports.run_export(job_id)
 
 
 @shared_task(ignore_result=True)
 def zombie_check_task() -> None:
-    from reporting.services.catalogue import zombie_check
-
-    zombie_check()
+    catalogue.zombie_check()

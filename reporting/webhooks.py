@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -82,7 +83,7 @@ def resolve_allowed(url: str, networks: list[str]) -> Target:
                 f"地址 {address} 不在数据办允许的网络内 / address {address} is not in a network the office allowed"
             )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+    return Target(parts.scheme, parts.hostname, port, path, str(addresses[0]))
 
 
 class Interrupted(Exception):
@@ -131,7 +132,7 @@ class _Exchange:
             if now - self.idle_since >= READ_TIMEOUT:
                 raise Interrupted(f"nothing received or sent for {READ_TIMEOUT:g} s")
             poller = select.poll()
-            poller.register(self.sock, select.POLLIN if readable else select.POLLOUT)
+            poller.register(self.connected, select.POLLIN if readable else select.POLLOUT)
             timeout = min(stop, self.renew_at, self.idle_since + READ_TIMEOUT) - now
             if poller.poll(max(1, math.ceil(timeout * 1000))):
                 return
@@ -169,14 +170,21 @@ class _Exchange:
             self.sock = context.wrap_socket(self.sock, server_hostname=target.host, do_handshake_on_connect=False)
             self.step(self.sock.do_handshake, readable=True)
 
+    @property
+    def connected(self) -> socket.socket:
+        assert self.sock is not None, "connect() first"
+        return self.sock
+
     def send(self, data: bytes) -> None:
         view = memoryview(data)
+        sock = self.connected
         while view:
-            sent = self.step(lambda chunk=view[:65536]: self.sock.send(chunk), readable=False)
+            sent = self.step(functools.partial(sock.send, view[:65536]), readable=False)
             view = view[sent:]
 
     def recv(self) -> bytes:
-        return self.step(lambda: self.sock.recv(65536), readable=True)
+        sock = self.connected
+        return self.step(lambda: sock.recv(65536), readable=True)
 
     def close(self) -> None:
         if self.sock is not None:
@@ -241,6 +249,7 @@ def post(
             elif isinstance(event, h11.ConnectionClosed):
                 raise h11.RemoteProtocolError("the connection closed before an answer")
         message = text.decode(errors="replace")
+        assert status is not None  # h11 gives the Response before the end of the message
         return Outcome(status, "" if 200 <= status < 300 else f"HTTP {status}: {message}")
     except Interrupted as error:
         return Outcome(None, f"{error} ({deadline:g} s for the whole request)")

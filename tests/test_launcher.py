@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from core.embedded import free_port
+from tools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
     environment.update(ONETABLE_DATA_DIR=str(tmp_path / "data"), PORT=str(port), DEMO_RECEIVER_PORT=str(receiver_port))
     log = (tmp_path / "run.log").open("w")
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "core.launcher", "run"],
+        [sys.executable, "-m", "tools.launcher", "run"],
         cwd=ROOT,
         env=environment,
         stdout=log,
@@ -142,7 +142,7 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
 def test_it_refuses_in_one_line_before_starting_anything_when_chromium_is_missing_and_it_is_not_root(
     tmp_path, monkeypatch, capsys
 ):
-    from core import launcher
+    from tools import launcher
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no chromium, no apt-get
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
@@ -157,7 +157,7 @@ def test_it_refuses_in_one_line_before_starting_anything_when_chromium_is_missin
 
 
 def test_it_installs_debians_chromium_with_apt_get_update_first_when_it_is_root(tmp_path, monkeypatch):
-    from core import launcher
+    from tools import launcher
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -177,7 +177,7 @@ def test_it_installs_debians_chromium_with_apt_get_update_first_when_it_is_root(
 
 
 def test_it_finds_the_installed_chromium_and_installs_nothing():
-    from core import launcher
+    from tools import launcher
 
     def refuse(package):
         raise AssertionError("nothing should be installed when chromium is there")
@@ -188,7 +188,7 @@ def test_it_finds_the_installed_chromium_and_installs_nothing():
 
 SUPERVISED = """
 import sys
-from core.launcher import Supervisor
+from tools.launcher import Supervisor
 sup = Supervisor()
 for name in ("web", "worker"):
     sup.start(name, [sys.executable, "-c", "import time; time.sleep(600)"])

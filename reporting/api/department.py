@@ -285,6 +285,7 @@ class DataView(APIView):
                 problems.append(Problem(field="area", rule="request.scope"))
         if problems:
             raise Problems(problems)
+        assert sheet is not None  # a missing sheet is one of the problems
         return Query(
             department=department,
             sheet=sheet,

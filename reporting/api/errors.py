@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views import defaults
@@ -17,7 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from reporting.errors import Problem, Problems, error_body
+from core.problems import Problem, Problems, error_body, json_response, plain_body
 from reporting.services.submissions import AlreadySubmitted
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def not_found() -> Response:
 
 
 def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
-    return Response(_plain_body(code, zh, en), status=status_code)
+    return Response(plain_body(code, zh, en), status=status_code)
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -71,34 +71,25 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return exception_handler(exc, context)
 
 
-def json_response(body: dict[str, Any], status_code: int) -> JsonResponse:
-    """An error body outside DRF's views (Django's own error handlers, middleware), as DRF would send it."""
-    return JsonResponse(body, status=status_code, json_dumps_params={"ensure_ascii": False})
-
-
-def _plain_body(code: str, zh: str, en: str) -> dict[str, Any]:
-    return {"code": code, "message_zh": zh, "message_en": en, "errors": []}
-
-
 # Django's own answers, JSON under /api/ (a URL that matches no route, a request refused before any view,
 # a server error: its cause is logged, never shown); elsewhere pages of the site, in the user's language,
 # with the navigation of the user's role (templates 400.html, 403.html, 404.html, 500.html).
 def api_not_found(request, exception=None):
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
-    return json_response(_plain_body("not_found", "未找到", "not found"), 404)
+    return json_response(plain_body("not_found", "未找到", "not found"), 404)
 
 
 def api_permission_denied(request, exception=None):
     if not request.path.startswith("/api/"):
         return defaults.permission_denied(request, exception)
-    return json_response(_plain_body("forbidden", "不允许此操作", "not allowed"), 403)
+    return json_response(plain_body("forbidden", "不允许此操作", "not allowed"), 403)
 
 
 def api_bad_request(request, exception=None):
     if not request.path.startswith("/api/"):
         return _page(request, "400.html", 400) or defaults.bad_request(request, exception)
-    return json_response(_plain_body("bad_request", "请求无效", "bad request"), 400)
+    return json_response(plain_body("bad_request", "请求无效", "bad request"), 400)
 
 
 def api_server_error(request):
@@ -107,7 +98,7 @@ def api_server_error(request):
     if not request.path.startswith("/api/"):
         return _page(request, "500.html", 500) or defaults.server_error(request)
     zh, en = "服务器内部错误，已记录，请稍后重试", "internal server error; it was logged, retry later"
-    return json_response(_plain_body("server_error", zh, en), 500)
+    return json_response(plain_body("server_error", zh, en), 500)
 
 
 def _page(request, template: str, status_code: int) -> HttpResponse | None:
@@ -127,7 +118,7 @@ def database_unavailable(request):
     zh = "数据库暂时不可用，未保存任何内容，请稍后重试"
     en = "the database is unavailable; nothing was stored, retry later"
     if request.path.startswith("/api/"):
-        response = json_response(_plain_body("unavailable", zh, en), 503)
+        response = json_response(plain_body("unavailable", zh, en), 503)
     else:
         response = HttpResponse(render_to_string("503.html", {"zh": zh, "en": en}), status=503)
     response["Retry-After"] = str(settings.ONETABLE_RETRY_AFTER_SECONDS)

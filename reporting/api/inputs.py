@@ -60,7 +60,7 @@ class PeriodText(Text):
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)
         try:
-            return str(Period.parse(text, field=self.field_name))
+            return str(Period.parse(text, field=self.field_name or ""))
         except Problem:
             raise serializers.ValidationError("period", code="invalid") from None
 
@@ -230,7 +230,7 @@ class FeedQuery(Input):
 
 class DataQuery(Input):
     sheet = Text()
-    fields = TextList(child=Text(), required=False)
+    fields = TextList(child=Text(), required=False)  # type: ignore[assignment]  # the API's parameter is `fields`
     period_from = PeriodText(required=False)
     period_to = PeriodText(required=False)
     area = Text(required=False, help_text="statutory code of an area inside the jurisdiction")

@@ -14,7 +14,7 @@ class ErrorOut(serializers.Serializer):
     code = serializers.CharField()
     message_zh = serializers.CharField()
     message_en = serializers.CharField()
-    errors = ProblemOut(many=True)
+    errors = ProblemOut(many=True)  # type: ignore[assignment]  # the body's field, not Serializer.errors: schema only
 
 
 class CountsOut(serializers.Serializer):

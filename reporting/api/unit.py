@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.access import access_own_unit
+from core.access import access_own_unit, signed_in
 from reporting import idempotency
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.errors import not_found, problem_response
@@ -171,7 +171,10 @@ class SubmissionsView(APIView):
 
         try:
             answer = idempotency.run_once(
-                user=request.user, key=key, fingerprint=idempotency.request_hash(request.path, request.data), work=work
+                user=signed_in(request.user),
+                key=key,
+                fingerprint=idempotency.request_hash(request.path, request.data),
+                work=work,
             )
         except idempotency.KeyReused:
             return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
@@ -250,7 +253,7 @@ class CorrectionsView(APIView):
                 raw=body["values"],
                 not_applicable=body.get("not_applicable", {}),
                 reason=body["reason"],
-                by=request.user,
+                by=signed_in(request.user),
                 expected_version=-1 if expected is None else expected,
             )
         except VersionConflict as conflict:

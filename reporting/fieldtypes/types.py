@@ -356,7 +356,7 @@ class _Choices(FieldType):
     def display(self, value: Any, constraints: Constraints) -> str:
         names = {c["code"]: choice_label(c) for c in constraints.get("choices", [])}
         if isinstance(value, list):
-            return (", " if english() else "、").join(names.get(v, v) for v in value)
+            return (", " if english() else "、").join(str(names.get(v, v)) for v in value)
         return "" if value is None else names.get(value, value)
 
 

@@ -189,7 +189,7 @@ def _flag_idle(today: dt.date) -> int:
         Q(closed_on__isnull=True) | Q(confirmed_at__date__gte=since), kind=ZombieKind.IDLE_SUBSCRIPTION
     ).values_list("subscription_id", flat=True)
     candidates = Subscription.objects.active(on=since).exclude(pk__in=flagged)
-    idle = [s for s in candidates if last_used.get(s.pk) is None or last_used[s.pk] < start]
+    idle = [s for s in candidates if (used := last_used.get(s.pk)) is None or used < start]
     grace = today + dt.timedelta(days=settings.ONETABLE_ZOMBIE_GRACE_DAYS)
     flags = [
         ZombieFlag(
@@ -216,7 +216,7 @@ def _end_after_grace(today: dt.date) -> int:
         kind=ZombieKind.IDLE_SUBSCRIPTION, closed_on__isnull=True, confirmed_at__isnull=True, grace_until__lt=today
     ).select_related("subscription__department")
     for flag in overdue:
-        if flag.subscription.status == SubscriptionStatus.ACTIVE:
+        if flag.subscription is not None and flag.subscription.status == SubscriptionStatus.ACTIVE:
             end_subscription(
                 subscription=flag.subscription,
                 reason=flag.reason + "；宽限期满未确认 / not confirmed within the grace period",

@@ -37,6 +37,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.celery import app
 from core.models import Department
 from reporting import webhooks
 from reporting.models import (
@@ -112,14 +113,14 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
     return len(targets)
 
 
+# Published by name: reporting.tasks imports this module, never the other way round.
+SEND_DELIVERIES_TASK = "reporting.tasks.send_deliveries_task"
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
 QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
 _flag_clients: dict[str, redis.Redis] = {}
 
 
 def _flags() -> redis.Redis:
-    from core.celery import app
-
     url = app.conf.broker_url
     if url not in _flag_clients:
         timeout = settings.REDIS_SOCKET_TIMEOUT
@@ -135,8 +136,6 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
     all of them). The task clears its flag before it claims rows, so rows committed after
     the claim get a new task. The sweep forces a task whatever the flags say.
     """
-    from reporting.tasks import send_deliveries_task
-
     if not endpoint_ids:
         return
     try:
@@ -145,7 +144,7 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
                 pipe.set(QUEUED_KEY.format(endpoint_id), 1, nx=not force, ex=QUEUED_TTL)
             fresh = [e for e, was_set in zip(endpoint_ids, pipe.execute(), strict=True) if was_set]
         for endpoint_id in fresh:
-            send_deliveries_task.delay(endpoint_id)
+            app.send_task(SEND_DELIVERIES_TASK, args=[endpoint_id])
     except Exception as error:  # any broker failure: the outbox row is the truth
         log.warning("could not enqueue endpoints %s (%s); the sweep will retry", endpoint_ids, error)
 
@@ -477,7 +476,8 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) 
             },
             prepare=True,
         )
-        return cursor.fetchone()[0]
+        (count,) = cursor.fetchone() or (0,)
+        return count
 
 
 @transaction.atomic

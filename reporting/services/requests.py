@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core.models import Area, Department, User
@@ -84,9 +84,11 @@ def _need(
         _fits(problems, name, value, zh, en, model=model, column=column)
 
 
-def _fits(problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type, column: str) -> None:
-    limit = model._meta.get_field(column).max_length
-    if isinstance(value, str) and len(value.strip()) > limit:
+def _fits(
+    problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type[models.Model], column: str
+) -> None:
+    limit = getattr(model._meta.get_field(column), "max_length", None)  # a relation has none
+    if limit is not None and isinstance(value, str) and len(value.strip()) > limit:
         problems.append(
             Problem(field=name, rule="text.max_length", params={"max_length": limit}, label_zh=zh, label_en=en)
         )
@@ -182,6 +184,7 @@ def save_request(
     request = request or DataRequest(department=department, created_by=by)
     request.title, request.purpose = data.title.strip(), data.purpose.strip()
     request.legal_basis = data.legal_basis.strip()
+    assert data.scope is not None  # else _check named it
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]

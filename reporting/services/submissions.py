@@ -265,6 +265,7 @@ def record_answers(
         ]
     if problems:
         raise Problems(problems)
+    assert day is not None and table is not None  # else one of the problems names the date
     return day, table, answers
 
 

@@ -15,8 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
-from core.access import access_department, access_department_token
+from core.access import access_department, access_department_token, signed_in
+from core.celery import app
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting import fieldtypes
@@ -24,7 +26,7 @@ from reporting.access import access_deliveries, access_endpoint, access_export_j
 from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
 from reporting.errors import Problem, Problems
-from reporting.exports import columns, csv_chunks, export_dir, read_page
+from reporting.exports import RUN_EXPORT_TASK, columns, csv_chunks, export_dir, read_page
 from reporting.models import ExportJob, ExportStatus, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.periods import Period, PeriodError, period_range
@@ -32,10 +34,13 @@ from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
 from reporting.sql import array_literal
-from reporting.tasks import run_export_task
 from reporting.views import posted_id
 
 PAGE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django-htmx's middleware
 
 
 @login_required
@@ -153,7 +158,7 @@ def data_table(request: HttpRequest) -> HttpResponse:
     fields = columns(query)
     table = [(r, [display(f, r.values.get(f.code)) for f in fields]) for r in page]
     params = request.GET.copy()
-    params["after"] = page[-1].submission_id if len(page) == PAGE else ""
+    params["after"] = str(page[-1].submission_id) if len(page) == PAGE else ""
     return render(
         request,
         "department/data.html",
@@ -202,7 +207,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
         raise Http404
     job = ExportJob.objects.create(
         department=department,
-        by=request.user,
+        by=signed_in(request.user),
         format=request.POST.get("format", "csv"),
         params={
             "sheet": query.sheet.code,
@@ -212,7 +217,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
             "area": query.area.code if query.area else None,
         },
     )
-    transaction.on_commit(lambda: run_export_task.delay(job.pk))
+    transaction.on_commit(lambda: app.send_task(RUN_EXPORT_TASK, args=[job.pk]))
     return redirect("department_export", pk=job.pk)
 
 
@@ -221,7 +226,7 @@ def _own_job(request: HttpRequest, pk: int) -> ExportJob:
 
 
 @login_required
-def export_status(request: HttpRequest, pk: int) -> HttpResponse:
+def export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     template = "department/_export_progress.html" if request.htmx else "department/export.html"
     return render(request, template, {"job": job})
@@ -269,9 +274,10 @@ def completeness(request: HttpRequest) -> HttpResponse:
     top = department.jurisdiction
     area = top
     if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if area is None:
+        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if found is None:
             raise Http404
+        area = found
     units = units_asked(department, sheet, period, within=area)
     statuses = filing_statuses(sheet, period, [u.pk for u in units])
     rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
@@ -344,24 +350,26 @@ def chart(request: HttpRequest) -> HttpResponse:
     top = department.jurisdiction
     area = top
     if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        area = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if area is None:
+        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+        if found is None:
             raise Http404
+        area = found
     totals = field_totals(department, field, within=area, period=request.GET.get("period") or None)
     codes = sorted(set(totals.area_asked) | set(totals.areas))  # an area where nobody reported is shown too
     names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
+    coverage = [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)]
     series = {
         "field": fieldtypes.with_unit(field.name, field.unit_of_measure),
         "periods": totals.periods,
         "totals": totals.totals,
-        "coverage": [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)],
+        "coverage": coverage,
         "latest": totals.latest,
         "period": totals.period,
         "areas": [names.get(code, code) for code in codes],
         "area_values": [totals.areas.get(code) for code in codes],
         "area_coverage": [_coverage(totals.area_reported.get(c, 0), totals.area_asked.get(c, 0)) for c in codes],
     }
-    points = list(zip(totals.periods, totals.totals, series["coverage"], strict=True))
+    points = list(zip(totals.periods, totals.totals, coverage, strict=True))
     return render(
         request,
         "department/chart.html",
@@ -373,7 +381,7 @@ def chart(request: HttpRequest) -> HttpResponse:
             "areas": [top, *Area.objects.filter(parent=top).order_by("code")],
             "series": series,
             "points": points,
-            "by": BY_LEVEL[totals.level],
+            "by": BY_LEVEL[AreaLevel(totals.level)],
         },
     )
 
@@ -421,7 +429,7 @@ def notices(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         flag = access_open_flag(department, posted_id(request, "flag"))
         try:
-            confirm_subscription(flag=flag, by=request.user, reason=request.POST.get("reason", ""))
+            confirm_subscription(flag=flag, by=signed_in(request.user), reason=request.POST.get("reason", ""))
         except Problems as error:
             problems = error.problems
         else:

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.access import access_office
+from core.access import access_office, signed_in
 from core.models import Area, Unit
 from reporting.accesslog import last_uses
 from reporting.burden import burden_filters, burden_report
@@ -124,9 +124,17 @@ def _catalogue_action(request: HttpRequest) -> list:
     action, reason = request.POST.get("action"), request.POST.get("reason", "")
     try:
         if action == "retire_field":
-            retire_field(field=get_object_or_404(Field, pk=posted_id(request, "field")), reason=reason, by=request.user)
+            retire_field(
+                field=get_object_or_404(Field, pk=posted_id(request, "field")),
+                reason=reason,
+                by=signed_in(request.user),
+            )
         elif action == "retire_sheet":
-            retire_sheet(sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")), reason=reason, by=request.user)
+            retire_sheet(
+                sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")),
+                reason=reason,
+                by=signed_in(request.user),
+            )
         elif action == "change":
             field = get_object_or_404(Field, pk=posted_id(request, "field"))
             constraints, unreadable = _definition_inputs(field, request.POST).read()
@@ -136,7 +144,7 @@ def _catalogue_action(request: HttpRequest) -> list:
                     period=Period.parse(request.POST.get("period", ""), field="period"),
                     changes={"constraints": constraints},
                     reason=reason,
-                    by=request.user,
+                    by=signed_in(request.user),
                     unreadable=unreadable,
                 )
             except Problems as error:
@@ -220,7 +228,7 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
     if not reason:
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     limit = DueException._meta.get_field("reason").max_length
-    if len(reason) > limit:
+    if limit is not None and len(reason) > limit:
         problems.append(
             Problem(
                 field="reason", rule="text.max_length", params={"max_length": limit}, label_zh="原因", label_en="Reason"
@@ -230,7 +238,7 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
         problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
-    if not problems:
+    if not problems and due_on is not None:
         DueException.objects.update_or_create(
             sheet=sheet,
             period=str(period),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.access import access_department, access_office
+from core.access import access_department, access_office, signed_in
 from core.models import Area, AreaLevel
 from reporting import fieldtypes, review
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
@@ -91,13 +93,13 @@ def _form_context(
     request: HttpRequest, department, request_obj: DataRequest | None, rows: list[ProposalRow] | None = None
 ) -> dict:
     """The request form: showing the stored request, or what was posted (then `rows` holds the typed rows)."""
-    posted = rows is not None
     scopes = Area.objects.filter(
         Q(path__startswith=department.jurisdiction.path)
         & Q(level__in=[AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.CITY, AreaLevel.PROVINCE])
         | Q(pk=request_obj.scope_id if request_obj else None)
     )
-    if posted:
+    values: Mapping[str, Any]
+    if rows is not None:
         values = request.POST
         chosen = set(posted_ids(request, "fields"))
     elif request_obj is not None:
@@ -153,7 +155,7 @@ def request_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST":
         data, rows = _read_form(request, department)
         try:
-            saved = save_request(department=department, by=request.user, data=data, request=existing)
+            saved = save_request(department=department, by=signed_in(request.user), data=data, request=existing)
         except Problems as error:
             context = _form_context(request, department, existing, rows) | {"problems": error.problems}
             return render(request, "requests/form.html", context, status=400)
@@ -179,7 +181,7 @@ def request_submit(request: HttpRequest, pk: int) -> HttpResponse:
     found = _own_request(request, pk)
     action = withdraw_request if request.POST.get("action") == "withdraw" else submit_request
     try:
-        action(request=found, by=request.user)
+        action(request=found, by=signed_in(request.user))
     except Problems as error:
         messages.error(request, error.problems[0].message)
     return redirect("department_request", pk=found.pk)
@@ -207,7 +209,7 @@ def office_review(request: HttpRequest, pk: int) -> HttpResponse:
         decision, problems = _read_decision(request, found)
         if not problems:
             try:
-                review_request(request=found, by=request.user, **decision)
+                review_request(request=found, by=signed_in(request.user), **decision)
             except Problems as error:
                 problems = error.problems
             else:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core.access import access_own_unit
+from core.access import access_own_unit, signed_in
 from reporting import excel, idempotency
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.errors import Problems
@@ -90,7 +90,9 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         table,
         raw,
         na,
-        lambda: submit_sheet(unit=unit, sheet=sheet, period=the_period, raw=raw, not_applicable=na, by=request.user),
+        lambda: submit_sheet(
+            unit=unit, sheet=sheet, period=the_period, raw=raw, not_applicable=na, by=signed_in(request.user)
+        ),
     )
 
 
@@ -215,7 +217,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             raw=raw,
             not_applicable=na,
             reason=request.POST.get("reason", ""),
-            by=request.user,
+            by=signed_in(request.user),
             expected_version=-1 if expected is None else expected,
         ),
     )
@@ -262,7 +264,7 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
         table,
         raw,
         na,
-        lambda: add_record(unit=unit, sheet=sheet, raw=raw, not_applicable=na, by=request.user),
+        lambda: add_record(unit=unit, sheet=sheet, raw=raw, not_applicable=na, by=signed_in(request.user)),
     )
 
 
@@ -287,11 +289,13 @@ def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
     context: dict = {"period": the_period}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload is None or upload.size > MAX_UPLOAD_BYTES:
+        if upload is None or (upload.size or 0) > MAX_UPLOAD_BYTES:
             context["file_error"] = True
             return render(request, "township/upload.html", context, status=400)
         try:
-            count = excel.import_workbook(unit=unit, period=the_period, content=upload.read(), by=request.user)
+            count = excel.import_workbook(
+                unit=unit, period=the_period, content=upload.read(), by=signed_in(request.user)
+            )
         except excel.UploadRejected as error:
             context["problems"] = error.problems
             return render(request, "township/upload.html", context, status=400)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core.embedded import EmbeddedPostgres, free_port
 from tests.deliveries.conftest import wait_for
+from tools.embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 from django.test import override_settings
 
-from core.embedded import free_port
+from tools.embedded import free_port
 
 
 def test_it_is_healthy_when_the_database_and_the_broker_answer(client, db):

@@ -26,12 +26,12 @@ import time_machine
 from django.conf import settings
 from django.db import connection
 
-from core.embedded import free_port
 from core.models import User
 from core.tokens import issue_token
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Submission
 from reporting.services import deliveries
 from tests.deliveries.conftest import file_activity, wait_for, wire
+from tools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -19,9 +19,9 @@ def _read_feeds(base_url: str, capsys) -> list[str]:
 
 
 def test_the_demo_feed_reader_reads_the_civil_and_statistics_feeds_over_http_and_reads_on_from_its_cursor(
-    committed_demo, live_server, tmp_path, monkeypatch, capsys
+    committed_demo, live_server, tmp_path, settings, capsys
 ):
-    monkeypatch.setenv("ONETABLE_DATA_DIR", str(tmp_path))
+    settings.DATA_DIR = tmp_path  # the data folder, ONETABLE_DATA_DIR
     village = User.objects.select_related("unit__area").get(username="village")
     sheet = Sheet.objects.get(code="village_basics")
     q4 = Period.parse("2026Q4")
@@ -46,8 +46,8 @@ def test_the_demo_feed_reader_reads_the_civil_and_statistics_feeds_over_http_and
     assert (tmp_path / "demo_feed_cursor_civil").exists()
 
 
-def test_the_demo_feed_reader_waits_for_a_server_that_is_not_up_yet(committed_demo, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("ONETABLE_DATA_DIR", str(tmp_path))
+def test_the_demo_feed_reader_waits_for_a_server_that_is_not_up_yet(committed_demo, tmp_path, settings, capsys):
+    settings.DATA_DIR = tmp_path  # the data folder, ONETABLE_DATA_DIR
     call_command("demo_feed_reader", "--base-url", "http://127.0.0.1:9", "--once")
     out = capsys.readouterr().out
     assert "civil: feed not readable yet" in out and "stats: feed not readable yet" in out

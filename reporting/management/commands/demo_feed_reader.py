@@ -16,10 +16,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from core.embedded import data_dir
 from core.models import ApiToken, Department
 from core.tokens import department_system_user, issue_token
 
@@ -80,7 +80,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="read what is there and stop")
 
     def handle(self, *args, base_url: str, interval: float, once: bool, **options):
-        folder = data_dir()
+        folder = Path(settings.DATA_DIR).resolve()
         readers = [
             FeedReader(base_url=base_url, code=code, token=token, folder=folder)
             for code, token in demo_reader_tokens().items()

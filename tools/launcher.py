@@ -1,7 +1,7 @@
 """Run OneTable and its tests on the real stack, embedded or given.
 
-`python -m core.launcher run` serves web + Celery worker + Celery beat;
-`python -m core.launcher test [pytest args]` runs the suite. Without
+`python -m tools.launcher run` serves web + Celery worker + Celery beat;
+`python -m tools.launcher test [pytest args]` runs the suite. Without
 DATABASE_URL / REDIS_URL both start private PostgreSQL and Redis servers under
 the data folder (ONETABLE_DATA_DIR, default ./var) and stop them on exit.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
-from core.embedded import EmbeddedPostgres, EmbeddedRedis, data_dir
+from tools.embedded import EmbeddedPostgres, EmbeddedRedis, data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -254,7 +254,8 @@ def bench(args: list[str]) -> int:
     os.environ.setdefault("ONETABLE_DATA_DIR", str(folder))
     with servers(folder):
         os.environ["DATABASE_URL"] = _bench_database(os.environ["DATABASE_URL"])
-        return subprocess.run([PYTHON, "-m", "bench.run", *args], cwd=ROOT).returncode
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}  # production's, and the anchor's views
+        return subprocess.run([PYTHON, "-m", "bench.run", *args], cwd=ROOT, env=env).returncode
 
 
 def _bench_database(url: str) -> str:

@@ -1,0 +1,10 @@
+"""Production's URLconf and the submit benchmark's anchor and floor views (bench/anchor.py)."""
+
+from django.urls import include, path
+
+from core.urls import handler400, handler403, handler404, handler500
+from core.urls import urlpatterns as production
+
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
+
+urlpatterns = [*production, path("", include("bench.anchor"))]

@@ -1,0 +1,163 @@
+"""Rejections that name the field and the rule, in Chinese first and English second; the JSON they are answered
+with; and the one rule for text OneTable keeps.
+
+Used by `core` (its middleware refuses unstorable text before any view) and by `reporting` (which adds the codes
+and messages of its own rules with `add_messages`, in reporting/errors.py). Imports no app of OneTable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import JsonResponse
+
+# Every rule has one code and one pair of message templates: core's here, each app's added by `add_messages`.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "body.length_required": (
+        "请求须带 Content-Length 请求头：本服务器无法读取分块传输（chunked）的请求体",
+        "the request needs a Content-Length header: this server cannot read a chunked body",
+    ),
+    "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
+    "text.character": (
+        "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
+        "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF "
+        "or an unpaired Unicode surrogate)",
+    ),
+}
+# Rules whose message depends on why (`params["why"]`): one code for clients, a message per reason for people.
+_BY_REASON: dict[str, dict[str, tuple[str, str]]] = {}
+
+
+def add_messages(
+    messages: dict[str, tuple[str, str]], *, by_reason: dict[str, dict[str, tuple[str, str]]] | None = None
+) -> None:
+    """Add an app's rules to the catalogue; a code means one thing, so redefining one differently is an error."""
+    by_reason = by_reason or {}
+    clash = [code for code, text in messages.items() if MESSAGES.get(code, text) != text]
+    clash += [code for code, texts in by_reason.items() if _BY_REASON.get(code, texts) != texts]
+    if clash:
+        raise ValueError(f"rule codes defined twice: {clash}")
+    MESSAGES.update(messages)
+    _BY_REASON.update(by_reason)
+
+
+def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
+    """The rule's message in Chinese and English, its parameters filled in."""
+    reasons = _BY_REASON.get(rule)
+    zh, en = reasons[params["why"]] if reasons else MESSAGES[rule]
+    return zh.format(**params), en.format(**params)
+
+
+class Problem(Exception):
+    """One rejected value or definition: which field, which rule, and the message in zh and en."""
+
+    def __init__(
+        self, *, field: str, rule: str, params: dict[str, Any] | None = None, label_zh: str = "", label_en: str = ""
+    ) -> None:
+        self.field, self.rule, self.params = field, rule, params or {}
+        self.label_zh, self.label_en = label_zh, label_en
+        super().__init__(self.message)
+
+    def labelled(self, label_zh: str, label_en: str) -> Problem:
+        self.label_zh, self.label_en = label_zh, label_en
+        return self
+
+    @property
+    def message_zh(self) -> str:
+        text = render(self.rule, self.params)[0]
+        return f"{self.label_zh}：{text}" if self.label_zh else text
+
+    @property
+    def message_en(self) -> str:
+        text = render(self.rule, self.params)[1]
+        return f"{self.label_en}: {text}" if self.label_en else text
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "code": self.rule, "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+def error_body(problems: list[Problem], **extra: Any) -> dict[str, Any]:
+    """The JSON every refusal is answered with: the first problem's code and messages, then all of them."""
+    first = problems[0]
+    return {
+        "code": first.rule,
+        "message_zh": first.message_zh,
+        "message_en": first.message_en,
+        "errors": [p.as_dict() for p in problems],
+        **extra,
+    }
+
+
+class Problems(Exception):
+    """Several problems found together; nothing was stored."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+    def by_field(self) -> dict[str, list[Problem]]:
+        out: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            out.setdefault(problem.field, []).append(problem)
+        return out
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self.problems]
+
+
+# One rule for every text OneTable keeps: what PostgreSQL cannot store (a NUL; an unpaired surrogate is not
+# UTF-8), and what XML 1.0 cannot hold, so that no stored text can corrupt an XLSX export (the other C0 control
+# characters but tab, newline and carriage return; U+FFFE and U+FFFF). C1 controls and DEL are legal XML.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def storable(text: str) -> bool:
+    """Whether OneTable keeps `text` as it is: no NUL, no other C0 control but tab and newlines, no unpaired
+    surrogate, no U+FFFE or U+FFFF."""
+    return _UNSTORABLE.search(text) is None
+
+
+def drop_unstorable(text: str) -> str:
+    """`text` without the characters `storable` refuses (all invisible or invalid): what a writer of XML (an XLSX
+    export) puts down for text stored before the rule, or behind its back."""
+    return _UNSTORABLE.sub("", text)
+
+
+MAX_DEPTH = 32  # a submission's body is three levels deep; deeper is refused before anything recurses on it
+
+
+def unstorable(data: Any, path: str = "", depth: int = 0) -> list[Problem]:
+    """A Problem for each string in `data` (keys too, through dicts and lists) that cannot be stored,
+    named by its path (`values.activity_title`, `reason`), so a request is refused whole and by name
+    instead of failing half-way at the database; and nesting deeper than MAX_DEPTH."""
+    if isinstance(data, str):
+        return [] if storable(data) else [Problem(field=path or "body", rule="text.character")]
+    problems: list[Problem] = []
+    if isinstance(data, (dict, list)) and depth >= MAX_DEPTH:
+        return [Problem(field="body", rule="body.too_deep")]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and not storable(key):
+                problems.append(Problem(field=path or "body", rule="text.character"))
+            else:
+                problems.extend(unstorable(value, name, depth + 1))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            problems.extend(unstorable(item, f"{path}[{index}]", depth + 1))
+    return problems
+
+
+def plain_body(code: str, zh: str, en: str) -> dict[str, Any]:
+    """The JSON of a refusal that names no field (not found, not allowed, a server error)."""
+    return {"code": code, "message_zh": zh, "message_en": en, "errors": []}
+
+
+def json_response(body: dict[str, Any], status_code: int) -> JsonResponse:
+    """An error body outside DRF's views (Django's own error handlers, middleware), as DRF would send it."""
+    return JsonResponse(body, status=status_code, json_dumps_params={"ensure_ascii": False})

@@ -1,0 +1,1 @@
+"""Tooling around OneTable (the run/test/bench launcher, embedded servers): not part of any Django app."""
