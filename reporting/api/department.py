@@ -105,7 +105,7 @@ class ReplayView(APIView):
         chosen = Delivery.objects.filter(department=department)
         if "ids" in body:  # absent: all of the department's dead letters; present: exactly those listed
             chosen = chosen.filter(pk__in=body["ids"])
-        return Response({"replayed": deliveries.replay(deliveries=chosen)})
+        return Response({"replayed": deliveries.replay(department=department, deliveries=chosen, by=request.user)})
 
 
 class EndpointActiveView(APIView):
@@ -125,7 +125,7 @@ class EndpointActiveView(APIView):
         if endpoint is None:
             return not_found()
         active = EndpointActiveIn.parse(request.data)["active"]
-        deliveries.set_endpoint_active(endpoint=endpoint, active=active)
+        deliveries.set_endpoint_active(endpoint=endpoint, active=active, by=request.user)
         return Response({"active": active})
 
 

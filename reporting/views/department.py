@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -30,7 +30,7 @@ from reporting.periods import Period, PeriodError, period_range
 from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
-from reporting.tasks import run_export_task
+from reporting.services.exports import request_export
 from reporting.views import posted_id
 
 PAGE = 50
@@ -66,7 +66,7 @@ def replay(request: HttpRequest) -> HttpResponse:
         if delivery is None:
             raise Http404
         chosen = chosen.filter(pk=delivery)
-    count = deliveries.replay(deliveries=chosen)
+    count = deliveries.replay(department=department, deliveries=chosen, by=request.user)
     messages.success(request, _("%(n)d deliveries will be sent again.") % {"n": count})
     return redirect("department_home")
 
@@ -79,7 +79,7 @@ def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
     active = request.POST.get("active")
     if endpoint is None or active not in ("0", "1"):  # a forged form: anything else paused the endpoint
         raise Http404
-    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1")
+    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1", by=request.user)
     return redirect("department_home")
 
 
@@ -198,7 +198,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
         return _refused_filters(request, department, error)
     if query is None or request.POST.get("format", "csv") not in ("csv", "xlsx"):
         raise Http404
-    job = ExportJob.objects.create(
+    job = request_export(
         department=department,
         by=request.user,
         format=request.POST.get("format", "csv"),
@@ -210,7 +210,6 @@ def export_start(request: HttpRequest) -> HttpResponse:
             "area": query.area.code if query.area else None,
         },
     )
-    transaction.on_commit(lambda: run_export_task.delay(job.pk))
     return redirect("department_export", pk=job.pk)
 
 
@@ -391,7 +390,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             token = ApiToken.objects.filter(pk=posted_id(request, "revoke") or 0, user__department=department).first()
             if token is None:
                 raise Http404
-            revoke_token(token=token)
+            revoke_token(token=token, by=request.user)
         else:
             try:
                 days = number_in(
@@ -407,7 +406,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
             else:
                 name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
                 _row, shown = issue_token(
-                    user=department_system_user(department), name=name, valid_for=dt.timedelta(days=days)
+                    user=department_system_user(department=department),
+                    name=name,
+                    valid_for=dt.timedelta(days=days),
+                    by=request.user,
                 )
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
     return render(

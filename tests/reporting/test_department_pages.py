@@ -72,7 +72,7 @@ def test_a_replay_through_the_api_names_each_id_it_cannot_read_and_replays_nothi
     from core.tokens import department_system_user, issue_token
 
     api = APIClient()
-    _row, token = issue_token(user=department_system_user(propaganda_analyst.department), name="t")
+    _row, token = issue_token(user=department_system_user(department=propaganda_analyst.department), name="t")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = "/api/v1/deliveries/replay"
     for body, fields in [
