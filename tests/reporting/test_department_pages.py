@@ -2,14 +2,7 @@ import pytest
 
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Sheet, Subscription
 from reporting.services.submissions import add_record
-
-ACTIVITY = {
-    "activity_date": "2026-11-08",
-    "activity_title": "村晚",
-    "activity_venue": "村文化广场",
-    "activity_category": "performance",
-    "attendance": "230",
-}
+from tests.reporting.helpers import ACTIVITY
 
 
 @pytest.fixture

@@ -26,16 +26,9 @@ from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, S
 from reporting.periods import Period
 from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions
 from tests.conftest import _user
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
 
 TODAY = dt.date(2026, 11, 22)
-ACTIVITY = {
-    "activity_date": "2026-11-08",
-    "activity_title": "村晚",
-    "activity_venue": "村文化广场",
-    "activity_category": "performance",
-    "attendance": "230",
-}
 
 
 def service_modules() -> list[ModuleType]:
