@@ -141,7 +141,7 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
                 )
                 txid, last = cursor.fetchone()
             _row, token = issue_token(
-                user=department_system_user(department), name="bench", valid_for=dt.timedelta(days=1)
+                user=department_system_user(department=department), name="bench", valid_for=dt.timedelta(days=1)
             )
             readers.append((department.code, token, f"{txid}-{last}"))
             continue

@@ -96,7 +96,7 @@ def page_latency(facts: dict, period_from: str | None) -> dict:
     from core.models import Department
     from core.tokens import department_system_user, issue_token
 
-    user = department_system_user(Department.objects.get(code=facts["department"]))
+    user = department_system_user(department=Department.objects.get(code=facts["department"]))
     _row, token = issue_token(user=user, name="bench-page")
     url = f"/api/v1/data?sheet={province.SHEET}&limit=100" + (f"&period_from={period_from}" if period_from else "")
     since = f"AND s.period >= '{period_from}'" if period_from else ""

@@ -75,4 +75,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens / 吊销所选令牌")
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
-            revoke_token(token=token)
+            revoke_token(token=token, by=request.user)

@@ -28,10 +28,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -50,9 +51,44 @@ SEAL_LOCK = 0x6F74_6175_6469_7431  # pg_advisory_xact_lock key of the one sealer
 SETTLED = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 UNSEALED_FOR = dt.timedelta(minutes=1)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What each service module's public functions do to the audit, by "module.name": the actions a state change
+# writes, or why a function writes none. tests/reporting/test_services_audited.py walks the service modules
+# and fails on a public function that is in neither, and on an audited one whose scenario leaves no event.
+AUDITED: dict[str, tuple[str, ...]] = {}
+NOT_AUDITED: dict[str, str] = {}
+
+
+def _name(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__name__}"
+
+
+def audited(*actions: str) -> Callable[[F], F]:
+    """Declare a service that changes state and the audit actions it records."""
+
+    def declare(function: F) -> F:
+        AUDITED[_name(function)] = actions
+        return function
+
+    return declare
+
+
+def unaudited(why: str) -> Callable[[F], F]:
+    """Declare a public function of a service module that records no audit event, and why."""
+
+    def declare(function: F) -> F:
+        NOT_AUDITED[_name(function)] = why
+        return function
+
+    return declare
+
+
+read_only = unaudited("reads only")
+
 
 def record(*, action: str, target: models.Model, actor: User | None = None, **detail: Any) -> AuditEvent:
-    """Append one audit event for a change to `target`."""
+    """Append one audit event for a change to `target`; `detail` says what changed, never a secret."""
     return insert(
         AuditEvent(
             actor=actor if actor is not None and actor.is_authenticated else None,

@@ -7,32 +7,45 @@ import hashlib
 import secrets
 from typing import cast
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import UserRateThrottle
 
-from core.models import ApiToken, Area, Unit, User
+from core.audit import audited, read_only, record
+from core.models import ApiToken, Area, Department, Unit, User
 
 TOKEN_PREFIX = "ot_"
 
 
+@read_only
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(*, user: User, name: str, valid_for: dt.timedelta = dt.timedelta(days=365)) -> tuple[ApiToken, str]:
-    """Create a token for `user`; return the row and the token text, which is never stored."""
+@audited("token.issued")
+@transaction.atomic
+def issue_token(
+    *, user: User, name: str, valid_for: dt.timedelta = dt.timedelta(days=365), by: User | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for `user`; return the row and the token text, which is never stored.
+    `by`: who issued it (None: a command run on the server)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken.objects.create(
         user=user, name=name, prefix=token[:10], digest=digest(token), expires_at=timezone.now() + valid_for
     )
+    # never the token or its prefix: the audit is read by more people than the token's owner
+    record(action="token.issued", target=row, actor=by, user=user.username, name=name, expires_at=str(row.expires_at))
     return row, token
 
 
-def revoke_token(*, token: ApiToken) -> None:
+@audited("token.revoked")
+@transaction.atomic
+def revoke_token(*, token: ApiToken, by: User | None = None) -> None:
+    """Revoke a token from now on; revoking it again changes nothing."""
     token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
+    if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=token.revoked_at):
+        record(action="token.revoked", target=token, actor=by, user=token.user.username, name=token.name)
 
 
 def _columns(model, alias: str) -> tuple[str, list[str]]:
@@ -53,6 +66,7 @@ _TOKEN_SQL = (
 )
 
 
+@read_only
 def usable_token(token_digest: str) -> ApiToken | None:
     """The unrevoked, unexpired token of an active user with this digest, its user (and unit and area) attached."""
     with connection.cursor() as cursor:
@@ -93,14 +107,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def department_system_user(department) -> User:
-    """The account a department's own systems act as (tokens are issued to it)."""
+@audited("user.created")
+@transaction.atomic
+def department_system_user(*, department: Department) -> User:
+    """The account a department's own systems act as (tokens are issued to it), created on first need."""
     from core.models import Role
 
-    user, _ = User.objects.get_or_create(
+    user, created = User.objects.get_or_create(
         username=f"{department.code}-system",
         defaults={"role": Role.DEPARTMENT_SYSTEM, "department": department, "first_name": f"{department.name} 系统"},
     )
+    if created:
+        record(action="user.created", target=user, role=user.role, department=department.code, rule="system_account")
     return user
 
 

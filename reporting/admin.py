@@ -15,6 +15,7 @@ from reporting.models import (
     SubmissionVersion,
     Subscription,
 )
+from reporting.services import deliveries
 
 
 class FieldInline(admin.TabularInline):
@@ -84,17 +85,20 @@ class EndpointForm(forms.ModelForm):
             raise forms.ValidationError(str(refused)) from None
         return url
 
-    def save(self, commit=True):
-        if not self.instance.secret:
-            self.instance.secret = webhooks.new_secret()
-        return super().save(commit)
-
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
     list_display = ["name", "department", "url", "active", "failures", "open_until"]
     readonly_fields = ["secret", "failures", "open_until", "last_error"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            deliveries.create_endpoint(endpoint=obj, by=request.user)
+            return
+        super().save_model(request, obj, form, change)
+        if "active" in form.changed_data:  # pausing here is pausing: audited, and a resume sends what waited
+            deliveries.set_endpoint_active(endpoint=obj, active=obj.active, by=request.user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

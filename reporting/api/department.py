@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.access import access_department
+from core.access import access_department, signed_in
 from core.models import Area
 from reporting.access import access_deliveries, access_endpoint
 from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayIn
@@ -105,7 +105,9 @@ class ReplayView(APIView):
         chosen = access_deliveries(department)
         if "ids" in body:  # absent: all of the department's dead letters; present: exactly those listed
             chosen = chosen.filter(pk__in=body["ids"])
-        return Response({"replayed": deliveries.replay(deliveries=chosen)})
+        return Response(
+            {"replayed": deliveries.replay(department=department, deliveries=chosen, by=signed_in(request.user))}
+        )
 
 
 class EndpointActiveView(APIView):
@@ -123,7 +125,7 @@ class EndpointActiveView(APIView):
         department = access_department(request.user)
         endpoint = access_endpoint(department, pk)
         active = EndpointActiveIn.parse(request.data)["active"]
-        deliveries.set_endpoint_active(endpoint=endpoint, active=active)
+        deliveries.set_endpoint_active(endpoint=endpoint, active=active, by=signed_in(request.user))
         return Response({"active": active})
 
 

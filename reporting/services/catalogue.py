@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import audited, read_only, record
 from core.models import User
 from reporting import fieldtypes
 from reporting.accesslog import last_uses
@@ -32,12 +33,14 @@ from reporting.services.deliveries import withdraw_deliveries
 ORIGINAL = dt.date(1900, 1, 1)
 
 
+@read_only
 def first_open(period_type, today: dt.date | None = None) -> Period:
     """The first period not yet begun (as filing decides "begun"): changes to what units are asked never reach
     back into a running period."""
     return first_not_begun(period_type, today or timezone.localdate())
 
 
+@audited("field.definition_changed")
 @transaction.atomic
 def change_definition(
     *,
@@ -81,6 +84,10 @@ def change_definition(
         field=field, effective_from=period.start, defaults={**new, "period": str(period), "reason": reason, "by": by}
     )
     Field.objects.filter(pk=field.pk).update(**new)  # the row holds the newest definition
+    changed = {name: new[name] for name in FieldRevision.DEFINITION if new[name] != getattr(field, name)}
+    record(
+        action="field.definition_changed", target=field, actor=by, period=str(period), reason=reason, changes=changed
+    )
     return revision
 
 
@@ -90,6 +97,7 @@ def _notify(subscriptions, zh: str, en: str) -> None:
     )
 
 
+@audited("field.retired")
 @transaction.atomic
 def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date | None = None) -> dt.date:
     """Retire a field from the next open period; subscriptions left with nothing end then; departments are told."""
@@ -115,9 +123,18 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
         by=by,
         rule="" if by else "unused_field",
     )
+    record(
+        action="field.retired",
+        target=field,
+        actor=by,
+        reason=reason,
+        retired_from=str(day),
+        rule="" if by else "unused_field",
+    )
     return day
 
 
+@audited("subscription.ended")
 @transaction.atomic
 def end_subscription(*, subscription: Subscription, reason: str, by: User | None, rule: str = "") -> None:
     """End a subscription: nothing of it is read or sent any more; what waited to be pushed is withdrawn."""
@@ -136,8 +153,10 @@ def end_subscription(*, subscription: Subscription, reason: str, by: User | None
         rule=rule,
         label=f"{subscription.department.name} · {subscription.purpose}",
     )
+    record(action="subscription.ended", target=subscription, actor=by, reason=reason, rule=rule)
 
 
+@audited("zombie_flag.confirmed")
 @transaction.atomic
 def confirm_subscription(*, flag: ZombieFlag, by: User, reason: str) -> ZombieFlag:
     """A department says a flagged subscription is still needed, and why: it is kept."""
@@ -146,12 +165,23 @@ def confirm_subscription(*, flag: ZombieFlag, by: User, reason: str) -> ZombieFl
     flag.confirmed_at, flag.confirmed_by, flag.confirm_reason = timezone.now(), by, reason.strip()
     flag.closed_on = timezone.localdate()
     flag.save(update_fields=["confirmed_at", "confirmed_by", "confirm_reason", "closed_on"])
+    record(
+        action="zombie_flag.confirmed",
+        target=flag,
+        actor=by,
+        subscription=flag.subscription_id,
+        reason=flag.confirm_reason,
+    )
     return flag
 
 
-def zombie_check(today: dt.date | None = None) -> dict[str, int]:
+@audited("subscription.ended", "zombie_flag.raised")
+def zombie_check(*, today: dt.date | None = None) -> dict[str, int]:
     """The daily check: end expired subscriptions, flag idle ones, end those whose grace ran out, flag unused
-    fields and empty sheets. Returns how many of each it found."""
+    fields and empty sheets. Returns how many of each it found.
+
+    Not one transaction: each subscription ends in its own (its notices and withdrawn pushes with it), so a
+    failure halfway keeps what was done; a second run the same day finds only what is left."""
     today = today or timezone.localdate()
     return {
         "expired": _end_expired(today),
@@ -174,6 +204,13 @@ def _end_expired(today: dt.date) -> int:
     return len(expired)
 
 
+def _raised(flags: list[ZombieFlag]) -> None:
+    for flag in flags:
+        target = flag.subscription_id or flag.field_id or flag.sheet_id
+        record(action="zombie_flag.raised", target=flag, rule=flag.kind, of=target, reason=flag.reason)
+
+
+@transaction.atomic
 def _flag_idle(today: dt.date) -> int:
     since = today - dt.timedelta(days=30 * settings.ONETABLE_ZOMBIE_MONTHS)
     # Used: anything delivered (its pushed access record is written with the delivered mark), pulled,
@@ -203,6 +240,7 @@ def _flag_idle(today: dt.date) -> int:
         for s in idle
     ]
     ZombieFlag.objects.bulk_create(flags)
+    _raised(flags)
     _notify(
         [f.subscription for f in flags],
         f"订阅长期未使用，如仍需要请于 {grace} 前说明理由，否则将终止",
@@ -228,6 +266,7 @@ def _end_after_grace(today: dt.date) -> int:
     return len(overdue)
 
 
+@transaction.atomic
 def _flag_new(kind: str, candidates, target: str, reason: str, today: dt.date) -> int:
     """Flag each candidate field or sheet that has no open flag of this kind yet."""
     already = ZombieFlag.objects.filter(kind=kind, closed_on__isnull=True).values(f"{target}_id")
@@ -236,6 +275,7 @@ def _flag_new(kind: str, candidates, target: str, reason: str, today: dt.date) -
         for item in candidates.exclude(pk__in=already).distinct()
     ]
     ZombieFlag.objects.bulk_create(flags)
+    _raised(flags)
     return len(flags)
 
 
@@ -257,8 +297,10 @@ def _flag_empty_sheets(today: dt.date) -> int:
     )
 
 
+@audited("sheet.retired")
 @transaction.atomic
 def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
+    """Retire a sheet: it is no longer asked; its open flags are closed."""
     if not (reason or "").strip():
         raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
     Sheet.objects.filter(pk=sheet.pk).update(status=Status.RETIRED)
@@ -266,3 +308,4 @@ def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
         kind="sheet", object_id=sheet.pk, label=f"{sheet.name_zh} ({sheet.code})", reason=reason, by=by
     )
     ZombieFlag.objects.filter(sheet=sheet, closed_on__isnull=True).update(closed_on=timezone.localdate())
+    record(action="sheet.retired", target=sheet, actor=by, reason=reason)

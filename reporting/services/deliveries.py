@@ -37,8 +37,9 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.audit import audited, read_only, record, unaudited
 from core.celery import app
-from core.models import Department
+from core.models import Department, User
 from reporting import webhooks
 from reporting.models import (
     SENDABLE,
@@ -55,6 +56,11 @@ from reporting.onetable import SheetCatalogue, sheet_catalogue
 from reporting.sql import array_literal as _array
 
 log = logging.getLogger("onetable.deliveries")
+
+# The relay's own steps: each delivery's life (created, tried, sent, dead, withdrawn) is in its row and the
+# access log, and the change that caused it (a filing, a replay, an ended subscription) is audited; an audit
+# event per attempt would put every webhook try into the one hash chain.
+MACHINERY = "the delivery machinery, driven by audited changes"
 
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(days=1)
@@ -79,6 +85,7 @@ ORDER BY r.subscription_id
 """
 
 
+@unaudited(MACHINERY)
 def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | None = None) -> int:
     """Queue this version for every subscription that covers it, in the caller's transaction.
 
@@ -128,6 +135,7 @@ def _flags() -> redis.Redis:
     return _flag_clients[url]
 
 
+@unaudited(MACHINERY)
 def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
     """Tell Celery there is work; if the broker is down, the sweep will find the rows later.
 
@@ -185,12 +193,14 @@ class _Notifier:
 _notifier = _Notifier()
 
 
+@unaudited(MACHINERY)
 def notify_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
     """After commit: have send tasks published without waiting for the broker (see `_Notifier`)."""
     if endpoint_ids:
         _notifier.add(endpoint_ids, force=force)
 
 
+@unaudited(MACHINERY)
 def task_started(endpoint_id: int) -> None:
     """A send task for the endpoint left the queue: the next filing must publish a new one."""
     try:
@@ -199,6 +209,7 @@ def task_started(endpoint_id: int) -> None:
         log.warning("could not clear the queued flag of endpoint %s (%s)", endpoint_id, error)
 
 
+@read_only
 def backoff(attempts: int) -> dt.timedelta:
     """Exponential from a minute up to a day, with ±25 % jitter so endpoints do not retry in step."""
     base = min(LONGEST_RETRY, FIRST_RETRY * (2 ** max(0, attempts - 1)))
@@ -317,6 +328,7 @@ RETURNING lease_until
 """
 
 
+@read_only
 def delivery_bodies(ids: list[int]) -> list[str]:
     """The JSON text of each delivery, in id order."""
     with fixed_statements() as cursor:
@@ -324,6 +336,7 @@ def delivery_bodies(ids: list[int]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@read_only
 def batch_body(department_code: str, bodies: list[str]) -> bytes:
     head = json.dumps({"type": "onetable.deliveries", "department": department_code}, ensure_ascii=False)
     return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()
@@ -340,6 +353,7 @@ class Claimed:
     lease: dt.datetime  # the endpoint's lease as the claim left it (the holder's token)
 
 
+@read_only
 def batch_message_id(delivery_ids: list[int]) -> str:
     """The batch's `webhook-id`: a digest of the ordered delivery ids it carries.
 
@@ -349,6 +363,7 @@ def batch_message_id(delivery_ids: list[int]) -> str:
     return f"msg_{digest[:32]}"
 
 
+@unaudited(MACHINERY)
 @contextmanager
 def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor]:
     """A transaction with a cursor for the outbox's fixed, hot statements (run them with `prepare=True`).
@@ -423,6 +438,7 @@ class _HeldLease:
         return asked + _lease_seconds()
 
 
+@unaudited(MACHINERY)
 def send_batch(endpoint_id: int) -> bool:
     """Send one batch of an endpoint's due deliveries; return whether more are due now."""
     batch, held_until = _claim(endpoint_id)
@@ -521,6 +537,7 @@ class DeliverySummary:
     newest_at: dt.datetime | None  # when the newest delivery was made available (webhook or feed)
 
 
+@read_only
 def delivery_summary(department: Department, *, dead_limit: int = 100) -> DeliverySummary:
     endpoints = list(department.endpoints.order_by("pk"))
     counts: dict[int, dict[str, int]] = {
@@ -543,6 +560,7 @@ def delivery_summary(department: Department, *, dead_limit: int = 100) -> Delive
     return DeliverySummary([(e, counts[e.pk]) for e in endpoints], dead, newest)
 
 
+@unaudited(MACHINERY)
 def record_access(delivery_ids: list[int], kind: str) -> None:
     """One access record per delivery pushed or read."""
     with connection.cursor() as cursor:
@@ -551,6 +569,7 @@ def record_access(delivery_ids: list[int], kind: str) -> None:
         )
 
 
+@unaudited(MACHINERY)
 def sweep() -> list[int]:
     """Enqueue every endpoint that has due deliveries and nobody sending them (beat runs this)."""
     now = timezone.now()
@@ -570,29 +589,53 @@ def sweep() -> list[int]:
     return endpoint_ids
 
 
+@audited("deliveries.replayed")
 @transaction.atomic
-def replay(*, deliveries) -> int:
-    """Send dead-lettered deliveries again (same ids: receivers drop what they already have); never those of a
-    subscription that has ended.
+def replay(*, department: Department, deliveries, by: User | None) -> int:
+    """Send a department's chosen dead-lettered deliveries again (same ids: receivers drop what they already
+    have); never those of a subscription that has ended.
 
     A replay starts a fresh retry window: a dead letter older than the window is retried as long as a
     new delivery would be, not given a single attempt."""
     now = timezone.now()
-    deliveries = deliveries.filter(subscription__in=Subscription.objects.entitling(timezone.localdate(now)))
+    deliveries = deliveries.filter(
+        department=department, subscription__in=Subscription.objects.entitling(timezone.localdate(now))
+    )
     count = deliveries.filter(status=DeliveryStatus.DEAD, endpoint__isnull=False).update(
         status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, retry_from=now
     )
     endpoint_ids = sorted(set(deliveries.exclude(endpoint=None).values_list("endpoint_id", flat=True)))
+    record(action="deliveries.replayed", target=department, actor=by, replayed=count)
     transaction.on_commit(lambda: notify_sends(endpoint_ids, force=True))
     return count
 
 
+@audited("endpoint.created")
 @transaction.atomic
-def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
+def create_endpoint(*, endpoint: Endpoint, by: User | None) -> Endpoint:
+    """Store a new endpoint (its URL already checked against the allowed networks) with a fresh secret."""
+    endpoint.secret = endpoint.secret or webhooks.new_secret()
+    endpoint.save()
+    record(
+        action="endpoint.created",
+        target=endpoint,
+        actor=by,
+        department=endpoint.department.code,
+        name=endpoint.name,
+        url=endpoint.url,
+        active=endpoint.active,
+    )
+    return endpoint
+
+
+@audited("endpoint.paused", "endpoint.resumed")
+@transaction.atomic
+def set_endpoint_active(*, endpoint: Endpoint, active: bool, by: User | None) -> None:
     """Pause or resume an endpoint; resuming closes its circuit and sends what waited, all of it now."""
     Endpoint.objects.filter(pk=endpoint.pk).update(
         active=active, **({"open_until": None, "failures": 0} if active else {})
     )
+    record(action="endpoint.resumed" if active else "endpoint.paused", target=endpoint, actor=by)
     if active:
         now = timezone.now()
         Delivery.objects.filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__gt=now).update(
@@ -601,15 +644,23 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool) -> None:
         transaction.on_commit(lambda: notify_sends([endpoint.pk], force=True))
 
 
-def rotate_secret(*, endpoint: Endpoint, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:
+@audited("endpoint.secret_rotated")
+@transaction.atomic
+def rotate_secret(*, endpoint: Endpoint, by: User | None, overlap: dt.timedelta = dt.timedelta(hours=24)) -> str:
     """Give the endpoint a new secret; both are used to sign until the overlap ends."""
-    new = webhooks.new_secret()
-    Endpoint.objects.filter(pk=endpoint.pk).update(
-        secret=new, previous_secret=endpoint.secret, previous_secret_expires_at=timezone.now() + overlap
+    # The row is locked and its secret read under the lock: two rotations at once would otherwise both keep
+    # the same old secret as "previous", and the secret the first one handed out would never sign anything.
+    locked = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    new, expires = webhooks.new_secret(), timezone.now() + overlap
+    Endpoint.objects.filter(pk=locked.pk).update(
+        secret=new, previous_secret=locked.secret, previous_secret_expires_at=expires
     )
+    # what changed, never the secrets themselves
+    record(action="endpoint.secret_rotated", target=locked, actor=by, previous_valid_until=str(expires))
     return new
 
 
+@unaudited(MACHINERY)
 def withdraw_deliveries(*, subscription: Subscription) -> int:
     """Withdraw what still waits to be pushed for a subscription that has ended: it is never sent.
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from core.audit import audited, read_only, record
 from core.models import Area, Department, User
 from reporting import fieldtypes
 from reporting.errors import Problem, Problems
@@ -54,6 +55,7 @@ class RequestInput:
     unreadable: list[Problem] = field(default_factory=list)
 
 
+@read_only
 def proposal_label(index: int, proposal: dict[str, Any] | None = None) -> tuple[str, str]:
     """How a proposed field is named in messages: as the request form numbers it, or by its names where the
     office reviews it."""
@@ -62,6 +64,7 @@ def proposal_label(index: int, proposal: dict[str, Any] | None = None) -> tuple[
     return f"新增字段 {index + 1}", f"New field {index + 1}"
 
 
+@read_only
 def in_proposal(problems: list[Problem], index: int, proposal: dict[str, Any] | None = None) -> list[Problem]:
     """Name each problem by the proposed field it concerns: "新增字段 1 · 最大值：须为数字"."""
     zh, en = proposal_label(index, proposal)
@@ -166,10 +169,13 @@ def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _event(request: DataRequest, by: User, action: str, note: str = "") -> None:
+def _event(request: DataRequest, by: User, action: str, note: str = "", **detail: Any) -> None:
+    """The request's own history (shown on its page) and the audit event of the same step."""
     RequestEvent.objects.create(request=request, actor=by, action=action, note=note)
+    record(action=f"request.{action}", target=request, actor=by, status=str(request.status), **detail)
 
 
+@audited("request.created", "request.edited")
 @transaction.atomic
 def save_request(
     *, department: Department, by: User, data: RequestInput, request: DataRequest | None = None
@@ -190,12 +196,20 @@ def save_request(
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]
     request.save()
     request.fields.set(data.field_ids)
-    _event(request, by, "created" if created else "edited")
+    _event(
+        request,
+        by,
+        "created" if created else "edited",
+        fields=sorted(data.field_ids),
+        proposed=[p.get("code") for p in request.proposed],
+    )
     return request
 
 
+@audited("request.submitted")
 @transaction.atomic
 def submit_request(*, request: DataRequest, by: User) -> DataRequest:
+    """Send a draft request to the office for review."""
     if request.status != RequestStatus.DRAFT:
         raise Problems([Problem(field="status", rule="request.not_editable")])
     request.status, request.submitted_at = RequestStatus.SUBMITTED, timezone.now()
@@ -204,8 +218,10 @@ def submit_request(*, request: DataRequest, by: User) -> DataRequest:
     return request
 
 
+@audited("request.withdrawn")
 @transaction.atomic
 def withdraw_request(*, request: DataRequest, by: User) -> DataRequest:
+    """Take back a request that is not decided yet."""
     if request.status not in (RequestStatus.DRAFT, RequestStatus.SUBMITTED):
         raise Problems([Problem(field="status", rule="request.not_editable")])
     request.status = RequestStatus.WITHDRAWN
@@ -214,6 +230,7 @@ def withdraw_request(*, request: DataRequest, by: User) -> DataRequest:
     return request
 
 
+@read_only
 def first_open_period(first_period: str, today: dt.date | None = None) -> Period:
     """New demands start at the requested period or the next one not yet begun, never the current one."""
     requested = Period.parse(first_period)
@@ -221,11 +238,13 @@ def first_open_period(first_period: str, today: dt.date | None = None) -> Period
     return max(requested, first_not_begun(requested.type, today))
 
 
+@read_only
 def first_open_start(first_period: str, today: dt.date | None = None) -> dt.date:
     """The first day an approval made now would cover."""
     return first_open_period(first_period, today).start
 
 
+@audited("request.approved", "request.partly_approved", "request.rejected")
 @transaction.atomic
 def review_request(
     *,
@@ -247,7 +266,7 @@ def review_request(
     if not approve:
         request.status = RequestStatus.REJECTED
         request.save(update_fields=["status", "decision_reason", "decided_at"])
-        _event(request, by, "rejected", reason)
+        _event(request, by, "rejected", reason, reason=request.decision_reason)
         return request
     asked = set(request.fields.values_list("pk", flat=True))
     approved = asked if field_ids is None else asked & set(field_ids)
@@ -279,7 +298,16 @@ def review_request(
     request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED
     request.subscription = subscription
     request.save(update_fields=["status", "decision_reason", "decided_at", "subscription"])
-    _event(request, by, request.status, reason)
+    _event(
+        request,
+        by,
+        request.status,
+        reason,
+        reason=request.decision_reason,
+        subscription=subscription.pk,
+        fields=sorted(approved),
+        created=create_codes,
+    )
     return request
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.audit import record
+from core.audit import audited, read_only, record
 from core.models import Unit, User
 from core.rows import insert
 from reporting.errors import Problem, Problems, storable
@@ -51,6 +51,7 @@ class Answers:
     refills_spared: int
 
 
+@read_only
 def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[str, str]) -> Answers:
     """Parse every answer against the table; raise Problems naming each wrong field, or return Answers."""
     problems: list[Problem] = []
@@ -154,12 +155,16 @@ def _new_version(
     )
 
 
-def save_draft(*, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any]) -> Draft:
+@audited("draft.saved")
+@transaction.atomic
+def save_draft(*, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any], by: User) -> Draft:
     """Keep what the cadre typed so far, valid or not; it is never delivered."""
     draft, _ = Draft.objects.update_or_create(unit=unit, sheet=sheet, period=str(period), defaults={"raw": raw})
+    record(action="draft.saved", target=draft, actor=by, sheet=sheet.code, period=str(period))
     return draft
 
 
+@audited("submission.submitted")
 @transaction.atomic
 def submit_sheet(
     *, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any], not_applicable: dict[str, str], by: User
@@ -178,6 +183,7 @@ def submit_sheet(
     return version
 
 
+@audited("record.added")
 @transaction.atomic
 def add_record(
     *, unit: Unit, sheet: Sheet, raw: dict[str, Any], not_applicable: dict[str, str], by: User
@@ -193,6 +199,7 @@ def add_record(
     return version
 
 
+@audited("submission.corrected")
 @transaction.atomic
 def correct_submission(
     *,
@@ -232,6 +239,7 @@ def correct_submission(
     return version
 
 
+@read_only
 def record_answers(
     unit: Unit,
     sheet: Sheet,

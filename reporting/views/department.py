@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from core.access import access_department, access_department_token, signed_in
-from core.celery import app
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting import fieldtypes
@@ -26,13 +25,14 @@ from reporting.access import access_deliveries, access_endpoint, access_export_j
 from reporting.accesslog import access_history
 from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
 from reporting.errors import Problem, Problems
-from reporting.exports import RUN_EXPORT_TASK, columns, csv_chunks, export_dir, read_page
+from reporting.exports import columns, csv_chunks, export_dir, read_page
 from reporting.models import ExportJob, ExportStatus, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.periods import Period, PeriodError, period_range
 from reporting.selectors import display
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
+from reporting.services.exports import request_export
 from reporting.sql import array_literal
 from reporting.views import posted_id
 
@@ -73,7 +73,7 @@ def replay(request: HttpRequest) -> HttpResponse:
         if delivery is None:
             raise Http404
         chosen = chosen.filter(pk=delivery)
-    count = deliveries.replay(deliveries=chosen)
+    count = deliveries.replay(department=department, deliveries=chosen, by=signed_in(request.user))
     messages.success(request, _("%(n)d deliveries will be sent again.") % {"n": count})
     return redirect("department_home")
 
@@ -86,7 +86,7 @@ def endpoint_active(request: HttpRequest, pk: int) -> HttpResponse:
     active = request.POST.get("active")
     if active not in ("0", "1"):  # a forged form: anything else paused the endpoint
         raise Http404
-    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1")
+    deliveries.set_endpoint_active(endpoint=endpoint, active=active == "1", by=signed_in(request.user))
     return redirect("department_home")
 
 
@@ -205,7 +205,7 @@ def export_start(request: HttpRequest) -> HttpResponse:
         return _refused_filters(request, department, error)
     if query is None or request.POST.get("format", "csv") not in ("csv", "xlsx"):
         raise Http404
-    job = ExportJob.objects.create(
+    job = request_export(
         department=department,
         by=signed_in(request.user),
         format=request.POST.get("format", "csv"),
@@ -217,7 +217,6 @@ def export_start(request: HttpRequest) -> HttpResponse:
             "area": query.area.code if query.area else None,
         },
     )
-    transaction.on_commit(lambda: app.send_task(RUN_EXPORT_TASK, args=[job.pk]))
     return redirect("department_export", pk=job.pk)
 
 
@@ -394,7 +393,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
     problems: list[Problem] = []
     if request.method == "POST":
         if request.POST.get("revoke"):
-            revoke_token(token=access_department_token(department, posted_id(request, "revoke")))
+            revoke_token(
+                token=access_department_token(department, posted_id(request, "revoke")), by=signed_in(request.user)
+            )
         else:
             try:
                 days = number_in(
@@ -410,7 +411,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
             else:
                 name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
                 _row, shown = issue_token(
-                    user=department_system_user(department), name=name, valid_for=dt.timedelta(days=days)
+                    user=department_system_user(department=department),
+                    name=name,
+                    valid_for=dt.timedelta(days=days),
+                    by=signed_in(request.user),
                 )
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
     return render(

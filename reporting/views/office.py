@@ -31,6 +31,7 @@ from reporting.models import (
 )
 from reporting.params import number_in
 from reporting.periods import Period
+from reporting.services.calendar import set_due_exception, set_due_rules
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
 from reporting.views import posted_id
 
@@ -209,39 +210,26 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
             except Problem as problem:
                 problems.append(problem)
         if not problems:
-            for cadence, number in days.items():
-                DueRule.objects.update_or_create(cadence=cadence, defaults={"days_after_period_end": number})
+            set_due_rules(days=days, by=signed_in(request.user))
         return problems
-    sheet = Sheet.objects.filter(pk=posted_id(request, "sheet") or 0).first()
-    problems = [] if sheet else [Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet")]
+    unreadable, period, due_on = [], None, None
     try:
         period = Period.parse(request.POST.get("period", ""), field="period")
     except Problem as problem:
-        problems.append(problem)
-        period = None
+        unreadable.append(problem)
     try:
         due_on = dt.date.fromisoformat(request.POST.get("due_on", ""))
     except ValueError:
-        problems.append(Problem(field="due_on", rule="date.invalid", label_zh="截止日期", label_en="Due on"))
-        due_on = None
-    reason = request.POST.get("reason", "").strip()
-    if not reason:
-        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
-    limit = DueException._meta.get_field("reason").max_length
-    if limit is not None and len(reason) > limit:
-        problems.append(
-            Problem(
-                field="reason", rule="text.max_length", params={"max_length": limit}, label_zh="原因", label_en="Reason"
-            )
+        unreadable.append(Problem(field="due_on", rule="date.invalid", label_zh="截止日期", label_en="Due on"))
+    try:
+        set_due_exception(
+            sheet=Sheet.objects.filter(pk=posted_id(request, "sheet") or 0).first(),
+            period=period,
+            due_on=due_on,
+            reason=request.POST.get("reason", ""),
+            by=signed_in(request.user),
+            unreadable=unreadable,
         )
-    if sheet and period and period.type != sheet.period_type:
-        problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
-    if sheet and period and due_on and due_on <= period.end:
-        problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
-    if not problems and due_on is not None:
-        DueException.objects.update_or_create(
-            sheet=sheet,
-            period=str(period),
-            defaults={"due_on": due_on, "reason": request.POST.get("reason", "").strip()},
-        )
-    return problems
+    except Problems as error:
+        return error.problems
+    return []

@@ -81,7 +81,13 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         )
     raw, na = read_post(table, request.POST)
     if request.POST.get("action") == "draft":
-        save_draft(unit=unit, sheet=sheet, period=the_period, raw={"values": raw, "not_applicable": na})
+        save_draft(
+            unit=unit,
+            sheet=sheet,
+            period=the_period,
+            raw={"values": raw, "not_applicable": na},
+            by=signed_in(request.user),
+        )
         messages.success(request, _("Draft saved. Nothing is sent until you submit."))
         return redirect("fill", sheet_code=sheet.code, period=period)
     return _submit_once(

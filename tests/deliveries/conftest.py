@@ -18,13 +18,10 @@ from reporting import webhooks
 from reporting.models import AllowedNetwork, Endpoint, Sheet, Subscription
 from reporting.services.submissions import add_record
 from tests.receiver import Receiver
+from tests.reporting.helpers import ACTIVITY as BASE_ACTIVITY
 
 ACTIVITY = {
-    "activity_date": "2026-11-08",
-    "activity_title": "村晚",
-    "activity_venue": "村文化广场",
-    "activity_category": "performance",
-    "attendance": "230",
+    **BASE_ACTIVITY,
     "organiser": "村委会",
     "volunteers_involved": "12",
     "is_volunteer_service": "1",

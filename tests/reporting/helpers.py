@@ -10,6 +10,15 @@ from html.parser import HTMLParser
 from core.models import Area, Department
 from reporting.models import Field, Submission, SubmissionVersion, Subscription
 
+# one cultural activity for the ledger, held on 2026-11-08
+ACTIVITY = {
+    "activity_date": "2026-11-08",
+    "activity_title": "村晚",
+    "activity_venue": "村文化广场",
+    "activity_category": "performance",
+    "attendance": "230",
+}
+
 VILLAGE_BASICS_Q4 = {
     "registered_population": "2100",
     "resident_population": "1500",

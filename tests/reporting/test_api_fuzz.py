@@ -38,7 +38,7 @@ def api_schema(demo, settings):
 def tokens(village_cadre, culture_analyst) -> dict[str, str]:
     return {
         "unit": issue_token(user=village_cadre, name="fuzz")[1],
-        "department": issue_token(user=department_system_user(culture_analyst.department), name="fuzz")[1],
+        "department": issue_token(user=department_system_user(department=culture_analyst.department), name="fuzz")[1],
     }
 
 

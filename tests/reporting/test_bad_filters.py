@@ -27,7 +27,7 @@ def culture_client(client, culture_analyst):
 @pytest.fixture
 def culture_api(culture_analyst) -> APIClient:
     api = APIClient()
-    _row, token = issue_token(user=department_system_user(culture_analyst.department), name="t")
+    _row, token = issue_token(user=department_system_user(department=culture_analyst.department), name="t")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return api
 

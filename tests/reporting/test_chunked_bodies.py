@@ -98,7 +98,7 @@ def test_gunicorn_reads_a_chunked_filing_and_a_chunked_pause(gunicorn):
 
     culture = User.objects.get(username="culture").department
     endpoint = Endpoint.objects.create(department=culture, name="system", url="https://example.org/h", secret="s")
-    token = issue_token(user=department_system_user(culture), name="chunked")[1]
+    token = issue_token(user=department_system_user(department=culture), name="chunked")[1]
     status, answer = chunked(gunicorn, f"/api/v1/endpoints/{endpoint.pk}/active", {"active": False}, token)
     assert (status, answer) == (200, {"active": False})
     endpoint.refresh_from_db()

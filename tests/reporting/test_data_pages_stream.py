@@ -50,7 +50,7 @@ def test_a_page_is_read_by_a_cursor_closed_with_its_transaction(culture):
 
 def test_the_data_api_pages_through_the_same_reads(culture):
     client = APIClient()
-    _row, token = issue_token(user=department_system_user(culture.department), name="t")
+    _row, token = issue_token(user=department_system_user(department=culture.department), name="t")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     holdable, spy = _cursors_seen_by_the_data_statement()
     with connection.execute_wrapper(spy):

@@ -70,7 +70,7 @@ def token_client(user: User, **kwargs) -> APIClient:
 def test_the_culture_bureau_sees_its_own_canary_so_this_test_can_fail(client, culture_analyst, canaries):
     client.force_login(culture_analyst)
     assert CANARIES["library_books"] in body(client.get("/department/data/?sheet=village_basics&period_from=2026Q4"))
-    api = token_client(department_system_user(culture_analyst.department))
+    api = token_client(department_system_user(department=culture_analyst.department))
     assert CANARIES["library_books"] in body(api.get("/api/v1/data?sheet=village_basics&format=csv"))
 
 
@@ -83,7 +83,7 @@ def test_a_value_under_a_code_the_sheet_no_longer_defines_reaches_no_department(
     client.force_login(culture_analyst)
     page = body(client.get("/department/data/?sheet=village_basics&period_from=2026Q4"))
     assert CANARIES["library_books"] in page and "55555" not in page  # the rest of the row is still there
-    api = token_client(department_system_user(culture_analyst.department))
+    api = token_client(department_system_user(department=culture_analyst.department))
     for url in ["/api/v1/data?sheet=village_basics&period_from=2026Q4", "/api/v1/data?sheet=village_basics&format=csv"]:
         text = body(api.get(url))
         assert CANARIES["library_books"] in text and "55555" not in text and "ghost_field" not in text, url
@@ -108,7 +108,7 @@ def test_an_analyst_of_another_department_sees_no_field_outside_its_subscription
 
 
 def test_a_system_token_of_another_department_sees_no_field_outside_its_subscriptions(civil_analyst, canaries):
-    api = token_client(department_system_user(civil_analyst.department))
+    api = token_client(department_system_user(department=civil_analyst.department))
     for url in APIS:
         text = body(api.get(url))
         assert not any(value in text for value in CANARIES.values()), url
@@ -129,7 +129,9 @@ def test_no_login_and_an_expired_token_get_nothing(client, culture_analyst, cana
     for url in PAGES:
         response = client.get(url)
         assert response.status_code == 302 and "/login/" in response["Location"], url
-    expired = token_client(department_system_user(culture_analyst.department), valid_for=dt.timedelta(seconds=-1))
+    expired = token_client(
+        department_system_user(department=culture_analyst.department), valid_for=dt.timedelta(seconds=-1)
+    )
     anonymous = APIClient()
     for url in APIS:
         assert anonymous.get(url).status_code == 401, url
@@ -150,7 +152,7 @@ def test_data_outside_a_subscriptions_scope_or_window_is_absent(client, civil_an
     )
     Subscription.objects.filter(department=civil_analyst.department).update(status=SubscriptionStatus.ENDED)
     subscribe("civil", ["households"], scope=Area.objects.get(name="石门乡"))
-    api = token_client(department_system_user(civil_analyst.department))
+    api = token_client(department_system_user(department=civil_analyst.department))
     rows = api.get("/api/v1/data?sheet=village_basics&period_from=2026Q4").json()["rows"]
     assert {r["unit"]["code"] for r in rows} == {other.area.code}  # 东门村 lies outside the scope
     assert rows[0]["values"] == {"households": 4444}
@@ -199,7 +201,7 @@ def _cell(value) -> str:
 
 
 def test_api_data_pages_with_a_keyset_cursor_and_names_bad_parameters(culture_analyst, canaries):
-    api = token_client(department_system_user(culture_analyst.department))
+    api = token_client(department_system_user(department=culture_analyst.department))
     first = api.get("/api/v1/data?sheet=village_basics&limit=100").json()
     second = api.get(f"/api/v1/data?sheet=village_basics&limit=100&after={first['next']}").json()
     assert len(first["rows"]) == 100 and len(second["rows"]) == 51 and second["next"] is None
@@ -217,8 +219,8 @@ def test_each_token_is_throttled_on_its_own(culture_analyst, civil_analyst, demo
 
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
     cache.clear()
-    noisy = token_client(department_system_user(culture_analyst.department))
-    quiet = token_client(department_system_user(civil_analyst.department))
+    noisy = token_client(department_system_user(department=culture_analyst.department))
+    quiet = token_client(department_system_user(department=civil_analyst.department))
     statuses = [noisy.get("/api/v1/subscriptions").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert noisy.get("/api/v1/subscriptions").json()["code"] == "throttled"

@@ -2,14 +2,7 @@ import pytest
 
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Sheet, Subscription
 from reporting.services.submissions import add_record
-
-ACTIVITY = {
-    "activity_date": "2026-11-08",
-    "activity_title": "村晚",
-    "activity_venue": "村文化广场",
-    "activity_category": "performance",
-    "attendance": "230",
-}
+from tests.reporting.helpers import ACTIVITY
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_a_replay_through_the_api_names_each_id_it_cannot_read_and_replays_nothi
     from core.tokens import department_system_user, issue_token
 
     api = APIClient()
-    _row, token = issue_token(user=department_system_user(propaganda_analyst.department), name="t")
+    _row, token = issue_token(user=department_system_user(department=propaganda_analyst.department), name="t")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = "/api/v1/deliveries/replay"
     for body, fields in [

@@ -29,7 +29,7 @@ def test_an_id_that_is_not_one_is_a_404_and_changes_nothing(client, request, per
     user = request.getfixturevalue(persona)
     client.force_login(user)
     if user.department_id:  # a token the revoke form could reach if the id were misread
-        issue_token(user=department_system_user(user.department), name="kept")
+        issue_token(user=department_system_user(department=user.department), name="kept")
     before = (ClosureLog.objects.count(), Field.objects.filter(retired_from__isnull=False).count())
     response = client.post(url, {key: text.format(v=value) for key, text in form.items()})
     assert response.status_code == 404

@@ -44,7 +44,7 @@ def unit_api(village_cadre) -> APIClient:
 
 @pytest.fixture
 def department_api(culture_analyst) -> APIClient:
-    return api_for(department_system_user(culture_analyst.department))
+    return api_for(department_system_user(department=culture_analyst.department))
 
 
 def named(response, field: str, status: int = 400) -> dict:

@@ -41,7 +41,7 @@ def test_every_documented_get_endpoint_answers_with_a_documented_status_and_body
         by=village_cadre,
     ).submission
     cadre = _client(village_cadre)
-    department = _client(department_system_user(culture_analyst.department))
+    department = _client(department_system_user(department=culture_analyst.department))
     checked = 0
     for path, operations in schema["paths"].items():
         operation = operations.get("get")
@@ -89,7 +89,7 @@ def test_every_operation_documents_what_a_caller_who_must_not_get_through_is_ans
     """No token: 401. The other kind of token (a cadre's on a department's operation, a department's
     system on a unit's): 404, as for what does not exist. Both answers are documented, with their body."""
     cadre = _client(village_cadre)
-    department = _client(department_system_user(culture_analyst.department))
+    department = _client(department_system_user(department=culture_analyst.department))
     error = {"$ref": "#/components/schemas/ErrorOut", "components": schema["components"]}
     checked = 0
     for path, operations in schema["paths"].items():

@@ -195,7 +195,9 @@ def test_a_ledger_record_needs_its_date(village_cadre):
 
 
 def test_a_draft_keeps_invalid_typing_and_is_dropped_on_submit(village_cadre, basics):
-    save_draft(unit=village_cadre.unit, sheet=basics, period=Q4, raw={"values": {"households": "abc"}})
+    save_draft(
+        unit=village_cadre.unit, sheet=basics, period=Q4, raw={"values": {"households": "abc"}}, by=village_cadre
+    )
     assert Draft.objects.get(unit=village_cadre.unit).raw["values"]["households"] == "abc"
     submit(village_cadre, basics, VILLAGE_BASICS_Q4)
     assert not Draft.objects.filter(unit=village_cadre.unit).exists()

@@ -20,5 +20,7 @@ class Command(BaseCommand):
             raise CommandError(f"部门编码不存在 / no department with code {department!r}")
         if not 1 <= days <= 730:
             raise CommandError("有效期须为 1–730 天 / --days must be from 1 to 730")
-        row, token = issue_token(user=department_system_user(found), name=name, valid_for=dt.timedelta(days=days))
+        row, token = issue_token(
+            user=department_system_user(department=found), name=name, valid_for=dt.timedelta(days=days)
+        )
         self.stdout.write(f"{token}\n(expires {row.expires_at:%Y-%m-%d}; shown once, only its digest is stored)")

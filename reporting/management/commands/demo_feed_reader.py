@@ -18,10 +18,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from core.models import ApiToken, Department
-from core.tokens import department_system_user, issue_token
+from core.tokens import department_system_user, issue_token, revoke_token
 
 PULLED = ("civil", "stats")
 TOKEN_NAME = "演示读取系统 / demo feed reader"
@@ -35,8 +34,9 @@ def demo_reader_tokens() -> dict[str, str]:
         department = Department.objects.filter(code=code).first()
         if department is None:
             continue
-        user = department_system_user(department)
-        ApiToken.objects.filter(user=user, name=TOKEN_NAME, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        user = department_system_user(department=department)
+        for old in ApiToken.objects.filter(user=user, name=TOKEN_NAME, revoked_at__isnull=True):
+            revoke_token(token=old)
         _, tokens[code] = issue_token(user=user, name=TOKEN_NAME, valid_for=dt.timedelta(days=30))
     return tokens
 

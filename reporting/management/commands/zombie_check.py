@@ -28,7 +28,7 @@ class Command(BaseCommand):
             today = dt.date.fromisoformat(date) if date else None
         except ValueError:
             raise CommandError(f"日期格式应为 YYYY-MM-DD / --date must be YYYY-MM-DD, not {date!r}") from None
-        counts = zombie_check(today)  # the same service the beat task calls
+        counts = zombie_check(today=today)  # the same service the beat task calls
         for key, count in counts.items():
             zh, en = LABELS.get(key, (key, key))
             self.stdout.write(f"{zh}：{count} / {en}: {count}")

@@ -1,0 +1,23 @@
+"""Exports a department asks for: queued here, written by a worker (reporting.exports.run_export)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from core.audit import audited, record
+from core.models import Department, User
+from reporting.models import ExportJob
+
+
+@audited("export.requested")
+@transaction.atomic
+def request_export(*, department: Department, by: User, format: str, params: dict[str, Any]) -> ExportJob:
+    """Queue an export of the department's data with these filters; a worker writes the file after commit."""
+    from reporting.tasks import run_export_task  # tasks call services: imported late, not in a circle
+
+    job = ExportJob.objects.create(department=department, by=by, format=format, params=params)
+    record(action="export.requested", target=job, actor=by, format=format, **params)
+    transaction.on_commit(lambda: run_export_task.delay(job.pk))
+    return job

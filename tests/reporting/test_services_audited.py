@@ -1,0 +1,312 @@
+"""Every state change is a service that leaves an audit event: the services are walked, not listed by hand.
+
+Each public function of a service module (reporting/services/*.py, core/tokens.py) is declared either
+`@audited(actions…)` or `@unaudited(why)` / `@read_only` (core/audit.py). For every declared action a scenario
+below calls its service the way the pages do and finds the event afterwards; an undeclared function, an
+action without a scenario, or a scenario that leaves no event fails here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import json
+import pkgutil
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+
+import reporting.services
+from core.audit import AUDITED, NOT_AUDITED
+from core.models import AuditEvent, Department
+from core.tokens import department_system_user, issue_token, revoke_token
+from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
+from reporting.periods import Period
+from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions
+from tests.conftest import _user
+from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
+
+TODAY = dt.date(2026, 11, 22)
+
+
+def service_modules() -> list[ModuleType]:
+    """Every module in reporting/services (a new one is walked too) and core's token services."""
+    names = [f"reporting.services.{m.name}" for m in pkgutil.iter_modules(reporting.services.__path__)]
+    return [importlib.import_module(name) for name in [*names, "core.tokens"]]
+
+
+def public_functions(module: ModuleType) -> dict[str, Callable]:
+    return {
+        f"{module.__name__}.{name}": value
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and not name.startswith("_")
+    }
+
+
+def test_it_declares_every_public_service_function_audited_or_not():
+    undeclared = [
+        name
+        for module in service_modules()
+        for name in public_functions(module)
+        if name not in AUDITED and name not in NOT_AUDITED
+    ]
+    assert undeclared == [], "declare these @audited(...) or @unaudited(why) / @read_only in core.audit"
+
+
+def test_it_takes_the_arguments_of_every_audited_service_by_keyword():
+    functions = {name: f for module in service_modules() for name, f in public_functions(module).items()}
+    positional = [
+        name
+        for name in AUDITED
+        if any(p.kind != p.KEYWORD_ONLY for p in inspect.signature(functions[name]).parameters.values())
+    ]
+    assert positional == []
+
+
+# One scenario per (service, action); a scenario that hands out a secret returns it: it must not be in the event.
+
+
+def _analyst(username="propaganda"):
+    return _user(username)
+
+
+def _office():
+    return _user("office")
+
+
+def _cadre():
+    return _user("village")
+
+
+def _request(**changes):
+    from core.models import Area
+    from reporting.services.requests import RequestInput, save_request
+
+    data = RequestInput(
+        title="留守儿童统计",
+        purpose="统计年报",
+        legal_basis="《统计法》",
+        scope=Area.objects.get(code="360799000000"),
+        first_period="2027Q1",
+        field_ids=[Field.objects.get(code="households").pk],
+    )
+    for key, value in changes.items():
+        setattr(data, key, value)
+    return save_request(department=Department.objects.get(code="stats"), by=_analyst("stats"), data=data)
+
+
+def _submitted_request():
+    request = _request()
+    return requests.submit_request(request=request, by=_analyst("stats"))
+
+
+def _endpoint(department="propaganda") -> Endpoint:
+    department = Department.objects.get(code=department)
+    endpoint = deliveries.create_endpoint(
+        endpoint=Endpoint(department=department, name="sys", url="http://127.0.0.1:9/"), by=_analyst()
+    )
+    Subscription.objects.filter(department=department).update(endpoint=endpoint)
+    return endpoint
+
+
+def _submit():
+    return submissions.submit_sheet(
+        unit=_cadre().unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw=VILLAGE_BASICS_Q4,
+        not_applicable={},
+        by=_cadre(),
+    )
+
+
+def _partly(settings):
+    asked = list(Field.objects.filter(code__in=["households", "volunteers"]).values_list("pk", flat=True))
+    request = requests.submit_request(request=_request(field_ids=asked), by=_analyst("stats"))
+    requests.review_request(request=request, by=_office(), approve=True, reason="部分同意", field_ids=asked[:1])
+
+
+def _flags(settings):
+    settings.ONETABLE_ZOMBIE_MONTHS, settings.ONETABLE_ZOMBIE_GRACE_DAYS = 3, 30
+    catalogue.zombie_check(today=TODAY)
+    return ZombieFlag.objects.filter(subscription__department__code="stats").first()
+
+
+def _replay(settings):
+    endpoint = _endpoint()
+    submissions.add_record(
+        unit=_cadre().unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw=ACTIVITY,
+        not_applicable={},
+        by=_cadre(),
+    )
+    Delivery.objects.filter(endpoint=endpoint).update(status=DeliveryStatus.DEAD)
+    department = endpoint.department
+    assert deliveries.replay(department=department, deliveries=Delivery.objects.all(), by=_analyst()) >= 1
+
+
+def _rotate(settings):
+    endpoint = _endpoint()
+    new = deliveries.rotate_secret(endpoint=endpoint, by=_analyst())
+    return [new, endpoint.secret]
+
+
+def _issue(settings):
+    _row, token = issue_token(
+        user=department_system_user(department=Department.objects.get(code="culture")), name="t", by=_analyst("culture")
+    )
+    return [token, token[:10]]
+
+
+def _revoke(settings):
+    row, token = issue_token(user=department_system_user(department=Department.objects.get(code="culture")), name="t")
+    revoke_token(token=row, by=_analyst("culture"))
+    return [token]
+
+
+def _new_department_account(settings):
+    from core.models import Area
+
+    department = Department.objects.create(code="water", name="水利局", jurisdiction=Area.objects.get(parent=None))
+    department_system_user(department=department)
+
+
+def _export(settings):
+    exports.request_export(
+        department=Department.objects.get(code="culture"),
+        by=_analyst("culture"),
+        format="csv",
+        params={"sheet": "village_basics", "fields": None, "period_from": None, "period_to": None, "area": None},
+    )
+
+
+def _expired(settings):
+    Subscription.objects.filter(department__code="civil").update(expires_on=dt.date(2026, 10, 31))
+    catalogue.zombie_check(today=TODAY)
+
+
+C, D = "reporting.services.catalogue", "reporting.services.deliveries"
+R, S = "reporting.services.requests", "reporting.services.submissions"
+SCENARIOS: dict[tuple[str, str], Callable] = {
+    (f"{C}.change_definition", "field.definition_changed"): lambda settings: catalogue.change_definition(
+        field=Field.objects.get(code="culture_squares"),
+        period=Period.parse("2027Q1"),
+        changes={"constraints": {"min": 0, "max": 10}},
+        reason="新口径",
+        by=_office(),
+        today=TODAY,
+    ),
+    (f"{C}.retire_field", "field.retired"): lambda settings: catalogue.retire_field(
+        field=Field.objects.get(code="library_books"), reason="改由图书馆系统统计", by=_office(), today=TODAY
+    ),
+    (f"{C}.retire_sheet", "sheet.retired"): lambda settings: catalogue.retire_sheet(
+        sheet=Sheet.objects.get(code="civil_affairs"), reason="并入", by=_office()
+    ),
+    (f"{C}.end_subscription", "subscription.ended"): lambda settings: catalogue.end_subscription(
+        subscription=Subscription.objects.get(department__code="stats"), reason="不再需要", by=_analyst("stats")
+    ),
+    (f"{C}.confirm_subscription", "zombie_flag.confirmed"): lambda settings: catalogue.confirm_subscription(
+        flag=_flags(settings), by=_analyst("stats"), reason="年报 3 月才开始使用"
+    ),
+    (f"{C}.zombie_check", "zombie_flag.raised"): _flags,
+    (f"{C}.zombie_check", "subscription.ended"): _expired,
+    ("reporting.services.calendar.set_due_rules", "calendar.rule_set"): lambda settings: calendar.set_due_rules(
+        days={"quarterly": 12}, by=_office()
+    ),
+    ("reporting.services.calendar.set_due_exception", "calendar.exception_set"): (
+        lambda settings: calendar.set_due_exception(
+            sheet=Sheet.objects.get(code="village_basics"),
+            period=Period.parse("2026Q4"),
+            due_on=dt.date(2027, 1, 20),
+            reason="春节",
+            by=_office(),
+        )
+    ),
+    (f"{D}.create_endpoint", "endpoint.created"): lambda settings: _endpoint(),
+    (f"{D}.set_endpoint_active", "endpoint.paused"): lambda settings: deliveries.set_endpoint_active(
+        endpoint=_endpoint(), active=False, by=_analyst()
+    ),
+    (f"{D}.set_endpoint_active", "endpoint.resumed"): lambda settings: deliveries.set_endpoint_active(
+        endpoint=_endpoint(), active=True, by=_analyst()
+    ),
+    (f"{D}.rotate_secret", "endpoint.secret_rotated"): _rotate,
+    (f"{D}.replay", "deliveries.replayed"): _replay,
+    ("reporting.services.exports.request_export", "export.requested"): _export,
+    (f"{R}.save_request", "request.created"): lambda settings: _request(),
+    (f"{R}.save_request", "request.edited"): lambda settings: requests.save_request(
+        department=Department.objects.get(code="stats"),
+        by=_analyst("stats"),
+        data=requests.RequestInput(
+            title="留守儿童统计（修订）",
+            purpose="统计年报",
+            legal_basis="《统计法》",
+            scope=_request().scope,
+            first_period="2027Q1",
+            field_ids=[Field.objects.get(code="households").pk],
+        ),
+        request=_request(),
+    ),
+    (f"{R}.submit_request", "request.submitted"): lambda settings: _submitted_request(),
+    (f"{R}.withdraw_request", "request.withdrawn"): lambda settings: requests.withdraw_request(
+        request=_request(), by=_analyst("stats")
+    ),
+    (f"{R}.review_request", "request.approved"): lambda settings: requests.review_request(
+        request=_submitted_request(), by=_office(), approve=True, reason="同意"
+    ),
+    (f"{R}.review_request", "request.partly_approved"): _partly,
+    (f"{R}.review_request", "request.rejected"): lambda settings: requests.review_request(
+        request=_submitted_request(), by=_office(), approve=False, reason="依据不足"
+    ),
+    (f"{S}.save_draft", "draft.saved"): lambda settings: submissions.save_draft(
+        unit=_cadre().unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw={"values": {"households": "abc"}},
+        by=_cadre(),
+    ),
+    (f"{S}.submit_sheet", "submission.submitted"): lambda settings: _submit(),
+    (f"{S}.add_record", "record.added"): lambda settings: submissions.add_record(
+        unit=_cadre().unit,
+        sheet=Sheet.objects.get(code="cultural_activity"),
+        raw=ACTIVITY,
+        not_applicable={},
+        by=_cadre(),
+    ),
+    (f"{S}.correct_submission", "submission.corrected"): lambda settings: submissions.correct_submission(
+        submission=_submit().submission,
+        raw={**VILLAGE_BASICS_Q4, "households": "620"},
+        not_applicable={},
+        reason="户数有误",
+        by=_cadre(),
+        expected_version=1,
+    ),
+    ("core.tokens.issue_token", "token.issued"): _issue,
+    ("core.tokens.revoke_token", "token.revoked"): _revoke,
+    ("core.tokens.department_system_user", "user.created"): _new_department_account,
+}
+
+
+DECLARED = sorted((name, action) for name, actions in AUDITED.items() for action in actions)
+
+
+def test_it_has_a_scenario_for_every_declared_audit_action():
+    assert sorted(SCENARIOS) == DECLARED
+
+
+@pytest.mark.parametrize(("service", "action"), DECLARED, ids=[f"{n.rsplit('.', 1)[1]}-{a}" for n, a in DECLARED])
+def test_it_leaves_an_audit_event_for_each_change(service, action, demo, settings):
+    before = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    returned = SCENARIOS[(service, action)](settings)
+    # the secrets and tokens the scenario handed out
+    never_shown = [s for s in returned if isinstance(s, str)] if isinstance(returned, list) else []
+    events = list(AuditEvent.objects.filter(id__gt=before, action=action))
+    assert events, f"{service} left no {action!r} event"
+    for event in events:
+        assert event.actor_id is not None or event.detail.get("rule"), "an event names who acted or the rule"
+        assert event.target_type and event.target_id
+        written = json.dumps(event.detail, ensure_ascii=False)
+        for secret in never_shown:
+            assert secret not in written
