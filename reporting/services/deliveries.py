@@ -112,9 +112,9 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
 
 
 def _array(items) -> str:
-    """A PostgreSQL array literal of ids (None: NULL) or of quoted code lists (codes never need escaping,
-    `CODE`). One string each: with lists, which psycopg dumps element by element, `create_deliveries` took
-    0.62 ms of CPU a filing (30 rows); with literals, 0.39 ms."""
+    """A PostgreSQL array literal of ids (None: NULL) or of quoted code lists (codes never need escaping, `CODE`)."""
+    # one string each: psycopg dumps a list element by element, which made a filing's outbox insert take half as
+    # long again (docs/benchmarks.md, fourth round: "outbox insert")
     return "{" + ",".join("NULL" if item is None else str(item) for item in items) + "}"
 
 
@@ -362,7 +362,7 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
 
     - The cursor binds parameters on the server, so a statement is prepared once per connection and
       runs with its generic plan: planning the claim's joins took five times longer than running
-      them (about 2.4 ms against 0.5 ms), and PostgreSQL kept choosing to re-plan with custom plans.
+      them, and PostgreSQL kept choosing to re-plan with custom plans (docs/benchmarks.md, second round).
     - `relaxed_commit`: the commit does not wait for the WAL flush. Only for the sender's bookkeeping:
       if PostgreSQL crashed first, the lease or the "delivered" mark would be lost and the batch sent
       again with the same delivery ids, which receivers drop (at-least-once, as for a worker that

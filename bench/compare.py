@@ -1,0 +1,288 @@
+"""This tree against an older commit on the hot paths: `python -m bench.run compare BASE_REF [--quick]`.
+
+Also `python3 dev.py bench --compare BASE_REF`. The older commit is checked out with `git worktree` in a
+temporary folder beside this tree, and both are served by gunicorn (4 workers each, one port each) on the
+province data set (bench/province.py) as this tree's benchmarks prepare it. When both commits have the same
+migrations they share one database; when they differ, the base gets a copy of that database (`CREATE
+DATABASE … TEMPLATE`) with the newer migrations unapplied by this tree and its own applied by the base's
+code, so both read the same rows on the schema their code was written for. The report says which.
+
+Measured, in blocks alternating between the two servers (new, old, old, new, …, so that drift on a shared
+machine hits both alike):
+
+- submit: the filings of bench/submit.py (the 200-field monthly table, a month open to filing) through
+  `POST /api/v1/unit/submissions`, each with a fresh Idempotency-Key, 8 clients back to back: filings a second;
+- one-table render: `GET /api/v1/unit/one-table` for this month, by cadres of other villages than those filing
+  (so the state read does not change between blocks), 8 clients back to back: renders a second.
+
+Each block's new/old ratio is taken against the other server's block of the same round; the median of those
+ratios is reported against the target (≥ 0.95), and a dated section is appended to docs/benchmarks.md.
+Any answer other than 2xx fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "docs" / "benchmarks.md"
+TARGET = 0.95
+APPS = ("core", "reporting")  # the apps with migrations of their own; Django's come from the shared venv
+
+
+def git(*args: str, cwd: Path = ROOT) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def migrations(ref: str | None, app: str) -> list[str]:
+    """The migration names of `app` at `ref` (None: this tree as it is on disk)."""
+    if ref is None:
+        names = [p.name for p in (ROOT / app / "migrations").glob("0*.py")]
+    else:
+        listed = git("ls-tree", "--name-only", f"{ref}:{app}/migrations/").splitlines()
+        names = [n for n in listed if n.startswith("0") and n.endswith(".py")]
+    return sorted(n.removesuffix(".py") for n in names)
+
+
+def migration_differences(ref: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Per app whose migrations differ: (only in this tree, only in the base)."""
+    found = {}
+    for app in APPS:
+        new, old = migrations(None, app), migrations(ref, app)
+        if new != old:
+            found[app] = ([n for n in new if n not in old], [n for n in old if n not in new])
+    return found
+
+
+def database_urls(differences: dict) -> tuple[str, str, str]:
+    """(this tree's DATABASE_URL, the base's, what the report says about them)."""
+    url = os.environ["DATABASE_URL"]
+    if not differences:
+        return url, url, "one database for both (the two commits have the same migrations)"
+    base, _, query = url.partition("?")
+    name = base.rsplit("/", 1)[1]
+    copy_url = base.rsplit("/", 1)[0] + "/" + name + "_base" + (f"?{query}" if query else "")
+    said = "; ".join(
+        f"{app}: {', '.join(new) or 'none'} only in this tree" + (f", {', '.join(old)} only in the base" if old else "")
+        for app, (new, old) in differences.items()
+    )
+    return (
+        url,
+        copy_url,
+        (
+            f"migrations differ ({said}): the base ran on a copy of the same database, with this tree's newer "
+            "migrations unapplied (and the base's own applied by its code)"
+        ),
+    )
+
+
+def copy_for_base(url: str, copy_url: str, ref: str, worktree: Path, differences: dict) -> None:
+    """The base's database: a copy of this one, migrated back to what the base's code expects."""
+    import dj_database_url
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()  # a template database must have no other connection
+    source, copy = dj_database_url.parse(url), dj_database_url.parse(copy_url)
+    with psycopg.connect(
+        host=source["HOST"] or None,
+        port=source["PORT"] or 5432,
+        user=source["USER"],
+        password=source["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{copy["NAME"]}"')
+        conn.execute(f'CREATE DATABASE "{copy["NAME"]}" TEMPLATE "{source["NAME"]}"')
+    env = {**os.environ, "DATABASE_URL": copy_url}
+    for app, (new, _old) in differences.items():
+        if new:
+            common = [n for n in migrations(None, app) if n in migrations(ref, app)]
+            target = common[-1] if common else "zero"
+            manage(ROOT, env, "migrate", app, target)
+    if any(old for _new, old in differences.values()):
+        manage(worktree, env, "migrate")
+
+
+def drop_copy(copy_url: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    copy = dj_database_url.parse(copy_url)
+    with psycopg.connect(
+        host=copy["HOST"] or None,
+        port=copy["PORT"] or 5432,
+        user=copy["USER"],
+        password=copy["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{copy["NAME"]}"')
+
+
+def manage(root: Path, env: dict, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args, "--verbosity", "0"],
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+        check=True,
+    )
+
+
+def renderers(months: int, filers: list, count: int) -> list[tuple[None, dict]]:
+    """GET requests of the one table by cadres of villages other than the filers' (tokens issued here)."""
+    from django.db import connection
+
+    from bench import province
+    from core.models import User
+    from core.tokens import issue_token
+
+    data = province.ensure(months)
+    filing = {f.unit for f in filers}
+    step = len(data.village_unit_ids) // count
+    units = [u for u in data.village_unit_ids[step // 2 :: step] if u not in filing][:count]
+    requests = []
+    for cadre in User.objects.filter(unit_id__in=units).order_by("pk"):
+        token = issue_token(user=cadre, name="bench", valid_for=dt.timedelta(days=1))[1]
+        requests.append((None, {"Authorization": f"Bearer {token}"}))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_apitoken")
+    return requests
+
+
+def main(argv: list[str]) -> int:
+    from django.core.management import call_command
+
+    from bench import submit
+    from reporting.demo import demo_loaded, load_demo
+
+    args = [a for a in argv if not a.startswith("--")]
+    if not args:
+        print(__doc__)
+        return 2
+    ref = args[0]
+    quick = "--quick" in argv
+    base_sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    head_sha = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    call_command("migrate", verbosity=0)
+    if not demo_loaded():
+        load_demo()
+    months = 2 if quick else 24
+    filers = submit.prepare(months)
+    period = filers.periods[0]
+    size, rounds, render_n = (200, 4, 200) if quick else (600, 6, 600)
+    render_requests = renderers(months, filers, render_n)
+    render_path = f"/api/v1/unit/one-table?period={period}"
+    differences = migration_differences(base_sha)
+    new_url, old_url, said = database_urls(differences)
+    folder = Path(tempfile.mkdtemp(prefix="onetable-base-"))
+    worktree = folder / "tree"
+    git("worktree", "add", "--detach", str(worktree), base_sha)
+    servers: dict[str, submit.Server] = {}
+    runs: dict[str, dict[str, list[dict]]] = {"new": {"submit": [], "render": []}, "old": {"submit": [], "render": []}}
+    try:
+        if differences:
+            copy_for_base(new_url, old_url, base_sha, worktree, differences)
+        servers["new"] = submit.Server(workers=4, root=ROOT, DATABASE_URL=new_url, ONETABLE_BENCH_ANCHOR="0")
+        servers["old"] = submit.Server(workers=4, root=worktree, DATABASE_URL=old_url, ONETABLE_BENCH_ANCHOR="0")
+        for side, server in servers.items():  # warm up: each worker's catalogue, prepared statements, caches
+            load = submit.Workload(filers, 80, f"warm-{side}-{time.time_ns()}")
+            submit.closed_loop(server.port, submit.PATHS["api"], load.api, clients=8)
+            submit.closed_loop(server.port, render_path, render_requests[:80], clients=8, method="GET")
+        for r in range(rounds):
+            for side in ("new", "old") if r % 2 == 0 else ("old", "new"):
+                port = servers[side].port
+                load = submit.Workload(filers, size, f"compare-{side}-{r}-{time.time_ns()}")
+                runs[side]["submit"].append(submit.closed_loop(port, submit.PATHS["api"], load.api, clients=8))
+                runs[side]["render"].append(submit.closed_loop(port, render_path, render_requests, 8, method="GET"))
+                print(
+                    f"round {r} {side}: submit {runs[side]['submit'][-1]['rate']:.0f}/s, "
+                    f"render {runs[side]['render'][-1]['rate']:.0f}/s",
+                    flush=True,
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
+        if differences:
+            drop_copy(old_url)
+    figures = {
+        what: {
+            "new": statistics.median(r["rate"] for r in runs["new"][what]),
+            "old": statistics.median(r["rate"] for r in runs["old"][what]),
+            "ratios": [n["rate"] / o["rate"] for n, o in zip(runs["new"][what], runs["old"][what], strict=True)],
+        }
+        for what in ("submit", "render")
+    }
+    section = render(
+        figures,
+        {
+            "base": f"{ref} ({base_sha[:7]})",
+            "head": head_sha[:7] + (" with uncommitted changes" if dirty else ""),
+            "databases": said,
+            "quick": quick,
+            "size": size,
+            "render_n": len(render_requests),
+            "rounds": rounds,
+            "period": period,
+            "history": months,
+        },
+    )
+    with REPORT.open("a") as report:
+        report.write(section)
+    print(section)
+    return 0
+
+
+def kept(report: str) -> str:
+    """The comparison sections of an existing report, which a full `bench.run` keeps when it rewrites the rest."""
+    sections = report.split("\n## ")
+    return "".join("\n## " + s.rstrip("\n") + "\n" for s in sections[1:] if s.startswith(HEADING))
+
+
+HEADING = "Hot paths against an older commit"
+
+
+def render(figures: dict, facts: dict) -> str:
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = []
+    labels = {
+        "submit": f"submit (`POST /api/v1/unit/submissions`, {facts['size']} filings a block), filings/s",
+        "render": f"one-table render (`GET /api/v1/unit/one-table`, {facts['render_n']} a block), renders/s",
+    }
+    for what, label in labels.items():
+        f = figures[what]
+        ratio = statistics.median(f["ratios"])
+        verdict = "met" if ratio >= TARGET else "**missed**"
+        spread = ", ".join(f"{r:.2f}" for r in f["ratios"])
+        rows.append(
+            f"| {label} | {f['new']:.0f} | {f['old']:.0f} | {ratio:.2f} (blocks: {spread}) | ≥ {TARGET} ({verdict}) |"
+        )
+    return "\n".join(
+        [
+            "",
+            f"## {HEADING} ({date}{', quick mode' if facts['quick'] else ''})",
+            "",
+            f"`python -m bench.run compare {facts['base'].split(' ')[0]}`"
+            + (" --quick" if facts["quick"] else "")
+            + f": this tree ({facts['head']}) against {facts['base']}, each served by gunicorn (4 workers) on"
+            f" the province data set ({facts['history']} months of history), {facts['rounds']} blocks each,"
+            " alternating (new, old, old, new, …), 8 clients back to back; filings of the month "
+            f"{facts['period']} with fresh Idempotency-Keys, the one table of the same month by other villages' "
+            f"cadres. Databases: {facts['databases']}. Every request answered 2xx. The ratio is the median of "
+            "each round's new/old.",
+            "",
+            "| what | new | old | new/old | target |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
