@@ -70,8 +70,8 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         f"{facts['province']['months']} months of every village's filing ({facts['province']['values']:,} values)"
         + (", plus the outbox rows of the last three months." if facts["province"]["months"] > 3 else ".")
         + f" Built or checked in {facts['province']['seconds']:.0f} s. The benchmarks file months open to filing"
-        " (begun, as DESIGN.md's filing rule asks) that the history does not hold: this month, then back from the"
-        " month before the history.",
+        " (begun, as reporting/onetable.py `filing_table` asks) that the history does not hold: this month, then"
+        " back from the month before the history.",
         "",
         "## Export: one department's data, CSV and XLSX (issue 5; targets from issue 7)",
         "",
