@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,22 +84,11 @@ def database_urls(differences: dict) -> tuple[str, str, str]:
 
 def copy_for_base(url: str, copy_url: str, ref: str, worktree: Path, differences: dict) -> None:
     """The base's database: a copy of this one, migrated back to what the base's code expects."""
-    import dj_database_url
-    import psycopg
     from django.db import connections
 
     connections.close_all()  # a template database must have no other connection
-    source, copy = dj_database_url.parse(url), dj_database_url.parse(copy_url)
-    with psycopg.connect(
-        host=source["HOST"] or None,
-        port=source["PORT"] or 5432,
-        user=source["USER"],
-        password=source["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{copy["NAME"]}"')
-        conn.execute(f'CREATE DATABASE "{copy["NAME"]}" TEMPLATE "{source["NAME"]}"')
+    source, copy = database_name(url), database_name(copy_url)
+    on_server(url, f'DROP DATABASE IF EXISTS "{copy}"', f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
     env = {**os.environ, "DATABASE_URL": copy_url}
     for app, (new, _old) in reversed(differences.items()):  # reporting's depend on core's
         if new:
@@ -110,19 +100,31 @@ def copy_for_base(url: str, copy_url: str, ref: str, worktree: Path, differences
 
 
 def drop_copy(copy_url: str) -> None:
+    on_server(copy_url, f'DROP DATABASE IF EXISTS "{database_name(copy_url)}"')
+
+
+def database_name(url: str) -> str:
+    import dj_database_url
+
+    return dj_database_url.parse(url)["NAME"]
+
+
+def on_server(url: str, *statements: str) -> None:
+    """Run statements outside a transaction on the `postgres` database of the server `url` names."""
     import dj_database_url
     import psycopg
 
-    copy = dj_database_url.parse(copy_url)
+    config = dj_database_url.parse(url)
     with psycopg.connect(
-        host=copy["HOST"] or None,
-        port=copy["PORT"] or 5432,
-        user=copy["USER"],
-        password=copy["PASSWORD"] or None,
+        host=config["HOST"] or None,
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
         dbname="postgres",
         autocommit=True,
     ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{copy["NAME"]}"')
+        for statement in statements:
+            conn.execute(statement)
 
 
 def manage(root: Path, env: dict, *args: str) -> None:
@@ -225,6 +227,7 @@ def main(argv: list[str]) -> int:
         for server in servers.values():
             server.stop()
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
         if differences:
             drop_copy(old_url)
     figures = {
