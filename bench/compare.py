@@ -1,4 +1,4 @@
-"""This tree against an older commit on the hot paths: `python -m bench.run compare BASE_REF [--quick]`.
+"""This tree against an older commit on the hot paths: `python -m bench.run compare BASE_REF [--quick] [--rounds=N]`.
 
 Also `python3 dev.py bench --compare BASE_REF`. The older commit is checked out with `git worktree` in a
 temporary folder beside this tree, and both are served by gunicorn (4 workers each, one port each) on the
@@ -17,7 +17,8 @@ machine hits both alike):
 
 Each block's new/old ratio is taken against the other server's block of the same round; the median of those
 ratios is reported against the target (≥ 0.95), and a dated section is appended to docs/benchmarks.md.
-Any answer other than 2xx fails the run.
+Any answer other than 2xx fails the run. To see how much a figure moves on this machine with nothing changed,
+compare the tree with its own HEAD first (same code on both sides: every ratio should be 1).
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def main(argv: list[str]) -> int:
     from bench import submit
     from reporting.demo import demo_loaded, load_demo
 
+    rounds_given = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--rounds=")), None)
     args = [a for a in argv if not a.startswith("--")]
     if not args:
         print(__doc__)
@@ -193,6 +195,7 @@ def main(argv: list[str]) -> int:
     filers = submit.prepare(months)
     period = filers.periods[0]
     size, rounds, render_n = (300, 6, 300) if quick else (1000, 10, 1000)
+    rounds = rounds_given or rounds
     render_requests = renderers(filers, render_n)
     render_path = f"/api/v1/unit/one-table?period={period}"
     differences = migration_differences(base_sha)
@@ -205,8 +208,10 @@ def main(argv: list[str]) -> int:
     try:
         if differences:
             copy_for_base(new_url, old_url, base_sha, worktree, differences)
-        servers["new"] = submit.Server(workers=4, root=ROOT, DATABASE_URL=new_url, ONETABLE_BENCH_ANCHOR="0")
-        servers["old"] = submit.Server(workers=4, root=worktree, DATABASE_URL=old_url, ONETABLE_BENCH_ANCHOR="0")
+        # the production settings on both sides: no benchmark anchor mounted, whatever either tree has for it
+        production = {"DJANGO_SETTINGS_MODULE": "core.settings", "ONETABLE_BENCH_ANCHOR": "0"}
+        servers["new"] = submit.Server(workers=4, root=ROOT, DATABASE_URL=new_url, **production)
+        servers["old"] = submit.Server(workers=4, root=worktree, DATABASE_URL=old_url, **production)
         for side, server in servers.items():  # warm up: each worker's catalogue, prepared statements, caches
             load = submit.Workload(filers, 80, f"warm-{side}-{time.time_ns()}")
             submit.closed_loop(server.port, submit.PATHS["api"], load.api, clients=8)
@@ -300,7 +305,8 @@ def render(figures: dict, facts: dict) -> str:
             "",
             f"## {HEADING} ({date}{', quick mode' if facts['quick'] else ''})",
             "",
-            f"`python -m bench.run compare {facts['ref']}{' --quick' if facts['quick'] else ''}`"
+            f"`python -m bench.run compare {facts['ref']}{' --quick' if facts['quick'] else ''}"
+            f" --rounds={facts['rounds']}`"
             f": this tree ({facts['head']}) against {facts['base']}, each served by gunicorn (4 workers) on"
             f" the province data set ({facts['history']} months of history), {facts['rounds']} blocks each,"
             " alternating (new, old, old, new, …), 8 clients back to back; filings of the month "
