@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 from bench import province
-from bench.submit import Server, Workload
+from bench.submit import Server, Workload, require_2xx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -189,6 +189,8 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
     """Send the requests at a fixed rate; return {(unit, period): when its 2xx was read} and the failures."""
     done: dict[tuple[str, str], float] = {}
     failed = 0
+    statuses: list[int] = []
+    refused: list[str] = []
     lock = threading.Lock()
     start = time.perf_counter() + 0.2
     cursor = count()
@@ -203,13 +205,15 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
             payload, headers = requests[i]
             conn.request("POST", "/api/v1/unit/submissions", body=payload, headers=headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
             at = time.perf_counter()
             with lock:
+                statuses.append(response.status)
                 if 200 <= response.status < 300:
                     done[(units[i], json.loads(payload)["period"])] = at
                 else:
                     failed += 1
+                    refused.append(f"{response.status} {answer[:300].decode(errors='replace')}")
         conn.close()
 
     threads = [threading.Thread(target=sender) for _ in range(16)]
@@ -217,6 +221,7 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
         thread.start()
     for thread in threads:
         thread.join()
+    require_2xx("/api/v1/unit/submissions", statuses, refused)  # a refused filing is never delivered
     return done, failed
 
 

@@ -6,8 +6,10 @@ A monthly table of 200 fields of realistic types (counts, amounts, areas, choice
 multi-choices, yes/no, dates, short notes; some stable facts). 30 departments with a
 province-wide subscription each: three take 150 fields, the rest 10 to 40, drawn so
 that their field sets overlap. History: every village's filing for the months before
-the benchmark month (24 in the full run, 2 in the quick run) and, in the full run,
-the outbox rows of the last three months as already delivered or read.
+HISTORY_END (24 in the full run, 2 in the quick run) and, in the full run, the outbox
+rows of the last three months as already delivered or read. The benchmarks file the
+months `filing_periods` gives: begun (a month that has not begun is not open to filing)
+and outside the history.
 
 `ensure(months)` builds what is missing and returns a `Province`; running it again with
 the same arguments changes nothing (the seed fixes every value).
@@ -73,7 +75,8 @@ DEPARTMENT_NAMES = [
     "商务局",
     "体育局",
 ]
-HISTORY_END = "202610"  # the last month of history; the benchmarks file later months
+HISTORY_END = "202610"  # the last month of history (fixed, so that the history is built once)
+SUBSCRIBED_FROM = dt.date(2000, 1, 1)  # every department's subscription covers every month the benchmarks file
 OUTBOX_MONTHS = 3  # full run: the last months' outbox rows exist, already delivered or read
 
 
@@ -143,6 +146,29 @@ def history_periods(months: int) -> list:
     return list(end.shift(-(months - 1)).periods_until(end))
 
 
+def filing_periods(months: int, today: dt.date | None = None) -> list[str]:
+    """The months the benchmarks file, as the API writes them: this month and back, skipping the history."""
+    from django.utils import timezone
+
+    from reporting.periods import Period
+
+    history = {str(p) for p in history_periods(months)}
+    # the server decides "begun" on its local date, and so does this
+    period = Period.containing(today or timezone.localdate(), "monthly")
+    found = []
+    while period.start >= SUBSCRIBED_FROM and len(found) < 240:
+        if str(period) not in history:
+            found.append(str(period))
+        period = period.previous()
+    return found
+
+
+def is_history(months: int) -> str:
+    """SQL condition on `s.period`: the filing is part of the generated history (the benchmarks' own are not)."""
+    periods = history_periods(months)
+    return f"s.period BETWEEN '{periods[0]}' AND '{periods[-1]}'"
+
+
 def ensure(months: int, outbox: bool = False) -> Province:
     from django.db import connection, transaction
 
@@ -153,7 +179,7 @@ def ensure(months: int, outbox: bool = False) -> Province:
             _build_areas_units_users()
             _build_catalogue()
         province = _province()
-        have = _history_months(province.sheet_id)
+        have = _history_months(province.sheet_id, len(province.village_unit_ids))
         if have != months:
             _drop_history(province.sheet_id)
             _build_history(province, months)
@@ -308,18 +334,20 @@ def _build_catalogue() -> None:
             department=department,
             scope=province,
             purpose="province benchmark",
-            starts_on=dt.date(2000, 1, 1),
+            starts_on=SUBSCRIBED_FROM,
         )
         subscription.fields.set([fields[i] for i in field_set])
 
 
-def _history_months(sheet_id: int) -> int:
+def _history_months(sheet_id: int, villages: int) -> int:
+    """Months every village filed: the history (a benchmark files a few thousand units a month)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(DISTINCT period) FROM reporting_submission WHERE sheet_id = %s AND period <= %s",
-            [sheet_id, HISTORY_END],
+            "SELECT count(*) FROM (SELECT period FROM reporting_submission WHERE sheet_id = %s AND period <= %s "
+            "GROUP BY period HAVING count(*) >= %s) history",
+            [sheet_id, HISTORY_END, villages],
         )
         return cursor.fetchone()[0]
 

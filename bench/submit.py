@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -51,8 +52,16 @@ class Filer:
         return Area(path=self.area_path).lineage_codes()[-1]
 
 
-def prepare(months: int) -> list[Filer]:
-    """The province (bench/province.py) with no filings after its history, and a token for 2,000 villages."""
+class Filers(list[Filer]):
+    """The filers, and the months they file in order (each begun and outside the history: open to filing)."""
+
+    def __init__(self, filers: list[Filer], periods: list[str]) -> None:
+        super().__init__(filers)
+        self.periods = periods
+
+
+def prepare(months: int) -> Filers:
+    """The province (bench/province.py) with no filings but its history, and a token for 2,000 villages."""
     from django.db import connection
 
     from bench import province
@@ -65,17 +74,17 @@ def prepare(months: int) -> list[Filer]:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_anchor (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
         cursor.execute("TRUNCATE bench_anchor")
         # a previous run's filings: every request of this run must be a first filing
-        later = "s.sheet_id = %s AND s.period > %s"
+        theirs = f"s.sheet_id = %s AND NOT ({province.is_history(months)})"
         with province.removing_history():
             for sql in (
-                "DELETE FROM reporting_accessrecord s WHERE " + later,
+                "DELETE FROM reporting_accessrecord s WHERE " + theirs,
                 "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND "
-                + later,
+                + theirs,
                 "DELETE FROM reporting_submissionversion v USING reporting_submission s "
-                "WHERE v.submission_id = s.id AND " + later,
-                "DELETE FROM reporting_submission s WHERE " + later,
+                "WHERE v.submission_id = s.id AND " + theirs,
+                "DELETE FROM reporting_submission s WHERE " + theirs,
             ):
-                cursor.execute(sql, [data.sheet_id, province.HISTORY_END])
+                cursor.execute(sql, [data.sheet_id])
         cursor.execute("DELETE FROM reporting_idempotencykey")
         cursor.execute("DELETE FROM core_apitoken WHERE name = 'bench'")
         # what the deletes left behind would slow every insert (production never deletes outbox rows)
@@ -94,15 +103,18 @@ def prepare(months: int) -> list[Filer]:
         .select_related("unit__area")
         .order_by("unit__area__code")
     )
-    filers = [
-        Filer(
-            issue_token(user=cadre, name="bench", valid_for=dt.timedelta(days=1))[1],
-            cadre.unit_id,
-            cadre.pk,
-            cadre.unit.area.path,
-        )
-        for cadre in cadres
-    ]
+    filers = Filers(
+        [
+            Filer(
+                issue_token(user=cadre, name="bench", valid_for=dt.timedelta(days=1))[1],
+                cadre.unit_id,
+                cadre.pk,
+                cadre.unit.area.path,
+            )
+            for cadre in cadres
+        ],
+        province.filing_periods(months),
+    )
     with connection.cursor() as cursor:
         # the statistics of a token table as production has it (the deletes above left it looking empty,
         # and a plan made for an empty table reads every token on each request)
@@ -110,22 +122,26 @@ def prepare(months: int) -> list[Filer]:
     return filers
 
 
-def body(i: int, rng: random.Random) -> dict:
+def body(i: int, rng: random.Random, period: str) -> dict:
     from bench import province
+    from reporting.periods import Period
 
-    return province.values_for(rng, dt.date(2026, 11, 1), 100 + i % 1000)
+    return province.values_for(rng, Period.parse(period).start, 100 + i % 1000)
 
 
 class Server:
     """gunicorn with both the API and the anchor, on this machine's loopback."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, root: Path = ROOT, **env: str) -> None:
+        """`root`: the tree whose code it serves (bench/compare.py serves an older commit's too)."""
         self.port = _free_port()
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "ALLOWED_HOSTS": "127.0.0.1",
             "API_RATE": "1000000/min",
+            "PYTHONPATH": str(root),
+            **env,
         }
         self.process = subprocess.Popen(
             [
@@ -137,8 +153,10 @@ class Server:
                 str(workers),
                 "--log-level",
                 "warning",
+                "--chdir",
+                str(root),
             ],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             start_new_session=True,
         )
@@ -190,27 +208,29 @@ def _request(
     payload: bytes | None,
     headers: dict,
     conn: http.client.HTTPConnection | None = None,
+    refused: list[str] | None = None,
 ) -> int:
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
-        response.read()
+        answer = response.read()
+        if refused is not None and not 200 <= response.status < 300:
+            refused.append(f"{response.status} {answer[:300].decode(errors='replace')}")
         return response.status
     finally:
         if own:
             conn.close()
 
 
-MONTHS = [f"{year}{month:02d}" for year in range(2026, 2100) for month in range(1, 13)][10:]  # after the history
 SLOTS = count()  # each (unit, period) pair is used once per benchmark run: every API request is a first filing
 
 
 class Workload:
     """Prepared requests: distinct unit/period pairs for the API and the floor, the same bodies for the anchor."""
 
-    def __init__(self, filers: list[Filer], size: int, run: str) -> None:
+    def __init__(self, filers: Filers, size: int, run: str) -> None:
         from bench import province
 
         rng = random.Random(size)
@@ -219,9 +239,8 @@ class Workload:
             slot = next(SLOTS)
             filer = filers[slot % len(filers)]
             self.units.append(filer.unit)
-            payload = json.dumps(
-                {"sheet": province.SHEET, "period": MONTHS[slot // len(filers)], "values": body(i, rng)}
-            ).encode()
+            period = filers.periods[slot // len(filers)]
+            payload = json.dumps({"sheet": province.SHEET, "period": period, "values": body(i, rng, period)}).encode()
             key = {"Idempotency-Key": f"{run}-{i}", "Content-Type": "application/json"}
             self.api.append((payload, {"Authorization": f"Bearer {filer.token}", **key}))
             self.anchor.append((payload, {"Content-Type": "application/json"}))
@@ -238,17 +257,18 @@ class Workload:
             )
 
 
-def closed_loop(port: int, path: str, requests: list, clients: int) -> dict:
+def closed_loop(port: int, path: str, requests: list, clients: int, method: str = "POST") -> dict:
     """C clients, each on a keep-alive connection, sending back to back: the maximum rate."""
     cursor = count()
     statuses: list[int] = []
+    refused: list[str] = []
     lock = threading.Lock()
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while (i := next(cursor)) < len(requests):
             payload, headers = requests[i]
-            status = _request(port, "POST", path, payload, headers, conn)
+            status = _request(port, method, path, payload, headers, conn, refused)
             with lock:
                 statuses.append(status)
         conn.close()
@@ -260,13 +280,28 @@ def closed_loop(port: int, path: str, requests: list, clients: int) -> dict:
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
+    require_2xx(path, statuses, refused)
     return {"rate": len(statuses) / seconds, "ok": sum(200 <= s < 300 for s in statuses), "n": len(statuses)}
+
+
+class NotAnswered2xx(RuntimeError):
+    """A benchmarked request was refused or failed: its rate would measure something else than the work."""
+
+
+def require_2xx(path: str, statuses: list[int], refused: list[str]) -> None:
+    """Fail the benchmark, naming the statuses and the first answer, unless every request answered 2xx."""
+    bad = Counter(s for s in statuses if not 200 <= s < 300)
+    if bad:
+        raise NotAnswered2xx(
+            f"{path}: {bad.total()} of {len(statuses)} requests answered {dict(bad)}; first: {refused[:1]}"
+        )
 
 
 def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
     """Requests due at a fixed rate; each latency runs from when it was due (no coordinated omission)."""
     latencies: list[float] = []
     statuses: list[int] = []
+    refused: list[str] = []
     lock = threading.Lock()
     start = time.perf_counter() + 0.2
     cursor = count()
@@ -278,7 +313,7 @@ def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            status = _request(port, "POST", path, requests[i][0], requests[i][1], conn)
+            status = _request(port, "POST", path, requests[i][0], requests[i][1], conn, refused)
             with lock:
                 latencies.append(time.perf_counter() - due)
                 statuses.append(status)
@@ -289,6 +324,7 @@ def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
+    require_2xx(path, statuses, refused)
     latencies.sort()
     return {
         "p50_ms": 1000 * statistics.median(latencies),

@@ -101,12 +101,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env_database("DATABASE_URL")}
 # Keep connections open between requests and tasks (checked before reuse): a new PostgreSQL backend per
-# request or per delivery task cost more than the work itself in the submit-to-delivered benchmark.
+# request or per delivery task cost more than the work itself (docs/benchmarks.md: issue 7, connections).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Bind parameters on the server and let psycopg prepare a statement from its fifth use on a connection:
 # PostgreSQL then plans each of the filing's statements once per connection instead of on every request
-# (planning cost more than running them: the carry-forward query 0.9 ms planned, 0.2 ms run). Off
+# (planning them cost more than running them: docs/benchmarks.md, third round). Off
 # (DB_PREPARED_STATEMENTS=0: client-side binding, nothing prepared) behind a pooler in transaction mode
 # that cannot keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
 if env_bool("DB_PREPARED_STATEMENTS", True):

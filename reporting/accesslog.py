@@ -29,12 +29,11 @@ def write_access_records(
 
 def last_uses() -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
     """Per subscription (ended ones too): when a delivery last reached the department's system (its pushed
-    access record is written with the delivered mark) and when anything was last received or read.
-
-    One probe of `access_by_subscription` per subscription and kind. Grouping the whole log by field took
-    14 s on the office's catalogue page at province scale (4.8 M access records, 1.9 M outbox rows)."""
+    access record is written with the delivered mark) and when anything was last received or read."""
     from reporting.models import AccessKind, AccessRecord, Subscription
 
+    # one probe of `access_by_subscription` per subscription and kind: grouping the whole log by field grows
+    # with the log (docs/benchmarks.md, fourth round: "last use of a subscription")
     def latest(kind: str) -> Subquery:
         records = AccessRecord.objects.filter(subscription=OuterRef("pk"), kind=kind).order_by("-at")
         return Subquery(records.values("at")[:1])

@@ -26,8 +26,8 @@ from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql,
 from reporting.onetable import sheet_catalogue
 from reporting.periods import Period, period_range
 
-# rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy
-# (an XLSX of 2.4 M values: 8.6–8.9 s; 5000 rows per fetch: 9.2–9.6 s)
+# rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy (5000 was slower:
+# docs/benchmarks.md, fourth round)
 CHUNK = 1000
 
 
@@ -104,7 +104,8 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
 """
 # A whole read joins the current versions; a page looks each one up. The planner cannot know that a
 # period filter's filings sit at the end of the id order, so for a page it merge-joined the versions from
-# the first id on: a page from the last year of two read 240,000 versions (249 ms; now a lookup per row).
+# the first id on: a page from the last year of two read every version before it (docs/benchmarks.md,
+# fourth round: "data pages"); now a lookup per row.
 _JOINED = (
     '(v."values" - %(others_{i})s::text[])::text',
     "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version",
@@ -128,14 +129,13 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters} AND v."
 def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any], dict[int, frozenset[str]]]:
     """One SELECT per entitlement group (subscription, scope, window), and each subscription's entitled keys.
 
-    PostgreSQL removes the sheet's other fields from each row (`jsonb - text[]`: one pass over the stored
-    object, where picking 40 keys out of `jsonb_each` took twice as long); `rows` keeps only entitled keys
-    and skips filings with none. Testing the keys in SQL (`?|`) made PostgreSQL test every version of the
-    sheet, whatever the period, before joining (it cannot estimate how many hold a key): a 3-month slice of
-    the province's two years read 15 s, now 11 s.
-
     `count`: one statement counting the filings `rows` yields, by the same groups and filters (here the keys
     are tested in SQL: `rows` skips a filing that holds none of them)."""
+    # PostgreSQL removes the sheet's other fields from each row (`jsonb - text[]`: one pass over the stored
+    # object, where picking 40 keys out of `jsonb_each` took twice as long); `rows` keeps only entitled keys
+    # and skips filings with none. The keys are not tested in SQL (`?|`) when reading: PostgreSQL cannot
+    # estimate how many versions hold a key, and tested every version of the sheet, whatever the period,
+    # before joining (docs/benchmarks.md, "department data reads": "picking the entitled values").
     codes = {f.code for f in sheet_catalogue(query.sheet).fields}  # every field the sheet defines, retired too
     wanted = set(query.fields) if query.fields is not None else None
     groups: dict[tuple, list[str]] = {}
@@ -197,7 +197,8 @@ def rows(query: Query) -> Generator[Row]:
     if query.limit is not None and connection.in_atomic_block:
         # A page fetches about twice its rows of however many match: plan the cursor for its first rows
         # (by default PostgreSQL plans for a tenth of the result), and do not JIT-compile it: for two years
-        # of province data the estimate crossed the JIT thresholds, and compiling took 150 ms of a page.
+        # of province data the estimate crossed the JIT thresholds, and compiling took longer than reading the
+        # page (docs/benchmarks.md, fourth round: "data pages").
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('cursor_tuple_fraction', '0.001', true), set_config('jit', 'off', true)")
     with connection.chunked_cursor() as cursor:
@@ -228,8 +229,7 @@ WITH read AS MATERIALIZED (
   SELECT s.unit_id, s.period, a.code AS area_code, a.path AS area_path, CASE {which} END AS subscription_id, v.value
   FROM reporting_submission s
   -- the value is taken out of each version's 200 as it is scanned (OFFSET 0 keeps the subquery from being
-  -- merged, which would carry the whole document through the joins: 1 GB of temporary files at province
-  -- scale, 7.8 -> 6.0 s)
+  -- merged, which would carry the whole document through the joins and spill it to temporary files)
   JOIN (SELECT submission_id, number, "values" ->> %(field)s AS value FROM reporting_submissionversion
         WHERE "values" ? %(field)s OFFSET 0) v ON v.submission_id = s.id AND v.number = s.current_version
   JOIN core_unit u ON u.id = s.unit_id
@@ -285,13 +285,10 @@ def field_totals(
     begun never appear. By the same statement, each unit whose filings were summed gets one access record
     (per subscription) naming the field and the range of periods: the department saw sums, not the unit's
     values. A unit above that level (a township's own filing for a township-wide department) counts under
-    its own code.
-
-    At province scale (a province-wide department, two years of 20,000 villages: 481,100 filings), reading
-    the rows into Python and recording each with COPY took 74 s per chart; summing in PostgreSQL and
-    recording each filing took 18–23 s, most of it writing 481,100 access records (and the log grew by
-    that much per view). One record per unit is 20,000 records: 6.0–6.4 s, against 4.2 s for PostgreSQL
-    summing the same values and recording nothing."""
+    its own code."""
+    # Summed and recorded in PostgreSQL, one access record per unit: reading the rows into Python, or one
+    # record per filing, took several times as long at province scale and grew the log by every filing at
+    # each view (docs/benchmarks.md, fourth and fifth rounds: "the chart").
     today = today or timezone.localdate()
     within = within or department.jurisdiction
     depth = min(LEVEL_DEPTH[within.level] + 1, len(AreaLevel.values) - 1)

@@ -27,7 +27,7 @@ from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.sql import array_literal
 from reporting.xlsx_stream import StreamingWorkbook
 
-READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (an XLSX of 2.4 M values: 2, 11.7 s; 5, 8.9 s)
+READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (2 kept PostgreSQL waiting: docs/benchmarks.md)
 PIECE = 1000
 FIXED = ["单位代码 unit code", "单位 unit", "报告期 period", "记录日期 record date", "版本 version"]
 ACCESS_BATCH = 2000
@@ -86,11 +86,10 @@ def recorded(query: Query, stream: Iterable[Row]) -> Iterator[Row]:
 
 
 def read_page(query: Query) -> list[Row]:
-    """One page of rows (`query.limit` of them) and their access records, in one transaction.
-
-    Inside a transaction the cursor streams and is closed once the page is full. Outside one, Django
-    declares it WITH HOLD, and PostgreSQL computes the whole rest of the result when the statement
-    commits: a page of 100 rows of a department's two years of province data took 70 s."""
+    """One page of rows (`query.limit` of them) and their access records, in one transaction."""
+    # Inside a transaction the cursor streams and is closed once the page is full. Outside one, Django
+    # declares it WITH HOLD, and PostgreSQL computes the whole rest of the result when the statement commits
+    # (a page of a department's two years took over a minute: docs/benchmarks.md, "department data reads").
     with transaction.atomic():
         return list(recorded(query, rows(query)))
 
@@ -101,13 +100,13 @@ _END = object()
 def read_ahead(query: Query) -> Iterator[Row]:
     """`rows(query)`, read by a thread on a connection of its own, inside one transaction, ahead of the caller.
 
-    PostgreSQL computes the next rows while the caller formats these. Three months of a department's
-    province data (2.4 M values): XLSX 15.9 s, now 8.9 s; CSV 12.8 s, now 9.0 s. In a transaction the
-    cursor streams (outside one, Django declares it WITH HOLD and PostgreSQL computes the whole result
-    before the first row), and one snapshot serves the whole export. Memory stays flat: the reader waits
-    while `READ_AHEAD` pieces of `PIECE` rows are ready. Its error is raised here; closing this iterator
-    stops the reader and closes its connection. A caller already in a transaction is read in it, on its
-    own connection (another connection would not see what it has not committed)."""
+    Memory stays flat: the reader waits while `READ_AHEAD` pieces of `PIECE` rows are ready. Its error is
+    raised here; closing this iterator stops the reader and closes its connection. A caller already in a
+    transaction is read in it, on its own connection (another connection would not see what it has not
+    committed)."""
+    # PostgreSQL computes the next rows while the caller formats these (docs/benchmarks.md, fourth round:
+    # "exports read ahead"). In a transaction the cursor streams (outside one, Django declares it WITH HOLD
+    # and PostgreSQL computes the whole result before the first row), and one snapshot serves the whole export.
     if connection.in_atomic_block:
         yield from rows(query)
         return

@@ -575,8 +575,8 @@ class AccessRecord(models.Model):
     # Written for every delivery pushed or read and every exported row: the unit's and the department's
     # histories are the composite indexes below; sheets are retired, never deleted, so `sheet` needs none.
     # An append-only log written by PostgreSQL's own joins (COPY, INSERT … SELECT), so it carries no
-    # foreign-key constraints: checking them at commit cost twice the insert itself (481,100 records of a
-    # province chart: 4.0 s to insert, 9.3 s to check). Deleting what a record names is still refused
+    # foreign-key constraints: checking them at commit cost twice the insert itself (docs/benchmarks.md,
+    # fourth round). Deleting what a record names is still refused
     # (PROTECT, by Django), and units, departments, subscriptions and sheets are retired, never deleted.
     unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="access_records", db_index=False, db_constraint=False

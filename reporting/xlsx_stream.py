@@ -1,10 +1,10 @@
 """A streaming XLSX writer for exports: one worksheet of numbers and text, written a row at a time.
 
-Why not XlsxWriter here: its constant-memory mode spends about 9 µs of Python per cell
-(type dispatch, a cell object, an XML element), which caps a department's export at
-~50,000 cells a second (measured in bench/export.py). An export needs none of what
-that buys (formats per cell, formulas, charts): each row here becomes one XML string,
-written straight into the zip member, so memory stays flat for any size. The file is
+Why not XlsxWriter here: its constant-memory mode spends Python on every cell (type
+dispatch, a cell object, an XML element), several times what this writer spends
+(docs/benchmarks.md, "XLSX writers"). An export needs none of what that buys (formats
+per cell, formulas, charts): each row here becomes one XML string, written straight
+into the zip member, so memory stays flat for any size. The file is
 a minimal Office Open XML package (SpreadsheetML, inline strings, one bold style for
 the header row) that Excel, WPS and LibreOffice open; tests read it back with openpyxl.
 openpyxl makes the richer files (the cadres' Excel templates, reporting/excel.py).

@@ -13,7 +13,8 @@ from reporting.errors import MAX_DEPTH, Problem, Problems, unstorable
 # In valid JSON a character `storable` refuses can only be written as an escape (raw, a control character is
 # refused by the decoder and a surrogate is invalid UTF-8), as the short escapes \b and \f, or as U+FFFE/U+FFFF
 # in UTF-8; nesting needs brackets. A body with none of these cannot hold anything `unstorable` looks for, and
-# skips its walk (95 µs for a 200-value filing). A false alarm (an escaped backslash before a b) only costs it.
+# skips its walk (most of the check's cost: docs/benchmarks.md, sixth round). A false alarm (an escaped
+# backslash before a b) only costs the walk.
 _SUSPECT = re.compile(rb"\\u(?:00[01]|[dD]|[fF]{3}[eEfF])|\\[bf]|\xef\xbf[\xbe\xbf]")
 
 

@@ -216,10 +216,10 @@ def _flag_idle(today: dt.date) -> int:
     # Used: anything delivered (its pushed access record is written with the delivered mark), pulled,
     # queried or charted since then: each subscription's last use, as the office's catalogue shows it
     # (`last_uses`: the newest record of each kind, one probe of `access_by_subscription` each). Reading
-    # every delivered row's and access record's subscription into Python took 4.9 s and 405 MB of the
-    # worker's memory at province scale; `EXISTS` probes took 8.3 s once queried records were most of the
-    # log (PostgreSQL expected to meet one soon in a sequential scan, and read all 980,000 records for
-    # each subscription that had none).
+    # every delivered row's and access record's subscription into Python grew with the outbox and the log,
+    # in time and in the worker's memory; `EXISTS` probes read the whole log once queried records were most
+    # of it (PostgreSQL expected to meet one soon in a sequential scan, and read every record for each
+    # subscription that had none). Figures: docs/benchmarks.md, fourth and fifth rounds.
     start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
     last_used = {pk: last for pk, (_delivered, last) in last_uses().items()}
     flagged = ZombieFlag.objects.filter(

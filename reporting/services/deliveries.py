@@ -370,7 +370,7 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
 
     - The cursor binds parameters on the server, so a statement is prepared once per connection and
       runs with its generic plan: planning the claim's joins took five times longer than running
-      them (about 2.4 ms against 0.5 ms), and PostgreSQL kept choosing to re-plan with custom plans.
+      them, and PostgreSQL kept choosing to re-plan with custom plans (docs/benchmarks.md, second round).
     - `relaxed_commit`: the commit does not wait for the WAL flush. Only for the sender's bookkeeping:
       if PostgreSQL crashed first, the lease or the "delivered" mark would be lost and the batch sent
       again with the same delivery ids, which receivers drop (at-least-once, as for a worker that

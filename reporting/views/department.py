@@ -317,8 +317,9 @@ WHERE s.sheet_id = %s AND s.period = %s AND s.record_key IS NULL AND s.unit_id =
 
 def filing_statuses(sheet, period: Period, unit_ids: list[int]) -> dict[int, str]:
     """Per unit that has filed: "submitted", or "not_applicable" when its current version answers nothing but
-    "not applicable". Decided by PostgreSQL: loading the versions (200 values each) took 4 s for a province's
-    20,000 villages."""
+    "not applicable"."""
+    # decided by PostgreSQL: loading every filed unit's version (200 values each) took seconds for a province
+    # (docs/benchmarks.md, fourth round: "completeness of a period")
     with connection.cursor() as cursor:
         cursor.execute(_STATUS_SQL, [sheet.pk, str(period), array_literal(unit_ids)])
         return {unit_id: "not_applicable" if na_only else "submitted" for unit_id, na_only in cursor.fetchall()}
