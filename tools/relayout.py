@@ -166,6 +166,8 @@ def ensure_package(directory: Path, written: set[Path]) -> None:
     """Create `directory` as a package (and its parents up to the app) with an __init__.py."""
     if directory == Path(".") or (directory / "__init__.py").exists():
         return
+    if directory.with_suffix(".py").exists():
+        raise SystemExit(f"relayout: {directory.with_suffix('.py')} is in the way of the package {directory}/")
     ensure_package(directory.parent, written)
     directory.mkdir(exist_ok=True)
     init = directory / "__init__.py"
@@ -410,10 +412,18 @@ def rewrite_references(written: set[Path]) -> list[Path]:
     path_re = re.compile(
         r"(?<![\w.])(?<!\w/)(" + "|".join(re.escape(p) for p in sorted(paths, key=len, reverse=True)) + r")(?![\w])"
     )
+    # `from reporting import fieldtypes` left in prose (docstrings, docs) once the statements are rewritten.
+    prose = {}
+    for old, new in MODULES.items():
+        parent, _, leaf = old.rpartition(".")
+        new_parent, _, new_leaf = new.rpartition(".")
+        prose[f"from {parent} import {leaf}"] = f"from {new_parent} import {new_leaf}"
+    prose_re = re.compile("(?:" + "|".join(re.escape(p) for p in sorted(prose, key=len, reverse=True)) + r")(?![\w,])")
     changed = []
     for path in project_files():
         text = path.read_text(encoding="utf-8")
         new = rewrite_from_imports(text) if path.suffix == ".py" else text
+        new = prose_re.sub(lambda m: prose[m.group(0)], new)
         new = dotted_re.sub(lambda m: MODULES[m.group(1)], new)
         new = path_re.sub(lambda m: paths[m.group(1)], new)
         if new != text:
