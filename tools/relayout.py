@@ -408,7 +408,7 @@ def rewrite_references(written: set[Path]) -> list[Path]:
         paths[old_p + ".py"] = new_p + ".py"
         paths[old_p + "/"] = new_p + "/"
         paths[old_p] = new_p  # a package named as a directory
-    paths[MODELS_SOURCE] = MODELS_SOURCE.removesuffix(".py") + "/"  # the models module is now a package
+    paths[MODELS_SOURCE] = MODELS_SOURCE.removesuffix(".py") + "/__init__.py"  # the models module, now a package
     path_re = re.compile(
         r"(?<![\w.])(?<!\w/)(" + "|".join(re.escape(p) for p in sorted(paths, key=len, reverse=True)) + r")(?![\w])"
     )
