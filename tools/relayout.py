@@ -9,7 +9,8 @@ when found, ruff). It
      `from reporting.models import X` keeps working (one app, no migration, no table renamed);
   3. rewrites every import, dotted string ("reporting.feed.x", mock targets, settings) and file path
      ("reporting/feed.py") in the project's code, tests, benchmarks, settings and docs;
-  4. runs `ruff check --fix --select F401,I` and `ruff format` on the files it wrote.
+  4. runs `ruff check --fix --select F401,I,RUF022` and `ruff format` on the files it wrote (ruff from $RUFF,
+     the PATH or .venv/bin), and marks `# noqa: E501` a line the longer names pushed past the limit.
 It refuses a dirty tree, and on a tree where the moves are done it changes nothing. It does not commit:
 review `git status`, run the checks and the suite, then commit.
 """
