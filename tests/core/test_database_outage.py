@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.embedded import EmbeddedPostgres, free_port
-from tests.deliveries.conftest import wait_for
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

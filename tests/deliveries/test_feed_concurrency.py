@@ -9,7 +9,8 @@ from django.db import connection, transaction
 from core.models import Department, User
 from reporting.feed import read_feed
 from reporting.models import Delivery
-from tests.deliveries.conftest import file_activity, wait_for
+from tests.deliveries.conftest import file_activity
+from tests.waiting import wait_for
 
 WRITERS, RECORDS_EACH = 8, 12
 

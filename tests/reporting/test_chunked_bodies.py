@@ -20,7 +20,7 @@ from core.embedded import free_port
 from core.models import User
 from core.tokens import department_system_user, issue_token
 from reporting.models import Endpoint, Submission
-from tests.deliveries.conftest import wait_for
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = {

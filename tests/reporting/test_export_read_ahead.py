@@ -19,6 +19,7 @@ from reporting import exports
 from reporting.data import Query, rows
 from reporting.exports import read_ahead, run_export
 from reporting.models import ExportJob, ExportStatus, Sheet
+from tests.waiting import this_runs_sessions_sql
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _query(user: User, **kwargs) -> Query:
 
 def _connections() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        cursor.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {this_runs_sessions_sql()}")
         return cursor.fetchone()[0]
 
 

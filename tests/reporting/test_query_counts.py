@@ -21,21 +21,11 @@ from core.tokens import issue_token
 from reporting.models import DataRequest, Delivery, DeliveryStatus, Endpoint, Field, Sheet
 from reporting.services.deliveries import delivery_bodies
 from reporting.services.submissions import add_record, correct_submission
+from tests.deliveries.conftest import ACTIVITY
 from tests.reporting.helpers import subscribe
 from tests.statements import Statements, count_statements
 
 FEW, MANY = 3, 30
-
-ACTIVITY = {
-    "activity_date": "2026-11-08",
-    "activity_title": "村晚",
-    "activity_venue": "村文化广场",
-    "activity_category": "performance",
-    "attendance": "230",
-    "organiser": "村委会",
-    "volunteers_involved": "12",
-    "is_volunteer_service": "1",
-}
 
 
 def token_client(user: User) -> APIClient:
