@@ -8,9 +8,6 @@ comes first to warm what a process keeps between requests (prepared statements, 
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -24,6 +21,7 @@ from reporting.services.submissions import add_record, correct_submission
 from tests.deliveries.conftest import ACTIVITY
 from tests.reporting.helpers import subscribe
 from tests.statements import Statements, count_statements
+from tests.waiting import wait_for
 
 FEW, MANY = 3, 30
 
@@ -281,9 +279,7 @@ def test_the_feed_reads_a_page_in_a_fixed_number_of_statements(committed_cadre):
     # (other databases' tests count): each read is taken when all the rows grown are shown
     def settled(total: int) -> None:
         grow(total)
-        deadline = dt.datetime.now() + dt.timedelta(seconds=60)
-        while statements_to_read(client, "/api/v1/feed", {"limit": 100}, rows=listed)[1] < total:
-            assert dt.datetime.now() < deadline, "deliveries not shown in the feed after a minute"
-            time.sleep(0.1)  # polling, as a department system does
+        shown = lambda: statements_to_read(client, "/api/v1/feed", {"limit": 100}, rows=listed)[1] == total  # noqa: E731
+        assert wait_for(shown, timeout=120, every=0.1), "deliveries not shown in the feed after two minutes"
 
     assert_fixed(client, "/api/v1/feed", {"limit": 100}, grow=settled, rows=listed, expected=8)
