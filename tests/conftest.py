@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core.models import User
@@ -20,6 +22,10 @@ def pytest_configure(config):
     settings.WHITENOISE_AUTOREFRESH = True
     # Demo passwords are hashed each time a transactional test reloads the demo: a fast hasher, in tests only.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # This run's sessions carry a name of their own: a test that counts sessions on the shared server counts
+    # only these (tests/waiting.py), whatever other databases, test runs or spawned servers are doing.
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["application_name"] = f"onetable-tests-{os.getpid()}"
 
 
 @pytest.fixture(scope="session")

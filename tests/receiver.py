@@ -31,6 +31,7 @@ class Receiver:
         self.seen: Counter[str] = Counter()  # delivery id -> times received
         self.batches: list[tuple[str, list[str], int]] = []  # webhook-id, delivery ids, status answered
         self.first_seen_at: dict[str, float] = {}
+        self.arrived: list[str] = []  # delivery ids of every request as it arrives, before it is answered
         self.deliveries: dict[str, dict] = {}  # delivery id -> body (first copy)
         receiver = self
 
@@ -58,6 +59,10 @@ class Receiver:
         with self.lock:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                self.arrived += [d["id"] for d in json.loads(body)["deliveries"]]
+            except (ValueError, KeyError, TypeError):
+                pass  # not a batch: answered (and counted) as a bad request below
         try:
             return self._answer(body, headers)
         finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.waiting import wait_for
 from tools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,18 +98,14 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
                 "action": "submit",
             },
         )
-        filed = time.monotonic()
-        receiver_page = ""
-        while time.monotonic() - filed < 15 and receiver_page.count(title) < 2:
-            receiver_page = _get(f"http://127.0.0.1:{receiver_port}/")[1]
-            time.sleep(0.2)
-        assert receiver_page.count(title) == 2, output  # one copy for propaganda, one for culture
-        print(f"filed to both demo departments in {time.monotonic() - filed:.2f}s")
+        assert wait_for(lambda: _get(f"http://127.0.0.1:{receiver_port}/")[1].count(title) == 2, 15, every=0.2), (
+            output  # one copy for propaganda, one for culture
+        )
         # a killed worker is restarted and the web server never stops: filings are accepted meanwhile
         (worker,) = [p for p in family if "worker" in p.cmdline() and "celery" in " ".join(p.cmdline())][:1]
         worker.kill()
         assert _get(f"http://127.0.0.1:{port}/healthz/ready")[0] == 200
-        assert _until(lambda: "worker restarted" in (tmp_path / "run.log").read_text(), 30)
+        assert wait_for(lambda: "worker restarted" in (tmp_path / "run.log").read_text(), 30)
         title = "重启之后-" + str(port)
         browser.post_form(
             f"{base}/ledger/cultural_activity/new/",
@@ -121,13 +118,15 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
                 "action": "submit",
             },
         )
-        assert _until(lambda: _get(f"http://127.0.0.1:{receiver_port}/")[1].count(title) == 2, 60)
+        assert wait_for(lambda: _get(f"http://127.0.0.1:{receiver_port}/")[1].count(title) == 2, 60)
         family = psutil.Process(launcher.pid).children(recursive=True)
         os.kill(launcher.pid, signal.SIGINT)  # what Ctrl-C sends
         assert launcher.wait(60) == 0
-        time.sleep(1)
-        leftovers = [p for p in family + postgres if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        assert leftovers == [], leftovers
+
+        def leftovers() -> list[psutil.Process]:
+            return [p for p in family + postgres if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+        assert wait_for(lambda: leftovers() == [], 30), leftovers()
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)
@@ -207,10 +206,10 @@ def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_other
     )
     try:
         parent = psutil.Process(supervisor.pid)
-        assert _until(lambda: len(parent.children()) == 2)
+        assert wait_for(lambda: len(parent.children()) == 2)
         web, worker = sorted(parent.children(), key=lambda p: p.create_time())
         worker.kill()  # SIGKILL, as the fault run did
-        assert _until(lambda: "worker restarted" in log.read_text())
+        assert wait_for(lambda: "worker restarted" in log.read_text())
         output = log.read_text()
         assert "worker exited with code -9; restarting it in 1 s" in output
         children = parent.children()
@@ -219,7 +218,7 @@ def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_other
         for _ in range(2):  # dying again soon after: the wait doubles
             (again,) = [p for p in parent.children() if p != web]
             again.kill()
-            assert _until(lambda a=again: a not in parent.children() and len(parent.children()) == 2, 30)
+            assert wait_for(lambda a=again: a not in parent.children() and len(parent.children()) == 2, 30)
         assert "restarting it in 2 s" in log.read_text() and "restarting it in 4 s" in log.read_text()
         family = parent.children()
         os.kill(supervisor.pid, signal.SIGINT)  # only Ctrl-C stops all
@@ -228,12 +227,3 @@ def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_other
     finally:
         if supervisor.poll() is None:
             os.killpg(supervisor.pid, signal.SIGKILL)
-
-
-def _until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deliveries.conftest import wait_for
+from tests.waiting import wait_for
 from tools.embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

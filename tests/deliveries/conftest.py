@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
@@ -121,12 +118,3 @@ def file_activity(cadre: User, **changes) -> object:
         not_applicable={},
         by=cadre,
     )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return condition()

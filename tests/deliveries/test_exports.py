@@ -5,8 +5,8 @@ from openpyxl import load_workbook
 
 from core.models import Area, User
 from reporting.models import ExportJob, ExportStatus, Submission, Subscription, SubscriptionStatus
-from tests.deliveries.conftest import wait_for
 from tests.reporting.helpers import subscribe
+from tests.waiting import wait_for
 
 
 def test_a_large_export_runs_in_the_background_with_progress_and_a_download(worker, client, demo):

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from reporting.models import Delivery, DeliveryStatus, Endpoint
 from reporting.services import deliveries
-from tests.deliveries.conftest import file_activity, wait_for, wire
+from tests.deliveries.conftest import file_activity, wire
 from tests.receiver import RawReceiver
+from tests.waiting import wait_for
 
 
 @pytest.fixture

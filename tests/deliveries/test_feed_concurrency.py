@@ -9,7 +9,8 @@ from django.db import connection, transaction
 from core.models import Department, User
 from reporting.feed import read_feed
 from reporting.models import Delivery
-from tests.deliveries.conftest import file_activity, wait_for
+from tests.deliveries.conftest import file_activity
+from tests.waiting import wait_for
 
 WRITERS, RECORDS_EACH = 8, 12
 
@@ -18,12 +19,18 @@ def test_the_feed_under_concurrent_writers_misses_nothing_and_repeats_nothing(de
     cadre = User.objects.select_related("unit__area").get(username="village")
     propaganda = Department.objects.get(code="propaganda")
     done = threading.Event()
+    # rows stay held back while a transaction that began before them runs anywhere on the server (another
+    # database's too): the writers hold their last record until the reader has read pages of the others, so
+    # that it reads while they write however busy the server is
+    read_enough = threading.Event()
     errors: list[BaseException] = []
 
     def write(seed: int) -> None:
         rng = random.Random(seed)
         try:
             for i in range(RECORDS_EACH):
+                if i == RECORDS_EACH - 1:
+                    read_enough.wait(120)
                 with transaction.atomic():
                     file_activity(cadre, activity_title=f"w{seed}-{i}")
                     # hold the transaction open a while: later transactions commit before this one
@@ -50,6 +57,8 @@ def test_the_feed_under_concurrent_writers_misses_nothing_and_repeats_nothing(de
     pages = 0
     while not done.is_set():
         pages += read_page()
+        if pages > WRITERS:
+            read_enough.set()
         time.sleep(0.005)
     # drain what committed last; rows stay held back while a transaction that began before them runs
     # anywhere on the server (tests elsewhere may share it), so read until all are in or time runs out

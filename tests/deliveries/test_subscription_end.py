@@ -16,8 +16,9 @@ from reporting.models import Delivery, DeliveryStatus, Field, Sheet, Subscriptio
 from reporting.services import deliveries
 from reporting.services.catalogue import end_subscription, zombie_check
 from reporting.services.submissions import add_record
-from tests.deliveries.conftest import ACTIVITY, file_activity, wait_for, wire
+from tests.deliveries.conftest import ACTIVITY, file_activity, wire
 from tests.deliveries.conftest import system_client as _system_client
+from tests.waiting import wait_for
 
 ACTIVITY_FIELDS = ["activity_date", "activity_title", "attendance"]
 

@@ -7,8 +7,10 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
-from core.models import Area, Department
-from reporting.models import Field, Submission, SubmissionVersion, Subscription
+from core.models import Area, Department, User
+from reporting.models import Field, Sheet, Submission, SubmissionVersion, Subscription
+from reporting.periods import Period
+from reporting.services.submissions import submit_sheet
 
 # one cultural activity for the ledger, held on 2026-11-08
 ACTIVITY = {
@@ -32,6 +34,19 @@ VILLAGE_BASICS_Q4 = {
     "arable_land": "2200",
     "volunteers": "48",
 }
+
+
+def file_village_basics(cadre: User, *, period: str = "2026Q4", **changes: str) -> SubmissionVersion:
+    """The cadre's unit files the village basics for `period` through the filing service: VILLAGE_BASICS_Q4,
+    with `changes` (field code -> raw value) on top."""
+    return submit_sheet(
+        unit=cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse(period),
+        raw={**VILLAGE_BASICS_Q4, **changes},
+        not_applicable={},
+        by=cadre,
+    )
 
 
 def subscribe(

@@ -6,10 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.tokens import department_system_user, issue_token
-from reporting.models import AccessRecord, ExportJob, Sheet
-from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from reporting.models import AccessRecord, ExportJob
+from tests.reporting.helpers import file_village_basics
 
 BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-11", "２０２６Q9", "99999"]
 
@@ -69,14 +67,7 @@ def test_every_other_bad_filter_is_named_on_the_data_page(culture_client, params
 
 def test_periods_are_compared_as_periods_not_text(culture_client, culture_api, village_cadre):
     # a yearly bound on a quarterly sheet: as text, "2026Q4" <= "2026" is false and the filing disappeared
-    submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    )
+    file_village_basics(village_cadre)
     rows = culture_api.get(
         "/api/v1/data", {"sheet": "village_basics", "period_from": "2026", "period_to": "2026", "limit": "1000"}
     )

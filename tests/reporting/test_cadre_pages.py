@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from core.models import Unit
 from reporting.models import Field, Sheet, Submission, SubmissionVersion
-from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe
 
 FILL_Q4 = "/fill/village_basics/2026Q4/"
 
@@ -161,19 +161,10 @@ def test_a_sixty_field_table_renders_with_a_bounded_number_of_queries(
 
 @pytest.fixture
 def someone_elses_submission(village_cadre) -> Submission:
-    from reporting.periods import Period
-    from reporting.services.submissions import submit_sheet
 
     other = Unit.objects.filter(area__parent__name="石门乡").select_related("area").first()
     cadre = other.members.first()
-    return submit_sheet(
-        unit=other,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=cadre,
-    ).submission
+    return file_village_basics(cadre).submission
 
 
 def test_a_cadre_of_another_unit_gets_404_for_a_submission_that_is_not_theirs(cadre_client, someone_elses_submission):

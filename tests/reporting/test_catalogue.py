@@ -22,8 +22,7 @@ from reporting.models import (
 from reporting.onetable import build_one_table
 from reporting.periods import Period
 from reporting.services.catalogue import change_definition, confirm_subscription, retire_field, zombie_check
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import file_village_basics
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -70,14 +69,7 @@ def test_a_definition_change_cannot_reach_back_into_a_running_period(office_admi
 def test_a_retired_field_leaves_the_next_open_period_but_old_submissions_still_show_it(
     client, village_cadre, office_admin
 ):
-    version = submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    )
+    version = file_village_basics(village_cadre)
     books = Field.objects.get(code="library_books")
     day = retire_field(field=books, reason="农家书屋改由图书馆系统统计", by=office_admin, today=TODAY)
     assert day == dt.date(2027, 1, 1)
@@ -201,14 +193,7 @@ def test_a_filing_goes_out_to_the_subscriptions_as_they_are_now_not_as_cached(vi
             "(SELECT id FROM reporting_subscription WHERE department_id = %s)",
             [field.pk, civil.pk],
         )
-    version = submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    )
+    version = file_village_basics(village_cadre)
     rows = {d.subscription_id: d for d in Delivery.objects.filter(version=version)}
     taken = Subscription.fields.through.objects.filter(subscription_id__in=rows, field__sheet__code="village_basics")
     expected: dict[int, set[str]] = {}

@@ -19,7 +19,7 @@ from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscriptio
 from reporting.periods import Period
 from reporting.services.submissions import add_record, submit_sheet
 from tests.deliveries.conftest import ACTIVITY
-from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe
 
 
 @pytest.fixture(autouse=True)
@@ -57,14 +57,7 @@ def _series(html: str) -> dict:
 
 def _file_q4(username: str) -> None:
     cadre = User.objects.select_related("unit").get(username=username)
-    submit_sheet(
-        unit=cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=cadre,
-    )
+    file_village_basics(cadre)
 
 
 def test_the_sums_are_those_of_the_rows_the_department_may_read_and_each_unit_summed_is_recorded_once(books):

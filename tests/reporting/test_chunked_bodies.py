@@ -19,7 +19,7 @@ from django.db import connection
 from core.models import User
 from core.tokens import department_system_user, issue_token
 from reporting.models import Endpoint, Submission
-from tests.deliveries.conftest import wait_for
+from tests.waiting import wait_for
 from tools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.models import User
-from reporting.models import AccessKind, AccessRecord, Sheet, Subscription, SubscriptionStatus, ZombieFlag
-from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from reporting.models import AccessKind, AccessRecord, Subscription, SubscriptionStatus, ZombieFlag
+from tests.reporting.helpers import file_village_basics
 
 
 def _read_feeds(base_url: str, capsys) -> list[str]:
@@ -23,9 +21,7 @@ def test_the_demo_feed_reader_reads_the_civil_and_statistics_feeds_over_http_and
 ):
     settings.DATA_DIR = tmp_path  # the data folder, ONETABLE_DATA_DIR
     village = User.objects.select_related("unit__area").get(username="village")
-    sheet = Sheet.objects.get(code="village_basics")
-    q4 = Period.parse("2026Q4")
-    submit_sheet(unit=village.unit, sheet=sheet, period=q4, raw=VILLAGE_BASICS_Q4, not_applicable={}, by=village)
+    file_village_basics(village)
     # The feed shows a delivery once every transaction older than its own has ended, anywhere on the
     # server (the snapshot rule; other databases' tests count): read as the demo does, until it is there.
     lines: list[str] = []

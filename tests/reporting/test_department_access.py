@@ -16,10 +16,8 @@ from rest_framework.test import APIClient
 
 from core.models import Area, Department, Unit, User
 from core.tokens import department_system_user, issue_token
-from reporting.models import Sheet, Subscription, SubscriptionStatus
-from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4, store_version, subscribe
+from reporting.models import Subscription, SubscriptionStatus
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, store_version, subscribe
 
 CANARIES = {"library_books": "987654", "arable_land": "98765.4"}  # culture only; statistics only
 PAGES = [
@@ -45,14 +43,7 @@ APIS = [
 
 @pytest.fixture
 def canaries(village_cadre):
-    submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw={**VILLAGE_BASICS_Q4, **CANARIES},
-        not_applicable={},
-        by=village_cadre,
-    )
+    file_village_basics(village_cadre, **CANARIES)
 
 
 def body(response) -> str:
@@ -142,14 +133,7 @@ def test_no_login_and_an_expired_token_get_nothing(client, culture_analyst, cana
 
 def test_data_outside_a_subscriptions_scope_or_window_is_absent(client, civil_analyst, village_cadre, canaries):
     other = Unit.objects.filter(area__parent__name="石门乡").first()
-    submit_sheet(
-        unit=other,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw={**VILLAGE_BASICS_Q4, "households": "4444"},
-        not_applicable={},
-        by=other.members.first(),
-    )
+    file_village_basics(other.members.first(), households="4444")
     Subscription.objects.filter(department=civil_analyst.department).update(status=SubscriptionStatus.ENDED)
     subscribe("civil", ["households"], scope=Area.objects.get(name="石门乡"))
     api = token_client(department_system_user(department=civil_analyst.department))

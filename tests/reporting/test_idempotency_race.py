@@ -16,6 +16,7 @@ from core.tokens import issue_token
 from reporting import idempotency
 from reporting.models import IdempotencyKey, SubmissionVersion
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.waiting import someone_waits_for_my_lock, wait_for
 
 URL = "/api/v1/unit/submissions"
 BODY = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_Q4}
@@ -52,8 +53,8 @@ def test_a_repeat_arriving_mid_filing_waits_then_gets_the_first_answer(cadre):
     with transaction.atomic():  # the first request, holding the key while it files
         claim = idempotency.claim_key(user=cadre, key="k-race", fingerprint=fingerprint)
         thread.start()
-        thread.join(timeout=1.0)
-        assert thread.is_alive(), "the repeat did not wait for the request holding its key"
+        assert wait_for(someone_waits_for_my_lock), "the repeat did not wait for the request holding its key"
+        assert thread.is_alive()
         idempotency.finish_key(claim, status=201, body={"answer": "first"})
     thread.join(timeout=30)
     response = result["response"]
@@ -69,7 +70,7 @@ def test_a_repeat_whose_first_request_failed_takes_the_key_and_files_once(cadre)
     with pytest.raises(RuntimeError), transaction.atomic():
         idempotency.claim_key(user=cadre, key="k-retry", fingerprint=fingerprint)
         thread.start()
-        thread.join(timeout=1.0)
+        assert wait_for(someone_waits_for_my_lock)  # the repeat waits for the key this request holds
         assert thread.is_alive()
         raise RuntimeError("the first request's process failed mid-filing")  # everything it did rolls back
     thread.join(timeout=30)

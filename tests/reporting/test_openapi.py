@@ -7,10 +7,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from core.tokens import department_system_user, issue_token
-from reporting.models import Sheet
-from reporting.periods import Period
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import file_village_basics
 
 QUERY = {"period": "2026Q4", "sheet": "village_basics"}
 
@@ -32,14 +29,7 @@ def _client(user) -> APIClient:
 def test_every_documented_get_endpoint_answers_with_a_documented_status_and_body(
     schema, village_cadre, culture_analyst
 ):
-    submission = submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    ).submission
+    submission = file_village_basics(village_cadre).submission
     cadre = _client(village_cadre)
     department = _client(department_system_user(department=culture_analyst.department))
     checked = 0

@@ -1,7 +1,6 @@
 import datetime as dt
 import re
 import threading
-import time
 
 import pytest
 import time_machine
@@ -9,6 +8,7 @@ from django.db import connection, transaction
 
 from reporting.models import DataRequest, Endpoint, Field, RequestStatus, Sheet, Subscription
 from tests.reporting.helpers import form_of, text_of
+from tests.waiting import someone_waits_for_my_lock, wait_for
 
 FORM = {
     "title": "乡村宽带普及监测",
@@ -444,15 +444,7 @@ def test_an_approval_racing_another_for_the_same_new_code_is_answered_not_a_serv
                     type="integer",
                 )
                 inserted.set()
-                with connection.cursor() as cursor:  # commit once the page's insert waits on this one
-                    for _attempt in range(3000):
-                        cursor.execute(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND datname = current_database()"
-                        )
-                        if cursor.fetchone()[0]:
-                            break
-                        time.sleep(0.01)
+                wait_for(someone_waits_for_my_lock, timeout=30)  # commit once the page's insert waits on this one
         finally:
             connection.close()
 

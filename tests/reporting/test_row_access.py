@@ -61,7 +61,9 @@ def _export_job(culture: User) -> ExportJob:
 
 
 def _token(culture: User) -> ApiToken:
-    return issue_token(user=department_system_user(department=culture.department), name="sys", valid_for=dt.timedelta(days=9))[0]
+    return issue_token(
+        user=department_system_user(department=culture.department), name="sys", valid_for=dt.timedelta(days=9)
+    )[0]
 
 
 def _flag(culture: User) -> ZombieFlag:

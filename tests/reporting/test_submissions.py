@@ -13,7 +13,7 @@ from reporting.services.submissions import (
     save_draft,
     submit_sheet,
 )
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics
 
 Q4 = Period.parse("2026Q4")
 
@@ -96,14 +96,14 @@ def test_not_applicable_needs_a_reason_and_may_be_forbidden(village_cadre, basic
 
 
 def test_a_second_first_submission_is_refused(village_cadre, basics):
-    submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+    file_village_basics(village_cadre)
     with pytest.raises(AlreadySubmitted):
-        submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+        file_village_basics(village_cadre)
     assert Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").count() == 1
 
 
 def test_a_correction_is_a_new_version_and_the_old_one_stays(village_cadre, basics):
-    first = submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+    first = file_village_basics(village_cadre)
     second = correct_submission(
         submission=first.submission,
         raw={**VILLAGE_BASICS_Q4, "households": "620"},
@@ -122,7 +122,7 @@ def test_a_correction_is_a_new_version_and_the_old_one_stays(village_cadre, basi
 
 
 def test_a_correction_needs_a_reason_and_the_current_version(village_cadre, basics):
-    first = submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+    first = file_village_basics(village_cadre)
     with pytest.raises(Problems) as caught:
         correct_submission(
             submission=first.submission,
@@ -146,7 +146,7 @@ def test_a_correction_needs_a_reason_and_the_current_version(village_cadre, basi
 
 
 def test_versions_cannot_be_changed(village_cadre, basics):
-    version = submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+    version = file_village_basics(village_cadre)
     version.values["households"] = 1
     with pytest.raises(DatabaseError, match="append-only"):  # PostgreSQL refuses; tests/core/test_append_only.py
         version.save()
@@ -199,5 +199,5 @@ def test_a_draft_keeps_invalid_typing_and_is_dropped_on_submit(village_cadre, ba
         unit=village_cadre.unit, sheet=basics, period=Q4, raw={"values": {"households": "abc"}}, by=village_cadre
     )
     assert Draft.objects.get(unit=village_cadre.unit).raw["values"]["households"] == "abc"
-    submit(village_cadre, basics, VILLAGE_BASICS_Q4)
+    file_village_basics(village_cadre)
     assert not Draft.objects.filter(unit=village_cadre.unit).exists()
