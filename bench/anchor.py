@@ -18,9 +18,9 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from core.models import Area, Unit, User
-from reporting import idempotency
-from reporting.onetable import active_sheet, sheet_catalogue
-from reporting.periods import Period
+from reporting.catalogue.periods import Period
+from reporting.filing import idempotency
+from reporting.filing.onetable import active_sheet, sheet_catalogue
 from reporting.services.deliveries import create_deliveries
 from reporting.services.submissions import Answers, _first_submission, _new_version
 

@@ -122,7 +122,7 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
 
     from core.models import Department
     from core.tokens import department_system_user, issue_token
-    from reporting import webhooks
+    from reporting.delivery import webhooks
     from reporting.models import AllowedNetwork, Endpoint, Subscription
 
     AllowedNetwork.objects.get_or_create(cidr="127.0.0.1/32")

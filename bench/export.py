@@ -135,7 +135,7 @@ def chart_latency(facts: dict) -> dict:
 
     from core.appendonly import maintenance
     from core.models import Department, User
-    from reporting.data import entitled_fields
+    from reporting.reads.data import entitled_fields
 
     department = Department.objects.get(code=facts["department"])
     field = next(f for f in entitled_fields(department) if f.type in ("integer", "decimal"))
@@ -219,8 +219,8 @@ def child(kind: str, department: str, period_from: str, period_to: str) -> None:
 
     from bench import province
     from core.models import User
-    from reporting.exports import export_dir, run_export
     from reporting.models import ExportJob
+    from reporting.reads.exports import export_dir, run_export
 
     user = User.objects.get(username=department)
     params = {"sheet": province.SHEET, "period_from": period_from, "period_to": period_to}

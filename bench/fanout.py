@@ -58,7 +58,7 @@ def create_rate(limit: int) -> dict:
     """Outbox rows a second from the real statement, in one transaction rolled back afterwards."""
     from django.db import connection, transaction
 
-    from reporting.onetable import sheet_catalogue
+    from reporting.filing.onetable import sheet_catalogue
     from reporting.services.deliveries import create_deliveries
 
     versions = _versions(limit)
@@ -110,7 +110,7 @@ def send_rate(limit: int) -> dict:
 
     from core.appendonly import maintenance
     from core.models import Department
-    from reporting import webhooks
+    from reporting.delivery import webhooks
     from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
     from reporting.services.deliveries import batch_body, create_deliveries, delivery_bodies, send_batch
 

@@ -181,7 +181,7 @@ def file_one(port: int, token: str, title: str) -> tuple[int, float]:
 def _wire(department_code: str, url: str | None) -> None:
     """Send a department's subscriptions to a new endpoint at `url` (None: the feed); older endpoints pause."""
     from core.models import Department
-    from reporting import webhooks
+    from reporting.delivery import webhooks
     from reporting.models import Endpoint, Subscription
 
     department = Department.objects.get(code=department_code)

@@ -140,7 +140,7 @@ def department_field_sets() -> list[list[int]]:
 
 
 def history_periods(months: int) -> list:
-    from reporting.periods import Period
+    from reporting.catalogue.periods import Period
 
     end = Period.parse(HISTORY_END)
     return list(end.shift(-(months - 1)).periods_until(end))
@@ -150,7 +150,7 @@ def filing_periods(months: int, today: dt.date | None = None) -> list[str]:
     """The months the benchmarks file, as the API writes them: this month and back, skipping the history."""
     from django.utils import timezone
 
-    from reporting.periods import Period
+    from reporting.catalogue.periods import Period
 
     history = {str(p) for p in history_periods(months)}
     # the server decides "begun" on its local date, and so does this

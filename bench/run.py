@@ -70,7 +70,7 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         f"{facts['province']['months']} months of every village's filing ({facts['province']['values']:,} values)"
         + (", plus the outbox rows of the last three months." if facts["province"]["months"] > 3 else ".")
         + f" Built or checked in {facts['province']['seconds']:.0f} s. The benchmarks file months open to filing"
-        " (begun, as reporting/onetable.py `filing_table` asks) that the history does not hold: this month, then"
+        " (begun, as reporting/filing/onetable.py `filing_table` asks) that the history does not hold: this month, then"
         " back from the month before the history.",
         "",
         "## Export: one department's data, CSV and XLSX (issue 5; targets from issue 7)",
@@ -109,7 +109,7 @@ def render(report: dict, facts: dict, quick: bool) -> str:
         "Where the export's time goes: COPY writes one line per value inside PostgreSQL, while the export keeps",
         "only the department's entitled values (subscription, scope, window) in SQL, decodes one JSON object per",
         "row, formats CSV or XLSX in Python, and writes an access record for every row read (units see who read",
-        "their data). XLSX is written by OneTable's streaming writer (`reporting/xlsx_stream.py`: one XML string per",
+        "their data). XLSX is written by OneTable's streaming writer (`reporting/reads/xlsx_stream.py`: one XML string per",  # noqa: E501
         "row into the zip member), which replaced XlsxWriter's constant-memory mode for exports.",
         "",
     ]
@@ -450,23 +450,23 @@ said otherwise):
 Eighth round (issue 18, 2026-11-29: the figures the code's comments and docstrings cited now live here; the
 code names the round, and those already above are not repeated):
 
-- **Exports read ahead, how far** (`READ_AHEAD` in reporting/exports.py): with 2 pieces of 1,000 rows ready,
+- **Exports read ahead, how far** (`READ_AHEAD` in reporting/reads/exports.py): with 2 pieces of 1,000 rows ready,
   an XLSX of 2.4 M values took 11.7 s; with 5, 8.9 s (fourth round's data set; set the constant and run the
   export benchmark).
 - **The chart takes the value out as the versions are scanned** (`OFFSET 0` keeps that subquery from being
-  merged in reporting/data.py's chart statement): merged, PostgreSQL carried each 200-value document through
+  merged in reporting/reads/data.py's chart statement): merged, PostgreSQL carried each 200-value document through
   the joins and spilled about 1 GB to temporary files; the province-wide chart took 7.8 s instead of 6.0 s
   (fifth round; remove the `OFFSET 0` and run the export benchmark's chart).
-- **A data page from the last year** (reporting/data.py, a page looks each current version up): merge-joined
+- **A data page from the last year** (reporting/reads/data.py, a page looks each current version up): merge-joined
   from the first id on, it read 240,000 versions, 249–254 ms in two measurements; 88 ms now (fourth round).
 - **XLSX writers** (`python -m bench.xlsx_writers`: CPU time, no database, medians of 3 alternating;
   2026-11-29 on the 2-core machine above): 900,000 cells (20,000 rows of 5 fixed cells and 40 values),
   OneTable's streaming writer 1,088,091 cells/s, XlsxWriter's constant-memory mode 209,978 cells/s: 5.2×.
   The first round's ~9 µs a cell and ~47,000–50,000 cells/s were whole exports through XlsxWriter, measured
-  by an earlier version of bench/export.py, which reporting/xlsx_stream.py cited; that file no longer
+  by an earlier version of bench/export.py, which reporting/reads/xlsx_stream.py cited; that file no longer
   measures XlsxWriter.
 - **The submit and delivered benchmarks file only months open to filing.** Since issue 17 a periodic
-  sheet is filed only for a period that has begun (reporting/onetable.py `filing_table`); the benchmarks
+  sheet is filed only for a period that has begun (reporting/filing/onetable.py `filing_table`); the benchmarks
   filed 202611 onwards, so most of their filings would have been refused with 400 `period.not_open`.
   They now file this month, then back from the month before the history (every benchmark department's
   subscription starts in 2000), and a benchmark fails, reporting no rate, if any filing answers other

@@ -124,7 +124,7 @@ def prepare(months: int) -> Filers:
 
 def body(i: int, rng: random.Random, period: str) -> dict:
     from bench import province
-    from reporting.periods import Period
+    from reporting.catalogue.periods import Period
 
     return province.values_for(rng, Period.parse(period).start, 100 + i % 1000)
 

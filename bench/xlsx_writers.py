@@ -2,7 +2,7 @@
 
 `python -m bench.xlsx_writers`: the same rows (5 fixed text cells and 40 values, numbers and short text,
 as a department's export has them) written by each, alternating, medians of 3; no database. It measures
-why exports do not use XlsxWriter (reporting/xlsx_stream.py). Needs XlsxWriter installed.
+why exports do not use XlsxWriter (reporting/reads/xlsx_stream.py). Needs XlsxWriter installed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def rows() -> list[list]:
 
 
 def ours(path: Path, data: list[list]) -> None:
-    from reporting.xlsx_stream import StreamingWorkbook
+    from reporting.reads.xlsx_stream import StreamingWorkbook
 
     with StreamingWorkbook(path, "基层综合月报") as book:
         book.header([f"p_{i:03d}" for i in range(len(data[0]))])

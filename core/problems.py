@@ -2,7 +2,7 @@
 with; and the one rule for text OneTable keeps.
 
 Used by `core` (its middleware refuses unstorable text before any view) and by `reporting` (which adds the codes
-and messages of its own rules with `add_messages`, in reporting/errors.py). Imports no app of OneTable.
+and messages of its own rules with `add_messages`, in reporting/rejections.py). Imports no app of OneTable.
 """
 
 from __future__ import annotations

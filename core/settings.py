@@ -191,7 +191,7 @@ REST_FRAMEWORK = {
         "core.tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "EXCEPTION_HANDLER": "reporting.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "reporting.api.error_handlers.api_exception_handler",
     "DEFAULT_PARSER_CLASSES": ["reporting.api.parsers.JSONParser"],  # JSON only; strings checked storable
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "URL_FORMAT_OVERRIDE": None,  # `format` is OneTable's own parameter (json or csv), not DRF's renderer switch

@@ -7,10 +7,10 @@ from core import views
 admin.site.site_header = "一表通 OneTable"
 admin.site.site_title = "一表通 OneTable"
 
-handler400 = "reporting.api.errors.api_bad_request"
-handler403 = "reporting.api.errors.api_permission_denied"
-handler404 = "reporting.api.errors.api_not_found"
-handler500 = "reporting.api.errors.api_server_error"
+handler400 = "reporting.api.error_handlers.api_bad_request"
+handler403 = "reporting.api.error_handlers.api_permission_denied"
+handler404 = "reporting.api.error_handlers.api_not_found"
+handler500 = "reporting.api.error_handlers.api_server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),

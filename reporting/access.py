@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from core.models import Department, Office, Unit
+from reporting.filing.onetable import active_sheet
 from reporting.models import (
     DataRequest,
     Delivery,
@@ -19,7 +20,6 @@ from reporting.models import (
     Submission,
     ZombieFlag,
 )
-from reporting.onetable import active_sheet
 
 
 def _found[T](row: T | None) -> T:

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from reporting import webhooks
+from reporting.delivery import webhooks
 from reporting.models import (
     AccessRecord,
     AllowedNetwork,

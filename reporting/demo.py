@@ -10,9 +10,9 @@ from django.db import transaction
 
 from core.demo_accounts import DEMO_PASSWORD
 from core.models import Area, AreaLevel, Department, Office, Role, Unit, User
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import build_one_table
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
-from reporting.onetable import build_one_table
-from reporting.periods import Period
 
 TOWNSHIPS = [  # (name, statutory 3-digit township code)
     ("城关镇", "100"),

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from reporting.errors import Problem, unstorable
+from reporting.rejections import Problem, unstorable
 
 _WHOLE = re.compile(r"[0-9]{1,18}")
 

@@ -3,7 +3,7 @@ this module but the Celery app's autodiscovery."""
 
 from celery import shared_task
 
-from reporting import exports
+from reporting.reads import exports
 from reporting.services import catalogue, deliveries
 
 

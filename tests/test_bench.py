@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from bench import compare, province, submit
-from reporting.periods import Period
+from reporting.catalogue.periods import Period
 
 
 def filers(periods: list[str]) -> submit.Filers:

@@ -15,12 +15,12 @@ from core.models import Area
 from reporting.access import access_deliveries, access_endpoint
 from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayIn
 from reporting.api.schemas import ErrorOut
-from reporting.data import Query, entitled_fields, unknown_fields
-from reporting.errors import Problem, Problems
-from reporting.exports import csv_chunks, read_page
-from reporting.feed import read_feed
+from reporting.catalogue.periods import period_range
+from reporting.delivery.feed import read_feed
 from reporting.models import Endpoint, Field, Sheet, Status
-from reporting.periods import period_range
+from reporting.reads.data import Query, entitled_fields, unknown_fields
+from reporting.reads.exports import csv_chunks, read_page
+from reporting.rejections import Problem, Problems
 from reporting.services import deliveries
 
 FeedOut = inline_serializer(

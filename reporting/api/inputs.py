@@ -17,10 +17,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reporting.errors import Problem, Problems, storable
-from reporting.feed import CURSOR
+from reporting.catalogue.periods import Period
+from reporting.delivery.feed import CURSOR
 from reporting.params import whole_number
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems, storable
 
 PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
 

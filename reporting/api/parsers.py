@@ -8,7 +8,7 @@ import re
 
 from rest_framework import parsers
 
-from reporting.errors import MAX_DEPTH, Problem, Problems, unstorable
+from reporting.rejections import MAX_DEPTH, Problem, Problems, unstorable
 
 # In valid JSON a character `storable` refuses can only be written as an escape (raw, a control character is
 # refused by the decoder and a surrogate is invalid UTF-8), as the short escapes \b and \f, or as U+FFFE/U+FFFF

@@ -13,16 +13,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_own_unit, signed_in
-from reporting import idempotency
 from reporting.access import access_unit_sheet, access_unit_submission
-from reporting.api.errors import not_found, problem_response
+from reporting.api.error_handlers import not_found, problem_response
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
-from reporting.errors import Problem, Problems, error_body
+from reporting.catalogue.periods import Period
+from reporting.filing import idempotency
+from reporting.filing.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
 from reporting.models import Sheet, Submission, SubmissionVersion
-from reporting.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
 from reporting.params import whole_number
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems, error_body
 from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
 
 

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    from reporting.periods import Period
+    from reporting.catalogue.periods import Period
 
     Submission = apps.get_model("reporting", "Submission")
     for submission in Submission.objects.filter(period_start__isnull=True).iterator():

@@ -8,9 +8,9 @@ from django.db import transaction
 
 from core.audit import audited, record
 from core.models import User
-from reporting.errors import Problem, Problems
+from reporting.catalogue.periods import Period
 from reporting.models import Cadence, DueException, DueRule, Sheet
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems
 
 
 @audited("calendar.rule_set")

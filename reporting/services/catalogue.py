@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import User
-from reporting import fieldtypes
-from reporting.accesslog import last_uses
-from reporting.errors import Problem, Problems
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period, first_not_begun
 from reporting.models import (
     ClosureLog,
     Field,
@@ -27,7 +26,8 @@ from reporting.models import (
     ZombieFlag,
     ZombieKind,
 )
-from reporting.periods import Period, first_not_begun
+from reporting.reads.accesslog import last_uses
+from reporting.rejections import Problem, Problems
 from reporting.services.deliveries import withdraw_deliveries
 
 ORIGINAL = dt.date(1900, 1, 1)

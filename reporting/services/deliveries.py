@@ -40,7 +40,8 @@ from django.utils import timezone
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
 from core.models import Department, User
-from reporting import webhooks
+from reporting.delivery import webhooks
+from reporting.filing.onetable import SheetCatalogue, sheet_catalogue
 from reporting.models import (
     SENDABLE,
     AccessKind,
@@ -52,7 +53,6 @@ from reporting.models import (
     Subscription,
     entitles_sql,
 )
-from reporting.onetable import SheetCatalogue, sheet_catalogue
 from reporting.sql import array_literal as _array
 
 log = logging.getLogger("onetable.deliveries")
@@ -67,7 +67,7 @@ LONGEST_RETRY = dt.timedelta(days=1)
 RETRY_FOR = dt.timedelta(days=3)  # a delivery is retried for at least this long before it is dead-lettered
 CIRCUIT_AFTER = 5  # consecutive failures that open an endpoint's circuit
 
-# One row per subscription the filing goes to, computed from the cached catalogue (reporting.onetable)
+# One row per subscription the filing goes to, computed from the cached catalogue (reporting.filing.onetable)
 # and passed as arrays; a correction's rows point at the delivery of the version they replace.
 _CREATE_SQL = """
 INSERT INTO reporting_delivery

@@ -1,4 +1,4 @@
-"""Exports a department asks for: queued here, written by a worker (reporting.exports.run_export)."""
+"""Exports a department asks for: queued here, written by a worker (reporting.reads.exports.run_export)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db import transaction
 from core.audit import audited, record
 from core.celery import app
 from core.models import Department, User
-from reporting.exports import RUN_EXPORT_TASK
 from reporting.models import ExportJob
+from reporting.reads.exports import RUN_EXPORT_TASK
 
 
 @audited("export.requested")

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import Area, Department, User
-from reporting import fieldtypes
-from reporting.errors import Problem, Problems
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period, PeriodError, first_not_begun
 from reporting.models import (
     CODE,
     DataRequest,
@@ -24,7 +24,7 @@ from reporting.models import (
     Status,
     Subscription,
 )
-from reporting.periods import Period, PeriodError, first_not_begun
+from reporting.rejections import Problem, Problems
 
 PROPOSAL_KEYS = (
     "code",

@@ -13,11 +13,11 @@ from django.utils import timezone
 from core.audit import audited, read_only, record
 from core.models import Unit, User
 from core.rows import insert
-from reporting.errors import Problem, Problems, storable
-from reporting.fieldtypes import parse_value
+from reporting.catalogue.fieldtypes import parse_value
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import OneTable, filing_table
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
-from reporting.onetable import OneTable, filing_table
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems, storable
 from reporting.services.deliveries import create_deliveries
 
 

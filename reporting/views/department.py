@@ -20,16 +20,16 @@ from django_htmx.middleware import HtmxDetails
 from core.access import access_department, access_department_token, signed_in
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
 from core.tokens import department_system_user, issue_token, revoke_token
-from reporting import fieldtypes
 from reporting.access import access_deliveries, access_endpoint, access_export_job, access_open_flag
-from reporting.accesslog import access_history
-from reporting.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
-from reporting.errors import Problem, Problems
-from reporting.exports import columns, csv_chunks, export_dir, read_page
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period, PeriodError, period_range
 from reporting.models import ExportJob, ExportStatus, ZombieFlag
 from reporting.params import number_in, whole_number
-from reporting.periods import Period, PeriodError, period_range
-from reporting.selectors import display
+from reporting.reads.accesslog import access_history
+from reporting.reads.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
+from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
+from reporting.reads.selectors import display
+from reporting.rejections import Problem, Problems
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
 from reporting.services.exports import request_export

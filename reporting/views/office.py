@@ -15,10 +15,8 @@ from django.utils.translation import gettext as _
 
 from core.access import access_office, signed_in
 from core.models import Area, Unit
-from reporting.accesslog import last_uses
-from reporting.burden import burden_filters, burden_report
-from reporting.errors import Problem, Problems
-from reporting.forms import DefinitionInputs
+from reporting.catalogue.periods import Period
+from reporting.filing.forms import DefinitionInputs
 from reporting.models import (
     Cadence,
     ClosureLog,
@@ -30,7 +28,9 @@ from reporting.models import (
     ZombieFlag,
 )
 from reporting.params import number_in
-from reporting.periods import Period
+from reporting.reads.accesslog import last_uses
+from reporting.reads.burden import burden_filters, burden_report
+from reporting.rejections import Problem, Problems
 from reporting.services.calendar import set_due_exception, set_due_rules
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
 from reporting.views import posted_id

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_POST
 
 from core.access import access_department, access_office, signed_in
 from core.models import Area, AreaLevel
-from reporting import fieldtypes, review
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
-from reporting.errors import Problem, Problems
-from reporting.forms import ProposalRow
+from reporting.catalogue import fieldtypes
+from reporting.filing.forms import ProposalRow
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
+from reporting.rejections import Problem, Problems
 from reporting.services.requests import (
     RequestInput,
     first_open_period,
@@ -30,6 +30,7 @@ from reporting.services.requests import (
     submit_request,
     withdraw_request,
 )
+from reporting.subscriptions import review
 from reporting.views import posted_id, posted_ids
 
 PROPOSAL_ROWS = 3  # empty rows a new request offers for new fields

@@ -16,15 +16,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.access import access_own_unit, signed_in
-from reporting import excel, idempotency
 from reporting.access import access_unit_sheet, access_unit_submission
-from reporting.errors import Problems
-from reporting.forms import draft_answers, read_post, rows_for
+from reporting.catalogue.periods import Period, PeriodError
+from reporting.filing import excel, idempotency
+from reporting.filing.forms import draft_answers, read_post, rows_for
+from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
 from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
-from reporting.onetable import due_date, due_items, filing_table, ledger_sheets
 from reporting.params import whole_number
-from reporting.periods import Period, PeriodError
-from reporting.selectors import display, versions_with_changes
+from reporting.reads.selectors import display, versions_with_changes
+from reporting.rejections import Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
     VersionConflict,

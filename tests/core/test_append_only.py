@@ -14,9 +14,9 @@ from psycopg import sql
 from core.appendonly import maintenance
 from core.audit import record
 from core.models import AuditEvent
-from reporting.accesslog import write_access_records
+from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, AccessRecord, Sheet, SubmissionVersion, Subscription
-from reporting.periods import Period
+from reporting.reads.accesslog import write_access_records
 from reporting.services.submissions import submit_sheet
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 

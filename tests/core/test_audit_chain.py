@@ -22,8 +22,8 @@ from core.appendonly import maintenance
 from core.audit import CHAINED, SEAL_LOCK, chain_hash, read_seal_log, record, seal_events
 from core.models import AuditEvent, User
 from core.tasks import seal_audit_task
+from reporting.catalogue.periods import Period
 from reporting.models import Sheet
-from reporting.periods import Period
 from reporting.services.submissions import correct_submission, submit_sheet
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 

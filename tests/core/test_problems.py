@@ -4,7 +4,7 @@ import pytest
 
 from core import problems
 from core.problems import Problem, add_messages
-from reporting import errors
+from reporting import rejections as errors
 
 
 def test_it_refuses_to_give_a_rule_code_a_second_meaning():

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from core.celery import app as celery_app
 from core.models import Department, Role, User
 from core.tokens import issue_token
-from reporting import webhooks
+from reporting.delivery import webhooks
 from reporting.models import AllowedNetwork, Endpoint, Sheet, Subscription
 from reporting.services.submissions import add_record
 from tests.receiver import Receiver

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from core.tokens import issue_token
-from reporting import webhooks
+from reporting.delivery import webhooks
 from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
 from reporting.services import deliveries
 from reporting.services.submissions import correct_submission
@@ -298,7 +298,7 @@ def test_another_department_cannot_replay_or_pause_what_is_not_theirs(loopback_a
 
 def test_a_cadre_sees_which_department_read_the_unit_data_and_another_cadre_does_not(client, cadre, demo):
     from core.models import Department
-    from reporting.feed import read_feed
+    from reporting.delivery.feed import read_feed
 
     file_activity(cadre)
     culture = Department.objects.get(code="culture")

@@ -7,7 +7,7 @@ import time
 from django.db import connection, transaction
 
 from core.models import Department, User
-from reporting.feed import read_feed
+from reporting.delivery.feed import read_feed
 from reporting.models import Delivery
 from tests.deliveries.conftest import file_activity
 from tests.waiting import wait_for

@@ -7,8 +7,8 @@ import time_machine
 from playwright.sync_api import expect
 
 from core.models import User
+from reporting.catalogue.periods import Period
 from reporting.models import Sheet
-from reporting.periods import Period
 from reporting.services.submissions import submit_sheet
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_department_and_office import login

@@ -8,8 +8,8 @@ from html import unescape
 from html.parser import HTMLParser
 
 from core.models import Area, Department, User
+from reporting.catalogue.periods import Period
 from reporting.models import Field, Sheet, Submission, SubmissionVersion, Subscription
-from reporting.periods import Period
 from reporting.services.submissions import submit_sheet
 
 # one cultural activity for the ledger, held on 2026-11-08

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 
 from core.models import Unit
-from reporting.accesslog import access_history, write_access_records
 from reporting.models import AccessKind, AccessRecord, Sheet, Subscription
+from reporting.reads.accesslog import access_history, write_access_records
 
 START = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
 

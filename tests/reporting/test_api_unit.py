@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from core.models import Unit
 from core.tokens import digest, issue_token, revoke_token, usable_token
-from reporting.errors import render
 from reporting.models import IdempotencyKey, Submission, SubmissionVersion
+from reporting.rejections import render
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 
 URL = "/api/v1/unit/submissions"
@@ -75,7 +75,7 @@ def test_idempotency_same_key_different_body_is_422(api, village_cadre):
 
 def test_idempotency_a_key_still_in_flight_is_409(api, village_cadre):
     # another request with this key has claimed it and not finished
-    from reporting.idempotency import request_hash
+    from reporting.filing.idempotency import request_hash
 
     IdempotencyKey.objects.create(user=village_cadre, key="k-busy", request_hash=request_hash(URL, BODY))
     response = post(api, key="k-busy")

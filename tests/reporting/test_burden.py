@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from core.models import Area
-from reporting.burden import burden_report
 from reporting.models import Sheet, Subscription, SubscriptionStatus
+from reporting.reads.burden import burden_report
 from reporting.services.submissions import add_record
 from tests.reporting.helpers import subscribe
 

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 
 from core.models import Department
-from reporting.errors import Problem, Problems
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import build_one_table
 from reporting.models import (
     AccessKind,
     ClosureLog,
@@ -19,8 +20,7 @@ from reporting.models import (
     ZombieFlag,
     ZombieKind,
 )
-from reporting.onetable import build_one_table
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems
 from reporting.services.catalogue import change_definition, confirm_subscription, retire_field, zombie_check
 from tests.reporting.helpers import file_village_basics
 
@@ -105,7 +105,7 @@ def test_a_confirmed_subscription_is_kept(demo, stats_user):
 
 
 def test_a_subscription_that_is_used_is_not_flagged(demo, village_cadre):
-    from reporting.accesslog import write_access_records
+    from reporting.reads.accesslog import write_access_records
 
     culture = Subscription.objects.get(department__code="culture")
     write_access_records(

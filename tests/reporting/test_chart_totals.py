@@ -1,5 +1,5 @@
 """The department chart: a numeric field's sums over periods and by township, computed by PostgreSQL over
-exactly the filings the department may read (`reporting.data.rows` is the reference); each unit summed gets
+exactly the filings the department may read (`reporting.reads.data.rows` is the reference); each unit summed gets
 one access record naming the field and its periods summed."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time_machine
 from django.db.models import ProtectedError
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department, Unit, User
-from reporting.data import Query, field_totals, rows
+from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscription, SubscriptionStatus
-from reporting.periods import Period
+from reporting.reads.data import Query, field_totals, rows
 from reporting.services.submissions import add_record, submit_sheet
 from tests.deliveries.conftest import ACTIVITY
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe

@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from core.models import User
 from core.tokens import department_system_user, issue_token
-from reporting.data import Query, rows
-from reporting.exports import read_page
 from reporting.models import Sheet
+from reporting.reads.data import Query, rows
+from reporting.reads.exports import read_page
 
 
 @pytest.fixture

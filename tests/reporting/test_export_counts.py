@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from core.models import Area, Department
-from reporting.data import Query, count_rows, rows
 from reporting.models import Sheet, Subscription
+from reporting.reads.data import Query, count_rows, rows
 from tests.reporting.helpers import subscribe
 
 

@@ -15,10 +15,10 @@ import pytest
 from django.db import DataError, connection, transaction
 
 from core.models import Area, User
-from reporting import exports
-from reporting.data import Query, rows
-from reporting.exports import read_ahead, run_export
 from reporting.models import ExportJob, ExportStatus, Sheet
+from reporting.reads import exports
+from reporting.reads.data import Query, rows
+from reporting.reads.exports import read_ahead, run_export
 from tests.waiting import this_runs_sessions_sql, wait_for
 
 

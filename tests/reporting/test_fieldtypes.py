@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from reporting import fieldtypes
-from reporting.errors import Problem
+from reporting.catalogue import fieldtypes
+from reporting.rejections import Problem
 
 CHOICES = [{"code": "a", "zh": "甲", "en": "A"}, {"code": "b", "zh": "乙", "en": "B"}, {"code": "c", "zh": "丙"}]
 

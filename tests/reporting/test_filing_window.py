@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from core.tokens import issue_token
+from reporting.catalogue.periods import Period
 from reporting.models import Delivery, Submission, SubmissionVersion, Subscription, SubscriptionStatus
-from reporting.periods import Period
 from reporting.services.catalogue import change_definition
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 

@@ -12,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 
 from core.models import Unit, User
-from reporting.exports import export_dir, run_export
 from reporting.models import ExportJob, ExportStatus, Field, Submission, SubmissionVersion
-from reporting.xlsx_stream import StreamingWorkbook
+from reporting.reads.exports import export_dir, run_export
+from reporting.reads.xlsx_stream import StreamingWorkbook
 
 HOSTILE = "石桥\x01村\x0b\ufffe文化\uffff站\x1f"
 

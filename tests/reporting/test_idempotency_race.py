@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from core.models import User
 from core.tokens import issue_token
-from reporting import idempotency
+from reporting.filing import idempotency
 from reporting.models import IdempotencyKey, SubmissionVersion
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 from tests.waiting import someone_waits_for_my_lock, wait_for

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from reporting.accesslog import last_uses, write_access_records
 from reporting.models import AccessKind, Sheet, Subscription, SubscriptionStatus, ZombieFlag
+from reporting.reads.accesslog import last_uses, write_access_records
 from reporting.services.catalogue import zombie_check
 
 TODAY = dt.date(2026, 11, 22)

@@ -4,9 +4,9 @@ import pytest
 import time_machine
 
 from core.models import Area, Unit
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import build_one_table, due_items
 from reporting.models import Sheet, Subscription, SubscriptionStatus
-from reporting.onetable import build_one_table, due_items
-from reporting.periods import Period
 from reporting.services.submissions import submit_sheet
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
 

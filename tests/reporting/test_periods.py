@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import translation
 
-from reporting.periods import Period, PeriodError, PeriodType
+from reporting.catalogue.periods import Period, PeriodError, PeriodType
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,12 @@ import pytest
 import time_machine
 
 from core.models import Area, Department, Unit
-from reporting import review
-from reporting.errors import Problems
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import build_one_table
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Subscription
-from reporting.onetable import build_one_table
-from reporting.periods import Period
+from reporting.rejections import Problems
 from reporting.services.requests import RequestInput, review_request, save_request, submit_request, withdraw_request
+from reporting.subscriptions import review
 
 TODAY = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 NEW_FIELD = {

@@ -13,7 +13,6 @@ from rest_framework.test import APIClient
 
 from core.models import ApiToken, User
 from core.tokens import department_system_user, issue_token
-from reporting.exports import run_export
 from reporting.models import (
     DataRequest,
     Endpoint,
@@ -25,6 +24,7 @@ from reporting.models import (
     ZombieFlag,
     ZombieKind,
 )
+from reporting.reads.exports import run_export
 from reporting.services.submissions import add_record
 from tests.reporting.test_department_pages import ACTIVITY
 

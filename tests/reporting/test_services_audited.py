@@ -22,8 +22,8 @@ import reporting.services
 from core.audit import AUDITED, NOT_AUDITED
 from core.models import AuditEvent, Department
 from core.tokens import department_system_user, issue_token, revoke_token
+from reporting.catalogue.periods import Period
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
-from reporting.periods import Period
 from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4

@@ -1,10 +1,10 @@
 import pytest
 from django.db import DatabaseError
 
-from reporting.errors import Problems
+from reporting.catalogue.periods import Period
 from reporting.models import Draft, Sheet, Submission, SubmissionVersion
-from reporting.periods import Period
-from reporting.selectors import versions_with_changes
+from reporting.reads.selectors import versions_with_changes
+from reporting.rejections import Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
     VersionConflict,

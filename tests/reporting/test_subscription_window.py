@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from core.models import Area, Department, Office, Unit
+from reporting.filing.onetable import Claims, SheetCatalogue
 from reporting.models import (
     Cadence,
     Field,
@@ -21,7 +22,6 @@ from reporting.models import (
     covers_sql,
     entitles_sql,
 )
-from reporting.onetable import Claims, SheetCatalogue
 
 START, EXPIRY = dt.date(2026, 3, 1), dt.date(2026, 5, 31)
 DAYS = {

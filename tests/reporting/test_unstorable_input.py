@@ -98,7 +98,7 @@ def test_a_form_field_with_a_nul_is_named_on_the_page_and_nothing_is_stored(clie
 
 
 def test_a_server_error_under_the_api_is_json_and_says_nothing_of_its_cause(rf):
-    from reporting.api.errors import api_server_error
+    from reporting.api.error_handlers import api_server_error
 
     response = api_server_error(rf.get("/api/v1/feed"))
     assert response.status_code == 500 and response["Content-Type"] == "application/json"

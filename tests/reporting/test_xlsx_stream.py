@@ -3,8 +3,8 @@
 import pytest
 from openpyxl import load_workbook
 
-from reporting import xlsx_stream
-from reporting.xlsx_stream import StreamingWorkbook
+from reporting.reads import xlsx_stream
+from reporting.reads.xlsx_stream import StreamingWorkbook
 
 
 def test_what_is_written_reads_back_cell_for_cell(tmp_path):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from reporting.burden import burden_filters, burden_report
-from reporting.errors import Problems
+from reporting.reads.burden import burden_filters, burden_report
+from reporting.rejections import Problems
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from standardwebhooks import Webhook
 
 from core.models import Department
-from reporting import webhooks
+from reporting.delivery import webhooks
 from reporting.models import AllowedNetwork, Endpoint, Subscription
 
 PUSHED = ("propaganda", "culture")

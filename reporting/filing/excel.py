@@ -20,11 +20,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.models import Unit, User
-from reporting import fieldtypes
-from reporting.errors import Problem, Problems, drop_unstorable
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import Claims, OneTable, build_one_table, filing_table
 from reporting.models import Sheet, Submission
-from reporting.onetable import Claims, OneTable, build_one_table, filing_table
-from reporting.periods import Period
+from reporting.reads.xlsx_stream import MAX_CELL_TEXT, sheet_title
+from reporting.rejections import Problem, Problems, drop_unstorable
 from reporting.services.submissions import (
     AlreadySubmitted,
     add_record,
@@ -32,7 +33,6 @@ from reporting.services.submissions import (
     submit_sheet,
     validate_answers,
 )
-from reporting.xlsx_stream import MAX_CELL_TEXT, sheet_title
 
 HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
 VALUE_COL, NA_COL = 5, 6

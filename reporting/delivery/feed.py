@@ -19,8 +19,8 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import Department
-from reporting.errors import Problem
 from reporting.models import AccessKind, entitles_sql
+from reporting.rejections import Problem
 from reporting.services.deliveries import delivery_bodies, record_access
 
 CURSOR = re.compile(r"^([0-9]{1,19})-([0-9]{1,19})$")  # ASCII digits: `\d` takes any script's

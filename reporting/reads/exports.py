@@ -1,6 +1,6 @@
 """Exports of what a department may read: CSV streamed as it is read, XLSX written in constant memory.
 
-Both read rows from `reporting.data.rows` (a server-side cursor) and never hold
+Both read rows from `reporting.reads.data.rows` (a server-side cursor) and never hold
 more than a few chunks; every exported row is recorded as an access for its unit.
 Whole exports read ahead (`read_ahead`): a thread with a connection of its own
 fetches the next rows while these are formatted.
@@ -21,11 +21,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import Area, Department
-from reporting.accesslog import write_access_records
-from reporting.data import Query, Row, count_rows, entitled_fields, rows
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
+from reporting.reads.accesslog import write_access_records
+from reporting.reads.data import Query, Row, count_rows, entitled_fields, rows
+from reporting.reads.xlsx_stream import StreamingWorkbook
 from reporting.sql import array_literal
-from reporting.xlsx_stream import StreamingWorkbook
 
 READ_AHEAD = 5  # pieces of PIECE rows the reader may hold ready (2 kept PostgreSQL waiting: docs/benchmarks.md)
 PIECE = 1000

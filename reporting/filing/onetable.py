@@ -22,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import Department, Unit
-from reporting.errors import Problem, Problems
+from reporting.catalogue.periods import Period
 from reporting.models import (
     Cadence,
     CatalogueGeneration,
@@ -39,7 +39,7 @@ from reporting.models import (
     field_asked_on,
     window_holds,
 )
-from reporting.periods import Period
+from reporting.rejections import Problem, Problems
 
 
 @dataclass(frozen=True)

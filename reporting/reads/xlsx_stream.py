@@ -7,7 +7,7 @@ per cell, formulas, charts): each row here becomes one XML string, written strai
 into the zip member, so memory stays flat for any size. The file is
 a minimal Office Open XML package (SpreadsheetML, inline strings, one bold style for
 the header row) that Excel, WPS and LibreOffice open; tests read it back with openpyxl.
-openpyxl makes the richer files (the cadres' Excel templates, reporting/excel.py).
+openpyxl makes the richer files (the cadres' Excel templates, reporting/filing/excel.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reporting.errors import drop_unstorable
+from reporting.rejections import drop_unstorable
 
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _PKG = "http://schemas.openxmlformats.org/package/2006"

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from django.utils.translation import get_language
 
-from reporting.errors import Problem, Problems
+from reporting.rejections import Problem, Problems
 
 
 class PeriodType(StrEnum):

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.http import QueryDict
 
-from reporting import fieldtypes
-from reporting.errors import Problem
-from reporting.onetable import OneTable, TableField
+from reporting.catalogue import fieldtypes
+from reporting.filing.onetable import OneTable, TableField
+from reporting.rejections import Problem
 
 
 @dataclass

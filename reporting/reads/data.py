@@ -21,10 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
-from reporting.errors import Problem
+from reporting.catalogue.periods import Period, period_range
+from reporting.filing.onetable import sheet_catalogue
 from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql, window_holds
-from reporting.onetable import sheet_catalogue
-from reporting.periods import Period, period_range
+from reporting.rejections import Problem
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy (5000 was slower:
 # docs/benchmarks.md, fourth round)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import get_language
 
-from reporting.errors import Problem, render
+from reporting.rejections import Problem, render
 
 Constraints = dict[str, Any]
 

@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
-from reporting.errors import Problem, storable
-from reporting.fieldtypes.base import (
+from reporting.catalogue.fieldtypes.base import (
     Constraints,
     choice_label,
     english,
@@ -28,7 +27,8 @@ from reporting.fieldtypes.base import (
     read_whole,
     said,
 )
-from reporting.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
+from reporting.catalogue.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
+from reporting.rejections import Problem, storable
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}

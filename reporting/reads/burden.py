@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Sum
 
 from core.models import Area, Department, Unit
-from reporting import fieldtypes
-from reporting.errors import Problem, Problems
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import Cadence, SubmissionVersion, Subscription
-from reporting.periods import Period, PeriodType
+from reporting.rejections import Problem, Problems
 
 
 @dataclass

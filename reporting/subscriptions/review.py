@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from core.models import Unit
-from reporting import fieldtypes
+from reporting.catalogue import fieldtypes
+from reporting.catalogue.periods import Period, periods_per_year
+from reporting.filing.onetable import due_date
 from reporting.models import Cadence, DataRequest, Field, Sheet, Subscription
-from reporting.onetable import due_date
-from reporting.periods import Period, periods_per_year
 
 SIMILAR = 0.1  # pg_trgm similarity worth showing (Chinese names share few trigrams)
 DUPLICATE = 0.5  # similarity at which a proposed field is flagged as a likely duplicate

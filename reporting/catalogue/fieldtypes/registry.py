@@ -7,10 +7,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from reporting.errors import Problem
-from reporting.fieldtypes.base import Constraints, is_blank, unit_label
-from reporting.fieldtypes.constraints import OPTIONS, REQUIRED, Constraint
-from reporting.fieldtypes.types import REGISTRY, FieldType, _Choices
+from reporting.catalogue.fieldtypes.base import Constraints, is_blank, unit_label
+from reporting.catalogue.fieldtypes.constraints import OPTIONS, REQUIRED, Constraint
+from reporting.catalogue.fieldtypes.types import REGISTRY, FieldType, _Choices
+from reporting.rejections import Problem
 
 TYPE_CHOICES = [(code, f"{t.label_zh} / {t.label_en}") for code, t in REGISTRY.items()]
 

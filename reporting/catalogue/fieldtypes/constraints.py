@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reporting.errors import Problem
-from reporting.fieldtypes.base import english, exact, read_day, read_number, read_whole
+from reporting.catalogue.fieldtypes.base import english, exact, read_day, read_number, read_whole
+from reporting.rejections import Problem
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The field types (`types`), the constraints they take (`constraints`), the words and parsing they share
-(`base`) and the registry that names them (`registry`); `from reporting import fieldtypes` reaches them all."""
+(`base`) and the registry that names them (`registry`); `from reporting.catalogue import fieldtypes` reaches them all."""  # noqa: E501
 
-from reporting.fieldtypes.base import UNITS_OF_MEASURE, Constraints, choice_label, unit_label, with_unit
-from reporting.fieldtypes.constraints import REQUIRED, Constraint
-from reporting.fieldtypes.registry import (
+from reporting.catalogue.fieldtypes.base import UNITS_OF_MEASURE, Constraints, choice_label, unit_label, with_unit
+from reporting.catalogue.fieldtypes.constraints import REQUIRED, Constraint
+from reporting.catalogue.fieldtypes.registry import (
     TYPE_CHOICES,
     check_definition,
     definition,
@@ -12,7 +12,7 @@ from reporting.fieldtypes.registry import (
     parse_value,
     type_choices,
 )
-from reporting.fieldtypes.types import (
+from reporting.catalogue.fieldtypes.types import (
     REGISTRY,
     BooleanType,
     ChoiceType,

@@ -1,0 +1,1 @@
+"""Delivery: signed webhooks to allowed networks and the pull feed (the outbox: services)."""

@@ -1,0 +1,1 @@
+"""Filing: the one table, its form, the Excel template, idempotent requests."""

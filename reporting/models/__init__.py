@@ -1,0 +1,82 @@
+"""Models of the one reporting app, by concept; every name is importable from here."""
+
+# isort: off
+# In this order: each module imports at its top only the ones above it (relations are strings).
+from reporting.models.catalogue import (
+    CODE,
+    Cadence,
+    Status,
+    Bilingual,
+    validate_code,
+    Sheet,
+    FieldQuerySet,
+    Field,
+    DueRule,
+    DueException,
+    FieldRevision,
+    Notice,
+    ZombieKind,
+    ZombieFlag,
+    ClosureLog,
+    CatalogueGeneration,
+)
+from reporting.models.subscriptions import (
+    SubscriptionStatus,
+    SubscriptionQuerySet,
+    covering_scopes,
+    window_holds,
+    field_asked_on,
+    covers_sql,
+    entitles_sql,
+    Subscription,
+    RequestStatus,
+    DataRequest,
+    RequestEvent,
+)
+from reporting.models.filing import Submission, SubmissionVersion, Draft, IdempotencyKey
+from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery
+from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
+# isort: on
+
+__all__ = [
+    "CODE",
+    "SENDABLE",
+    "AccessKind",
+    "AccessRecord",
+    "AllowedNetwork",
+    "Bilingual",
+    "Cadence",
+    "CatalogueGeneration",
+    "ClosureLog",
+    "DataRequest",
+    "Delivery",
+    "DeliveryStatus",
+    "Draft",
+    "DueException",
+    "DueRule",
+    "Endpoint",
+    "ExportJob",
+    "ExportStatus",
+    "Field",
+    "FieldQuerySet",
+    "FieldRevision",
+    "IdempotencyKey",
+    "Notice",
+    "RequestEvent",
+    "RequestStatus",
+    "Sheet",
+    "Status",
+    "Submission",
+    "SubmissionVersion",
+    "Subscription",
+    "SubscriptionQuerySet",
+    "SubscriptionStatus",
+    "ZombieFlag",
+    "ZombieKind",
+    "covering_scopes",
+    "covers_sql",
+    "entitles_sql",
+    "field_asked_on",
+    "validate_code",
+    "window_holds",
+]

@@ -1,0 +1,134 @@
+"""Delivery: allowed networks, webhook endpoints, the outbox of deliveries."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Department
+
+
+class AllowedNetwork(models.Model):
+    """A network the office allows webhook deliveries to (checked on the address actually connected to)."""
+
+    cidr = models.CharField(_("network (CIDR)"), max_length=50, unique=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("allowed webhook network")
+        verbose_name_plural = _("allowed webhook networks")
+
+    def __str__(self) -> str:
+        return self.cidr
+
+    def clean(self) -> None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(self.cidr, strict=False)
+        except ValueError:
+            raise ValidationError(
+                {"cidr": "须为网络地址，如 10.20.0.0/16 / must be a network such as 10.20.0.0/16"}
+            ) from None
+
+
+class Endpoint(models.Model):
+    """A department's webhook receiver; it backs off on its own and never delays another's."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="endpoints")
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(max_length=100)  # whsec_<base64>
+    # During a rotation both signatures are sent until the previous secret expires.
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)  # paused when False
+    # Circuit breaker: consecutive failed attempts, and no sending before `open_until`.
+    failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    # A worker sending this endpoint's batch holds the lease (on the database's clock), renewing it while its
+    # request lasts; it runs out within seconds if the worker dies.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # When a batch last reached the receiver: kept here because counting an outbox that only grows does not scale.
+    last_delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return f"{self.department.code}: {self.name}"
+
+
+class DeliveryStatus(models.TextChoices):
+    FEED = "feed", _("In the feed")  # no webhook: the department reads it from its feed
+    PENDING = "pending", _("Pending")
+    RETRYING = "retrying", _("Retrying")
+    DELIVERED = "delivered", _("Delivered")
+    DEAD = "dead", _("Dead-lettered")
+    # its subscription ended (or expired) before it was sent: never sent, never shown (design invariant 3)
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+SENDABLE = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+
+
+class Delivery(models.Model):
+    """One submission version made available to one subscription (the outbox row).
+
+    Its content is the version's values restricted to `fields`: both are fixed at
+    creation, so what a delivery carries never changes. `txid` is the creating
+    transaction's id; the feed orders by (txid, id) and only shows transactions
+    older than every running one, so a reader following cursors misses nothing.
+    """
+
+    # Every index is paid for by each of the ~30 rows a filing inserts: department and submission lead the
+    # composite indexes below, and only corrections set `supersedes` (a partial index).
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
+    subscription = models.ForeignKey("reporting.Subscription", on_delete=models.PROTECT, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries")
+    submission = models.ForeignKey(
+        "reporting.Submission", on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
+    version = models.ForeignKey("reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="deliveries")
+    supersedes = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    fields = ArrayField(models.CharField(max_length=40))
+    txid = models.BigIntegerField(editable=False)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # A replay starts a fresh retry window here; until one, the window starts at `created_at`.
+    retry_from = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        indexes = [
+            models.Index(fields=["department", "txid", "id"], name="delivery_feed_order"),
+            models.Index(
+                fields=["endpoint", "next_attempt_at", "id"],
+                name="delivery_sendable",
+                condition=Q(status__in=["pending", "retrying"]),
+            ),
+            models.Index(fields=["submission", "subscription"], name="delivery_by_submission"),
+            models.Index(fields=["supersedes"], name="delivery_supersedes", condition=Q(supersedes__isnull=False)),
+            # the department's dead letters, newest first (few rows: the index stays small)
+            models.Index(fields=["department", "-id"], name="delivery_dead", condition=Q(status="dead")),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def public_id(self) -> str:
+        return f"dlv_{self.pk}"

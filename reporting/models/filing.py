@@ -1,0 +1,119 @@
+"""Filing: submissions, their immutable versions, drafts, idempotency keys."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Unit
+from reporting.catalogue.periods import Period
+
+
+class Submission(models.Model):
+    """A unit's filing of one sheet for one period, or one ledger record; its content lives in versions."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions")
+    sheet = models.ForeignKey("reporting.Sheet", on_delete=models.PROTECT, related_name="submissions")
+    period = models.CharField(_("period"), max_length=7)
+    # Ledger records only: which record, and the day it happened (its period is that day's month).
+    record_key = models.UUIDField(null=True, blank=True, unique=True)
+    record_date = models.DateField(null=True, blank=True)
+    # The day subscriptions are checked against: the period's first day, or a ledger record's date.
+    period_start = models.DateField(db_index=True)
+    current_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "sheet", "period"],
+                condition=Q(record_key__isnull=True),
+                name="one_submission_per_unit_sheet_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["unit", "sheet", "-period"])]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.sheet.code} {self.period} v{self.current_version}"
+
+    @property
+    def is_corrected(self) -> bool:
+        return self.current_version > 1
+
+    @property
+    def period_label(self) -> str:
+        return Period.parse(self.period).label()
+
+
+class SubmissionVersion(models.Model):
+    """One immutable version of a submission: the values as filed, and what filing them saved.
+
+    PostgreSQL refuses to change or delete a version (migration `reporting.0017_append_only`): a correction is
+    a new version. State that later work needs about a version (e.g. which ones a relay has handled) lives in
+    tables of its own, never in these rows.
+    """
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    # {field code: canonical JSON value}; "not applicable" answers live in `not_applicable`.
+    values = models.JSONField(default=dict)
+    not_applicable = models.JSONField(default=dict)  # {field code: reason}
+    carried = ArrayField(models.CharField(max_length=40), default=list)  # stable facts confirmed unchanged
+    reason = models.TextField(blank=True)  # why it was corrected (versions after the first)
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    # What filing this version saved the unit (burden figures).
+    asked_count = models.PositiveIntegerField(default=0)  # fields in the one table when it was filed
+    typed_count = models.PositiveIntegerField(default=0)
+    carried_count = models.PositiveIntegerField(default=0)
+    na_count = models.PositiveIntegerField(default=0)
+    department_count = models.PositiveIntegerField(default=0)
+    refills_spared = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("submission version")
+        verbose_name_plural = _("submission versions")
+        ordering = ["submission", "number"]
+        constraints = [models.UniqueConstraint(fields=["submission", "number"], name="one_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} v{self.number}"
+
+
+class Draft(models.Model):
+    """A cadre's unsent work on one sheet and period; never delivered, overwritten on save."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="drafts")
+    sheet = models.ForeignKey("reporting.Sheet", on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=7)
+    raw = models.JSONField(default=dict)  # what was typed, as typed (may not be valid yet)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "sheet", "period"], name="one_draft_per_period")]
+
+    def __str__(self) -> str:
+        return f"draft {self.unit_id} {self.sheet_id} {self.period}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key: the request it named and, once done, the answer it got."""
+
+    user = models.ForeignKey("core.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    done = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,1 @@
+"""Reads: department data and charts, exports, burden, access records, versions shown."""

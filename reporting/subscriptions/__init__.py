@@ -1,0 +1,1 @@
+"""Subscriptions and data requests: the review's overlaps and warnings."""
