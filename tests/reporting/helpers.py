@@ -21,6 +21,22 @@ ACTIVITY = {
     "attendance": "230",
 }
 
+# a data request for one new integer field, as the department's request form posts it
+REQUEST_FORM = {
+    "title": "乡村宽带普及监测",
+    "purpose": "数字乡村建设统计",
+    "legal_basis": "《统计法》",
+    "scope": "360799000000",
+    "first_period": "2027Q1",
+    "p0_code": "broadband_households",
+    "p0_name_zh": "宽带入户户数",
+    "p0_name_en": "Broadband households",
+    "p0_type": "integer",
+    "p0_unit": "户",
+    "p0_sheet": "village_basics",
+    "p0_integer_min": "0",
+}
+
 VILLAGE_BASICS_Q4 = {
     "registered_population": "2100",
     "resident_population": "1500",

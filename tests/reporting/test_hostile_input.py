@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from core.models import ApiToken
 from core.tokens import department_system_user, issue_token
 from reporting.models import DataRequest, DueRule, Endpoint, IdempotencyKey, Submission, SubmissionVersion
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import REQUEST_FORM, VILLAGE_BASICS_Q4
 
 ODD_DIGITS = ["١٢", "１２", "²", "-1", "99999999999999999999999", "1.5", "1e3", "x"]
 NOT_TEXT = [12, 1.5, True, False, None, [], ["a"], {}, {"a": 1}, 10**30]
@@ -303,26 +303,10 @@ def test_the_data_page_and_its_csv_name_a_paging_cursor_that_is_not_one(culture_
         assert response.status_code == 400 and "after" in response.content.decode(), path
 
 
-REQUEST = {
-    "title": "乡村宽带普及监测",
-    "purpose": "数字乡村建设统计",
-    "legal_basis": "《统计法》",
-    "scope": "360799000000",
-    "first_period": "2027Q1",
-    "p0_code": "broadband_households",
-    "p0_name_zh": "宽带入户户数",
-    "p0_name_en": "Broadband households",
-    "p0_type": "integer",
-    "p0_unit": "户",
-    "p0_sheet": "village_basics",
-    "p0_integer_min": "0",
-}
-
-
 @pytest.mark.parametrize("value", ODD_DIGITS)
 @pytest.mark.parametrize("name", ["endpoint", "fields"])
 def test_a_request_form_with_an_id_that_is_not_one_is_named(stats_user, name, value):
-    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST, name: value})
+    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST_FORM, name: value})
     assert response.status_code == 400 and not DataRequest.objects.exists()
 
 
@@ -339,12 +323,12 @@ def test_a_request_form_with_an_id_that_is_not_one_is_named(stats_user, name, va
     ],
 )
 def test_a_request_form_too_long_or_misshapen_is_named_and_saves_nothing(stats_user, name, value):
-    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST, name: value})
+    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST_FORM, name: value})
     assert response.status_code == 400 and not DataRequest.objects.exists()
 
 
 def test_a_review_with_a_choice_in_other_digits_is_a_clear_answer(stats_user, office_admin):
-    page_client(stats_user).post("/department/requests/new/", REQUEST)
+    page_client(stats_user).post("/department/requests/new/", REQUEST_FORM)
     request = DataRequest.objects.get()
     page_client(stats_user).post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
     office = page_client(office_admin)
