@@ -7,7 +7,10 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+from rest_framework.test import APIClient
+
 from core.models import Area, Department, User
+from core.tokens import issue_token
 from reporting.catalogue.periods import Period
 from reporting.models import Field, Sheet, Submission, SubmissionVersion, Subscription
 from reporting.services.submissions import submit_sheet
@@ -35,6 +38,15 @@ REQUEST_FORM = {
     "p0_unit": "户",
     "p0_sheet": "village_basics",
     "p0_integer_min": "0",
+}
+
+# one cultural activity as a system posts it to the API (JSON, attendance a number)
+API_RECORD = {
+    "activity_date": "2026-11-08",
+    "activity_title": "广场舞展演",
+    "activity_venue": "文化广场",
+    "activity_category": "performance",
+    "attendance": 120,
 }
 
 VILLAGE_BASICS_Q4 = {
@@ -174,3 +186,10 @@ def text_of(html: str, start: str = "", end: str = "") -> str:
     if end:
         html = html[: html.index(end)]
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", " ", html))).strip()
+
+
+def token_client(user: User, name: str = "test") -> APIClient:
+    """An API client that sends a fresh bearer token of `user` (named `name`) with every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=user, name=name)[1]}")
+    return client
