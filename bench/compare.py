@@ -112,18 +112,9 @@ def database_name(url: str) -> str:
 
 def on_server(url: str, *statements: str) -> None:
     """Run statements outside a transaction on the `postgres` database of the server `url` names."""
-    import dj_database_url
-    import psycopg
+    from tools.processes import server_connection
 
-    config = dj_database_url.parse(url)
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with server_connection(url) as conn:
         for statement in statements:
             conn.execute(statement)
 

@@ -25,13 +25,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count
 from pathlib import Path
 
 import psutil
 
 from bench import province
-from bench.submit import Server, Workload, require_2xx
+from bench.submit import Server, Workload, paced, require_2xx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -192,35 +191,23 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
     statuses: list[int] = []
     refused: list[str] = []
     lock = threading.Lock()
-    start = time.perf_counter() + 0.2
-    cursor = count()
 
-    def sender() -> None:
+    def send(i: int, conn: http.client.HTTPConnection, due: float) -> None:
         nonlocal failed
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while (i := next(cursor)) < len(requests):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            payload, headers = requests[i]
-            conn.request("POST", "/api/v1/unit/submissions", body=payload, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            at = time.perf_counter()
-            with lock:
-                statuses.append(response.status)
-                if 200 <= response.status < 300:
-                    done[(units[i], json.loads(payload)["period"])] = at
-                else:
-                    failed += 1
-                    refused.append(f"{response.status} {answer[:300].decode(errors='replace')}")
-        conn.close()
+        payload, headers = requests[i]
+        conn.request("POST", "/api/v1/unit/submissions", body=payload, headers=headers)
+        response = conn.getresponse()
+        answer = response.read()
+        at = time.perf_counter()
+        with lock:
+            statuses.append(response.status)
+            if 200 <= response.status < 300:
+                done[(units[i], json.loads(payload)["period"])] = at
+            else:
+                failed += 1
+                refused.append(f"{response.status} {answer[:300].decode(errors='replace')}")
 
-    threads = [threading.Thread(target=sender) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    paced(port, len(requests), rate, send)
     require_2xx("/api/v1/unit/submissions", statuses, refused)  # a refused filing is never delivered
     return done, failed
 

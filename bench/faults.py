@@ -35,6 +35,8 @@ from pathlib import Path
 
 import psutil
 
+from tools.processes import web_command
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -118,7 +120,7 @@ class Processes:
 
     def web(self, port: int, **env: str) -> subprocess.Popen:
         process = self.start(
-            [str(BIN / "gunicorn"), "core.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"],
+            web_command(port, "--threads", "4"),
             **env,
         )
         _until(lambda: _answers(f"http://127.0.0.1:{port}/healthz/live"), 60)

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -297,26 +298,20 @@ def require_2xx(path: str, statuses: list[int], refused: list[str]) -> None:
         )
 
 
-def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
-    """Requests due at a fixed rate; each latency runs from when it was due (no coordinated omission)."""
-    latencies: list[float] = []
-    statuses: list[int] = []
-    refused: list[str] = []
-    lock = threading.Lock()
+def paced(port: int, total: int, rate: float, send: Callable[[int, http.client.HTTPConnection, float], None]) -> None:
+    """Open loop: request i is due 0.2 s + i/rate from now, whatever the answers before it; 16 threads, one
+    connection each, call send(i, connection, due) at its time and return when all `total` are sent."""
     start = time.perf_counter() + 0.2
     cursor = count()
 
     def sender() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while (i := next(cursor)) < len(requests):
+        while (i := next(cursor)) < total:
             due = start + i / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            status = _request(port, "POST", path, requests[i][0], requests[i][1], conn, refused)
-            with lock:
-                latencies.append(time.perf_counter() - due)
-                statuses.append(status)
+            send(i, conn, due)
         conn.close()
 
     threads = [threading.Thread(target=sender) for _ in range(16)]
@@ -324,6 +319,22 @@ def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def open_loop(port: int, path: str, requests: list, rate: float) -> dict:
+    """Requests due at a fixed rate; each latency runs from when it was due (no coordinated omission)."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def send(i: int, conn: http.client.HTTPConnection, due: float) -> None:
+        status = _request(port, "POST", path, requests[i][0], requests[i][1], conn, refused)
+        with lock:
+            latencies.append(time.perf_counter() - due)
+            statuses.append(status)
+
+    paced(port, len(requests), rate, send)
     require_2xx(path, statuses, refused)
     latencies.sort()
     return {

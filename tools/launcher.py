@@ -21,6 +21,7 @@ from pathlib import Path
 
 from core.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
 from tools.embedded import EmbeddedPostgres, EmbeddedRedis, data_dir
+from tools.processes import server_connection, web_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -150,18 +151,7 @@ def run() -> int:
         sup = Supervisor()
         sup.start(
             "web",
-            [
-                str(BIN / "gunicorn"),
-                "core.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-            ],
+            web_command(port, "--threads", "4", "--access-logfile", "-"),
         )
         sup.start("worker", [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "-P", "threads", "-c", "8"])
         sup.start(
@@ -260,18 +250,9 @@ def bench(args: list[str]) -> int:
 
 def _bench_database(url: str) -> str:
     import dj_database_url
-    import psycopg
 
-    config = dj_database_url.parse(url)
-    name = config["NAME"] + "_bench"
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    name = dj_database_url.parse(url)["NAME"] + "_bench"
+    with server_connection(url) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     base, _, query = url.partition("?")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,7 +20,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from core.access import access_department, access_department_token, signed_in
-from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel
+from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel, Department
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.access import access_deliveries, access_endpoint, access_export_job, access_open_flag
 from reporting.catalogue import fieldtypes
@@ -127,6 +129,34 @@ def _query(request: HttpRequest, department) -> Query | None:
     )
 
 
+def _filtered(
+    view: Callable[[HttpRequest, Department, Query | None], HttpResponse | StreamingHttpResponse],
+) -> Callable[[HttpRequest], HttpResponse | StreamingHttpResponse]:
+    """The opening of the data views: the signed-in department and its filters read from the query string,
+    passed on to `view`; filters that cannot be applied are answered here, before anything is read."""
+
+    @functools.wraps(view)
+    def opened(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+        department = access_department(request.user)
+        try:
+            query = _query(request, department)
+        except Problems as error:
+            return _refused_filters(request, department, error)
+        return view(request, department, query)
+
+    return opened
+
+
+def _area_within(request: HttpRequest, top: Area) -> Area:
+    """The area `?area=` names, `top` without one; only an area inside `top` exists here (404 otherwise)."""
+    if not request.GET.get("area"):
+        return top
+    found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+    if found is None:
+        raise Http404
+    return found
+
+
 def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpResponse:
     """The data page again, with the filters as sent and what is wrong with them; no data is read."""
     return render(
@@ -144,13 +174,9 @@ def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpR
 
 
 @login_required
-def data_table(request: HttpRequest) -> HttpResponse:
+@_filtered
+def data_table(request: HttpRequest, department: Department, query: Query | None) -> HttpResponse:
     """The department's data by period, area and field, 50 rows a page (keyset)."""
-    department = access_department(request.user)
-    try:
-        query = _query(request, department)
-    except Problems as error:
-        return _refused_filters(request, department, error)
     if query is None:
         return render(request, "department/data.html", {"department": department, "sheets": []})
     query.limit = PAGE
@@ -182,12 +208,8 @@ def _export_params(request: HttpRequest) -> str:
 
 
 @login_required
-def data_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    department = access_department(request.user)
-    try:
-        query = _query(request, department)
-    except Problems as error:
-        return _refused_filters(request, department, error)
+@_filtered
+def data_csv(request: HttpRequest, department: Department, query: Query | None) -> HttpResponse | StreamingHttpResponse:
     if query is None:
         raise Http404
     response = StreamingHttpResponse(csv_chunks(query), content_type="text/csv; charset=utf-8")
@@ -197,12 +219,8 @@ def data_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 
 @login_required
 @require_POST
-def export_start(request: HttpRequest) -> HttpResponse:
-    department = access_department(request.user)
-    try:
-        query = _query(request, department)
-    except Problems as error:
-        return _refused_filters(request, department, error)
+@_filtered
+def export_start(request: HttpRequest, department: Department, query: Query | None) -> HttpResponse:
     if query is None or request.POST.get("format", "csv") not in ("csv", "xlsx"):
         raise Http404
     job = request_export(
@@ -271,12 +289,7 @@ def completeness(request: HttpRequest) -> HttpResponse:
         context = {"department": department, "sheets": sheets, "sheet": sheet, "problems": problems}
         return render(request, "department/completeness.html", context, status=400)
     top = department.jurisdiction
-    area = top
-    if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if found is None:
-            raise Http404
-        area = found
+    area = _area_within(request, top)
     units = units_asked(department, sheet, period, within=area)
     statuses = filing_statuses(sheet, period, [u.pk for u in units])
     rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
@@ -348,12 +361,7 @@ def chart(request: HttpRequest) -> HttpResponse:
         return render(request, "department/chart.html", {"department": department, "fields": []})
     field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
     top = department.jurisdiction
-    area = top
-    if request.GET.get("area"):  # only an area inside the jurisdiction: anything else does not exist here
-        found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
-        if found is None:
-            raise Http404
-        area = found
+    area = _area_within(request, top)
     totals = field_totals(department, field, within=area, period=request.GET.get("period") or None)
     codes = sorted(set(totals.area_asked) | set(totals.areas))  # an area where nobody reported is shown too
     names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))

@@ -14,11 +14,9 @@ from psycopg import sql
 from core.appendonly import maintenance
 from core.audit import record
 from core.models import AuditEvent
-from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, AccessRecord, Sheet, SubmissionVersion, Subscription
 from reporting.reads.accesslog import write_access_records
-from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import file_village_basics
 
 
 def refused(sql: str, params: list | None = None) -> bool:
@@ -36,14 +34,7 @@ def refused(sql: str, params: list | None = None) -> bool:
 
 @pytest.fixture
 def version(village_cadre) -> SubmissionVersion:
-    return submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    )
+    return file_village_basics(village_cadre)
 
 
 def write_access_record(unit_id: int) -> AccessRecord:

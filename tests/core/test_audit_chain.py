@@ -22,10 +22,8 @@ from core.appendonly import maintenance
 from core.audit import CHAINED, SEAL_LOCK, chain_hash, read_seal_log, record, seal_events
 from core.models import AuditEvent, User
 from core.tasks import seal_audit_task
-from reporting.catalogue.periods import Period
-from reporting.models import Sheet
-from reporting.services.submissions import correct_submission, submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from reporting.services.submissions import correct_submission
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics
 
 
 @pytest.fixture
@@ -94,14 +92,7 @@ def tamper(sql: str, params: list | None = None) -> None:
 def test_a_filing_and_its_correction_are_sealed_by_the_housekeeping_task_and_verify(
     committed_demo, seal_file, caplog, village_cadre
 ):
-    version = submit_sheet(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="village_basics"),
-        period=Period.parse("2026Q4"),
-        raw=VILLAGE_BASICS_Q4,
-        not_applicable={},
-        by=village_cadre,
-    )
+    version = file_village_basics(village_cadre)
     correct_submission(
         submission=version.submission,
         raw={**VILLAGE_BASICS_Q4, "households": "611"},

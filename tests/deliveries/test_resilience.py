@@ -34,6 +34,7 @@ from reporting.services import deliveries
 from tests.deliveries.conftest import file_activity, wire
 from tests.waiting import wait_for
 from tools.embedded import free_port
+from tools.processes import web_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -96,19 +97,7 @@ class Stack:
         )
 
     def web(self, port: int) -> subprocess.Popen:
-        return self.start(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "core.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-        )
+        return self.start("web", web_command(port, "--log-level", "warning"))
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:

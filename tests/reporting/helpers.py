@@ -7,7 +7,10 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+from rest_framework.test import APIClient
+
 from core.models import Area, Department, User
+from core.tokens import issue_token
 from reporting.catalogue.periods import Period
 from reporting.models import Field, Sheet, Submission, SubmissionVersion, Subscription
 from reporting.services.submissions import submit_sheet
@@ -19,6 +22,31 @@ ACTIVITY = {
     "activity_venue": "村文化广场",
     "activity_category": "performance",
     "attendance": "230",
+}
+
+# a data request for one new integer field, as the department's request form posts it
+REQUEST_FORM = {
+    "title": "乡村宽带普及监测",
+    "purpose": "数字乡村建设统计",
+    "legal_basis": "《统计法》",
+    "scope": "360799000000",
+    "first_period": "2027Q1",
+    "p0_code": "broadband_households",
+    "p0_name_zh": "宽带入户户数",
+    "p0_name_en": "Broadband households",
+    "p0_type": "integer",
+    "p0_unit": "户",
+    "p0_sheet": "village_basics",
+    "p0_integer_min": "0",
+}
+
+# one cultural activity as a system posts it to the API (JSON, attendance a number)
+API_RECORD = {
+    "activity_date": "2026-11-08",
+    "activity_title": "广场舞展演",
+    "activity_venue": "文化广场",
+    "activity_category": "performance",
+    "attendance": 120,
 }
 
 VILLAGE_BASICS_Q4 = {
@@ -158,3 +186,10 @@ def text_of(html: str, start: str = "", end: str = "") -> str:
     if end:
         html = html[: html.index(end)]
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]*>", " ", html))).strip()
+
+
+def token_client(user: User, name: str = "test") -> APIClient:
+    """An API client that sends a fresh bearer token of `user` (named `name`) with every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=user, name=name)[1]}")
+    return client

@@ -5,9 +5,9 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from core.tokens import department_system_user, issue_token
+from core.tokens import department_system_user
 from reporting.models import AccessRecord, ExportJob
-from tests.reporting.helpers import file_village_basics
+from tests.reporting.helpers import file_village_basics, token_client
 
 BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-11", "２０２６Q9", "99999"]
 
@@ -24,10 +24,7 @@ def culture_client(client, culture_analyst):
 
 @pytest.fixture
 def culture_api(culture_analyst) -> APIClient:
-    api = APIClient()
-    _row, token = issue_token(user=department_system_user(department=culture_analyst.department), name="t")
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return api
+    return token_client(department_system_user(department=culture_analyst.department), "t")
 
 
 @pytest.mark.parametrize("bad", BAD_PERIODS)

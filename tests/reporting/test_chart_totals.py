@@ -18,7 +18,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.reads.data import Query, field_totals, rows
 from reporting.services.submissions import add_record, submit_sheet
-from tests.deliveries.conftest import ACTIVITY
+from tests.deliveries.conftest import ACTIVITY, file_activity
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe
 
 
@@ -269,13 +269,7 @@ def test_a_ledger_field_is_charted_by_month_with_the_units_that_recorded(client,
         not_applicable={},
         by=village_cadre,
     )
-    add_record(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="cultural_activity"),
-        raw=ACTIVITY,
-        not_applicable={},
-        by=village_cadre,
-    )
+    file_activity(village_cadre)
     sheet = Sheet.objects.get(code="cultural_activity")
     asked = Unit.objects.filter(area__level__in=sheet.unit_levels).count()
     client.force_login(culture_analyst)

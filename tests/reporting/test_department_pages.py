@@ -1,8 +1,7 @@
 import pytest
 
-from reporting.models import Delivery, DeliveryStatus, Endpoint, Sheet, Subscription
-from reporting.services.submissions import add_record
-from tests.reporting.helpers import ACTIVITY
+from reporting.models import Delivery, DeliveryStatus, Endpoint, Subscription
+from tests.deliveries.conftest import file_activity
 
 
 @pytest.fixture
@@ -16,13 +15,7 @@ def dead_delivery(village_cadre) -> Delivery:
         secret="whsec_AAAA",
     )
     Subscription.objects.filter(department__code="propaganda").update(endpoint=endpoint)
-    add_record(
-        unit=village_cadre.unit,
-        sheet=Sheet.objects.get(code="cultural_activity"),
-        raw=ACTIVITY,
-        not_applicable={},
-        by=village_cadre,
-    )
+    file_activity(village_cadre)
     delivery = Delivery.objects.get(department__code="propaganda")
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.DEAD, last_error="HTTP 400: bad")
     return delivery

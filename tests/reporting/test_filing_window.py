@@ -9,11 +9,10 @@ import time_machine
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from core.tokens import issue_token
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, Submission, SubmissionVersion, Subscription, SubscriptionStatus
 from reporting.services.catalogue import change_definition
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, token_client
 
 TODAY = dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC)
 RECORD = {
@@ -41,10 +40,7 @@ def cadre_client(client, village_cadre):
 
 @pytest.fixture
 def api(village_cadre) -> APIClient:
-    client = APIClient()
-    _row, token = issue_token(user=village_cadre, name="test system")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
+    return token_client(village_cadre, "test system")
 
 
 def form(values: dict, **extra) -> dict:

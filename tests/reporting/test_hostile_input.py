@@ -13,28 +13,19 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from core.models import ApiToken
-from core.tokens import department_system_user, issue_token
+from core.tokens import department_system_user
 from reporting.models import DataRequest, DueRule, Endpoint, IdempotencyKey, Submission, SubmissionVersion
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import API_RECORD, REQUEST_FORM, VILLAGE_BASICS_Q4, token_client
 
 ODD_DIGITS = ["١٢", "１２", "²", "-1", "99999999999999999999999", "1.5", "1e3", "x"]
 NOT_TEXT = [12, 1.5, True, False, None, [], ["a"], {}, {"a": 1}, 10**30]
 NOT_BOOLEAN = ["false", "true", "0", "1", 0, 1, None, [], {}, "否"]
 NOT_OBJECT = ["x", 12, True, None, [], ["a"]]
 XML_UNFIT = ["\x01", "\x08", "\x0b", "\x0c", "\x1f", "\ufffe", "\uffff"]
-RECORD = {
-    "activity_date": "2026-11-08",
-    "activity_title": "广场舞展演",
-    "activity_venue": "文化广场",
-    "activity_category": "performance",
-    "attendance": 120,
-}
 
 
 def api_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=user, name='hostile')[1]}")
-    return client
+    return token_client(user, "hostile")
 
 
 @pytest.fixture
@@ -125,7 +116,7 @@ def file(api, body, key="k-1"):
 
 @pytest.mark.parametrize("value", NOT_TEXT)
 def test_a_not_applicable_reason_that_is_not_text_is_named(unit_api, village_cadre, value):
-    body = {"sheet": "cultural_activity", "values": RECORD, "not_applicable": {"volunteers_involved": value}}
+    body = {"sheet": "cultural_activity", "values": API_RECORD, "not_applicable": {"volunteers_involved": value}}
     problem = named(file(unit_api, body), "not_applicable.volunteers_involved")
     assert problem["code"] == "text.type" and problem["message_en"] == "must be text (a string)"
     assert nothing_filed(village_cadre.unit)
@@ -142,14 +133,14 @@ def test_a_sheet_or_period_that_is_not_text_is_named(unit_api, village_cadre, na
 @pytest.mark.parametrize("value", NOT_OBJECT)
 @pytest.mark.parametrize("name", ["values", "not_applicable"])
 def test_values_and_reasons_that_are_not_an_object_are_named(unit_api, village_cadre, name, value):
-    body = {"sheet": "cultural_activity", "values": RECORD, name: value}
+    body = {"sheet": "cultural_activity", "values": API_RECORD, name: value}
     assert named(file(unit_api, body), name)["code"] in ("body.object", "required")
     assert nothing_filed(village_cadre.unit)
 
 
 @pytest.mark.parametrize("value", [[1, 2], {"a": 1}, True])
 def test_a_text_value_that_is_a_list_an_object_or_a_boolean_is_named(unit_api, village_cadre, value):
-    body = {"sheet": "cultural_activity", "values": {**RECORD, "activity_title": value}}
+    body = {"sheet": "cultural_activity", "values": {**API_RECORD, "activity_title": value}}
     assert named(file(unit_api, body), "activity_title")["code"] == "text.type"
     assert nothing_filed(village_cadre.unit)
 
@@ -157,7 +148,7 @@ def test_a_text_value_that_is_a_list_an_object_or_a_boolean_is_named(unit_api, v
 @pytest.mark.parametrize("value", XML_UNFIT)
 def test_text_xml_cannot_hold_is_refused_at_the_door_by_name(unit_api, village_cadre, value):
     escaped = json.dumps(value)  # \u0001, \b, \f, \ufffe: as a JSON client writes it
-    body = json.dumps({"sheet": "cultural_activity", "values": {**RECORD, "activity_title": "TITLE"}})
+    body = json.dumps({"sheet": "cultural_activity", "values": {**API_RECORD, "activity_title": "TITLE"}})
     response = unit_api.generic(
         "POST",
         "/api/v1/unit/submissions",
@@ -166,17 +157,17 @@ def test_text_xml_cannot_hold_is_refused_at_the_door_by_name(unit_api, village_c
         HTTP_IDEMPOTENCY_KEY="k-xml",
     )
     assert named(response, "values.activity_title")["code"] == "text.character"
-    reason = {"sheet": "cultural_activity", "values": RECORD, "not_applicable": {"organiser": f"无{value}"}}
+    reason = {"sheet": "cultural_activity", "values": API_RECORD, "not_applicable": {"organiser": f"无{value}"}}
     assert named(file(unit_api, reason, key="k-xml-2"), "not_applicable.organiser")["code"] == "text.character"
     assert nothing_filed(village_cadre.unit) and not IdempotencyKey.objects.exists()
 
 
 @pytest.mark.parametrize("value", [*NOT_TEXT, "\x0b", "\uffff"])
 def test_a_correction_reason_that_is_not_text_or_not_storable_is_named(unit_api, village_cadre, value):
-    first = file(unit_api, {"sheet": "cultural_activity", "values": RECORD}).json()
+    first = file(unit_api, {"sheet": "cultural_activity", "values": API_RECORD}).json()
     response = unit_api.post(
         f"/api/v1/unit/submissions/{first['id']}/corrections",
-        {"values": RECORD, "reason": value},
+        {"values": API_RECORD, "reason": value},
         format="json",
         HTTP_IF_MATCH='"1"',
     )
@@ -186,10 +177,10 @@ def test_a_correction_reason_that_is_not_text_or_not_storable_is_named(unit_api,
 
 @pytest.mark.parametrize("value", ['"١"', '"１"', '"²"', "W/١"])
 def test_an_if_match_in_other_digits_is_a_version_mismatch(unit_api, value):
-    first = file(unit_api, {"sheet": "cultural_activity", "values": RECORD}).json()
+    first = file(unit_api, {"sheet": "cultural_activity", "values": API_RECORD}).json()
     response = unit_api.post(
         f"/api/v1/unit/submissions/{first['id']}/corrections",
-        {"values": RECORD, "reason": "更正"},
+        {"values": API_RECORD, "reason": "更正"},
         format="json",
         HTTP_IF_MATCH=value,
     )
@@ -303,26 +294,10 @@ def test_the_data_page_and_its_csv_name_a_paging_cursor_that_is_not_one(culture_
         assert response.status_code == 400 and "after" in response.content.decode(), path
 
 
-REQUEST = {
-    "title": "乡村宽带普及监测",
-    "purpose": "数字乡村建设统计",
-    "legal_basis": "《统计法》",
-    "scope": "360799000000",
-    "first_period": "2027Q1",
-    "p0_code": "broadband_households",
-    "p0_name_zh": "宽带入户户数",
-    "p0_name_en": "Broadband households",
-    "p0_type": "integer",
-    "p0_unit": "户",
-    "p0_sheet": "village_basics",
-    "p0_integer_min": "0",
-}
-
-
 @pytest.mark.parametrize("value", ODD_DIGITS)
 @pytest.mark.parametrize("name", ["endpoint", "fields"])
 def test_a_request_form_with_an_id_that_is_not_one_is_named(stats_user, name, value):
-    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST, name: value})
+    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST_FORM, name: value})
     assert response.status_code == 400 and not DataRequest.objects.exists()
 
 
@@ -339,12 +314,12 @@ def test_a_request_form_with_an_id_that_is_not_one_is_named(stats_user, name, va
     ],
 )
 def test_a_request_form_too_long_or_misshapen_is_named_and_saves_nothing(stats_user, name, value):
-    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST, name: value})
+    response = page_client(stats_user).post("/department/requests/new/", {**REQUEST_FORM, name: value})
     assert response.status_code == 400 and not DataRequest.objects.exists()
 
 
 def test_a_review_with_a_choice_in_other_digits_is_a_clear_answer(stats_user, office_admin):
-    page_client(stats_user).post("/department/requests/new/", REQUEST)
+    page_client(stats_user).post("/department/requests/new/", REQUEST_FORM)
     request = DataRequest.objects.get()
     page_client(stats_user).post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
     office = page_client(office_admin)
@@ -374,7 +349,7 @@ def test_a_constraint_input_that_is_not_a_number_is_named(office_admin, value):
 
 @pytest.mark.parametrize("value", XML_UNFIT[:5])  # what a browser can send in a form
 def test_a_form_value_xml_cannot_hold_is_named_on_the_page(village_cadre, value):
-    form = {f"v__{k}": v for k, v in {**RECORD, "activity_title": f"广场舞{value}展演"}.items()}
+    form = {f"v__{k}": v for k, v in {**API_RECORD, "activity_title": f"广场舞{value}展演"}.items()}
     response = page_client(village_cadre).post("/ledger/cultural_activity/new/", {**form, "action": "submit"})
     assert response.status_code == 400 and "v__activity_title：含有不能保存的字符" in response.content.decode()
     assert not Submission.objects.filter(sheet__code="cultural_activity", unit=village_cadre.unit).exists()
@@ -383,7 +358,7 @@ def test_a_form_value_xml_cannot_hold_is_named_on_the_page(village_cadre, value)
 @pytest.mark.parametrize("value", ['"١"', "１", "²"])
 def test_a_correction_form_whose_version_is_in_other_digits_is_a_conflict_not_an_error(village_cadre, value):
     client = page_client(village_cadre)
-    form = {f"v__{k}": v for k, v in RECORD.items()}
+    form = {f"v__{k}": v for k, v in API_RECORD.items()}
     client.post("/ledger/cultural_activity/new/", {**form, "action": "submit", "token": "t-1"})
     submission = Submission.objects.get(sheet__code="cultural_activity", unit=village_cadre.unit)
     response = client.post(

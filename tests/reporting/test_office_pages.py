@@ -6,7 +6,7 @@ import time_machine
 
 from reporting.models import ClosureLog, DueException, DueRule, Field, Subscription, SubscriptionStatus, ZombieFlag
 from reporting.services.catalogue import zombie_check
-from tests.reporting.helpers import form_of, text_of
+from tests.reporting.helpers import REQUEST_FORM, form_of, text_of
 
 
 def _change_form(html: str, code: str) -> dict[str, list[str]]:
@@ -127,10 +127,9 @@ def test_the_office_changes_a_definition_through_the_inputs_of_its_type(client, 
 
 def test_every_office_page_shows_the_office_navigation(client, office_admin, stats_user):
     from reporting.models import DataRequest
-    from tests.reporting.test_request_pages import FORM
 
     client.force_login(stats_user)
-    client.post("/department/requests/new/", FORM)
+    client.post("/department/requests/new/", REQUEST_FORM)
     request = DataRequest.objects.get()
     client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
     client.force_login(office_admin)

@@ -7,23 +7,8 @@ import time_machine
 from django.db import connection, transaction
 
 from reporting.models import DataRequest, Endpoint, Field, RequestStatus, Sheet, Subscription
-from tests.reporting.helpers import form_of, text_of
+from tests.reporting.helpers import REQUEST_FORM, form_of, text_of
 from tests.waiting import someone_waits_for_my_lock, wait_for
-
-FORM = {
-    "title": "乡村宽带普及监测",
-    "purpose": "数字乡村建设统计",
-    "legal_basis": "《统计法》",
-    "scope": "360799000000",
-    "first_period": "2027Q1",
-    "p0_code": "broadband_households",
-    "p0_name_zh": "宽带入户户数",
-    "p0_name_en": "Broadband households",
-    "p0_type": "integer",
-    "p0_unit": "户",
-    "p0_sheet": "village_basics",
-    "p0_integer_min": "0",
-}
 
 
 @time_machine.travel(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC), tick=False)
@@ -35,7 +20,7 @@ def test_a_department_asks_the_office_reviews_with_overlaps_and_the_department_s
     response = client.post(
         "/department/requests/new/",
         {
-            **FORM,
+            **REQUEST_FORM,
             "fields": [wanted.pk],
             "p1_code": "hukou",
             "p1_name_zh": "户籍人口数",
@@ -93,7 +78,7 @@ def test_a_bad_request_form_names_each_problem_as_the_form_shows_it_and_saves_no
     response = client.post(
         "/department/requests/new/",
         {
-            **FORM,
+            **REQUEST_FORM,
             "title": "",
             "first_period": "明年",
             "p0_integer_min": "零",
@@ -125,7 +110,7 @@ def test_only_the_office_reviews_and_only_the_asking_department_sees_its_request
     client, stats_user, civil_analyst, village_cadre
 ):
     client.force_login(stats_user)
-    client.post("/department/requests/new/", FORM)
+    client.post("/department/requests/new/", REQUEST_FORM)
     request = DataRequest.objects.get()
     client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
     for user in (stats_user, civil_analyst, village_cadre):
@@ -138,13 +123,13 @@ def test_only_the_office_reviews_and_only_the_asking_department_sees_its_request
     assert DataRequest.objects.get().status == RequestStatus.SUBMITTED
     DataRequest.objects.filter(pk=request.pk).update(status=RequestStatus.DRAFT)  # editable, but not by them
     assert client.get(f"/department/requests/{request.pk}/edit/").status_code == 404
-    assert client.post(f"/department/requests/{request.pk}/edit/", {**FORM, "title": "改"}).status_code == 404
-    assert DataRequest.objects.get().title == FORM["title"]
+    assert client.post(f"/department/requests/{request.pk}/edit/", {**REQUEST_FORM, "title": "改"}).status_code == 404
+    assert DataRequest.objects.get().title == REQUEST_FORM["title"]
 
 
 # A request proposing one field of each kind of definition, through the inputs the form offers for each type.
 EVERY_KIND = {
-    **FORM,
+    **REQUEST_FORM,
     "p0_required": "1",
     "p0_integer_min": "0",
     "p0_integer_max": "20,000",
@@ -285,7 +270,7 @@ def test_a_refused_request_form_shows_again_everything_typed(client, stats_user,
 
 def test_a_row_left_empty_between_new_fields_is_not_a_proposal_and_messages_follow_the_rows_shown(client, stats_user):
     client.force_login(stats_user)
-    posted = {**FORM, "p0_code": "", "p0_name_zh": "", "p0_name_en": "", "p0_unit": "", "p0_integer_min": ""}
+    posted = {**REQUEST_FORM, "p0_code": "", "p0_name_zh": "", "p0_name_en": "", "p0_unit": "", "p0_integer_min": ""}
     posted |= {"p2_code": "hall_seats", "p2_name_zh": "礼堂座位数", "p2_type": "integer", "p2_integer_min": "x"}
     posted |= {"p2_sheet": "village_basics"}
     refused = client.post("/department/requests/new/", posted)
@@ -311,7 +296,7 @@ def test_a_row_left_empty_between_new_fields_is_not_a_proposal_and_messages_foll
 )
 def test_a_request_that_cannot_be_kept_as_it_is_is_refused_by_name(client, stats_user, changes, said):
     client.force_login(stats_user)
-    refused = client.post("/department/requests/new/", {**FORM, **changes})
+    refused = client.post("/department/requests/new/", {**REQUEST_FORM, **changes})
     assert refused.status_code == 400
     assert said in text_of(refused.content.decode(), 'id="problems"', "</div>")
     assert not DataRequest.objects.exists()
@@ -322,14 +307,14 @@ def test_an_endpoint_of_another_department_cannot_be_chosen(client, stats_user, 
         department=civil_analyst.department, name="民政", url="http://127.0.0.1:9/", secret="x"
     )
     client.force_login(stats_user)
-    refused = client.post("/department/requests/new/", {**FORM, "endpoint": theirs.pk})
+    refused = client.post("/department/requests/new/", {**REQUEST_FORM, "endpoint": theirs.pk})
     assert refused.status_code == 400 and "民政" not in text_of(refused.content.decode(), "<form", "</form>")
     assert not DataRequest.objects.exists()
 
 
 def _submitted(client, user, **changes) -> DataRequest:
     client.force_login(user)
-    assert client.post("/department/requests/new/", {**FORM, **changes}).status_code == 302
+    assert client.post("/department/requests/new/", {**REQUEST_FORM, **changes}).status_code == 302
     request = DataRequest.objects.filter(department=user.department).first()
     client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
     return request
@@ -366,7 +351,7 @@ def test_approving_a_second_request_that_proposes_a_code_just_created_is_answere
 def test_one_request_proposing_the_same_code_twice_is_refused_before_it_reaches_the_office(client, stats_user):
     client.force_login(stats_user)
     twice = {"p1_code": "broadband_households", "p1_name_zh": "宽带户", "p1_name_en": "B", "p1_sheet": "village_basics"}
-    refused = client.post("/department/requests/new/", {**FORM, **twice})
+    refused = client.post("/department/requests/new/", {**REQUEST_FORM, **twice})
     assert "新增字段 2 · 编码：与新增字段 1 的编码相同" in text_of(refused.content.decode(), 'id="problems"', "</div>")
 
 
@@ -473,7 +458,7 @@ def test_a_draft_whose_chosen_field_was_retired_shows_it_marked_and_saving_it_as
 ):
     client.force_login(stats_user)
     wanted = Field.objects.get(code="left_behind_children")
-    client.post("/department/requests/new/", {**FORM, "fields": [wanted.pk], "endpoint": stats_endpoint.pk})
+    client.post("/department/requests/new/", {**REQUEST_FORM, "fields": [wanted.pk], "endpoint": stats_endpoint.pk})
     request = DataRequest.objects.get()
     detail = text_of(client.get(f"/department/requests/{request.pk}/").content.decode(), "<main", "</main>")
     assert "宽带入户户数 broadband_households · 整数 · 户 · 不能小于 0" in detail
@@ -492,7 +477,7 @@ def test_a_draft_proposing_into_a_sheet_retired_since_keeps_it_in_view_and_savin
     client, stats_user
 ):
     client.force_login(stats_user)
-    client.post("/department/requests/new/", {**FORM, "p0_sheet": "township_yearly"})
+    client.post("/department/requests/new/", {**REQUEST_FORM, "p0_sheet": "township_yearly"})
     request = DataRequest.objects.get()
     Sheet.objects.filter(code="township_yearly").update(status="retired")
     form = form_of(client.get(f"/department/requests/{request.pk}/edit/").content.decode(), "title")

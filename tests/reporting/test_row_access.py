@@ -26,7 +26,7 @@ from reporting.models import (
 )
 from reporting.reads.exports import run_export
 from reporting.services.submissions import add_record
-from tests.reporting.test_department_pages import ACTIVITY
+from tests.reporting.helpers import ACTIVITY
 
 OUTSIDERS = ["propaganda_analyst", "village_cadre"]  # the rows below are the culture bureau's
 

@@ -9,24 +9,13 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from core.tokens import issue_token
 from reporting.models import IdempotencyKey, Submission
-
-RECORD = {
-    "activity_date": "2026-11-08",
-    "activity_title": "广场舞展演",
-    "activity_venue": "文化广场",
-    "activity_category": "performance",
-    "attendance": 120,
-}
+from tests.reporting.helpers import API_RECORD, token_client
 
 
 @pytest.fixture
 def api(village_cadre) -> APIClient:
-    client = APIClient()
-    _row, token = issue_token(user=village_cadre, name="test")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
+    return token_client(village_cadre)
 
 
 def _file(api: APIClient, body: str, key: str = "k-1", content_type: str = "application/json"):
@@ -46,17 +35,17 @@ def _rejected(response, status: int, field: str, code: str) -> None:
     [("广场舞\x00展演", "广场舞\\u0000展演"), ("surrogate", "广场舞\\udb42展演")],
 )
 def test_a_value_that_cannot_be_stored_is_named_and_nothing_is_stored(api, village_cadre, title, escaped):
-    body = json.dumps({"sheet": "cultural_activity", "values": {**RECORD, "activity_title": "TITLE"}})
+    body = json.dumps({"sheet": "cultural_activity", "values": {**API_RECORD, "activity_title": "TITLE"}})
     response = _file(api, body.replace('"TITLE"', f'"{escaped}"'))
     _rejected(response, 400, "values.activity_title", "text.character")
     assert not Submission.objects.filter(unit=village_cadre.unit, sheet__code="cultural_activity").exists()
     assert not IdempotencyKey.objects.exists()  # refused before the key was claimed: a fixed retry may use it
-    fixed = _file(api, json.dumps({"sheet": "cultural_activity", "values": RECORD}))
+    fixed = _file(api, json.dumps({"sheet": "cultural_activity", "values": API_RECORD}))
     assert fixed.status_code == 201
 
 
 def test_a_key_that_cannot_be_stored_is_refused_too(api):
-    body = json.dumps({"sheet": "cultural_activity", "values": RECORD})
+    body = json.dumps({"sheet": "cultural_activity", "values": API_RECORD})
     _rejected(_file(api, body.replace('"attendance"', '"atten\\u0000dance"')), 400, "values", "text.character")
 
 
@@ -89,7 +78,7 @@ def test_a_url_under_the_api_that_matches_nothing_is_a_json_404(api, client):
 
 def test_a_form_field_with_a_nul_is_named_on_the_page_and_nothing_is_stored(client, village_cadre):
     client.force_login(village_cadre)
-    form = {f"v__{k}": v for k, v in {**RECORD, "activity_title": "广场舞\x00展演"}.items()}
+    form = {f"v__{k}": v for k, v in {**API_RECORD, "activity_title": "广场舞\x00展演"}.items()}
     response = client.post("/ledger/cultural_activity/new/", {**form, "action": "submit", "token": "t-1"})
     assert response.status_code == 400
     html = response.content.decode()
@@ -114,7 +103,7 @@ def test_a_server_error_under_the_api_is_json_and_says_nothing_of_its_cause(rf):
 
 def test_a_body_larger_than_the_server_takes_is_a_413_by_name(api, settings, village_cadre):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
-    body = json.dumps({"sheet": "cultural_activity", "values": {**RECORD, "activity_title": "x" * 2_000_000}})
+    body = json.dumps({"sheet": "cultural_activity", "values": {**API_RECORD, "activity_title": "x" * 2_000_000}})
     response = _file(api, body)
     _rejected(response, 413, "body", "body.too_large")
     assert response.json()["message_zh"] == "请求体不能超过 1.0 MB"
