@@ -20,6 +20,7 @@ from reporting.access import access_data_request, access_endpoint, access_reques
 from reporting.catalogue import fieldtypes
 from reporting.filing.forms import ProposalRow
 from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
+from reporting.params import whole_number
 from reporting.rejections import Problem, Problems
 from reporting.services.requests import (
     RequestInput,
@@ -43,8 +44,8 @@ def _own_request(request: HttpRequest, pk: int) -> DataRequest:
 
 def _posted_rows(post) -> list[ProposalRow]:
     """The proposed fields as typed, filled rows first and numbered as the messages about them will be."""
-    count = post.get("proposal_rows", "")
-    count = min(int(count), MAX_PROPOSAL_ROWS) if count.isascii() and count.isdigit() else PROPOSAL_ROWS
+    count = whole_number(post.get("proposal_rows", ""))
+    count = PROPOSAL_ROWS if count is None else min(count, MAX_PROPOSAL_ROWS)
     rows = [ProposalRow.posted(i, post) for i in range(max(count, PROPOSAL_ROWS))]
     ordered = [r for r in rows if not r.blank] + [r for r in rows if r.blank]
     return [row.renumbered(i) for i, row in enumerate(ordered)]
