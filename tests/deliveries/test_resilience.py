@@ -235,21 +235,7 @@ def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_
     assert wait_for(lambda: _up(base), timeout=60)
 
     def submit(i: int) -> tuple[int, str]:
-        body = {
-            "sheet": "cultural_activity",
-            "values": {
-                "activity_date": "2026-11-10",
-                "activity_title": f"讲座{i}",
-                "activity_venue": "村部",
-                "activity_category": "lecture",
-                "attendance": 20 + i,
-            },
-        }
-        return _post_json(
-            f"{base}/api/v1/unit/submissions",
-            body,
-            {"Authorization": f"Bearer {token}", "Idempotency-Key": f"outage-{i}"},
-        )
+        return _file(base, token, i, key="outage")
 
     assert submit(0)[0] == 201
     assert wait_for(lambda: len(receiver.seen) == 1)
@@ -320,7 +306,8 @@ def test_filings_answer_at_once_while_the_broker_hangs_and_everything_arrives_af
     assert len(receiver.applied()) == 9
 
 
-def _file(base: str, token: str, i: int, timeout: float = 10) -> tuple[int, str]:
+def _file(base: str, token: str, i: int, timeout: float = 10, key: str = "hang") -> tuple[int, str]:
+    """File cultural activity record `i` through the API under the Idempotency-Key `{key}-{i}`."""
     body = {
         "sheet": "cultural_activity",
         "values": {
@@ -331,7 +318,7 @@ def _file(base: str, token: str, i: int, timeout: float = 10) -> tuple[int, str]
             "attendance": 20 + i,
         },
     }
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"hang-{i}"}
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"{key}-{i}"}
     return _post_json(f"{base}/api/v1/unit/submissions", body, headers, timeout=timeout)
 
 
