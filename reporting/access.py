@@ -38,7 +38,9 @@ def access_unit_sheet(unit: Unit, code: str) -> Sheet:
 
 def access_unit_submission(unit: Unit, pk: int | None) -> Submission:
     """One of this unit's own submissions or ledger records."""
-    return _found(Submission.objects.select_related("sheet", "unit__area").filter(pk=pk or 0, unit=unit).first())
+    return _found(
+        Submission.objects.by_units().select_related("sheet", "unit__area").filter(pk=pk or 0, unit=unit).first()
+    )
 
 
 def access_data_request(department: Department, pk: int | None) -> DataRequest:

@@ -156,6 +156,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the code must start with a lowercase letter and contain only lowercase letters, digits "
         "and underscores, at most 40 characters",
     ),
+    # register supplies and disputes (sources, 一数一源)
+    "source.unknown_field": ("目录中没有代码为“{code}”的字段", "the catalogue has no field with the code “{code}”"),
+    "source.unknown_unit": ("没有代码为“{code}”的填报单位", "no reporting unit has the code “{code}”"),
+    "source.not_source": (
+        "本部门不是字段“{code}”的数源部门，不能提供它的值",
+        "your department is not the source of the field “{code}” and cannot supply its values",
+    ),
+    "source.outside_jurisdiction": (
+        "填报单位“{code}”不在本部门辖区内",
+        "the unit “{code}” is outside your department's jurisdiction",
+    ),
+    "source.unit_level": (
+        "表“{sheet}”不由这一层级的单位填报",
+        "the sheet “{sheet}” is not filed by units of this level",
+    ),
+    "source.retired": ("字段“{code}”在报告期 {period} 已停用", "the field “{code}” is retired in the period {period}"),
+    "source.duplicate": (
+        "与第 {first} 行是同一单位、报告期和字段，但值不同",
+        "has the same unit, period and field as row {first} but a different value",
+    ),
+    "source.ledger": (
+        "台账“{sheet}”的记录须带记录编号（record）",
+        "a record of the ledger “{sheet}” needs its record id (record)",
+    ),
+    "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
+    "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
+    "dispute.answered": ("此异议已答复", "this dispute has already been answered"),
 }
 
 

@@ -141,7 +141,9 @@ class SubmissionsView(APIView):
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
         query = SubmissionsQuery.parse(request.query_params)
-        rows = SubmissionVersion.objects.filter(submission__unit=unit, number=F("submission__current_version"))
+        rows = SubmissionVersion.objects.filter(
+            submission__unit=unit, submission__source=None, number=F("submission__current_version")
+        )
         if query.get("sheet"):
             rows = rows.filter(submission__sheet__code=query["sheet"])
         if query.get("period"):

@@ -60,9 +60,9 @@ def upload_sheets(unit: Unit, period: Period) -> tuple[list[OneTable], dict[str,
     claims = Claims(unit)
     sheets = Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order")
     submitted = set(
-        Submission.objects.filter(unit=unit, period=str(period), record_key__isnull=True).values_list(
-            "sheet_id", flat=True
-        )
+        Submission.objects.by_units()
+        .filter(unit=unit, period=str(period), record_key__isnull=True)
+        .values_list("sheet_id", flat=True)
     )
     tables, refused = [], {}
     for sheet in sheets:

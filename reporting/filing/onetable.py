@@ -378,6 +378,7 @@ WITH latest AS MATERIALIZED (
     SELECT s.period, v."values" FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
     WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
+      AND s.source_id IS NULL
     ORDER BY s.period DESC LIMIT 1
 ), found AS MATERIALIZED (
     SELECT kv.key, latest.period, kv.value FROM latest, jsonb_each(latest."values") kv
@@ -390,7 +391,7 @@ SELECT * FROM (
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
     CROSS JOIN LATERAL jsonb_each(v."values") kv
     WHERE (SELECT count(*) FROM found) < %(wanted)s
-      AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.record_key IS NULL
+      AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.record_key IS NULL AND s.source_id IS NULL
       AND s.period < (SELECT period FROM latest)
       AND kv.key = ANY(%(codes)s) AND kv.key NOT IN (SELECT key FROM found)
     ORDER BY kv.key, s.period DESC
@@ -468,7 +469,7 @@ def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
         return []
     submitted = {
         (s.sheet_id, s.period): s
-        for s in Submission.objects.filter(
+        for s in Submission.objects.by_units().filter(
             unit=unit, record_key__isnull=True, period__in={str(p) for _, p, _ in candidates}
         )
     }

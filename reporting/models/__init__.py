@@ -33,9 +33,10 @@ from reporting.models.subscriptions import (
     DataRequest,
     RequestEvent,
 )
-from reporting.models.filing import Submission, SubmissionVersion, Draft, IdempotencyKey
+from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVersion, Draft, IdempotencyKey
 from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
+from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 # isort: on
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "DataRequest",
     "Delivery",
     "DeliveryStatus",
+    "Dispute",
+    "DisputeStatus",
     "Draft",
     "DueException",
     "DueRule",
@@ -67,10 +70,13 @@ __all__ = [
     "Sheet",
     "Status",
     "Submission",
+    "SubmissionQuerySet",
     "SubmissionVersion",
     "Subscription",
     "SubscriptionQuerySet",
     "SubscriptionStatus",
+    "SupplyJob",
+    "SupplyJobStatus",
     "ZombieFlag",
     "ZombieKind",
     "covering_scopes",

@@ -125,6 +125,15 @@ class Field(Bilingual):
     order = models.PositiveIntegerField(_("order"), default=0)
     # A retired field is still asked for periods that start before this day, and never after.
     retired_from = models.DateField(_("retired from"), null=True, blank=True)
+    # The one department whose register supplies this field's values (一数一源); None: units file it.
+    source = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sourced_fields",
+        verbose_name=_("source department"),
+    )
 
     objects = FieldQuerySet.as_manager()
 

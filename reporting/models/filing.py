@@ -7,14 +7,33 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Unit
+from core.models import Department, Unit
 from reporting.catalogue.periods import Period
 
 
+class SubmissionQuerySet(models.QuerySet["Submission"]):
+    def by_units(self) -> SubmissionQuerySet:
+        """What units filed themselves (their one table, their ledgers)."""
+        return self.filter(source__isnull=True)
+
+    def supplies(self) -> SubmissionQuerySet:
+        """What source departments supplied from their registers."""
+        return self.filter(source__isnull=False)
+
+
 class Submission(models.Model):
-    """A unit's filing of one sheet for one period, or one ledger record; its content lives in versions."""
+    """A filing of one sheet for one unit and period, or one ledger record; its content lives in versions.
+
+    Its filer is the unit itself (`source` is None) or the department that is the source of the fields it
+    carries (a register supply, 一数一源): the two never share a row, so a supply never touches the unit's own
+    submission, its drafts or its `If-Match` versions.
+    """
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions")
+    # The source department whose register supplied it; None: the unit filed it.
+    source = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="supplies", db_index=False
+    )
     sheet = models.ForeignKey("reporting.Sheet", on_delete=models.PROTECT, related_name="submissions")
     period = models.CharField(_("period"), max_length=7)
     # Ledger records only: which record, and the day it happened (its period is that day's month).
@@ -26,17 +45,27 @@ class Submission(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = SubmissionQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("submission")
         verbose_name_plural = _("submissions")
         constraints = [
             models.UniqueConstraint(
                 fields=["unit", "sheet", "period"],
-                condition=Q(record_key__isnull=True),
+                condition=Q(record_key__isnull=True, source__isnull=True),
                 name="one_submission_per_unit_sheet_period",
             ),
+            models.UniqueConstraint(
+                fields=["unit", "sheet", "period", "source"],
+                condition=Q(record_key__isnull=True, source__isnull=False),
+                name="one_supply_per_unit_sheet_period",
+            ),
         ]
-        indexes = [models.Index(fields=["unit", "sheet", "-period"])]
+        indexes = [
+            models.Index(fields=["unit", "sheet", "-period"]),
+            models.Index(fields=["source", "-updated_at"], name="supply_by_source", condition=Q(source__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.unit} {self.sheet.code} {self.period} v{self.current_version}"
@@ -64,6 +93,13 @@ class SubmissionVersion(models.Model):
     values = models.JSONField(default=dict)
     not_applicable = models.JSONField(default=dict)  # {field code: reason}
     carried = ArrayField(models.CharField(max_length=40), default=list)  # stable facts confirmed unchanged
+    # A unit's answers to register values (fields with a source): confirmed as supplied, or disputed
+    # ({code: {"reason": why, "register": the value disputed}}, the unit's own value in `values`); `gaps` are
+    # values the unit typed because the register had none. A supply's version uses none of the three: every
+    # value it holds came from the register.
+    confirmed = ArrayField(models.CharField(max_length=40), default=list)
+    disputed = models.JSONField(default=dict)
+    gaps = ArrayField(models.CharField(max_length=40), default=list)
     reason = models.TextField(blank=True)  # why it was corrected (versions after the first)
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
@@ -72,6 +108,8 @@ class SubmissionVersion(models.Model):
     typed_count = models.PositiveIntegerField(default=0)
     carried_count = models.PositiveIntegerField(default=0)
     na_count = models.PositiveIntegerField(default=0)
+    confirmed_count = models.PositiveIntegerField(default=0)  # register values confirmed, not typed
+    disputed_count = models.PositiveIntegerField(default=0)
     department_count = models.PositiveIntegerField(default=0)
     refills_spared = models.PositiveIntegerField(default=0)
 

@@ -110,13 +110,14 @@ def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
         cursor.execute(
             "INSERT INTO reporting_submission (unit_id, sheet_id, period, period_start, current_version, "
             "created_at, updated_at) VALUES (%s, %s, %s, %s, 1, %s, %s) "
-            "ON CONFLICT (unit_id, sheet_id, period) WHERE record_key IS NULL DO NOTHING RETURNING id",
+            "ON CONFLICT (unit_id, sheet_id, period) WHERE record_key IS NULL AND source_id IS NULL DO NOTHING "
+            "RETURNING id",
             [unit.pk, sheet.pk, str(period), period.start, now, now],
         )
         inserted = cursor.fetchone()
     if inserted is None:
         raise AlreadySubmitted(
-            Submission.objects.get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
+            Submission.objects.by_units().get(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
         )
     return Submission(
         pk=inserted[0],

@@ -65,7 +65,9 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     the_period = _parse_period(period)
     if sheet.is_ledger or the_period.type != sheet.period_type:
         raise Http404
-    existing = Submission.objects.filter(unit=unit, sheet=sheet, period=period, record_key__isnull=True).first()
+    existing = (
+        Submission.objects.by_units().filter(unit=unit, sheet=sheet, period=period, record_key__isnull=True).first()
+    )
     if existing:
         return redirect("submission", pk=existing.pk)
     try:
@@ -236,7 +238,7 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
     if not sheet.is_ledger:
         raise Http404
     records = (
-        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
+        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet, submission__source=None)
         .filter(number=F("submission__current_version"))
         .select_related("submission")
         .order_by("-submission__record_date", "-submission_id")[:200]

@@ -1,0 +1,33 @@
+"""Where each value of a version came from: the words deliveries, reads and the DHIS2 face use for it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Origin(StrEnum):
+    TYPED = "typed"  # the unit typed it (for a field with a source: the register had no value, a gap)
+    CARRIED = "carried"  # a stable fact carried forward from an earlier period and confirmed unchanged
+    REGISTER = "register"  # supplied by the field's source department
+    CONFIRMED = "confirmed"  # a register value the unit confirmed by filing
+    DISPUTED = "disputed"  # the unit's own value, disputing the register's (which stays the current value)
+
+
+def origins(
+    *, source_id: int | None, values: dict[str, Any], carried: list[str], confirmed: list[str], disputed: dict[str, Any]
+) -> dict[str, str]:
+    """Per value of a version, its origin: every value of a supply came from the register."""
+    if source_id is not None:
+        return dict.fromkeys(values, Origin.REGISTER.value)
+    found = {}
+    for code in values:
+        if code in disputed:
+            found[code] = Origin.DISPUTED.value
+        elif code in confirmed:
+            found[code] = Origin.CONFIRMED.value
+        elif code in carried:
+            found[code] = Origin.CARRIED.value
+        else:
+            found[code] = Origin.TYPED.value
+    return found
