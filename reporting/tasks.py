@@ -4,7 +4,7 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.reads import exports
-from reporting.services import catalogue, deliveries
+from reporting.services import catalogue, deliveries, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -27,3 +27,8 @@ def run_export_task(job_id: int) -> None:
 @shared_task(ignore_result=True)
 def zombie_check_task() -> None:
     catalogue.zombie_check()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_supply_job_task(job_id: int) -> None:
+    supplies.run_supply_job(job_id)

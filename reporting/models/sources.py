@@ -46,6 +46,9 @@ class Dispute(models.Model):
     answered_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # when the source's webhook endpoint accepted the dispute event (None: not yet, or it has no endpoint);
+    # the sweep sends the ones still owed, so a receiver down for a weekend still gets every dispute
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("dispute")

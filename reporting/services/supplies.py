@@ -14,22 +14,36 @@ and the rule.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.audit import audited, record
+from core.audit import audited, record, unaudited
+from core.celery import app
 from core.models import Department, Unit, User
 from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing.onetable import sheet_catalogue
-from reporting.models import Dispute, DisputeStatus, Field, Status, Submission, SubmissionVersion, field_asked_on
+from reporting.models import (
+    Dispute,
+    DisputeStatus,
+    Field,
+    Status,
+    Submission,
+    SubmissionVersion,
+    SupplyJob,
+    SupplyJobStatus,
+    field_asked_on,
+)
 from reporting.rejections import Problem
 from reporting.services.deliveries import create_deliveries
 
@@ -269,3 +283,83 @@ def _answer_disputes(version: SubmissionVersion, changed: list[str], by: User) -
     Dispute.objects.filter(supply_id=version.submission_id, field__code__in=changed, status=DisputeStatus.OPEN).update(
         status=DisputeStatus.CORRECTED, answer_version=version, answered_by=by, answered_at=timezone.now()
     )
+
+
+# Supplies too large for one request run as jobs. Each body format registers how to read its rows:
+# `SUPPLY_FORMATS[name](path)` yields SupplyRows from the stored file, streaming (constant memory).
+SUPPLY_FORMATS: dict[str, Callable[[Path], Iterator[SupplyRow]]] = {}
+RUN_SUPPLY_JOB_TASK = "reporting.tasks.run_supply_job_task"
+
+
+def supply_dir() -> Path:
+    folder = Path(settings.DATA_DIR) / "supplies"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@audited("supply.queued")
+@transaction.atomic
+def start_supply_job(
+    *, department: Department, by: User, format: str, body: IO[bytes], options: dict[str, Any]
+) -> SupplyJob:
+    """Keep the body in a file and queue its import; a worker runs it after commit (`run_supply_job`).
+    `options`: atomic, dry_run (booleans) as `supply_values` takes them."""
+    if format not in SUPPLY_FORMATS:
+        raise ValueError(f"no reader for supply format {format!r}")
+    job = SupplyJob.objects.create(department=department, by=by, format=format, options=options)
+    path = supply_dir() / f"supply-{job.pk}.{format}"
+    with path.open("wb") as out:
+        shutil.copyfileobj(body, out, 1 << 20)
+    job.file = path.name
+    job.save(update_fields=["file"])
+    record(action="supply.queued", target=job, actor=by, format=format, **options)
+    transaction.on_commit(lambda: app.send_task(RUN_SUPPLY_JOB_TASK, args=[job.pk]))
+    return job
+
+
+@unaudited("its supply is audited by supply_values, its request by start_supply_job")
+def run_supply_job(job_id: int) -> SupplyJob | None:
+    """Import a queued job's file once: a job already taken by another worker (or done) is left alone."""
+    with transaction.atomic():
+        job = (
+            SupplyJob.objects.select_for_update(skip_locked=True)
+            .select_related("department__jurisdiction", "by")
+            .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
+            .first()
+        )
+        if job is None:
+            return None
+        job.status = SupplyJobStatus.RUNNING
+        job.save(update_fields=["status"])
+    path = supply_dir() / job.file
+    try:
+        result = supply_values(
+            department=job.department,
+            rows=SUPPLY_FORMATS[job.format](path),
+            by=job.by,
+            atomic=job.options.get("atomic", True),
+            dry_run=job.options.get("dry_run", False),
+        )
+    except Problem as problem:  # the file as a whole could not be read (not JSON, no header…)
+        job.status, job.summary = SupplyJobStatus.FAILED, {"conflicts": [problem.as_dict()]}
+        job.error = problem.message
+    else:
+        job.status = SupplyJobStatus.DONE
+        job.summary = summary(result)
+        job.rows_done = result.imported + result.updated + result.ignored + result.deleted + result.refused
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
+    path.unlink(missing_ok=True)
+    return job
+
+
+def summary(result: SupplyResult) -> dict[str, Any]:
+    """A supply's outcome as JSON: counts, and each refused row with its field, rule and messages."""
+    return {
+        "stored": result.stored,
+        "imported": result.imported,
+        "updated": result.updated,
+        "ignored": result.ignored,
+        "deleted": result.deleted,
+        "conflicts": [c.as_dict() for c in result.conflicts],
+    }
