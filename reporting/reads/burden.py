@@ -189,7 +189,12 @@ def trend(versions) -> list[PeriodBurden]:
     """Per month: typed, carried, confirmed, disputed and what it would have cost without OneTable."""
     per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for start, typed, carried, spared, confirmed, disputed in versions.values_list(
-        "submission__period_start", "typed_count", "carried_count", "refills_spared", "confirmed_count", "disputed_count"
+        "submission__period_start",
+        "typed_count",
+        "carried_count",
+        "refills_spared",
+        "confirmed_count",
+        "disputed_count",
     ):
         month = per_month[f"{start:%Y-%m}"]
         month[0] += typed
