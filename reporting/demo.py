@@ -10,6 +10,7 @@ from django.db import transaction
 
 from core.demo_accounts import DEMO_PASSWORD
 from core.models import Area, AreaLevel, Department, Office, Role, Unit, User
+from reporting import demo_sources
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import build_one_table
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
@@ -374,8 +375,9 @@ def demo_loaded() -> bool:
 
 
 @transaction.atomic
-def load_demo() -> None:
-    """Create the demo county, its bodies, users and catalogue (call once; see demo_loaded)."""
+def load_demo(*, sources: bool = True) -> None:
+    """Create the demo county, its bodies, users and catalogue (call once; see demo_loaded); with `sources`,
+    the registers of civil affairs and statistics too (reporting/demo_sources.py)."""
     county = _areas()
     office = Office.objects.create(code="qingshan-data-office", name="青山县数据局（减负办）", area=county)
     departments = {
@@ -391,7 +393,9 @@ def load_demo() -> None:
     _users(office, departments)
     _calendar()
     _subscriptions(county, departments)
-    _history()
+    if sources:
+        demo_sources.assign_sources()
+    _history(sources=sources)
 
 
 def _areas() -> Area:
@@ -574,8 +578,9 @@ def _subscriptions(county: Area, departments: dict[str, Department]) -> None:
         subscription.fields.set([fields[c] for c in field_codes])
 
 
-def _history() -> None:
-    """Every village filed its basics for 2026Q3, so 2026Q4 opens with stable facts carried forward."""
+def _history(*, sources: bool) -> None:
+    """Every village filed its basics for 2026Q3, so 2026Q4 opens with stable facts carried forward; with
+    `sources`, the registers supplied 2026Q3 and 2026Q4 first and the filings confirmed their values."""
     rng = random.Random(2026)
     sheet = Sheet.objects.get(code="village_basics")
     villages = list(Unit.objects.filter(area__level=AreaLevel.VILLAGE).select_related("area"))
@@ -596,10 +601,10 @@ def _history() -> None:
     submissions = Submission.objects.bulk_create(
         [Submission(unit=v, sheet=sheet, period="2026Q3", period_start=dt.date(2026, 7, 1)) for v in villages]
     )
-    versions = []
+    filed = {}
     for submission in submissions:
         people = rng.randint(600, 4200)
-        values = {
+        filed[submission.unit_id] = {
             "registered_population": people,
             "resident_population": int(people * rng.uniform(0.55, 0.9)),
             "households": people // rng.randint(3, 4),
@@ -612,6 +617,19 @@ def _history() -> None:
             "arable_land": f"{rng.randint(800, 5000)}.0",
             "volunteers": rng.randint(20, 160),
         }
+    registers: dict[str, dict[int, dict[str, int]]] = {}
+    if sources:
+        villages.sort(key=lambda v: v.area.code)
+        registers = demo_sources.registers(villages, filed)
+        demo_sources.supply(villages, registers)
+    disputing = villages[-1].pk  # the county's last village disputes one value (not the demo cadre's)
+    versions = []
+    for submission in submissions:
+        values = filed[submission.unit_id]
+        answered: dict[str, Any] = {"typed_count": len(values)}
+        if sources:
+            register = registers[demo_sources.HISTORY_PERIOD][submission.unit_id]
+            answered = demo_sources.answers(submission.unit, values, register, submission.unit_id == disputing)
         versions.append(
             SubmissionVersion(
                 submission=submission,
@@ -619,9 +637,11 @@ def _history() -> None:
                 values=values,
                 by=cadres[submission.unit_id],
                 asked_count=len(table.fields),
-                typed_count=len(values),
                 department_count=len(departments),
                 refills_spared=spared,
+                **answered,
             )
         )
     SubmissionVersion.objects.bulk_create(versions)
+    if sources:
+        demo_sources.answered_dispute(next(v for v in versions if v.submission.unit_id == disputing))

@@ -105,8 +105,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "request.scope": ("范围须在本部门辖区内", "the scope must lie inside the department's jurisdiction"),
     "request.expiry": ("截止日期不能早于首个报告期", "the expiry must not precede the first period"),
     "request.empty": (
-        "至少选择一个已有字段或提出一个新字段",
-        "choose at least one existing field or propose a new one",
+        "至少选择一个已有字段、提出一个新字段或申请提供某个字段的数据",
+        "choose at least one existing field, propose a new one or offer to supply a field",
     ),
     "request.not_editable": ("申请已提交或已处理，不能再修改", "the request was already submitted or decided"),
     "request.not_under_review": ("申请不在审核中", "the request is not under review"),
@@ -121,6 +121,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "request.sheet": ("该表不存在或已停用，请重新选择", "no such sheet, or it was retired; choose again"),
     "request.code_repeated": ("与新增字段 {other} 的编码相同", "has the same code as new field {other}"),
     "request.decision": ("请选择“批准”或“不予批准”", "choose “Approve” or “Reject”"),
+    "request.source_taken": (
+        "字段“{name}”已由{department}提供（一数一源），不能再指定其他数源部门",
+        "the field “{name}” is already supplied by {department} (one source per fact); it cannot have a second",
+    ),
     "request.choice": (
         "请选择“新建”、“复用”某个已有字段或“不予批准”",
         "choose “Create it”, “Reuse” an existing field or “Do not approve”",

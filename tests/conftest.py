@@ -32,14 +32,18 @@ def pytest_configure(config):
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not demo_loaded():
-            load_demo()
+            load_demo(sources=False)
+
+
+# The tests' county has no registers (sources=False): tests that need them make a department a source and
+# supply what they check (tests/sources/); tests/sources/test_demo_sources.py loads the demo's registers.
 
 
 @pytest.fixture
 def demo(db):
     """The demo county; reloaded when a transactional test flushed it."""
     if not demo_loaded():
-        load_demo()
+        load_demo(sources=False)
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def committed_demo(transactional_db):
     """The demo county, committed (no test transaction around it), so other connections, worker threads
     and processes see it, and code runs in autocommit as in production; reloaded after a flush."""
     if not demo_loaded():
-        load_demo()
+        load_demo(sources=False)
 
 
 def _user(username: str) -> User:

@@ -215,6 +215,7 @@ class ProposalRow:
     def stored(cls, index: int, proposal: dict[str, Any]) -> ProposalRow:
         values = {key: proposal.get(key) or "" for key in PROPOSAL_INPUTS}
         values["stable"] = bool(proposal.get("stable"))
+        values["source"] = proposal.get("source") is True
         definition = DefinitionInputs.stored(f"p{index}_", str(values["type"]), proposal.get("constraints"))
         return cls(index, values, definition)
 
@@ -222,6 +223,7 @@ class ProposalRow:
     def posted(cls, index: int, post: QueryDict) -> ProposalRow:
         values: dict[str, Any] = {key: post.get(f"p{index}_{name}", "") for key, name in PROPOSAL_INPUTS.items()}
         values["stable"] = bool(post.get(f"p{index}_stable"))
+        values["source"] = bool(post.get(f"p{index}_source"))
         return cls(index, values, DefinitionInputs.posted(f"p{index}_", post, values["type"]))
 
     def renumbered(self, index: int) -> ProposalRow:
@@ -233,6 +235,7 @@ class ProposalRow:
         return (
             not any(str(self.values[key]).strip() for key in typed)
             and not self.values["stable"]
+            and not self.values["source"]
             and not (self.definition.typed)
         )
 
@@ -243,6 +246,8 @@ class ProposalRow:
         proposal["constraints"] = constraints
         if self.values["stable"]:
             proposal["stable"] = True
+        if self.values["source"]:  # the department's register will supply it
+            proposal["source"] = True
         if self.values["cadence"]:
             proposal["cadence"] = self.values["cadence"]
         return proposal, problems

@@ -49,6 +49,13 @@ class SubscriptionQuerySet(models.QuerySet["Subscription"]):
         """Subscriptions whose scope is `area` or an area above it."""
         return self.filter(scope__code__in=covering_scopes(area))
 
+    def covered_areas(self) -> Q:
+        """A filter on areas (`Area` rows) that one of these subscriptions covers by scope: its scope or below."""
+        inside = Q(pk__in=[])
+        for path in set(self.values_list("scope__path", flat=True)):
+            inside |= Q(path__startswith=path)
+        return inside
+
     def entitling(self, today: dt.date) -> SubscriptionQuerySet:
         """Subscriptions that entitle their department to read and receive on `today`: active, not yet
         expired. When one stops, every read path stops serving it (design invariant 3). Its SQL twin is
@@ -174,8 +181,14 @@ class DataRequest(models.Model):
     fields = models.ManyToManyField(
         "reporting.Field", blank=True, related_name="requests", verbose_name=_("existing fields")
     )
+    # Existing fields whose values the department's register will supply (一数一源): approval makes it their
+    # source, so units confirm its values instead of typing them
+    source_fields = models.ManyToManyField(
+        "reporting.Field", blank=True, related_name="source_requests", verbose_name=_("fields to supply")
+    )
     # New fields proposed because nothing in the catalogue covers the need:
-    # [{"code", "name_zh", "name_en", "type", "constraints", "unit_of_measure", "sheet", "description"}]
+    # [{"code", "name_zh", "name_en", "type", "constraints", "unit_of_measure", "sheet", "description", "source"}]
+    # ("source": true: the department's register will supply it)
     proposed = models.JSONField(_("proposed new fields"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
     decision_reason = models.TextField(_("reason for the decision"), blank=True)

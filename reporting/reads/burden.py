@@ -6,7 +6,10 @@ or time spent online.
 
 Without OneTable every department collects its own copy and stable facts are
 retyped: a filing would have cost `typed + carried + re-fills spared` values
-(each answered value once per department). With it, only `typed` are typed.
+(each answered value once per department). With it, only `typed` are typed: values carried forward and
+register values the unit confirmed (supplied by a source department, 一数一源) are not; a disputed register
+value is typed (the unit's own value). Only the units' own filings count (`submission__source=None`): a
+register's supply is typed by nobody at the grassroots.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class UnitBurden:
     not_applicable: int = 0
     departments: int = 0
     refills_spared: int = 0
+    confirmed: int = 0
+    disputed: int = 0
 
 
 @dataclass
@@ -57,6 +62,15 @@ class PeriodBurden:
     month: str
     typed: int
     without_onetable: int
+    carried: int = 0
+    confirmed: int = 0  # register values confirmed, not typed
+    disputed: int = 0  # register values disputed: the unit typed its own
+
+    @property
+    def not_typed_percent(self) -> float:
+        """Share of the one table's answered values the grassroots no longer type (carried or confirmed)."""
+        answered = self.typed + self.carried + self.confirmed
+        return round(100 * (self.carried + self.confirmed) / answered, 1) if answered else 0.0
 
     @property
     def saved_percent(self) -> float:
@@ -73,6 +87,14 @@ class BurdenReport:
     trend: list[PeriodBurden] = field(default_factory=list)
     typed: int = 0
     without_onetable: int = 0
+    carried: int = 0
+    confirmed: int = 0
+    disputed: int = 0
+
+    @property
+    def not_typed_percent(self) -> float:
+        answered = self.typed + self.carried + self.confirmed
+        return round(100 * (self.carried + self.confirmed) / answered, 1) if answered else 0.0
 
     @property
     def saved(self) -> int:
@@ -112,13 +134,22 @@ def burden_report(*, start: dt.date, end: dt.date, area: Area) -> BurdenReport:
     report.departments = department_burdens(start, end, area)
     versions = SubmissionVersion.objects.filter(
         number=1,
+        submission__source=None,  # the units' own filings; a register's supply is typed by no unit
         submission__period_start__gte=start,
         submission__period_start__lte=end,
         submission__unit__area__path__startswith=area.path,
     )
-    totals = versions.aggregate(typed=Sum("typed_count"), carried=Sum("carried_count"), spared=Sum("refills_spared"))
+    totals = versions.aggregate(
+        typed=Sum("typed_count"),
+        carried=Sum("carried_count"),
+        spared=Sum("refills_spared"),
+        confirmed=Sum("confirmed_count"),
+        disputed=Sum("disputed_count"),
+    )
     report.typed = totals["typed"] or 0
-    report.without_onetable = report.typed + (totals["carried"] or 0) + (totals["spared"] or 0)
+    report.carried, report.confirmed = totals["carried"] or 0, totals["confirmed"] or 0
+    report.disputed = totals["disputed"] or 0
+    report.without_onetable = report.typed + report.carried + report.confirmed + (totals["spared"] or 0)
     report.units = unit_burdens(versions)
     report.trend = trend(versions)
     return report
@@ -133,6 +164,8 @@ def unit_burdens(versions) -> list[UnitBurden]:
         na=Sum("na_count"),
         departments=Max("department_count"),
         spared=Sum("refills_spared"),
+        confirmed=Sum("confirmed_count"),
+        disputed=Sum("disputed_count"),
     )
     by_unit = {row["submission__unit"]: row for row in rows}
     units = Unit.objects.filter(pk__in=by_unit).select_related("area").order_by("area__path")
@@ -145,20 +178,31 @@ def unit_burdens(versions) -> list[UnitBurden]:
             by_unit[u.pk]["na"],
             by_unit[u.pk]["departments"],
             by_unit[u.pk]["spared"],
+            by_unit[u.pk]["confirmed"],
+            by_unit[u.pk]["disputed"],
         )
         for u in units
     ]
 
 
 def trend(versions) -> list[PeriodBurden]:
-    per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for start, typed, carried, spared in versions.values_list(
-        "submission__period_start", "typed_count", "carried_count", "refills_spared"
+    """Per month: typed, carried, confirmed, disputed and what it would have cost without OneTable."""
+    per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for start, typed, carried, spared, confirmed, disputed in versions.values_list(
+        "submission__period_start",
+        "typed_count",
+        "carried_count",
+        "refills_spared",
+        "confirmed_count",
+        "disputed_count",
     ):
-        month = f"{start:%Y-%m}"
-        per_month[month][0] += typed
-        per_month[month][1] += typed + carried + spared
-    return [PeriodBurden(month, typed, without) for month, (typed, without) in sorted(per_month.items())]
+        month = per_month[f"{start:%Y-%m}"]
+        month[0] += typed
+        month[1] += typed + carried + confirmed + spared
+        month[2] += carried
+        month[3] += confirmed
+        month[4] += disputed
+    return [PeriodBurden(month, *figures) for month, figures in sorted(per_month.items())]
 
 
 def department_burdens(start: dt.date, end: dt.date, area: Area) -> list[DepartmentBurden]:

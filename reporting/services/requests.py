@@ -37,6 +37,7 @@ PROPOSAL_KEYS = (
     "description",
     "stable",
     "cadence",
+    "source",
 )
 
 
@@ -50,6 +51,8 @@ class RequestInput:
     expires_on: dt.date | None = None
     endpoint: Endpoint | None = None
     field_ids: list[int] = field(default_factory=list)
+    # existing fields the department's register will supply (it asks to become their source)
+    source_field_ids: list[int] = field(default_factory=list)
     proposed: list[dict[str, Any]] = field(default_factory=list)
     # What the form could not even read (a constraint that is not a number…): reported with the rest.
     unreadable: list[Problem] = field(default_factory=list)
@@ -114,7 +117,8 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
         problems.append(Problem(field="endpoint", rule="request.endpoint"))
     known = set(Field.objects.active().filter(pk__in=data.field_ids).values_list("pk", flat=True))
     problems += [Problem(field="fields", rule="request.field_unknown") for pk in data.field_ids if pk not in known][:1]
-    if not data.field_ids and not data.proposed:
+    problems += _source_problems(department, data.source_field_ids)
+    if not data.field_ids and not data.proposed and not data.source_field_ids:
         problems.append(Problem(field="fields", rule="request.empty"))
     codes: dict[str, int] = {}
     for index, proposal in enumerate(data.proposed):
@@ -133,6 +137,28 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
         elif isinstance(code, str) and code:
             codes[code] = index
         problems += in_proposal(found, index)
+    return problems
+
+
+def _source_problems(department: Department, field_ids: list[int], *, lock: bool = False) -> list[Problem]:
+    """Fields a department may not become the source of: unknown or retired ones, and those another
+    department already supplies (one source per fact, 一数一源)."""
+    found = Field.objects.active().filter(pk__in=field_ids).select_related("source")
+    if lock:  # an approval of another request for the same field waits, then sees this one's source
+        found = found.select_for_update(of=("self",))
+    fields = {f.pk: f for f in found}
+    problems = [Problem(field="source_fields", rule="request.field_unknown") for pk in field_ids if pk not in fields]
+    problems = problems[:1]
+    for f in fields.values():
+        if f.source_id is not None and f.source_id != department.pk:
+            assert f.source is not None
+            problems.append(
+                Problem(
+                    field="source_fields",
+                    rule="request.source_taken",
+                    params={"name": f.name_zh, "department": f.source.name},
+                )
+            )
     return problems
 
 
@@ -196,11 +222,13 @@ def save_request(
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]
     request.save()
     request.fields.set(data.field_ids)
+    request.source_fields.set(data.source_field_ids)
     _event(
         request,
         by,
         "created" if created else "edited",
         fields=sorted(data.field_ids),
+        source_fields=sorted(data.source_field_ids),
         proposed=[p.get("code") for p in request.proposed],
     )
     return request
@@ -255,8 +283,13 @@ def review_request(
     field_ids: list[int] | None = None,
     create_codes: list[str] | None = None,
     reuse: dict[str, int] | None = None,
+    source_ids: list[int] | None = None,
 ) -> DataRequest:
-    """Approve (all, in part, or reusing existing fields for proposed ones) or reject, always with a reason."""
+    """Approve (all, in part, or reusing existing fields for proposed ones) or reject, always with a reason.
+
+    Approving a field to supply makes the department its source (一数一源); refused by name when another
+    department became its source meanwhile.
+    """
     request = DataRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != RequestStatus.SUBMITTED:
         raise Problems([Problem(field="status", rule="request.not_under_review")])
@@ -274,16 +307,34 @@ def review_request(
     create_codes = list(proposals) if create_codes is None else [c for c in create_codes if c in proposals]
     reuse = {code: pk for code, pk in (reuse or {}).items() if code in proposals and code not in create_codes}
     reusable = set(Field.objects.active().filter(pk__in=reuse.values()).values_list("pk", flat=True))
+    offered = set(request.source_fields.values_list("pk", flat=True))
+    sourced = offered if source_ids is None else offered & set(source_ids)
+    # a proposed field to supply, reused as an existing field: the department becomes that field's source
+    reused_to_supply = {pk for code, pk in reuse.items() if pk in reusable and proposals[code].get("source") is True}
+    sourced |= reused_to_supply
     problems = _review_problems(
         request.proposed, create_codes, {c: pk for c, pk in reuse.items() if pk not in reusable}
     )
+    problems += _source_problems(request.department, sorted(sourced), lock=True)
     if problems:
         raise Problems(problems)
-    approved |= reusable
+    approved |= reusable - reused_to_supply
     for code in create_codes:
-        approved.add(_create_field(proposals[code], request).pk)
-    if not approved:
+        created = _create_field(proposals[code], request)
+        if proposals[code].get("source") is True:  # a stored "false" is not a yes
+            sourced.add(created.pk)
+        else:
+            approved.add(created.pk)
+    if not approved and not sourced:
         raise Problems([Problem(field="fields", rule="request.empty")])
+    Field.objects.filter(pk__in=sourced).update(source=request.department)
+    whole = approved | sourced >= asked | offered and len(create_codes) + len(reuse) == len(proposals)
+    request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED
+    detail = {"fields": sorted(approved), "created": create_codes, "sourced": sorted(sourced)}
+    if not approved:  # only fields to supply: nothing is asked of units, so no subscription
+        request.save(update_fields=["status", "decision_reason", "decided_at"])
+        _event(request, by, request.status, reason, reason=request.decision_reason, **detail)
+        return request
     subscription = Subscription.objects.create(
         department=request.department,
         scope=request.scope,
@@ -294,20 +345,9 @@ def review_request(
         endpoint=request.endpoint,
     )
     subscription.fields.set(approved)
-    whole = approved >= asked and len(create_codes) + len(reuse) == len(proposals)
-    request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED
     request.subscription = subscription
     request.save(update_fields=["status", "decision_reason", "decided_at", "subscription"])
-    _event(
-        request,
-        by,
-        request.status,
-        reason,
-        reason=request.decision_reason,
-        subscription=subscription.pk,
-        fields=sorted(approved),
-        created=create_codes,
-    )
+    _event(request, by, request.status, reason, reason=request.decision_reason, subscription=subscription.pk, **detail)
     return request
 
 

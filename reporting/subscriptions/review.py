@@ -12,11 +12,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from core.models import Unit
+from core.models import Area, Unit
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, periods_per_year
 from reporting.filing.onetable import due_date
-from reporting.models import Cadence, DataRequest, Field, Sheet, Subscription
+from reporting.models import Cadence, DataRequest, Field, Sheet, Submission, Subscription
 
 SIMILAR = 0.1  # pg_trgm similarity worth showing (Chinese names share few trigrams)
 DUPLICATE = 0.5  # similarity at which a proposed field is flagged as a likely duplicate
@@ -55,6 +55,48 @@ class Burden:
     @property
     def hours_per_year(self) -> float:
         return round(self.minutes_per_year / 60, 1)
+
+
+@dataclass
+class SourceOffer:
+    """A field the department offers to supply, as the office weighs it."""
+
+    field: Field
+    receivers: list[str]  # departments whose active subscriptions take it today
+    period: Period | None  # the last period begun before this one (None: a ledger)
+    filed: int  # units that filed the field in that period: values a period they would no longer type
+    covered: int  # units its active subscriptions cover at the sheet's levels inside the request's scope
+
+
+def source_offers(request: DataRequest, today: dt.date | None = None) -> list[SourceOffer]:
+    """Per field to supply: who receives it, and how many values a period the units would no longer type."""
+    today = today or timezone.localdate()
+    offers = []
+    for offered in request.source_fields.select_related("sheet", "source").order_by("sheet__order", "order"):
+        sheet = offered.sheet
+        period = None if sheet.is_ledger else Period.containing(today, sheet.period_type).previous()
+        filed = 0
+        if period is not None:
+            filed = (
+                Submission.objects.by_units()
+                .filter(sheet=sheet, period=str(period), unit__area__path__startswith=request.scope.path)
+                .filter(versions__values__has_key=offered.code)
+                .values("unit")
+                .distinct()
+                .count()
+            )
+        offers.append(SourceOffer(offered, _receivers(offered), period, filed, _covered_units(offered, request)))
+    return offers
+
+
+def _covered_units(offered: Field, request: DataRequest) -> int:
+    """Units inside the request's scope, at the sheet's levels, that an active subscription taking it covers."""
+    covered = Area.objects.filter(
+        Subscription.objects.active().filter(fields=offered).covered_areas(),
+        path__startswith=request.scope.path,
+        level__in=offered.sheet.unit_levels,
+    )
+    return Unit.objects.filter(area__in=covered).count()
 
 
 def overlaps(proposal: dict) -> list[Match]:

@@ -30,6 +30,7 @@ from reporting.models import (
 from reporting.params import number_in
 from reporting.reads.accesslog import last_uses
 from reporting.reads.burden import burden_filters, burden_report
+from reporting.reads.sources import source_figures
 from reporting.rejections import Problem, Problems
 from reporting.services.calendar import set_due_exception, set_due_rules
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet
@@ -90,7 +91,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
             if at is not None and (field_id not in last or last[field_id] < at):
                 last[field_id] = at
     units = dict(Unit.objects.values("area__level").annotate(n=Count("id")).values_list("area__level", "n"))
-    sheets = Sheet.objects.prefetch_related("fields__revisions").select_related("owner").order_by("order")
+    sheets = Sheet.objects.prefetch_related("fields__revisions", "fields__source").select_related("owner")
+    sheets = sheets.order_by("order")
+    sources = source_figures()
     # after a refused change, the field it was for shows what was typed
     typed = posted_id(request, "field") if problems and request.POST.get("action") == "change" else None
     rows = [
@@ -104,6 +107,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
                     last_delivered.get(f.pk),
                     last_read.get(f.pk),
                     _definition_inputs(f, request.POST if f.pk == typed else None),
+                    sources.get(f.pk),
                 )
                 for f in sheet.fields.all()
             ],

@@ -85,6 +85,7 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
         expires_on=expires_on,
         endpoint=endpoint,
         field_ids=posted_ids(request, "fields"),
+        source_field_ids=posted_ids(request, "source_fields"),
         proposed=proposed,
         unreadable=unreadable,
     )
@@ -104,6 +105,7 @@ def _form_context(
     if rows is not None:
         values = request.POST
         chosen = set(posted_ids(request, "fields"))
+        supplying = set(posted_ids(request, "source_fields"))
     elif request_obj is not None:
         values = {
             "title": request_obj.title,
@@ -115,16 +117,17 @@ def _form_context(
             "endpoint": str(request_obj.endpoint_id or ""),
         }
         chosen = set(request_obj.fields.values_list("pk", flat=True))
+        supplying = set(request_obj.source_fields.values_list("pk", flat=True))
         stored = request_obj.proposed
         rows = [ProposalRow.stored(i, p) for i, p in enumerate(stored)]
         rows += [ProposalRow.stored(i, {}) for i in range(len(rows), max(PROPOSAL_ROWS, len(rows) + 1))]
     else:
-        values, chosen = {}, set()
+        values, chosen, supplying = {}, set(), set()
         rows = [ProposalRow.stored(i, {}) for i in range(PROPOSAL_ROWS)]
     # a field retired since it was chosen stays in view, marked, rather than silently dropped on saving
     fields = (
-        Field.objects.filter(Q(pk__in=Field.objects.active()) | Q(pk__in=chosen))
-        .select_related("sheet")
+        Field.objects.filter(Q(pk__in=Field.objects.active()) | Q(pk__in=chosen | supplying))
+        .select_related("sheet", "source")
         .order_by("sheet__order", "order")
     )
     return {
@@ -134,6 +137,7 @@ def _form_context(
         "fields": fields,
         "values": values,
         "chosen": chosen,
+        "supplying": supplying,
         "proposals": rows,
         "types": fieldtypes.type_choices(),
         # as for fields: a sheet retired since it was chosen is shown, and saving is then refused by name
@@ -243,6 +247,7 @@ def _read_decision(request: HttpRequest, found: DataRequest) -> tuple[dict, list
         "create_codes": create,
         "reuse": reuse,
         "field_ids": posted_ids(request, "fields"),
+        "source_ids": posted_ids(request, "source_fields"),
     }, problems
 
 
@@ -251,6 +256,7 @@ def _review_context(request: HttpRequest, found: DataRequest) -> dict:
     choices the office made, as it made them."""
     posted = request.method == "POST"
     fields = found.fields.select_related("sheet")
+    offers = review.source_offers(found)
     proposals = [
         (
             p,
@@ -268,6 +274,8 @@ def _review_context(request: HttpRequest, found: DataRequest) -> dict:
         "proposals": proposals,
         "fields": fields,
         "chosen": set(posted_ids(request, "fields")) if posted else {f.pk for f in fields},
+        "offers": offers,
+        "supplying": set(posted_ids(request, "source_fields")) if posted else {o.field.pk for o in offers},
         "reason": request.POST.get("reason", "") if posted else "",
         "events": found.events.select_related("actor"),
     }

@@ -29,19 +29,28 @@ def lines(report, *, units: bool = False) -> list[str]:
         f"values typed in OneTable: {report.typed}",
         f"values without OneTable (each department its own copy, nothing carried forward): {report.without_onetable}",
         f"saved: {report.saved} ({report.saved_percent}%)",
+        f"carried forward: {report.carried}; supplied by registers and confirmed: {report.confirmed}; "
+        f"disputed: {report.disputed}; not typed by the grassroots: {report.not_typed_percent}%",
         "departments (by demand): code, fields, values, shared values, shared %, minutes",
     ]
     out += [
         f"  {d.department.code} {d.fields} {d.values} {d.shared_values} {d.shared_percent}% {d.minutes}"
         for d in report.departments
     ]
-    out.append("trend: month, typed, without OneTable, saved %")
-    out += [f"  {p.month} {p.typed} {p.without_onetable} {p.saved_percent}%" for p in report.trend]
+    out.append("trend: month, typed, carried, confirmed, disputed, without OneTable, saved %, not typed %")
+    out += [
+        f"  {p.month} {p.typed} {p.carried} {p.confirmed} {p.disputed} {p.without_onetable} {p.saved_percent}% "
+        f"{p.not_typed_percent}%"
+        for p in report.trend
+    ]
     if units:
-        out.append("units (area-code order): code, asked, typed, carried, n/a, departments, re-fills spared")
+        out.append(
+            "units (area-code order): code, asked, typed, carried, n/a, departments, re-fills spared, confirmed, "
+            "disputed"
+        )
         out += [
             f"  {u.unit.area.code} {u.asked} {u.typed} {u.carried} {u.not_applicable} {u.departments} "
-            f"{u.refills_spared}"
+            f"{u.refills_spared} {u.confirmed} {u.disputed}"
             for u in report.units
         ]
     return out
