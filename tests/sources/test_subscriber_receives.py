@@ -1,0 +1,166 @@
+"""A subscribing department receives the register's values and the unit's answers to them, each value saying
+where it came from; nothing outside its subscription, and the source department nothing by being the source."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+
+import pytest
+
+from django.db import connection
+
+from core.models import Department, Unit, User
+from reporting.filing.origins import origin_sql, origins
+from reporting.models import AccessRecord, Delivery, Field, Sheet, Submission, SubmissionVersion, Subscription
+from reporting.services.deliveries import create_deliveries
+from reporting.services.supplies import SupplyRow, supply_values
+from tests.reporting.helpers import file_village_basics, token_client
+from tests.waiting import wait_for
+
+TODAY = dt.date(2026, 11, 29)
+PERIOD = "2026Q4"
+
+
+@pytest.fixture
+def demo(committed_demo):
+    """The demo county, committed: the feed shows only what committed before every running transaction."""
+
+
+def _stats_is_the_source_of_the_population() -> tuple[Department, User]:
+    """The statistics bureau supplies the registered population (civil affairs subscribes to it in the demo);
+    the bureau itself no longer takes the field through a subscription."""
+    stats = Department.objects.get(code="stats")
+    Field.objects.filter(code="registered_population").update(source=stats)
+    for subscription in Subscription.objects.filter(department=stats):
+        subscription.fields.remove(Field.objects.get(code="registered_population"))
+    return stats, User.objects.get(username="stats")
+
+
+def _supply(stats: Department, by: User, unit: Unit, value: object):
+    result = supply_values(
+        department=stats,
+        rows=[SupplyRow("1", unit.area.code, PERIOD, "registered_population", value)],
+        by=by,
+        today=TODAY,
+    )
+    assert not result.conflicts, result.conflicts
+    return result
+
+
+def _answer(version: SubmissionVersion, *, register: object, confirm: bool, unit_value: object = None):
+    """The unit's next filing answers the register value (as the unit's filing service will store it)."""
+    values = dict(version.values)
+    values["registered_population"] = register if confirm else unit_value
+    answered = SubmissionVersion.objects.create(
+        submission=version.submission,
+        number=version.number + 1,
+        values=values,
+        not_applicable=version.not_applicable,
+        carried=[c for c in version.carried if c != "registered_population"],
+        confirmed=["registered_population"] if confirm else [],
+        disputed={} if confirm else {"registered_population": {"reason": "去年新迁入两户", "register": register}},
+        by=version.by,
+        reason="答复部门数据",
+    )
+    Submission.objects.filter(pk=version.submission_id).update(current_version=answered.number)
+    create_deliveries(answered)
+    return answered
+
+
+def _feed(user: User, *, until: int = 0, unit: Unit | None = None) -> list[dict]:
+    """The department's feed items (of `unit`, when given), read again until there are `until` of them: the
+    feed shows a transaction once every transaction older than it ended, other sessions' on the server too."""
+    client, items = token_client(user), []
+
+    def read() -> bool:
+        answer = client.get("/api/v1/feed", {"limit": 1000})
+        assert answer.status_code == 200, answer.content
+        items[:] = [i for i in answer.json()["items"] if unit is None or i["unit"]["code"] == unit.area.code]
+        return len(items) >= until
+
+    assert wait_for(read)
+    return items
+
+
+def test_a_subscriber_receives_the_register_values_and_the_units_answers_each_with_its_origin(demo, village_cadre):
+    stats, stats_user = _stats_is_the_source_of_the_population()
+    civil = User.objects.get(username="civil")
+    unit = village_cadre.unit
+    _supply(stats, stats_user, unit, 2150)
+
+    (supplied,) = _feed(civil, until=1, unit=unit)
+    assert supplied["source"] == "stats"
+    assert supplied["values"] == {"registered_population": 2150}
+    assert supplied["origin"] == {"registered_population": "register"}
+    assert supplied["disputed"] == {}
+
+    filed = file_village_basics(village_cadre, period=PERIOD)
+    confirmed = _answer(filed, register=2150, confirm=True)
+    disputed = _answer(confirmed, register=2150, confirm=False, unit_value=2160)
+    items = {i["version"]: i for i in _feed(civil, until=4, unit=unit) if i["source"] is None}
+    assert items[2]["values"]["registered_population"] == 2150
+    assert items[2]["origin"]["registered_population"] == "confirmed"
+    assert items[2]["origin"]["households"] == "typed"
+    assert items[3]["values"]["registered_population"] == 2160
+    assert items[3]["origin"]["registered_population"] == "disputed"
+    assert items[3]["disputed"] == {"registered_population": {"reason": "去年新迁入两户", "register": 2150}}
+    # the origins name exactly the delivered values: civil affairs takes none of the culture fields
+    assert set(items[3]["origin"]) == set(items[3]["values"])
+    assert "library_books" not in items[3]["origin"]
+    assert disputed.number == 3
+
+
+def test_the_source_department_receives_nothing_by_being_the_source(demo, village_cadre):
+    stats, stats_user = _stats_is_the_source_of_the_population()
+    _supply(stats, stats_user, village_cadre.unit, 2150)
+    supply = Submission.objects.supplies().get(unit=village_cadre.unit)
+    assert not Delivery.objects.filter(submission=supply, department=stats).exists()
+    assert all(i["source"] is None for i in _feed(stats_user))
+
+
+def test_nothing_outside_the_subscription_is_delivered(demo, village_cadre):
+    stats, stats_user = _stats_is_the_source_of_the_population()
+    civil = Department.objects.get(code="civil")
+    # civil affairs' subscription to the population covers one township only, and a later one ended already
+    other = Unit.objects.filter(area__level="village").exclude(area__parent=village_cadre.unit.area.parent).first()
+    for subscription in Subscription.objects.filter(department=civil, fields__code="registered_population"):
+        subscription.scope = village_cadre.unit.area.parent
+        subscription.save(update_fields=["scope"])
+    _supply(stats, stats_user, other, 990)
+    assert not Delivery.objects.filter(department=civil, submission__unit=other).exists()
+    Subscription.objects.filter(department=civil).update(expires_on=dt.date(2026, 1, 1))
+    _supply(stats, stats_user, village_cadre.unit, 2150)
+    assert not Delivery.objects.filter(department=civil, submission__source=stats).exists()
+    assert not AccessRecord.objects.filter(unit=village_cadre.unit, department=civil).exists()
+
+
+def test_the_sql_origin_agrees_with_the_python_one(demo, village_cadre):
+    version = file_village_basics(village_cadre, period=PERIOD)
+    codes = ["a", "b", "c", "d"]
+    for source_id, confirmed, disputed, carried in itertools.product(
+        (None, 1), (["a"], ["a", "b"], []), ({"b": {"reason": "x", "register": 1}}, {}), (["a", "c"], [])
+    ):
+        expected = origins(
+            source_id=source_id, values=dict.fromkeys(codes, 1), carried=carried, confirmed=confirmed, disputed=disputed
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT jsonb_object_agg(f, "
+                + origin_sql(code="f", source="%(source)s::bigint", version="v")
+                + ") FROM (SELECT %(carried)s::varchar[] AS carried, %(confirmed)s::varchar[] AS confirmed,"
+                " %(disputed)s::jsonb AS disputed) v, unnest(%(codes)s::text[]) f",
+                {
+                    "source": source_id,
+                    "carried": carried,
+                    "confirmed": confirmed,
+                    "disputed": json.dumps(disputed),
+                    "codes": codes,
+                },
+            )
+            (found,) = cursor.fetchone()
+        assert json.loads(found) == expected, (source_id, confirmed, disputed, carried)
+    assert version.number == 1
+    assert Sheet.objects.filter(code="village_basics").exists()
+
