@@ -8,7 +8,6 @@ import itertools
 import json
 
 import pytest
-
 from django.db import connection
 
 from core.models import Department, Unit, User
@@ -163,4 +162,3 @@ def test_the_sql_origin_agrees_with_the_python_one(demo, village_cadre):
         assert json.loads(found) == expected, (source_id, confirmed, disputed, carried)
     assert version.number == 1
     assert Sheet.objects.filter(code="village_basics").exists()
-
