@@ -162,3 +162,89 @@ def test_the_sql_origin_agrees_with_the_python_one(demo, village_cadre):
         assert json.loads(found) == expected, (source_id, confirmed, disputed, carried)
     assert version.number == 1
     assert Sheet.objects.filter(code="village_basics").exists()
+
+
+def _village_in_another_township(cadre: User) -> Unit:
+    return (
+        Unit.objects.filter(area__level="village")
+        .exclude(area__parent=cadre.unit.area.parent)
+        .select_related("area")
+        .order_by("area__code")
+        .first()
+    )
+
+
+def _data(user: User, **params) -> dict[str, dict]:
+    answer = token_client(user).get(
+        "/api/v1/data", {"sheet": "village_basics", "period_from": PERIOD, "period_to": PERIOD, **params}
+    )
+    assert answer.status_code == 200, answer.content
+    listed = answer.json()["rows"]
+    codes = [r["unit"]["code"] for r in listed]
+    assert len(codes) == len(set(codes)), "a unit and period read twice"  # one current value, one row
+    return {r["unit"]["code"]: r for r in listed}
+
+
+def test_reads_show_one_current_value_per_unit_and_period_with_its_origin(demo, village_cadre):
+    stats, stats_user = _stats_is_the_source_of_the_population()
+    civil = User.objects.get(username="civil")
+    unit, only_register = village_cadre.unit, _village_in_another_township(village_cadre)
+    _supply(stats, stats_user, unit, 2150)
+    _supply(stats, stats_user, only_register, 870)
+    filed = file_village_basics(village_cadre, period=PERIOD)  # the unit typed 2100 before the unit part lands
+    rows = _data(civil)
+    mine = rows[unit.area.code]
+    assert mine["values"]["registered_population"] == 2150  # the register's value is the current one
+    assert mine["origin"]["registered_population"] == "register"  # not answered by the unit yet
+    assert mine["origin"]["households"] == "typed" and mine["values"]["households"] == 610
+    assert mine["version"] == 1
+    assert rows[only_register.area.code]["values"] == {"registered_population": 870}
+    assert rows[only_register.area.code]["version"] is None
+
+    _answer(filed, register=2150, confirm=False, unit_value=2160)
+    mine = _data(civil)[unit.area.code]
+    assert mine["values"]["registered_population"] == 2150
+    assert mine["origin"]["registered_population"] == "disputed"
+    assert mine["disputed"] == {"registered_population": {"reason": "去年新迁入两户", "register": 2150, "unit": 2160}}
+
+    _supply(stats, stats_user, unit, 2160)  # the source corrects its register: the dispute no longer applies
+    mine = _data(civil)[unit.area.code]
+    assert mine["values"]["registered_population"] == 2160
+    assert mine["origin"]["registered_population"] == "register" and mine["disputed"] == {}
+
+    # the culture bureau reads the same sheet but not the population: no register row, no register value
+    culture = User.objects.get(username="culture")
+    theirs = _data(culture)
+    assert only_register.area.code not in theirs
+    assert "registered_population" not in theirs[unit.area.code]["values"]
+    assert "registered_population" not in theirs[unit.area.code]["origin"]
+
+    # every read wrote an access record for the unit whose register value was read
+    assert AccessRecord.objects.filter(unit=only_register, department__code="civil", kind="queried").exists()
+    assert not AccessRecord.objects.filter(unit=only_register, department__code="culture").exists()
+
+
+def test_the_csv_says_where_a_sourced_value_came_from_and_a_unit_outside_the_scope_is_never_read(demo, village_cadre):
+    stats, stats_user = _stats_is_the_source_of_the_population()
+    civil = User.objects.get(username="civil")
+    outside = _village_in_another_township(village_cadre)
+    for subscription in Subscription.objects.filter(department__code="civil", fields__code="registered_population"):
+        subscription.scope = village_cadre.unit.area.parent
+        subscription.save(update_fields=["scope"])
+    _supply(stats, stats_user, village_cadre.unit, 2150)
+    _supply(stats, stats_user, outside, 870)
+    filed = file_village_basics(village_cadre, period=PERIOD)
+    _answer(filed, register=2150, confirm=True)
+    answer = token_client(civil).get(
+        "/api/v1/data", {"sheet": "village_basics", "period_from": PERIOD, "period_to": PERIOD, "format": "csv"}
+    )
+    assert answer.status_code == 200
+    lines = b"".join(answer.streaming_content).decode("utf-8-sig").splitlines()
+    head = lines[0].split(",")
+    population = head.index(next(h for h in head if h.startswith("户籍人口 registered_population")))
+    assert head[population + 1] == "户籍人口 数据来源 origin registered_population"
+    assert head[population + 2] == "户籍人口 单位异议值 disputed by the unit registered_population"
+    (mine,) = [line.split(",") for line in lines[1:] if line.startswith(village_cadre.unit.area.code)]
+    assert mine[population : population + 3] == ["2150", "confirmed", ""]
+    assert not [line for line in lines[1:] if line.startswith(outside.area.code)]
+    assert not AccessRecord.objects.filter(unit=outside, department__code="civil").exists()
