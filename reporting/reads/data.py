@@ -345,6 +345,13 @@ WITH read AS MATERIALIZED (
   JOIN core_area a ON a.id = u.area_id
   -- only periods that have begun (a filing for a later one is no data yet), inside the chosen area
   WHERE s.sheet_id = %(sheet)s AND s.period_start <= %(today)s AND a.path LIKE %(within)s AND ({covered})
+    -- one current value per unit and period: the field's source's supply where it holds the value, else the
+    -- unit's own filing (a gap); never a supply of another department, never both
+    AND (s.source_id = %(source)s::bigint OR (s.source_id IS NULL AND (%(source)s::bigint IS NULL OR NOT EXISTS (
+        SELECT 1 FROM reporting_submission p
+        JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
+        WHERE p.unit_id = s.unit_id AND p.sheet_id = s.sheet_id AND p.period = s.period
+          AND p.record_key IS NULL AND p.source_id = %(source)s::bigint AND pv."values" ? %(field)s))))
 ), recorded AS (
   -- one record per unit (and subscription) covering the periods summed; in unit order, so the (unit, at)
   -- index, larger than the buffer cache at province scale, fills in key order
@@ -419,6 +426,7 @@ def field_totals(
         "today": today,
         "within": within.path + "%",
         "part": depth + 1,  # the path is "code/code/…/", one code per level from the province down
+        "source": field.source_id,
     }
     conditions, which = [], []
     for i, ((path, starts_on, expires_on), subscription) in enumerate(sorted(groups.items())):
