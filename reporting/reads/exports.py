@@ -53,7 +53,7 @@ def header(fields: list[Field]) -> list[str]:
     for f in fields:
         names.append(f"{f.name_zh} {f.code}" + (f"（{f.unit_of_measure}）" if f.unit_of_measure else ""))
         if f.source_id is not None:
-            names += [ORIGIN_COLUMN.format(name=f.name_zh, code=f.code), DISPUTED_COLUMN.format(name=f.name_zh, code=f.code)]
+            names += [column.format(name=f.name_zh, code=f.code) for column in (ORIGIN_COLUMN, DISPUTED_COLUMN)]
     return FIXED + names
 
 
