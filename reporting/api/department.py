@@ -220,7 +220,10 @@ class SubscriptionsView(APIView):
 
 
 class DataView(APIView):
-    """The department's data, one row per submission, keyset-paginated; `format=csv` streams CSV."""
+    """The department's data, one row per unit filing (per unit and period where a field read has a source: the
+    register's current value, marked by the unit's answer), keyset-paginated; `format=csv` streams CSV. Each row
+    says where each value came from (`origin`) and, for a register value the unit disputes, the unit's value and
+    reason beside it (`disputed`); `version` is the unit's own filing's (null: register values only)."""
 
     @extend_schema(
         summary="Query the data the department is entitled to (JSON or CSV)",
@@ -254,6 +257,8 @@ class DataView(APIView):
                         "record_date": r.record_date,
                         "version": r.version,
                         "values": r.values,
+                        "origin": r.origins,
+                        "disputed": r.disputed,
                     }
                     for r in page
                 ],

@@ -31,3 +31,16 @@ def origins(
         else:
             found[code] = Origin.TYPED.value
     return found
+
+
+def origin_sql(*, code: str, source: str, version: str) -> str:
+    """The SQL twin of `origins` for one value: `code` a text expression, `source` the submission's `source_id`
+    expression, `version` the alias of its version row. tests/sources/test_subscriber_receives.py checks that
+    the two agree on every combination."""
+    return (
+        f"CASE WHEN {source} IS NOT NULL THEN '{Origin.REGISTER.value}'"
+        f" WHEN {version}.disputed ? {code} THEN '{Origin.DISPUTED.value}'"
+        f" WHEN {code} = ANY({version}.confirmed) THEN '{Origin.CONFIRMED.value}'"
+        f" WHEN {code} = ANY({version}.carried) THEN '{Origin.CARRIED.value}'"
+        f" ELSE '{Origin.TYPED.value}' END"
+    )

@@ -10,6 +10,7 @@ values cost no more memory than a thousand.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Generator
@@ -23,6 +24,7 @@ from django.utils import timezone
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
 from reporting.catalogue.periods import Period, period_range
 from reporting.filing.onetable import sheet_catalogue
+from reporting.filing.origins import Origin, origins
 from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql, window_holds
 from reporting.rejections import Problem
 
@@ -91,8 +93,12 @@ class Row:
     unit_name: str
     period: str
     record_date: dt.date | None
-    version: int
+    version: int | None  # the unit's own filing's current version; None: only register values so far
     values: dict[str, Any]
+    # per value, where it came from (reporting.filing.origins); and for each register value the unit disputes,
+    # {"reason", "register", "unit"}: the register value stays the value, the unit's travels beside it
+    origins: dict[str, str] = dataclasses.field(default_factory=dict)
+    disputed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 _GROUP_SQL = """
@@ -100,18 +106,51 @@ SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, s.current_version, %
 FROM reporting_submission s {version_join}
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND s.source_id IS NULL AND {inside} {filters}
+"""
+
+# A sheet some of whose entitled fields have a source: one row per (unit, sheet, period) — the unit's filing and
+# the supplies of its sources — keyed by the group's first submission (ids only grow, so a row's key never
+# changes and the keyset never skips or repeats one), and one row per ledger record as before. Each row carries
+# the unit's current values (with its answers to the registers) and the registers' current values of the
+# sourced fields, merged by `current_values`; both looked up by the (unit, sheet, period) index.
+_MERGED_SQL = """
+SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %(sub_{i})s::bigint,
+       (fv."values" - %(others_{i})s::text[])::text, fv.carried, fv.confirmed, fv.disputed::text,
+       CASE WHEN s.record_key IS NULL THEN
+         (SELECT jsonb_object_agg(kv.key, kv.value ORDER BY pv.at)::text
+          FROM reporting_submission p
+          JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
+          CROSS JOIN LATERAL jsonb_each(pv."values" - %(unsourced_{i})s::text[]) kv
+          -- only the field's current source supplies it (a field whose source changed keeps its old supplies)
+          JOIN unnest(%(sourced_codes)s::text[], %(sources)s::bigint[]) AS src(code, id)
+            ON src.code = kv.key AND src.id = p.source_id
+          WHERE p.unit_id = s.unit_id AND p.sheet_id = s.sheet_id AND p.period = s.period
+            AND p.record_key IS NULL AND p.source_id IS NOT NULL) END
+FROM reporting_submission s
+JOIN core_unit u ON u.id = s.unit_id
+JOIN core_area a ON a.id = u.area_id
+LEFT JOIN reporting_submission f ON f.id = CASE WHEN s.source_id IS NULL THEN s.id ELSE
+    (SELECT o.id FROM reporting_submission o WHERE o.unit_id = s.unit_id AND o.sheet_id = s.sheet_id
+     AND o.period = s.period AND o.record_key IS NULL AND o.source_id IS NULL) END
+LEFT JOIN reporting_submissionversion fv ON fv.submission_id = f.id AND fv.number = f.current_version
 WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
+  AND (s.record_key IS NOT NULL OR NOT EXISTS (
+      SELECT 1 FROM reporting_submission e WHERE e.unit_id = s.unit_id AND e.sheet_id = s.sheet_id
+      AND e.period = s.period AND e.record_key IS NULL AND e.id < s.id))
 """
 # A whole read joins the current versions; a page looks each one up. The planner cannot know that a
 # period filter's filings sit at the end of the id order, so for a page it merge-joined the versions from
 # the first id on: a page from the last year of two read every version before it (docs/benchmarks.md,
 # fourth round: "data pages"); now a lookup per row.
 _JOINED = (
-    '(v."values" - %(others_{i})s::text[])::text',
+    '(v."values" - %(others_{i})s::text[])::text, v.carried',
     "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version",
 )
 _LOOKED_UP = (
     '(SELECT (v."values" - %(others_{i})s::text[])::text FROM reporting_submissionversion v '
+    "WHERE v.submission_id = s.id AND v.number = s.current_version), "
+    "(SELECT v.carried FROM reporting_submissionversion v "
     "WHERE v.submission_id = s.id AND v.number = s.current_version)",
     "",
 )
@@ -123,6 +162,7 @@ JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.cu
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters} AND v."values" ?| %(keys_{i})s::text[]
+  AND (s.source_id IS NULL OR %(merged)s)
 """
 
 
@@ -136,14 +176,22 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
     # and skips filings with none. The keys are not tested in SQL (`?|`) when reading: PostgreSQL cannot
     # estimate how many versions hold a key, and tested every version of the sheet, whatever the period,
     # before joining (docs/benchmarks.md, "department data reads": "picking the entitled values").
-    codes = {f.code for f in sheet_catalogue(query.sheet).fields}  # every field the sheet defines, retired too
+    fields = sheet_catalogue(query.sheet).fields  # every field the sheet defines, retired too
+    codes = {f.code for f in fields}
+    sourced = {f.code for f in fields if f.source_id is not None}
     wanted = set(query.fields) if query.fields is not None else None
     groups: dict[tuple, list[str]] = {}
     for e in entitlements(query.department):
         if wanted is None or e.field in wanted:
             groups.setdefault((e.subscription, e.scope_path, e.starts_on, e.expires_on), []).append(e.field)
+    # Registers are merged in only where the department reads a field that has a source: every other read keeps
+    # the plain statement over the units' own filings (its plans and figures in docs/benchmarks.md).
+    merged = any(sourced.intersection(keys) for keys in groups.values())
     filters: list[str] = []
-    params: dict[str, Any] = {"sheet": query.sheet.pk, "after": query.after}
+    params: dict[str, Any] = {"sheet": query.sheet.pk, "after": query.after, "merged": merged}
+    if merged:
+        params["sourced_codes"] = [f.code for f in fields if f.source_id is not None]
+        params["sources"] = [f.source_id for f in fields if f.source_id is not None]
     # periods by their days, not their text ("2026Q4" > "2026" as text, and a ledger's record dates are days)
     first, last = period_range(query.period_from, query.period_to)
     if first is not None:
@@ -166,8 +214,12 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
             params[f"keys_{i}"] = sorted(keys)
             selects.append(_COUNT_GROUP_SQL.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
             continue
-        values, version_join = _JOINED if query.limit is None else _LOOKED_UP
-        select = _GROUP_SQL.replace("{values}", values).replace("{version_join}", version_join)
+        if merged:
+            params[f"unsourced_{i}"] = sorted(codes.difference(sourced.intersection(keys)))
+            select = _MERGED_SQL
+        else:
+            values, version_join = _JOINED if query.limit is None else _LOOKED_UP
+            select = _GROUP_SQL.replace("{values}", values).replace("{version_join}", version_join)
         selects.append(select.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
     if not selects:
         return "", params, allowed
@@ -188,7 +240,8 @@ def count_rows(query: Query) -> int:
 
 
 def rows(query: Query) -> Generator[Row]:
-    """Rows of the department's data, one per submission, in submission order (keyset on its id)."""
+    """Rows of the department's data, one per unit filing (with the registers' values of its sourced fields, if
+    it reads any: one per (unit, sheet, period) then), in key order (keyset on the first submission's id)."""
     sql, params, allowed = _statement(query)
     if not sql:
         return
@@ -206,22 +259,78 @@ def rows(query: Query) -> Generator[Row]:
         # a page reads little more than its rows (PostgreSQL builds each row's JSON as it is fetched)
         size = CHUNK if query.limit is None else min(CHUNK, 2 * query.limit)
         while batch := cursor.fetchmany(size):
-            for sid, unit_id, code, name, period, record_date, number, subscription, values in batch:
+            for sid, unit_id, code, name, period, record_date, number, subscription, values, *answers in batch:
                 keys = allowed[subscription]
-                entitled = {k: v for k, v in json.loads(values).items() if k in keys}
+                if len(answers) > 1:
+                    row = _merged(keys, values, *answers)
+                    if row is None:
+                        continue
+                    entitled, found, disputed = row
+                else:  # no field of this read has a source: a value is typed or carried forward
+                    entitled = {k: v for k, v in json.loads(values).items() if k in keys}
+                    carried = answers[0] or ()
+                    found = {k: _CARRIED if k in carried else _TYPED for k in entitled}
+                    disputed = {}
                 if not entitled:  # nothing in this filing that this subscription may read
                     continue
                 if current is not None and current.submission_id == sid:  # entitled by a second subscription
                     current.values.update(entitled)
+                    current.origins.update(found)
+                    current.disputed.update(disputed)
                     continue
                 if current is not None:
                     yield current
                     emitted += 1
                     if query.limit is not None and emitted >= query.limit:
                         return
-                current = Row(sid, unit_id, subscription, code, name, period, record_date, number, entitled)
+                current = Row(
+                    sid, unit_id, subscription, code, name, period, record_date, number, entitled, found, disputed
+                )
     if current is not None:
         yield current
+
+
+_CARRIED, _TYPED = Origin.CARRIED.value, Origin.TYPED.value
+
+
+def _merged(keys: frozenset[str], unit_values, carried, confirmed, disputed, register) -> tuple | None:
+    """A merged row's entitled current values, their origins and the disputes beside them (`current_values`)."""
+    unit = {k: v for k, v in json.loads(unit_values).items() if k in keys} if unit_values else {}
+    supplied = {k: v for k, v in json.loads(register).items() if k in keys} if register else {}
+    if not unit and not supplied:
+        return None
+    answers = json.loads(disputed) if disputed else {}
+    return current_values(unit, supplied, carried=carried or [], confirmed=confirmed or [], disputed=answers)
+
+
+def current_values(
+    unit: dict[str, Any],
+    register: dict[str, Any],
+    *,
+    carried: list[str],
+    confirmed: list[str],
+    disputed: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """One current value per field (decision 1 of issue 19): the register's latest value where it has one, marked
+    confirmed or disputed by the unit's latest filing only when that filing answered this very value (a newer
+    supply is the register's, unanswered yet); elsewhere the unit's own value with its origin (a gap is typed)."""
+    values = dict(unit)
+    found = origins(source_id=None, values=unit, carried=carried, confirmed=confirmed, disputed=disputed)
+    beside: dict[str, dict[str, Any]] = {}
+    for code, value in register.items():
+        values[code] = value
+        answer = disputed.get(code)
+        if isinstance(answer, dict) and code in unit and answer.get("register") == value:
+            found[code] = Origin.DISPUTED.value
+            beside[code] = {"reason": answer.get("reason", ""), "register": value, "unit": unit[code]}
+        elif code in confirmed and unit.get(code) == value:
+            found[code] = Origin.CONFIRMED.value
+        else:
+            found[code] = Origin.REGISTER.value
+    for code in unit:
+        if code not in register and found[code] in (Origin.DISPUTED.value, Origin.CONFIRMED.value):
+            found[code] = Origin.TYPED.value  # the register withdrew the value the unit answered: the unit's stands
+    return values, found, beside
 
 
 _TOTALS_SQL = r"""
@@ -236,6 +345,13 @@ WITH read AS MATERIALIZED (
   JOIN core_area a ON a.id = u.area_id
   -- only periods that have begun (a filing for a later one is no data yet), inside the chosen area
   WHERE s.sheet_id = %(sheet)s AND s.period_start <= %(today)s AND a.path LIKE %(within)s AND ({covered})
+    -- one current value per unit and period: the field's source's supply where it holds the value, else the
+    -- unit's own filing (a gap); never a supply of another department, never both
+    AND (s.source_id = %(source)s::bigint OR (s.source_id IS NULL AND (%(source)s::bigint IS NULL OR NOT EXISTS (
+        SELECT 1 FROM reporting_submission p
+        JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
+        WHERE p.unit_id = s.unit_id AND p.sheet_id = s.sheet_id AND p.period = s.period
+          AND p.record_key IS NULL AND p.source_id = %(source)s::bigint AND pv."values" ? %(field)s))))
 ), recorded AS (
   -- one record per unit (and subscription) covering the periods summed; in unit order, so the (unit, at)
   -- index, larger than the buffer cache at province scale, fills in key order
@@ -310,6 +426,7 @@ def field_totals(
         "today": today,
         "within": within.path + "%",
         "part": depth + 1,  # the path is "code/code/…/", one code per level from the province down
+        "source": field.source_id,
     }
     conditions, which = [], []
     for i, ((path, starts_on, expires_on), subscription) in enumerate(sorted(groups.items())):

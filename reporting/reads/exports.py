@@ -42,8 +42,19 @@ def columns(query: Query) -> list[Field]:
     return [f for f in fields if query.fields is None or f.code in query.fields]
 
 
+# After each field that has a source: where its value came from (`reporting.filing.origins`) and, when the unit
+# disputes the register value, the unit's own value (the register's is the field's value: one current value).
+ORIGIN_COLUMN = "{name} 数据来源 origin {code}"
+DISPUTED_COLUMN = "{name} 单位异议值 disputed by the unit {code}"
+
+
 def header(fields: list[Field]) -> list[str]:
-    return FIXED + [f"{f.name_zh} {f.code}" + (f"（{f.unit_of_measure}）" if f.unit_of_measure else "") for f in fields]
+    names = []
+    for f in fields:
+        names.append(f"{f.name_zh} {f.code}" + (f"（{f.unit_of_measure}）" if f.unit_of_measure else ""))
+        if f.source_id is not None:
+            names += [column.format(name=f.name_zh, code=f.code) for column in (ORIGIN_COLUMN, DISPUTED_COLUMN)]
+    return FIXED + names
 
 
 def record_reads(query: Query, batch: list[Row]) -> None:
@@ -158,11 +169,27 @@ def _fixed(row: Row) -> list:
 
 
 def _cells(row: Row, fields: list[Field]) -> list:
-    return _fixed(row) + [f.field_type.to_csv(row.values.get(f.code)) for f in fields]
+    if all(f.source_id is None for f in fields):
+        return _fixed(row) + [f.field_type.to_csv(row.values.get(f.code)) for f in fields]
+    cells = _fixed(row)
+    for f in fields:
+        cells.append(f.field_type.to_csv(row.values.get(f.code)))
+        if f.source_id is not None:
+            disputed = row.disputed.get(f.code)
+            cells += [row.origins.get(f.code, ""), f.field_type.to_csv(disputed["unit"]) if disputed else ""]
+    return cells
 
 
 def _xlsx_cells(row: Row, fields: list[Field]) -> list:
-    return _fixed(row) + [f.field_type.to_cell(row.values.get(f.code)) for f in fields]
+    if all(f.source_id is None for f in fields):
+        return _fixed(row) + [f.field_type.to_cell(row.values.get(f.code)) for f in fields]
+    cells = _fixed(row)
+    for f in fields:
+        cells.append(f.field_type.to_cell(row.values.get(f.code)))
+        if f.source_id is not None:
+            disputed = row.disputed.get(f.code)
+            cells += [row.origins.get(f.code, ""), f.field_type.to_cell(disputed["unit"]) if disputed else None]
+    return cells
 
 
 def csv_chunks(query: Query) -> Iterator[bytes]:

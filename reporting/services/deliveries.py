@@ -42,6 +42,7 @@ from core.celery import app
 from core.models import Department, User
 from reporting.delivery import webhooks
 from reporting.filing.onetable import SheetCatalogue, sheet_catalogue
+from reporting.filing.origins import origin_sql
 from reporting.models import (
     SENDABLE,
     AccessKind,
@@ -217,7 +218,10 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 # What a delivery carries: the version's values restricted to the delivery's fields, as JSON made by
-# PostgreSQL (one statement for a whole batch; nothing is decoded and encoded again in Python).
+# PostgreSQL (one statement for a whole batch; nothing is decoded and encoded again in Python). Where each
+# value came from travels with it, for the delivered fields only: `source` (the supplying department's code,
+# null for the unit's own filing), `origin` (`reporting.filing.origins`), and the register value and reason
+# of each value the unit disputed.
 _BODY = """
 json_build_object(
     'id', 'dlv_' || d.id,
@@ -234,15 +238,21 @@ json_build_object(
                FROM jsonb_each(v."values") kv JOIN unnest(d.fields) f ON f = kv.key),
     'not_applicable', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
                        FROM jsonb_each(v.not_applicable) kv JOIN unnest(d.fields) f ON f = kv.key),
+    'source', src.code,
+    'origin', (SELECT coalesce(jsonb_object_agg(f, {ORIGIN}), '{}'::jsonb)
+               FROM unnest(d.fields) f WHERE v."values" ? f),
+    'disputed', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
+                 FROM jsonb_each(v.disputed) kv JOIN unnest(d.fields) f ON f = kv.key),
     'filed_at', v.at
 )::text
-"""
+""".replace("{ORIGIN}", origin_sql(code="f", source="s.source_id", version="v"))
 _BODY_JOINS = """
 JOIN reporting_submissionversion v ON v.id = d.version_id
 JOIN reporting_submission s ON s.id = d.submission_id
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 JOIN reporting_sheet sh ON sh.id = s.sheet_id
+LEFT JOIN core_department src ON src.id = s.source_id
 """
 _BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
 
