@@ -47,11 +47,11 @@ def onetable_period(text: str) -> str:
         return text
     year, month, duration = match.groups()
     number = int(month)
-    if duration == "P1M" and 1 <= number <= 12:
+    if duration == "1M" and 1 <= number <= 12:
         return f"{year}{month}"
-    if duration == "P3M" and number in (1, 4, 7, 10):
+    if duration == "3M" and number in (1, 4, 7, 10):
         return f"{year}Q{(number - 1) // 3 + 1}"
-    if duration == "P1Y" and number == 1:
+    if duration == "1Y" and number == 1:
         return year
     return text
 

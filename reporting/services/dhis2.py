@@ -45,14 +45,17 @@ class Conflict:
         p = self.problem
         prop = _PROPERTY.get(p.field, p.field if p.field in _ERROR_CODE else "value")
         dv = self.value
-        obj = {
-            "dataElement": dv.data_element if dv else p.field,
-            "orgUnit": dv.org_unit if dv else "",
-            "period": dv.period if dv else "",
-            "categoryOptionCombo": dv.category_option_combo if dv else "",
-            "attributeOptionCombo": dv.attribute_option_combo if dv else "",
-            "value": "" if dv is None or dv.value is None else str(dv.value)[:200],
-        }.get(prop, p.field)
+        if dv is None:  # a rule of the filing as a whole (a required field missing): it names the field
+            prop, obj = "dataElement", p.field
+        else:
+            obj = {
+                "dataElement": dv.data_element,
+                "orgUnit": dv.org_unit,
+                "period": dv.period,
+                "categoryOptionCombo": dv.category_option_combo,
+                "attributeOptionCombo": dv.attribute_option_combo,
+                "value": "" if dv.value is None else str(dv.value)[:200],
+            }.get(prop, p.field)
         return {
             "object": obj,
             "objects": {prop: obj},
