@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, JsonResponse
 from rest_framework import authentication, exceptions
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from core.access import access_department, access_own_unit
@@ -76,10 +77,21 @@ class Dhis2Error(Exception):
         super().__init__(problem.message)
 
 
+class AnyAccept(BaseContentNegotiation):
+    """The views choose their format themselves (JSON, CSV or ADX, by suffix or Accept): DRF never answers 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class Dhis2View(APIView):
     """DRF's request handling, DHIS2's answers: every error is a DHIS2 web message, never OneTable's shape."""
 
     authentication_classes = [Dhis2TokenAuthentication, SessionAuthentication]
+    content_negotiation_class = AnyAccept
 
     def handle_exception(self, exc):
         if isinstance(exc, Dhis2Error):

@@ -61,7 +61,9 @@ def test_a_department_sees_only_the_data_elements_it_may_read_or_supply(civil_an
     assert element["id"] == "registered_population"
     assert element["valueType"] == "INTEGER_ZERO_OR_POSITIVE"
     assert element["dataSetElements"][0]["dataSet"]["id"] == "village_basics"
-    culture = {e["id"] for e in _client(culture_analyst).get("/dhis2/api/dataElements?paging=false").json()["dataElements"]}
+    culture = {
+        e["id"] for e in _client(culture_analyst).get("/dhis2/api/dataElements?paging=false").json()["dataElements"]
+    }
     assert "dibao_people" not in culture and "tourist_visits" in culture
 
 
