@@ -22,4 +22,6 @@ urlpatterns = [
     _route(r"organisationUnits", views.OrganisationUnitsView, "dhis2_org_units"),
     _route(r"organisationUnits/(?P<uid>[^/.]+)", views.OrganisationUnitsView, "dhis2_org_unit"),
     _route(r"dataValueSets", views.DataValueSetsView, "dhis2_data_value_sets", _EXT),
+    _route(r"system/tasks/DATAVALUE_IMPORT/(?P<pk>[0-9]{1,12})", views.TaskView, "dhis2_task"),
+    _route(r"system/taskSummaries/DATAVALUE_IMPORT/(?P<pk>[0-9]{1,12})", views.TaskSummaryView, "dhis2_task_summary"),
 ]

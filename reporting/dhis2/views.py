@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
@@ -20,9 +22,10 @@ from reporting.catalogue.periods import Period
 from reporting.dhis2 import formats
 from reporting.dhis2.reads import Caller, data_element, data_sets, department_values, org_unit, unit_values
 from reporting.dhis2.web import DHIS2_VERSION, Dhis2Error, Dhis2View, web_message
-from reporting.models import Field, Sheet
+from reporting.models import Field, Sheet, SupplyJob, SupplyJobStatus
 from reporting.rejections import Problem
-from reporting.services.dhis2 import ImportOutcome, import_data_values
+from reporting.services.dhis2 import ImportOutcome, import_data_values, job_conflict
+from reporting.services.supplies import start_supply_job
 
 MAX_PAGE_SIZE = 1000
 
@@ -386,6 +389,8 @@ class DataValueSetsView(Dhis2View):
             return web_message(
                 400, problem.message, rule=problem.rule, message_zh=problem.message_zh, message_en=problem.message_en
             )
+        if _flag(params, "async") and caller.department is not None and not any(v.disaggregation() for v in values):
+            return _queue(request, caller, body, fmt, values, strategy, atomic_mode == "ALL", dry_run)
         outcome = import_data_values(
             user=request.user,  # type: ignore[arg-type]
             department=caller.department,
@@ -396,6 +401,99 @@ class DataValueSetsView(Dhis2View):
             dry_run=dry_run,
         )
         return _summary(outcome, [c.as_dict() for c in outcome.conflicts], dry_run, strategy)
+
+
+def _queue(
+    request: Request,
+    caller: Caller,
+    body: bytes,
+    fmt: str,
+    values: list[formats.DataValue],
+    strategy: str,
+    atomic: bool,
+    dry_run: bool,
+) -> JsonResponse:
+    """`async=true`: keep the body as a supply job and answer with DHIS2's job reference."""
+    assert caller.department is not None
+    name = {"json": "dhis2-json", "csv": "dhis2-csv", "adx": "adx"}[fmt]
+    if strategy.startswith("DELETE"):  # the job's reader knows no strategy: each value says it is deleted
+        rows = [
+            {"dataElement": v.data_element, "period": v.period, "orgUnit": v.org_unit, "deleted": True} for v in values
+        ]
+        body, name = json.dumps({"dataValues": rows}).encode(), "dhis2-json"
+    job = start_supply_job(
+        department=caller.department,
+        by=signed_in(request.user),
+        format=name,
+        body=io.BytesIO(body),
+        options={"atomic": atomic, "dry_run": dry_run},
+    )
+    return web_message(
+        200,
+        "Initiated DATAVALUE_IMPORT",
+        response={
+            "responseType": "JobConfigurationWebMessageResponse",
+            "name": "DATAVALUE_IMPORT",
+            "id": str(job.pk),
+            "created": job.created_at.strftime("%Y-%m-%dT%H:%M:%S.000"),
+            "jobType": "DATAVALUE_IMPORT",
+            "relativeNotifierEndpoint": f"/api/system/tasks/DATAVALUE_IMPORT/{job.pk}",
+        },
+    )
+
+
+def _job(caller: Caller, pk: str) -> SupplyJob:
+    """The caller's own supply job; anyone else's (or a unit asking) is a 404."""
+    job = SupplyJob.objects.filter(pk=int(pk), department=caller.department).first() if caller.department else None
+    if job is None:
+        raise Http404
+    return job
+
+
+class TaskView(Dhis2View):
+    """DHIS2's notifications of a data value import job: the newest first, `completed` once it has ended."""
+
+    def get(self, request: Request, pk: str, **kwargs) -> HttpResponse:
+        job = _job(self.caller(), pk)
+        ended = job.status in (SupplyJobStatus.DONE, SupplyJobStatus.FAILED)
+        moment = job.finished_at or job.created_at
+        message = {
+            SupplyJobStatus.QUEUED: "Import queued",
+            SupplyJobStatus.RUNNING: "Importing data values",
+            SupplyJobStatus.DONE: "Import done",
+            SupplyJobStatus.FAILED: f"Import failed: {job.error}",
+        }[SupplyJobStatus(job.status)]
+        notification = {
+            "uid": f"{job.pk}-{job.status}",
+            "level": "ERROR" if job.status == SupplyJobStatus.FAILED else "INFO",
+            "category": "DATAVALUE_IMPORT",
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%S.000"),
+            "message": message,
+            "completed": ended,
+            "id": str(job.pk),
+        }
+        return JsonResponse([notification], safe=False, json_dumps_params={"ensure_ascii": False})
+
+
+class TaskSummaryView(Dhis2View):
+    """The job's import summary once it has ended (before that, an empty object, as DHIS2 answers)."""
+
+    def get(self, request: Request, pk: str, **kwargs) -> HttpResponse:
+        job = _job(self.caller(), pk)
+        if job.status not in (SupplyJobStatus.DONE, SupplyJobStatus.FAILED):
+            return _json({})
+        summary = job.summary or {}
+        outcome = ImportOutcome(
+            imported=summary.get("imported", 0),
+            updated=summary.get("updated", 0),
+            ignored=summary.get("ignored", 0) + len(summary.get("conflicts", [])),
+            deleted=summary.get("deleted", 0),
+        )
+        conflicts = [job_conflict(c) for c in summary.get("conflicts", [])]
+        if conflicts and job.options.get("atomic", True):
+            outcome.imported = outcome.updated = outcome.deleted = 0
+        answer = _summary(outcome, conflicts, bool(job.options.get("dry_run")), "CREATE_AND_UPDATE").content
+        return _json(json.loads(answer)["response"])
 
 
 def _scheme_conflict(problem: Problem) -> dict[str, Any]:

@@ -9,19 +9,21 @@ all or nothing (one filing is one version): with `atomic` off, a refused filing 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
-from core.audit import unaudited
+from core.audit import read_only, unaudited
 from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period, PeriodError
-from reporting.dhis2.formats import DataValue
+from reporting.dhis2.formats import DataValue, iter_adx, iter_csv, read_json
 from reporting.models import Field, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import correct_submission, submit_sheet
-from reporting.services.supplies import SupplyRow, supply_values
+from reporting.services.supplies import SUPPLY_FORMATS, SupplyRow, supply_values
 
 # a conflict's DHIS2 property and error code, by the Problem's field
 _PROPERTY = {"field": "dataElement", "unit": "orgUnit", "period": "period", "value": "value"}
@@ -67,6 +69,25 @@ class Conflict:
             "message_zh": p.message_zh,
             "message_en": p.message_en,
         }
+
+
+@read_only
+def job_conflict(item: dict[str, Any]) -> dict[str, Any]:
+    """A supply job's refused row (`RowProblem.as_dict`) as a DHIS2 conflict."""
+    row = str(item.get("row", ""))
+    index = int(row[len("dataValues[") : -1]) if row.startswith("dataValues[") and row[-1:] == "]" else None
+    prop = _PROPERTY.get(str(item.get("field", "")), "value")
+    return {
+        "object": row,
+        "objects": {prop: row},
+        "value": f"{item.get('message_zh', '')} / {item.get('message_en', '')}",
+        "errorCode": _ERROR_CODE.get(prop, "E7619"),
+        "property": prop,
+        "indexes": [index] if index is not None else [],
+        "rule": item.get("code", ""),
+        "message_zh": item.get("message_zh", ""),
+        "message_en": item.get("message_en", ""),
+    }
 
 
 @dataclass
@@ -247,3 +268,32 @@ def _group_conflicts(group: list[tuple[DataValue, Field]], problems: list[Proble
     field missing, beside none)."""
     by_code = {f.code: v for v, f in group}
     return [Conflict(by_code.get(p.field), p) for p in problems]
+
+
+# Data value sets posted with `async=true` become supply jobs; each body format registers its reader.
+def _rows(values: Iterator[DataValue]) -> Iterator[SupplyRow]:
+    for v in values:
+        problem = v.disaggregation()
+        if problem is not None:  # the view refuses these before queueing; a file written otherwise fails whole
+            raise problem
+        yield SupplyRow(
+            row=v.row, unit=v.org_unit, period=v.period, field=v.data_element, value=v.value, delete=v.deleted
+        )
+
+
+def _json_rows(path: Path) -> Iterator[SupplyRow]:
+    with path.open("rb") as body:
+        values = read_json(body)
+    yield from _rows(iter(values))
+
+
+def _csv_rows(path: Path) -> Iterator[SupplyRow]:
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        yield from _rows(iter_csv(lines))
+
+
+def _adx_rows(path: Path) -> Iterator[SupplyRow]:
+    yield from _rows(iter_adx(path))
+
+
+SUPPLY_FORMATS.update({"dhis2-json": _json_rows, "dhis2-csv": _csv_rows, "adx": _adx_rows})
