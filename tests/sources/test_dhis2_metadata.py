@@ -146,3 +146,12 @@ def test_a_unit_sees_the_fields_its_one_table_asks(village_cadre):
     assert "registered_population" in codes
     assert "gdp" not in codes  # a township's sheet, not a village's
     assert Department.objects.exists()
+
+
+def test_a_signed_in_session_works_and_unstorable_query_text_is_answered_as_json(civil_analyst):
+    client = Client()
+    client.force_login(civil_analyst)
+    assert client.get("/dhis2/api/me").json()["username"] == "civil"
+    response = _client(civil_analyst).get("/dhis2/api/dataElements", {"filter": "code:eq:\x00"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "text.character"
