@@ -8,9 +8,10 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -378,6 +379,16 @@ class DataValueSetsView(Dhis2View):
             _id_scheme(params)
         except Dhis2Error as error:
             return _summary(ImportOutcome(conflicts=[]), [_scheme_conflict(error.problem)], dry_run, strategy)
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        large = limit is not None and length.isdigit() and int(length) > limit
+        if large and caller.department is not None and not strategy.startswith("DELETE"):
+            # a register too large to hold in memory: streamed to a file and imported by a worker
+            name = {"json": "dhis2-json", "csv": "dhis2-csv", "adx": "adx"}[fmt]
+            stream = cast(
+                "IO[bytes]", request._request
+            )  # HttpRequest.read() streams the body, unlimited by .body's cap
+            return _job_reference(request, caller, stream, name, atomic_mode == "ALL", dry_run)
         try:
             body = request._request.body
         except RequestDataTooBig:
@@ -421,11 +432,18 @@ def _queue(
             {"dataElement": v.data_element, "period": v.period, "orgUnit": v.org_unit, "deleted": True} for v in values
         ]
         body, name = json.dumps({"dataValues": rows}).encode(), "dhis2-json"
+    return _job_reference(request, caller, io.BytesIO(body), name, atomic, dry_run)
+
+
+def _job_reference(
+    request: Request, caller: Caller, body: IO[bytes], name: str, atomic: bool, dry_run: bool
+) -> JsonResponse:
+    assert caller.department is not None
     job = start_supply_job(
         department=caller.department,
         by=signed_in(request.user),
         format=name,
-        body=io.BytesIO(body),
+        body=body,
         options={"atomic": atomic, "dry_run": dry_run},
     )
     return web_message(

@@ -63,3 +63,24 @@ def test_an_async_import_is_a_job_with_dhis2s_task_endpoints(worker, demo):  # n
     assert deleted["importCount"]["deleted"] == 1
     supply = Submission.objects.supplies().get(source=civil)
     assert supply.versions.get(number=supply.current_version).values == {"destitute_people": 5}
+
+
+def test_a_body_larger_than_the_request_limit_becomes_a_job_without_async(worker, demo, settings):  # noqa: F811
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="dibao_people").update(source=civil)
+    field = Field.objects.select_related("sheet").get(code="dibao_people")
+    period = "202610" if field.sheet.cadence == "monthly" else "2026Q3"
+    villages = Unit.objects.filter(area__level="village").select_related("area").order_by("area__code")[:40]
+    csv = "".join(f"dibao_people,{period},{v.area.code},,,{i}\n" for i, v in enumerate(villages, start=1))
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 200  # the CSV is far larger
+    client = _client("civil")
+    queued = client.post("/dhis2/api/dataValueSets", csv, content_type="application/csv")
+    assert queued.status_code == 200 and queued.json()["response"]["jobType"] == "DATAVALUE_IMPORT"
+    pk = queued.json()["response"]["id"]
+    assert wait_for(lambda: _task_done(client, pk), timeout=60)
+    summary = client.get(f"/dhis2/api/system/taskSummaries/DATAVALUE_IMPORT/{pk}").json()
+    assert summary["importCount"]["imported"] == len(villages)
+    assert Submission.objects.supplies().filter(source=civil).count() == len(villages)
+    # a unit's set that large is refused by name, not half-read
+    village = _client("village").post("/dhis2/api/dataValueSets", csv, content_type="application/csv")
+    assert village.status_code == 413 and village.json()["status"] == "ERROR"
