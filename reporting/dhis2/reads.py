@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, Department, Unit
@@ -50,6 +51,7 @@ class Caller:
                 )
                 chosen |= {entry.field.pk: entry.field for entry in table.fields}
         fields = [f for f in chosen.values() if not f.sheet.is_ledger]
+        prefetch_related_objects(fields, "source")  # each element names its source: one statement for all
         return sorted(fields, key=lambda f: (f.sheet.order, f.sheet.code, f.order, f.code))
 
     def areas(self):
