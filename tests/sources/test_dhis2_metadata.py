@@ -172,3 +172,9 @@ def test_a_metadata_list_costs_the_same_few_statements_whatever_its_size(civil_a
     with CaptureQueriesContext(connection) as large:
         client.get(f"/dhis2/api/{collection}", {"paging": "false", "fields": "*"})
     assert len(large) == len(small) <= 8
+
+
+def test_an_unknown_dhis2_path_is_a_json_404(civil_analyst):
+    response = _client(civil_analyst).get("/dhis2/api/trackedEntityInstances")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
