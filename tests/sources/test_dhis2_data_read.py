@@ -139,3 +139,22 @@ def test_a_unit_reads_its_own_values_and_no_one_elses(village_cadre):
     refused = _read(client, dataSet="village_basics", period="2026Q3", orgUnit=other.area.code)
     assert refused.status_code == 409 and refused.json()["rule"] == "dhis2.unknown_org_unit"
     assert Client().get("/dhis2/api/dataValueSets", {"dataSet": "village_basics"}).status_code == 401
+
+
+def test_odd_read_parameters_are_named_not_500(civil_analyst):
+    client = _client(civil_analyst)
+    county = civil_analyst.department.jurisdiction.code
+    cases = [
+        ({"children": "maybe"}, 400),
+        ({"period": "", "startDate": "2026-13-01", "endDate": "2026-12-31"}, 400),
+        ({"period": "", "startDate": "2026-12-01", "endDate": "2026-01-01"}, 400),
+        ({"orgUnit": "x" * 5000}, 409),
+        ({"dataSet": "村" * 100}, 409),
+        ({"period": "2026-13-01/P1M"}, 409),
+    ]
+    for change, status in cases:
+        params = {"dataSet": "village_basics", "period": "2026Q3", "orgUnit": county, **change}
+        params = {k: v for k, v in params.items() if v != ""}
+        response = client.get("/dhis2/api/dataValueSets", params)
+        assert response.status_code == status, change
+        assert response.json()["status"] == "ERROR"
