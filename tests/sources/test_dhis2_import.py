@@ -14,9 +14,15 @@ from core.tokens import issue_token
 from reporting.models import Field, Submission
 from tests.reporting.helpers import subscribe
 
-ADX = Path(__file__).resolve().parents[3] / "shared" / "dhis2-adx"
-if not ADX.exists():  # the worktree's shared folder sits beside the repository's parent
-    ADX = Path("/work/shared/dhis2-adx")
+# shared/ lies beside the repository (CI's clone, /work/main); a worktree under /work/wt/ reads /work/shared
+ADX = next(
+    (
+        p
+        for p in (Path(__file__).resolve().parents[3] / "shared" / "dhis2-adx", Path("/work/shared/dhis2-adx"))
+        if p.exists()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "dhis2-adx",
+)
 
 
 def _client(user: User) -> Client:
