@@ -21,7 +21,7 @@ class RejectUnstorableText:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         sources = [request.GET]
-        api = request.path.startswith("/api/")
+        api = request.path.startswith(("/api/", "/dhis2/"))  # the DHIS2 face answers JSON too
         if request.method == "POST" and request.content_type in FORM_TYPES and not api:  # the API takes JSON only
             sources.append(request.POST)
         problems = [

@@ -26,5 +26,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("reporting.api.urls")),
+    path("dhis2/", include("reporting.dhis2.urls")),
     path("", include("reporting.urls")),
 ]

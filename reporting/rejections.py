@@ -212,3 +212,32 @@ NOT_OPEN: dict[str, tuple[str, str]] = {
 }
 
 add_messages(MESSAGES, by_reason={"period.not_open": NOT_OPEN})
+
+
+# The DHIS2 face (/dhis2/): what a DHIS2 client sends that OneTable does not hold or cannot read.
+DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
+    "dhis2.body": ("无法读取数据值集：{why}", "the data value set cannot be read: {why}"),
+    "dhis2.id_scheme": (
+        "一表通只按代码（CODE）识别对象，不支持 {scheme}",
+        "OneTable identifies objects by code (CODE) only, not by {scheme}",
+    ),
+    "dhis2.disaggregation": (
+        "一表通没有分类组合，{combo} 只能省略或为 default",
+        "OneTable has no disaggregations: {combo} must be absent or default",
+    ),
+    "dhis2.parameter": ("参数 {name} 的值无效：{why}", "the parameter {name} is not valid: {why}"),
+    "dhis2.unknown_data_set": (
+        "没有代码为“{code}”的数据集，或无权读取",
+        "no data set has the code “{code}”, or it is not yours to read",
+    ),
+    "dhis2.unknown_org_unit": (
+        "没有代码为“{code}”的组织机构，或不在您的范围内",
+        "no organisation unit has the code “{code}”, or it is outside what you may see",
+    ),
+    "dhis2.not_asked": (
+        "您的一张表不要求填报“{code}”",
+        "your one table does not ask for “{code}”",
+    ),
+    "dhis2.period": ("报告期“{period}”无法识别", "the period “{period}” is not understood"),
+}
+add_messages(DHIS2_MESSAGES)

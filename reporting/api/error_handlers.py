@@ -21,6 +21,7 @@ from core.problems import Problem, Problems, error_body, json_response, plain_bo
 from reporting.services.submissions import AlreadySubmitted
 
 logger = logging.getLogger(__name__)
+JSON_PATHS = ("/api/", "/dhis2/")  # OneTable's API and its DHIS2 face answer errors in JSON, never a page
 
 
 def problem_response(problems: list[Problem], status_code: int = status.HTTP_400_BAD_REQUEST, **extra: Any) -> Response:
@@ -75,19 +76,19 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 # a server error: its cause is logged, never shown); elsewhere pages of the site, in the user's language,
 # with the navigation of the user's role (templates 400.html, 403.html, 404.html, 500.html).
 def api_not_found(request, exception=None):
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(JSON_PATHS):
         return defaults.page_not_found(request, exception)
     return json_response(plain_body("not_found", "未找到", "not found"), 404)
 
 
 def api_permission_denied(request, exception=None):
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(JSON_PATHS):
         return defaults.permission_denied(request, exception)
     return json_response(plain_body("forbidden", "不允许此操作", "not allowed"), 403)
 
 
 def api_bad_request(request, exception=None):
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(JSON_PATHS):
         return _page(request, "400.html", 400) or defaults.bad_request(request, exception)
     return json_response(plain_body("bad_request", "请求无效", "bad request"), 400)
 
@@ -95,7 +96,7 @@ def api_bad_request(request, exception=None):
 def api_server_error(request):
     if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
         return database_unavailable(request)
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(JSON_PATHS):
         return _page(request, "500.html", 500) or defaults.server_error(request)
     zh, en = "服务器内部错误，已记录，请稍后重试", "internal server error; it was logged, retry later"
     return json_response(plain_body("server_error", zh, en), 500)
@@ -117,7 +118,7 @@ def database_unavailable(request):
     authentication), so this one place answers for all of them. The page reads nothing from the database."""
     zh = "数据库暂时不可用，未保存任何内容，请稍后重试"
     en = "the database is unavailable; nothing was stored, retry later"
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PATHS):
         response = json_response(plain_body("unavailable", zh, en), 503)
     else:
         response = HttpResponse(render_to_string("503.html", {"zh": zh, "en": en}), status=503)

@@ -89,7 +89,7 @@ class SupplyJob(models.Model):
 
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="supply_jobs")
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
-    format = models.CharField(max_length=8)  # json, csv, xlsx, adx
+    format = models.CharField(max_length=12)  # json, csv, xlsx, dhis2-json, dhis2-csv, adx
     options = models.JSONField(default=dict)  # atomic, dry_run, strategy, partial…
     file = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=8, choices=SupplyJobStatus.choices, default=SupplyJobStatus.QUEUED)

@@ -55,6 +55,8 @@ class FieldType(ABC):
     is_numeric: ClassVar[bool] = False
     # Whether a value is free text, such as a ledger record's title.
     is_text: ClassVar[bool] = False
+    # The DHIS2 value type of a data element of this type (the /dhis2/ face's metadata).
+    dhis2_value_type: ClassVar[str] = "TEXT"
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -108,6 +110,22 @@ class FieldType(ABC):
         if isinstance(value, list):
             return ",".join(map(str, value))
         return str(value)
+
+    def to_dhis2(self, value: Any) -> str:
+        """A stored value as DHIS2 writes a data value (always text; a boolean is "true" or "false")."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ",".join(map(str, value))
+        return "" if value is None else str(value)
+
+    def to_dhis2_value_type(self, constraints: Constraints) -> str:
+        """The DHIS2 value type of a data element with these constraints."""
+        return self.dhis2_value_type
+
+    def dhis2_options(self, constraints: Constraints) -> list[dict[str, str]] | None:
+        """The options of the DHIS2 option set of a data element of this type, or None for a free value."""
+        return None
 
     def to_cell(self, value: Any) -> Any:
         """A stored value as a spreadsheet cell holds it (a template's carried value, an XLSX export's
@@ -183,6 +201,11 @@ class IntegerType(_Numeric):
     code, label_zh, label_en = "integer", "整数", "Whole number"
     constraints = min_max("whole", LOWEST, HIGHEST)
     seconds_per_value = 8
+    dhis2_value_type = "INTEGER"
+
+    def to_dhis2_value_type(self, constraints: Constraints) -> str:
+        low = constraints.get("min")
+        return "INTEGER_ZERO_OR_POSITIVE" if low is not None and Decimal(str(low)) >= 0 else "INTEGER"
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
         value = read_whole(raw, field=field)
@@ -209,6 +232,7 @@ class IntegerType(_Numeric):
 
 class DecimalType(_Numeric):
     code, label_zh, label_en = "decimal", "小数", "Decimal number"
+    dhis2_value_type = "NUMBER"
     constraints = (
         MIN,
         MAX,
@@ -346,6 +370,9 @@ class _Choices(FieldType):
         """The options, each with its `label` in the active language."""
         return [{**c, "label": choice_label(c)} for c in constraints.get("choices", [])]
 
+    def dhis2_options(self, constraints: Constraints) -> list[dict[str, str]] | None:
+        return [{"id": c["code"], "code": c["code"], "name": c["label"]} for c in self.labelled(constraints)]
+
     def widget(self, constraints: Constraints) -> dict[str, Any]:
         return {"input": "select", "choices": self.labelled(constraints)}
 
@@ -410,6 +437,7 @@ class MultiChoiceType(_Choices):
 
 class DateType(FieldType):
     code, label_zh, label_en = "date", "日期", "Date"
+    dhis2_value_type = "DATE"
     constraints = min_max("date", ("最早日期", "Earliest date"), ("最晚日期", "Latest date"))
     seconds_per_value = 8
 
@@ -458,6 +486,7 @@ class DateType(FieldType):
 
 class BooleanType(FieldType):
     code, label_zh, label_en = "boolean", "是/否", "Yes / no"
+    dhis2_value_type = "BOOLEAN"
     seconds_per_value = 3
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:

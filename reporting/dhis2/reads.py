@@ -1,0 +1,209 @@
+"""What a DHIS2 client may see: the caller's data sets (sheets), data elements (fields) and organisation units
+(areas), in DHIS2's JSON shape, and its data values. A department sees the fields it is entitled to read or is
+the source of, and its jurisdiction; a unit sees the fields its one tables ask now, and its own area. Values are
+read for a department through `reads.data.rows` (the same minimisation and access records as every other read),
+for a unit from its own filings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import prefetch_related_objects
+from django.utils import timezone
+
+from core.models import LEVEL_DEPTH, Area, Department, Unit
+from reporting.catalogue.periods import Period
+from reporting.dhis2.formats import OutValue
+from reporting.filing.onetable import build_one_table
+from reporting.models import Field, Sheet, Status, Submission, SubmissionVersion
+from reporting.reads.data import Query, entitled_fields
+from reporting.reads.exports import read_ahead, recorded
+
+PERIOD_TYPES = {"monthly": "Monthly", "quarterly": "Quarterly", "yearly": "Yearly"}
+
+
+@dataclass
+class Caller:
+    """Who asks: a department or a unit (exactly one)."""
+
+    department: Department | None
+    unit: Unit | None
+
+    def fields(self) -> list[Field]:
+        """The periodic fields the caller may read or send, in catalogue order."""
+        if self.department is not None:
+            read = entitled_fields(self.department)
+            supplied = Field.objects.filter(source=self.department).select_related("sheet")
+            chosen = {f.pk: f for f in [*read, *supplied]}
+        else:
+            assert self.unit is not None
+            chosen = {}
+            today = timezone.localdate()
+            sheets = Sheet.objects.filter(status=Status.ACTIVE, unit_levels__contains=[self.unit.area.level])
+            for sheet in sheets:
+                if sheet.is_ledger:
+                    continue
+                table = build_one_table(
+                    unit=self.unit, sheet=sheet, period=Period.containing(today, sheet.period_type), carry=False
+                )
+                chosen |= {entry.field.pk: entry.field for entry in table.fields}
+        fields = [f for f in chosen.values() if not f.sheet.is_ledger]
+        prefetch_related_objects(fields, "source")  # each element names its source: one statement for all
+        return sorted(fields, key=lambda f: (f.sheet.order, f.sheet.code, f.order, f.code))
+
+    def areas(self):
+        if self.department is not None:
+            return Area.objects.subtree(self.department.jurisdiction).order_by("path")
+        assert self.unit is not None
+        return Area.objects.filter(pk=self.unit.area_id)
+
+    def roots(self) -> list[Area]:
+        return [self.department.jurisdiction if self.department else self.unit.area]  # type: ignore[union-attr]
+
+
+def data_element(f: Field) -> dict[str, Any]:
+    t = f.field_type
+    item: dict[str, Any] = {
+        "id": f.code,
+        "code": f.code,
+        "name": f.name_zh,
+        "shortName": f.name_zh[:50],
+        "displayName": f.name_zh,
+        "displayFormName": f.name_zh,
+        "formName": f.name_en,
+        "description": f.description,
+        "valueType": t.to_dhis2_value_type(f.constraints),
+        "domainType": "AGGREGATE",
+        "aggregationType": "SUM" if t.is_numeric else "NONE",
+        "zeroIsSignificant": True,
+        "categoryCombo": {"id": "default"},
+        "dataSetElements": [{"dataSet": {"id": f.sheet.code}, "dataElement": {"id": f.code}}],
+        "source": f.source.code if f.source_id and f.source else None,
+    }
+    options = t.dhis2_options(f.constraints)
+    if options is not None:
+        item["optionSetValue"] = True
+        item["optionSet"] = {"id": f"{f.code}_options", "code": f"{f.code}_options", "options": options}
+    else:
+        item["optionSetValue"] = False
+    return item
+
+
+def data_sets(fields: list[Field]) -> list[dict[str, Any]]:
+    sheets: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        sheet = f.sheet
+        item = sheets.setdefault(
+            sheet.code,
+            {
+                "id": sheet.code,
+                "code": sheet.code,
+                "name": sheet.name_zh,
+                "shortName": sheet.name_zh[:50],
+                "displayName": sheet.name_zh,
+                "description": sheet.description,
+                "periodType": PERIOD_TYPES[sheet.cadence],
+                "categoryCombo": {"id": "default"},
+                "dataSetElements": [],
+            },
+        )
+        item["dataSetElements"].append({"dataSet": {"id": sheet.code}, "dataElement": {"id": f.code}})
+    return list(sheets.values())
+
+
+def org_unit(area: Area) -> dict[str, Any]:
+    codes = [c for c in area.path.split("/") if c]
+    item: dict[str, Any] = {
+        "id": area.code,
+        "code": area.code,
+        "name": area.name,
+        "shortName": area.name[:50],
+        "displayName": area.name,
+        "level": LEVEL_DEPTH[area.level] + 1,
+        "path": "/" + "/".join(codes),
+    }
+    if len(codes) > 1:
+        item["parent"] = {"id": codes[-2]}
+    return item
+
+
+def department_values(
+    department: Department,
+    sheet: Sheet,
+    fields: dict[str, Field],
+    *,
+    periods: list[Period] | None,
+    first: Period | None,
+    last: Period | None,
+    area: Area,
+    children: bool,
+) -> Iterator[OutValue]:
+    """The department's entitled values of a sheet (`reads.data.rows`, each read recorded for the unit)."""
+    query = Query(
+        department=department,
+        sheet=sheet,
+        fields=sorted(fields),
+        period_from=str(first) if first else None,
+        period_to=str(last) if last else None,
+        area=area,
+    )
+    wanted = {str(p) for p in periods} if periods is not None else None
+    for row in recorded(query, _kept(read_ahead(query), wanted, None if children else area.code)):
+        for code, value in row.values.items():
+            f = fields[code]
+            yield OutValue(
+                sheet.code, code, row.period, row.unit_code, f.field_type.to_dhis2(value), f.field_type.is_numeric
+            )
+
+
+def _kept(stream, periods: set[str] | None, unit_code: str | None):
+    """Rows of the chosen periods (and of the org unit itself, without children), before they are recorded."""
+    for row in stream:
+        if (periods is None or row.period in periods) and (unit_code is None or row.unit_code == unit_code):
+            yield row
+
+
+def unit_values(
+    unit: Unit,
+    sheet: Sheet,
+    fields: dict[str, Field],
+    *,
+    periods: list[Period] | None,
+    first: Period | None,
+    last: Period | None,
+) -> Iterator[OutValue]:
+    """The unit's own filed values of a sheet (its filings, not the registers')."""
+    submissions = Submission.objects.by_units().filter(unit=unit, sheet=sheet, record_key__isnull=True)
+    if periods is not None:
+        submissions = submissions.filter(period__in=[str(p) for p in periods])
+    if first is not None:
+        submissions = submissions.filter(period_start__gte=first.start)
+    if last is not None:
+        submissions = submissions.filter(period_start__lte=last.start)
+    for submission in submissions.order_by("period_start"):
+        version = SubmissionVersion.objects.select_related("by").get(
+            submission=submission, number=submission.current_version
+        )
+        for code, value in version.values.items():
+            f = fields.get(code)
+            if f is not None:
+                yield OutValue(
+                    sheet.code,
+                    code,
+                    submission.period,
+                    unit.area.code,
+                    f.field_type.to_dhis2(value),
+                    f.field_type.is_numeric,
+                    stored_by=version.by.username if version.by_id else "",
+                    last_updated=version.at,
+                )
+
+
+def period_bounds(day: dt.date, sheet: Sheet) -> Period:
+    return Period.containing(day, sheet.period_type)
+
+
+__all__ = ["Caller", "data_element", "data_sets", "department_values", "org_unit", "unit_values"]
