@@ -300,3 +300,60 @@ def test_a_source_without_an_endpoint_is_owed_the_event_until_it_has_one(
     assert disputes.sweep_dispute_events() == [opened.source_id]
     assert wait_for(lambda: Dispute.objects.get(pk=opened.pk).notified_at is not None)
     assert len(receiver.events) == 1
+
+
+# --- the pages ------------------------------------------------------------------------------------------------
+
+
+def test_the_source_answers_on_its_queue_page_and_the_unit_reads_the_answer(dispute, client, civil_analyst):
+    client.force_login(civil_analyst)
+    home = client.get("/department/").content.decode()
+    assert "/department/disputes/" in home
+    queue = client.get("/department/disputes/").content.decode()
+    assert "新增 20 位老人户籍迁入" in queue and dispute.unit.area.code in queue and "待答复" in queue
+    refused = client.post(f"/department/disputes/{dispute.pk}/answer/", {"value": "-1"})
+    assert refused.status_code == 400 and "不能小于 0" in refused.content.decode()
+    dispute.refresh_from_db()
+    assert dispute.is_open
+    done = client.post(f"/department/disputes/{dispute.pk}/answer/", {"answer": "以户籍登记为准"})
+    assert done.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.STANDS
+    answered = client.get("/department/disputes/").content.decode()
+    assert "目前没有待答复的异议" in answered and "以户籍登记为准" in answered
+    client.force_login(User.objects.get(username="village"))
+    data_use = client.get("/fill/data-use/").content.decode()
+    assert "部门维持原值" in data_use and "以户籍登记为准" in data_use and "新增 20 位老人户籍迁入" in data_use
+
+
+def test_the_unit_reads_a_correction_on_its_data_use_page(dispute, client, civil_analyst):
+    answer_dispute(dispute=dispute, by=civil_analyst, value="420")
+    client.force_login(User.objects.get(username="village"))
+    data_use = client.get("/fill/data-use/").content.decode()
+    assert "部门已更正数据：420" in data_use
+
+
+@pytest.mark.parametrize("who", ["stats", "propaganda", "village", "township", "office"])
+def test_no_page_shows_or_answers_a_dispute_for_anyone_but_its_source(dispute, client, who):
+    client.force_login(User.objects.get(username=who))
+    queue = client.get("/department/disputes/")
+    assert queue.status_code == (200 if who in ("stats", "propaganda") else 404)
+    assert dispute.reason not in queue.content.decode()
+    assert client.post(f"/department/disputes/{dispute.pk}/answer/", {"answer": "成立"}).status_code == 404
+    if who in ("stats", "propaganda"):
+        assert "/department/disputes/" not in client.get("/department/").content.decode()
+    dispute.refresh_from_db()
+    assert dispute.is_open
+
+
+def test_another_village_does_not_see_the_dispute_on_its_data_use_page(dispute, client):
+    other = User.objects.filter(unit__area__level="village").exclude(unit=dispute.unit).first()
+    client.force_login(other)
+    assert dispute.reason not in client.get("/fill/data-use/").content.decode()
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(dispute, client):
+    assert client.get("/department/disputes/").status_code == 302
+    assert client.post(f"/department/disputes/{dispute.pk}/answer/", {"answer": "x"}).status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.is_open
