@@ -114,7 +114,9 @@ def _event_id(dispute: Dispute) -> str:
 
 
 def _owed(source_id: int | None = None) -> Any:
-    due = Dispute.objects.filter(notified_at=None).filter(Q(notify_next_at=None) | Q(notify_next_at__lte=timezone.now()))
+    due = Dispute.objects.filter(notified_at=None).filter(
+        Q(notify_next_at=None) | Q(notify_next_at__lte=timezone.now())
+    )
     return due if source_id is None else due.filter(source_id=source_id)
 
 
@@ -170,13 +172,7 @@ def _post(endpoint: Endpoint, networks: list[str], msg_id: str, body: bytes) -> 
 def sweep_dispute_events() -> list[int]:
     """Wake the sender of every source with dispute events due and an active endpoint to send them to."""
     sources = sorted(
-        set(
-            _owed()
-            .filter(source__endpoints__active=True)
-            .values_list("source_id", flat=True)
-            .distinct()
-            .order_by()
-        )
+        set(_owed().filter(source__endpoints__active=True).values_list("source_id", flat=True).distinct().order_by())
     )
     for source_id in sources:
         app.send_task(SEND_DISPUTE_EVENTS_TASK, args=[source_id])

@@ -251,9 +251,8 @@ def _civil_endpoint(receiver: Receiver):
     )
 
 
-def test_the_source_system_gets_a_signed_dispute_event_after_commit(
-    worker, loopback_allowed, event_receivers, committed_demo
-):
+@pytest.mark.usefixtures("worker", "loopback_allowed")
+def test_the_source_system_gets_a_signed_dispute_event_after_commit(event_receivers, committed_demo):
     from django.db import transaction
 
     receiver = event_receivers()
@@ -270,9 +269,8 @@ def test_the_source_system_gets_a_signed_dispute_event_after_commit(
     assert msg_id.startswith(f"msg_{opened.public_id}_") and receiver.bad_signatures == 0
 
 
-def test_a_receiver_that_was_down_gets_the_event_when_the_sweep_retries(
-    worker, loopback_allowed, event_receivers, committed_demo
-):
+@pytest.mark.usefixtures("worker", "loopback_allowed")
+def test_a_receiver_that_was_down_gets_the_event_when_the_sweep_retries(event_receivers, committed_demo):
     down = event_receivers(script=[503])
     _civil_endpoint(down)
     cadre = User.objects.select_related("unit__area").get(username="village")
@@ -289,9 +287,8 @@ def test_a_receiver_that_was_down_gets_the_event_when_the_sweep_retries(
     assert [e["dispute"]["id"] for _id, e in down.events] == [opened.public_id]
 
 
-def test_a_source_without_an_endpoint_is_owed_the_event_until_it_has_one(
-    worker, loopback_allowed, event_receivers, committed_demo
-):
+@pytest.mark.usefixtures("worker", "loopback_allowed")
+def test_a_source_without_an_endpoint_is_owed_the_event_until_it_has_one(event_receivers, committed_demo):
     cadre = User.objects.select_related("unit__area").get(username="village")
     opened = open_dispute(cadre)
     assert disputes.sweep_dispute_events() == []
