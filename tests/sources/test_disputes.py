@@ -354,3 +354,30 @@ def test_anonymous_visitors_are_sent_to_sign_in(dispute, client):
     assert client.post(f"/department/disputes/{dispute.pk}/answer/", {"answer": "x"}).status_code == 302
     dispute.refresh_from_db()
     assert dispute.is_open
+
+
+def test_the_queue_is_read_in_a_fixed_number_of_statements(dispute, civil_analyst):
+    from tests.reporting.test_query_counts import assert_fixed
+
+    def grow(total: int) -> None:
+        # answered disputes of the same value (only one may be open), as many as the read must list
+        for _ in range(Dispute.objects.count(), total):
+            Dispute.objects.create(
+                **{
+                    f.attname: getattr(dispute, f.attname)
+                    for f in Dispute._meta.concrete_fields
+                    if f.attname not in ("id", "status", "created_at", "answer", "answered_by_id")
+                },
+                status=DisputeStatus.STANDS,
+                answer="以户籍登记为准",
+                answered_by=civil_analyst,
+            )
+
+    assert_fixed(
+        token_client(civil_analyst),
+        "/api/v1/department/disputes",
+        {"limit": 100},
+        grow=grow,
+        rows=lambda response, body: len(response.json()["disputes"]),
+        expected=3,
+    )
