@@ -381,3 +381,22 @@ def test_the_queue_is_read_in_a_fixed_number_of_statements(dispute, civil_analys
         rows=lambda response, body: len(response.json()["disputes"]),
         expected=3,
     )
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"answer": "原值\x00成立"},
+        {"value": "4\x0b20"},
+        {"value": "420", "answer": "两个都给"},
+        {"value": "9" * 400},
+        {},
+    ],
+)
+def test_an_odd_answer_form_is_refused_cleanly_and_stores_nothing(dispute, client, civil_analyst, form):
+    client.force_login(civil_analyst)
+    response = client.post(f"/department/disputes/{dispute.pk}/answer/", form)
+    assert response.status_code == 400
+    dispute.refresh_from_db()
+    assert dispute.is_open and dispute.answer == ""
+    assert Submission.objects.supplies().get(pk=dispute.supply_id).current_version == 1
