@@ -13,6 +13,7 @@ from reporting.filing.onetable import active_sheet
 from reporting.models import (
     DataRequest,
     Delivery,
+    Dispute,
     Endpoint,
     ExportJob,
     RequestStatus,
@@ -80,3 +81,19 @@ def access_open_flag(department: Department, pk: int | None) -> ZombieFlag:
 def access_deliveries(department: Department) -> QuerySet[Delivery]:
     """The department's own deliveries (a replay chooses among these and no others)."""
     return Delivery.objects.filter(department=department)
+
+
+def access_disputes(department: Department) -> QuerySet[Dispute]:
+    """The disputes the department answers: those on fields it is (still) the source of."""
+    return Dispute.objects.filter(source=department, field__source=department)
+
+
+def access_dispute(department: Department, pk: int | None) -> Dispute:
+    """One dispute the department answers; another department's, or one on a field it is no longer the source
+    of, is a 404."""
+    return _found(
+        access_disputes(department)
+        .select_related("unit__area", "field", "sheet", "source", "answered_by", "answer_version")
+        .filter(pk=pk or 0)
+        .first()
+    )

@@ -187,6 +187,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
     "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
     "dispute.answered": ("此异议已答复", "this dispute has already been answered"),
+    "dispute.same_value": (
+        "与部门现有数值相同；如原值成立，请说明理由",
+        "is the register's value already; if it stands, say why instead",
+    ),
 }
 
 

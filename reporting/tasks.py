@@ -4,7 +4,7 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.reads import exports
-from reporting.services import catalogue, deliveries, supplies
+from reporting.services import catalogue, deliveries, disputes, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -17,6 +17,7 @@ def send_deliveries_task(endpoint_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_outbox_task() -> None:
     deliveries.sweep()
+    disputes.sweep_dispute_events()
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -32,3 +33,8 @@ def zombie_check_task() -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def run_supply_job_task(job_id: int) -> None:
     supplies.run_supply_job(job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_dispute_events_task(department_id: int) -> None:
+    disputes.send_dispute_events(department_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, office, requests, township
+from reporting.views import department, disputes, office, requests, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -21,6 +21,8 @@ urlpatterns = [
     path("department/completeness/", department.completeness, name="department_completeness"),
     path("department/chart/", department.chart, name="department_chart"),
     path("department/tokens/", department.tokens, name="department_tokens"),
+    path("department/disputes/", disputes.dispute_queue, name="department_disputes"),
+    path("department/disputes/<int:pk>/answer/", disputes.dispute_answer, name="department_dispute_answer"),
     path("department/requests/", requests.request_list, name="department_requests"),
     path("department/requests/new/", requests.request_edit, name="department_request_new"),
     path("department/requests/<int:pk>/", requests.request_detail, name="department_request"),

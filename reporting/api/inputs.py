@@ -247,3 +247,24 @@ class ReplayIn(Input):
 
 class EndpointActiveIn(Input):
     active = Boolean(help_text="false pauses the endpoint, true resumes it")
+
+
+class DisputesQuery(Input):
+    status = Choice(["open", "corrected", "stands"], required=False, help_text="open, corrected or stands")
+    field = Text(required=False, help_text="a field's code")
+    after = WholeNumber(required=False, min_value=0, max_value=10**18 - 1, rule="feed.cursor", default=0)
+    limit = WholeNumber(
+        required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000}, default=100
+    )
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]})
+class AnyValue(_Rule, serializers.JSONField):
+    """A field's value in its JSON type; the field's type judges it."""
+
+    rule = "body.object"
+
+
+class DisputeAnswerIn(Input):
+    value = AnyValue(required=False, allow_null=True, help_text="the corrected value (the register was wrong)")
+    answer = Text(required=False, allow_blank=True, help_text="why the register value stands")

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import department, docs, unit
+from reporting.api import department, disputes, docs, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -19,5 +19,12 @@ urlpatterns = [
     path("v1/feed", department.FeedView.as_view(), name="api_feed"),
     path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),
     path("v1/deliveries/replay", department.ReplayView.as_view(), name="api_replay"),
+    path("v1/department/disputes", disputes.DisputesView.as_view(), name="api_disputes"),
+    path("v1/department/disputes/<str:dispute_id>", disputes.DisputeView.as_view(), name="api_dispute"),
+    path(
+        "v1/department/disputes/<str:dispute_id>/answer",
+        disputes.DisputeAnswerView.as_view(),
+        name="api_dispute_answer",
+    ),
     path("v1/endpoints/<int:pk>/active", department.EndpointActiveView.as_view(), name="api_endpoint_active"),
 ]

@@ -49,6 +49,10 @@ class Dispute(models.Model):
     # when the source's webhook endpoint accepted the dispute event (None: not yet, or it has no endpoint);
     # the sweep sends the ones still owed, so a receiver down for a weekend still gets every dispute
     notified_at = models.DateTimeField(null=True, blank=True)
+    # the event's retries while the receiver refuses it: kept in PostgreSQL like a delivery's (never Redis ETAs)
+    notify_attempts = models.PositiveIntegerField(default=0)
+    notify_next_at = models.DateTimeField(null=True, blank=True)
+    notify_error = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("dispute")
@@ -62,6 +66,8 @@ class Dispute(models.Model):
         indexes = [
             models.Index(fields=["source", "status", "-created_at"], name="dispute_queue"),
             models.Index(fields=["unit", "-created_at"], name="dispute_by_unit"),
+            # the events still owed to a source's webhook (few rows: the index stays small)
+            models.Index(fields=["source", "notify_next_at"], name="dispute_owed", condition=Q(notified_at=None)),
         ]
 
     def __str__(self) -> str:

@@ -467,7 +467,7 @@ def send_batch(endpoint_id: int) -> bool:
     outcome = webhooks.post(
         target,
         body,
-        webhooks.headers_for(msg_id, body, _secrets(endpoint)),
+        webhooks.headers_for(msg_id, body, signing_secrets(endpoint)),
         deadline=settings.ONETABLE_WEBHOOK_DEADLINE_SECONDS,
         lease=lease,
     )
@@ -477,7 +477,9 @@ def send_batch(endpoint_id: int) -> bool:
     return False
 
 
-def _secrets(endpoint: Endpoint) -> list[str]:
+@read_only
+def signing_secrets(endpoint: Endpoint) -> list[str]:
+    """The secrets that sign to this endpoint: its own, and during a rotation the previous one too."""
     in_use = [endpoint.secret]
     if (
         endpoint.previous_secret

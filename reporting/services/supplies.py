@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.audit import audited, record, unaudited
+from core.audit import audited, read_only, record, unaudited
 from core.celery import app
 from core.models import Department, Unit, User
 from core.rows import insert
@@ -291,6 +291,7 @@ SUPPLY_FORMATS: dict[str, Callable[[Path], Iterator[SupplyRow]]] = {}
 RUN_SUPPLY_JOB_TASK = "reporting.tasks.run_supply_job_task"
 
 
+@unaudited("a folder for the bodies of supply jobs; the job itself is audited by start_supply_job")
 def supply_dir() -> Path:
     folder = Path(settings.DATA_DIR) / "supplies"
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,6 +354,7 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
     return job
 
 
+@read_only
 def summary(result: SupplyResult) -> dict[str, Any]:
     """A supply's outcome as JSON: counts, and each refused row with its field, rule and messages."""
     return {

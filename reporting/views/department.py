@@ -25,7 +25,7 @@ from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.access import access_deliveries, access_endpoint, access_export_job, access_open_flag
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, period_range
-from reporting.models import ExportJob, ExportStatus, ZombieFlag
+from reporting.models import ExportJob, ExportStatus, Field, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.reads.accesslog import access_history
 from reporting.reads.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
@@ -61,6 +61,8 @@ def department_home(request: HttpRequest) -> HttpResponse:
             "subscriptions": subscriptions,
             "dead": summary.dead,
             "history": history,
+            # a source department answers disputes of its register values (no count: design invariant 5)
+            "is_source": Field.objects.filter(source=department).exists(),
         },
     )
 

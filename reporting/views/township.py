@@ -21,7 +21,7 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.forms import draft_answers, read_post, rows_for
 from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
-from reporting.models import AccessRecord, Draft, Field, Submission, SubmissionVersion
+from reporting.models import AccessRecord, Dispute, Draft, Field, Submission, SubmissionVersion
 from reporting.params import whole_number
 from reporting.reads.selectors import display, versions_with_changes
 from reporting.rejections import Problems
@@ -324,4 +324,16 @@ def data_use(request: HttpRequest) -> HttpResponse:
     codes = {code for record in records for code in record.fields}
     labels = {f.code: f.name for f in Field.objects.filter(code__in=codes).only("code", "name_zh", "name_en")}
     rows = [(r, [labels.get(code, code) for code in r.fields]) for r in records]
-    return render(request, "township/data_use.html", {"unit": unit, "rows": rows})
+    # the unit's disputes of register values and the sources' answers (no unread markers: design invariant 5)
+    disputes = [
+        (
+            d,
+            display(d.field, d.register_value),
+            display(d.field, d.unit_value),
+            display(d.field, d.answer_version.values.get(d.field.code)) if d.answer_version else "",
+        )
+        for d in Dispute.objects.filter(unit=unit)
+        .select_related("field", "source", "answer_version")
+        .order_by("-created_at", "-pk")[:100]
+    ]
+    return render(request, "township/data_use.html", {"unit": unit, "rows": rows, "disputes": disputes})

@@ -231,7 +231,7 @@ def test_during_a_rotation_both_secrets_sign(worker, loopback_allowed, receivers
     assert wait_for(lambda: old_receiver.seen)  # a receiver still on the old secret accepts it
     body = b"{}"
     endpoint.refresh_from_db()
-    header = webhooks.headers_for("m", body, deliveries._secrets(endpoint))
+    header = webhooks.headers_for("m", body, deliveries.signing_secrets(endpoint))
     assert len(header["webhook-signature"].split()) == 2
     Webhook(new_secret).verify(body, header)
 

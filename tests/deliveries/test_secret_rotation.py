@@ -67,8 +67,8 @@ def test_two_rotations_at_once_keep_both_new_secrets_signing(demo, propaganda_an
     # then the endpoint signs with the newest secret and the one the first rotation handed out: none is lost
     stored = Endpoint.objects.get(pk=endpoint.pk)
     assert (stored.secret, stored.previous_secret) == (handed_out["second"], handed_out["first"])
-    assert set(deliveries._secrets(stored)) == {handed_out["first"], handed_out["second"]}
-    assert original not in deliveries._secrets(stored)
+    assert set(deliveries.signing_secrets(stored)) == {handed_out["first"], handed_out["second"]}
+    assert original not in deliveries.signing_secrets(stored)
     rotations = AuditEvent.objects.filter(action="endpoint.secret_rotated", target_id=str(endpoint.pk))
     assert rotations.count() == 2 and all(e.actor_id == propaganda_analyst.pk for e in rotations)
     for event in rotations:

@@ -24,7 +24,7 @@ from core.models import AuditEvent, Department
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
-from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions
+from reporting.services import calendar, catalogue, deliveries, disputes, exports, requests, submissions, supplies
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
 
@@ -188,6 +188,34 @@ def _expired(settings):
     catalogue.zombie_check(today=TODAY)
 
 
+def _answer_dispute(settings):
+    from tests.sources.test_disputes import open_dispute  # a real supply, a unit filing and its dispute
+
+    return disputes.answer_dispute(dispute=open_dispute(_cadre()), by=_analyst("civil"), answer="以户籍登记为准")
+
+
+def _supply(settings):
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="elderly_over_60").update(source=civil)
+    row = supplies.SupplyRow("1", _cadre().unit.area.code, "2026Q4", "elderly_over_60", 400)
+    return supplies.supply_values(department=civil, rows=[row], by=_analyst("civil"), today=dt.date(2026, 11, 29))
+
+
+def _supply_job(settings):
+    import io
+    import tempfile
+
+    settings.DATA_DIR = tempfile.mkdtemp(prefix="onetable-audited-")
+    supplies.SUPPLY_FORMATS.setdefault("t-audit", lambda path: iter(()))
+    return supplies.start_supply_job(
+        department=Department.objects.get(code="civil"),
+        by=_analyst("civil"),
+        format="t-audit",
+        body=io.BytesIO(b""),
+        options={"atomic": True, "dry_run": True},
+    )
+
+
 C, D = "reporting.services.catalogue", "reporting.services.deliveries"
 R, S = "reporting.services.requests", "reporting.services.submissions"
 SCENARIOS: dict[tuple[str, str], Callable] = {
@@ -283,6 +311,9 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         by=_cadre(),
         expected_version=1,
     ),
+    ("reporting.services.disputes.answer_dispute", "dispute.answered"): _answer_dispute,
+    ("reporting.services.supplies.supply_values", "register.supplied"): _supply,
+    ("reporting.services.supplies.start_supply_job", "supply.queued"): _supply_job,
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,
