@@ -1,0 +1,139 @@
+"""The cadre's side of register values: confirm by filing, dispute with a reason, type a gap."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.models import Department, Unit, User
+from reporting.catalogue.periods import Period
+from reporting.filing.onetable import filing_table
+from reporting.filing.origins import origins
+from reporting.models import Dispute, Field, Sheet, Submission
+from reporting.rejections import Problems
+from reporting.services.submissions import correct_submission, submit_sheet
+from reporting.services.supplies import SupplyRow, supply_values
+from tests.reporting.helpers import VILLAGE_BASICS_Q4
+
+TODAY = dt.date(2026, 11, 29)
+PERIOD = "2026Q4"
+
+
+def _sources() -> tuple[Department, Department]:
+    """Civil affairs is the source of the elderly over 60, the statistics bureau of the registered population."""
+    civil, stats = Department.objects.get(code="civil"), Department.objects.get(code="stats")
+    Field.objects.filter(code="elderly_over_60").update(source=civil)
+    Field.objects.filter(code="registered_population").update(source=stats)
+    return civil, stats
+
+
+def _supply(department: Department, unit: Unit, **values) -> None:
+    user = User.objects.filter(department=department).first()
+    rows = [SupplyRow(str(n), unit.area.code, PERIOD, code, value) for n, (code, value) in enumerate(values.items())]
+    result = supply_values(department=department, rows=rows, by=user, today=TODAY)
+    assert result.conflicts == [] and result.stored
+
+
+def _file(cadre: User, **changes) -> object:
+    raw = {**VILLAGE_BASICS_Q4, **changes}
+    disputes = raw.pop("disputes", None)
+    return submit_sheet(
+        unit=cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse(PERIOD),
+        raw={k: v for k, v in raw.items() if v is not None},
+        not_applicable={},
+        by=cadre,
+        disputes=disputes,
+    )
+
+
+def test_it_shows_the_register_value_with_its_source_and_date_instead_of_the_carried_one(village_cadre):
+    civil, stats = _sources()
+    unit = village_cadre.unit
+    # the demo's earlier filing (2026Q3) gives a carried value for both stable facts
+    _supply(civil, unit, elderly_over_60="433")
+    table = filing_table(unit=unit, sheet=Sheet.objects.get(code="village_basics"), period=Period.parse(PERIOD))
+    entries = table.by_code()
+    elderly, population = entries["elderly_over_60"], entries["registered_population"]
+    assert elderly.shows == "register" and elderly.prefill == 433
+    assert elderly.register is not None and elderly.register.source.name == civil.name
+    assert elderly.has_carried  # the carried value is there, but the newer register value is what it shows
+    assert population.shows == "carried" and population.is_gap  # stats supplied nothing: a gap, carried
+
+
+def test_submitting_untouched_confirms_the_register_values(village_cadre):
+    civil, stats = _sources()
+    unit = village_cadre.unit
+    _supply(civil, unit, elderly_over_60="433")
+    _supply(stats, unit, registered_population="2100")
+    version = _file(village_cadre, elderly_over_60=None, registered_population="2100")
+    assert version.values["elderly_over_60"] == 433 and version.values["registered_population"] == 2100
+    assert sorted(version.confirmed) == ["elderly_over_60", "registered_population"]
+    assert version.disputed == {} and version.gaps == []
+    assert version.confirmed_count == 2
+    assert version.typed_count == len(version.values) - 2 - len(version.carried)
+    assert not {"elderly_over_60", "registered_population"} & set(version.carried)
+    assert not Dispute.objects.exists()
+    found = origins(
+        source_id=None,
+        values=version.values,
+        carried=version.carried,
+        confirmed=version.confirmed,
+        disputed=version.disputed,
+    )
+    assert found["elderly_over_60"] == "confirmed" and found["households"] == "typed"
+
+
+def test_a_different_value_with_a_reason_opens_a_dispute_and_leaves_the_register_as_it_was(village_cadre):
+    civil, _ = _sources()
+    unit = village_cadre.unit
+    _supply(civil, unit, elderly_over_60="433")
+    version = _file(village_cadre, elderly_over_60="420", disputes={"elderly_over_60": "  今年去世2人，迁出11人 "})
+    assert version.values["elderly_over_60"] == 420
+    assert version.disputed == {"elderly_over_60": {"reason": "今年去世2人，迁出11人", "register": 433}}
+    assert version.disputed_count == 1 and "elderly_over_60" not in version.confirmed
+    assert "registered_population" in version.gaps  # the statistics bureau supplied nothing: typed, a gap
+    dispute = Dispute.objects.get()
+    assert dispute.unit == unit and dispute.source == civil and dispute.field.code == "elderly_over_60"
+    assert (dispute.register_value, dispute.unit_value, dispute.reason) == (433, 420, "今年去世2人，迁出11人")
+    assert dispute.version == version and dispute.status == "open"
+    supply = Submission.objects.supplies().get(unit=unit)
+    assert supply.current_version == 1 and supply.versions.get().values == {"elderly_over_60": 433}
+    # a correction disputing it again updates the one open dispute
+    again = correct_submission(
+        submission=version.submission,
+        raw={**VILLAGE_BASICS_Q4, "elderly_over_60": "421"},
+        not_applicable={},
+        reason="重新核对",
+        by=village_cadre,
+        expected_version=1,
+        disputes={"elderly_over_60": "重新核对后为421人"},
+    )
+    dispute = Dispute.objects.get()
+    assert (dispute.unit_value, dispute.reason, dispute.version) == (421, "重新核对后为421人", again)
+
+
+@pytest.mark.parametrize(
+    ("reason", "rule"),
+    [(None, "dispute.reason"), ("   ", "dispute.reason"), ("x" * 201, "text.max_length"), ("坏\x00", "text.character"),
+     (42, "text.type"), (["理由"], "text.type")],
+)
+def test_a_different_value_without_a_good_reason_is_refused_and_nothing_is_stored(village_cadre, reason, rule):
+    civil, _ = _sources()
+    unit = village_cadre.unit
+    _supply(civil, unit, elderly_over_60="433")
+    with pytest.raises(Problems) as refused:
+        _file(village_cadre, elderly_over_60="420", disputes={"elderly_over_60": reason})
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("elderly_over_60", rule)]
+    assert all(p.message_zh and p.message_en for p in refused.value.problems)
+    assert not Submission.objects.by_units().filter(unit=unit, period=PERIOD).exists()
+    assert not Dispute.objects.exists()
+
+
+def test_a_dispute_for_a_field_not_in_the_table_is_refused(village_cadre):
+    _sources()
+    with pytest.raises(Problems) as refused:
+        _file(village_cadre, disputes={"no_such_field": "理由"})
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("no_such_field", "unknown")]
