@@ -143,7 +143,8 @@ class SheetCatalogue:
         return cls(
             claims=claims,
             targets=[Target(pk, *subscriptions[pk], frozenset(codes[pk])) for pk in sorted(subscriptions)],
-            fields=list(Field.objects.filter(sheet=sheet).order_by("order", "code")),
+            # with each field's source department: the one table names it beside a register value or a gap
+            fields=list(Field.objects.filter(sheet=sheet).select_related("source").order_by("order", "code")),
             revisions=dict(revisions),
             departments={d.pk: d for d in Department.objects.filter(pk__in={c.department_id for _, c in claims})},
         )

@@ -118,7 +118,11 @@ def validate_answers(
                     raise Problem(field=code, rule="na.reason")
                 na[code] = reason[:200]
                 continue
-            value = parse_value(f.type, f.constraints, raw.get(code), field=code)
+            typed = raw.get(code)
+            if entry.register is not None and (typed is None or (isinstance(typed, str) and not typed.strip())):
+                value = None  # left as it came: confirmed, even where the field is required
+            else:
+                value = parse_value(f.type, f.constraints, typed, field=code)
             if entry.register is not None:
                 value = _answer_register(entry, value, disputes, answers)
         except Problem as problem:

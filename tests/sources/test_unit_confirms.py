@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
@@ -50,7 +51,7 @@ def _file(cadre: User, **changes) -> object:
 
 
 def test_it_shows_the_register_value_with_its_source_and_date_instead_of_the_carried_one(village_cadre):
-    civil, stats = _sources()
+    civil, _ = _sources()
     unit = village_cadre.unit
     # the demo's earlier filing (2026Q3) gives a carried value for both stable facts
     _supply(civil, unit, elderly_over_60="433")
@@ -117,8 +118,14 @@ def test_a_different_value_with_a_reason_opens_a_dispute_and_leaves_the_register
 
 @pytest.mark.parametrize(
     ("reason", "rule"),
-    [(None, "dispute.reason"), ("   ", "dispute.reason"), ("x" * 201, "text.max_length"), ("坏\x00", "text.character"),
-     (42, "text.type"), (["理由"], "text.type")],
+    [
+        (None, "dispute.reason"),
+        ("   ", "dispute.reason"),
+        ("x" * 201, "text.max_length"),
+        ("坏\x00", "text.character"),
+        (42, "text.type"),
+        (["理由"], "text.type"),
+    ],
 )
 def test_a_different_value_without_a_good_reason_is_refused_and_nothing_is_stored(village_cadre, reason, rule):
     civil, _ = _sources()
@@ -137,3 +144,80 @@ def test_a_dispute_for_a_field_not_in_the_table_is_refused(village_cadre):
     with pytest.raises(Problems) as refused:
         _file(village_cadre, disputes={"no_such_field": "理由"})
     assert [(p.field, p.rule) for p in refused.value.problems] == [("no_such_field", "unknown")]
+
+
+# --- the unit API ---------------------------------------------------------------------------------------------
+
+
+def _api(user: User):
+    from tests.reporting.helpers import token_client
+
+    return token_client(user)
+
+
+def test_the_api_lists_each_fields_origin_and_register_value(village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    body = _api(village_cadre).get("/api/v1/unit/one-table", {"period": PERIOD}).json()
+    fields = {f["code"]: f for s in body["sheets"] for f in s["fields"]}
+    elderly, population = fields["elderly_over_60"], fields["registered_population"]
+    assert elderly["origin"] == "register" and elderly["source"] == "civil"
+    assert elderly["register"]["value"] == 433 and elderly["register"]["source_name"] == civil.name
+    assert elderly["register"]["supplied_on"] == timezone.localdate().isoformat()
+    assert population["origin"] == "carried" and population["register"] is None and population["source"] == "stats"
+    assert fields["households"]["origin"] == "carried" and fields["households"]["source"] is None
+
+
+def test_the_api_files_a_confirmation_and_a_dispute_and_refuses_a_dispute_without_reason(village_cadre):
+    civil, stats = _sources()
+    unit = village_cadre.unit
+    _supply(civil, unit, elderly_over_60="433")
+    _supply(stats, unit, registered_population="2100")
+    api = _api(village_cadre)
+    values = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "registered_population"}
+    body = {"sheet": "village_basics", "period": PERIOD, "values": {**values, "elderly_over_60": 420}}
+    refused = api.post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="a-1")
+    assert refused.status_code == 400
+    assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("elderly_over_60", "dispute.reason")]
+    assert not Submission.objects.by_units().filter(unit=unit, period=PERIOD).exists()
+    body["disputes"] = {"elderly_over_60": "去世2人"}
+    created = api.post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="a-2")
+    assert created.status_code == 201, created.json()
+    filed = created.json()
+    assert filed["confirmed"] == ["registered_population"] and filed["values"]["registered_population"] == 2100
+    assert filed["disputed"] == {"elderly_over_60": {"reason": "去世2人", "register": 433}}
+    assert filed["origins"]["elderly_over_60"] == "disputed"
+    assert filed["origins"]["registered_population"] == "confirmed"
+    assert filed["counts"]["confirmed"] == 1 and filed["counts"]["disputed"] == 1
+    assert Dispute.objects.get().unit_value == 420
+    # a correction confirming the register value again: the value is the register's, nothing disputed
+    corrected = api.post(
+        f"/api/v1/unit/submissions/{filed['id']}/corrections",
+        {"values": {**values, "elderly_over_60": 433}, "reason": "核对无误"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    assert corrected.status_code == 201, corrected.json()
+    assert sorted(corrected.json()["confirmed"]) == ["elderly_over_60", "registered_population"]
+    # odd shapes of `disputes` are refused by field and rule, never a 500
+    for bad in ([1, 2], "x", {"elderly_over_60": {"a": 1}}):
+        response = api.post(
+            f"/api/v1/unit/submissions/{filed['id']}/corrections",
+            {"values": {**values, "elderly_over_60": 5}, "reason": "r", "disputes": bad},
+            format="json",
+            HTTP_IF_MATCH='"2"',
+        )
+        assert response.status_code == 400, (bad, response.content)
+        assert response.json()["errors"][0]["field"] in ("disputes", "elderly_over_60")
+
+
+def test_a_unit_never_sees_another_units_register_values(village_cadre):
+    civil, _ = _sources()
+    other = Unit.objects.filter(area__level="village").exclude(pk=village_cadre.unit.pk).select_related("area").first()
+    _supply(civil, other, elderly_over_60="999")
+    body = _api(village_cadre).get("/api/v1/unit/one-table", {"period": PERIOD}).json()
+    fields = {f["code"]: f for s in body["sheets"] for f in s["fields"]}
+    assert fields["elderly_over_60"]["register"] is None
+    assert "999" not in str(body)
+    version = _file(village_cadre)
+    assert "elderly_over_60" in version.gaps and not version.confirmed
