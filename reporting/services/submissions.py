@@ -131,12 +131,11 @@ def validate_answers(
         if value is not None:
             values[code] = value
             refills_spared += max(len(entry.department_ids) - 1, 0)
-            if entry.register is not None:
-                pass  # confirmed or disputed above; a carried value never competes with the register's
-            elif entry.carried_from and value == entry.carried:
-                carried.append(code)
-            elif entry.is_gap:
-                answers.gaps.append(code)
+            if entry.register is None:  # else confirmed or disputed above: a carried value never competes
+                if entry.carried_from and value == entry.carried:
+                    carried.append(code)
+                if entry.is_gap:  # typed or carried, the register lacks it: the source is told by `gaps`
+                    answers.gaps.append(code)
     if problems:
         raise Problems(problems)
     answers.refills_spared = refills_spared

@@ -221,3 +221,62 @@ def test_a_unit_never_sees_another_units_register_values(village_cadre):
     assert "999" not in str(body)
     version = _file(village_cadre)
     assert "elderly_over_60" in version.gaps and not version.confirmed
+
+
+# --- the form -------------------------------------------------------------------------------------------------
+
+FILL = f"/fill/village_basics/{PERIOD}/"
+
+
+def _shown(html: str) -> dict[str, str]:
+    """What the form posts as it comes (text inputs, checked radios)."""
+    import re
+
+    shown = dict(re.findall(r'name="v__(\w+)" value="([^"]*)"', html))
+    checked = dict(re.findall(r'name="v__(\w+)" value="([^"]*)" checked', html))
+    return {**shown, **checked}
+
+
+def _form(values: dict, token: str, **extra) -> dict:
+    return {**{f"v__{k}": v for k, v in values.items()}, "action": "submit", "token": token, **extra}
+
+
+def test_the_form_shows_the_register_value_and_its_source_and_confirms_it_untouched(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    html = client.get(FILL).content.decode()
+    assert f"由{civil.name}提供 · {timezone.localdate():%Y-%m-%d}" in html
+    assert 'name="v__elderly_over_60" value="433"' in html and "有误？提出异议" in html
+    assert 'name="dispute_elderly_over_60"' in html
+    assert "暂无此项数据，请填写" in html  # the statistics bureau has not supplied the registered population
+    shown = _shown(html)
+    response = client.post(FILL, _form({**shown, "volunteers": "48"}, "f-1"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    version = Submission.objects.by_units().get(unit=village_cadre.unit, period=PERIOD).versions.get()
+    assert version.confirmed == ["elderly_over_60"] and version.values["elderly_over_60"] == 433
+    assert "registered_population" in version.gaps
+    page = client.get(response["Location"]).content.decode()
+    assert "已确认部门数据" in page
+
+
+def test_the_form_refuses_a_dispute_without_reason_keeping_what_was_typed_then_opens_it(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    shown = _shown(client.get(FILL).content.decode())
+    refused = client.post(FILL, _form({**shown, "elderly_over_60": "420"}, "f-2", dispute_elderly_over_60=""))
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "对部门数据提出异议须说明理由" in html and "disputing a register value needs a reason" in html
+    assert 'name="v__elderly_over_60" value="420"' in html and '<details class="dispute" open>' in html
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+    done = client.post(FILL, _form({**shown, "elderly_over_60": "420"}, "f-2", dispute_elderly_over_60="迁出13人"))
+    assert done.status_code == 302
+    dispute = Dispute.objects.get()
+    assert (dispute.unit_value, dispute.register_value, dispute.reason) == (420, 433, "迁出13人")
+    page = client.get(done["Location"]).content.decode()
+    assert "已提出异议" in page
+    # the correction form shows the unit's value and reason again, the dispute open
+    correct = client.get(f"/submissions/{dispute.submission_id}/correct/").content.decode()
+    assert 'name="v__elderly_over_60" value="420"' in correct and 'value="迁出13人"' in correct
