@@ -11,7 +11,7 @@ from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import filing_table
 from reporting.filing.origins import origins
-from reporting.models import Dispute, Field, Sheet, Submission
+from reporting.models import Dispute, Field, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problems
 from reporting.services.submissions import correct_submission, submit_sheet
 from reporting.services.supplies import SupplyRow, supply_values
@@ -280,3 +280,74 @@ def test_the_form_refuses_a_dispute_without_reason_keeping_what_was_typed_then_o
     # the correction form shows the unit's value and reason again, the dispute open
     correct = client.get(f"/submissions/{dispute.submission_id}/correct/").content.decode()
     assert 'name="v__elderly_over_60" value="420"' in correct and 'value="迁出13人"' in correct
+
+
+# --- Excel ----------------------------------------------------------------------------------------------------
+
+
+def _workbook(client):
+    import io
+
+    from openpyxl import load_workbook
+
+    response = client.get(f"/fill/{PERIOD}/template.xlsx")
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content))
+    basics = workbook[next(n for n in workbook.sheetnames if "村（社区）基本情况" in n)]
+    rows = {basics.cell(r, 1).value: r for r in range(2, basics.max_row + 1)}
+    return workbook, basics, rows
+
+
+def _upload(client, workbook):
+    import io
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+    buffer.name = "filled.xlsx"
+    return client.post(f"/fill/{PERIOD}/upload/", {"file": buffer})
+
+
+def test_the_excel_template_marks_the_register_value_and_a_dispute_round_trips(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    workbook, basics, rows = _workbook(client)
+    assert basics.cell(1, 7).value == "异议理由 dispute reason"
+    row = rows["elderly_over_60"]
+    cell = basics.cell(row, 5)
+    assert cell.value == 433 and cell.fill.fgColor.rgb.endswith("DCE8F7")
+    note = f"部门数据：由{civil.name}提供 · {timezone.localdate():%Y-%m-%d}"
+    assert cell.comment.text == note and note in basics.cell(row, 4).value
+    assert "暂无此项数据，请填写" in basics.cell(rows["registered_population"], 4).value
+    # a different value without a reason: refused on the reason's column, nothing stored
+    cell.value = 420
+    refused = _upload(client, workbook)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert f"第 {row} 行 G 列：" in html and "对部门数据提出异议须说明理由" in html
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+    basics.cell(row, 7).value = "今年迁出13人"
+    done = _upload(client, workbook)
+    assert done.status_code == 302, done.content.decode()[:3000]
+    version = Submission.objects.by_units().get(unit=village_cadre.unit, period=PERIOD, sheet__code="village_basics")
+    filed = version.versions.get()
+    assert filed.disputed == {"elderly_over_60": {"reason": "今年迁出13人", "register": 433}}
+    assert Dispute.objects.get().unit_value == 420
+
+
+def test_an_untouched_excel_register_value_is_confirmed(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    workbook, basics, rows = _workbook(client)
+    basics.cell(rows["volunteers"], 5).value = 50
+    assert _upload(client, workbook).status_code == 302
+    filed = SubmissionVersion.objects.get(
+        submission__unit=village_cadre.unit,
+        submission__period=PERIOD,
+        submission__sheet__code="village_basics",
+        submission__source=None,
+    )
+    assert filed.confirmed == ["elderly_over_60"] and filed.values["elderly_over_60"] == 433
+    assert not Dispute.objects.exists()
