@@ -58,7 +58,7 @@ def _measure() -> dict:
 
     from core.models import User
 
-    unit, period = _setup()
+    _unit, period = _setup()
     cadre = User.objects.get(username="village")
     client = Client()
     client.force_login(cadre)
