@@ -78,9 +78,9 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
         values, na = draft_answers(draft.raw) if draft else ({}, {})
-        return render(
-            request, "township/fill.html", {**context, "rows": rows_for(table, values=values, not_applicable=na)}
-        )
+        reasons = draft.raw.get("disputes") if draft else None
+        rows = rows_for(table, values=values, not_applicable=na, disputes=reasons if isinstance(reasons, dict) else {})
+        return render(request, "township/fill.html", {**context, "rows": rows})
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
     if request.POST.get("action") == "draft":
@@ -88,7 +88,7 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
             unit=unit,
             sheet=sheet,
             period=the_period,
-            raw={"values": raw, "not_applicable": na},
+            raw={"values": raw, "not_applicable": na, "disputes": disputes},
             by=signed_in(request.user),
         )
         messages.success(request, _("Draft saved. Nothing is sent until you submit."))

@@ -351,3 +351,16 @@ def test_an_untouched_excel_register_value_is_confirmed(client, village_cadre):
     )
     assert filed.confirmed == ["elderly_over_60"] and filed.values["elderly_over_60"] == 433
     assert not Dispute.objects.exists()
+
+
+def test_a_draft_keeps_the_disputed_value_and_its_reason(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    shown = _shown(client.get(FILL).content.decode())
+    draft = {**_form({**shown, "elderly_over_60": "420"}, "f-3", dispute_elderly_over_60="迁出13人"), "action": "draft"}
+    assert client.post(FILL, draft).status_code == 302
+    html = client.get(FILL).content.decode()
+    assert 'name="v__elderly_over_60" value="420"' in html and 'value="迁出13人"' in html
+    assert '<details class="dispute" open>' in html
+    assert not Dispute.objects.exists()  # a draft is never sent: nothing reaches the source
