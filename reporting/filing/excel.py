@@ -28,6 +28,7 @@ from reporting.models import Sheet, Submission
 from reporting.reads.xlsx_stream import MAX_CELL_TEXT, sheet_title
 from reporting.rejections import Problem, Problems, drop_unstorable
 from reporting.services.submissions import (
+    REASON_PART,
     AlreadySubmitted,
     add_record,
     record_answers,
@@ -299,18 +300,13 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
     try:
         validate_answers(table, raw, na, disputes)
     except Problems as error:
-        return [], [
-            CellProblem(title, where.get(p.field, 1), _column_of(p, na, disputes, table), p) for p in error.problems
-        ]
+        return [], [CellProblem(title, where.get(p.field, 1), _column_of(p, na), p) for p in error.problems]
     return [(table, raw, na, (title, 2), disputes)], []
 
 
-def _column_of(problem: Problem, na: dict[str, str], disputes: dict[str, Any], table: OneTable) -> str:
+def _column_of(problem: Problem, na: dict[str, str]) -> str:
     """The column a problem points at: a dispute's reason, a not-applicable reason, or the value."""
-    entry = table.by_code().get(problem.field) or table.fields[0]
-    # a reason's own rules are text rules; on a field whose value is not text they can only be the reason's
-    from_reason = problem.field in disputes and problem.rule.startswith("text.") and entry.field.type != "text"
-    if problem.rule == "dispute.reason" or from_reason:
+    if problem.params.get("part") == REASON_PART["part"]:
         return get_column_letter(DISPUTE_COL)
     return get_column_letter(NA_COL if problem.field in na else VALUE_COL)
 

@@ -59,17 +59,20 @@ class Answers:
 MAX_DISPUTE_REASON = 200
 
 
+REASON_PART = {"part": "dispute_reason"}  # marks a problem of the reason, not of the value (Excel's column)
+
+
 def _dispute_reason(code: str, reason: Any) -> str:
     """A dispute's reason as stored, or the Problem naming the field and the rule."""
     if reason is not None and not isinstance(reason, str):
-        raise Problem(field=code, rule="text.type")
+        raise Problem(field=code, rule="text.type", params=REASON_PART)
     reason = (reason or "").strip()
     if not reason:
-        raise Problem(field=code, rule="dispute.reason")
+        raise Problem(field=code, rule="dispute.reason", params=REASON_PART)
     if not storable(reason):
-        raise Problem(field=code, rule="text.character")
+        raise Problem(field=code, rule="text.character", params=REASON_PART)
     if len(reason) > MAX_DISPUTE_REASON:
-        raise Problem(field=code, rule="text.max_length", params={"max_length": MAX_DISPUTE_REASON})
+        raise Problem(field=code, rule="text.max_length", params={"max_length": MAX_DISPUTE_REASON, **REASON_PART})
     return reason
 
 
@@ -126,7 +129,10 @@ def validate_answers(
             if entry.register is not None:
                 value = _answer_register(entry, value, disputes, answers)
         except Problem as problem:
-            problems.append(problem.labelled(f.name_zh, f.name_en))
+            if problem.params.get("part") == REASON_PART["part"] and problem.rule != "dispute.reason":
+                problems.append(problem.labelled(f"{f.name_zh}（异议理由）", f"{f.name_en} (dispute reason)"))
+            else:
+                problems.append(problem.labelled(f.name_zh, f.name_en))
             continue
         if value is not None:
             values[code] = value

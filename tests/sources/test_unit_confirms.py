@@ -364,3 +364,18 @@ def test_a_draft_keeps_the_disputed_value_and_its_reason(client, village_cadre):
     assert 'name="v__elderly_over_60" value="420"' in html and 'value="迁出13人"' in html
     assert '<details class="dispute" open>' in html
     assert not Dispute.objects.exists()  # a draft is never sent: nothing reaches the source
+
+
+def test_an_excel_reason_that_is_too_long_is_named_on_the_reason_column(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    workbook, basics, rows = _workbook(client)
+    row = rows["elderly_over_60"]
+    basics.cell(row, 5).value = 420
+    basics.cell(row, 7).value = "理" * 201
+    refused = _upload(client, workbook)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert f"第 {row} 行 G 列：60岁以上老年人数（异议理由）：不能超过 200 个字符" in html
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
