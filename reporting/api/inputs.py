@@ -210,11 +210,19 @@ class SubmissionIn(Input):
     not_applicable = Object(
         child=Text(allow_blank=True), required=False, help_text="field code → the reason it does not apply"
     )
+    disputes = Object(
+        required=False,
+        help_text="field code → the reason the register value is wrong (with your own value in `values`)",
+    )
 
 
 class CorrectionIn(Input):
     values = Object(help_text="field code → value, in the field's JSON type")
     not_applicable = Object(child=Text(allow_blank=True), required=False)
+    disputes = Object(
+        required=False,
+        help_text="field code → the reason the register value is wrong (with your own value in `values`)",
+    )
     reason = Text(allow_blank=True, help_text="why the submission is corrected")
 
 

@@ -21,6 +21,8 @@ class CountsOut(serializers.Serializer):
     typed = serializers.IntegerField()
     carried = serializers.IntegerField()
     not_applicable = serializers.IntegerField()
+    confirmed = serializers.IntegerField(help_text="register values confirmed, not typed")
+    disputed = serializers.IntegerField()
     departments = serializers.IntegerField()
     refills_spared = serializers.IntegerField()
 
@@ -36,6 +38,12 @@ class SubmissionOut(serializers.Serializer):
     values = serializers.DictField()
     not_applicable = serializers.DictField(child=serializers.CharField())
     carried = serializers.ListField(child=serializers.CharField())
+    confirmed = serializers.ListField(child=serializers.CharField(), help_text="register values the unit confirmed")
+    disputed = serializers.DictField(help_text="field code → {reason, register}: register values the unit disputes")
+    gaps = serializers.ListField(child=serializers.CharField(), help_text="typed because the register had no value")
+    origins = serializers.DictField(
+        child=serializers.CharField(), help_text="field code → typed, carried, register, confirmed or disputed"
+    )
     reason = serializers.CharField()
     at = serializers.DateTimeField()
     counts = CountsOut()

@@ -19,7 +19,8 @@ from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, Subm
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.catalogue.periods import Period
 from reporting.filing import idempotency
-from reporting.filing.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
+from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField, build_one_table, filing_table
+from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems, error_body
@@ -48,10 +49,27 @@ def table_json(table: OneTable, due_on: Any) -> dict[str, Any]:
                 "schema": e.field.field_type.json_schema(e.field.constraints),
                 "constraints": e.field.constraints,
                 "carried": {"value": e.carried, "period": e.carried_from} if e.has_carried else None,
+                "register": _register_json(e),
+                # what the entry comes pre-filled with: "register", "carried" or null; null for a field with a
+                # source means a gap (the register has no value: type it)
+                "origin": e.shows or None,
+                "source": e.field.source.code if e.field.source is not None else None,
                 "departments": len(e.department_ids),
             }
             for e in table.fields
         ],
+    }
+
+
+def _register_json(entry: TableField) -> dict[str, Any] | None:
+    register = entry.register
+    if register is None:
+        return None
+    return {
+        "value": register.value,
+        "source": register.source.code,
+        "source_name": register.source.name,
+        "supplied_on": register.supplied_on.isoformat(),
     }
 
 
@@ -67,12 +85,24 @@ def version_json(submission: Submission, version: SubmissionVersion) -> dict[str
         "values": version.values,
         "not_applicable": version.not_applicable,
         "carried": version.carried,
+        "confirmed": version.confirmed,
+        "disputed": version.disputed,
+        "gaps": version.gaps,
+        "origins": origins(
+            source_id=submission.source_id,
+            values=version.values,
+            carried=version.carried,
+            confirmed=version.confirmed,
+            disputed=version.disputed,
+        ),
         "reason": version.reason,
         "at": version.at.isoformat(),
         "counts": {
             "typed": version.typed_count,
             "carried": version.carried_count,
             "not_applicable": version.na_count,
+            "confirmed": version.confirmed_count,
+            "disputed": version.disputed_count,
             "departments": version.department_count,
             "refills_spared": version.refills_spared,
         },
@@ -200,7 +230,15 @@ class SubmissionsView(APIView):
         if "period" not in body:
             raise Problems([Problem(field="period", rule="required")])
         period = Period.parse(body["period"])
-        return submit_sheet(unit=unit, sheet=sheet, period=period, raw=values, not_applicable=na, by=user)
+        return submit_sheet(
+            unit=unit,
+            sheet=sheet,
+            period=period,
+            raw=values,
+            not_applicable=na,
+            by=user,
+            disputes=body.get("disputes", {}),
+        )
 
 
 class SubmissionView(APIView):
@@ -257,6 +295,7 @@ class CorrectionsView(APIView):
                 reason=body["reason"],
                 by=signed_in(request.user),
                 expected_version=-1 if expected is None else expected,
+                disputes=body.get("disputes", {}),
             )
         except VersionConflict as conflict:
             return problem_response(

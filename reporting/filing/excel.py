@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import translation
 from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -27,6 +28,7 @@ from reporting.models import Sheet, Submission
 from reporting.reads.xlsx_stream import MAX_CELL_TEXT, sheet_title
 from reporting.rejections import Problem, Problems, drop_unstorable
 from reporting.services.submissions import (
+    REASON_PART,
     AlreadySubmitted,
     add_record,
     record_answers,
@@ -34,12 +36,26 @@ from reporting.services.submissions import (
     validate_answers,
 )
 
-HEADER = ["字段编码 code", "字段名称 field", "计量单位 unit", "填写要求 rule", "填报值 value", "不适用原因 N/A reason"]
-VALUE_COL, NA_COL = 5, 6
+HEADER = [
+    "字段编码 code",
+    "字段名称 field",
+    "计量单位 unit",
+    "填写要求 rule",
+    "填报值 value",
+    "不适用原因 N/A reason",
+    "异议理由 dispute reason",
+]
+VALUE_COL, NA_COL, DISPUTE_COL = 5, 6, 7
 LEDGER_ROWS = 50
 HEAD_FONT = Font(bold=True, color="FFFFFF")
 HEAD_FILL = PatternFill("solid", fgColor="B4232A")
 CARRIED_FILL = PatternFill("solid", fgColor="E3F1E7")
+REGISTER_FILL = PatternFill("solid", fgColor="DCE8F7")  # a register value (部门数据), as the form's blue mark
+
+
+def _register_note(table_field) -> str:
+    register = table_field.register
+    return f"部门数据：由{register.source.name}提供 · {register.supplied_on:%Y-%m-%d}"
 
 
 def _rule_text(table_field) -> str:
@@ -48,8 +64,13 @@ def _rule_text(table_field) -> str:
     f = table_field.field
     with translation.override("zh-hans"):
         parts = [f.field_type.label_zh, *fieldtypes.describe(f.type, f.constraints)]
-    if table_field.has_carried:
-        parts.append(f"已带入 {table_field.carried_from} 的值，请确认")
+    if table_field.register is not None:
+        parts.append(f"{_register_note(table_field)}；无误请保留，有误请改为正确值并在“异议理由”列说明")
+    else:
+        if table_field.has_carried:
+            parts.append(f"已带入 {table_field.carried_from} 的值，请确认")
+        if table_field.is_gap:
+            parts.append(f"{table_field.field.source.name}暂无此项数据，请填写")
     return "；".join(parts)
 
 
@@ -131,9 +152,14 @@ def _periodic_worksheet(ws, table: OneTable) -> None:
     _head(ws, HEADER)
     for row_index, entry in enumerate(table.fields, start=2):
         f = entry.field
-        value = f.field_type.to_cell(entry.carried) if entry.has_carried else None
-        _append(ws, [f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None])
-        if entry.has_carried:
+        prefill = entry.prefill
+        value = f.field_type.to_cell(prefill) if prefill is not None else None
+        _append(ws, [f.code, f.name_zh, f.unit_of_measure, _rule_text(entry), value, None, None])
+        if entry.register is not None:
+            cell = ws.cell(row_index, VALUE_COL)
+            cell.fill = REGISTER_FILL
+            cell.comment = Comment(_register_note(entry), "OneTable")
+        elif entry.has_carried:
             ws.cell(row_index, VALUE_COL).fill = CARRIED_FILL
         options = f.field_type.cell_options(f.constraints)
         if options:
@@ -142,7 +168,7 @@ def _periodic_worksheet(ws, table: OneTable) -> None:
                 check = DataValidation(type="list", formula1=formula, allow_blank=True)
                 ws.add_data_validation(check)
                 check.add(ws.cell(row_index, VALUE_COL))
-    for column, width in zip("ABCDEF", (22, 26, 10, 40, 18, 24), strict=True):
+    for column, width in zip("ABCDEFG", (22, 26, 10, 40, 18, 24, 24), strict=True):
         ws.column_dimensions[column].width = width
 
 
@@ -225,12 +251,20 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     if problems:
         raise UploadRejected(problems)
     with transaction.atomic():
-        for table, raw, na, where in filings:
+        for table, raw, na, where, disputes in filings:
             try:
                 if table.sheet.is_ledger:
                     add_record(unit=unit, sheet=table.sheet, raw=raw, not_applicable=na, by=by)
                 else:
-                    submit_sheet(unit=unit, sheet=table.sheet, period=period, raw=raw, not_applicable=na, by=by)
+                    submit_sheet(
+                        unit=unit,
+                        sheet=table.sheet,
+                        period=period,
+                        raw=raw,
+                        not_applicable=na,
+                        by=by,
+                        disputes=disputes,
+                    )
             except Problems as error:  # e.g. a ledger record dated in a period with other fields
                 problems += [CellProblem(where[0], where[1], "—", p) for p in error.problems]
             except AlreadySubmitted as error:
@@ -246,12 +280,16 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
     by_code = table.by_code()
     raw: dict[str, Any] = {}
     na: dict[str, str] = {}
+    disputes: dict[str, Any] = {}
     where: dict[str, int] = {}
     for row_number, row in enumerate(rows[1:], start=2):
         code = _text(row[0]) if row else None
         if code in by_code:
             value = _text(row[VALUE_COL - 1]) if len(row) >= VALUE_COL else None
             reason = _text(row[NA_COL - 1]) if len(row) >= NA_COL else None
+            why = _text(row[DISPUTE_COL - 1]) if len(row) >= DISPUTE_COL else None
+            if why not in (None, "") and by_code[code].register is not None:
+                disputes[code] = why if isinstance(why, str) else str(why)
             where[code] = row_number
             if reason not in (None, "") and value in (None, ""):
                 na[code] = str(reason)
@@ -260,11 +298,17 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
     if not any(v not in (None, "") for v in raw.values()) and not na:
         return [], []  # an untouched worksheet: this sheet is not being filed now
     try:
-        validate_answers(table, raw, na)
+        validate_answers(table, raw, na, disputes)
     except Problems as error:
-        column = {True: get_column_letter(NA_COL), False: get_column_letter(VALUE_COL)}
-        return [], [CellProblem(title, where.get(p.field, 1), column[p.field in na], p) for p in error.problems]
-    return [(table, raw, na, (title, 2))], []
+        return [], [CellProblem(title, where.get(p.field, 1), _column_of(p, na), p) for p in error.problems]
+    return [(table, raw, na, (title, 2), disputes)], []
+
+
+def _column_of(problem: Problem, na: dict[str, str]) -> str:
+    """The column a problem points at: a dispute's reason, a not-applicable reason, or the value."""
+    if problem.params.get("part") == REASON_PART["part"]:
+        return get_column_letter(DISPUTE_COL)
+    return get_column_letter(NA_COL if problem.field in na else VALUE_COL)
 
 
 def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, list[CellProblem]]:
@@ -285,5 +329,5 @@ def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, 
                 for p in error.problems
             ]
             continue
-        filings.append((table, raw, {}, (title, row_number)))
+        filings.append((table, raw, {}, (title, row_number), {}))
     return filings, problems

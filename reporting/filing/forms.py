@@ -20,6 +20,28 @@ class Row:
     na: bool = False
     na_reason: str = ""
     problems: list[Problem] = field(default_factory=list)
+    dispute_reason: str = ""  # why the register value is wrong, as typed
+
+    @property
+    def register_value(self) -> str:
+        """The register's value as the input shows it ("" for a field the register did not supply)."""
+        register = self.entry.register
+        return "" if register is None else self.f.field_type.input_value(register.value)
+
+    @property
+    def register_shown(self) -> Any:
+        """The register's value for reading (a choice's label, yes/no…)."""
+        register = self.entry.register
+        return None if register is None else self.f.field_type.display(register.value, self.f.constraints)
+
+    @property
+    def disputing(self) -> bool:
+        """The cadre opened the dispute: a reason given, a problem to fix, or a value other than the register's."""
+        if self.entry.register is None:
+            return False
+        return bool(self.dispute_reason or self.problems) or (
+            self.value is not None and self.input_value != self.register_value
+        )
 
     @property
     def f(self):
@@ -71,13 +93,17 @@ def rows_for(
     not_applicable: dict[str, str] | None = None,
     problems: dict[str, list[Problem]] | None = None,
     use_carried: bool = True,
+    disputes: dict[str, str] | None = None,
 ) -> list[Row]:
-    values, not_applicable, problems = values or {}, not_applicable or {}, problems or {}
+    values, not_applicable, problems, disputes = values or {}, not_applicable or {}, problems or {}, disputes or {}
     rows = []
     for entry in table.fields:
         value = values.get(entry.code)
-        if value is None and use_carried and entry.has_carried and entry.code not in values:
+        if value in (None, "") and entry.register is not None:
+            value = entry.register.value  # the register's value, confirmed by leaving it as it is
+        elif value is None and use_carried and entry.has_carried and entry.code not in values:
             value = entry.carried
+        reason = disputes.get(entry.code)
         rows.append(
             Row(
                 entry,
@@ -85,9 +111,19 @@ def rows_for(
                 na=entry.code in not_applicable,
                 na_reason=not_applicable.get(entry.code, ""),
                 problems=problems.get(entry.code, []),
+                dispute_reason=reason if isinstance(reason, str) else "",
             )
         )
     return rows
+
+
+def read_disputes(table: OneTable, post: QueryDict) -> dict[str, str]:
+    """The reasons a form gave for disputing register values (`dispute_<code>`), for the register's fields only."""
+    return {
+        entry.code: post.get(f"dispute_{entry.code}", "")
+        for entry in table.fields
+        if entry.register is not None and f"dispute_{entry.code}" in post
+    }
 
 
 def draft_answers(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

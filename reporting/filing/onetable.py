@@ -143,7 +143,8 @@ class SheetCatalogue:
         return cls(
             claims=claims,
             targets=[Target(pk, *subscriptions[pk], frozenset(codes[pk])) for pk in sorted(subscriptions)],
-            fields=list(Field.objects.filter(sheet=sheet).order_by("order", "code")),
+            # with each field's source department: the one table names it beside a register value or a gap
+            fields=list(Field.objects.filter(sheet=sheet).select_related("source").order_by("order", "code")),
             revisions=dict(revisions),
             departments={d.pk: d for d in Department.objects.filter(pk__in={c.department_id for _, c in claims})},
         )
@@ -251,12 +252,24 @@ def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
     return catalogue
 
 
+@dataclass(frozen=True)
+class RegisterValue:
+    """The value the field's source department supplied for this unit and period (部门数据)."""
+
+    value: Any
+    source: Department
+    supplied_on: dt.date
+    supply_id: int  # the supply submission
+    version_id: int  # its current version, the one the unit confirms or disputes
+
+
 @dataclass
 class TableField:
     field: Field
     department_ids: AbstractSet[int]  # shared with the cached catalogue: never changed
     carried: Any = None  # last accepted value of a stable fact
     carried_from: str = ""  # the period it was accepted in
+    register: RegisterValue | None = None  # the source's value for this period, if it supplied one
 
     @property
     def code(self) -> str:
@@ -265,6 +278,29 @@ class TableField:
     @property
     def has_carried(self) -> bool:
         return self.carried_from != ""
+
+    @property
+    def has_register(self) -> bool:
+        return self.register is not None
+
+    @property
+    def shows(self) -> str:
+        """What the entry comes pre-filled with: "register", "carried" or "" (nothing). A supply for this period
+        is always newer than a value carried from an earlier one, so the register wins whenever it has a value."""
+        if self.register is not None:
+            return "register"
+        return "carried" if self.has_carried else ""
+
+    @property
+    def prefill(self) -> Any:
+        if self.register is not None:
+            return self.register.value
+        return self.carried if self.has_carried else None
+
+    @property
+    def is_gap(self) -> bool:
+        """A field with a source whose register has no value for this unit and period: the unit types it."""
+        return self.field.source_id is not None and self.register is None
 
 
 @dataclass
@@ -301,8 +337,10 @@ def build_one_table(
     missing = department_ids - set(catalogue.departments)
     if missing:  # only when `claims` was read after the catalogue changed
         table.departments += list(Department.objects.filter(pk__in=missing))
-    if carry and not sheet.is_ledger:
-        _carry_forward(table)
+    if not sheet.is_ledger:
+        if carry:
+            _carry_forward(table)
+        _register_values(table)
     return table
 
 
@@ -418,6 +456,43 @@ def _carry_forward(table: OneTable) -> None:
         for code, period, value in cursor.fetchall():
             entry = stable[code]
             entry.carried, entry.carried_from = json.loads(value), period
+
+
+# The register values of the unit's table, in one statement: each source's supply for this sheet and period at
+# its current version; a supply carries only the fields its department is (or was) the source of, and a value
+# counts only while that department is still the field's source.
+_REGISTER_SQL = """
+SELECT s.id, s.source_id, d.code, d.name, d.jurisdiction_id, v.id, v.at, kv.key, kv.value::text
+FROM reporting_submission s
+JOIN core_department d ON d.id = s.source_id
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+CROSS JOIN LATERAL jsonb_each(v."values") kv
+WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period = %(period)s
+  AND s.record_key IS NULL AND s.source_id IS NOT NULL AND kv.key = ANY(%(codes)s)
+"""
+
+
+def _register_values(table: OneTable) -> None:
+    """Pre-fill the fields with a source with the register's value for this unit and period (one query)."""
+    sourced = {f.code: f for f in table.fields if f.field.source_id is not None}
+    if not sourced:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REGISTER_SQL,
+            {"unit": table.unit.pk, "sheet": table.sheet.pk, "period": str(table.period), "codes": sorted(sourced)},
+        )
+        rows = cursor.fetchall()
+    departments: dict[int, Department] = {}
+    for supply_id, source_id, dept_code, dept_name, jurisdiction, version_id, at, code, value in rows:
+        entry = sourced[code]
+        if entry.field.source_id != source_id:
+            continue
+        source = departments.setdefault(
+            source_id, Department(pk=source_id, code=dept_code, name=dept_name, jurisdiction_id=jurisdiction)
+        )
+        supplied_on = timezone.localtime(at).date()
+        entry.register = RegisterValue(json.loads(value), source, supplied_on, supply_id, version_id)
 
 
 class DueCalendar:

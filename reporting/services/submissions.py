@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,8 +15,8 @@ from core.models import Unit, User
 from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
-from reporting.filing.onetable import OneTable, filing_table
-from reporting.models import Draft, Sheet, Submission, SubmissionVersion
+from reporting.filing.onetable import OneTable, TableField, filing_table
+from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
 from reporting.services.deliveries import create_deliveries
 
@@ -49,20 +49,61 @@ class Answers:
     typed_count: int
     department_count: int
     refills_spared: int
+    # answers to register values (decision 2): confirmed as supplied, disputed ({code: {reason, register}}, the
+    # unit's own value in `values`), or typed where the register had none (gaps)
+    confirmed: list[str] = field(default_factory=list)
+    disputed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)
+
+
+MAX_DISPUTE_REASON = 200
+
+
+REASON_PART = {"part": "dispute_reason"}  # marks a problem of the reason, not of the value (Excel's column)
+
+
+def _dispute_reason(code: str, reason: Any) -> str:
+    """A dispute's reason as stored, or the Problem naming the field and the rule."""
+    if reason is not None and not isinstance(reason, str):
+        raise Problem(field=code, rule="text.type", params=REASON_PART)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Problem(field=code, rule="dispute.reason", params=REASON_PART)
+    if not storable(reason):
+        raise Problem(field=code, rule="text.character", params=REASON_PART)
+    if len(reason) > MAX_DISPUTE_REASON:
+        raise Problem(field=code, rule="text.max_length", params={"max_length": MAX_DISPUTE_REASON, **REASON_PART})
+    return reason
+
+
+def _answer_register(entry: TableField, value: Any, disputes: dict[str, Any], answers: Answers) -> Any:
+    """Decision 2: a register field left blank or equal to the register's value confirms it; a different value
+    disputes it and needs a reason. Returns the value to store."""
+    assert entry.register is not None
+    code, register = entry.code, entry.register.value
+    if value is None or value == register:
+        answers.confirmed.append(code)
+        return register
+    answers.disputed[code] = {"reason": _dispute_reason(code, disputes.get(code)), "register": register}
+    return value
 
 
 @read_only
-def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[str, str]) -> Answers:
+def validate_answers(
+    table: OneTable, raw: dict[str, Any], not_applicable: dict[str, str], disputes: dict[str, Any] | None = None
+) -> Answers:
     """Parse every answer against the table; raise Problems naming each wrong field, or return Answers."""
     problems: list[Problem] = []
     fields = table.by_code()
-    for code in sorted(set(raw) | set(not_applicable)):
+    disputes = disputes or {}
+    for code in sorted(set(raw) | set(not_applicable) | set(disputes)):
         if code not in fields:
             problems.append(Problem(field=code, rule="unknown"))
     values: dict[str, Any] = {}
     na: dict[str, str] = {}
     carried: list[str] = []
     refills_spared = 0
+    answers = Answers(values, na, carried, len(table.fields), 0, len(table.departments), 0)
     for entry in table.fields:
         f = entry.field
         code = f.code
@@ -80,26 +121,32 @@ def validate_answers(table: OneTable, raw: dict[str, Any], not_applicable: dict[
                     raise Problem(field=code, rule="na.reason")
                 na[code] = reason[:200]
                 continue
-            value = parse_value(f.type, f.constraints, raw.get(code), field=code)
+            typed = raw.get(code)
+            if entry.register is not None and (typed is None or (isinstance(typed, str) and not typed.strip())):
+                value = None  # left as it came: confirmed, even where the field is required
+            else:
+                value = parse_value(f.type, f.constraints, typed, field=code)
+            if entry.register is not None:
+                value = _answer_register(entry, value, disputes, answers)
         except Problem as problem:
-            problems.append(problem.labelled(f.name_zh, f.name_en))
+            if problem.params.get("part") == REASON_PART["part"] and problem.rule != "dispute.reason":
+                problems.append(problem.labelled(f"{f.name_zh}（异议理由）", f"{f.name_en} (dispute reason)"))
+            else:
+                problems.append(problem.labelled(f.name_zh, f.name_en))
             continue
         if value is not None:
             values[code] = value
             refills_spared += max(len(entry.department_ids) - 1, 0)
-            if entry.carried_from and value == entry.carried:
-                carried.append(code)
+            if entry.register is None:  # else confirmed or disputed above: a carried value never competes
+                if entry.carried_from and value == entry.carried:
+                    carried.append(code)
+                if entry.is_gap:  # typed or carried, the register lacks it: the source is told by `gaps`
+                    answers.gaps.append(code)
     if problems:
         raise Problems(problems)
-    return Answers(
-        values=values,
-        not_applicable=na,
-        carried=carried,
-        asked_count=len(table.fields),
-        typed_count=len(values) - len(carried),
-        department_count=len(table.departments),
-        refills_spared=refills_spared,
-    )
+    answers.refills_spared = refills_spared
+    answers.typed_count = len(values) - len(carried) - len(answers.confirmed)
+    return answers
 
 
 def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
@@ -144,16 +191,63 @@ def _new_version(
             values=answers.values,
             not_applicable=answers.not_applicable,
             carried=answers.carried,
+            confirmed=answers.confirmed,
+            disputed=answers.disputed,
+            gaps=answers.gaps,
             reason=reason,
             by=by,
             asked_count=answers.asked_count,
             typed_count=answers.typed_count,
             carried_count=len(answers.carried),
             na_count=len(answers.not_applicable),
+            confirmed_count=len(answers.confirmed),
+            disputed_count=len(answers.disputed),
             department_count=answers.department_count,
             refills_spared=answers.refills_spared,
         )
     )
+
+
+def _open_disputes(table: OneTable, version: SubmissionVersion, by: User) -> list[Dispute]:
+    """Open a dispute for each register value this version disputes, or update the one still open on that supply
+    and field (a later filing disputing it again): the source answers the unit's latest value and reason."""
+    if not version.disputed:
+        return []
+    entries = table.by_code()
+    opened = []
+    for code, disputed in version.disputed.items():
+        entry = entries[code]
+        register = entry.register
+        assert register is not None
+        dispute, created = Dispute.objects.update_or_create(
+            supply_id=register.supply_id,
+            field_id=entry.field.pk,
+            status=DisputeStatus.OPEN,
+            defaults={
+                "submission_id": version.submission_id,
+                "version": version,
+                "supply_version_id": register.version_id,
+                "register_value": disputed["register"],
+                "unit_value": version.values[code],
+                "reason": disputed["reason"],
+                "notified_at": None,  # the source is told again of the unit's latest value and reason
+            },
+            create_defaults={
+                "unit": table.unit,
+                "source_id": register.source.pk,
+                "sheet": table.sheet,
+                "period": str(table.period),
+                "submission_id": version.submission_id,
+                "version": version,
+                "supply_version_id": register.version_id,
+                "register_value": disputed["register"],
+                "unit_value": version.values[code],
+                "reason": disputed["reason"],
+            },
+        )
+        record(action="dispute.opened" if created else "dispute.updated", target=dispute, actor=by, field=code)
+        opened.append(dispute)
+    return opened
 
 
 @audited("draft.saved")
@@ -168,16 +262,24 @@ def save_draft(*, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any],
 @audited("submission.submitted")
 @transaction.atomic
 def submit_sheet(
-    *, unit: Unit, sheet: Sheet, period: Period, raw: dict[str, Any], not_applicable: dict[str, str], by: User
+    *,
+    unit: Unit,
+    sheet: Sheet,
+    period: Period,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    by: User,
+    disputes: dict[str, Any] | None = None,
 ) -> SubmissionVersion:
     """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission."""
     if sheet.is_ledger:
         raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
     table = filing_table(unit=unit, sheet=sheet, period=period)
-    answers = validate_answers(table, raw, not_applicable)
+    answers = validate_answers(table, raw, not_applicable, disputes)
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
     create_deliveries(version, table.catalogue)
+    _open_disputes(table, version, by)
     with connection.cursor() as cursor:  # the cadre's draft of it, if any, is done with
         cursor.execute(_DELETE_DRAFT, [unit.pk, sheet.pk, str(period)])
     record(action="submission.submitted", target=submission, actor=by, version=1)
@@ -210,6 +312,7 @@ def correct_submission(
     reason: str,
     by: User,
     expected_version: int,
+    disputes: dict[str, Any] | None = None,
 ) -> SubmissionVersion:
     """Store a new version of a submission or ledger record; the old versions stay as they were."""
     locked = Submission.objects.select_for_update().select_related("sheet", "unit__area").get(pk=submission.pk)
@@ -226,7 +329,7 @@ def correct_submission(
             locked.record_date, locked.period, locked.period_start = day, str(table.period), day
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
-            answers = validate_answers(table, raw, not_applicable)
+            answers = validate_answers(table, raw, not_applicable, disputes)
     except Problems as error:
         problems += error.problems
     if problems:
@@ -235,6 +338,7 @@ def correct_submission(
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
     create_deliveries(version, table.catalogue)
+    _open_disputes(table, version, by)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version
     return version

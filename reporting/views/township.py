@@ -19,7 +19,7 @@ from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
-from reporting.filing.forms import draft_answers, read_post, rows_for
+from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
 from reporting.models import AccessRecord, Dispute, Draft, Field, Submission, SubmissionVersion
 from reporting.params import whole_number
@@ -78,16 +78,17 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
         values, na = draft_answers(draft.raw) if draft else ({}, {})
-        return render(
-            request, "township/fill.html", {**context, "rows": rows_for(table, values=values, not_applicable=na)}
-        )
+        reasons = draft.raw.get("disputes") if draft else None
+        rows = rows_for(table, values=values, not_applicable=na, disputes=reasons if isinstance(reasons, dict) else {})
+        return render(request, "township/fill.html", {**context, "rows": rows})
     raw, na = read_post(table, request.POST)
+    disputes = read_disputes(table, request.POST)
     if request.POST.get("action") == "draft":
         save_draft(
             unit=unit,
             sheet=sheet,
             period=the_period,
-            raw={"values": raw, "not_applicable": na},
+            raw={"values": raw, "not_applicable": na, "disputes": disputes},
             by=signed_in(request.user),
         )
         messages.success(request, _("Draft saved. Nothing is sent until you submit."))
@@ -99,8 +100,15 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         raw,
         na,
         lambda: submit_sheet(
-            unit=unit, sheet=sheet, period=the_period, raw=raw, not_applicable=na, by=signed_in(request.user)
+            unit=unit,
+            sheet=sheet,
+            period=the_period,
+            raw=raw,
+            not_applicable=na,
+            by=signed_in(request.user),
+            disputes=disputes,
         ),
+        disputes,
     )
 
 
@@ -109,7 +117,7 @@ def _not_open(request: HttpRequest, sheet, error: Problems) -> HttpResponse:
     return render(request, "township/not_open.html", {"sheet": sheet, "problems": error.problems}, status=400)
 
 
-def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
+def _submit_once(request, context, table, raw, na, action, disputes=None) -> HttpResponse:
     """Run `action` once per form token: a double click or a resent form gets the first result.
 
     The token is claimed in the transaction that files: a refused form rolls the claim back
@@ -133,7 +141,9 @@ def _submit_once(request, context, table, raw, na, action) -> HttpResponse:
         messages.info(request, _("Your submission is being saved; this page will show it shortly."))
         return redirect(request.path)
     except Problems as error:
-        rows = rows_for(table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False)
+        rows = rows_for(
+            table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False, disputes=disputes
+        )
         extra = [p for p in error.problems if p.field not in table.by_code()]
         return render(
             request,
@@ -165,7 +175,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         (
             fields.get(code),
             display(fields.get(code), current.values.get(code), current.not_applicable.get(code)),
-            code in current.carried,
+            _origin_of(code, current),
         )
         for code in fields
         if code in current.values or code in current.not_applicable
@@ -181,6 +191,15 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "done": request.GET.get("done") == "1",
         },
     )
+
+
+def _origin_of(code: str, version: SubmissionVersion) -> str:
+    """How the page marks an answer: "carried", "confirmed", "disputed" or ""."""
+    if code in version.disputed:
+        return "disputed"
+    if code in version.confirmed:
+        return "confirmed"
+    return "carried" if code in version.carried else ""
 
 
 @login_required
@@ -210,9 +229,16 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         "base_version": submission.current_version,
     }
     if request.method == "GET":
-        rows = rows_for(table, values=current.values, not_applicable=current.not_applicable, use_carried=False)
+        # a confirmed value shows the register's value now (the source may have corrected it since); a disputed
+        # one, the unit's own value and reason
+        values = {code: v for code, v in current.values.items() if code not in current.confirmed}
+        reasons = {code: d.get("reason", "") for code, d in current.disputed.items() if isinstance(d, dict)}
+        rows = rows_for(
+            table, values=values, not_applicable=current.not_applicable, use_carried=False, disputes=reasons
+        )
         return render(request, "township/fill.html", {**context, "rows": rows})
     raw, na = read_post(table, request.POST)
+    disputes = read_disputes(table, request.POST)
     expected = whole_number(request.POST.get("base_version", ""))
     return _submit_once(
         request,
@@ -227,7 +253,9 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
             by=signed_in(request.user),
             expected_version=-1 if expected is None else expected,
+            disputes=disputes,
         ),
+        disputes,
     )
 
 
