@@ -216,6 +216,8 @@ def _file_group(
     old = dict(current.values) if current else {}
     na = dict(current.not_applicable) if current else {}
     new = dict(old)
+    # a register value the unit disputes keeps its reason; a value's DHIS2 comment is its reason when it differs
+    disputes = {code: d["reason"] for code, d in (current.disputed if current else {}).items()}
     counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
     duplicate: list[Problem] = []
     seen: dict[str, Any] = {}
@@ -243,13 +245,15 @@ def _file_group(
             continue
         counts["updated" if f.code in old else "imported"] += 1
         new[f.code] = v.value
+        if f.source_id is not None and v.comment:
+            disputes[f.code] = v.comment
     if duplicate:
         raise Problems(duplicate)
     if new == old and submission is not None:
         outcome.ignored += len(group)
         return
     if submission is None:
-        submit_sheet(unit=unit, sheet=sheet, period=period, raw=new, not_applicable=na, by=user)
+        submit_sheet(unit=unit, sheet=sheet, period=period, raw=new, not_applicable=na, by=user, disputes=disputes)
     else:
         correct_submission(
             submission=submission,
@@ -258,6 +262,7 @@ def _file_group(
             reason=IMPORT_REASON,
             by=user,
             expected_version=submission.current_version,
+            disputes=disputes,
         )
     for key, count in counts.items():
         setattr(outcome, key, getattr(outcome, key) + count)

@@ -19,6 +19,7 @@ from reporting.filing.onetable import OneTable, TableField, filing_table
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
 from reporting.services.deliveries import create_deliveries
+from reporting.services.disputes import announce_disputes
 
 
 class AlreadySubmitted(Exception):
@@ -230,7 +231,6 @@ def _open_disputes(table: OneTable, version: SubmissionVersion, by: User) -> lis
                 "register_value": disputed["register"],
                 "unit_value": version.values[code],
                 "reason": disputed["reason"],
-                "notified_at": None,  # the source is told again of the unit's latest value and reason
             },
             create_defaults={
                 "unit": table.unit,
@@ -247,6 +247,7 @@ def _open_disputes(table: OneTable, version: SubmissionVersion, by: User) -> lis
         )
         record(action="dispute.opened" if created else "dispute.updated", target=dispute, actor=by, field=code)
         opened.append(dispute)
+    announce_disputes(opened)  # the source is told (again) of the unit's latest value and reason
     return opened
 
 
