@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import department, docs, unit
+from reporting.api import department, docs, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -19,5 +19,7 @@ urlpatterns = [
     path("v1/feed", department.FeedView.as_view(), name="api_feed"),
     path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),
     path("v1/deliveries/replay", department.ReplayView.as_view(), name="api_replay"),
+    path("v1/department/supplies", supplies.SuppliesView.as_view(), name="api_supplies"),
+    path("v1/department/supplies/jobs/<int:pk>", supplies.SupplyJobView.as_view(), name="api_supply_job"),
     path("v1/endpoints/<int:pk>/active", department.EndpointActiveView.as_view(), name="api_endpoint_active"),
 ]
