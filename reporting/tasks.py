@@ -17,6 +17,7 @@ def send_deliveries_task(endpoint_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_outbox_task() -> None:
     deliveries.sweep()
+    supplies.sweep_supply_jobs()
 
 
 @shared_task(acks_late=True, ignore_result=True)

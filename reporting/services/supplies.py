@@ -494,20 +494,47 @@ def start_supply_job(
     return job
 
 
+# A worker holds a session-level advisory lock on the job it imports (namespace, job id): PostgreSQL releases it
+# when the worker's connection ends, so a job marked running whose lock is free has lost its worker.
+_JOB_LOCK = 19_020
+QUEUED_FOR = dt.timedelta(minutes=1)  # a queued job older than this has probably lost its task: send it again
+
+
+def _try_lock(job_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_JOB_LOCK, job_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(job_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_JOB_LOCK, job_id])
+
+
 @unaudited("its supply is audited by supply_values, its request by start_supply_job")
 def run_supply_job(job_id: int) -> SupplyJob | None:
     """Import a queued job's file once: a job already taken by another worker (or done) is left alone."""
-    with transaction.atomic():
-        job = (
-            SupplyJob.objects.select_for_update(skip_locked=True)
-            .select_related("department__jurisdiction", "by")
-            .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
-            .first()
-        )
-        if job is None:
-            return None
-        job.status = SupplyJobStatus.RUNNING
-        job.save(update_fields=["status"])
+    if not _try_lock(job_id):
+        return None
+    try:
+        with transaction.atomic():
+            job = (
+                SupplyJob.objects.select_for_update(skip_locked=True)
+                .select_related("department__jurisdiction", "by")
+                .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
+                .first()
+            )
+            if job is None:
+                return None
+            job.status = SupplyJobStatus.RUNNING
+            job.save(update_fields=["status"])
+        _import(job)
+        return job
+    finally:
+        _unlock(job_id)
+
+
+def _import(job: SupplyJob) -> None:
     path = supply_dir() / job.file
     try:
         result = supply_values(
@@ -527,7 +554,32 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
     path.unlink(missing_ok=True)
-    return job
+
+
+@unaudited("housekeeping: sends again the tasks of jobs already queued and audited")
+def sweep_supply_jobs() -> list[int]:
+    """Send again the task of a job queued for over a minute, and of a running job whose worker died.
+
+    A dead worker's import was one transaction, rolled back with its connection, so the job starts over from
+    its file; a worker that died after its import committed but before the job was marked done leaves a
+    rerun that finds every value unchanged (counted as ignored), which stores nothing twice."""
+    stale = timezone.now() - QUEUED_FOR
+    queued = list(
+        SupplyJob.objects.filter(status=SupplyJobStatus.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
+    )
+    orphans = []
+    for pk in SupplyJob.objects.filter(status=SupplyJobStatus.RUNNING).values_list("pk", flat=True):
+        if _try_lock(pk):  # nobody holds it: its worker is gone
+            try:
+                if SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING).update(
+                    status=SupplyJobStatus.QUEUED
+                ):
+                    orphans.append(pk)
+            finally:
+                _unlock(pk)
+    for pk in queued + orphans:
+        app.send_task(RUN_SUPPLY_JOB_TASK, args=[pk])
+    return queued + orphans
 
 
 def summary(result: SupplyResult) -> dict[str, Any]:
