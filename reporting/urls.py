@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, office, requests, township
+from reporting.views import department, office, requests, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -20,6 +20,13 @@ urlpatterns = [
     path("department/exports/<int:pk>/download/", department.export_download, name="department_export_download"),
     path("department/completeness/", department.completeness, name="department_completeness"),
     path("department/chart/", department.chart, name="department_chart"),
+    path("department/supplies/", supplies.supply_upload, name="department_supplies"),
+    path("department/supplies/jobs/<int:pk>/", supplies.supply_job, name="department_supply_job"),
+    path(
+        "department/supplies/template.<str:format>",
+        supplies.supply_template,
+        name="department_supply_template",
+    ),
     path("department/tokens/", department.tokens, name="department_tokens"),
     path("department/requests/", requests.request_list, name="department_requests"),
     path("department/requests/new/", requests.request_edit, name="department_request_new"),

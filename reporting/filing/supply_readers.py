@@ -198,6 +198,14 @@ def _cells(cells: tuple, header: dict[str, int]) -> dict[str, Any]:
     return {name: (cells[i] if i < len(cells) else None) for name, i in header.items()}
 
 
+def _only_names_a_field(item: dict[str, Any]) -> bool:
+    """A template's line for a field, left without unit, period and value: not a row of the supply."""
+    return all(
+        item.get(k) in (None, "") or (isinstance(item.get(k), str) and not item[k].strip())
+        for k in ("unit", "period", "value")
+    )
+
+
 def csv_rows(lines: Iterator[str]) -> Iterator[SupplyRow]:
     reader = csv.reader(lines)
     try:
@@ -208,6 +216,8 @@ def csv_rows(lines: Iterator[str]) -> Iterator[SupplyRow]:
         if not any(c.strip() for c in cells):
             continue
         item = _cells(tuple(cells), header)
+        if _only_names_a_field(item):
+            continue
         item["value"] = item["value"] if item["value"] is None else item["value"].strip()
         yield row_from(str(reader.line_num), item)
 
@@ -236,6 +246,8 @@ def read_xlsx(path: Path | IO[bytes]) -> Iterator[SupplyRow]:
                 if not any(c not in (None, "") for c in cells):
                     continue
                 item = _cells(cells, header)
+                if _only_names_a_field(item):
+                    continue
                 for name in ("unit", "period", "record"):  # codes typed as numbers are codes
                     if isinstance(item.get(name), float) and item[name].is_integer():
                         item[name] = int(item[name])
