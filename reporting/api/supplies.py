@@ -160,7 +160,9 @@ class SuppliesView(APIView):
             rows = list(rows_of("csv", raw))
 
         def work() -> tuple[int, Any]:
-            result = supply_values(department=department, rows=rows, by=user, **options)
+            result = supply_values(
+                department=department, rows=rows, by=user, atomic=options["atomic"], dry_run=options["dry_run"]
+            )
             return supply_answer(result, options["atomic"])
 
         return _once(request, user, (request.path, dict(params.items()), digest), work)

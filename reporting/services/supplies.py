@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from core.audit import audited, record, unaudited
+from core.audit import audited, read_only, record, unaudited
 from core.celery import app
 from core.models import Area, Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
@@ -359,7 +359,11 @@ def supply_values(
             result.ignored += ignored
             if dry_run:
                 raise _Rollback
-            store = {**params, "corrected": DisputeStatus.CORRECTED.value, "open": DisputeStatus.OPEN.value}
+            store: dict[str, Any] = {
+                **params,
+                "corrected": DisputeStatus.CORRECTED.value,
+                "open": DisputeStatus.OPEN.value,
+            }
             for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
                 cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
             _deliver(cursor, checker, result)
@@ -468,6 +472,7 @@ SUPPLY_FORMATS: dict[str, Callable[[Path], Iterator[SupplyRow]]] = {}
 RUN_SUPPLY_JOB_TASK = "reporting.tasks.run_supply_job_task"
 
 
+@unaudited("a folder for the bodies of supply jobs, created when first needed")
 def supply_dir() -> Path:
     folder = Path(settings.DATA_DIR) / "supplies"
     folder.mkdir(parents=True, exist_ok=True)
@@ -582,6 +587,7 @@ def sweep_supply_jobs() -> list[int]:
     return queued + orphans
 
 
+@read_only
 def summary(result: SupplyResult) -> dict[str, Any]:
     """A supply's outcome as JSON: counts, and each refused row with its field, rule and messages."""
     return {

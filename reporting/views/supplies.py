@@ -43,6 +43,7 @@ class _Stored:
 
 def cell_problem(conflict: RowProblem | dict) -> CellProblem:
     """A refused row as the unit's Excel upload names one: worksheet, row, column (the header's name), rule."""
+    problem: Problem | _Stored
     if isinstance(conflict, dict):  # a job's stored summary
         label = str(conflict.get("row", ""))
         problem = _Stored(conflict["field"], conflict["code"], conflict["message_zh"], conflict["message_en"])
@@ -61,7 +62,7 @@ def supply_upload(request: HttpRequest) -> HttpResponse:
         return render(request, "department/supplies.html", context)
     upload = request.FILES.get("file")
     head = upload.read(4) if upload is not None else b""
-    format = _format(upload.name, head) if upload is not None else None
+    format = _format(upload.name or "", head) if upload is not None else None
     if upload is None or format is None:
         context["file_error"] = True
         return render(request, "department/supplies.html", context, status=400)
@@ -72,9 +73,15 @@ def supply_upload(request: HttpRequest) -> HttpResponse:
         job = start_supply_job(department=department, by=by, format=format, body=upload, options=options)
         return redirect("department_supply_job", job.pk)
     try:
-        result = supply_values(department=department, rows=rows_of(format, upload), by=by, **options)
+        result = supply_values(
+            department=department,
+            rows=rows_of(format, upload),
+            by=by,
+            atomic=options["atomic"],
+            dry_run=options["dry_run"],
+        )
     except Problem as problem:  # the file as a whole (not a workbook, no header row)
-        context["problems"] = [CellProblem(upload.name, 0, "—", problem)]
+        context["problems"] = [CellProblem(upload.name or "—", 0, "—", problem)]
         return render(request, "department/supplies.html", context, status=400)
     context.update(
         partial=not options["atomic"],
@@ -118,7 +125,7 @@ def supply_template(request: HttpRequest, format: str) -> HttpResponse:
         response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         workbook = Workbook()
-        sheet = workbook.active
+        sheet = workbook.worksheets[0]
         sheet.title = "supply"
         sheet.append(list(COLUMNS))
         for line in lines:

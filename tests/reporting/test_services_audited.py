@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import inspect
+import io
 import json
 import pkgutil
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from core.models import AuditEvent, Department
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
-from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions
+from reporting.services import calendar, catalogue, deliveries, exports, requests, submissions, supplies
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
 
@@ -109,6 +110,29 @@ def _endpoint(department="propaganda") -> Endpoint:
     )
     Subscription.objects.filter(department=department).update(endpoint=endpoint)
     return endpoint
+
+
+def _civil_source():
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="dibao_people").update(source=civil)
+    village = _cadre().unit.area.code
+    return civil, _user("civil"), f"unit,period,field,value\n{village},2026Q4,dibao_people,7\n"
+
+
+def _supply():
+    from reporting.filing.supply_readers import rows_of
+
+    civil, user, body = _civil_source()
+    return supplies.supply_values(
+        department=civil, rows=rows_of("csv", io.BytesIO(body.encode())), by=user, today=TODAY
+    )
+
+
+def _supply_job():
+    civil, user, body = _civil_source()
+    return supplies.start_supply_job(
+        department=civil, by=user, format="csv", body=io.BytesIO(body.encode()), options={"atomic": True}
+    )
 
 
 def _submit():
@@ -283,6 +307,8 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         by=_cadre(),
         expected_version=1,
     ),
+    ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
+    ("reporting.services.supplies.start_supply_job", "supply.queued"): lambda settings: _supply_job(),
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,

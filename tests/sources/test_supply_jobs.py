@@ -41,7 +41,7 @@ def test_a_body_over_the_request_limit_is_imported_by_a_worker(demo, worker, set
     assert job["status"] == "done"
     assert (job["summary"]["imported"], job["summary"]["conflicts"], job["rows_done"]) == (len(rows), [], len(rows))
     assert Submission.objects.supplies().filter(source=civil).count() == len(rows)
-    assert not any(supply_dir().glob(f"supply-{job['id']}.*"))  # the body's file is gone once imported
+    assert not (supply_dir() / SupplyJob.objects.get(pk=job["id"]).file).exists()  # gone once imported
 
 
 def test_a_job_that_lost_its_worker_is_imported_again_and_a_live_one_is_left_alone(demo, worker):  # noqa: F811
