@@ -217,13 +217,14 @@ def render(r: dict, quick: bool) -> str:
         "(rolled back). Round 1 imports new supplies, later rounds correct every value (new versions).",
         "",
         "| round | supply (s) | values/s | versions | deliveries queued | COPY anchor (s) | supply ÷ COPY speed "
-        "| peak RSS growth (MB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| peak RSS growth (MB) | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, (run, anchor) in enumerate(zip(r["runs"], r["anchors"], strict=True), start=1):
         lines.append(
             f"| {i} | {run['seconds']:.2f} | {r['values'] / run['seconds']:,.0f} | {run['versions']:,} | "
-            f"{run['deliveries']:,} | {anchor:.2f} | {anchor / run['seconds']:.2f} | {run['growth_mb']:.0f} |"
+            f"{run['deliveries']:,} | {anchor:.2f} | {anchor / run['seconds']:.2f} | {run['growth_mb']:.0f} | "
+            f"{run['peak_mb']:.0f} |"
         )
     best = max(a / run["seconds"] for run, a in zip(r["runs"], r["anchors"], strict=True))
     peak = max(run["growth_mb"] for run in r["runs"])
