@@ -110,6 +110,7 @@ def supply_answer(result: SupplyResult, atomic: bool) -> tuple[int, dict[str, An
             "code": "supply.refused",
             "message_zh": f"有 {result.refused} 行被拒绝，未保存任何数据。{first.message.split(' / ')[0]}",
             "message_en": f"{result.refused} rows were refused; nothing was stored. {first.message.split(' / ')[1]}",
+            "errors": body["conflicts"],
             **body,
         }
     return status.HTTP_200_OK, body
