@@ -217,3 +217,17 @@ def test_nobody_else_supplies_or_reads_a_job(civil, civil_api, village_cadre, pr
     assert token_client(village_cadre).get(url).status_code == 404
     assert APIClient().get(url).status_code in (401, 403)
     assert SupplyJob.objects.filter(department=civil).count() == 1
+
+
+def test_a_supply_is_delivered_to_a_subscription_taking_its_field_and_a_correction_supersedes(civil, civil_api):
+    from tests.reporting.helpers import subscribe
+
+    subscription = subscribe("stats", ["dibao_people"])
+    (a,) = _villages(civil, 1)
+    row = {"unit": a, "period": PERIOD, "field": "dibao_people", "value": 4}
+    _post(civil_api, {"values": [row, {**row, "field": "destitute_people", "value": 1}]})
+    first = Delivery.objects.get(subscription=subscription)
+    assert (first.fields, first.supersedes_id, first.department.code) == (["dibao_people"], None, "stats")
+    _post(civil_api, {"values": [{**row, "value": 5}]})
+    second = Delivery.objects.filter(subscription=subscription).exclude(pk=first.pk).get()
+    assert second.supersedes_id == first.pk and second.version.number == 2
