@@ -509,7 +509,7 @@ def main(argv: list[str]) -> int:
         return compare.main(argv[1:])
     from django.core.management import call_command
 
-    from bench import compare, delivered, export, fanout, faults, memory, prefill, province, submit
+    from bench import compare, delivered, export, fanout, faults, memory, prefill, province, submit, supply
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -529,6 +529,7 @@ def main(argv: list[str]) -> int:
     report = export.main(quick, months) | {"bound_mb": export.PEAK_BOUND_MB}
     faulted = faults.main(quick)
     prefilled = prefill.main()
+    supplied = supply.main(quick)
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -539,6 +540,7 @@ def main(argv: list[str]) -> int:
         + render_memory(memory_figures, submitted, reached)
         + faults.render(faulted["trickle"], faulted["kills"], faulted["hung"], quick)
         + prefill.render(prefilled)
+        + supply.render(supplied, quick)
         + CHANGES
         + comparisons
     )

@@ -19,6 +19,7 @@ from reporting.models import (
     RequestStatus,
     Sheet,
     Submission,
+    SupplyJob,
     ZombieFlag,
 )
 
@@ -64,6 +65,11 @@ def access_request_for_review(office: Office, pk: int | None) -> DataRequest:
 def access_export_job(department: Department, pk: int | None) -> ExportJob:
     """One of the department's own export jobs."""
     return _found(ExportJob.objects.filter(pk=pk or 0, department=department).first())
+
+
+def access_supply_job(department: Department, pk: int | None) -> SupplyJob:
+    """One of the department's own supply jobs."""
+    return _found(SupplyJob.objects.filter(pk=pk or 0, department=department).first())
 
 
 def access_endpoint(department: Department, pk: int | None) -> Endpoint:

@@ -184,6 +184,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "台账“{sheet}”的记录须带记录编号（record）",
         "a record of the ledger “{sheet}” needs its record id (record)",
     ),
+    "supply.row": (
+        "每行须为含 unit、period、field、value 的对象",
+        "each row must be an object with unit, period, field and value",
+    ),
+    "supply.values": ("须为数据行的数组", "must be an array of rows"),
+    "supply.code": ("须为代码（文字或整数）", "must be a code (text or a whole number)"),
+    "supply.json": ("不是有效的 JSON 数据", "is not valid JSON"),
+    "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
+    "supply.header": (
+        "首行须为列名 unit、period、field、value",
+        "the first row must name the columns unit, period, field and value",
+    ),
+    "supply.media_type": (
+        "请求体须为 JSON（application/json）或 CSV（text/csv）",
+        "the request body must be JSON (application/json) or CSV (text/csv)",
+    ),
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
     "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
     "dispute.answered": ("此异议已答复", "this dispute has already been answered"),

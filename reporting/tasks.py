@@ -18,6 +18,7 @@ def send_deliveries_task(endpoint_id: int) -> None:
 def sweep_outbox_task() -> None:
     deliveries.sweep()
     disputes.sweep_dispute_events()
+    supplies.sweep_supply_jobs()
 
 
 @shared_task(acks_late=True, ignore_result=True)

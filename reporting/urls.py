@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, disputes, office, requests, township
+from reporting.views import department, disputes, office, requests, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -20,6 +20,13 @@ urlpatterns = [
     path("department/exports/<int:pk>/download/", department.export_download, name="department_export_download"),
     path("department/completeness/", department.completeness, name="department_completeness"),
     path("department/chart/", department.chart, name="department_chart"),
+    path("department/supplies/", supplies.supply_upload, name="department_supplies"),
+    path("department/supplies/jobs/<int:pk>/", supplies.supply_job, name="department_supply_job"),
+    path(
+        "department/supplies/template.<str:format>",
+        supplies.supply_template,
+        name="department_supply_template",
+    ),
     path("department/tokens/", department.tokens, name="department_tokens"),
     path("department/disputes/", disputes.dispute_queue, name="department_disputes"),
     path("department/disputes/<int:pk>/answer/", disputes.dispute_answer, name="department_dispute_answer"),

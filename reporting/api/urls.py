@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import department, disputes, docs, unit
+from reporting.api import department, disputes, docs, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -26,5 +26,7 @@ urlpatterns = [
         disputes.DisputeAnswerView.as_view(),
         name="api_dispute_answer",
     ),
+    path("v1/department/supplies", supplies.SuppliesView.as_view(), name="api_supplies"),
+    path("v1/department/supplies/jobs/<int:pk>", supplies.SupplyJobView.as_view(), name="api_supply_job"),
     path("v1/endpoints/<int:pk>/active", department.EndpointActiveView.as_view(), name="api_endpoint_active"),
 ]

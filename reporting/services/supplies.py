@@ -14,6 +14,7 @@ and the rule.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,31 +22,29 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
-from core.models import Department, Unit, User
-from core.rows import insert
+from core.models import Area, Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing.onetable import sheet_catalogue
 from reporting.models import (
-    Dispute,
+    DeliveryStatus,
     DisputeStatus,
     Field,
     Status,
-    Submission,
-    SubmissionVersion,
     SupplyJob,
     SupplyJobStatus,
     field_asked_on,
 )
 from reporting.rejections import Problem
-from reporting.services.deliveries import create_deliveries
+from reporting.services.deliveries import notify_sends
+from reporting.sql import array_literal
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,8 @@ class SupplyRow:
     field: str
     value: Any
     delete: bool = False
+    record: str | None = None  # the source's own record id (ledger sheets)
+    problem: Problem | None = None  # the reader could not make a row of it: refused as it is
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,10 @@ class RowProblem:
 
     row: str
     problem: Problem
+    seq: int = 0  # its place in the supply (conflicts are listed in this order)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, **self.problem.as_dict()}
+        return {"row": self.row, **self.problem.as_dict(), "rule": self.problem.rule}
 
     @property
     def message(self) -> str:
@@ -87,92 +89,245 @@ class SupplyResult:
     conflicts: list[RowProblem] = field(default_factory=list)
     stored: bool = False
     versions: list[int] = field(default_factory=list)  # ids of the new versions
+    more_refused: int = 0  # refused rows beyond the MAX_CONFLICTS kept in `conflicts`
 
     @property
     def refused(self) -> int:
-        return len(self.conflicts)
+        return len(self.conflicts) + self.more_refused
 
 
-@dataclass
-class _Change:
-    unit: Unit
-    field: Field
-    period: Period
-    values: dict[str, tuple[str, Any]]  # code: (row, parsed value or _DELETE)
+# A supply streams: rows are checked CHUNK at a time (the codes not seen before looked up in two queries), the
+# good ones are copied into a temporary table, and everything after that is set-based SQL in the same
+# transaction: repeated keys, the comparison with the register's current values, the new submissions and
+# versions, the deliveries (one INSERT per batch of versions) and the disputes a correction answers. Python
+# holds one chunk, the codes it has seen and the first MAX_CONFLICTS refusals, whatever the size of the supply;
+# with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
+CHUNK = 5_000
+MAX_CONFLICTS = 10_000  # refusals kept with their messages; more are only counted (a file of nothing but bad rows)
+DELIVERY_BATCH = 2_000  # versions whose deliveries are inserted by one statement
 
 
-_DELETE = object()
+class _Rollback(Exception):
+    """Leave the supply's transaction without keeping anything (refused under atomic, or a dry run)."""
 
 
-def _check(
-    department: Department, rows: Iterable[SupplyRow], today: dt.date
-) -> tuple[dict[tuple[int, int, str], dict[str, tuple[str, Any]]], list[RowProblem], int, dict]:
-    """Each row checked alone; the good ones grouped by (unit, sheet, period) → {code: (row, value)}."""
-    rows = list(rows)
-    units = {
-        u.area.code: u for u in Unit.objects.select_related("area").filter(area__code__in={str(r.unit) for r in rows})
-    }
-    fields = {f.code: f for f in Field.objects.select_related("sheet").filter(code__in={str(r.field) for r in rows})}
-    jurisdiction = department.jurisdiction.path
-    groups: dict[tuple[int, int, str], dict[str, tuple[str, Any]]] = {}
-    first_row: dict[tuple[int, int, str], dict[str, str]] = {}
-    conflicts: list[RowProblem] = []
-    ignored = 0
-    context: dict[tuple[int, int, str], tuple[Unit, Any, Period]] = {}
-    for r in rows:
-        try:
-            f = fields.get(str(r.field))
-            if f is None:
-                raise Problem(field="field", rule="source.unknown_field", params={"code": str(r.field)[:40]})
-            if f.source_id != department.pk:
-                raise Problem(field="field", rule="source.not_source", params={"code": f.code})
-            unit = units.get(str(r.unit))
-            if unit is None:
-                raise Problem(field="unit", rule="source.unknown_unit", params={"code": str(r.unit)[:40]})
-            if not unit.area.path.startswith(jurisdiction):
-                raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": unit.area.code})
-            sheet = f.sheet
-            if sheet.is_ledger:
-                raise Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh})
-            if unit.area.level not in sheet.unit_levels:
-                raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
-            period = Period.parse(str(r.period))
-            if period.type != sheet.period_type:
-                raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
-            if not period.has_begun(today):
-                raise Problem(
-                    field="period",
-                    rule="period.not_open",
-                    params={"why": "not_begun", "period": period, "start": period.start},
-                )
-            if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
-                raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
-            if r.delete or is_blank(r.value):
-                value: Any = _DELETE
-            else:
-                defined = next(d for d in sheet_catalogue(sheet).fields_at(period.start) if d.code == f.code)
-                value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
-        except PeriodError as problem:
-            conflicts.append(RowProblem(r.row, problem))
-            continue
-        except Problem as problem:
-            conflicts.append(RowProblem(r.row, problem))
-            continue
-        key = (unit.pk, sheet.pk, str(period))
-        context[key] = (unit, sheet, period)
-        group = groups.setdefault(key, {})
-        if f.code in group:
-            if group[f.code][1] == value or (group[f.code][1] is _DELETE and value is _DELETE):
-                ignored += 1
-            else:
-                first = first_row[key][f.code]
-                conflicts.append(
-                    RowProblem(r.row, Problem(field="value", rule="source.duplicate", params={"first": first}))
-                )
-            continue
-        group[f.code] = (r.row, value)
-        first_row.setdefault(key, {})[f.code] = r.row
-    return groups, conflicts, ignored, context
+_DELETE = None  # a staged row without a value withdraws it
+
+
+class _Checker:
+    """Each row checked alone against the catalogue, the units and the department's jurisdiction."""
+
+    def __init__(self, department: Department, today: dt.date) -> None:
+        self.department, self.today = department, today
+        self.jurisdiction = department.jurisdiction.path
+        self.fields: dict[str, Field | None] = {}
+        self.units: dict[str, tuple[int, str, str] | None] = {}  # area code: (unit id, area path, level)
+        self.periods: dict[str, Period | PeriodError] = {}
+        self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
+        self.sheets: dict[int, Any] = {}
+
+    def load(self, rows: list[SupplyRow]) -> None:
+        """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
+        codes = {r.field for r in rows if r.problem is None} - self.fields.keys()
+        if codes:
+            found = {f.code: f for f in Field.objects.select_related("sheet").filter(code__in=codes)}
+            self.fields.update({code: found.get(code) for code in codes})
+        areas = {r.unit for r in rows if r.problem is None} - self.units.keys()
+        if areas:
+            units = Unit.objects.filter(area__code__in=areas).values_list(
+                "pk", "area__code", "area__path", "area__level"
+            )
+            known = {code: (pk, path, level) for pk, code, path, level in units}
+            self.units.update({code: known.get(code) for code in areas})
+
+    def period(self, text: str) -> Period:
+        found = self.periods.get(text)
+        if found is None:
+            try:
+                found = Period.parse(text)
+            except PeriodError as problem:
+                found = problem
+            self.periods[text] = found
+        if isinstance(found, PeriodError):
+            raise found
+        return found
+
+    def check(self, r: SupplyRow) -> tuple[int, int, Period, str, Any]:
+        """(unit id, sheet id, period, field code, parsed value or _DELETE), or a Problem naming the rule."""
+        if r.problem is not None:
+            raise r.problem
+        f = self.fields.get(r.field)
+        if f is None:
+            raise Problem(field="field", rule="source.unknown_field", params={"code": r.field[:40]})
+        if f.source_id != self.department.pk:
+            raise Problem(field="field", rule="source.not_source", params={"code": f.code})
+        unit = self.units.get(r.unit)
+        if unit is None:
+            raise Problem(field="unit", rule="source.unknown_unit", params={"code": r.unit[:40]})
+        unit_id, path, level = unit
+        if not path.startswith(self.jurisdiction):
+            raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": r.unit})
+        sheet = f.sheet
+        if sheet.is_ledger:
+            raise Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh})
+        if level not in sheet.unit_levels:
+            raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
+        period = self.period(r.period)
+        if period.type != sheet.period_type:
+            raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
+        if not period.has_begun(self.today):
+            raise Problem(
+                field="period",
+                rule="period.not_open",
+                params={"why": "not_begun", "period": period, "start": period.start},
+            )
+        if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
+            raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
+        self.sheets[sheet.pk] = sheet
+        if r.delete or is_blank(r.value):
+            return unit_id, sheet.pk, period, f.code, _DELETE
+        defined = self._defined(sheet, period.start)[f.code]
+        value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
+        return unit_id, sheet.pk, period, f.code, value
+
+    def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
+        found = self.defined.get((sheet.pk, day))
+        if found is None:
+            found = {d.code: d for d in sheet_catalogue(sheet).fields_at(day)}
+            self.defined[(sheet.pk, day)] = found
+        return found
+
+
+_STAGE_SQL = """
+DROP TABLE IF EXISTS supply_stage, supply_change;
+CREATE TEMP TABLE supply_stage (
+    seq integer NOT NULL, row text NOT NULL, unit_id bigint NOT NULL, sheet_id bigint NOT NULL,
+    period text NOT NULL, period_start date NOT NULL, code text NOT NULL, value jsonb
+) ON COMMIT DROP
+"""
+
+# A key (unit, sheet, period, field) given twice: the first row stands; a repeat with the same value is ignored,
+# one with another value refused (named by the first row).
+_REPEATS_SQL = """
+WITH ranked AS (
+    SELECT seq, value, first_value(row) OVER w AS first_row, first_value(value) OVER w AS first_value,
+           row_number() OVER w AS n
+    FROM supply_stage
+    WINDOW w AS (PARTITION BY unit_id, sheet_id, period, code ORDER BY seq)
+)
+DELETE FROM supply_stage s USING ranked r
+WHERE s.seq = r.seq AND r.n > 1
+RETURNING s.seq, s.row, r.first_row, r.value IS NOT DISTINCT FROM r.first_value
+"""
+
+# Existing supplies of these keys are locked first, in id order (two supplies of one department wait in turn).
+_LOCK_SQL = """
+SELECT s.id FROM reporting_submission s
+WHERE s.source_id = %(department)s AND s.record_key IS NULL
+  AND (s.unit_id, s.sheet_id, s.period) IN (SELECT unit_id, sheet_id, period FROM supply_stage)
+ORDER BY s.id FOR UPDATE
+"""
+
+# Each staged value judged against the register's current version; one row per supply that changes, with its
+# new values (the current ones, less the withdrawn, with the new) and the codes it changes.
+_CHANGES_SQL = """
+CREATE TEMP TABLE supply_change ON COMMIT DROP AS
+WITH current AS (
+    SELECT s.id AS submission_id, s.unit_id, s.sheet_id, s.period, s.current_version, v."values" AS old
+    FROM reporting_submission s
+    JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    WHERE s.source_id = %(department)s AND s.record_key IS NULL
+      AND (s.unit_id, s.sheet_id, s.period) IN (SELECT unit_id, sheet_id, period FROM supply_stage)
+), judged AS (
+    SELECT st.unit_id, st.sheet_id, st.period, st.period_start, st.code, st.value, c.submission_id,
+           c.current_version, c.old,
+           CASE WHEN st.value IS NULL THEN CASE WHEN c.old ? st.code THEN 'deleted' ELSE 'ignored' END
+                WHEN c.old IS NULL OR NOT c.old ? st.code THEN 'imported'
+                WHEN c.old -> st.code = st.value THEN 'ignored'
+                ELSE 'updated' END AS outcome
+    FROM supply_stage st
+    LEFT JOIN current c USING (unit_id, sheet_id, period)
+)
+SELECT unit_id, sheet_id, period, min(period_start) AS period_start, submission_id,
+       coalesce(current_version, 0) AS current_version,
+       (coalesce(old, '{}'::jsonb) - coalesce(array_agg(code) FILTER (WHERE outcome = 'deleted'), '{}'::text[]))
+         || coalesce(jsonb_object_agg(code, value) FILTER (WHERE outcome IN ('imported', 'updated')), '{}'::jsonb)
+         AS new_values,
+       array_agg(code ORDER BY code) FILTER (WHERE outcome <> 'ignored') AS changed,
+       count(*) FILTER (WHERE outcome = 'imported') AS imported,
+       count(*) FILTER (WHERE outcome = 'updated') AS updated,
+       count(*) FILTER (WHERE outcome = 'ignored') AS ignored,
+       count(*) FILTER (WHERE outcome = 'deleted') AS deleted,
+       NULL::bigint AS version_id
+FROM judged
+GROUP BY unit_id, sheet_id, period, submission_id, current_version, old
+"""
+
+_COUNTS_SQL = """
+SELECT coalesce(sum(imported), 0), coalesce(sum(updated), 0), coalesce(sum(ignored), 0), coalesce(sum(deleted), 0)
+FROM supply_change
+"""
+
+_STORE_SQL = """
+DELETE FROM supply_change WHERE changed IS NULL;
+UPDATE reporting_submission s SET current_version = s.current_version + 1, updated_at = now()
+FROM supply_change c WHERE s.id = c.submission_id;
+WITH made AS (
+    INSERT INTO reporting_submission
+        (unit_id, source_id, sheet_id, period, record_key, record_date, period_start, current_version,
+         created_at, updated_at)
+    SELECT unit_id, %(department)s, sheet_id, period, NULL, NULL, period_start, 1, now(), now()
+    FROM supply_change WHERE submission_id IS NULL
+    ORDER BY unit_id, sheet_id, period
+    RETURNING id, unit_id, sheet_id, period
+)
+UPDATE supply_change c SET submission_id = made.id
+FROM made WHERE (c.unit_id, c.sheet_id, c.period) = (made.unit_id, made.sheet_id, made.period);
+WITH made AS (
+    INSERT INTO reporting_submissionversion
+        (submission_id, number, "values", not_applicable, carried, confirmed, disputed, gaps, reason, by_id, at,
+         asked_count, typed_count, carried_count, na_count, confirmed_count, disputed_count, department_count,
+         refills_spared)
+    SELECT submission_id, current_version + 1, new_values, '{}', '{}', '{}', '{}', '{}', '', %(by)s, now(),
+           0, 0, 0, 0, 0, 0, 0, 0
+    FROM supply_change ORDER BY submission_id
+    RETURNING id, submission_id
+)
+UPDATE supply_change c SET version_id = made.id FROM made WHERE c.submission_id = made.submission_id;
+UPDATE reporting_dispute d
+SET status = %(corrected)s, answer_version_id = c.version_id, answered_by_id = %(by)s, answered_at = now()
+FROM supply_change c, reporting_field f
+WHERE d.supply_id = c.submission_id AND d.field_id = f.id AND f.code = ANY(c.changed) AND d.status = %(open)s
+"""
+
+# The versions whose deliveries are next, keyset-paged; each with what `targets_for` needs to judge it.
+_VERSIONS_SQL = """
+SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.code, a.path,
+       ARRAY(SELECT jsonb_object_keys(c.new_values))
+FROM supply_change c
+JOIN core_unit u ON u.id = c.unit_id
+JOIN core_area a ON a.id = u.area_id
+WHERE c.version_id > %s
+ORDER BY c.version_id
+LIMIT %s
+"""
+
+# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to).
+_DELIVERIES_SQL = """
+INSERT INTO reporting_delivery
+    (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
+     status, attempts, next_attempt_at, last_error, created_at)
+SELECT r.department_id, r.subscription_id, r.endpoint_id, r.submission_id, r.version_id,
+       CASE WHEN r.first THEN NULL ELSE
+           (SELECT max(d.id) FROM reporting_delivery d
+            WHERE d.submission_id = r.submission_id AND d.subscription_id = r.subscription_id) END,
+       string_to_array(r.fields, ','), pg_current_xact_id()::text::bigint,
+       CASE WHEN r.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
+FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(subscriptions)s::bigint[],
+            %(departments)s::bigint[], %(endpoints)s::bigint[], %(fields)s::text[])
+     AS r(submission_id, version_id, first, subscription_id, department_id, endpoint_id, fields)
+ORDER BY r.version_id, r.subscription_id
+"""
 
 
 @audited("register.supplied")
@@ -186,103 +341,129 @@ def supply_values(
     today: dt.date | None = None,
 ) -> SupplyResult:
     """Check every row, then store a new version of each supply whose values changed (one transaction)."""
-    today = today or timezone.localdate()
-    groups, conflicts, ignored, context = _check(department, rows, today)
-    result = SupplyResult(ignored=ignored, conflicts=conflicts)
-    if conflicts and atomic:
-        result.ignored = 0
-        return result
-    with transaction.atomic():
-        current = {
-            (s.unit_id, s.sheet_id, s.period): s
-            for s in Submission.objects.supplies()
-            .filter(
-                source=department,
-                record_key__isnull=True,
-                unit_id__in={k[0] for k in groups},
-                sheet_id__in={k[1] for k in groups},
-                period__in={k[2] for k in groups},
-            )
-            .select_for_update()
-        }
-        held = {
-            v.submission_id: v
-            for v in SubmissionVersion.objects.filter(
-                submission__in=current.values(), number=F("submission__current_version")
-            )
-        }
-        for key in sorted(groups):
-            unit, sheet, period = context[key]
-            submission = current.get(key)
-            old = dict(held[submission.pk].values) if submission is not None else {}
-            new = dict(old)
-            changed: list[str] = []
-            for code, (_row, value) in sorted(groups[key].items()):
-                if value is _DELETE:
-                    if code in new:
-                        del new[code]
-                        result.deleted += 1
-                        changed.append(code)
-                    else:
-                        result.ignored += 1
-                elif code not in old:
-                    new[code] = value
-                    result.imported += 1
-                    changed.append(code)
-                elif old[code] != value:
-                    new[code] = value
-                    result.updated += 1
-                    changed.append(code)
-                else:
-                    result.ignored += 1
-            if not changed or dry_run:
-                continue
-            version = _store(department, unit, sheet, period, submission, new, by)
-            result.versions.append(version.pk)
-            _answer_disputes(version, changed, by)
-        if dry_run:
-            return result
-        result.stored = bool(result.versions)
-        if result.versions:
-            record(
-                action="register.supplied",
-                target=department,
-                actor=by,
-                versions=len(result.versions),
-                imported=result.imported,
-                updated=result.updated,
-                deleted=result.deleted,
-            )
+    checker = _Checker(department, today or timezone.localdate())
+    result = SupplyResult()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_STAGE_SQL)
+            _stage(cursor, checker, rows, result)
+            _repeats(cursor, result)
+            if result.refused and atomic:
+                raise _Rollback
+            params = {"department": department.pk, "by": by.pk}
+            cursor.execute(_LOCK_SQL, params)
+            cursor.execute(_CHANGES_SQL, params)
+            cursor.execute(_COUNTS_SQL)
+            imported, updated, ignored, deleted = (int(n) for n in cursor.fetchone())
+            result.imported, result.updated, result.deleted = imported, updated, deleted
+            result.ignored += ignored
+            if dry_run:
+                raise _Rollback
+            store: dict[str, Any] = {
+                **params,
+                "corrected": DisputeStatus.CORRECTED.value,
+                "open": DisputeStatus.OPEN.value,
+            }
+            for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
+                cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
+            _deliver(cursor, checker, result)
+            cursor.execute("DROP TABLE supply_stage, supply_change")
+            result.stored = bool(result.versions)
+            if result.stored:
+                record(
+                    action="register.supplied",
+                    target=department,
+                    actor=by,
+                    versions=len(result.versions),
+                    imported=result.imported,
+                    updated=result.updated,
+                    deleted=result.deleted,
+                )
+    except _Rollback:
+        if result.refused and atomic:
+            result.imported = result.updated = result.ignored = result.deleted = 0
+    result.conflicts.sort(key=lambda c: c.seq)
     return result
 
 
-def _store(
-    department: Department,
-    unit: Unit,
-    sheet,
-    period: Period,
-    submission: Submission | None,
-    values: dict[str, Any],
-    by: User,
-) -> SubmissionVersion:
-    if submission is None:
-        submission = Submission.objects.create(
-            unit=unit, sheet=sheet, period=str(period), period_start=period.start, source=department
-        )
+def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult) -> None:
+    """Check the rows a chunk at a time; copy the good ones into the stage, keep the refusals."""
+    stream = iter(rows)
+    seq = 0
+    while chunk := list(itertools.islice(stream, CHUNK)):
+        checker.load(chunk)  # queries first: a connection in COPY takes no other statement
+        good = []
+        for r in chunk:
+            seq += 1
+            try:
+                unit_id, sheet_id, period, code, value = checker.check(r)
+            except Problem as problem:
+                _refuse(result, RowProblem(r.row, problem, seq))
+                continue
+            staged = None if value is _DELETE else Jsonb(value)
+            good.append((seq, r.row, unit_id, sheet_id, str(period), period.start, code, staged))
+        with cursor.copy(_COPY_STAGE) as copy:
+            for item in good:
+                copy.write_row(item)
+
+
+_COPY_STAGE = "COPY supply_stage (seq, row, unit_id, sheet_id, period, period_start, code, value) FROM STDIN"
+
+
+def _refuse(result: SupplyResult, conflict: RowProblem) -> None:
+    if len(result.conflicts) < MAX_CONFLICTS:
+        result.conflicts.append(conflict)
     else:
-        submission.current_version += 1
-        submission.save(update_fields=["current_version", "updated_at"])
-    submission.unit, submission.sheet = unit, sheet
-    version = insert(SubmissionVersion(submission=submission, number=submission.current_version, values=values, by=by))
-    create_deliveries(version)
-    return version
+        result.more_refused += 1
 
 
-def _answer_disputes(version: SubmissionVersion, changed: list[str], by: User) -> None:
-    """A supply that changes a disputed value answers the dispute: the register was corrected."""
-    Dispute.objects.filter(supply_id=version.submission_id, field__code__in=changed, status=DisputeStatus.OPEN).update(
-        status=DisputeStatus.CORRECTED, answer_version=version, answered_by=by, answered_at=timezone.now()
-    )
+def _repeats(cursor, result: SupplyResult) -> None:
+    cursor.execute(_REPEATS_SQL)
+    for seq, row, first_row, same in cursor.fetchall():
+        if same:
+            result.ignored += 1
+        else:
+            problem = Problem(field="value", rule="source.duplicate", params={"first": first_row})
+            _refuse(result, RowProblem(row, problem, seq))
+
+
+def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
+    """Queue each new version for the subscriptions that take its fields (the rules of `create_deliveries`:
+    `targets_for` on the sheet's cached catalogue), one INSERT per batch of versions."""
+    catalogues = {pk: sheet_catalogue(sheet) for pk, sheet in checker.sheets.items()}
+    endpoint_ids: set[int] = set()
+    last = 0
+    while True:
+        cursor.execute(_VERSIONS_SQL, [last, DELIVERY_BATCH])
+        batch = cursor.fetchall()
+        if not batch:
+            break
+        columns: dict[str, list] = {
+            k: [] for k in ("submissions", "versions", "firsts", "subscriptions", "departments", "endpoints", "fields")
+        }
+        for version_id, submission_id, first, sheet_id, day, code, path, codes in batch:
+            result.versions.append(version_id)
+            unit = Unit(area=Area(code=code, path=path))
+            for target, taken in catalogues[sheet_id].targets_for(unit, day, set(codes)):
+                columns["submissions"].append(submission_id)
+                columns["versions"].append(version_id)
+                columns["firsts"].append(first)
+                columns["subscriptions"].append(target.subscription_id)
+                columns["departments"].append(target.department_id)
+                columns["endpoints"].append(target.endpoint_id)
+                columns["fields"].append(",".join(taken))
+                if target.endpoint_id is not None:
+                    endpoint_ids.add(target.endpoint_id)
+        last = batch[-1][0]
+        if columns["versions"]:
+            arrays = {name: array_literal(items) for name, items in columns.items()}
+            cursor.execute(
+                _DELIVERIES_SQL,
+                {**arrays, "feed": DeliveryStatus.FEED.value, "pending": DeliveryStatus.PENDING.value},
+            )
+    if endpoint_ids:
+        chosen = sorted(endpoint_ids)
+        transaction.on_commit(lambda: notify_sends(chosen))
 
 
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:
@@ -291,7 +472,7 @@ SUPPLY_FORMATS: dict[str, Callable[[Path], Iterator[SupplyRow]]] = {}
 RUN_SUPPLY_JOB_TASK = "reporting.tasks.run_supply_job_task"
 
 
-@unaudited("a folder for the bodies of supply jobs; the job itself is audited by start_supply_job")
+@unaudited("a folder for the bodies of supply jobs, created when first needed")
 def supply_dir() -> Path:
     folder = Path(settings.DATA_DIR) / "supplies"
     folder.mkdir(parents=True, exist_ok=True)
@@ -318,20 +499,47 @@ def start_supply_job(
     return job
 
 
+# A worker holds a session-level advisory lock on the job it imports (namespace, job id): PostgreSQL releases it
+# when the worker's connection ends, so a job marked running whose lock is free has lost its worker.
+_JOB_LOCK = 19_020
+QUEUED_FOR = dt.timedelta(minutes=1)  # a queued job older than this has probably lost its task: send it again
+
+
+def _try_lock(job_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_JOB_LOCK, job_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(job_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_JOB_LOCK, job_id])
+
+
 @unaudited("its supply is audited by supply_values, its request by start_supply_job")
 def run_supply_job(job_id: int) -> SupplyJob | None:
     """Import a queued job's file once: a job already taken by another worker (or done) is left alone."""
-    with transaction.atomic():
-        job = (
-            SupplyJob.objects.select_for_update(skip_locked=True)
-            .select_related("department__jurisdiction", "by")
-            .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
-            .first()
-        )
-        if job is None:
-            return None
-        job.status = SupplyJobStatus.RUNNING
-        job.save(update_fields=["status"])
+    if not _try_lock(job_id):
+        return None
+    try:
+        with transaction.atomic():
+            job = (
+                SupplyJob.objects.select_for_update(skip_locked=True)
+                .select_related("department__jurisdiction", "by")
+                .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
+                .first()
+            )
+            if job is None:
+                return None
+            job.status = SupplyJobStatus.RUNNING
+            job.save(update_fields=["status"])
+        _import(job)
+        return job
+    finally:
+        _unlock(job_id)
+
+
+def _import(job: SupplyJob) -> None:
     path = supply_dir() / job.file
     try:
         result = supply_values(
@@ -351,7 +559,32 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
     path.unlink(missing_ok=True)
-    return job
+
+
+@unaudited("housekeeping: sends again the tasks of jobs already queued and audited")
+def sweep_supply_jobs() -> list[int]:
+    """Send again the task of a job queued for over a minute, and of a running job whose worker died.
+
+    A dead worker's import was one transaction, rolled back with its connection, so the job starts over from
+    its file; a worker that died after its import committed but before the job was marked done leaves a
+    rerun that finds every value unchanged (counted as ignored), which stores nothing twice."""
+    stale = timezone.now() - QUEUED_FOR
+    queued = list(
+        SupplyJob.objects.filter(status=SupplyJobStatus.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
+    )
+    orphans = []
+    for pk in SupplyJob.objects.filter(status=SupplyJobStatus.RUNNING).values_list("pk", flat=True):
+        if _try_lock(pk):  # nobody holds it: its worker is gone
+            try:
+                if SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING).update(
+                    status=SupplyJobStatus.QUEUED
+                ):
+                    orphans.append(pk)
+            finally:
+                _unlock(pk)
+    for pk in queued + orphans:
+        app.send_task(RUN_SUPPLY_JOB_TASK, args=[pk])
+    return queued + orphans
 
 
 @read_only
@@ -363,5 +596,6 @@ def summary(result: SupplyResult) -> dict[str, Any]:
         "updated": result.updated,
         "ignored": result.ignored,
         "deleted": result.deleted,
+        "refused": result.refused,
         "conflicts": [c.as_dict() for c in result.conflicts],
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import inspect
+import io
 import json
 import pkgutil
 from collections.abc import Callable
@@ -111,6 +112,29 @@ def _endpoint(department="propaganda") -> Endpoint:
     return endpoint
 
 
+def _civil_source():
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="dibao_people").update(source=civil)
+    village = _cadre().unit.area.code
+    return civil, _user("civil"), f"unit,period,field,value\n{village},2026Q4,dibao_people,7\n"
+
+
+def _supply():
+    from reporting.filing.supply_readers import rows_of
+
+    civil, user, body = _civil_source()
+    return supplies.supply_values(
+        department=civil, rows=rows_of("csv", io.BytesIO(body.encode())), by=user, today=TODAY
+    )
+
+
+def _supply_job():
+    civil, user, body = _civil_source()
+    return supplies.start_supply_job(
+        department=civil, by=user, format="csv", body=io.BytesIO(body.encode()), options={"atomic": True}
+    )
+
+
 def _submit():
     return submissions.submit_sheet(
         unit=_cadre().unit,
@@ -192,28 +216,6 @@ def _answer_dispute(settings):
     from tests.sources.test_disputes import open_dispute  # a real supply, a unit filing and its dispute
 
     return disputes.answer_dispute(dispute=open_dispute(_cadre()), by=_analyst("civil"), answer="以户籍登记为准")
-
-
-def _supply(settings):
-    civil = Department.objects.get(code="civil")
-    Field.objects.filter(code="elderly_over_60").update(source=civil)
-    row = supplies.SupplyRow("1", _cadre().unit.area.code, "2026Q4", "elderly_over_60", 400)
-    return supplies.supply_values(department=civil, rows=[row], by=_analyst("civil"), today=dt.date(2026, 11, 29))
-
-
-def _supply_job(settings):
-    import io
-    import tempfile
-
-    settings.DATA_DIR = tempfile.mkdtemp(prefix="onetable-audited-")
-    supplies.SUPPLY_FORMATS.setdefault("t-audit", lambda path: iter(()))
-    return supplies.start_supply_job(
-        department=Department.objects.get(code="civil"),
-        by=_analyst("civil"),
-        format="t-audit",
-        body=io.BytesIO(b""),
-        options={"atomic": True, "dry_run": True},
-    )
 
 
 C, D = "reporting.services.catalogue", "reporting.services.deliveries"
@@ -312,8 +314,8 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         expected_version=1,
     ),
     ("reporting.services.disputes.answer_dispute", "dispute.answered"): _answer_dispute,
-    ("reporting.services.supplies.supply_values", "register.supplied"): _supply,
-    ("reporting.services.supplies.start_supply_job", "supply.queued"): _supply_job,
+    ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
+    ("reporting.services.supplies.start_supply_job", "supply.queued"): lambda settings: _supply_job(),
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,

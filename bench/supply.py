@@ -1,0 +1,253 @@
+"""Register supply (issue 19): a province's register, 20,000 villages × 10 fields, supplied in one go.
+
+`python -m bench.supply [--quick]` (also part of `python3 dev.py bench`): on the province data set
+(`bench/province.py`, areas and catalogue only), one source department supplies 10 count fields for every
+village. Each round writes the register as a JSON body (the API's shape) and imports it in a fresh process
+through the real reader and service (`SUPPLY_FORMATS["json"]`, `supply_values`: check every row, stage, compare,
+store submissions and versions, queue deliveries), recording the process's peak RSS; interleaved with the anchor,
+PostgreSQL `COPY` of the same rows the import writes (20,000 submissions and 20,000 versions of 10 values), in a
+transaction rolled back. The first round imports (new supplies), the next ones correct every value (new
+versions). Appends a dated section to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "docs" / "benchmarks.md"
+SOURCE = "prov-source"
+FIELDS = 10
+TARGET = 0.3
+MEMORY_BOUND_MB = 200
+
+
+def setup() -> tuple[list[str], list[str], str]:
+    """The source department, its fields (the first non-stable counts) and the villages' codes."""
+    from django.db import transaction
+
+    from bench import province
+    from core.models import Area, Department, Role, Unit, User
+    from reporting.models import Field, Sheet
+
+    with transaction.atomic():
+        if not Sheet.objects.filter(code=province.SHEET).exists():
+            province._build_areas_units_users()
+            province._build_catalogue()
+    area = Area.objects.get(code=province.PROVINCE_CODE)
+    department, _ = Department.objects.get_or_create(
+        code=SOURCE, defaults={"name": "基准省民政厅", "jurisdiction": area}
+    )
+    User.objects.get_or_create(
+        username=f"{SOURCE}-system", defaults={"role": Role.DEPARTMENT_SYSTEM, "department": department}
+    )
+    codes = [province.field_code(i) for i in range(province.STABLE, province.STABLE + FIELDS)]
+    Field.objects.filter(code__in=codes).update(source=department)
+    villages = list(
+        Unit.objects.filter(area__level="village", area__code__startswith="99")
+        .order_by("area__code")
+        .values_list("area__code", flat=True)
+    )
+    period = province.filing_periods(2)[0]
+    return codes, villages, period
+
+
+def write_body(path: Path, codes: list[str], villages: list[str], period: str, shift: int) -> int:
+    with path.open("w") as out:
+        out.write('{"atomic": true, "values": [')
+        first = True
+        for n, village in enumerate(villages):
+            for i, code in enumerate(codes):
+                out.write(
+                    ("" if first else ",")
+                    + json.dumps({"unit": village, "period": period, "field": code, "value": (n * 7 + i) % 900 + shift})
+                )
+                first = False
+        out.write("]}")
+    return len(villages) * len(codes)
+
+
+def child(path: str) -> None:
+    """In a fresh process: import the body; print seconds, RSS growth and the summary's counts."""
+    import resource
+
+    import django
+
+    django.setup()
+    from core.models import Department, User
+    from reporting.models import Delivery
+    from reporting.services.supplies import SUPPLY_FORMATS, supply_values
+
+    department = Department.objects.select_related("jurisdiction").get(code=SOURCE)
+    user = User.objects.get(username=f"{SOURCE}-system")
+    deliveries_before = Delivery.objects.count()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    result = supply_values(department=department, rows=SUPPLY_FORMATS["json"](Path(path)), by=user)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "growth_mb": (peak - baseline) / 1024,
+                "peak_mb": peak / 1024,
+                "imported": result.imported,
+                "updated": result.updated,
+                "refused": result.refused,
+                "versions": len(result.versions),
+                "deliveries": Delivery.objects.count() - deliveries_before,
+            }
+        )
+    )
+
+
+def copy_anchor(codes: list[str], villages: list[str], period: str, shift: int) -> float:
+    """COPY of the rows the import writes (a submission and a version per village), rolled back."""
+    from django.db import connection, transaction
+
+    from bench import province
+    from core.models import Department, User
+    from reporting.catalogue.periods import Period
+    from reporting.models import Sheet
+
+    sheet = Sheet.objects.get(code=province.SHEET)
+    department = Department.objects.get(code=SOURCE)
+    user = User.objects.get(username=f"{SOURCE}-system")
+    the_period = Period.parse(period)
+    anchor_period = "199001"  # nothing else files it: no clash with the supplies' own rows
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.id FROM core_unit u JOIN core_area a ON a.id = u.area_id WHERE a.code = ANY(%s) ORDER BY a.code",
+            [villages],
+        )
+        units = [r[0] for r in cursor.fetchall()]
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY reporting_submission (unit_id, source_id, sheet_id, period, period_start, current_version,"
+            " created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for unit_id in units:
+                copy.write_row((unit_id, department.pk, sheet.pk, anchor_period, the_period.start, 1, now, now))
+        cursor.execute(
+            "SELECT id FROM reporting_submission WHERE period = %s AND source_id = %s ORDER BY unit_id",
+            [anchor_period, department.pk],
+        )
+        ids = [r[0] for r in cursor.fetchall()]
+        with cursor.copy(
+            'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, confirmed,'
+            " disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
+            " confirmed_count, disputed_count, department_count, refills_spared) FROM STDIN"
+        ) as copy:
+            for n, sid in enumerate(ids):
+                values = {code: (n * 7 + i) % 900 + shift for i, code in enumerate(codes)}
+                copy.write_row((sid, 1, json.dumps(values), "{}", "{}", "{}", "{}", "{}", "", user.pk, now) + (0,) * 8)
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return seconds
+
+
+def clean() -> None:
+    """Remove the benchmark's supplies (and their deliveries), as province.py removes its history."""
+    from django.db import connection
+
+    from bench.province import removing_history
+
+    with removing_history(), connection.cursor() as cursor:
+        for sql in (
+            "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id "
+            "AND s.source_id = (SELECT id FROM core_department WHERE code = %s)",
+            "DELETE FROM reporting_submissionversion v USING reporting_submission s WHERE v.submission_id = s.id "
+            "AND s.source_id = (SELECT id FROM core_department WHERE code = %s)",
+            "DELETE FROM reporting_submission WHERE source_id = (SELECT id FROM core_department WHERE code = %s)",
+        ):
+            cursor.execute(sql, [SOURCE])
+
+
+def main(quick: bool) -> dict:
+    codes, villages, period = setup()
+    clean()
+    rounds = 2 if quick else 4
+    runs, anchors = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        body = Path(folder) / "register.json"
+        for shift in range(rounds):
+            values = write_body(body, codes, villages, period, shift)
+            env = {**os.environ}
+            out = subprocess.run(
+                [sys.executable, "-c", f"from bench.supply import child; child({str(body)!r})"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            anchors.append(copy_anchor(codes, villages, period, shift))
+            print(f"round {shift + 1}: supply {runs[-1]['seconds']:.2f} s, COPY {anchors[-1]:.2f} s", flush=True)
+    clean()
+    return {
+        "values": values,
+        "villages": len(villages),
+        "fields": len(codes),
+        "runs": runs,
+        "anchors": anchors,
+        "size_mb": None,
+    }
+
+
+def render(r: dict, quick: bool) -> str:
+    lines = [
+        "",
+        f"## Register supply (issue 19), 2026-11-29{' (quick mode)' if quick else ''}",
+        "",
+        f"`python -m bench.supply`: one source department supplies {r['fields']} count fields for "
+        f"{r['villages']:,} villages ({r['values']:,} values) as one JSON body, read by the real reader and stored "
+        "by `supply_values` in a fresh process (check, stage, compare, submissions and versions, deliveries queued "
+        "for the province's subscriptions); interleaved with PostgreSQL `COPY` of the same submissions and versions "
+        "(rolled back). Round 1 imports new supplies, later rounds correct every value (new versions).",
+        "",
+        "| round | supply (s) | values/s | versions | deliveries queued | COPY anchor (s) | supply ÷ COPY speed "
+        "| peak RSS growth (MB) | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, (run, anchor) in enumerate(zip(r["runs"], r["anchors"], strict=True), start=1):
+        lines.append(
+            f"| {i} | {run['seconds']:.2f} | {r['values'] / run['seconds']:,.0f} | {run['versions']:,} | "
+            f"{run['deliveries']:,} | {anchor:.2f} | {anchor / run['seconds']:.2f} | {run['growth_mb']:.0f} | "
+            f"{run['peak_mb']:.0f} |"
+        )
+    best = max(a / run["seconds"] for run, a in zip(r["runs"], r["anchors"], strict=True))
+    peak = max(run["growth_mb"] for run in r["runs"])
+    lines += [
+        "",
+        f"Target ≥ {TARGET} of COPY: best round {best:.2f} ({'met' if best >= TARGET else '**missed**'}); "
+        f"peak memory growth {peak:.0f} MB, bound < {MEMORY_BOUND_MB} MB "
+        f"({'met' if peak < MEMORY_BOUND_MB else '**missed**'}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    quick = "--quick" in sys.argv
+    figures = main(quick)
+    section = render(figures, quick)
+    print(section)
+    REPORT.write_text(REPORT.read_text().rstrip("\n") + "\n" + section)

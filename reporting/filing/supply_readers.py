@@ -1,0 +1,281 @@
+"""Register supplies as files: JSON, CSV and XLSX bodies read into SupplyRows, streaming.
+
+Each reader yields one `SupplyRow` at a time from a file it reads in small pieces, so a province's register
+(hundreds of thousands of rows) is read in constant memory. A row a reader cannot make sense of (not an
+object, a cell PostgreSQL could not store) is yielded with its `problem`, so it is refused by row like any
+other; a file that cannot be read at all (not JSON, no header naming the columns) raises a Problem.
+
+The readers are registered in `SUPPLY_FORMATS` under "json", "csv" and "xlsx" when the app is ready.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from openpyxl import load_workbook
+
+from reporting.rejections import Problem, storable
+from reporting.services.supplies import SUPPLY_FORMATS, SupplyRow
+
+COLUMNS = ("unit", "period", "field", "value")  # the order of the template's columns
+OPTIONAL = ("record",)
+_CHUNK = 1 << 16
+_LONGEST_ROW = 1 << 20  # a row longer than this is not a row: refuse instead of reading the rest of the body
+
+
+def row_from(label: str, item: Any) -> SupplyRow:
+    """One supply row from a JSON object (or a dict read from a CSV/XLSX row), refused by row if malformed."""
+    if not isinstance(item, dict) or not all(k in item for k in ("unit", "period", "field")):
+        return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
+    unit, period, code, value = item["unit"], item["period"], item["field"], item.get("value")
+    if type(unit) is str and type(period) is str and type(code) is str and item.get("record") is None:
+        # the common row, checked with one search over its texts (a province's register has 200,000 of them)
+        if storable(unit + period + code + (value if type(value) is str else "")):
+            return SupplyRow(label, unit.strip(), period.strip(), code.strip(), value, item.get("delete") is True)
+    texts = {k: item.get(k) for k in ("unit", "period", "field", "record")}
+    for key, text in texts.items():
+        if text is not None and not isinstance(text, (str, int)):
+            return SupplyRow(label, "", "", "", None, problem=Problem(field=key, rule="supply.code"))
+        if isinstance(text, str) and not storable(text):
+            return SupplyRow(label, "", "", "", None, problem=Problem(field=key, rule="text.character"))
+    if isinstance(value, str) and not storable(value):
+        return SupplyRow(label, "", "", "", None, problem=Problem(field="value", rule="text.character"))
+    return SupplyRow(
+        label,
+        str(texts["unit"]).strip(),
+        str(texts["period"]).strip(),
+        str(texts["field"]).strip(),
+        value,
+        delete=item.get("delete") is True,
+        record=None if texts["record"] in (None, "") else str(texts["record"]).strip(),
+    )
+
+
+# ---- JSON: `{"values": [{...}, ...], "atomic": ..., "dry_run": ...}` or a bare array of rows --------------------
+
+
+class _Text:
+    """A binary stream decoded as UTF-8 into a window that grows only as far as the value being decoded."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.decoder = stream, codecs.getincrementaldecoder("utf-8-sig")()
+        self.buffer, self.pos, self.eof = "", 0, False
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.stream.read(_CHUNK)
+        try:
+            text = self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError:
+            raise Problem(field="body", rule="supply.json") from None
+        self.buffer, self.pos = self.buffer[self.pos :] + text, 0
+        self.eof = not chunk
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self.more():
+                return ""
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise Problem(field="body", rule="supply.json")
+        self.pos += 1
+
+    def value(self) -> Any:
+        """Decode the next JSON value, reading on while it is cut off at the end of the window."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError:
+                if len(self.buffer) - self.pos < _LONGEST_ROW and self.more():
+                    continue
+                raise Problem(field="body", rule="supply.json") from None
+            except RecursionError:
+                raise Problem(field="body", rule="body.too_deep") from None
+            if end == len(self.buffer) and not self.eof and isinstance(value, (int, float)):
+                self.more()  # a number may go on in the next piece
+                continue
+            self.pos = end
+            return value
+
+
+_DECODER = json.JSONDecoder()
+
+
+def json_items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    """("row", object) for each supplied row and (key, value) for the body's other top-level keys, in order;
+    ("values", None) stands for the array of rows itself (a bare array is read as that array)."""
+    text = _Text(stream)
+    first = text.peek()
+    if first == "[":
+        yield "values", None
+        yield from (("row", item) for item in _array(text))
+    elif first == "{":
+        text.pos += 1
+        while text.peek() != "}":
+            key = text.value()
+            if not isinstance(key, str):
+                raise Problem(field="body", rule="supply.json")
+            text.expect(":")
+            if key == "values" and text.peek() == "[":
+                yield "values", None
+                yield from (("row", item) for item in _array(text))
+            else:
+                yield key, text.value()
+            if text.peek() == ",":
+                text.pos += 1
+        text.pos += 1
+    else:
+        raise Problem(field="body", rule="supply.json")
+    if text.peek() != "":
+        raise Problem(field="body", rule="supply.json")
+
+
+def _array(text: _Text) -> Iterator[Any]:
+    text.expect("[")
+    if text.peek() == "]":
+        text.pos += 1
+        return
+    while True:
+        yield text.value()
+        if text.peek() == ",":
+            text.pos += 1
+            continue
+        text.expect("]")
+        return
+
+
+def json_rows(stream: IO[bytes]) -> Iterator[SupplyRow]:
+    index = 0
+    for key, item in json_items(stream):
+        if key == "row":
+            yield row_from(f"values[{index}]", item)
+            index += 1
+
+
+def json_options(stream: IO[bytes]) -> dict[str, Any]:
+    """The body's top-level keys other than its rows (atomic, dry_run), read through the whole body."""
+    return {key: value for key, value in json_items(stream) if key != "row"}
+
+
+def json_body(stream: IO[bytes]) -> tuple[dict[str, Any], list[SupplyRow]]:
+    """A body held in memory (under the request limit): its top-level keys and its rows."""
+    options: dict[str, Any] = {}
+    rows: list[SupplyRow] = []
+    for key, item in json_items(stream):
+        if key == "row":
+            rows.append(row_from(f"values[{len(rows)}]", item))
+        else:
+            options[key] = item
+    return options, rows
+
+
+def read_json(path: Path) -> Iterator[SupplyRow]:
+    with path.open("rb") as stream:
+        yield from json_rows(stream)
+
+
+# ---- CSV and XLSX: a header row naming the columns unit, period, field, value (and record) ----------------------
+
+
+def _header(cells: tuple) -> dict[str, int]:
+    names = [str(c).strip().lower() if c is not None else "" for c in cells]
+    if not all(name in names for name in COLUMNS):
+        raise Problem(field="file", rule="supply.header")
+    return {name: names.index(name) for name in COLUMNS + OPTIONAL if name in names}
+
+
+def _cells(cells: tuple, header: dict[str, int]) -> dict[str, Any]:
+    return {name: (cells[i] if i < len(cells) else None) for name, i in header.items()}
+
+
+def _only_names_a_field(item: dict[str, Any]) -> bool:
+    """A template's line for a field, left without unit, period and value: not a row of the supply."""
+    return all(
+        item.get(k) in (None, "") or (isinstance(item.get(k), str) and not item[k].strip())
+        for k in ("unit", "period", "value")
+    )
+
+
+def csv_rows(lines: Iterator[str]) -> Iterator[SupplyRow]:
+    reader = csv.reader(lines)
+    try:
+        header = _header(tuple(next(reader)))
+    except StopIteration:
+        raise Problem(field="file", rule="supply.header") from None
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        item = _cells(tuple(cells), header)
+        if _only_names_a_field(item):
+            continue
+        item["value"] = item["value"] if item["value"] is None else item["value"].strip()
+        yield row_from(str(reader.line_num), item)
+
+
+def read_csv(path: Path) -> Iterator[SupplyRow]:
+    with path.open("rb") as body:
+        yield from _csv_text(body)
+
+
+def read_xlsx(path: Path | IO[bytes]) -> Iterator[SupplyRow]:
+    """Every worksheet whose first row names the columns; rows named "worksheet!row"."""
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds of errors for a file that is not an XLSX workbook
+        raise Problem(field="file", rule="file.not_xlsx") from None
+    found = False
+    try:
+        for ws in workbook.worksheets:
+            rows = ws.iter_rows(values_only=True)
+            try:
+                header = _header(tuple(next(rows)))
+            except (StopIteration, Problem):
+                continue
+            found = True
+            for number, cells in enumerate(rows, start=2):
+                if not any(c not in (None, "") for c in cells):
+                    continue
+                item = _cells(cells, header)
+                if _only_names_a_field(item):
+                    continue
+                for name in ("unit", "period", "record"):  # codes typed as numbers are codes
+                    if isinstance(item.get(name), float) and item[name].is_integer():
+                        item[name] = int(item[name])
+                yield row_from(f"{ws.title}!{number}", item)
+    finally:
+        workbook.close()
+    if not found:
+        raise Problem(field="file", rule="supply.header")
+
+
+def rows_of(format: str, body: IO[bytes]) -> Iterator[SupplyRow]:
+    """The rows of a body held by the caller (a request's, an upload's), in one of the formats."""
+    if format == "json":
+        return json_rows(body)
+    if format == "xlsx":
+        return read_xlsx(body)
+    return _csv_text(body)
+
+
+def _csv_text(body: IO[bytes]) -> Iterator[SupplyRow]:
+    try:
+        yield from csv_rows(codecs.iterdecode(body, "utf-8-sig"))
+    except (UnicodeDecodeError, csv.Error):
+        raise Problem(field="file", rule="supply.csv") from None
+
+
+SUPPLY_FORMATS.update({"json": read_json, "csv": read_csv, "xlsx": read_xlsx})
