@@ -10,13 +10,15 @@ import pytest
 import time_machine
 
 from core.models import Department, User
-from reporting.models import Delivery, Dispute, DisputeStatus, Field, Submission, SubmissionVersion
+from reporting.catalogue.periods import Period
+from reporting.models import Delivery, Dispute, DisputeStatus, Field, Sheet, Submission, SubmissionVersion
 from reporting.services import disputes
 from reporting.services.disputes import answer_dispute
+from reporting.services.submissions import submit_sheet
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
 from tests.receiver import Receiver
-from tests.reporting.helpers import file_village_basics, subscribe, token_client
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe, token_client
 from tests.waiting import wait_for
 
 TODAY = dt.date(2026, 11, 29)
@@ -36,33 +38,18 @@ def open_dispute(cadre: User, *, register=400, unit_value=420, reason="新增 20
     )
     assert supplied.stored, supplied.conflicts
     supply_version = SubmissionVersion.objects.get(pk=supplied.versions[0])
-    filed = file_village_basics(cadre, **{FIELD: str(unit_value)})
-    # the unit part records `disputed` on the filing itself; versions never change, so the disputing filing is
-    # appended as the next version the way the filing service will write it
-    version = SubmissionVersion.objects.create(
-        submission=filed.submission,
-        number=filed.number + 1,
-        values=filed.values,
-        by=cadre,
-        reason="",
-        disputed={FIELD: {"reason": reason, "register": register}},
-        disputed_count=1,
-    )
-    Submission.objects.filter(pk=filed.submission_id).update(current_version=version.number)
-    return Dispute.objects.create(
+    filed = submit_sheet(
         unit=cadre.unit,
-        source=civil,
-        field=Field.objects.get(code=FIELD),
-        sheet=filed.submission.sheet,
-        period="2026Q4",
-        submission=filed.submission,
-        version=version,
-        supply=supply_version.submission,
-        supply_version=supply_version,
-        register_value=register,
-        unit_value=unit_value,
-        reason=reason,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw={**VILLAGE_BASICS_Q4, FIELD: str(unit_value)},
+        not_applicable={},
+        disputes={FIELD: reason},
+        by=cadre,
     )
+    assert filed.disputed == {FIELD: {"reason": reason, "register": register}}
+    assert supply_version.submission.current_version == 1
+    return Dispute.objects.get(version=filed, field__code=FIELD)
 
 
 @pytest.fixture

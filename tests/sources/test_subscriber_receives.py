@@ -12,7 +12,8 @@ from django.db import connection
 from core.models import Department, Unit, User
 from reporting.filing.origins import origin_sql, origins
 from reporting.models import AccessRecord, Delivery, Field, Sheet, Submission, SubmissionVersion, Subscription
-from reporting.services.deliveries import create_deliveries, delivery_bodies
+from reporting.services.deliveries import delivery_bodies
+from reporting.services.submissions import correct_submission
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.reporting.helpers import file_village_basics, token_client
 
@@ -42,23 +43,18 @@ def _supply(stats: Department, by: User, unit: Unit, value: object):
 
 
 def _answer(version: SubmissionVersion, *, register: object, confirm: bool, unit_value: object = None):
-    """The unit's next filing answers the register value (as the unit's filing service will store it)."""
-    values = dict(version.values)
-    values["registered_population"] = register if confirm else unit_value
-    answered = SubmissionVersion.objects.create(
+    """The unit's next filing answers the register value: a correction through the filing service, confirming
+    it (left blank) or disputing it with the unit's own value and a reason."""
+    raw = {**version.values, "registered_population": "" if confirm else unit_value}
+    return correct_submission(
         submission=version.submission,
-        number=version.number + 1,
-        values=values,
+        raw=raw,
         not_applicable=version.not_applicable,
-        carried=[c for c in version.carried if c != "registered_population"],
-        confirmed=["registered_population"] if confirm else [],
-        disputed={} if confirm else {"registered_population": {"reason": "去年新迁入两户", "register": register}},
-        by=version.by,
         reason="答复部门数据",
+        by=version.by,
+        expected_version=version.number,
+        disputes={} if confirm else {"registered_population": "去年新迁入两户"},
     )
-    Submission.objects.filter(pk=version.submission_id).update(current_version=answered.number)
-    create_deliveries(answered)
-    return answered
 
 
 def _received(department_code: str, unit: Unit) -> list[dict]:
@@ -84,7 +80,7 @@ def test_a_subscriber_receives_the_register_values_and_the_units_answers_each_wi
     assert supplied["origin"] == {"registered_population": "register"}
     assert supplied["disputed"] == {}
 
-    filed = file_village_basics(village_cadre, period=PERIOD)
+    filed = file_village_basics(village_cadre, period=PERIOD, registered_population="")  # confirms the register
     confirmed = _answer(filed, register=2150, confirm=True)
     disputed = _answer(confirmed, register=2150, confirm=False, unit_value=2160)
     items = {i["version"]: i for i in _received("civil", unit) if i["source"] is None}
@@ -178,9 +174,9 @@ def test_reads_show_one_current_value_per_unit_and_period_with_its_origin(demo, 
     stats, stats_user = _stats_is_the_source_of_the_population()
     civil = User.objects.get(username="civil")
     unit, only_register = village_cadre.unit, _village_in_another_township(village_cadre)
+    filed = file_village_basics(village_cadre, period=PERIOD)  # the unit typed 2100 before the register had it
     _supply(stats, stats_user, unit, 2150)
     _supply(stats, stats_user, only_register, 870)
-    filed = file_village_basics(village_cadre, period=PERIOD)  # the unit typed 2100 before the unit part lands
     rows = _data(civil)
     mine = rows[unit.area.code]
     assert mine["values"]["registered_population"] == 2150  # the register's value is the current one
@@ -222,7 +218,7 @@ def test_the_csv_says_where_a_sourced_value_came_from_and_a_unit_outside_the_sco
         subscription.save(update_fields=["scope"])
     _supply(stats, stats_user, village_cadre.unit, 2150)
     _supply(stats, stats_user, outside, 870)
-    filed = file_village_basics(village_cadre, period=PERIOD)
+    filed = file_village_basics(village_cadre, period=PERIOD, registered_population="")  # confirms the register
     _answer(filed, register=2150, confirm=True)
     answer = token_client(civil).get(
         "/api/v1/data", {"sheet": "village_basics", "period_from": PERIOD, "period_to": PERIOD, "format": "csv"}
