@@ -55,6 +55,8 @@ class FieldType(ABC):
     is_numeric: ClassVar[bool] = False
     # Whether a value is free text, such as a ledger record's title.
     is_text: ClassVar[bool] = False
+    # What a value is in a formula (reporting/catalogue/expressions.py): number, text, boolean or other.
+    expression_kind: ClassVar[str] = "other"
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -146,6 +148,7 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 class _Numeric(FieldType):
     constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
     is_numeric = True
+    expression_kind = "number"
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < exact(constraints["min"]):
@@ -252,6 +255,7 @@ class DecimalType(_Numeric):
 
 class TextType(FieldType):
     code, label_zh, label_en = "text", "文本", "Text"
+    expression_kind = "text"
     constraints = (
         Constraint(
             "max_length", "最多字数", "Maximum characters", "whole", "1–5000，默认 500", "1–5000, 500 if left empty"
@@ -362,6 +366,7 @@ class _Choices(FieldType):
 
 class ChoiceType(_Choices):
     code, label_zh, label_en = "choice", "单选", "Single choice"
+    expression_kind = "text"
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
         return self._code(raw, constraints, field)
@@ -458,6 +463,7 @@ class DateType(FieldType):
 
 class BooleanType(FieldType):
     code, label_zh, label_en = "boolean", "是/否", "Yes / no"
+    expression_kind = "boolean"
     seconds_per_value = 3
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:
