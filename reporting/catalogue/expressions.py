@@ -290,16 +290,17 @@ class Checked:
     indicators: set[str]
 
 
-def _walk(tree: Any) -> Iterator[dict[str, Any]]:
+def walk(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every node of a tree, parents first."""
     if isinstance(tree, dict):
         yield tree
         for child in (*tree.get("args", ()), tree.get("where")):
-            yield from _walk(child)
+            yield from walk(child)
 
 
 def references(tree: dict[str, Any]) -> set[str]:
     """The indicator codes a tree refers to."""
-    return {node["code"] for node in _walk(tree) if node.get("op") == "indicator"}
+    return {node["code"] for node in walk(tree) if node.get("op") == "indicator"}
 
 
 class _Validator:
