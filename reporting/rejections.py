@@ -203,7 +203,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "类型不符：“{op}”需要 {expected}，得到的是 {got}",
         "type mismatch: “{op}” needs {expected} but got {got}",
     ),
-    "formula.not_number": ("指标的公式须得出数值，而不是 {got}", "an indicator's formula must give a number, not {got}"),
+    "formula.not_number": (
+        "指标的公式须得出数值，而不是 {got}",
+        "an indicator's formula must give a number, not {got}",
+    ),
     "formula.self_reference": ("公式引用了指标自身“{code}”", "the formula refers to its own indicator “{code}”"),
     "formula.cycle": (
         "公式引用的指标“{code}”又引用了本指标，形成循环",

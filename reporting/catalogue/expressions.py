@@ -23,7 +23,7 @@ a division by zero with `division_by_zero`; `and`, `or` and `if` evaluate left t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 from typing import Any
@@ -476,7 +476,11 @@ def check(text: str, catalogue: Catalogue, *, own_code: str | None = None) -> Ch
         problems.append(Problem(field="formula", rule="formula.mixed_levels"))
     if len(validator.period_types) > 1:
         problems.append(
-            Problem(field="formula", rule="formula.period_types", params={"types": ", ".join(sorted(validator.period_types))})
+            Problem(
+                field="formula",
+                rule="formula.period_types",
+                params={"types": ", ".join(sorted(validator.period_types))},
+            )
         )
     if problems:
         raise Problems(problems)
@@ -523,7 +527,7 @@ def _number(value: Any, code: str) -> Decimal:
 @dataclass
 class _Env:
     values: Mapping[str, Any]
-    records: Mapping[str, list[Mapping[str, Any]]] | None
+    records: Mapping[str, Sequence[Mapping[str, Any]]] | None
     units: list[Mapping[str, Any]] | None
     aggregates: Mapping[str, Any] | None
     indicators: Mapping[str, dict[str, Any]]
@@ -531,7 +535,7 @@ class _Env:
     active: set[str] = field(default_factory=set)
 
 
-def _value(tree: dict[str, Any], env: _Env, values: Mapping[str, Any], depth: int) -> Any:  # noqa: C901, PLR0911, PLR0912
+def _value(tree: dict[str, Any], env: _Env, values: Mapping[str, Any], depth: int) -> Any:
     env.steps += 1
     if depth > 2 * MAX_DEPTH or env.steps > 1_000_000:
         raise _Empty("too_deep")
@@ -662,7 +666,7 @@ def _rollup(tree: dict[str, Any], env: _Env) -> Decimal:
 def evaluate(
     tree: dict[str, Any],
     values: Mapping[str, Any] | None = None,
-    records: Mapping[str, list[Mapping[str, Any]]] | None = None,
+    records: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     *,
     units: list[Mapping[str, Any]] | None = None,
     aggregates: Mapping[str, Any] | None = None,

@@ -49,7 +49,10 @@ def check_formula(*, formula: str, rollup: str = IndicatorRollup.SUM, code: str 
 def _names(name_zh: str, name_en: str) -> list[Problem]:
     return [
         Problem(field=name, rule="required", label_zh=zh, label_en=en)
-        for name, value, zh, en in (("name_zh", name_zh, "中文名称", "Chinese name"), ("name_en", name_en, "英文名称", "English name"))
+        for name, value, zh, en in (
+            ("name_zh", name_zh, "中文名称", "Chinese name"),
+            ("name_en", name_en, "英文名称", "English name"),
+        )
         if not (value or "").strip()
     ]
 
@@ -124,7 +127,9 @@ def revise_indicator(
         problems.append(Problem(field="period", rule="period.type", params={"expected": indicator.period_type}))
     elif period.has_begun(today):
         problems.append(
-            Problem(field="period", rule="definition.retroactive", params={"first": str(first_open(period.type, today))})
+            Problem(
+                field="period", rule="definition.retroactive", params={"first": str(first_open(period.type, today))}
+            )
         )
     if not (reason or "").strip():
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))

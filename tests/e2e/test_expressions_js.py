@@ -35,7 +35,13 @@ def test_the_browser_evaluator_never_throws_on_an_odd_tree(desktop_page, live_se
     page = desktop_page
     page.set_content("<!doctype html><title>expressions</title>")
     page.add_script_tag(path=str(ROOT / "static" / "js" / "expressions.js"))
-    trees = [{}, {"op": "+"}, {"op": "/", "args": [{"op": "num", "value": "1"}, {"op": "num", "value": "0"}]}, None, "x"]
+    trees = [
+        {},
+        {"op": "+"},
+        {"op": "/", "args": [{"op": "num", "value": "1"}, {"op": "num", "value": "0"}]},
+        None,
+        "x",
+    ]
     reasons = page.evaluate(
         """(trees) => {
             let deep = {op: "num", value: "1"};

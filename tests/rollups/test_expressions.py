@@ -44,8 +44,31 @@ def test_python_gives_every_shared_case_its_expected_outcome(case):
 
 def test_the_shared_cases_cover_every_kind_of_node_and_both_empty_reasons():
     ops = {node["op"] for case in _cases() for node in expressions.walk(case["tree"])}
-    assert ops >= {"num", "str", "bool", "field", "indicator", "+", "-", "*", "/", "neg", "=", "!=", "<", ">=",
-                   "and", "or", "not", "if", "count_records", "sum_records", "sum_units", "count_units", "count_yes"}
+    assert ops >= {
+        "num",
+        "str",
+        "bool",
+        "field",
+        "indicator",
+        "+",
+        "-",
+        "*",
+        "/",
+        "neg",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "and",
+        "or",
+        "not",
+        "if",
+        "count_records",
+        "sum_records",
+        "sum_units",
+        "count_units",
+        "count_yes",
+    }
     reasons = {case["expected"].get("reason", "").split(":")[0] for case in _cases()}
     assert {"missing", "division_by_zero"} <= reasons
 
@@ -63,12 +86,16 @@ def test_it_parses_the_syntax_into_the_tree():
     }
     assert parse("a - b - c") == {
         "op": "-",
-        "args": [{"op": "-", "args": [{"op": "field", "code": "a"}, {"op": "field", "code": "b"}]}, {"op": "field", "code": "c"}],
+        "args": [
+            {"op": "-", "args": [{"op": "field", "code": "a"}, {"op": "field", "code": "b"}]},
+            {"op": "field", "code": "c"},
+        ],
     }
     assert parse("not a and b or c")["op"] == "or"
     assert parse("1 == 1") == parse("1 = 1")
     assert parse("sum(households) / count(units)") == {
-        "op": "/", "args": [{"op": "sum_units", "field": "households"}, {"op": "count_units"}]
+        "op": "/",
+        "args": [{"op": "sum_units", "field": "households"}, {"op": "count_units"}],
     }
 
 
@@ -87,7 +114,7 @@ def _refused(text: str, **kwargs) -> list[tuple[str, str]]:
         ("households and has_history_museum", "formula.type"),  # a number in `and`
         ("village_type > 3", "formula.type"),
         ("if(households, 1, 2)", "formula.type"),
-        ("households = \"many\"", "formula.type"),
+        ('households = "many"', "formula.type"),
         ("no_such_field / households", "formula.unknown"),
         ("count(no_such_ledger where a = 1)", "formula.unknown_ledger"),
         ("sum(cultural_activity.notes)", "formula.not_in_ledger"),
@@ -133,7 +160,9 @@ def test_a_sound_formula_resolves_its_names_against_the_catalogue(demo):
     checked = expressions.check("sum(has_history_museum) / count(units)", formula_catalogue())
     assert checked.tree["args"][0] == {"op": "count_yes", "field": "has_history_museum"}
     assert checked.area_level and checked.kind == "number"
-    checked = expressions.check("count(cultural_activity) / count(cultural_activity where is_volunteer_service)", formula_catalogue())
+    checked = expressions.check(
+        "count(cultural_activity) / count(cultural_activity where is_volunteer_service)", formula_catalogue()
+    )
     assert checked.tree["args"][0] == {"op": "count_records", "ledger": "cultural_activity", "where": None}
     assert not checked.area_level and checked.period_types == set()
     checked = expressions.check("if(households = 0, 0, resident_population / households)", formula_catalogue())
@@ -173,7 +202,11 @@ def test_evaluate_never_raises_on_a_deep_tree():
 
 def test_a_number_is_shown_to_six_places_without_trailing_zeros():
     assert [format(shown(Decimal(t)), "f") for t in ("2.5000000", "1.23456749", "1.2345675", "100", "0.0000004")] == [
-        "2.5", "1.234567", "1.234568", "100", "0",
+        "2.5",
+        "1.234567",
+        "1.234568",
+        "100",
+        "0",
     ]
 
 

@@ -86,7 +86,11 @@ def test_a_cycle_through_indicators_is_refused(office_admin):
     first = Indicator.objects.get(code="first")
     with pytest.raises(Problems) as refused:
         revise_indicator(
-            indicator=first, period=Period.parse("2027Q2"), changes={"formula": "second / 2"}, reason="新口径", by=office_admin
+            indicator=first,
+            period=Period.parse("2027Q2"),
+            changes={"formula": "second / 2"},
+            reason="新口径",
+            by=office_admin,
         )
     assert [(p.field, p.rule) for p in refused.value.problems] == [("formula", "formula.cycle")]
     first.refresh_from_db()
@@ -156,7 +160,9 @@ def test_values_for_a_demo_village_match_the_ones_computed_by_hand(office_admin,
 
     ratio = _define(office_admin)
     assert indicator_value(ratio, unit, q4).value == Decimal("2.459016")  # 1500 / 610 = 2.4590163…
-    films = _define(office_admin, code="films", formula='count(cultural_activity where activity_category = "film")', rollup="sum")
+    films = _define(
+        office_admin, code="films", formula='count(cultural_activity where activity_category = "film")', rollup="sum"
+    )
     assert indicator_value(films, unit, q4).value == 2
     assert indicator_value(films, unit, Period.parse("202611")).value == 1
     per_activity = _define(
@@ -173,7 +179,9 @@ def test_values_for_a_demo_village_match_the_ones_computed_by_hand(office_admin,
     assert indicator_value(nothing, unit, q4).reason == "missing:grid_workers"  # not filed
     assert indicator_value(ratio, unit, Period.parse("2026Q2")).reason == "missing:resident_population"
     # the demo's 2026Q3 history, every village of the county: the stored values divided here
-    for version in SubmissionVersion.objects.filter(submission__period="2026Q3", submission__sheet__code="village_basics"):
+    for version in SubmissionVersion.objects.filter(
+        submission__period="2026Q3", submission__sheet__code="village_basics"
+    ):
         values = version.values
         by_hand = (Decimal(values["resident_population"]) / Decimal(values["households"])).quantize(Decimal("0.000001"))
         assert indicator_value(ratio, version.submission.unit, Period.parse("2026Q3")).value == by_hand.normalize()
