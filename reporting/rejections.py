@@ -230,6 +230,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a formula with roll-ups over units needs the roll-up “by formula”, and only such a formula may use it",
     ),
     "indicator.retired": ("此指标已停用", "this indicator is retired"),
+    "indicator.in_use": (
+        "指标 {codes} 仍在使用此指标，请先修订或停用它们",
+        "the indicators {codes} still use it; revise or retire them first",
+    ),
     "indicator.code_taken": (
         "编码“{code}”已被目录中的字段或指标使用",
         "the code “{code}” is already used by a field or an indicator of the catalogue",

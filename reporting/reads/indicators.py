@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from core.models import Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.models import Field, Indicator, Sheet, Status, Submission, SubmissionVersion
+from reporting.models import Field, Indicator, IndicatorRevision, Sheet, Status, Submission, SubmissionVersion
 
 
 def formula_catalogue(*, without: str | None = None) -> expressions.Catalogue:
@@ -107,15 +107,32 @@ def _ledgers(tree: dict[str, Any], indicators: dict[str, dict[str, Any]]) -> tup
     return fields, ledgers
 
 
+def definitions_on(period: Period) -> dict[str, dict[str, Any]]:
+    """Every indicator's tree as defined for `period` (its revision in effect on the period's first day), for the
+    indicators still asked then (active, or retired from a later day)."""
+    live = Indicator.objects.filter(Q(status=Status.ACTIVE) | Q(retired_from__gt=period.start))
+    trees = dict(live.values_list("code", "tree"))
+    revisions = (
+        IndicatorRevision.objects.filter(indicator__in=live, effective_from__lte=period.start)
+        .order_by("indicator_id", "-effective_from")
+        .distinct("indicator_id")
+        .values_list("indicator__code", "tree")
+    )
+    trees.update(revisions)
+    return trees
+
+
 def indicator_value(indicator: Indicator, unit: Unit, period: Period) -> expressions.Result:
-    """The indicator for one unit and period over its current values and its ledger records of the period.
-    An area-level indicator (roll-ups over units) has no value for one unit: empty, reason `area_level`."""
-    if any(node.get("op") in expressions.ROLLUP_OPS for node in expressions.walk(indicator.tree)):
+    """The indicator for one unit and period, as defined for that period, over the unit's current values and its
+    ledger records of the period. An area-level indicator (roll-ups over units) has no value for one unit: empty,
+    with the reason `area_level`."""
+    indicators = definitions_on(period)
+    tree = indicators.get(indicator.code, indicator.tree)
+    if any(node.get("op") in expressions.ROLLUP_OPS for node in expressions.walk(tree)):
         return expressions.Result(None, "area_level")
-    indicators = dict(Indicator.objects.filter(status=Status.ACTIVE).values_list("code", "tree"))
-    fields, ledgers = _ledgers(indicator.tree, indicators)
+    fields, ledgers = _ledgers(tree, indicators)
     return expressions.evaluate(
-        indicator.tree,
+        tree,
         unit_values(unit, period, fields),
         unit_records(unit, period, ledgers),
         indicators=indicators,

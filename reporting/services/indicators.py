@@ -160,9 +160,19 @@ def revise_indicator(
 @audited("indicator.retired")
 @transaction.atomic
 def retire_indicator(*, indicator: Indicator, reason: str, by: User, today: dt.date | None = None) -> dt.date:
-    """Retire an indicator from the next month not yet begun; the indicators that use it keep their trees."""
+    """Retire an indicator from its next period not yet begun; refused while another active indicator uses it."""
+    problems = []
     if not (reason or "").strip():
-        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    users = sorted(
+        other.code
+        for other in Indicator.objects.filter(status=Status.ACTIVE).exclude(pk=indicator.pk)
+        if indicator.code in expressions.references(other.tree)
+    )
+    if users:
+        problems.append(Problem(field="indicator", rule="indicator.in_use", params={"codes": ", ".join(users)}))
+    if problems:
+        raise Problems(problems)
     period_type = PeriodType(indicator.period_type) if indicator.period_type else PeriodType.MONTHLY
     day = first_open(period_type, today).start
     Indicator.objects.filter(pk=indicator.pk).update(status=Status.RETIRED, retired_from=day)

@@ -3,6 +3,7 @@ lists them, and their values for a unit of the demo county match the ones comput
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from reporting.models import Field, Indicator, IndicatorRevision, Sheet, Status,
 from reporting.reads.indicators import indicator_value
 from reporting.rejections import Problems
 from reporting.services.indicators import define_indicator, retire_indicator, revise_indicator
+from reporting.services.requests import RequestInput, save_request
 from reporting.services.submissions import add_record
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.conftest import _user
@@ -201,3 +203,56 @@ def test_a_source_departments_supply_replaces_the_units_own_value(office_admin, 
     )
     assert not result.conflicts, [c.problem.message for c in result.conflicts]
     assert indicator_value(indicator, village_cadre.unit, Period.parse("2026Q4")).value == Decimal("2.5")  # 1500 / 600
+
+
+def test_a_period_is_computed_with_the_definition_in_effect_for_it(office_admin, village_cadre):
+    file_village_basics(village_cadre, resident_population="1500", households="610")
+    file_village_basics(village_cadre, period="2027Q2", resident_population="1200", households="600")
+    indicator = _define(office_admin)
+    revise_indicator(
+        indicator=indicator,
+        period=Period.parse("2027Q2"),
+        changes={"formula": "resident_population / households * 100", "rollup": "mean"},
+        reason="每百户",
+        by=office_admin,
+        today=dt.date(2026, 11, 29),
+    )
+    indicator.refresh_from_db()
+    unit = village_cadre.unit
+    assert indicator_value(indicator, unit, Period.parse("2026Q4")).value == Decimal("2.459016")
+    assert indicator_value(indicator, unit, Period.parse("2027Q2")).value == 200
+
+
+def test_an_indicator_another_one_uses_cannot_be_retired(office_admin):
+    used = _define(office_admin)
+    _define(office_admin, code="doubled", formula="people_per_household * 2", rollup="sum")
+    with pytest.raises(Problems) as refused:
+        retire_indicator(indicator=used, reason="不再使用", by=office_admin)
+    assert [(p.field, p.rule, p.params) for p in refused.value.problems] == [
+        ("indicator", "indicator.in_use", {"codes": "doubled"})
+    ]
+    used.refresh_from_db()
+    assert used.status == Status.ACTIVE
+
+
+def test_a_proposed_field_cannot_take_an_indicators_code(office_admin, stats_user):
+    _define(office_admin)
+    data = RequestInput(
+        title="户均人口",
+        purpose="统计年报",
+        legal_basis="《统计法》",
+        scope=stats_user.department.jurisdiction,
+        first_period="2027Q1",
+        proposed=[
+            {
+                "code": "people_per_household",
+                "name_zh": "户均人口",
+                "name_en": "People per household",
+                "type": "decimal",
+                "sheet": "village_basics",
+            }
+        ],
+    )
+    with pytest.raises(Problems) as refused:
+        save_request(department=stats_user.department, by=stats_user, data=data)
+    assert "definition.code_taken" in [p.rule for p in refused.value.problems]
