@@ -19,8 +19,8 @@ CASES = Path(expressions.__file__).with_name("expression_cases.json")
 @pytest.mark.e2e
 def test_chromium_gives_every_shared_case_its_expected_outcome(desktop_page, live_server):
     page = desktop_page
-    served = page.goto(live_server.url + "/static/js/expressions.js")  # OneTable serves it itself (no CDN)
-    assert served is not None and served.ok
+    served = page.request.get(live_server.url + "/static/js/expressions.js")  # OneTable serves it (no CDN)
+    assert served.ok and "OneTableExpressions" in served.text()
     page.set_content("<!doctype html><title>expressions</title>")
     page.add_script_tag(path=str(ROOT / "static" / "js" / "expressions.js"))
     cases = json.loads(CASES.read_text())["cases"]

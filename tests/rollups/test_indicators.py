@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from core.models import AuditEvent, Department
 from reporting.catalogue.periods import Period
@@ -207,7 +208,8 @@ def test_a_source_departments_supply_replaces_the_units_own_value(office_admin, 
 
 def test_a_period_is_computed_with_the_definition_in_effect_for_it(office_admin, village_cadre):
     file_village_basics(village_cadre, resident_population="1500", households="610")
-    file_village_basics(village_cadre, period="2027Q2", resident_population="1200", households="600")
+    with time_machine.travel(dt.datetime(2027, 5, 10, 4, tzinfo=dt.UTC)):
+        file_village_basics(village_cadre, period="2027Q2", resident_population="1200", households="600")
     indicator = _define(office_admin)
     revise_indicator(
         indicator=indicator,
