@@ -644,6 +644,12 @@ def aggregate_key(tree: dict[str, Any]) -> str:
     return tree["op"] if tree["op"] == "count_units" else f"{tree['op']}:{tree['field']}"
 
 
+def aggregate_keys(tree: dict[str, Any]) -> set[str]:
+    """The roll-up aggregates an area-level tree needs (by `aggregate_key`): what the roll-up engine computes for
+    an area, in one statement, before it calls `evaluate(tree, aggregates=…)`."""
+    return {aggregate_key(node) for node in walk(tree) if node.get("op") in ROLLUP_OPS}
+
+
 def _rollup(tree: dict[str, Any], env: _Env) -> Decimal:
     key = aggregate_key(tree)
     if env.aggregates is not None and key in env.aggregates:

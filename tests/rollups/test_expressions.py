@@ -215,3 +215,15 @@ def test_a_problem_names_the_field_and_the_rule():
         parse("households +")
     assert refused.value.field == "formula" and refused.value.rule == "formula.syntax"
     assert "13" in refused.value.message_zh and "character 13" in refused.value.message_en
+
+
+def test_the_roll_up_engine_is_told_which_aggregates_an_area_level_tree_needs(demo):
+    checked = expressions.check("sum(has_history_museum) / count(units) + sum(households) * 0", formula_catalogue())
+    keys = expressions.aggregate_keys(checked.tree)
+    assert keys == {"count_yes:has_history_museum", "count_units", "sum_units:households"}
+    aggregates = {"count_yes:has_history_museum": 3, "count_units": 12, "sum_units:households": 4000}
+    assert evaluate(checked.tree, aggregates=aggregates) == expressions.Result(Decimal("0.25"))
+    assert evaluate(checked.tree, aggregates={**aggregates, "count_units": 0}).reason == "division_by_zero"
+    assert (
+        evaluate(checked.tree, aggregates={**aggregates, "sum_units:households": None}).reason == "missing:households"
+    )
