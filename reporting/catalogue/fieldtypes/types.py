@@ -55,6 +55,8 @@ class FieldType(ABC):
     is_numeric: ClassVar[bool] = False
     # Whether a value is free text, such as a ledger record's title.
     is_text: ClassVar[bool] = False
+    # How values of this type may roll up along the area tree (`Field.aggregation`), the default first.
+    aggregations: ClassVar[tuple[str, ...]] = ("none",)
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -146,6 +148,7 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 class _Numeric(FieldType):
     constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
     is_numeric = True
+    aggregations = ("sum", "mean", "min", "max", "none")
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < exact(constraints["min"]):
@@ -459,6 +462,7 @@ class DateType(FieldType):
 class BooleanType(FieldType):
     code, label_zh, label_en = "boolean", "是/否", "Yes / no"
     seconds_per_value = 3
+    aggregations = ("count_yes", "none")  # how many units said yes
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:
         if isinstance(raw, bool):
