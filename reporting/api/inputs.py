@@ -247,3 +247,10 @@ class ReplayIn(Input):
 
 class EndpointActiveIn(Input):
     active = Boolean(help_text="false pauses the endpoint, true resumes it")
+
+
+class AggregatesQuery(Input):
+    field = Text(help_text="the code of a field the department subscribes to")
+    period = PeriodText()
+    area = Text(help_text="statutory code of an area inside the jurisdiction")
+    level = Choice(["province", "city", "county", "township", "village"], required=False)

@@ -84,11 +84,11 @@ def check(field_: Field, period: Period, area: Area, level: str) -> None:
 
 _VALUE = {  # the unit's value as a number (integer and decimal fields: JSON numbers, decimal strings)
     "number": (
-        "CASE WHEN jsonb_typeof(value) = 'number' THEN value::text::numeric "
-        "WHEN jsonb_typeof(value) = 'string' AND value #>> '{}' ~ '^[+-]?[0-9]+(\\.[0-9]+)?$' "
-        "THEN (value #>> '{}')::numeric END"
+        "CASE WHEN jsonb_typeof(picked) = 'number' THEN picked::text::numeric "
+        "WHEN jsonb_typeof(picked) = 'string' AND picked #>> '{}' ~ '^[+-]?[0-9]+(\\.[0-9]+)?$' "
+        "THEN (picked #>> '{}')::numeric END"
     ),
-    "yes": "CASE WHEN jsonb_typeof(value) = 'boolean' THEN (CASE WHEN value = 'true'::jsonb THEN 1 ELSE 0 END) END",
+    "yes": "CASE WHEN jsonb_typeof(picked) = 'boolean' THEN (CASE WHEN picked = 'true'::jsonb THEN 1 ELSE 0 END) END",
 }
 _AGGREGATE = {
     Aggregation.SUM: "sum(num)",
@@ -117,7 +117,7 @@ WITH asked AS MATERIALIZED (
 ), current AS MATERIALIZED (
   SELECT asked.unit_id, asked.code, asked.path, {value} AS num, coalesce(own.na, false) AS na
   FROM asked LEFT JOIN own USING (unit_id) LEFT JOIN supplied USING (unit_id),
-  LATERAL (SELECT coalesce(supplied.value, own.value) AS value) picked
+  LATERAL (SELECT coalesce(supplied.value, own.value) AS picked) picked
 )
 """
 
@@ -128,7 +128,7 @@ _ROLLUP_SQL = """
          CASE WHEN depth = %(depth)s THEN array_agg(code ORDER BY code) FILTER (WHERE num IS NULL) END AS missing
   FROM current, LATERAL (
     SELECT d AS depth, split_part(path, '/', d + 1) AS grp, CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
-    FROM generate_series(%(depth)s, %(unit_depth)s) d
+    FROM generate_series(%(depth)s::int, %(unit_depth)s::int) d
   ) levels
   GROUP BY depth, grp, parent
 )
