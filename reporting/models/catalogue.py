@@ -167,15 +167,15 @@ class Field(Bilingual):
         verbose_name_plural = _("fields")
         ordering = ["sheet__order", "order", "code"]
 
-    def clean(self) -> None:
-        problems = fieldtypes.check_definition(self.type, self.constraints)
-        if problems:
-            raise ValidationError({p.field: p.message for p in problems})
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.aggregation:
             self.aggregation = self.field_type.aggregations[0]
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        problems = fieldtypes.check_definition(self.type, self.constraints)
+        if problems:
+            raise ValidationError({p.field: p.message for p in problems})
 
     @property
     def rolls_up(self) -> str:

@@ -88,7 +88,7 @@ _VALUE = {  # the unit's value as a number (integer and decimal fields: JSON num
         "WHEN jsonb_typeof(picked) = 'string' AND picked #>> '{}' ~ '^[+-]?[0-9]+(\\.[0-9]+)?$' "
         "THEN (picked #>> '{}')::numeric END"
     ),
-    "yes": "CASE WHEN jsonb_typeof(picked) = 'boolean' THEN (CASE WHEN picked = 'true'::jsonb THEN 1 ELSE 0 END) END",
+    "yes": ("CASE WHEN jsonb_typeof(picked) = 'boolean' THEN (CASE WHEN picked = 'true'::jsonb THEN 1 ELSE 0 END) END"),
 }
 _AGGREGATE = {
     Aggregation.SUM: "sum(num)",
@@ -127,7 +127,8 @@ _ROLLUP_SQL = """
          count(*) FILTER (WHERE num IS NOT NULL OR na) AS answered, {aggregate} AS value,
          CASE WHEN depth = %(depth)s THEN array_agg(code ORDER BY code) FILTER (WHERE num IS NULL) END AS missing
   FROM current, LATERAL (
-    SELECT d AS depth, split_part(path, '/', d + 1) AS grp, CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
+    SELECT d AS depth, split_part(path, '/', d + 1) AS grp,
+           CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
     FROM generate_series(%(depth)s::int, %(unit_depth)s::int) d
   ) levels
   GROUP BY depth, grp, parent

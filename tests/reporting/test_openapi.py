@@ -51,7 +51,8 @@ def test_every_documented_get_endpoint_answers_with_a_documented_status_and_body
             document = _json_schema({**documented["schema"], "components": schema["components"]})
             jsonschema.validate(response.json(), document)
         checked += 1
-    assert checked == 9  # one-table, submissions, submission, version, catalogue, subscriptions, data, feed, deliveries
+    assert checked == 10  # one-table, submissions, submission, version, catalogue, subscriptions, data, feed,
+    # deliveries, aggregates
 
 
 def test_the_interactive_docs_are_served_without_any_cdn(client, culture_analyst):
@@ -94,4 +95,4 @@ def test_every_operation_documents_what_a_caller_who_must_not_get_through_is_ans
                 assert response.status_code == expected, (method, path, response.status_code)
                 jsonschema.validate(response.json(), _json_schema(error))
             checked += 1
-    assert checked == 13
+    assert checked == 14

@@ -199,9 +199,7 @@ def test_a_derived_township_field_is_not_asked_and_is_answered_by_the_roll_up(de
     derived = Field.objects.create(
         sheet=sheet, code="township_residents", name_zh="全镇常住人口", name_en="Township residents", type="integer"
     )
-    own = Field.objects.create(
-        sheet=sheet, code="township_meetings", name_zh="会议数", name_en="Meetings", type="integer"
-    )
+    Field.objects.create(sheet=sheet, code="township_meetings", name_zh="会议数", name_en="Meetings", type="integer")
     subscribe("culture", ["township_residents", "township_meetings"])
     village_field = Field.objects.get(code="resident_population")
     set_rollup(field=derived, aggregation="sum", rollup_of=village_field, by=office_admin)
