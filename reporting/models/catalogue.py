@@ -183,6 +183,16 @@ class Field(Bilingual):
         return self.aggregation or self.field_type.aggregations[0]
 
     @property
+    def aggregation_options(self) -> list[tuple[str, str]]:
+        """The aggregations its type allows, with their labels (the office's choice)."""
+        labels = dict(Aggregation.choices)
+        return [(value, str(labels[value])) for value in self.field_type.aggregations]
+
+    @property
+    def aggregation_label(self) -> str:
+        return str(dict(Aggregation.choices)[self.rolls_up])
+
+    @property
     def rules(self) -> list[str]:
         """The definition's rules in words (the catalogue shows these, not the JSON)."""
         return fieldtypes.describe(self.type, self.constraints)

@@ -283,3 +283,28 @@ def test_the_threshold_is_the_office_setting(demo, settings):
     [whole] = rollup(field, Q3, county, AreaLevel.COUNTY)
     assert whole.value == _by_hand("resident_population", "sum")[COUNTY] and dt.date.today()
     assert Department.objects.exists()
+
+
+def test_the_office_sets_how_a_field_rolls_up_on_the_catalogue_page_and_sees_it(demo, office_admin, client):
+    client.force_login(office_admin)
+    field = Field.objects.get(code="resident_population")
+    response = client.post("/office/catalogue/", {"action": "rollup", "field": field.pk, "aggregation": "max"})
+    assert response.status_code == 302
+    field.refresh_from_db()
+    assert field.aggregation == "max"
+    page = client.get("/office/catalogue/").content.decode()
+    assert "汇总方式" in page and "最大值" in page
+    refused = client.post("/office/catalogue/", {"action": "rollup", "field": field.pk, "aggregation": "count_yes"})
+    assert refused.status_code == 400 and "该字段类型不能使用此汇总方式" in refused.content.decode()
+    field.refresh_from_db()
+    assert field.aggregation == "max"
+
+
+def test_the_catalogue_api_says_how_each_field_rolls_up(demo, culture_analyst):
+    sheets = token_client(culture_analyst).get("/api/v1/catalogue").json()["sheets"]
+    fields = {f["code"]: f for s in sheets for f in s["fields"]}
+    assert (fields["resident_population"]["aggregation"], fields["has_history_museum"]["aggregation"]) == (
+        "sum",
+        "count_yes",
+    )
+    assert (fields["activity_title"]["aggregation"], fields["resident_population"]["rollup_of"]) == ("none", None)
