@@ -308,3 +308,27 @@ def test_the_catalogue_api_says_how_each_field_rolls_up(demo, culture_analyst):
         "count_yes",
     )
     assert (fields["activity_title"]["aggregation"], fields["resident_population"]["rollup_of"]) == ("none", None)
+
+
+def test_an_aggregates_read_runs_a_fixed_number_of_statements_however_many_areas_and_filings(demo, culture_analyst):
+    from tests.statements import count_statements
+
+    client = token_client(culture_analyst)
+
+    def statements(level: str) -> int:
+        client.get(
+            "/api/v1/aggregates", {"field": "resident_population", "period": "2026Q4", "area": COUNTY, "level": level}
+        )  # warm, as the other counts do
+        with count_statements() as sent:
+            response = client.get(
+                "/api/v1/aggregates",
+                {"field": "resident_population", "period": "2026Q4", "area": COUNTY, "level": level},
+            )
+        assert response.status_code == 200
+        return len(sent)
+
+    few = statements("township")  # 12 areas, nothing filed
+    for code in _townships():
+        _file(_villages(code), {"resident_population": 10})
+    assert statements("township") == few  # 12 areas, 150 filings, every cell published: access records written
+    assert statements("village") == few  # 150 areas
