@@ -97,14 +97,10 @@ class AggregatesView(APIView):
         assert field is not None and area is not None and subscription is not None
         period = Period.parse(params["period"])
         level = params.get("level") or area.level
-        items = rollups.rollup(field, period, area, level)
+        query = rollups.prepare(field, period, area, level)
+        items = rollups.run(query)
         rollups.record_aggregate_access(
-            department_id=department.pk,
-            subscription_id=subscription,
-            field_=field,
-            period=period,
-            area=area,
-            items=items,
+            department_id=department.pk, subscription_id=subscription, query=query, items=items
         )
         return Response(
             {

@@ -183,18 +183,39 @@ def min_cell() -> int:
     return settings.ONETABLE_MIN_CELL
 
 
-def rollup(field_: Field, period: Period, area: Area, level: str) -> list[Aggregate]:
-    """The aggregate of `field_` for `period` in each area at `level` inside `area`, in area-code order, each
-    with its coverage and suppressed when publishing it could reveal a unit's value (module docstring)."""
+@dataclass
+class RollupQuery:
+    """A checked roll-up: the field rolled up, and the statement's parameters (scopes read once)."""
+
+    field: Field
+    basis: Field
+    period: Period
+    level: str
+    params: dict[str, Any]
+
+
+def prepare(field_: Field, period: Period, area: Area, level: str) -> RollupQuery:
+    """Check the input (Problems name each bad parameter) and read the scopes asking the field."""
     check(field_, period, area, level)
     basis, params = _params(field_, period, area, level)
     if not params["scopes"]:
         params["scopes"] = ["-"]  # asked of no unit: every area answers 0 asked
-    aggregate = _AGGREGATE[Aggregation(basis.rolls_up)]
+    return RollupQuery(field_, basis, period, level, params)
+
+
+def rollup(field_: Field, period: Period, area: Area, level: str) -> list[Aggregate]:
+    """The aggregate of `field_` for `period` in each area at `level` inside `area`, in area-code order, each
+    with its coverage and suppressed when publishing it could reveal a unit's value (module docstring)."""
+    return run(prepare(field_, period, area, level))
+
+
+def run(query: RollupQuery) -> list[Aggregate]:
+    """The prepared roll-up, by one statement."""
+    aggregate = _AGGREGATE[Aggregation(query.basis.rolls_up)]
     with connection.cursor() as cursor:
-        cursor.execute(_current_sql(basis) + _ROLLUP_SQL.replace("{aggregate}", aggregate), params)
+        cursor.execute(_current_sql(query.basis) + _ROLLUP_SQL.replace("{aggregate}", aggregate), query.params)
         rows = cursor.fetchall()
-    return _publish(rows, params["depth"], params["unit_depth"], level, str(period))
+    return _publish(rows, query.params["depth"], query.params["unit_depth"], query.level, str(query.period))
 
 
 def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period: str) -> list[Aggregate]:
@@ -255,24 +276,22 @@ ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' D
 
 
 def record_aggregate_access(
-    *, department_id: int, subscription_id: int, field_: Field, period: Period, area: Area, items: list[Aggregate]
+    *, department_id: int, subscription_id: int, query: RollupQuery, items: list[Aggregate]
 ) -> None:
     """One statement: each unit whose value went into a published aggregate gets one access record per
-    department, field and period, however often the department reads it (ON CONFLICT DO NOTHING)."""
+    department, field and period, however often the department reads it (ON CONFLICT DO NOTHING); run even
+    when nothing was published, so that a read's statements do not depend on what it found."""
     published = sorted(a.path + "%" for a in items if not a.suppressed and a.value is not None and a.path)
-    if not published:
-        return
-    basis, params = _params(field_, period, area, items[0].level)
-    params |= {
+    params = query.params | {
         "department": department_id,
         "subscription": subscription_id,
-        "sheet": field_.sheet_id,
-        "fields": [field_.code],
+        "sheet": query.field.sheet_id,
+        "fields": [query.field.code],
         "kind": AccessKind.AGGREGATED.value,
         "published": published,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_current_sql(basis) + _RECORD_SQL, params)
+        cursor.execute(_current_sql(query.basis) + _RECORD_SQL, params)
 
 
 def levels_below(area: Area) -> list[str]:
