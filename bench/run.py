@@ -509,7 +509,7 @@ def main(argv: list[str]) -> int:
         return compare.main(argv[1:])
     from django.core.management import call_command
 
-    from bench import compare, delivered, export, fanout, faults, memory, province, submit
+    from bench import compare, delivered, export, fanout, faults, memory, province, rollup, submit
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -528,6 +528,7 @@ def main(argv: list[str]) -> int:
     fanned = fanout.main(quick)
     report = export.main(quick, months) | {"bound_mb": export.PEAK_BOUND_MB}
     faulted = faults.main(quick)
+    rolled = rollup.main(quick, months)
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -537,6 +538,7 @@ def main(argv: list[str]) -> int:
         + render_fanout(fanned)
         + render_memory(memory_figures, submitted, reached)
         + faults.render(faulted["trickle"], faulted["kills"], faulted["hung"], quick)
+        + rollup.render(rolled)
         + CHANGES
         + comparisons
     )

@@ -332,3 +332,30 @@ def test_an_aggregates_read_runs_a_fixed_number_of_statements_however_many_areas
         _file(_villages(code), {"resident_population": 10})
     assert statements("township") == few  # 12 areas, 150 filings, every cell published: access records written
     assert statements("village") == few  # 150 areas
+
+
+def test_the_unit_sees_on_its_data_use_page_that_its_value_went_into_an_aggregate(demo, culture_analyst, client):
+    _api(culture_analyst, field="resident_population", period="2026Q3", level="township")
+    _api(culture_analyst, field="resident_population", period="2026Q3", level="county")
+    cadre = User.objects.get(username="village")
+    client.force_login(cadre)
+    page = client.get("/fill/data-use/").content.decode()
+    assert "计入汇总" in page and culture_analyst.department.name in page
+    assert AccessRecord.objects.filter(unit=cadre.unit, kind="aggregated").count() == 1
+
+
+def test_a_units_current_value_is_its_registers_supply_when_there_is_one_and_never_both(demo, civil_analyst):
+    """Issue 19's one current value: the source's supplied value where it has one, else the unit's own."""
+    civil = civil_analyst.department
+    Field.objects.filter(code="elderly_over_60").update(source=civil)
+    field = Field.objects.select_related("sheet").get(code="elderly_over_60")
+    township = _townships()[0]
+    villages = _villages(township)
+    _file(villages, {"elderly_over_60": 100})  # every village's own filing says 100
+    sheet = Sheet.objects.get(code="village_basics")
+    for unit in villages[:4]:  # the register supplies 7 for four of them
+        supply = Submission.objects.create(unit=unit, source=civil, sheet=sheet, period="2026Q4", period_start=Q4.start)
+        SubmissionVersion.objects.create(submission=supply, number=1, values={"elderly_over_60": 7}, by=civil_analyst)
+    [cell] = rollup(field, Q4, Area.objects.get(code=township), AreaLevel.TOWNSHIP)
+    assert (cell.reported, cell.asked) == (len(villages), len(villages))
+    assert cell.value == 4 * 7 + (len(villages) - 4) * 100
