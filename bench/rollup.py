@@ -28,7 +28,7 @@ REPORT = ROOT / "docs" / "benchmarks.md"
 ROUNDS = 7
 
 _ANCHOR_SQL = """
-SELECT split_part(a.path, '/', 5) AS township, count(*) AS asked, count(v."values" -> %(field)s) AS reported,
+SELECT split_part(a.path, '/', 4) AS township, count(*) AS asked, count(v."values" -> %(field)s) AS reported,
        sum((v."values" ->> %(field)s)::numeric) AS value
 FROM core_unit u JOIN core_area a ON a.id = u.area_id
 LEFT JOIN reporting_submission s ON s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s

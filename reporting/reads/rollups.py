@@ -49,7 +49,7 @@ class Aggregate:
     asked: int  # units whose one table asks the field for the period
     not_reported: list[str] = field(default_factory=list)  # asked units without a value, by area code
     suppressed: bool = False
-    path: str = ""  # the area's path (access records are written for published areas)
+    path: str = ""  # the area's path: access records are written for the units of published areas
 
 
 def basis_of(field_: Field) -> Field:
@@ -104,12 +104,12 @@ _CURRENT_SQL = """
 WITH asked AS MATERIALIZED (
   SELECT u.id AS unit_id, a.code, a.path FROM core_unit u JOIN core_area a ON a.id = u.area_id
   WHERE a.level = %(unit_level)s AND a.path LIKE %(within)s AND a.path LIKE ANY(%(scopes)s)
-), own AS (
+), own AS MATERIALIZED (
   SELECT s.unit_id, v."values" -> %(field)s AS value, v.not_applicable ? %(field)s AS na
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
   WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id IS NULL
-), supplied AS (
+), supplied AS MATERIALIZED (
   SELECT s.unit_id, v."values" -> %(field)s AS value
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
@@ -125,11 +125,11 @@ _ROLLUP_SQL = """
 , cells AS (
   SELECT depth, grp, parent, count(*) AS asked, count(num) AS reported,
          count(*) FILTER (WHERE num IS NOT NULL OR na) AS answered, {aggregate} AS value,
-         CASE WHEN depth = %(depth)s THEN array_agg(code ORDER BY code) FILTER (WHERE num IS NULL) END AS missing
+         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE num IS NULL) END AS missing
   FROM current, LATERAL (
     SELECT d AS depth, split_part(path, '/', d + 1) AS grp,
            CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
-    FROM generate_series(%(depth)s::int, %(unit_depth)s::int) d
+    FROM generate_series(%(depth)s::int, greatest(%(depth)s::int, %(unit_depth)s::int - 1)) d
   ) levels
   GROUP BY depth, grp, parent
 )
@@ -257,7 +257,7 @@ def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period:
                 value=value if shown else None,
                 reported=reported,
                 asked=asked,
-                not_reported=list(missing or []),
+                not_reported=sorted(missing or []),
                 suppressed=not shown and reported > 0,
                 path=path or "",
             )
@@ -265,12 +265,26 @@ def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period:
     return sorted(found, key=lambda a: a.area)
 
 
+# The units of the published areas that gave a value: a published area is complete (every asked unit answered),
+# so they are its asked units less those that answered "not applicable" with no supplied value; read off the
+# versions' small `not_applicable` objects, without a second pass over the values.
 _RECORD_SQL = """
 INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
                                     kind, at)
-SELECT unit_id, %(department)s, %(subscription)s, %(sheet)s, %(period)s, '', %(fields)s, %(kind)s, now()
-FROM current WHERE num IS NOT NULL AND path LIKE ANY(%(published)s)
-ORDER BY unit_id
+SELECT u.id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '', %(fields)s, %(kind)s, now()
+FROM core_unit u JOIN core_area a ON a.id = u.area_id
+WHERE a.level = %(unit_level)s AND a.path LIKE ANY(%(published)s::text[]) AND a.path LIKE ANY(%(scopes)s)
+  AND (NOT EXISTS (
+         SELECT 1 FROM reporting_submission s
+         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
+           AND s.source_id IS NULL AND v.not_applicable ? %(field)s)
+       OR EXISTS (
+         SELECT 1 FROM reporting_submission s
+         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
+           AND s.source_id = %(source)s AND v."values" ? %(field)s))
+ORDER BY u.id
 ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
 """
 
@@ -281,17 +295,16 @@ def record_aggregate_access(
     """One statement: each unit whose value went into a published aggregate gets one access record per
     department, field and period, however often the department reads it (ON CONFLICT DO NOTHING); run even
     when nothing was published, so that a read's statements do not depend on what it found."""
-    published = sorted(a.path + "%" for a in items if not a.suppressed and a.value is not None and a.path)
     params = query.params | {
         "department": department_id,
         "subscription": subscription_id,
-        "sheet": query.field.sheet_id,
+        "record_sheet": query.field.sheet_id,
         "fields": [query.field.code],
         "kind": AccessKind.AGGREGATED.value,
-        "published": published,
+        "published": sorted(a.path + "%" for a in items if a.value is not None and not a.suppressed and a.path),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_current_sql(query.basis) + _RECORD_SQL, params)
+        cursor.execute(_RECORD_SQL, params)
 
 
 def levels_below(area: Area) -> list[str]:
