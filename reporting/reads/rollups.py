@@ -273,7 +273,8 @@ INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, she
                                     kind, at)
 SELECT u.id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '', %(fields)s, %(kind)s, now()
 FROM core_unit u JOIN core_area a ON a.id = u.area_id
-WHERE a.level = %(unit_level)s AND a.path LIKE ANY(%(published)s::text[]) AND a.path LIKE ANY(%(scopes)s)
+JOIN unnest(%(published)s::text[]) published (code) ON published.code = split_part(a.path, '/', %(depth)s + 1)
+WHERE a.level = %(unit_level)s AND a.path LIKE %(within)s AND a.path LIKE ANY(%(scopes)s)
   AND (NOT EXISTS (
          SELECT 1 FROM reporting_submission s
          JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
@@ -301,7 +302,7 @@ def record_aggregate_access(
         "record_sheet": query.field.sheet_id,
         "fields": [query.field.code],
         "kind": AccessKind.AGGREGATED.value,
-        "published": sorted(a.path + "%" for a in items if a.value is not None and not a.suppressed and a.path),
+        "published": sorted(a.area for a in items if a.value is not None and not a.suppressed),
     }
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_SQL, params)
