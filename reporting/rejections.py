@@ -262,6 +262,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "编码“{code}”已被目录中的字段或指标使用",
         "the code “{code}” is already used by a field or an indicator of the catalogue",
     ),
+    # roll-ups (reporting/reads/rollups.py) and derived roll-up fields
+    "aggregate.field": (
+        "不是您可查询汇总的字段（须订阅该字段，且订阅范围包含所选区域）",
+        "is not a field whose aggregates you may read (a subscription to it whose scope contains the area)",
+    ),
+    "aggregate.none": ("该字段不汇总（目录中汇总方式为“不汇总”）", "does not roll up (its aggregation is “none”)"),
+    "aggregate.ledger": (
+        "台账字段按记录汇总，请使用指标（如 count、sum）",
+        "is a ledger field: ledgers are summed by indicators (count, sum), not rolled up",
+    ),
+    "aggregate.level": (
+        "层级须在所选区域及其下级之间，且不低于该字段的填报层级",
+        "must be the area's own level or one below it, not below the level the field is filed at",
+    ),
+    "aggregate.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
+    "rollup_of.invalid": (
+        "汇总来源须为同一报告期类型、下级单位填报的数值或是否字段，且本字段须为数值字段",
+        "must be a numeric or yes/no field of the same period type filed by units of a lower level, "
+        "and this field must be numeric",
+    ),
+    "aggregation.invalid": ("该字段类型不能使用此汇总方式", "is not an aggregation this field's type allows"),
 }
 
 

@@ -146,7 +146,7 @@ class CatalogueView(APIView):
     def get(self, request: Request) -> Response:
         access_department(request.user)
         sheets = Sheet.objects.filter(status=Status.ACTIVE).prefetch_related(
-            Prefetch("fields", queryset=Field.objects.active().order_by("order", "code"))
+            Prefetch("fields", queryset=Field.objects.active().select_related("rollup_of").order_by("order", "code"))
         )
         return Response(
             {
@@ -167,6 +167,8 @@ class CatalogueView(APIView):
                                 "stable": f.stable,
                                 "constraints": f.constraints,
                                 "schema": f.field_type.json_schema(f.constraints),
+                                "aggregation": f.rolls_up,
+                                "rollup_of": f.rollup_of.code if f.rollup_of else None,
                             }
                             for f in s.fields.all()
                         ],

@@ -58,8 +58,10 @@ class Claim:
 
 
 def _claims(subscriptions, fields):
-    """The subscription-field pairs of these subscriptions on these fields, each field asked on some day."""
-    return Subscription.fields.through.objects.filter(subscription__in=subscriptions, field__in=fields.asked_on())
+    """The subscription-field pairs of these subscriptions on these fields, each field asked on some day. A
+    derived roll-up field (`Field.rollup_of`) is never asked: the roll-up engine answers it."""
+    asked = fields.asked_on().filter(rollup_of__isnull=True)
+    return Subscription.fields.through.objects.filter(subscription__in=subscriptions, field__in=asked)
 
 
 def _claims_on(unit: Unit):

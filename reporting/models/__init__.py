@@ -4,6 +4,7 @@
 # In this order: each module imports at its top only the ones above it (relations are strings).
 from reporting.models.catalogue import (
     CODE,
+    Aggregation,
     Cadence,
     Status,
     Bilingual,
@@ -47,6 +48,7 @@ __all__ = [
     "SENDABLE",
     "AccessKind",
     "AccessRecord",
+    "Aggregation",
     "AllowedNetwork",
     "Bilingual",
     "Cadence",

@@ -97,6 +97,17 @@ class Sheet(Bilingual):
             raise ValidationError({"record_date_field": "台账须指定记录日期字段 / a ledger needs a record date field"})
 
 
+class Aggregation(models.TextChoices):
+    """How a field's values roll up over the units inside an area (`reporting.reads.rollups`)."""
+
+    SUM = "sum", _("Sum")
+    MEAN = "mean", _("Mean")
+    MIN = "min", _("Minimum")
+    MAX = "max", _("Maximum")
+    COUNT_YES = "count_yes", _("Units that said yes")
+    NONE = "none", _("Not rolled up")
+
+
 class FieldQuerySet(models.QuerySet["Field"]):
     def active(self) -> FieldQuerySet:
         return self.filter(status=Status.ACTIVE, sheet__status=Status.ACTIVE)
@@ -135,6 +146,20 @@ class Field(Bilingual):
         verbose_name=_("source department"),
     )
 
+    # How its values roll up along the area tree; its type's default (`FieldType.aggregations[0]`) unless the
+    # office chose another its type allows.
+    aggregation = models.CharField(_("aggregation"), max_length=10, choices=Aggregation.choices, blank=True)
+    # A derived roll-up field (a township's figure that is the roll-up of a village field of the same period
+    # type): never asked of its units (the one table skips it), answered by the roll-up engine.
+    rollup_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rolled_up_as",
+        verbose_name=_("roll-up of"),
+    )
+
     objects = FieldQuerySet.as_manager()
 
     class Meta:
@@ -142,10 +167,30 @@ class Field(Bilingual):
         verbose_name_plural = _("fields")
         ordering = ["sheet__order", "order", "code"]
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.aggregation:
+            self.aggregation = self.field_type.aggregations[0]
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         problems = fieldtypes.check_definition(self.type, self.constraints)
         if problems:
             raise ValidationError({p.field: p.message for p in problems})
+
+    @property
+    def rolls_up(self) -> str:
+        """Its aggregation, or its type's default when none was stored yet."""
+        return self.aggregation or self.field_type.aggregations[0]
+
+    @property
+    def aggregation_options(self) -> list[tuple[str, str]]:
+        """The aggregations its type allows, with their labels (the office's choice)."""
+        labels = dict(Aggregation.choices)
+        return [(value, str(labels[value])) for value in self.field_type.aggregations]
+
+    @property
+    def aggregation_label(self) -> str:
+        return str(dict(Aggregation.choices)[self.rolls_up])
 
     @property
     def rules(self) -> list[str]:

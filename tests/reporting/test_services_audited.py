@@ -252,6 +252,9 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         by=_office(),
         today=TODAY,
     ),
+    (f"{C}.set_rollup", "field.rollup_changed"): lambda settings: catalogue.set_rollup(
+        field=Field.objects.get(code="resident_population"), aggregation="mean", by=_office()
+    ),
     (f"{C}.retire_field", "field.retired"): lambda settings: catalogue.retire_field(
         field=Field.objects.get(code="library_books"), reason="改由图书馆系统统计", by=_office(), today=TODAY
     ),

@@ -59,6 +59,8 @@ class FieldType(ABC):
     dhis2_value_type: ClassVar[str] = "TEXT"
     # What a value is in a formula (reporting/catalogue/expressions.py): number, text, boolean or other.
     expression_kind: ClassVar[str] = "other"
+    # How values of this type may roll up along the area tree (`Field.aggregation`), the default first.
+    aggregations: ClassVar[tuple[str, ...]] = ("none",)
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -167,6 +169,7 @@ class _Numeric(FieldType):
     constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
     is_numeric = True
     expression_kind = "number"
+    aggregations = ("sum", "mean", "min", "max", "none")
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < exact(constraints["min"]):
@@ -494,6 +497,7 @@ class BooleanType(FieldType):
     dhis2_value_type = "BOOLEAN"
     expression_kind = "boolean"
     seconds_per_value = 3
+    aggregations = ("count_yes", "none")  # how many units said yes
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:
         if isinstance(raw, bool):
