@@ -265,10 +265,13 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
     sheet = access_unit_sheet(unit, sheet_code)
     if not sheet.is_ledger:
         raise Http404
+    # the unit's own records and those a source department supplied from its register (shown as supplied: they
+    # are not the unit's to confirm); a supplied record whose values were all withdrawn is gone
     records = (
-        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet, submission__source=None)
+        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
         .filter(number=F("submission__current_version"))
-        .select_related("submission")
+        .exclude(submission__source__isnull=False, values={})
+        .select_related("submission__source")
         .order_by("-submission__record_date", "-submission_id")[:200]
     )
     fields = {f.code: f for f in sheet.fields.all()}
