@@ -174,3 +174,28 @@ def test_the_supply_api_takes_records_as_json_and_csv(civil, village_cadre):
         ("2", "activity_date", "source.record_date")
     ]
     assert Submission.objects.supplies().count() == 2
+
+
+def test_subscribers_read_a_supplied_record_as_the_registers_minimised(civil, village_cadre):
+    area = village_cadre.unit.area.code
+    day = timezone.localdate().replace(day=1)
+    _supply(civil, _rows(area, "D-1", activity_date=day.isoformat(), attendance=30, volunteers_involved=4))
+    period = day.strftime("%Y%m")
+
+    def get(username: str):
+        client = token_client(User.objects.get(username=username))
+        return client.get("/api/v1/data", {"sheet": "cultural_activity", "period_from": period, "period_to": period})
+
+    def read(username: str) -> list[dict]:
+        answer = get(username)
+        assert answer.status_code == 200, answer.content
+        return [r for r in answer.json()["rows"] if r["unit"]["code"] == area]
+
+    (theirs,) = read("propaganda")
+    assert theirs["values"] == {"activity_date": day.isoformat(), "attendance": 30, "volunteers_involved": 4}
+    assert set(theirs["origin"].values()) == {"register"}
+    (culture,) = read("culture")  # the culture bureau takes attendance but not the volunteers
+    assert culture["values"] == {"activity_date": day.isoformat(), "attendance": 30}
+    # the source holds no subscription to the ledger: it reads nothing by being a source
+    refused = get("civil")
+    assert (refused.status_code, refused.json()["code"]) == (400, "sheet.unknown")
