@@ -1,0 +1,166 @@
+"""DHIS2 read memory (issue 19): `GET /dhis2/api/dataValueSets` for one department and one month of the province
+streams in constant memory.
+
+`python -m bench.dhis2_read [--quick]` (also part of `python3 dev.py bench`): on the province data set
+(`bench/province.py`), the export benchmark's department (`export.department_index`: a bureau taking 10–40 of the
+200 fields) reads the last month of history for the whole province (20,000 villages) through the real view, as
+JSON and as DHIS2's CSV, in a fresh process that consumes the streamed body chunk by chunk; its peak RSS growth is
+compared with the same read for one city (about a tenth of the rows), interleaved round by round. Constant memory:
+the whole province costs about what the city costs, not ten times as much. Appends a dated section to
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "docs" / "benchmarks.md"
+MEMORY_BOUND_MB = 200
+
+
+def prepare(months: int) -> dict:
+    """The province history, the department, the month read and the city read for the tenth."""
+    from bench import export, province
+    from core.models import Area, Department
+    from core.tokens import department_system_user, issue_token
+
+    data = province.ensure(months)
+    department = Department.objects.get(code=f"prov-dept-{export.department_index():02d}")
+    _row, token = issue_token(user=department_system_user(department=department), name="bench-dhis2")
+    city = Area.objects.filter(level="city", code__startswith="99").order_by("code").first()
+    assert city is not None
+    return {
+        "department": department.code,
+        "token": token,
+        "period": str(province.history_periods(months)[-1]),
+        "province": province.PROVINCE_CODE,
+        "city": city.code,
+        "villages": len(data.village_unit_ids),
+        "city_villages": Area.objects.filter(level="village", path__startswith=city.path).count(),
+        "sheet": province.SHEET,
+    }
+
+
+def child(facts_json: str, org_unit: str, suffix: str) -> None:
+    """In a fresh process: read the data value set, consuming the stream; print seconds, bytes, values, RSS."""
+    import resource
+
+    import django
+
+    django.setup()
+    from django.test import Client, override_settings
+
+    facts = json.loads(facts_json)
+    url = f"/dhis2/api/dataValueSets{suffix}"
+    params = {"dataSet": facts["sheet"], "period": facts["period"], "orgUnit": org_unit, "children": "true"}
+    client = Client()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    size = lines = 0
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        response = client.get(url, params, HTTP_AUTHORIZATION=f"Bearer {facts['token']}")
+        assert response.status_code == 200, response.status_code
+        for chunk in response.streaming_content:
+            size += len(chunk)
+            lines += chunk.count(b"\n") if suffix == ".csv" else chunk.count(b'"dataElement"')
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    values = lines - 1 if suffix == ".csv" else lines  # the CSV's header line
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "bytes": size,
+                "values": values,
+                "growth_mb": (peak - baseline) / 1024,
+                "peak_mb": peak / 1024,
+            }
+        )
+    )
+
+
+def _run(facts: dict, org_unit: str, suffix: str) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from bench.dhis2_read import child; child({json.dumps(facts)!r}, {org_unit!r}, {suffix!r})",
+        ],
+        cwd=ROOT,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(quick: bool) -> dict:
+    facts = prepare(2 if quick else 24)
+    rounds = 1 if quick else 2
+    runs: dict[str, list[dict]] = {}
+    for _ in range(rounds):
+        for suffix in ("", ".csv"):
+            for name, org_unit in (("province", facts["province"]), ("city", facts["city"])):
+                result = _run(facts, org_unit, suffix)
+                runs.setdefault(f"{name}{suffix or '.json'}", []).append(result)
+                print(
+                    f"{name}{suffix or '.json'}: {result['values']:,} values, {result['seconds']:.1f} s, "
+                    f"RSS growth {result['growth_mb']:.0f} MB",
+                    flush=True,
+                )
+    return {**facts, "runs": runs}
+
+
+def render(r: dict, quick: bool) -> str:
+    lines = [
+        "",
+        f"## DHIS2 read memory (issue 19), 2026-11-29{' (quick mode)' if quick else ''}",
+        "",
+        f"`python -m bench.dhis2_read`: `GET /dhis2/api/dataValueSets` for {r['department']} (the export "
+        f"benchmark's department), month {r['period']}, the whole province ({r['villages']:,} villages, "
+        f"`orgUnit={r['province']}&children=true`) against one city ({r['city_villages']:,} villages), each in a "
+        "fresh process consuming the streamed body through the real view (access records written); interleaved. "
+        "Peak RSS growth is the process's peak during the read above its peak after `django.setup()`.",
+        "",
+        "| read | values | body (MB) | seconds | values/s | peak RSS growth (MB) | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in r["runs"].items():
+        for run in runs:
+            lines.append(
+                f"| {name} | {run['values']:,} | {run['bytes'] / 1e6:.1f} | {run['seconds']:.1f} | "
+                f"{run['values'] / run['seconds']:,.0f} | {run['growth_mb']:.0f} | {run['peak_mb']:.0f} |"
+            )
+    ratios = []
+    for suffix in (".json", ".csv"):
+        whole = max(run["growth_mb"] for run in r["runs"][f"province{suffix}"])
+        tenth = max(run["growth_mb"] for run in r["runs"][f"city{suffix}"])
+        rows = r["runs"][f"province{suffix}"][0]["values"] / max(1, r["runs"][f"city{suffix}"][0]["values"])
+        ratios.append(
+            f"{suffix[1:].upper()}: {rows:.1f}× the values, peak growth {whole:.0f} MB against {tenth:.0f} MB "
+            f"({'within' if whole < MEMORY_BOUND_MB else '**over**'} {MEMORY_BOUND_MB} MB)"
+        )
+    lines += ["", "Constant memory: " + "; ".join(ratios) + ".", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    quick = "--quick" in sys.argv
+    figures = main(quick)
+    section = render(figures, quick)
+    print(section)
+    REPORT.write_text(REPORT.read_text().rstrip("\n") + "\n" + section)
