@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from openpyxl import Workbook, load_workbook
 from django.utils import timezone
 
 from core.models import Department, Unit, User
 from reporting.models import Delivery, Field, Submission
 from reporting.services.ledger_supplies import RECORD_NAMESPACE
 from reporting.services.supplies import SupplyRow, supply_values
-from tests.reporting.helpers import token_client
+from tests.reporting.helpers import text_of, token_client
 
 URL = "/api/v1/department/supplies"
 
@@ -199,3 +202,39 @@ def test_subscribers_read_a_supplied_record_as_the_registers_minimised(civil, vi
     # the source holds no subscription to the ledger: it reads nothing by being a source
     refused = get("civil")
     assert (refused.status_code, refused.json()["code"]) == (400, "sheet.unknown")
+
+
+def test_the_upload_page_takes_an_xlsx_with_a_record_column_and_its_template_has_one(civil, village_cadre):
+    client = Client()
+    client.force_login(User.objects.get(username="civil"))
+    template = client.get("/department/supplies/template.xlsx")
+    lines = list(load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
+    assert lines[0] == ("unit", "period", "field", "value", "record")
+    assert {line[2] for line in lines[1:]} == {"attendance", "volunteers_involved", "activity_date"}
+
+    area = village_cadre.unit.area.code
+    day = timezone.localdate().replace(day=1).isoformat()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "台账"
+    for line in (
+        ["unit", "period", "field", "value", "record"],
+        [area, None, "activity_date", day, 1001],  # a record id typed as a number is a code
+        [area, None, "attendance", 25, 1001],
+        [area, None, "attendance", 8, 1002],  # no date for this record
+    ):
+        sheet.append(line)
+    body = io.BytesIO()
+    workbook.save(body)
+    refused = client.post("/department/supplies/", {"file": SimpleUploadedFile("r.xlsx", body.getvalue())})
+    assert refused.status_code == 400
+    text = text_of(refused.content.decode())
+    assert "「台账」第 4 行" in text and "活动日期" in text
+    assert not Submission.objects.supplies().exists()
+    partial = client.post(
+        "/department/supplies/", {"file": SimpleUploadedFile("r.xlsx", body.getvalue()), "partial": "on"}
+    )
+    assert partial.status_code == 200
+    record = Submission.objects.supplies().get()
+    assert record.record_key == uuid.uuid5(RECORD_NAMESPACE, "civil:1001")
+    assert record.versions.get().values == {"activity_date": day, "attendance": 25}
