@@ -192,11 +192,12 @@ def check_records(
 def _date_problem(
     code: str, name_zh: str, name_en: str, record: str, day: str | None, today: dt.date, latest: dt.date, lead: int
 ) -> Problem:
+    params: dict[str, Any]
     if day is None:
         params = {"record": record, "date": name_zh, "date_en": name_en}
         return Problem(field=code, rule="source.record_date", params=params)
     if lead:
-        params: dict[str, Any] = {"why": "after_latest", "day": day, "latest": latest, "lead": lead}
+        params = {"why": "after_latest", "day": day, "latest": latest, "lead": lead}
     else:
         params = {"why": "after_today", "day": day, "today": today}
     return Problem(field=code, rule="period.not_open", params=params)

@@ -428,7 +428,8 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
     seq = 0
     while chunk := list(itertools.islice(stream, CHUNK)):
         checker.load(chunk)  # queries first: a connection in COPY takes no other statement
-        good, records = [], []
+        good: list[tuple] = []
+        records: list[tuple] = []
         for r in chunk:
             seq += 1
             try:

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from openpyxl import Workbook, load_workbook
 from django.utils import timezone
+from openpyxl import Workbook, load_workbook
 
 from core.models import Department, Unit, User
 from reporting.models import Delivery, Field, Submission
