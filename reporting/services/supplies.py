@@ -127,6 +127,7 @@ class _Checker:
         self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
         self.sheets: dict[int, Any] = {}
         self.ledgers: dict[int, bool] = {}  # ledger sheet id: whether the department is the source of a field on it
+        self.records = 0  # ledger record values staged (ledger_supplies)
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
@@ -373,10 +374,10 @@ def supply_values(
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_STAGE_SQL)
-            cursor.execute(ledger.STAGE_SQL)
             _stage(cursor, checker, rows, result)
             _repeats(cursor, result)
-            _check_records(cursor, checker, result)
+            if checker.records:  # ledger records: their steps run only when some row named one
+                _check_records(cursor, checker, result)
             if result.refused and atomic:
                 raise _Rollback
             params = {"department": department.pk, "by": by.pk}
@@ -386,12 +387,13 @@ def supply_values(
             imported, updated, ignored, deleted = (int(n) for n in cursor.fetchone())
             result.imported, result.updated, result.deleted = imported, updated, deleted
             result.ignored += ignored
-            for name, n in zip(
-                ("imported", "updated", "ignored", "deleted"),
-                ledger.judge_records(cursor, department_id=department.pk),
-                strict=True,
-            ):
-                setattr(result, name, getattr(result, name) + n)
+            if checker.records:
+                for name, n in zip(
+                    ("imported", "updated", "ignored", "deleted"),
+                    ledger.judge_records(cursor, department_id=department.pk),
+                    strict=True,
+                ):
+                    setattr(result, name, getattr(result, name) + n)
             if dry_run:
                 raise _Rollback
             store: dict[str, Any] = {
@@ -401,7 +403,8 @@ def supply_values(
             }
             for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
                 cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
-            ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)
+            if checker.records:
+                ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)
             _deliver(cursor, checker, result)
             cursor.execute("DROP TABLE supply_stage, supply_change")
             result.stored = bool(result.versions)
@@ -449,6 +452,9 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
             for item in good:
                 copy.write_row(item)
         if records:
+            if not checker.records:
+                cursor.execute(ledger.STAGE_SQL)
+            checker.records += len(records)
             with cursor.copy(ledger.COPY_STAGE) as copy:
                 for item in records:
                     copy.write_row(item)

@@ -86,4 +86,4 @@ def test_a_field_without_a_source_carries_no_marker(village_cadre, civil_analyst
     assert "610" in row  # households, typed by the unit
     for marker in ("部门数据", "已确认", "有异议"):
         assert marker not in row
-    assert "带标记的数值来自数源部门" not in html
+    assert "由数源部门提供" not in html
