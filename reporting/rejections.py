@@ -184,6 +184,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "台账“{sheet}”的记录须带记录编号（record）",
         "a record of the ledger “{sheet}” needs its record id (record)",
     ),
+    "source.record": (
+        "记录编号（record）须为不超过 100 个字符的文字",
+        "the record id (record) must be text of at most 100 characters",
+    ),
+    "source.record_date": (
+        "记录“{record}”缺少{date}：台账记录的每次提供都须带上日期",
+        "the record “{record}” has no {date_en}: each supply of a ledger record carries its date",
+    ),
+    "source.record_conflict": (
+        "记录编号“{record}”已属于另一填报单位或另一台账",
+        "the record id “{record}” already belongs to another unit or another ledger",
+    ),
+    "source.record_duplicate": (
+        "与第 {first} 行是同一记录和字段，但值不同",
+        "has the same record and field as row {first} but a different value",
+    ),
     "supply.row": (
         "每行须为含 unit、period、field、value 的对象",
         "each row must be an object with unit, period, field and value",

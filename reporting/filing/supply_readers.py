@@ -30,9 +30,12 @@ _LONGEST_ROW = 1 << 20  # a row longer than this is not a row: refuse instead of
 
 def row_from(label: str, item: Any) -> SupplyRow:
     """One supply row from a JSON object (or a dict read from a CSV/XLSX row), refused by row if malformed."""
-    if not isinstance(item, dict) or not all(k in item for k in ("unit", "period", "field")):
+    # a ledger record's row (with `record`) needs no period: its record's date gives it
+    if not isinstance(item, dict) or not all(k in item for k in ("unit", "field")):
         return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
-    unit, period, code, value = item["unit"], item["period"], item["field"], item.get("value")
+    if "period" not in item and item.get("record") in (None, ""):
+        return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
+    unit, period, code, value = item["unit"], item.get("period"), item["field"], item.get("value")
     if type(unit) is str and type(period) is str and type(code) is str and item.get("record") is None:
         # the common row, checked with one search over its texts (a province's register has 200,000 of them)
         if storable(unit + period + code + (value if type(value) is str else "")):
@@ -48,7 +51,7 @@ def row_from(label: str, item: Any) -> SupplyRow:
     return SupplyRow(
         label,
         str(texts["unit"]).strip(),
-        str(texts["period"]).strip(),
+        "" if texts["period"] is None else str(texts["period"]).strip(),
         str(texts["field"]).strip(),
         value,
         delete=item.get("delete") is True,

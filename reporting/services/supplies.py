@@ -43,6 +43,7 @@ from reporting.models import (
     field_asked_on,
 )
 from reporting.rejections import Problem
+from reporting.services import ledger_supplies as ledger
 from reporting.services.deliveries import notify_sends
 from reporting.sql import array_literal
 
@@ -125,6 +126,8 @@ class _Checker:
         self.periods: dict[str, Period | PeriodError] = {}
         self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
         self.sheets: dict[int, Any] = {}
+        self.ledgers: dict[int, bool] = {}  # ledger sheet id: whether the department is the source of a field on it
+        self.records = 0  # ledger record values staged (ledger_supplies)
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
@@ -152,14 +155,15 @@ class _Checker:
             raise found
         return found
 
-    def check(self, r: SupplyRow) -> tuple[int, int, Period, str, Any]:
-        """(unit id, sheet id, period, field code, parsed value or _DELETE), or a Problem naming the rule."""
+    def check(self, r: SupplyRow) -> tuple[int, int, Period | None, str, Any]:
+        """(unit id, sheet id, period, field code, parsed value or _DELETE), or a Problem naming the rule; a ledger
+        record's value has no period yet (None): its record's date gives it (`ledger_supplies`)."""
         if r.problem is not None:
             raise r.problem
         f = self.fields.get(r.field)
         if f is None:
             raise Problem(field="field", rule="source.unknown_field", params={"code": r.field[:40]})
-        if f.source_id != self.department.pk:
+        if f.source_id != self.department.pk and not self._record_date_of_own_ledger(f):
             raise Problem(field="field", rule="source.not_source", params={"code": f.code})
         unit = self.units.get(r.unit)
         if unit is None:
@@ -168,10 +172,10 @@ class _Checker:
         if not path.startswith(self.jurisdiction):
             raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": r.unit})
         sheet = f.sheet
-        if sheet.is_ledger:
-            raise Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh})
         if level not in sheet.unit_levels:
             raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
+        if sheet.is_ledger:
+            return self._record_value(r, unit_id, f)
         period = self.period(r.period)
         if period.type != sheet.period_type:
             raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
@@ -189,6 +193,30 @@ class _Checker:
         defined = self._defined(sheet, period.start)[f.code]
         value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
         return unit_id, sheet.pk, period, f.code, value
+
+    def _record_date_of_own_ledger(self, f: Field) -> bool:
+        """The date of a ledger record is supplied with it by the source of any of the ledger's fields."""
+        sheet = f.sheet
+        if not sheet.is_ledger or f.code != sheet.record_date_field:
+            return False
+        if sheet.pk not in self.ledgers:
+            self.ledgers[sheet.pk] = sheet.fields.filter(source=self.department).exists()
+        return self.ledgers[sheet.pk]
+
+    def _record_value(self, r: SupplyRow, unit_id: int, f: Field) -> tuple[int, int, None, str, Any]:
+        sheet = f.sheet
+        if r.record is None or not r.record.strip():
+            raise Problem(field="record", rule="source.ledger", params={"sheet": sheet.name_zh})
+        if len(r.record) > ledger.RECORD_MAX:
+            raise Problem(field="record", rule="source.record")
+        if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, self.today):
+            raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": self.today})
+        self.sheets[sheet.pk] = sheet
+        if r.delete or is_blank(r.value):
+            return unit_id, sheet.pk, None, f.code, _DELETE
+        defined = self._defined(sheet, self.today).get(f.code, f)
+        value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
+        return unit_id, sheet.pk, None, f.code, value
 
     def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
         found = self.defined.get((sheet.pk, day))
@@ -348,6 +376,8 @@ def supply_values(
             cursor.execute(_STAGE_SQL)
             _stage(cursor, checker, rows, result)
             _repeats(cursor, result)
+            if checker.records:  # ledger records: their steps run only when some row named one
+                _check_records(cursor, checker, result)
             if result.refused and atomic:
                 raise _Rollback
             params = {"department": department.pk, "by": by.pk}
@@ -357,6 +387,13 @@ def supply_values(
             imported, updated, ignored, deleted = (int(n) for n in cursor.fetchone())
             result.imported, result.updated, result.deleted = imported, updated, deleted
             result.ignored += ignored
+            if checker.records:
+                for name, n in zip(
+                    ("imported", "updated", "ignored", "deleted"),
+                    ledger.judge_records(cursor, department_id=department.pk),
+                    strict=True,
+                ):
+                    setattr(result, name, getattr(result, name) + n)
             if dry_run:
                 raise _Rollback
             store: dict[str, Any] = {
@@ -366,6 +403,8 @@ def supply_values(
             }
             for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
                 cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
+            if checker.records:
+                ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)
             _deliver(cursor, checker, result)
             cursor.execute("DROP TABLE supply_stage, supply_change")
             result.stored = bool(result.versions)
@@ -392,7 +431,8 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
     seq = 0
     while chunk := list(itertools.islice(stream, CHUNK)):
         checker.load(chunk)  # queries first: a connection in COPY takes no other statement
-        good = []
+        good: list[tuple] = []
+        records: list[tuple] = []
         for r in chunk:
             seq += 1
             try:
@@ -401,10 +441,23 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
                 _refuse(result, RowProblem(r.row, problem, seq))
                 continue
             staged = None if value is _DELETE else Jsonb(value)
+            if period is None:  # a ledger record's value
+                assert r.record is not None
+                key = ledger.record_key(checker.department.code, r.record)
+                is_date = code == checker.sheets[sheet_id].record_date_field
+                records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, staged))
+                continue
             good.append((seq, r.row, unit_id, sheet_id, str(period), period.start, code, staged))
         with cursor.copy(_COPY_STAGE) as copy:
             for item in good:
                 copy.write_row(item)
+        if records:
+            if not checker.records:
+                cursor.execute(ledger.STAGE_SQL)
+            checker.records += len(records)
+            with cursor.copy(ledger.COPY_STAGE) as copy:
+                for item in records:
+                    copy.write_row(item)
 
 
 _COPY_STAGE = "COPY supply_stage (seq, row, unit_id, sheet_id, period, period_start, code, value) FROM STDIN"
@@ -425,6 +478,24 @@ def _repeats(cursor, result: SupplyResult) -> None:
         else:
             problem = Problem(field="value", rule="source.duplicate", params={"first": first_row})
             _refuse(result, RowProblem(row, problem, seq))
+
+
+def _check_records(cursor, checker: _Checker, result: SupplyResult) -> None:
+    """The checks of ledger records that need all of a record's rows (`ledger_supplies.check_records`)."""
+    dates = {
+        pk: (sheet.record_date_field, *_date_names(sheet)) for pk, sheet in checker.sheets.items() if sheet.is_ledger
+    }
+    ignored, refused = ledger.check_records(
+        cursor, department_id=checker.department.pk, today=checker.today, date_fields=dates
+    )
+    result.ignored += ignored
+    for seq, row, problem in refused:
+        _refuse(result, RowProblem(row, problem, seq))
+
+
+def _date_names(sheet) -> tuple[str, str]:
+    date_field = next((f for f in sheet_catalogue(sheet).fields if f.code == sheet.record_date_field), None)
+    return (date_field.name_zh, date_field.name_en) if date_field else (sheet.record_date_field,) * 2
 
 
 def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:

@@ -265,16 +265,31 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
     sheet = access_unit_sheet(unit, sheet_code)
     if not sheet.is_ledger:
         raise Http404
+    # the unit's own records and those a source department supplied from its register (shown as supplied: they
+    # are not the unit's to confirm); a supplied record whose values were all withdrawn is gone
     records = (
-        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet, submission__source=None)
+        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
         .filter(number=F("submission__current_version"))
-        .select_related("submission")
+        .exclude(submission__source__isnull=False, values={})
+        .select_related("submission__source", "submission__sheet")
         .order_by("-submission__record_date", "-submission_id")[:200]
     )
     fields = {f.code: f for f in sheet.fields.all()}
     title_field = next((c for c in fields if fields[c].field_type.is_text), None)
-    rows = [(v.submission, v.values.get(sheet.record_date_field), v.values.get(title_field), v) for v in records]
+    rows = [
+        (v.submission, v.values.get(sheet.record_date_field), _record_title(v, fields, title_field), v) for v in records
+    ]
     return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
+
+
+def _record_title(version: SubmissionVersion, fields: dict[str, Field], title_field: str | None) -> str:
+    """A record's title; a supplied record without one is named by its values ("参与人数 30")."""
+    title = version.values.get(title_field) if title_field else None
+    if title or version.submission.source_id is None:
+        return title or ""
+    sheet = version.submission.sheet
+    shown = [(code, value) for code, value in version.values.items() if code != sheet.record_date_field]
+    return " · ".join(f"{fields[c].name} {display(fields[c], v)}" for c, v in shown[:3] if c in fields)
 
 
 @login_required
