@@ -36,9 +36,11 @@ def test_the_dispute_queue_and_the_units_data_use_page_name_the_period(village_c
     client.force_login(civil_analyst)
     queue = client.get("/department/disputes/").content.decode()
     assert "60岁以上老年人数 · 2026年第4季度" in queue and "2026Q4" not in queue
+    assert "<dd>400 人</dd>" in queue and "<strong>420</strong> 人" in queue  # values with their unit
     client.force_login(village_cadre)
     data_use = client.get("/fill/data-use/").content.decode()
     assert "60岁以上老年人数 · 2026年第4季度" in data_use and "· 2026Q4" not in data_use
+    assert ">400 人</td>" in data_use and ">420 人<br>" in data_use
 
 
 def test_the_submission_page_shows_the_register_value_and_the_reason_beside_a_disputed_value(village_cadre, client):
