@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -176,6 +177,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             fields.get(code),
             display(fields.get(code), current.values.get(code), current.not_applicable.get(code)),
             _origin_of(code, current),
+            _disputed(fields.get(code), current.disputed.get(code)),
         )
         for code in fields
         if code in current.values or code in current.not_applicable
@@ -191,6 +193,13 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "done": request.GET.get("done") == "1",
         },
     )
+
+
+def _disputed(f, dispute: Any) -> dict[str, str] | None:
+    """What the page says beside a disputed value: the register value disputed and the unit's reason."""
+    if not isinstance(dispute, dict):
+        return None
+    return {"register": display(f, dispute.get("register"), None), "reason": str(dispute.get("reason") or "")}
 
 
 def _origin_of(code: str, version: SubmissionVersion) -> str:
