@@ -277,6 +277,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "must be the area's own level or one below it, not below the level the field is filed at",
     ),
     "aggregate.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
+    "aggregate.indicator": (
+        "该指标不能按区域汇总（须为同一层级单位填报的字段上的公式）",
+        "cannot be rolled up over areas (it must be a formula over fields filed by units of one level)",
+    ),
+    "aggregate.indicator_ledger": (
+        "含台账计数或求和的指标暂不能按区域汇总",
+        "counts or sums ledger records, which are not rolled up over areas yet",
+    ),
     "rollup_of.invalid": (
         "汇总来源须为同一报告期类型、下级单位填报的数值或是否字段，且本字段须为数值字段",
         "must be a numeric or yes/no field of the same period type filed by units of a lower level, "
