@@ -343,5 +343,21 @@ DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
         "your one table does not ask for “{code}”",
     ),
     "dhis2.period": ("报告期“{period}”无法识别", "the period “{period}” is not understood"),
+    "dhis2.dimension": (
+        "维度“{dimension}”无效：须为 dx、pe 或 ou，后接以分号分隔的项（ou 可含一个 LEVEL-n）",
+        "the dimension “{dimension}” is not valid: dx, pe or ou followed by items separated by “;” "
+        "(ou may add one LEVEL-n)",
+    ),
+    "dhis2.dimension_twice": ("维度 {dimension} 只能出现一次", "the dimension {dimension} may appear only once"),
+    "dhis2.dimension_missing": (
+        "缺少维度 {dimension}（作为 dimension 或 filter）",
+        "the dimension {dimension} is missing (as a dimension or a filter)",
+    ),
+    "dhis2.filter": ("筛选维度 {dimension} 只能有一项", "the filter {dimension} must have exactly one item"),
+    "dhis2.analytics_item": (
+        "“{code}”不是您可查询汇总的字段或指标（须订阅，且订阅范围包含所选区域）",
+        "“{code}” is not a field or indicator whose aggregates you may read "
+        "(a subscription to it whose scope contains the area)",
+    ),
 }
 add_messages(DHIS2_MESSAGES)

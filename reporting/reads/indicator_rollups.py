@@ -165,6 +165,7 @@ class IndicatorQuery:
     tree: dict[str, Any]
     rollup: str
     period: Period
+    area: Area
     level: str
     sql: str
     params: dict[str, Any]
@@ -199,9 +200,13 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     problems = []
     if indicator.period_type and period.type != fields[codes[0]].sheet.period_type:
         problems.append(
-            Problem(field="period", rule="period.type", params={"expected": fields[codes[0]].sheet.get_cadence_display()})
+            Problem(
+                field="period", rule="period.type", params={"expected": fields[codes[0]].sheet.get_cadence_display()}
+            )
         )
-    deepest = max((max(f.sheet.unit_levels, key=lambda lv: LEVEL_DEPTH[lv]) for f in fields.values()), key=LEVEL_DEPTH.get)
+    deepest = max(
+        (max(f.sheet.unit_levels, key=lambda lv: LEVEL_DEPTH[lv]) for f in fields.values()), key=LEVEL_DEPTH.get
+    )
     if any(deepest not in f.sheet.unit_levels for f in fields.values()):
         problems.append(Problem(field="indicator", rule="aggregate.indicator"))
     if level not in LEVEL_DEPTH or not (LEVEL_DEPTH[area.level] <= LEVEL_DEPTH[level] <= LEVEL_DEPTH[deepest]):
@@ -261,7 +266,9 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     joins = []
     for (sheet, source), alias in groups.items():
         who = f"{alias}.source_id = {int(source)}" if source else f"{alias}.source_id IS NULL"
-        joins.append(f"LEFT JOIN filed {alias} ON {alias}.unit_id = asked.unit_id AND {alias}.sheet_id = {int(sheet)} AND {who}")
+        joins.append(
+            f"LEFT JOIN filed {alias} ON {alias}.unit_id = asked.unit_id AND {alias}.sheet_id = {int(sheet)} AND {who}"
+        )
     sql = _CURRENT_SQL.format(
         asked=" ".join(asked),
         picks=", ".join(picks),
@@ -276,7 +283,11 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     if kind == IndicatorRollup.RATIO_OF_SUMS:
         aggregate = "ARRAY[sum(num), sum(den) FILTER (WHERE num IS NOT NULL)]"
     elif kind == IndicatorRollup.AREA:
-        aggregate = "ARRAY[" + ", ".join(f"sum(x_{i}) FILTER (WHERE num IS NOT NULL)" for i in range(len(keys))) + "]::numeric[]"
+        aggregate = (
+            "ARRAY["
+            + ", ".join(f"sum(x_{i}) FILTER (WHERE num IS NOT NULL)" for i in range(len(keys)))
+            + "]::numeric[]"
+        )
     else:
         aggregate = "ARRAY[sum(num), count(num)::numeric]"
     sql += rollups._ROLLUP_SQL.replace("{aggregate}", aggregate)
@@ -290,7 +301,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         "unit_depth": LEVEL_DEPTH[deepest],
         "level": level,
     }
-    return IndicatorQuery(indicator, tree, kind, period, level, sql, params, keys, list(fields.values()))
+    return IndicatorQuery(indicator, tree, kind, period, area, level, sql, params, keys, list(fields.values()))
 
 
 def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal | None, str]:
@@ -332,3 +343,19 @@ def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: st
     """The indicator for `period` in each area at `level` inside `area`, in area-code order, each with its coverage
     and suppressed as a field's roll-up is (`rollups`)."""
     return run(prepare(indicator, period, area, level))
+
+
+def record_access(
+    *, department_id: int, subscription_id: int, query: IndicatorQuery, items: list[IndicatorAggregate]
+) -> None:
+    """Each unit whose value of a field of the indicator went into a published area gets the roll-ups' one access
+    record per department, field and period (`rollups.record_aggregate_access`, one statement per field)."""
+    for field in query.fields:
+        basis, params = rollups._params(field, query.period, query.area, query.level)
+        params["scopes"] = params["scopes"] or ["-"]
+        rollups.record_aggregate_access(
+            department_id=department_id,
+            subscription_id=subscription_id,
+            query=rollups.RollupQuery(field, basis, query.period, query.level, params),
+            items=[a for a in items if a.value is not None],
+        )

@@ -75,9 +75,10 @@ def test_a_ratio_of_sums_is_the_sum_of_numerators_over_the_sum_of_denominators(d
     indicator = _define("people_per_household", "resident_population / households", "ratio_of_sums")
     county = Area.objects.get(code=COUNTY)
     groups = _groups()
-    for area in [*indicator_rollup(indicator, Q3, county, AreaLevel.TOWNSHIP), *indicator_rollup(
-        indicator, Q3, county, AreaLevel.COUNTY
-    )]:
+    for area in [
+        *indicator_rollup(indicator, Q3, county, AreaLevel.TOWNSHIP),
+        *indicator_rollup(indicator, Q3, county, AreaLevel.COUNTY),
+    ]:
         values = groups[area.area]
         expected = sum(_d(v["resident_population"]) for v in values) / sum(_d(v["households"]) for v in values)
         assert (area.reported, area.asked, area.suppressed) == (len(values), len(values), False)
@@ -129,4 +130,7 @@ def test_bad_indicator_roll_ups_are_refused_by_name(demo):
     ratio = _define("people_per_household", "resident_population / households", "ratio_of_sums")
     with pytest.raises(Problems) as refused:
         indicator_rollup(ratio, Period.parse("202610"), county, "nowhere")
-    assert {(p.field, p.rule) for p in refused.value.problems} == {("period", "period.type"), ("level", "aggregate.level")}
+    assert {(p.field, p.rule) for p in refused.value.problems} == {
+        ("period", "period.type"),
+        ("level", "aggregate.level"),
+    }
