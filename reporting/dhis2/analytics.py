@@ -23,7 +23,7 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
-from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from core.models import Area, AreaLevel, Department
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.web import Dhis2Error, Dhis2View
 from reporting.models import Field, Indicator, Status, window_holds

@@ -313,7 +313,7 @@ def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal |
             aggregates = dict(zip(query.keys, sums, strict=True))
             result = expressions.evaluate(query.tree, aggregates=aggregates)
             return result.value, result.reason
-        total, other = (sums + [None, None])[:2]
+        total, other = [*sums, None, None][:2]
         if total is None or other is None:
             return None, "missing:" + query.indicator.code
         if query.rollup == IndicatorRollup.SUM:

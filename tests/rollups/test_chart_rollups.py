@@ -15,7 +15,7 @@ import time_machine
 from core.models import Area, AreaLevel, Department, Unit, User
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.models import AccessKind, AccessRecord, Field, SubmissionVersion
+from reporting.models import AccessKind, AccessRecord, SubmissionVersion
 from reporting.reads.indicator_rollups import indicator_rollup
 from reporting.reads.indicators import indicator_value
 from reporting.rejections import Problems
@@ -134,3 +134,86 @@ def test_bad_indicator_roll_ups_are_refused_by_name(demo):
         ("period", "period.type"),
         ("level", "aggregate.level"),
     }
+
+
+# ---------------------------------------------------------------------------------------------------- the chart
+
+
+def _series(html: str) -> dict:
+    return json.loads(re.search(r'<script id="series" type="application/json">(.*?)</script>', html).group(1))
+
+
+def _sums(code: str, period: str = "2026Q3") -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = {}
+    for township, values in _villages(period).values():
+        sums[township] = sums.get(township, Decimal(0)) + _d(values[code])
+    return sums
+
+
+def test_the_chart_shows_roll_ups_with_coverage_and_suppressed_points(client, demo):
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    file_village_basics(cadre)  # one village of 150 has filed 2026Q4
+    analyst = User.objects.filter(department__code="culture").first()
+    client.force_login(analyst)
+    html = client.get("/department/chart/?field=library_books").content.decode()
+    series = _series(html)
+    sums = _sums("library_books")
+    assert series["periods"] == ["2026Q3", "2026Q4"]
+    assert series["totals"] == [float(sum(sums.values())), None]  # Q4: 1 of 150 reported, suppressed
+    assert series["coverage"] == ["应报 150 个单位，已报 150 个", "应报 150 个单位，已报 1 个"]
+    assert series["states"] == ["", "已隐藏：单位过少，或尚有单位未填报"]
+    # the breakdown defaults to the latest period with a unit reported: Q4, every township suppressed or empty
+    assert series["period"] == "2026Q4" and set(series["area_values"]) == {None}
+    html = client.get("/department/chart/?field=library_books&period=2026Q3").content.decode()
+    series = _series(html)
+    townships = sorted(sums)
+    assert series["area_values"] == [float(sums[t]) for t in townships]
+    names = dict(Area.objects.filter(code__in=townships).values_list("code", "name"))
+    assert series["areas"] == [names[t] for t in townships]
+    # the units behind a published figure: the data page, filtered to that township and period
+    assert f"/department/data/?sheet=village_basics&amp;fields=library_books&amp;area={townships[0]}" in html
+    assert "分乡镇 2026Q3" in html
+
+
+def test_one_access_record_per_unit_and_view_for_the_units_of_published_points(client, demo):
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    file_village_basics(cadre)
+    client.force_login(User.objects.filter(department__code="culture").first())
+    client.get("/department/chart/?field=library_books")
+    records = AccessRecord.objects.filter(department__code="culture", kind=AccessKind.CHARTED)
+    assert records.count() == 150  # every village, once, though the view read two periods and the breakdown
+    # Q4's suppressed point showed nothing of the village that filed it: its record names Q3 only
+    assert records.get(unit=cadre.unit).periods == "2026Q3"
+    assert {tuple(r) for r in records.values_list("fields", flat=True)} == {("library_books",)}
+
+
+def test_an_indicator_is_selectable_and_charted_by_its_roll_up(client, demo):
+    indicator = _define("books_per_resident", "library_books / resident_population", "ratio_of_sums")
+    _define("households_per_worker", "households / grid_workers", "ratio_of_sums")  # culture lacks both fields
+    client.force_login(User.objects.filter(department__code="culture").first())
+    html = client.get("/department/chart/?field=books_per_resident&period=2026Q3").content.decode()
+    assert 'value="books_per_resident" selected' in html and "households_per_worker" not in html
+    series = _series(html)
+    books, people = _sums("library_books"), _sums("resident_population")
+    whole = expressions.shown(sum(books.values()) / sum(people.values()))
+    assert series["totals"][0] == float(whole)
+    assert series["area_values"] == [float(expressions.shown(books[t] / people[t])) for t in sorted(books)]
+    assert "/department/data/?" not in html  # an indicator has no units behind it to list
+    assert indicator.code in html
+
+
+def test_a_department_subscribed_for_one_township_sees_not_subscribed_at_the_county(client, demo):
+    civil = Department.objects.get(code="civil")
+    township = Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code").first()
+    subscribe("civil", ["library_books"], scope=township)
+    client.force_login(User.objects.filter(department=civil).first())
+    county = _series(client.get("/department/chart/?field=library_books").content.decode())
+    assert county["totals"] == [None, None] and county["states"] == ["未订阅", "未订阅"]
+    assert not AccessRecord.objects.filter(department=civil).exists()
+    own = _series(
+        client.get(f"/department/chart/?field=library_books&area={township.code}&period=2026Q3").content.decode()
+    )
+    assert own["totals"][0] == float(_sums("library_books")[township.code])
+    # by village: each village is one unit, never published alone
+    assert own["area_values"] and set(own["area_values"]) == {None}
+    assert client.get("/department/chart/?area=360799999000").status_code == 404  # not inside its jurisdiction
