@@ -33,7 +33,8 @@ SELECT county, count(*) AS asked, count(*) FILTER (WHERE a IS NOT NULL AND b IS 
        sum(a) FILTER (WHERE a IS NOT NULL AND b IS NOT NULL)
          / NULLIF(sum(b) FILTER (WHERE a IS NOT NULL AND b IS NOT NULL), 0) AS value
 FROM (
-  SELECT split_part(ar.path, '/', 3) AS county, (v."values" ->> %(a)s)::numeric AS a, (v."values" ->> %(b)s)::numeric AS b
+  SELECT split_part(ar.path, '/', 3) AS county,
+         (v."values" ->> %(a)s)::numeric AS a, (v."values" ->> %(b)s)::numeric AS b
   FROM core_unit u JOIN core_area ar ON ar.id = u.area_id
   LEFT JOIN reporting_submission s ON s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s
        AND s.record_key IS NULL AND s.source_id IS NULL

@@ -185,8 +185,8 @@ _RECORD_SQL = """
 INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period_from, period, fields,
                                     kind, at)
 SELECT s.unit_id, %(department)s, %(subscription)s, %(sheet)s,
-       CASE WHEN min(s.period) < max(s.period) THEN min(s.period) ELSE '' END, max(s.period), %(fields)s::varchar[], %(kind)s,
-       now()
+       CASE WHEN min(s.period) < max(s.period) THEN min(s.period) ELSE '' END, max(s.period),
+       %(fields)s::varchar[], %(kind)s, now()
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
 JOIN core_unit u ON u.id = s.unit_id

@@ -27,6 +27,7 @@ empty (NULL), `and`/`or`/`if` decide left to right (CASE, never SQL's three-valu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 from typing import Any
@@ -144,12 +145,15 @@ WITH asked AS MATERIALIZED (
   SELECT s.unit_id, s.sheet_id, s.source_id, {picks}
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+  -- every value the formula reads taken out of the version's document in one pass (one decompression, not one
+  -- per field)
+  CROSS JOIN LATERAL jsonb_to_record(v."values") AS r ({record})
   WHERE s.sheet_id = ANY(%(sheets)s) AND s.period = %(period)s AND s.record_key IS NULL
     AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s))
 ), picked AS MATERIALIZED (
   SELECT asked.unit_id, asked.code, asked.path, {picked}
   FROM asked {joins}
-), typed AS (
+), typed AS MATERIALIZED (
   SELECT unit_id, code, path, {typed}, {answered} AS answered FROM picked
 ), current AS MATERIALIZED (
   SELECT unit_id, code, path, {num} AS num, {den} AS den, {extra}
@@ -255,7 +259,9 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         params[f"code_{i}"] = code
         params[f"scopes_{i}"] = rollups.asked_scopes(field, period) or ["-"]
         asked.append(f"AND a.path LIKE ANY(%(scopes_{i})s)")
-        picks.append(f'v."values" -> %(code_{i})s AS v_{i}, v.not_applicable ? %(code_{i})s AS n_{i}')
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", code):  # catalogue codes are (validate_code): safe identifiers
+            raise _refuse("aggregate.indicator")
+        picks.append(f'r."{code}" AS v_{i}, v.not_applicable ? %(code_{i})s AS n_{i}')
         own = groups.setdefault((field.sheet_id, None), f"o_{len(groups)}")
         source = groups.setdefault((field.sheet_id, field.source_id), f"o_{len(groups)}") if field.source_id else None
         value = f"coalesce({source}.v_{i}, {own}.v_{i})" if source else f"{own}.v_{i}"
@@ -270,6 +276,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
             f"LEFT JOIN filed {alias} ON {alias}.unit_id = asked.unit_id AND {alias}.sheet_id = {int(sheet)} AND {who}"
         )
     sql = _CURRENT_SQL.format(
+        record=", ".join(f'"{code}" jsonb' for code in codes),
         asked=" ".join(asked),
         picks=", ".join(picks),
         picked=", ".join(picked),
@@ -346,7 +353,9 @@ def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: st
 
 
 # The units of the published areas whose current value of a field of the indicator went into them: one record per
-# unit naming the indicator's fields (so once per department, fields and period, by `one_aggregate_access`).
+# unit naming the indicator's fields (so once per department, fields and period, by `one_aggregate_access`). A
+# published area is complete (every asked unit answered), so these are its units' filings that did not answer
+# "not applicable" to every field; read off the versions' small `not_applicable` objects, not their values.
 _RECORD_SQL = """
 INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
                                     kind, at)
@@ -358,7 +367,11 @@ JOIN core_unit u ON u.id = s.unit_id JOIN core_area a ON a.id = u.area_id
 JOIN unnest(%(published)s::text[]) published (code) ON published.code = split_part(a.path, '/', %(depth)s + 1)
 WHERE s.sheet_id = ANY(%(sheets)s) AND s.period = %(period)s::text AND s.record_key IS NULL
   AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s)) AND a.level = %(unit_level)s
-  AND a.path LIKE %(within)s AND v."values" ?| %(fields)s::text[]
+  AND a.path LIKE %(within)s AND NOT (v.not_applicable ?& %(fields)s::text[])
+  -- recorded already (every later read): skipped by an anti-join, cheaper than a refused speculative insert
+  AND NOT EXISTS (SELECT 1 FROM reporting_accessrecord r WHERE r.department_id = %(department)s
+                  AND r.unit_id = s.unit_id AND r.period = %(period)s::text AND r.fields = %(fields)s::varchar[]
+                  AND r.kind = 'aggregated')
 ORDER BY s.unit_id
 ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
 """
