@@ -210,7 +210,7 @@ def _record(
     if not shown or not subscriptions:
         return
     bases = [rollups.basis_of(f) for f in fields]
-    params = {
+    params: dict[str, Any] = {
         "department": department.pk,
         "subscription": subscriptions[max(subscriptions)],
         "sheet": fields[0].sheet_id,

@@ -195,7 +195,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     codes: list[str] = []
     for node in expressions.walk(tree):
         if node.get("op") in ("field", "sum_units", "count_yes"):
-            code = node.get("code") or node.get("field")
+            code = str(node.get("code") or node.get("field"))
             if code not in codes:
                 codes.append(code)
     fields = {f.code: f for f in Field.objects.filter(code__in=codes).select_related("sheet")}
@@ -209,7 +209,8 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
             )
         )
     deepest = max(
-        (max(f.sheet.unit_levels, key=lambda lv: LEVEL_DEPTH[lv]) for f in fields.values()), key=LEVEL_DEPTH.get
+        (max(f.sheet.unit_levels, key=lambda lv: LEVEL_DEPTH[lv]) for f in fields.values()),
+        key=lambda lv: LEVEL_DEPTH[lv],
     )
     if any(deepest not in f.sheet.unit_levels for f in fields.values()):
         problems.append(Problem(field="indicator", rule="aggregate.indicator"))
@@ -270,8 +271,8 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         typed.append(f"{_typed(field.field_type.expression_kind, f'p_{i}')} AS {column}")
         answered.append(f"((p_{i} IS NOT NULL AND jsonb_typeof(p_{i}) <> 'null') OR n_{i})")
     joins = []
-    for (sheet, source), alias in groups.items():
-        who = f"{alias}.source_id = {int(source)}" if source else f"{alias}.source_id IS NULL"
+    for (sheet, supplier), alias in groups.items():
+        who = f"{alias}.source_id = {int(supplier)}" if supplier else f"{alias}.source_id IS NULL"
         joins.append(
             f"LEFT JOIN filed {alias} ON {alias}.unit_id = asked.unit_id AND {alias}.sheet_id = {int(sheet)} AND {who}"
         )
@@ -341,7 +342,7 @@ def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
     ):
         value, reason = (None, "")
         if aggregate.value is not None:
-            value, reason = _value(query, list(aggregate.value))
+            value, reason = _value(query, list(aggregate.value))  # type: ignore[call-overload]  # the row's array
         found.append(IndicatorAggregate(**{**aggregate.__dict__, "value": value}, reason=reason))
     return found
 
