@@ -28,6 +28,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
 from reporting.reads import indicator_rollups, rollups
 from reporting.reads.data import Entitlement, entitled_fields, entitlements
+from reporting.rejections import Problems
 
 MAX_PERIODS = 24  # the trend shows at most this many periods, the latest last
 
@@ -66,9 +67,23 @@ def chart_items(department: Department) -> list[Field | Indicator]:
     for indicator in Indicator.objects.filter(status=Status.ACTIVE):
         reads = {n.get("code") or n.get("field") for n in _walk(indicator.tree) if n.get("op") in _READS}
         ledgers = any(n.get("op") in ("count_records", "sum_records") for n in _walk(indicator.tree))
-        if reads and reads <= codes and not ledgers:
+        if reads and reads <= codes and not ledgers and _rolls_up(indicator, department.jurisdiction):
             indicators.append(indicator)
     return [*fields, *indicators]
+
+
+def _rolls_up(indicator: Indicator, area: Area) -> bool:
+    """Whether the engine rolls the indicator up (its fields filed at one level, none a ledger): checked once on the
+    current period, so that the page never offers what it would refuse."""
+    fields = _fields_of(indicator)
+    if not fields:
+        return False
+    period = Period.containing(timezone.localdate(), rollups.basis_of(fields[0]).sheet.period_type)
+    try:
+        indicator_rollups.prepare(indicator, period, area, area.level)
+    except Problems:
+        return False
+    return True
 
 
 _READS = ("field", "sum_units", "count_yes")

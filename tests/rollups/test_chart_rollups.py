@@ -217,3 +217,11 @@ def test_a_department_subscribed_for_one_township_sees_not_subscribed_at_the_cou
     # by village: each village is one unit, never published alone
     assert own["area_values"] and set(own["area_values"]) == {None}
     assert client.get("/department/chart/?area=360799999000").status_code == 404  # not inside its jurisdiction
+
+
+def test_an_indicator_the_engine_cannot_roll_up_is_not_offered(client, demo):
+    _define("film_count", 'count(cultural_activity where activity_category = "film")', "sum")  # a ledger count
+    client.force_login(User.objects.filter(department__code="culture").first())
+    for url in ("/department/chart/?field=film_count", "/department/chart/?field=film_count&period=garbage"):
+        response = client.get(url)
+        assert response.status_code == 200 and '<option value="film_count"' not in response.content.decode()

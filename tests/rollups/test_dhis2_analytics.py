@@ -171,3 +171,23 @@ def test_dhis2_py_reads_analytics(live_server, committed_demo):
     total = sum(s["library_books"] for s in _by_township().values())
     assert body["rows"] == [["library_books", "2026Q3", COUNTY, _shown(total)]]
     assert Department.objects.get(code="culture").jurisdiction.level == AreaLevel.COUNTY
+
+
+@pytest.mark.parametrize(
+    "dimensions",
+    [
+        ["dx:" + "a" * 5000, "pe:2026Q3", f"ou:{COUNTY}"],
+        ["dx:library_books", "pe:" + ";".join(["2026Q3"] * 60), f"ou:{COUNTY}"],
+        ["dx:library_books", "pe:2026Q3", "ou:LEVEL-4"],
+        ["dx:library_books", "pe:2026Q3", f"ou:{COUNTY};LEVEL-0"],
+        ["dx:library_books", "pe:2026Q3", f"ou:{COUNTY};LEVEL-3;LEVEL-4"],
+        ["dx:library_books", "pe:99999Q9", f"ou:{COUNTY}"],
+        ["dx:library_books;;;", "pe:2026Q3", "ou:'; DROP TABLE core_area; --"],
+        ["dx:library_books", "pe:2026Q3", "ou:天河区"],
+        ["dimension_without_colon"],
+    ],
+)
+def test_odd_dimensions_are_conflicts_never_a_server_error(demo, dimensions):
+    response = _get(token_client(User.objects.get(username="culture")), *dimensions, displayProperty="½")
+    assert response.status_code == 409, response.content
+    assert response.json()["rule"].startswith("dhis2.")
