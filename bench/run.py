@@ -509,7 +509,20 @@ def main(argv: list[str]) -> int:
         return compare.main(argv[1:])
     from django.core.management import call_command
 
-    from bench import compare, delivered, export, fanout, faults, memory, prefill, province, rollup, submit, supply
+    from bench import (
+        compare,
+        delivered,
+        export,
+        fanout,
+        faults,
+        indicator_rollup,
+        memory,
+        prefill,
+        province,
+        rollup,
+        submit,
+        supply,
+    )
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -531,6 +544,7 @@ def main(argv: list[str]) -> int:
     prefilled = prefill.main()
     supplied = supply.main(quick)
     rolled = rollup.main(quick, months)
+    indicated = indicator_rollup.main(quick, months)
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -543,6 +557,7 @@ def main(argv: list[str]) -> int:
         + prefill.render(prefilled)
         + supply.render(supplied, quick)
         + rollup.render(rolled)
+        + indicator_rollup.render(indicated)
         + CHANGES
         + comparisons
     )
