@@ -516,6 +516,7 @@ def main(argv: list[str]) -> int:
         export,
         fanout,
         faults,
+        indicator_rollup,
         memory,
         prefill,
         province,
@@ -545,6 +546,7 @@ def main(argv: list[str]) -> int:
     supplied = supply.main(quick)
     rolled = rollup.main(quick, months)
     dhis2_read_figures = dhis2_read.main(quick)
+    indicated = indicator_rollup.main(quick, months)
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -558,6 +560,7 @@ def main(argv: list[str]) -> int:
         + supply.render(supplied, quick)
         + rollup.render(rolled)
         + dhis2_read.render(dhis2_read_figures, quick)
+        + indicator_rollup.render(indicated)
         + CHANGES
         + comparisons
     )

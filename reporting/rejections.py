@@ -293,6 +293,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "must be the area's own level or one below it, not below the level the field is filed at",
     ),
     "aggregate.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
+    "aggregate.indicator": (
+        "该指标不能按区域汇总（须为同一层级单位填报的字段上的公式）",
+        "cannot be rolled up over areas (it must be a formula over fields filed by units of one level)",
+    ),
+    "aggregate.indicator_ledger": (
+        "含台账计数或求和的指标暂不能按区域汇总",
+        "counts or sums ledger records, which are not rolled up over areas yet",
+    ),
     "rollup_of.invalid": (
         "汇总来源须为同一报告期类型、下级单位填报的数值或是否字段，且本字段须为数值字段",
         "must be a numeric or yes/no field of the same period type filed by units of a lower level, "
@@ -351,5 +359,21 @@ DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
         "your one table does not ask for “{code}”",
     ),
     "dhis2.period": ("报告期“{period}”无法识别", "the period “{period}” is not understood"),
+    "dhis2.dimension": (
+        "维度“{dimension}”无效：须为 dx、pe 或 ou，后接以分号分隔的项（ou 可含一个 LEVEL-n）",
+        "the dimension “{dimension}” is not valid: dx, pe or ou followed by items separated by “;” "
+        "(ou may add one LEVEL-n)",
+    ),
+    "dhis2.dimension_twice": ("维度 {dimension} 只能出现一次", "the dimension {dimension} may appear only once"),
+    "dhis2.dimension_missing": (
+        "缺少维度 {dimension}（作为 dimension 或 filter）",
+        "the dimension {dimension} is missing (as a dimension or a filter)",
+    ),
+    "dhis2.filter": ("筛选维度 {dimension} 只能有一项", "the filter {dimension} must have exactly one item"),
+    "dhis2.analytics_item": (
+        "“{code}”不是您可查询汇总的字段或指标（须订阅，且订阅范围包含所选区域）",
+        "“{code}” is not a field or indicator whose aggregates you may read "
+        "(a subscription to it whose scope contains the area)",
+    ),
 }
 add_messages(DHIS2_MESSAGES)

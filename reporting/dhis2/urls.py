@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from reporting.dhis2 import views
+from reporting.dhis2 import analytics, views
 
 _API = r"^api/(?:(?P<version>[0-9]{2})/)?"
 _EXT = r"(?:\.(?P<ext>json|csv|adx|xml))?$"
@@ -13,6 +13,7 @@ def _route(path: str, view, name: str, ext: str = r"(?:\.json)?$"):
 
 
 urlpatterns = [
+    _route(r"analytics", analytics.AnalyticsView, "dhis2_analytics"),
     _route(r"system/info", views.SystemInfoView, "dhis2_system_info"),
     _route(r"me", views.MeView, "dhis2_me"),
     _route(r"dataSets", views.DataSetsView, "dhis2_data_sets"),

@@ -29,8 +29,9 @@ from reporting.catalogue.periods import Period, PeriodError, period_range
 from reporting.filing.origins import Origin
 from reporting.models import ExportJob, ExportStatus, Field, ZombieFlag
 from reporting.params import number_in, whole_number
+from reporting.reads import charts
 from reporting.reads.accesslog import access_history
-from reporting.reads.data import Query, Row, entitled_fields, field_totals, units_asked, unknown_fields
+from reporting.reads.data import Query, Row, entitled_fields, units_asked, unknown_fields
 from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
 from reporting.rejections import Problem, Problems
@@ -382,45 +383,75 @@ def _coverage(reported: int, asked: int) -> str:
     return _("%(reported)d of %(asked)d units reported") % {"reported": reported, "asked": asked}
 
 
+def _shown_point(point: charts.Point) -> dict:
+    """A chart point as the page draws it: the value (None when not shown), its coverage and why it is empty."""
+    if not point.entitled:
+        state = _("not subscribed")
+    elif point.suppressed:
+        state = _("suppressed: too few units, or not every unit has answered yet")
+    elif point.value is None and point.reason:
+        state = _("no value: %(reason)s") % {"reason": point.reason}
+    else:
+        state = ""
+    return {
+        "period": point.period,
+        "area": point.area,
+        "name": point.name,
+        "value": float(point.value) if point.value is not None else None,
+        "coverage": _coverage(point.reported, point.asked) if point.entitled else "",
+        "reported": point.reported,
+        "asked": point.asked,
+        "suppressed": point.suppressed,
+        "state": state,
+    }
+
+
 @login_required
 def chart(request: HttpRequest) -> HttpResponse:
-    """One numeric field over periods (the chosen area's total, each point with the units reported of the
-    units asked) and across the areas one level below it in one period (the latest with data by default)."""
+    """A field or an indicator from the roll-up engine: its trend over periods in the chosen area and its
+    breakdown by the level below in one period (the latest with data by default), every point with its coverage
+    (units reported of units asked), suppressed points shown as such, and, for a field the department reads unit
+    by unit, a link to the units behind a figure (the data page, filtered)."""
     department = access_department(request.user)
-    numeric = [f for f in entitled_fields(department) if f.field_type.is_numeric]
-    if not numeric:
+    items = charts.chart_items(department)
+    if not items:
         return render(request, "department/chart.html", {"department": department, "fields": []})
-    field = next((f for f in numeric if f.code == request.GET.get("field")), numeric[0])
+    item = next((i for i in items if i.code == request.GET.get("field")), items[0])
     top = department.jurisdiction
     area = _area_within(request, top)
-    totals = field_totals(department, field, within=area, period=request.GET.get("period") or None)
-    codes = sorted(set(totals.area_asked) | set(totals.areas))  # an area where nobody reported is shown too
-    names = dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
-    coverage = [_coverage(r, a) for r, a in zip(totals.reported, totals.asked, strict=True)]
-    series = {
-        "field": fieldtypes.with_unit(field.name, field.unit_of_measure),
-        "periods": totals.periods,
-        "totals": totals.totals,
-        "coverage": coverage,
-        "latest": totals.latest,
-        "period": totals.period,
-        "areas": [names.get(code, code) for code in codes],
-        "area_values": [totals.areas.get(code) for code in codes],
-        "area_coverage": [_coverage(totals.area_reported.get(c, 0), totals.area_asked.get(c, 0)) for c in codes],
+    series = charts.chart_series(department, item, area, period=request.GET.get("period") or None)
+    trend = [_shown_point(p) for p in series.trend]
+    breakdown = [_shown_point(p) for p in series.breakdown]
+    label = fieldtypes.with_unit(item.name, item.unit_of_measure)
+    data = {
+        "field": label,
+        "periods": [p["period"] for p in trend],
+        "totals": [p["value"] for p in trend],
+        "coverage": [p["coverage"] or p["state"] for p in trend],
+        "states": [p["state"] for p in trend],
+        "period": series.period,
+        "areas": [p["name"] for p in breakdown],
+        "area_values": [p["value"] for p in breakdown],
+        "area_coverage": [p["coverage"] for p in breakdown],
+        "area_states": [p["state"] for p in breakdown],
     }
-    points = list(zip(totals.periods, totals.totals, coverage, strict=True))
+    drill = ""
+    if series.drill:
+        drill = f"/department/data/?sheet={series.sheet}&fields={item.code}"
     return render(
         request,
         "department/chart.html",
         {
             "department": department,
-            "fields": numeric,
-            "field": field,
+            "fields": items,
+            "field": item,
             "area": area,
             "areas": [top, *Area.objects.filter(parent=top).order_by("code")],
-            "series": series,
-            "points": points,
-            "by": BY_LEVEL[AreaLevel(totals.level)],
+            "series": data,
+            "trend": trend,
+            "breakdown": breakdown,
+            "drill": drill,
+            "by": BY_LEVEL[AreaLevel(series.level)] if series.level else "",
         },
     )
 

@@ -36,7 +36,7 @@ def test_the_chart_states_each_points_coverage_and_shows_the_empty_period(demo, 
     assert labels == [
         ["2026Q3", "应报 150 个单位，已报 150 个"],
         ["2026Q4", "应报 150 个单位，已报 0 个"],
-        ["2027Q1", "应报 150 个单位，已报 1 个"],
+        ["2027Q1", "应报 150 个单位，已报 1 个", "已隐藏：单位过少，或尚有单位未填报"],  # one village: suppressed
     ]
     rows = page.locator("#coverage tbody tr")
     expect(rows).to_have_count(3)

@@ -1,0 +1,242 @@
+"""The department chart on roll-ups: a field's or an indicator's trend over periods in an area and its breakdown
+by the level below, each point from the roll-up engine (`rollups`, `indicator_rollups`) with its coverage
+(reported/asked) and suppressed where the engine suppresses it.
+
+A point is read only where the department may read the aggregate (the aggregates API's rule: a subscription to
+the field, or to every field of the indicator, whose scope contains the area and whose window holds the period);
+elsewhere it is "not subscribed". The units behind a figure can be opened on the data page only for a field the
+department reads unit by unit (`entitled_fields`); the data page applies its own entitlement anyway.
+
+Access records keep the chart's rule: one record per unit and view (kind `charted`), naming the field(s) and the
+range of periods, for each unit whose value went into a published point of the view (a suppressed point showed
+nothing of anyone); written by one statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from reporting.catalogue.expressions import walk
+from reporting.catalogue.periods import Period
+from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
+from reporting.reads import indicator_rollups, rollups
+from reporting.reads.data import Entitlement, entitled_fields, entitlements
+from reporting.rejections import Problems
+
+MAX_PERIODS = 24  # the trend shows at most this many periods, the latest last
+
+
+@dataclass
+class Point:
+    period: str
+    area: str
+    name: str
+    value: Decimal | None
+    reported: int
+    asked: int
+    suppressed: bool
+    entitled: bool = True
+    reason: str = ""
+
+
+@dataclass
+class ChartSeries:
+    item: Field | Indicator
+    area: Area
+    trend: list[Point]
+    period: str | None  # the period broken down
+    level: str | None  # the level it is broken down by (None: the area is a unit's own)
+    breakdown: list[Point] = field(default_factory=list)
+    drill: bool = False  # the department reads the field unit by unit: the units behind a figure can be opened
+    sheet: str = ""
+
+
+def chart_items(department: Department) -> list[Field | Indicator]:
+    """What the department may chart: the fields it subscribes to that roll up (not ledgers, not "none"), and the
+    active indicators whose every field it subscribes to (ledger indicators are not rolled up)."""
+    fields = [f for f in entitled_fields(department) if not f.sheet.is_ledger and f.rolls_up != Aggregation.NONE]
+    codes = {f.code for f in entitled_fields(department)}
+    indicators = []
+    for indicator in Indicator.objects.filter(status=Status.ACTIVE):
+        reads = {n.get("code") or n.get("field") for n in _walk(indicator.tree) if n.get("op") in _READS}
+        ledgers = any(n.get("op") in ("count_records", "sum_records") for n in _walk(indicator.tree))
+        if reads and reads <= codes and not ledgers and _rolls_up(indicator, department.jurisdiction):
+            indicators.append(indicator)
+    return [*fields, *indicators]
+
+
+def _rolls_up(indicator: Indicator, area: Area) -> bool:
+    """Whether the engine rolls the indicator up (its fields filed at one level, none a ledger): checked once on the
+    current period, so that the page never offers what it would refuse."""
+    fields = _fields_of(indicator)
+    if not fields:
+        return False
+    period = Period.containing(timezone.localdate(), rollups.basis_of(fields[0]).sheet.period_type)
+    try:
+        indicator_rollups.prepare(indicator, period, area, area.level)
+    except Problems:
+        return False
+    return True
+
+
+_READS = ("field", "sum_units", "count_yes")
+
+
+def _walk(tree: dict[str, Any]):
+    return walk(tree)
+
+
+def _subscription(granted: list[Entitlement], codes: set[str], area: Area, period: Period) -> int | None:
+    chosen = []
+    for code in codes:
+        found = [
+            e.subscription
+            for e in granted
+            if e.field == code
+            and area.path.startswith(e.scope_path)
+            and window_holds(e.starts_on, e.expires_on, period.start)
+        ]
+        if not found:
+            return None
+        chosen.append(min(found))
+    return min(chosen) if chosen else None
+
+
+def _fields_of(item: Field | Indicator) -> list[Field]:
+    if isinstance(item, Field):
+        return [item]
+    codes = {n.get("code") or n.get("field") for n in _walk(item.tree) if n.get("op") in _READS}
+    return list(Field.objects.filter(code__in=codes).select_related("sheet"))
+
+
+def _run(item: Field | Indicator, period: Period, area: Area, level: str) -> list:
+    if isinstance(item, Field):
+        return rollups.rollup(item, period, area, level)
+    return indicator_rollups.indicator_rollup(item, period, area, level)
+
+
+def _point(a, period: Period, entitled: bool = True) -> Point:
+    return Point(
+        period=str(period),
+        area=a.area,
+        name=a.name,
+        value=a.value,
+        reported=a.reported,
+        asked=a.asked,
+        suppressed=a.suppressed,
+        entitled=entitled,
+        reason=getattr(a, "reason", ""),
+    )
+
+
+def _first_period(fields: list[Field], last: Period) -> Period:
+    """The earliest period any unit filed a sheet of these fields (at most MAX_PERIODS before `last`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(period_start) FROM reporting_submission WHERE sheet_id = ANY(%s) AND record_key IS NULL",
+            [sorted({f.sheet_id for f in fields})],
+        )
+        (first,) = cursor.fetchone()
+    periods = list(Period.containing(first or last.start, last.type).periods_until(last)) if first else [last]
+    return periods[-MAX_PERIODS:][0] if periods else last
+
+
+def chart_series(
+    department: Department,
+    item: Field | Indicator,
+    area: Area,
+    *,
+    period: str | None = None,
+    today: dt.date | None = None,
+) -> ChartSeries:
+    today = today or timezone.localdate()
+    fields = _fields_of(item)
+    basis = rollups.basis_of(fields[0])
+    last = Period.containing(today, basis.sheet.period_type)
+    axis = list(_first_period([rollups.basis_of(f) for f in fields], last).periods_until(last))
+    granted = entitlements(department, today)
+    codes = {f.code for f in fields}
+    trend: list[Point] = []
+    subscriptions: dict[str, int] = {}
+    for p in axis:
+        subscription = _subscription(granted, codes, area, p)
+        if subscription is None:
+            trend.append(Point(str(p), area.code, area.name, None, 0, 0, False, entitled=False))
+            continue
+        subscriptions[str(p)] = subscription
+        [whole] = [a for a in _run(item, p, area, area.level) if a.area == area.code]
+        trend.append(_point(whole, p))
+    with_data = [pt.period for pt in trend if pt.reported]
+    shown = period if period in {str(p) for p in axis} else (with_data[-1] if with_data else None)
+    depth = LEVEL_DEPTH[area.level] + 1
+    deepest = max(LEVEL_DEPTH[lv] for f in fields for lv in rollups.basis_of(f).sheet.unit_levels)
+    level = AreaLevel.values[depth] if depth <= deepest else None
+    breakdown: list[Point] = []
+    if shown and level and shown in subscriptions:
+        breakdown = [_point(a, Period.parse(shown)) for a in _run(item, Period.parse(shown), area, level)]
+    unit_level = {f.code for f in entitled_fields(department)}
+    series = ChartSeries(
+        item=item,
+        area=area,
+        trend=trend,
+        period=shown,
+        level=level,
+        breakdown=breakdown,
+        drill=isinstance(item, Field) and item.code in unit_level and not item.rollup_of_id,
+        sheet=basis.sheet.code,
+    )
+    _record(department, fields, area, series, subscriptions)
+    return series
+
+
+_RECORD_SQL = """
+INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period_from, period, fields,
+                                    kind, at)
+SELECT s.unit_id, %(department)s, %(subscription)s, %(sheet)s,
+       CASE WHEN min(s.period) < max(s.period) THEN min(s.period) ELSE '' END, max(s.period),
+       %(fields)s::varchar[], %(kind)s, now()
+FROM reporting_submission s
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+JOIN core_unit u ON u.id = s.unit_id
+JOIN core_area a ON a.id = u.area_id
+JOIN unnest(%(periods)s::text[], %(codes)s::text[], %(depths)s::int[]) AS shown (period, code, depth)
+  ON shown.period = s.period AND split_part(a.path, '/', shown.depth + 1) = shown.code
+WHERE s.sheet_id = ANY(%(sheets)s) AND s.record_key IS NULL AND a.level = %(unit_level)s
+  AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s)) AND v."values" ?| %(fields)s::text[]
+GROUP BY s.unit_id ORDER BY s.unit_id
+"""
+
+
+def _record(
+    department: Department, fields: list[Field], area: Area, series: ChartSeries, subscriptions: dict[str, int]
+) -> None:
+    """One access record per unit whose value went into a published point of this view (one statement)."""
+    shown = [(pt.period, pt.area, LEVEL_DEPTH[area.level]) for pt in series.trend if pt.value is not None]
+    if series.level:
+        depth = LEVEL_DEPTH[series.level]
+        shown += [(pt.period, pt.area, depth) for pt in series.breakdown if pt.value is not None]
+    if not shown or not subscriptions:
+        return
+    bases = [rollups.basis_of(f) for f in fields]
+    params: dict[str, Any] = {
+        "department": department.pk,
+        "subscription": subscriptions[max(subscriptions)],
+        "sheet": fields[0].sheet_id,
+        "fields": sorted({f.code for f in bases}),
+        "kind": AccessKind.CHARTED.value,
+        "periods": [s[0] for s in shown],
+        "codes": [s[1] for s in shown],
+        "depths": [s[2] for s in shown],
+        "sheets": sorted({f.sheet_id for f in bases}),
+        "sources": sorted({f.source_id for f in bases if f.source_id}),
+        "unit_level": rollups.unit_level(fields[0]),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, params)
