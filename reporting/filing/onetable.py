@@ -133,10 +133,13 @@ class SheetCatalogue:
             "subscription_id",
             "subscription__endpoint_id",
             "field__code",
+            "subscription__level",
         )
         claims, subscriptions, codes = [], {}, defaultdict(set)
-        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code in rows:
+        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code, level in rows:
             claims.append((scope, Claim(field_id, sheet.pk, dept, starts, expires, retired)))
+            if level is not None:  # aggregate-only: its fields are asked, but no unit's filing is delivered to it
+                continue
             subscriptions[subscription] = (dept, endpoint, scope, starts, expires)
             codes[subscription].add(code)
         revisions: dict[int, list[FieldRevision]] = defaultdict(list)
