@@ -41,6 +41,7 @@ AggregateOut = inline_serializer(
 def _number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
+    value = Decimal(value)  # a count of yes answers arrives from PostgreSQL as an int (sum of integers)
     return int(value) if value == value.to_integral_value() else float(value)
 
 
