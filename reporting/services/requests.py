@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import LEVEL_DEPTH, Area, Department, User
-from reporting.catalogue import expressions
-from reporting.catalogue import fieldtypes
+from reporting.catalogue import expressions, fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, first_not_begun
 from reporting.models import (
     CODE,

@@ -15,11 +15,14 @@ from django.test import Client
 from core.models import Area, AreaLevel, Department, Role, Unit, User
 from core.tokens import issue_token
 from reporting.catalogue.expressions import shown
-from reporting.models import AccessRecord, DataRequest, Delivery, Field, Indicator, Subscription, SubmissionVersion
+from reporting.models import AccessRecord, DataRequest, Delivery, Field, Indicator, SubmissionVersion, Subscription
 from reporting.rejections import Problems
 from reporting.services.indicators import define_indicator
 from reporting.services.requests import RequestInput, review_request, save_request, submit_request
+from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
 from tests.reporting.helpers import file_village_basics, token_client
+from tests.sources.test_disputes import event_receivers  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 
 COUNTY = "360799000000"
 
@@ -291,3 +294,81 @@ def test_the_county_level_is_read_with_a_township_subscription_but_not_outside_i
     assert inside.status_code == 200
     assert _read(health, field="resident_population", area=other.code).status_code == 400
     assert _read(health, field="resident_population").status_code == 400  # the county is larger than its scope
+
+
+# --- push at a coverage level, with a real receiver and a real worker --------------------------------------------
+
+
+def _cadres(township: str) -> list[User]:
+    return list(
+        User.objects.filter(unit__area__parent__code=township, role=Role.UNIT_CADRE)
+        .select_related("unit__area")
+        .order_by("unit__area__code", "pk")
+        .distinct("unit__area__code")
+    )
+
+
+@pytest.mark.usefixtures("worker", "loopback_allowed")
+def test_a_figure_is_pushed_once_coverage_passes_the_level_and_again_only_when_it_changes(
+    committed_demo,
+    event_receivers,  # noqa: F811  (the fixture imported above)
+):
+    from reporting.models import AggregatePush, Endpoint
+    from reporting.services.aggregate_pushes import check_pushes
+    from reporting.services.submissions import correct_submission
+
+    county = Area.objects.get(code=COUNTY)
+    department = Department.objects.create(code="health", name="青山县卫生健康委员会", jurisdiction=county)
+    receiver = event_receivers()
+    endpoint = Endpoint.objects.create(department=department, name="卫健系统", url=receiver.url, secret=receiver.secret)
+    subscription = Subscription.objects.create(
+        department=department,
+        scope=county,
+        purpose="卫生统计",
+        starts_on=dt.date(2025, 1, 1),
+        level="township",
+        aggregations=["sum"],
+        push_coverage=80,
+        endpoint=endpoint,
+    )
+    subscription.fields.set(Field.objects.filter(code="resident_population"))
+    township = sorted(Area.objects.filter(level=AreaLevel.TOWNSHIP).values_list("code", flat=True))[0]
+    cadres = _cadres(township)
+    enough = -(-len(cadres) * 80 // 100)  # the first count of villages at 80 % or more
+    versions = [file_village_basics(c, resident_population=str(100 + i)) for i, c in enumerate(cadres[: enough - 1])]
+    check_pushes(period="2026Q4")  # what the worker does after each filing, here done and finished
+    assert not AggregatePush.objects.filter(area=township).exists()  # below 80 %: nothing owed
+    versions.append(file_village_basics(cadres[enough - 1], resident_population=str(100 + enough - 1)))
+    assert wait_for(lambda: len(receiver.events) == 1)  # after commit, by the worker: no sweep needed
+    msg_id, first = receiver.events[0]
+    assert first["type"] == "aggregate" and (first["area"]["code"], first["period"]) == (township, "2026Q4")
+    assert (first["value"], first["suppressed"]) == (None, True)  # not every village answered: suppressed
+    assert first["coverage"] == {"reported": enough, "asked": len(cadres)}
+    assert msg_id == f"msg_{first['id']}" and receiver.bad_signatures == 0
+    if enough < len(cadres) - 1:  # a filing that leaves the figure unchanged (still suppressed) pushes nothing
+        versions.append(file_village_basics(cadres[enough], resident_population=str(100 + enough)))
+        check_pushes(period="2026Q4")
+        assert AggregatePush.objects.filter(area=township).count() == 1
+    for i, cadre in enumerate(cadres[len(versions) :], start=len(versions)):
+        versions.append(file_village_basics(cadre, resident_population=str(100 + i)))
+    assert wait_for(lambda: len(receiver.events) == 2)
+    second = receiver.events[1][1]
+    assert (second["value"], second["suppressed"]) == (sum(100 + i for i in range(len(cadres))), False)
+    # a correction of another field leaves the figure as it was; one of the population makes a new push
+    v = versions[0]
+    raw = {**{k: str(val) for k, val in v.values.items()}, "volunteers": "49"}
+    correct_submission(
+        submission=v.submission, raw=raw, not_applicable={}, reason="志愿者人数更正", by=cadres[0], expected_version=1
+    )
+    check_pushes(period="2026Q4")
+    assert AggregatePush.objects.filter(area=township).count() == 2
+    raw["resident_population"] = "1100"
+    correct_submission(
+        submission=v.submission, raw=raw, not_applicable={}, reason="常住人口更正", by=cadres[0], expected_version=2
+    )
+    assert wait_for(lambda: len(receiver.events) == 3)
+    assert receiver.events[2][1]["value"] == second["value"] + 1000
+    assert len({e["id"] for _m, e in receiver.events}) == 3
+    # the units whose values went into a pushed, published figure see it once on their data-use page
+    recorded = AccessRecord.objects.filter(department=department, kind="aggregated", fields=["resident_population"])
+    assert recorded.count() == len(cadres)
