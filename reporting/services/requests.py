@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import LEVEL_DEPTH, Area, Department, User
-from reporting.catalogue import expressions, fieldtypes
+from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, first_not_begun
 from reporting.models import (
     CODE,
@@ -26,6 +26,7 @@ from reporting.models import (
     Status,
     Subscription,
 )
+from reporting.reads.indicators import operand_fields
 from reporting.rejections import Problem, Problems
 
 PROPOSAL_KEYS = (
@@ -172,27 +173,6 @@ def _aggregate_problems(data: RequestInput) -> list[Problem]:
     ):
         problems.append(Problem(field="push_coverage", rule="request.push_coverage"))
     return problems
-
-
-def _operand_fields(indicators: list[Indicator]) -> set[int]:
-    """The active fields the indicators read (their operands, through indicators they use): what the units must be
-    asked for an indicator subscription to have anything to aggregate."""
-    trees = dict(Indicator.objects.filter(status=Status.ACTIVE).values_list("code", "tree"))
-    codes: set[str] = set()
-    todo, seen = [i.tree for i in indicators], set()
-    while todo:
-        for node in expressions.walk(todo.pop()):
-            op = node.get("op")
-            if op == "field":
-                codes.add(node["code"])
-            elif op in ("sum_units", "count_yes"):
-                codes.add(node["field"])
-            elif op in ("count_records", "sum_records"):
-                codes.update(Field.objects.active().filter(sheet__code=node["ledger"]).values_list("code", flat=True))
-            elif op == "indicator" and node["code"] not in seen:
-                seen.add(node["code"])
-                todo.append(trees.get(node["code"]) or {})
-    return set(Field.objects.active().filter(code__in=codes).values_list("pk", flat=True))
 
 
 def _source_problems(department: Department, field_ids: list[int], *, lock: bool = False) -> list[Problem]:
@@ -381,7 +361,7 @@ def review_request(
         raise Problems(problems)
     approved |= reusable - reused_to_supply
     indicators = list(request.indicators.filter(status=Status.ACTIVE))
-    approved |= _operand_fields(indicators)  # the units are asked what the indicators read
+    approved |= operand_fields(indicators)  # the units are asked what the indicators read
     for code in create_codes:
         created = _create_field(proposals[code], request)
         if proposals[code].get("source") is True:  # a stored "false" is not a yes

@@ -372,3 +372,43 @@ def test_a_figure_is_pushed_once_coverage_passes_the_level_and_again_only_when_i
     # the units whose values went into a pushed, published figure see it once on their data-use page
     recorded = AccessRecord.objects.filter(department=department, kind="aggregated", fields=["resident_population"])
     assert recorded.count() == len(cadres)
+
+
+def test_the_request_form_asks_for_indicators_at_a_level_and_the_review_shows_the_smaller_demand(
+    client, health, office_admin
+):
+    people = _indicator(office_admin, "people_per_household", "resident_population / households", "ratio_of_sums")
+    client.force_login(health)
+    form = {
+        "title": "乡镇户均人口",
+        "purpose": "卫生资源规划",
+        "legal_basis": "《基本医疗卫生与健康促进法》",
+        "scope": COUNTY,
+        "first_period": "2027Q1",
+        "level": "township",
+        "aggregations": ["ratio"],
+        "indicators": [str(people.pk)],
+        "push_coverage": "abc",
+    }
+    refused = client.post("/department/requests/new/", form)
+    assert refused.status_code == 400 and "推送覆盖率须为 1 至 100 的整数" in refused.content.decode()
+    assert not DataRequest.objects.filter(department=health.department).exists()
+    form["push_coverage"] = ""
+    saved = client.post("/department/requests/new/", form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    request = DataRequest.objects.get(department=health.department)
+    assert (request.level, request.aggregations, list(request.indicators.all())) == ("township", ["ratio"], [people])
+    detail = client.get(f"/department/requests/{request.pk}/").content.decode()
+    assert "仅汇总" in detail and "people_per_household" in detail
+    submit_request(request=request, by=health)
+    client.force_login(office_admin)
+    review = client.get(f"/office/requests/{request.pk}/").content.decode()
+    assert 'id="aggregate-only"' in review and "任何单位的数值都不离开一表通" in review
+    assert '<dd id="unit-values-out">0</dd>' in review  # no unit value leaves
+    townships = Area.objects.filter(level=AreaLevel.TOWNSHIP).count()
+    assert f"每年 {townships * 4} 个区域汇总数" in review  # one ratio per township and quarter
+    from reporting.subscriptions.review import burden
+
+    figures = burden(request)
+    villages = Unit.objects.filter(area__level=AreaLevel.VILLAGE).count()
+    assert figures.values_per_year == villages * 4 * 2  # the units are still asked both operands, each quarter
