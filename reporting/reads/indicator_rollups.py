@@ -174,7 +174,9 @@ def _unit_figures(query: IndicatorQuery, unit: _Unit) -> tuple[Decimal, ...] | N
     return tuple(figures)
 
 
-def _area_value(query: IndicatorQuery, units: list[_Unit], figures: list[tuple]) -> tuple[Decimal | None, str]:
+def _area_value(
+    query: IndicatorQuery, units: list[_Unit], figures: list[tuple[Decimal, ...] | None]
+) -> tuple[Decimal | None, str]:
     kind = query.indicator.rollup
     if kind == IndicatorRollup.AREA:
         aggregates: dict[str, Any] = {}

@@ -168,9 +168,13 @@ def _due() -> Any:
 @unaudited("the webhook machinery: wakes the sender of each endpoint with aggregate pushes due")
 def sweep_pushes() -> list[int]:
     endpoints = sorted(set(_due().filter(endpoint__active=True).values_list("endpoint_id", flat=True).order_by()))
-    for endpoint_id in endpoints:
-        transaction.on_commit(lambda e=endpoint_id: app.send_task(SEND_AGGREGATE_PUSHES_TASK, args=[e]))
+    transaction.on_commit(lambda: _wake(endpoints))
     return endpoints
+
+
+def _wake(endpoints: list[int]) -> None:
+    for endpoint_id in endpoints:
+        app.send_task(SEND_AGGREGATE_PUSHES_TASK, args=[endpoint_id])
 
 
 @unaudited("the webhook machinery: the figure's filings are audited where they were made, the send is in its row")
