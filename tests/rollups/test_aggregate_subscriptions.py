@@ -412,3 +412,23 @@ def test_the_request_form_asks_for_indicators_at_a_level_and_the_review_shows_th
     figures = burden(request)
     villages = Unit.objects.filter(area__level=AreaLevel.VILLAGE).count()
     assert figures.values_per_year == villages * 4 * 2  # the units are still asked both operands, each quarter
+
+
+def test_an_indicator_read_runs_a_fixed_number_of_statements_however_many_areas_and_filings(health, office_admin):
+    from tests.statements import count_statements
+
+    people = _indicator(office_admin, "people_per_household", "resident_population / households", "ratio_of_sums")
+    _aggregate_subscription(health, ["resident_population", "households"], kinds=("ratio",), indicators=[people])
+    client = token_client(health)
+    query = {"indicator": "people_per_household", "area": COUNTY}
+
+    def statements(period: str, level: str) -> int:
+        client.get("/api/v1/aggregates", {**query, "period": period, "level": level})  # warm
+        with count_statements() as sent:
+            response = client.get("/api/v1/aggregates", {**query, "period": period, "level": level})
+        assert response.status_code == 200
+        return len(sent)
+
+    few = statements("2026Q4", "township")  # nothing filed
+    assert statements("2026Q3", "township") == few  # 150 filings, every township published, access records written
+    assert statements("2026Q3", "county") == few
