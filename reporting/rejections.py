@@ -282,6 +282,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "is not an indicator whose aggregates you may read (a subscription to it at this level or below whose scope "
         "contains the area)",
     ),
+    "aggregate.retired": ("该指标在此报告期前已停用", "was retired before this period began"),
     "aggregate.one_of": ("须给出 field 或 indicator 之一", "give exactly one of field and indicator"),
     # aggregate-only subscriptions asked for in data requests (reporting/services/requests.py)
     "request.level": (

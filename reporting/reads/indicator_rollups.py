@@ -96,6 +96,8 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     ledger_fields = list(Field.objects.filter(sheet__code__in=ledgers).select_related("sheet"))
     sheets = [f.sheet for f in fields.values()] + [f.sheet for f in ledger_fields]
     problems = []
+    if indicator.code not in indicators:  # retired before the period began (like a field no longer asked)
+        problems.append(Problem(field="indicator", rule="aggregate.retired"))
     if indicator.period_type and period.type != indicator.period_type:
         problems.append(Problem(field="period", rule="period.type", params={"expected": indicator.period_type}))
     levels = {lvl for sheet in sheets for lvl in sheet.unit_levels}

@@ -432,3 +432,16 @@ def test_an_indicator_read_runs_a_fixed_number_of_statements_however_many_areas_
     few = statements("2026Q4", "township")  # nothing filed
     assert statements("2026Q3", "township") == few  # 150 filings, every township published, access records written
     assert statements("2026Q3", "county") == few
+
+
+def test_a_retired_indicator_is_read_for_the_periods_before_its_retirement_only(health, office_admin):
+    from reporting.services.indicators import retire_indicator
+
+    people = _indicator(office_admin, "people_per_household", "resident_population / households", "ratio_of_sums")
+    _aggregate_subscription(health, ["resident_population", "households"], kinds=("ratio",), indicators=[people])
+    retired_from = retire_indicator(indicator=people, reason="改用新口径", by=office_admin)
+    assert retired_from > dt.date(2026, 7, 1)
+    assert _read(health, indicator="people_per_household", level="township").status_code == 200  # 2026Q3
+    later = _read(health, indicator="people_per_household", level="township", period="2027Q1")
+    assert later.status_code == 400
+    assert [(p["field"], p["code"]) for p in later.json()["errors"]] == [("indicator", "aggregate.retired")]
