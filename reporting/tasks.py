@@ -19,7 +19,7 @@ def sweep_outbox_task() -> None:
     deliveries.sweep()
     disputes.sweep_dispute_events()
     supplies.sweep_supply_jobs()
-    aggregate_pushes.check_pushes()
+    aggregate_pushes.sweep_pushes()
 
 
 @shared_task(acks_late=True, ignore_result=True)
