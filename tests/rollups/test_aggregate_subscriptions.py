@@ -445,3 +445,24 @@ def test_a_retired_indicator_is_read_for_the_periods_before_its_retirement_only(
     later = _read(health, indicator="people_per_household", level="township", period="2027Q1")
     assert later.status_code == 400
     assert [(p["field"], p["code"]) for p in later.json()["errors"]] == [("indicator", "aggregate.retired")]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"indicator": "x" * 5000},
+        {"indicator": "人口'; DROP TABLE reporting_indicator; --"},
+        {"indicator": "people_per_household", "level": "galaxy"},
+        {"indicator": "people_per_household", "period": "2026Q9"},
+        {"indicator": "people_per_household", "period": "2026"},  # a quarterly indicator read for a year
+        {"indicator": "people_per_household", "area": "9" * 40},
+        {"indicator": ""},
+    ],
+)
+def test_odd_indicator_reads_are_named_never_a_500(health, office_admin, params):
+    people = _indicator(office_admin, "people_per_household", "resident_population / households", "ratio_of_sums")
+    _aggregate_subscription(health, ["resident_population", "households"], kinds=("ratio",), indicators=[people])
+    response = _read(health, **params)
+    assert response.status_code == 400, response.content
+    assert all(p["field"] in ("indicator", "field", "level", "period", "area") for p in response.json()["errors"])
+    assert Indicator.objects.filter(code="people_per_household").exists()
