@@ -185,6 +185,11 @@ CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
     "seal-audit": {"task": "core.tasks.seal_audit_task", "schedule": env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)},
+    # aggregate pushes owed (a roll-up per pushing subscription): a lost after-filing check only delays them
+    "check-aggregate-pushes": {
+        "task": "reporting.tasks.check_aggregate_pushes_task",
+        "schedule": env_int("AGGREGATE_PUSH_CHECK_SECONDS", 300, minimum=5),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -294,6 +294,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "aggregate.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
     "aggregate.indicator": (
+        "不是您可查询汇总的指标（须在该层级订阅该指标，且订阅范围包含所选区域）",
+        "is not an indicator whose aggregates you may read (a subscription to it at this level or below whose scope "
+        "contains the area)",
+    ),
+    "aggregate.retired": ("该指标在此报告期前已停用", "was retired before this period began"),
+    "aggregate.one_of": ("须给出 field 或 indicator 之一", "give exactly one of field and indicator"),
+    # aggregate-only subscriptions asked for in data requests (reporting/services/requests.py)
+    "request.level": (
+        "汇总层级须为所选范围及其下级之一",
+        "must be the scope's own level or a level below it",
+    ),
+    "request.aggregations": (
+        "须选择至少一种汇总方式（合计、计数、平均、比率），且仅在按层级汇总时选择",
+        "choose at least one aggregation (sum, count, mean, ratio), and only with an aggregate level",
+    ),
+    "request.indicator_unknown": ("不是目录中的有效指标", "is not an active indicator of the catalogue"),
+    "request.indicator_level": (
+        "指标按区域汇总，须选择汇总层级",
+        "an indicator is a figure over units: choose the aggregate level it is read at",
+    ),
+    "request.push_coverage": (
+        "推送覆盖率须为 1 至 100 的整数，且须有汇总层级和推送地址",
+        "must be a whole number from 1 to 100, with an aggregate level and a webhook endpoint",
+    ),
+    "aggregate.indicator_form": (
         "该指标不能按区域汇总（须为同一层级单位填报的字段上的公式）",
         "cannot be rolled up over areas (it must be a formula over fields filed by units of one level)",
     ),

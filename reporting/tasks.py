@@ -4,7 +4,7 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.reads import exports
-from reporting.services import catalogue, deliveries, disputes, supplies
+from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,6 +19,7 @@ def sweep_outbox_task() -> None:
     deliveries.sweep()
     disputes.sweep_dispute_events()
     supplies.sweep_supply_jobs()
+    aggregate_pushes.sweep_pushes()
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -39,3 +40,13 @@ def run_supply_job_task(job_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def send_dispute_events_task(department_id: int) -> None:
     disputes.send_dispute_events(department_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def check_aggregate_pushes_task(period: str | None = None) -> None:
+    aggregate_pushes.check_pushes(period=period)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_aggregate_pushes_task(endpoint_id: int) -> None:
+    aggregate_pushes.send_pushes(endpoint_id)

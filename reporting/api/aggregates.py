@@ -11,13 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_department
-from core.models import Area, Department
+from core.models import Area
 from reporting.api.inputs import AggregatesQuery
 from reporting.api.schemas import ErrorOut
 from reporting.catalogue.periods import Period
-from reporting.models import Field, window_holds
-from reporting.reads import rollups
-from reporting.reads.data import entitlements
+from reporting.models import Field, Indicator
+from reporting.reads import indicator_aggregates, rollups
+from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement
 from reporting.rejections import Problem, Problems
 
 AggregateOut = inline_serializer(
@@ -33,6 +33,7 @@ AggregateOut = inline_serializer(
         ),
         "not_reported": serializers.ListField(child=serializers.CharField()),
         "suppressed": serializers.BooleanField(),
+        "reason": serializers.CharField(required=False),
     },
 )
 
@@ -40,25 +41,35 @@ AggregateOut = inline_serializer(
 def _number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
+    value = Decimal(value)  # a count of yes answers arrives from PostgreSQL as an int (sum of integers)
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def entitling_subscription(department: Department, field: Field, area: Area, period: Period) -> int | None:
-    """The department's subscription entitling it to `field`'s aggregates in `area` for `period`: one on the
-    field whose scope contains the area and whose window holds the period's first day (the lowest id)."""
-    found = [
-        e.subscription
-        for e in entitlements(department)
-        if e.field == field.code
-        and area.path.startswith(e.scope_path)
-        and window_holds(e.starts_on, e.expires_on, period.start)
-    ]
-    return min(found) if found else None
+def _item(a: rollups.Aggregate) -> dict:
+    item = {
+        "area": a.area,
+        "name": a.name,
+        "level": a.level,
+        "period": a.period,
+        "value": _number(a.value),
+        "coverage": {"reported": a.reported, "asked": a.asked},
+        "not_reported": a.not_reported,
+        "suppressed": a.suppressed,
+    }
+    if a.reason:
+        item["reason"] = a.reason
+    return item
 
 
 class AggregatesView(APIView):
     @extend_schema(
-        summary="A field's roll-ups over the areas at a level inside an area, each with its coverage",
+        summary="A field's or an indicator's roll-ups over the areas at a level inside an area, with coverage",
+        description=(
+            "Exactly one of `field` and `indicator`. Entitled by a unit-level subscription on the field (or the "
+            "indicator, or every field it reads) whose scope contains the area, or by an aggregate-only "
+            "subscription at the level asked or below, of the aggregation asked. An indicator without a value "
+            "carries `reason` (`division_by_zero`, `missing:<code>`)."
+        ),
         operation_id="aggregates",
         parameters=[AggregatesQuery],
         responses={
@@ -79,43 +90,44 @@ class AggregatesView(APIView):
             if area is None or not department.jurisdiction.contains(area):
                 problems.append(Problem(field="area", rule="aggregate.area"))
                 area = None
-        field = None
+        asks_field, asks_indicator = bool(params.get("field")), bool(params.get("indicator"))
+        if not named & {"field", "indicator"} and asks_field == asks_indicator:
+            problems.append(Problem(field="field", rule="aggregate.one_of"))
+            named.add("field")
+        level = params.get("level") or (area.level if area is not None else "")
+        ready = area is not None and "period" in params
+        field = indicator = None
         subscription = None
-        if "field" not in named:
-            field = (
-                Field.objects.select_related("sheet", "rollup_of__sheet")
-                .filter(code=str(request.query_params.get("field", "")))
-                .first()
-            )
-            if field is not None and area is not None and "period" in params:
-                subscription = entitling_subscription(department, field, area, Period.parse(params["period"]))
-            if field is None or (area is not None and "period" in params and subscription is None):
+        if asks_field and not named & {"field"}:
+            field = Field.objects.select_related("sheet", "rollup_of__sheet").filter(code=str(params["field"])).first()
+            if field is not None and ready:
+                assert area is not None
+                subscription = field_entitlement(department, field, area, Period.parse(params["period"]), level)
+            if field is None or (ready and subscription is None):
                 problems.append(Problem(field="field", rule="aggregate.field"))
-                field = None
+        elif asks_indicator and not named & {"indicator"}:
+            indicator = Indicator.objects.filter(code=str(params["indicator"])).first()
+            if indicator is not None and ready:
+                assert area is not None
+                period = Period.parse(params["period"])
+                subscription = indicator_entitlement(department, indicator, area, period, level)
+            if indicator is None or (ready and subscription is None):
+                problems.append(Problem(field="indicator", rule="aggregate.indicator"))
         if problems:
             raise Problems(problems)
-        assert field is not None and area is not None and subscription is not None
+        assert area is not None and subscription is not None
         period = Period.parse(params["period"])
-        level = params.get("level") or area.level
-        query = rollups.prepare(field, period, area, level)
-        items = rollups.run(query)
-        rollups.record_aggregate_access(
-            department_id=department.pk, subscription_id=subscription, query=query, items=items
-        )
-        return Response(
-            {
-                "items": [
-                    {
-                        "area": a.area,
-                        "name": a.name,
-                        "level": a.level,
-                        "period": a.period,
-                        "value": _number(a.value),
-                        "coverage": {"reported": a.reported, "asked": a.asked},
-                        "not_reported": a.not_reported,
-                        "suppressed": a.suppressed,
-                    }
-                    for a in items
-                ]
-            }
-        )
+        if indicator is not None:
+            prepared = indicator_aggregates.prepare(indicator, period, area, level)
+            items, used = indicator_aggregates.run(prepared)
+            indicator_aggregates.record_access(
+                department_id=department.pk, subscription_id=subscription, query=prepared, used=used
+            )
+        else:
+            assert field is not None
+            query = rollups.prepare(field, period, area, level)
+            items = rollups.run(query)
+            rollups.record_aggregate_access(
+                department_id=department.pk, subscription_id=subscription, query=query, items=items
+            )
+        return Response({"items": [_item(a) for a in items]})

@@ -208,7 +208,7 @@ class SubscriptionsView(APIView):
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
-        subscriptions = department.subscriptions.select_related("scope").prefetch_related("fields")
+        subscriptions = department.subscriptions.select_related("scope").prefetch_related("fields", "indicators")
         return Response(
             {
                 "subscriptions": [
@@ -222,6 +222,11 @@ class SubscriptionsView(APIView):
                         "expires_on": s.expires_on,
                         "fields": sorted(f.code for f in s.fields.all()),
                         "endpoint": s.endpoint_id,
+                        # aggregate-only: the level its aggregates are read at (null: unit values), of these kinds
+                        "level": s.level,
+                        "aggregations": s.aggregations,
+                        "indicators": sorted(i.code for i in s.indicators.all()),
+                        "push_coverage": s.push_coverage,
                     }
                     for s in subscriptions
                 ],

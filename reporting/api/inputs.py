@@ -279,7 +279,8 @@ class DisputeAnswerIn(Input):
 
 
 class AggregatesQuery(Input):
-    field = Text(help_text="the code of a field the department subscribes to")
+    field = Text(required=False, help_text="the code of a field the department subscribes to (or `indicator`)")
+    indicator = Text(required=False, help_text="the code of an indicator the department subscribes to (or `field`)")
     period = PeriodText()
     area = Text(help_text="statutory code of an area inside the jurisdiction")
     level = Choice(["province", "city", "county", "township", "village"], required=False)

@@ -120,6 +120,8 @@ class SheetCatalogue:
     fields: list[Field]  # every field of the sheet, in form order
     revisions: dict[int, list[FieldRevision]]  # per field, newest first
     departments: dict[int, Department]
+    # an aggregate-only subscription on the sheet pushes at a coverage level: a filing wakes the check after commit
+    pushes: bool = False
 
     @classmethod
     def load(cls, sheet: Sheet) -> SheetCatalogue:
@@ -133,10 +135,15 @@ class SheetCatalogue:
             "subscription_id",
             "subscription__endpoint_id",
             "field__code",
+            "subscription__level",
+            "subscription__push_coverage",
         )
-        claims, subscriptions, codes = [], {}, defaultdict(set)
-        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code in rows:
+        claims, subscriptions, codes, pushes = [], {}, defaultdict(set), False
+        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code, level, push in rows:
             claims.append((scope, Claim(field_id, sheet.pk, dept, starts, expires, retired)))
+            pushes = pushes or (level is not None and push is not None)
+            if level is not None:  # aggregate-only: its fields are asked, but no unit's filing is delivered to it
+                continue
             subscriptions[subscription] = (dept, endpoint, scope, starts, expires)
             codes[subscription].add(code)
         revisions: dict[int, list[FieldRevision]] = defaultdict(list)
@@ -149,6 +156,7 @@ class SheetCatalogue:
             fields=list(Field.objects.filter(sheet=sheet).select_related("source").order_by("order", "code")),
             revisions=dict(revisions),
             departments={d.pk: d for d in Department.objects.filter(pk__in={c.department_id for _, c in claims})},
+            pushes=pushes,
         )
 
     def __post_init__(self) -> None:

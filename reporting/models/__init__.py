@@ -25,6 +25,9 @@ from reporting.models.catalogue import (
     CatalogueGeneration,
 )
 from reporting.models.subscriptions import (
+    AggregateKind,
+    AGGREGATE_KINDS,
+    aggregate_kind_of,
     SubscriptionStatus,
     SubscriptionQuerySet,
     covering_scopes,
@@ -38,16 +41,19 @@ from reporting.models.subscriptions import (
     RequestEvent,
 )
 from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVersion, Draft, IdempotencyKey
-from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery
+from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery, AggregatePush
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 # isort: on
 
 __all__ = [
+    "AGGREGATE_KINDS",
     "CODE",
     "SENDABLE",
     "AccessKind",
     "AccessRecord",
+    "AggregateKind",
+    "AggregatePush",
     "Aggregation",
     "AllowedNetwork",
     "Bilingual",
@@ -87,6 +93,7 @@ __all__ = [
     "SupplyJobStatus",
     "ZombieFlag",
     "ZombieKind",
+    "aggregate_kind_of",
     "covering_scopes",
     "covers_sql",
     "entitles_sql",

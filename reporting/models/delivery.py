@@ -132,3 +132,44 @@ class Delivery(models.Model):
     @property
     def public_id(self) -> str:
         return f"dlv_{self.pk}"
+
+
+class AggregatePush(models.Model):
+    """One aggregate figure owed to an aggregate-only subscription's endpoint (issue 20): an area's roll-up of
+    one field or indicator for one period, once its coverage reached the subscription's `push_coverage`.
+
+    Written when the figure (value, suppressed, reason) first qualifies and again only when it changes; each row
+    is sent once, signed like deliveries and backing off in PostgreSQL (`services/aggregate_pushes.py`)."""
+
+    subscription = models.ForeignKey("reporting.Subscription", on_delete=models.PROTECT, related_name="pushes")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="aggregate_pushes")
+    code = models.CharField(max_length=40)  # the field's or indicator's code
+    area = models.CharField(max_length=12)  # the area's code
+    period = models.CharField(max_length=7)
+    figure = models.JSONField()  # what decides "changed": {"value", "suppressed", "reason"}
+    body = models.JSONField()  # what is posted: the figure with its coverage when it was written
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("aggregate push")
+        verbose_name_plural = _("aggregate pushes")
+        indexes = [
+            models.Index(fields=["subscription", "code", "area", "period", "-id"], name="aggregate_push_latest"),
+            models.Index(
+                fields=["endpoint", "next_attempt_at", "id"],
+                name="aggregate_push_sendable",
+                condition=Q(status__in=["pending", "retrying"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def public_id(self) -> str:
+        return f"agg_{self.pk}"

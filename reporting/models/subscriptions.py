@@ -5,19 +5,48 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from core.models import Area, Department
+from core.models import Area, AreaLevel, Department
 
 
 class SubscriptionStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     SUSPENDED = "suspended", _("Suspended")
     ENDED = "ended", _("Ended")
+
+
+class AggregateKind(models.TextChoices):
+    """What an aggregate-only subscription may read of the units' values. Never a minimum or a maximum: each is
+    one unit's value. A field's aggregation (`Field.aggregation`) and an indicator's roll-up map to these by
+    `aggregate_kind_of`."""
+
+    SUM = "sum", _("Sum")
+    COUNT = "count", _("Count (units that said yes)")
+    MEAN = "mean", _("Mean")
+    RATIO = "ratio", _("Ratio")
+
+
+# A field's aggregation (reporting.models.Aggregation) and an indicator's roll-up (IndicatorRollup) as the kind an
+# aggregate-only subscription must allow to read it; absent (min, max, none): never readable by one.
+AGGREGATE_KINDS = {
+    "sum": AggregateKind.SUM,
+    "count_yes": AggregateKind.COUNT,
+    "mean": AggregateKind.MEAN,
+    "ratio_of_sums": AggregateKind.RATIO,
+    "area": AggregateKind.RATIO,
+}
+
+
+def aggregate_kind_of(aggregation: str) -> str | None:
+    """The kind an aggregate-only subscription must allow to read an aggregate of this aggregation/roll-up."""
+    kind = AGGREGATE_KINDS.get(aggregation)
+    return kind.value if kind is not None else None
 
 
 # Which subscriptions cover an area on a day: the one home of the rule. A subscription covers an area on a
@@ -127,6 +156,23 @@ class Subscription(models.Model):
 
     # Delivery mode: always readable from the department's feed; also pushed when an endpoint is set.
     endpoint = models.ForeignKey("Endpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Aggregate-only (issue 20): with a level, the department reads only aggregates of the units' values at that
+    # level or above, within its scope, of the kinds in `aggregations`; never a unit's value (no data rows, no
+    # deliveries, no DHIS2 data values). The units are still asked the fields (they are what is aggregated).
+    # Null: unit-level, as before.
+    level = models.CharField(_("aggregate level"), max_length=10, choices=AreaLevel.choices, null=True, blank=True)
+    aggregations = ArrayField(
+        models.CharField(max_length=8, choices=AggregateKind.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("aggregations"),
+    )
+    indicators = models.ManyToManyField(
+        "reporting.Indicator", blank=True, related_name="subscriptions", verbose_name=_("indicators")
+    )
+    # Push (aggregate-only with an endpoint): once an area's coverage for a period reaches this percentage, its
+    # figure is pushed (one delivery per area and period, a new one when the figure changes).
+    push_coverage = models.PositiveSmallIntegerField(_("push at coverage (%)"), null=True, blank=True)
 
     objects = SubscriptionQuerySet.as_manager()
 
@@ -145,6 +191,10 @@ class Subscription(models.Model):
             )
         if self.expires_on and self.starts_on and self.expires_on < self.starts_on:
             raise ValidationError({"expires_on": "到期日不能早于开始日 / the expiry must not precede the start"})
+
+    @property
+    def aggregate_only(self) -> bool:
+        return self.level is not None
 
     def days_within(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last day of [start, end] its window holds (the first after the last: none)."""
@@ -186,6 +236,18 @@ class DataRequest(models.Model):
     source_fields = models.ManyToManyField(
         "reporting.Field", blank=True, related_name="source_requests", verbose_name=_("fields to supply")
     )
+    indicators = models.ManyToManyField(
+        "reporting.Indicator", blank=True, related_name="requests", verbose_name=_("indicators")
+    )
+    # Aggregate-only (see Subscription.level): the fields and indicators at this level, of these kinds.
+    level = models.CharField(_("aggregate level"), max_length=10, choices=AreaLevel.choices, null=True, blank=True)
+    aggregations = ArrayField(
+        models.CharField(max_length=8, choices=AggregateKind.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("aggregations"),
+    )
+    push_coverage = models.PositiveSmallIntegerField(_("push at coverage (%)"), null=True, blank=True)
     # New fields proposed because nothing in the catalogue covers the need:
     # [{"code", "name_zh", "name_en", "type", "constraints", "unit_of_measure", "sheet", "description", "source"}]
     # ("source": true: the department's register will supply it)

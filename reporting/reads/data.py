@@ -43,7 +43,10 @@ class Entitlement:
 
 
 def active_subscriptions(department: Department, today: dt.date | None = None):
-    return Subscription.objects.entitling(today or timezone.localdate()).filter(department=department)
+    """The department's subscriptions entitling it to read units' values today: an aggregate-only one
+    (`Subscription.level`) never does (every unit-level read, export, chart and DHIS2 data value is built
+    from these); it reads aggregates only (`aggregate_entitlements`)."""
+    return Subscription.objects.entitling(today or timezone.localdate()).filter(department=department, level=None)
 
 
 def entitlements(department: Department, today: dt.date | None = None) -> list[Entitlement]:

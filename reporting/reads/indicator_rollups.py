@@ -189,7 +189,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     try:
         tree = expanded(tree, trees)
     except _Unsupported:
-        raise _refuse("aggregate.indicator") from None
+        raise _refuse("aggregate.indicator_form") from None
     if any(node.get("op") in ("count_records", "sum_records") for node in expressions.walk(tree)):
         raise _refuse("aggregate.indicator_ledger")
     codes: list[str] = []
@@ -200,7 +200,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
                 codes.append(code)
     fields = {f.code: f for f in Field.objects.filter(code__in=codes).select_related("sheet")}
     if not codes or set(fields) != set(codes) or any(f.sheet.is_ledger for f in fields.values()):
-        raise _refuse("aggregate.indicator_ledger" if fields else "aggregate.indicator")
+        raise _refuse("aggregate.indicator_ledger" if fields else "aggregate.indicator_form")
     problems = []
     if indicator.period_type and period.type != fields[codes[0]].sheet.period_type:
         problems.append(
@@ -213,7 +213,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         key=lambda lv: LEVEL_DEPTH[lv],
     )
     if any(deepest not in f.sheet.unit_levels for f in fields.values()):
-        problems.append(Problem(field="indicator", rule="aggregate.indicator"))
+        problems.append(Problem(field="indicator", rule="aggregate.indicator_form"))
     if level not in LEVEL_DEPTH or not (LEVEL_DEPTH[area.level] <= LEVEL_DEPTH[level] <= LEVEL_DEPTH[deepest]):
         problems.append(Problem(field="level", rule="aggregate.level"))
     if problems:
@@ -248,7 +248,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         else:
             num, den, extra = compiler.sql(tree), "NULL::numeric", ""
     except (_Unsupported, KeyError, IndexError, TypeError, InvalidOperation):
-        raise _refuse("aggregate.indicator") from None
+        raise _refuse("aggregate.indicator_form") from None
     for code in codes:
         compiler.column(code)
 
@@ -261,7 +261,7 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
         params[f"scopes_{i}"] = rollups.asked_scopes(field, period) or ["-"]
         asked.append(f"AND a.path LIKE ANY(%(scopes_{i})s)")
         if not re.fullmatch(r"[a-z][a-z0-9_]*", code):  # catalogue codes are (validate_code): safe identifiers
-            raise _refuse("aggregate.indicator")
+            raise _refuse("aggregate.indicator_form")
         picks.append(f'r."{code}" AS v_{i}, v.not_applicable ? %(code_{i})s AS n_{i}')
         own = groups.setdefault((field.sheet_id, None), f"o_{len(groups)}")
         source = groups.setdefault((field.sheet_id, field.source_id), f"o_{len(groups)}") if field.source_id else None

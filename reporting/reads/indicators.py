@@ -137,3 +137,20 @@ def indicator_value(indicator: Indicator, unit: Unit, period: Period) -> express
         unit_records(unit, period, ledgers),
         indicators=indicators,
     )
+
+
+def operand_fields(indicators: list[Indicator]) -> set[int]:
+    """The active fields the indicators read (their operands, through the indicators they use; a ledger: its
+    fields): what units must be asked for an indicator subscription to have anything to aggregate."""
+    trees = dict(Indicator.objects.filter(status=Status.ACTIVE).values_list("code", "tree"))
+    codes: set[str] = set()
+    ledgers: set[str] = set()
+    for indicator in indicators:
+        fields, used = _ledgers(indicator.tree, trees)
+        codes |= fields
+        ledgers |= used
+        for node in expressions.walk(indicator.tree):
+            if node.get("op") in ("sum_units", "count_yes"):
+                codes.add(node["field"])
+    found = Field.objects.active().filter(Q(code__in=codes) | Q(sheet__code__in=ledgers))
+    return set(found.values_list("pk", flat=True))

@@ -98,6 +98,9 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
     codes = set(version.values) | set(version.not_applicable)
     catalogue = catalogue or sheet_catalogue(submission.sheet)
     targets = catalogue.targets_for(submission.unit, submission.period_start, codes)
+    if catalogue.pushes and submission.record_key is None:  # an aggregate figure pushed at a coverage may change
+        period = submission.period
+        transaction.on_commit(lambda: app.send_task(CHECK_AGGREGATE_PUSHES_TASK, kwargs={"period": period}))
     if not targets:
         return 0
     with connection.cursor() as cursor:
@@ -123,6 +126,7 @@ def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | No
 
 # Published by name: reporting.tasks imports this module, never the other way round.
 SEND_DELIVERIES_TASK = "reporting.tasks.send_deliveries_task"
+CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
 QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
 _flag_clients: dict[str, redis.Redis] = {}

@@ -10,11 +10,12 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core.audit import audited, read_only, record
-from core.models import Area, Department, User
+from core.models import LEVEL_DEPTH, Area, Department, User
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, first_not_begun
 from reporting.models import (
     CODE,
+    AggregateKind,
     DataRequest,
     Endpoint,
     Field,
@@ -25,6 +26,7 @@ from reporting.models import (
     Status,
     Subscription,
 )
+from reporting.reads.indicators import operand_fields
 from reporting.rejections import Problem, Problems
 
 PROPOSAL_KEYS = (
@@ -55,6 +57,12 @@ class RequestInput:
     # existing fields the department's register will supply (it asks to become their source)
     source_field_ids: list[int] = field(default_factory=list)
     proposed: list[dict[str, Any]] = field(default_factory=list)
+    # Indicators asked for (always at a level: an indicator is a figure over units), and aggregate-only demand:
+    # the level its fields and indicators are read at, the kinds of aggregate, the coverage to push at.
+    indicator_ids: list[int] = field(default_factory=list)
+    level: str | None = None
+    aggregations: list[str] = field(default_factory=list)
+    push_coverage: int | None = None
     # What the form could not even read (a constraint that is not a number…): reported with the rest.
     unreadable: list[Problem] = field(default_factory=list)
 
@@ -119,8 +127,9 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
     known = set(Field.objects.active().filter(pk__in=data.field_ids).values_list("pk", flat=True))
     problems += [Problem(field="fields", rule="request.field_unknown") for pk in data.field_ids if pk not in known][:1]
     problems += _source_problems(department, data.source_field_ids)
-    if not data.field_ids and not data.proposed and not data.source_field_ids:
+    if not data.field_ids and not data.proposed and not data.source_field_ids and not data.indicator_ids:
         problems.append(Problem(field="fields", rule="request.empty"))
+    problems += _aggregate_problems(data)
     codes: dict[str, int] = {}
     for index, proposal in enumerate(data.proposed):
         found = _check_proposal(index, proposal)
@@ -138,6 +147,31 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
         elif isinstance(code, str) and code:
             codes[code] = index
         problems += in_proposal(found, index)
+    return problems
+
+
+def _aggregate_problems(data: RequestInput) -> list[Problem]:
+    """An aggregate-only demand's level (the scope's or below), kinds, indicators and push coverage."""
+    problems = []
+    if data.level is not None and (
+        data.level not in LEVEL_DEPTH
+        or (data.scope is not None and LEVEL_DEPTH[data.level] < LEVEL_DEPTH[data.scope.level])
+    ):
+        problems.append(Problem(field="level", rule="request.level"))
+    kinds = set(AggregateKind.values)
+    if (data.level is None and data.aggregations) or (
+        data.level is not None and (not data.aggregations or not set(data.aggregations) <= kinds)
+    ):
+        problems.append(Problem(field="aggregations", rule="request.aggregations"))
+    known = set(Indicator.objects.filter(status=Status.ACTIVE, pk__in=data.indicator_ids).values_list("pk", flat=True))
+    if any(pk not in known for pk in data.indicator_ids):
+        problems.append(Problem(field="indicators", rule="request.indicator_unknown"))
+    elif data.indicator_ids and data.level is None:
+        problems.append(Problem(field="indicators", rule="request.indicator_level"))
+    if data.push_coverage is not None and (
+        not 1 <= data.push_coverage <= 100 or data.level is None or data.endpoint is None
+    ):
+        problems.append(Problem(field="push_coverage", rule="request.push_coverage"))
     return problems
 
 
@@ -221,8 +255,11 @@ def save_request(
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]
+    request.level, request.push_coverage = data.level, data.push_coverage
+    request.aggregations = sorted(set(data.aggregations))
     request.save()
     request.fields.set(data.field_ids)
+    request.indicators.set(data.indicator_ids)
     request.source_fields.set(data.source_field_ids)
     _event(
         request,
@@ -231,6 +268,9 @@ def save_request(
         fields=sorted(data.field_ids),
         source_fields=sorted(data.source_field_ids),
         proposed=[p.get("code") for p in request.proposed],
+        indicators=sorted(data.indicator_ids),
+        level=data.level,
+        aggregations=request.aggregations,
     )
     return request
 
@@ -320,6 +360,8 @@ def review_request(
     if problems:
         raise Problems(problems)
     approved |= reusable - reused_to_supply
+    indicators = list(request.indicators.filter(status=Status.ACTIVE))
+    approved |= operand_fields(indicators)  # the units are asked what the indicators read
     for code in create_codes:
         created = _create_field(proposals[code], request)
         if proposals[code].get("source") is True:  # a stored "false" is not a yes
@@ -331,7 +373,13 @@ def review_request(
     Field.objects.filter(pk__in=sourced).update(source=request.department)
     whole = approved | sourced >= asked | offered and len(create_codes) + len(reuse) == len(proposals)
     request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED
-    detail = {"fields": sorted(approved), "created": create_codes, "sourced": sorted(sourced)}
+    detail = {
+        "fields": sorted(approved),
+        "created": create_codes,
+        "sourced": sorted(sourced),
+        "indicators": sorted(i.pk for i in indicators),
+        "level": request.level,
+    }
     if not approved:  # only fields to supply: nothing is asked of units, so no subscription
         request.save(update_fields=["status", "decision_reason", "decided_at"])
         _event(request, by, request.status, reason, reason=request.decision_reason, **detail)
@@ -344,8 +392,12 @@ def review_request(
         starts_on=first_open_start(request.first_period),
         expires_on=request.expires_on,
         endpoint=request.endpoint,
+        level=request.level,
+        aggregations=request.aggregations,
+        push_coverage=request.push_coverage,
     )
     subscription.fields.set(approved)
+    subscription.indicators.set(indicators)
     request.subscription = subscription
     request.save(update_fields=["status", "decision_reason", "decided_at", "subscription"])
     _event(request, by, request.status, reason, reason=request.decision_reason, subscription=subscription.pk, **detail)

@@ -17,6 +17,7 @@ from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, periods_per_year
 from reporting.filing.onetable import due_date
 from reporting.models import Cadence, DataRequest, Field, Sheet, Submission, Subscription
+from reporting.reads.indicators import operand_fields
 
 SIMILAR = 0.1  # pg_trgm similarity worth showing (Chinese names share few trigrams)
 DUPLICATE = 0.5  # similarity at which a proposed field is flagged as a likely duplicate
@@ -51,6 +52,11 @@ class Burden:
     values_per_year: int  # everything the request asks for
     added_values_per_year: int  # of which not already asked of the same units by an active subscription
     minutes_per_year: int  # the added values, at the field types' typing times
+    # what leaves OneTable to the department: every asked value, per unit, or (aggregate-only) none of them, only
+    # the figures of the areas at the request's level
+    unit_values_out_per_year: int = 0
+    aggregate_level: str | None = None
+    figures_per_year: int = 0
 
     @property
     def hours_per_year(self) -> float:
@@ -188,9 +194,12 @@ def burden(request: DataRequest) -> Burden:
     """Units × fields × periods a year, and the typing time of what is not already asked of the same units."""
     units_by_level = _units_by_level(request)
     total = added = seconds = 0
+    # an indicator asks the units what it reads (its operands), as a field would
+    operands = operand_fields(list(request.indicators.all()))
+    requested = Field.objects.filter(Q(pk__in=request.fields.all()) | Q(pk__in=operands)).select_related("sheet")
     asked: list[tuple[str, str, str, str]] = [
         (f.sheet.cadence, f.type, ",".join(f.sheet.unit_levels), "existing" if _already_asked(f, request) else "new")
-        for f in request.fields.select_related("sheet")
+        for f in requested
     ]
     sheets = {s.code: s for s in Sheet.objects.filter(code__in=[p.get("sheet") for p in request.proposed])}
     asked += [
@@ -210,7 +219,16 @@ def burden(request: DataRequest) -> Burden:
             seconds += (
                 values * fieldtypes.get(type_code if type_code in fieldtypes.REGISTRY else "text").seconds_per_value
             )
-    return Burden(units, total, added, round(seconds / 60))
+    if request.level is None:
+        return Burden(units, total, added, round(seconds / 60), unit_values_out_per_year=total)
+    areas = Area.objects.filter(path__startswith=request.scope.path, level=request.level).count()
+    # one figure per area, period and field or indicator read at the level
+    cadences = [f.sheet.cadence for f in request.fields.select_related("sheet") if f.sheet.cadence != Cadence.LEDGER]
+    cadences += [i.period_type for i in request.indicators.all() if i.period_type]
+    per_year = sum(periods_per_year(c) for c in cadences)
+    return Burden(
+        units, total, added, round(seconds / 60), aggregate_level=request.level, figures_per_year=areas * per_year
+    )
 
 
 def _units_by_level(request: DataRequest) -> dict[str, int]:

@@ -19,7 +19,7 @@ from core.models import Area, AreaLevel
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
 from reporting.catalogue import fieldtypes
 from reporting.filing.forms import ProposalRow
-from reporting.models import DataRequest, Field, RequestStatus, Sheet, Status
+from reporting.models import AggregateKind, DataRequest, Field, Indicator, RequestStatus, Sheet, Status
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems
 from reporting.services.requests import (
@@ -69,6 +69,12 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
             endpoint = access_endpoint(department, posted_id(request, "endpoint"))
         except Http404:  # a choice in a form: refused by name, like every other value of it
             unreadable.append(Problem(field="endpoint", rule="request.endpoint"))
+    push_coverage = None
+    if post.get("push_coverage", "").strip():
+        try:
+            push_coverage = int(post["push_coverage"])
+        except ValueError:
+            unreadable.append(Problem(field="push_coverage", rule="request.push_coverage"))
     rows = _posted_rows(post)
     proposed = []
     for row in rows:
@@ -87,6 +93,10 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
         field_ids=posted_ids(request, "fields"),
         source_field_ids=posted_ids(request, "source_fields"),
         proposed=proposed,
+        indicator_ids=posted_ids(request, "indicators"),
+        level=post.get("level") or None,
+        aggregations=[str(a) for a in post.getlist("aggregations")],
+        push_coverage=push_coverage,
         unreadable=unreadable,
     )
     return data, rows
@@ -106,6 +116,8 @@ def _form_context(
         values = request.POST
         chosen = set(posted_ids(request, "fields"))
         supplying = set(posted_ids(request, "source_fields"))
+        indicators_chosen = set(posted_ids(request, "indicators"))
+        kinds = set(request.POST.getlist("aggregations"))
     elif request_obj is not None:
         values = {
             "title": request_obj.title,
@@ -115,14 +127,18 @@ def _form_context(
             "first_period": request_obj.first_period,
             "expires_on": request_obj.expires_on.isoformat() if request_obj.expires_on else "",
             "endpoint": str(request_obj.endpoint_id or ""),
+            "level": request_obj.level or "",
+            "push_coverage": str(request_obj.push_coverage or ""),
         }
+        indicators_chosen = set(request_obj.indicators.values_list("pk", flat=True))
+        kinds = set(request_obj.aggregations)
         chosen = set(request_obj.fields.values_list("pk", flat=True))
         supplying = set(request_obj.source_fields.values_list("pk", flat=True))
         stored = request_obj.proposed
         rows = [ProposalRow.stored(i, p) for i, p in enumerate(stored)]
         rows += [ProposalRow.stored(i, {}) for i in range(len(rows), max(PROPOSAL_ROWS, len(rows) + 1))]
     else:
-        values, chosen, supplying = {}, set(), set()
+        values, chosen, supplying, indicators_chosen, kinds = {}, set(), set(), set(), set()
         rows = [ProposalRow.stored(i, {}) for i in range(PROPOSAL_ROWS)]
     # a field retired since it was chosen stays in view, marked, rather than silently dropped on saving
     fields = (
@@ -143,6 +159,10 @@ def _form_context(
         # as for fields: a sheet retired since it was chosen is shown, and saving is then refused by name
         "sheets": Sheet.objects.filter(Q(status=Status.ACTIVE) | Q(code__in=[r.values["sheet"] for r in rows])),
         "endpoints": department.endpoints.all(),
+        "indicators": Indicator.objects.filter(status=Status.ACTIVE),
+        "indicators_chosen": indicators_chosen,
+        "levels": [(value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE],
+        "kinds": [(value, label, value in kinds) for value, label in AggregateKind.choices],
     }
 
 

@@ -232,7 +232,8 @@ def test_the_subscriptions_list_reads_in_a_fixed_number_of_statements(demo):
         assert len([r for r in data["requests"] if r["subscription"] in made]) == len(mine)
         return len(mine)
 
-    assert_fixed(client, "/api/v1/subscriptions", None, grow=grow, rows=listed, expected=5)
+    # the token, the department, the subscriptions, their fields, their indicators (issue 20), the requests
+    assert_fixed(client, "/api/v1/subscriptions", None, grow=grow, rows=listed, expected=6)
 
 
 def test_the_delivery_status_reads_in_a_fixed_number_of_statements_however_many_endpoints_and_dead_letters(
