@@ -45,7 +45,7 @@ from reporting.rejections import Problem, Problems
 
 @dataclass
 class IndicatorAggregate(rollups.Aggregate):
-    reason: str = ""  # why a published area has no value (`division_by_zero`, `missing:<code>`)
+    """An indicator's aggregate: a field's, whose `reason` says why a published area has no value."""
 
 
 class _Unsupported(Exception):
@@ -343,7 +343,7 @@ def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
         value, reason = (None, "")
         if aggregate.value is not None:
             value, reason = _value(query, list(aggregate.value))  # type: ignore[call-overload]  # the row's array
-        found.append(IndicatorAggregate(**{**aggregate.__dict__, "value": value}, reason=reason))
+        found.append(IndicatorAggregate(**{**aggregate.__dict__, "value": value, "reason": reason}))
     return found
 
 
