@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
@@ -111,11 +111,15 @@ class _Rollback(Exception):
     """Leave the supply's transaction without keeping anything (refused under atomic, or a dry run)."""
 
 
-_DELETE = None  # a staged row without a value withdraws it
-
-
 class _Checker:
-    """Each row checked alone against the catalogue, the units and the department's jurisdiction."""
+    """Each row checked against the catalogue, the units and the department's jurisdiction.
+
+    A province's register repeats the same few fields, periods and values over thousands of units, so each
+    part of the check is judged once per distinct key and kept: the field (known, its source, a ledger?), the
+    unit (known, inside the jurisdiction, its level), the field in a period (the period's type, begun, the
+    field retired, its definition then) and each distinct raw value of a definition (the field type's own
+    `parse_value`, its result or its Problem). A row then costs a few dictionary lookups; the outcome and the
+    Problem raised are those of checking it alone, in the same order of rules."""
 
     def __init__(self, department: Department, today: dt.date) -> None:
         self.department, self.today = department, today
@@ -125,6 +129,10 @@ class _Checker:
         self.periods: dict[str, Period | PeriodError] = {}
         self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
         self.sheets: dict[int, Any] = {}
+        self._field_checks: dict[str, Problem | tuple[Field, Problem | None]] = {}
+        self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
+        self._period_checks: dict[tuple[str, str], Problem | tuple[str, dt.date, Field]] = {}
+        self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
@@ -152,27 +160,61 @@ class _Checker:
             raise found
         return found
 
-    def check(self, r: SupplyRow) -> tuple[int, int, Period, str, Any]:
-        """(unit id, sheet id, period, field code, parsed value or _DELETE), or a Problem naming the rule."""
+    def check(self, r: SupplyRow) -> tuple[int, int, str, dt.date, str, str | None]:
+        """(unit id, sheet id, period, its first day, field code, the value as JSON text or None to withdraw),
+        or a Problem naming the rule."""
         if r.problem is not None:
             raise r.problem
-        f = self.fields.get(r.field)
-        if f is None:
-            raise Problem(field="field", rule="source.unknown_field", params={"code": r.field[:40]})
-        if f.source_id != self.department.pk:
-            raise Problem(field="field", rule="source.not_source", params={"code": f.code})
-        unit = self.units.get(r.unit)
+        found = self._field_checks.get(r.field)
+        if found is None:
+            found = self._field_checks[r.field] = _judged(self._field, r.field)
+        if isinstance(found, Problem):
+            raise found
+        f, ledger = found
+        unit = self._unit_checks.get(r.unit)
         if unit is None:
-            raise Problem(field="unit", rule="source.unknown_unit", params={"code": r.unit[:40]})
-        unit_id, path, level = unit
-        if not path.startswith(self.jurisdiction):
-            raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": r.unit})
+            unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
+        if isinstance(unit, Problem):
+            raise unit
+        if ledger is not None:
+            raise ledger
+        unit_id, level = unit
         sheet = f.sheet
-        if sheet.is_ledger:
-            raise Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh})
         if level not in sheet.unit_levels:
             raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
-        period = self.period(r.period)
+        key = (r.field, r.period)
+        when = self._period_checks.get(key)
+        if when is None:
+            when = self._period_checks[key] = _judged(self._field_in, f, r.period)
+        if isinstance(when, Problem):
+            raise when
+        period, start, defined = when
+        if r.delete or is_blank(r.value):
+            return unit_id, sheet.pk, period, start, f.code, None
+        return unit_id, sheet.pk, period, start, f.code, self._value(defined, r.value)
+
+    def _field(self, code: str) -> tuple[Field, Problem | None]:
+        f = self.fields.get(code)
+        if f is None:
+            raise Problem(field="field", rule="source.unknown_field", params={"code": code[:40]})
+        if f.source_id != self.department.pk:
+            raise Problem(field="field", rule="source.not_source", params={"code": f.code})
+        if f.sheet.is_ledger:
+            return f, Problem(field="field", rule="source.ledger", params={"sheet": f.sheet.name_zh})
+        return f, None
+
+    def _unit(self, code: str) -> tuple[int, str]:
+        unit = self.units.get(code)
+        if unit is None:
+            raise Problem(field="unit", rule="source.unknown_unit", params={"code": code[:40]})
+        unit_id, path, level = unit
+        if not path.startswith(self.jurisdiction):
+            raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": code})
+        return unit_id, level
+
+    def _field_in(self, f: Field, text: str) -> tuple[str, dt.date, tuple[str, str]]:
+        sheet = f.sheet
+        period = self.period(text)
         if period.type != sheet.period_type:
             raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
         if not period.has_begun(self.today):
@@ -184,11 +226,26 @@ class _Checker:
         if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
             raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
         self.sheets[sheet.pk] = sheet
-        if r.delete or is_blank(r.value):
-            return unit_id, sheet.pk, period, f.code, _DELETE
-        defined = self._defined(sheet, period.start)[f.code]
-        value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
-        return unit_id, sheet.pk, period, f.code, value
+        return str(period), period.start, self._defined(sheet, period.start)[f.code]
+
+    def _value(self, defined: Field, raw: Any) -> str:
+        """The value parsed by its field type, as JSON text; each distinct raw value parsed once per definition
+        (the definitions are kept in `defined`, so their ids name them while the checker lives)."""
+        key = (id(defined), type(raw), raw) if isinstance(raw, _HASHABLE) else None
+        found = self._values.get(key) if key is not None else None
+        if found is None:
+            try:
+                value = parse_value(defined.type, {**defined.constraints, "required": False}, raw, field="value")
+                found = str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
+            except Problem as problem:
+                found = problem
+            if key is not None:
+                if len(self._values) >= _VALUES_KEPT:
+                    self._values.clear()
+                self._values[key] = found
+        if isinstance(found, Problem):
+            raise found
+        return found
 
     def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
         found = self.defined.get((sheet.pk, day))
@@ -196,6 +253,18 @@ class _Checker:
             found = {d.code: d for d in sheet_catalogue(sheet).fields_at(day)}
             self.defined[(sheet.pk, day)] = found
         return found
+
+
+_HASHABLE = (str, int, float, bool)  # raw values kept by `_Checker._value` (lists and objects are parsed each time)
+_VALUES_KEPT = 100_000  # distinct raw values remembered (about 20 MB at most); then forgotten and parsed again
+
+
+def _judged(check: Callable[..., Any], *args: Any) -> Any:
+    """What `check` returns, or the Problem it raises (kept in the checker's memory like a result)."""
+    try:
+        return check(*args)
+    except Problem as problem:
+        return problem
 
 
 _STAGE_SQL = """
@@ -396,12 +465,9 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
         for r in chunk:
             seq += 1
             try:
-                unit_id, sheet_id, period, code, value = checker.check(r)
+                good.append((seq, r.row, *checker.check(r)))
             except Problem as problem:
                 _refuse(result, RowProblem(r.row, problem, seq))
-                continue
-            staged = None if value is _DELETE else Jsonb(value)
-            good.append((seq, r.row, unit_id, sheet_id, str(period), period.start, code, staged))
         with cursor.copy(_COPY_STAGE) as copy:
             for item in good:
                 copy.write_row(item)
