@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
-from core.models import Area, Department, Unit, User
+from core.models import Department, Unit, User, lineage_of
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
@@ -104,7 +104,7 @@ class SupplyResult:
 # with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
 CHUNK = 5_000
 MAX_CONFLICTS = 10_000  # refusals kept with their messages; more are only counted (a file of nothing but bad rows)
-DELIVERY_BATCH = 2_000  # versions whose deliveries are inserted by one statement
+DELIVERY_BATCH = 5_000  # versions whose deliveries are inserted by one statement
 
 
 class _Rollback(Exception):
@@ -371,7 +371,7 @@ WHERE d.supply_id = c.submission_id AND d.field_id = f.id AND f.code = ANY(c.cha
 
 # The versions whose deliveries are next, keyset-paged; each with what `targets_for` needs to judge it.
 _VERSIONS_SQL = """
-SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.code, a.path,
+SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.path,
        ARRAY(SELECT jsonb_object_keys(c.new_values))
 FROM supply_change c
 JOIN core_unit u ON u.id = c.unit_id
@@ -381,21 +381,26 @@ ORDER BY c.version_id
 LIMIT %s
 """
 
-# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to).
+# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to). The
+# versions come with the group of targets each goes to (`targets_within`, the same for every unit under the same
+# subscription scopes, so a province's villages share a handful): a batch sends a few short arrays, not one
+# element per delivery.
 _DELIVERIES_SQL = """
 INSERT INTO reporting_delivery
     (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
      status, attempts, next_attempt_at, last_error, created_at)
-SELECT r.department_id, r.subscription_id, r.endpoint_id, r.submission_id, r.version_id,
-       CASE WHEN r.first THEN NULL ELSE
+SELECT t.department_id, t.subscription_id, t.endpoint_id, v.submission_id, v.version_id,
+       CASE WHEN v.first THEN NULL ELSE
            (SELECT max(d.id) FROM reporting_delivery d
-            WHERE d.submission_id = r.submission_id AND d.subscription_id = r.subscription_id) END,
-       string_to_array(r.fields, ','), pg_current_xact_id()::text::bigint,
-       CASE WHEN r.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
-FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(subscriptions)s::bigint[],
-            %(departments)s::bigint[], %(endpoints)s::bigint[], %(fields)s::text[])
-     AS r(submission_id, version_id, first, subscription_id, department_id, endpoint_id, fields)
-ORDER BY r.version_id, r.subscription_id
+            WHERE d.submission_id = v.submission_id AND d.subscription_id = t.subscription_id) END,
+       string_to_array(t.fields, ','), pg_current_xact_id()::text::bigint,
+       CASE WHEN t.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
+FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(groups)s::integer[])
+     AS v(submission_id, version_id, first, grp)
+JOIN unnest(%(t_groups)s::integer[], %(t_subscriptions)s::bigint[], %(t_departments)s::bigint[],
+            %(t_endpoints)s::bigint[], %(t_fields)s::text[])
+     AS t(grp, subscription_id, department_id, endpoint_id, fields) ON t.grp = v.grp
+ORDER BY v.version_id, t.subscription_id
 """
 
 
@@ -495,8 +500,13 @@ def _repeats(cursor, result: SupplyResult) -> None:
 
 def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
     """Queue each new version for the subscriptions that take its fields (the rules of `create_deliveries`:
-    `targets_for` on the sheet's cached catalogue), one INSERT per batch of versions."""
+    `targets_within` on the sheet's cached catalogue, judged once per group of units it treats alike), one
+    INSERT per batch of versions."""
     catalogues = {pk: sheet_catalogue(sheet) for pk, sheet in checker.sheets.items()}
+    groups: dict[tuple, int] = {}  # (sheet, scopes, day, codes): its number in `targets`
+    targets: dict[str, list] = {
+        k: [] for k in ("t_groups", "t_subscriptions", "t_departments", "t_endpoints", "t_fields")
+    }
     endpoint_ids: set[int] = set()
     last = 0
     while True:
@@ -504,25 +514,28 @@ def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
         batch = cursor.fetchall()
         if not batch:
             break
-        columns: dict[str, list] = {
-            k: [] for k in ("submissions", "versions", "firsts", "subscriptions", "departments", "endpoints", "fields")
-        }
-        for version_id, submission_id, first, sheet_id, day, code, path, codes in batch:
+        columns: dict[str, list] = {k: [] for k in ("submissions", "versions", "firsts", "groups")}
+        for version_id, submission_id, first, sheet_id, day, path, codes in batch:
             result.versions.append(version_id)
-            unit = Unit(area=Area(code=code, path=path))
-            for target, taken in catalogues[sheet_id].targets_for(unit, day, set(codes)):
-                columns["submissions"].append(submission_id)
-                columns["versions"].append(version_id)
-                columns["firsts"].append(first)
-                columns["subscriptions"].append(target.subscription_id)
-                columns["departments"].append(target.department_id)
-                columns["endpoints"].append(target.endpoint_id)
-                columns["fields"].append(",".join(taken))
-                if target.endpoint_id is not None:
-                    endpoint_ids.add(target.endpoint_id)
+            catalogue = catalogues[sheet_id]
+            key = (sheet_id, catalogue.scopes.intersection(lineage_of(path)), day, tuple(sorted(codes)))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = len(groups)
+                for target, taken in catalogue.targets_within(key[1], day, set(codes)):
+                    for name, item in zip(
+                        targets,
+                        (group, target.subscription_id, target.department_id, target.endpoint_id, ",".join(taken)),
+                        strict=True,
+                    ):
+                        targets[name].append(item)
+                    if target.endpoint_id is not None:
+                        endpoint_ids.add(target.endpoint_id)
+            for name, item in zip(columns, (submission_id, version_id, first, group), strict=True):
+                columns[name].append(item)
         last = batch[-1][0]
-        if columns["versions"]:
-            arrays = {name: array_literal(items) for name, items in columns.items()}
+        if targets["t_groups"]:
+            arrays = {name: array_literal(items) for name, items in {**columns, **targets}.items()}
             cursor.execute(
                 _DELIVERIES_SQL,
                 {**arrays, "feed": DeliveryStatus.FEED.value, "pending": DeliveryStatus.PENDING.value},
