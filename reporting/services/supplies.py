@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
@@ -413,14 +413,16 @@ def supply_values(
     atomic: bool = True,
     dry_run: bool = False,
     today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SupplyResult:
-    """Check every row, then store a new version of each supply whose values changed (one transaction)."""
+    """Check every row, then store a new version of each supply whose values changed (one transaction).
+    `progress` is told the number of rows checked so far after each chunk (a job shows it while it runs)."""
     checker = _Checker(department, today or timezone.localdate())
     result = SupplyResult()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_STAGE_SQL)
-            _stage(cursor, checker, rows, result)
+            _stage(cursor, checker, rows, result, progress)
             _repeats(cursor, result)
             if result.refused and atomic:
                 raise _Rollback
@@ -460,7 +462,9 @@ def supply_values(
     return result
 
 
-def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult) -> None:
+def _stage(
+    cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult, progress: Callable[[int], None] | None
+) -> None:
     """Check the rows a chunk at a time; copy the good ones into the stage, keep the refusals."""
     stream = iter(rows)
     seq = 0
@@ -476,6 +480,8 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
         with cursor.copy(_COPY_STAGE) as copy:
             for item in good:
                 copy.write_row(item)
+        if progress is not None:
+            progress(seq)
 
 
 _COPY_STAGE = "COPY supply_stage (seq, row, unit_id, sheet_id, period, period_start, code, value) FROM STDIN"
@@ -620,6 +626,9 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
 
 def _import(job: SupplyJob) -> None:
     path = supply_dir() / job.file
+    # The import is one transaction, whose writes nobody sees before it commits: its progress is written on a
+    # second connection of its own (autocommit), so the job's page shows the rows checked while it runs.
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         result = supply_values(
             department=job.department,
@@ -627,6 +636,7 @@ def _import(job: SupplyJob) -> None:
             by=job.by,
             atomic=job.options.get("atomic", True),
             dry_run=job.options.get("dry_run", False),
+            progress=lambda done: _write_progress(other, job.pk, done),
         )
     except Problem as problem:  # the file as a whole could not be read (not JSON, no header…)
         job.status, job.summary = SupplyJobStatus.FAILED, {"conflicts": [problem.as_dict()]}
@@ -635,9 +645,19 @@ def _import(job: SupplyJob) -> None:
         job.status = SupplyJobStatus.DONE
         job.summary = summary(result)
         job.rows_done = result.imported + result.updated + result.ignored + result.deleted + result.refused
+    finally:
+        other.close()
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
     path.unlink(missing_ok=True)
+
+
+_PROGRESS_SQL = f"UPDATE {SupplyJob._meta.db_table} SET rows_done = %s WHERE id = %s AND status = %s"
+
+
+def _write_progress(other, job_id: int, done: int) -> None:
+    with other.cursor() as cursor:
+        cursor.execute(_PROGRESS_SQL, [done, job_id, SupplyJobStatus.RUNNING.value])
 
 
 @unaudited("housekeeping: sends again the tasks of jobs already queued and audited")
