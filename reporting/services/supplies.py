@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,9 +130,9 @@ class _Checker:
         self.periods: dict[str, Period | PeriodError] = {}
         self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
         self.sheets: dict[int, Any] = {}
-        self._field_checks: dict[str, Problem | tuple[Field, Problem | None]] = {}
+        self._field_checks: dict[str, Problem | tuple[Field, int, frozenset[str], Problem | None]] = {}
         self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
-        self._period_checks: dict[tuple[str, str], Problem | tuple[str, dt.date, Field]] = {}
+        self._period_checks: dict[tuple[str, str], Problem | tuple[str, str, Field]] = {}
         self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
 
     def load(self, rows: list[SupplyRow]) -> None:
@@ -160,9 +161,9 @@ class _Checker:
             raise found
         return found
 
-    def check(self, r: SupplyRow) -> tuple[int, int, str, dt.date, str, str | None]:
-        """(unit id, sheet id, period, its first day, field code, the value as JSON text or None to withdraw),
-        or a Problem naming the rule."""
+    def check(self, r: SupplyRow) -> tuple[int, int, str, str, str, str]:
+        """(unit id, sheet id, period, its first day, field code, the value as JSON text or NULL to withdraw),
+        texts as COPY's text format writes them; or a Problem naming the rule."""
         if r.problem is not None:
             raise r.problem
         found = self._field_checks.get(r.field)
@@ -170,7 +171,7 @@ class _Checker:
             found = self._field_checks[r.field] = _judged(self._field, r.field)
         if isinstance(found, Problem):
             raise found
-        f, ledger = found
+        f, sheet_id, levels, ledger = found
         unit = self._unit_checks.get(r.unit)
         if unit is None:
             unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
@@ -179,9 +180,8 @@ class _Checker:
         if ledger is not None:
             raise ledger
         unit_id, level = unit
-        sheet = f.sheet
-        if level not in sheet.unit_levels:
-            raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
+        if level not in levels:
+            raise Problem(field="unit", rule="source.unit_level", params={"sheet": f.sheet.name_zh})
         key = (r.field, r.period)
         when = self._period_checks.get(key)
         if when is None:
@@ -189,19 +189,23 @@ class _Checker:
         if isinstance(when, Problem):
             raise when
         period, start, defined = when
-        if r.delete or is_blank(r.value):
-            return unit_id, sheet.pk, period, start, f.code, None
-        return unit_id, sheet.pk, period, start, f.code, self._value(defined, r.value)
+        value = r.value
+        if r.delete or (type(value) is not int and is_blank(value)):
+            return unit_id, sheet_id, period, start, f.code, _NULL
+        return unit_id, sheet_id, period, start, f.code, self._value(defined, value)
 
-    def _field(self, code: str) -> tuple[Field, Problem | None]:
+    def _field(self, code: str) -> tuple[Field, int, frozenset[str], Problem | None]:
+        """The field, its sheet's id and unit levels, and the refusal of a ledger's field (judged after the unit)."""
         f = self.fields.get(code)
         if f is None:
             raise Problem(field="field", rule="source.unknown_field", params={"code": code[:40]})
         if f.source_id != self.department.pk:
             raise Problem(field="field", rule="source.not_source", params={"code": f.code})
-        if f.sheet.is_ledger:
-            return f, Problem(field="field", rule="source.ledger", params={"sheet": f.sheet.name_zh})
-        return f, None
+        sheet = f.sheet
+        ledger = (
+            Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh}) if sheet.is_ledger else None
+        )
+        return f, sheet.pk, frozenset(sheet.unit_levels or ()), ledger
 
     def _unit(self, code: str) -> tuple[int, str]:
         unit = self.units.get(code)
@@ -226,7 +230,7 @@ class _Checker:
         if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
             raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
         self.sheets[sheet.pk] = sheet
-        return str(period), period.start, self._defined(sheet, period.start)[f.code]
+        return _copy_text(str(period)), period.start.isoformat(), self._defined(sheet, period.start)[f.code]
 
     def _value(self, defined: Field, raw: Any) -> str:
         """The value parsed by its field type, as JSON text; each distinct raw value parsed once per definition
@@ -236,7 +240,7 @@ class _Checker:
         if found is None:
             try:
                 value = parse_value(defined.type, {**defined.constraints, "required": False}, raw, field="value")
-                found = str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
+                found = str(value) if type(value) is int else _copy_text(json.dumps(value, ensure_ascii=False))
             except Problem as problem:
                 found = problem
             if key is not None:
@@ -255,6 +259,17 @@ class _Checker:
         return found
 
 
+_NULL = "\\N"  # COPY's NULL: the row withdraws the value
+
+
+def _copy_text(text: str) -> str:
+    """`text` as a field of COPY's text format (its backslash, tab and line breaks escaped)."""
+    if _COPY_SPECIAL.search(text) is None:
+        return text
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _HASHABLE = (str, int, float, bool)  # raw values kept by `_Checker._value` (lists and objects are parsed each time)
 _VALUES_KEPT = 100_000  # distinct raw values remembered (about 20 MB at most); then forgotten and parsed again
 
@@ -470,16 +485,17 @@ def _stage(
     seq = 0
     while chunk := list(itertools.islice(stream, CHUNK)):
         checker.load(chunk)  # queries first: a connection in COPY takes no other statement
-        good = []
+        lines = []  # the chunk's good rows as COPY text: one write, no per-row adaptation by psycopg
         for r in chunk:
             seq += 1
             try:
-                good.append((seq, r.row, *checker.check(r)))
+                unit_id, sheet_id, period, start, code, value = checker.check(r)
             except Problem as problem:
                 _refuse(result, RowProblem(r.row, problem, seq))
+                continue
+            lines.append(f"{seq}\t{_copy_text(r.row)}\t{unit_id}\t{sheet_id}\t{period}\t{start}\t{code}\t{value}\n")
         with cursor.copy(_COPY_STAGE) as copy:
-            for item in good:
-                copy.write_row(item)
+            copy.write("".join(lines))
         if progress is not None:
             progress(seq)
 
