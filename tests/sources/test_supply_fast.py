@@ -100,3 +100,30 @@ def test_a_running_job_shows_the_rows_it_has_checked_before_it_is_done(demo, wor
 def _params() -> dict:
     settings = connection.settings_dict
     return {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"], "dbname": settings["NAME"]}
+
+
+def test_texts_with_backslashes_tabs_and_line_breaks_are_stored_as_supplied_and_named_in_refusals(demo):  # noqa: F811
+    civil, user, _villages = _civil()
+    Field.objects.filter(code="notes").update(source=civil)
+    f = Field.objects.get(code="notes")
+    period = "202610" if f.sheet.cadence == "monthly" else "2026Q3"
+    unit = (
+        Unit.objects.filter(area__level__in=f.sheet.unit_levels, area__path__startswith=civil.jurisdiction.path)
+        .order_by("area__code")
+        .values_list("area__code", flat=True)
+        .first()
+    )
+    text = 'C:\\路径\\n 与 "引号"\n第二行\t\\N'
+    label = "表\t1!\\N\n2"
+    rows = [
+        SupplyRow(label, unit, period, "notes", text),
+        SupplyRow("second", unit, period, "notes", "另一个值"),
+    ]
+    result = supply_values(department=civil, rows=rows, by=user, atomic=False, today=TODAY)
+    expected = parse_value(f.type, {**f.constraints, "required": False}, text, field="value")
+    assert [(c.row, c.problem.rule, c.problem.params) for c in result.conflicts] == [
+        ("second", "source.duplicate", {"first": label})
+    ]
+    supply = Submission.objects.supplies().get(source=civil, unit__area__code=unit, sheet=f.sheet)
+    assert supply.versions.get().values == {"notes": expected}
+    assert "\\" in expected and "\n" in expected
