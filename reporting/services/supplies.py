@@ -158,7 +158,7 @@ class _Checker:
                 found = problem
             self.periods[text] = found
         if isinstance(found, PeriodError):
-            raise found
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         return found
 
     def check(self, r: SupplyRow) -> tuple[int, int, str, str, str, str]:
@@ -170,15 +170,15 @@ class _Checker:
         if found is None:
             found = self._field_checks[r.field] = _judged(self._field, r.field)
         if isinstance(found, Problem):
-            raise found
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         f, sheet_id, levels, ledger = found
         unit = self._unit_checks.get(r.unit)
         if unit is None:
             unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
         if isinstance(unit, Problem):
-            raise unit
+            raise unit.with_traceback(None)  # a kept Problem: no chain of earlier raises
         if ledger is not None:
-            raise ledger
+            raise ledger.with_traceback(None)  # a kept Problem: no chain of earlier raises
         unit_id, level = unit
         if level not in levels:
             raise Problem(field="unit", rule="source.unit_level", params={"sheet": f.sheet.name_zh})
@@ -187,7 +187,7 @@ class _Checker:
         if when is None:
             when = self._period_checks[key] = _judged(self._field_in, f, r.period)
         if isinstance(when, Problem):
-            raise when
+            raise when.with_traceback(None)  # a kept Problem: no chain of earlier raises
         period, start, defined = when
         value = r.value
         if r.delete or (type(value) is not int and is_blank(value)):
@@ -216,7 +216,7 @@ class _Checker:
             raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": code})
         return unit_id, level
 
-    def _field_in(self, f: Field, text: str) -> tuple[str, dt.date, tuple[str, str]]:
+    def _field_in(self, f: Field, text: str) -> tuple[str, str, Field]:
         sheet = f.sheet
         period = self.period(text)
         if period.type != sheet.period_type:
@@ -242,13 +242,13 @@ class _Checker:
                 value = parse_value(defined.type, {**defined.constraints, "required": False}, raw, field="value")
                 found = str(value) if type(value) is int else _copy_text(json.dumps(value, ensure_ascii=False))
             except Problem as problem:
-                found = problem
+                found = problem.with_traceback(None)
             if key is not None:
                 if len(self._values) >= _VALUES_KEPT:
                     self._values.clear()
                 self._values[key] = found
         if isinstance(found, Problem):
-            raise found
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         return found
 
     def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
@@ -279,7 +279,7 @@ def _judged(check: Callable[..., Any], *args: Any) -> Any:
     try:
         return check(*args)
     except Problem as problem:
-        return problem
+        return problem.with_traceback(None)  # kept without the frames it was raised in
 
 
 _STAGE_SQL = """
