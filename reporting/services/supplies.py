@@ -530,6 +530,8 @@ def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
         k: [] for k in ("t_groups", "t_subscriptions", "t_departments", "t_endpoints", "t_fields")
     }
     endpoint_ids: set[int] = set()
+    # a batch's 40,000-odd rows are sorted into (version, subscription) order: in memory, not in files on disk
+    cursor.execute("SET LOCAL work_mem = '64MB'")
     last = 0
     while True:
         cursor.execute(_VERSIONS_SQL, [last, DELIVERY_BATCH])
