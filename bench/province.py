@@ -426,7 +426,8 @@ def _build_history(province: Province, months: int) -> None:
         base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
         with cursor.copy(
             'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, reason,'
-            " by_id, at, asked_count, typed_count, carried_count, na_count, department_count, refills_spared)"
+            " by_id, at, asked_count, typed_count, carried_count, na_count, department_count, refills_spared,"
+            " confirmed, disputed, gaps, confirmed_count, disputed_count)"
             " FROM STDIN"
         ) as copy:
             for sid, unit_id, period in submissions:
@@ -449,6 +450,11 @@ def _build_history(province: Province, months: int) -> None:
                         0,
                         DEPARTMENTS,
                         FIELDS * (DEPARTMENTS - 1),
+                        "{}",  # the register answers of issue 19: none in the history
+                        "{}",
+                        "{}",
+                        0,
+                        0,
                     )
                 )
 

@@ -509,7 +509,20 @@ def main(argv: list[str]) -> int:
         return compare.main(argv[1:])
     from django.core.management import call_command
 
-    from bench import compare, delivered, export, fanout, faults, memory, prefill, province, submit, supply
+    from bench import (
+        compare,
+        delivered,
+        dhis2_read,
+        export,
+        fanout,
+        faults,
+        memory,
+        prefill,
+        province,
+        rollup,
+        submit,
+        supply,
+    )
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -530,6 +543,8 @@ def main(argv: list[str]) -> int:
     faulted = faults.main(quick)
     prefilled = prefill.main()
     supplied = supply.main(quick)
+    rolled = rollup.main(quick, months)
+    dhis2_read_figures = dhis2_read.main(quick)
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -541,6 +556,8 @@ def main(argv: list[str]) -> int:
         + faults.render(faulted["trickle"], faulted["kills"], faulted["hung"], quick)
         + prefill.render(prefilled)
         + supply.render(supplied, quick)
+        + rollup.render(rolled)
+        + dhis2_read.render(dhis2_read_figures, quick)
         + CHANGES
         + comparisons
     )

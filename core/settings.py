@@ -179,6 +179,8 @@ ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
 ONETABLE_AUDIT_SEAL_LOG = env_str("ONETABLE_AUDIT_SEAL_LOG", str(DATA_DIR / "audit" / "seals.jsonl"))
 # A ledger record may be dated this many days after today (planned activities); 0: not after today.
 ONETABLE_LEDGER_LEAD_DAYS = env_int("ONETABLE_LEDGER_LEAD_DAYS", 0, minimum=0)
+# An aggregate covering fewer reported units than this is suppressed (reporting/reads/rollups.py).
+ONETABLE_MIN_CELL = env_int("ONETABLE_MIN_CELL", 3, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},

@@ -184,6 +184,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "台账“{sheet}”的记录须带记录编号（record）",
         "a record of the ledger “{sheet}” needs its record id (record)",
     ),
+    "source.record": (
+        "记录编号（record）须为不超过 100 个字符的文字",
+        "the record id (record) must be text of at most 100 characters",
+    ),
+    "source.record_date": (
+        "记录“{record}”缺少{date}：台账记录的每次提供都须带上日期",
+        "the record “{record}” has no {date_en}: each supply of a ledger record carries its date",
+    ),
+    "source.record_conflict": (
+        "记录编号“{record}”已属于另一填报单位或另一台账",
+        "the record id “{record}” already belongs to another unit or another ledger",
+    ),
+    "source.record_duplicate": (
+        "与第 {first} 行是同一记录和字段，但值不同",
+        "has the same record and field as row {first} but a different value",
+    ),
     "supply.row": (
         "每行须为含 unit、period、field、value 的对象",
         "each row must be an object with unit, period, field and value",
@@ -207,6 +223,82 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "与部门现有数值相同；如原值成立，请说明理由",
         "is the register's value already; if it stands, say why instead",
     ),
+    # indicators' formulas (reporting/catalogue/expressions.py) and their definitions
+    "formula.required": ("须填写公式", "a formula is required"),
+    "formula.too_long": ("公式不能超过 {max} 个字符", "the formula must be at most {max} characters"),
+    "formula.too_deep": ("公式嵌套过深（最多 {max} 层）", "the formula is nested too deeply (at most {max} levels)"),
+    "formula.syntax": (
+        "公式第 {at} 个字符处有语法错误：“{near}”",
+        "the formula has a syntax error at character {at}: “{near}”",
+    ),
+    "formula.unknown": ("“{code}”不是目录中的字段或指标", "“{code}” is not a field or indicator of the catalogue"),
+    "formula.unknown_ledger": ("“{code}”不是台账", "“{code}” is not a ledger"),
+    "formula.not_in_ledger": ("“{code}”不是台账“{ledger}”的字段", "“{code}” is not a field of the ledger “{ledger}”"),
+    "formula.ledger_field": (
+        "台账字段“{code}”只能在 count({ledger} where …) 或 sum({ledger}.{code}) 中使用",
+        "the ledger field “{code}” can only be used inside count({ledger} where …) or sum({ledger}.{code})",
+    ),
+    "formula.nested_aggregate": ("汇总中不能再嵌套汇总", "an aggregate cannot be nested inside another"),
+    "formula.type": (
+        "类型不符：“{op}”需要 {expected}，得到的是 {got}",
+        "type mismatch: “{op}” needs {expected} but got {got}",
+    ),
+    "formula.not_number": (
+        "指标的公式须得出数值，而不是 {got}",
+        "an indicator's formula must give a number, not {got}",
+    ),
+    "formula.self_reference": ("公式引用了指标自身“{code}”", "the formula refers to its own indicator “{code}”"),
+    "formula.cycle": (
+        "公式引用的指标“{code}”又引用了本指标，形成循环",
+        "the indicator “{code}” the formula refers to refers back to this one: a cycle",
+    ),
+    "formula.mixed_levels": (
+        "按单位汇总（sum(字段)、count(units)）不能与单个单位的字段混用",
+        "roll-ups over units (sum(field), count(units)) cannot be mixed with one unit's fields",
+    ),
+    "formula.period_types": (
+        "公式中的字段报告周期不同（{types}）",
+        "the formula's fields have different reporting cadences ({types})",
+    ),
+    "indicator.rollup": ("须为下列汇总方式之一：{choices}", "must be one of these roll-ups: {choices}"),
+    "indicator.ratio": (
+        "“比值之和”汇总要求公式为 a / b 的形式",
+        "the roll-up “ratio of sums” needs a formula of the form a / b",
+    ),
+    "indicator.area_rollup": (
+        "含按单位汇总的公式，汇总方式须为“按公式”；反之亦然",
+        "a formula with roll-ups over units needs the roll-up “by formula”, and only such a formula may use it",
+    ),
+    "indicator.retired": ("此指标已停用", "this indicator is retired"),
+    "indicator.in_use": (
+        "指标 {codes} 仍在使用此指标，请先修订或停用它们",
+        "the indicators {codes} still use it; revise or retire them first",
+    ),
+    "indicator.code_taken": (
+        "编码“{code}”已被目录中的字段或指标使用",
+        "the code “{code}” is already used by a field or an indicator of the catalogue",
+    ),
+    # roll-ups (reporting/reads/rollups.py) and derived roll-up fields
+    "aggregate.field": (
+        "不是您可查询汇总的字段（须订阅该字段，且订阅范围包含所选区域）",
+        "is not a field whose aggregates you may read (a subscription to it whose scope contains the area)",
+    ),
+    "aggregate.none": ("该字段不汇总（目录中汇总方式为“不汇总”）", "does not roll up (its aggregation is “none”)"),
+    "aggregate.ledger": (
+        "台账字段按记录汇总，请使用指标（如 count、sum）",
+        "is a ledger field: ledgers are summed by indicators (count, sum), not rolled up",
+    ),
+    "aggregate.level": (
+        "层级须在所选区域及其下级之间，且不低于该字段的填报层级",
+        "must be the area's own level or one below it, not below the level the field is filed at",
+    ),
+    "aggregate.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
+    "rollup_of.invalid": (
+        "汇总来源须为同一报告期类型、下级单位填报的数值或是否字段，且本字段须为数值字段",
+        "must be a numeric or yes/no field of the same period type filed by units of a lower level, "
+        "and this field must be numeric",
+    ),
+    "aggregation.invalid": ("该字段类型不能使用此汇总方式", "is not an aggregation this field's type allows"),
 }
 
 

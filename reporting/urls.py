@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, disputes, office, requests, supplies, township
+from reporting.views import department, disputes, indicators, office, requests, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -39,6 +39,8 @@ urlpatterns = [
     path("closures/", office.closures, name="closures"),
     path("office/catalogue/", office.catalogue, name="office_catalogue"),
     path("office/calendar/", office.calendar, name="office_calendar"),
+    path("office/indicators/", indicators.indicators, name="office_indicators"),
+    path("office/indicators/check/", indicators.check, name="office_indicator_check"),
     path("department/notices/", department.notices, name="department_notices"),
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),

@@ -17,7 +17,7 @@ from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayI
 from reporting.api.schemas import ErrorOut
 from reporting.catalogue.periods import period_range
 from reporting.delivery.feed import read_feed
-from reporting.models import Endpoint, Field, Sheet, Status
+from reporting.models import Endpoint, Field, Indicator, Sheet, Status
 from reporting.reads.data import Query, entitled_fields, unknown_fields
 from reporting.reads.exports import csv_chunks, read_page
 from reporting.rejections import Problem, Problems
@@ -131,16 +131,22 @@ class EndpointActiveView(APIView):
 
 class CatalogueView(APIView):
     @extend_schema(
-        summary="The shared field catalogue: sheets and fields with their code lists",
+        summary="The shared catalogue: sheets and fields with their code lists, and indicators with their trees",
         operation_id="catalogue",
         responses={
-            200: inline_serializer("Catalogue", {"sheets": serializers.ListField(child=serializers.DictField())})
+            200: inline_serializer(
+                "Catalogue",
+                {
+                    "sheets": serializers.ListField(child=serializers.DictField()),
+                    "indicators": serializers.ListField(child=serializers.DictField()),
+                },
+            )
         },
     )
     def get(self, request: Request) -> Response:
         access_department(request.user)
         sheets = Sheet.objects.filter(status=Status.ACTIVE).prefetch_related(
-            Prefetch("fields", queryset=Field.objects.active().order_by("order", "code"))
+            Prefetch("fields", queryset=Field.objects.active().select_related("rollup_of").order_by("order", "code"))
         )
         return Response(
             {
@@ -161,12 +167,27 @@ class CatalogueView(APIView):
                                 "stable": f.stable,
                                 "constraints": f.constraints,
                                 "schema": f.field_type.json_schema(f.constraints),
+                                "aggregation": f.rolls_up,
+                                "rollup_of": f.rollup_of.code if f.rollup_of else None,
                             }
                             for f in s.fields.all()
                         ],
                     }
                     for s in sheets
-                ]
+                ],
+                "indicators": [
+                    {
+                        "code": i.code,
+                        "name_zh": i.name_zh,
+                        "name_en": i.name_en,
+                        "unit_of_measure": i.unit_of_measure,
+                        "formula": i.formula,
+                        "tree": i.tree,
+                        "rollup": i.rollup,
+                        "period_type": i.period_type,
+                    }
+                    for i in Indicator.objects.filter(status=Status.ACTIVE)
+                ],
             }
         )
 

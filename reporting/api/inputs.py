@@ -276,3 +276,10 @@ class AnyValue(_Rule, serializers.JSONField):
 class DisputeAnswerIn(Input):
     value = AnyValue(required=False, allow_null=True, help_text="the corrected value (the register was wrong)")
     answer = Text(required=False, allow_blank=True, help_text="why the register value stands")
+
+
+class AggregatesQuery(Input):
+    field = Text(help_text="the code of a field the department subscribes to")
+    period = PeriodText()
+    area = Text(help_text="statutory code of an area inside the jurisdiction")
+    level = Choice(["province", "city", "county", "township", "village"], required=False)

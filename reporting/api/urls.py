@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import department, disputes, docs, supplies, unit
+from reporting.api import aggregates, department, disputes, docs, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("v1/unit/submissions/<int:pk>/corrections", unit.CorrectionsView.as_view(), name="api_corrections"),
     path("v1/catalogue", department.CatalogueView.as_view(), name="api_catalogue"),
     path("v1/subscriptions", department.SubscriptionsView.as_view(), name="api_subscriptions"),
+    path("v1/aggregates", aggregates.AggregatesView.as_view(), name="api_aggregates"),
     path("v1/data", department.DataView.as_view(), name="api_data"),
     path("v1/feed", department.FeedView.as_view(), name="api_feed"),
     path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),

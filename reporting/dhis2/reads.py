@@ -18,8 +18,9 @@ from core.models import LEVEL_DEPTH, Area, Department, Unit
 from reporting.catalogue.periods import Period
 from reporting.dhis2.formats import OutValue
 from reporting.filing.onetable import build_one_table
+from reporting.filing.origins import Origin
 from reporting.models import Field, Sheet, Status, Submission, SubmissionVersion
-from reporting.reads.data import Query, entitled_fields
+from reporting.reads.data import Query, Row, entitled_fields
 from reporting.reads.exports import read_ahead, recorded
 
 PERIOD_TYPES = {"monthly": "Monthly", "quarterly": "Quarterly", "yearly": "Yearly"}
@@ -151,12 +152,35 @@ def department_values(
         area=area,
     )
     wanted = {str(p) for p in periods} if periods is not None else None
+    sources = {f.source_id for f in fields.values() if f.source_id is not None}
+    codes = dict(Department.objects.filter(pk__in=sources).values_list("pk", "code")) if sources else {}
     for row in recorded(query, _kept(read_ahead(query), wanted, None if children else area.code)):
         for code, value in row.values.items():
             f = fields[code]
+            stored_by, at = _filer(row, code, codes)
             yield OutValue(
-                sheet.code, code, row.period, row.unit_code, f.field_type.to_dhis2(value), f.field_type.is_numeric
+                sheet.code,
+                code,
+                row.period,
+                row.unit_code,
+                f.field_type.to_dhis2(value),
+                f.field_type.is_numeric,
+                stored_by=stored_by,
+                last_updated=at,
             )
+
+
+def _filer(row: Row, code: str, departments: dict[int, str]) -> tuple[str, dt.datetime | None]:
+    """Who stored a value and when: the source department for a register value (the unit's filing that
+    confirmed or disputed it, if later, is when it last changed hands), else the unit with its filing's time."""
+    supplied = row.supplied.get(code)
+    if supplied is None:
+        return row.unit_code, row.filed_at
+    source, at = supplied
+    answered = row.origins.get(code) in (Origin.CONFIRMED.value, Origin.DISPUTED.value)
+    if answered and row.filed_at is not None and row.filed_at > at:
+        at = row.filed_at
+    return departments.get(source, ""), at
 
 
 def _kept(stream, periods: set[str] | None, unit_code: str | None):

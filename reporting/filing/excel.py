@@ -64,11 +64,12 @@ def _rule_text(table_field) -> str:
     f = table_field.field
     with translation.override("zh-hans"):
         parts = [f.field_type.label_zh, *fieldtypes.describe(f.type, f.constraints)]
+        carried_from = Period.parse(table_field.carried_from).label() if table_field.has_carried else ""
     if table_field.register is not None:
         parts.append(f"{_register_note(table_field)}；无误请保留，有误请改为正确值并在“异议理由”列说明")
     else:
         if table_field.has_carried:
-            parts.append(f"已带入 {table_field.carried_from} 的值，请确认")
+            parts.append(f"已带入{carried_from}的值，请确认")
         if table_field.is_gap:
             parts.append(f"{table_field.field.source.name}暂无此项数据，请填写")
     return "；".join(parts)

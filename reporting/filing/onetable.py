@@ -58,8 +58,10 @@ class Claim:
 
 
 def _claims(subscriptions, fields):
-    """The subscription-field pairs of these subscriptions on these fields, each field asked on some day."""
-    return Subscription.fields.through.objects.filter(subscription__in=subscriptions, field__in=fields.asked_on())
+    """The subscription-field pairs of these subscriptions on these fields, each field asked on some day. A
+    derived roll-up field (`Field.rollup_of`) is never asked: the roll-up engine answers it."""
+    asked = fields.asked_on().filter(rollup_of__isnull=True)
+    return Subscription.fields.through.objects.filter(subscription__in=subscriptions, field__in=asked)
 
 
 def _claims_on(unit: Unit):
@@ -343,9 +345,7 @@ def build_one_table(
     if missing:  # only when `claims` was read after the catalogue changed
         table.departments += list(Department.objects.filter(pk__in=missing))
     if not sheet.is_ledger:
-        if carry:
-            _carry_forward(table)
-        _register_values(table)
+        _prefill(table, carry=carry)
     return table
 
 
@@ -413,24 +413,33 @@ def _keep_filed(table: OneTable, codes: AbstractSet[str]) -> None:
     ]
 
 
-# Stable facts, in one statement: the latest earlier filing usually holds every one of them (one version
-# read). Only when it lacks some (left blank or not applicable then) does the second branch run, picking
-# each missing fact's value in the latest earlier filing that has it; its gate is evaluated first.
-_CARRY_SQL = """
+# What the table comes pre-filled with, in one statement (one round trip for the form, however many fields).
+# Stable facts ("carried"): the latest earlier filing usually holds every one of them (one version read). Only
+# when it lacks some (left blank or not applicable then) does the second branch run, picking each missing fact's
+# value in the latest earlier filing that has it; its gate is evaluated first. Register values ("register"):
+# each source's supply for this sheet and period at its current version; a supply carries only the fields its
+# department is (or was) the source of, and a value counts only while that department is still the field's
+# source (checked against the catalogue in Python). The NULL casts type the union's branches alike.
+_PREFILL_SQL = """
 WITH latest AS MATERIALIZED (
     SELECT s.period, v."values" FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-    WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
+    WHERE cardinality(%(codes)s::text[]) > 0
+      AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
       AND s.source_id IS NULL
     ORDER BY s.period DESC LIMIT 1
 ), found AS MATERIALIZED (
     SELECT kv.key, latest.period, kv.value FROM latest, jsonb_each(latest."values") kv
     WHERE kv.key = ANY(%(codes)s)
 )
-SELECT key, period, value::text FROM found
+SELECT 'carried', key, value::text, period, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint,
+       NULL::bigint, NULL::timestamptz
+FROM found
 UNION ALL
 SELECT * FROM (
-    SELECT DISTINCT ON (kv.key) kv.key, s.period, kv.value::text FROM reporting_submission s
+    SELECT DISTINCT ON (kv.key) 'carried', kv.key, kv.value::text, s.period, NULL::bigint, NULL::bigint,
+           NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::timestamptz
+    FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
     CROSS JOIN LATERAL jsonb_each(v."values") kv
     WHERE (SELECT count(*) FROM found) < %(wanted)s
@@ -439,65 +448,54 @@ SELECT * FROM (
       AND kv.key = ANY(%(codes)s) AND kv.key NOT IN (SELECT key FROM found)
     ORDER BY kv.key, s.period DESC
 ) older
+UNION ALL
+SELECT 'register', kv.key, kv.value::text, NULL, s.id, s.source_id, d.code, d.name, d.jurisdiction_id, v.id, v.at
+FROM reporting_submission s
+JOIN core_department d ON d.id = s.source_id
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+CROSS JOIN LATERAL jsonb_each(v."values") kv
+WHERE cardinality(%(sourced)s::text[]) > 0
+  AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period = %(period)s
+  AND s.record_key IS NULL AND s.source_id IS NOT NULL AND kv.key = ANY(%(sourced)s)
 """
 
 
-def _carry_forward(table: OneTable) -> None:
-    """Pre-fill stable facts with the last accepted value from an earlier period (one query)."""
-    stable = {f.code: f for f in table.fields if f.field.stable}
-    if not stable:
+def _prefill(table: OneTable, *, carry: bool) -> None:
+    """Pre-fill stable facts with the last accepted value from an earlier period, and the fields with a source
+    with the register's value for this unit and period (one query)."""
+    stable = {f.code: f for f in table.fields if f.field.stable} if carry else {}
+    sourced = {f.code: f for f in table.fields if f.field.source_id is not None}
+    if not stable and not sourced:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            _CARRY_SQL,
+            _PREFILL_SQL,
             {
                 "unit": table.unit.pk,
                 "sheet": table.sheet.pk,
                 "period": str(table.period),
                 "codes": sorted(stable),
                 "wanted": len(stable),
+                "sourced": sorted(sourced),
             },
-        )
-        for code, period, value in cursor.fetchall():
-            entry = stable[code]
-            entry.carried, entry.carried_from = json.loads(value), period
-
-
-# The register values of the unit's table, in one statement: each source's supply for this sheet and period at
-# its current version; a supply carries only the fields its department is (or was) the source of, and a value
-# counts only while that department is still the field's source.
-_REGISTER_SQL = """
-SELECT s.id, s.source_id, d.code, d.name, d.jurisdiction_id, v.id, v.at, kv.key, kv.value::text
-FROM reporting_submission s
-JOIN core_department d ON d.id = s.source_id
-JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-CROSS JOIN LATERAL jsonb_each(v."values") kv
-WHERE s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period = %(period)s
-  AND s.record_key IS NULL AND s.source_id IS NOT NULL AND kv.key = ANY(%(codes)s)
-"""
-
-
-def _register_values(table: OneTable) -> None:
-    """Pre-fill the fields with a source with the register's value for this unit and period (one query)."""
-    sourced = {f.code: f for f in table.fields if f.field.source_id is not None}
-    if not sourced:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _REGISTER_SQL,
-            {"unit": table.unit.pk, "sheet": table.sheet.pk, "period": str(table.period), "codes": sorted(sourced)},
         )
         rows = cursor.fetchall()
     departments: dict[int, Department] = {}
-    for supply_id, source_id, dept_code, dept_name, jurisdiction, version_id, at, code, value in rows:
+    for kind, code, value, period, supply_id, source_id, dept_code, dept_name, jurisdiction, version_id, at in rows:
+        if kind == "carried":
+            entry = stable[code]
+            entry.carried, entry.carried_from = json.loads(value), period
+            continue
         entry = sourced[code]
         if entry.field.source_id != source_id:
             continue
-        source = departments.setdefault(
-            source_id, Department(pk=source_id, code=dept_code, name=dept_name, jurisdiction_id=jurisdiction)
+        if source_id not in departments:
+            departments[source_id] = Department(
+                pk=source_id, code=dept_code, name=dept_name, jurisdiction_id=jurisdiction
+            )
+        entry.register = RegisterValue(
+            json.loads(value), departments[source_id], timezone.localtime(at).date(), supply_id, version_id
         )
-        supplied_on = timezone.localtime(at).date()
-        entry.register = RegisterValue(json.loads(value), source, supplied_on, supply_id, version_id)
 
 
 class DueCalendar:

@@ -32,12 +32,15 @@ def row_from(label: str, item: Any) -> SupplyRow:
     """One supply row from a JSON object (or a dict read from a CSV/XLSX row), refused by row if malformed."""
     if type(item) is dict:
         # the common row, three texts checked with one search (a province's register has 200,000 of them); a
-        # key that is missing reads as None here and goes the long way below
+        # key that is missing reads as None here and goes the long way below, and so does a ledger record's row
         unit, period, code, value = item.get("unit"), item.get("period"), item.get("field"), item.get("value")
         if type(unit) is str and type(period) is str and type(code) is str and item.get("record") is None:
             if storable(unit + period + code + (value if type(value) is str else "")):
                 return SupplyRow(label, unit.strip(), period.strip(), code.strip(), value, item.get("delete") is True)
-    if not isinstance(item, dict) or not all(k in item for k in ("unit", "period", "field")):
+    # a ledger record's row (with `record`) needs no period: its record's date gives it
+    if not isinstance(item, dict) or not all(k in item for k in ("unit", "field")):
+        return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
+    if "period" not in item and item.get("record") in (None, ""):
         return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
     value = item.get("value")
     texts = {k: item.get(k) for k in ("unit", "period", "field", "record")}
@@ -51,7 +54,7 @@ def row_from(label: str, item: Any) -> SupplyRow:
     return SupplyRow(
         label,
         str(texts["unit"]).strip(),
-        str(texts["period"]).strip(),
+        "" if texts["period"] is None else str(texts["period"]).strip(),
         str(texts["field"]).strip(),
         value,
         delete=item.get("delete") is True,

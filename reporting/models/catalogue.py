@@ -97,6 +97,17 @@ class Sheet(Bilingual):
             raise ValidationError({"record_date_field": "台账须指定记录日期字段 / a ledger needs a record date field"})
 
 
+class Aggregation(models.TextChoices):
+    """How a field's values roll up over the units inside an area (`reporting.reads.rollups`)."""
+
+    SUM = "sum", _("Sum")
+    MEAN = "mean", _("Mean")
+    MIN = "min", _("Minimum")
+    MAX = "max", _("Maximum")
+    COUNT_YES = "count_yes", _("Units that said yes")
+    NONE = "none", _("Not rolled up")
+
+
 class FieldQuerySet(models.QuerySet["Field"]):
     def active(self) -> FieldQuerySet:
         return self.filter(status=Status.ACTIVE, sheet__status=Status.ACTIVE)
@@ -135,6 +146,20 @@ class Field(Bilingual):
         verbose_name=_("source department"),
     )
 
+    # How its values roll up along the area tree; its type's default (`FieldType.aggregations[0]`) unless the
+    # office chose another its type allows.
+    aggregation = models.CharField(_("aggregation"), max_length=10, choices=Aggregation.choices, blank=True)
+    # A derived roll-up field (a township's figure that is the roll-up of a village field of the same period
+    # type): never asked of its units (the one table skips it), answered by the roll-up engine.
+    rollup_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rolled_up_as",
+        verbose_name=_("roll-up of"),
+    )
+
     objects = FieldQuerySet.as_manager()
 
     class Meta:
@@ -142,10 +167,30 @@ class Field(Bilingual):
         verbose_name_plural = _("fields")
         ordering = ["sheet__order", "order", "code"]
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.aggregation:
+            self.aggregation = self.field_type.aggregations[0]
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         problems = fieldtypes.check_definition(self.type, self.constraints)
         if problems:
             raise ValidationError({p.field: p.message for p in problems})
+
+    @property
+    def rolls_up(self) -> str:
+        """Its aggregation, or its type's default when none was stored yet."""
+        return self.aggregation or self.field_type.aggregations[0]
+
+    @property
+    def aggregation_options(self) -> list[tuple[str, str]]:
+        """The aggregations its type allows, with their labels (the office's choice)."""
+        labels = dict(Aggregation.choices)
+        return [(value, str(labels[value])) for value in self.field_type.aggregations]
+
+    @property
+    def aggregation_label(self) -> str:
+        return str(dict(Aggregation.choices)[self.rolls_up])
 
     @property
     def rules(self) -> list[str]:
@@ -176,6 +221,68 @@ class Field(Bilingual):
             return fieldtypes.parse_value(self.type, self.constraints, raw, field=self.code)
         except Problem as problem:
             raise problem.labelled(self.name_zh, self.name_en) from None
+
+
+class IndicatorRollup(models.TextChoices):
+    RATIO_OF_SUMS = "ratio_of_sums", _("Ratio of the sums (numerator and denominator summed separately)")
+    SUM = "sum", _("Sum")
+    MEAN = "mean", _("Mean of the units")
+    AREA = "area", _("By its formula over the units (an area-level indicator)")
+
+
+class Indicator(Bilingual):
+    """A formula over fields and ledger records (or over the units of an area), catalogued like a field.
+
+    `formula` is the text the office wrote; `tree` is its syntax tree (reporting/catalogue/expressions.py), the
+    definition that is evaluated on the server and in the browser. Its code is unique across fields and
+    indicators (`services/indicators.py` checks the fields).
+    """
+
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[validate_code])
+    description = models.TextField(_("description"), blank=True)
+    unit_of_measure = models.CharField(_("unit of measure"), max_length=20, blank=True)
+    formula = models.TextField(_("formula"))
+    tree = models.JSONField(_("syntax tree"))
+    rollup = models.CharField(_("roll-up"), max_length=16, choices=IndicatorRollup.choices)
+    # The cadence of the fields it uses ("" when it uses ledgers only: any period).
+    period_type = models.CharField(_("period type"), max_length=10, blank=True)
+    owner = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="indicators")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    retired_from = models.DateField(_("retired from"), null=True, blank=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
+        ordering = ["order", "code"]
+
+
+class IndicatorRevision(models.Model):
+    """One definition of an indicator and the day it applies from (like `FieldRevision`)."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="revisions")
+    effective_from = models.DateField()
+    period = models.CharField(max_length=7, blank=True)
+    name_zh = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120)
+    unit_of_measure = models.CharField(max_length=20, blank=True)
+    formula = models.TextField()
+    tree = models.JSONField()
+    rollup = models.CharField(max_length=16, choices=IndicatorRollup.choices)
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    DEFINITION = ("name_zh", "name_en", "unit_of_measure", "formula", "tree", "rollup")
+
+    class Meta:
+        ordering = ["indicator", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["indicator", "effective_from"], name="one_indicator_revision_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator_id} from {self.effective_from}"
 
 
 class DueRule(models.Model):

@@ -14,6 +14,7 @@ class AccessKind(models.TextChoices):
     PULLED = "pulled", _("Read from the feed")
     QUERIED = "queried", _("Queried or exported")
     CHARTED = "charted", _("Summed in a chart")
+    AGGREGATED = "aggregated", _("Counted in an aggregate")
 
 
 class AccessRecord(models.Model):
@@ -64,6 +65,15 @@ class AccessRecord(models.Model):
             models.Index(fields=["department", "-at"]),
             # a subscription's last use of each kind is one probe (the office's catalogue, the zombie check)
             models.Index(fields=["subscription", "kind", "-at"], name="access_by_subscription"),
+        ]
+        constraints = [
+            # an aggregate read records each unit whose value went into it once per department, field and
+            # period, however often it is read (`reads.rollups`: INSERT … ON CONFLICT DO NOTHING)
+            models.UniqueConstraint(
+                fields=["department", "unit", "period", "fields"],
+                condition=models.Q(kind="aggregated"),
+                name="one_aggregate_access",
+            )
         ]
 
     def __str__(self) -> str:

@@ -99,6 +99,10 @@ class Row:
     # {"reason", "register", "unit"}: the register value stays the value, the unit's travels beside it
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
     disputed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # when the unit's own filing was stored (its current version); and per register value, which department
+    # supplied it and when (its supply's current version): who stored each value, and when (the DHIS2 face)
+    filed_at: dt.datetime | None = None
+    supplied: dict[str, tuple[int, dt.datetime]] = dataclasses.field(default_factory=dict)
 
 
 _GROUP_SQL = """
@@ -118,7 +122,7 @@ _MERGED_SQL = """
 SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %(sub_{i})s::bigint,
        (fv."values" - %(others_{i})s::text[])::text, fv.carried, fv.confirmed, fv.disputed::text,
        CASE WHEN s.record_key IS NULL THEN
-         (SELECT jsonb_object_agg(kv.key, kv.value ORDER BY pv.at)::text
+         (SELECT jsonb_object_agg(kv.key, jsonb_build_array(kv.value, p.source_id, pv.at) ORDER BY pv.at)::text
           FROM reporting_submission p
           JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
           CROSS JOIN LATERAL jsonb_each(pv."values" - %(unsourced_{i})s::text[]) kv
@@ -126,7 +130,13 @@ SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %
           JOIN unnest(%(sourced_codes)s::text[], %(sources)s::bigint[]) AS src(code, id)
             ON src.code = kv.key AND src.id = p.source_id
           WHERE p.unit_id = s.unit_id AND p.sheet_id = s.sheet_id AND p.period = s.period
-            AND p.record_key IS NULL AND p.source_id IS NOT NULL) END
+            AND p.record_key IS NULL AND p.source_id IS NOT NULL)
+       WHEN s.source_id IS NOT NULL THEN  -- a ledger record a source supplied: every value is the register's
+         (SELECT jsonb_object_agg(kv.key, jsonb_build_array(kv.value, s.source_id, sv.at))::text
+          FROM reporting_submissionversion sv
+          CROSS JOIN LATERAL jsonb_each(sv."values" - %(others_{i})s::text[]) kv
+          WHERE sv.submission_id = s.id AND sv.number = s.current_version) END,
+       fv.at
 FROM reporting_submission s
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
@@ -144,13 +154,15 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
 # the first id on: a page from the last year of two read every version before it (docs/benchmarks.md,
 # fourth round: "data pages"); now a lookup per row.
 _JOINED = (
-    '(v."values" - %(others_{i})s::text[])::text, v.carried',
+    '(v."values" - %(others_{i})s::text[])::text, v.carried, v.at',
     "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version",
 )
 _LOOKED_UP = (
     '(SELECT (v."values" - %(others_{i})s::text[])::text FROM reporting_submissionversion v '
     "WHERE v.submission_id = s.id AND v.number = s.current_version), "
     "(SELECT v.carried FROM reporting_submissionversion v "
+    "WHERE v.submission_id = s.id AND v.number = s.current_version), "
+    "(SELECT v.at FROM reporting_submissionversion v "
     "WHERE v.submission_id = s.id AND v.number = s.current_version)",
     "",
 )
@@ -261,11 +273,13 @@ def rows(query: Query) -> Generator[Row]:
         while batch := cursor.fetchmany(size):
             for sid, unit_id, code, name, period, record_date, number, subscription, values, *answers in batch:
                 keys = allowed[subscription]
+                *answers, filed_at = answers
+                supplied: dict[str, tuple[int, dt.datetime]] = {}
                 if len(answers) > 1:
                     row = _merged(keys, values, *answers)
                     if row is None:
                         continue
-                    entitled, found, disputed = row
+                    entitled, found, disputed, supplied = row
                 else:  # no field of this read has a source: a value is typed or carried forward
                     entitled = {k: v for k, v in json.loads(values).items() if k in keys}
                     carried = answers[0] or ()
@@ -277,6 +291,7 @@ def rows(query: Query) -> Generator[Row]:
                     current.values.update(entitled)
                     current.origins.update(found)
                     current.disputed.update(disputed)
+                    current.supplied.update(supplied)
                     continue
                 if current is not None:
                     yield current
@@ -284,7 +299,19 @@ def rows(query: Query) -> Generator[Row]:
                     if query.limit is not None and emitted >= query.limit:
                         return
                 current = Row(
-                    sid, unit_id, subscription, code, name, period, record_date, number, entitled, found, disputed
+                    sid,
+                    unit_id,
+                    subscription,
+                    code,
+                    name,
+                    period,
+                    record_date,
+                    number,
+                    entitled,
+                    found,
+                    disputed,
+                    filed_at,
+                    {k: supplied[k] for k in entitled if k in supplied},
                 )
     if current is not None:
         yield current
@@ -294,13 +321,17 @@ _CARRIED, _TYPED = Origin.CARRIED.value, Origin.TYPED.value
 
 
 def _merged(keys: frozenset[str], unit_values, carried, confirmed, disputed, register) -> tuple | None:
-    """A merged row's entitled current values, their origins and the disputes beside them (`current_values`)."""
+    """A merged row's entitled current values, their origins, the disputes beside them (`current_values`) and
+    who supplied each register value when."""
     unit = {k: v for k, v in json.loads(unit_values).items() if k in keys} if unit_values else {}
-    supplied = {k: v for k, v in json.loads(register).items() if k in keys} if register else {}
-    if not unit and not supplied:
+    # the register's values as [value, source department id, its supply version's time]
+    found = {k: v for k, v in json.loads(register).items() if k in keys} if register else {}
+    if not unit and not found:
         return None
     answers = json.loads(disputed) if disputed else {}
-    return current_values(unit, supplied, carried=carried or [], confirmed=confirmed or [], disputed=answers)
+    values = {k: v[0] for k, v in found.items()}
+    merged = current_values(unit, values, carried=carried or [], confirmed=confirmed or [], disputed=answers)
+    return *merged, {k: (v[1], dt.datetime.fromisoformat(v[2])) for k, v in found.items()}
 
 
 def current_values(

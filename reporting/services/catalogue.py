@@ -11,10 +11,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audited, read_only, record
-from core.models import User
+from core.models import LEVEL_DEPTH, User
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, first_not_begun
 from reporting.models import (
+    Aggregation,
     ClosureLog,
     Field,
     FieldRevision,
@@ -309,3 +310,42 @@ def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
     )
     ZombieFlag.objects.filter(sheet=sheet, closed_on__isnull=True).update(closed_on=timezone.localdate())
     record(action="sheet.retired", target=sheet, actor=by, reason=reason)
+
+
+@audited("field.rollup_changed")
+@transaction.atomic
+def set_rollup(*, field: Field, aggregation: str, rollup_of: Field | None = None, by: User) -> Field:
+    """Set how `field` rolls up and, for a derived field, the lower-level field it is the roll-up of (then the
+    one table no longer asks it: the roll-up engine answers it). Refused with the rule named, nothing stored:
+    an aggregation its type does not allow; a source that is not a numeric or yes/no field filed by units of a
+    lower level with the same period type, or a derived field that is not numeric."""
+    problems = []
+    if aggregation not in field.field_type.aggregations:
+        problems.append(Problem(field="aggregation", rule="aggregation.invalid"))
+    if rollup_of is not None:
+        deepest = max(LEVEL_DEPTH[level] for level in rollup_of.sheet.unit_levels)
+        lower = all(LEVEL_DEPTH[level] < deepest for level in field.sheet.unit_levels)
+        if (
+            rollup_of.pk == field.pk
+            or rollup_of.rollup_of_id is not None
+            or rollup_of.sheet.is_ledger
+            or field.sheet.is_ledger
+            or rollup_of.sheet.period_type != field.sheet.period_type
+            or rollup_of.rolls_up == Aggregation.NONE
+            or not field.field_type.is_numeric
+            or not lower
+        ):
+            problems.append(Problem(field="rollup_of", rule="rollup_of.invalid"))
+    if problems:
+        raise Problems(problems)
+    before = {"aggregation": field.rolls_up, "rollup_of": field.rollup_of.code if field.rollup_of else None}
+    Field.objects.filter(pk=field.pk).update(aggregation=aggregation, rollup_of=rollup_of)
+    field.aggregation, field.rollup_of = aggregation, rollup_of
+    record(
+        action="field.rollup_changed",
+        target=field,
+        actor=by,
+        before=before,
+        after={"aggregation": aggregation, "rollup_of": rollup_of.code if rollup_of else None},
+    )
+    return field

@@ -18,6 +18,7 @@ from reporting.models import (
     DataRequest,
     Endpoint,
     Field,
+    Indicator,
     RequestEvent,
     RequestStatus,
     Sheet,
@@ -171,7 +172,7 @@ def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
     code = str(proposal.get("code", ""))
     if not CODE.match(code):
         problems.append(Problem(field=f"{where}.code", rule="definition.code", label_zh="编码", label_en="Code"))
-    elif Field.objects.filter(code=code).exists():
+    elif Field.objects.filter(code=code).exists() or Indicator.objects.filter(code=code).exists():
         problems.append(
             Problem(
                 field=f"{where}.code",
@@ -383,10 +384,14 @@ def _create_field(proposal: dict[str, Any], request: DataRequest) -> Field:
         order=order,
     )
     created.full_clean(validate_unique=False)
-    try:
-        with transaction.atomic():  # a savepoint: the unique code may be taken by an approval running right now
-            created.save()
-    except IntegrityError:
+    taken = Indicator.objects.filter(code=created.code).exists()  # codes are unique across fields and indicators
+    if not taken:
+        try:
+            with transaction.atomic():  # a savepoint: the unique code may be taken by an approval running right now
+                created.save()
+        except IntegrityError:
+            taken = True
+    if taken:
         problem = Problem(
             field=f"proposal_{created.code}",
             rule="definition.code_taken",

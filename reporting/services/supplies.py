@@ -26,6 +26,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
@@ -44,6 +45,7 @@ from reporting.models import (
     field_asked_on,
 )
 from reporting.rejections import Problem
+from reporting.services import ledger_supplies as ledger
 from reporting.services.deliveries import notify_sends
 from reporting.sql import array_literal
 
@@ -130,7 +132,9 @@ class _Checker:
         self.periods: dict[str, Period | PeriodError] = {}
         self.defined: dict[tuple[int, dt.date], dict[str, Field]] = {}
         self.sheets: dict[int, Any] = {}
-        self._field_checks: dict[str, Problem | tuple[Field, int, frozenset[str], Problem | None]] = {}
+        self.ledgers: dict[int, bool] = {}  # ledger sheet id: whether the department is the source of a field on it
+        self.records = 0  # ledger record values staged (ledger_supplies)
+        self._field_checks: dict[str, Problem | tuple[Field, int, frozenset[str], bool]] = {}
         self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
         self._period_checks: dict[tuple[str, str], Problem | tuple[str, str, Field]] = {}
         self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
@@ -161,9 +165,10 @@ class _Checker:
             raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         return found
 
-    def check(self, r: SupplyRow) -> tuple[int, int, str, str, str, str]:
+    def check(self, r: SupplyRow) -> tuple[int, int, str | None, str, str, Any]:
         """(unit id, sheet id, period, its first day, field code, the value as JSON text or NULL to withdraw),
-        texts as COPY's text format writes them; or a Problem naming the rule."""
+        texts as COPY's text format writes them; or a Problem naming the rule. A ledger record's value has no
+        period yet (None, its record's date gives it: `ledger_supplies`) and comes parsed (Jsonb, None to withdraw)."""
         if r.problem is not None:
             raise r.problem
         found = self._field_checks.get(r.field)
@@ -171,17 +176,17 @@ class _Checker:
             found = self._field_checks[r.field] = _judged(self._field, r.field)
         if isinstance(found, Problem):
             raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
-        f, sheet_id, levels, ledger = found
+        f, sheet_id, levels, is_ledger = found
         unit = self._unit_checks.get(r.unit)
         if unit is None:
             unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
         if isinstance(unit, Problem):
             raise unit.with_traceback(None)  # a kept Problem: no chain of earlier raises
-        if ledger is not None:
-            raise ledger.with_traceback(None)  # a kept Problem: no chain of earlier raises
         unit_id, level = unit
         if level not in levels:
             raise Problem(field="unit", rule="source.unit_level", params={"sheet": f.sheet.name_zh})
+        if is_ledger:  # a ledger record's row: checked on its own (its record and date are its own)
+            return self._record_value(r, unit_id, f)
         key = (r.field, r.period)
         when = self._period_checks.get(key)
         if when is None:
@@ -194,18 +199,15 @@ class _Checker:
             return unit_id, sheet_id, period, start, f.code, _NULL
         return unit_id, sheet_id, period, start, f.code, self._value(defined, value)
 
-    def _field(self, code: str) -> tuple[Field, int, frozenset[str], Problem | None]:
-        """The field, its sheet's id and unit levels, and the refusal of a ledger's field (judged after the unit)."""
+    def _field(self, code: str) -> tuple[Field, int, frozenset[str], bool]:
+        """The field, its sheet's id and unit levels, and whether the sheet is a ledger."""
         f = self.fields.get(code)
         if f is None:
             raise Problem(field="field", rule="source.unknown_field", params={"code": code[:40]})
-        if f.source_id != self.department.pk:
+        if f.source_id != self.department.pk and not self._record_date_of_own_ledger(f):
             raise Problem(field="field", rule="source.not_source", params={"code": f.code})
         sheet = f.sheet
-        ledger = (
-            Problem(field="field", rule="source.ledger", params={"sheet": sheet.name_zh}) if sheet.is_ledger else None
-        )
-        return f, sheet.pk, frozenset(sheet.unit_levels or ()), ledger
+        return f, sheet.pk, frozenset(sheet.unit_levels or ()), bool(sheet.is_ledger)
 
     def _unit(self, code: str) -> tuple[int, str]:
         unit = self.units.get(code)
@@ -250,6 +252,32 @@ class _Checker:
         if isinstance(found, Problem):
             raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         return found
+
+    def _record_date_of_own_ledger(self, f: Field) -> bool:
+        """The date of a ledger record is supplied with it by the source of any of the ledger's fields."""
+        sheet = f.sheet
+        if not sheet.is_ledger or f.code != sheet.record_date_field:
+            return False
+        if sheet.pk not in self.ledgers:
+            self.ledgers[sheet.pk] = sheet.fields.filter(source=self.department).exists()
+        return self.ledgers[sheet.pk]
+
+    def _record_value(self, r: SupplyRow, unit_id: int, f: Field) -> tuple[int, int, None, str, str, Jsonb | None]:
+        """A ledger record's value, checked row by row (not kept: its record id is its own), parsed for the
+        ledger's stage (`ledger_supplies.COPY_STAGE`): (unit id, sheet id, None, "", field code, Jsonb or None)."""
+        sheet = f.sheet
+        if r.record is None or not r.record.strip():
+            raise Problem(field="record", rule="source.ledger", params={"sheet": sheet.name_zh})
+        if len(r.record) > ledger.RECORD_MAX:
+            raise Problem(field="record", rule="source.record")
+        if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, self.today):
+            raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": self.today})
+        self.sheets[sheet.pk] = sheet
+        if r.delete or is_blank(r.value):
+            return unit_id, sheet.pk, None, "", f.code, None
+        defined = self._defined(sheet, self.today).get(f.code, f)
+        value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
+        return unit_id, sheet.pk, None, "", f.code, Jsonb(value)
 
     def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
         found = self.defined.get((sheet.pk, day))
@@ -439,6 +467,8 @@ def supply_values(
             cursor.execute(_STAGE_SQL)
             _stage(cursor, checker, rows, result, progress)
             _repeats(cursor, result)
+            if checker.records:  # ledger records: their steps run only when some row named one
+                _check_records(cursor, checker, result)
             if result.refused and atomic:
                 raise _Rollback
             params = {"department": department.pk, "by": by.pk}
@@ -448,6 +478,13 @@ def supply_values(
             imported, updated, ignored, deleted = (int(n) for n in cursor.fetchone())
             result.imported, result.updated, result.deleted = imported, updated, deleted
             result.ignored += ignored
+            if checker.records:
+                for name, n in zip(
+                    ("imported", "updated", "ignored", "deleted"),
+                    ledger.judge_records(cursor, department_id=department.pk),
+                    strict=True,
+                ):
+                    setattr(result, name, getattr(result, name) + n)
             if dry_run:
                 raise _Rollback
             store: dict[str, Any] = {
@@ -457,6 +494,8 @@ def supply_values(
             }
             for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
                 cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
+            if checker.records:
+                ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)
             _deliver(cursor, checker, result)
             cursor.execute("DROP TABLE supply_stage, supply_change")
             result.stored = bool(result.versions)
@@ -486,6 +525,7 @@ def _stage(
     while chunk := list(itertools.islice(stream, CHUNK)):
         checker.load(chunk)  # queries first: a connection in COPY takes no other statement
         lines = []  # the chunk's good rows as COPY text: one write, no per-row adaptation by psycopg
+        records: list[tuple] = []  # its ledger records' rows, for `ledger_supplies`' own stage
         for r in chunk:
             seq += 1
             try:
@@ -493,9 +533,22 @@ def _stage(
             except Problem as problem:
                 _refuse(result, RowProblem(r.row, problem, seq))
                 continue
+            if period is None:  # a ledger record's value: the ledger path
+                assert r.record is not None
+                key = ledger.record_key(checker.department.code, r.record)
+                is_date = code == checker.sheets[sheet_id].record_date_field
+                records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, value))
+                continue
             lines.append(f"{seq}\t{_copy_text(r.row)}\t{unit_id}\t{sheet_id}\t{period}\t{start}\t{code}\t{value}\n")
         with cursor.copy(_COPY_STAGE) as copy:
             copy.write("".join(lines))
+        if records:
+            if not checker.records:
+                cursor.execute(ledger.STAGE_SQL)
+            checker.records += len(records)
+            with cursor.copy(ledger.COPY_STAGE) as copy:
+                for item in records:
+                    copy.write_row(item)
         if progress is not None:
             progress(seq)
 
@@ -518,6 +571,24 @@ def _repeats(cursor, result: SupplyResult) -> None:
         else:
             problem = Problem(field="value", rule="source.duplicate", params={"first": first_row})
             _refuse(result, RowProblem(row, problem, seq))
+
+
+def _check_records(cursor, checker: _Checker, result: SupplyResult) -> None:
+    """The checks of ledger records that need all of a record's rows (`ledger_supplies.check_records`)."""
+    dates = {
+        pk: (sheet.record_date_field, *_date_names(sheet)) for pk, sheet in checker.sheets.items() if sheet.is_ledger
+    }
+    ignored, refused = ledger.check_records(
+        cursor, department_id=checker.department.pk, today=checker.today, date_fields=dates
+    )
+    result.ignored += ignored
+    for seq, row, problem in refused:
+        _refuse(result, RowProblem(row, problem, seq))
+
+
+def _date_names(sheet) -> tuple[str, str]:
+    date_field = next((f for f in sheet_catalogue(sheet).fields if f.code == sheet.record_date_field), None)
+    return (date_field.name_zh, date_field.name_en) if date_field else (sheet.record_date_field,) * 2
 
 
 def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,10 +26,11 @@ from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.access import access_deliveries, access_endpoint, access_export_job, access_open_flag
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, period_range
+from reporting.filing.origins import Origin
 from reporting.models import ExportJob, ExportStatus, Field, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.reads.accesslog import access_history
-from reporting.reads.data import Query, entitled_fields, field_totals, units_asked, unknown_fields
+from reporting.reads.data import Query, Row, entitled_fields, field_totals, units_asked, unknown_fields
 from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
 from reporting.rejections import Problem, Problems
@@ -175,6 +177,31 @@ def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpR
     )
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """A value as the data page shows it; for a field with a source, where it came from (decision 1 of issue 19:
+    the register's value, confirmed or disputed by the unit, whose own value and reason travel beside it)."""
+
+    text: str
+    origin: str = ""  # register / confirmed / disputed; empty: the unit's own value (typed or carried)
+    unit_value: str = ""
+    reason: str = ""
+
+
+_MARKED = {Origin.REGISTER.value, Origin.CONFIRMED.value, Origin.DISPUTED.value}
+
+
+def _cell(f: Field, row: Row) -> _Cell:
+    text = display(f, row.values.get(f.code))
+    origin = row.origins.get(f.code, "")
+    if f.source_id is None or origin not in _MARKED:
+        return _Cell(text)
+    beside = row.disputed.get(f.code) or {}
+    if origin == Origin.DISPUTED.value:
+        return _Cell(text, origin, display(f, beside.get("unit")), str(beside.get("reason", "")))
+    return _Cell(text, origin)
+
+
 @login_required
 @_filtered
 def data_table(request: HttpRequest, department: Department, query: Query | None) -> HttpResponse:
@@ -184,7 +211,7 @@ def data_table(request: HttpRequest, department: Department, query: Query | None
     query.limit = PAGE
     page = read_page(query)
     fields = columns(query)
-    table = [(r, [display(f, r.values.get(f.code)) for f in fields]) for r in page]
+    table = [(r, [_cell(f, r) for f in fields]) for r in page]
     params = request.GET.copy()
     params["after"] = str(page[-1].submission_id) if len(page) == PAGE else ""
     return render(
@@ -195,6 +222,7 @@ def data_table(request: HttpRequest, department: Department, query: Query | None
             "query": query,
             "fields": fields,
             "table": table,
+            "has_sourced": any(f.source_id is not None for f in fields),
             "sheets": sorted({f.sheet for f in entitled_fields(department)}, key=lambda s: s.order),
             "townships": Area.objects.filter(parent=department.jurisdiction).order_by("code"),
             "next_page": params.urlencode() if params["after"] else "",

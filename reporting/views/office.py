@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -33,7 +33,7 @@ from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.sources import source_figures
 from reporting.rejections import Problem, Problems
 from reporting.services.calendar import set_due_exception, set_due_rules
-from reporting.services.catalogue import change_definition, retire_field, retire_sheet
+from reporting.services.catalogue import change_definition, retire_field, retire_sheet, set_rollup
 from reporting.views import posted_id
 
 
@@ -91,8 +91,13 @@ def catalogue(request: HttpRequest) -> HttpResponse:
             if at is not None and (field_id not in last or last[field_id] < at):
                 last[field_id] = at
     units = dict(Unit.objects.values("area__level").annotate(n=Count("id")).values_list("area__level", "n"))
-    sheets = Sheet.objects.prefetch_related("fields__revisions", "fields__source").select_related("owner")
-    sheets = sheets.order_by("order")
+    sheets = (
+        Sheet.objects.prefetch_related(
+            Prefetch("fields", queryset=Field.objects.select_related("rollup_of", "source")), "fields__revisions"
+        )
+        .select_related("owner")
+        .order_by("order")
+    )
     sources = source_figures()
     # after a refused change, the field it was for shows what was typed
     typed = posted_id(request, "field") if problems and request.POST.get("action") == "change" else None
@@ -138,6 +143,18 @@ def _catalogue_action(request: HttpRequest) -> list:
             retire_sheet(
                 sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")),
                 reason=reason,
+                by=signed_in(request.user),
+            )
+        elif action == "rollup":
+            field = get_object_or_404(Field, pk=posted_id(request, "field"))
+            code = request.POST.get("rollup_of", "").strip()
+            rollup_of = Field.objects.filter(code=code).select_related("sheet").first() if code else None
+            if code and rollup_of is None:
+                raise Problems([Problem(field="rollup_of", rule="rollup_of.invalid")])
+            set_rollup(
+                field=field,
+                aggregation=request.POST.get("aggregation", ""),
+                rollup_of=rollup_of,
                 by=signed_in(request.user),
             )
         elif action == "change":

@@ -116,18 +116,25 @@ def supply_template(request: HttpRequest, format: str) -> HttpResponse:
     if format not in ("csv", "xlsx"):
         raise Http404
     fields = Field.objects.filter(source=department).select_related("sheet").order_by("sheet__order", "order")
-    lines = [["", "", f.code, ""] for f in fields]
+    # a ledger's records carry the source's record id and the ledger's date (ledger_supplies)
+    ledgers = sorted({f.sheet for f in fields if f.sheet.is_ledger}, key=lambda s: s.order)
+    columns = [*COLUMNS, *(["record"] if ledgers else [])]
+    extra = [""] if ledgers else []
+    lines = [["", "", f.code, "", *extra] for f in fields]
+    lines += [
+        ["", "", s.record_date_field, "", ""] for s in ledgers if not any(f.code == s.record_date_field for f in fields)
+    ]
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         writer.writerows(lines)
         response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         workbook = Workbook()
         sheet = workbook.worksheets[0]
         sheet.title = "supply"
-        sheet.append(list(COLUMNS))
+        sheet.append(columns)
         for line in lines:
             sheet.append(line)
         about = workbook.create_sheet("fields")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -176,6 +177,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             fields.get(code),
             display(fields.get(code), current.values.get(code), current.not_applicable.get(code)),
             _origin_of(code, current),
+            _disputed(fields.get(code), current.disputed.get(code)),
         )
         for code in fields
         if code in current.values or code in current.not_applicable
@@ -191,6 +193,13 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "done": request.GET.get("done") == "1",
         },
     )
+
+
+def _disputed(f, dispute: Any) -> dict[str, str] | None:
+    """What the page says beside a disputed value: the register value disputed and the unit's reason."""
+    if not isinstance(dispute, dict):
+        return None
+    return {"register": display(f, dispute.get("register"), None), "reason": str(dispute.get("reason") or "")}
 
 
 def _origin_of(code: str, version: SubmissionVersion) -> str:
@@ -265,16 +274,31 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
     sheet = access_unit_sheet(unit, sheet_code)
     if not sheet.is_ledger:
         raise Http404
+    # the unit's own records and those a source department supplied from its register (shown as supplied: they
+    # are not the unit's to confirm); a supplied record whose values were all withdrawn is gone
     records = (
-        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet, submission__source=None)
+        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
         .filter(number=F("submission__current_version"))
-        .select_related("submission")
+        .exclude(submission__source__isnull=False, values={})
+        .select_related("submission__source", "submission__sheet")
         .order_by("-submission__record_date", "-submission_id")[:200]
     )
     fields = {f.code: f for f in sheet.fields.all()}
     title_field = next((c for c in fields if fields[c].field_type.is_text), None)
-    rows = [(v.submission, v.values.get(sheet.record_date_field), v.values.get(title_field), v) for v in records]
+    rows = [
+        (v.submission, v.values.get(sheet.record_date_field), _record_title(v, fields, title_field), v) for v in records
+    ]
     return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
+
+
+def _record_title(version: SubmissionVersion, fields: dict[str, Field], title_field: str | None) -> str:
+    """A record's title; a supplied record without one is named by its values ("参与人数 30")."""
+    title = version.values.get(title_field) if title_field else None
+    if title or version.submission.source_id is None:
+        return title or ""
+    sheet = version.submission.sheet
+    shown = [(code, value) for code, value in version.values.items() if code != sheet.record_date_field]
+    return " · ".join(f"{fields[c].name} {display(fields[c], v)}" for c, v in shown[:3] if c in fields)
 
 
 @login_required

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from core.demo_accounts import DEMO_PASSWORD
 from core.models import Department, User
-from reporting.models import Dispute, Field, Submission
+from reporting.models import Dispute, Field, Submission, SubmissionVersion
 from reporting.services.supplies import SupplyRow, supply_values
 
 SHOTS = Path("/tmp/unit-e2e")
@@ -29,6 +30,8 @@ def test_a_cadre_confirms_the_register_value_then_disputes_it_with_a_reason(
         by=User.objects.get(username="civil"),
     )
     assert result.stored and not result.conflicts
+    # the day the register supplied it, as the site's clock (the database's) stamped the version
+    supplied_on = timezone.localtime(SubmissionVersion.objects.get(pk=result.versions[0]).at).date()
 
     page = browser_page
     page.goto(live_server.url + "/login/")
@@ -36,7 +39,7 @@ def test_a_cadre_confirms_the_register_value_then_disputes_it_with_a_reason(
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.locator("section", has_text="2026年第4季度").get_by_text("村（社区）基本情况").click()
-    expect(page.locator("#source-elderly_over_60")).to_have_text(f"由{civil.name}提供 · 2026-11-22")
+    expect(page.locator("#source-elderly_over_60")).to_have_text(f"由{civil.name}提供 · {supplied_on:%Y-%m-%d}")
     expect(page.locator("#register-elderly_over_60")).to_have_text("433")
     expect(page.locator("#v-elderly_over_60")).to_be_hidden()  # inside the closed dispute box: nothing to type
     page.locator("#field-elderly_over_60").scroll_into_view_if_needed()

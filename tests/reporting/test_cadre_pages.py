@@ -35,7 +35,7 @@ def test_the_form_pre_fills_stable_facts_and_asks_nothing_unsubscribed(cadre_cli
     q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
     assert f'name="v__registered_population" value="{q3["registered_population"]}"' in html
     assert "v__village_type" not in html and "v__grid_workers" not in html
-    assert "2026Q3" in html
+    assert "已带入2026年第3季度的值" in html  # where the carried value comes from, by name
 
 
 def test_a_rejected_form_keeps_the_typing_names_each_field_and_stores_nothing(cadre_client, village_cadre):

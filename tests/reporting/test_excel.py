@@ -47,7 +47,8 @@ def test_the_template_holds_the_one_table_with_carried_values(cadre_client, vill
     q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
     row = codes.index("registered_population") + 2
     assert basics.cell(row, 5).value == q3["registered_population"]
-    assert basics.cell(row, 4).value == "整数；必填；0 至 1,000,000；已带入 2026Q3 的值，请确认"  # the form's words
+    # the form's words
+    assert basics.cell(row, 4).value == "整数；必填；0 至 1,000,000；已带入2026年第3季度的值，请确认"
     area = codes.index("culture_centre_area") + 2
     assert "最多保留 1 位小数" in basics.cell(area, 4).value  # every rule of the registry, the places too
     assert any("文化活动台账" in n for n in workbook.sheetnames)

@@ -200,7 +200,7 @@ def test_the_catalogue_reads_in_a_fixed_number_of_statements_however_many_sheets
         None,
         grow=grow,
         rows=lambda response, body: sum(s["code"].startswith("counted_") for s in response.json()["sheets"]),
-        expected=4,
+        expected=5,  # token, department, sheets, their fields, indicators
     )
 
 

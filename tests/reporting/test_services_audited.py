@@ -25,7 +25,17 @@ from core.models import AuditEvent, Department
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
-from reporting.services import calendar, catalogue, deliveries, disputes, exports, requests, submissions, supplies
+from reporting.services import (
+    calendar,
+    catalogue,
+    deliveries,
+    disputes,
+    exports,
+    indicators,
+    requests,
+    submissions,
+    supplies,
+)
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
 
@@ -207,6 +217,19 @@ def _export(settings):
     )
 
 
+def _indicator():
+    office = _office()
+    return indicators.define_indicator(
+        office=office.office,
+        code="people_per_household",
+        name_zh="户均常住人口",
+        name_en="Residents per household",
+        formula="resident_population / households",
+        rollup="ratio_of_sums",
+        by=office,
+    )
+
+
 def _expired(settings):
     Subscription.objects.filter(department__code="civil").update(expires_on=dt.date(2026, 10, 31))
     catalogue.zombie_check(today=TODAY)
@@ -229,8 +252,25 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         by=_office(),
         today=TODAY,
     ),
+    (f"{C}.set_rollup", "field.rollup_changed"): lambda settings: catalogue.set_rollup(
+        field=Field.objects.get(code="resident_population"), aggregation="mean", by=_office()
+    ),
     (f"{C}.retire_field", "field.retired"): lambda settings: catalogue.retire_field(
         field=Field.objects.get(code="library_books"), reason="改由图书馆系统统计", by=_office(), today=TODAY
+    ),
+    ("reporting.services.indicators.define_indicator", "indicator.defined"): lambda settings: _indicator(),
+    ("reporting.services.indicators.revise_indicator", "indicator.revised"): lambda settings: (
+        indicators.revise_indicator(
+            indicator=_indicator(),
+            period=Period.parse("2027Q2"),
+            changes={"formula": "households / 2"},
+            reason="新口径",
+            by=_office(),
+            today=TODAY,
+        )
+    ),
+    ("reporting.services.indicators.retire_indicator", "indicator.retired"): lambda settings: (
+        indicators.retire_indicator(indicator=_indicator(), reason="不再使用", by=_office(), today=TODAY)
     ),
     (f"{C}.retire_sheet", "sheet.retired"): lambda settings: catalogue.retire_sheet(
         sheet=Sheet.objects.get(code="civil_affairs"), reason="并入", by=_office()

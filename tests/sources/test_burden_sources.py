@@ -118,7 +118,7 @@ def test_the_catalogue_shows_each_fields_source_its_last_supply_and_the_share_fr
     row = text_of(html, 'data-field="registered_population"', "</tr>")
     supplied = SubmissionVersion.objects.filter(submission__source__code="stats").latest("at").at
     assert "青山县统计局" in row and f"{timezone.localtime(supplied):%Y-%m-%d}" in row
-    assert "0.7%" in row and "2026Q3" in row  # 1 of the 150 villages confirmed it
+    assert "0.7%" in row and "2026年第3季度" in row  # 1 of the 150 villages confirmed it
     assert "0.7%" not in text_of(html, 'data-field="dibao_people"', "</tr>")  # supplied, nobody confirmed yet
     assert "青山县民政局" in text_of(html, 'data-field="dibao_people"', "</tr>")
     assert Department.objects.get(code="stats").sourced_fields.count() == 1

@@ -46,7 +46,7 @@ def test_it_makes_civil_affairs_the_source_after_the_office_saw_receivers_and_va
     offers = text_of(page.content.decode(), 'id="source-offers"', "</section>")
     assert "60岁以上老年人数" in offers and "青山县民政局" in offers  # civil affairs itself receives it today
     # every village filed it last period: 150 values a period no longer typed; all 150 are covered
-    assert "村（社区）基本情况 青山县民政局 150 (2026Q3) 150" in offers
+    assert "村（社区）基本情况 青山县民政局 150 (2026年第3季度) 150" in offers
     field = Field.objects.get(code="elderly_over_60")
     response = _client(office_admin).post(
         f"/office/requests/{request.pk}/",

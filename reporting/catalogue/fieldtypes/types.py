@@ -57,6 +57,10 @@ class FieldType(ABC):
     is_text: ClassVar[bool] = False
     # The DHIS2 value type of a data element of this type (the /dhis2/ face's metadata).
     dhis2_value_type: ClassVar[str] = "TEXT"
+    # What a value is in a formula (reporting/catalogue/expressions.py): number, text, boolean or other.
+    expression_kind: ClassVar[str] = "other"
+    # How values of this type may roll up along the area tree (`Field.aggregation`), the default first.
+    aggregations: ClassVar[tuple[str, ...]] = ("none",)
 
     @property
     def constraint_keys(self) -> frozenset[str]:
@@ -164,6 +168,8 @@ def _range(low: str | None, high: str | None, rules: tuple[str, str] = ("min", "
 class _Numeric(FieldType):
     constraints: ClassVar[tuple[Constraint, ...]] = (MIN, MAX)
     is_numeric = True
+    expression_kind = "number"
+    aggregations = ("sum", "mean", "min", "max", "none")
 
     def _bounds(self, number: int | Decimal, constraints: Constraints, field: str) -> None:
         if "min" in constraints and number < exact(constraints["min"]):
@@ -276,6 +282,7 @@ class DecimalType(_Numeric):
 
 class TextType(FieldType):
     code, label_zh, label_en = "text", "文本", "Text"
+    expression_kind = "text"
     constraints = (
         Constraint(
             "max_length", "最多字数", "Maximum characters", "whole", "1–5000，默认 500", "1–5000, 500 if left empty"
@@ -389,6 +396,7 @@ class _Choices(FieldType):
 
 class ChoiceType(_Choices):
     code, label_zh, label_en = "choice", "单选", "Single choice"
+    expression_kind = "text"
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
         return self._code(raw, constraints, field)
@@ -487,7 +495,9 @@ class DateType(FieldType):
 class BooleanType(FieldType):
     code, label_zh, label_en = "boolean", "是/否", "Yes / no"
     dhis2_value_type = "BOOLEAN"
+    expression_kind = "boolean"
     seconds_per_value = 3
+    aggregations = ("count_yes", "none")  # how many units said yes
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> bool:
         if isinstance(raw, bool):

@@ -1,0 +1,139 @@
+"""Indicators read: the catalogue a formula is checked against, and an indicator's value for one unit and period."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F, Q
+
+from core.models import Unit
+from reporting.catalogue import expressions
+from reporting.catalogue.periods import Period
+from reporting.models import Field, Indicator, IndicatorRevision, Sheet, Status, Submission, SubmissionVersion
+
+
+def formula_catalogue(*, without: str | None = None) -> expressions.Catalogue:
+    """Every active field and ledger, and every active indicator's tree but `without`'s (the one being saved)."""
+    catalogue = expressions.Catalogue()
+    for f in Field.objects.active().select_related("sheet"):
+        catalogue.fields[f.code] = expressions.FieldInfo(
+            code=f.code,
+            kind=f.field_type.expression_kind,
+            sheet=f.sheet.code,
+            ledger=f.sheet.is_ledger,
+            period_type="" if f.sheet.is_ledger else f.sheet.cadence,
+        )
+        if f.sheet.is_ledger:
+            catalogue.ledgers.setdefault(f.sheet.code, set()).add(f.code)
+    for sheet in Sheet.objects.filter(status=Status.ACTIVE, cadence="ledger"):
+        catalogue.ledgers.setdefault(sheet.code, set())
+    indicators = Indicator.objects.filter(status=Status.ACTIVE).exclude(code=without or "")
+    catalogue.indicators = dict(indicators.values_list("code", "tree"))
+    return catalogue
+
+
+def _typed(fields: dict[str, Field], values: dict[str, Any]) -> dict[str, Any]:
+    """Stored JSON values as the evaluator takes them: numbers of numeric fields as Decimals."""
+    out: dict[str, Any] = {}
+    for code, value in values.items():
+        field = fields.get(code)
+        if field is not None and field.field_type.expression_kind == expressions.NUMBER and value is not None:
+            try:
+                out[code] = Decimal(str(value))
+            except ArithmeticError:
+                continue
+        else:
+            out[code] = value
+    return out
+
+
+def unit_values(unit: Unit, period: Period, codes: set[str]) -> dict[str, Any]:
+    """The unit's one current value of each field in `codes` for the period: its source's latest supplied value
+    where the field has a source and a supply holds it, else the unit's own filing's."""
+    fields = {f.code: f for f in Field.objects.filter(code__in=codes).select_related("sheet")}
+    sheets = {f.sheet_id for f in fields.values()}
+    values: dict[str, Any] = {}
+    current = SubmissionVersion.objects.filter(
+        submission__unit=unit,
+        submission__period=str(period),
+        submission__sheet_id__in=sheets,
+        submission__record_key__isnull=True,
+        number=F("submission__current_version"),
+    ).select_related("submission")
+    for version in sorted(current, key=lambda v: v.submission.source_id is not None):  # the unit's, then supplies
+        supply = version.submission.source_id
+        for code, value in version.values.items():
+            field = fields.get(code)
+            if field is None:
+                continue
+            if supply is None and field.source_id is None:
+                values[code] = value
+            elif supply is not None and field.source_id == supply:
+                values[code] = value  # the register's value replaces the unit's answer
+            elif supply is None:
+                values.setdefault(code, value)  # the unit's confirmed, disputed or gap value, until a supply
+    return _typed(fields, values)
+
+
+def unit_records(unit: Unit, period: Period, ledgers: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The unit's ledger records dated within the period (their current versions), by ledger code."""
+    fields = {f.code: f for f in Field.objects.filter(sheet__code__in=ledgers)}
+    records: dict[str, list[dict[str, Any]]] = {code: [] for code in ledgers}
+    versions = SubmissionVersion.objects.filter(
+        Q(submission__record_date__gte=period.start, submission__record_date__lte=period.end),
+        submission__in=Submission.objects.by_units().filter(unit=unit, sheet__code__in=ledgers),
+        number=F("submission__current_version"),
+    ).select_related("submission__sheet")
+    for version in versions.order_by("submission__record_date", "submission_id"):
+        records[version.submission.sheet.code].append(_typed(fields, version.values))
+    return records
+
+
+def _ledgers(tree: dict[str, Any], indicators: dict[str, dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """The fields and ledgers a tree (and the indicators it refers to) reads."""
+    fields, ledgers, seen = set(), set(), set()
+    todo = [tree]
+    while todo:
+        for node in expressions.walk(todo.pop()):
+            op = node.get("op")
+            if op == "field":
+                fields.add(node["code"])
+            elif op in ("count_records", "sum_records"):
+                ledgers.add(node["ledger"])
+            elif op == "indicator" and node["code"] not in seen:
+                seen.add(node["code"])
+                todo.append(indicators.get(node["code"]) or {})
+    return fields, ledgers
+
+
+def definitions_on(period: Period) -> dict[str, dict[str, Any]]:
+    """Every indicator's tree as defined for `period` (its revision in effect on the period's first day), for the
+    indicators still asked then (active, or retired from a later day)."""
+    live = Indicator.objects.filter(Q(status=Status.ACTIVE) | Q(retired_from__gt=period.start))
+    trees = dict(live.values_list("code", "tree"))
+    revisions = (
+        IndicatorRevision.objects.filter(indicator__in=live, effective_from__lte=period.start)
+        .order_by("indicator_id", "-effective_from")
+        .distinct("indicator_id")
+        .values_list("indicator__code", "tree")
+    )
+    trees.update(revisions)
+    return trees
+
+
+def indicator_value(indicator: Indicator, unit: Unit, period: Period) -> expressions.Result:
+    """The indicator for one unit and period, as defined for that period, over the unit's current values and its
+    ledger records of the period. An area-level indicator (roll-ups over units) has no value for one unit: empty,
+    with the reason `area_level`."""
+    indicators = definitions_on(period)
+    tree = indicators.get(indicator.code, indicator.tree)
+    if any(node.get("op") in expressions.ROLLUP_OPS for node in expressions.walk(tree)):
+        return expressions.Result(None, "area_level")
+    fields, ledgers = _ledgers(tree, indicators)
+    return expressions.evaluate(
+        tree,
+        unit_values(unit, period, fields),
+        unit_records(unit, period, ledgers),
+        indicators=indicators,
+    )

@@ -1,0 +1,317 @@
+"""Roll-ups along the area tree: a field's aggregate over the units inside each area, with its coverage.
+
+`rollup(field, period, area, level)` answers, for each area at `level` inside `area` (or `area` itself when
+`level` is its own), the field's aggregate over the units asked it, computed by ONE statement over the stored
+versions (no copy to keep in step): the units asked (an active subscription claiming the field covers them on
+the period's first day: `Subscription.objects.active(on=day)`, the covering rule), each unit's one current value
+(a supply from the field's source department when present, else the unit's own filing; never both), grouped by
+the ancestor at each level read off `core_area.path`.
+
+Only units at the sheet's deepest unit level are counted: a sheet filed by townships and villages would
+otherwise add a township's own figure to its villages' (a township's own sheet and its villages' sheets are
+never added together). A derived roll-up field (`Field.rollup_of`) is answered by rolling up the field it is
+the roll-up of, with that field's aggregation.
+
+Suppression (docs/architecture.md, "Roll-ups and indicators (issue 20): rollup", with its proof sketch): an
+area's aggregate is published only when (1) every asked unit inside it has answered the period (coverage
+complete, a "not applicable" counting as an answer), (2) at least `ONETABLE_MIN_CELL` units gave a value, and
+(3) what its value minus the published aggregates below it would reveal (its *residual*) covers no unit or at
+least `ONETABLE_MIN_CELL` units. Decided bottom-up from the units, so the published cells form a tree whose
+every derivable difference covers at least the threshold, and each cell has one publishable value per
+period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from core.models import LEVEL_DEPTH, Area, AreaLevel
+from reporting.catalogue.periods import Period
+from reporting.models import AccessKind, Aggregation, Field, Subscription
+from reporting.rejections import Problem, Problems
+
+
+@dataclass
+class Aggregate:
+    area: str
+    name: str
+    level: str
+    period: str
+    value: Decimal | None  # None: suppressed, or nothing reported
+    reported: int  # asked units with a current value
+    asked: int  # units whose one table asks the field for the period
+    not_reported: list[str] = field(default_factory=list)  # asked units without a value, by area code
+    suppressed: bool = False
+    path: str = ""  # the area's path: access records are written for the units of published areas
+
+
+def basis_of(field_: Field) -> Field:
+    """The field whose unit values are rolled up: itself, or the village field a derived field rolls up."""
+    return field_.rollup_of if field_.rollup_of_id and field_.rollup_of else field_
+
+
+def unit_level(field_: Field) -> str:
+    """The one level counted: the sheet's deepest unit level."""
+    return max(basis_of(field_).sheet.unit_levels, key=lambda level: LEVEL_DEPTH[level])
+
+
+def check(field_: Field, period: Period, area: Area, level: str) -> None:
+    """Problems with a roll-up's input, each named by its parameter and rule."""
+    basis = basis_of(field_)
+    problems = []
+    if basis.sheet.is_ledger:
+        problems.append(Problem(field="field", rule="aggregate.ledger"))
+    elif basis.rolls_up == Aggregation.NONE:
+        problems.append(Problem(field="field", rule="aggregate.none"))
+    elif period.type != basis.sheet.period_type:
+        problems.append(
+            Problem(field="period", rule="period.type", params={"expected": basis.sheet.get_cadence_display()})
+        )
+    if level not in LEVEL_DEPTH or not (
+        LEVEL_DEPTH[area.level] <= LEVEL_DEPTH[level] <= LEVEL_DEPTH.get(unit_level(field_), -1)
+    ):
+        problems.append(Problem(field="level", rule="aggregate.level"))
+    if problems:
+        raise Problems(problems)
+
+
+_VALUE = {  # the unit's value as a number (integer and decimal fields: JSON numbers, decimal strings)
+    "number": (
+        "CASE WHEN jsonb_typeof(picked) = 'number' THEN picked::text::numeric "
+        "WHEN jsonb_typeof(picked) = 'string' AND picked #>> '{}' ~ '^[+-]?[0-9]+(\\.[0-9]+)?$' "
+        "THEN (picked #>> '{}')::numeric END"
+    ),
+    "yes": ("CASE WHEN jsonb_typeof(picked) = 'boolean' THEN (CASE WHEN picked = 'true'::jsonb THEN 1 ELSE 0 END) END"),
+}
+_AGGREGATE = {
+    Aggregation.SUM: "sum(num)",
+    Aggregation.MEAN: "round(avg(num), 4)",
+    Aggregation.MIN: "min(num)",
+    Aggregation.MAX: "max(num)",
+    Aggregation.COUNT_YES: "sum(num)",
+}
+
+# The current value of each asked unit: its source's supply when present, else its own filing (decision 1 of
+# issue 19); a supply and the unit's filing are never both counted.
+_CURRENT_SQL = """
+WITH asked AS MATERIALIZED (
+  SELECT u.id AS unit_id, a.code, a.path FROM core_unit u JOIN core_area a ON a.id = u.area_id
+  WHERE a.level = %(unit_level)s AND a.path LIKE %(within)s AND a.path LIKE ANY(%(scopes)s)
+), own AS MATERIALIZED (
+  SELECT s.unit_id, v."values" -> %(field)s AS value, v.not_applicable ? %(field)s AS na
+  FROM reporting_submission s
+  JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+  WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id IS NULL
+), supplied AS MATERIALIZED (
+  SELECT s.unit_id, v."values" -> %(field)s AS value
+  FROM reporting_submission s
+  JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+  WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id = %(source)s
+), current AS MATERIALIZED (
+  SELECT asked.unit_id, asked.code, asked.path, {value} AS num, coalesce(own.na, false) AS na
+  FROM asked LEFT JOIN own USING (unit_id) LEFT JOIN supplied USING (unit_id),
+  LATERAL (SELECT coalesce(supplied.value, own.value) AS picked) picked
+)
+"""
+
+_ROLLUP_SQL = """
+, cells AS (
+  SELECT depth, grp, parent, count(*) AS asked, count(num) AS reported,
+         count(*) FILTER (WHERE num IS NOT NULL OR na) AS answered, {aggregate} AS value,
+         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE num IS NULL) END AS missing
+  FROM current, LATERAL (
+    SELECT d AS depth, split_part(path, '/', d + 1) AS grp,
+           CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
+    FROM generate_series(%(depth)s::int, greatest(%(depth)s::int, %(unit_depth)s::int - 1)) d
+  ) levels
+  GROUP BY depth, grp, parent
+)
+SELECT c.depth, c.grp, c.parent, c.asked, c.reported, c.answered, c.value, c.missing, ar.name, ar.path
+FROM cells c LEFT JOIN core_area ar ON ar.code = c.grp AND c.depth = %(depth)s
+UNION ALL
+SELECT %(depth)s, ar.code, '', 0, 0, 0, NULL, NULL, ar.name, ar.path FROM core_area ar
+WHERE ar.level = %(level)s AND ar.path LIKE %(within)s
+  AND NOT EXISTS (SELECT 1 FROM cells c WHERE c.depth = %(depth)s AND c.grp = ar.code)
+"""
+
+
+def asked_scopes(basis: Field, period: Period) -> list[str]:
+    """Prefix patterns of the scopes of the active subscriptions claiming `basis` on the period's first day
+    (the covering rule, in its QuerySet form); none when the field is not asked that day."""
+    day = period.start
+    paths = (
+        Subscription.objects.active(on=day)
+        .filter(fields__in=Field.objects.asked_on(day).filter(pk=basis.pk, sheet__status="active"))
+        .values_list("scope__path", flat=True)
+        .distinct()
+    )
+    return sorted(path + "%" for path in paths)
+
+
+def _params(field_: Field, period: Period, area: Area, level: str) -> tuple[Field, dict[str, Any]]:
+    basis = basis_of(field_)
+    return basis, {
+        "field": basis.code,
+        "sheet": basis.sheet_id,
+        "period": str(period),
+        "source": basis.source_id,
+        "unit_level": unit_level(field_),
+        "within": area.path + "%",
+        "scopes": asked_scopes(basis, period),
+        "depth": LEVEL_DEPTH[level],
+        "unit_depth": LEVEL_DEPTH[unit_level(field_)],
+        "level": level,
+    }
+
+
+def _current_sql(basis: Field) -> str:
+    kind = "yes" if basis.rolls_up == Aggregation.COUNT_YES else "number"
+    sql = _CURRENT_SQL.replace("{value}", _VALUE[kind])
+    if basis.source_id is None:  # no register: only the units' own filings
+        sql = sql.replace("AND s.source_id = %(source)s", "AND false")
+    return sql
+
+
+def min_cell() -> int:
+    return settings.ONETABLE_MIN_CELL
+
+
+@dataclass
+class RollupQuery:
+    """A checked roll-up: the field rolled up, and the statement's parameters (scopes read once)."""
+
+    field: Field
+    basis: Field
+    period: Period
+    level: str
+    params: dict[str, Any]
+
+
+def prepare(field_: Field, period: Period, area: Area, level: str) -> RollupQuery:
+    """Check the input (Problems name each bad parameter) and read the scopes asking the field."""
+    check(field_, period, area, level)
+    basis, params = _params(field_, period, area, level)
+    if not params["scopes"]:
+        params["scopes"] = ["-"]  # asked of no unit: every area answers 0 asked
+    return RollupQuery(field_, basis, period, level, params)
+
+
+def rollup(field_: Field, period: Period, area: Area, level: str) -> list[Aggregate]:
+    """The aggregate of `field_` for `period` in each area at `level` inside `area`, in area-code order, each
+    with its coverage and suppressed when publishing it could reveal a unit's value (module docstring)."""
+    return run(prepare(field_, period, area, level))
+
+
+def run(query: RollupQuery) -> list[Aggregate]:
+    """The prepared roll-up, by one statement."""
+    aggregate = _AGGREGATE[Aggregation(query.basis.rolls_up)]
+    with connection.cursor() as cursor:
+        cursor.execute(_current_sql(query.basis) + _ROLLUP_SQL.replace("{aggregate}", aggregate), query.params)
+        rows = cursor.fetchall()
+    return _publish(rows, query.params["depth"], query.params["unit_depth"], query.level, str(query.period))
+
+
+def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period: str) -> list[Aggregate]:
+    """Decide, from the units up, which cells are published (the rule in the module docstring)."""
+    k = min_cell()
+    children: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+    for row in rows:
+        if row[0] > depth:
+            children[(row[0] - 1, row[2])].append(row)
+    published: dict[tuple[int, str], bool] = {}
+    covered: dict[tuple[int, str], int] = {}  # units under the maximal published cells below
+
+    def decide(row: tuple) -> None:
+        level_depth, code, _parent, asked, reported, answered = row[:6]
+        below = 0
+        for child in children.get((level_depth, code), []):
+            key = (child[0], child[1])
+            below += child[4] if published[key] else covered[key]
+        residual = reported - below
+        is_unit = level_depth == unit_depth
+        published[(level_depth, code)] = (
+            not is_unit and asked > 0 and answered == asked and reported >= k and (residual == 0 or residual >= k)
+        )
+        covered[(level_depth, code)] = below
+
+    for row in sorted(rows, key=lambda r: -r[0]):
+        decide(row)
+    found = []
+    for level_depth, code, _parent, asked, reported, _answered, value, missing, name, path in rows:
+        if level_depth != depth:
+            continue
+        shown = published.get((level_depth, code), False)
+        found.append(
+            Aggregate(
+                area=code,
+                name=name or "",
+                level=level,
+                period=period,
+                value=value if shown else None,
+                reported=reported,
+                asked=asked,
+                not_reported=sorted(missing or []),
+                suppressed=not shown and reported > 0,
+                path=path or "",
+            )
+        )
+    return sorted(found, key=lambda a: a.area)
+
+
+# The units of the published areas that gave a value: a published area is complete (every asked unit answered),
+# so they are its asked units less those that answered "not applicable" with no supplied value; read off the
+# versions' small `not_applicable` objects, without a second pass over the values.
+_RECORD_SQL = """
+INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
+                                    kind, at)
+SELECT u.id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '', %(fields)s, %(kind)s, now()
+FROM core_unit u JOIN core_area a ON a.id = u.area_id
+JOIN unnest(%(published)s::text[]) published (code) ON published.code = split_part(a.path, '/', %(depth)s + 1)
+WHERE a.level = %(unit_level)s AND a.path LIKE %(within)s AND a.path LIKE ANY(%(scopes)s)
+  AND (NOT EXISTS (
+         SELECT 1 FROM reporting_submission s
+         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
+           AND s.source_id IS NULL AND v.not_applicable ? %(field)s)
+       OR EXISTS (
+         SELECT 1 FROM reporting_submission s
+         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
+           AND s.source_id = %(source)s AND v."values" ? %(field)s))
+ORDER BY u.id
+ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
+"""
+
+
+def record_aggregate_access(
+    *, department_id: int, subscription_id: int, query: RollupQuery, items: list[Aggregate]
+) -> None:
+    """One statement: each unit whose value went into a published aggregate gets one access record per
+    department, field and period, however often the department reads it (ON CONFLICT DO NOTHING); run even
+    when nothing was published, so that a read's statements do not depend on what it found."""
+    params = query.params | {
+        "department": department_id,
+        "subscription": subscription_id,
+        "record_sheet": query.field.sheet_id,
+        "fields": [query.field.code],
+        "kind": AccessKind.AGGREGATED.value,
+        "published": sorted(a.area for a in items if a.value is not None and not a.suppressed),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, params)
+
+
+def levels_below(area: Area) -> list[str]:
+    """The area's own level and every level below it."""
+    return [level for level in AreaLevel.values if LEVEL_DEPTH[level] >= LEVEL_DEPTH[area.level]]
+
+
+def today_period(field_: Field, today: dt.date) -> Period:
+    return Period.containing(today, basis_of(field_).sheet.period_type)

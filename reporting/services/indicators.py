@@ -1,0 +1,180 @@
+"""Indicators in the catalogue: defined, revised from a period not yet begun, and retired by the office; a
+definition is checked whole before anything is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audited, read_only, record
+from core.models import Office, User
+from reporting.catalogue import expressions
+from reporting.catalogue.periods import Period, PeriodType
+from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
+from reporting.reads.indicators import formula_catalogue
+from reporting.rejections import Problem, Problems
+from reporting.services.catalogue import ORIGINAL, first_open
+
+
+def _rollup_problems(checked: expressions.Checked | None, rollup: str) -> list[Problem]:
+    if rollup not in IndicatorRollup.values:
+        return [Problem(field="rollup", rule="indicator.rollup", params={"choices": ", ".join(IndicatorRollup.values)})]
+    if checked is None:
+        return []
+    if checked.area_level != (rollup == IndicatorRollup.AREA):
+        return [Problem(field="rollup", rule="indicator.area_rollup")]
+    if rollup == IndicatorRollup.RATIO_OF_SUMS and checked.tree.get("op") != "/":
+        return [Problem(field="rollup", rule="indicator.ratio")]
+    return []
+
+
+@read_only
+def check_formula(*, formula: str, rollup: str = IndicatorRollup.SUM, code: str | None = None) -> expressions.Checked:
+    """The formula parsed and validated against today's catalogue (and its roll-up); raises Problems."""
+    problems: list[Problem] = []
+    checked = None
+    try:
+        checked = expressions.check(formula, formula_catalogue(without=code), own_code=code)
+    except Problems as refused:
+        problems += refused.problems
+    problems += _rollup_problems(checked, rollup)
+    if problems or checked is None:
+        raise Problems(problems)
+    return checked
+
+
+def _names(name_zh: str, name_en: str) -> list[Problem]:
+    return [
+        Problem(field=name, rule="required", label_zh=zh, label_en=en)
+        for name, value, zh, en in (
+            ("name_zh", name_zh, "中文名称", "Chinese name"),
+            ("name_en", name_en, "英文名称", "English name"),
+        )
+        if not (value or "").strip()
+    ]
+
+
+@audited("indicator.defined")
+@transaction.atomic
+def define_indicator(
+    *,
+    office: Office,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    formula: str,
+    rollup: str,
+    by: User,
+    unit_of_measure: str = "",
+    description: str = "",
+) -> Indicator:
+    """Add an indicator to the catalogue; every problem of its definition is named and nothing is stored."""
+    problems = _names(name_zh, name_en)
+    if not CODE.match(code or ""):
+        problems.append(Problem(field="code", rule="definition.code"))
+    elif Field.objects.filter(code=code).exists() or Indicator.objects.filter(code=code).exists():
+        problems.append(Problem(field="code", rule="indicator.code_taken", params={"code": code}))
+    checked = None
+    try:
+        checked = check_formula(formula=formula, rollup=rollup, code=code if CODE.match(code or "") else None)
+    except Problems as refused:
+        problems += refused.problems
+    if problems or checked is None:
+        raise Problems(problems)
+    indicator = Indicator.objects.create(
+        code=code,
+        name_zh=name_zh.strip(),
+        name_en=name_en.strip(),
+        unit_of_measure=unit_of_measure.strip(),
+        description=description,
+        formula=formula.strip(),
+        tree=checked.tree,
+        rollup=rollup,
+        period_type=next(iter(checked.period_types), ""),
+        owner=office,
+    )
+    IndicatorRevision.objects.create(
+        indicator=indicator,
+        effective_from=ORIGINAL,
+        reason="original definition",
+        by=by,
+        **{name: getattr(indicator, name) for name in IndicatorRevision.DEFINITION},
+    )
+    record(action="indicator.defined", target=indicator, actor=by, code=code, formula=indicator.formula, rollup=rollup)
+    return indicator
+
+
+@audited("indicator.revised")
+@transaction.atomic
+def revise_indicator(
+    *,
+    indicator: Indicator,
+    period: Period,
+    changes: dict[str, Any],
+    reason: str,
+    by: User,
+    today: dt.date | None = None,
+) -> IndicatorRevision:
+    """Define an indicator anew from `period` (not yet begun) on; earlier periods keep their definition."""
+    today = today or timezone.localdate()
+    problems: list[Problem] = []
+    if indicator.status != Status.ACTIVE:
+        problems.append(Problem(field="indicator", rule="indicator.retired"))
+    if indicator.period_type and period.type != PeriodType(indicator.period_type):
+        problems.append(Problem(field="period", rule="period.type", params={"expected": indicator.period_type}))
+    elif period.has_begun(today):
+        problems.append(
+            Problem(
+                field="period", rule="definition.retroactive", params={"first": str(first_open(period.type, today))}
+            )
+        )
+    if not (reason or "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    allowed = {"name_zh", "name_en", "unit_of_measure", "formula", "rollup"}
+    problems += [Problem(field=name, rule="unknown") for name in sorted(set(changes) - allowed)]
+    new = {name: changes.get(name, getattr(indicator, name)) for name in allowed}
+    problems += _names(new["name_zh"], new["name_en"])
+    checked = None
+    try:
+        checked = check_formula(formula=new["formula"], rollup=new["rollup"], code=indicator.code)
+    except Problems as refused:
+        problems += refused.problems
+    if problems or checked is None:
+        raise Problems(problems)
+    new["tree"] = checked.tree
+    revision, _ = IndicatorRevision.objects.update_or_create(
+        indicator=indicator,
+        effective_from=period.start,
+        defaults={**new, "period": str(period), "reason": reason, "by": by},
+    )
+    period_type = next(iter(checked.period_types), "")
+    Indicator.objects.filter(pk=indicator.pk).update(**new, period_type=period_type)
+    changed = {name: new[name] for name in allowed if new[name] != getattr(indicator, name)}
+    record(action="indicator.revised", target=indicator, actor=by, period=str(period), reason=reason, changes=changed)
+    return revision
+
+
+@audited("indicator.retired")
+@transaction.atomic
+def retire_indicator(*, indicator: Indicator, reason: str, by: User, today: dt.date | None = None) -> dt.date:
+    """Retire an indicator from its next period not yet begun; refused while another active indicator uses it."""
+    problems = []
+    if not (reason or "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    users = sorted(
+        other.code
+        for other in Indicator.objects.filter(status=Status.ACTIVE).exclude(pk=indicator.pk)
+        if indicator.code in expressions.references(other.tree)
+    )
+    if users:
+        problems.append(Problem(field="indicator", rule="indicator.in_use", params={"codes": ", ".join(users)}))
+    if problems:
+        raise Problems(problems)
+    period_type = PeriodType(indicator.period_type) if indicator.period_type else PeriodType.MONTHLY
+    day = first_open(period_type, today).start
+    Indicator.objects.filter(pk=indicator.pk).update(status=Status.RETIRED, retired_from=day)
+    record(action="indicator.retired", target=indicator, actor=by, reason=reason, retired_from=str(day))
+    return day

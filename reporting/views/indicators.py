@@ -1,0 +1,69 @@
+"""The office's indicator pages: the list, a form to define one with a live check of its formula, retirement."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.access import access_office, signed_in
+from reporting.models import Indicator, IndicatorRollup
+from reporting.rejections import Problem, Problems
+from reporting.services.indicators import check_formula, define_indicator, retire_indicator
+from reporting.views import posted_id
+
+_FIELDS = ("code", "name_zh", "name_en", "unit_of_measure", "formula", "rollup", "description")
+
+
+@login_required
+def indicators(request: HttpRequest) -> HttpResponse:
+    """Every indicator with its formula and roll-up; the office defines a new one or retires one here."""
+    office = access_office(request.user)
+    problems: list[Problem] = []
+    typed = {name: request.POST.get(name, "") for name in _FIELDS} if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "retire":
+                retire_indicator(
+                    indicator=get_object_or_404(Indicator, pk=posted_id(request, "indicator")),
+                    reason=request.POST.get("reason", ""),
+                    by=signed_in(request.user),
+                )
+                messages.success(request, _("The indicator is retired."))
+            else:
+                define_indicator(office=office, by=signed_in(request.user), **typed)
+                messages.success(request, _("The indicator is in the catalogue."))
+            return redirect("office_indicators")
+        except Problems as refused:
+            problems = refused.problems
+    return render(
+        request,
+        "office/indicators.html",
+        {
+            "indicators": Indicator.objects.order_by("status", "order", "code"),
+            "rollups": IndicatorRollup.choices,
+            "typed": typed,
+            "problems": problems,
+        },
+        status=400 if problems else 200,
+    )
+
+
+@login_required
+@require_POST
+def check(request: HttpRequest) -> HttpResponse:
+    """The live check under the formula: what is wrong with it, or that it is sound (htmx fragment)."""
+    access_office(request.user)
+    problems: list[Problem] = []
+    try:
+        check_formula(
+            formula=request.POST.get("formula", ""),
+            rollup=request.POST.get("rollup", IndicatorRollup.SUM),
+            code=request.POST.get("code") or None,
+        )
+    except Problems as refused:
+        problems = refused.problems
+    return render(request, "office/_formula_check.html", {"problems": problems})
