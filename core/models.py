@@ -83,7 +83,12 @@ class Area(models.Model):
 
     def lineage_codes(self) -> list[str]:
         """Codes of this area and every area above it (read off the path: no query)."""
-        return [code for code in self.path.split("/") if code]
+        return lineage_of(self.path)
+
+
+def lineage_of(path: str) -> list[str]:
+    """`Area.lineage_codes` of the area with this path, for callers that hold paths rather than areas."""
+    return [code for code in path.split("/") if code]
 
 
 class Unit(models.Model):

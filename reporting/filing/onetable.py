@@ -190,7 +190,12 @@ class SheetCatalogue:
 
     def targets_for(self, unit: Unit, day: dt.date, codes: AbstractSet[str]) -> list[tuple[Target, list[str]]]:
         """The subscriptions a filing of `codes` by `unit` for `day` goes to, each with the codes it takes."""
-        scopes = self.scopes_over(unit)
+        return self.targets_within(self.scopes_over(unit), day, codes)
+
+    def targets_within(
+        self, scopes: AbstractSet[str], day: dt.date, codes: AbstractSet[str]
+    ) -> list[tuple[Target, list[str]]]:
+        """`targets_for` a unit whose `scopes_over` are `scopes` (many units share them: callers may keep it)."""
         found = []
         for target in self.targets:
             if target.scope in scopes and target.covers(day):

@@ -30,16 +30,19 @@ _LONGEST_ROW = 1 << 20  # a row longer than this is not a row: refuse instead of
 
 def row_from(label: str, item: Any) -> SupplyRow:
     """One supply row from a JSON object (or a dict read from a CSV/XLSX row), refused by row if malformed."""
+    if type(item) is dict:
+        # the common row, three texts checked with one search (a province's register has 200,000 of them); a
+        # key that is missing reads as None here and goes the long way below, and so does a ledger record's row
+        unit, period, code, value = item.get("unit"), item.get("period"), item.get("field"), item.get("value")
+        if type(unit) is str and type(period) is str and type(code) is str and item.get("record") is None:
+            if storable(unit + period + code + (value if type(value) is str else "")):
+                return SupplyRow(label, unit.strip(), period.strip(), code.strip(), value, item.get("delete") is True)
     # a ledger record's row (with `record`) needs no period: its record's date gives it
     if not isinstance(item, dict) or not all(k in item for k in ("unit", "field")):
         return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
     if "period" not in item and item.get("record") in (None, ""):
         return SupplyRow(label, "", "", "", None, problem=Problem(field="row", rule="supply.row"))
-    unit, period, code, value = item["unit"], item.get("period"), item["field"], item.get("value")
-    if type(unit) is str and type(period) is str and type(code) is str and item.get("record") is None:
-        # the common row, checked with one search over its texts (a province's register has 200,000 of them)
-        if storable(unit + period + code + (value if type(value) is str else "")):
-            return SupplyRow(label, unit.strip(), period.strip(), code.strip(), value, item.get("delete") is True)
+    value = item.get("value")
     texts = {k: item.get(k) for k in ("unit", "period", "field", "record")}
     for key, text in texts.items():
         if text is not None and not isinstance(text, (str, int)):
@@ -152,9 +155,22 @@ def _array(text: _Text) -> Iterator[Any]:
     if text.peek() == "]":
         text.pos += 1
         return
+    decode = _DECODER.raw_decode
     while True:
-        yield text.value()
-        if text.peek() == ",":
+        # the usual case, an object followed by a comma, both inside the window: decoded here without the
+        # window's checks (an object cannot go on in the next piece); anything else goes through text.value()
+        buffer, pos = text.buffer, text.pos
+        if buffer.startswith("{", pos):
+            try:
+                value, end = decode(buffer, pos)
+            except (json.JSONDecodeError, RecursionError):
+                value, end = text.value(), None
+            if end is not None:
+                text.pos = end
+        else:
+            value = text.value()
+        yield value
+        if text.buffer.startswith(",", text.pos) or text.peek() == ",":
             text.pos += 1
             continue
         text.expect("]")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,13 +24,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
-from core.models import Area, Department, Unit, User
+from core.models import Department, Unit, User, lineage_of
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
@@ -105,18 +107,22 @@ class SupplyResult:
 # with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
 CHUNK = 5_000
 MAX_CONFLICTS = 10_000  # refusals kept with their messages; more are only counted (a file of nothing but bad rows)
-DELIVERY_BATCH = 2_000  # versions whose deliveries are inserted by one statement
+DELIVERY_BATCH = 5_000  # versions whose deliveries are inserted by one statement
 
 
 class _Rollback(Exception):
     """Leave the supply's transaction without keeping anything (refused under atomic, or a dry run)."""
 
 
-_DELETE = None  # a staged row without a value withdraws it
-
-
 class _Checker:
-    """Each row checked alone against the catalogue, the units and the department's jurisdiction."""
+    """Each row checked against the catalogue, the units and the department's jurisdiction.
+
+    A province's register repeats the same few fields, periods and values over thousands of units, so each
+    part of the check is judged once per distinct key and kept: the field (known, its source, a ledger?), the
+    unit (known, inside the jurisdiction, its level), the field in a period (the period's type, begun, the
+    field retired, its definition then) and each distinct raw value of a definition (the field type's own
+    `parse_value`, its result or its Problem). A row then costs a few dictionary lookups; the outcome and the
+    Problem raised are those of checking it alone, in the same order of rules."""
 
     def __init__(self, department: Department, today: dt.date) -> None:
         self.department, self.today = department, today
@@ -128,6 +134,10 @@ class _Checker:
         self.sheets: dict[int, Any] = {}
         self.ledgers: dict[int, bool] = {}  # ledger sheet id: whether the department is the source of a field on it
         self.records = 0  # ledger record values staged (ledger_supplies)
+        self._field_checks: dict[str, Problem | tuple[Field, int, frozenset[str], bool]] = {}
+        self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
+        self._period_checks: dict[tuple[str, str], Problem | tuple[str, str, Field]] = {}
+        self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
@@ -152,31 +162,65 @@ class _Checker:
                 found = problem
             self.periods[text] = found
         if isinstance(found, PeriodError):
-            raise found
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
         return found
 
-    def check(self, r: SupplyRow) -> tuple[int, int, Period | None, str, Any]:
-        """(unit id, sheet id, period, field code, parsed value or _DELETE), or a Problem naming the rule; a ledger
-        record's value has no period yet (None): its record's date gives it (`ledger_supplies`)."""
+    def check(self, r: SupplyRow) -> tuple[int, int, str | None, str, str, Any]:
+        """(unit id, sheet id, period, its first day, field code, the value as JSON text or NULL to withdraw),
+        texts as COPY's text format writes them; or a Problem naming the rule. A ledger record's value has no
+        period yet (None, its record's date gives it: `ledger_supplies`) and comes parsed (Jsonb, None to withdraw)."""
         if r.problem is not None:
             raise r.problem
-        f = self.fields.get(r.field)
+        found = self._field_checks.get(r.field)
+        if found is None:
+            found = self._field_checks[r.field] = _judged(self._field, r.field)
+        if isinstance(found, Problem):
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
+        f, sheet_id, levels, is_ledger = found
+        unit = self._unit_checks.get(r.unit)
+        if unit is None:
+            unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
+        if isinstance(unit, Problem):
+            raise unit.with_traceback(None)  # a kept Problem: no chain of earlier raises
+        unit_id, level = unit
+        if level not in levels:
+            raise Problem(field="unit", rule="source.unit_level", params={"sheet": f.sheet.name_zh})
+        if is_ledger:  # a ledger record's row: checked on its own (its record and date are its own)
+            return self._record_value(r, unit_id, f)
+        key = (r.field, r.period)
+        when = self._period_checks.get(key)
+        if when is None:
+            when = self._period_checks[key] = _judged(self._field_in, f, r.period)
+        if isinstance(when, Problem):
+            raise when.with_traceback(None)  # a kept Problem: no chain of earlier raises
+        period, start, defined = when
+        value = r.value
+        if r.delete or (type(value) is not int and is_blank(value)):
+            return unit_id, sheet_id, period, start, f.code, _NULL
+        return unit_id, sheet_id, period, start, f.code, self._value(defined, value)
+
+    def _field(self, code: str) -> tuple[Field, int, frozenset[str], bool]:
+        """The field, its sheet's id and unit levels, and whether the sheet is a ledger."""
+        f = self.fields.get(code)
         if f is None:
-            raise Problem(field="field", rule="source.unknown_field", params={"code": r.field[:40]})
+            raise Problem(field="field", rule="source.unknown_field", params={"code": code[:40]})
         if f.source_id != self.department.pk and not self._record_date_of_own_ledger(f):
             raise Problem(field="field", rule="source.not_source", params={"code": f.code})
-        unit = self.units.get(r.unit)
+        sheet = f.sheet
+        return f, sheet.pk, frozenset(sheet.unit_levels or ()), bool(sheet.is_ledger)
+
+    def _unit(self, code: str) -> tuple[int, str]:
+        unit = self.units.get(code)
         if unit is None:
-            raise Problem(field="unit", rule="source.unknown_unit", params={"code": r.unit[:40]})
+            raise Problem(field="unit", rule="source.unknown_unit", params={"code": code[:40]})
         unit_id, path, level = unit
         if not path.startswith(self.jurisdiction):
-            raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": r.unit})
+            raise Problem(field="unit", rule="source.outside_jurisdiction", params={"code": code})
+        return unit_id, level
+
+    def _field_in(self, f: Field, text: str) -> tuple[str, str, Field]:
         sheet = f.sheet
-        if level not in sheet.unit_levels:
-            raise Problem(field="unit", rule="source.unit_level", params={"sheet": sheet.name_zh})
-        if sheet.is_ledger:
-            return self._record_value(r, unit_id, f)
-        period = self.period(r.period)
+        period = self.period(text)
         if period.type != sheet.period_type:
             raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
         if not period.has_begun(self.today):
@@ -188,11 +232,26 @@ class _Checker:
         if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
             raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
         self.sheets[sheet.pk] = sheet
-        if r.delete or is_blank(r.value):
-            return unit_id, sheet.pk, period, f.code, _DELETE
-        defined = self._defined(sheet, period.start)[f.code]
-        value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
-        return unit_id, sheet.pk, period, f.code, value
+        return _copy_text(str(period)), period.start.isoformat(), self._defined(sheet, period.start)[f.code]
+
+    def _value(self, defined: Field, raw: Any) -> str:
+        """The value parsed by its field type, as JSON text; each distinct raw value parsed once per definition
+        (the definitions are kept in `defined`, so their ids name them while the checker lives)."""
+        key = (id(defined), type(raw), raw) if isinstance(raw, _HASHABLE) else None
+        found = self._values.get(key) if key is not None else None
+        if found is None:
+            try:
+                value = parse_value(defined.type, {**defined.constraints, "required": False}, raw, field="value")
+                found = str(value) if type(value) is int else _copy_text(json.dumps(value, ensure_ascii=False))
+            except Problem as problem:
+                found = problem.with_traceback(None)
+            if key is not None:
+                if len(self._values) >= _VALUES_KEPT:
+                    self._values.clear()
+                self._values[key] = found
+        if isinstance(found, Problem):
+            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
+        return found
 
     def _record_date_of_own_ledger(self, f: Field) -> bool:
         """The date of a ledger record is supplied with it by the source of any of the ledger's fields."""
@@ -203,7 +262,9 @@ class _Checker:
             self.ledgers[sheet.pk] = sheet.fields.filter(source=self.department).exists()
         return self.ledgers[sheet.pk]
 
-    def _record_value(self, r: SupplyRow, unit_id: int, f: Field) -> tuple[int, int, None, str, Any]:
+    def _record_value(self, r: SupplyRow, unit_id: int, f: Field) -> tuple[int, int, None, str, str, Jsonb | None]:
+        """A ledger record's value, checked row by row (not kept: its record id is its own), parsed for the
+        ledger's stage (`ledger_supplies.COPY_STAGE`): (unit id, sheet id, None, "", field code, Jsonb or None)."""
         sheet = f.sheet
         if r.record is None or not r.record.strip():
             raise Problem(field="record", rule="source.ledger", params={"sheet": sheet.name_zh})
@@ -213,10 +274,10 @@ class _Checker:
             raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": self.today})
         self.sheets[sheet.pk] = sheet
         if r.delete or is_blank(r.value):
-            return unit_id, sheet.pk, None, f.code, _DELETE
+            return unit_id, sheet.pk, None, "", f.code, None
         defined = self._defined(sheet, self.today).get(f.code, f)
         value = parse_value(defined.type, {**defined.constraints, "required": False}, r.value, field="value")
-        return unit_id, sheet.pk, None, f.code, value
+        return unit_id, sheet.pk, None, "", f.code, Jsonb(value)
 
     def _defined(self, sheet, day: dt.date) -> dict[str, Field]:
         found = self.defined.get((sheet.pk, day))
@@ -224,6 +285,29 @@ class _Checker:
             found = {d.code: d for d in sheet_catalogue(sheet).fields_at(day)}
             self.defined[(sheet.pk, day)] = found
         return found
+
+
+_NULL = "\\N"  # COPY's NULL: the row withdraws the value
+
+
+def _copy_text(text: str) -> str:
+    """`text` as a field of COPY's text format (its backslash, tab and line breaks escaped)."""
+    if _COPY_SPECIAL.search(text) is None:
+        return text
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_HASHABLE = (str, int, float, bool)  # raw values kept by `_Checker._value` (lists and objects are parsed each time)
+_VALUES_KEPT = 100_000  # distinct raw values remembered (about 20 MB at most); then forgotten and parsed again
+
+
+def _judged(check: Callable[..., Any], *args: Any) -> Any:
+    """What `check` returns, or the Problem it raises (kept in the checker's memory like a result)."""
+    try:
+        return check(*args)
+    except Problem as problem:
+        return problem.with_traceback(None)  # kept without the frames it was raised in
 
 
 _STAGE_SQL = """
@@ -330,7 +414,7 @@ WHERE d.supply_id = c.submission_id AND d.field_id = f.id AND f.code = ANY(c.cha
 
 # The versions whose deliveries are next, keyset-paged; each with what `targets_for` needs to judge it.
 _VERSIONS_SQL = """
-SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.code, a.path,
+SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.path,
        ARRAY(SELECT jsonb_object_keys(c.new_values))
 FROM supply_change c
 JOIN core_unit u ON u.id = c.unit_id
@@ -340,21 +424,26 @@ ORDER BY c.version_id
 LIMIT %s
 """
 
-# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to).
+# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to). The
+# versions come with the group of targets each goes to (`targets_within`, the same for every unit under the same
+# subscription scopes, so a province's villages share a handful): a batch sends a few short arrays, not one
+# element per delivery.
 _DELIVERIES_SQL = """
 INSERT INTO reporting_delivery
     (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
      status, attempts, next_attempt_at, last_error, created_at)
-SELECT r.department_id, r.subscription_id, r.endpoint_id, r.submission_id, r.version_id,
-       CASE WHEN r.first THEN NULL ELSE
+SELECT t.department_id, t.subscription_id, t.endpoint_id, v.submission_id, v.version_id,
+       CASE WHEN v.first THEN NULL ELSE
            (SELECT max(d.id) FROM reporting_delivery d
-            WHERE d.submission_id = r.submission_id AND d.subscription_id = r.subscription_id) END,
-       string_to_array(r.fields, ','), pg_current_xact_id()::text::bigint,
-       CASE WHEN r.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
-FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(subscriptions)s::bigint[],
-            %(departments)s::bigint[], %(endpoints)s::bigint[], %(fields)s::text[])
-     AS r(submission_id, version_id, first, subscription_id, department_id, endpoint_id, fields)
-ORDER BY r.version_id, r.subscription_id
+            WHERE d.submission_id = v.submission_id AND d.subscription_id = t.subscription_id) END,
+       string_to_array(t.fields, ','), pg_current_xact_id()::text::bigint,
+       CASE WHEN t.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
+FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(groups)s::integer[])
+     AS v(submission_id, version_id, first, grp)
+JOIN unnest(%(t_groups)s::integer[], %(t_subscriptions)s::bigint[], %(t_departments)s::bigint[],
+            %(t_endpoints)s::bigint[], %(t_fields)s::text[])
+     AS t(grp, subscription_id, department_id, endpoint_id, fields) ON t.grp = v.grp
+ORDER BY v.version_id, t.subscription_id
 """
 
 
@@ -367,14 +456,16 @@ def supply_values(
     atomic: bool = True,
     dry_run: bool = False,
     today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SupplyResult:
-    """Check every row, then store a new version of each supply whose values changed (one transaction)."""
+    """Check every row, then store a new version of each supply whose values changed (one transaction).
+    `progress` is told the number of rows checked so far after each chunk (a job shows it while it runs)."""
     checker = _Checker(department, today or timezone.localdate())
     result = SupplyResult()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_STAGE_SQL)
-            _stage(cursor, checker, rows, result)
+            _stage(cursor, checker, rows, result, progress)
             _repeats(cursor, result)
             if checker.records:  # ledger records: their steps run only when some row named one
                 _check_records(cursor, checker, result)
@@ -425,32 +516,32 @@ def supply_values(
     return result
 
 
-def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult) -> None:
+def _stage(
+    cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult, progress: Callable[[int], None] | None
+) -> None:
     """Check the rows a chunk at a time; copy the good ones into the stage, keep the refusals."""
     stream = iter(rows)
     seq = 0
     while chunk := list(itertools.islice(stream, CHUNK)):
         checker.load(chunk)  # queries first: a connection in COPY takes no other statement
-        good: list[tuple] = []
-        records: list[tuple] = []
+        lines = []  # the chunk's good rows as COPY text: one write, no per-row adaptation by psycopg
+        records: list[tuple] = []  # its ledger records' rows, for `ledger_supplies`' own stage
         for r in chunk:
             seq += 1
             try:
-                unit_id, sheet_id, period, code, value = checker.check(r)
+                unit_id, sheet_id, period, start, code, value = checker.check(r)
             except Problem as problem:
                 _refuse(result, RowProblem(r.row, problem, seq))
                 continue
-            staged = None if value is _DELETE else Jsonb(value)
-            if period is None:  # a ledger record's value
+            if period is None:  # a ledger record's value: the ledger path
                 assert r.record is not None
                 key = ledger.record_key(checker.department.code, r.record)
                 is_date = code == checker.sheets[sheet_id].record_date_field
-                records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, staged))
+                records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, value))
                 continue
-            good.append((seq, r.row, unit_id, sheet_id, str(period), period.start, code, staged))
+            lines.append(f"{seq}\t{_copy_text(r.row)}\t{unit_id}\t{sheet_id}\t{period}\t{start}\t{code}\t{value}\n")
         with cursor.copy(_COPY_STAGE) as copy:
-            for item in good:
-                copy.write_row(item)
+            copy.write("".join(lines))
         if records:
             if not checker.records:
                 cursor.execute(ledger.STAGE_SQL)
@@ -458,6 +549,8 @@ def _stage(cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyR
             with cursor.copy(ledger.COPY_STAGE) as copy:
                 for item in records:
                     copy.write_row(item)
+        if progress is not None:
+            progress(seq)
 
 
 _COPY_STAGE = "COPY supply_stage (seq, row, unit_id, sheet_id, period, period_start, code, value) FROM STDIN"
@@ -500,34 +593,44 @@ def _date_names(sheet) -> tuple[str, str]:
 
 def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
     """Queue each new version for the subscriptions that take its fields (the rules of `create_deliveries`:
-    `targets_for` on the sheet's cached catalogue), one INSERT per batch of versions."""
+    `targets_within` on the sheet's cached catalogue, judged once per group of units it treats alike), one
+    INSERT per batch of versions."""
     catalogues = {pk: sheet_catalogue(sheet) for pk, sheet in checker.sheets.items()}
+    groups: dict[tuple, int] = {}  # (sheet, scopes, day, codes): its number in `targets`
+    targets: dict[str, list] = {
+        k: [] for k in ("t_groups", "t_subscriptions", "t_departments", "t_endpoints", "t_fields")
+    }
     endpoint_ids: set[int] = set()
+    # a batch's 40,000-odd rows are sorted into (version, subscription) order: in memory, not in files on disk
+    cursor.execute("SET LOCAL work_mem = '64MB'")
     last = 0
     while True:
         cursor.execute(_VERSIONS_SQL, [last, DELIVERY_BATCH])
         batch = cursor.fetchall()
         if not batch:
             break
-        columns: dict[str, list] = {
-            k: [] for k in ("submissions", "versions", "firsts", "subscriptions", "departments", "endpoints", "fields")
-        }
-        for version_id, submission_id, first, sheet_id, day, code, path, codes in batch:
+        columns: dict[str, list] = {k: [] for k in ("submissions", "versions", "firsts", "groups")}
+        for version_id, submission_id, first, sheet_id, day, path, codes in batch:
             result.versions.append(version_id)
-            unit = Unit(area=Area(code=code, path=path))
-            for target, taken in catalogues[sheet_id].targets_for(unit, day, set(codes)):
-                columns["submissions"].append(submission_id)
-                columns["versions"].append(version_id)
-                columns["firsts"].append(first)
-                columns["subscriptions"].append(target.subscription_id)
-                columns["departments"].append(target.department_id)
-                columns["endpoints"].append(target.endpoint_id)
-                columns["fields"].append(",".join(taken))
-                if target.endpoint_id is not None:
-                    endpoint_ids.add(target.endpoint_id)
+            catalogue = catalogues[sheet_id]
+            key = (sheet_id, catalogue.scopes.intersection(lineage_of(path)), day, tuple(sorted(codes)))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = len(groups)
+                for target, taken in catalogue.targets_within(key[1], day, set(codes)):
+                    for name, item in zip(
+                        targets,
+                        (group, target.subscription_id, target.department_id, target.endpoint_id, ",".join(taken)),
+                        strict=True,
+                    ):
+                        targets[name].append(item)
+                    if target.endpoint_id is not None:
+                        endpoint_ids.add(target.endpoint_id)
+            for name, item in zip(columns, (submission_id, version_id, first, group), strict=True):
+                columns[name].append(item)
         last = batch[-1][0]
-        if columns["versions"]:
-            arrays = {name: array_literal(items) for name, items in columns.items()}
+        if targets["t_groups"]:
+            arrays = {name: array_literal(items) for name, items in {**columns, **targets}.items()}
             cursor.execute(
                 _DELIVERIES_SQL,
                 {**arrays, "feed": DeliveryStatus.FEED.value, "pending": DeliveryStatus.PENDING.value},
@@ -612,6 +715,9 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
 
 def _import(job: SupplyJob) -> None:
     path = supply_dir() / job.file
+    # The import is one transaction, whose writes nobody sees before it commits: its progress is written on a
+    # second connection of its own (autocommit), so the job's page shows the rows checked while it runs.
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         result = supply_values(
             department=job.department,
@@ -619,6 +725,7 @@ def _import(job: SupplyJob) -> None:
             by=job.by,
             atomic=job.options.get("atomic", True),
             dry_run=job.options.get("dry_run", False),
+            progress=lambda done: _write_progress(other, job.pk, done),
         )
     except Problem as problem:  # the file as a whole could not be read (not JSON, no header…)
         job.status, job.summary = SupplyJobStatus.FAILED, {"conflicts": [problem.as_dict()]}
@@ -627,9 +734,19 @@ def _import(job: SupplyJob) -> None:
         job.status = SupplyJobStatus.DONE
         job.summary = summary(result)
         job.rows_done = result.imported + result.updated + result.ignored + result.deleted + result.refused
+    finally:
+        other.close()
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
     path.unlink(missing_ok=True)
+
+
+_PROGRESS_SQL = f"UPDATE {SupplyJob._meta.db_table} SET rows_done = %s WHERE id = %s AND status = %s"
+
+
+def _write_progress(other, job_id: int, done: int) -> None:
+    with other.cursor() as cursor:
+        cursor.execute(_PROGRESS_SQL, [done, job_id, SupplyJobStatus.RUNNING.value])
 
 
 @unaudited("housekeeping: sends again the tasks of jobs already queued and audited")
