@@ -4,7 +4,8 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.reads import exports
-from reporting.services import catalogue, deliveries, disputes, supplies
+from reporting.reads import reports as report_reads
+from reporting.services import catalogue, deliveries, disputes, reports, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -39,3 +40,13 @@ def run_supply_job_task(job_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def send_dispute_events_task(department_id: int) -> None:
     disputes.send_dispute_events(department_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_report_job_task(job_id: int) -> None:
+    report_reads.run_report_job(job_id)
+
+
+@shared_task(ignore_result=True)
+def auto_reports_task() -> None:
+    reports.auto_generate()
