@@ -74,11 +74,11 @@ class ReportCell(models.Model):
     @property
     def choice(self) -> str:
         """The mapping as one select value: "field:<code>", "indicator:<code>", or the kind."""
-        if self.kind == CellKind.FIELD and self.field_id:
+        if self.kind == CellKind.FIELD and self.field is not None:
             return f"field:{self.field.code}"
-        if self.kind == CellKind.INDICATOR and self.indicator_id:
+        if self.kind == CellKind.INDICATOR and self.indicator is not None:
             return f"indicator:{self.indicator.code}"
-        if self.kind in (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE) and self.field_id:
+        if self.kind in (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE) and self.field is not None:
             return f"{self.kind}:{self.field.code}"
         return str(self.kind)
 

@@ -111,7 +111,7 @@ def _number(text: str) -> Decimal | None:
 
 
 def _filled_note(text: str) -> bool:
-    """"填表说明：数据来源于…": a colon inside the text, so the text already holds its answer."""
+    """ "填表说明：数据来源于…": a colon inside the text, so the text already holds its answer."""
     stripped = text.rstrip(" ：:")
     return "：" in stripped or ":" in stripped
 
@@ -132,7 +132,7 @@ def find_cells(book: Workbook) -> list[FoundCell]:
         if rows * columns > 200_000:  # not a report layout; refused as having nothing to fill
             continue
 
-        def label(r: int, c: int) -> str:
+        def label(r: int, c: int, ws: Any = ws, owner: dict = owner) -> str:
             top = owner.get((r, c), (r, c))
             return _text(ws.cell(*top).value)
 

@@ -5,6 +5,7 @@ periodic check that generates each template's report once a period's coverage pa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -274,7 +275,7 @@ def auto_generate(*, today: dt.date | None = None) -> list[ReportJob]:
                     )
             except IntegrityError:  # another sweep made it first
                 continue
-            transaction.on_commit(lambda pk=job.pk: app.send_task(read.RUN_REPORT_TASK, args=[pk]))
+            transaction.on_commit(functools.partial(app.send_task, read.RUN_REPORT_TASK, args=[job.pk]))
             made.append(job)
     return made
 

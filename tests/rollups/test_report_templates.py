@@ -6,16 +6,13 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
-from core.models import Area, AreaLevel, Department
-from reporting.models import AccessRecord, CellKind, DataRequest, ReportJob, ReportTemplate, SubmissionVersion
+from core.models import Area, AreaLevel
+from reporting.models import AccessRecord, ReportJob, ReportTemplate, SubmissionVersion
 from reporting.reads.reports import run_report_job
-from reporting.rejections import Problems
-from reporting.services.reports import TemplateInput, auto_generate, draft_request, map_cells, upload_template
-from tests.reporting.helpers import token_client
+from reporting.services.reports import TemplateInput, map_cells, upload_template
 
 COUNTY = "360799000000"
 THIN = Side(style="thin")
@@ -87,9 +84,16 @@ def test_the_legacy_report_is_read_suggested_mapped_generated_and_read_back(demo
     assert cells[f"B{total_row}"].area is None  # 合计: the report's own area
     assert all(not c.confirmed for c in cells.values())
 
-    map_cells(template=template, by=culture_analyst, mapping={c.pk: (c.choice, c.area.code if c.area else "") for c in cells.values()})
+    map_cells(
+        template=template,
+        by=culture_analyst,
+        mapping={c.pk: (c.choice, c.area.code if c.area else "") for c in cells.values()},
+    )
     job = ReportJob.objects.create(
-        template=template, department=template.department, by=culture_analyst, period="2026Q3",
+        template=template,
+        department=template.department,
+        by=culture_analyst,
+        period="2026Q3",
         area=Area.objects.get(code=COUNTY),
     )
     job = run_report_job(job.pk)
