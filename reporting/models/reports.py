@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import Area, AreaLevel, Department
 from reporting.catalogue.periods import PeriodType
+from reporting.models.reads import ExportStatus
 
 
 class ReportTemplate(models.Model):
@@ -93,7 +94,7 @@ class ReportJob(models.Model):
     period = models.CharField(max_length=7)
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
     auto = models.BooleanField(default=False)
-    status = models.CharField(max_length=8, default="queued")  # ExportStatus values
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     cells_total = models.PositiveIntegerField(default=0)
     cells_done = models.PositiveIntegerField(default=0)
     file = models.CharField(max_length=200, blank=True)
@@ -114,4 +115,4 @@ class ReportJob(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if self.status == "done" else int(100 * self.cells_done / max(1, self.cells_total))
+        return 100 if self.status == ExportStatus.DONE else int(100 * self.cells_done / max(1, self.cells_total))
