@@ -21,7 +21,7 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +54,7 @@ from reporting.models import (
     window_holds,
 )
 from reporting.reads import rollups
-from reporting.reads.data import entitlements
+from reporting.reads.data import Entitlement, entitlements
 from reporting.rejections import Problem, Problems
 
 RUN_REPORT_TASK = "reporting.tasks.run_report_job_task"
@@ -301,25 +301,53 @@ class Figure:
     reason: str = ""  # why it is empty, in Chinese (the note says it)
 
 
+class NotEntitled(Exception):
+    """The department may not read this field's aggregates in the area for the period (any more)."""
+
+
 @dataclass
 class _Rollups:
-    """The roll-ups a report needs, each field and level read once (one statement each)."""
+    """The roll-ups a report needs, each field, level and aggregation read once (one statement each), for a
+    department entitled to them now (a subscription on the field whose scope contains the area and whose window
+    holds the period's first day); kept to record the reads afterwards."""
 
+    department: Department
     period: Period
     area: Area
     cache: dict[tuple[str, str, str], dict[str, rollups.Aggregate]] = field(default_factory=dict)
+    done: list[tuple[int, rollups.RollupQuery, list[rollups.Aggregate]]] = field(default_factory=list)
+    entitled: list[Entitlement] | None = None
+
+    def subscription(self, field_: Field) -> int | None:
+        if self.entitled is None:
+            self.entitled = entitlements(self.department)
+        return _entitling(self.entitled, field_, self.area, self.period)
 
     def get(self, field_: Field, level: str, how: str | None = None) -> dict[str, rollups.Aggregate]:
         key = (field_.code, level, how or "")
         if key not in self.cache:
+            subscription = self.subscription(field_)
+            if subscription is None:
+                raise NotEntitled
             rolled = copy.copy(field_)  # Django copies its cache of relations too: the caller's is untouched
             if how and rolled.rollup_of_id and rolled.rollup_of is not None:
                 rolled.rollup_of = copy.copy(rolled.rollup_of)
                 rolled.rollup_of.aggregation = how
             elif how:  # an indicator's sums: the field's values summed whatever its own aggregation
                 rolled.aggregation = how
-            self.cache[key] = {a.area: a for a in rollups.rollup(rolled, self.period, self.area, level)}
+            query = rollups.prepare(rolled, self.period, self.area, level)
+            items = rollups.run(query)
+            self.done.append((subscription, query, items))
+            self.cache[key] = {a.area: a for a in items}
         return self.cache[key]
+
+    def record(self) -> None:
+        """The units whose values went into the report's published figures see it on their data-use page, once
+        per department, field and period (the aggregates API's rule and statement, one per roll-up read)."""
+        for subscription, query, items in self.done:
+            rollups.record_aggregate_access(
+                department_id=self.department.pk, subscription_id=subscription, query=query, items=items
+            )
 
 
 def _of(aggregate: rollups.Aggregate | None) -> Figure:
@@ -336,6 +364,8 @@ def _of(aggregate: rollups.Aggregate | None) -> Figure:
 def _field_figure(rolled: _Rollups, field_: Field, target: Area, how: str | None = None) -> Figure:
     try:
         found = rolled.get(field_, target.level, how)
+    except NotEntitled:
+        return Figure(reason="无权查询该字段在此区域、此报告期的汇总")
     except Problems:
         return Figure(reason="该字段不能在此层级汇总")
     return _of(found.get(target.code))
@@ -383,9 +413,10 @@ def _indicator_figure(rolled: _Rollups, indicator: Indicator, target: Area) -> F
     return figure
 
 
-def figures(template: ReportTemplate, period: Period, area: Area) -> dict[int, Figure]:
-    """Each mapped cell's figure for the period and area (rolled up by `reads.rollups`, suppression kept)."""
-    rolled = _Rollups(period, area)
+def figures(template: ReportTemplate, period: Period, area: Area, *, record: bool = True) -> dict[int, Figure]:
+    """Each mapped cell's figure for the period and area (rolled up by `reads.rollups`, suppression kept), and
+    the reads recorded for the units whose values went into a published figure."""
+    rolled = _Rollups(template.department, period, area)
     out: dict[int, Figure] = {}
     for cell in template.cells.select_related("field__sheet", "field__rollup_of__sheet", "indicator", "area"):
         target = cell.area or area
@@ -408,35 +439,18 @@ def figures(template: ReportTemplate, period: Period, area: Area) -> dict[int, F
             elif cell.kind == CellKind.COVERAGE:
                 figure = Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
             out[cell.pk] = figure
+    if record:
+        rolled.record()
     return out
 
 
-def record_reads(
-    department: Department, template: ReportTemplate, rolled_fields: Iterable[Field], period: Period, area: Area
-) -> None:
-    """The units whose values went into the report's published figures see it on their data-use page, once per
-    department, field and period (the aggregates API's rule and statement)."""
-    for field_ in rolled_fields:
-        subscription = entitling_subscription(department, field_, area, period)
-        if subscription is None:
-            continue
-        for level in sorted({(c.area or area).level for c in template.cells.filter(field=field_)} | {area.level}):
-            try:
-                query = rollups.prepare(field_, period, area, level)
-            except Problems:
-                continue
-            items = rollups.run(query)
-            rollups.record_aggregate_access(
-                department_id=department.pk, subscription_id=subscription, query=query, items=items
-            )
-
-
-def entitling_subscription(department: Department, field_: Field, area: Area, period: Period) -> int | None:
-    """The department's subscription entitling it to `field_`'s aggregates in `area` for `period` (the lowest
-    id): on the field, its scope containing the area, its window holding the period's first day."""
+def _entitling(entitled: list[Entitlement], field_: Field, area: Area, period: Period) -> int | None:
+    """The subscription entitling a department to `field_`'s aggregates in `area` for `period` (the lowest id):
+    on the field, its scope containing the area, its window holding the period's first day (as
+    `api.aggregates.entitling_subscription`)."""
     found = [
         e.subscription
-        for e in entitlements(department)
+        for e in entitled
         if e.field == field_.code
         and area.path.startswith(e.scope_path)
         and window_holds(e.starts_on, e.expires_on, period.start)
@@ -527,10 +541,6 @@ def run_report_job(job_id: int, progress: Callable[[int], None] | None = None) -
             ReportJob.objects.filter(pk=job.pk).update(cells_done=len(found))
             path = report_dir() / f"report-{job.pk}.xlsx"
             write_report(template, period, job.area, found, path)
-        fields = Field.objects.filter(pk__in=template.cells.exclude(field=None).values("field")).select_related(
-            "sheet", "rollup_of__sheet"
-        )
-        record_reads(job.department, template, fields, period, job.area)
     except Exception as error:
         ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
         raise
