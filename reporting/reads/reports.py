@@ -7,8 +7,9 @@ least two labels. An empty cell (not inside a merged range) is to be filled when
 (a) *table body*: the nearest label above it in its column lies in a header row, and every row from just below
     that header row down to it has a label to the left of its column (the row label: an area's name, or 合计);
     its label is "column header / row label"; or
-(b) *right of a label*: the cell just left of it is a label ("报告期：" [ ], "常住人口（人）" [ ]) that does not
-    hold its own answer after a colon ("填表说明：数据来源于…").
+(b) *right of a label*: the cell just left of it is a label ("报告期：" [ ], "常住人口（人）" [ ]) that is not a
+    merged cell (titles are), does not hold its own answer after a colon ("填表说明：数据来源于…"), and, in a row
+    of several labels (a table's header), ends with a colon ("报告期：" [ ] "填报单位：" [ ]).
 Titles (a merged range, alone in its row) are never headers. Labels are matched against the catalogue by
 PostgreSQL `pg_trgm` similarity of names (the review's overlap search uses the same), plus a bonus when the unit
 of measure in the label's brackets is the entry's, among numeric entries only (a filled cell is a number).
@@ -128,7 +129,7 @@ def find_cells(book: Workbook) -> list[FoundCell]:
             for r in range(merged.min_row, merged.max_row + 1):
                 for c in range(merged.min_col, merged.max_col + 1):
                     owner[(r, c)] = (merged.min_row, merged.min_col)
-        rows, columns = ws.max_row, ws.max_column
+        rows, columns = ws.max_row, ws.max_column + 1  # one column more: the blank right of a last label
         if rows * columns > 200_000:  # not a report layout; refused as having nothing to fill
             continue
 
@@ -143,6 +144,15 @@ def find_cells(book: Workbook) -> list[FoundCell]:
             if len(labels_in_row[r]) == 1:
                 wide |= labels_in_row[r]
         header_rows = {r for r, found_ in labels_in_row.items() if len(found_) >= 2}
+
+        def _names_blank(r: int, c: int, owner: dict = owner, header_rows: set = header_rows) -> bool:
+            """Rule (b): a label left of a blank, not a merged cell (titles are), not a note holding its own
+            answer, and not a table's header (in a row of several labels, only one ending with a colon names the
+            blank right of it)."""
+            text = label(r, c)
+            if not text or (r, c) in owner or _filled_note(text):
+                return False
+            return r not in header_rows or text.endswith(("：", ":"))
 
         def row_label(r: int, c: int) -> str:
             for left in range(c - 1, 0, -1):
@@ -164,7 +174,7 @@ def find_cells(book: Workbook) -> list[FoundCell]:
                     found.append(
                         FoundCell(ws.title, f"{get_column_letter(c)}{r}", r, c, label(header, c), row_label(r, c))
                     )
-                elif c > 1 and label(r, c - 1) and not _filled_note(label(r, c - 1)):
+                elif c > 1 and _names_blank(r, c - 1):
                     found.append(FoundCell(ws.title, f"{get_column_letter(c)}{r}", r, c, label(r, c - 1)))
                 if len(found) > MAX_CELLS:
                     raise Problems([Problem(field="file", rule="report.too_many_cells", params={"max": MAX_CELLS})])

@@ -23,7 +23,7 @@ from reporting.reads.reports import report_dir, run_report_job
 from reporting.reads.rollups import rollup
 from reporting.rejections import Problems
 from reporting.services.reports import TemplateInput, auto_generate, draft_request, map_cells, upload_template
-from tests.reporting.helpers import token_client
+from tests.reporting.helpers import file_village_basics, token_client
 from tests.waiting import wait_for
 
 COUNTY = "360799000000"
@@ -164,8 +164,9 @@ def test_a_template_that_is_not_an_xlsx_is_refused_and_nothing_is_stored(demo, c
 
 def test_a_template_with_no_cell_to_fill_is_refused(demo, culture_analyst):
     book = Workbook()
-    book.active["A1"] = "青山县统计表"
-    book.active["A2"] = 12
+    book.active.merge_cells("A1:C1")
+    book.active["A1"] = "青山县统计表"  # a merged title
+    book.active["A2"], book.active["B2"] = 12, 13  # figures, no blank
     out = io.BytesIO()
     book.save(out)
     with pytest.raises(Problems) as refused:
@@ -351,3 +352,67 @@ def test_no_automatic_report_below_the_level(demo, culture_analyst):
     assert q4.reported < q4.asked  # 2026Q4 is under way
     made = auto_generate(today=dt.date(2026, 11, 5))
     assert [j.period for j in made] == ["2026Q3"]  # complete; 2026Q4 below 100 %: not generated
+
+
+def test_an_indicator_cell_is_the_ratio_of_the_sums_and_suppressed_cells_say_so(
+    demo, culture_analyst, office_admin, village_cadre
+):
+    from reporting.services.indicators import define_indicator
+
+    define_indicator(
+        office=office_admin.office,
+        by=office_admin,
+        code="books_per_resident",
+        name_zh="人均藏书",
+        name_en="Books per resident",
+        formula="library_books / resident_population",
+        rollup="ratio_of_sums",
+        unit_of_measure="册/人",
+    )
+    book = Workbook()
+    ws = book.active
+    ws.title = "指标"
+    ws["A1"], ws["A2"] = "人均藏书（册/人）", "常住人口（人）"
+    out = io.BytesIO()
+    book.save(out)
+    template = _upload(culture_analyst, out.getvalue())
+    cells = {c.cell: c for c in template.cells.select_related("indicator", "field")}
+    assert cells["B1"].suggested == "indicator:books_per_resident"
+    map_cells(template=template, by=culture_analyst, mapping={c.pk: (c.choice, "") for c in cells.values()})
+    county = Area.objects.get(code=COUNTY)
+    file_village_basics(village_cadre)  # one village of 150 has filed 2026Q4
+    for period in ("2026Q3", "2026Q4"):
+        job = ReportJob.objects.create(template=template, department=template.department, period=period, area=county)
+        job = run_report_job(job.pk)
+        sheet = load_workbook(report_dir() / job.file)["指标"]
+        if period == "2026Q3":  # every village reported: Σ books / Σ residents, not a mean of ratios
+            books, residents = _by_hand("library_books")[COUNTY], _by_hand("resident_population")[COUNTY]
+            assert round(Decimal(str(sheet["B1"].value)), 6) == round(books / residents, 6)
+            assert Decimal(str(sheet["B2"].value)) == residents
+        else:  # 2026Q4 is under way: the county's figures are not published, and the report says so
+            assert sheet["B1"].value == sheet["B2"].value == "不公开"
+            assert "不公开" in sheet["B2"].comment.text
+
+
+def test_a_department_whose_subscription_ended_gets_empty_cells_with_the_reason(demo, culture_analyst):
+    from reporting.models import Subscription, SubscriptionStatus
+
+    template = _api_template(culture_analyst)
+    Subscription.objects.filter(department=culture_analyst.department).update(status=SubscriptionStatus.ENDED)
+    job = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    job = run_report_job(job.pk)
+    sheet = load_workbook(report_dir() / job.file)["文化统计季报"]
+    assert sheet["B5"].value is None and "无权" in sheet["B5"].comment.text
+    assert not AccessRecord.objects.filter(kind="aggregated").exists()
+
+
+def test_the_draft_request_button_opens_the_prefilled_request(demo, culture_analyst, client):
+    template = _upload(culture_analyst, legacy_report(["青山镇"], extra_column="非遗传承人数（人）"))
+    client.force_login(culture_analyst)
+    page = client.get(f"/department/reports/{template.pk}/").content.decode()
+    assert "非遗传承人数" in page and "生成用数申请草稿" in page
+    response = client.post(f"/department/reports/{template.pk}/draft-request/")
+    request = DataRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/department/requests/{request.pk}/edit/"
