@@ -423,12 +423,16 @@ def _indicator_figure(rolled: _Rollups, indicator: Indicator, target: Area) -> F
     return figure
 
 
-def figures(template: ReportTemplate, period: Period, area: Area, *, record: bool = True) -> dict[int, Figure]:
+def figures(
+    template: ReportTemplate, period: Period, area: Area, *, progress: Callable[[int], object] | None = None
+) -> tuple[dict[int, Figure], _Rollups]:
     """Each mapped cell's figure for the period and area (rolled up by `reads.rollups`, suppression kept), and
-    the reads recorded for the units whose values went into a published figure."""
+    the roll-ups read (`.record()` records the reads once the report is written)."""
     rolled = _Rollups(template.department, period, area)
     out: dict[int, Figure] = {}
     for cell in template.cells.select_related("field__sheet", "field__rollup_of__sheet", "indicator", "area"):
+        if progress is not None and out and len(out) % 10 == 0:
+            progress(len(out))
         target = cell.area or area
         if cell.kind == CellKind.NONE:
             continue
@@ -449,9 +453,7 @@ def figures(template: ReportTemplate, period: Period, area: Area, *, record: boo
             elif cell.kind == CellKind.COVERAGE:
                 figure = Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
             out[cell.pk] = figure
-    if record:
-        rolled.record()
-    return out
+    return out, rolled
 
 
 def _entitling(entitled: list[Entitlement], field_: Field, area: Area, period: Period) -> int | None:
@@ -535,7 +537,7 @@ def report_dir() -> Path:
     return folder
 
 
-def run_report_job(job_id: int, progress: Callable[[int], None] | None = None) -> ReportJob:
+def run_report_job(job_id: int) -> ReportJob:
     """Generate a queued report job's file once (a job not queued is left as it is)."""
     claimed = ReportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(status=ExportStatus.RUNNING)
     job = ReportJob.objects.select_related("template", "area", "department").get(pk=job_id)
@@ -547,10 +549,16 @@ def run_report_job(job_id: int, progress: Callable[[int], None] | None = None) -
         total = template.cells.exclude(kind=CellKind.NONE).count()
         ReportJob.objects.filter(pk=job.pk).update(cells_total=total)
         with translation.override("zh-hans"):  # the report is in the department's language
-            found = figures(template, period, job.area)
+            found, rolled = figures(
+                template,
+                period,
+                job.area,
+                progress=lambda done: ReportJob.objects.filter(pk=job.pk).update(cells_done=done),
+            )
             ReportJob.objects.filter(pk=job.pk).update(cells_done=len(found))
             path = report_dir() / f"report-{job.pk}.xlsx"
             write_report(template, period, job.area, found, path)
+        rolled.record()  # the units see the report's read once it exists
     except Exception as error:
         ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
         raise
