@@ -416,3 +416,20 @@ def test_the_draft_request_button_opens_the_prefilled_request(demo, culture_anal
     response = client.post(f"/department/reports/{template.pk}/draft-request/")
     request = DataRequest.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/department/requests/{request.pk}/edit/"
+
+
+def test_a_forged_mapping_on_the_page_is_refused_by_cell_and_nothing_is_stored(demo, culture_analyst, client):
+    template = _upload(culture_analyst, legacy_report(["青山镇"]))
+    b5, c5 = template.cells.get(cell="B5"), template.cells.get(cell="C5")
+    client.force_login(culture_analyst)
+    response = client.post(
+        f"/department/reports/{template.pk}/",
+        {f"cell-{b5.pk}": "field:resident_population", f"cell-{c5.pk}": "field:dibao_people", f"area-{c5.pk}": ""},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "单元格 C5 不能填“dibao_people”" in page and "cell C5 cannot be filled" in page
+    assert not template.cells.filter(confirmed=True).exists()
+    response = client.post(f"/department/reports/{template.pk}/generate/", {"period": "2026Q3", "area": "999999999999"})
+    assert response.status_code == 400 and "不是您辖区内的区域" in response.content.decode()
+    assert not ReportJob.objects.exists()
