@@ -285,6 +285,7 @@ def choice_keys(department: Department) -> list[tuple[str, str]]:
     """The select's options for one cell: the entries the department may map to, then the special kinds."""
     options = [(c.key, f"{c.name}（{c.code}）") for c in read.entitled_choices(department)]
     fields = [c for c in read.entitled_choices(department) if c.kind == "field"]
-    options += [(f"coverage:{c.code}", f"覆盖：{c.name}（已报/应报）") for c in fields]
-    options += [("period", "报告期"), ("area", "区域名称"), ("none", "不填")]
+    coverage = str(CellKind.COVERAGE.label)
+    options += [(f"coverage:{c.code}", f"{c.name}（{c.code}）: {coverage}") for c in fields]
+    options += [(str(kind), str(kind.label)) for kind in (CellKind.PERIOD, CellKind.AREA, CellKind.NONE)]
     return options

@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.access import access_department, signed_in
-from core.models import Area
+from core.models import Area, AreaLevel
 from reporting.access import access_report_job, access_report_template
 from reporting.catalogue.periods import Period
-from reporting.models import ExportStatus, ReportTemplate
+from reporting.models import Cadence, ExportStatus, ReportTemplate
 from reporting.reads.reports import report_dir, uncovered
 from reporting.rejections import Problem, Problems
 from reporting.services.reports import (
@@ -26,8 +26,8 @@ from reporting.services.reports import (
 )
 from reporting.views.department import HtmxHttpRequest
 
-LEVELS = [("", "—"), ("city", "市"), ("county", "县"), ("township", "乡镇"), ("village", "村")]
-PERIOD_TYPES = [("quarterly", "季报"), ("monthly", "月报"), ("yearly", "年报")]
+LEVELS = [("", "—"), *((value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE)]
+PERIOD_TYPES = [(value, label) for value, label in Cadence.choices if value != Cadence.LEDGER]
 
 
 def _coverage(text: str) -> int | None:
