@@ -16,6 +16,7 @@ from core.celery import app
 from core.models import LEVEL_DEPTH, Area, Department, User
 from reporting.catalogue.periods import Period, PeriodError, PeriodType
 from reporting.models import (
+    Cadence,
     CellKind,
     DataRequest,
     Field,
@@ -174,7 +175,9 @@ def _report_problems(template: ReportTemplate, period_text: str, area: Area | No
     try:
         period = Period.parse(period_text)
         if period.type != template.period_type:
-            problems.append(Problem(field="period", rule="period.type", params={"expected": template.period_type}))
+            problems.append(
+                Problem(field="period", rule="period.type", params={"expected": Cadence(template.period_type).label})
+            )
     except PeriodError as error:
         problems.append(error)
     if area is None or not template.department.jurisdiction.contains(area):

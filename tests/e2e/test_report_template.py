@@ -23,6 +23,7 @@ def test_the_analyst_maps_a_template_and_downloads_its_report(demo, worker, live
     page.goto(live_server.url + "/department/reports/")
     expect(page.locator("h1")).to_have_text("报表模板")
     page.fill("#id_name", "文化统计季报")
+    page.select_option("#id_period_type", "quarterly")
     page.select_option("#id_level", "township")
     page.set_input_files(
         "#id_file",
