@@ -184,6 +184,8 @@ ONETABLE_MIN_CELL = env_int("ONETABLE_MIN_CELL", 3, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
+    # report templates generated once a period's coverage passes the department's level (reporting/services/reports)
+    "auto-reports": {"task": "reporting.tasks.auto_reports_task", "schedule": env_int("REPORT_SWEEP_SECONDS", 600)},
     "seal-audit": {"task": "core.tasks.seal_audit_task", "schedule": env_int("AUDIT_SEAL_SECONDS", 5, minimum=1)},
     # aggregate pushes owed (a roll-up per pushing subscription): a lost after-filing check only delays them
     "check-aggregate-pushes": {

@@ -16,6 +16,8 @@ from reporting.models import (
     Dispute,
     Endpoint,
     ExportJob,
+    ReportJob,
+    ReportTemplate,
     RequestStatus,
     Sheet,
     Submission,
@@ -102,4 +104,16 @@ def access_dispute(department: Department, pk: int | None) -> Dispute:
         .select_related("unit__area", "field", "sheet", "source", "answered_by", "answer_version")
         .filter(pk=pk or 0)
         .first()
+    )
+
+
+def access_report_template(department: Department, pk: int | None) -> ReportTemplate:
+    """One of the department's own report templates."""
+    return _found(ReportTemplate.objects.filter(pk=pk or 0, department=department).first())
+
+
+def access_report_job(department: Department, pk: int | None) -> ReportJob:
+    """One of the department's own report jobs."""
+    return _found(
+        ReportJob.objects.select_related("template", "area").filter(pk=pk or 0, department=department).first()
     )

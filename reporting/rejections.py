@@ -332,6 +332,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "and this field must be numeric",
     ),
     "aggregation.invalid": ("该字段类型不能使用此汇总方式", "is not an aggregation this field's type allows"),
+    # report templates (reporting/services/reports.py)
+    "report.file": (
+        "须为 Excel 工作簿（.xlsx）；CSV、旧版 .xls 或损坏的文件不能作为报表模板",
+        "must be an Excel workbook (.xlsx); CSV, old .xls or a damaged file cannot be a report template",
+    ),
+    "report.too_large": ("文件不能超过 {max} MB", "the file must be at most {max} MB"),
+    "report.no_cells": (
+        "模板中没有可填写的单元格：须在标签右侧或表头下方留出空白单元格",
+        "the template has no cell to fill: leave blank cells right of a label or under header labels",
+    ),
+    "report.too_many_cells": ("可填写的单元格不能超过 {max} 个", "at most {max} cells can be filled"),
+    "report.choice": (
+        "单元格 {cell} 不能填“{code}”：不是您在本模板层级可查询汇总的字段或指标",
+        "cell {cell} cannot be filled with “{code}”: not a field or indicator whose aggregates you may read "
+        "at this template's level",
+    ),
+    "report.cell_area": (
+        "单元格 {cell} 的区域不在您的辖区内",
+        "the area of cell {cell} is not inside your jurisdiction",
+    ),
+    "report.cell": ("不是此模板的单元格", "is not a cell of this template"),
+    "report.area": ("不是您辖区内的区域", "is not an area inside your jurisdiction"),
+    "report.level": ("层级须为您的辖区或其下级", "must be your jurisdiction's level or one below it"),
+    "report.coverage": ("须为 1 到 100 之间的整数", "must be a whole number from 1 to 100"),
+    "report.nothing_uncovered": (
+        "没有未被目录覆盖的单元格，无需新的用数申请",
+        "no cell is left uncovered by the catalogue: no new data request is needed",
+    ),
 }
 
 

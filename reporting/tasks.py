@@ -4,7 +4,8 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.reads import exports
-from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, supplies
+from reporting.reads import reports as report_reads
+from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, reports, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -50,3 +51,13 @@ def check_aggregate_pushes_task(period: str | None = None) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def send_aggregate_pushes_task(endpoint_id: int) -> None:
     aggregate_pushes.send_pushes(endpoint_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_report_job_task(job_id: int) -> None:
+    report_reads.run_report_job(job_id)
+
+
+@shared_task(ignore_result=True)
+def auto_reports_task() -> None:
+    reports.auto_generate()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, disputes, indicators, office, requests, supplies, township
+from reporting.views import department, disputes, indicators, office, reports, requests, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -27,6 +27,16 @@ urlpatterns = [
         supplies.supply_template,
         name="department_supply_template",
     ),
+    path("department/reports/", reports.report_list, name="department_reports"),
+    path("department/reports/<int:pk>/", reports.report_detail, name="department_report"),
+    path("department/reports/<int:pk>/generate/", reports.report_generate, name="department_report_generate"),
+    path(
+        "department/reports/<int:pk>/draft-request/",
+        reports.report_draft_request,
+        name="department_report_draft_request",
+    ),
+    path("department/reports/jobs/<int:pk>/", reports.report_job, name="department_report_job"),
+    path("department/reports/jobs/<int:pk>/download/", reports.report_download, name="department_report_download"),
     path("department/tokens/", department.tokens, name="department_tokens"),
     path("department/disputes/", disputes.dispute_queue, name="department_disputes"),
     path("department/disputes/<int:pk>/answer/", disputes.dispute_answer, name="department_dispute_answer"),

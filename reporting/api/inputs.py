@@ -284,3 +284,8 @@ class AggregatesQuery(Input):
     period = PeriodText()
     area = Text(help_text="statutory code of an area inside the jurisdiction")
     level = Choice(["province", "city", "county", "township", "village"], required=False)
+
+
+class ReportGenerateIn(Input):
+    period = PeriodText()
+    area = Text(help_text="statutory code of an area inside the jurisdiction")

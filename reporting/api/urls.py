@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import aggregates, department, disputes, docs, supplies, unit
+from reporting.api import aggregates, department, disputes, docs, reports, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("v1/catalogue", department.CatalogueView.as_view(), name="api_catalogue"),
     path("v1/subscriptions", department.SubscriptionsView.as_view(), name="api_subscriptions"),
     path("v1/aggregates", aggregates.AggregatesView.as_view(), name="api_aggregates"),
+    path("v1/reports", reports.ReportTemplatesView.as_view(), name="api_reports"),
+    path("v1/reports/<int:pk>/generate", reports.ReportGenerateView.as_view(), name="api_report_generate"),
+    path("v1/reports/jobs/<int:pk>", reports.ReportJobView.as_view(), name="api_report_job"),
+    path("v1/reports/jobs/<int:pk>/download", reports.ReportDownloadView.as_view(), name="api_report_download"),
     path("v1/data", department.DataView.as_view(), name="api_data"),
     path("v1/feed", department.FeedView.as_view(), name="api_feed"),
     path("v1/deliveries", department.DeliveryStatusView.as_view(), name="api_deliveries"),

@@ -44,6 +44,7 @@ from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVe
 from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery, AggregatePush
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
+from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
 # isort: on
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Bilingual",
     "Cadence",
     "CatalogueGeneration",
+    "CellKind",
     "ClosureLog",
     "DataRequest",
     "Delivery",
@@ -79,6 +81,9 @@ __all__ = [
     "IndicatorRevision",
     "IndicatorRollup",
     "Notice",
+    "ReportCell",
+    "ReportJob",
+    "ReportTemplate",
     "RequestEvent",
     "RequestStatus",
     "Sheet",

@@ -110,11 +110,13 @@ WITH asked AS MATERIALIZED (
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
   WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id IS NULL
+    AND s.unit_id IN (SELECT unit_id FROM asked)  -- a county's read does not unpack the province's values
 ), supplied AS MATERIALIZED (
   SELECT s.unit_id, v."values" -> %(field)s AS value
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
   WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id = %(source)s
+    AND s.unit_id IN (SELECT unit_id FROM asked)
 ), current AS MATERIALIZED (
   SELECT asked.unit_id, asked.code, asked.path, {value} AS num, coalesce(own.na, false) AS na
   FROM asked LEFT JOIN own USING (unit_id) LEFT JOIN supplied USING (unit_id),

@@ -1,0 +1,592 @@
+"""Report templates read: the cells of an uploaded XLSX that OneTable can fill (found by their labels), the
+catalogue entries suggested for them, and a report generated in the template's own layout.
+
+**Which cells are to be filled** (a simple heuristic, documented in docs/architecture.md): a *label* is a cell
+holding text (a merged range counts as one cell, its text in its top-left cell); a *header row* is a row with at
+least two labels. An empty cell (not inside a merged range) is to be filled when
+(a) *table body*: the nearest label above it in its column lies in a header row, and every row from just below
+    that header row down to it has a label to the left of its column (the row label: an area's name, or 合计);
+    its label is "column header / row label"; or
+(b) *right of a label*: the cell just left of it is a label ("报告期：" [ ], "常住人口（人）" [ ]) that is not a
+    merged cell (titles are), does not hold its own answer after a colon ("填表说明：数据来源于…"), and, in a row
+    of several labels (a table's header), ends with a colon ("报告期：" [ ] "填报单位：" [ ]).
+Titles (a merged range, alone in its row) are never headers. Labels are matched against the catalogue by
+PostgreSQL `pg_trgm` similarity of names (the review's overlap search uses the same), plus a bonus when the unit
+of measure in the label's brackets is the entry's, among numeric entries only (a filled cell is a number).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone, translation
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.workbook.workbook import Workbook
+
+from core.models import LEVEL_DEPTH, Area, Department
+from reporting.catalogue import expressions
+from reporting.catalogue.periods import Period
+from reporting.models import (
+    Aggregation,
+    CellKind,
+    ExportStatus,
+    Field,
+    Indicator,
+    IndicatorRollup,
+    ReportCell,
+    ReportJob,
+    ReportTemplate,
+    Status,
+    window_holds,
+)
+from reporting.reads import rollups
+from reporting.reads.data import Entitlement, entitlements
+from reporting.rejections import Problem, Problems
+
+RUN_REPORT_TASK = "reporting.tasks.run_report_job_task"
+MAX_TEMPLATE_BYTES = 5 * 1024 * 1024
+MAX_CELLS = 2000  # cells to fill in one template
+NOTE_SHEET = "说明"
+SUGGEST = 0.3  # similarity (with the unit bonus) from which an entry is suggested
+UNIT_BONUS = 0.2
+TOTAL_LABELS = {"合计", "总计", "小计", "全县", "全市", "全省", "全镇", "全乡", "总数", "total"}
+PERIOD_WORDS = ("报告期", "统计期", "时期", "期间", "月份", "季度", "年度", "period")
+AREA_WORDS = ("填报单位", "单位名称", "地区", "区域", "区划", "area")
+_UNIT = re.compile(r"[（(]\s*([^）)]{1,12})\s*[)）]\s*$")
+
+
+# ------------------------------------------------------------------------------------------ reading a template
+
+
+@dataclass
+class FoundCell:
+    sheet: str
+    cell: str
+    row: int
+    column: int
+    label: str  # what names the figure: the column header (a), or the label left of it (b)
+    row_label: str = ""  # (a): the row's label (an area's name, 合计…)
+
+    @property
+    def shown(self) -> str:
+        return f"{self.label} / {self.row_label}" if self.row_label else self.label
+
+
+def open_workbook(content: bytes) -> Workbook:
+    """The uploaded bytes as a workbook; not an XLSX (CSV, XLS, a renamed file, a broken zip) → `report.file`."""
+    if not content.startswith(b"PK"):
+        raise Problems([Problem(field="file", rule="report.file")])
+    try:
+        return load_workbook(io.BytesIO(content))
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError) as error:
+        raise Problems([Problem(field="file", rule="report.file")]) from error
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        return "" if _number(text) is not None else text
+    return ""
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", ""))
+    except ArithmeticError:
+        return None
+
+
+def _filled_note(text: str) -> bool:
+    """ "填表说明：数据来源于…": a colon inside the text, so the text already holds its answer."""
+    stripped = text.rstrip(" ：:")
+    return "：" in stripped or ":" in stripped
+
+
+def find_cells(book: Workbook) -> list[FoundCell]:
+    """The cells to fill, by the heuristic in the module docstring, in sheet, row, column order."""
+    found: list[FoundCell] = []
+    for ws in book.worksheets:
+        if ws.title == NOTE_SHEET:
+            continue
+        owner: dict[tuple[int, int], tuple[int, int]] = {}
+        wide: set[tuple[int, int]] = set()  # top-left cells of merged ranges alone in their row (titles)
+        for merged in ws.merged_cells.ranges:
+            for r in range(merged.min_row, merged.max_row + 1):
+                for c in range(merged.min_col, merged.max_col + 1):
+                    owner[(r, c)] = (merged.min_row, merged.min_col)
+        rows, columns = ws.max_row, ws.max_column + 1  # one column more: the blank right of a last label
+        if rows * columns > 200_000:  # not a report layout; refused as having nothing to fill
+            continue
+
+        def label(r: int, c: int, ws: Any = ws, owner: dict = owner) -> str:
+            top = owner.get((r, c), (r, c))
+            return _text(ws.cell(*top).value)
+
+        labels_in_row = {
+            r: {owner.get((r, c), (r, c)) for c in range(1, columns + 1) if label(r, c)} for r in range(1, rows + 1)
+        }
+        for r in range(1, rows + 1):
+            if len(labels_in_row[r]) == 1:
+                wide |= labels_in_row[r]
+        header_rows = {r for r, found_ in labels_in_row.items() if len(found_) >= 2}
+
+        def _names_blank(r: int, c: int, owner: dict = owner, header_rows: set = header_rows) -> bool:
+            """Rule (b): a label left of a blank, not a merged cell (titles are), not a note holding its own
+            answer, and not a table's header (in a row of several labels, only one ending with a colon names the
+            blank right of it)."""
+            text = label(r, c)
+            if not text or (r, c) in owner or _filled_note(text):
+                return False
+            return r not in header_rows or text.endswith(("：", ":"))
+
+        def row_label(r: int, c: int) -> str:
+            for left in range(c - 1, 0, -1):
+                if label(r, left):
+                    return label(r, left)
+            return ""
+
+        for r in range(1, rows + 1):
+            for c in range(1, columns + 1):
+                value = ws.cell(r, c).value
+                if (r, c) in owner or (value is not None and str(value).strip() != ""):
+                    continue
+                header = 0
+                for up in range(r - 1, 0, -1):
+                    if label(up, c):
+                        header = up if up in header_rows and owner.get((up, c), (up, c)) not in wide else 0
+                        break
+                if header and all(row_label(between, c) for between in range(header + 1, r + 1)):
+                    found.append(
+                        FoundCell(ws.title, f"{get_column_letter(c)}{r}", r, c, label(header, c), row_label(r, c))
+                    )
+                elif c > 1 and _names_blank(r, c - 1):
+                    found.append(FoundCell(ws.title, f"{get_column_letter(c)}{r}", r, c, label(r, c - 1)))
+                if len(found) > MAX_CELLS:
+                    raise Problems([Problem(field="file", rule="report.too_many_cells", params={"max": MAX_CELLS})])
+    return found
+
+
+# ----------------------------------------------------------------------------------------------- suggestions
+
+
+@dataclass
+class Choice:
+    """A catalogue entry a department may map a cell to (entitled at the template's level)."""
+
+    key: str  # "field:<code>" or "indicator:<code>"
+    code: str
+    name: str
+    unit: str
+    kind: str  # "field" or "indicator"
+
+
+def entitled_choices(department: Department) -> list[Choice]:
+    """The numeric fields the department may read aggregates of (a subscription to the field; periodic sheets,
+    an aggregation other than none) and the indicators over such fields only."""
+    codes = {e.field for e in entitlements(department)}
+    fields = Field.objects.filter(code__in=codes, status=Status.ACTIVE).select_related("sheet", "rollup_of")
+    choices = [
+        Choice(f"field:{f.code}", f.code, f.name_zh, f.unit_of_measure, "field")
+        for f in fields.order_by("sheet__order", "order", "code")
+        if not f.sheet.is_ledger and rollups.basis_of(f).rolls_up != Aggregation.NONE
+    ]
+    for indicator in Indicator.objects.filter(status=Status.ACTIVE).order_by("code"):
+        if indicator_fields(indicator.tree) <= codes:
+            choices.append(
+                Choice(
+                    f"indicator:{indicator.code}",
+                    indicator.code,
+                    indicator.name_zh,
+                    indicator.unit_of_measure,
+                    "indicator",
+                )
+            )
+    return choices
+
+
+def indicator_fields(tree: dict[str, Any]) -> set[str]:
+    """The fields an indicator's tree reads (its ledgers' fields for `count(ledger)`), for entitlement."""
+    codes: set[str] = set()
+    for node in expressions.walk(tree):
+        if node.get("op") in ("field", "sum_units", "count_yes", "sum_records") and node.get("field", node.get("code")):
+            codes.add(str(node.get("field") or node.get("code")))
+        if node.get("op") in ("count_records", "sum_records"):
+            codes |= set(Field.objects.filter(sheet__code=node.get("ledger")).values_list("code", flat=True))
+        if node.get("op") == "indicator":
+            codes.add(f"indicator:{node.get('code')}")  # an indicator over an indicator: not offered (yet)
+    return codes
+
+
+def split_unit(label: str) -> tuple[str, str]:
+    """ "常住人口（人）" → ("常住人口", "人")."""
+    match = _UNIT.search(label)
+    if not match:
+        return label.strip(" ：:"), ""
+    return label[: match.start()].strip(" ：:"), match.group(1).strip()
+
+
+_SIMILARITY_SQL = """
+SELECT l.i, c.i, greatest(similarity(c.name, l.name), CASE WHEN c.name = l.name THEN 1 ELSE 0 END)
+FROM unnest(%(labels)s::text[]) WITH ORDINALITY l(name, i), unnest(%(names)s::text[]) WITH ORDINALITY c(name, i)
+WHERE l.name <> ''
+"""
+
+
+@dataclass
+class Suggestion:
+    suggested: str = ""  # a choice key, "period", "area", or ""
+    similarity: float = 0.0
+    area: Area | None = None  # the named area of its row label, when it names one
+
+
+def suggest(department: Department, cells: list[FoundCell], choices: list[Choice]) -> list[Suggestion]:
+    """For each cell, the best-matching entry (one statement scores every label against every choice)."""
+    names = [split_unit(c.label) for c in cells]
+    scores: dict[int, list[tuple[float, int]]] = {}
+    if choices and cells:
+        with connection.cursor() as cursor:
+            cursor.execute(_SIMILARITY_SQL, {"labels": [n for n, _u in names], "names": [c.name for c in choices]})
+            for label_i, choice_i, score in cursor.fetchall():
+                scores.setdefault(label_i - 1, []).append((float(score), choice_i - 1))
+    areas = {
+        a.name: a
+        for a in Area.objects.filter(path__startswith=department.jurisdiction.path).only(
+            "code", "name", "path", "level"
+        )
+    }
+    out = []
+    for i, cell in enumerate(cells):
+        name, unit = names[i]
+        found = Suggestion(area=areas.get(cell.row_label.replace(" ", "")) if cell.row_label else None)
+        if any(word in name for word in PERIOD_WORDS) and not cell.row_label:
+            found.suggested, found.similarity = "period", 1.0
+        elif any(word in name for word in AREA_WORDS) and not cell.row_label:
+            found.suggested, found.similarity = "area", 1.0
+        else:
+            best = (0.0, -1)
+            for score, choice_i in scores.get(i, []):
+                if unit and choices[choice_i].unit == unit:
+                    score += UNIT_BONUS
+                best = max(best, (score, -choice_i))
+            if best[0] >= SUGGEST:
+                found.suggested, found.similarity = choices[-best[1]].key, round(min(best[0], 1.0), 2)
+        out.append(found)
+    return out
+
+
+def is_total(label: str) -> bool:
+    return label.replace(" ", "").replace("\u3000", "").lower() in TOTAL_LABELS
+
+
+def uncovered(template: ReportTemplate) -> list[ReportCell]:
+    """Cells that look like figures (a table body or a labelled blank) that nothing the department may read
+    covers: their labels become proposed fields of a draft data request."""
+    return [c for c in template.cells.all() if c.kind == CellKind.NONE and not c.suggested]
+
+
+# ------------------------------------------------------------------------------------------ generating a report
+
+
+@dataclass
+class Figure:
+    value: Any = None  # Decimal, int, str, or None (empty)
+    reported: int | None = None
+    asked: int | None = None
+    suppressed: bool = False
+    reason: str = ""  # why it is empty, in Chinese (the note says it)
+
+
+class NotEntitled(Exception):
+    """The department may not read this field's aggregates in the area for the period (any more)."""
+
+
+@dataclass
+class _Rollups:
+    """The roll-ups a report needs, each field, level and aggregation read once (one statement each), for a
+    department entitled to them now (a subscription on the field whose scope contains the area and whose window
+    holds the period's first day); kept to record the reads afterwards."""
+
+    department: Department
+    period: Period
+    area: Area
+    cache: dict[tuple[str, str, str], dict[str, rollups.Aggregate]] = field(default_factory=dict)
+    done: list[tuple[int, rollups.RollupQuery, list[rollups.Aggregate]]] = field(default_factory=list)
+    entitled: list[Entitlement] | None = None
+
+    def subscription(self, field_: Field) -> int | None:
+        if self.entitled is None:
+            self.entitled = entitlements(self.department)
+        return _entitling(self.entitled, field_, self.area, self.period)
+
+    def get(self, field_: Field, level: str, how: str | None = None) -> dict[str, rollups.Aggregate]:
+        key = (field_.code, level, how or "")
+        if key not in self.cache:
+            subscription = self.subscription(field_)
+            if subscription is None:
+                raise NotEntitled
+            rolled = copy.copy(field_)  # Django copies its cache of relations too: the caller's is untouched
+            if how and rolled.rollup_of_id and rolled.rollup_of is not None:
+                rolled.rollup_of = copy.copy(rolled.rollup_of)
+                rolled.rollup_of.aggregation = how
+            elif how:  # an indicator's sums: the field's values summed whatever its own aggregation
+                rolled.aggregation = how
+            query = rollups.prepare(rolled, self.period, self.area, level)
+            items = rollups.run(query)
+            self.done.append((subscription, query, items))
+            self.cache[key] = {a.area: a for a in items}
+        return self.cache[key]
+
+    def record(self) -> None:
+        """The units whose values went into the report's published figures see it on their data-use page, once
+        per department, field and period (the aggregates API's rule and statement, one per roll-up read)."""
+        for subscription, query, items in self.done:
+            rollups.record_aggregate_access(
+                department_id=self.department.pk, subscription_id=subscription, query=query, items=items
+            )
+
+
+def _of(aggregate: rollups.Aggregate | None) -> Figure:
+    if aggregate is None:
+        return Figure(reason="无此区域的汇总")
+    figure = Figure(aggregate.value, aggregate.reported, aggregate.asked, aggregate.suppressed)
+    if aggregate.suppressed:
+        figure.reason = "未全部报送或报送单位不足，按规则不公开"
+    elif aggregate.value is None:
+        figure.reason = "无单位报送" if aggregate.asked else "无单位被要求填报"
+    return figure
+
+
+def _field_figure(rolled: _Rollups, field_: Field, target: Area, how: str | None = None) -> Figure:
+    try:
+        found = rolled.get(field_, target.level, how)
+    except NotEntitled:
+        return Figure(reason="无权查询该字段在此区域、此报告期的汇总")
+    except Problems:
+        return Figure(reason="该字段不能在此层级汇总")
+    return _of(found.get(target.code))
+
+
+def _indicator_figure(rolled: _Rollups, indicator: Indicator, target: Area) -> Figure:
+    """An indicator over the area's roll-ups: `ratio_of_sums` (Σ numerator / Σ denominator, each rolled up and
+    suppressed as a field is), `area` (its tree over the area's aggregates). Suppressed when any part is."""
+    tree = indicator.tree
+    fields = {f.code: f for f in Field.objects.filter(code__in=indicator_fields(tree)).select_related("sheet")}
+    parts: dict[str, Figure] = {}
+    if indicator.rollup == IndicatorRollup.RATIO_OF_SUMS:
+        args = tree.get("args") or []
+        if len(args) != 2 or any(a.get("op") != "field" or a.get("code") not in fields for a in args):
+            return Figure(reason="此指标的分子、分母须为字段")
+        numerator, denominator = (_field_figure(rolled, fields[a["code"]], target, "sum") for a in args)
+        parts = {"numerator": numerator, "denominator": denominator}
+        values = {"n": numerator.value, "d": denominator.value}
+        result = expressions.evaluate(
+            {"op": "/", "args": [{"op": "field", "code": "n"}, {"op": "field", "code": "d"}]}, values
+        )
+    elif indicator.rollup == IndicatorRollup.AREA:
+        aggregates: dict[str, Any] = {}
+        for key in sorted(expressions.aggregate_keys(tree)):
+            op, _, code = key.partition(":")
+            if op == "count_units":
+                some = next(iter(fields.values()), None)
+                if some is None:
+                    return Figure(reason="指标未引用字段")
+                figure = _field_figure(rolled, some, target, "sum")
+                aggregates[key] = figure.asked if figure.asked == figure.reported else None
+            else:
+                figure = _field_figure(rolled, fields[code], target, "sum" if op == "sum_units" else "count_yes")
+                aggregates[key] = figure.value
+            parts[key] = figure
+        result = expressions.evaluate(tree, aggregates=aggregates)
+    else:
+        return Figure(reason="此类指标的汇总尚未支持")
+    first = next(iter(parts.values()))
+    figure = Figure(result.value, first.reported, first.asked, any(p.suppressed for p in parts.values()))
+    if figure.suppressed:
+        figure.value, figure.reason = None, "未全部报送或报送单位不足，按规则不公开"
+    elif result.value is None:
+        figure.reason = {"division_by_zero": "分母为零"}.get(result.reason or "", f"无法计算（{result.reason}）")
+    return figure
+
+
+def figures(
+    template: ReportTemplate, period: Period, area: Area, *, progress: Callable[[int], object] | None = None
+) -> tuple[dict[int, Figure], _Rollups]:
+    """Each mapped cell's figure for the period and area (rolled up by `reads.rollups`, suppression kept), and
+    the roll-ups read (`.record()` records the reads once the report is written)."""
+    rolled = _Rollups(template.department, period, area)
+    out: dict[int, Figure] = {}
+    for cell in template.cells.select_related("field__sheet", "field__rollup_of__sheet", "indicator", "area"):
+        if progress is not None and out and len(out) % 10 == 0:
+            progress(len(out))
+        target = cell.area or area
+        if cell.kind == CellKind.NONE:
+            continue
+        if cell.kind == CellKind.PERIOD:
+            out[cell.pk] = Figure(period.label())
+        elif cell.kind == CellKind.AREA:
+            out[cell.pk] = Figure(target.name)
+        elif not target.path.startswith(area.path):
+            out[cell.pk] = Figure(reason=f"{target.name}不在所选区域{area.name}内")
+        elif cell.kind == CellKind.INDICATOR and cell.indicator is not None:
+            out[cell.pk] = _indicator_figure(rolled, cell.indicator, target)
+        elif cell.field is not None:
+            figure = _field_figure(rolled, cell.field, target)
+            if cell.kind == CellKind.REPORTED:
+                figure = Figure(figure.reported, figure.reported, figure.asked)
+            elif cell.kind == CellKind.ASKED:
+                figure = Figure(figure.asked, figure.reported, figure.asked)
+            elif cell.kind == CellKind.COVERAGE:
+                figure = Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
+            out[cell.pk] = figure
+    return out, rolled
+
+
+def _entitling(entitled: list[Entitlement], field_: Field, area: Area, period: Period) -> int | None:
+    """The subscription entitling a department to `field_`'s aggregates in `area` for `period` (the lowest id):
+    on the field, its scope containing the area, its window holding the period's first day (as
+    `api.aggregates.entitling_subscription`)."""
+    found = [
+        e.subscription
+        for e in entitled
+        if e.field == field_.code
+        and area.path.startswith(e.scope_path)
+        and window_holds(e.starts_on, e.expires_on, period.start)
+    ]
+    return min(found) if found else None
+
+
+def _cell_value(figure: Figure) -> Any:
+    value = figure.value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def write_report(template: ReportTemplate, period: Period, area: Area, found: dict[int, Figure], path: Path) -> None:
+    """The template with the figures written into its mapped cells (its styles and merged cells untouched), and a
+    sheet “说明” with the coverage of every figure and when it was made."""
+    book = open_workbook(bytes(template.content))
+    made = timezone.localtime()
+    k = rollups.min_cell()
+    for cell in template.cells.select_related("field", "indicator", "area"):
+        figure = found.get(cell.pk)
+        if figure is None or cell.sheet not in book.sheetnames:
+            continue
+        target = book[cell.sheet][cell.cell]
+        if figure.suppressed:
+            target.value = "不公开"
+            target.comment = Comment(
+                f"少于 {k} 个单位或尚未全部报送：按规则不公开，以免推算出单个单位的数值。", "OneTable"
+            )
+        elif figure.value is None:
+            target.value = None
+            target.comment = Comment(figure.reason or "无数值", "OneTable")
+        else:
+            target.value = _cell_value(figure)
+    if NOTE_SHEET in book.sheetnames:
+        del book[NOTE_SHEET]
+    note = book.create_sheet(NOTE_SHEET)
+    bold = Font(bold=True)
+    note.append(["报表", template.name])
+    note.append(["区域", f"{area.name}（{area.code}）"])
+    note.append(["报告期", f"{period.label()}（{period}）"])
+    note.append(["生成时间", made.strftime("%Y-%m-%d %H:%M")])
+    note.append(
+        ["说明", f"数值由一表通按已报数据汇总；覆盖 = 已报单位 / 应报单位；少于 {k} 个单位或未报齐的汇总不公开。"]
+    )
+    note.append([])
+    note.append(["单元格", "内容", "区域", "已报/应报", "状态"])
+    for cell in note[7]:
+        cell.font = bold
+    for cell in template.cells.select_related("field", "indicator", "area"):
+        figure = found.get(cell.pk)
+        if figure is None:
+            continue
+        what = (
+            cell.field.name_zh if cell.field else cell.indicator.name_zh if cell.indicator else cell.get_kind_display()
+        )
+        coverage = f"{figure.reported}/{figure.asked}" if figure.asked is not None else ""
+        state = "不公开" if figure.suppressed else figure.reason or "已填"
+        note.append([f"{cell.sheet}!{cell.cell}", str(what), (cell.area or area).name, coverage, state])
+    note.column_dimensions["A"].width = 14
+    note.column_dimensions["B"].width = 40
+    note.column_dimensions["C"].width = 16
+    note.column_dimensions["D"].width = 12
+    note.column_dimensions["E"].width = 30
+    book.save(path)
+
+
+def report_dir() -> Path:
+    folder = Path(settings.DATA_DIR) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def run_report_job(job_id: int) -> ReportJob:
+    """Generate a queued report job's file once (a job not queued is left as it is)."""
+    claimed = ReportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(status=ExportStatus.RUNNING)
+    job = ReportJob.objects.select_related("template", "area", "department").get(pk=job_id)
+    if not claimed:
+        return job
+    template = job.template
+    try:
+        period = Period.parse(job.period)
+        total = template.cells.exclude(kind=CellKind.NONE).count()
+        ReportJob.objects.filter(pk=job.pk).update(cells_total=total)
+        with translation.override("zh-hans"):  # the report is in the department's language
+            found, rolled = figures(
+                template,
+                period,
+                job.area,
+                progress=lambda done: ReportJob.objects.filter(pk=job.pk).update(cells_done=done),
+            )
+            ReportJob.objects.filter(pk=job.pk).update(cells_done=len(found))
+            path = report_dir() / f"report-{job.pk}.xlsx"
+            write_report(template, period, job.area, found, path)
+        rolled.record()  # the units see the report's read once it exists
+    except Exception as error:
+        ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
+        raise
+    ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def coverage(template: ReportTemplate, period: Period, area: Area) -> tuple[int, int]:
+    """(reported, asked) summed over the template's distinct fields at the report's area: what the automatic
+    generation compares with the department's chosen level."""
+    reported = asked = 0
+    for field_ in Field.objects.filter(pk__in=template.cells.exclude(field=None).values("field")).select_related(
+        "sheet", "rollup_of__sheet"
+    ):
+        try:
+            [whole] = rollups.rollup(field_, period, area, area.level)
+        except (Problems, ValueError):
+            continue
+        reported, asked = reported + whole.reported, asked + whole.asked
+    return reported, asked
+
+
+def due_periods(template: ReportTemplate, today: dt.date) -> list[Period]:
+    """The periods an automatic report may be due for: the one just ended and the current one."""
+    current = Period.containing(today, template.period_type)
+    return [current.previous(), current]
+
+
+def levels_of(area: Area) -> list[str]:
+    return [level for level, depth in LEVEL_DEPTH.items() if depth >= LEVEL_DEPTH[area.level]]

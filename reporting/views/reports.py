@@ -1,0 +1,164 @@
+"""Report templates for department analysts: upload the department's own Excel report, confirm what fills each
+cell, generate it for a period and area (a background job with progress), download it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from core.access import access_department, signed_in
+from core.models import Area, AreaLevel
+from reporting.access import access_report_job, access_report_template
+from reporting.catalogue.periods import Period
+from reporting.models import Cadence, ExportStatus, ReportTemplate
+from reporting.reads.reports import report_dir, uncovered
+from reporting.rejections import Problem, Problems
+from reporting.services.reports import (
+    TemplateInput,
+    choice_keys,
+    draft_request,
+    map_cells,
+    request_report,
+    upload_template,
+)
+from reporting.views.department import HtmxHttpRequest
+
+LEVELS = [("", "—"), *((value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE)]
+PERIOD_TYPES = [(value, label) for value, label in Cadence.choices if value != Cadence.LEDGER]
+
+
+def _coverage(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) <= 3 else -1  # -1: refused by the service's rule
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    department = access_department(request.user)
+    context: dict = {
+        "department": department,
+        "templates": ReportTemplate.objects.filter(department=department),
+        "levels": LEVELS,
+        "period_types": PERIOD_TYPES,
+        "posted": request.POST,
+    }
+    if request.method != "POST":
+        return render(request, "department/reports.html", context)
+    upload = request.FILES.get("file")
+    content = upload.read() if upload is not None else b""
+    try:
+        template = upload_template(
+            department=department,
+            by=signed_in(request.user),
+            data=TemplateInput(
+                name=request.POST.get("name", ""),
+                filename=upload.name if upload is not None and upload.name else "",
+                content=content,
+                period_type=request.POST.get("period_type", ""),
+                level=request.POST.get("level", ""),
+                auto_coverage=_coverage(request.POST.get("auto_coverage", "")),
+            ),
+        )
+    except Problems as error:
+        context["problems"] = error.problems
+        return render(request, "department/reports.html", context, status=400)
+    return redirect("department_report", pk=template.pk)
+
+
+def _mapping_posted(request: HttpRequest, template: ReportTemplate) -> dict[int, tuple[str, str]]:
+    mapping = {}
+    for cell in template.cells.all():
+        key = request.POST.get(f"cell-{cell.pk}")
+        if key is not None:
+            mapping[cell.pk] = (key, request.POST.get(f"area-{cell.pk}", ""))
+    return mapping
+
+
+@login_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    department = access_department(request.user)
+    template = access_report_template(department, pk)
+    problems: list[Problem] = []
+    if request.method == "POST":
+        try:
+            map_cells(template=template, by=signed_in(request.user), mapping=_mapping_posted(request, template))
+            return redirect("department_report", pk=template.pk)
+        except Problems as error:
+            problems = error.problems
+    areas = Area.objects.filter(path__startswith=department.jurisdiction.path).order_by("path")
+    if template.level:
+        areas = areas.filter(level=template.level) | Area.objects.filter(pk=department.jurisdiction.pk)
+    return render(
+        request,
+        "department/report.html",
+        {
+            "department": department,
+            "template": template,
+            "cells": template.cells.select_related("field", "indicator", "area"),
+            "choices": choice_keys(department),
+            "areas": areas.order_by("path")[:500],
+            "uncovered": uncovered(template),
+            "jobs": template.jobs.select_related("area")[:20],
+            "problems": problems,
+            "period": str(Period.containing(timezone.localdate(), template.period_type).previous()),
+        },
+        status=400 if problems else 200,
+    )
+
+
+@login_required
+@require_POST
+def report_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    department = access_department(request.user)
+    template = access_report_template(department, pk)
+    area = Area.objects.filter(code=request.POST.get("area", "")).first()
+    try:
+        job = request_report(
+            template=template, by=signed_in(request.user), period=request.POST.get("period", ""), area=area
+        )
+    except Problems as error:
+        return render(
+            request,
+            "department/report_problems.html",
+            {"department": department, "template": template, "problems": error.problems},
+            status=400,
+        )
+    return redirect("department_report_job", pk=job.pk)
+
+
+@login_required
+@require_POST
+def report_draft_request(request: HttpRequest, pk: int) -> HttpResponse:
+    department = access_department(request.user)
+    template = access_report_template(department, pk)
+    try:
+        created = draft_request(template=template, by=signed_in(request.user))
+    except Problems as error:
+        return render(
+            request,
+            "department/report_problems.html",
+            {"department": department, "template": template, "problems": error.problems},
+            status=400,
+        )
+    return redirect("department_request_edit", pk=created.pk)
+
+
+@login_required
+def report_job(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = access_report_job(access_department(request.user), pk)
+    page = "department/_report_progress.html" if request.htmx else "department/report_job.html"
+    return render(request, page, {"job": job})
+
+
+@login_required
+def report_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = access_report_job(access_department(request.user), pk)
+    if job.status != ExportStatus.DONE:
+        raise Http404
+    name = f"{job.template.name}-{job.area.name}-{job.period}.xlsx"
+    return FileResponse((report_dir() / job.file).open("rb"), as_attachment=True, filename=name)

@@ -1,0 +1,435 @@
+"""Report templates: a real-looking legacy report (merged title, Chinese headings, borders and fonts, a table of
+townships × two fields and a total) uploaded, suggested, mapped, generated and read back with openpyxl."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from celery.fixups.django import DjangoWorkerFixup
+from django.db import connection
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+
+from core.celery import app as celery_app
+from core.models import Area, AreaLevel, User
+from reporting.catalogue.periods import Period
+from reporting.models import AccessRecord, CellKind, DataRequest, ReportJob, ReportTemplate, SubmissionVersion
+from reporting.reads.reports import report_dir, run_report_job
+from reporting.reads.rollups import rollup
+from reporting.rejections import Problems
+from reporting.services.reports import TemplateInput, auto_generate, draft_request, map_cells, upload_template
+from tests.reporting.helpers import file_village_basics, token_client
+from tests.waiting import wait_for
+
+COUNTY = "360799000000"
+THIN = Side(style="thin")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def legacy_report(townships: list[str], *, extra_column: str | None = None) -> bytes:
+    """The county's quarterly culture report as the city prescribes it."""
+    book = Workbook()
+    ws = book.active
+    ws.title = "文化统计季报"
+    columns = ["乡镇", "常住人口（人）", "农家书屋藏书（册）"] + ([extra_column] if extra_column else [])
+    last = chr(ord("A") + len(columns) - 1)
+    ws.merge_cells(f"A1:{last}1")
+    ws["A1"] = "青山县农村文化建设情况统计表"
+    ws["A1"].font = Font(name="黑体", size=16, bold=True)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws["A2"] = "报告期："
+    ws["A3"] = "填表说明：数据来源于一表通"  # a note, alone in its row
+    for column, heading in enumerate(columns, start=1):
+        cell = ws.cell(4, column, heading)
+        cell.font = Font(name="宋体", bold=True)
+        cell.border = BOX
+    for row, name in enumerate([*townships, "合计"], start=5):
+        ws.cell(row, 1, name).border = BOX
+        for column in range(2, len(columns) + 1):
+            ws.cell(row, column).border = BOX
+            ws.cell(row, column).number_format = "#,##0"
+    ws.column_dimensions["A"].width = 18
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _townships() -> list[Area]:
+    return list(Area.objects.filter(level=AreaLevel.TOWNSHIP, path__startswith=f"/{COUNTY[:0]}").order_by("code"))
+
+
+def _upload(user, content: bytes, **changes) -> ReportTemplate:
+    data = TemplateInput(name="文化统计季报", filename="季报.xlsx", content=content, period_type="quarterly")
+    for key, value in changes.items():
+        setattr(data, key, value)
+    return upload_template(department=user.department, by=user, data=data)
+
+
+def _by_hand(code: str, period: str = "2026Q3") -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = {}
+    for version in SubmissionVersion.objects.filter(
+        submission__sheet__code="village_basics", submission__period=period, submission__source=None
+    ).select_related("submission__unit__area__parent"):
+        if version.number == version.submission.current_version and code in version.values:
+            township = version.submission.unit.area.parent.code
+            sums[township] = sums.get(township, Decimal(0)) + Decimal(str(version.values[code]))
+    sums[COUNTY] = sum(sums.values(), Decimal(0))
+    return sums
+
+
+def test_the_legacy_report_is_read_suggested_mapped_generated_and_read_back(demo, culture_analyst):
+    townships = list(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code"))
+    template = _upload(culture_analyst, legacy_report([t.name for t in townships]))
+    cells = {c.cell: c for c in template.cells.select_related("field", "area")}
+    # the blank right of "报告期：" and the table body: townships × two fields and the total row
+    body = {f"{col}{row}" for col in "BC" for row in range(5, 6 + len(townships))}
+    assert set(cells) == {"B2"} | body
+    assert cells["B2"].suggested == "period"
+    assert cells["B5"].suggested == "field:resident_population" and cells["B5"].area == townships[0]
+    assert cells["C5"].suggested == "field:library_books"
+    total_row = 5 + len(townships)
+    assert cells[f"B{total_row}"].area is None  # 合计: the report's own area
+    assert all(not c.confirmed for c in cells.values())
+
+    map_cells(
+        template=template,
+        by=culture_analyst,
+        mapping={c.pk: (c.choice, c.area.code if c.area else "") for c in cells.values()},
+    )
+    job = ReportJob.objects.create(
+        template=template,
+        department=template.department,
+        by=culture_analyst,
+        period="2026Q3",
+        area=Area.objects.get(code=COUNTY),
+    )
+    job = run_report_job(job.pk)
+    assert (job.status, job.cells_total, job.cells_done) == ("done", len(cells), len(cells))
+
+    book = load_workbook(report_dir() / job.file)
+    ws = book["文化统计季报"]
+    population, books = _by_hand("resident_population"), _by_hand("library_books")
+    for row, township in enumerate(townships, start=5):
+        assert ws.cell(row, 1).value == township.name
+        assert Decimal(str(ws.cell(row, 2).value)) == population[township.code]
+        assert Decimal(str(ws.cell(row, 3).value)) == books[township.code]
+    assert Decimal(str(ws[f"B{total_row}"].value)) == population[COUNTY]
+    assert Decimal(str(ws[f"C{total_row}"].value)) == books[COUNTY]
+    assert ws["B2"].value == "2026年第3季度"
+    # styles and merges kept
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:C1"]
+    assert ws["A1"].value == "青山县农村文化建设情况统计表"
+    assert (ws["A1"].font.name, ws["A1"].font.b, ws["A1"].font.sz) == ("黑体", True, 16)
+    assert ws["B5"].border.left.style == "thin" and ws["B5"].number_format == "#,##0"
+    assert ws.column_dimensions["A"].width == 18
+    note = book["说明"]
+    assert note["A2"].value == "区域" and "青山县" in note["B2"].value
+    assert note["A4"].value == "生成时间"
+    rows = {r[0]: r for r in note.iter_rows(min_row=8, values_only=True)}
+    assert rows[f"文化统计季报!B{total_row}"][3] == "150/150"
+    # the villages whose values went into the report see it, once per department, field and period
+    records = AccessRecord.objects.filter(kind="aggregated", department=culture_analyst.department, period="2026Q3")
+    assert records.filter(fields=["resident_population"]).count() == 150
+    run_again = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    run_report_job(run_again.pk)
+    assert records.filter(fields=["resident_population"]).count() == 150
+
+
+def _csv() -> bytes:
+    return "乡镇,常住人口\n青山镇,\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        (_csv(), "report.file"),  # a CSV
+        (b"PK\x03\x04 not really a zip", "report.file"),  # a renamed or damaged file
+        (b"\xd0\xcf\x11\xe0 old xls", "report.file"),
+    ],
+)
+def test_a_template_that_is_not_an_xlsx_is_refused_and_nothing_is_stored(demo, culture_analyst, content, rule):
+    with pytest.raises(Problems) as refused:
+        _upload(culture_analyst, content)
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("file", rule)]
+    assert "xlsx" in refused.value.problems[0].message_zh
+    assert not ReportTemplate.objects.exists()
+
+
+def test_a_template_with_no_cell_to_fill_is_refused(demo, culture_analyst):
+    book = Workbook()
+    book.active.merge_cells("A1:C1")
+    book.active["A1"] = "青山县统计表"  # a merged title
+    book.active["A2"], book.active["B2"] = 12, 13  # figures, no blank
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(Problems) as refused:
+        _upload(culture_analyst, out.getvalue())
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("file", "report.no_cells")]
+    assert not ReportTemplate.objects.exists()
+
+
+def test_settings_are_checked_with_the_file_and_nothing_is_half_saved(demo, culture_analyst):
+    with pytest.raises(Problems) as refused:
+        _upload(culture_analyst, legacy_report(["青山镇"]), name=" ", period_type="weekly", auto_coverage=0)
+    assert {(p.field, p.rule) for p in refused.value.problems} == {
+        ("name", "required"),
+        ("period_type", "choice.invalid"),
+        ("auto_coverage", "report.coverage"),
+    }
+    assert not ReportTemplate.objects.exists()
+
+
+def test_a_mapping_to_a_field_the_department_may_not_read_is_refused_by_name(demo, culture_analyst):
+    template = _upload(culture_analyst, legacy_report(["青山镇"]))
+    cell = template.cells.get(cell="B5")
+    before = (cell.kind, cell.field_id, cell.confirmed)
+    for key in ("field:dibao_people", "coverage:dibao_people", "field:no_such_field", "indicator:nothing"):
+        with pytest.raises(Problems) as refused:
+            map_cells(template=template, by=culture_analyst, mapping={cell.pk: (key, "")})
+        [problem] = refused.value.problems
+        assert (problem.field, problem.rule) == ("cells[B5]", "report.choice")
+        assert key.partition(":")[2] in problem.message_zh
+    outside = Area.objects.exclude(path__startswith=culture_analyst.department.jurisdiction.path).first()
+    if outside is None:  # the demo has one county: an area of another province, made for the test
+        outside = Area.objects.create(code="110000000000", name="北京市", level="province", path="/110000000000/")
+    with pytest.raises(Problems) as refused:
+        map_cells(template=template, by=culture_analyst, mapping={cell.pk: ("field:resident_population", outside.code)})
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("cells[B5]", "report.cell_area")]
+    cell.refresh_from_db()
+    assert (cell.kind, cell.field_id, cell.confirmed) == before
+
+
+def test_cells_nothing_covers_become_a_draft_data_request(demo, culture_analyst):
+    template = _upload(culture_analyst, legacy_report(["青山镇"], extra_column="低保人数（人）"))
+    template_cells = {c.cell: c for c in template.cells.all()}
+    # the department does not read 低保人数 (civil affairs' field): nothing suggested for it
+    assert template_cells["D5"].suggested == "" and template_cells["D5"].kind == CellKind.NONE
+    request = draft_request(template=template, by=culture_analyst)
+    assert request.status == "draft" and request.department == culture_analyst.department
+    assert [f.code for f in request.fields.all()] == ["dibao_people"]  # an existing field: asked for as it is
+    assert request.proposed == []
+
+
+def test_an_uncovered_label_with_no_field_is_proposed_as_a_new_field(demo, culture_analyst):
+    template = _upload(culture_analyst, legacy_report(["青山镇"], extra_column="非遗传承人数（人）"))
+    request = draft_request(template=template, by=culture_analyst)
+    [proposal] = request.proposed
+    assert (proposal["name_zh"], proposal["unit_of_measure"], proposal["type"]) == ("非遗传承人数", "人", "integer")
+    assert DataRequest.objects.count() == 1
+
+
+def _api_template(user) -> ReportTemplate:
+    townships = list(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code"))
+    template = _upload(user, legacy_report([t.name for t in townships]))
+    map_cells(
+        template=template,
+        by=user,
+        mapping={
+            c.pk: (c.choice, c.area.code if c.area else "") for c in template.cells.select_related("area", "field")
+        },
+    )
+    return template
+
+
+@pytest.fixture
+def worker(committed_demo):
+    """A real Celery worker on the real Redis broker, in threads of this process (as tests/deliveries' worker)."""
+    fixup = DjangoWorkerFixup(celery_app).install()
+    try:
+        with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        with connection.cursor() as cursor:  # end the worker threads' connections (the test DB is dropped later)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        signals.task_prerun.disconnect(fixup.on_task_prerun)
+        signals.task_postrun.disconnect(fixup.on_task_postrun)
+        signals.worker_process_init.disconnect(fixup.on_worker_process_init)
+        signals.beat_embedded_init.disconnect(fixup.close_database)
+
+
+def test_the_api_generates_a_report_through_the_worker_and_serves_it(worker):
+    analyst = User.objects.select_related("department__jurisdiction").get(username="culture")
+    template = _api_template(analyst)
+    client = token_client(analyst)
+    assert client.get("/api/v1/reports").json()["items"][0]["id"] == template.pk
+    response = client.post(
+        f"/api/v1/reports/{template.pk}/generate", {"period": "2026Q3", "area": COUNTY}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    url = response.json()["url"]
+    assert wait_for(lambda: client.get(url).json()["status"] == "done", timeout=60)
+    body = client.get(url).json()
+    assert body["percent"] == 100
+    download = client.get(body["download"])
+    assert download.status_code == 200
+    book = load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+    assert (
+        Decimal(str(book["文化统计季报"]["B5"].value))
+        == _by_hand("resident_population")[Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code").first().code]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"period": "2026Q3", "area": "110000000000"}, "area", "report.area"),
+        ({"period": "202607", "area": COUNTY}, "period", "period.type"),
+        ({"period": "Q3", "area": COUNTY}, "period", "period.format"),
+        ({"period": "2026Q3"}, "area", "required"),
+    ],
+)
+def test_bad_generation_input_is_named_by_field_and_rule(demo, culture_analyst, body, field, rule):
+    template = _api_template(culture_analyst)
+    response = token_client(culture_analyst).post(f"/api/v1/reports/{template.pk}/generate", body, format="json")
+    assert response.status_code == 400
+    assert (field, rule) in {(e["field"], e["code"]) for e in response.json()["errors"]}, response.json()
+    assert not ReportJob.objects.exists()
+
+
+def test_strangers_get_nothing(demo, culture_analyst, civil_analyst, village_cadre, client):
+    template = _api_template(culture_analyst)
+    job = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    run_report_job(job.pk)
+    for path in (
+        f"/api/v1/reports/{template.pk}/generate",
+        f"/api/v1/reports/jobs/{job.pk}",
+        f"/api/v1/reports/jobs/{job.pk}/download",
+    ):
+        method = "post" if path.endswith("generate") else "get"
+        other = getattr(token_client(civil_analyst), method)(path, {"period": "2026Q3", "area": COUNTY}, format="json")
+        assert other.status_code == 404, path
+        assert getattr(client, method)(path).status_code in (401, 403), path
+    assert token_client(civil_analyst).get("/api/v1/reports").json()["items"] == []
+    client.force_login(civil_analyst)
+    for page in (f"/department/reports/{template.pk}/", f"/department/reports/jobs/{job.pk}/download/"):
+        assert client.get(page).status_code == 404
+    client.force_login(village_cadre)
+    assert client.get(f"/department/reports/{template.pk}/").status_code == 404
+    assert client.get("/department/reports/").status_code == 404
+
+
+def test_the_upload_page_refuses_a_csv_and_names_why(demo, culture_analyst, client):
+    client.force_login(culture_analyst)
+    upload = io.BytesIO(_csv())
+    upload.name = "report.csv"
+    response = client.post(
+        "/department/reports/", {"name": "季报", "period_type": "quarterly", "level": "", "file": upload}
+    )
+    assert response.status_code == 400
+    assert "须为 Excel 工作簿" in response.content.decode()
+    assert not ReportTemplate.objects.exists()
+
+
+def test_the_report_is_generated_automatically_once_coverage_passes_the_level_once(demo, culture_analyst):
+    template = _api_template(culture_analyst)
+    template.auto_coverage = 90
+    template.save()
+    made = auto_generate(today=dt.date(2026, 10, 5))  # 2026Q3 just ended, fully reported
+    assert [(j.period, j.area.code, j.auto) for j in made] == [("2026Q3", COUNTY, True)]
+    assert auto_generate(today=dt.date(2026, 10, 6)) == []  # idempotent per template, period and area
+    assert ReportJob.objects.filter(auto=True).count() == 1
+
+
+def test_no_automatic_report_below_the_level(demo, culture_analyst):
+    template = _api_template(culture_analyst)
+    template.auto_coverage = 100
+    template.save()
+    county = Area.objects.get(code=COUNTY)
+    field = template.cells.exclude(field=None).first().field
+    [q4] = rollup(field, Period.parse("2026Q4"), county, "county")
+    assert q4.reported < q4.asked  # 2026Q4 is under way
+    made = auto_generate(today=dt.date(2026, 11, 5))
+    assert [j.period for j in made] == ["2026Q3"]  # complete; 2026Q4 below 100 %: not generated
+
+
+def test_an_indicator_cell_is_the_ratio_of_the_sums_and_suppressed_cells_say_so(
+    demo, culture_analyst, office_admin, village_cadre
+):
+    from reporting.services.indicators import define_indicator
+
+    define_indicator(
+        office=office_admin.office,
+        by=office_admin,
+        code="books_per_resident",
+        name_zh="人均藏书",
+        name_en="Books per resident",
+        formula="library_books / resident_population",
+        rollup="ratio_of_sums",
+        unit_of_measure="册/人",
+    )
+    book = Workbook()
+    ws = book.active
+    ws.title = "指标"
+    ws["A1"], ws["A2"] = "人均藏书（册/人）", "常住人口（人）"
+    out = io.BytesIO()
+    book.save(out)
+    template = _upload(culture_analyst, out.getvalue())
+    cells = {c.cell: c for c in template.cells.select_related("indicator", "field")}
+    assert cells["B1"].suggested == "indicator:books_per_resident"
+    map_cells(template=template, by=culture_analyst, mapping={c.pk: (c.choice, "") for c in cells.values()})
+    county = Area.objects.get(code=COUNTY)
+    file_village_basics(village_cadre)  # one village of 150 has filed 2026Q4
+    for period in ("2026Q3", "2026Q4"):
+        job = ReportJob.objects.create(template=template, department=template.department, period=period, area=county)
+        job = run_report_job(job.pk)
+        sheet = load_workbook(report_dir() / job.file)["指标"]
+        if period == "2026Q3":  # every village reported: Σ books / Σ residents, not a mean of ratios
+            books, residents = _by_hand("library_books")[COUNTY], _by_hand("resident_population")[COUNTY]
+            assert round(Decimal(str(sheet["B1"].value)), 6) == round(books / residents, 6)
+            assert Decimal(str(sheet["B2"].value)) == residents
+        else:  # 2026Q4 is under way: the county's figures are not published, and the report says so
+            assert sheet["B1"].value == sheet["B2"].value == "不公开"
+            assert "不公开" in sheet["B2"].comment.text
+
+
+def test_a_department_whose_subscription_ended_gets_empty_cells_with_the_reason(demo, culture_analyst):
+    from reporting.models import Subscription, SubscriptionStatus
+
+    template = _api_template(culture_analyst)
+    Subscription.objects.filter(department=culture_analyst.department).update(status=SubscriptionStatus.ENDED)
+    job = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    job = run_report_job(job.pk)
+    sheet = load_workbook(report_dir() / job.file)["文化统计季报"]
+    assert sheet["B5"].value is None and "无权" in sheet["B5"].comment.text
+    assert not AccessRecord.objects.filter(kind="aggregated").exists()
+
+
+def test_the_draft_request_button_opens_the_prefilled_request(demo, culture_analyst, client):
+    template = _upload(culture_analyst, legacy_report(["青山镇"], extra_column="非遗传承人数（人）"))
+    client.force_login(culture_analyst)
+    page = client.get(f"/department/reports/{template.pk}/").content.decode()
+    assert "非遗传承人数" in page and "生成用数申请草稿" in page
+    response = client.post(f"/department/reports/{template.pk}/draft-request/")
+    request = DataRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/department/requests/{request.pk}/edit/"
+
+
+def test_a_forged_mapping_on_the_page_is_refused_by_cell_and_nothing_is_stored(demo, culture_analyst, client):
+    template = _upload(culture_analyst, legacy_report(["青山镇"]))
+    b5, c5 = template.cells.get(cell="B5"), template.cells.get(cell="C5")
+    client.force_login(culture_analyst)
+    response = client.post(
+        f"/department/reports/{template.pk}/",
+        {f"cell-{b5.pk}": "field:resident_population", f"cell-{c5.pk}": "field:dibao_people", f"area-{c5.pk}": ""},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "单元格 C5 不能填“dibao_people”" in page and "cell C5 cannot be filled" in page
+    assert not template.cells.filter(confirmed=True).exists()
+    response = client.post(f"/department/reports/{template.pk}/generate/", {"period": "2026Q3", "area": "999999999999"})
+    assert response.status_code == 400 and "不是您辖区内的区域" in response.content.decode()
+    assert not ReportJob.objects.exists()
