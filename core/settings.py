@@ -225,6 +225,11 @@ SPECTACULAR_SETTINGS = {
             "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
         }
     },
+    # several answers have a `status`, each with its own choices: each set gets its own name in the schema
+    "ENUM_NAME_OVERRIDES": {
+        "DisputeStatusEnum": ["open", "corrected", "stands"],
+        "JobStatusEnum": ["queued", "running", "done", "failed"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "reporting.api.schemas.add_common_errors",
