@@ -240,17 +240,25 @@ def _api_template(user) -> ReportTemplate:
 
 @pytest.fixture
 def worker(committed_demo):
-    """A real Celery worker on the real Redis broker, in threads of this process (as tests/deliveries' worker)."""
+    """A real Celery worker on the real Redis broker, in threads of this process (as tests/deliveries' worker).
+    Its threads keep their connections (as a worker process does until it exits): those, and only those (the live
+    server's thread of an e2e test keeps its own), are ended afterwards."""
+    pids: set[int] = set()
+
+    def remember(**_kwargs) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(cursor.fetchone()[0])
+
     fixup = DjangoWorkerFixup(celery_app).install()
+    signals.task_postrun.connect(remember, weak=False)
     try:
         with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
-        with connection.cursor() as cursor:  # end the worker threads' connections (the test DB is dropped later)
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        signals.task_postrun.disconnect(remember)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", [sorted(pids)])
         signals.task_prerun.disconnect(fixup.on_task_prerun)
         signals.task_postrun.disconnect(fixup.on_task_postrun)
         signals.worker_process_init.disconnect(fixup.on_worker_process_init)
