@@ -272,6 +272,7 @@ def auto_generate(*, today: dt.date | None = None) -> list[ReportJob]:
                     record(
                         action="report.auto_requested",
                         target=job,
+                        rule="auto_reports",  # no person asked: the beat sweep did, by the template's level
                         template=template.pk,
                         period=job.period,
                         coverage=f"{reported}/{asked}",

@@ -539,7 +539,9 @@ def _stage(
                 is_date = code == checker.sheets[sheet_id].record_date_field
                 records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, value))
                 continue
-            lines.append(f"{seq}\t{_copy_text(r.row)}\t{unit_id}\t{sheet_id}\t{period}\t{start}\t{code}\t{value}\n")
+            lines.append(
+                f"{seq}\t{_copy_text(str(r.row))}\t{unit_id}\t{sheet_id}\t{period}\t{start}\t{code}\t{value}\n"
+            )
         with cursor.copy(_COPY_STAGE) as copy:
             copy.write("".join(lines))
         if records:

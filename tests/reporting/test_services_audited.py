@@ -241,6 +241,51 @@ def _answer_dispute(settings):
     return disputes.answer_dispute(dispute=open_dispute(_cadre()), by=_analyst("civil"), answer="以户籍登记为准")
 
 
+def _report_template():
+    from tests.rollups.test_report_templates import _api_template
+
+    return _api_template(_analyst("culture"))
+
+
+def _map_report():
+    from reporting.services import reports
+
+    template = _report_template()
+    cells = list(template.cells.select_related("area"))
+    return reports.map_cells(
+        template=template,
+        by=_analyst("culture"),
+        mapping={c.pk: (c.choice, c.area.code if c.area else "") for c in cells},
+    )
+
+
+def _request_report():
+    from core.models import Area
+    from reporting.services import reports
+
+    return reports.request_report(
+        template=_report_template(), by=_analyst("culture"), period="2026Q3", area=Area.objects.get(code="360799000000")
+    )
+
+
+def _auto_report():
+    from reporting.services import reports
+
+    template = _report_template()
+    template.auto_coverage = 90
+    template.save()
+    return reports.auto_generate(today=dt.date(2026, 10, 5))
+
+
+def _draft_report_request():
+    from reporting.services import reports
+    from tests.rollups.test_report_templates import _upload, legacy_report
+
+    analyst = _analyst("culture")
+    template = _upload(analyst, legacy_report(["青山镇"], extra_column="低保人数（人）"))
+    return reports.draft_request(template=template, by=analyst)
+
+
 C, D = "reporting.services.catalogue", "reporting.services.deliveries"
 R, S = "reporting.services.requests", "reporting.services.submissions"
 SCENARIOS: dict[tuple[str, str], Callable] = {
@@ -356,12 +401,18 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.disputes.answer_dispute", "dispute.answered"): _answer_dispute,
     ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
     ("reporting.services.supplies.start_supply_job", "supply.queued"): lambda settings: _supply_job(),
+    ("reporting.services.reports.upload_template", "report.uploaded"): lambda settings: _report_template(),
+    ("reporting.services.reports.map_cells", "report.mapped"): lambda settings: _map_report(),
+    ("reporting.services.reports.request_report", "report.requested"): lambda settings: _request_report(),
+    ("reporting.services.reports.auto_generate", "report.auto_requested"): lambda settings: _auto_report(),
+    ("reporting.services.reports.draft_request", "request.created"): lambda settings: _draft_report_request(),
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,
 }
 
 
+service_modules()  # every service module imported, whichever tests ran before: all their declarations are in AUDITED
 DECLARED = sorted((name, action) for name, actions in AUDITED.items() for action in actions)
 
 
