@@ -26,8 +26,9 @@ from rest_framework.request import Request
 from core.models import Area, AreaLevel, Department
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.web import Dhis2Error, Dhis2View
-from reporting.models import Field, Indicator, Status, window_holds
+from reporting.models import Field, Indicator, Status
 from reporting.reads import indicator_rollups, rollups
+from reporting.reads.charts import entitling_subscription
 from reporting.reads.data import entitlements
 from reporting.rejections import Problem, Problems
 
@@ -91,20 +92,7 @@ def parse_dimensions(params) -> Dimensions:
 def _entitled(department: Department, codes: set[str], area: Area, period: Period) -> int | None:
     """The subscription entitling the department to every field in `codes` in `area` for `period` (the lowest
     id of those found), or None."""
-    granted = entitlements(department)
-    chosen = []
-    for code in codes:
-        found = [
-            e.subscription
-            for e in granted
-            if e.field == code
-            and area.path.startswith(e.scope_path)
-            and window_holds(e.starts_on, e.expires_on, period.start)
-        ]
-        if not found:
-            return None
-        chosen.append(min(found))
-    return min(chosen) if chosen else None
+    return entitling_subscription(entitlements(department), codes, area, period)
 
 
 def _shown(value: Decimal) -> str:

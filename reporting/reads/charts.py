@@ -93,7 +93,9 @@ def _walk(tree: dict[str, Any]):
     return walk(tree)
 
 
-def _subscription(granted: list[Entitlement], codes: set[str], area: Area, period: Period) -> int | None:
+def entitling_subscription(granted: list[Entitlement], codes: set[str], area: Area, period: Period) -> int | None:
+    """The subscription among `granted` entitling its department to every field in `codes` in `area` for
+    `period` (the lowest id of those found), or None."""
     chosen = []
     for code in codes:
         found = [
@@ -166,7 +168,7 @@ def chart_series(
     trend: list[Point] = []
     subscriptions: dict[str, int] = {}
     for p in axis:
-        subscription = _subscription(granted, codes, area, p)
+        subscription = entitling_subscription(granted, codes, area, p)
         if subscription is None:
             trend.append(Point(str(p), area.code, area.name, None, 0, 0, False, entitled=False))
             continue
