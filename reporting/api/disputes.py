@@ -15,7 +15,7 @@ from reporting.access import access_dispute, access_disputes
 from reporting.api.error_handlers import problem_response
 from reporting.api.inputs import DisputeAnswerIn, DisputesQuery
 from reporting.api.schemas import ErrorOut
-from reporting.models import Dispute
+from reporting.models import Dispute, DisputeStatus
 from reporting.params import whole_number
 from reporting.rejections import Problem
 from reporting.services.disputes import answer_dispute
@@ -47,7 +47,7 @@ DisputeOut = inline_serializer(
     "Dispute",
     {
         "id": serializers.CharField(),
-        "status": serializers.ChoiceField(["open", "corrected", "stands"]),
+        "status": serializers.ChoiceField([s.value for s in DisputeStatus]),
         "unit": serializers.DictField(),
         "field": serializers.CharField(),
         "sheet": serializers.CharField(),

@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from reporting.catalogue.periods import Period
 from reporting.delivery.feed import CURSOR
+from reporting.models import DisputeStatus
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems, storable
 
@@ -258,7 +259,7 @@ class EndpointActiveIn(Input):
 
 
 class DisputesQuery(Input):
-    status = Choice(["open", "corrected", "stands"], required=False, help_text="open, corrected or stands")
+    status = Choice([s.value for s in DisputeStatus], required=False, help_text="open, corrected, stands or withdrawn")
     field = Text(required=False, help_text="a field's code")
     after = WholeNumber(required=False, min_value=0, max_value=10**18 - 1, rule="feed.cursor", default=0)
     limit = WholeNumber(

@@ -13,6 +13,7 @@ class DisputeStatus(models.TextChoices):
     OPEN = "open", _("Awaiting the source")
     CORRECTED = "corrected", _("Register corrected")
     STANDS = "stands", _("Register value stands")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the unit")
 
 
 class Dispute(models.Model):
@@ -21,7 +22,8 @@ class Dispute(models.Model):
     Raised by the unit's filing (the version that disputes) and answered once by the source department: it
     corrects its register (a new supply version, which reaches the unit and every subscriber) or says why its
     value stands. No deadline, reminder, counter or read receipt is kept on either side (design invariant 5).
-    A later filing that disputes the same value again, while the dispute is open, updates it in place.
+    A later filing that disputes the same value again, while the dispute is open, updates it in place; a later
+    filing that confirms the register value withdraws it (the unit agreed after all: nothing is left to answer).
     """
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="disputes")

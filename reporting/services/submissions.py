@@ -211,7 +211,10 @@ def _new_version(
 
 def _open_disputes(table: OneTable, version: SubmissionVersion, by: User) -> list[Dispute]:
     """Open a dispute for each register value this version disputes, or update the one still open on that supply
-    and field (a later filing disputing it again): the source answers the unit's latest value and reason."""
+    and field (a later filing disputing it again): the source answers the unit's latest value and reason. A
+    dispute still open on a value this version confirms is withdrawn: the unit agrees with the register now."""
+    if version.confirmed:
+        _withdraw_disputes(version, by)
     if not version.disputed:
         return []
     entries = table.by_code()
@@ -249,6 +252,16 @@ def _open_disputes(table: OneTable, version: SubmissionVersion, by: User) -> lis
         opened.append(dispute)
     announce_disputes(opened)  # the source is told (again) of the unit's latest value and reason
     return opened
+
+
+def _withdraw_disputes(version: SubmissionVersion, by: User) -> None:
+    withdrawn = Dispute.objects.select_for_update().filter(
+        submission_id=version.submission_id, field__code__in=version.confirmed, status=DisputeStatus.OPEN
+    )
+    for dispute in withdrawn.select_related("field"):
+        dispute.status, dispute.answered_at = DisputeStatus.WITHDRAWN, timezone.now()
+        dispute.save(update_fields=["status", "answered_at"])
+        record(action="dispute.withdrawn", target=dispute, actor=by, field=dispute.field.code, version=version.number)
 
 
 @audited("draft.saved")

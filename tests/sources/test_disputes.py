@@ -12,9 +12,10 @@ import time_machine
 from core.models import Department, User
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, Dispute, DisputeStatus, Field, Sheet, Submission, SubmissionVersion
+from reporting.rejections import Problem
 from reporting.services import disputes
 from reporting.services.disputes import answer_dispute
-from reporting.services.submissions import submit_sheet
+from reporting.services.submissions import correct_submission, submit_sheet
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
 from tests.receiver import Receiver
@@ -387,3 +388,40 @@ def test_an_odd_answer_form_is_refused_cleanly_and_stores_nothing(dispute, clien
     dispute.refresh_from_db()
     assert dispute.is_open and dispute.answer == ""
     assert Submission.objects.supplies().get(pk=dispute.supply_id).current_version == 1
+
+
+def test_a_later_filing_that_confirms_the_register_value_withdraws_the_dispute(dispute, village_cadre, civil_api):
+    # given an open dispute: the register says 400, the village said 420
+    # when the village corrects its filing back to the register's 400, with no dispute
+    version = correct_submission(
+        submission=dispute.submission,
+        raw={**VILLAGE_BASICS_Q4, FIELD: "400"},
+        not_applicable={},
+        reason="核对后与民政数据一致",
+        by=village_cadre,
+        expected_version=1,
+    )
+    # then the value is confirmed and the dispute withdrawn: the source has nothing left to answer
+    assert FIELD in version.confirmed and version.disputed == {}
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.WITHDRAWN and not dispute.is_open and dispute.answered_at
+    assert civil_api.get("/api/v1/department/disputes", {"status": "open"}).json()["disputes"] == []
+    (item,) = civil_api.get("/api/v1/department/disputes", {"status": "withdrawn"}).json()["disputes"]
+    assert item["id"] == dispute.public_id and item["status"] == "withdrawn"
+    with pytest.raises(Problem) as refused:
+        answer_dispute(dispute=dispute, by=User.objects.get(username="civil"), answer="以户籍登记为准")
+    assert refused.value.rule == "dispute.answered"
+
+
+def test_the_unit_reads_that_it_withdrew_its_dispute(dispute, village_cadre, client):
+    correct_submission(
+        submission=dispute.submission,
+        raw={**VILLAGE_BASICS_Q4, FIELD: "400"},
+        not_applicable={},
+        reason="核对后与民政数据一致",
+        by=village_cadre,
+        expected_version=1,
+    )
+    client.force_login(village_cadre)
+    data_use = client.get("/fill/data-use/").content.decode()
+    assert "本单位此后确认了部门数据，异议已撤回" in data_use and "部门维持原值" not in data_use
