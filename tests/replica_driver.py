@@ -20,7 +20,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 # pages name their static files as tests/conftest.py serves them: from the source folders, no collectstatic
-settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+_SOURCE_FOLDERS = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+settings.STORAGES = {**settings.STORAGES, "staticfiles": _SOURCE_FOLDERS}
 
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
@@ -99,11 +100,14 @@ def read() -> dict:
     series = json.loads(re.search(r'<script id="series" type="application/json">(.*?)</script>', chart.text).group(1))
     token = issue_token(user=culture, name="replica test")[1]
     dhis2 = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    values = dhis2.get("/dhis2/api/dataValueSets", {"dataSet": "village_basics", "period": PERIOD, "orgUnit": village.code})
+    values = dhis2.get(
+        "/dhis2/api/dataValueSets", {"dataSet": "village_basics", "period": PERIOD, "orgUnit": village.code}
+    )
     analytics = dhis2.get(
         "/dhis2/api/40/analytics.json", {"dimension": [f"dx:{FIELD}", f"pe:{PERIOD}", f"ou:{township.code}"]}
     )
-    job = request_export(department=culture.department, by=culture, format="csv", params={**filters, "fields": [FIELD], "area": None})
+    params = {**filters, "fields": [FIELD], "area": None}
+    job = request_export(department=culture.department, by=culture, format="csv", params=params)
     run_export(job.pk)  # as the export worker runs it
     exported = (export_dir() / f"export-{job.pk}.csv").read_bytes()
     query = Query(department=culture.department, sheet=Sheet.objects.get(code="village_basics"), fields=[FIELD],
