@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.replica.PrimaryForWrites",  # a request that may write reads its own writes
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.RejectUnstorableText",  # after auth: its refusal is a page like the others
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -111,6 +112,18 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # that cannot keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
 if env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=5, server_side_binding=True)
+# A streaming replica of the primary (optional): data pages, exports, charts, roll-ups and the DHIS2 face read
+# from it, everything else and every write (the access records of those reads too) goes to the primary
+# (core/replica.py). Without it there is no second alias at all, so every read is on the primary as before.
+if env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True)
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        DATABASES["replica"].setdefault("OPTIONS", {}).update(prepare_threshold=5, server_side_binding=True)
+    # tests make no database for it: it reads the test database (through its own connection, so only what a
+    # test has committed; run the suite without DATABASE_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"

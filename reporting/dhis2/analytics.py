@@ -24,6 +24,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.request import Request
 
 from core.models import Area, AreaLevel, Department
+from core.replica import on_replica
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.web import Dhis2Error, Dhis2View
 from reporting.models import Field, Indicator, Status
@@ -100,6 +101,7 @@ def _shown(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+@on_replica()  # the roll-ups on the replica; who may read them and the access records on the primary
 def read(department: Department, dims: Dimensions, display: str = "NAME") -> dict[str, Any]:
     fields = {f.code: f for f in Field.objects.filter(code__in=dims.dx).select_related("sheet", "rollup_of__sheet")}
     indicators = {i.code: i for i in Indicator.objects.filter(code__in=dims.dx, status=Status.ACTIVE)}

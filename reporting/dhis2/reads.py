@@ -15,6 +15,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, Department, Unit
+from core.replica import replica_stream
 from reporting.catalogue.periods import Period
 from reporting.dhis2.formats import OutValue
 from reporting.filing.onetable import build_one_table
@@ -131,7 +132,12 @@ def org_unit(area: Area) -> dict[str, Any]:
     return item
 
 
-def department_values(
+def department_values(department: Department, sheet: Sheet, fields: dict[str, Field], **kw: Any) -> Iterator[OutValue]:
+    """The department's entitled values of a sheet, read on the replica (their access records on the primary)."""
+    return replica_stream(lambda: _department_values(department, sheet, fields, **kw))
+
+
+def _department_values(
     department: Department,
     sheet: Sheet,
     fields: dict[str, Field],
@@ -190,7 +196,12 @@ def _kept(stream, periods: set[str] | None, unit_code: str | None):
             yield row
 
 
-def unit_values(
+def unit_values(unit: Unit, sheet: Sheet, fields: dict[str, Field], **kw: Any) -> Iterator[OutValue]:
+    """The unit's own filed values of a sheet (its filings, not the registers'), read on the replica."""
+    return replica_stream(lambda: _unit_values(unit, sheet, fields, **kw))
+
+
+def _unit_values(
     unit: Unit,
     sheet: Sheet,
     fields: dict[str, Field],

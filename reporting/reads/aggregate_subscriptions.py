@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, Department
+from core.replica import PRIMARY
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
 from reporting.models import Field, Indicator, Subscription, aggregate_kind_of, window_holds
@@ -24,8 +25,10 @@ from reporting.reads.rollups import basis_of
 
 
 def _candidates(department: Department, area: Area, period: Period) -> list[Subscription]:
+    # always the primary's answer (as `reads.data.entitlements`): the replica may lag behind an ended subscription
     found = (
-        Subscription.objects.entitling(timezone.localdate())
+        Subscription.objects.using(PRIMARY)
+        .entitling(timezone.localdate())
         .filter(department=department)
         .select_related("scope")
         .prefetch_related("fields", "indicators")

@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from core.replica import on_replica, reader
 from reporting.catalogue.expressions import walk
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
@@ -140,7 +141,7 @@ def _point(a, period: Period, entitled: bool = True) -> Point:
 
 def _first_period(fields: list[Field], last: Period) -> Period:
     """The earliest period any unit filed a sheet of these fields (at most MAX_PERIODS before `last`)."""
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(
             "SELECT min(period_start) FROM reporting_submission WHERE sheet_id = ANY(%s) AND record_key IS NULL",
             [sorted({f.sheet_id for f in fields})],
@@ -150,6 +151,7 @@ def _first_period(fields: list[Field], last: Period) -> Period:
     return periods[-MAX_PERIODS:][0] if periods else last
 
 
+@on_replica()  # its access records still go to the primary (`_record`)
 def chart_series(
     department: Department,
     item: Field | Indicator,

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from core.replica import PRIMARY, reader
 from reporting.catalogue.periods import Period, period_range
 from reporting.filing.onetable import sheet_catalogue
 from reporting.filing.origins import Origin, origins
@@ -50,14 +51,18 @@ def active_subscriptions(department: Department, today: dt.date | None = None):
 
 
 def entitlements(department: Department, today: dt.date | None = None) -> list[Entitlement]:
-    rows = Subscription.fields.through.objects.filter(
-        subscription__in=active_subscriptions(department, today)
-    ).values_list(
-        "subscription_id",
-        "field__code",
-        "subscription__scope__path",
-        "subscription__starts_on",
-        "subscription__expires_on",
+    # who may read what is always the primary's answer: a subscription ended there stops every read at once,
+    # whatever the replica's lag (design invariant 3); only the values are read on the replica
+    rows = (
+        Subscription.fields.through.objects.using(PRIMARY)
+        .filter(subscription__in=active_subscriptions(department, today))
+        .values_list(
+            "subscription_id",
+            "field__code",
+            "subscription__scope__path",
+            "subscription__starts_on",
+            "subscription__expires_on",
+        )
     )
     return sorted({Entitlement(*row) for row in rows}, key=lambda e: (e.field, e.scope_path, e.subscription))
 
@@ -249,7 +254,7 @@ def count_rows(query: Query) -> int:
     sql, params, _allowed = _statement(query, count=True)
     if not sql:
         return 0
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
@@ -262,14 +267,14 @@ def rows(query: Query) -> Generator[Row]:
         return
     emitted = 0
     current: Row | None = None
-    if query.limit is not None and connection.in_atomic_block:
+    if query.limit is not None and reader().in_atomic_block:
         # A page fetches about twice its rows of however many match: plan the cursor for its first rows
         # (by default PostgreSQL plans for a tenth of the result), and do not JIT-compile it: for two years
         # of province data the estimate crossed the JIT thresholds, and compiling took longer than reading the
         # page (docs/benchmarks.md, fourth round: "data pages").
-        with connection.cursor() as cursor:
+        with reader().cursor() as cursor:
             cursor.execute("SELECT set_config('cursor_tuple_fraction', '0.001', true), set_config('jit', 'off', true)")
-    with connection.chunked_cursor() as cursor:
+    with reader().chunked_cursor() as cursor:
         cursor.execute(sql, params)
         # a page reads little more than its rows (PostgreSQL builds each row's JSON as it is fetched)
         size = CHUNK if query.limit is None else min(CHUNK, 2 * query.limit)

@@ -8,6 +8,7 @@ fetches the next rows while these are formatted.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import queue
@@ -17,10 +18,11 @@ from contextlib import closing
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from core.models import Area, Department
+from core.replica import on_replica, read_alias, reader, replica_stream
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.reads.accesslog import write_access_records
 from reporting.reads.data import Query, Row, count_rows, entitled_fields, rows
@@ -101,7 +103,8 @@ def read_page(query: Query) -> list[Row]:
     # Inside a transaction the cursor streams and is closed once the page is full. Outside one, Django
     # declares it WITH HOLD, and PostgreSQL computes the whole rest of the result when the statement commits
     # (a page of a department's two years took over a minute: docs/benchmarks.md, "department data reads").
-    with transaction.atomic():
+    # the rows on the replica (when one is set), their access records on the primary as they are read
+    with on_replica() as alias, transaction.atomic(using=alias):
         return list(recorded(query, rows(query)))
 
 
@@ -118,7 +121,7 @@ def read_ahead(query: Query) -> Iterator[Row]:
     # PostgreSQL computes the next rows while the caller formats these (docs/benchmarks.md, fourth round:
     # "exports read ahead"). In a transaction the cursor streams (outside one, Django declares it WITH HOLD
     # and PostgreSQL computes the whole result before the first row), and one snapshot serves the whole export.
-    if connection.in_atomic_block:
+    if reader().in_atomic_block:
         yield from rows(query)
         return
     ready: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
@@ -135,7 +138,7 @@ def read_ahead(query: Query) -> Iterator[Row]:
 
     def read() -> None:
         try:
-            with transaction.atomic(), closing(rows(query)) as stream:
+            with transaction.atomic(using=read_alias()), closing(rows(query)) as stream:
                 chunk: list[Row] = []
                 for row in stream:
                     chunk.append(row)
@@ -149,10 +152,13 @@ def read_ahead(query: Query) -> Iterator[Row]:
         except BaseException as error:  # raised again in the caller's thread
             hand_over(error)
         finally:
-            connection.close()  # this thread's own connection
+            connections.close_all()  # this thread's own connections
 
-    reader = threading.Thread(target=read, name=f"export-reader-{query.department.pk}", daemon=True)
-    reader.start()
+    # the thread reads where the caller reads (a new thread would start with no routing: the primary)
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(read,), name=f"export-reader-{query.department.pk}", daemon=True
+    )
+    thread.start()
     try:
         while (item := ready.get()) is not _END:
             if isinstance(item, BaseException):
@@ -160,7 +166,7 @@ def read_ahead(query: Query) -> Iterator[Row]:
             yield from item
     finally:
         stop.set()
-        reader.join()
+        thread.join()
 
 
 def _fixed(row: Row) -> list:
@@ -193,7 +199,11 @@ def _xlsx_cells(row: Row, fields: list[Field]) -> list:
 
 
 def csv_chunks(query: Query) -> Iterator[bytes]:
-    """The CSV, a chunk at a time (UTF-8 with BOM so spreadsheet programs read the Chinese)."""
+    """The CSV, a chunk at a time (UTF-8 with BOM so spreadsheet programs read the Chinese), read on the replica."""
+    return replica_stream(lambda: _csv_chunks(query))
+
+
+def _csv_chunks(query: Query) -> Iterator[bytes]:
     fields = columns(query)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -231,14 +241,16 @@ def run_export(job_id: int) -> ExportJob:
     if job.status != ExportStatus.QUEUED:
         return job
     query = query_from(job.department, job.params)
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows_total=count_rows(query))
     path = export_dir() / f"export-{job.pk}.{job.format}"
-    try:
-        writer = _write_xlsx if job.format == "xlsx" else _write_csv
-        writer(query, path, lambda done: ExportJob.objects.filter(pk=job.pk).update(rows_done=done))
-    except Exception as error:
-        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
-        raise
+    # the rows on the replica; the job's progress and the access records are writes: the primary
+    with on_replica():
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows_total=count_rows(query))
+        try:
+            writer = _write_xlsx if job.format == "xlsx" else _write_csv
+            writer(query, path, lambda done: ExportJob.objects.filter(pk=job.pk).update(rows_done=done))
+        except Exception as error:
+            ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
+            raise
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
     job.refresh_from_db()
     return job

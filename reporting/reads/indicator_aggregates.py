@@ -34,6 +34,7 @@ from typing import Any
 from django.db import connection
 
 from core.models import LEVEL_DEPTH, Area
+from core.replica import on_replica, reader
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Field, Indicator, IndicatorRollup
@@ -146,7 +147,7 @@ class _Unit:
 
 def _read_units(query: IndicatorQuery) -> list[_Unit]:
     asked = "".join(f" AND a.path LIKE ANY(%(scopes_{i})s)" for i in range(query.params["groups"]))
-    with connection.cursor() as cursor:
+    with on_replica(), reader().cursor() as cursor:
         cursor.execute(_UNITS_SQL.replace("{asked}", asked), query.params)
         rows = cursor.fetchall()
     ledger_fields = {f.code: f for f in Field.objects.filter(sheet__code__in=query.ledgers)} if query.ledgers else {}

@@ -35,6 +35,7 @@ from typing import Any
 from django.db import connection
 
 from core.models import LEVEL_DEPTH, Area
+from core.replica import on_replica, reader
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Field, Indicator, IndicatorRollup
@@ -333,7 +334,7 @@ def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal |
 
 def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
     """The prepared roll-up, by one statement; published areas get their value (or the reason it is empty)."""
-    with connection.cursor() as cursor:
+    with on_replica(), reader().cursor() as cursor:
         cursor.execute(query.sql, query.params)
         rows = cursor.fetchall()
     found = []

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel
+from core.replica import on_replica, reader
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Subscription
 from reporting.rejections import Problem, Problems
@@ -215,7 +216,7 @@ def rollup(field_: Field, period: Period, area: Area, level: str) -> list[Aggreg
 def run(query: RollupQuery) -> list[Aggregate]:
     """The prepared roll-up, by one statement."""
     aggregate = _AGGREGATE[Aggregation(query.basis.rolls_up)]
-    with connection.cursor() as cursor:
+    with on_replica(), reader().cursor() as cursor:
         cursor.execute(_current_sql(query.basis) + _ROLLUP_SQL.replace("{aggregate}", aggregate), query.params)
         rows = cursor.fetchall()
     return _publish(rows, query.params["depth"], query.params["unit_depth"], query.level, str(query.period))
