@@ -43,11 +43,6 @@ from reporting.reads.indicators import definitions_on
 from reporting.rejections import Problem, Problems
 
 
-@dataclass
-class IndicatorAggregate(rollups.Aggregate):
-    """An indicator's aggregate: a field's, whose `reason` says why a published area has no value."""
-
-
 class _Unsupported(Exception):
     pass
 
@@ -184,7 +179,9 @@ def _refuse(rule: str, **params: Any) -> Problems:
 def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> IndicatorQuery:
     """Check the input (Problems name each bad parameter) and compile the statement."""
     trees = definitions_on(period)
-    tree = trees.get(indicator.code, indicator.tree)
+    if indicator.code not in trees:  # retired before the period began (like a field no longer asked)
+        raise _refuse("aggregate.retired")
+    tree = trees[indicator.code]
     kind = indicator.rollup
     try:
         tree = expanded(tree, trees)
@@ -331,7 +328,7 @@ def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal |
         return expressions.shown(total / other), ""
 
 
-def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
+def run(query: IndicatorQuery) -> list[rollups.Aggregate]:
     """The prepared roll-up, by one statement; published areas get their value (or the reason it is empty)."""
     with connection.cursor() as cursor:
         cursor.execute(query.sql, query.params)
@@ -343,11 +340,12 @@ def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
         value, reason = (None, "")
         if aggregate.value is not None:
             value, reason = _value(query, list(aggregate.value))  # type: ignore[call-overload]  # the row's array
-        found.append(IndicatorAggregate(**{**aggregate.__dict__, "value": value, "reason": reason}))
+        aggregate.value, aggregate.reason = value, reason  # a published area without a value says why
+        found.append(aggregate)
     return found
 
 
-def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: str) -> list[IndicatorAggregate]:
+def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: str) -> list[rollups.Aggregate]:
     """The indicator for `period` in each area at `level` inside `area`, in area-code order, each with its coverage
     and suppressed as a field's roll-up is (`rollups`)."""
     return run(prepare(indicator, period, area, level))
@@ -379,7 +377,7 @@ ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' D
 
 
 def record_access(
-    *, department_id: int, subscription_id: int, query: IndicatorQuery, items: list[IndicatorAggregate]
+    *, department_id: int, subscription_id: int, query: IndicatorQuery, items: list[rollups.Aggregate]
 ) -> None:
     """Each unit whose value of a field of the indicator went into a published area gets one access record per
     department, period and the indicator's fields, however often it is read (ON CONFLICT DO NOTHING); one
