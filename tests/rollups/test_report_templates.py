@@ -448,7 +448,7 @@ def test_ratio_sum_and_mean_indicators_are_filled_by_the_one_engine_as_computed_
 ):
     from reporting.services.indicators import define_indicator
 
-    for code, formula, rollup in (
+    for code, formula, how in (
         ("books_per_resident", "library_books / resident_population", "ratio_of_sums"),
         ("books_and_squares", "library_books + culture_squares", "sum"),
         ("books_per_square", "library_books / culture_squares", "mean"),
@@ -461,7 +461,7 @@ def test_ratio_sum_and_mean_indicators_are_filled_by_the_one_engine_as_computed_
             name_zh=code,
             name_en=code,
             formula=formula,
-            rollup=rollup,
+            rollup=how,
             unit_of_measure="",
         )
     book = Workbook()
