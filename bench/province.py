@@ -182,7 +182,9 @@ def ensure(months: int, outbox: bool = False) -> Province:
         have = _history_months(province.sheet_id, len(province.village_unit_ids))
         if have != months:
             _drop_history(province.sheet_id)
-            _build_history(province, months)
+    if have != months:
+        _build_history(province, months)  # a transaction per month (below)
+    with transaction.atomic():
         if outbox and not _outbox_exists(province.sheet_id):
             _build_outbox(province, months)
     with connection.cursor() as cursor:
@@ -396,7 +398,9 @@ def _drop_history(sheet_id: int) -> None:
 
 
 def _build_history(province: Province, months: int) -> None:
-    """Every village's filing for each month of history, values drawn from the seed."""
+    """Every village's filing for each month of history, values drawn from the seed; stored in short transactions
+    (`MONTH_CHUNK`), so that a full run's load (minutes) holds no snapshot open that feeds elsewhere on the
+    server would wait behind."""
     from django.db import connection
 
     periods = history_periods(months)
@@ -408,41 +412,55 @@ def _build_history(province: Province, months: int) -> None:
             "ORDER BY a.code"
         )
         units = cursor.fetchall()
+    base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
+    for period in periods:  # in order, with one generator: the values are those of one pass over the months
+        _build_month(province, period, units, base, rng)
+
+
+MONTH_CHUNK = 2_000  # villages per transaction: a few seconds each, so no snapshot stays open for long
+
+
+def _build_month(province: Province, period, units: list, base: dict, rng: random.Random) -> None:
+    """One month's filings: the values drawn first (in the generator's order), then stored in short transactions."""
+    at = dt.datetime.combine(period.end, dt.time(9), tzinfo=dt.UTC)
+    documents = [json.dumps(values_for(rng, period.start, base[unit_id]), ensure_ascii=False) for unit_id, _ in units]
+    for first in range(0, len(units), MONTH_CHUNK):
+        chunk = list(zip(units[first : first + MONTH_CHUNK], documents[first : first + MONTH_CHUNK], strict=True))
+        _store_chunk(province, period, at, chunk)
+
+
+def _store_chunk(province: Province, period, at: dt.datetime, chunk: list) -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
         with cursor.copy(
             "COPY reporting_submission (unit_id, sheet_id, period, period_start, current_version,"
             " created_at, updated_at) FROM STDIN"
         ) as copy:
-            for period in periods:
-                filed = dt.datetime.combine(period.end, dt.time(9), tzinfo=dt.UTC)
-                for unit_id, _user in units:
-                    copy.write_row((unit_id, province.sheet_id, str(period), period.start, 1, filed, filed))
+            for (unit_id, _user), _document in chunk:
+                copy.write_row((unit_id, province.sheet_id, str(period), period.start, 1, at, at))
         cursor.execute(
-            "SELECT s.id, s.unit_id, s.period FROM reporting_submission s WHERE s.sheet_id = %s ORDER BY s.id",
-            [province.sheet_id],
+            "SELECT s.unit_id, s.id FROM reporting_submission s WHERE s.sheet_id = %s AND s.period = %s "
+            "AND s.unit_id = ANY(%s)",
+            [province.sheet_id, str(period), [unit_id for (unit_id, _user), _document in chunk]],
         )
-        submissions = cursor.fetchall()
-        cadre = dict(units)
-        by_period = {str(p): p for p in periods}
-        base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
+        submission = dict(cursor.fetchall())
         with cursor.copy(
             'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, reason,'
             " by_id, at, asked_count, typed_count, carried_count, na_count, department_count, refills_spared,"
             " confirmed, disputed, gaps, confirmed_count, disputed_count)"
             " FROM STDIN"
         ) as copy:
-            for sid, unit_id, period in submissions:
-                p = by_period[period]
-                values = values_for(rng, p.start, base[unit_id])
-                at = dt.datetime.combine(p.end, dt.time(9), tzinfo=dt.UTC)
+            for (unit_id, cadre), document in chunk:
                 copy.write_row(
                     (
-                        sid,
+                        submission[unit_id],
                         1,
-                        json.dumps(values, ensure_ascii=False),
+                        document,
                         "{}",
                         "{}",
                         "",
-                        cadre[unit_id],
+                        cadre,
                         at,
                         FIELDS,
                         FIELDS - STABLE,

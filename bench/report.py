@@ -15,6 +15,7 @@ section to docs/benchmarks.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -109,7 +110,12 @@ def main(quick: bool, months: int) -> dict:
         "max_s": max(runs),
         "records": recorded,
         "quick": quick,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def _mode(figures: dict) -> str:
+    return "quick mode: 2 months" if figures["quick"] else "full mode: 24 months"
 
 
 def render(figures: dict) -> str:
@@ -117,7 +123,7 @@ def render(figures: dict) -> str:
     return "\n".join(
         [
             "",
-            f"## Report templates (issue 20) — 2026-11-29{' (quick mode)' if figures['quick'] else ''}",
+            f"## Report templates (issue 20) — {figures['date']} ({_mode(figures)})",
             "",
             f"A {figures['cells']}-cell report ({figures['mapped']} cells mapped by the suggestions: the county's "
             f"{figures['townships']} townships and their total × {len(figures['fields'])} fields, the period and "

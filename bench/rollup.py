@@ -15,6 +15,7 @@ it appends a dated section to docs/benchmarks.md. `python3 dev.py bench` runs it
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import statistics
@@ -100,7 +101,12 @@ def main(quick: bool, months: int) -> dict:
         "same_as_sql": same,
         "records": recorded,
         "quick": quick,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def _mode(figures: dict) -> str:
+    return "quick mode: 2 months" if figures["quick"] else "full mode: 24 months"
 
 
 def render(figures: dict) -> str:
@@ -108,7 +114,7 @@ def render(figures: dict) -> str:
     return "\n".join(
         [
             "",
-            f"## Roll-ups (issue 20) — 2026-11-29{' (quick mode)' if figures['quick'] else ''}",
+            f"## Roll-ups (issue 20) — {figures['date']} ({_mode(figures)})",
             "",
             f"One field (`{figures['field']}`, {figures['period']}) rolled up to all {figures['townships']} "
             "townships of the province (20,000 villages), `GET /api/v1/aggregates` end to end (token, "

@@ -16,7 +16,7 @@ from reporting.api.inputs import AggregatesQuery
 from reporting.api.schemas import ErrorOut
 from reporting.catalogue.periods import Period
 from reporting.models import Field, Indicator
-from reporting.reads import indicator_aggregates, rollups
+from reporting.reads import indicator_rollups, rollups
 from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement
 from reporting.rejections import Problem, Problems
 
@@ -118,10 +118,10 @@ class AggregatesView(APIView):
         assert area is not None and subscription is not None
         period = Period.parse(params["period"])
         if indicator is not None:
-            prepared = indicator_aggregates.prepare(indicator, period, area, level)
-            items, used = indicator_aggregates.run(prepared)
-            indicator_aggregates.record_access(
-                department_id=department.pk, subscription_id=subscription, query=prepared, used=used
+            prepared = indicator_rollups.prepare(indicator, period, area, level)
+            items = indicator_rollups.run(prepared)
+            indicator_rollups.record_access(
+                department_id=department.pk, subscription_id=subscription, query=prepared, items=items
             )
         else:
             assert field is not None

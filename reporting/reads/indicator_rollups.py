@@ -32,21 +32,14 @@ from dataclasses import dataclass
 from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 from typing import Any
 
-from django.db import connection
-
 from core.models import LEVEL_DEPTH, Area
 from core.replica import on_replica, reader
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.models import AccessKind, Field, Indicator, IndicatorRollup
+from reporting.models import Field, Indicator, IndicatorRollup
 from reporting.reads import rollups
 from reporting.reads.indicators import definitions_on
 from reporting.rejections import Problem, Problems
-
-
-@dataclass
-class IndicatorAggregate(rollups.Aggregate):
-    """An indicator's aggregate: a field's, whose `reason` says why a published area has no value."""
 
 
 class _Unsupported(Exception):
@@ -151,6 +144,7 @@ WITH asked AS MATERIALIZED (
   CROSS JOIN LATERAL jsonb_to_record(v."values") AS r ({record})
   WHERE s.sheet_id = ANY(%(sheets)s) AND s.period = %(period)s AND s.record_key IS NULL
     AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s))
+    AND s.unit_id IN (SELECT unit_id FROM asked)  -- a county's read does not unpack the province's values
 ), picked AS MATERIALIZED (
   SELECT asked.unit_id, asked.code, asked.path, {picked}
   FROM asked {joins}
@@ -185,7 +179,9 @@ def _refuse(rule: str, **params: Any) -> Problems:
 def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> IndicatorQuery:
     """Check the input (Problems name each bad parameter) and compile the statement."""
     trees = definitions_on(period)
-    tree = trees.get(indicator.code, indicator.tree)
+    if indicator.code not in trees:  # retired before the period began (like a field no longer asked)
+        raise _refuse("aggregate.retired")
+    tree = trees[indicator.code]
     kind = indicator.rollup
     try:
         tree = expanded(tree, trees)
@@ -332,7 +328,7 @@ def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal |
         return expressions.shown(total / other), ""
 
 
-def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
+def run(query: IndicatorQuery) -> list[rollups.Aggregate]:
     """The prepared roll-up, by one statement; published areas get their value (or the reason it is empty)."""
     with on_replica(), reader().cursor() as cursor:
         cursor.execute(query.sql, query.params)
@@ -344,60 +340,27 @@ def run(query: IndicatorQuery) -> list[IndicatorAggregate]:
         value, reason = (None, "")
         if aggregate.value is not None:
             value, reason = _value(query, list(aggregate.value))  # type: ignore[call-overload]  # the row's array
-        found.append(IndicatorAggregate(**{**aggregate.__dict__, "value": value, "reason": reason}))
+        aggregate.value, aggregate.reason = value, reason  # a published area without a value says why
+        found.append(aggregate)
     return found
 
 
-def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: str) -> list[IndicatorAggregate]:
+def indicator_rollup(indicator: Indicator, period: Period, area: Area, level: str) -> list[rollups.Aggregate]:
     """The indicator for `period` in each area at `level` inside `area`, in area-code order, each with its coverage
     and suppressed as a field's roll-up is (`rollups`)."""
     return run(prepare(indicator, period, area, level))
 
 
-# The units of the published areas whose current value of a field of the indicator went into them: one record per
-# unit naming the indicator's fields (so once per department, fields and period, by `one_aggregate_access`). A
-# published area is complete (every asked unit answered), so these are its units' filings that did not answer
-# "not applicable" to every field; read off the versions' small `not_applicable` objects, not their values.
-_RECORD_SQL = """
-INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
-                                    kind, at)
-SELECT DISTINCT s.unit_id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '',
-       %(fields)s::varchar[], %(kind)s, now()
-FROM reporting_submission s
-JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-JOIN core_unit u ON u.id = s.unit_id JOIN core_area a ON a.id = u.area_id
-JOIN unnest(%(published)s::text[]) published (code) ON published.code = split_part(a.path, '/', %(depth)s + 1)
-WHERE s.sheet_id = ANY(%(sheets)s) AND s.period = %(period)s::text AND s.record_key IS NULL
-  AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s)) AND a.level = %(unit_level)s
-  AND a.path LIKE %(within)s AND NOT (v.not_applicable ?& %(fields)s::text[])
-  -- recorded already (every later read): skipped by an anti-join, cheaper than a refused speculative insert
-  AND NOT EXISTS (SELECT 1 FROM reporting_accessrecord r WHERE r.department_id = %(department)s
-                  AND r.unit_id = s.unit_id AND r.period = %(period)s::text AND r.fields = %(fields)s::varchar[]
-                  AND r.kind = 'aggregated')
-ORDER BY s.unit_id
-ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
-"""
-
-
 def record_access(
-    *, department_id: int, subscription_id: int, query: IndicatorQuery, items: list[IndicatorAggregate]
+    *, department_id: int, subscription_id: int, query: IndicatorQuery, items: list[rollups.Aggregate]
 ) -> None:
-    """Each unit whose value of a field of the indicator went into a published area gets one access record per
-    department, period and the indicator's fields, however often it is read (ON CONFLICT DO NOTHING); one
-    statement, run even when nothing was published."""
-    params = {
-        "department": department_id,
-        "subscription": subscription_id,
-        "record_sheet": query.fields[0].sheet_id,
-        "period": str(query.period),
-        "fields": sorted(f.code for f in query.fields),
-        "kind": AccessKind.AGGREGATED.value,
-        "published": sorted(a.area for a in items if a.value is not None and not a.suppressed),
-        "depth": query.params["depth"],
-        "sheets": query.params["sheets"],
-        "sources": query.params["sources"],
-        "unit_level": query.params["unit_level"],
-        "within": query.params["within"],
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL, params)
+    """Each unit whose values went into a published area (both parts of a ratio, every value of an area formula)
+    gets one access record per department, period and the indicator's fields (`rollups.record_used`)."""
+    rollups.record_used(
+        department_id=department_id,
+        subscription_id=subscription_id,
+        sheet_id=query.fields[0].sheet_id,
+        period=str(query.period),
+        fields=sorted(f.code for f in query.fields),
+        items=items,
+    )

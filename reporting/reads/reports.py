@@ -17,7 +17,6 @@ of measure in the label's brackets is the entry's, among numeric entries only (a
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import io
 import re
@@ -47,14 +46,13 @@ from reporting.models import (
     ExportStatus,
     Field,
     Indicator,
-    IndicatorRollup,
     ReportCell,
     ReportJob,
     ReportTemplate,
     Status,
-    window_holds,
 )
-from reporting.reads import rollups
+from reporting.reads import indicator_rollups, rollups
+from reporting.reads.charts import entitling_subscription
 from reporting.reads.data import Entitlement, entitlements
 from reporting.rejections import Problem, Problems
 
@@ -317,36 +315,44 @@ class NotEntitled(Exception):
 
 @dataclass
 class _Rollups:
-    """The roll-ups a report needs, each field, level and aggregation read once (one statement each), for a
-    department entitled to them now (a subscription on the field whose scope contains the area and whose window
-    holds the period's first day); kept to record the reads afterwards."""
+    """The roll-ups a report needs, each field (or indicator), level and aggregation read once (one statement
+    each), for a department entitled to them now (`charts.entitling_subscription`: a subscription on every field
+    read whose scope contains the area and whose window holds the period's first day); kept to record the reads
+    afterwards."""
 
     department: Department
     period: Period
     area: Area
     cache: dict[tuple[str, str, str], dict[str, rollups.Aggregate]] = field(default_factory=dict)
-    done: list[tuple[int, rollups.RollupQuery, list[rollups.Aggregate]]] = field(default_factory=list)
+    done: list[tuple[int, rollups.RollupQuery | indicator_rollups.IndicatorQuery, list]] = field(default_factory=list)
     entitled: list[Entitlement] | None = None
 
-    def subscription(self, field_: Field) -> int | None:
+    def subscription(self, codes: set[str]) -> int | None:
         if self.entitled is None:
             self.entitled = entitlements(self.department)
-        return _entitling(self.entitled, field_, self.area, self.period)
+        return entitling_subscription(self.entitled, codes, self.area, self.period)
 
-    def get(self, field_: Field, level: str, how: str | None = None) -> dict[str, rollups.Aggregate]:
-        key = (field_.code, level, how or "")
+    def get(self, field_: Field, level: str) -> dict[str, rollups.Aggregate]:
+        key = (field_.code, level, "")
         if key not in self.cache:
-            subscription = self.subscription(field_)
+            subscription = self.subscription({field_.code})
             if subscription is None:
                 raise NotEntitled
-            rolled = copy.copy(field_)  # Django copies its cache of relations too: the caller's is untouched
-            if how and rolled.rollup_of_id and rolled.rollup_of is not None:
-                rolled.rollup_of = copy.copy(rolled.rollup_of)
-                rolled.rollup_of.aggregation = how
-            elif how:  # an indicator's sums: the field's values summed whatever its own aggregation
-                rolled.aggregation = how
-            query = rollups.prepare(rolled, self.period, self.area, level)
+            query = rollups.prepare(field_, self.period, self.area, level)
             items = rollups.run(query)
+            self.done.append((subscription, query, items))
+            self.cache[key] = {a.area: a for a in items}
+        return self.cache[key]
+
+    def indicator(self, indicator: Indicator, level: str) -> dict[str, rollups.Aggregate]:
+        """The indicator at `level` inside the report's area, by the one indicator engine (`indicator_rollups`)."""
+        key = ("indicator:" + indicator.code, level, "")
+        if key not in self.cache:
+            query = indicator_rollups.prepare(indicator, self.period, self.area, level)
+            subscription = self.subscription({f.code for f in query.fields})
+            if subscription is None:
+                raise NotEntitled
+            items = indicator_rollups.run(query)
             self.done.append((subscription, query, items))
             self.cache[key] = {a.area: a for a in items}
         return self.cache[key]
@@ -355,9 +361,14 @@ class _Rollups:
         """The units whose values went into the report's published figures see it on their data-use page, once
         per department, field and period (the aggregates API's rule and statement, one per roll-up read)."""
         for subscription, query, items in self.done:
-            rollups.record_aggregate_access(
-                department_id=self.department.pk, subscription_id=subscription, query=query, items=items
-            )
+            if isinstance(query, indicator_rollups.IndicatorQuery):
+                indicator_rollups.record_access(
+                    department_id=self.department.pk, subscription_id=subscription, query=query, items=items
+                )
+            else:
+                rollups.record_aggregate_access(
+                    department_id=self.department.pk, subscription_id=subscription, query=query, items=items
+                )
 
 
 def _of(aggregate: rollups.Aggregate | None) -> Figure:
@@ -366,14 +377,16 @@ def _of(aggregate: rollups.Aggregate | None) -> Figure:
     figure = Figure(aggregate.value, aggregate.reported, aggregate.asked, aggregate.suppressed)
     if aggregate.suppressed:
         figure.reason = "未全部报送或报送单位不足，按规则不公开"
+    elif aggregate.value is None and aggregate.reason:  # a published indicator that cannot be computed
+        figure.reason = {"division_by_zero": "分母为零"}.get(aggregate.reason, f"无法计算（{aggregate.reason}）")
     elif aggregate.value is None:
         figure.reason = "无单位报送" if aggregate.asked else "无单位被要求填报"
     return figure
 
 
-def _field_figure(rolled: _Rollups, field_: Field, target: Area, how: str | None = None) -> Figure:
+def _field_figure(rolled: _Rollups, field_: Field, target: Area) -> Figure:
     try:
-        found = rolled.get(field_, target.level, how)
+        found = rolled.get(field_, target.level)
     except NotEntitled:
         return Figure(reason="无权查询该字段在此区域、此报告期的汇总")
     except Problems:
@@ -382,45 +395,15 @@ def _field_figure(rolled: _Rollups, field_: Field, target: Area, how: str | None
 
 
 def _indicator_figure(rolled: _Rollups, indicator: Indicator, target: Area) -> Figure:
-    """An indicator over the area's roll-ups: `ratio_of_sums` (Σ numerator / Σ denominator, each rolled up and
-    suppressed as a field is), `area` (its tree over the area's aggregates). Suppressed when any part is."""
-    tree = indicator.tree
-    fields = {f.code: f for f in Field.objects.filter(code__in=indicator_fields(tree)).select_related("sheet")}
-    parts: dict[str, Figure] = {}
-    if indicator.rollup == IndicatorRollup.RATIO_OF_SUMS:
-        args = tree.get("args") or []
-        if len(args) != 2 or any(a.get("op") != "field" or a.get("code") not in fields for a in args):
-            return Figure(reason="此指标的分子、分母须为字段")
-        numerator, denominator = (_field_figure(rolled, fields[a["code"]], target, "sum") for a in args)
-        parts = {"numerator": numerator, "denominator": denominator}
-        values = {"n": numerator.value, "d": denominator.value}
-        result = expressions.evaluate(
-            {"op": "/", "args": [{"op": "field", "code": "n"}, {"op": "field", "code": "d"}]}, values
-        )
-    elif indicator.rollup == IndicatorRollup.AREA:
-        aggregates: dict[str, Any] = {}
-        for key in sorted(expressions.aggregate_keys(tree)):
-            op, _, code = key.partition(":")
-            if op == "count_units":
-                some = next(iter(fields.values()), None)
-                if some is None:
-                    return Figure(reason="指标未引用字段")
-                figure = _field_figure(rolled, some, target, "sum")
-                aggregates[key] = figure.asked if figure.asked == figure.reported else None
-            else:
-                figure = _field_figure(rolled, fields[code], target, "sum" if op == "sum_units" else "count_yes")
-                aggregates[key] = figure.value
-            parts[key] = figure
-        result = expressions.evaluate(tree, aggregates=aggregates)
-    else:
-        return Figure(reason="此类指标的汇总尚未支持")
-    first = next(iter(parts.values()))
-    figure = Figure(result.value, first.reported, first.asked, any(p.suppressed for p in parts.values()))
-    if figure.suppressed:
-        figure.value, figure.reason = None, "未全部报送或报送单位不足，按规则不公开"
-    elif result.value is None:
-        figure.reason = {"division_by_zero": "分母为零"}.get(result.reason or "", f"无法计算（{result.reason}）")
-    return figure
+    """An indicator of any roll-up kind (ratio of sums, sum, mean, area formula) from the one indicator engine,
+    suppressed as a field is; a published figure it cannot compute is empty with its reason."""
+    try:
+        found = rolled.indicator(indicator, target.level)
+    except NotEntitled:
+        return Figure(reason="无权查询该指标在此区域、此报告期的汇总")
+    except Problems:
+        return Figure(reason="该指标不能在此层级汇总")
+    return _of(found.get(target.code))
 
 
 def figures(
@@ -454,20 +437,6 @@ def figures(
                 figure = Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
             out[cell.pk] = figure
     return out, rolled
-
-
-def _entitling(entitled: list[Entitlement], field_: Field, area: Area, period: Period) -> int | None:
-    """The subscription entitling a department to `field_`'s aggregates in `area` for `period` (the lowest id):
-    on the field, its scope containing the area, its window holding the period's first day (as
-    `api.aggregates.entitling_subscription`)."""
-    found = [
-        e.subscription
-        for e in entitled
-        if e.field == field_.code
-        and area.path.startswith(e.scope_path)
-        and window_holds(e.starts_on, e.expires_on, period.start)
-    ]
-    return min(found) if found else None
 
 
 def _cell_value(figure: Figure) -> Any:

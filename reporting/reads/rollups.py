@@ -52,6 +52,7 @@ class Aggregate:
     suppressed: bool = False
     path: str = ""  # the area's path: access records are written for the units of published areas
     reason: str = ""  # a published indicator without a value: why (`division_by_zero`, `missing:<code>`)
+    units: list[int] = field(default_factory=list)  # the ids of the units whose value went in (access records)
 
 
 def basis_of(field_: Field) -> Field:
@@ -129,7 +130,8 @@ _ROLLUP_SQL = """
 , cells AS (
   SELECT depth, grp, parent, count(*) AS asked, count(num) AS reported,
          count(*) FILTER (WHERE num IS NOT NULL OR na) AS answered, {aggregate} AS value,
-         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE num IS NULL) END AS missing
+         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE num IS NULL) END AS missing,
+         CASE WHEN depth = %(depth)s THEN array_agg(unit_id) FILTER (WHERE num IS NOT NULL) END AS used
   FROM current, LATERAL (
     SELECT d AS depth, split_part(path, '/', d + 1) AS grp,
            CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
@@ -137,10 +139,10 @@ _ROLLUP_SQL = """
   ) levels
   GROUP BY depth, grp, parent
 )
-SELECT c.depth, c.grp, c.parent, c.asked, c.reported, c.answered, c.value, c.missing, ar.name, ar.path
+SELECT c.depth, c.grp, c.parent, c.asked, c.reported, c.answered, c.value, c.missing, ar.name, ar.path, c.used
 FROM cells c LEFT JOIN core_area ar ON ar.code = c.grp AND c.depth = %(depth)s
 UNION ALL
-SELECT %(depth)s, ar.code, '', 0, 0, 0, NULL, NULL, ar.name, ar.path FROM core_area ar
+SELECT %(depth)s, ar.code, '', 0, 0, 0, NULL, NULL, ar.name, ar.path, NULL FROM core_area ar
 WHERE ar.level = %(level)s AND ar.path LIKE %(within)s
   AND NOT EXISTS (SELECT 1 FROM cells c WHERE c.depth = %(depth)s AND c.grp = ar.code)
 """
@@ -248,7 +250,7 @@ def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period:
     for row in sorted(rows, key=lambda r: -r[0]):
         decide(row)
     found = []
-    for level_depth, code, _parent, asked, reported, _answered, value, missing, name, path in rows:
+    for level_depth, code, _parent, asked, reported, _answered, value, missing, name, path, used in rows:
         if level_depth != depth:
             continue
         shown = published.get((level_depth, code), False)
@@ -264,52 +266,61 @@ def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period:
                 not_reported=sorted(missing or []),
                 suppressed=not shown and reported > 0,
                 path=path or "",
+                units=sorted(used or []) if shown else [],
             )
         )
     return sorted(found, key=lambda a: a.area)
 
 
-# The units of the published areas that gave a value: a published area is complete (every asked unit answered),
-# so they are its asked units less those that answered "not applicable" with no supplied value; read off the
-# versions' small `not_applicable` objects, without a second pass over the values.
-_RECORD_SQL = """
+# The units whose value went into a published area (the statement's `used`, kept only for published cells), one
+# record each: those recorded already (every later read) are skipped by an anti-join, cheaper than a refused
+# speculative insert; ON CONFLICT covers two reads at once. The indicator engine records through it too.
+RECORD_SQL = """
 INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
                                     kind, at)
-SELECT u.id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '', %(fields)s, %(kind)s, now()
-FROM core_unit u JOIN core_area a ON a.id = u.area_id
-JOIN unnest(%(published)s::text[]) published (code) ON published.code = split_part(a.path, '/', %(depth)s + 1)
-WHERE a.level = %(unit_level)s AND a.path LIKE %(within)s AND a.path LIKE ANY(%(scopes)s)
-  AND (NOT EXISTS (
-         SELECT 1 FROM reporting_submission s
-         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
-           AND s.source_id IS NULL AND v.not_applicable ? %(field)s)
-       OR EXISTS (
-         SELECT 1 FROM reporting_submission s
-         JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-         WHERE s.unit_id = u.id AND s.sheet_id = %(sheet)s AND s.period = %(period)s::text AND s.record_key IS NULL
-           AND s.source_id = %(source)s AND v."values" ? %(field)s))
-ORDER BY u.id
+SELECT used.unit_id, %(department)s, %(subscription)s, %(record_sheet)s, %(period)s::text, '',
+       %(fields)s::varchar[], %(kind)s, now()
+FROM unnest(%(units)s::bigint[]) used (unit_id)
+WHERE NOT EXISTS (SELECT 1 FROM reporting_accessrecord r WHERE r.department_id = %(department)s
+                  AND r.unit_id = used.unit_id AND r.period = %(period)s::text AND r.fields = %(fields)s::varchar[]
+                  AND r.kind = 'aggregated')
+ORDER BY used.unit_id
 ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
 """
+
+
+def record_used(
+    *, department_id: int, subscription_id: int, sheet_id: int, period: str, fields: list[str], items: list[Aggregate]
+) -> None:
+    """One statement, run even when nothing was published (so a read's statements do not depend on what it
+    found): each unit whose value went into a published aggregate gets one access record per department, fields
+    and period, however often the department reads it."""
+    params: dict[str, Any] = {
+        "department": department_id,
+        "subscription": subscription_id,
+        "record_sheet": sheet_id,
+        "period": period,
+        "fields": fields,
+        "kind": AccessKind.AGGREGATED.value,
+        "units": sorted({unit for a in items if a.value is not None and not a.suppressed for unit in a.units}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(RECORD_SQL, params)
 
 
 def record_aggregate_access(
     *, department_id: int, subscription_id: int, query: RollupQuery, items: list[Aggregate]
 ) -> None:
-    """One statement: each unit whose value went into a published aggregate gets one access record per
-    department, field and period, however often the department reads it (ON CONFLICT DO NOTHING); run even
-    when nothing was published, so that a read's statements do not depend on what it found."""
-    params = query.params | {
-        "department": department_id,
-        "subscription": subscription_id,
-        "record_sheet": query.field.sheet_id,
-        "fields": [query.field.code],
-        "kind": AccessKind.AGGREGATED.value,
-        "published": sorted(a.area for a in items if a.value is not None and not a.suppressed),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL, params)
+    """Each unit whose value went into a published aggregate of the field: one access record per department,
+    field and period (`record_used`)."""
+    record_used(
+        department_id=department_id,
+        subscription_id=subscription_id,
+        sheet_id=query.field.sheet_id,
+        period=str(query.period),
+        fields=[query.field.code],
+        items=items,
+    )
 
 
 def levels_below(area: Area) -> list[str]:

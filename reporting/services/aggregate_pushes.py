@@ -42,7 +42,7 @@ from reporting.models import (
     Subscription,
     window_holds,
 )
-from reporting.reads import indicator_aggregates, rollups
+from reporting.reads import indicator_rollups, rollups
 from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement
 from reporting.rejections import Problems
 from reporting.services.deliveries import backoff, signing_secrets
@@ -129,13 +129,13 @@ def _check_subscription(subscription: Subscription, period: str | None, today: d
             if indicator_entitlement(department, indicator, scope, p, level) is None:
                 continue
             try:
-                prepared = indicator_aggregates.prepare(indicator, p, scope, level)
+                prepared = indicator_rollups.prepare(indicator, p, scope, level)
             except Problems:
                 continue
-            items, used = indicator_aggregates.run(prepared)
+            items = indicator_rollups.run(prepared)
             if _owed(subscription, indicator.code, p, items):
-                indicator_aggregates.record_access(
-                    department_id=department.pk, subscription_id=subscription.pk, query=prepared, used=used
+                indicator_rollups.record_access(
+                    department_id=department.pk, subscription_id=subscription.pk, query=prepared, items=items
                 )
                 written += 1
     return written

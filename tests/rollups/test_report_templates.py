@@ -441,3 +441,61 @@ def test_a_forged_mapping_on_the_page_is_refused_by_cell_and_nothing_is_stored(d
     response = client.post(f"/department/reports/{template.pk}/generate/", {"period": "2026Q3", "area": "999999999999"})
     assert response.status_code == 400 and "不是您辖区内的区域" in response.content.decode()
     assert not ReportJob.objects.exists()
+
+
+def test_ratio_sum_and_mean_indicators_are_filled_by_the_one_engine_as_computed_by_hand(
+    demo, culture_analyst, office_admin
+):
+    from reporting.services.indicators import define_indicator
+
+    for code, formula, how in (
+        ("books_per_resident", "library_books / resident_population", "ratio_of_sums"),
+        ("books_and_squares", "library_books + culture_squares", "sum"),
+        ("books_per_square", "library_books / culture_squares", "mean"),
+        ("books_per_nothing", "library_books / (culture_squares - culture_squares)", "ratio_of_sums"),
+    ):
+        define_indicator(
+            office=office_admin.office,
+            by=office_admin,
+            code=code,
+            name_zh=code,
+            name_en=code,
+            formula=formula,
+            rollup=how,
+            unit_of_measure="",
+        )
+    book = Workbook()
+    ws = book.active
+    ws.title = "指标"
+    ws["A1"], ws["A2"], ws["A3"], ws["A4"] = "人均藏书", "藏书与广场合计", "每个广场藏书", "无法计算的比率"
+    out = io.BytesIO()
+    book.save(out)
+    template = _upload(culture_analyst, out.getvalue())
+    keys = {"B1": "books_per_resident", "B2": "books_and_squares", "B3": "books_per_square", "B4": "books_per_nothing"}
+    mapping = {c.pk: (f"indicator:{keys[c.cell]}", "") for c in template.cells.all()}
+    map_cells(template=template, by=culture_analyst, mapping=mapping)
+    job = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    sheet = load_workbook(report_dir() / run_report_job(job.pk).file)["指标"]
+    villages = [
+        v.values
+        for v in SubmissionVersion.objects.filter(
+            submission__sheet__code="village_basics", submission__period="2026Q3", submission__source=None
+        ).select_related("submission")
+        if v.number == v.submission.current_version
+    ]
+    assert len(villages) == 150
+    books = [Decimal(v["library_books"]) for v in villages]
+    residents = [Decimal(v["resident_population"]) for v in villages]
+    squares = [Decimal(v["culture_squares"]) for v in villages]
+    ratio = sum(books) / sum(residents)  # a ratio of the sums, not a mean of the villages' ratios
+    total = sum(books) + sum(squares)
+    mean = sum(b / s for b, s in zip(books, squares, strict=True)) / len(villages)
+    assert abs(Decimal(str(sheet["B1"].value)) - ratio) < Decimal("0.000001")
+    assert Decimal(str(sheet["B2"].value)) == total
+    assert abs(Decimal(str(sheet["B3"].value)) - mean) < Decimal("0.000001")
+    assert sheet["B4"].value is None and "分母为零" in sheet["B4"].comment.text  # empty, with its reason
+    # each village whose values went in is recorded once for the indicators' fields, not once per cell
+    records = AccessRecord.objects.filter(department=culture_analyst.department, kind="aggregated")
+    assert records.filter(fields=["culture_squares", "library_books"]).count() == 150
