@@ -51,6 +51,7 @@ urlpatterns = [
     path("office/calendar/", office.calendar, name="office_calendar"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
+    path("office/indicators/<int:pk>/", indicators.history, name="office_indicator_history"),
     path("department/notices/", department.notices, name="department_notices"),
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),

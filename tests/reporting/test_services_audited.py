@@ -230,6 +230,13 @@ def _indicator():
     )
 
 
+def _retired_indicator():
+    indicator = _indicator()
+    indicators.retire_indicator(indicator=indicator, reason="不再使用", by=_office(), today=TODAY)
+    indicator.refresh_from_db()
+    return indicator
+
+
 def _expired(settings):
     Subscription.objects.filter(department__code="civil").update(expires_on=dt.date(2026, 10, 31))
     catalogue.zombie_check(today=TODAY)
@@ -316,6 +323,9 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ),
     ("reporting.services.indicators.retire_indicator", "indicator.retired"): lambda settings: (
         indicators.retire_indicator(indicator=_indicator(), reason="不再使用", by=_office(), today=TODAY)
+    ),
+    ("reporting.services.indicators.reinstate_indicator", "indicator.reinstated"): lambda settings: (
+        indicators.reinstate_indicator(indicator=_retired_indicator(), reason="恢复", by=_office())
     ),
     (f"{C}.retire_sheet", "sheet.retired"): lambda settings: catalogue.retire_sheet(
         sheet=Sheet.objects.get(code="civil_affairs"), reason="并入", by=_office()
