@@ -270,6 +270,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a formula with roll-ups over units needs the roll-up “by formula”, and only such a formula may use it",
     ),
     "indicator.retired": ("此指标已停用", "this indicator is retired"),
+    "threshold.begun": (
+        "生效日期须晚于今天（{first}）：已开始的报告期沿用原门槛",
+        "the day it applies from must be after today ({first}): periods already begun keep their threshold",
+    ),
     "indicator.not_retired": ("此指标未停用，无需恢复", "this indicator is not retired: there is nothing to reinstate"),
     "indicator.in_use": (
         "指标 {codes} 仍在使用此指标，请先修订或停用它们",

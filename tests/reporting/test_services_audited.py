@@ -35,6 +35,7 @@ from reporting.services import (
     requests,
     submissions,
     supplies,
+    suppression,
 )
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
@@ -323,6 +324,11 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ),
     ("reporting.services.indicators.retire_indicator", "indicator.retired"): lambda settings: (
         indicators.retire_indicator(indicator=_indicator(), reason="不再使用", by=_office(), today=TODAY)
+    ),
+    ("reporting.services.suppression.set_threshold", "suppression.threshold_set"): lambda settings: (
+        suppression.set_threshold(
+            units=5, effective_from=dt.date(2027, 1, 1), reason="乡镇规模小", by=_office(), today=TODAY
+        )
     ),
     ("reporting.services.indicators.reinstate_indicator", "indicator.reinstated"): lambda settings: (
         indicators.reinstate_indicator(indicator=_retired_indicator(), reason="恢复", by=_office())
