@@ -262,7 +262,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "indicator.rollup": ("须为下列汇总方式之一：{choices}", "must be one of these roll-ups: {choices}"),
     "indicator.ratio": (
-        "“比值之和”汇总要求公式为 a / b 的形式",
+        "“合计之比”汇总要求公式为 a / b 的形式",
         "the roll-up “ratio of sums” needs a formula of the form a / b",
     ),
     "indicator.area_rollup": (
@@ -270,6 +270,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a formula with roll-ups over units needs the roll-up “by formula”, and only such a formula may use it",
     ),
     "indicator.retired": ("此指标已停用", "this indicator is retired"),
+    "threshold.begun": (
+        "生效日期须晚于今天（{first}）：已开始的报告期沿用原门槛",
+        "the day it applies from must be after today ({first}): periods already begun keep their threshold",
+    ),
+    "indicator.not_retired": ("此指标未停用，无需恢复", "this indicator is not retired: there is nothing to reinstate"),
     "indicator.in_use": (
         "指标 {codes} 仍在使用此指标，请先修订或停用它们",
         "the indicators {codes} still use it; revise or retire them first",

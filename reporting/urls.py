@@ -1,6 +1,16 @@
 from django.urls import path
 
-from reporting.views import department, disputes, indicators, office, reports, requests, supplies, township
+from reporting.views import (
+    department,
+    disputes,
+    indicators,
+    office,
+    reports,
+    requests,
+    supplies,
+    suppression,
+    township,
+)
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -49,8 +59,10 @@ urlpatterns = [
     path("closures/", office.closures, name="closures"),
     path("office/catalogue/", office.catalogue, name="office_catalogue"),
     path("office/calendar/", office.calendar, name="office_calendar"),
+    path("office/suppression/", suppression.suppression, name="office_suppression"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
+    path("office/indicators/<int:pk>/", indicators.history, name="office_indicator_history"),
     path("department/notices/", department.notices, name="department_notices"),
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),

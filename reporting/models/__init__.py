@@ -42,7 +42,7 @@ from reporting.models.subscriptions import (
 )
 from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVersion, Draft, IdempotencyKey
 from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery, AggregatePush
-from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
+from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob, SuppressionThreshold
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
 # isort: on
@@ -96,6 +96,7 @@ __all__ = [
     "SubscriptionStatus",
     "SupplyJob",
     "SupplyJobStatus",
+    "SuppressionThreshold",
     "ZombieFlag",
     "ZombieKind",
     "aggregate_kind_of",

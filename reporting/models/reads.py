@@ -116,3 +116,23 @@ class ExportJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.status == ExportStatus.DONE else int(100 * self.rows_done / max(1, self.rows_total))
+
+
+class SuppressionThreshold(models.Model):
+    """The office's threshold for publishing an aggregate (`reads.rollups`), from a day on: the periods that begin
+    on or after `effective_from` use `units`; earlier ones keep the threshold they began with (none set: the
+    `ONETABLE_MIN_CELL` setting), so one period's cells are never decided under two thresholds."""
+
+    units = models.PositiveIntegerField(_("minimum units"))
+    effective_from = models.DateField(_("effective from"), unique=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppression threshold")
+        verbose_name_plural = _("suppression thresholds")
+        ordering = ["-effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.units} from {self.effective_from}"

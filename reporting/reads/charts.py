@@ -27,7 +27,7 @@ from core.replica import on_replica, reader
 from reporting.catalogue.expressions import walk
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
-from reporting.reads import indicator_rollups, rollups
+from reporting.reads import indicator_rollups, ledger_rollups, rollups
 from reporting.reads.data import Entitlement, entitled_fields, entitlements
 from reporting.rejections import Problems
 
@@ -45,11 +45,15 @@ class Point:
     suppressed: bool
     entitled: bool = True
     reason: str = ""
+    units: list[int] = field(default_factory=list)  # a ledger figure: the units whose records it counts
+
+
+ChartItem = Field | Indicator | ledger_rollups.RecordCount
 
 
 @dataclass
 class ChartSeries:
-    item: Field | Indicator
+    item: ChartItem
     area: Area
     trend: list[Point]
     period: str | None  # the period broken down
@@ -57,13 +61,22 @@ class ChartSeries:
     breakdown: list[Point] = field(default_factory=list)
     drill: bool = False  # the department reads the field unit by unit: the units behind a figure can be opened
     sheet: str = ""
+    ledger: bool = False  # figures over a ledger's records (`ledger_rollups`): never suppressed
 
 
-def chart_items(department: Department) -> list[Field | Indicator]:
-    """What the department may chart: the fields it subscribes to that roll up (not ledgers, not "none"), and the
-    active indicators whose every field it subscribes to (ledger indicators are not rolled up)."""
-    fields = [f for f in entitled_fields(department) if not f.sheet.is_ledger and f.rolls_up != Aggregation.NONE]
-    codes = {f.code for f in entitled_fields(department)}
+def chart_items(department: Department) -> list[ChartItem]:
+    """What the department may chart: the fields it subscribes to that roll up, the ledgers it reads (their records
+    counted, their fields aggregated over the records: `ledger_rollups`), and the active indicators whose every
+    field it subscribes to (ledger indicators are not rolled up)."""
+    entitled = entitled_fields(department)
+    fields: list[ChartItem] = []
+    for sheet_fields in _by_sheet(entitled):
+        if sheet_fields[0].sheet.is_ledger:
+            fields.append(ledger_rollups.RecordCount(sheet_fields[0].sheet, tuple(sheet_fields)))
+            fields += [f for f in sheet_fields if ledger_rollups.charted(f)]
+        else:
+            fields += [f for f in sheet_fields if f.rolls_up != Aggregation.NONE]
+    codes = {f.code for f in entitled}
     indicators = []
     for indicator in Indicator.objects.filter(status=Status.ACTIVE):
         reads = {n.get("code") or n.get("field") for n in _walk(indicator.tree) if n.get("op") in _READS}
@@ -71,6 +84,14 @@ def chart_items(department: Department) -> list[Field | Indicator]:
         if reads and reads <= codes and not ledgers and _rolls_up(indicator, department.jurisdiction):
             indicators.append(indicator)
     return [*fields, *indicators]
+
+
+def _by_sheet(fields: list[Field]) -> list[list[Field]]:
+    """The fields grouped by sheet, in the catalogue's order."""
+    groups: dict[int, list[Field]] = {}
+    for f in fields:
+        groups.setdefault(f.sheet_id, []).append(f)
+    return list(groups.values())
 
 
 def _rolls_up(indicator: Indicator, area: Area) -> bool:
@@ -112,14 +133,27 @@ def entitling_subscription(granted: list[Entitlement], codes: set[str], area: Ar
     return min(chosen) if chosen else None
 
 
-def _fields_of(item: Field | Indicator) -> list[Field]:
+def _entitling(granted: list[Entitlement], item: ChartItem, area: Area, period: Period) -> int | None:
+    """The subscription entitling the department to the item there and then: one holding every field it reads;
+    a ledger's records, one holding any of the ledger's fields."""
+    if isinstance(item, ledger_rollups.RecordCount):
+        found = [entitling_subscription(granted, {f.code}, area, period) for f in item.fields]
+        return min((s for s in found if s is not None), default=None)
+    return entitling_subscription(granted, {f.code for f in _fields_of(item)}, area, period)
+
+
+def _fields_of(item: ChartItem) -> list[Field]:
     if isinstance(item, Field):
         return [item]
+    if isinstance(item, ledger_rollups.RecordCount):
+        return list(item.fields)
     codes = {n.get("code") or n.get("field") for n in _walk(item.tree) if n.get("op") in _READS}
     return list(Field.objects.filter(code__in=codes).select_related("sheet"))
 
 
-def _run(item: Field | Indicator, period: Period, area: Area, level: str) -> list:
+def _run(item: ChartItem, period: Period, area: Area, level: str) -> list:
+    if isinstance(item, ledger_rollups.RecordCount) or (isinstance(item, Field) and item.sheet.is_ledger):
+        return ledger_rollups.ledger_rollup(item, period, area, level)
     if isinstance(item, Field):
         return rollups.rollup(item, period, area, level)
     return indicator_rollups.indicator_rollup(item, period, area, level)
@@ -136,15 +170,18 @@ def _point(a, period: Period, entitled: bool = True) -> Point:
         suppressed=a.suppressed,
         entitled=entitled,
         reason=getattr(a, "reason", ""),
+        units=getattr(a, "units", []),
     )
 
 
 def _first_period(fields: list[Field], last: Period) -> Period:
-    """The earliest period any unit filed a sheet of these fields (at most MAX_PERIODS before `last`)."""
+    """The earliest period any unit filed a sheet of these fields, or a record of their ledger (at most
+    MAX_PERIODS before `last`)."""
     with reader().cursor() as cursor:
         cursor.execute(
-            "SELECT min(period_start) FROM reporting_submission WHERE sheet_id = ANY(%s) AND record_key IS NULL",
-            [sorted({f.sheet_id for f in fields})],
+            "SELECT min(period_start) FROM reporting_submission WHERE sheet_id = ANY(%s)"
+            " AND (record_key IS NOT NULL) = %s",
+            [sorted({f.sheet_id for f in fields}), fields[0].sheet.is_ledger],
         )
         (first,) = cursor.fetchone()
     periods = list(Period.containing(first or last.start, last.type).periods_until(last)) if first else [last]
@@ -154,7 +191,7 @@ def _first_period(fields: list[Field], last: Period) -> Period:
 @on_replica()  # its access records still go to the primary (`_record`)
 def chart_series(
     department: Department,
-    item: Field | Indicator,
+    item: ChartItem,
     area: Area,
     *,
     period: str | None = None,
@@ -166,11 +203,10 @@ def chart_series(
     last = Period.containing(today, basis.sheet.period_type)
     axis = list(_first_period([rollups.basis_of(f) for f in fields], last).periods_until(last))
     granted = entitlements(department, today)
-    codes = {f.code for f in fields}
     trend: list[Point] = []
     subscriptions: dict[str, int] = {}
     for p in axis:
-        subscription = entitling_subscription(granted, codes, area, p)
+        subscription = _entitling(granted, item, area, p)
         if subscription is None:
             trend.append(Point(str(p), area.code, area.name, None, 0, 0, False, entitled=False))
             continue
@@ -193,11 +229,22 @@ def chart_series(
         period=shown,
         level=level,
         breakdown=breakdown,
-        drill=isinstance(item, Field) and item.code in unit_level and not item.rollup_of_id,
+        drill=_drills(item, unit_level),
         sheet=basis.sheet.code,
+        ledger=basis.sheet.is_ledger,
     )
-    _record(department, fields, area, series, subscriptions)
+    if basis.sheet.is_ledger:
+        _record_ledger(department, fields, series, subscriptions)
+    else:
+        _record(department, fields, area, series, subscriptions)
     return series
+
+
+def _drills(item: ChartItem, unit_level: set[str]) -> bool:
+    """Whether the units behind a figure can be opened: a field read unit by unit, or a ledger's records."""
+    if isinstance(item, ledger_rollups.RecordCount):
+        return True  # offered only for a ledger the department reads
+    return isinstance(item, Field) and item.code in unit_level and not item.rollup_of_id
 
 
 _RECORD_SQL = """
@@ -244,3 +291,34 @@ def _record(
     }
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_SQL, params)
+
+
+_LEDGER_RECORD_SQL = """
+INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period_from, period, fields,
+                                    kind, at)
+SELECT unit_id, %(department)s, %(subscription)s, %(sheet)s,
+       CASE WHEN min(period) < max(period) THEN min(period) ELSE '' END, max(period), %(fields)s::varchar[],
+       %(kind)s, now()
+FROM unnest(%(units)s::bigint[], %(periods)s::text[]) AS counted (unit_id, period)
+GROUP BY unit_id ORDER BY unit_id
+"""
+
+
+def _record_ledger(
+    department: Department, fields: list[Field], series: ChartSeries, subscriptions: dict[str, int]
+) -> None:
+    """One access record per unit whose records went into a figure of this view (one statement)."""
+    counted = {(unit, pt.period) for pt in [*series.trend, *series.breakdown] if pt.entitled for unit in pt.units}
+    if not counted or not subscriptions:
+        return
+    params: dict[str, Any] = {
+        "department": department.pk,
+        "subscription": subscriptions[max(subscriptions)],
+        "sheet": fields[0].sheet_id,
+        "fields": sorted(f.code for f in fields),
+        "kind": AccessKind.CHARTED.value,
+        "units": [unit for unit, _period in sorted(counted)],
+        "periods": [period for _unit, period in sorted(counted)],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_LEDGER_RECORD_SQL, params)

@@ -14,11 +14,11 @@ the roll-up of, with that field's aggregation.
 
 Suppression (docs/architecture.md, "Roll-ups and indicators (issue 20): rollup", with its proof sketch): an
 area's aggregate is published only when (1) every asked unit inside it has answered the period (coverage
-complete, a "not applicable" counting as an answer), (2) at least `ONETABLE_MIN_CELL` units gave a value, and
-(3) what its value minus the published aggregates below it would reveal (its *residual*) covers no unit or at
-least `ONETABLE_MIN_CELL` units. Decided bottom-up from the units, so the published cells form a tree whose
-every derivable difference covers at least the threshold, and each cell has one publishable value per
-period.
+complete, a "not applicable" counting as an answer), (2) at least k units gave a value (k: the office's
+threshold for the period, `min_cell`), and (3) what its value minus the published aggregates below it would
+reveal (its *residual*) covers no unit or at least k units. Decided bottom-up from the units, so the published
+cells form a tree whose every derivable difference covers at least the threshold, and each cell has one
+publishable value per period.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel
 from core.replica import on_replica, reader
 from reporting.catalogue.periods import Period
-from reporting.models import AccessKind, Aggregation, Field, Subscription
+from reporting.models import AccessKind, Aggregation, Field, Subscription, SuppressionThreshold
 from reporting.rejections import Problem, Problems
 
 
@@ -185,8 +186,13 @@ def _current_sql(basis: Field) -> str:
     return sql
 
 
-def min_cell() -> int:
-    return settings.ONETABLE_MIN_CELL
+def min_cell(period: str | None = None) -> int:
+    """The office's threshold for `period` (the one in force on its first day; today's without a period), else
+    the `ONETABLE_MIN_CELL` setting. One small statement per roll-up: read each time, so that every process
+    applies the office's change at once."""
+    day = Period.parse(period).start if period else timezone.localdate()
+    found = SuppressionThreshold.objects.filter(effective_from__lte=day).values_list("units", flat=True).first()
+    return found or settings.ONETABLE_MIN_CELL
 
 
 @dataclass
@@ -226,7 +232,7 @@ def run(query: RollupQuery) -> list[Aggregate]:
 
 def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period: str) -> list[Aggregate]:
     """Decide, from the units up, which cells are published (the rule in the module docstring)."""
-    k = min_cell()
+    k = min_cell(period)
     children: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for row in rows:
         if row[0] > depth:

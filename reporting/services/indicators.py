@@ -178,3 +178,25 @@ def retire_indicator(*, indicator: Indicator, reason: str, by: User, today: dt.d
     Indicator.objects.filter(pk=indicator.pk).update(status=Status.RETIRED, retired_from=day)
     record(action="indicator.retired", target=indicator, actor=by, reason=reason, retired_from=str(day))
     return day
+
+
+@audited("indicator.reinstated")
+@transaction.atomic
+def reinstate_indicator(*, indicator: Indicator, reason: str, by: User) -> Indicator:
+    """Bring a retired indicator back into the catalogue, its formula checked against today's catalogue first
+    (a field it reads may have been retired since)."""
+    problems = []
+    if indicator.status != Status.RETIRED:
+        problems.append(Problem(field="indicator", rule="indicator.not_retired"))
+    if not (reason or "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    try:
+        check_formula(formula=indicator.formula, rollup=indicator.rollup, code=indicator.code)
+    except Problems as refused:
+        problems += refused.problems
+    if problems:
+        raise Problems(problems)
+    Indicator.objects.filter(pk=indicator.pk).update(status=Status.ACTIVE, retired_from=None)
+    record(action="indicator.reinstated", target=indicator, actor=by, reason=reason)
+    indicator.refresh_from_db()
+    return indicator

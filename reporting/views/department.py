@@ -379,11 +379,13 @@ BY_LEVEL = {
 }
 
 
-def _coverage(reported: int, asked: int) -> str:
+def _coverage(reported: int, asked: int, ledger: bool = False) -> str:
+    if ledger:  # a unit without records may have had nothing to record: it has not failed to report
+        return _("%(reported)d of %(asked)d units have records") % {"reported": reported, "asked": asked}
     return _("%(reported)d of %(asked)d units reported") % {"reported": reported, "asked": asked}
 
 
-def _shown_point(point: charts.Point) -> dict:
+def _shown_point(point: charts.Point, ledger: bool = False) -> dict:
     """A chart point as the page draws it: the value (None when not shown), its coverage and why it is empty."""
     if not point.entitled:
         state = _("not subscribed")
@@ -398,7 +400,7 @@ def _shown_point(point: charts.Point) -> dict:
         "area": point.area,
         "name": point.name,
         "value": float(point.value) if point.value is not None else None,
-        "coverage": _coverage(point.reported, point.asked) if point.entitled else "",
+        "coverage": _coverage(point.reported, point.asked, ledger) if point.entitled else "",
         "reported": point.reported,
         "asked": point.asked,
         "suppressed": point.suppressed,
@@ -420,8 +422,9 @@ def chart(request: HttpRequest) -> HttpResponse:
     top = department.jurisdiction
     area = _area_within(request, top)
     series = charts.chart_series(department, item, area, period=request.GET.get("period") or None)
-    trend = [_shown_point(p) for p in series.trend]
-    breakdown = [_shown_point(p) for p in series.breakdown]
+    ledger = series.ledger
+    trend = [_shown_point(p, ledger) for p in series.trend]
+    breakdown = [_shown_point(p, ledger) for p in series.breakdown]
     label = fieldtypes.with_unit(item.name, item.unit_of_measure)
     data = {
         "field": label,
@@ -437,7 +440,7 @@ def chart(request: HttpRequest) -> HttpResponse:
     }
     drill = ""
     if series.drill:
-        drill = f"/department/data/?sheet={series.sheet}&fields={item.code}"
+        drill = f"/department/data/?sheet={series.sheet}" + (f"&fields={item.code}" if isinstance(item, Field) else "")
     return render(
         request,
         "department/chart.html",
@@ -451,6 +454,7 @@ def chart(request: HttpRequest) -> HttpResponse:
             "trend": trend,
             "breakdown": breakdown,
             "drill": drill,
+            "ledger": ledger,
             "by": BY_LEVEL[AreaLevel(series.level)] if series.level else "",
         },
     )

@@ -10,9 +10,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.access import access_office, signed_in
+from reporting.catalogue.periods import Period
 from reporting.models import Indicator, IndicatorRollup
+from reporting.reads.indicator_history import indicator_history
 from reporting.rejections import Problem, Problems
-from reporting.services.indicators import check_formula, define_indicator, retire_indicator
+from reporting.services.indicators import (
+    check_formula,
+    define_indicator,
+    reinstate_indicator,
+    retire_indicator,
+    revise_indicator,
+)
 from reporting.views import posted_id
 
 _FIELDS = ("code", "name_zh", "name_en", "unit_of_measure", "formula", "rollup", "description")
@@ -50,6 +58,56 @@ def indicators(request: HttpRequest) -> HttpResponse:
         },
         status=400 if problems else 200,
     )
+
+
+_REVISED = ("name_zh", "name_en", "unit_of_measure", "formula", "rollup")
+
+
+@login_required
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    """One indicator's history (who changed what, when, from what to what; retirements and reinstatements); the
+    office revises it from a period not yet begun, or reinstates it, here."""
+    access_office(request.user)
+    indicator = get_object_or_404(Indicator, pk=pk)
+    problems: list[Problem] = []
+    if request.method == "POST":
+        try:
+            _history_action(request, indicator)
+            return redirect("office_indicator_history", pk=indicator.pk)
+        except Problems as refused:
+            problems = refused.problems
+        except Problem as problem:  # an unreadable period
+            problems = [problem]
+    typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}
+    return render(
+        request,
+        "office/indicator_history.html",
+        {
+            "indicator": indicator,
+            "history": indicator_history(indicator),
+            "rollups": IndicatorRollup.choices,
+            "typed": typed | {"period": request.POST.get("period", ""), "reason": request.POST.get("reason", "")},
+            "problems": problems,
+        },
+        status=400 if problems else 200,
+    )
+
+
+def _history_action(request: HttpRequest, indicator: Indicator) -> None:
+    reason = request.POST.get("reason", "")
+    if request.POST.get("action") == "reinstate":
+        reinstate_indicator(indicator=indicator, reason=reason, by=signed_in(request.user))
+        messages.success(request, _("The indicator is back in the catalogue."))
+        return
+    changes = {name: request.POST[name] for name in _REVISED if name in request.POST}
+    revise_indicator(
+        indicator=indicator,
+        period=Period.parse(request.POST.get("period", ""), field="period"),
+        changes=changes,
+        reason=reason,
+        by=signed_in(request.user),
+    )
+    messages.success(request, _("The new definition applies from the period chosen."))
 
 
 @login_required

@@ -18,7 +18,6 @@ from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, AccessRecord, Field, Sheet, Subscription, SubscriptionStatus
 from reporting.reads.data import Query, field_totals, rows
 from reporting.services.submissions import submit_sheet
-from tests.deliveries.conftest import file_activity
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe
 
 
@@ -263,11 +262,3 @@ def test_units_asked_are_those_the_completeness_page_lists(client, civil_analyst
     series = _series(client.get(chart).content.decode())
     assert series["periods"] == ["2026Q3", "2026Q4"] and series["states"][0] == "未订阅"  # from 2026Q4 only
     assert series["coverage"][1] == f"应报 {len(units)} 个单位，已报 1 个"
-
-
-def test_a_ledger_field_is_not_charted_ledgers_are_counted_by_indicators(client, culture_analyst, village_cadre):
-    """The chart reads the roll-up engine, which rolls up periodic fields only (aggregate.ledger)."""
-    file_activity(village_cadre)
-    client.force_login(culture_analyst)
-    html = client.get("/department/chart/?field=attendance").content.decode()
-    assert '<option value="attendance"' not in html and '<option value="library_books"' in html

@@ -35,6 +35,7 @@ from reporting.services import (
     requests,
     submissions,
     supplies,
+    suppression,
 )
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
@@ -230,6 +231,13 @@ def _indicator():
     )
 
 
+def _retired_indicator():
+    indicator = _indicator()
+    indicators.retire_indicator(indicator=indicator, reason="不再使用", by=_office(), today=TODAY)
+    indicator.refresh_from_db()
+    return indicator
+
+
 def _expired(settings):
     Subscription.objects.filter(department__code="civil").update(expires_on=dt.date(2026, 10, 31))
     catalogue.zombie_check(today=TODAY)
@@ -316,6 +324,14 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ),
     ("reporting.services.indicators.retire_indicator", "indicator.retired"): lambda settings: (
         indicators.retire_indicator(indicator=_indicator(), reason="不再使用", by=_office(), today=TODAY)
+    ),
+    ("reporting.services.suppression.set_threshold", "suppression.threshold_set"): lambda settings: (
+        suppression.set_threshold(
+            units=5, effective_from=dt.date(2027, 1, 1), reason="乡镇规模小", by=_office(), today=TODAY
+        )
+    ),
+    ("reporting.services.indicators.reinstate_indicator", "indicator.reinstated"): lambda settings: (
+        indicators.reinstate_indicator(indicator=_retired_indicator(), reason="恢复", by=_office())
     ),
     (f"{C}.retire_sheet", "sheet.retired"): lambda settings: catalogue.retire_sheet(
         sheet=Sheet.objects.get(code="civil_affairs"), reason="并入", by=_office()

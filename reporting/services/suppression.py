@@ -1,0 +1,50 @@
+"""The office's suppression threshold: the fewest units an aggregate may cover and still be published."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audited, record
+from core.models import User
+from reporting.models import SuppressionThreshold
+from reporting.rejections import Problem, Problems
+
+# Two is the least that hides a unit's value at all (one unit's aggregate is its value); above a hundred even a
+# county of small townships publishes almost nothing, which is a mistyped number rather than a policy.
+LOWEST, HIGHEST = 2, 100
+
+
+@audited("suppression.threshold_set")
+@transaction.atomic
+def set_threshold(
+    *, units: int, effective_from: dt.date, reason: str, by: User, today: dt.date | None = None
+) -> SuppressionThreshold:
+    """Publish aggregates only over at least `units` units in the periods beginning on or after `effective_from`
+    (a day after today: a period already begun keeps its threshold, so its cells are never decided twice)."""
+    today = today or timezone.localdate()
+    problems = []
+    if isinstance(units, bool) or not isinstance(units, int) or not LOWEST <= units <= HIGHEST:
+        problems.append(Problem(field="units", rule="number.range", params={"min": LOWEST, "max": HIGHEST}))
+    if effective_from <= today:
+        problems.append(Problem(field="effective_from", rule="threshold.begun", params={"first": str(today)}))
+    if not (reason or "").strip():
+        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    if problems:
+        raise Problems(problems)
+    before = SuppressionThreshold.objects.filter(effective_from__lte=effective_from).first()
+    threshold, _ = SuppressionThreshold.objects.update_or_create(
+        effective_from=effective_from, defaults={"units": units, "reason": reason.strip(), "by": by}
+    )
+    record(
+        action="suppression.threshold_set",
+        target=threshold,
+        actor=by,
+        units=units,
+        effective_from=str(effective_from),
+        was=before.units if before else None,
+        reason=reason.strip(),
+    )
+    return threshold
