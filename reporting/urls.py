@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, disputes, indicators, office, reports, requests, supplies, township
+from reporting.views import department, disputes, indicators, office, reports, requests, rules, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -51,6 +51,7 @@ urlpatterns = [
     path("office/calendar/", office.calendar, name="office_calendar"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
+    path("office/rules/", rules.rules, name="office_rules"),
     path("department/notices/", department.notices, name="department_notices"),
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),
