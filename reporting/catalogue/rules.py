@@ -141,11 +141,30 @@ def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     for code in missing:
         if code in numbers:
             filled[code] = Decimal(0)
-    op = "=" if rule["operator"] == "==" else rule["operator"]
-    result = expressions.evaluate({"op": op, "args": [rule["left"], rule["right"]]}, filled)
-    if result.value is None:
+    # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
+    # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
+    left = expressions.evaluate(rule["left"], filled)
+    right = expressions.evaluate(rule["right"], filled)
+    if left.value is None or right.value is None:
         return SKIP
-    return PASS if result.value is True else FAIL
+    return PASS if _holds(rule["operator"], _shown(left.value), _shown(right.value)) else FAIL
+
+
+def _shown(value: Any) -> Any:
+    """A number as shown (a field's own value comes as it was given: an int, a float, a Decimal)."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return expressions.shown(Decimal(str(value)))
+    return value
+
+
+def _holds(operator: str, left: Any, right: Any) -> bool:
+    if operator == "==":
+        return bool(left == right)
+    if operator == "!=":
+        return bool(left != right)
+    if not isinstance(left, Decimal) or not isinstance(right, Decimal):
+        return False  # refused when the rule was saved; a value of the wrong kind cannot hold
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[operator]
 
 
 @dataclass(frozen=True)

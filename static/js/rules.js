@@ -23,10 +23,23 @@
     }
     const filled = Object.assign({}, values);
     for (const code of absent) if (rule.numbers.indexOf(code) >= 0) filled[code] = 0;
-    const op = rule.operator === "==" ? "=" : rule.operator;
-    const result = E.evaluate({ op: op, args: [rule.left, rule.right] }, { values: filled });
-    if (result.value === null) return "skip";
-    return result.value === true ? "pass" : "fail";
+    // each side as shown (6 decimal places), then compared, as on the server (0.1 + 0.2 == 0.3 on both)
+    const left = E.evaluate(rule.left, { values: filled });
+    const right = E.evaluate(rule.right, { values: filled });
+    if (left.value === null || right.value === null) return "skip";
+    return holds(rule.operator, asShown(left.value), asShown(right.value)) ? "pass" : "fail";
+  }
+
+  const asShown = (v) => (typeof v === "number" ? parseFloat(E.shown(v)) : v);
+
+  function holds(op, l, r) {
+    if (op === "==") return l === r;
+    if (op === "!=") return l !== r;
+    if (typeof l !== "number" || typeof r !== "number") return false;
+    if (op === "<") return l < r;
+    if (op === "<=") return l <= r;
+    if (op === ">") return l > r;
+    return l >= r;
   }
 
   // A form's inputs as the evaluator takes them: numbers as numbers, yes/no as booleans, blanks as missing.
