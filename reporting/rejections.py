@@ -442,7 +442,10 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
         "数值核对（{code}）：{text_zh}。请确认并填写一句说明后提交",
         "plausibility check ({code}): {text_en}. Confirm it with a one-line explanation to submit",
     ),
-    "rule.operator": ("须为下列比较之一：{choices}，或“如果…则…必填”", "must be one of {choices}, or “if … then … is required”"),
+    "rule.operator": (
+        "须为下列比较之一：{choices}，或“如果…则…必填”",
+        "must be one of {choices}, or “if … then … is required”",
+    ),
     "rule.condition": (
         "“如果…则…必填”的条件须为是/否（当前为 {got}）",
         "the condition of “if … then … is required” must be yes or no (it is {got})",
@@ -469,7 +472,10 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
         "须为 {min} 至 {max} 之间的数，最多一位小数",
         "must be a number from {min} to {max} with at most one decimal place",
     ),
-    "plausibility.not_number": ("“{code}”不是数值字段，不能设置通常范围", "“{code}” is not a number field: it has no range"),
+    "plausibility.not_number": (
+        "“{code}”不是数值字段，不能设置通常范围",
+        "“{code}” is not a number field: it has no range",
+    ),
     "plausibility.range_order": ("不能小于下限", "must not be below the lower bound"),
 }
 add_messages(RULE_MESSAGES)

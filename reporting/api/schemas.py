@@ -47,7 +47,7 @@ class SubmissionOut(serializers.Serializer):
     reason = serializers.CharField()
     warnings = serializers.DictField(
         help_text="`rule:<code>` or `plausibility:<field>` → {kind, fields, message_zh, message_en, text}: the "
-        "warnings filing raised and the unit's explanation of each (text \"\" where none was given yet)"
+        'warnings filing raised and the unit\'s explanation of each (text "" where none was given yet)'
     )
     at = serializers.DateTimeField()
     counts = CountsOut()

@@ -134,7 +134,8 @@ def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     missing = [code for code in fields if _missing(values.get(code))]
     strategy = rule["strategy"]
     if missing and (
-        strategy == "SKIP_IF_ANY_VALUE_MISSING" or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
+        strategy == "SKIP_IF_ANY_VALUE_MISSING"
+        or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
     ):
         return SKIP
     filled = dict(values)
@@ -229,7 +230,12 @@ def check_threshold(value: Any) -> Decimal:
         threshold = Decimal(str(value).strip())
     except ArithmeticError:
         threshold = None
-    if threshold is None or not threshold.is_finite() or not low <= threshold <= high or threshold != round(threshold, 1):
+    if (
+        threshold is None
+        or not threshold.is_finite()
+        or not low <= threshold <= high
+        or threshold != round(threshold, 1)
+    ):
         raise Problem(
             field="threshold",
             rule="plausibility.threshold",

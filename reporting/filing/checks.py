@@ -170,5 +170,10 @@ def _problem(finding: Finding, rule: str) -> Problem:
     return Problem(
         field=finding.key,
         rule=rule if finding.kind == "rule" else "plausibility.warning",
-        params={"code": code, "text_zh": finding.message_zh, "text_en": finding.message_en, "fields": list(finding.fields)},
+        params={
+            "code": code,
+            "text_zh": finding.message_zh,
+            "text_en": finding.message_en,
+            "fields": list(finding.fields),
+        },
     )

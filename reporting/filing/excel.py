@@ -31,8 +31,8 @@ from reporting.services.submissions import (
     REASON_PART,
     AlreadySubmitted,
     add_record,
-    record_answers,
     check_across,
+    record_answers,
     submit_sheet,
     validate_answers,
 )

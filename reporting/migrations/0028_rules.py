@@ -16,6 +16,9 @@ FORWARD = [
     for table in TABLES
 ]
 BACKWARD = [f"DROP TRIGGER bump_catalogue ON {table}" for table in TABLES]
+# versions written by statements of their own (a register supply's COPY) name only the columns they fill
+FORWARD.append("ALTER TABLE reporting_submissionversion ALTER COLUMN explanations SET DEFAULT '{}'::jsonb")
+BACKWARD.append("ALTER TABLE reporting_submissionversion ALTER COLUMN explanations DROP DEFAULT")
 
 
 class Migration(migrations.Migration):

@@ -27,8 +27,8 @@ from reporting.models import (
     Subscription,
 )
 from reporting.reads.indicators import operand_fields
-from reporting.services.rules import RULE_KEYS, check_proposed_rules, define_requested_rules
 from reporting.rejections import Problem, Problems
+from reporting.services.rules import RULE_KEYS, check_proposed_rules, define_requested_rules
 
 PROPOSAL_KEYS = (
     "code",
@@ -377,7 +377,8 @@ def review_request(
     if not approved and not sourced:
         raise Problems([Problem(field="fields", rule="request.empty")])
     # the proposed rules, checked again against the catalogue as approved (its new fields included)
-    rules = define_requested_rules(request=request, office=by.office or Office.objects.order_by("pk").first(), by=by) if request.proposed_rules else []
+    office = by.office or Office.objects.order_by("pk").first()
+    rules = define_requested_rules(request=request, office=office, by=by) if request.proposed_rules and office else []
     Field.objects.filter(pk__in=sourced).update(source=request.department)
     whole = approved | sourced >= asked | offered and len(create_codes) + len(reuse) == len(proposals)
     request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED

@@ -40,7 +40,9 @@ def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
     if not storable(value):
         return [Problem(field=name, rule="text.character", label_zh=zh, label_en=en)]
     if len(value.strip()) > MAX_MESSAGE:
-        return [Problem(field=name, rule="text.max_length", params={"max_length": MAX_MESSAGE}, label_zh=zh, label_en=en)]
+        return [
+            Problem(field=name, rule="text.max_length", params={"max_length": MAX_MESSAGE}, label_zh=zh, label_en=en)
+        ]
     return []
 
 
@@ -117,7 +119,10 @@ def _create(definition: dict[str, Any], office: Office, by: User, request: DataR
         effective_from=timezone.localdate(),
         reason="original definition" if request is None else f"data request {request.pk}",
         by=by,
-        **{k: getattr(rule, k) for k in ("left", "operator", "right", "strategy", "importance", "message_zh", "message_en")},
+        **{
+            k: getattr(rule, k)
+            for k in ("left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
+        },
     )
     return rule
 
@@ -127,7 +132,9 @@ def _create(definition: dict[str, Any], office: Office, by: User, request: DataR
 def define_rule(*, office: Office, definition: dict[str, Any], by: User) -> ValidationRule:
     """Add a validation rule to the catalogue; every problem of its definition is named and nothing is stored."""
     rule = _create({k: definition.get(k) for k in RULE_KEYS}, office, by, None)
-    record(action="rule.defined", target=rule, actor=by, code=rule.code, sheet=rule.sheet.code, importance=rule.importance)
+    record(
+        action="rule.defined", target=rule, actor=by, code=rule.code, sheet=rule.sheet.code, importance=rule.importance
+    )
     return rule
 
 
@@ -151,7 +158,9 @@ def define_requested_rules(*, request: DataRequest, office: Office, by: User) ->
 def _in_rule(problem: Problem, index: int) -> Problem:
     problem.field = f"proposed_rules[{index}].{problem.field}"
     zh, en = problem.label_zh, problem.label_en
-    return problem.labelled(f"校验规则 {index + 1}" + (f" · {zh}" if zh else ""), f"Rule {index + 1}" + (f" · {en}" if en else ""))
+    return problem.labelled(
+        f"校验规则 {index + 1}" + (f" · {zh}" if zh else ""), f"Rule {index + 1}" + (f" · {en}" if en else "")
+    )
 
 
 @read_only
@@ -166,7 +175,9 @@ def check_proposed_rules(proposals: Any) -> list[Problem]:
             problems.append(_in_rule(Problem(field="rule", rule="body.object"), index))
             continue
         if proposal.get("code") in codes:
-            problems.append(_in_rule(Problem(field="code", rule="rule.code_taken", params={"code": proposal["code"]}), index))
+            problems.append(
+                _in_rule(Problem(field="code", rule="rule.code_taken", params={"code": proposal["code"]}), index)
+            )
         codes.add(str(proposal.get("code")))
         try:
             check_rule(definition={k: proposal.get(k) for k in RULE_KEYS})
@@ -190,7 +201,10 @@ def retire_rule(*, rule: ValidationRule, reason: str, by: User, today: dt.date |
         effective_from=day,
         reason=reason.strip(),
         by=by,
-        **{k: getattr(rule, k) for k in ("left", "operator", "right", "strategy", "importance", "message_zh", "message_en")},
+        **{
+            k: getattr(rule, k)
+            for k in ("left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
+        },
     )
     record(action="rule.retired", target=rule, actor=by, reason=reason.strip(), retired_from=str(day))
     return day

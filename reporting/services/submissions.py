@@ -61,9 +61,7 @@ class Answers:
 
 
 @read_only
-def check_across(
-    table: OneTable, answers: Answers, explanations: dict[str, Any] | None, *, ask: bool
-) -> Answers:
+def check_across(table: OneTable, answers: Answers, explanations: dict[str, Any] | None, *, ask: bool) -> Answers:
     """The sheet's rules and plausibility on the answers: errors (and, when `ask`, unexplained warnings) are
     refused; the warnings and their explanations go with the version."""
     given = read_explanations(explanations)

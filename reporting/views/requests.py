@@ -19,11 +19,20 @@ from core.models import Area, AreaLevel
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
 from reporting.catalogue import fieldtypes
 from reporting.filing.forms import ProposalRow
-from reporting.models import AggregateKind, DataRequest, Field, Indicator, RequestStatus, Sheet, Status
+from reporting.models import (
+    AggregateKind,
+    DataRequest,
+    Field,
+    Importance,
+    Indicator,
+    MissingValueStrategy,
+    RequestStatus,
+    RuleOperator,
+    Sheet,
+    Status,
+)
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems
-from reporting.models import Importance, MissingValueStrategy, RuleOperator
-from reporting.services.rules import RULE_KEYS
 from reporting.services.requests import (
     RequestInput,
     first_open_period,
@@ -33,6 +42,7 @@ from reporting.services.requests import (
     submit_request,
     withdraw_request,
 )
+from reporting.services.rules import RULE_KEYS
 from reporting.subscriptions import review
 from reporting.views import posted_id, posted_ids
 

@@ -35,9 +35,7 @@ def _act(request: HttpRequest, office) -> str:
         retire_rule(rule=rule, reason=request.POST.get("reason", ""), by=by)
         return _("The rule is retired from the next period.")
     if action == "plausibility":
-        set_plausibility(
-            threshold=request.POST.get("threshold", ""), enabled=request.POST.get("enabled") == "1", by=by
-        )
+        set_plausibility(threshold=request.POST.get("threshold", ""), enabled=request.POST.get("enabled") == "1", by=by)
         return _("The plausibility check is set.")
     if action == "range":
         field = get_object_or_404(Field, pk=posted_id(request, "field"))
@@ -72,7 +70,9 @@ def rules(request: HttpRequest) -> HttpResponse:
             "threshold": settings.threshold if settings else DEFAULT_THRESHOLD,
             "history_on": settings.enabled if settings else True,
             "ranged": Field.objects.filter(expected_range__isnull=False).select_related("expected_range"),
-            "numeric": [f for f in Field.objects.active().select_related("sheet") if f.field_type.expression_kind == "number"],
+            "numeric": [
+                f for f in Field.objects.active().select_related("sheet") if f.field_type.expression_kind == "number"
+            ],
             "typed": typed,
             "problems": problems,
         },

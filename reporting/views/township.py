@@ -126,7 +126,7 @@ _WARNINGS = ("rule.warning", "plausibility.warning")
 
 def _explanations(request: HttpRequest) -> dict[str, str]:
     """The explanations the cadre typed under the warnings (`explain__rule:<code>`, `explain__plausibility:<f>`)."""
-    return {key[len("explain__") :]: value for key, value in request.POST.items() if key.startswith("explain__")}
+    return {key[len("explain__") :]: request.POST.get(key, "") for key in request.POST if key.startswith("explain__")}
 
 
 def _not_open(request: HttpRequest, sheet, error: Problems) -> HttpResponse:

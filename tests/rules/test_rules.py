@@ -159,7 +159,10 @@ def _api(client, cadre, values, explain=None):
     token = issue_token(user=cadre, name="system")[1]
     body = {"sheet": "village_basics", "period": "2026Q4", "values": values, "explanations": explain or {}}
     response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
-        "/api/v1/unit/submissions", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+        "/api/v1/unit/submissions",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
     )
     codes = [e["code"] for e in response.json().get("errors", [])]
     return response.status_code == 201, codes
@@ -195,8 +198,14 @@ def _stored(cadre) -> SubmissionVersion | None:
 def test_one_rule_gives_the_same_outcome_through_form_excel_api_and_dhis2(client, village_cadre, office_admin, channel):
     file = CHANNELS[channel]
     define_rule(office=office_admin.office, definition=RULE, by=office_admin)
-    warning = {**RULE, "code": "households_within_population", "left": "households * 2", "importance": "warning",
-               "message_zh": "户数的两倍超过户籍人口", "message_en": "twice the households exceed the population"}
+    warning = {
+        **RULE,
+        "code": "households_within_population",
+        "left": "households * 2",
+        "importance": "warning",
+        "message_zh": "户数的两倍超过户籍人口",
+        "message_en": "twice the households exceed the population",
+    }
     define_rule(office=office_admin.office, definition=warning, by=office_admin)
     # an error: refused by the rule's code, nothing stored
     bad = {**VILLAGE_BASICS_Q4, "elderly_over_60": "2500"}
@@ -231,9 +240,11 @@ def test_an_unexplained_warning_asks_on_the_form_and_is_stored_through_the_api(c
 
 def test_a_rule_whose_field_the_table_does_not_ask_is_not_checked(village_cadre, office_admin):
     # `households` is in the unit's table but a rule on a field no subscription asks of it would never hold
-    define_rule(office=office_admin.office, definition={**RULE, "right": "village_type = 'growing'",
-                                                        "left": "is_tourism_village", "operator": "=="},
-                by=office_admin)
+    define_rule(
+        office=office_admin.office,
+        definition={**RULE, "right": "village_type = 'growing'", "left": "is_tourism_village", "operator": "=="},
+        by=office_admin,
+    )
     table_codes = set(VILLAGE_BASICS_Q4)
     assert "village_type" not in table_codes
     version = submit_sheet(
@@ -255,7 +266,9 @@ def _history(cadre, values: list[int]) -> None:
     sheet = Sheet.objects.get(code="village_basics")
     periods = [Period.parse(f"{2023 + (q // 4)}Q{q % 4 + 1}") for q in range(len(values))]
     for period, households in zip(periods, values, strict=True):
-        submission = Submission.objects.create(unit=cadre.unit, sheet=sheet, period=str(period), period_start=period.start)
+        submission = Submission.objects.create(
+            unit=cadre.unit, sheet=sheet, period=str(period), period_start=period.start
+        )
         SubmissionVersion.objects.create(submission=submission, number=1, values={"households": households}, by=cadre)
 
 
