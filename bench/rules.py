@@ -51,8 +51,16 @@ def _setup():
     )
     if created:
         Field.objects.bulk_create(
-            Field(sheet=sheet, code=f"br_{i:03d}", name_zh=f"指标{i}", name_en=f"Count {i}", type="integer",
-                  constraints={"min": 0, "max": 1_000_000}, order=i, aggregation="sum")
+            Field(
+                sheet=sheet,
+                code=f"br_{i:03d}",
+                name_zh=f"指标{i}",
+                name_en=f"Count {i}",
+                type="integer",
+                constraints={"min": 0, "max": 1_000_000},
+                order=i,
+                aggregation="sum",
+            )
             for i in range(FIELDS)
         )
         department = Department.objects.get(code="stats")

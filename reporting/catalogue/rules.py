@@ -31,7 +31,7 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 HISTORY = 12  # periods of the unit's own history a value is compared with
 MIN_HISTORY = 4  # fewer earlier values say nothing about what is usual for the unit
 THRESHOLD_RANGE = (Decimal("1.0"), Decimal("10.0"))
-Z_FACTOR = Decimal("0.6745")  # Iglewicz and Hoaglin's modified z-score: 0.6745 (x - median) / MAD
+Z_FACTOR = 0.6745  # Iglewicz and Hoaglin's modified z-score: 0.6745 (x - median) / MAD
 
 
 # ---------------------------------------------------------------------------------------------- definitions
@@ -211,13 +211,13 @@ def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> l
 # --------------------------------------------------------------------------------------------- plausibility
 
 
-def modified_z(value: Decimal, history: Sequence[Decimal]) -> Decimal | None:
+def modified_z(value: float, history: Sequence[float]) -> float | None:
     """Iglewicz and Hoaglin's modified z-score of `value` against `history` (None: too little history, or a
-    history that never varies, where any change would look infinite)."""
+    history that never varies, where any change would look infinite). Floats: a hint needs no exact decimals."""
     if len(history) < MIN_HISTORY:
         return None
-    median = Decimal(statistics.median(history))
-    mad = Decimal(statistics.median(abs(h - median) for h in history))
+    median = statistics.median(history)
+    mad = statistics.median([abs(h - median) for h in history])
     if mad == 0:
         return None
     return abs(Z_FACTOR * (value - median) / mad)

@@ -6,6 +6,7 @@ channel: the form, the Excel upload, the unit API and the DHIS2 face all file th
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from reporting.catalogue import expressions
 from reporting.catalogue import rules as rule_semantics
 from reporting.catalogue.rules import Finding
 from reporting.filing.onetable import OneTable
-from reporting.reads.rules import sheet_checks, unit_history
+from reporting.reads.rules import SheetChecks, sheet_checks, unit_history
 from reporting.rejections import Problem, Problems, storable
 
 MAX_EXPLANATION = 200
@@ -38,20 +39,32 @@ def rules_data(table: OneTable) -> dict[str, Any]:
     """The rules the browser checks as the cadre types: definitions and the kind of each field (data only)."""
     codes = {e.code for e in table.fields}
     return {
-        "rules": sheet_checks(table.sheet).rules_for(table.period, codes),
+        "rules": _checks(table).rules_for(table.period, codes),
         "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
     }
 
 
+def _checks(table: OneTable) -> SheetChecks:
+    """The sheet's checks, kept on the table's catalogue: that object is the one of the generation in force
+    (a change to a rule, a range or the threshold moves the generation on), so no second lookup is needed."""
+    catalogue = table.catalogue
+    checks = getattr(catalogue, "checks", None)
+    if checks is None:
+        checks = sheet_checks(table.sheet)
+        if catalogue is not None:
+            catalogue.checks = checks  # type: ignore[attr-defined]
+    return checks
+
+
 def findings(table: OneTable, values: dict[str, Any]) -> list[Finding]:
     """Every rule that fails and every implausible number, for the answers `values` of `table`."""
-    checks = sheet_checks(table.sheet)
+    checks = _checks(table)
     typed = typed_values(table, values)
     found = rule_semantics.failures(checks.rules_for(table.period, {e.code for e in table.fields}), typed)
     return found + _implausible(table, typed, checks)
 
 
-def _implausible(table: OneTable, typed: dict[str, Any], checks: Any) -> list[Finding]:
+def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks) -> list[Finding]:
     # only numbers the unit itself typed: a register's values are its source's to check
     numeric = [
         e
@@ -70,26 +83,30 @@ def _implausible(table: OneTable, typed: dict[str, Any], checks: Any) -> list[Fi
         earlier = [n for _p, v in history if (n := _number(v.get(entry.code))) is not None]
         low, high = checks.ranges.get(entry.code, (None, None))
         outside = (low is not None and value < low) or (high is not None and value > high)
-        z = rule_semantics.modified_z(value, earlier) if wanted_history else None
+        z = rule_semantics.modified_z(float(value), earlier) if wanted_history else None
         if outside or (z is not None and z > checks.threshold):
             found.append(_plausibility(entry.field, value, earlier, (low, high) if outside else None))
     return found
 
 
-def _number(value: Any) -> Decimal | None:
-    """A stored value as a number, if it is one."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+def _number(value: Any) -> float | None:
+    """A stored value as a number, if it is one (stored numbers are JSON numbers, or decimals as text)."""
+    if isinstance(value, bool):
         return None
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        return None
-    return number if number.is_finite() else None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
 
 
-def _plausibility(f: Any, value: Decimal, earlier: list[Decimal], expected: tuple | None) -> Finding:
-    shown = "、".join(str(v) for v in earlier[:6]) or "—"
-    shown_en = ", ".join(str(v) for v in earlier[:6]) or "—"
+def _plausibility(f: Any, value: Decimal, earlier: list[float], expected: tuple | None) -> Finding:
+    shown = "、".join(_plain(v) for v in earlier[:6]) or "—"
+    shown_en = ", ".join(_plain(v) for v in earlier[:6]) or "—"
     if expected is not None:
         low, high = (("—" if bound is None else f"{bound.normalize():f}") for bound in expected)
         zh = f"{f.name_zh}：{value} 不在通常范围 {low}～{high} 内，请确认或说明（此前：{shown}）"
@@ -104,8 +121,13 @@ def _plausibility(f: Any, value: Decimal, earlier: list[Decimal], expected: tupl
         fields=(f.code,),
         message_zh=zh,
         message_en=en,
-        history=tuple(str(v) for v in earlier),
+        history=tuple(_plain(v) for v in earlier),
     )
+
+
+def _plain(number: float) -> str:
+    """An earlier value as the cadre typed it: 610, not 610.0."""
+    return str(int(number)) if number.is_integer() else f"{number:g}"
 
 
 def read_explanations(raw: Any) -> dict[str, str]:
