@@ -308,3 +308,56 @@ def api_client_for():
         )
 
     return post
+
+
+# --- the office's page, from the side of those who must not get through ----------------------------------
+
+
+@pytest.mark.parametrize("username", ["village", "township", "propaganda", "stats"])
+def test_only_the_office_reaches_the_rules_page_or_changes_a_rule(client, demo, username, office_admin):
+    from tests.conftest import _user
+
+    rule = define_rule(office=office_admin.office, definition=RULE, by=office_admin)
+    client.force_login(_user(username))
+    assert client.get("/office/rules/").status_code == 404
+    answers = [
+        client.post("/office/rules/", {**RULE, "code": "sneaked_in"}),
+        client.post("/office/rules/", {"action": "retire", "rule": rule.pk, "reason": "x"}),
+        client.post("/office/rules/", {"action": "plausibility", "threshold": "9.0", "enabled": "1"}),
+    ]
+    assert [a.status_code for a in answers] == [404, 404, 404]
+    assert list(ValidationRule.objects.values_list("code", "status")) == [("elderly_within_population", "active")]
+
+
+def test_the_office_defines_a_rule_on_its_page_and_a_bad_one_is_named(client, office_admin):
+    client.force_login(office_admin)
+    refused = client.post("/office/rules/", {**RULE, "right": "elderly_over_70", "action": "define"})
+    assert refused.status_code == 400
+    assert "“elderly_over_70”不是目录中的字段或指标" in refused.content.decode()
+    assert not ValidationRule.objects.exists()
+    assert client.post("/office/rules/", {**RULE, "action": "define"}).status_code == 302
+    page = client.get("/office/rules/").content.decode()
+    assert "elderly_within_population" in page and "60岁以上人口不能多于户籍人口" in page
+    refused = client.post("/office/rules/", {"action": "plausibility", "threshold": "12", "enabled": "1"})
+    assert refused.status_code == 400 and "须为 1.0 至 10.0 之间的数" in refused.content.decode()
+
+
+def test_a_department_proposes_a_rule_and_the_office_approval_adds_it(client, stats_user, office_admin):
+    from reporting.models import DataRequest
+    from reporting.services.requests import review_request
+    from tests.reporting.helpers import REQUEST_FORM
+
+    client.force_login(stats_user)
+    bad = {**REQUEST_FORM, **{f"r0_{k}": v for k, v in {**RULE, "left": "no_such_field"}.items()}}
+    refused = client.post("/department/requests/new/", bad)
+    assert refused.status_code == 400 and "校验规则 1" in refused.content.decode()
+    assert not DataRequest.objects.exists()
+    good = {**REQUEST_FORM, **{f"r0_{k}": v for k, v in RULE.items()}}
+    client.post("/department/requests/new/", good)
+    request = DataRequest.objects.get()
+    assert [r["code"] for r in request.proposed_rules] == ["elderly_within_population"]
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    client.force_login(office_admin)
+    assert "elderly_within_population" in client.get(f"/office/requests/{request.pk}/").content.decode()
+    review_request(request=request, by=office_admin, approve=True, reason="同意")
+    assert ValidationRule.objects.get().request_id == request.pk
