@@ -521,6 +521,7 @@ def main(argv: list[str]) -> int:
         prefill,
         province,
         rollup,
+        rules,
         submit,
         supply,
     )
@@ -547,6 +548,7 @@ def main(argv: list[str]) -> int:
     rolled = rollup.main(quick, months)
     dhis2_read_figures = dhis2_read.main(quick)
     indicated = indicator_rollup.main(quick, months)
+    ruled = rules.main()
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
     REPORT.write_text(
@@ -561,6 +563,7 @@ def main(argv: list[str]) -> int:
         + rollup.render(rolled)
         + dhis2_read.render(dhis2_read_figures, quick)
         + indicator_rollup.render(indicated)
+        + rules.render(ruled)
         + CHANGES
         + comparisons
     )

@@ -435,3 +435,52 @@ DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 add_messages(DHIS2_MESSAGES)
+
+RULE_MESSAGES: dict[str, tuple[str, str]] = {
+    # validation rules across fields (reporting/catalogue/rules.py) and plausibility (reporting/filing/checks.py)
+    "rule.error": ("校验规则“{code}”未通过：{text_zh}", "rule “{code}” failed: {text_en}"),
+    "rule.warning": (
+        "校验规则“{code}”提示：{text_zh}。请确认并填写一句说明后提交",
+        "rule “{code}” warns: {text_en}. Confirm it with a one-line explanation to submit",
+    ),
+    "plausibility.warning": (
+        "数值核对（{code}）：{text_zh}。请确认并填写一句说明后提交",
+        "plausibility check ({code}): {text_en}. Confirm it with a one-line explanation to submit",
+    ),
+    "rule.operator": (
+        "须为下列比较之一：{choices}，或“如果…则…必填”",
+        "must be one of {choices}, or “if … then … is required”",
+    ),
+    "rule.condition": (
+        "“如果…则…必填”的条件须为是/否（当前为 {got}）",
+        "the condition of “if … then … is required” must be yes or no (it is {got})",
+    ),
+    "rule.pair_field": ("“则…必填”须为本表的一个字段", "the “then … is required” side must be one field of the sheet"),
+    "rule.fields_only": (
+        "校验规则只能比较本表本期的字段，不能引用指标、台账或区域汇总",
+        "a rule compares fields of its sheet and period only: no indicators, ledgers or roll-ups",
+    ),
+    "rule.code_taken": ("编码“{code}”已被其他校验规则使用", "the code “{code}” is already used by another rule"),
+    "rule.sheet": ("须为一个在用的定期报表（台账不适用）", "must be an active periodic sheet (not a ledger)"),
+    "rule.strategy": ("缺失值处理须为下列之一：{choices}", "the missing-value strategy must be one of: {choices}"),
+    "rule.importance": ("须为“错误”或“警告”", "must be error or warning"),
+    "rule.retired": ("校验规则“{code}”已停用", "the rule “{code}” is already retired"),
+    "rule.retired_field": (
+        "“{code}”是已停用的字段，校验规则不能引用",
+        "“{code}” is a retired field: a rule cannot refer to it",
+    ),
+    "rule.other_sheet": (
+        "“{code}”不是表“{sheet}”的字段：校验规则只能比较同一张表的字段",
+        "“{code}” is not a field of the sheet “{sheet}”: a rule compares fields of one sheet",
+    ),
+    "plausibility.threshold": (
+        "须为 {min} 至 {max} 之间的数，最多一位小数",
+        "must be a number from {min} to {max} with at most one decimal place",
+    ),
+    "plausibility.not_number": (
+        "“{code}”不是数值字段，不能设置通常范围",
+        "“{code}” is not a number field: it has no range",
+    ),
+    "plausibility.range_order": ("不能小于下限", "must not be below the lower bound"),
+}
+add_messages(RULE_MESSAGES)

@@ -211,6 +211,10 @@ class SubmissionIn(Input):
     not_applicable = Object(
         child=Text(allow_blank=True), required=False, help_text="field code → the reason it does not apply"
     )
+    explanations = Object(
+        required=False,
+        help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",
+    )
     disputes = Object(
         required=False,
         help_text="field code → the reason the register value is wrong (with your own value in `values`)",
@@ -220,6 +224,10 @@ class SubmissionIn(Input):
 class CorrectionIn(Input):
     values = Object(help_text="field code → value, in the field's JSON type")
     not_applicable = Object(child=Text(allow_blank=True), required=False)
+    explanations = Object(
+        required=False,
+        help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",
+    )
     disputes = Object(
         required=False,
         help_text="field code → the reason the register value is wrong (with your own value in `values`)",

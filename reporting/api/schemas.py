@@ -45,6 +45,10 @@ class SubmissionOut(serializers.Serializer):
         child=serializers.CharField(), help_text="field code → typed, carried, register, confirmed or disputed"
     )
     reason = serializers.CharField()
+    warnings = serializers.DictField(
+        help_text="`rule:<code>` or `plausibility:<field>` → {kind, fields, message_zh, message_en, text}: the "
+        'warnings filing raised and the unit\'s explanation of each (text "" where none was given yet)'
+    )
     at = serializers.DateTimeField()
     counts = CountsOut()
 

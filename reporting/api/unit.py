@@ -96,6 +96,9 @@ def version_json(submission: Submission, version: SubmissionVersion) -> dict[str
             disputed=version.disputed,
         ),
         "reason": version.reason,
+        # the warnings filing raised (a rule, or a value implausible for the unit) and their explanations;
+        # a warning never refuses a filing here: explain it with `explanations` now or in a correction
+        "warnings": version.explanations,
         "at": version.at.isoformat(),
         "counts": {
             "typed": version.typed_count,
@@ -238,6 +241,7 @@ class SubmissionsView(APIView):
             not_applicable=na,
             by=user,
             disputes=body.get("disputes", {}),
+            explanations=body.get("explanations", {}),
         )
 
 
@@ -296,6 +300,7 @@ class CorrectionsView(APIView):
                 by=signed_in(request.user),
                 expected_version=-1 if expected is None else expected,
                 disputes=body.get("disputes", {}),
+                explanations=body.get("explanations", {}),
             )
         except VersionConflict as conflict:
             return problem_response(

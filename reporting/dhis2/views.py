@@ -411,7 +411,7 @@ class DataValueSetsView(Dhis2View):
             atomic=atomic_mode == "ALL",
             dry_run=dry_run,
         )
-        return _summary(outcome, [c.as_dict() for c in outcome.conflicts], dry_run, strategy)
+        return _summary(outcome, [c.as_dict() for c in outcome.conflicts], dry_run, strategy, outcome.warnings)
 
 
 def _queue(
@@ -528,10 +528,21 @@ def _scheme_conflict(problem: Problem) -> dict[str, Any]:
     }
 
 
-def _summary(outcome: ImportOutcome, conflicts: list[dict[str, Any]], dry_run: bool, strategy: str) -> JsonResponse:
-    """DHIS2's import summary in a web message: 200 and SUCCESS, or 409 with WARNING (some stored) or ERROR."""
+def _summary(
+    outcome: ImportOutcome,
+    conflicts: list[dict[str, Any]],
+    dry_run: bool,
+    strategy: str,
+    warnings: list[dict[str, Any]] | None = None,
+) -> JsonResponse:
+    """DHIS2's import summary in a web message: 200 and SUCCESS, or 409 with WARNING (some stored) or ERROR.
+    Warnings of rules and plausibility refuse nothing: alone, they make a 200 with WARNING, listed among the
+    conflicts (marked `"warning": true`) where DHIS2 clients look, and never among the rejected indexes."""
     done = outcome.imported + outcome.updated + outcome.deleted
-    if not conflicts:
+    warnings = warnings or []
+    if not conflicts and warnings:
+        status, http, message = "WARNING", 200, "Import was successful; some values need an explanation."
+    elif not conflicts:
         status, http, message = "SUCCESS", 200, "Import was successful."
     elif done:
         status, http, message = "WARNING", 409, "One more conflicts encountered, please check import summary."
@@ -548,7 +559,7 @@ def _summary(outcome: ImportOutcome, conflicts: list[dict[str, Any]], dry_run: b
             "ignored": outcome.ignored,
             "deleted": outcome.deleted,
         },
-        "conflicts": conflicts,
+        "conflicts": conflicts + warnings,
         "rejectedIndexes": sorted({i for c in conflicts for i in c.get("indexes", [])}),
         "dataSetComplete": "false",
     }

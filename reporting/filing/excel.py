@@ -31,6 +31,7 @@ from reporting.services.submissions import (
     REASON_PART,
     AlreadySubmitted,
     add_record,
+    check_across,
     record_answers,
     submit_sheet,
     validate_answers,
@@ -43,7 +44,7 @@ HEADER = [
     "填写要求 rule",
     "填报值 value",
     "不适用原因 N/A reason",
-    "异议理由 dispute reason",
+    "异议理由或说明 dispute reason / explanation",
 ]
 VALUE_COL, NA_COL, DISPUTE_COL = 5, 6, 7
 LEDGER_ROWS = 50
@@ -252,7 +253,7 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     if problems:
         raise UploadRejected(problems)
     with transaction.atomic():
-        for table, raw, na, where, disputes in filings:
+        for table, raw, na, where, disputes, explanations in filings:
             try:
                 if table.sheet.is_ledger:
                     add_record(unit=unit, sheet=table.sheet, raw=raw, not_applicable=na, by=by)
@@ -265,6 +266,7 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
                         not_applicable=na,
                         by=by,
                         disputes=disputes,
+                        explanations=explanations,
                     )
             except Problems as error:  # e.g. a ledger record dated in a period with other fields
                 problems += [CellProblem(where[0], where[1], "—", p) for p in error.problems]
@@ -282,6 +284,7 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
     raw: dict[str, Any] = {}
     na: dict[str, str] = {}
     disputes: dict[str, Any] = {}
+    explanations: dict[str, str] = {}  # column G of a value the unit types: why a warning on it is fine
     where: dict[str, int] = {}
     for row_number, row in enumerate(rows[1:], start=2):
         code = _text(row[0]) if row else None
@@ -291,6 +294,8 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
             why = _text(row[DISPUTE_COL - 1]) if len(row) >= DISPUTE_COL else None
             if why not in (None, "") and by_code[code].register is not None:
                 disputes[code] = why if isinstance(why, str) else str(why)
+            elif why not in (None, ""):
+                explanations[code] = why if isinstance(why, str) else str(why)
             where[code] = row_number
             if reason not in (None, "") and value in (None, ""):
                 na[code] = str(reason)
@@ -299,10 +304,18 @@ def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list
     if not any(v not in (None, "") for v in raw.values()) and not na:
         return [], []  # an untouched worksheet: this sheet is not being filed now
     try:
-        validate_answers(table, raw, na, disputes)
+        check_across(table, validate_answers(table, raw, na, disputes), explanations, ask=False)
     except Problems as error:
-        return [], [CellProblem(title, where.get(p.field, 1), _column_of(p, na), p) for p in error.problems]
-    return [(table, raw, na, (title, 2), disputes)], []
+        return [], [CellProblem(title, _row_of(p, where), _column_of(p, na), p) for p in error.problems]
+    return [(table, raw, na, (title, 2), disputes, explanations)], []
+
+
+def _row_of(problem: Problem, where: dict[str, int]) -> int:
+    """The row a problem points at: its field's, or for a rule the row of the first field it names."""
+    if problem.field in where:
+        return where[problem.field]
+    rows = [where[code] for code in problem.params.get("fields", ()) if code in where]
+    return min(rows, default=1)
 
 
 def _column_of(problem: Problem, na: dict[str, str]) -> str:
@@ -330,5 +343,5 @@ def _read_ledger(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, 
                 for p in error.problems
             ]
             continue
-        filings.append((table, raw, {}, (title, row_number), {}))
+        filings.append((table, raw, {}, (title, row_number), {}, {}))
     return filings, problems

@@ -45,6 +45,15 @@ from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, 
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob, SuppressionThreshold
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
+from reporting.models.rules import (
+    RuleOperator,
+    MissingValueStrategy,
+    Importance,
+    ValidationRule,
+    ValidationRuleRevision,
+    Plausibility,
+    ExpectedRange,
+)
 # isort: on
 
 __all__ = [
@@ -71,21 +80,26 @@ __all__ = [
     "DueException",
     "DueRule",
     "Endpoint",
+    "ExpectedRange",
     "ExportJob",
     "ExportStatus",
     "Field",
     "FieldQuerySet",
     "FieldRevision",
     "IdempotencyKey",
+    "Importance",
     "Indicator",
     "IndicatorRevision",
     "IndicatorRollup",
+    "MissingValueStrategy",
     "Notice",
+    "Plausibility",
     "ReportCell",
     "ReportJob",
     "ReportTemplate",
     "RequestEvent",
     "RequestStatus",
+    "RuleOperator",
     "Sheet",
     "Status",
     "Submission",
@@ -97,6 +111,8 @@ __all__ = [
     "SupplyJob",
     "SupplyJobStatus",
     "SuppressionThreshold",
+    "ValidationRule",
+    "ValidationRuleRevision",
     "ZombieFlag",
     "ZombieKind",
     "aggregate_kind_of",

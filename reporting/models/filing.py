@@ -101,6 +101,11 @@ class SubmissionVersion(models.Model):
     disputed = models.JSONField(default=dict)
     gaps = ArrayField(models.CharField(max_length=40), default=list)
     reason = models.TextField(blank=True)  # why it was corrected (versions after the first)
+    # The warnings filing this version raised (a validation rule, or a value implausible for the unit) and the
+    # unit's explanation of each ("" where none was given yet, through the API or DHIS2):
+    # {"rule:<code>" | "plausibility:<field>": {"kind", "fields": [codes], "text"}}; delivered with the values
+    # of those fields.
+    explanations = models.JSONField(default=dict)
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
     # What filing this version saved the unit (burden figures).

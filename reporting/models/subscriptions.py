@@ -252,6 +252,9 @@ class DataRequest(models.Model):
     # [{"code", "name_zh", "name_en", "type", "constraints", "unit_of_measure", "sheet", "description", "source"}]
     # ("source": true: the department's register will supply it)
     proposed = models.JSONField(_("proposed new fields"), default=list, blank=True)
+    # Validation rules proposed for the office to add on approval (each checked like the office's own):
+    # [{"code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en"}]
+    proposed_rules = models.JSONField(_("proposed validation rules"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
     decision_reason = models.TextField(_("reason for the decision"), blank=True)
     subscription = models.OneToOneField(

@@ -225,7 +225,8 @@ def backoff(attempts: int) -> dt.timedelta:
 # PostgreSQL (one statement for a whole batch; nothing is decoded and encoded again in Python). Where each
 # value came from travels with it, for the delivered fields only: `source` (the supplying department's code,
 # null for the unit's own filing), `origin` (`reporting.filing.origins`), and the register value and reason
-# of each value the unit disputed.
+# of each value the unit disputed; and the warnings filing raised (a rule, a value implausible for the unit) with
+# the unit's explanation, each only where the delivery carries every field it concerns.
 _BODY = """
 json_build_object(
     'id', 'dlv_' || d.id,
@@ -247,6 +248,8 @@ json_build_object(
                FROM unnest(d.fields) f WHERE v."values" ? f),
     'disputed', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
                  FROM jsonb_each(v.disputed) kv JOIN unnest(d.fields) f ON f = kv.key),
+    'explanations', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
+                     FROM jsonb_each(v.explanations) kv WHERE (kv.value -> 'fields') <@ to_jsonb(d.fields)),
     'filed_at', v.at
 )::text
 """.replace("{ORIGIN}", origin_sql(code="f", source="s.source_id", version="v"))

@@ -98,6 +98,8 @@ class ImportOutcome:
     deleted: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
     stored: bool = False
+    # warnings of the filings stored (a rule, or a value implausible for the unit): never a refusal
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @unaudited("its values are stored by supply_values, submit_sheet or correct_submission, each audited")
@@ -218,6 +220,8 @@ def _file_group(
     new = dict(old)
     # a register value the unit disputes keeps its reason; a value's DHIS2 comment is its reason when it differs
     disputes = {code: d["reason"] for code, d in (current.disputed if current else {}).items()}
+    # a warning explained before stays explained; any other value's comment explains a warning on it
+    explanations = {key: w["text"] for key, w in (current.explanations if current else {}).items() if w.get("text")}
     counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
     duplicate: list[Problem] = []
     seen: dict[str, Any] = {}
@@ -247,15 +251,26 @@ def _file_group(
         new[f.code] = v.value
         if f.source_id is not None and v.comment:
             disputes[f.code] = v.comment
+        elif v.comment:
+            explanations[f.code] = v.comment
     if duplicate:
         raise Problems(duplicate)
     if new == old and submission is not None:
         outcome.ignored += len(group)
         return
     if submission is None:
-        submit_sheet(unit=unit, sheet=sheet, period=period, raw=new, not_applicable=na, by=user, disputes=disputes)
+        version = submit_sheet(
+            unit=unit,
+            sheet=sheet,
+            period=period,
+            raw=new,
+            not_applicable=na,
+            by=user,
+            disputes=disputes,
+            explanations=explanations,
+        )
     else:
-        correct_submission(
+        version = correct_submission(
             submission=submission,
             raw=new,
             not_applicable=na,
@@ -263,9 +278,33 @@ def _file_group(
             by=user,
             expected_version=submission.current_version,
             disputes=disputes,
+            explanations=explanations,
         )
+    by_code = {f.code: v for v, f in group}
+    outcome.warnings += [_warning(key, w, by_code) for key, w in version.explanations.items()]
     for key, count in counts.items():
         setattr(outcome, key, getattr(outcome, key) + count)
+
+
+def _warning(key: str, warning: dict[str, Any], by_code: dict[str, DataValue]) -> dict[str, Any]:
+    """A warning in the import summary, shaped like a conflict (DHIS2 clients read `conflicts`) but refusing
+    nothing: its value was stored, and `explained` says whether a comment already explains it."""
+    kind, code = key.split(":", 1)
+    prop = "validationRule" if kind == "rule" else "dataElement"
+    indexes = sorted(by_code[f].index for f in warning["fields"] if f in by_code)
+    return {
+        "object": code,
+        "objects": {prop: code},
+        "value": f"{warning['message_zh']} / {warning['message_en']}",
+        "errorCode": "W7600" if kind == "rule" else "W7601",
+        "property": prop,
+        "indexes": indexes,
+        "rule": key,
+        "message_zh": warning["message_zh"],
+        "message_en": warning["message_en"],
+        "warning": True,
+        "explained": bool(warning.get("text")),
+    }
 
 
 def _group_conflicts(group: list[tuple[DataValue, Field]], problems: list[Problem]) -> list[Conflict]:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core.audit import audited, read_only, record
-from core.models import LEVEL_DEPTH, Area, Department, User
+from core.models import LEVEL_DEPTH, Area, Department, Office, User
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, first_not_begun
 from reporting.models import (
@@ -28,6 +28,7 @@ from reporting.models import (
 )
 from reporting.reads.indicators import operand_fields
 from reporting.rejections import Problem, Problems
+from reporting.services.rules import RULE_KEYS, check_proposed_rules, define_requested_rules
 
 PROPOSAL_KEYS = (
     "code",
@@ -57,6 +58,8 @@ class RequestInput:
     # existing fields the department's register will supply (it asks to become their source)
     source_field_ids: list[int] = field(default_factory=list)
     proposed: list[dict[str, Any]] = field(default_factory=list)
+    # validation rules proposed for the sheets (`reporting.services.rules.RULE_KEYS`), added on approval
+    proposed_rules: list[dict[str, Any]] = field(default_factory=list)
     # Indicators asked for (always at a level: an indicator is a figure over units), and aggregate-only demand:
     # the level its fields and indicators are read at, the kinds of aggregate, the coverage to push at.
     indicator_ids: list[int] = field(default_factory=list)
@@ -129,6 +132,7 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
     problems += _source_problems(department, data.source_field_ids)
     if not data.field_ids and not data.proposed and not data.source_field_ids and not data.indicator_ids:
         problems.append(Problem(field="fields", rule="request.empty"))
+    problems += check_proposed_rules(data.proposed_rules)
     problems += _aggregate_problems(data)
     codes: dict[str, int] = {}
     for index, proposal in enumerate(data.proposed):
@@ -255,6 +259,7 @@ def save_request(
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
     request.proposed = [{k: p.get(k) for k in PROPOSAL_KEYS if k in p} for p in data.proposed]
+    request.proposed_rules = [{k: p.get(k) for k in RULE_KEYS} for p in data.proposed_rules]
     request.level, request.push_coverage = data.level, data.push_coverage
     request.aggregations = sorted(set(data.aggregations))
     request.save()
@@ -268,6 +273,7 @@ def save_request(
         fields=sorted(data.field_ids),
         source_fields=sorted(data.source_field_ids),
         proposed=[p.get("code") for p in request.proposed],
+        proposed_rules=[p.get("code") for p in request.proposed_rules],
         indicators=sorted(data.indicator_ids),
         level=data.level,
         aggregations=request.aggregations,
@@ -370,6 +376,9 @@ def review_request(
             approved.add(created.pk)
     if not approved and not sourced:
         raise Problems([Problem(field="fields", rule="request.empty")])
+    # the proposed rules, checked again against the catalogue as approved (its new fields included)
+    office = by.office or Office.objects.order_by("pk").first()
+    rules = define_requested_rules(request=request, office=office, by=by) if request.proposed_rules and office else []
     Field.objects.filter(pk__in=sourced).update(source=request.department)
     whole = approved | sourced >= asked | offered and len(create_codes) + len(reuse) == len(proposals)
     request.status = RequestStatus.APPROVED if whole else RequestStatus.PARTLY_APPROVED
@@ -379,6 +388,7 @@ def review_request(
         "sourced": sorted(sourced),
         "indicators": sorted(i.pk for i in indicators),
         "level": request.level,
+        "rules": [r.code for r in rules],
     }
     if not approved:  # only fields to supply: nothing is asked of units, so no subscription
         request.save(update_fields=["status", "decision_reason", "decided_at"])

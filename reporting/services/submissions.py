@@ -15,6 +15,7 @@ from core.models import Unit, User
 from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
+from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.onetable import OneTable, TableField, filing_table
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
@@ -55,6 +56,17 @@ class Answers:
     confirmed: list[str] = field(default_factory=list)
     disputed: dict[str, dict[str, Any]] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
+    # the warnings filing raised and their explanations (`reporting.filing.checks.settle`)
+    explanations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@read_only
+def check_across(table: OneTable, answers: Answers, explanations: dict[str, Any] | None, *, ask: bool) -> Answers:
+    """The sheet's rules and plausibility on the answers: errors (and, when `ask`, unexplained warnings) are
+    refused; the warnings and their explanations go with the version."""
+    given = read_explanations(explanations)
+    answers.explanations = settle(findings(table, answers.values), given, ask=ask)
+    return answers
 
 
 MAX_DISPUTE_REASON = 200
@@ -195,6 +207,7 @@ def _new_version(
             confirmed=answers.confirmed,
             disputed=answers.disputed,
             gaps=answers.gaps,
+            explanations=answers.explanations,
             reason=reason,
             by=by,
             asked_count=answers.asked_count,
@@ -284,12 +297,17 @@ def submit_sheet(
     not_applicable: dict[str, str],
     by: User,
     disputes: dict[str, Any] | None = None,
+    explanations: dict[str, Any] | None = None,
+    ask_explanations: bool = False,
 ) -> SubmissionVersion:
-    """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission."""
+    """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission.
+    `ask_explanations` (the form): a warning without an explanation is refused like an error, so the cadre
+    is asked for one; elsewhere it is stored with an empty explanation."""
     if sheet.is_ledger:
         raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
     table = filing_table(unit=unit, sheet=sheet, period=period)
     answers = validate_answers(table, raw, not_applicable, disputes)
+    check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
     create_deliveries(version, table.catalogue)
@@ -327,6 +345,8 @@ def correct_submission(
     by: User,
     expected_version: int,
     disputes: dict[str, Any] | None = None,
+    explanations: dict[str, Any] | None = None,
+    ask_explanations: bool = False,
 ) -> SubmissionVersion:
     """Store a new version of a submission or ledger record; the old versions stay as they were."""
     locked = Submission.objects.select_for_update().select_related("sheet", "unit__area").get(pk=submission.pk)
@@ -344,6 +364,7 @@ def correct_submission(
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
             answers = validate_answers(table, raw, not_applicable, disputes)
+            check_across(table, answers, explanations, ask=ask_explanations)
     except Problems as error:
         problems += error.problems
     if problems:

@@ -19,7 +19,18 @@ from core.models import Area, AreaLevel
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
 from reporting.catalogue import fieldtypes
 from reporting.filing.forms import ProposalRow
-from reporting.models import AggregateKind, DataRequest, Field, Indicator, RequestStatus, Sheet, Status
+from reporting.models import (
+    AggregateKind,
+    DataRequest,
+    Field,
+    Importance,
+    Indicator,
+    MissingValueStrategy,
+    RequestStatus,
+    RuleOperator,
+    Sheet,
+    Status,
+)
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems
 from reporting.services.requests import (
@@ -31,6 +42,7 @@ from reporting.services.requests import (
     submit_request,
     withdraw_request,
 )
+from reporting.services.rules import RULE_KEYS
 from reporting.subscriptions import review
 from reporting.views import posted_id, posted_ids
 
@@ -93,6 +105,7 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
         field_ids=posted_ids(request, "fields"),
         source_field_ids=posted_ids(request, "source_fields"),
         proposed=proposed,
+        proposed_rules=_posted_rules(post),
         indicator_ids=posted_ids(request, "indicators"),
         level=post.get("level") or None,
         aggregations=[str(a) for a in post.getlist("aggregations")],
@@ -100,6 +113,15 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
         unreadable=unreadable,
     )
     return data, rows
+
+
+RULE_ROWS = 3  # the form offers this many rule rows; a blank one proposes nothing
+
+
+def _posted_rules(post) -> list[dict[str, str]]:
+    """The validation rules the request form proposes (rows `r0_…`), blank rows left out."""
+    rows = [{key: post.get(f"r{i}_{key}", "") for key in RULE_KEYS} for i in range(RULE_ROWS)]
+    return [row for row in rows if any(str(row[key]).strip() for key in ("code", "left", "right"))]
 
 
 def _form_context(
@@ -163,7 +185,21 @@ def _form_context(
         "indicators_chosen": indicators_chosen,
         "levels": [(value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE],
         "kinds": [(value, label, value in kinds) for value, label in AggregateKind.choices],
+        "rule_rows": _rule_rows(request, request_obj, rows is not None and request.method == "POST"),
+        "operators": RuleOperator.choices,
+        "strategies": MissingValueStrategy.choices,
+        "importances": Importance.choices,
     }
+
+
+def _rule_rows(request: HttpRequest, request_obj: DataRequest | None, posted: bool) -> list[dict[str, Any]]:
+    """The rule rows of the form: as posted, as stored, or blank."""
+    if posted:
+        stored = [{key: request.POST.get(f"r{i}_{key}", "") for key in RULE_KEYS} for i in range(RULE_ROWS)]
+    else:
+        stored = list(request_obj.proposed_rules) if request_obj is not None else []
+    stored += [{} for _ in range(RULE_ROWS - len(stored))]
+    return [{"index": i, **row} for i, row in enumerate(stored[:RULE_ROWS])]
 
 
 @login_required

@@ -20,6 +20,7 @@ from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
+from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
 from reporting.models import AccessRecord, Dispute, Draft, Field, Submission, SubmissionVersion
@@ -75,7 +76,12 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         table = filing_table(unit=unit, sheet=sheet, period=the_period)
     except Problems as error:
         return _not_open(request, sheet, error)
-    context = {"table": table, "due_on": due_date(sheet, the_period), "token": uuid.uuid4().hex}
+    context = {
+        "table": table,
+        "due_on": due_date(sheet, the_period),
+        "token": uuid.uuid4().hex,
+        "checks_data": rules_data(table),
+    }
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
         values, na = draft_answers(draft.raw) if draft else ({}, {})
@@ -108,9 +114,19 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
             not_applicable=na,
             by=signed_in(request.user),
             disputes=disputes,
+            explanations=_explanations(request),
+            ask_explanations=True,
         ),
         disputes,
     )
+
+
+_WARNINGS = ("rule.warning", "plausibility.warning")
+
+
+def _explanations(request: HttpRequest) -> dict[str, str]:
+    """The explanations the cadre typed under the warnings (`explain__rule:<code>`, `explain__plausibility:<f>`)."""
+    return {key[len("explain__") :]: request.POST.get(key, "") for key in request.POST if key.startswith("explain__")}
 
 
 def _not_open(request: HttpRequest, sheet, error: Problems) -> HttpResponse:
@@ -146,10 +162,19 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
             table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False, disputes=disputes
         )
         extra = [p for p in error.problems if p.field not in table.by_code()]
+        typed = _explanations(request)
+        warnings = [{"problem": p, "text": typed.get(p.field, "")} for p in error.problems if p.rule in _WARNINGS]
         return render(
             request,
             "township/fill.html",
-            {**context, "rows": rows, "problems": error.problems, "other_problems": extra, **_form_extras(request)},
+            {
+                **context,
+                "rows": rows,
+                "problems": error.problems,
+                "other_problems": extra,
+                "warnings": warnings,
+                **_form_extras(request),
+            },
             status=400,
         )
     except AlreadySubmitted as error:
@@ -236,6 +261,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         "token": uuid.uuid4().hex,
         "correcting": True,
         "base_version": submission.current_version,
+        "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
     }
     if request.method == "GET":
         # a confirmed value shows the register's value now (the source may have corrected it since); a disputed
@@ -263,6 +289,8 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             by=signed_in(request.user),
             expected_version=-1 if expected is None else expected,
             disputes=disputes,
+            explanations=_explanations(request),
+            ask_explanations=True,
         ),
         disputes,
     )
@@ -313,7 +341,7 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
         table = filing_table(unit=unit, sheet=sheet, day=today, carry=False)
     except Problems as error:
         return _not_open(request, sheet, error)
-    context = {"table": table, "token": uuid.uuid4().hex, "ledger": True}
+    context = {"table": table, "token": uuid.uuid4().hex, "ledger": True, "checks_data": {"rules": [], "kinds": {}}}
     if request.method == "GET":
         rows = rows_for(table, values={sheet.record_date_field: today.isoformat()})
         return render(request, "township/fill.html", {**context, "rows": rows})

@@ -33,6 +33,7 @@ from reporting.services import (
     exports,
     indicators,
     requests,
+    rules,
     submissions,
     supplies,
     suppression,
@@ -216,6 +217,29 @@ def _export(settings):
         format="csv",
         params={"sheet": "village_basics", "fields": None, "period_from": None, "period_to": None, "area": None},
     )
+
+
+RULE = {
+    "code": "elderly_within_population",
+    "sheet": "village_basics",
+    "left": "elderly_over_60",
+    "operator": "<=",
+    "right": "registered_population",
+    "strategy": "NEVER_SKIP",
+    "importance": "warning",
+    "message_zh": "60岁以上人口不能多于户籍人口",
+    "message_en": "people over 60 cannot outnumber the registered population",
+}
+
+
+def _rule():
+    return rules.define_rule(office=_office().office, definition=RULE, by=_office())
+
+
+def _requested_rules():
+    request = _request(proposed_rules=[{**RULE, "code": "requested_rule"}])
+    request = requests.submit_request(request=request, by=_analyst("stats"))
+    return requests.review_request(request=request, by=_office(), approve=True, reason="同意")
 
 
 def _indicator():
@@ -422,6 +446,17 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.reports.request_report", "report.requested"): lambda settings: _request_report(),
     ("reporting.services.reports.auto_generate", "report.auto_requested"): lambda settings: _auto_report(),
     ("reporting.services.reports.draft_request", "request.created"): lambda settings: _draft_report_request(),
+    ("reporting.services.rules.define_rule", "rule.defined"): lambda settings: _rule(),
+    ("reporting.services.rules.define_requested_rules", "rule.defined"): lambda settings: _requested_rules(),
+    ("reporting.services.rules.retire_rule", "rule.retired"): lambda settings: rules.retire_rule(
+        rule=_rule(), reason="不再需要", by=_office(), today=TODAY
+    ),
+    ("reporting.services.rules.set_plausibility", "plausibility.set"): lambda settings: rules.set_plausibility(
+        threshold="4.0", enabled=True, by=_office()
+    ),
+    ("reporting.services.rules.set_expected_range", "plausibility.range_set"): lambda settings: (
+        rules.set_expected_range(field=Field.objects.get(code="households"), low="100", high="900", by=_office())
+    ),
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,

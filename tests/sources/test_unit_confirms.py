@@ -313,7 +313,7 @@ def test_the_excel_template_marks_the_register_value_and_a_dispute_round_trips(c
     _supply(civil, village_cadre.unit, elderly_over_60="433")
     client.force_login(village_cadre)
     workbook, basics, rows = _workbook(client)
-    assert basics.cell(1, 7).value == "异议理由 dispute reason"
+    assert basics.cell(1, 7).value == "异议理由或说明 dispute reason / explanation"
     row = rows["elderly_over_60"]
     cell = basics.cell(row, 5)
     assert cell.value == 433 and cell.fill.fgColor.rgb.endswith("DCE8F7")

@@ -1,0 +1,246 @@
+"""Validation rules and plausibility: checking a rule's definition against a sheet, and evaluating rules and
+plausibility over one unit's values. Pure: no database (the services and `reporting.reads.rules` bring it).
+
+A rule's definition is data (`ValidationRule.definition()`): its sides' trees, the operator, the missing-value
+strategy, the codes of the fields it names and of those that are numbers. `evaluate` here and
+`OneTableRules.evaluate` in `static/js/rules.js` give the same verdict; `rule_cases.json` holds the cases both
+must pass. Semantics (DHIS2's): a field is missing when it has no value (not answered, or "not applicable").
+SKIP_IF_ANY_VALUE_MISSING skips the rule when any of its fields is missing, SKIP_IF_ALL_VALUES_MISSING when all
+are; otherwise (and with NEVER_SKIP) a missing number counts as 0. A side that still has no value (a missing
+text or yes/no, a division by zero) leaves the rule unchecked. A compulsory pair ("if X then Y is required")
+fails when its left side is true and its right side's field has no value; strategies do not apply to it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from reporting.catalogue import expressions
+from reporting.rejections import Problem, Problems
+
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
+COMPULSORY_PAIR = "compulsory_pair"
+STRATEGIES = ("SKIP_IF_ANY_VALUE_MISSING", "SKIP_IF_ALL_VALUES_MISSING", "NEVER_SKIP")
+IMPORTANCES = ("error", "warning")
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+HISTORY = 12  # periods of the unit's own history a value is compared with
+MIN_HISTORY = 4  # fewer earlier values say nothing about what is usual for the unit
+THRESHOLD_RANGE = (Decimal("1.0"), Decimal("10.0"))
+Z_FACTOR = 0.6745  # Iglewicz and Hoaglin's modified z-score: 0.6745 (x - median) / MAD
+
+
+# ---------------------------------------------------------------------------------------------- definitions
+
+
+@dataclass
+class CheckedRule:
+    left_tree: dict[str, Any]
+    right_tree: dict[str, Any]
+    fields: list[str]
+    numbers: list[str]
+
+
+def _side(text: str, name: str, catalogue: expressions.Catalogue) -> tuple[dict[str, Any] | None, str, set[str]]:
+    """One side parsed and validated against the sheet's fields: its tree, its kind and its field codes."""
+    try:
+        tree = expressions.parse(text)
+    except Problem as problem:
+        raise Problems([_renamed(problem, name)]) from None
+    validator = expressions._Validator(catalogue, None)
+    try:
+        kind = validator.check(tree)
+    except RecursionError:
+        raise Problems([Problem(field=name, rule="formula.too_deep", params={"max": expressions.MAX_DEPTH})]) from None
+    problems = [_renamed(p, name) for p in validator.problems]
+    if validator.area_level or validator.indicators or any(n.get("op") == "count_records" for n in _nodes(tree)):
+        problems.append(Problem(field=name, rule="rule.fields_only"))
+    if problems:
+        raise Problems(problems)
+    return tree, kind, validator.fields
+
+
+def _nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(expressions.walk(tree))
+
+
+def _renamed(problem: Problem, name: str) -> Problem:
+    problem.field = name
+    return problem
+
+
+def check(*, left: str, operator: str, right: str, catalogue: expressions.Catalogue) -> CheckedRule:
+    """A rule's sides checked against `catalogue` (the sheet's active fields only) and against each other;
+    raises Problems naming every problem (unknown or retired field, type mismatch, a bad operator)."""
+    problems: list[Problem] = []
+    sides: dict[str, tuple[dict[str, Any] | None, str, set[str]]] = {}
+    for name, text in (("left", left), ("right", right)):
+        try:
+            sides[name] = _side(text, name, catalogue)
+        except Problems as refused:
+            problems += refused.problems
+    if operator not in (*OPERATORS, COMPULSORY_PAIR):
+        problems.append(Problem(field="operator", rule="rule.operator", params={"choices": ", ".join(OPERATORS)}))
+    elif len(sides) == 2:
+        problems += _kinds(operator, sides["left"][1], sides["right"][1], sides["right"][0])
+    if problems:
+        raise Problems(problems)
+    codes = sorted(sides["left"][2] | sides["right"][2])
+    numbers = [c for c in codes if catalogue.fields[c].kind == expressions.NUMBER]
+    left_tree, right_tree = sides["left"][0], sides["right"][0]
+    assert left_tree is not None and right_tree is not None
+    return CheckedRule(left_tree=left_tree, right_tree=right_tree, fields=codes, numbers=numbers)
+
+
+def _kinds(operator: str, left: str, right: str, right_tree: dict[str, Any] | None) -> list[Problem]:
+    if operator == COMPULSORY_PAIR:
+        problems = []
+        if left != expressions.BOOLEAN:
+            problems.append(Problem(field="left", rule="rule.condition", params={"got": left}))
+        if not right_tree or right_tree.get("op") != "field":
+            problems.append(Problem(field="right", rule="rule.pair_field"))
+        return problems
+    if operator in ("<", "<=", ">", ">="):
+        wrong = [(name, kind) for name, kind in (("left", left), ("right", right)) if kind != expressions.NUMBER]
+        return [
+            Problem(field=name, rule="formula.type", params={"op": operator, "expected": "number", "got": kind})
+            for name, kind in wrong
+        ]
+    if left != right or expressions.OTHER in (left, right):
+        return [Problem(field="right", rule="formula.type", params={"op": operator, "expected": left, "got": right})]
+    return []
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    """PASS, FAIL or SKIP: the verdict of one rule (its `definition()`) on a unit's values (numbers as Decimals,
+    or as numbers or numeric text; missing or "not applicable" fields absent or None)."""
+    fields, numbers = rule["fields"], set(rule["numbers"])
+    if rule["operator"] == COMPULSORY_PAIR:
+        condition = expressions.evaluate(rule["left"], values)
+        if condition.value is not True:
+            return SKIP if condition.value is None else PASS
+        return FAIL if _missing(values.get(rule["right"]["code"])) else PASS
+    missing = [code for code in fields if _missing(values.get(code))]
+    strategy = rule["strategy"]
+    if missing and (
+        strategy == "SKIP_IF_ANY_VALUE_MISSING"
+        or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
+    ):
+        return SKIP
+    filled = dict(values)
+    for code in missing:
+        if code in numbers:
+            filled[code] = Decimal(0)
+    # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
+    # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
+    left = expressions.evaluate(rule["left"], filled)
+    right = expressions.evaluate(rule["right"], filled)
+    if left.value is None or right.value is None:
+        return SKIP
+    return PASS if _holds(rule["operator"], _shown(left.value), _shown(right.value)) else FAIL
+
+
+def _shown(value: Any) -> Any:
+    """A number as shown (a field's own value comes as it was given: an int, a float, a Decimal)."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return expressions.shown(Decimal(str(value)))
+    return value
+
+
+def _holds(operator: str, left: Any, right: Any) -> bool:
+    if operator == "==":
+        return bool(left == right)
+    if operator == "!=":
+        return bool(left != right)
+    if not isinstance(left, Decimal) or not isinstance(right, Decimal):
+        return False  # refused when the rule was saved; a value of the wrong kind cannot hold
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[operator]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning (or an error) raised by filing: which rule or field, the fields it concerns, its message."""
+
+    key: str  # "rule:<code>" or "plausibility:<field>"
+    kind: str  # "rule" or "plausibility"
+    importance: str
+    fields: tuple[str, ...]
+    message_zh: str
+    message_en: str
+    history: tuple[str, ...] = ()  # the unit's earlier values, for plausibility
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "importance": self.importance,
+            "fields": list(self.fields),
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+            "history": list(self.history),
+        }
+
+
+def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> list[Finding]:
+    """The rules that fail on `values`, as warnings or errors naming the rule."""
+    return [
+        Finding(
+            key=f"rule:{rule['code']}",
+            kind="rule",
+            importance=rule["importance"],
+            fields=tuple(rule["fields"]),
+            message_zh=rule["message_zh"],
+            message_en=rule["message_en"],
+        )
+        for rule in rules
+        if evaluate(rule, values) == FAIL
+    ]
+
+
+# --------------------------------------------------------------------------------------------- plausibility
+
+
+def modified_z(value: float, history: Sequence[float]) -> float | None:
+    """Iglewicz and Hoaglin's modified z-score of `value` against `history` (None: too little history, or a
+    history that never varies, where any change would look infinite). Floats: a hint needs no exact decimals."""
+    if len(history) < MIN_HISTORY:
+        return None
+    median = statistics.median(history)
+    mad = statistics.median([abs(h - median) for h in history])
+    if mad == 0:
+        return None
+    return abs(Z_FACTOR * (value - median) / mad)
+
+
+def check_threshold(value: Any) -> Decimal:
+    """The office's threshold as stored, or the Problem naming the allowed range."""
+    low, high = THRESHOLD_RANGE
+    try:
+        threshold = Decimal(str(value).strip())
+    except ArithmeticError:
+        threshold = None
+    if (
+        threshold is None
+        or not threshold.is_finite()
+        or not low <= threshold <= high
+        or threshold != round(threshold, 1)
+    ):
+        raise Problem(
+            field="threshold",
+            rule="plausibility.threshold",
+            params={"min": str(low), "max": str(high)},
+            label_zh="阈值",
+            label_en="Threshold",
+        )
+    return threshold

@@ -1,0 +1,201 @@
+"""What a filing's values say beyond each value alone: the sheet's validation rules (errors and warnings) and
+plausibility against the unit's own history or the office's expected range (warnings). One home for every
+channel: the form, the Excel upload, the unit API and the DHIS2 face all file through `submit_sheet` and
+`correct_submission`, which call `findings`; the form's browser check evaluates the same definitions
+(`rules_data`) with `static/js/rules.js`."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from reporting.catalogue import expressions
+from reporting.catalogue import rules as rule_semantics
+from reporting.catalogue.rules import Finding
+from reporting.filing.onetable import OneTable
+from reporting.reads.rules import SheetChecks, sheet_checks, unit_history
+from reporting.rejections import Problem, Problems, storable
+
+MAX_EXPLANATION = 200
+
+
+def typed_values(table: OneTable, values: dict[str, Any]) -> dict[str, Any]:
+    """Stored answers as the evaluator takes them: the numbers of numeric fields as Decimals."""
+    kinds = {e.code: e.field.field_type.expression_kind for e in table.fields}
+    out: dict[str, Any] = {}
+    for code, value in values.items():
+        if kinds.get(code) == expressions.NUMBER and value is not None and not isinstance(value, bool):
+            try:
+                out[code] = Decimal(str(value))
+            except ArithmeticError:
+                continue
+        else:
+            out[code] = value
+    return out
+
+
+def rules_data(table: OneTable) -> dict[str, Any]:
+    """The rules the browser checks as the cadre types: definitions and the kind of each field (data only)."""
+    codes = {e.code for e in table.fields}
+    return {
+        "rules": _checks(table).rules_for(table.period, codes),
+        "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
+    }
+
+
+def _checks(table: OneTable) -> SheetChecks:
+    """The sheet's checks, kept on the table's catalogue: that object is the one of the generation in force
+    (a change to a rule, a range or the threshold moves the generation on), so no second lookup is needed."""
+    catalogue = table.catalogue
+    checks = getattr(catalogue, "checks", None)
+    if checks is None:
+        checks = sheet_checks(table.sheet)
+        if catalogue is not None:
+            catalogue.checks = checks  # type: ignore[attr-defined]
+    return checks
+
+
+def findings(table: OneTable, values: dict[str, Any]) -> list[Finding]:
+    """Every rule that fails and every implausible number, for the answers `values` of `table`."""
+    checks = _checks(table)
+    typed = typed_values(table, values)
+    found = rule_semantics.failures(checks.rules_for(table.period, {e.code for e in table.fields}), typed)
+    return found + _implausible(table, typed, checks)
+
+
+def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks) -> list[Finding]:
+    # only numbers the unit itself typed: a register's values are its source's to check
+    numeric = [
+        e
+        for e in table.fields
+        if e.register is None
+        and e.field.field_type.expression_kind == expressions.NUMBER
+        and isinstance(typed.get(e.code), Decimal)
+    ]
+    if not numeric:
+        return []
+    wanted_history = checks.history
+    history = unit_history(table.unit, table.sheet, table.period, rule_semantics.HISTORY) if wanted_history else []
+    found = []
+    for entry in numeric:
+        value = typed[entry.code]
+        earlier = [n for _p, v in history if (n := _number(v.get(entry.code))) is not None]
+        low, high = checks.ranges.get(entry.code, (None, None))
+        outside = (low is not None and value < low) or (high is not None and value > high)
+        z = rule_semantics.modified_z(float(value), earlier) if wanted_history else None
+        if outside or (z is not None and z > checks.threshold):
+            found.append(_plausibility(entry.field, value, earlier, (low, high) if outside else None))
+    return found
+
+
+def _number(value: Any) -> float | None:
+    """A stored value as a number, if it is one (stored numbers are JSON numbers, or decimals as text)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _plausibility(f: Any, value: Decimal, earlier: list[float], expected: tuple | None) -> Finding:
+    shown = "、".join(_plain(v) for v in earlier[:6]) or "—"
+    shown_en = ", ".join(_plain(v) for v in earlier[:6]) or "—"
+    if expected is not None:
+        low, high = (("—" if bound is None else f"{bound.normalize():f}") for bound in expected)
+        zh = f"{f.name_zh}：{value} 不在通常范围 {low}～{high} 内，请确认或说明（此前：{shown}）"
+        en = f"{f.name_en}: {value} is outside the usual range {low} to {high}; confirm or explain (before: {shown_en})"
+    else:
+        zh = f"{f.name_zh}：{value} 与本单位此前的数值相差很大，请确认或说明（此前：{shown}）"
+        en = f"{f.name_en}: {value} is far from this unit's earlier values; confirm or explain (before: {shown_en})"
+    return Finding(
+        key=f"plausibility:{f.code}",
+        kind="plausibility",
+        importance="warning",
+        fields=(f.code,),
+        message_zh=zh,
+        message_en=en,
+        history=tuple(_plain(v) for v in earlier),
+    )
+
+
+def _plain(number: float) -> str:
+    """An earlier value as the cadre typed it: 610, not 610.0."""
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def read_explanations(raw: Any) -> dict[str, str]:
+    """Explanations as given ({rule or field key: text}), or the Problem naming the bad one."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise Problems([Problem(field="explanations", rule="body.object")])
+    out, problems = {}, []
+    for key, text in raw.items():
+        if not isinstance(text, str):
+            problems.append(Problem(field=f"explanations.{key}", rule="text.type"))
+        elif not storable(text):
+            problems.append(Problem(field=f"explanations.{key}", rule="text.character"))
+        elif len(text.strip()) > MAX_EXPLANATION:
+            problems.append(
+                Problem(field=f"explanations.{key}", rule="text.max_length", params={"max_length": MAX_EXPLANATION})
+            )
+        elif text.strip():
+            out[str(key)] = text.strip()
+    if problems:
+        raise Problems(problems)
+    return out
+
+
+def explanation_for(finding: Finding, explanations: dict[str, str]) -> str:
+    """The unit's explanation of a finding: given for it (`rule:code`, `plausibility:field`, or the rule's bare
+    code), or given on one of its fields (a DHIS2 value's comment, an Excel row's remark)."""
+    bare = finding.key.split(":", 1)[1]
+    for key in (finding.key, bare if finding.kind == "rule" else "", *finding.fields):
+        if key and explanations.get(key):
+            return explanations[key]
+    return ""
+
+
+def settle(found: list[Finding], explanations: dict[str, str], *, ask: bool) -> dict[str, dict[str, Any]]:
+    """What the version stores of its findings, or Problems: every error; and, when `ask` (the form), every
+    warning not yet explained. Through the API, Excel and DHIS2 a warning is stored unexplained, never refused."""
+    problems = []
+    stored: dict[str, dict[str, Any]] = {}
+    for finding in found:
+        text = explanation_for(finding, explanations)
+        if finding.importance == "error":
+            problems.append(_problem(finding, "rule.error"))
+        elif ask and not text:
+            problems.append(_problem(finding, "rule.warning"))
+        else:
+            stored[finding.key] = {
+                "kind": finding.kind,
+                "fields": list(finding.fields),
+                "message_zh": finding.message_zh,
+                "message_en": finding.message_en,
+                "text": text,
+            }
+    if problems:
+        raise Problems(problems)
+    return stored
+
+
+def _problem(finding: Finding, rule: str) -> Problem:
+    code = finding.key.split(":", 1)[1]
+    return Problem(
+        field=finding.key,
+        rule=rule if finding.kind == "rule" else "plausibility.warning",
+        params={
+            "code": code,
+            "text_zh": finding.message_zh,
+            "text_en": finding.message_en,
+            "fields": list(finding.fields),
+        },
+    )
