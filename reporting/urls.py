@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting.views import department, disputes, indicators, office, reports, requests, supplies, township
+from reporting.views import department, disputes, indicators, office, questions, reports, requests, supplies, township
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("fill/<str:period>/template.xlsx", township.excel_template, name="excel_template"),
     path("fill/<str:period>/upload/", township.excel_upload, name="excel_upload"),
     path("fill/<slug:sheet_code>/<str:period>/", township.fill, name="fill"),
+    path("fill/questions/<int:pk>/", questions.unit_question, name="unit_question"),
     path("submissions/<int:pk>/", township.submission_detail, name="submission"),
     path("submissions/<int:pk>/correct/", township.correct, name="correct"),
     path("ledger/<slug:sheet_code>/", township.ledger, name="ledger"),
@@ -40,6 +41,8 @@ urlpatterns = [
     path("department/tokens/", department.tokens, name="department_tokens"),
     path("department/disputes/", disputes.dispute_queue, name="department_disputes"),
     path("department/disputes/<int:pk>/answer/", disputes.dispute_answer, name="department_dispute_answer"),
+    path("department/questions/", questions.department_question_list, name="department_questions"),
+    path("department/questions/ask/<int:submission_pk>/", questions.department_question_ask, name="department_ask"),
     path("department/requests/", requests.request_list, name="department_requests"),
     path("department/requests/new/", requests.request_edit, name="department_request_new"),
     path("department/requests/<int:pk>/", requests.request_detail, name="department_request"),
@@ -49,6 +52,7 @@ urlpatterns = [
     path("closures/", office.closures, name="closures"),
     path("office/catalogue/", office.catalogue, name="office_catalogue"),
     path("office/calendar/", office.calendar, name="office_calendar"),
+    path("office/unlocks/", office.unlock, name="office_unlock"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
     path("department/notices/", department.notices, name="department_notices"),

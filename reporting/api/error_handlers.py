@@ -39,6 +39,9 @@ def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Problems):
+        locked = [p for p in exc.problems if p.rule == "period.locked"]
+        if locked:  # a locked period is a conflict with the calendar, not bad input: 409 `period.locked`
+            return problem_response(locked + [p for p in exc.problems if p not in locked], status.HTTP_409_CONFLICT)
         return problem_response(exc.problems)
     if isinstance(exc, Problem):
         return problem_response([exc])

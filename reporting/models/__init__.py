@@ -45,6 +45,7 @@ from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, 
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
+from reporting.models.locks import UnlockReason, Unlock, QuestionStatus, Question
 # isort: on
 
 __all__ = [
@@ -81,6 +82,8 @@ __all__ = [
     "IndicatorRevision",
     "IndicatorRollup",
     "Notice",
+    "Question",
+    "QuestionStatus",
     "ReportCell",
     "ReportJob",
     "ReportTemplate",
@@ -96,6 +99,8 @@ __all__ = [
     "SubscriptionStatus",
     "SupplyJob",
     "SupplyJobStatus",
+    "Unlock",
+    "UnlockReason",
     "ZombieFlag",
     "ZombieKind",
     "aggregate_kind_of",

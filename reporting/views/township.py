@@ -22,8 +22,18 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
-from reporting.models import AccessRecord, Dispute, Draft, Field, Submission, SubmissionVersion
+from reporting.models import (
+    AccessRecord,
+    Dispute,
+    Draft,
+    Field,
+    QuestionStatus,
+    Submission,
+    SubmissionVersion,
+    Unlock,
+)
 from reporting.params import whole_number
+from reporting.reads.questions import unit_questions
 from reporting.reads.selectors import display, versions_with_changes
 from reporting.rejections import Problems
 from reporting.services.submissions import (
@@ -46,9 +56,15 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     # the soonest due date first, so what is past due or nearest comes first whatever its period type
     for item in sorted(items, key=lambda i: i.due_on or dt.date.max):
         periods.setdefault(item.period.label(), []).append(item)
-    return render(
-        request, "township/home.html", {"unit": unit, "periods": periods, "ledgers": ledger_sheets(unit=unit)}
-    )
+    context = {
+        "unit": unit,
+        "periods": periods,
+        "ledgers": ledger_sheets(unit=unit),
+        # a plain list, open ones only: no count, badge or reminder (design invariant 5)
+        "questions": unit_questions(unit).filter(status=QuestionStatus.OPEN)[:50],
+        "unlocks": Unlock.objects.filter(unit=unit, until__gte=timezone.localdate()).select_related("sheet"),
+    }
+    return render(request, "township/home.html", context)
 
 
 def _parse_period(text: str) -> Period:
