@@ -134,14 +134,14 @@ class DepartmentQuestionView(APIView):
 
 class UnitQuestionsView(APIView):
     @extend_schema(
-        summary="The questions departments asked about the unit's values, open ones first",
+        summary="The questions departments asked about the unit's values, open ones first (all in one page)",
         operation_id="unit_questions",
-        responses={200: inline_serializer("UnitQuestions", {"questions": serializers.ListField(child=QuestionOut)})},
+        responses={200: QuestionPage},
     )
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
         questions = unit_questions(unit).select_related("unit__area")[:1000]
-        return Response({"questions": [question_json(q) for q in questions]})
+        return Response({"questions": [question_json(q) for q in questions], "next": None})
 
 
 class UnitQuestionAnswerView(APIView):
