@@ -4,11 +4,11 @@ from reporting.views import department, disputes, indicators, office, questions,
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
+    path("fill/questions/<int:pk>/", questions.unit_question, name="unit_question"),
     path("fill/data-use/", township.data_use, name="unit_data_use"),
     path("fill/<str:period>/template.xlsx", township.excel_template, name="excel_template"),
     path("fill/<str:period>/upload/", township.excel_upload, name="excel_upload"),
     path("fill/<slug:sheet_code>/<str:period>/", township.fill, name="fill"),
-    path("fill/questions/<int:pk>/", questions.unit_question, name="unit_question"),
     path("submissions/<int:pk>/", township.submission_detail, name="submission"),
     path("submissions/<int:pk>/correct/", township.correct, name="correct"),
     path("ledger/<slug:sheet_code>/", township.ledger, name="ledger"),
