@@ -136,12 +136,13 @@ class OneTableView(APIView):
             if s.period_type == period.type
         ]
         tables, refused = [], []
+        calendar = DueCalendar(sheets, {str(period)})  # read once, for every sheet's filing window and due date
         for sheet in sheets:
             if sheet.is_ledger:  # its records' dates are checked when each is filed
                 table = build_one_table(unit=unit, sheet=sheet, period=period, claims=claims)
             else:
                 try:  # the rule that decides filing decides what is offered to be filed
-                    table = filing_table(unit=unit, sheet=sheet, period=period)
+                    table = filing_table(unit=unit, sheet=sheet, period=period, calendar=calendar)
                 except Problems as error:
                     refused += error.problems
                     continue
@@ -149,7 +150,6 @@ class OneTableView(APIView):
                 tables.append(table)
         if refused and not tables:
             return Response(refusal_body(refused), status=refusal_status(refused))
-        calendar = DueCalendar(sheets, {str(period)})
         return Response(
             {
                 "unit": unit.area.code,

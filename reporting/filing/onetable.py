@@ -367,6 +367,7 @@ def filing_table(
     filed: SubmissionVersion | None = None,
     today: dt.date | None = None,
     carry: bool = True,
+    calendar: DueCalendar | None = None,
 ) -> OneTable:
     """The one table `unit` files `sheet` on, for `period` (a periodic sheet) or a record dated `day` (a ledger),
     if that is open to filing; else raise Problems naming the period or date and the rule.
@@ -395,7 +396,9 @@ def filing_table(
                 [Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})]
             )
         where = "period"
-        closed = period_closed(sheet=sheet, period=period, today=today, unit=unit, first=filed is None)
+        closed = period_closed(
+            sheet=sheet, period=period, today=today, unit=unit, first=filed is None, calendar=calendar
+        )
         if closed is not None:
             raise Problems([closed])
     table = build_one_table(unit=unit, sheet=sheet, period=period, carry=carry)

@@ -75,7 +75,9 @@ def set_due_rules(
                 days=wanted["days_after_period_end"],
                 lead=wanted["lead_days"],
                 lock=wanted["lock_days_after_due"],
-                was=was,
+                was=was["days_after_period_end"] if was else None,
+                lead_was=was["lead_days"] if was else None,
+                lock_was=was["lock_days_after_due"] if was else None,
             )
         rules.append(rule)
     return rules

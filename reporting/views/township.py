@@ -21,7 +21,7 @@ from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
-from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
+from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets
 from reporting.models import (
     AccessRecord,
     Dispute,
@@ -88,10 +88,11 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     if existing:
         return redirect("submission", pk=existing.pk)
     try:
-        table = filing_table(unit=unit, sheet=sheet, period=the_period)
+        calendar = DueCalendar([sheet], {period})  # one read: the filing window and the due date shown
+        table = filing_table(unit=unit, sheet=sheet, period=the_period, calendar=calendar)
     except Problems as error:
         return _not_open(request, sheet, error)
-    context = {"table": table, "due_on": due_date(sheet, the_period), "token": uuid.uuid4().hex}
+    context = {"table": table, "due_on": calendar.due_on(sheet, the_period), "token": uuid.uuid4().hex}
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
         values, na = draft_answers(draft.raw) if draft else ({}, {})

@@ -102,8 +102,9 @@ def test_an_unlock_lets_in_only_the_unit_it_names_and_ends_by_itself(locked, off
     assert event.detail["note"] == "乡镇网络中断，逾期补报" and event.detail["unit"] == village_cadre.unit.area.code
     locked.move_to(LOCKED_DAY + dt.timedelta(days=settings.ONETABLE_UNLOCK_DAYS + 1))
     api = token_client(village_cadre)
+    filed = Submission.objects.get(unit=village_cadre.unit, period="2026Q4", sheet__code="village_basics")
     response = api.post(
-        f"/api/v1/unit/submissions/{Submission.objects.get(unit=village_cadre.unit, period='2026Q4', sheet__code='village_basics').pk}/corrections",
+        f"/api/v1/unit/submissions/{filed.pk}/corrections",
         {"values": VILLAGE_BASICS_Q4, "reason": "再次更正"},
         format="json",
         HTTP_IF_MATCH='"1"',
