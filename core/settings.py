@@ -192,6 +192,9 @@ ONETABLE_MIN_LEAD_DAYS = env_int("ONETABLE_MIN_LEAD_DAYS", 15, minimum=0)
 ONETABLE_AUDIT_SEAL_LOG = env_str("ONETABLE_AUDIT_SEAL_LOG", str(DATA_DIR / "audit" / "seals.jsonl"))
 # A ledger record may be dated this many days after today (planned activities); 0: not after today.
 ONETABLE_LEDGER_LEAD_DAYS = env_int("ONETABLE_LEDGER_LEAD_DAYS", 0, minimum=0)
+# how many days an office's unlock of a locked period holds (issue 22): long enough for a late filing or a
+# correction, short enough that the lock comes back by itself
+ONETABLE_UNLOCK_DAYS = env_int("ONETABLE_UNLOCK_DAYS", 7, minimum=1)
 # An aggregate covering fewer reported units than this is suppressed (reporting/reads/rollups.py).
 ONETABLE_MIN_CELL = env_int("ONETABLE_MIN_CELL", 3, minimum=2)
 CELERY_BEAT_SCHEDULE = {

@@ -16,6 +16,7 @@ from reporting.models import (
     Dispute,
     Endpoint,
     ExportJob,
+    Question,
     ReportJob,
     ReportTemplate,
     RequestStatus,
@@ -24,6 +25,7 @@ from reporting.models import (
     SupplyJob,
     ZombieFlag,
 )
+from reporting.reads.questions import department_question
 
 
 def _found[T](row: T | None) -> T:
@@ -117,3 +119,15 @@ def access_report_job(department: Department, pk: int | None) -> ReportJob:
     return _found(
         ReportJob.objects.select_related("template", "area").filter(pk=pk or 0, department=department).first()
     )
+
+
+def access_unit_question(unit: Unit, pk: int | None) -> Question:
+    """A question asked of this unit."""
+    return _found(
+        Question.objects.filter(pk=pk or 0, unit=unit).select_related("department", "field", "submission").first()
+    )
+
+
+def access_department_question(department: Department, pk: int | None) -> Question:
+    """A question on a value the department receives (asked by it or by another department receiving it)."""
+    return _found(department_question(department, pk))

@@ -98,6 +98,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
     ),
+    "calendar.lead": (
+        "提前开放天数须为 0 到 {max} 之间的整数",
+        "the days open early must be a whole number from 0 to {max}",
+    ),
+    "calendar.lock_before_due": (
+        "锁定日期不能早于截止日期：截止后天数须为 0 或更大",
+        "the lock date cannot be before the due date: the days after the due date must be 0 or more",
+    ),
+    "calendar.lock_without_due": (
+        "须先设定截止日期规则，才能设定锁定",
+        "set the due-date rule first: a lock is counted from the due date",
+    ),
+    "unlock.reason": (
+        "须为：逾期首次填报、更正、答复询问的更正、部门数据补供",
+        "must be one of: late first filing, correction, correction answering a question, register supply",
+    ),
+    "unlock.holder": (
+        "部门数据补供须为数源部门解锁，其他事由须为填报单位解锁",
+        "a register supply is unlocked for a source department, every other reason for a unit",
+    ),
+    "unlock.unit": ("没有此代码的填报单位", "no unit has this code"),
+    "unlock.source": ("没有此代码的数源部门", "no source department has this code"),
+    "question.not_received": (
+        "您的部门未订阅此单位在该报告期的此字段，不能询问",
+        "your department does not receive this field for this unit and period, so it cannot ask about it",
+    ),
+    "question.version": ("没有此版本：须为 1 到 {current}", "no such version: it must be from 1 to {current}"),
+    "question.not_yours": (
+        "此询问不是向本单位提出的，只有被询问的单位可以答复",
+        "this question was not asked of your unit: only the unit asked can answer it",
+    ),
+    "question.answer": (
+        "须给出更正后的数值，或写明解释（二选一）",
+        "give the corrected value or an explanation (one of the two)",
+    ),
+    "question.answered": ("此询问已答复", "this question has already been answered"),
+    "question.same_value": (
+        "与当前数值相同；如数值无误，请写明解释",
+        "is the current value already; if it is right, give an explanation instead",
+    ),
     "calendar.after_period": (
         "截止日期须晚于报告期结束日 {end}",
         "the due date must fall after the period ends on {end}",
@@ -389,7 +429,21 @@ NOT_OPEN: dict[str, tuple[str, str]] = {
     ),
 }
 
-add_messages(MESSAGES, by_reason={"period.not_open": NOT_OPEN})
+# A locked period (issue 22): which lock applies and who can lift it, for a unit's filing or a source's supply.
+LOCKED: dict[str, tuple[str, str]] = {
+    "unit": (
+        "报告期 {period} 已于 {locked} 后锁定（截止日期后 {days} 天）。补报或更正须由数据办为本单位解锁",
+        "the period {period} is locked since {locked} ({days} days after its due date): a late filing or a "
+        "correction needs the data office to unlock it for your unit",
+    ),
+    "source": (
+        "报告期 {period} 已于 {locked} 后锁定（截止日期后 {days} 天）。补供或更正部门数据须由数据办为本部门解锁",
+        "the period {period} is locked since {locked} ({days} days after its due date): supplying register "
+        "values for it needs the data office to unlock it for your department",
+    ),
+}
+
+add_messages(MESSAGES, by_reason={"period.not_open": NOT_OPEN, "period.locked": LOCKED})
 
 
 # The DHIS2 face (/dhis2/): what a DHIS2 client sends that OneTable does not hold or cannot read.

@@ -5,6 +5,7 @@ from reporting.views import (
     disputes,
     indicators,
     office,
+    questions,
     reports,
     requests,
     rules,
@@ -15,6 +16,7 @@ from reporting.views import (
 
 urlpatterns = [
     path("fill/", township.cadre_home, name="cadre_home"),
+    path("fill/questions/<int:pk>/", questions.unit_question, name="unit_question"),
     path("fill/data-use/", township.data_use, name="unit_data_use"),
     path("fill/<str:period>/template.xlsx", township.excel_template, name="excel_template"),
     path("fill/<str:period>/upload/", township.excel_upload, name="excel_upload"),
@@ -51,6 +53,8 @@ urlpatterns = [
     path("department/tokens/", department.tokens, name="department_tokens"),
     path("department/disputes/", disputes.dispute_queue, name="department_disputes"),
     path("department/disputes/<int:pk>/answer/", disputes.dispute_answer, name="department_dispute_answer"),
+    path("department/questions/", questions.department_question_list, name="department_questions"),
+    path("department/questions/ask/<int:submission_pk>/", questions.department_question_ask, name="department_ask"),
     path("department/requests/", requests.request_list, name="department_requests"),
     path("department/requests/new/", requests.request_edit, name="department_request_new"),
     path("department/requests/<int:pk>/", requests.request_detail, name="department_request"),
@@ -61,6 +65,7 @@ urlpatterns = [
     path("office/catalogue/", office.catalogue, name="office_catalogue"),
     path("office/calendar/", office.calendar, name="office_calendar"),
     path("office/suppression/", suppression.suppression, name="office_suppression"),
+    path("office/unlocks/", office.unlock, name="office_unlock"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
     path("office/indicators/<int:pk>/", indicators.history, name="office_indicator_history"),

@@ -28,6 +28,16 @@ def problem_response(problems: list[Problem], status_code: int = status.HTTP_400
     return Response(error_body(problems, **extra), status=status_code)
 
 
+def refusal_status(problems: list[Problem]) -> int:
+    """400 for bad input; 409 when a locked period refused it (a conflict with the calendar, not the input)."""
+    return status.HTTP_409_CONFLICT if any(p.rule == "period.locked" for p in problems) else status.HTTP_400_BAD_REQUEST
+
+
+def refusal_body(problems: list[Problem]) -> dict[str, Any]:
+    """The refusal's JSON, the lock first when there is one: its code is the answer's code."""
+    return error_body(sorted(problems, key=lambda p: p.rule != "period.locked"))
+
+
 def not_found() -> Response:
     """The answer for anything the caller may not see, or that does not exist: the two look the same."""
     return _plain("not_found", "未找到", "not found", status.HTTP_404_NOT_FOUND)
@@ -39,7 +49,7 @@ def _plain(code: str, zh: str, en: str, status_code: int) -> Response:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Problems):
-        return problem_response(exc.problems)
+        return Response(refusal_body(exc.problems), status=refusal_status(exc.problems))
     if isinstance(exc, Problem):
         return problem_response([exc])
     if isinstance(exc, AlreadySubmitted):

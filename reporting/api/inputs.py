@@ -298,3 +298,22 @@ class AggregatesQuery(Input):
 class ReportGenerateIn(Input):
     period = PeriodText()
     area = Text(help_text="statutory code of an area inside the jurisdiction")
+
+
+class QuestionsQuery(Input):
+    after = WholeNumber(required=False, min_value=0, max_value=10**18 - 1, rule="feed.cursor", default=0)
+    limit = WholeNumber(
+        required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000}, default=100
+    )
+
+
+class QuestionAskIn(Input):
+    submission = WholeNumber(min_value=1, max_value=10**18 - 1, help_text="the filing's id, as the data and feed show")
+    field = Text(help_text="the code of the field asked about (one the department receives)")
+    version = WholeNumber(required=False, min_value=1, max_value=10**6, help_text="the version seen (default: current)")
+    text = Text(help_text="the question, up to 1000 characters")
+
+
+class QuestionAnswerIn(Input):
+    value = AnyValue(required=False, allow_null=True, help_text="the corrected value (a new version of the filing)")
+    explanation = Text(required=False, allow_blank=True, help_text="why the value is right, or why it was corrected")

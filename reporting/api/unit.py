@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
-from reporting.api.error_handlers import not_found, problem_response
+from reporting.api.error_handlers import not_found, problem_response, refusal_body, refusal_status
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.catalogue.periods import Period
@@ -23,7 +23,7 @@ from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField,
 from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number
-from reporting.rejections import Problem, Problems, error_body
+from reporting.rejections import Problem, Problems
 from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
 
 
@@ -139,20 +139,20 @@ class OneTableView(APIView):
             if s.period_type == period.type
         ]
         tables, refused = [], []
+        calendar = DueCalendar(sheets, {str(period)})  # read once, for every sheet's filing window and due date
         for sheet in sheets:
             if sheet.is_ledger:  # its records' dates are checked when each is filed
                 table = build_one_table(unit=unit, sheet=sheet, period=period, claims=claims)
             else:
                 try:  # the rule that decides filing decides what is offered to be filed
-                    table = filing_table(unit=unit, sheet=sheet, period=period)
+                    table = filing_table(unit=unit, sheet=sheet, period=period, calendar=calendar)
                 except Problems as error:
                     refused += error.problems
                     continue
             if table:
                 tables.append(table)
         if refused and not tables:
-            return problem_response(refused)
-        calendar = DueCalendar(sheets, {str(period)})
+            return Response(refusal_body(refused), status=refusal_status(refused))
         return Response(
             {
                 "unit": unit.area.code,
@@ -201,7 +201,7 @@ class SubmissionsView(APIView):
             try:
                 version = self._file(unit, request.user, request.data)
             except Problems as error:  # the filing's savepoint undid its writes; a repeat gets the same answer
-                return status.HTTP_400_BAD_REQUEST, error_body(error.problems)
+                return refusal_status(error.problems), refusal_body(error.problems)
             return status.HTTP_201_CREATED, version_json(version.submission, version)
 
         try:

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import aggregates, department, disputes, docs, reports, supplies, unit
+from reporting.api import aggregates, department, disputes, docs, questions, reports, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -13,6 +13,14 @@ urlpatterns = [
     path("v1/unit/submissions/<int:pk>", unit.SubmissionView.as_view(), name="api_submission"),
     path("v1/unit/submissions/<int:pk>/versions/<int:number>", unit.VersionView.as_view(), name="api_version"),
     path("v1/unit/submissions/<int:pk>/corrections", unit.CorrectionsView.as_view(), name="api_corrections"),
+    path("v1/unit/questions", questions.UnitQuestionsView.as_view(), name="api_unit_questions"),
+    path(
+        "v1/unit/questions/<str:question_id>/answer",
+        questions.UnitQuestionAnswerView.as_view(),
+        name="api_unit_question_answer",
+    ),
+    path("v1/department/questions", questions.DepartmentQuestionsView.as_view(), name="api_questions"),
+    path("v1/department/questions/<str:question_id>", questions.DepartmentQuestionView.as_view(), name="api_question"),
     path("v1/catalogue", department.CatalogueView.as_view(), name="api_catalogue"),
     path("v1/subscriptions", department.SubscriptionsView.as_view(), name="api_subscriptions"),
     path("v1/aggregates", aggregates.AggregatesView.as_view(), name="api_aggregates"),

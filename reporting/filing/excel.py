@@ -23,7 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from core.models import Unit, User
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period
-from reporting.filing.onetable import Claims, OneTable, build_one_table, filing_table
+from reporting.filing.onetable import Claims, DueCalendar, OneTable, build_one_table, filing_table
 from reporting.models import Sheet, Submission
 from reporting.reads.xlsx_stream import MAX_CELL_TEXT, sheet_title
 from reporting.rejections import Problem, Problems, drop_unstorable
@@ -88,6 +88,7 @@ def upload_sheets(unit: Unit, period: Period) -> tuple[list[OneTable], dict[str,
         .values_list("sheet_id", flat=True)
     )
     tables, refused = [], {}
+    calendar = DueCalendar(list(sheets), {str(period)})  # one read of the calendar for every sheet
     for sheet in sheets:
         if sheet.is_ledger:
             table = build_one_table(  # its columns: each record's own date is checked when it is added
@@ -95,7 +96,7 @@ def upload_sheets(unit: Unit, period: Period) -> tuple[list[OneTable], dict[str,
             )
         elif sheet.period_type == period.type and sheet.pk not in submitted:
             try:
-                table = filing_table(unit=unit, sheet=sheet, period=period)
+                table = filing_table(unit=unit, sheet=sheet, period=period, calendar=calendar)
             except Problems as error:
                 refused[sheet.code] = error.problems
                 continue

@@ -35,6 +35,7 @@ from reporting.models import (
     Submission,
     SubmissionVersion,
     Subscription,
+    Unlock,
     covering_scopes,
     field_asked_on,
     window_holds,
@@ -366,6 +367,7 @@ def filing_table(
     filed: SubmissionVersion | None = None,
     today: dt.date | None = None,
     carry: bool = True,
+    calendar: DueCalendar | None = None,
 ) -> OneTable:
     """The one table `unit` files `sheet` on, for `period` (a periodic sheet) or a record dated `day` (a ledger),
     if that is open to filing; else raise Problems naming the period or date and the rule.
@@ -374,8 +376,8 @@ def filing_table(
     period that has begun and that the unit's one table asks for; a ledger record's date is not after today
     (plus the office's ONETABLE_LEDGER_LEAD_DAYS) and its table asks for something. A correction (`filed`: the
     version corrected) stays open however the subscriptions changed since; its table also keeps the fields that
-    version answered, so that nothing filed drops out of the corrected version. (Opening leads and locks belong
-    here too.)"""
+    version answered, so that nothing filed drops out of the corrected version. A periodic sheet's period also
+    opens and locks as `period_closed` says (a ledger record's period never locks: a ledger has no due date)."""
     today = today or timezone.localdate()
     if sheet.is_ledger:
         if day is None:
@@ -394,8 +396,11 @@ def filing_table(
                 [Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})]
             )
         where = "period"
-        if filed is None and not period.has_begun(today):
-            raise not_open(where, "not_begun", period=period, start=period.start)
+        closed = period_closed(
+            sheet=sheet, period=period, today=today, unit=unit, first=filed is None, calendar=calendar
+        )
+        if closed is not None:
+            raise Problems([closed])
     table = build_one_table(unit=unit, sheet=sheet, period=period, carry=carry)
     if filed is not None:
         _keep_filed(table, {*filed.values, *filed.not_applicable})
@@ -507,10 +512,11 @@ def _prefill(table: OneTable, *, carry: bool) -> None:
 
 
 class DueCalendar:
-    """The office's one calendar: an exception for a sheet and period, else the cadence's rule."""
+    """The office's one calendar: an exception for a sheet and period, else the cadence's rule; when a period
+    opens (its cadence's lead before it begins) and when it locks (its cadence's days after the due date)."""
 
     def __init__(self, sheets: list[Sheet], periods: set[str]) -> None:
-        self.rules = dict(DueRule.objects.values_list("cadence", "days_after_period_end"))
+        self.rules = {r.cadence: r for r in DueRule.objects.all()}
         self.exceptions = {
             (e.sheet_id, e.period): e.due_on for e in DueException.objects.filter(sheet__in=sheets, period__in=periods)
         }
@@ -519,12 +525,55 @@ class DueCalendar:
         exception = self.exceptions.get((sheet.pk, str(period)))
         if exception:
             return exception
-        days = self.rules.get(sheet.cadence)
-        return None if days is None else period.end + dt.timedelta(days=days)
+        rule = self.rules.get(sheet.cadence)
+        return None if rule is None else period.end + dt.timedelta(days=rule.days_after_period_end)
+
+    def opens_on(self, sheet: Sheet, period: Period) -> dt.date:
+        rule = self.rules.get(sheet.cadence)
+        return period.start - dt.timedelta(days=rule.lead_days if rule else 0)
+
+    def locks_after(self, sheet: Sheet, period: Period) -> tuple[dt.date, int] | None:
+        """The last day a period takes new versions without an unlock, and the rule's days; None: never locks
+        (a ledger has no due date, so its records never lock)."""
+        rule = self.rules.get(sheet.cadence)
+        due = self.due_on(sheet, period)
+        if rule is None or rule.lock_days_after_due is None or due is None:
+            return None
+        return due + dt.timedelta(days=rule.lock_days_after_due), rule.lock_days_after_due
 
 
 def due_date(sheet: Sheet, period: Period) -> dt.date | None:
     return DueCalendar([sheet], {str(period)}).due_on(sheet, period)
+
+
+def period_closed(
+    *,
+    sheet: Sheet,
+    period: Period,
+    today: dt.date,
+    unit: Unit | None = None,
+    source: Department | None = None,
+    first: bool = True,
+    calendar: DueCalendar | None = None,
+) -> Problem | None:
+    """Why `period` of a periodic `sheet` takes no new version from `unit` (or the register of `source`) on
+    `today`, or None when it does: the one rule for the form, the Excel upload, the unit API, the DHIS2 face
+    and register supplies. A first filing waits until the period opens (the cadence's lead before it begins);
+    after the lock day anything new needs the office's unlock for that unit (or source), sheet and period."""
+    calendar = calendar or DueCalendar([sheet], {str(period)})
+    opens = calendar.opens_on(sheet, period)
+    if first and today < opens:
+        return Problem(
+            field="period", rule="period.not_open", params={"why": "not_begun", "period": period, "start": opens}
+        )
+    lock = calendar.locks_after(sheet, period)
+    if lock is None or not _locked(lock, today):
+        return None
+    holder = {"unit": unit} if unit is not None else {"source": source}
+    if Unlock.objects.filter(sheet=sheet, period=str(period), until__gte=today, **holder).exists():
+        return None
+    params = {"why": "unit" if unit is not None else "source", "period": period, "locked": lock[0], "days": lock[1]}
+    return Problem(field="period", rule="period.locked", params=params)
 
 
 @dataclass
@@ -537,6 +586,7 @@ class DueItem:
     status: str  # not_started, draft, submitted, corrected
     submission_id: int | None = None
     past_due: bool = False  # not submitted and its due date has gone by: said plainly, never counted or ranked
+    locked: bool = False  # past the lock day and not unlocked for this unit: filing it needs the office
 
 
 def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
@@ -544,15 +594,19 @@ def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
     today = today or timezone.localdate()
     claims = Claims(unit)
     sheets = [s for s in Sheet.objects.filter(pk__in=claims.by_sheet.keys()).order_by("order") if not s.is_ledger]
+    leads = {r.cadence: r.lead_days for r in DueRule.objects.all()}
     candidates = []
     for sheet in sheets:
         current = Period.containing(today, sheet.period_type)
-        for period in (current.previous(), current):
+        coming = current.next()  # open already when the cadence's lead reaches it
+        opened = coming.start - dt.timedelta(days=leads.get(sheet.cadence, 0)) <= today
+        for period in (current.previous(), current, *([coming] if opened else [])):
             needed = claims.departments_by_field(sheet, period.start)
             if needed:
                 candidates.append((sheet, period, needed))
     if not candidates:
         return []
+    unlocked = set(Unlock.objects.filter(unit=unit, until__gte=today).values_list("sheet_id", "period"))
     submitted = {
         (s.sheet_id, s.period): s
         for s in Submission.objects.by_units().filter(
@@ -582,9 +636,14 @@ def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
                 status,
                 submission.pk if submission else None,
                 past_due=submission is None and due_on is not None and due_on < today,
+                locked=_locked(calendar.locks_after(sheet, period), today) and key not in unlocked,
             )
         )
     return items
+
+
+def _locked(lock: tuple[dt.date, int] | None, today: dt.date) -> bool:
+    return lock is not None and today > lock[0]
 
 
 def ledger_sheets(*, unit: Unit, today: dt.date | None = None) -> list[Sheet]:

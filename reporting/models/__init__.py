@@ -54,6 +54,7 @@ from reporting.models.rules import (
     Plausibility,
     ExpectedRange,
 )
+from reporting.models.locks import UnlockReason, Unlock, QuestionStatus, Question
 # isort: on
 
 __all__ = [
@@ -94,6 +95,8 @@ __all__ = [
     "MissingValueStrategy",
     "Notice",
     "Plausibility",
+    "Question",
+    "QuestionStatus",
     "ReportCell",
     "ReportJob",
     "ReportTemplate",
@@ -111,6 +114,8 @@ __all__ = [
     "SupplyJob",
     "SupplyJobStatus",
     "SuppressionThreshold",
+    "Unlock",
+    "UnlockReason",
     "ValidationRule",
     "ValidationRuleRevision",
     "ZombieFlag",

@@ -290,6 +290,10 @@ class DueRule(models.Model):
 
     cadence = models.CharField(_("cadence"), max_length=10, choices=Cadence.choices, unique=True)
     days_after_period_end = models.PositiveIntegerField(_("days after the period ends"))
+    # issue 22: a period opens `lead_days` before it begins, and locks `lock_days_after_due` days after its due
+    # date (None: it never locks); after the lock a new version needs the office's unlock (`Unlock`)
+    lead_days = models.PositiveIntegerField(_("days open before the period begins"), default=0)
+    lock_days_after_due = models.PositiveIntegerField(_("days after the due date it locks"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("due-date rule")

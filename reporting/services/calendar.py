@@ -4,31 +4,81 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from core.audit import audited, record
-from core.models import User
+from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
-from reporting.models import Cadence, DueException, DueRule, Sheet
+from reporting.models import Cadence, DueException, DueRule, Sheet, Unlock, UnlockReason
 from reporting.rejections import Problem, Problems
+
+LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
+NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
 
 
 @audited("calendar.rule_set")
 @transaction.atomic
-def set_due_rules(*, days: dict[str, int], by: User) -> list[DueRule]:
-    """Make each named cadence due `days[cadence]` days after its periods end; others keep their rule."""
+def set_due_rules(
+    *,
+    days: dict[str, int],
+    by: User,
+    leads: dict[str, int] | None = None,
+    locks: dict[str, int | None] | None = None,
+) -> list[DueRule]:
+    """Make each named cadence due `days[cadence]` days after its periods end, open `leads[cadence]` days before
+    they begin and lock `locks[cadence]` days after the due date (None: never); others keep their rule."""
+    leads, locks = leads or {}, locks or {}
     problems = [
-        Problem(field=f"days_{c}", rule="unknown") for c in days if c not in Cadence.values or c == Cadence.LEDGER
+        Problem(field=f"days_{c}", rule="unknown")
+        for c in {*days, *leads, *locks}
+        if c not in Cadence.values or c == Cadence.LEDGER
+    ]
+    problems += [
+        Problem(field=f"lead_{c}", rule="calendar.lead", params={"max": LEAD_MAX})
+        for c, n in leads.items()
+        if not 0 <= n <= LEAD_MAX
+    ]
+    problems += [
+        Problem(field=f"lock_{c}", rule="calendar.lock_before_due") for c, n in locks.items() if n is not None and n < 0
+    ]
+    problems += [
+        Problem(field=f"days_{c}", rule="number.range", params={"min": 0, "max": 365})
+        for c, n in days.items()
+        if not 0 <= n <= 365
+    ]
+    known = set(DueRule.objects.values_list("cadence", flat=True)) | set(days)
+    problems += [
+        Problem(field=f"lock_{c}", rule="calendar.lock_without_due")
+        for c, n in locks.items()
+        if n is not None and c not in known
     ]
     if problems:
         raise Problems(problems)
     rules = []
-    for cadence, number in days.items():
+    for cadence in sorted({*days, *leads, *locks}):
         before = DueRule.objects.select_for_update().filter(cadence=cadence).first()
-        rule, _ = DueRule.objects.update_or_create(cadence=cadence, defaults={"days_after_period_end": number})
-        if before is None or before.days_after_period_end != number:
-            was = before.days_after_period_end if before else None
-            record(action="calendar.rule_set", target=rule, actor=by, cadence=cadence, days=number, was=was)
+        wanted = {
+            "days_after_period_end": days.get(cadence, before.days_after_period_end if before else 0),
+            "lead_days": leads.get(cadence, before.lead_days if before else 0),
+            "lock_days_after_due": locks[cadence] if cadence in locks else (before and before.lock_days_after_due),
+        }
+        rule, _ = DueRule.objects.update_or_create(cadence=cadence, defaults=wanted)
+        was = {k: getattr(before, k) for k in wanted} if before else None
+        if was != wanted:
+            record(
+                action="calendar.rule_set",
+                target=rule,
+                actor=by,
+                cadence=cadence,
+                days=wanted["days_after_period_end"],
+                lead=wanted["lead_days"],
+                lock=wanted["lock_days_after_due"],
+                was=was["days_after_period_end"] if was else None,
+                lead_was=was["lead_days"] if was else None,
+                lock_was=was["lock_days_after_due"] if was else None,
+            )
         rules.append(rule)
     return rules
 
@@ -84,3 +134,58 @@ def set_due_exception(
         reason=reason,
     )
     return exception
+
+
+@audited("period.unlocked")
+@transaction.atomic
+def unlock_period(
+    *,
+    sheet: Sheet | None,
+    period: Period | None,
+    reason: str,
+    note: str,
+    by: User,
+    unit: Unit | None = None,
+    source: Department | None = None,
+    unreadable: list[Problem] | None = None,
+) -> Unlock:
+    """Lift the lock of `sheet`'s `period` for one unit (or one source department's supply) for
+    ONETABLE_UNLOCK_DAYS days, saying why; the unit sees it on its pages."""
+    problems = list(unreadable or [])
+    if sheet is None:
+        problems.append(Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet"))
+    elif sheet.is_ledger:
+        problems.append(Problem(field="sheet", rule="period.type", params={"expected": "periodic"}))
+    elif period is not None and period.type != sheet.period_type:
+        problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
+    if period is None and not any(p.field == "period" for p in problems):
+        problems.append(Problem(field="period", rule="required", label_zh="报告期", label_en="Period"))
+    if reason not in UnlockReason.values:
+        problems.append(Problem(field="reason", rule="unlock.reason", label_zh="解锁事由", label_en="Reason"))
+    elif (reason == UnlockReason.SUPPLY) != (source is not None) or (unit is None) == (source is None):
+        problems.append(Problem(field="reason", rule="unlock.holder"))
+    note = (note or "").strip()
+    if not note:
+        problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
+    elif len(note) > NOTE_MAX:
+        problems.append(Problem(field="note", rule="text.max_length", params={"max_length": NOTE_MAX}))
+    if problems:
+        raise Problems(problems)
+    assert sheet is not None and period is not None  # each refused above when missing
+    until = timezone.localdate() + dt.timedelta(days=settings.ONETABLE_UNLOCK_DAYS)
+    unlock = Unlock.objects.create(
+        unit=unit, source=source, sheet=sheet, period=str(period), reason=reason, note=note, until=until, by=by
+    )
+    holder = {"unit": unit.area.code} if unit is not None else {"source": source.code if source else ""}
+    record(
+        action="period.unlocked",
+        target=unlock,
+        actor=by,
+        sheet=sheet.code,
+        period=str(period),
+        reason=reason,
+        note=note,
+        until=str(until),
+        **holder,
+    )
+    return unlock

@@ -311,7 +311,13 @@ def _group_conflicts(group: list[tuple[DataValue, Field]], problems: list[Proble
     """Each problem of a refused filing beside the value it names (the filing's other rules, such as a required
     field missing, beside none)."""
     by_code = {f.code: v for v, f in group}
-    return [Conflict(by_code.get(p.field), p) for p in problems]
+    conflicts = []
+    for p in problems:
+        if p.rule == "period.locked":  # a locked period: a conflict on each of its values
+            conflicts += [Conflict(v, p) for v, _f in group]
+        else:
+            conflicts.append(Conflict(by_code.get(p.field), p))
+    return conflicts
 
 
 # Data value sets posted with `async=true` become supply jobs; each body format registers its reader.

@@ -34,7 +34,7 @@ from core.models import Department, Unit, User, lineage_of
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
-from reporting.filing.onetable import sheet_catalogue
+from reporting.filing.onetable import period_closed, sheet_catalogue
 from reporting.models import (
     DeliveryStatus,
     DisputeStatus,
@@ -138,6 +138,7 @@ class _Checker:
         self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
         self._period_checks: dict[tuple[str, str], Problem | tuple[str, str, Field]] = {}
         self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
+        self._closed: dict[tuple[int, str], Problem | None] = {}  # (sheet id, period): why it takes no supply
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
@@ -223,12 +224,12 @@ class _Checker:
         period = self.period(text)
         if period.type != sheet.period_type:
             raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
-        if not period.has_begun(self.today):
-            raise Problem(
-                field="period",
-                rule="period.not_open",
-                params={"why": "not_begun", "period": period, "start": period.start},
-            )
+        key = (sheet.pk, str(period))
+        if key not in self._closed:  # each row of a closed period is refused by the one rule (lead, lock, unlock)
+            self._closed[key] = period_closed(sheet=sheet, period=period, today=self.today, source=self.department)
+        closed = self._closed[key]
+        if closed is not None:
+            raise Problem(field=closed.field, rule=closed.rule, params=closed.params)
         if f.status != Status.ACTIVE and not field_asked_on(f.retired_from, period.start):
             raise Problem(field="field", rule="source.retired", params={"code": f.code, "period": period})
         self.sheets[sheet.pk] = sheet

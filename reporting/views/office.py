@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
@@ -12,9 +14,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from core.access import access_office, signed_in
-from core.models import Area, Unit
+from core.models import Area, Department, Unit
 from reporting.catalogue.periods import Period
 from reporting.filing.forms import DefinitionInputs
 from reporting.models import (
@@ -25,6 +28,8 @@ from reporting.models import (
     Field,
     Sheet,
     Subscription,
+    Unlock,
+    UnlockReason,
     ZombieFlag,
 )
 from reporting.params import number_in
@@ -32,7 +37,7 @@ from reporting.reads.accesslog import last_uses
 from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.sources import source_figures
 from reporting.rejections import Problem, Problems
-from reporting.services.calendar import set_due_exception, set_due_rules
+from reporting.services.calendar import set_due_exception, set_due_rules, unlock_period
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet, set_rollup
 from reporting.views import posted_id
 
@@ -205,33 +210,55 @@ def calendar(request: HttpRequest) -> HttpResponse:
         if not problems:
             messages.success(request, _("The calendar was saved."))
             return redirect("office_calendar")
-    rules = {r.cadence: r.days_after_period_end for r in DueRule.objects.all()}
+    return calendar_page(request, problems)
+
+
+def calendar_page(request: HttpRequest, problems: list[Problem]) -> HttpResponse:
+    rules = {r.cadence: r for r in DueRule.objects.all()}
     return render(
         request,
         "office/calendar.html",
         {
             "rules": [(value, label, rules.get(value)) for value, label in Cadence.choices if value != Cadence.LEDGER],
             "exceptions": DueException.objects.select_related("sheet").order_by("-due_on")[:100],
+            "unlocks": Unlock.objects.select_related("sheet", "unit", "source", "by").order_by("-at")[:100],
+            "reasons": UnlockReason.choices,
+            "unlock_days": settings.ONETABLE_UNLOCK_DAYS,
             "sheets": Sheet.objects.filter(status="active").exclude(cadence=Cadence.LEDGER),
             "problems": problems,
+            "posted": request.POST,
         },
         status=400 if problems else 200,
     )
 
 
+def _days_posted(request: HttpRequest, name: str, problems: list[Problem]) -> dict[str, Any]:
+    """The whole numbers posted as `<name>_<cadence>`; negative ones reach the service, which names the rule."""
+    found: dict[str, Any] = {}
+    for value, _label in Cadence.choices:
+        text = request.POST.get(f"{name}_{value}", "").strip()
+        if value == Cadence.LEDGER or text == "":
+            continue
+        try:
+            number = number_in(text.removeprefix("-"), field=f"{name}_{value}", low=0, high=365)
+            found[value] = -number if text.startswith("-") else number
+        except Problem as problem:
+            problems.append(problem)
+    return found
+
+
 def _calendar_action(request: HttpRequest) -> list[Problem]:
     if request.POST.get("action") == "rules":
-        problems, days = [], {}
-        for value, _label in Cadence.choices:
-            text = request.POST.get(f"days_{value}", "")
-            if value == Cadence.LEDGER or text == "":
-                continue
-            try:
-                days[value] = number_in(text.strip(), field=f"days_{value}", low=0, high=365)
-            except Problem as problem:
-                problems.append(problem)
+        problems: list[Problem] = []
+        days, leads, locks = (_days_posted(request, name, problems) for name in ("days", "lead", "lock"))
+        for value, _label in Cadence.choices:  # a lock emptied: the cadence no longer locks
+            if value != Cadence.LEDGER and request.POST.get(f"lock_{value}", None) == "" and value not in locks:
+                locks[value] = None
         if not problems:
-            set_due_rules(days=days, by=signed_in(request.user))
+            try:
+                set_due_rules(days=days, leads=leads, locks=locks, by=signed_in(request.user))
+            except Problems as error:
+                return error.problems
         return problems
     unreadable, period, due_on = [], None, None
     try:
@@ -254,3 +281,41 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
     except Problems as error:
         return error.problems
     return []
+
+
+@login_required
+@require_POST
+def unlock(request: HttpRequest) -> HttpResponse:
+    """Lift a period's lock for one unit or one source department (the calendar page's form)."""
+    access_office(request.user)
+    unreadable: list[Problem] = []
+    period = None
+    try:
+        period = Period.parse(request.POST.get("period", ""), field="period")
+    except Problem as problem:
+        unreadable.append(problem)
+    unit = source = None
+    holder = request.POST.get("holder", "").strip()[:40]
+    if request.POST.get("reason") == UnlockReason.SUPPLY:
+        source = Department.objects.filter(code=holder).first()
+        if source is None:
+            unreadable.append(Problem(field="holder", rule="unlock.source"))
+    else:
+        unit = Unit.objects.select_related("area").filter(area__code=holder).first()
+        if unit is None:
+            unreadable.append(Problem(field="holder", rule="unlock.unit"))
+    try:
+        unlock_period(
+            sheet=Sheet.objects.filter(pk=posted_id(request, "sheet") or 0).first(),
+            period=period,
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+            unit=unit,
+            source=source,
+            by=signed_in(request.user),
+            unreadable=unreadable,
+        )
+    except Problems as error:
+        return calendar_page(request, error.problems)
+    messages.success(request, _("The period was unlocked; the unit sees why on its home page."))
+    return redirect("office_calendar")

@@ -22,9 +22,19 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
-from reporting.filing.onetable import due_date, due_items, filing_table, ledger_sheets
-from reporting.models import AccessRecord, Dispute, Draft, Field, Submission, SubmissionVersion
+from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets
+from reporting.models import (
+    AccessRecord,
+    Dispute,
+    Draft,
+    Field,
+    QuestionStatus,
+    Submission,
+    SubmissionVersion,
+    Unlock,
+)
 from reporting.params import whole_number
+from reporting.reads.questions import unit_questions
 from reporting.reads.selectors import display, versions_with_changes
 from reporting.rejections import Problems
 from reporting.services.submissions import (
@@ -47,9 +57,15 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     # the soonest due date first, so what is past due or nearest comes first whatever its period type
     for item in sorted(items, key=lambda i: i.due_on or dt.date.max):
         periods.setdefault(item.period.label(), []).append(item)
-    return render(
-        request, "township/home.html", {"unit": unit, "periods": periods, "ledgers": ledger_sheets(unit=unit)}
-    )
+    context = {
+        "unit": unit,
+        "periods": periods,
+        "ledgers": ledger_sheets(unit=unit),
+        # a plain list, open ones only: no count, badge or reminder (design invariant 5)
+        "questions": unit_questions(unit).filter(status=QuestionStatus.OPEN)[:50],
+        "unlocks": Unlock.objects.filter(unit=unit, until__gte=timezone.localdate()).select_related("sheet"),
+    }
+    return render(request, "township/home.html", context)
 
 
 def _parse_period(text: str) -> Period:
@@ -73,12 +89,13 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     if existing:
         return redirect("submission", pk=existing.pk)
     try:
-        table = filing_table(unit=unit, sheet=sheet, period=the_period)
+        calendar = DueCalendar([sheet], {period})  # one read: the filing window and the due date shown
+        table = filing_table(unit=unit, sheet=sheet, period=the_period, calendar=calendar)
     except Problems as error:
         return _not_open(request, sheet, error)
     context = {
         "table": table,
-        "due_on": due_date(sheet, the_period),
+        "due_on": calendar.due_on(sheet, the_period),
         "token": uuid.uuid4().hex,
         "checks_data": rules_data(table),
     }

@@ -52,8 +52,9 @@ def test_every_documented_get_endpoint_answers_with_a_documented_status_and_body
             jsonschema.validate(response.json(), document)
         checked += 1
     # one-table, submissions, submission, version, catalogue, subscriptions, data, feed, deliveries, disputes,
-    # dispute, supply job, aggregates, report templates, report job, report download
-    assert checked == 16
+    # dispute, supply job, aggregates, report templates, report job, report download, questions (the unit's, the
+    # department's list and one)
+    assert checked == 19
 
 
 def test_the_interactive_docs_are_served_without_any_cdn(client, culture_analyst):
@@ -97,5 +98,5 @@ def test_every_operation_documents_what_a_caller_who_must_not_get_through_is_ans
                 jsonschema.validate(response.json(), _json_schema(error))
             checked += 1
     # with the disputes (list, one, answer), supplies (supply, job), aggregates and the report templates (list,
-    # generate, job, download)
-    assert checked == 23
+    # generate, job, download) and the questions (the unit's list and answer, the department's list, ask and one)
+    assert checked == 28

@@ -32,6 +32,7 @@ from reporting.services import (
     disputes,
     exports,
     indicators,
+    questions,
     requests,
     rules,
     submissions,
@@ -273,6 +274,34 @@ def _answer_dispute(settings):
     return disputes.answer_dispute(dispute=open_dispute(_cadre()), by=_analyst("civil"), answer="以户籍登记为准")
 
 
+def _unlock(settings):
+    return calendar.unlock_period(
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        reason="late_first",
+        note="网络中断，逾期补报",
+        unit=_cadre().unit,
+        by=_office(),
+    )
+
+
+def _question():
+    filed = _submit()
+    civil = _analyst("civil")
+    return questions.ask_question(
+        department=civil.department,
+        submission=filed.submission,
+        field="households",
+        version=1,
+        text="是否有误？",
+        by=civil,
+    )
+
+
+def _answer_question(settings):
+    return questions.answer_question(question=_question(), unit=_cadre().unit, by=_cadre(), explanation="新建小区入住")
+
+
 def _report_template():
     from tests.rollups.test_report_templates import _api_template
 
@@ -439,6 +468,9 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         expected_version=1,
     ),
     ("reporting.services.disputes.answer_dispute", "dispute.answered"): _answer_dispute,
+    ("reporting.services.calendar.unlock_period", "period.unlocked"): _unlock,
+    ("reporting.services.questions.ask_question", "question.asked"): lambda settings: _question(),
+    ("reporting.services.questions.answer_question", "question.answered"): _answer_question,
     ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
     ("reporting.services.supplies.start_supply_job", "supply.queued"): lambda settings: _supply_job(),
     ("reporting.services.reports.upload_template", "report.uploaded"): lambda settings: _report_template(),
