@@ -58,7 +58,9 @@ class Sentinels:
         assert wait_for(self._ready, timeout=30), "the sentinels never saw the replica and each other"
 
     def _server(self, port: int, *options: str) -> None:
-        self._spawn(port, ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--dir", str(self.folder), *options])
+        self._spawn(
+            port, ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--dir", str(self.folder), *options]
+        )
 
     def _spawn(self, port: int, argv: list[str]) -> None:
         log = (self.folder / f"redis-{port}.log").open("w")
