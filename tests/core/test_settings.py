@@ -108,11 +108,13 @@ def test_sentinels_in_redis_url_need_the_master_name_and_reach_celery_as_kombu_e
     missing = _manage(["check"], REDIS_URL=sentinels, REDIS_SENTINEL_MASTER="")
     assert missing.returncode != 0 and "REDIS_SENTINEL_MASTER is required" in missing.stderr
     script = (
-        "from core.celery import app; from core.broker import redis_client; client = redis_client(timeout=1); "
-        "print(repr((app.conf.broker_url, app.conf.broker_transport_options['master_name'], "
-        "client.connection_pool.service_name, client.connection_pool.sentinel_manager.sentinels[2].get_connection_kwargs()['port'], "
-        "client.connection_pool.connection_kwargs['db'], client.connection_pool.connection_kwargs['password'])))"
+        "from core.celery import app; from core.broker import redis_client; "
+        "pool = redis_client(timeout=1).connection_pool; "
+        "print(repr((app.conf.broker_url, app.conf.broker_transport_options['master_name'], pool.service_name, "
+        "pool.sentinel_manager.sentinels[2].get_connection_kwargs()['port'], "
+        "pool.connection_kwargs['db'], pool.connection_kwargs['password'])))"
     )
     result = _manage(["shell", "-c", script], REDIS_URL=sentinels, REDIS_SENTINEL_MASTER="onetable")
     assert result.returncode == 0, result.stderr
-    assert ast.literal_eval(result.stdout.strip().splitlines()[-1]) == (sentinels, "onetable", "onetable", 26379, 2, "secret")
+    expected = (sentinels, "onetable", "onetable", 26379, 2, "secret")  # the third sentinel on the default port
+    assert ast.literal_eval(result.stdout.strip().splitlines()[-1]) == expected
