@@ -25,9 +25,9 @@ def met(good: bool) -> str:
 
 def machine() -> dict:
     import psutil
-    import redis
-    from django.conf import settings
     from django.db import connection
+
+    from core.broker import redis_client
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
@@ -36,7 +36,7 @@ def machine() -> dict:
         for name in ("shared_buffers", "work_mem", "max_connections", "synchronous_commit"):
             cursor.execute(f"SHOW {name}")
             settings_[name] = cursor.fetchone()[0]
-    info = redis.Redis.from_url(settings.CELERY_BROKER_URL).info()
+    info = redis_client(timeout=10).info()
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{os.cpu_count()} cores, {platform.machine()}",

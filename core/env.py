@@ -81,13 +81,23 @@ def env_database(name: str) -> dict[str, Any]:
 
 
 def env_redis(name: str) -> str:
+    """A Redis URL, `redis://host:port/db`, or sentinels in kombu's own form,
+    `sentinel://[:password@]host:port/db;sentinel://host:port;…` (the master's name comes separately)."""
     value = env_str(name, required=True)
     assert value is not None
-    parts = urlsplit(value)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise _bad(name, value, "expected redis://host:port/db")
+    if value.startswith("sentinel://"):
+        for part in value.split(";"):
+            _check_redis_part(name, value, part, ("sentinel",), "expected sentinel://host:port/db;sentinel://host:port")
+        return value
+    _check_redis_part(name, value, value, ("redis", "rediss"), "expected redis://host:port/db")
+    return value
+
+
+def _check_redis_part(name: str, value: str, part: str, schemes: tuple[str, ...], rule: str) -> None:
+    parts = urlsplit(part.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise _bad(name, value, rule)
     try:
         parts.port  # noqa: B018 - raises on a non-numeric port
     except ValueError:
         raise _bad(name, value, "the port is not a number") from None
-    return value

@@ -157,6 +157,9 @@ if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 REDIS_URL = env_redis("REDIS_URL")
+# With sentinels in REDIS_URL, the name of the master they watch: Celery (kombu's sentinel transport) and every
+# other Redis client (core/broker.py) ask them for its address, and follow a failover.
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", required=REDIS_URL.startswith("sentinel://"))
 CELERY_BROKER_URL = REDIS_URL
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; core/celery.py
 # closes it only when Django would (CONN_MAX_AGE, health checks).
@@ -166,7 +169,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+if REDIS_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
 CELERY_TIMEZONE = TIME_ZONE
 # Publishing must not hang a request when Redis is down: the outbox row is the truth and the sweep re-sends.
 CELERY_TASK_PUBLISH_RETRY = False

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.broker import redis_client
 from core.models import User
 
 
@@ -59,10 +60,7 @@ def _database_ok() -> bool:
 def _broker_ok() -> bool:
     timeout = min(1, settings.REDIS_SOCKET_TIMEOUT)  # a hung broker must not hang the health page
     try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_connect_timeout=timeout, socket_timeout=timeout
-        )
-        return bool(client.ping())
+        return bool(redis_client(timeout=timeout).ping())
     except redis.RedisError:
         return False
 

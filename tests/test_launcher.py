@@ -1,4 +1,4 @@
-"""The README's run command, end to end: embedded servers, demo, web + worker + beat, clean Ctrl-C."""
+"""The README's run command, end to end: embedded servers, demo, web + a worker per queue + beat, clean Ctrl-C."""
 
 import http.cookiejar
 import os
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from core.celery import QUEUES
 from tests.waiting import wait_for
 from tools.embedded import free_port
 
@@ -101,11 +102,13 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
         assert wait_for(lambda: _get(f"http://127.0.0.1:{receiver_port}/")[1].count(title) == 2, 15, every=0.2), (
             output  # one copy for propaganda, one for culture
         )
-        # a killed worker is restarted and the web server never stops: filings are accepted meanwhile
-        (worker,) = [p for p in family if "worker" in p.cmdline() and "celery" in " ".join(p.cmdline())][:1]
-        worker.kill()
+        # a worker per queue; a killed one (the senders) is restarted and the web server never stops: filings
+        # are accepted meanwhile
+        workers = {p.cmdline()[p.cmdline().index("-Q") + 1]: p for p in family if "-Q" in p.cmdline()}
+        assert set(workers) == set(QUEUES)
+        workers["send"].kill()
         assert _get(f"http://127.0.0.1:{port}/healthz/ready")[0] == 200
-        assert wait_for(lambda: "worker restarted" in (tmp_path / "run.log").read_text(), 30)
+        assert wait_for(lambda: "send worker restarted" in (tmp_path / "run.log").read_text(), 30)
         title = "重启之后-" + str(port)
         browser.post_form(
             f"{base}/ledger/cultural_activity/new/",

@@ -1,6 +1,6 @@
 """Run OneTable and its tests on the real stack, embedded or given.
 
-`python -m tools.launcher run` serves web + Celery worker + Celery beat;
+`python -m tools.launcher run` serves web + a Celery worker per queue + Celery beat;
 `python -m tools.launcher test [pytest args]` runs the suite. Without
 DATABASE_URL / REDIS_URL both start private PostgreSQL and Redis servers under
 the data folder (ONETABLE_DATA_DIR, default ./var) and stop them on exit.
@@ -136,6 +136,33 @@ class Supervisor:
                 child.wait()
 
 
+# One worker process per queue, as production runs them (docker-compose.yml): on one machine too, an export
+# or the outbox sweep never waits behind a deadline burst of sends, and a crashed kind is restarted alone.
+# Four small processes cost some memory; one process taking every queue would let sends fill all its threads.
+WORKERS = (("relay", "2"), ("send", "8"), ("export", "2"), ("housekeeping", "2"))
+
+
+def worker_command(queue: str, threads: str) -> list[str]:
+    """A Celery worker taking one queue, named after it (so two on one host do not share a node name)."""
+    celery = str(BIN / "celery")
+    return [
+        celery,
+        "-A",
+        "core",
+        "worker",
+        "-Q",
+        queue,
+        "-n",
+        f"{queue}@%h",
+        "-l",
+        "info",
+        "-P",
+        "threads",
+        "-c",
+        threads,
+    ]
+
+
 def run() -> int:
     folder = data_dir()
     os.environ.setdefault("SECRET_KEY", persistent_secret(folder))
@@ -153,7 +180,8 @@ def run() -> int:
             "web",
             web_command(port, "--threads", "4", "--access-logfile", "-"),
         )
-        sup.start("worker", [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "-P", "threads", "-c", "8"])
+        for queue, threads in WORKERS:
+            sup.start(f"{queue} worker", worker_command(queue, threads))
         sup.start(
             "beat", [str(BIN / "celery"), "-A", "core", "beat", "-l", "info", "-s", str(folder / "celerybeat-schedule")]
         )

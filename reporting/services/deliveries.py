@@ -38,6 +38,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
+from core.broker import redis_client
 from core.celery import app
 from core.models import Department, User
 from reporting.delivery import webhooks
@@ -129,15 +130,10 @@ SEND_DELIVERIES_TASK = "reporting.tasks.send_deliveries_task"
 CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
 QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
-_flag_clients: dict[str, redis.Redis] = {}
 
 
 def _flags() -> redis.Redis:
-    url = app.conf.broker_url
-    if url not in _flag_clients:
-        timeout = settings.REDIS_SOCKET_TIMEOUT
-        _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    return _flag_clients[url]
+    return redis_client(timeout=settings.REDIS_SOCKET_TIMEOUT)
 
 
 @unaudited(MACHINERY)

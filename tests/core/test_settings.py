@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
         (env.env_database, "DATABASE_URL", "postgres://u@h:5432/", "names no database"),
         (env.env_redis, "REDIS_URL", "localhost:6379", "expected redis://host:port/db"),
         (env.env_redis, "REDIS_URL", "redis://localhost:port/0", "the port is not a number"),
+        (env.env_redis, "REDIS_URL", "sentinel://s1:26379;redis://s2:26379", "expected sentinel://host:port/db;"),
+        (env.env_redis, "REDIS_URL", "sentinel://s1:26379;sentinel://:26379", "expected sentinel://host:port/db;"),
+        (env.env_redis, "REDIS_URL", "sentinel://s1:26379/0;sentinel://s2:x", "the port is not a number"),
     ],
 )
 def test_it_rejects_a_malformed_value_naming_the_variable(monkeypatch, function, name, value, message):
@@ -98,3 +101,20 @@ def test_prepared_statements_and_server_side_binding_follow_one_switch(switch, e
     assert result.returncode == 0, result.stderr
     options = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # after the shell's own notice
     assert {k: options[k] for k in ("prepare_threshold", "server_side_binding") if k in options} == expected
+
+
+def test_sentinels_in_redis_url_need_the_master_name_and_reach_celery_as_kombu_expects():
+    sentinels = "sentinel://:secret@s1.internal:26379/2;sentinel://s2.internal:26379;sentinel://s3.internal"
+    missing = _manage(["check"], REDIS_URL=sentinels, REDIS_SENTINEL_MASTER="")
+    assert missing.returncode != 0 and "REDIS_SENTINEL_MASTER is required" in missing.stderr
+    script = (
+        "from core.celery import app; from core.broker import redis_client; "
+        "pool = redis_client(timeout=1).connection_pool; "
+        "print(repr((app.conf.broker_url, app.conf.broker_transport_options['master_name'], pool.service_name, "
+        "pool.sentinel_manager.sentinels[2].get_connection_kwargs()['port'], "
+        "pool.connection_kwargs['db'], pool.connection_kwargs['password'])))"
+    )
+    result = _manage(["shell", "-c", script], REDIS_URL=sentinels, REDIS_SENTINEL_MASTER="onetable")
+    assert result.returncode == 0, result.stderr
+    expected = (sentinels, "onetable", "onetable", 26379, 2, "secret")  # the third sentinel on the default port
+    assert ast.literal_eval(result.stdout.strip().splitlines()[-1]) == expected

@@ -8,6 +8,7 @@ from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
 from rest_framework.test import APIClient
 
+from core.celery import QUEUES
 from core.celery import app as celery_app
 from core.models import Department, Role, User
 from core.tokens import issue_token
@@ -55,10 +56,13 @@ def propaganda_system(demo) -> APIClient:
 @pytest.fixture
 def worker(demo):
     """A real Celery worker consuming from the real Redis broker, in threads of this process, with Celery's
-    Django fixup installed as the `celery worker` command installs it (start_worker alone does not)."""
+    Django fixup installed as the `celery worker` command installs it (start_worker alone does not). It takes
+    every queue (relay, send, export, housekeeping): one worker runs whatever the tested path publishes."""
     fixup = DjangoWorkerFixup(celery_app).install()
     try:
-        with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(
+            celery_app, pool="threads", concurrency=4, queues=QUEUES, perform_ping_check=False, shutdown_timeout=30
+        ):
             yield
     finally:
         # the worker threads kept their connections (as a worker process does until it exits): end them,

@@ -15,6 +15,7 @@ from django.db import connection
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
+from core.celery import QUEUES
 from core.celery import app as celery_app
 from core.models import Area, AreaLevel, User
 from reporting.catalogue.periods import Period
@@ -253,7 +254,9 @@ def worker(committed_demo):
     fixup = DjangoWorkerFixup(celery_app).install()
     signals.task_postrun.connect(remember, weak=False)
     try:
-        with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(
+            celery_app, pool="threads", concurrency=2, queues=QUEUES, perform_ping_check=False, shutdown_timeout=30
+        ):
             yield
     finally:
         signals.task_postrun.disconnect(remember)
