@@ -267,6 +267,7 @@ def test(args: list[str]) -> int:
     folder = data_dir() / "test"
     os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(40))
     os.environ.setdefault("HTTPS", "0")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # CI's timeout: PgBouncer and the servers are stopped too
     codes = []
     with servers(folder):
         if not pooled_only:
@@ -274,6 +275,10 @@ def test(args: list[str]) -> int:
         if pgbouncer:
             codes.append(_pytest_through_pgbouncer(pgbouncer, folder, args[1:] or POOLED_TESTS))
     return next((code for code in codes if code), 0)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks that stop what this command started
 
 
 def _pytest(args: list[str], env: dict[str, str] | None = None) -> int:
