@@ -5,7 +5,7 @@ A Python `save()` override is bypassed by `QuerySet.update()` or plain SQL, and 
 where the application connects as a superuser (CI, the embedded server): so the rule lives in triggers,
 row-level for UPDATE and DELETE and statement-level for TRUNCATE.
 
-Rows leave only through the schema owner's maintenance: a session that sets `onetable.maintenance = on`
+Rows leave only through the schema owner's maintenance: a transaction that sets `onetable.maintenance = on`
 *and* whose role owns the table (a superuser counts). What maintenance may do, per table:
 
     core_auditevent               TRUNCATE (emptying a whole database: `manage.py flush`, test runs)
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 SETTING = "onetable.maintenance"
@@ -31,19 +31,22 @@ TABLES = ("core_auditevent", "reporting_submissionversion", "reporting_accessrec
 
 @contextmanager
 def maintenance(using: str = "default") -> Iterator[None]:
-    """Let the schema owner's maintenance through the append-only guards for the duration of the block."""
+    """Let the schema owner's maintenance through the append-only guards for the duration of the block, which is
+    one transaction (a savepoint in the caller's)."""
     connection = connections[using]
-    # In a transaction the setting is the transaction's (a rollback takes it away), else the session's.
-    local = connection.in_atomic_block
-    _set(connection, "on", local)
-    try:
-        yield
-    finally:
-        # An aborted transaction or a lost connection takes the setting with it: nothing left to reset then.
-        with suppress(DatabaseError):
-            _set(connection, "", local)
+    # The setting is always the transaction's (a rollback takes it away), never the session's: behind PgBouncer in
+    # transaction mode a session's setting stays on whichever server connection ran it, open to the next client's
+    # transactions there, while this block's own statements may run on another.
+    with transaction.atomic(using=using):
+        _set(connection, "on")
+        try:
+            yield
+        finally:
+            # An aborted transaction or a lost connection takes the setting with it: nothing left to reset then.
+            with suppress(DatabaseError):
+                _set(connection, "")
 
 
-def _set(connection: BaseDatabaseWrapper, value: str, local: bool) -> None:
+def _set(connection: BaseDatabaseWrapper, value: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, %s)", [SETTING, value, local])
+        cursor.execute("SELECT set_config(%s, %s, true)", [SETTING, value])

@@ -42,6 +42,16 @@ def env_bool(name: str, default: bool) -> bool:
     raise _bad(name, value, "expected one of 1/0, true/false, yes/no, on/off")
 
 
+def env_choice(name: str, choices: list[str]) -> str:
+    """One of `choices` (the first when unset)."""
+    value = _raw(name)
+    if value is None:
+        return choices[0]
+    if value.lower() not in choices:
+        raise _bad(name, value, "expected one of " + ", ".join(repr(c) for c in choices))
+    return value.lower()
+
+
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = _raw(name)
     if value in (None, ""):

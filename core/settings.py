@@ -6,7 +6,7 @@ from celery.schedules import crontab
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from core.env import env_bool, env_database, env_int, env_list, env_redis, env_str
+from core.env import env_bool, env_choice, env_database, env_int, env_list, env_redis, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,12 +105,20 @@ DATABASES = {"default": env_database("DATABASE_URL")}
 # request or per delivery task cost more than the work itself (docs/benchmarks.md: issue 7, connections).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DATABASE_POOLER=pgbouncer: DATABASE_URL names a PgBouncer in transaction mode (README, "Behind PgBouncer"), where
+# each transaction may run on another server connection. Nothing OneTable keeps on a session outlives a
+# transaction: locks held across transactions are taken on a connection of their own (core/locks.py), settings
+# are the transaction's (`set_config(…, true)`, `SET LOCAL`), temporary tables are dropped on commit, and
+# server-side cursors are read inside one transaction (reporting.reads.data.rows refuses otherwise), so they stay
+# on and exports keep streaming in constant memory (DISABLE_SERVER_SIDE_CURSORS would read every row at once).
+DATABASE_POOLER = env_choice("DATABASE_POOLER", ["", "pgbouncer"])
 # Bind parameters on the server and let psycopg prepare a statement from its fifth use on a connection:
 # PostgreSQL then plans each of the filing's statements once per connection instead of on every request
 # (planning them cost more than running them: docs/benchmarks.md, third round). Off
 # (DB_PREPARED_STATEMENTS=0: client-side binding, nothing prepared) behind a pooler in transaction mode
-# that cannot keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
-if env_bool("DB_PREPARED_STATEMENTS", True):
+# that cannot keep prepared statements: the default with DATABASE_POOLER=pgbouncer (PgBouncer before 1.21, or
+# without max_prepared_statements; set DB_PREPARED_STATEMENTS=1 with one that has it).
+if env_bool("DB_PREPARED_STATEMENTS", not DATABASE_POOLER):
     DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=5, server_side_binding=True)
 # A streaming replica of the primary (optional): data pages, exports, charts, roll-ups and the DHIS2 face read
 # from it, everything else and every write (the access records of those reads too) goes to the primary

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.db import connection
 
 from core.models import User
 from reporting.demo import demo_loaded, load_demo
+from tests.pooling import end_server_sessions, routed, the_runs_pgbouncer, transactions_through
 
 
 def pytest_configure(config):
@@ -27,12 +29,29 @@ def pytest_configure(config):
     options = settings.DATABASES["default"].setdefault("OPTIONS", {})
     options["application_name"] = f"onetable-tests-{os.getpid()}"
 
+    if the_runs_pgbouncer() and settings.DATABASE_POOLER != "pgbouncer":
+        raise pytest.UsageError("ONETABLE_TEST_PGBOUNCER needs DATABASE_POOLER=pgbouncer (prepared statements off)")
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not demo_loaded():
             load_demo(sources=False)
+    bouncer = the_runs_pgbouncer()
+    if bouncer is None:
+        yield
+        return
+    # The run through PgBouncer (tools/launcher.py): every test's connection goes through it, after pytest-django
+    # created the test database directly; PgBouncer's sessions are ended before it drops it directly.
+    with routed(*bouncer):
+        yield
+        with django_db_blocker.unblock():
+            database = connection.settings_dict["NAME"]
+            if not transactions_through(bouncer, database):  # never a pass that went around it
+                pytest.fail(f"no transaction of {database} went through PgBouncer at {bouncer[0]}:{bouncer[1]}")
+    with django_db_blocker.unblock():
+        end_server_sessions()
 
 
 # The tests' county has no registers (sources=False): tests that need them make a department a source and

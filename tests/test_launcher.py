@@ -188,6 +188,57 @@ def test_it_finds_the_installed_chromium_and_installs_nothing():
     assert Path(found).resolve() == Path("/usr/bin/chromium").resolve()  # Debian's package, as the e2e tests use
 
 
+# ... and Debian's PgBouncer for the run of the filing, delivery and feed tests through it.
+
+
+def test_the_run_through_pgbouncer_refuses_in_one_line_before_starting_anything_when_it_is_missing_and_not_root(
+    tmp_path, monkeypatch, capsys
+):
+    from tools import launcher, pgbouncer
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no pgbouncer, no apt-get
+    monkeypatch.setattr(pgbouncer, "PLACES", ())
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("ONETABLE_DATA_DIR", str(tmp_path / "data"))
+    assert launcher.test(["--pgbouncer"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert "apt-get install pgbouncer" in lines[0]
+    assert not (tmp_path / "data").exists()  # nothing started, no test run
+
+
+def test_it_installs_debians_pgbouncer_with_apt_get_when_it_is_root(tmp_path, monkeypatch):
+    from tools import launcher, pgbouncer
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    apt_get = bin_dir / "apt-get"
+    apt_get.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'case "$*" in *install*pgbouncer*) touch {bin_dir}/pgbouncer; chmod +x {bin_dir}/pgbouncer;; esac\n'
+    )
+    apt_get.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(pgbouncer, "PLACES", ())
+    found = launcher.ensure_pgbouncer(root=True, which=lambda name: shutil.which(name, path=str(bin_dir)))
+    assert found == str(bin_dir / "pgbouncer")
+    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq pgbouncer"]
+
+
+def test_it_finds_debians_pgbouncer_outside_path_and_installs_nothing(monkeypatch):
+    from tools import launcher
+
+    def refuse(package):
+        raise AssertionError("nothing should be installed when pgbouncer is there")
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # an ordinary user's PATH: Debian puts it in /usr/sbin
+    assert launcher.ensure_pgbouncer(install=refuse) == "/usr/sbin/pgbouncer"
+
+
 SUPERVISED = """
 import sys
 from tools.launcher import Supervisor

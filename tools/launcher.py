@@ -21,6 +21,8 @@ from pathlib import Path
 
 from core.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
 from tools.embedded import EmbeddedPostgres, EmbeddedRedis, data_dir
+from tools.pgbouncer import INSTALL as INSTALL_PGBOUNCER
+from tools.pgbouncer import PgBouncer, find_pgbouncer
 from tools.processes import server_connection, web_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,7 +228,7 @@ def apt_install(package: str) -> None:
     quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         if subprocess.run(argv, env=quiet, stdout=subprocess.DEVNULL).returncode != 0:
-            raise Missing(f"`{' '.join(argv)}` failed: run `{INSTALL_CHROMIUM}` by hand, then try again")
+            raise Missing(f"`{' '.join(argv)}` failed: run `apt-get install {package}` by hand, then try again")
 
 
 def ensure_chromium(
@@ -247,21 +249,81 @@ def ensure_chromium(
     raise Missing(f"{INSTALL_CHROMIUM} left no chromium on PATH: install it by hand and try again")
 
 
+def ensure_pgbouncer(
+    *,
+    which: Callable[[str], str | None] = shutil.which,
+    root: bool | None = None,
+    install: Callable[[str], None] = apt_install,
+) -> str:
+    """Return PgBouncer's path, installing Debian's package first when running as root."""
+    if found := find_pgbouncer(which):
+        return found
+    if not (os.geteuid() == 0 if root is None else root) or not which("apt-get"):
+        raise Missing(
+            f"the tests through PgBouncer need pgbouncer, which is not installed: run `sudo {INSTALL_PGBOUNCER}`"
+        )
+    say("installing Debian's pgbouncer for the tests through PgBouncer (apt-get)")
+    install("pgbouncer")
+    if found := find_pgbouncer(which):
+        return found
+    raise Missing(f"{INSTALL_PGBOUNCER} left no pgbouncer binary: install it by hand and try again")
+
+
+# Run a second time through PgBouncer in transaction mode (README, "Behind PgBouncer"): what files, delivers
+# and serves the feed, and what keeps state across transactions (locks, maintenance, the supply jobs' worker).
+POOLED_TESTS = [
+    "tests/deliveries",
+    "tests/reporting/test_submissions.py",
+    "tests/reporting/test_idempotency_race.py",
+    "tests/sources/test_supply_jobs.py",
+    "tests/core/test_append_only.py",
+    "tests/core/test_pooler.py",
+]
+
+
 def test(args: list[str]) -> int:
+    """`test [pytest args]`: the suite, then (without arguments) the pooled tests again through PgBouncer.
+    `test --pgbouncer [pytest args]`: only the run through PgBouncer (of POOLED_TESTS without arguments)."""
+    pooled_only = args[:1] == ["--pgbouncer"]
     try:
-        ensure_chromium()
+        if not pooled_only:
+            ensure_chromium()
+        pgbouncer = ensure_pgbouncer() if pooled_only or not args else None
     except Missing as missing:  # before starting anything: one line, nothing run
         say(str(missing))
         return 1
     folder = data_dir() / "test"
     os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_urlsafe(40))
     os.environ.setdefault("HTTPS", "0")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # CI's timeout: PgBouncer and the servers are stopped too
+    codes = []
     with servers(folder):
-        code = subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT).returncode
+        if not pooled_only:
+            codes.append(_pytest(args))
+        if pgbouncer:
+            codes.append(_pytest_through_pgbouncer(pgbouncer, folder, args[1:] or POOLED_TESTS))
+    return next((code for code in codes if code), 0)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks that stop what this command started
+
+
+def _pytest(args: list[str], env: dict[str, str] | None = None) -> int:
+    code = subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
     if code == 5:
         say("pytest collected no tests: that is a failure, not a pass")
         return 1
     return code
+
+
+def _pytest_through_pgbouncer(binary: str, folder: Path, args: list[str]) -> int:
+    """pytest with the test database reached through a PgBouncer in transaction mode started for it (stopped at
+    the end, however pytest ends); the test run creates and drops its database directly (tests/conftest.py)."""
+    with PgBouncer(os.environ["DATABASE_URL"], folder / "pgbouncer", binary=binary) as bouncer:
+        say(f"again through PgBouncer in transaction mode (127.0.0.1:{bouncer.port}): {' '.join(args)}")
+        env = {**os.environ, "DATABASE_POOLER": "pgbouncer", "ONETABLE_TEST_PGBOUNCER": f"127.0.0.1:{bouncer.port}"}
+        return _pytest(args, env)
 
 
 def bench(args: list[str]) -> int:

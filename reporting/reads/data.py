@@ -262,6 +262,11 @@ def count_rows(query: Query) -> int:
 def rows(query: Query) -> Generator[Row]:
     """Rows of the department's data, one per unit filing (with the registers' values of its sourced fields, if
     it reads any: one per (unit, sheet, period) then), in key order (keyset on the first submission's id)."""
+    # The rows stream from a server-side cursor, which must live in one transaction: outside one Django
+    # declares it WITH HOLD, which PgBouncer in transaction mode cannot keep (the next fetch may reach another
+    # server connection) and which PostgreSQL computes in full at the commit. Every caller opens one.
+    if not connection.in_atomic_block:
+        raise RuntimeError("reporting.reads.data.rows streams from a cursor that needs a transaction around it")
     sql, params, allowed = _statement(query)
     if not sql:
         return

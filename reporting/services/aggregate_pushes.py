@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from core.audit import unaudited
 from core.celery import app
+from core.locks import exclusive
 from reporting.catalogue.periods import Period
 from reporting.delivery import webhooks
 from reporting.models import (
@@ -180,15 +181,9 @@ def _wake(endpoints: list[int]) -> None:
 @unaudited("the webhook machinery: the figure's filings are audited where they were made, the send is in its row")
 def send_pushes(endpoint_id: int) -> int:
     """Post the endpoint's due pushes in order; return how many were accepted."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE + 1, endpoint_id])
-        if not cursor.fetchone()[0]:
-            return 0  # another worker is sending this endpoint's pushes
-    try:
-        return _send_due(endpoint_id)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE + 1, endpoint_id])
+    with exclusive(_LOCK_SPACE + 1, endpoint_id) as mine:
+        # not mine: another worker is sending this endpoint's pushes
+        return _send_due(endpoint_id) if mine else 0
 
 
 def _send_due(endpoint_id: int) -> int:

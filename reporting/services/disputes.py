@@ -17,12 +17,13 @@ import json
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
+from core.locks import exclusive
 from core.models import User
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.delivery import webhooks
@@ -123,15 +124,9 @@ def _owed(source_id: int | None = None) -> Any:
 @unaudited("the webhook machinery: the dispute's change is audited where it happened, the send is in its row")
 def send_dispute_events(source_id: int) -> int:
     """Post the source's owed dispute events to each of its active endpoints; return how many were accepted."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE, source_id])
-        if not cursor.fetchone()[0]:
-            return 0  # another worker is sending this source's events
-    try:
-        return _send_owed(source_id)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, source_id])
+    with exclusive(_LOCK_SPACE, source_id) as mine:
+        # not mine: another worker is sending this source's events
+        return _send_owed(source_id) if mine else 0
 
 
 def _send_owed(source_id: int) -> int:

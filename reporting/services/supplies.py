@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
+from core.locks import exclusive
 from core.models import Department, Unit, User, lineage_of
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
@@ -676,29 +677,19 @@ def start_supply_job(
     return job
 
 
-# A worker holds a session-level advisory lock on the job it imports (namespace, job id): PostgreSQL releases it
-# when the worker's connection ends, so a job marked running whose lock is free has lost its worker.
+# A worker holds an advisory lock on the job it imports (namespace, job id; core.locks.exclusive: it holds behind
+# PgBouncer too): PostgreSQL releases it when the worker's connection ends, so a job marked running whose lock is
+# free has lost its worker.
 _JOB_LOCK = 19_020
 QUEUED_FOR = dt.timedelta(minutes=1)  # a queued job older than this has probably lost its task: send it again
-
-
-def _try_lock(job_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_JOB_LOCK, job_id])
-        return bool(cursor.fetchone()[0])
-
-
-def _unlock(job_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_JOB_LOCK, job_id])
 
 
 @unaudited("its supply is audited by supply_values, its request by start_supply_job")
 def run_supply_job(job_id: int) -> SupplyJob | None:
     """Import a queued job's file once: a job already taken by another worker (or done) is left alone."""
-    if not _try_lock(job_id):
-        return None
-    try:
+    with exclusive(_JOB_LOCK, job_id) as mine:
+        if not mine:
+            return None
         with transaction.atomic():
             job = (
                 SupplyJob.objects.select_for_update(skip_locked=True)
@@ -712,8 +703,6 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
             job.save(update_fields=["status"])
         _import(job)
         return job
-    finally:
-        _unlock(job_id)
 
 
 def _import(job: SupplyJob) -> None:
@@ -765,14 +754,11 @@ def sweep_supply_jobs() -> list[int]:
     )
     orphans = []
     for pk in SupplyJob.objects.filter(status=SupplyJobStatus.RUNNING).values_list("pk", flat=True):
-        if _try_lock(pk):  # nobody holds it: its worker is gone
-            try:
-                if SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING).update(
-                    status=SupplyJobStatus.QUEUED
-                ):
-                    orphans.append(pk)
-            finally:
-                _unlock(pk)
+        with exclusive(_JOB_LOCK, pk) as free:  # nobody holds it: its worker is gone
+            if free and SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING).update(
+                status=SupplyJobStatus.QUEUED
+            ):
+                orphans.append(pk)
     for pk in queued + orphans:
         app.send_task(RUN_SUPPLY_JOB_TASK, args=[pk])
     return queued + orphans

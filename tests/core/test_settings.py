@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
         (env.env_database, "DATABASE_URL", "mysql://root@localhost/db", "PostgreSQL only"),
         (env.env_database, "DATABASE_URL", "sqlite:///db.sqlite3", "PostgreSQL only"),
         (env.env_database, "DATABASE_URL", "postgres://u@h:5432/", "names no database"),
+        (
+            lambda n: env.env_choice(n, ["", "pgbouncer"]),
+            "DATABASE_POOLER",
+            "pgpool",
+            "expected one of '', 'pgbouncer'",
+        ),
         (env.env_redis, "REDIS_URL", "localhost:6379", "expected redis://host:port/db"),
         (env.env_redis, "REDIS_URL", "redis://localhost:port/0", "the port is not a number"),
         (env.env_redis, "REDIS_URL", "sentinel://s1:26379;redis://s2:26379", "expected sentinel://host:port/db;"),
@@ -58,8 +64,8 @@ def test_it_reads_well_formed_values(monkeypatch):
     )
 
 
-def _manage(args, **overrides):
-    environment = {**os.environ, **overrides}
+def _manage(args, drop=(), **overrides):
+    environment = {**{k: v for k, v in os.environ.items() if k not in drop}, **overrides}
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         capture_output=True,
@@ -91,13 +97,20 @@ def test_production_settings_pass_the_deployment_check_without_warnings():
 @pytest.mark.parametrize(
     ("switch", "expected"),
     [
+        ({}, {"prepare_threshold": 5, "server_side_binding": True}),
         ({"DB_PREPARED_STATEMENTS": "1"}, {"prepare_threshold": 5, "server_side_binding": True}),
         ({"DB_PREPARED_STATEMENTS": "0"}, {}),  # behind a pooler that cannot keep prepared statements
+        ({"DATABASE_POOLER": "pgbouncer"}, {}),  # PgBouncer before 1.21 cannot
+        # a PgBouncer with max_prepared_statements keeps them
+        (
+            {"DATABASE_POOLER": "pgbouncer", "DB_PREPARED_STATEMENTS": "1"},
+            {"prepare_threshold": 5, "server_side_binding": True},
+        ),
     ],
 )
 def test_prepared_statements_and_server_side_binding_follow_one_switch(switch, expected):
     script = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
-    result = _manage(["shell", "-c", script], **switch)
+    result = _manage(["shell", "-c", script], drop=("DATABASE_POOLER", "DB_PREPARED_STATEMENTS"), **switch)
     assert result.returncode == 0, result.stderr
     options = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # after the shell's own notice
     assert {k: options[k] for k in ("prepare_threshold", "server_side_binding") if k in options} == expected

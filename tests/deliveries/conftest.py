@@ -6,6 +6,8 @@ import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
 
 from core.celery import QUEUES
@@ -58,22 +60,27 @@ def worker(demo):
     """A real Celery worker consuming from the real Redis broker, in threads of this process, with Celery's
     Django fixup installed as the `celery worker` command installs it (start_worker alone does not). It takes
     every queue (relay, send, export, housekeeping): one worker runs whatever the tested path publishes."""
+    opened: dict[int, BaseDatabaseWrapper] = {}
+
+    def remember(**_kwargs) -> None:
+        for wrapper in connections.all(initialized_only=True):
+            opened[id(wrapper)] = wrapper
+
     fixup = DjangoWorkerFixup(celery_app).install()
+    signals.task_postrun.connect(remember, weak=False)
     try:
         with start_worker(
             celery_app, pool="threads", concurrency=4, queues=QUEUES, perform_ping_check=False, shutdown_timeout=30
         ):
             yield
     finally:
-        # the worker threads kept their connections (as a worker process does until it exits): end them,
-        # so they neither pile up over the run nor keep the test database from being dropped
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        # the worker threads kept their connections (as a worker process does until it exits): close them, so
+        # they neither pile up over the run nor keep the test database from being dropped. Closed, not
+        # terminated on the server: behind PgBouncer a server connection is anyone's (tests/pooling.py)
+        signals.task_postrun.disconnect(remember)
+        for wrapper in opened.values():
+            wrapper.inc_thread_sharing()  # the worker's thread is done with it
+            wrapper.close()
         signals.task_prerun.disconnect(fixup.on_task_prerun)
         signals.task_postrun.disconnect(fixup.on_task_postrun)
         signals.worker_process_init.disconnect(fixup.on_worker_process_init)
