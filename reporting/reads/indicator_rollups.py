@@ -363,6 +363,17 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     return IndicatorQuery(indicator, tree, kind, period, area, level, sql, params, keys, read, closed)
 
 
+def fields_read(tree: dict[str, Any]) -> list[str]:
+    """The codes of the fields a tree reads, its periodic fields first, then the ledger fields its terms read
+    (the record date a count reads, summed fields, fields a `where` asks about): what a unit-level subscription
+    must hold to read its aggregates, and what its access records name. Empty when the engine cannot read it."""
+    try:
+        reads = _reads(tree)
+    except Problems:
+        return []
+    return [*reads.fields, *(f.code for f in _record_fields_read(reads))]
+
+
 def _record_count(reads: _Reads, node: dict[str, Any]) -> ledger_rollups.RecordCount:
     return ledger_rollups.RecordCount(reads.ledgers[node["ledger"]], ())
 
