@@ -17,8 +17,19 @@ suppression on the same counts. By the indicator's roll-up:
 A unit has "reported" when the indicator (both parts of a ratio; every value of an area formula) has a value; it
 has "answered" when each field is a value or "not applicable"; a division by zero in a unit's value leaves it
 answered without a value. The asked units are those asked every field of the formula. A published area whose
-value cannot be computed (a denominator summing to zero) has `value None` with its `reason`. Ledger aggregates
-(`count(ledger …)`, `sum(ledger.field)`) are not rolled up here (`aggregate.indicator_ledger`).
+value cannot be computed (a denominator summing to zero) has `value None` with its `reason`.
+
+Ledger terms (`count(ledger where …)`, `sum(ledger.field where …)`) are per-unit columns of the same statement:
+each asked unit's records dated in the period (`ledger_rollups.COUNTED_RECORDS`, the chart's rule), counted or
+summed with the `where` as a filter (0 over no record, as the evaluator gives). Units: a formula with a periodic
+field is counted at that field's sheet's deepest level, which every ledger it reads must be kept at too; ledgers
+alone at every level they are all kept at (records are distinct facts: a township's own add to its villages').
+Operands with no common level are refused (`aggregate.indicator_levels`, naming each with its levels): no unit
+holds every value, so there is nothing to compute unit by unit. Coverage of a ledger formula: `reported` = the
+units with at least one record a term counts, `not_reported` = units that have not answered a periodic field it
+reads. Suppression is the fields' rule applied to both counts (units with records, units with a value), and
+nothing is published before the period's due date (`ledger_rollups.records_closed`): docs/architecture.md,
+"Issue 20: ledger indicators".
 
 The per-unit SQL agrees with `expressions.evaluate`: a missing operand or a division by zero makes the unit's value
 empty (NULL), `and`/`or`/`if` decide left to right (CASE, never SQL's three-valued shortcuts).

@@ -8,10 +8,11 @@ unit and period, a ledger any number of records. Records are distinct facts, so 
 its villages' are added together (nothing is counted twice, unlike a periodic sheet filed at two levels); a unit
 above the level broken down by counts under its own code, as the township's own row among its villages.
 
-Nothing here is suppressed, and why: a ledger has no "every unit answered" state (a unit with no activity files
-nothing), so the roll-up rule's completeness never holds; and the chart offers ledger figures only to a department
-that reads the records themselves, unit by unit (`data.entitled_fields`), so a figure shows it nothing it cannot
-already read. An aggregate-only subscription never reaches this module.
+Nothing here is suppressed, and why: the chart offers these figures only to a department that reads the records
+themselves, unit by unit (`data.entitled_fields`), so a figure shows it nothing it cannot already read, and a
+month in progress is worth charting. An aggregate-only subscription never reaches this module. Indicators over
+ledgers (`indicator_rollups`) share the records' rule (`COUNTED_RECORDS`) and are suppressed as every aggregate
+is, a period's records taken as complete once it is due (`records_closed`).
 """
 
 from __future__ import annotations
