@@ -367,9 +367,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该指标不能按区域汇总（须为同一层级单位填报的字段上的公式）",
         "cannot be rolled up over areas (it must be a formula over fields filed by units of one level)",
     ),
-    "aggregate.indicator_ledger": (
-        "含台账计数或求和的指标暂不能按区域汇总",
-        "counts or sums ledger records, which are not rolled up over areas yet",
+    "aggregate.indicator_levels": (
+        "该指标读取的字段或台账没有共同的填报层级（{fields}）：同一单位没有公式所需的全部数值，无法逐单位计算后汇总",
+        "reads fields or ledgers that no one unit level files ({fields}): no unit holds every value the formula "
+        "needs, so it cannot be computed unit by unit and rolled up",
     ),
     "rollup_of.invalid": (
         "汇总来源须为同一报告期类型、下级单位填报的数值或是否字段，且本字段须为数值字段",

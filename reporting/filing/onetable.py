@@ -528,6 +528,12 @@ class DueCalendar:
         rule = self.rules.get(sheet.cadence)
         return None if rule is None else period.end + dt.timedelta(days=rule.days_after_period_end)
 
+    def due_for(self, period: Period) -> dt.date:
+        """The day the rule of the period's own cadence makes it due (its last day without a rule): what a
+        ledger's records of a period are read against, a ledger having no due date of its own."""
+        rule = self.rules.get(period.type)
+        return period.end + dt.timedelta(days=rule.days_after_period_end if rule else 0)
+
     def opens_on(self, sheet: Sheet, period: Period) -> dt.date:
         rule = self.rules.get(sheet.cadence)
         return period.start - dt.timedelta(days=rule.lead_days if rule else 0)

@@ -3,7 +3,7 @@
 Two kinds of subscription entitle a department to aggregates:
 - a **unit-level** one (`level` null) on the field: it may read the units' values, so it may read their aggregates
   at any level inside its scope; for an indicator, one that holds the indicator, or every field the indicator
-  reads (what it could compute itself);
+  reads (what it could compute itself; a ledger term: the ledger fields it reads, `indicator_rollups.fields_read`);
 - an **aggregate-only** one (`level` set): on the field or the indicator, at its level **or above** (a county
   total when it subscribed to township totals, never the villages), inside its scope, and only of the kinds it
   was granted (`aggregations`: sum, count, mean, ratio; a field's or indicator's roll-up maps to one by
@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, Department
 from core.replica import PRIMARY
-from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
 from reporting.models import Field, Indicator, Subscription, aggregate_kind_of, window_holds
+from reporting.reads.indicator_rollups import fields_read
 from reporting.reads.indicators import definitions_on
 from reporting.reads.rollups import basis_of
 
@@ -59,9 +59,7 @@ def indicator_entitlement(
 ) -> int | None:
     """The lowest id of the department's subscriptions entitling it to `indicator`'s aggregates here, or None."""
     kind = aggregate_kind_of(indicator.rollup)
-    tree = definitions_on(period).get(indicator.code, indicator.tree)
-    operands = {n["code"] for n in expressions.walk(tree) if n.get("op") == "field"}
-    operands |= {n["field"] for n in expressions.walk(tree) if n.get("op") in ("sum_units", "count_yes")}
+    operands = set(fields_read(definitions_on(period).get(indicator.code, indicator.tree)))
     for s in _candidates(department, area, period):
         if not _level_allowed(s, level):
             continue

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
 from core.replica import on_replica, reader
-from reporting.catalogue.expressions import walk
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
 from reporting.reads import indicator_rollups, ledger_rollups, rollups
@@ -62,12 +61,13 @@ class ChartSeries:
     drill: bool = False  # the department reads the field unit by unit: the units behind a figure can be opened
     sheet: str = ""
     ledger: bool = False  # figures over a ledger's records (`ledger_rollups`): never suppressed
+    records: bool = False  # coverage counts the units with records (a ledger, or an indicator over one)
 
 
 def chart_items(department: Department) -> list[ChartItem]:
     """What the department may chart: the fields it subscribes to that roll up, the ledgers it reads (their records
     counted, their fields aggregated over the records: `ledger_rollups`), and the active indicators whose every
-    field it subscribes to (ledger indicators are not rolled up)."""
+    field it subscribes to (for a ledger term, the ledger fields it reads: `indicator_rollups.fields_read`)."""
     entitled = entitled_fields(department)
     fields: list[ChartItem] = []
     for sheet_fields in _by_sheet(entitled):
@@ -79,9 +79,8 @@ def chart_items(department: Department) -> list[ChartItem]:
     codes = {f.code for f in entitled}
     indicators = []
     for indicator in Indicator.objects.filter(status=Status.ACTIVE):
-        reads = {n.get("code") or n.get("field") for n in _walk(indicator.tree) if n.get("op") in _READS}
-        ledgers = any(n.get("op") in ("count_records", "sum_records") for n in _walk(indicator.tree))
-        if reads and reads <= codes and not ledgers and _rolls_up(indicator, department.jurisdiction):
+        reads = set(indicator_rollups.fields_read(indicator.tree))
+        if reads and reads <= codes and _rolls_up(indicator, department.jurisdiction):
             indicators.append(indicator)
     return [*fields, *indicators]
 
@@ -95,8 +94,8 @@ def _by_sheet(fields: list[Field]) -> list[list[Field]]:
 
 
 def _rolls_up(indicator: Indicator, area: Area) -> bool:
-    """Whether the engine rolls the indicator up (its fields filed at one level, none a ledger): checked once on the
-    current period, so that the page never offers what it would refuse."""
+    """Whether the engine rolls the indicator up (its operands filed at a common level): checked once on the current
+    period, so that the page never offers what it would refuse."""
     fields = _fields_of(indicator)
     if not fields:
         return False
@@ -106,13 +105,6 @@ def _rolls_up(indicator: Indicator, area: Area) -> bool:
     except Problems:
         return False
     return True
-
-
-_READS = ("field", "sum_units", "count_yes")
-
-
-def _walk(tree: dict[str, Any]):
-    return walk(tree)
 
 
 def entitling_subscription(granted: list[Entitlement], codes: set[str], area: Area, period: Period) -> int | None:
@@ -147,8 +139,9 @@ def _fields_of(item: ChartItem) -> list[Field]:
         return [item]
     if isinstance(item, ledger_rollups.RecordCount):
         return list(item.fields)
-    codes = {n.get("code") or n.get("field") for n in _walk(item.tree) if n.get("op") in _READS}
-    return list(Field.objects.filter(code__in=codes).select_related("sheet"))
+    codes = indicator_rollups.fields_read(item.tree)  # periodic first: their cadence is the chart's
+    found = {f.code: f for f in Field.objects.filter(code__in=codes).select_related("sheet")}
+    return [found[code] for code in codes if code in found]
 
 
 def _run(item: ChartItem, period: Period, area: Area, level: str) -> list:
@@ -231,7 +224,8 @@ def chart_series(
         breakdown=breakdown,
         drill=_drills(item, unit_level),
         sheet=basis.sheet.code,
-        ledger=basis.sheet.is_ledger,
+        ledger=basis.sheet.is_ledger and not isinstance(item, Indicator),
+        records=any(f.sheet.is_ledger for f in fields),
     )
     if basis.sheet.is_ledger:
         _record_ledger(department, fields, series, subscriptions)

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from core.models import Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.models import Field, Indicator, IndicatorRevision, Sheet, Status, Submission, SubmissionVersion
+from reporting.models import Field, Indicator, IndicatorRevision, Sheet, Status, SubmissionVersion
 
 
 def formula_catalogue(*, without: str | None = None) -> expressions.Catalogue:
@@ -77,14 +77,24 @@ def unit_values(unit: Unit, period: Period, codes: set[str]) -> dict[str, Any]:
 
 
 def unit_records(unit: Unit, period: Period, ledgers: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """The unit's ledger records dated within the period (their current versions), by ledger code."""
+    """The unit's ledger records dated within the period (their current versions), by ledger code: the records
+    the roll-up engine counts (`ledger_rollups.COUNTED_RECORDS`: the unit's own and those a current source of one
+    of the ledger's fields supplied; a withdrawn record, a version without values, left out)."""
     fields = {f.code: f for f in Field.objects.filter(sheet__code__in=ledgers)}
+    sources = {f.source_id for f in fields.values() if f.source_id}
     records: dict[str, list[dict[str, Any]]] = {code: [] for code in ledgers}
-    versions = SubmissionVersion.objects.filter(
-        Q(submission__record_date__gte=period.start, submission__record_date__lte=period.end),
-        submission__in=Submission.objects.by_units().filter(unit=unit, sheet__code__in=ledgers),
-        number=F("submission__current_version"),
-    ).select_related("submission__sheet")
+    versions = (
+        SubmissionVersion.objects.filter(
+            Q(submission__record_date__gte=period.start, submission__record_date__lte=period.end),
+            Q(submission__source__isnull=True) | Q(submission__source_id__in=sources),
+            submission__unit=unit,
+            submission__sheet__code__in=ledgers,
+            submission__record_key__isnull=False,
+            number=F("submission__current_version"),
+        )
+        .exclude(values={})
+        .select_related("submission__sheet")
+    )
     for version in versions.order_by("submission__record_date", "submission_id"):
         records[version.submission.sheet.code].append(_typed(fields, version.values))
     return records

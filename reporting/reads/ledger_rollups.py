@@ -8,23 +8,27 @@ unit and period, a ledger any number of records. Records are distinct facts, so 
 its villages' are added together (nothing is counted twice, unlike a periodic sheet filed at two levels); a unit
 above the level broken down by counts under its own code, as the township's own row among its villages.
 
-Nothing here is suppressed, and why: a ledger has no "every unit answered" state (a unit with no activity files
-nothing), so the roll-up rule's completeness never holds; and the chart offers ledger figures only to a department
-that reads the records themselves, unit by unit (`data.entitled_fields`), so a figure shows it nothing it cannot
-already read. An aggregate-only subscription never reaches this module.
+Nothing here is suppressed, and why: the chart offers these figures only to a department that reads the records
+themselves, unit by unit (`data.entitled_fields`), so a figure shows it nothing it cannot already read, and a
+month in progress is worth charting. An aggregate-only subscription never reaches this module. Indicators over
+ledgers (`indicator_rollups`) share the records' rule (`COUNTED_RECORDS`) and are suppressed as every aggregate
+is, a period's records taken as complete once it is due (`records_closed`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import LEVEL_DEPTH, Area
 from core.replica import reader
 from reporting.catalogue.periods import Period
+from reporting.filing.onetable import DueCalendar
 from reporting.models import Aggregation, Field, Sheet
 from reporting.reads import rollups
 
@@ -74,7 +78,7 @@ def _sheet(item: LedgerItem) -> Sheet:
     return item.sheet
 
 
-def _scopes(item: LedgerItem, period: Period) -> list[str]:
+def asked_scopes(item: LedgerItem, period: Period) -> list[str]:
     """Where units are asked the ledger: a field's claims; for a count, any of the ledger's fields'."""
     claimed = [item] if isinstance(item, Field) else Field.objects.filter(sheet=item.sheet)
     return sorted({scope for f in claimed for scope in rollups.asked_scopes(f, period)}) or ["-"]
@@ -85,10 +89,35 @@ _VALUE = {
     for kind, sql in (("number", rollups._VALUE["number"]), ("yes", rollups._VALUE["yes"]))
 }
 
+# The records that count for a period, the one rule of the chart's ledger figures and the indicator engine's ledger
+# terms (`indicator_rollups`): a ledger's records (`s`, current version `v`) dated in the period; a withdrawn
+# record keeps a version without values; a record a source department supplied counts when that department is
+# the current source of one of the ledger's fields (the data page shows the same records).
+COUNTED_RECORDS = """s.sheet_id = ANY(%(ledger_sheets)s) AND s.record_key IS NOT NULL
+    AND s.period_start BETWEEN %(first_day)s AND %(last_day)s AND v."values" <> '{}'::jsonb
+    AND (s.source_id IS NULL OR s.source_id = ANY(%(ledger_sources)s))"""
+
+
+def counted_params(sheets: list[Sheet], period: Period) -> dict[str, Any]:
+    """The parameters of `COUNTED_RECORDS`."""
+    return {
+        "ledger_sheets": sorted(s.pk for s in sheets),
+        "first_day": period.start,
+        "last_day": period.end,
+        "ledger_sources": sorted({source for s in sheets for source in sources_of(s)}),
+    }
+
+
+def records_closed(period: Period, today: dt.date | None = None) -> bool:
+    """Whether a period's ledger records are taken as complete: the due date the office's calendar gives periods
+    of its type has passed (a ledger has no due date of its own; records of a period are expected by then, as
+    filings are). What suppression needs of a ledger: one state per period (docs/architecture.md)."""
+    due = DueCalendar([], {str(period)}).due_for(period)
+    return (today or timezone.localdate()) > due
+
+
 # Asked units grouped by their ancestor at the depth broken down by (or their own code above it); each record
-# dated in the period of those units, with its value of the field when one is charted. A withdrawn record keeps
-# a version without values; a record a source department supplied counts when that department is the current
-# source of one of the ledger's fields (the data page shows the same records).
+# dated in the period of those units (`COUNTED_RECORDS`), with its value of the field when one is charted.
 _LEDGER_SQL = """
 WITH asked AS MATERIALIZED (
   SELECT u.id AS unit_id, coalesce(nullif(split_part(a.path, '/', %(depth)s + 1), ''), a.code) AS grp
@@ -98,9 +127,7 @@ WITH asked AS MATERIALIZED (
   SELECT s.unit_id, {value} AS num
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
-  WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NOT NULL
-    AND v."values" <> '{{}}'::jsonb AND (%(field)s = '' OR v."values" ? %(field)s)
-    AND (s.source_id IS NULL OR s.source_id = ANY(%(sources)s))
+  WHERE {counted} AND (%(field)s = '' OR v."values" ? %(field)s)
     AND s.unit_id IN (SELECT unit_id FROM asked)
 ), cells AS (
   SELECT asked.grp, count(DISTINCT asked.unit_id) AS asked, count(DISTINCT records.unit_id) AS reported,
@@ -132,7 +159,7 @@ def _sql(item: LedgerItem) -> str:
         kind = Aggregation(item.rolls_up)
         value = _VALUE["yes" if kind == Aggregation.COUNT_YES else "number"]
         aggregate = _AGGREGATE[kind]
-    return _LEDGER_SQL.format(value=value, aggregate=aggregate)
+    return _LEDGER_SQL.format(value=value, aggregate=aggregate, counted=COUNTED_RECORDS)
 
 
 def sources_of(sheet: Sheet) -> list[int]:
@@ -148,11 +175,9 @@ def ledger_rollup(item: LedgerItem, period: Period, area: Area, level: str) -> l
         "level": level,
         "levels": list(sheet.unit_levels),
         "within": area.path + "%",
-        "scopes": _scopes(item, period),
-        "sheet": sheet.pk,
-        "period": str(period),
+        "scopes": asked_scopes(item, period),
         "field": item.code if isinstance(item, Field) else "",
-        "sources": sources_of(sheet),
+        **counted_params([sheet], period),
     }
     with reader().cursor() as cursor:  # a read: the replica when one is set (core.replica)
         cursor.execute(_sql(item), params)

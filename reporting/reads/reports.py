@@ -218,13 +218,9 @@ def entitled_choices(department: Department) -> list[Choice]:
 
 
 def indicator_fields(tree: dict[str, Any]) -> set[str]:
-    """The fields an indicator's tree reads (its ledgers' fields for `count(ledger)`), for entitlement."""
-    codes: set[str] = set()
+    """The fields an indicator's tree reads (`indicator_rollups.fields_read`, the engine's rule), for entitlement."""
+    codes = set(indicator_rollups.fields_read(tree))
     for node in expressions.walk(tree):
-        if node.get("op") in ("field", "sum_units", "count_yes", "sum_records") and node.get("field", node.get("code")):
-            codes.add(str(node.get("field") or node.get("code")))
-        if node.get("op") in ("count_records", "sum_records"):
-            codes |= set(Field.objects.filter(sheet__code=node.get("ledger")).values_list("code", flat=True))
         if node.get("op") == "indicator":
             codes.add(f"indicator:{node.get('code')}")  # an indicator over an indicator: not offered (yet)
     return codes

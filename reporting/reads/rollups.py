@@ -129,24 +129,41 @@ WITH asked AS MATERIALIZED (
 
 _ROLLUP_SQL = """
 , cells AS (
-  SELECT depth, grp, parent, count(*) AS asked, count(num) AS reported,
+  SELECT depth, grp, parent, count(*) AS asked, {reported} AS reported,
          count(*) FILTER (WHERE num IS NOT NULL OR na) AS answered, {aggregate} AS value,
-         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE num IS NULL) END AS missing,
-         CASE WHEN depth = %(depth)s THEN array_agg(unit_id) FILTER (WHERE num IS NOT NULL) END AS used
+         CASE WHEN depth = %(depth)s THEN array_agg(code) FILTER (WHERE {missing}) END AS missing,
+         CASE WHEN depth = %(depth)s THEN array_agg(unit_id) FILTER (WHERE {used}) END AS used,
+         count(num) AS valued
   FROM current, LATERAL (
     SELECT d AS depth, split_part(path, '/', d + 1) AS grp,
            CASE WHEN d > 0 THEN split_part(path, '/', d) ELSE '' END AS parent
     FROM generate_series(%(depth)s::int, greatest(%(depth)s::int, %(unit_depth)s::int - 1)) d
+    -- a unit above the depth (a township's own ledger records read by village) belongs to no cell there
+    WHERE split_part(path, '/', d + 1) <> ''
   ) levels
   GROUP BY depth, grp, parent
 )
-SELECT c.depth, c.grp, c.parent, c.asked, c.reported, c.answered, c.value, c.missing, ar.name, ar.path, c.used
+SELECT c.depth, c.grp, c.parent, c.asked, c.reported, c.answered, c.value, c.missing, ar.name, ar.path, c.used,
+       c.valued
 FROM cells c LEFT JOIN core_area ar ON ar.code = c.grp AND c.depth = %(depth)s
 UNION ALL
-SELECT %(depth)s, ar.code, '', 0, 0, 0, NULL, NULL, ar.name, ar.path, NULL FROM core_area ar
+SELECT %(depth)s, ar.code, '', 0, 0, 0, NULL, NULL, ar.name, ar.path, NULL, 0 FROM core_area ar
 WHERE ar.level = %(level)s AND ar.path LIKE %(within)s
   AND NOT EXISTS (SELECT 1 FROM cells c WHERE c.depth = %(depth)s AND c.grp = ar.code)
 """
+
+
+def rollup_sql(
+    aggregate: str, *, reported: str = "count(num)", missing: str = "num IS NULL", used: str = "num IS NOT NULL"
+) -> str:
+    """The grouping statement over a `current` CTE (one row per asked unit: `num`, `na`, `code`, `path`,
+    `unit_id`); a ledger indicator says what "reported", "not reported" and "used" mean for it."""
+    return (
+        _ROLLUP_SQL.replace("{aggregate}", aggregate)
+        .replace("{reported}", reported)
+        .replace("{missing}", missing)
+        .replace("{used}", used)
+    )
 
 
 def asked_scopes(basis: Field, period: Period) -> list[str]:
@@ -225,38 +242,50 @@ def run(query: RollupQuery) -> list[Aggregate]:
     """The prepared roll-up, by one statement."""
     aggregate = _AGGREGATE[Aggregation(query.basis.rolls_up)]
     with on_replica(), reader().cursor() as cursor:
-        cursor.execute(_current_sql(query.basis) + _ROLLUP_SQL.replace("{aggregate}", aggregate), query.params)
+        cursor.execute(_current_sql(query.basis) + rollup_sql(aggregate), query.params)
         rows = cursor.fetchall()
     return _publish(rows, query.params["depth"], query.params["unit_depth"], query.level, str(query.period))
 
 
-def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period: str) -> list[Aggregate]:
-    """Decide, from the units up, which cells are published (the rule in the module docstring)."""
+def _publish(
+    rows: list[tuple], depth: int, unit_depth: int, level: str, period: str, *, closed: bool = True
+) -> list[Aggregate]:
+    """Decide, from the units up, which cells are published (the rule in the module docstring). The rule holds for
+    each count of contributors a row carries: `reported` and `valued` (the units with a value; for a field the
+    same number, for a ledger indicator `reported` counts the units with records). `closed` False: the period
+    cannot be complete yet (a ledger's records before its due date), so nothing is published."""
     k = min_cell(period)
     children: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for row in rows:
         if row[0] > depth:
             children[(row[0] - 1, row[2])].append(row)
     published: dict[tuple[int, str], bool] = {}
-    covered: dict[tuple[int, str], int] = {}  # units under the maximal published cells below
+    covered: dict[tuple[int, str], tuple[int, int]] = {}  # units under the maximal published cells below
 
     def decide(row: tuple) -> None:
         level_depth, code, _parent, asked, reported, answered = row[:6]
-        below = 0
+        counts = (reported, row[11])
+        below = (0, 0)
         for child in children.get((level_depth, code), []):
             key = (child[0], child[1])
-            below += child[4] if published[key] else covered[key]
-        residual = reported - below
+            under = (child[4], child[11]) if published[key] else covered[key]
+            below = (below[0] + under[0], below[1] + under[1])
+        residuals = (counts[0] - below[0], counts[1] - below[1])
         is_unit = level_depth == unit_depth
         published[(level_depth, code)] = (
-            not is_unit and asked > 0 and answered == asked and reported >= k and (residual == 0 or residual >= k)
+            closed
+            and not is_unit
+            and asked > 0
+            and answered == asked
+            and min(counts) >= k
+            and all(residual == 0 or residual >= k for residual in residuals)
         )
         covered[(level_depth, code)] = below
 
     for row in sorted(rows, key=lambda r: -r[0]):
         decide(row)
     found = []
-    for level_depth, code, _parent, asked, reported, _answered, value, missing, name, path, used in rows:
+    for level_depth, code, _parent, asked, reported, _answered, value, missing, name, path, used, valued in rows:
         if level_depth != depth:
             continue
         shown = published.get((level_depth, code), False)
@@ -270,7 +299,7 @@ def _publish(rows: list[tuple], depth: int, unit_depth: int, level: str, period:
                 reported=reported,
                 asked=asked,
                 not_reported=sorted(missing or []),
-                suppressed=not shown and reported > 0,
+                suppressed=not shown and (reported > 0 or valued > 0),
                 path=path or "",
                 units=sorted(used or []) if shown else [],
             )

@@ -423,8 +423,8 @@ def chart(request: HttpRequest) -> HttpResponse:
     area = _area_within(request, top)
     series = charts.chart_series(department, item, area, period=request.GET.get("period") or None)
     ledger = series.ledger
-    trend = [_shown_point(p, ledger) for p in series.trend]
-    breakdown = [_shown_point(p, ledger) for p in series.breakdown]
+    trend = [_shown_point(p, series.records) for p in series.trend]
+    breakdown = [_shown_point(p, series.records) for p in series.breakdown]
     label = fieldtypes.with_unit(item.name, item.unit_of_measure)
     data = {
         "field": label,

@@ -122,11 +122,7 @@ def test_a_denominator_summing_to_zero_gives_an_empty_value_with_its_reason(demo
 
 
 def test_bad_indicator_roll_ups_are_refused_by_name(demo):
-    ledger = _define("film_count", 'count(cultural_activity where activity_category = "film")', "sum")
     county = Area.objects.get(code=COUNTY)
-    with pytest.raises(Problems) as refused:
-        indicator_rollup(ledger, Q3, county, AreaLevel.TOWNSHIP)
-    assert [(p.field, p.rule) for p in refused.value.problems] == [("indicator", "aggregate.indicator_ledger")]
     ratio = _define("people_per_household", "resident_population / households", "ratio_of_sums")
     with pytest.raises(Problems) as refused:
         indicator_rollup(ratio, Period.parse("202610"), county, "nowhere")
@@ -220,8 +216,47 @@ def test_a_department_subscribed_for_one_township_sees_not_subscribed_at_the_cou
 
 
 def test_an_indicator_the_engine_cannot_roll_up_is_not_offered(client, demo):
-    _define("film_count", 'count(cultural_activity where activity_category = "film")', "sum")  # a ledger count
+    from core.models import Office
+    from reporting.models import Field, Sheet
+
+    sheet = Sheet.objects.create(
+        code="township_quarterly",
+        name_zh="乡镇季报",
+        name_en="Township quarterly",
+        topic_zh="综合",
+        topic_en="General",
+        cadence="quarterly",
+        unit_levels=["township"],
+        owner=Office.objects.first(),
+    )
+    Field.objects.create(sheet=sheet, code="township_staff", name_zh="乡镇干部数", name_en="Staff", type="integer")
+    subscribe("culture", ["library_books", "township_staff"])
+    # villages file the books, townships the staff: no one unit holds both (`aggregate.indicator_levels`)
+    _define("books_per_staff", "library_books / township_staff", "ratio_of_sums")
     client.force_login(User.objects.filter(department__code="culture").first())
-    for url in ("/department/chart/?field=film_count", "/department/chart/?field=film_count&period=garbage"):
+    for url in ("/department/chart/?field=books_per_staff", "/department/chart/?field=books_per_staff&period=x"):
         response = client.get(url)
-        assert response.status_code == 200 and '<option value="film_count"' not in response.content.decode()
+        assert response.status_code == 200 and '<option value="books_per_staff"' not in response.content.decode()
+
+
+def test_a_ledger_indicator_is_offered_and_charted_by_month_with_units_that_have_records(client, demo):
+    from reporting.models import Sheet
+    from reporting.services.submissions import add_record
+    from tests.reporting.helpers import ACTIVITY
+
+    _define("film_count", 'count(cultural_activity where activity_category = "film")', "sum")
+    township = Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code").first()
+    units = list(Unit.objects.filter(area__path__startswith=township.path).order_by("area__code")[:4])
+    for unit in units:  # the township's own film and three of its villages' in October (due 5 November)
+        by = User.objects.filter(unit=unit).first() or _user("village")
+        raw = {**ACTIVITY, "activity_date": "2026-10-12", "activity_category": "film"}
+        add_record(unit=unit, sheet=Sheet.objects.get(code="cultural_activity"), raw=raw, not_applicable={}, by=by)
+    client.force_login(User.objects.filter(department__code="culture").first())
+    assert 'value="film_count"' in client.get("/department/chart/").content.decode()
+    html = client.get("/department/chart/?field=film_count&period=202610").content.decode()
+    series = _series(html)
+    october = series["periods"].index("202610")
+    assert series["totals"][october] == 4  # four units with films, counted by hand
+    assert series["totals"][-1] is None  # November is not due yet: nothing published
+    assert series["coverage"][october].endswith("4 个有记录")
+    assert series["area_values"][0] == 4 and set(series["area_values"][1:]) == {None}  # other townships: none
