@@ -143,7 +143,7 @@ def test_every_office_page_shows_the_office_navigation(client, office_admin, sta
     ]
     for url in [*pages, "/burden/", "/closures/"]:
         nav = text_of(client.get(url).content.decode(), '<nav class="subnav">', "</nav>")
-        assert nav == "用数申请 数据目录 指标 校验规则 报送日历 减负成效 关停记录", url
+        assert nav == "用数申请 数据目录 指标 校验规则 报送日历 汇总公开门槛 减负成效 关停记录", url
     client.logout()
     assert '<nav class="subnav">' not in client.get("/burden/").content.decode()  # a public page, for anyone
 
