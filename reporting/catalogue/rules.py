@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from reporting.catalogue import expressions
 from reporting.rejections import Problem, Problems
@@ -138,10 +138,8 @@ def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
         or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
     ):
         return SKIP
-    filled = dict(values)
-    for code in missing:
-        if code in numbers:
-            filled[code] = Decimal(0)
+    zeros = {code: Decimal(0) for code in missing if code in numbers}
+    filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
     # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
     # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
     left = expressions.evaluate(rule["left"], filled)
@@ -214,9 +212,9 @@ def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> l
 SHOWN_HISTORY = 6  # earlier values a hint shows
 
 
-@dataclass(frozen=True)
-class Summary:
-    """A field's history for the hint: how many earlier numbers, their median and MAD, the last few (newest first)."""
+class Summary(NamedTuple):
+    """A field's history for the hint: how many earlier numbers, their median and MAD, the last few (newest first).
+    A NamedTuple: one is made per numeric field on every filing."""
 
     count: int
     median: float
@@ -227,7 +225,9 @@ class Summary:
 def summarise(earlier: Sequence[Any]) -> Summary | None:
     """The Summary of a field's earlier stored values, newest first (numbers, or decimals stored as text; other
     values are not numbers and are left out); None when none is a number."""
-    numbers = [n for v in earlier if (n := _as_float(v)) is not None]
+    numbers = [v for v in earlier if type(v) is int or type(v) is float]  # JSON numbers (bool is not one)
+    if len(numbers) + list(earlier).count(None) < len(earlier):  # decimals stored as text, or other values
+        numbers = [n for v in earlier if (n := _as_float(v)) is not None]
     if not numbers:
         return None
     ordered = sorted(numbers)

@@ -148,13 +148,19 @@ def _hint_data(table: OneTable, checks: SheetChecks) -> dict[str, Any]:
             "name_en": entry.field.name_en,
             "low": None if low is None else float(low),
             "high": None if high is None else float(high),
-            **_bounds(low, high),
+            "shown": _bounds(low, high),
             "summary": None
             if summary is None
             else {"count": summary.count, "median": summary.median, "mad": summary.mad},
             "before": [_plain(v) for v in summary.last] if summary is not None else [],
         }
-    return {"threshold": float(checks.threshold), "fields": fields, "words": HINTS}
+    return {
+        "threshold": float(checks.threshold),
+        "min_history": rule_semantics.MIN_HISTORY,
+        "z_factor": rule_semantics.Z_FACTOR,
+        "fields": fields,
+        "words": HINTS,
+    }
 
 
 def read_explanations(raw: Any) -> dict[str, str]:

@@ -87,7 +87,7 @@ def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]
         # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
         rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
     out = {}
-    columns = zip(*([row.get(code) for code in codes] for row in rows), strict=True)  # one per field
+    columns = zip(*(list(map(row.get, codes)) for row in rows), strict=True)  # one per field
     for code, column in zip(codes, columns, strict=False):
         summary = summarise(column)
         if summary is not None:
