@@ -216,7 +216,7 @@ class Summary(NamedTuple):
     """A field's history for the hint: how many earlier numbers, their median and MAD, the last few (newest first).
     A NamedTuple: one is made per numeric field on every filing."""
 
-    count: int
+    size: int  # how many earlier numbers (`count` is a tuple's method)
     median: float
     mad: float
     last: tuple[float, ...]
@@ -258,7 +258,7 @@ def modified_z(value: float, summary: Summary | None) -> float | None:
     MIN_HISTORY earlier values, or MAD 0 (a history that never varied, where any change would look infinite:
     it says nothing, as the range may). Floats: a hint needs no exact decimals. static/js/rules.js `modifiedZ`
     is the same formula; plausibility_cases.json holds the cases both pass."""
-    if summary is None or summary.count < MIN_HISTORY or summary.mad == 0:
+    if summary is None or summary.size < MIN_HISTORY or summary.mad == 0:
         return None
     return abs(Z_FACTOR * (value - summary.median) / summary.mad)
 

@@ -151,7 +151,7 @@ def _hint_data(table: OneTable, checks: SheetChecks) -> dict[str, Any]:
             "shown": _bounds(low, high),
             "summary": None
             if summary is None
-            else {"count": summary.count, "median": summary.median, "mad": summary.mad},
+            else {"count": summary.size, "median": summary.median, "mad": summary.mad},
             "before": [_plain(v) for v in summary.last] if summary is not None else [],
         }
     return {
