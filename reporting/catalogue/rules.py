@@ -13,11 +13,11 @@ fails when its left side is true and its right side's field has no value; strate
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from reporting.catalogue import expressions
 from reporting.rejections import Problem, Problems
@@ -138,10 +138,8 @@ def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
         or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
     ):
         return SKIP
-    filled = dict(values)
-    for code in missing:
-        if code in numbers:
-            filled[code] = Decimal(0)
+    zeros = {code: Decimal(0) for code in missing if code in numbers}
+    filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
     # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
     # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
     left = expressions.evaluate(rule["left"], filled)
@@ -211,16 +209,67 @@ def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> l
 # --------------------------------------------------------------------------------------------- plausibility
 
 
-def modified_z(value: float, history: Sequence[float]) -> float | None:
-    """Iglewicz and Hoaglin's modified z-score of `value` against `history` (None: too little history, or a
-    history that never varies, where any change would look infinite). Floats: a hint needs no exact decimals."""
-    if len(history) < MIN_HISTORY:
+SHOWN_HISTORY = 6  # earlier values a hint shows
+
+
+class Summary(NamedTuple):
+    """A field's history for the hint: how many earlier numbers, their median and MAD, the last few (newest first).
+    A NamedTuple: one is made per numeric field on every filing."""
+
+    size: int  # how many earlier numbers (`count` is a tuple's method)
+    median: float
+    mad: float
+    last: tuple[float, ...]
+
+
+def summarise(earlier: Sequence[Any]) -> Summary | None:
+    """The Summary of a field's earlier stored values, newest first (numbers, or decimals stored as text; other
+    values are not numbers and are left out); None when none is a number."""
+    numbers = [v for v in earlier if type(v) is int or type(v) is float]  # JSON numbers (bool is not one)
+    if len(numbers) + list(earlier).count(None) < len(earlier):  # decimals stored as text, or other values
+        numbers = [n for v in earlier if (n := _as_float(v)) is not None]
+    if not numbers:
         return None
-    median = statistics.median(history)
-    mad = statistics.median([abs(h - median) for h in history])
-    if mad == 0:
+    ordered = sorted(numbers)
+    median = _median(ordered)
+    mad = _median(sorted([abs(x - median) for x in ordered]))
+    return Summary(len(ordered), median, mad, tuple(numbers[:SHOWN_HISTORY]))
+
+
+def _median(ordered: Sequence[float]) -> float:
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
+def _as_float(value: Any) -> float | None:
+    if type(value) is int or type(value) is float:  # the common case first: JSON numbers (bool is excluded)
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def modified_z(value: float, summary: Summary | None) -> float | None:
+    """Iglewicz and Hoaglin's modified z-score, 0.6745·(x − median)/MAD, as an absolute value. None: fewer than
+    MIN_HISTORY earlier values, or MAD 0 (a history that never varied, where any change would look infinite:
+    it says nothing, as the range may). Floats: a hint needs no exact decimals. static/js/rules.js `modifiedZ`
+    is the same formula; plausibility_cases.json holds the cases both pass."""
+    if summary is None or summary.size < MIN_HISTORY or summary.mad == 0:
         return None
-    return abs(Z_FACTOR * (value - median) / mad)
+    return abs(Z_FACTOR * (value - summary.median) / summary.mad)
+
+
+def implausible(value: Any, *, low: Any, high: Any, summary: Summary | None, threshold: float) -> str | None:
+    """Why a number asks for confirmation: "range" (outside the office's expected range), "history" (modified
+    z-score above the threshold), or None."""
+    if (low is not None and value < low) or (high is not None and value > high):
+        return "range"
+    z = modified_z(float(value), summary)
+    return "history" if z is not None and z > threshold else None
 
 
 def check_threshold(value: Any) -> Decimal:

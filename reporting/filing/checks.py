@@ -6,7 +6,6 @@ channel: the form, the Excel upload, the unit API and the DHIS2 face all file th
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from reporting.catalogue import expressions
 from reporting.catalogue import rules as rule_semantics
 from reporting.catalogue.rules import Finding
 from reporting.filing.onetable import OneTable
-from reporting.reads.rules import SheetChecks, sheet_checks, unit_history
+from reporting.reads.rules import SheetChecks, history_summaries, sheet_checks
 from reporting.rejections import Problem, Problems, storable
 
 MAX_EXPLANATION = 200
@@ -36,11 +35,13 @@ def typed_values(table: OneTable, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def rules_data(table: OneTable) -> dict[str, Any]:
-    """The rules the browser checks as the cadre types: definitions and the kind of each field (data only)."""
+    """What the browser checks as the cadre types (data only): the rules' definitions, the kind of each field,
+    and the plausibility hint's data."""
     codes = {e.code for e in table.fields}
     return {
         "rules": _checks(table).rules_for(table.period, codes),
         "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
+        "plausibility": _hint_data(table, _checks(table)),
     }
 
 
@@ -64,70 +65,102 @@ def findings(table: OneTable, values: dict[str, Any]) -> list[Finding]:
     return found + _implausible(table, typed, checks)
 
 
+def _unit_numbers(table: OneTable) -> list[Any]:
+    """The table's numeric fields the unit itself types: a register's values are its source's to check."""
+    return [e for e in table.fields if e.register is None and e.field.field_type.expression_kind == expressions.NUMBER]
+
+
 def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks) -> list[Finding]:
-    # only numbers the unit itself typed: a register's values are its source's to check
-    numeric = [
-        e
-        for e in table.fields
-        if e.register is None
-        and e.field.field_type.expression_kind == expressions.NUMBER
-        and isinstance(typed.get(e.code), Decimal)
-    ]
-    if not numeric:
+    numeric = [e for e in _unit_numbers(table) if isinstance(typed.get(e.code), Decimal)]
+    if not numeric or not (checks.history or checks.ranges):
         return []
-    wanted_history = checks.history
-    history = unit_history(table.unit, table.sheet, table.period, rule_semantics.HISTORY) if wanted_history else []
-    found = []
+    codes = [e.code for e in numeric]
+    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else {}
+    threshold, found = float(checks.threshold), []
     for entry in numeric:
-        value = typed[entry.code]
-        earlier = [n for _p, v in history if (n := _number(v.get(entry.code))) is not None]
         low, high = checks.ranges.get(entry.code, (None, None))
-        outside = (low is not None and value < low) or (high is not None and value > high)
-        z = rule_semantics.modified_z(float(value), earlier) if wanted_history else None
-        if outside or (z is not None and z > checks.threshold):
-            found.append(_plausibility(entry.field, value, earlier, (low, high) if outside else None))
+        summary = history.get(entry.code)
+        why = rule_semantics.implausible(typed[entry.code], low=low, high=high, summary=summary, threshold=threshold)
+        if why is not None:
+            found.append(_plausibility(entry.field, typed[entry.code], summary, (low, high), why))
     return found
 
 
-def _number(value: Any) -> float | None:
-    """A stored value as a number, if it is one (stored numbers are JSON numbers, or decimals as text)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
+# The hint's words, one place: the server fills them here, the browser (static/js/rules.js) from `rules_data`.
+HINTS = {
+    "range": (
+        "{name_zh}：{value} 不在通常范围 {low}～{high} 内，请确认或说明（此前：{before_zh}）",
+        "{name_en}: {value} is outside the usual range {low} to {high}; confirm or explain (before: {before_en})",
+    ),
+    "history": (
+        "{name_zh}：{value} 与本单位此前的数值相差很大，请确认或说明（此前：{before_zh}）",
+        "{name_en}: {value} is far from this unit's earlier values; confirm or explain (before: {before_en})",
+    ),
+}
 
 
-def _plausibility(f: Any, value: Decimal, earlier: list[float], expected: tuple | None) -> Finding:
-    shown = "、".join(_plain(v) for v in earlier[:6]) or "—"
-    shown_en = ", ".join(_plain(v) for v in earlier[:6]) or "—"
-    if expected is not None:
-        low, high = (("—" if bound is None else f"{bound.normalize():f}") for bound in expected)
-        zh = f"{f.name_zh}：{value} 不在通常范围 {low}～{high} 内，请确认或说明（此前：{shown}）"
-        en = f"{f.name_en}: {value} is outside the usual range {low} to {high}; confirm or explain (before: {shown_en})"
-    else:
-        zh = f"{f.name_zh}：{value} 与本单位此前的数值相差很大，请确认或说明（此前：{shown}）"
-        en = f"{f.name_en}: {value} is far from this unit's earlier values; confirm or explain (before: {shown_en})"
+def _plausibility(f: Any, value: Decimal, summary: Any, bounds: tuple, why: str) -> Finding:
+    earlier = [_plain(v) for v in summary.last] if summary is not None else []
+    words = {
+        "name_zh": f.name_zh,
+        "name_en": f.name_en,
+        "value": str(value),
+        **_bounds(*bounds),
+        "before_zh": "、".join(earlier) or "—",
+        "before_en": ", ".join(earlier) or "—",
+    }
+    zh, en = HINTS[why]
     return Finding(
         key=f"plausibility:{f.code}",
         kind="plausibility",
         importance="warning",
         fields=(f.code,),
-        message_zh=zh,
-        message_en=en,
-        history=tuple(_plain(v) for v in earlier),
+        message_zh=zh.format(**words),
+        message_en=en.format(**words),
+        history=tuple(earlier),
     )
+
+
+def _bounds(low: Decimal | None, high: Decimal | None) -> dict[str, str]:
+    return {name: "—" if bound is None else f"{bound.normalize():f}" for name, bound in (("low", low), ("high", high))}
 
 
 def _plain(number: float) -> str:
     """An earlier value as the cadre typed it: 610, not 610.0."""
     return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def _hint_data(table: OneTable, checks: SheetChecks) -> dict[str, Any]:
+    """What the browser needs to give the plausibility hint as the cadre types: per numeric field the unit types,
+    its expected range and its history's summary (median, MAD, count, the last values shown), the threshold, the
+    words. The same `history_summaries` read and the same Summary as the server's check on submit."""
+    entries = _unit_numbers(table)
+    codes = [e.code for e in entries]
+    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history and codes else {}
+    fields = {}
+    for entry in entries:
+        low, high = checks.ranges.get(entry.code, (None, None))
+        summary = history.get(entry.code)
+        if summary is None and low is None and high is None:
+            continue
+        fields[entry.code] = {
+            "name_zh": entry.field.name_zh,
+            "name_en": entry.field.name_en,
+            "low": None if low is None else float(low),
+            "high": None if high is None else float(high),
+            "shown": _bounds(low, high),
+            "summary": None
+            if summary is None
+            else {"count": summary.size, "median": summary.median, "mad": summary.mad},
+            "before": [_plain(v) for v in summary.last] if summary is not None else [],
+        }
+    return {
+        "threshold": float(checks.threshold),
+        "min_history": rule_semantics.MIN_HISTORY,
+        "z_factor": rule_semantics.Z_FACTOR,
+        "fields": fields,
+        "words": HINTS,
+    }
 
 
 def read_explanations(raw: Any) -> dict[str, str]:

@@ -1,6 +1,7 @@
 // OneTable's validation rules evaluated in the browser with the semantics of reporting/catalogue/rules.py; both
 // pass the same cases (reporting/catalogue/rule_cases.json). A rule is data (its sides' trees, operator,
-// missing-value strategy, field codes): nothing here is specific to one rule. Needs expressions.js.
+// missing-value strategy, field codes): nothing here is specific to one rule. Needs expressions.js. The
+// plausibility hint likewise takes its data (each field's history summary, range, the words) from the page.
 (function (global) {
   "use strict";
   const E = global.OneTableExpressions;
@@ -70,5 +71,40 @@
     return values;
   }
 
-  global.OneTableRules = { evaluate: evaluate, formValues: formValues };
+  // The plausibility hint with the semantics of reporting/catalogue/rules.py `modified_z` and `implausible`
+  // (both pass plausibility_cases.json): the modified z-score 0.6745·(x − median)/MAD against the unit's own
+  // history (the summary the server read), nothing with fewer than `min` earlier values or a MAD of 0.
+  // -> "range" | "history" | null
+  function implausible(value, field, threshold, settings) {
+    if ((field.low !== null && value < field.low) || (field.high !== null && value > field.high)) return "range";
+    const s = field.summary;
+    if (!s || s.count < settings.min_history || s.mad === 0) return null;
+    return Math.abs((settings.z_factor * (value - s.median)) / s.mad) > threshold ? "history" : null;
+  }
+
+  // What the form's values raise, rules first: [{key, kind, code, importance, message_zh, message_en}]
+  function findings(data, values) {
+    const out = [];
+    for (const rule of data.rules) {
+      if (evaluate(rule, values) !== "fail") continue;
+      out.push({ key: "rule:" + rule.code, kind: "rule", code: rule.code, importance: rule.importance,
+        message_zh: rule.message_zh, message_en: rule.message_en });
+    }
+    const p = data.plausibility;
+    for (const code of Object.keys((p && p.fields) || {})) {
+      const field = p.fields[code];
+      if (typeof values[code] !== "number") continue;
+      const why = implausible(values[code], field, p.threshold, p);
+      if (!why) continue;
+      const words = Object.assign({}, field, field.shown, {
+        value: String(values[code]), before_zh: field.before.join("、") || "—", before_en: field.before.join(", ") || "—",
+      });
+      const fill = (text) => text.replace(/\{(\w+)\}/g, (all, name) => (name in words ? words[name] : all));
+      out.push({ key: "plausibility:" + code, kind: "plausibility", code: code, importance: "warning",
+        message_zh: fill(p.words[why][0]), message_en: fill(p.words[why][1]) });
+    }
+    return out;
+  }
+
+  global.OneTableRules = { evaluate: evaluate, formValues: formValues, implausible: implausible, findings: findings };
 })(typeof window !== "undefined" ? window : globalThis);

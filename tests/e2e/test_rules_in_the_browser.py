@@ -12,7 +12,8 @@ import time_machine
 from playwright.sync_api import expect
 
 from reporting.catalogue import rules
-from reporting.models import Delivery, Submission
+from reporting.catalogue.periods import Period
+from reporting.models import Delivery, Sheet, Submission, SubmissionVersion
 from reporting.services.deliveries import delivery_bodies
 from reporting.services.rules import define_rule
 from tests.e2e.conftest import ARTIFACTS
@@ -20,6 +21,7 @@ from tests.e2e.test_department_and_office import login
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(rules.__file__).with_name("rule_cases.json")
+HINT_CASES = Path(rules.__file__).with_name("plausibility_cases.json")
 
 
 @pytest.mark.e2e
@@ -92,3 +94,52 @@ def test_a_cadre_explains_a_warning_on_a_phone_and_the_department_receives_it(
         fields = set(other.fields)
         shown = json.loads(delivery_bodies([other.pk])[0])["explanations"]
         assert bool(shown) == ({"elderly_over_60", "registered_population"} <= fields)
+
+
+@pytest.mark.e2e
+def test_chromium_gives_every_shared_plausibility_case_its_hint(desktop_page):
+    page = desktop_page
+    page.set_content("<!doctype html><title>plausibility</title>")
+    page.add_script_tag(path=str(ROOT / "static" / "js" / "expressions.js"))
+    page.add_script_tag(path=str(ROOT / "static" / "js" / "rules.js"))
+    shared = json.loads(HINT_CASES.read_text())
+    hints = page.evaluate(
+        "(s) => s.cases.map((c) => OneTableRules.implausible(c.value, c.field, c.threshold, s))", shared
+    )
+    wrong = [
+        (c["name"], got, c["expected"]) for c, got in zip(shared["cases"], hints, strict=True) if got != c["expected"]
+    ]
+    assert wrong == []
+
+
+@pytest.mark.e2e
+@time_machine.travel(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC), tick=True)
+def test_a_cadre_sees_the_plausibility_hint_with_earlier_values_as_she_types(
+    demo, live_server, browser_page, village_cadre
+):
+    sheet = Sheet.objects.get(code="village_basics")
+    for number, households in enumerate([600, 604, 598, 610, 602, 606, 599, 601, 603]):
+        period = Period.parse(f"{2023 + number // 4}Q{number % 4 + 1}")
+        submission = Submission.objects.create(
+            unit=village_cadre.unit, sheet=sheet, period=str(period), period_start=period.start
+        )
+        SubmissionVersion.objects.create(
+            submission=submission, number=1, values={"households": households}, by=village_cadre
+        )
+    page = browser_page
+    login(page, live_server.url, "village")
+    page.goto(live_server.url + "/fill/village_basics/2026Q4/")
+    page.fill("#v-households", "6100")
+    hint = page.locator("#live-checks li[data-plausibility=households]")
+    expect(hint).to_contain_text("与本单位此前的数值相差很大")
+    expect(hint).to_contain_text("603")  # the earlier values are shown
+    page.screenshot(path=str(ARTIFACTS / "rules-3-plausibility-hint.png"), full_page=True)
+    page.fill("#v-households", "605")
+    expect(hint).to_have_count(0)
+    page.fill("#v-households", "6100")
+    # explained before submitting: the server's check on submit agrees and stores the explanation
+    hint.locator("input").fill("新建安置小区本月入住")
+    page.get_by_role("button", name="提交").click()
+    expect(page.locator("#benefit")).to_be_visible()
+    version = Submission.objects.get(unit=village_cadre.unit, period="2026Q4").versions.get()
+    assert version.explanations["plausibility:households"]["text"] == "新建安置小区本月入住"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import statistics
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,7 @@ from reporting.services.submissions import submit_sheet
 from tests.reporting.helpers import VILLAGE_BASICS_Q4
 
 CASES = Path(rules.__file__).with_name("rule_cases.json")
+HINT_CASES = Path(rules.__file__).with_name("plausibility_cases.json")
 
 RULE = {
     "code": "elderly_within_population",
@@ -296,6 +298,63 @@ def test_the_office_threshold_and_range_decide(api_client_for, village_cadre, of
     warnings = response.json()["warnings"]
     assert list(warnings) == ["plausibility:volunteers"]  # 48 volunteers: above the range; 620 households: z ≈ 6 < 10
     assert "0～40" in warnings["plausibility:volunteers"]["message_zh"]
+
+
+def _hint_cases() -> list[dict]:
+    return json.loads(HINT_CASES.read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", _hint_cases(), ids=lambda c: c["name"])
+def test_python_gives_every_shared_plausibility_case_its_hint(case):
+    field, bound = case["field"], (lambda b: None if b is None else Decimal(str(b)))
+    shipped = field["summary"]
+    summary = shipped and rules.Summary(shipped["count"], shipped["median"], shipped["mad"], last=())
+    got = rules.implausible(
+        Decimal(str(case["value"])),
+        low=bound(field["low"]),
+        high=bound(field["high"]),
+        summary=summary,
+        threshold=case["threshold"],
+    )
+    assert got == case["expected"]
+
+
+def test_the_shared_plausibility_cases_use_the_servers_constants_and_cover_each_outcome():
+    shared = json.loads(HINT_CASES.read_text())
+    assert (shared["min_history"], shared["z_factor"]) == (rules.MIN_HISTORY, rules.Z_FACTOR)
+    assert {c["expected"] for c in shared["cases"]} == {"range", "history", None}
+
+
+def test_a_history_summary_is_the_median_and_mad_of_the_numbers_newest_first():
+    earlier = [610, "12.5", None, True, "n/a", 598, 604.5, 600, 602, 601, 599, 606]
+    numbers = [610, 12.5, 598, 604.5, 600, 602, 601, 599, 606]
+    summary = rules.summarise(earlier)
+    assert summary.size == 9 and summary.median == statistics.median(numbers)
+    assert summary.mad == statistics.median([abs(n - summary.median) for n in numbers])
+    assert summary.last == (610, 12.5, 598, 604.5, 600, 602)
+    assert rules.summarise([None, "", False]) is None
+
+
+def test_the_form_carries_the_units_history_and_ranges_for_the_hint(client, village_cadre, office_admin):
+    _history(village_cadre, [600, 604, 598, 610, 602, 606, 599, 601, 603])
+    set_expected_range(field=Field.objects.get(code="volunteers"), low="0", high="40", by=office_admin)
+    client.force_login(village_cadre)
+    page = client.get("/fill/village_basics/2026Q4/").content.decode()
+    data = json.loads(page.split('id="rules-data" type="application/json">', 1)[1].split("</script>", 1)[0])
+    hint = data["plausibility"]
+    households = hint["fields"]["households"]
+    q3 = Submission.objects.get(unit=village_cadre.unit, sheet__code="village_basics", period="2026Q3")
+    latest = q3.versions.get(number=q3.current_version).values["households"]  # the demo's, newest
+    numbers = [latest, 603, 601, 599, 606, 602, 610, 598, 604, 600]
+    median = statistics.median(numbers)
+    assert households["summary"] == {
+        "count": 10,
+        "median": median,
+        "mad": statistics.median([abs(n - median) for n in numbers]),
+    }
+    assert households["before"] == [str(n) for n in numbers[:6]]  # newest first
+    assert (hint["fields"]["volunteers"]["low"], hint["fields"]["volunteers"]["high"]) == (0.0, 40.0)
+    assert hint["threshold"] == 3.5 and set(hint["words"]) == {"range", "history"}
 
 
 @pytest.fixture
