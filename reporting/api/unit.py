@@ -19,8 +19,8 @@ from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, Subm
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.catalogue.periods import Period
 from reporting.filing import idempotency
-from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField, build_one_table, filing_table
 from reporting.filing.offline import form_version
+from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField, build_one_table, filing_table
 from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number

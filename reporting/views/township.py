@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.staticfiles import finders
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,8 +22,8 @@ from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
-from reporting.filing.offline import offline_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
+from reporting.filing.offline import offline_data
 from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets
 from reporting.models import (
     AccessRecord,

@@ -184,6 +184,8 @@
       return; // the same key is being filed right now (another tab): its answer is the one that counts
     } else if (response.status >= 400 && response.status < 500) {
       update(entry.key, { state: response.status === 409 ? "conflict" : "refused", answer: answer, note: "" });
+      const said = document.getElementById("offline-said"); // "kept, sent when the network returns" no longer holds
+      if (said) said.remove();
     }
   }
   const sent = []; // filed from this page: shown with a link, not kept
@@ -202,10 +204,12 @@
   function describe(entry) {
     if (entry.state === "waiting") return entry.note || W.waiting;
     const answer = entry.answer || {};
-    const lines = [];
-    if (answer.code === "form.changed") lines.push(W.changed);
-    else if (entry.state === "refused") lines.push(W.refused);
-    for (const p of answer.errors || [answer]) if (p.message_zh) lines.push(p.field && p.field !== "form" ? p.field + "：" + p.message_zh : p.message_zh);
+    if (answer.code === "form.changed") return W.changed;
+    const lines = entry.state === "refused" ? [W.refused] : [];
+    const names = {};
+    for (const line of entry.shown) names[line.code] = line.name;
+    // the server's words; a field of the form named as the cadre reads it
+    for (const p of answer.errors || [answer]) if (p.message_zh) lines.push((names[p.field] ? names[p.field] + "：" : "") + p.message_zh);
     return lines.join(" ");
   }
   function render() {

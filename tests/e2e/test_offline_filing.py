@@ -28,7 +28,9 @@ def _phone_keeps_the_pages(page, base: str) -> None:
     login(page, base, "village")
     expect(page.locator("h1")).to_have_text("城关镇东门村村民委员会")
     # the due list has handed every form it links to, and their scripts, to the phone's cache
-    page.wait_for_function("() => document.documentElement.dataset.offlineReady === '1' && !!navigator.serviceWorker.controller")
+    page.wait_for_function(
+        "() => document.documentElement.dataset.offlineReady === '1' && !!navigator.serviceWorker.controller"
+    )
     expect(page.locator("#offline-status")).to_contain_text("没有网络也能填写")
 
 
