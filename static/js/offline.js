@@ -306,7 +306,7 @@
   async function keepPages() {
     if (!("serviceWorker" in navigator) || !window.caches) return;
     await navigator.serviceWorker.register(cfg.sw + "?static=" + encodeURIComponent(cfg.static), { scope: "/" });
-    const links = document.querySelectorAll("#due-list a.due-link");
+    const links = document.querySelectorAll("#due-list a.due-link:not([data-locked])"); // a locked form takes nothing
     if (!links.length || !navigator.onLine) return;
     // every form the due list links to, and the scripts and styles those pages load
     const pages = await caches.open("onetable-pages");
