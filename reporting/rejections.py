@@ -55,6 +55,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a newer version {current} exists; reload and correct it",
     ),
     "reason.required": ("更正须说明原因", "a correction needs a reason"),
+    # an offline filing made on a form that has changed since (reporting/filing/offline.py)
+    "form.changed": (
+        "填写后本表已调整（字段或校验规则有变化），未提交。请按新表核对后重新提交",
+        "the form changed after these values were filled in (its fields or rules differ); nothing was filed: "
+        "check them against the new form and submit again",
+    ),
     "file.not_xlsx": ("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook"),
     "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
     "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),

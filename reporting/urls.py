@@ -15,6 +15,7 @@ from reporting.views import (
 )
 
 urlpatterns = [
+    path("sw.js", township.service_worker, name="service_worker"),
     path("fill/", township.cadre_home, name="cadre_home"),
     path("fill/questions/<int:pk>/", questions.unit_question, name="unit_question"),
     path("fill/data-use/", township.data_use, name="unit_data_use"),

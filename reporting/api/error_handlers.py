@@ -28,9 +28,13 @@ def problem_response(problems: list[Problem], status_code: int = status.HTTP_400
     return Response(error_body(problems, **extra), status=status_code)
 
 
+CONFLICTS = frozenset({"period.locked", "form.changed"})
+
+
 def refusal_status(problems: list[Problem]) -> int:
-    """400 for bad input; 409 when a locked period refused it (a conflict with the calendar, not the input)."""
-    return status.HTTP_409_CONFLICT if any(p.rule == "period.locked" for p in problems) else status.HTTP_400_BAD_REQUEST
+    """400 for bad input; 409 when a locked period or a changed form refused it (a conflict with the calendar or
+    the catalogue, not a fault of the input)."""
+    return status.HTTP_409_CONFLICT if any(p.rule in CONFLICTS for p in problems) else status.HTTP_400_BAD_REQUEST
 
 
 def refusal_body(problems: list[Problem]) -> dict[str, Any]:

@@ -219,6 +219,11 @@ class SubmissionIn(Input):
         required=False,
         help_text="field code → the reason the register value is wrong (with your own value in `values`)",
     )
+    form = Text(
+        required=False,
+        help_text="the version of the form the values were filled on (`form` of the one table): refused with 409 "
+        "form.changed when the sheet's form has changed since (a phone that filled it offline)",
+    )
 
 
 class CorrectionIn(Input):

@@ -19,6 +19,7 @@ from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, Subm
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
 from reporting.catalogue.periods import Period
 from reporting.filing import idempotency
+from reporting.filing.offline import form_version
 from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField, build_one_table, filing_table
 from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
@@ -36,6 +37,8 @@ def table_json(table: OneTable, due_on: Any) -> dict[str, Any]:
         "period": str(table.period),
         "due_on": due_on.isoformat() if due_on else None,
         "departments": len(table.departments),
+        # send it back as `form` with a filing made from this table later (offline): a changed form refuses it
+        "form": form_version(table),
         "fields": [
             {
                 "code": e.code,
@@ -242,6 +245,7 @@ class SubmissionsView(APIView):
             by=user,
             disputes=body.get("disputes", {}),
             explanations=body.get("explanations", {}),
+            filled_on=body.get("form"),
         )
 
 

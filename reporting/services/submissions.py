@@ -16,6 +16,7 @@ from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
 from reporting.filing.checks import findings, read_explanations, settle
+from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
@@ -299,13 +300,17 @@ def submit_sheet(
     disputes: dict[str, Any] | None = None,
     explanations: dict[str, Any] | None = None,
     ask_explanations: bool = False,
+    filled_on: str | None = None,
 ) -> SubmissionVersion:
     """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission.
     `ask_explanations` (the form): a warning without an explanation is refused like an error, so the cadre
-    is asked for one; elsewhere it is stored with an empty explanation."""
+    is asked for one; elsewhere it is stored with an empty explanation. `filled_on`: the version of the form
+    the values were typed on (offline filing); a form changed since refuses them (`form.changed`)."""
     if sheet.is_ledger:
         raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
     table = filing_table(unit=unit, sheet=sheet, period=period)
+    if filled_on is not None and filled_on != form_version(table):
+        raise Problems([Problem(field="form", rule="form.changed")])
     answers = validate_answers(table, raw, not_applicable, disputes)
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +23,7 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
+from reporting.filing.offline import offline_data
 from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets
 from reporting.models import (
     AccessRecord,
@@ -47,6 +49,19 @@ from reporting.services.submissions import (
 )
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+@require_http_methods(["GET", "HEAD"])
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker (static/js/sw.js), served from the site's root so that its scope covers the cadre's
+    pages; never cached by the browser's HTTP cache, so a new version reaches phones on their next visit."""
+    path = finders.find("js/sw.js")
+    if not isinstance(path, str):
+        raise Http404
+    with open(path, encoding="utf-8") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @login_required
@@ -98,6 +113,7 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         "due_on": calendar.due_on(sheet, the_period),
         "token": uuid.uuid4().hex,
         "checks_data": rules_data(table),
+        "offline": offline_data(table),
     }
     if request.method == "GET":
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()

@@ -44,16 +44,26 @@ def _browser_page(live_server, settings, monkeypatch, viewport, mobile):
         page = context.new_page()
         page.set_default_timeout(15000)
         # what a user would not see but a broken page shows: a script error, a file that did not load.
-        # A page itself answered with 4xx is not one: a rejected form is answered 400 with its errors.
+        # A page itself answered with 4xx is not one: a rejected form is answered 400 with its errors; nor is a
+        # script's call to the API refused with an answer it shows (the phone's outbox, static/js/offline.js).
         pages: set[str] = set()
         errors: list[tuple[str, str]] = []
-        page.on("response", lambda r: r.request.resource_type == "document" and pages.add(r.url))
+        page.on("response", lambda r: _answered(r) and pages.add(r.url))
+        # a call to the API cut by the network is the phone's weak network, which the outbox waits out
+        page.on("requestfailed", lambda r: r.resource_type == "fetch" and "/api/" in r.url and pages.add(r.url))
         page.on("pageerror", lambda error: errors.append(("", f"script error: {error}")))
         page.on("console", lambda m: m.type == "error" and errors.append((m.location.get("url", ""), m.text)))
         yield page
         browser.close()
         broken = [f"{url}: {text}" for url, text in errors if url not in pages]
         assert not broken, broken
+
+
+def _answered(response) -> bool:
+    """A page, or a refusal the API answered in JSON with its code (not a server error, not a broken script)."""
+    if response.request.resource_type == "document":
+        return True
+    return response.request.resource_type == "fetch" and 400 <= response.status < 500 and "/api/" in response.url
 
 
 @pytest.fixture

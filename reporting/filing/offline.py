@@ -1,0 +1,65 @@
+"""What a phone keeps to file a form offline: the version of the form it was filled on, and the page's words.
+
+A cadre may fill a form on a phone with no network and have it filed hours later (static/js/offline.js). The
+form may have changed meanwhile (a field added or retired, a constraint or a rule changed): the filing names the
+version of the form it was filled on and is refused with `form.changed` when that is no longer the form, so it is
+never applied to a changed form; the phone keeps the cadre's values to check against the new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from reporting.filing.checks import rules_data
+from reporting.filing.idempotency import request_hash
+from reporting.filing.onetable import OneTable
+
+
+def form_version(table: OneTable) -> str:
+    """A short fingerprint of what the form asks and how it checks the answers (fields, their rules, the rules
+    across them); the catalogue's generation moves on for changes elsewhere too, so it alone would refuse
+    filings whose form did not change."""
+    asked = [(e.code, e.field.type, e.field.constraints, e.field.required, e.field.allow_na) for e in table.fields]
+    return request_hash(asked, rules_data(table))[:16]
+
+
+def offline_words() -> dict[str, str]:
+    """What the page says about filing without a network, in the cadre's language (the script only shows them)."""
+    return {
+        "waiting_title": _("Waiting to be sent from this phone"),
+        "waiting": _("Waiting for the network: it is sent by itself when the network returns."),
+        "sent": _("Submitted"),
+        "open_sent": _("See what was submitted"),
+        "conflict_title": _("Not sent: please check"),
+        "refused": _("The server did not accept it. Open the form, correct it and submit again."),
+        "changed": _(
+            "This form changed while you were offline. Nothing was sent. Open the new form: your values are "
+            "filled in for you to check, then submit again."
+        ),
+        "login": _("You are signed out. Sign in again and it is sent by itself."),
+        "open_form": _("Open the form with my values"),
+        "discard": _("Discard my values"),
+        "discard_confirm": _("Discard the values you typed for this form? This cannot be undone."),
+        "kept_values": _("Your values (kept on this phone)"),
+        "no_longer_asked": _("No longer asked"),
+        "queued": _("Saved on this phone. It will be submitted when the network returns; you can close this page."),
+        "offline": _("No network: what you type is kept on this phone."),
+        "restored": _("Restored what you typed on this phone (not yet submitted)."),
+        "ready": _("This phone keeps what is due and its forms: you can fill them without a network."),
+        "fix_first": _("Fix the errors above first."),
+        "explain_first": _("Give a one-line explanation for each warning first."),
+        "pressed": _("pressed submit at"),
+        "not_applicable": _("Not applicable"),
+    }
+
+
+def offline_data(table: OneTable) -> dict[str, Any]:
+    """What the fill page hands its script: which form this is, and the version of it the page shows."""
+    return {
+        "sheet": table.sheet.code,
+        "period": str(table.period),
+        "title": f"{table.sheet.name} · {table.period.label()}",
+        "form": form_version(table),
+    }

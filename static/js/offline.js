@@ -1,0 +1,344 @@
+// Filing from a phone with a weak network. The service worker (sw.js) keeps the due list and its forms on the
+// phone; this script keeps what the cadre types (a draft in localStorage, per person and form), holds a form
+// submitted with no network in the phone's outbox under an Idempotency-Key made when submit was pressed, and
+// sends it through the unit API when the network returns (the `online` event). The server files a key once, so a
+// retry or a double tap never files twice. A refusal (a locked period, a form changed meanwhile, a value it does
+// not accept) stays in the outbox with the cadre's values, shown on every page until they are used or discarded.
+// Rules are checked before anything is held, by the shared evaluator (rules.js): no rule is written here.
+(function () {
+  "use strict";
+  const configTag = document.getElementById("offline-config");
+  if (!configTag) return;
+  const cfg = JSON.parse(configTag.textContent);
+  const W = cfg.words;
+  const OUTBOX = "onetable.outbox";
+  const draftKey = (sheet, period) => "onetable.draft:" + cfg.user + ":" + sheet + "/" + period;
+  const inFlight = new Set(); // keys being sent by this page: one request per key at a time
+
+  // --- storage ---------------------------------------------------------------------------------------------
+  function outbox() {
+    try {
+      return JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+    } catch (e) {
+      return [];
+    }
+  }
+  function keep(entries) {
+    localStorage.setItem(OUTBOX, JSON.stringify(entries));
+    render();
+  }
+  function update(key, change) {
+    keep(outbox().map((e) => (e.key === key ? Object.assign(e, change) : e)));
+  }
+  const mine = () => outbox().filter((e) => e.user === cfg.user);
+
+  // --- the form: its inputs as kept, and as the unit API takes them (the form's own raw answers) -------------
+  const SKIP = new Set(["csrfmiddlewaretoken", "token", "action"]);
+  function formState(form) {
+    const state = {};
+    for (const input of form.elements) {
+      if (!input.name || SKIP.has(input.name) || input.disabled) continue;
+      if ((input.type === "checkbox" || input.type === "radio") && !input.checked) {
+        state[input.name] = state[input.name] || [];
+        continue;
+      }
+      (state[input.name] = state[input.name] || []).push(input.value);
+    }
+    return state;
+  }
+  function applyState(form, state) {
+    const unknown = [];
+    for (const name of Object.keys(state)) {
+      const inputs = form.querySelectorAll('[name="' + CSS.escape(name) + '"]');
+      if (!inputs.length) {
+        if (state[name].some((v) => v !== "")) unknown.push(name);
+        continue;
+      }
+      for (const input of inputs) {
+        if (input.type === "checkbox" || input.type === "radio") input.checked = state[name].indexOf(input.value) >= 0;
+        else input.value = state[name][0] || "";
+      }
+    }
+    form.dispatchEvent(new Event("input", { bubbles: true })); // the live rule checks see the values
+    return unknown;
+  }
+  function body(form, data, state) {
+    const one = (name) => (state[name] || [])[0] || "";
+    const out = { sheet: data.sheet, period: data.period, values: {}, not_applicable: {}, explanations: {}, disputes: {} };
+    for (const code of Object.keys(data.kinds)) {
+      if (one("na__" + code)) out.not_applicable[code] = one("nar__" + code);
+      else if (form.querySelector('input[type=checkbox][name="v__' + code + '"]')) out.values[code] = state["v__" + code] || [];
+      else out.values[code] = one("v__" + code);
+      if ("dispute_" + code in state) out.disputes[code] = one("dispute_" + code);
+    }
+    for (const name of Object.keys(state)) {
+      if (name.startsWith("explain__") && one(name)) out.explanations[name.slice("explain__".length)] = one(name);
+    }
+    out.form = data.form;
+    return out;
+  }
+  // each answer as the cadre reads it (the field's label and the chosen option's words), for the outbox's list
+  function shown(form, data, state) {
+    const lines = [];
+    for (const code of Object.keys(data.kinds)) {
+      const label = form.querySelector("#field-" + CSS.escape(code) + " > label");
+      const name = label ? label.firstChild.textContent.trim() : code;
+      let text;
+      if ((state["na__" + code] || [])[0]) text = W.not_applicable + "：" + ((state["nar__" + code] || [])[0] || "");
+      else {
+        const picked = form.querySelectorAll('[name="v__' + code + '"]:checked, select[name="v__' + code + '"] option:checked');
+        if (picked.length) text = Array.from(picked, (i) => (i.closest("label") || i).textContent.trim()).filter(Boolean).join("、");
+        else text = (state["v__" + code] || [])[0] || "";
+      }
+      if (text) lines.push({ code: code, name: name, text: text });
+    }
+    return lines;
+  }
+
+  // --- pressing submit with no network ---------------------------------------------------------------------
+  function rulesHold(form, rules) {
+    // the same evaluator and definitions as the live checks: an error blocks, a warning wants its line
+    const values = OneTableRules.formValues(form, rules.kinds);
+    for (const rule of rules.rules) {
+      if (OneTableRules.evaluate(rule, values) !== "fail") continue;
+      if (rule.importance === "error") return W.fix_first;
+      const explained = form.querySelector('[name="explain__rule:' + CSS.escape(rule.code) + '"]');
+      if (!explained || !explained.value.trim()) return W.explain_first;
+    }
+    return null;
+  }
+  function holdSubmit(form, event) {
+    const dataTag = document.getElementById("offline-form");
+    if (navigator.onLine || !dataTag) return false; // online: the form posts as always
+    event.preventDefault();
+    const data = JSON.parse(dataTag.textContent);
+    const rules = JSON.parse(document.getElementById("rules-data").textContent);
+    data.kinds = rules.kinds;
+    const refused = rulesHold(form, rules);
+    if (refused) return say(refused, "error"), true;
+    const state = formState(form);
+    const request = body(form, data, state);
+    const entries = outbox();
+    const same = entries.find((e) => e.user === cfg.user && e.sheet === data.sheet && e.period === data.period);
+    // a second tap on the same answers keeps the first key: the server files a key once
+    if (same && same.state === "waiting" && JSON.stringify(same.body) === JSON.stringify(request)) return say(W.queued, "ok"), true;
+    const entry = {
+      key: crypto.randomUUID(), // made when submit is pressed; sent as Idempotency-Key
+      user: cfg.user,
+      sheet: data.sheet,
+      period: data.period,
+      title: data.title,
+      url: location.pathname,
+      pressed: new Date().toISOString(),
+      body: request,
+      inputs: state,
+      shown: shown(form, data, state),
+      state: "waiting",
+    };
+    keep(entries.filter((e) => e !== same).concat([entry]));
+    say(W.queued, "ok");
+    return true;
+  }
+  function say(text, tone) {
+    let box = document.getElementById("offline-said");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "offline-said";
+      box.setAttribute("role", "status");
+      document.querySelector("main").prepend(box);
+    }
+    box.className = "flash " + (tone === "error" ? "error" : "success");
+    box.textContent = text;
+    box.scrollIntoView({ block: "nearest" });
+  }
+
+  // --- sending when the network returns ---------------------------------------------------------------------
+  function csrf() {
+    const found = document.cookie.split("; ").find((c) => c.startsWith(cfg.csrf_cookie + "="));
+    return found ? decodeURIComponent(found.split("=")[1]) : cfg.csrf;
+  }
+  async function send(entry) {
+    inFlight.add(entry.key);
+    let response;
+    try {
+      response = await fetch(cfg.api, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": entry.key, "X-CSRFToken": csrf() },
+        body: JSON.stringify(entry.body),
+      });
+    } catch (e) {
+      return; // still no network: it waits for the next `online`
+    } finally {
+      inFlight.delete(entry.key);
+    }
+    const answer = await response.json().catch(() => ({}));
+    if (response.status === 201) {
+      localStorage.removeItem(draftKey(entry.sheet, entry.period));
+      keep(outbox().filter((e) => e.key !== entry.key));
+      sent.push({ title: entry.title, id: answer.id });
+      render();
+    } else if (response.status === 403 || response.status === 401) {
+      update(entry.key, { note: W.login });
+    } else if (response.status === 409 && answer.code === "idempotency.in_flight") {
+      return; // the same key is being filed right now (another tab): its answer is the one that counts
+    } else if (response.status >= 400 && response.status < 500) {
+      update(entry.key, { state: response.status === 409 ? "conflict" : "refused", answer: answer, note: "" });
+      const said = document.getElementById("offline-said"); // "kept, sent when the network returns" no longer holds
+      if (said) said.remove();
+    }
+  }
+  const sent = []; // filed from this page: shown with a link, not kept
+  function flush() {
+    if (!navigator.onLine) return;
+    for (const entry of mine()) if (entry.state === "waiting" && !inFlight.has(entry.key)) send(entry);
+  }
+
+  // --- what the page says is waiting --------------------------------------------------------------------------
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.assign(node, attrs || {});
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function describe(entry) {
+    if (entry.state === "waiting") return entry.note || W.waiting;
+    const answer = entry.answer || {};
+    if (answer.code === "form.changed") return W.changed;
+    const lines = entry.state === "refused" ? [W.refused] : [];
+    const names = {};
+    for (const line of entry.shown) names[line.code] = line.name;
+    // the server's words; a field of the form named as the cadre reads it
+    for (const p of answer.errors || [answer]) if (p.message_zh) lines.push((names[p.field] ? names[p.field] + "：" : "") + p.message_zh);
+    return lines.join(" ");
+  }
+  function render() {
+    let panel = document.getElementById("outbox");
+    const entries = mine();
+    if (!panel) {
+      if (!entries.length && !sent.length) return;
+      panel = el("section", { id: "outbox", className: "card outbox" });
+      panel.setAttribute("aria-live", "polite");
+      document.querySelector("main").prepend(panel);
+    }
+    panel.textContent = "";
+    panel.hidden = !entries.length && !sent.length;
+    for (const done of sent) {
+      const p = el("p", { className: "flash success" }, W.sent + "：" + done.title + " ");
+      if (done.id) p.appendChild(el("a", { href: cfg.submission.replace("/0/", "/" + done.id + "/") }, W.open_sent));
+      panel.appendChild(p);
+    }
+    if (!entries.length) return;
+    const waiting = entries.filter((e) => e.state === "waiting");
+    if (waiting.length) panel.appendChild(el("h2", {}, W.waiting_title));
+    if (waiting.length < entries.length) panel.appendChild(el("h2", {}, W.conflict_title));
+    const list = el("ul", { className: "outbox-list" });
+    for (const entry of entries) list.appendChild(item(entry));
+    panel.appendChild(list);
+  }
+  function item(entry) {
+    const li = el("li", { className: "outbox-item " + entry.state });
+    li.dataset.key = entry.key;
+    li.dataset.state = entry.state;
+    li.appendChild(el("p", { className: "outbox-title" }, entry.title));
+    li.appendChild(el("p", { className: entry.state === "waiting" ? "muted" : "error" }, describe(entry)));
+    li.appendChild(el("p", { className: "muted" }, W.pressed + " " + new Date(entry.pressed).toLocaleString()));
+    const details = el("details", { open: entry.state !== "waiting" });
+    details.appendChild(el("summary", {}, W.kept_values));
+    const dl = el("dl", { className: "outbox-values" });
+    for (const line of entry.shown) {
+      dl.appendChild(el("dt", {}, line.name));
+      dl.appendChild(el("dd", {}, line.text));
+    }
+    details.appendChild(dl);
+    li.appendChild(details);
+    if (entry.state !== "waiting") {
+      const actions = el("p", { className: "actions" });
+      actions.appendChild(el("a", { className: "button primary", href: entry.url + "#restore-" + entry.key }, W.open_form));
+      const discard = el("button", { type: "button" }, W.discard);
+      discard.addEventListener("click", () => {
+        if (confirm(W.discard_confirm)) keep(outbox().filter((e) => e.key !== entry.key));
+      });
+      actions.appendChild(discard);
+      li.appendChild(actions);
+    }
+    return li;
+  }
+
+  // --- the fill page: its draft on the phone, and values brought back from the outbox ------------------------
+  function fillPage() {
+    const form = document.getElementById("fill-form");
+    const dataTag = document.getElementById("offline-form");
+    if (!form || !dataTag) return;
+    const data = JSON.parse(dataTag.textContent);
+    const key = draftKey(data.sheet, data.period);
+    const restoring = location.hash.startsWith("#restore-") && outbox().find((e) => "#restore-" + e.key === location.hash);
+    if (restoring) {
+      const unknown = applyState(form, restoring.inputs);
+      const gone = restoring.shown.filter((l) => unknown.indexOf("v__" + l.code) >= 0);
+      say(W.restored + (gone.length ? " " + W.no_longer_asked + "：" + gone.map((l) => l.name + " " + l.text).join("；") : ""), "ok");
+    } else if (!document.getElementById("problems")) {
+      const kept = JSON.parse(localStorage.getItem(key) || "null");
+      if (kept && JSON.stringify(kept) !== JSON.stringify(formState(form))) {
+        applyState(form, kept);
+        say(W.restored, "ok");
+      }
+    }
+    const save = () => localStorage.setItem(key, JSON.stringify(formState(form)));
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+    form.addEventListener("submit", (e) => {
+      // posted as always (online): the values brought back for it are in the form now, not in the outbox
+      if (!e.defaultPrevented && e.submitter && e.submitter.hasAttribute("data-once")) {
+        keep(outbox().filter((o) => !(o.user === cfg.user && o.sheet === data.sheet && o.period === data.period && o.state !== "waiting")));
+      }
+    });
+    if (!navigator.onLine) say(W.offline, "ok");
+    window.addEventListener("offline", () => say(W.offline, "ok"));
+  }
+  // a filed form's page: the phone's draft of it is done with
+  function filedPage() {
+    const filed = document.getElementById("filed-form");
+    if (filed) localStorage.removeItem(draftKey(filed.dataset.sheet, filed.dataset.period));
+  }
+
+  // --- keeping the cadre's pages on the phone -------------------------------------------------------------------
+  async function keepPages() {
+    if (!("serviceWorker" in navigator) || !window.caches) return;
+    await navigator.serviceWorker.register(cfg.sw + "?static=" + encodeURIComponent(cfg.static), { scope: "/" });
+    const links = document.querySelectorAll("#due-list a.due-link:not([data-locked])"); // a locked form takes nothing
+    if (!links.length || !navigator.onLine) return;
+    // every form the due list links to, and the scripts and styles those pages load
+    const pages = await caches.open("onetable-pages");
+    const files = await caches.open("onetable-files");
+    const urls = [cfg.home].concat(Array.from(links, (a) => new URL(a.href).pathname).filter((p) => /^\/fill\/[\w-]+\/[\w-]+\/$/.test(p)));
+    for (const url of urls) {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok || response.redirected) continue;
+      const html = await response.clone().text();
+      await pages.put(url, response);
+      const page = new DOMParser().parseFromString(html, "text/html");
+      const needs = Array.from(page.querySelectorAll("script[src], link[rel=stylesheet], link[rel=icon]"), (n) => n.getAttribute("src") || n.getAttribute("href"));
+      await Promise.all(needs.map((u) => files.match(u).then((hit) => hit || files.add(u))));
+    }
+    await navigator.serviceWorker.ready;
+    document.documentElement.dataset.offlineReady = "1";
+    const status = document.getElementById("offline-status");
+    if (status) status.textContent = W.ready;
+  }
+  function forgetOnLogout() {
+    const logout = document.querySelector('form[action$="/logout/"]');
+    if (logout && navigator.serviceWorker && navigator.serviceWorker.controller) {
+      logout.addEventListener("submit", () => navigator.serviceWorker.controller.postMessage("forget-pages"));
+    }
+  }
+
+  window.OneTableOffline = { holdSubmit: holdSubmit, flush: flush };
+  fillPage();
+  filedPage();
+  render();
+  forgetOnLogout();
+  window.addEventListener("online", flush);
+  flush();
+  keepPages().catch(() => {}); // a phone without a service worker files online only, as before
+})();
