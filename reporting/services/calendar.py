@@ -196,7 +196,9 @@ def unlock_period(
 def withdraw_unlock(*, unlock: Unlock, note: str, by: User) -> Unlock:
     """End an unlock before its day, saying why: the period is locked again for its unit (or source) at once,
     and the unit sees the withdrawal and its reason on its pages."""
-    unlock = Unlock.objects.select_for_update().select_related("sheet", "unit__area", "source").get(pk=unlock.pk)
+    unlock = (
+        Unlock.objects.select_for_update(of=("self",)).select_related("sheet", "unit__area", "source").get(pk=unlock.pk)
+    )
     note = (note or "").strip()
     problems = []
     if unlock.withdrawn_at is not None or unlock.until < timezone.localdate():
