@@ -126,6 +126,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "unlock.unit": ("没有此代码的填报单位", "no unit has this code"),
     "unlock.source": ("没有此代码的数源部门", "no source department has this code"),
+    "unlock.ended": (
+        "此解锁已结束（有效期至 {until} 或已撤销），无需撤销",
+        "this unlock has already ended (it held until {until}, or was withdrawn): there is nothing to withdraw",
+    ),
     "question.not_received": (
         "您的部门未订阅此单位在该报告期的此字段，不能询问",
         "your department does not receive this field for this unit and period, so it cannot ask about it",
@@ -447,6 +451,16 @@ LOCKED: dict[str, tuple[str, str]] = {
         "报告期 {period} 已于 {locked} 后锁定（截止日期后 {days} 天）。补供或更正部门数据须由数据办为本部门解锁",
         "the period {period} is locked since {locked} ({days} days after its due date): supplying register "
         "values for it needs the data office to unlock it for your department",
+    ),
+    "record_unit": (
+        "{period} 的台账记录已于 {locked} 后锁定（月末后 {days} 天）。补录或更正须由数据办为本单位解锁该月",
+        "ledger records of {period} are locked since {locked} ({days} days after the month ended): adding or "
+        "correcting one needs the data office to unlock that month for your unit",
+    ),
+    "record_source": (
+        "{period} 的台账记录已于 {locked} 后锁定（月末后 {days} 天）。补供或更正须由数据办为本部门解锁该月",
+        "ledger records of {period} are locked since {locked} ({days} days after the month ended): supplying "
+        "them needs the data office to unlock that month for your department",
     ),
 }
 

@@ -67,6 +67,7 @@ urlpatterns = [
     path("office/calendar/", office.calendar, name="office_calendar"),
     path("office/suppression/", suppression.suppression, name="office_suppression"),
     path("office/unlocks/", office.unlock, name="office_unlock"),
+    path("office/unlocks/<int:pk>/withdraw/", office.withdraw, name="office_unlock_withdraw"),
     path("office/indicators/", indicators.indicators, name="office_indicators"),
     path("office/indicators/check/", indicators.check, name="office_indicator_check"),
     path("office/indicators/<int:pk>/", indicators.history, name="office_indicator_history"),

@@ -377,7 +377,8 @@ def filing_table(
     (plus the office's ONETABLE_LEDGER_LEAD_DAYS) and its table asks for something. A correction (`filed`: the
     version corrected) stays open however the subscriptions changed since; its table also keeps the fields that
     version answered, so that nothing filed drops out of the corrected version. A periodic sheet's period also
-    opens and locks as `period_closed` says (a ledger record's period never locks: a ledger has no due date)."""
+    opens and locks as `period_closed` says; a ledger record's month locks as it says too (the ledger rule's days
+    after the month ends), for a new record and for a correction of one."""
     today = today or timezone.localdate()
     if sheet.is_ledger:
         if day is None:
@@ -390,6 +391,9 @@ def filing_table(
                 raise not_open(where, "after_latest", day=day, latest=latest, lead=lead)
             raise not_open(where, "after_today", day=day, today=today)
         period = Period.containing(day, sheet.period_type)
+        closed = period_closed(sheet=sheet, period=period, today=today, unit=unit, first=False, calendar=calendar)
+        if closed is not None:
+            raise Problems([Problem(field=where, rule=closed.rule, params=closed.params)])  # on the date typed
     else:
         if period is None or period.type != sheet.period_type:
             raise Problems(
@@ -522,6 +526,8 @@ class DueCalendar:
         }
 
     def due_on(self, sheet: Sheet, period: Period) -> dt.date | None:
+        if sheet.is_ledger:  # records any time: the ledger rule holds only when a month's records lock
+            return None
         exception = self.exceptions.get((sheet.pk, str(period)))
         if exception:
             return exception
@@ -539,10 +545,10 @@ class DueCalendar:
         return period.start - dt.timedelta(days=rule.lead_days if rule else 0)
 
     def locks_after(self, sheet: Sheet, period: Period) -> tuple[dt.date, int] | None:
-        """The last day a period takes new versions without an unlock, and the rule's days; None: never locks
-        (a ledger has no due date, so its records never lock)."""
+        """The last day a period takes new versions without an unlock, and the rule's days; None: never locks.
+        A ledger has no due date: the records dated in a month lock the ledger rule's days after it ends."""
         rule = self.rules.get(sheet.cadence)
-        due = self.due_on(sheet, period)
+        due = period.end if sheet.is_ledger else self.due_on(sheet, period)
         if rule is None or rule.lock_days_after_due is None or due is None:
             return None
         return due + dt.timedelta(days=rule.lock_days_after_due), rule.lock_days_after_due
@@ -576,9 +582,10 @@ def period_closed(
     if lock is None or not _locked(lock, today):
         return None
     holder = {"unit": unit} if unit is not None else {"source": source}
-    if Unlock.objects.filter(sheet=sheet, period=str(period), until__gte=today, **holder).exists():
+    if Unlock.objects.holding(today).filter(sheet=sheet, period=str(period), **holder).exists():
         return None
-    params = {"why": "unit" if unit is not None else "source", "period": period, "locked": lock[0], "days": lock[1]}
+    why = ("record_" if sheet.is_ledger else "") + ("unit" if unit is not None else "source")
+    params = {"why": why, "period": period, "locked": lock[0], "days": lock[1]}
     return Problem(field="period", rule="period.locked", params=params)
 
 
@@ -612,7 +619,7 @@ def due_items(*, unit: Unit, today: dt.date | None = None) -> list[DueItem]:
                 candidates.append((sheet, period, needed))
     if not candidates:
         return []
-    unlocked = set(Unlock.objects.filter(unit=unit, until__gte=today).values_list("sheet_id", "period"))
+    unlocked = set(Unlock.objects.holding(today).filter(unit=unit).values_list("sheet_id", "period"))
     submitted = {
         (s.sheet_id, s.period): s
         for s in Submission.objects.by_units().filter(

@@ -16,9 +16,16 @@ class UnlockReason(models.TextChoices):
     SUPPLY = "supply", _("Register supply")
 
 
+class UnlockQuerySet(models.QuerySet["Unlock"]):
+    def holding(self, today) -> UnlockQuerySet:
+        """The unlocks that still let new versions in on `today`: not past their day, not withdrawn."""
+        return self.filter(until__gte=today, withdrawn_at__isnull=True)
+
+
 class Unlock(models.Model):
     """The office lifting the lock of one sheet's period for one unit (or one source department's register
-    supply) until a day, with a reason the unit sees on its pages."""
+    supply) until a day, with a reason the unit sees on its pages. The office may withdraw it before that day,
+    saying why (the unit sees that too); a ledger's period is the month of its records' dates."""
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="unlocks")
     source = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="unlocks")
@@ -29,6 +36,11 @@ class Unlock(models.Model):
     until = models.DateField(_("open until"))
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    withdrawn_note = models.CharField(_("why withdrawn"), max_length=500, blank=True)
+
+    objects = UnlockQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("unlock")

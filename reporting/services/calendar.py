@@ -28,12 +28,13 @@ def set_due_rules(
     locks: dict[str, int | None] | None = None,
 ) -> list[DueRule]:
     """Make each named cadence due `days[cadence]` days after its periods end, open `leads[cadence]` days before
-    they begin and lock `locks[cadence]` days after the due date (None: never); others keep their rule."""
+    they begin and lock `locks[cadence]` days after the due date (None: never); others keep their rule. A ledger
+    has only a lock: its records dated in a month lock `locks["ledger"]` days after that month ends."""
     leads, locks = leads or {}, locks or {}
     problems = [
         Problem(field=f"days_{c}", rule="unknown")
         for c in {*days, *leads, *locks}
-        if c not in Cadence.values or c == Cadence.LEDGER
+        if c not in Cadence.values or (c == Cadence.LEDGER and (c in days or c in leads))
     ]
     problems += [
         Problem(field=f"lead_{c}", rule="calendar.lead", params={"max": LEAD_MAX})
@@ -48,7 +49,7 @@ def set_due_rules(
         for c, n in days.items()
         if not 0 <= n <= 365
     ]
-    known = set(DueRule.objects.values_list("cadence", flat=True)) | set(days)
+    known = set(DueRule.objects.values_list("cadence", flat=True)) | set(days) | {Cadence.LEDGER}
     problems += [
         Problem(field=f"lock_{c}", rule="calendar.lock_without_due")
         for c, n in locks.items()
@@ -149,15 +150,14 @@ def unlock_period(
     source: Department | None = None,
     unreadable: list[Problem] | None = None,
 ) -> Unlock:
-    """Lift the lock of `sheet`'s `period` for one unit (or one source department's supply) for
-    ONETABLE_UNLOCK_DAYS days, saying why; the unit sees it on its pages."""
+    """Lift the lock of `sheet`'s `period` (a ledger's: the month of its records) for one unit (or one source
+    department's supply) for ONETABLE_UNLOCK_DAYS days, saying why; the unit sees it on its pages."""
     problems = list(unreadable or [])
     if sheet is None:
         problems.append(Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet"))
-    elif sheet.is_ledger:
-        problems.append(Problem(field="sheet", rule="period.type", params={"expected": "periodic"}))
-    elif period is not None and period.type != sheet.period_type:
-        problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
+    elif period is not None and period.type != sheet.period_type:  # a ledger's: the month of its records
+        expected = sheet.period_type.value if sheet.is_ledger else sheet.cadence
+        problems.append(Problem(field="period", rule="period.type", params={"expected": expected}))
     if period is None and not any(p.field == "period" for p in problems):
         problems.append(Problem(field="period", rule="required", label_zh="报告期", label_en="Period"))
     if reason not in UnlockReason.values:
@@ -186,6 +186,40 @@ def unlock_period(
         reason=reason,
         note=note,
         until=str(until),
+        **holder,
+    )
+    return unlock
+
+
+@audited("period.unlock_withdrawn")
+@transaction.atomic
+def withdraw_unlock(*, unlock: Unlock, note: str, by: User) -> Unlock:
+    """End an unlock before its day, saying why: the period is locked again for its unit (or source) at once,
+    and the unit sees the withdrawal and its reason on its pages."""
+    unlock = (
+        Unlock.objects.select_for_update(of=("self",)).select_related("sheet", "unit__area", "source").get(pk=unlock.pk)
+    )
+    note = (note or "").strip()
+    problems = []
+    if unlock.withdrawn_at is not None or unlock.until < timezone.localdate():
+        problems.append(Problem(field="unlock", rule="unlock.ended", params={"until": unlock.until}))
+    if not note:
+        problems.append(Problem(field="note", rule="required", label_zh="撤销原因", label_en="Why"))
+    elif len(note) > NOTE_MAX:
+        problems.append(Problem(field="note", rule="text.max_length", params={"max_length": NOTE_MAX}))
+    if problems:
+        raise Problems(problems)
+    unlock.withdrawn_at, unlock.withdrawn_by, unlock.withdrawn_note = timezone.now(), by, note
+    unlock.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_note"])
+    holder = {"unit": unlock.unit.area.code} if unlock.unit else {"source": unlock.source.code if unlock.source else ""}
+    record(
+        action="period.unlock_withdrawn",
+        target=unlock,
+        actor=by,
+        sheet=unlock.sheet.code,
+        period=unlock.period,
+        note=note,
+        until=str(unlock.until),
         **holder,
     )
     return unlock

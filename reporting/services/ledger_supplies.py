@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from core.audit import read_only, unaudited
+from reporting.models import Cadence, DueRule
 from reporting.rejections import Problem
 
 # Fixed for ever: a record's key must come out the same in every supply of it.
@@ -81,6 +82,33 @@ WITH recs AS (
 DELETE FROM ledger_stage st USING recs r
 WHERE st.record_key = r.record_key AND r.keeps AND (r.day IS NULL OR r.day::date > %(latest)s)
 RETURNING st.seq, st.row, st.record, st.sheet_id, r.day
+"""
+
+# A record dated in a month whose records are locked (its date given now, or the one already stored: a record
+# moved out of a locked month changes that month too), and that month not unlocked for this department: every
+# row of it refused, naming the first such month and its lock day (`DueCalendar.locks_after` for a ledger).
+_LOCKS_SQL = """
+WITH recs AS (
+    SELECT record_key, sheet_id,
+           ((array_agg(value #>> '{}' ORDER BY seq) FILTER (WHERE is_date AND value IS NOT NULL))[1])::date AS day
+    FROM ledger_stage GROUP BY record_key, sheet_id
+), months AS (
+    SELECT r.record_key, r.sheet_id, m.month, (m.month + interval '1 month')::date - 1 + %(days)s::integer AS locked
+    FROM recs r
+    LEFT JOIN reporting_submission s ON s.record_key = r.record_key AND s.source_id = %(department)s
+    CROSS JOIN LATERAL (VALUES (date_trunc('month', r.day)::date), (date_trunc('month', s.record_date)::date)) m(month)
+    WHERE m.month IS NOT NULL
+), closed AS (
+    SELECT DISTINCT ON (record_key) record_key, sheet_id, month, locked FROM months m
+    WHERE locked < %(today)s AND NOT EXISTS (
+        SELECT 1 FROM reporting_unlock u
+        WHERE u.source_id = %(department)s AND u.sheet_id = m.sheet_id AND u.period = to_char(m.month, 'YYYYMM')
+          AND u.until >= %(today)s AND u.withdrawn_at IS NULL)
+    ORDER BY record_key, month
+)
+DELETE FROM ledger_stage st USING closed c
+WHERE st.record_key = c.record_key
+RETURNING st.seq, st.row, c.sheet_id, to_char(c.month, 'YYYYMM'), c.locked
 """
 
 # Each staged value judged against the record's current version, one row per record.
@@ -186,7 +214,22 @@ def check_records(
     for seq, row, record, sheet_id, day in cursor.fetchall():
         code, name_zh, name_en = date_fields[sheet_id]
         refused.append((seq, row, _date_problem(code, name_zh, name_en, record, day, today, latest, lead)))
-    return ignored, refused
+    return ignored, refused + _locked_records(cursor, department_id=department_id, today=today, date_fields=date_fields)
+
+
+def _locked_records(
+    cursor, *, department_id: int, today: dt.date, date_fields: dict[int, tuple[str, str, str]]
+) -> list[Refusal]:
+    """Refuse every row of a record dated in a locked month that the office has not unlocked for the department."""
+    days = DueRule.objects.filter(cadence=Cadence.LEDGER).values_list("lock_days_after_due", flat=True).first()
+    if days is None:  # the office set no lock for ledger records
+        return []
+    cursor.execute(_LOCKS_SQL, {"days": days, "today": today, "department": department_id})
+    return [
+        (seq, row, Problem(field=date_fields[sheet_id][0], rule="period.locked", params=params))
+        for seq, row, sheet_id, month, locked in cursor.fetchall()
+        for params in [{"why": "record_source", "period": month, "locked": locked, "days": days}]
+    ]
 
 
 def _date_problem(

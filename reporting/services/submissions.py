@@ -17,7 +17,7 @@ from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
 from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
-from reporting.filing.onetable import OneTable, TableField, filing_table
+from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
 from reporting.services.deliveries import create_deliveries
@@ -365,6 +365,8 @@ def correct_submission(
     try:
         if sheet.is_ledger:
             day, table, answers = record_answers(locked.unit, sheet, raw, not_applicable, filed=filed)
+            if str(table.period) != locked.period:  # moved out of its month: that month must be open too
+                problems += _month_closed(locked, sheet)
             locked.record_date, locked.period, locked.period_start = day, str(table.period), day
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
@@ -382,6 +384,13 @@ def correct_submission(
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version
     return version
+
+
+def _month_closed(record: Submission, sheet: Sheet) -> list[Problem]:
+    """The lock of the month a ledger record was dated in, named on its date field, if it is locked."""
+    period = Period.parse(record.period)
+    closed = period_closed(sheet=sheet, period=period, today=timezone.localdate(), unit=record.unit, first=False)
+    return [] if closed is None else [Problem(field=sheet.record_date_field, rule=closed.rule, params=closed.params)]
 
 
 @read_only

@@ -37,7 +37,7 @@ from reporting.reads.accesslog import last_uses
 from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.sources import source_figures
 from reporting.rejections import Problem, Problems
-from reporting.services.calendar import set_due_exception, set_due_rules, unlock_period
+from reporting.services.calendar import set_due_exception, set_due_rules, unlock_period, withdraw_unlock
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet, set_rollup
 from reporting.views import posted_id
 
@@ -220,11 +220,13 @@ def calendar_page(request: HttpRequest, problems: list[Problem]) -> HttpResponse
         "office/calendar.html",
         {
             "rules": [(value, label, rules.get(value)) for value, label in Cadence.choices if value != Cadence.LEDGER],
+            "ledger_rule": rules.get(Cadence.LEDGER),
             "exceptions": DueException.objects.select_related("sheet").order_by("-due_on")[:100],
             "unlocks": Unlock.objects.select_related("sheet", "unit", "source", "by").order_by("-at")[:100],
+            "today": timezone.localdate(),
             "reasons": UnlockReason.choices,
             "unlock_days": settings.ONETABLE_UNLOCK_DAYS,
-            "sheets": Sheet.objects.filter(status="active").exclude(cadence=Cadence.LEDGER),
+            "sheets": Sheet.objects.filter(status="active").order_by("order"),
             "problems": problems,
             "posted": request.POST,
         },
@@ -237,7 +239,7 @@ def _days_posted(request: HttpRequest, name: str, problems: list[Problem]) -> di
     found: dict[str, Any] = {}
     for value, _label in Cadence.choices:
         text = request.POST.get(f"{name}_{value}", "").strip()
-        if value == Cadence.LEDGER or text == "":
+        if (value == Cadence.LEDGER and name != "lock") or text == "":  # a ledger has only a lock
             continue
         try:
             number = number_in(text.removeprefix("-"), field=f"{name}_{value}", low=0, high=365)
@@ -252,7 +254,7 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
         problems: list[Problem] = []
         days, leads, locks = (_days_posted(request, name, problems) for name in ("days", "lead", "lock"))
         for value, _label in Cadence.choices:  # a lock emptied: the cadence no longer locks
-            if value != Cadence.LEDGER and request.POST.get(f"lock_{value}", None) == "" and value not in locks:
+            if request.POST.get(f"lock_{value}", None) == "" and value not in locks:
                 locks[value] = None
         if not problems:
             try:
@@ -318,4 +320,18 @@ def unlock(request: HttpRequest) -> HttpResponse:
     except Problems as error:
         return calendar_page(request, error.problems)
     messages.success(request, _("The period was unlocked; the unit sees why on its home page."))
+    return redirect("office_calendar")
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """End an unlock before its day, saying why (the calendar page's list of unlocks)."""
+    access_office(request.user)
+    unlock = get_object_or_404(Unlock, pk=pk)
+    try:
+        withdraw_unlock(unlock=unlock, note=request.POST.get("note", ""), by=signed_in(request.user))
+    except Problems as error:
+        return calendar_page(request, error.problems)
+    messages.success(request, _("The unlock was withdrawn: the period is locked again, and the unit sees why."))
     return redirect("office_calendar")

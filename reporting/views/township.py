@@ -24,7 +24,7 @@ from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.offline import offline_data
-from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets
+from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets, period_closed
 from reporting.models import (
     AccessRecord,
     Dispute,
@@ -249,6 +249,14 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "answers": answers,
             "history": history,
             "done": request.GET.get("done") == "1",
+            # said before the cadre opens a correction that would be refused: which lock, and who lifts it
+            "locked": period_closed(
+                sheet=submission.sheet,
+                period=Period.parse(submission.period),
+                today=timezone.localdate(),
+                unit=unit,
+                first=False,
+            ),
         },
     )
 

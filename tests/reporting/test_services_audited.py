@@ -285,6 +285,10 @@ def _unlock(settings):
     )
 
 
+def _withdraw_unlock(settings):
+    return calendar.withdraw_unlock(unlock=_unlock(settings), note="已补报完毕，提前收回", by=_office())
+
+
 def _question():
     filed = _submit()
     civil = _analyst("civil")
@@ -469,6 +473,7 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ),
     ("reporting.services.disputes.answer_dispute", "dispute.answered"): _answer_dispute,
     ("reporting.services.calendar.unlock_period", "period.unlocked"): _unlock,
+    ("reporting.services.calendar.withdraw_unlock", "period.unlock_withdrawn"): _withdraw_unlock,
     ("reporting.services.questions.ask_question", "question.asked"): lambda settings: _question(),
     ("reporting.services.questions.answer_question", "question.answered"): _answer_question,
     ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
