@@ -41,7 +41,16 @@ from reporting.models.subscriptions import (
     RequestEvent,
 )
 from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVersion, Draft, IdempotencyKey
-from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery, AggregatePush
+from reporting.models.delivery import (
+    AllowedNetwork,
+    Endpoint,
+    DeliveryStatus,
+    SENDABLE,
+    Delivery,
+    AggregatePush,
+    RelayPending,
+    FeedCounter,
+)
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
@@ -73,6 +82,7 @@ __all__ = [
     "Endpoint",
     "ExportJob",
     "ExportStatus",
+    "FeedCounter",
     "Field",
     "FieldQuerySet",
     "FieldRevision",
@@ -81,6 +91,7 @@ __all__ = [
     "IndicatorRevision",
     "IndicatorRollup",
     "Notice",
+    "RelayPending",
     "ReportCell",
     "ReportJob",
     "ReportTemplate",
