@@ -87,6 +87,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('version', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='+', serialize=False, to='reporting.submissionversion')),
                 ('snapshot', models.TextField()),
+                ('xid', models.BigIntegerField()),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={

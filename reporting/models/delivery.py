@@ -204,6 +204,8 @@ class RelayPending(models.Model):
     # a correction waits for the relay to finish its submission's earlier version (it names that delivery)
     submission = models.ForeignKey("reporting.Submission", on_delete=models.PROTECT, related_name="+")
     snapshot = models.TextField()
+    # the filing's own transaction (pg_current_xact_id): no snapshot says whether its own changes are in it
+    xid = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

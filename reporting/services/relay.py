@@ -40,15 +40,17 @@ CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
 
 # The one way versions are handed to the relay: a filing's one version and a supply's thousands alike.
 _MARK_SQL = """
-INSERT INTO reporting_relaypending (version_id, submission_id, snapshot, created_at)
-SELECT v.id, v.submission_id, %(snapshot)s, now() FROM reporting_submissionversion v
+INSERT INTO reporting_relaypending (version_id, submission_id, snapshot, xid, created_at)
+SELECT v.id, v.submission_id, %(snapshot)s, pg_current_xact_id()::text::bigint, now()
+FROM reporting_submissionversion v
 WHERE v.id = ANY(%(versions)s) ORDER BY v.id
 """
 
-# A subscription in force in the filing's snapshot `c.snapshot`: made active by a transaction that had completed,
-# and not ended or suspended by one that had.
-_IN_FORCE = """pg_visible_in_snapshot(sub.active_from_xid::text::xid8, c.snapshot)
-      AND (sub.active_until_xid IS NULL OR NOT pg_visible_in_snapshot(sub.active_until_xid::text::xid8, c.snapshot))"""
+# A subscription in force for the filing `c`: made active by a transaction that had completed in its snapshot (or
+# by the filing's own transaction), and not ended or suspended by one.
+_IN_FORCE = """(sub.active_from_xid = c.xid OR pg_visible_in_snapshot(sub.active_from_xid::text::xid8, c.snapshot))
+      AND NOT coalesce(sub.active_until_xid = c.xid
+                       OR pg_visible_in_snapshot(sub.active_until_xid::text::xid8, c.snapshot), false)"""
 
 _RELAY_SQL = f"""
 WITH claimed AS (
@@ -60,9 +62,9 @@ WITH claimed AS (
                           WHERE o.submission_id = q.submission_id AND o.version_id < q.version_id)
         ORDER BY q.version_id LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED)
-    RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot
+    RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot, p.xid
 ), filed AS (
-    SELECT c.version_id, c.snapshot, v.submission_id, v.number, v."values", v.not_applicable,
+    SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values", v.not_applicable,
            s.sheet_id, s.period_start, a.path
     FROM claimed c
     JOIN reporting_submissionversion v ON v.id = c.version_id
