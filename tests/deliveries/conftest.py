@@ -112,14 +112,18 @@ def wire(
     return endpoint
 
 
-def file_activity(cadre: User, **changes) -> object:
-    return add_record(
+def file_activity(cadre: User, *, relay: bool = True, **changes) -> object:
+    """File a cultural-activity record (committed); with `relay`, wait until the relay has made its deliveries."""
+    version = add_record(
         unit=cadre.unit,
         sheet=Sheet.objects.get(code="cultural_activity"),
         raw={**ACTIVITY, **changes},
         not_applicable={},
         by=cadre,
     )
+    if relay:
+        relayed()
+    return version
 
 
 def relayed() -> None:

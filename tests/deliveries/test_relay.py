@@ -47,7 +47,7 @@ def _sent_to(version) -> set[int]:
 
 
 def test_a_filing_stores_one_marker_and_a_worker_makes_its_deliveries(cadre, worker):
-    version = file_activity(cadre)
+    version = file_activity(cadre, relay=False)
     expected = _covering(version)
     assert len(expected) >= 2
     assert wait_for(lambda: not RelayPending.objects.filter(version=version).exists(), timeout=30)
@@ -57,7 +57,7 @@ def test_a_filing_stores_one_marker_and_a_worker_makes_its_deliveries(cadre, wor
 
 def test_the_relay_sends_a_version_to_the_subscriptions_in_force_when_it_was_filed(cadre):
     # no worker: the relay runs when the test says, after the subscriptions changed
-    version = file_activity(cadre)
+    version = file_activity(cadre, relay=False)
     in_force = _covering(version)
     ended = Subscription.objects.filter(pk__in=in_force).order_by("pk").first()
     end_subscription(subscription=ended, reason="到期不再使用", by=None)
@@ -74,13 +74,13 @@ def test_the_relay_sends_a_version_to_the_subscriptions_in_force_when_it_was_fil
     assert _sent_to(version) == in_force
     withdrawn = Delivery.objects.get(version=version, subscription=ended)
     assert withdrawn.status in (DeliveryStatus.FEED, DeliveryStatus.WITHDRAWN)  # never sent, never shown
-    later = file_activity(cadre, activity_title="第二场")
+    later = file_activity(cadre, relay=False, activity_title="第二场")
     relay.relay_versions()
     assert _sent_to(later) == in_force - {ended.pk} | {started.pk}
 
 
 def test_a_correction_relayed_with_its_first_version_names_the_delivery_it_supersedes(cadre):
-    first = file_activity(cadre)
+    first = file_activity(cadre, relay=False)
     submission = Submission.objects.get(pk=first.submission_id)
     second = correct_submission(
         submission=submission,
@@ -98,7 +98,7 @@ def test_a_correction_relayed_with_its_first_version_names_the_delivery_it_super
 
 def test_two_relays_racing_make_each_delivery_once_and_number_each_feed_without_gaps(cadre, settings):
     settings.ONETABLE_RELAY_BATCH = 3
-    versions = [file_activity(cadre, activity_title=f"讲座{i}") for i in range(40)]
+    versions = [file_activity(cadre, relay=False, activity_title=f"讲座{i}") for i in range(40)]
     expected = {(v.pk, s) for v in versions for s in _covering(v)}
     start = threading.Barrier(2)
     took: list[int] = []
@@ -153,7 +153,7 @@ def test_a_long_write_transaction_in_another_database_does_not_hold_the_feed_bac
         other.execute("INSERT INTO chart_access SELECT generate_series(1, 1000)")
         (held,) = other.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
         try:
-            version = file_activity(cadre, activity_title="长事务期间的活动")
+            version = file_activity(cadre, relay=False, activity_title="长事务期间的活动")
             with connection.cursor() as db:  # the old rule would hide the filing until `other` ends
                 db.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint <= %s", [held])
                 assert db.fetchone()[0]

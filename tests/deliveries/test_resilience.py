@@ -126,7 +126,12 @@ def stack(tmp_path, demo):
 
 
 def _all_delivered(endpoint) -> bool:
-    return not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists()
+    """Every filing relayed, and every delivery of the endpoint delivered."""
+    from reporting.models import RelayPending
+
+    return not RelayPending.objects.exists() and (
+        not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists()
+    )
 
 
 def test_a_worker_killed_mid_batch_again_and_again_loses_nothing_and_receivers_apply_each_delivery_once(
@@ -248,13 +253,16 @@ def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_
         status, text = submit(i)
         assert status == 201, text
     assert Submission.objects.filter(sheet__code="cultural_activity").count() == 16
-    # nothing could be sent without the broker: not one of the new deliveries was even tried…
+    # nothing could be relayed or sent without the broker: every filing waits for the relay, durable…
+    from reporting.models import RelayPending
+
+    assert RelayPending.objects.count() == 15
     waiting = Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED)
-    assert waiting.count() == 15 and not waiting.exclude(status=DeliveryStatus.PENDING, attempts=0).exists()
+    assert not waiting.exclude(status=DeliveryStatus.PENDING, attempts=0).exists()
     assert not Endpoint.objects.filter(pk=endpoint.pk, lease_until__gt=Now()).exists()  # no sender holds it
     assert len(receiver.seen) == 1
 
-    private_redis.start()  # …and after it returns, beat's sweep finds every pending delivery
+    private_redis.start()  # …and after it returns, beat's sweep wakes the relay and the senders
     assert wait_for(lambda: _all_delivered(endpoint), timeout=90)
     assert len(receiver.applied()) == 16
 
@@ -386,7 +394,8 @@ def test_a_relay_killed_mid_batch_loses_no_filing_and_makes_each_delivery_once(s
     cadre = User.objects.select_related("unit__area").get(username="village")
     receiver = receivers()
     endpoint = wire("propaganda", receiver)
-    versions = [file_activity(cadre, activity_title=f"夜校第{i}期") for i in range(30)]  # each one acknowledged
+    # each one acknowledged (committed), none relayed yet
+    versions = [file_activity(cadre, relay=False, activity_title=f"夜校第{i}期") for i in range(30)]
     assert not Delivery.objects.exists() and RelayPending.objects.count() == 30
     FeedCounter.objects.get_or_create(department_id=endpoint.department_id)
 
