@@ -401,10 +401,12 @@ def test_a_relay_killed_mid_batch_loses_no_filing_and_makes_each_delivery_once(s
 
     # hold the propaganda feed's counter: the relay claims its batch, makes its rows and waits here, mid-batch
     holder = psycopg.connect(_database_url())
-    holder.execute("SELECT 1 FROM reporting_feedcounter WHERE department_id = %s FOR UPDATE", [endpoint.department_id])
-    processes = stack(ONETABLE_RELAY_BATCH="10")
-    relay_worker = processes.worker()
     try:
+        holder.execute(
+            "SELECT 1 FROM reporting_feedcounter WHERE department_id = %s FOR UPDATE", [endpoint.department_id]
+        )
+        processes = stack(ONETABLE_RELAY_BATCH="10")
+        relay_worker = processes.worker()
         assert wait_for(_relay_waits_for_a_lock, timeout=60)
         processes.kill(relay_worker)  # SIGKILL mid-batch: its transaction is rolled back
     finally:
