@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from core.models import Area, Unit, User
 from reporting.catalogue.periods import Period
 from reporting.filing import idempotency
-from reporting.filing.onetable import active_sheet, sheet_catalogue
-from reporting.services.deliveries import create_deliveries
+from reporting.filing.onetable import active_sheet, read_sheet_catalogue
+from reporting.services.relay import queue_versions
 from reporting.services.submissions import Answers, _first_submission, _new_version
 
 
@@ -44,7 +44,7 @@ def floor(request: HttpRequest) -> JsonResponse:
         claim = idempotency.claim_key(user=user, key=request.headers["Idempotency-Key"], fingerprint="")
         sheet = active_sheet(body["sheet"])
         period = Period.parse(body["period"])
-        catalogue = sheet_catalogue(sheet)
+        catalogue, snapshot = read_sheet_catalogue(sheet)
         submission = _first_submission(unit, sheet, period)
         answers = Answers(
             values=values,
@@ -52,11 +52,11 @@ def floor(request: HttpRequest) -> JsonResponse:
             carried=[],
             asked_count=len(values),
             typed_count=len(values),
-            department_count=len({target.department_id for target in catalogue.targets}),
+            department_count=len({claim.department_id for _, claim in catalogue.claims}),
             refills_spared=0,
         )
         version = _new_version(submission, 1, answers, user)
-        create_deliveries(version, catalogue)
+        queue_versions([version.pk], snapshot=snapshot)
         answer = {"id": submission.pk, "version": 1}
         idempotency.finish_key(claim, status=201, body=answer)
     return JsonResponse(answer, status=201)

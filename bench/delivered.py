@@ -134,15 +134,14 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
             Subscription.objects.filter(department=department).update(endpoint=None)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT coalesce(max(txid), 0), coalesce(max(id), 0) FROM reporting_delivery "
-                    "WHERE department_id = %s",
+                    "SELECT coalesce(max(position), 0) FROM reporting_delivery WHERE department_id = %s",
                     [department.pk],
                 )
-                txid, last = cursor.fetchone()
+                (last,) = cursor.fetchone()
             _row, token = issue_token(
                 user=department_system_user(department=department), name="bench", valid_for=dt.timedelta(days=1)
             )
-            readers.append((department.code, token, f"{txid}-{last}"))
+            readers.append((department.code, token, str(last)))
             continue
         if faulty and department.code == dead:
             url = f"http://127.0.0.1:{dead_port}/hooks/{department.code}"  # nothing listens there

@@ -1,7 +1,7 @@
 """Fan-out benchmark: outbox rows created and deliveries sent per second, against their anchors.
 
-Creating: the real outbox insert (`create_deliveries`, given the sheet's cached catalogue
-as a filing gives it) for versions of the 200-field sheet with 30 subscriptions, against
+Creating: the real relay (`relay_batch`, versions handed to it as a filing hands them) for
+versions of the 200-field sheet with 30 subscriptions, against
 PostgreSQL COPY of the same rows into a table with the outbox's columns and indexes.
 Sending: the real sender (`send_batch`: lease, claim, sign, post, record) to a receiver
 on 127.0.0.1, against a plain keep-alive HTTP client posting the same bodies to it. Floor:
@@ -58,24 +58,28 @@ def create_rate(limit: int) -> dict:
     """Outbox rows a second from the real statement, in one transaction rolled back afterwards."""
     from django.db import connection, transaction
 
-    from reporting.filing.onetable import sheet_catalogue
-    from reporting.services.deliveries import create_deliveries
+    from reporting.filing.onetable import catalogue_reading
+    from reporting.services.relay import queue_versions, relay_batch
 
     versions = _versions(limit)
-    catalogue = sheet_catalogue(versions[0].submission.sheet)  # a filing has it from building its table
     with transaction.atomic():
+        with connection.cursor() as cursor:  # the versions' own rows are made again: none exist in this run
+            cursor.execute("DELETE FROM reporting_delivery WHERE version_id = ANY(%s)", [[v.pk for v in versions]])
+        queue_versions([v.pk for v in versions], snapshot=catalogue_reading()[1])
         started = time.perf_counter()
-        rows = sum(create_deliveries(v, catalogue) for v in versions)
+        while relay_batch():
+            continue
         seconds = time.perf_counter() - started
         with connection.cursor() as cursor:  # the rows just made, to COPY the very same shapes
             cursor.execute(
                 "SELECT department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id,"
-                " fields, txid, status, attempts, next_attempt_at, last_error, created_at FROM reporting_delivery"
-                " WHERE txid = pg_current_xact_id()::text::bigint"
+                " fields, position, status, attempts, next_attempt_at, last_error, created_at FROM reporting_delivery"
+                " WHERE version_id = ANY(%s)",
+                [[v.pk for v in versions]],
             )
             made = cursor.fetchall()
         transaction.set_rollback(True)
-    assert len(made) == rows
+    rows = len(made)
     with connection.cursor() as cursor:
         # same columns, defaults, identity and indexes as the outbox itself
         cursor.execute("CREATE TEMP TABLE IF NOT EXISTS bench_outbox (LIKE reporting_delivery INCLUDING ALL)")
@@ -83,7 +87,7 @@ def create_rate(limit: int) -> dict:
         started = time.perf_counter()
         with cursor.copy(
             "COPY bench_outbox (department_id, subscription_id, endpoint_id, submission_id, version_id,"
-            " supersedes_id, fields, txid, status, attempts, next_attempt_at, last_error, created_at) FROM STDIN"
+            " supersedes_id, fields, position, status, attempts, next_attempt_at, last_error, created_at) FROM STDIN"
         ) as copy:
             for line in made:
                 copy.write_row(line)
@@ -111,8 +115,10 @@ def send_rate(limit: int) -> dict:
     from core.appendonly import maintenance
     from core.models import Department
     from reporting.delivery import webhooks
+    from reporting.filing.onetable import catalogue_reading
     from reporting.models import AccessRecord, AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Subscription
-    from reporting.services.deliveries import batch_body, create_deliveries, delivery_bodies, send_batch
+    from reporting.services.deliveries import batch_body, delivery_bodies, send_batch
+    from reporting.services.relay import queue_versions, relay_versions
 
     receiver = Receiver()
     try:
@@ -126,8 +132,14 @@ def send_rate(limit: int) -> dict:
         )
         Subscription.objects.filter(department=department).update(endpoint=endpoint)
         with transaction.atomic():
-            for version in _versions(limit):
-                create_deliveries(version)
+            fresh = [v.pk for v in _versions(limit)]
+            with connection.cursor() as cursor:
+                cursor.execute(  # the department's rows are made again by the relay, for this endpoint
+                    "DELETE FROM reporting_delivery WHERE version_id = ANY(%s) AND department_id = %s",
+                    [fresh, department.pk],
+                )
+            queue_versions(fresh, snapshot=catalogue_reading()[1])
+            relay_versions()
         pending = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
         total = pending.count()
         bodies = []

@@ -485,8 +485,11 @@ def _build_outbox(province: Province, months: int) -> None:
         last = [str(p) for p in history_periods(months)[-OUTBOX_MONTHS:]]
         cursor.execute(
             "INSERT INTO reporting_delivery (department_id, subscription_id, endpoint_id, submission_id, version_id,"
-            " supersedes_id, fields, txid, status, attempts, next_attempt_at, last_error, created_at, delivered_at) "
-            "SELECT sub.department_id, sub.id, NULL, s.id, v.id, NULL, f.codes, 1, 'feed', 0, NULL, '', v.at, v.at "
+            " supersedes_id, fields, position, status, attempts, next_attempt_at, last_error, created_at,"
+            " delivered_at) "
+            "SELECT sub.department_id, sub.id, NULL, s.id, v.id, NULL, f.codes,"
+            " row_number() OVER (PARTITION BY sub.department_id ORDER BY v.id, sub.id),"
+            " 'feed', 0, NULL, '', v.at, v.at "
             "FROM reporting_submission s JOIN reporting_submissionversion v ON v.submission_id = s.id "
             "CROSS JOIN (SELECT sf.subscription_id, array_agg(fl.code ORDER BY fl.code) AS codes "
             "  FROM reporting_subscription_fields sf JOIN reporting_field fl ON fl.id = sf.field_id "
@@ -494,4 +497,9 @@ def _build_outbox(province: Province, months: int) -> None:
             "JOIN reporting_subscription sub ON sub.id = f.subscription_id "
             "WHERE s.sheet_id = %s AND s.period = ANY(%s)",
             [province.sheet_id, province.sheet_id, last],
+        )
+        cursor.execute(
+            "INSERT INTO reporting_feedcounter (department_id, last) SELECT department_id, max(position)"
+            " FROM reporting_delivery GROUP BY department_id ORDER BY department_id"
+            " ON CONFLICT (department_id) DO UPDATE SET last = EXCLUDED.last"
         )

@@ -4,7 +4,7 @@
 (`bench/province.py`, areas and catalogue only), one source department supplies 10 count fields for every
 village. Each round writes the register as a JSON body (the API's shape) and imports it in a fresh process
 through the real reader and service (`SUPPLY_FORMATS["json"]`, `supply_values`: check every row, stage, compare,
-store submissions and versions, queue deliveries), recording the process's peak RSS; interleaved with the anchor,
+store submissions and versions, hand them to the relay), recording the process's peak RSS; interleaved with the anchor,
 PostgreSQL `COPY` of the same rows the import writes (20,000 submissions and 20,000 versions of 10 values), in a
 transaction rolled back. The first round imports (new supplies), the next ones correct every value (new
 versions). Appends a dated section to docs/benchmarks.md.
@@ -82,12 +82,12 @@ def child(path: str) -> None:
 
     django.setup()
     from core.models import Department, User
-    from reporting.models import Delivery
+    from reporting.models import RelayPending
     from reporting.services.supplies import SUPPLY_FORMATS, supply_values
 
     department = Department.objects.select_related("jurisdiction").get(code=SOURCE)
     user = User.objects.get(username=f"{SOURCE}-system")
-    deliveries_before = Delivery.objects.count()
+    markers_before = RelayPending.objects.count()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     result = supply_values(department=department, rows=SUPPLY_FORMATS["json"](Path(path)), by=user)
@@ -103,7 +103,7 @@ def child(path: str) -> None:
                 "updated": result.updated,
                 "refused": result.refused,
                 "versions": len(result.versions),
-                "deliveries": Delivery.objects.count() - deliveries_before,
+                "markers": RelayPending.objects.count() - markers_before,
             }
         )
     )
@@ -164,6 +164,8 @@ def clean() -> None:
 
     with removing_history(), connection.cursor() as cursor:
         for sql in (
+            "DELETE FROM reporting_relaypending p USING reporting_submission s WHERE p.submission_id = s.id "
+            "AND s.source_id = (SELECT id FROM core_department WHERE code = %s)",
             "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id "
             "AND s.source_id = (SELECT id FROM core_department WHERE code = %s)",
             "DELETE FROM reporting_submissionversion v USING reporting_submission s WHERE v.submission_id = s.id "
@@ -208,22 +210,24 @@ def main(quick: bool) -> dict:
 def render(r: dict, quick: bool) -> str:
     lines = [
         "",
-        f"## Register supply (issue 19), 2026-11-29{' (quick mode)' if quick else ''}",
+        f"## Register supply (issues 19, 21), {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        f"{' (quick mode)' if quick else ''}",
         "",
         f"`python -m bench.supply`: one source department supplies {r['fields']} count fields for "
         f"{r['villages']:,} villages ({r['values']:,} values) as one JSON body, read by the real reader and stored "
-        "by `supply_values` in a fresh process (check, stage, compare, submissions and versions, deliveries queued "
-        "for the province's subscriptions); interleaved with PostgreSQL `COPY` of the same submissions and versions "
+        "by `supply_values` in a fresh process (check, stage, compare, submissions and versions, one relay marker "
+        "per version: the deliveries are made by the relay after commit, issue 21); interleaved with PostgreSQL "
+        "`COPY` of the same submissions and versions "
         "(rolled back). Round 1 imports new supplies, later rounds correct every value (new versions).",
         "",
-        "| round | supply (s) | values/s | versions | deliveries queued | COPY anchor (s) | supply ÷ COPY speed "
+        "| round | supply (s) | values/s | versions | relay markers | COPY anchor (s) | supply ÷ COPY speed "
         "| peak RSS growth (MB) | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, (run, anchor) in enumerate(zip(r["runs"], r["anchors"], strict=True), start=1):
         lines.append(
             f"| {i} | {run['seconds']:.2f} | {r['values'] / run['seconds']:,.0f} | {run['versions']:,} | "
-            f"{run['deliveries']:,} | {anchor:.2f} | {anchor / run['seconds']:.2f} | {run['growth_mb']:.0f} | "
+            f"{run['markers']:,} | {anchor:.2f} | {anchor / run['seconds']:.2f} | {run['growth_mb']:.0f} | "
             f"{run['peak_mb']:.0f} |"
         )
     best = max(a / run["seconds"] for run, a in zip(r["runs"], r["anchors"], strict=True))

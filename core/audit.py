@@ -5,12 +5,15 @@ seconds) chains them. Chaining at insert would make every filing wait for the on
 
 Order. Once a row is sealed nothing may later appear before it, so the chain follows the inserting
 transactions, not a sequence (id 8 may commit before id 7). The sealer takes only rows whose transaction is
-older than every transaction still running (`txid < pg_snapshot_xmin(pg_current_snapshot())`, the feed's
-rule): those are all settled — committed, or rolled back and gone — and any row inserted later has a larger
-txid. It seals them in (txid, id) order under an advisory lock (one sealer at a time; a second one skips,
-it never waits), numbering them `seq` 1, 2, 3… Across transactions that ran at the same time this is the
-order their ids were taken, which may differ from the order their commits landed; what the chain needs is
-that the order is fixed at sealing and is the same when it is verified later, and this order is.
+older than every transaction of this database still running in its snapshot (`SETTLED`): those are all
+settled — committed, or rolled back and gone — and any row inserted later has a larger txid. Transactions of
+other databases on the server are left out of that bound (they cannot write this table), so a long one there
+no longer holds the seal back; a running transaction whose database cannot be told (it ended meanwhile, a
+prepared one) is counted as this database's, which only delays. It seals them in (txid, id) order under an
+advisory lock (one sealer at a time; a second one skips, it never waits), numbering them `seq` 1, 2, 3…
+Across transactions that ran at the same time this is the order their ids were taken, which may differ
+from the order their commits landed; what the chain needs is that the order is fixed at sealing and is the
+same when it is verified later, and this order is.
 
 Where the seal lives: on the row (`seq`, `hash`), which the table's trigger lets be set exactly once, from
 empty, with every other column unchanged. The database stamps `txid` on insert, so an INSERT cannot choose
@@ -48,7 +51,16 @@ logger = logging.getLogger("onetable.audit")
 GENESIS = "0" * 64
 CHAINED = ("id", "txid", "at", "actor_id", "action", "target_type", "target_id", "detail")
 SEAL_LOCK = 0x6F74_6175_6469_7431  # pg_advisory_xact_lock key of the one sealer ("otaudit1")
-SETTLED = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# The settled bound: the oldest transaction still running in the statement's snapshot, leaving out those known to
+# run in another database (its holder's own lock on its transaction id names the backend, and the backend its
+# database); with none, the snapshot's xmax. Every transaction below the bound had ended when the rows were read.
+SETTLED = """(
+SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+WHERE NOT EXISTS (
+    SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'transactionid' AND l.granted AND l.transactionid = xid(x)
+      AND a.datname <> current_database()))"""
 UNSEALED_FOR = dt.timedelta(minutes=1)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -196,6 +196,8 @@ ONETABLE_RETRY_AFTER_SECONDS = env_int("ONETABLE_RETRY_AFTER_SECONDS", 10, minim
 ONETABLE_DELIVERY_BATCH = env_int("ONETABLE_DELIVERY_BATCH", 200, minimum=1)
 ONETABLE_DELIVERY_LEASE_SECONDS = env_int("ONETABLE_DELIVERY_LEASE_SECONDS", 6, minimum=1)
 ONETABLE_WEBHOOK_DEADLINE_SECONDS = env_int("ONETABLE_WEBHOOK_DEADLINE_SECONDS", 10, minimum=1)
+# Versions the relay turns into deliveries per transaction (about 30 rows each at a province's deadline).
+ONETABLE_RELAY_BATCH = env_int("ONETABLE_RELAY_BATCH", 100, minimum=1)
 # Zombie check: a subscription with no delivery received and no read for this many months is flagged,
 # and ended after the grace period unless its department confirms it with a reason.
 ONETABLE_ZOMBIE_MONTHS = env_int("ONETABLE_ZOMBIE_MONTHS", 3, minimum=1)

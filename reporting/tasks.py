@@ -5,7 +5,7 @@ from celery import shared_task
 
 from reporting.reads import exports
 from reporting.reads import reports as report_reads
-from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, reports, supplies
+from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, relay, reports, supplies
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -15,8 +15,15 @@ def send_deliveries_task(endpoint_id: int) -> None:
         deliveries.enqueue_sends([endpoint_id])  # more are due: keep draining this endpoint
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def relay_versions_task() -> None:
+    deliveries.relay_started()
+    relay.relay_versions()
+
+
 @shared_task(ignore_result=True)
 def sweep_outbox_task() -> None:
+    relay.sweep_relay()
     deliveries.sweep()
     disputes.sweep_dispute_events()
     supplies.sweep_supply_jobs()

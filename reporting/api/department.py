@@ -27,7 +27,10 @@ FeedOut = inline_serializer(
     "FeedPage",
     {
         "items": serializers.ListField(child=serializers.DictField()),
-        "next": serializers.CharField(),
+        "next": serializers.CharField(
+            help_text="the cursor to read on from: the feed position of the page's last item (the one given when "
+            "the page is empty), in decimal; positions follow the order deliveries were committed"
+        ),
         "has_more": serializers.BooleanField(),
     },
 )

@@ -241,7 +241,12 @@ class CorrectionIn(Input):
 
 
 class FeedQuery(Input):
-    after = Text(required=False, rule="feed.cursor", help_text="the `next` cursor of the previous page")
+    after = Text(
+        required=False,
+        rule="feed.cursor",
+        help_text="the `next` cursor of the previous page: the last feed position read, in decimal (`0` or absent: "
+        "from the start); a cursor of the old form `<txid>-<id>` is still accepted",
+    )
     limit = WholeNumber(required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000})
 
     def validate_after(self, value: str) -> str:

@@ -3,9 +3,12 @@
 Only deliveries of subscriptions that entitle the department today are served: reading twice gives the
 same items while the subscriptions last.
 
-Order is (txid, id). Only rows of transactions older than every transaction
-still running are shown (`pg_snapshot_xmin`), so a transaction that began
-earlier but commits later can never slip in behind a cursor already handed out.
+Order is the delivery's `position` in the department's feed, given by the relay in the order its transactions
+commit (`reporting.services.relay`): once a reader sees position p, every lower position of the department
+has committed or never will, so a cursor handed out is never overtaken. Nothing else on the server holds the
+feed back. The cursor is the last position read, in decimal ("0": from the start). A cursor of the old form
+(`txid-id`, before the relay) is still accepted: it stands for the position of the last delivery at or before
+it in the old order, which migration 0028 numbered in that order.
 """
 
 from __future__ import annotations
@@ -23,19 +26,26 @@ from reporting.models import AccessKind, entitles_sql
 from reporting.rejections import Problem
 from reporting.services.deliveries import delivery_bodies, record_access
 
-CURSOR = re.compile(r"^([0-9]{1,19})-([0-9]{1,19})$")  # ASCII digits: `\d` takes any script's
+# a position, or the old (txid-id); ASCII digits: `\d` takes any script's
+CURSOR = re.compile(r"^(?:([0-9]{1,19})-([0-9]{1,19})|([0-9]{1,18}))$")
 
 # Only deliveries of subscriptions that still entitle the department: when one ends or expires, its
 # deliveries leave the feed (design invariant 3), so reading twice gives the same items while the
 # subscriptions last.
 _PAGE_SQL = f"""
-SELECT d.id, d.txid FROM reporting_delivery d
+SELECT d.id, d.position FROM reporting_delivery d
 JOIN reporting_subscription sub ON sub.id = d.subscription_id
-WHERE d.department_id = %(department)s AND (d.txid, d.id) > (%(txid)s, %(id)s)
-  AND d.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+WHERE d.department_id = %(department)s AND d.position > %(after)s
   AND {entitles_sql("sub", "%(today)s")}
-ORDER BY d.txid, d.id
+ORDER BY d.position
 LIMIT %(limit)s
+"""
+
+# An old cursor (txid-id): the position of the department's last delivery at or before it in the old order.
+_OLD_CURSOR_SQL = """
+SELECT coalesce((SELECT d.position FROM reporting_delivery d
+                 WHERE d.department_id = %s AND d.txid IS NOT NULL AND (d.txid, d.id) <= (%s, %s)
+                 ORDER BY d.txid DESC, d.id DESC LIMIT 1), 0)
 """
 
 
@@ -46,27 +56,32 @@ class Page:
     has_more: bool
 
 
-def parse_cursor(text: str | None) -> tuple[int, int]:
+def parse_cursor(department: Department, text: str | None) -> int:
+    """The feed position a cursor stands for."""
     if not text:
-        return 0, 0
+        return 0
     match = CURSOR.match(text)
     if not match:
         raise Problem(field="after", rule="feed.cursor")
-    return int(match.group(1)), int(match.group(2))
+    if match.group(3) is not None:
+        return int(match.group(3))
+    with connection.cursor() as cursor:
+        cursor.execute(_OLD_CURSOR_SQL, [department.pk, int(match.group(1)), int(match.group(2))])
+        return cursor.fetchone()[0]
 
 
 def read_feed(*, department: Department, after: str | None, limit: int) -> Page:
     """One page of the department's feed after `after`; every item read is recorded for the unit to see."""
-    txid, last_id = parse_cursor(after)
-    params = {"department": department.pk, "txid": txid, "id": last_id, "limit": limit + 1}
+    position = parse_cursor(department, after)
+    params = {"department": department.pk, "after": position, "limit": limit + 1}
     with connection.cursor() as cursor:
         cursor.execute(_PAGE_SQL, params | {"today": timezone.localdate()})
         rows = cursor.fetchall()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    ids = [row[0] for row in rows]  # (txid, id) order; the bodies come in id order
+    ids = [row[0] for row in rows]  # feed order; the bodies come in id order
     bodies = dict(zip(sorted(ids), delivery_bodies(ids), strict=True)) if ids else {}
     if ids:
         record_access(ids, AccessKind.PULLED)
-    next_cursor = f"{rows[-1][1]}-{rows[-1][0]}" if rows else (after or "0-0")
+    next_cursor = str(rows[-1][1] if rows else position)
     return Page([json.loads(bodies[i]) for i in ids], next_cursor, has_more)

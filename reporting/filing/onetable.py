@@ -96,28 +96,11 @@ class Claims:
         return needed
 
 
-@dataclass(frozen=True)
-class Target:
-    """An active subscription on a sheet: the fields it takes and where its deliveries go."""
-
-    subscription_id: int
-    department_id: int
-    endpoint_id: int | None  # None: the department reads its feed
-    scope: str  # the area code it covers
-    starts_on: dt.date
-    expires_on: dt.date | None
-    codes: frozenset[str]
-
-    def covers(self, day: dt.date) -> bool:
-        return window_holds(self.starts_on, self.expires_on, day)
-
-
 @dataclass
 class SheetCatalogue:
     """What the one table needs to know of a sheet, read once per catalogue generation and process."""
 
     claims: list[tuple[str, Claim]]  # (the subscription's scope code, its claim on one field)
-    targets: list[Target]  # the subscriptions behind the claims, in id order
     fields: list[Field]  # every field of the sheet, in form order
     revisions: dict[int, list[FieldRevision]]  # per field, newest first
     departments: dict[int, Department]
@@ -133,26 +116,18 @@ class SheetCatalogue:
             "subscription__starts_on",
             "subscription__expires_on",
             "field__retired_from",
-            "subscription_id",
-            "subscription__endpoint_id",
-            "field__code",
             "subscription__level",
             "subscription__push_coverage",
         )
-        claims, subscriptions, codes, pushes = [], {}, defaultdict(set), False
-        for field_id, dept, scope, starts, expires, retired, subscription, endpoint, code, level, push in rows:
+        claims, pushes = [], False
+        for field_id, dept, scope, starts, expires, retired, level, push in rows:
             claims.append((scope, Claim(field_id, sheet.pk, dept, starts, expires, retired)))
             pushes = pushes or (level is not None and push is not None)
-            if level is not None:  # aggregate-only: its fields are asked, but no unit's filing is delivered to it
-                continue
-            subscriptions[subscription] = (dept, endpoint, scope, starts, expires)
-            codes[subscription].add(code)
         revisions: dict[int, list[FieldRevision]] = defaultdict(list)
         for revision in FieldRevision.objects.filter(field__sheet=sheet).order_by("field_id", "-effective_from"):
             revisions[revision.field_id].append(revision)
         return cls(
             claims=claims,
-            targets=[Target(pk, *subscriptions[pk], frozenset(codes[pk])) for pk in sorted(subscriptions)],
             # with each field's source department: the one table names it beside a register value or a gap
             fields=list(Field.objects.filter(sheet=sheet).select_related("source").order_by("order", "code")),
             revisions=dict(revisions),
@@ -189,22 +164,6 @@ class SheetCatalogue:
             self._needed[key] = found
         return found
 
-    def targets_for(self, unit: Unit, day: dt.date, codes: AbstractSet[str]) -> list[tuple[Target, list[str]]]:
-        """The subscriptions a filing of `codes` by `unit` for `day` goes to, each with the codes it takes."""
-        return self.targets_within(self.scopes_over(unit), day, codes)
-
-    def targets_within(
-        self, scopes: AbstractSet[str], day: dt.date, codes: AbstractSet[str]
-    ) -> list[tuple[Target, list[str]]]:
-        """`targets_for` a unit whose `scopes_over` are `scopes` (many units share them: callers may keep it)."""
-        found = []
-        for target in self.targets:
-            if target.scope in scopes and target.covers(day):
-                taken = sorted(target.codes.intersection(codes))
-                if taken:
-                    found.append((target, taken))
-        return found
-
     def fields_at(self, day: dt.date) -> list[Field]:
         """Every field of the sheet as defined on `day`: a revised field is a copy with the revision
         applied, so the cached fields, shared by every request of the process, are never changed."""
@@ -222,22 +181,32 @@ class SheetCatalogue:
 
 _SHEETS: dict[tuple[int | None, int], SheetCatalogue] = {}
 _ACTIVE_SHEETS: dict[int, dict[str, Sheet]] = {}
-_GENERATION_SQL = f"SELECT value FROM {CatalogueGeneration._meta.db_table} WHERE id = 1"
+# The generation and the snapshot it was read in: a catalogue-changing commit writes a value never used before,
+# so every snapshot that reads the same generation sees the same subscriptions in force (the relay relies on it).
+_GENERATION_SQL = (
+    f"SELECT (SELECT value FROM {CatalogueGeneration._meta.db_table} WHERE id = 1), pg_current_snapshot()::text"
+)
+
+
+def catalogue_reading() -> tuple[int | None, str]:
+    """The catalogue's generation in force (None before the first migration ran its trigger) and the snapshot
+    (`pg_current_snapshot()` as text) it was read in."""
+    with connection.cursor() as cursor:
+        cursor.execute(_GENERATION_SQL)
+        generation, snapshot = cursor.fetchone()
+    return generation, snapshot
 
 
 def catalogue_generation() -> int | None:
     """The catalogue's generation in force (None before the first migration ran its trigger)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_GENERATION_SQL)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return catalogue_reading()[0]
 
 
 def active_sheet(code: str) -> Sheet | None:
     """The active sheet with this code, from the process's copy of the generation in force; each caller
     gets its own instance (the cached ones are shared by every request), marked with that generation so
     that building its table in the same request does not read the generation again."""
-    generation = catalogue_generation()
+    generation, snapshot = catalogue_reading()
     sheets = _ACTIVE_SHEETS.get(generation) if generation is not None else None
     if sheets is None:
         sheets = {s.code: s for s in Sheet.objects.filter(status=Status.ACTIVE)}
@@ -248,7 +217,7 @@ def active_sheet(code: str) -> Sheet | None:
     if sheet is None:
         return None
     sheet = copy.copy(sheet)
-    sheet.read_at_generation = generation
+    sheet.read_at_generation, sheet.read_at_snapshot = generation, snapshot
     return sheet
 
 
@@ -256,16 +225,23 @@ def sheet_catalogue(sheet: Sheet) -> SheetCatalogue:
     """The sheet's catalogue for the generation in force (or the one `active_sheet` read it at, earlier in
     the same request); computed after reading the generation, so a change committed in between is at worst
     read early, never cached under a later generation."""
-    generation = getattr(sheet, "read_at_generation", None) or catalogue_generation()
+    return read_sheet_catalogue(sheet)[0]
+
+
+def read_sheet_catalogue(sheet: Sheet) -> tuple[SheetCatalogue, str]:
+    """`sheet_catalogue`, with the snapshot its generation was read in (what a filing's relay marker keeps)."""
+    generation, snapshot = getattr(sheet, "read_at_generation", None), getattr(sheet, "read_at_snapshot", "")
+    if generation is None or not snapshot:
+        generation, snapshot = catalogue_reading()
     key = (generation, sheet.pk)
     if generation is not None and key in _SHEETS:
-        return _SHEETS[key]
+        return _SHEETS[key], snapshot
     catalogue = SheetCatalogue.load(sheet)
     if generation is not None:
         if len(_SHEETS) >= 256:
             _SHEETS.clear()
         _SHEETS[key] = catalogue
-    return catalogue
+    return catalogue, snapshot
 
 
 @dataclass(frozen=True)
@@ -326,7 +302,10 @@ class OneTable:
     period: Period
     fields: list[TableField]
     departments: list[Department] = field(default_factory=list)
-    catalogue: SheetCatalogue | None = None  # what it was built from (filing reuses it for the outbox rows)
+    catalogue: SheetCatalogue | None = None  # what it was built from
+    # the snapshot the catalogue's generation was read in: the filing's relay marker keeps it, and the relay
+    # delivers to the subscriptions in force in it, the ones this table was built from
+    snapshot: str = ""
 
     def __bool__(self) -> bool:
         return bool(self.fields)
@@ -339,7 +318,7 @@ def build_one_table(
     *, unit: Unit, sheet: Sheet, period: Period, claims: Claims | None = None, carry: bool = True
 ) -> OneTable:
     """The fields `unit` is asked for `sheet` in `period`, each once, stable facts pre-filled."""
-    catalogue = sheet_catalogue(sheet)
+    catalogue, snapshot = read_sheet_catalogue(sheet)
     needed: Mapping[int, AbstractSet[int]]
     if claims is not None:
         needed = claims.departments_by_field(sheet, period.start)
@@ -347,7 +326,9 @@ def build_one_table(
         needed = catalogue.needed(unit, sheet, period.start)
     # `id`, not Django's `pk` property: 200 fields a filing
     fields = [f for f in catalogue.fields_at(period.start) if f.id in needed]
-    table = OneTable(unit, sheet, period, [TableField(f, needed[f.id]) for f in fields], catalogue=catalogue)
+    table = OneTable(
+        unit, sheet, period, [TableField(f, needed[f.id]) for f in fields], catalogue=catalogue, snapshot=snapshot
+    )
     department_ids = set().union(*needed.values()) if needed else set()
     table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]
     missing = department_ids - set(catalogue.departments)

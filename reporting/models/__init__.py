@@ -41,7 +41,16 @@ from reporting.models.subscriptions import (
     RequestEvent,
 )
 from reporting.models.filing import SubmissionQuerySet, Submission, SubmissionVersion, Draft, IdempotencyKey
-from reporting.models.delivery import AllowedNetwork, Endpoint, DeliveryStatus, SENDABLE, Delivery, AggregatePush
+from reporting.models.delivery import (
+    AllowedNetwork,
+    Endpoint,
+    DeliveryStatus,
+    SENDABLE,
+    Delivery,
+    AggregatePush,
+    RelayPending,
+    FeedCounter,
+)
 from reporting.models.reads import AccessKind, AccessRecord, ExportStatus, ExportJob, SuppressionThreshold
 from reporting.models.sources import DisputeStatus, Dispute, SupplyJobStatus, SupplyJob
 from reporting.models.reports import ReportTemplate, CellKind, ReportCell, ReportJob
@@ -84,6 +93,7 @@ __all__ = [
     "ExpectedRange",
     "ExportJob",
     "ExportStatus",
+    "FeedCounter",
     "Field",
     "FieldQuerySet",
     "FieldRevision",
@@ -97,6 +107,7 @@ __all__ = [
     "Plausibility",
     "Question",
     "QuestionStatus",
+    "RelayPending",
     "ReportCell",
     "ReportJob",
     "ReportTemplate",

@@ -56,8 +56,10 @@ def validate_code(value: str) -> None:
 class Sheet(Bilingual):
     """A group of fields with one cadence: periodic (one row per unit and period) or a ledger."""
 
-    # not a column: the catalogue generation `onetable.active_sheet` read this copy at
+    # not columns: the catalogue generation `onetable.active_sheet` read this copy at, and the snapshot it read
+    # it in (the relay delivers a filing to the subscriptions in force in that snapshot)
     read_at_generation: int | None = None
+    read_at_snapshot: str = ""
     code = models.CharField(_("code"), max_length=40, unique=True, validators=[validate_code])
     topic_zh = models.CharField(_("topic (Chinese)"), max_length=60)
     topic_en = models.CharField(_("topic (English)"), max_length=60)

@@ -79,12 +79,14 @@ SENDABLE = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
 
 
 class Delivery(models.Model):
-    """One submission version made available to one subscription (the outbox row).
+    """One submission version made available to one subscription (the outbox row), made by the relay
+    (`reporting.services.relay`) once per (version, subscription).
 
     Its content is the version's values restricted to `fields`: both are fixed at
-    creation, so what a delivery carries never changes. `txid` is the creating
-    transaction's id; the feed orders by (txid, id) and only shows transactions
-    older than every running one, so a reader following cursors misses nothing.
+    creation, so what a delivery carries never changes. `position` is its place in
+    the department's feed, given in the order the relay's transactions commit.
+    `txid` is kept only on rows made before the relay (migration 0028): a cursor
+    of the old form (txid-id) is mapped to a position through it.
     """
 
     # Every index is paid for by each of the ~30 rows a filing inserts: department and submission lead the
@@ -95,12 +97,16 @@ class Delivery(models.Model):
     submission = models.ForeignKey(
         "reporting.Submission", on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
-    version = models.ForeignKey("reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="deliveries")
+    # indexed by `delivery_once`, which leads with it
+    version = models.ForeignKey(
+        "reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     supersedes = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     fields = ArrayField(models.CharField(max_length=40))
-    txid = models.BigIntegerField(editable=False)
+    position = models.BigIntegerField(editable=False)
+    txid = models.BigIntegerField(null=True, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -113,8 +119,17 @@ class Delivery(models.Model):
     class Meta:
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
+        constraints = [
+            # exactly once per (version, subscription): the relay inserts with ON CONFLICT DO NOTHING
+            models.UniqueConstraint(fields=["version", "subscription"], name="delivery_once"),
+            # the department's feed, in the order the relay committed
+            models.UniqueConstraint(fields=["department", "position"], name="delivery_feed_position"),
+        ]
         indexes = [
-            models.Index(fields=["department", "txid", "id"], name="delivery_feed_order"),
+            # old cursors (txid-id) of rows made before the relay; new rows leave it untouched
+            models.Index(
+                fields=["department", "txid", "id"], name="delivery_old_cursor", condition=Q(txid__isnull=False)
+            ),
             models.Index(
                 fields=["endpoint", "next_attempt_at", "id"],
                 name="delivery_sendable",
@@ -173,3 +188,44 @@ class AggregatePush(models.Model):
     @property
     def public_id(self) -> str:
         return f"agg_{self.pk}"
+
+
+class RelayPending(models.Model):
+    """A committed version whose deliveries the relay has still to make (the transactional outbox's event).
+
+    The filing's transaction inserts it beside the version, whatever the number of subscribers; the relay
+    makes the deliveries and deletes it in one transaction. `snapshot` is the PostgreSQL snapshot
+    (`pg_current_snapshot()`, as text) in which the filing read its catalogue generation: the relay sends the
+    version to the subscriptions in force in it (`Subscription.active_from_xid`), as the filing's table saw."""
+
+    version = models.OneToOneField(
+        "reporting.SubmissionVersion", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    # a correction waits for the relay to finish its submission's earlier version (it names that delivery)
+    submission = models.ForeignKey("reporting.Submission", on_delete=models.PROTECT, related_name="+")
+    snapshot = models.TextField()
+    # the filing's own transaction (pg_current_xact_id): no snapshot says whether its own changes are in it
+    xid = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("version awaiting the relay")
+        verbose_name_plural = _("versions awaiting the relay")
+
+    def __str__(self) -> str:
+        return f"version {self.pk} awaiting the relay"
+
+
+class FeedCounter(models.Model):
+    """The last feed position given in a department's feed. The relay locks it (departments in id order) while
+    it numbers that department's new deliveries, so positions are given in commit order."""
+
+    department = models.OneToOneField(Department, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    last = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("feed counter")
+        verbose_name_plural = _("feed counters")
+
+    def __str__(self) -> str:
+        return f"feed of department {self.pk} at {self.last}"

@@ -153,6 +153,11 @@ class Subscription(models.Model):
         _("status"), max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The transactions (pg_current_xact_id) that last made it active and that ended or suspended it, stamped by
+    # the database (trigger of migration 0028) whatever a save says: the relay judges a filing against the
+    # subscriptions in force in the filing's snapshot (`reporting.services.relay`).
+    active_from_xid = models.BigIntegerField(null=True, blank=True, editable=False)
+    active_until_xid = models.BigIntegerField(null=True, blank=True, editable=False)
 
     # Delivery mode: always readable from the department's feed; also pushed when an endpoint is set.
     endpoint = models.ForeignKey("Endpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -1,8 +1,7 @@
-"""The outbox: create deliveries with the submission, send them in batches per endpoint, back off, replay.
+"""The outbox: send deliveries in batches per endpoint, back off, replay; wake the relay and the senders.
 
-Creating: one INSERT … SELECT in the filing transaction makes a row per active
-subscription covering the unit, the period and a field of the sheet. After
-commit Celery is told; if that message is lost, the sweep finds the rows.
+Creating: the relay (`reporting.services.relay`) makes each committed version's rows, after the filing's
+commit, and tells the senders here. If a message to Celery is lost, the sweep finds the rows.
 
 Sending: a worker leases one endpoint (so its deliveries go out in order, one
 batch at a time) and claims its due rows with their bodies in one statement,
@@ -42,7 +41,6 @@ from core.broker import redis_client
 from core.celery import app
 from core.models import Department, User
 from reporting.delivery import webhooks
-from reporting.filing.onetable import SheetCatalogue, sheet_catalogue
 from reporting.filing.origins import origin_sql
 from reporting.models import (
     SENDABLE,
@@ -51,11 +49,9 @@ from reporting.models import (
     Delivery,
     DeliveryStatus,
     Endpoint,
-    SubmissionVersion,
     Subscription,
     entitles_sql,
 )
-from reporting.sql import array_literal as _array
 
 log = logging.getLogger("onetable.deliveries")
 
@@ -69,66 +65,11 @@ LONGEST_RETRY = dt.timedelta(days=1)
 RETRY_FOR = dt.timedelta(days=3)  # a delivery is retried for at least this long before it is dead-lettered
 CIRCUIT_AFTER = 5  # consecutive failures that open an endpoint's circuit
 
-# One row per subscription the filing goes to, computed from the cached catalogue (reporting.filing.onetable)
-# and passed as arrays; a correction's rows point at the delivery of the version they replace.
-_CREATE_SQL = """
-INSERT INTO reporting_delivery
-    (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
-     status, attempts, next_attempt_at, last_error, created_at)
-SELECT r.department_id, r.subscription_id, r.endpoint_id, %(submission)s, %(version)s,
-       CASE WHEN %(first)s THEN NULL ELSE
-           (SELECT max(d.id) FROM reporting_delivery d
-            WHERE d.submission_id = %(submission)s AND d.subscription_id = r.subscription_id) END,
-       string_to_array(r.fields, ','), pg_current_xact_id()::text::bigint,
-       CASE WHEN r.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
-FROM unnest(%(subscriptions)s::bigint[], %(departments)s::bigint[], %(endpoints)s::bigint[], %(fields)s::text[])
-     AS r(subscription_id, department_id, endpoint_id, fields)
-ORDER BY r.subscription_id
-"""
-
-
-@unaudited(MACHINERY)
-def create_deliveries(version: SubmissionVersion, catalogue: SheetCatalogue | None = None) -> int:
-    """Queue this version for every subscription that covers it, in the caller's transaction.
-
-    Which subscriptions: those active on the period's first day (or the record's date) whose scope
-    contains the unit and which take at least one field the version answers (a value or "not
-    applicable"); each row carries those fields, sorted. Codes never hold a comma (`CODE`).
-    `catalogue`: the one the filing's table was built from, else the sheet's current one."""
-    submission = version.submission
-    codes = set(version.values) | set(version.not_applicable)
-    catalogue = catalogue or sheet_catalogue(submission.sheet)
-    targets = catalogue.targets_for(submission.unit, submission.period_start, codes)
-    if catalogue.pushes and submission.record_key is None:  # an aggregate figure pushed at a coverage may change
-        period = submission.period
-        transaction.on_commit(lambda: app.send_task(CHECK_AGGREGATE_PUSHES_TASK, kwargs={"period": period}))
-    if not targets:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CREATE_SQL,
-            {
-                "submission": submission.pk,
-                "version": version.pk,
-                "first": version.number == 1,
-                "subscriptions": _array(t.subscription_id for t, _ in targets),
-                "departments": _array(t.department_id for t, _ in targets),
-                "endpoints": _array(t.endpoint_id for t, _ in targets),
-                "fields": _array(",".join(taken) for _, taken in targets),
-                "feed": DeliveryStatus.FEED.value,
-                "pending": DeliveryStatus.PENDING.value,
-            },
-        )
-    endpoint_ids = sorted({t.endpoint_id for t, _ in targets if t.endpoint_id is not None})
-    if endpoint_ids:
-        transaction.on_commit(lambda: notify_sends(endpoint_ids))
-    return len(targets)
-
-
 # Published by name: reporting.tasks imports this module, never the other way round.
 SEND_DELIVERIES_TASK = "reporting.tasks.send_deliveries_task"
-CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
+RELAY_VERSIONS_TASK = "reporting.tasks.relay_versions_task"
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
+RELAY_QUEUED_KEY = "onetable:relay-queued"  # set while a relay task waits in the queue
 QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
 
 
@@ -158,24 +99,47 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
         log.warning("could not enqueue endpoints %s (%s); the sweep will retry", endpoint_ids, error)
 
 
+@unaudited(MACHINERY)
+def enqueue_relay(*, force: bool = False) -> None:
+    """Tell Celery the relay has versions to turn into deliveries; at most one relay task waits in the queue
+    (as for senders: the task clears the flag before it claims). If the broker is down, the sweep wakes it."""
+    try:
+        if _flags().set(RELAY_QUEUED_KEY, 1, nx=not force, ex=QUEUED_TTL):
+            app.send_task(RELAY_VERSIONS_TASK)
+    except Exception as error:  # any broker failure: the relay markers are the truth
+        log.warning("could not wake the relay (%s); the sweep will retry", error)
+
+
+@unaudited(MACHINERY)
+def relay_started() -> None:
+    """A relay task left the queue: the next filing must publish a new one."""
+    try:
+        _flags().delete(RELAY_QUEUED_KEY)
+    except Exception as error:  # the flag expires on its own
+        log.warning("could not clear the relay's queued flag (%s)", error)
+
+
 class _Notifier:
-    """Publishes send tasks from a thread of its own, so a filing's answer never waits on the broker.
+    """Publishes relay and send tasks from a thread of its own, so a filing's answer never waits on the broker.
 
     A hung Redis (stopped, or a network that drops packets) held each filing for the broker's socket
-    timeout. Filings hand their endpoint ids over here and return; the thread publishes what gathered,
-    each endpoint once. If the broker is down or the process ends first, nothing is lost: the outbox
-    rows are the truth and the sweep finds them. Started lazily, once per process (after a fork too)."""
+    timeout. Filings hand their wake-ups over here and return; the thread publishes what gathered, the relay
+    and each endpoint once. If the broker is down or the process ends first, nothing is lost: the relay
+    markers and outbox rows are the truth and the sweep finds them. Started lazily, once per process (after a
+    fork too)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.pending: dict[int, bool] = {}  # endpoint id -> forced
+        self.relay = False
         self.pid = 0
 
-    def add(self, endpoint_ids: list[int], *, force: bool) -> None:
+    def add(self, endpoint_ids: list[int], *, force: bool, relay: bool = False) -> None:
         with self.lock:
             for endpoint_id in endpoint_ids:
                 self.pending[endpoint_id] = self.pending.get(endpoint_id, False) or force
+            self.relay = self.relay or relay
             if self.pid != os.getpid():
                 self.pid = os.getpid()
                 threading.Thread(target=self._run, name="onetable-notify", daemon=True).start()
@@ -187,6 +151,9 @@ class _Notifier:
             self.wake.clear()
             with self.lock:
                 pending, self.pending = self.pending, {}
+                relay, self.relay = self.relay, False
+            if relay:
+                enqueue_relay()
             enqueue_sends([e for e, forced in pending.items() if forced], force=True)
             enqueue_sends([e for e, forced in pending.items() if not forced])
 
@@ -199,6 +166,12 @@ def notify_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
     """After commit: have send tasks published without waiting for the broker (see `_Notifier`)."""
     if endpoint_ids:
         _notifier.add(endpoint_ids, force=force)
+
+
+@unaudited(MACHINERY)
+def notify_relay() -> None:
+    """After commit: have the relay woken without waiting for the broker (see `_Notifier`)."""
+    _notifier.add([], force=False, relay=True)
 
 
 @unaudited(MACHINERY)
@@ -567,7 +540,7 @@ def delivery_summary(department: Department, *, dead_limit: int = 100) -> Delive
                 counts[row["endpoint_id"]][row["status"]] = row["n"]
     newest = (
         Delivery.objects.filter(department=department)
-        .order_by("-txid", "-id")  # `delivery_feed_order`, read backwards: one row
+        .order_by("-position")  # `delivery_feed_position`, read backwards: one row
         .values_list("created_at", flat=True)
         .first()
     )

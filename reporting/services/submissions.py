@@ -20,8 +20,8 @@ from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, storable
-from reporting.services.deliveries import create_deliveries
 from reporting.services.disputes import announce_disputes
+from reporting.services.relay import queue_version
 
 
 class AlreadySubmitted(Exception):
@@ -315,7 +315,7 @@ def submit_sheet(
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
-    create_deliveries(version, table.catalogue)
+    queue_version(version, table)
     _open_disputes(table, version, by)
     with connection.cursor() as cursor:  # the cadre's draft of it, if any, is done with
         cursor.execute(_DELETE_DRAFT, [unit.pk, sheet.pk, str(period)])
@@ -334,7 +334,7 @@ def add_record(
         unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day, period_start=day
     )
     version = _new_version(submission, 1, answers, by)
-    create_deliveries(version, table.catalogue)
+    queue_version(version, table)
     record(action="record.added", target=submission, actor=by)
     return version
 
@@ -379,7 +379,7 @@ def correct_submission(
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
-    create_deliveries(version, table.catalogue)
+    queue_version(version, table)
     _open_disputes(table, version, by)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version

@@ -3,7 +3,7 @@
 A supply is a submission whose filer is the source department (`Submission.source`), one per unit, sheet and
 period, with versions like a unit's: a supply that changes nothing makes no version and no delivery (so a
 client that posts the same values twice changes nothing), and a version goes to the subscriptions that take
-its fields through the same outbox as a unit's filing (`create_deliveries`). Every row is checked first; with
+its fields through the same relay as a unit's filing (`relay.queue_versions`). Every row is checked first; with
 `atomic` (the default) nothing is stored when any row is refused.
 
 Rows arrive from the supply API, the upload page and the DHIS2 face; each names itself (`SupplyRow.row`)
@@ -31,13 +31,12 @@ from psycopg.types.json import Jsonb
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
 from core.locks import exclusive
-from core.models import Department, Unit, User, lineage_of
+from core.models import Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
-from reporting.filing.onetable import period_closed, sheet_catalogue
+from reporting.filing.onetable import catalogue_reading, period_closed, sheet_catalogue
 from reporting.models import (
-    DeliveryStatus,
     DisputeStatus,
     Field,
     Status,
@@ -47,8 +46,7 @@ from reporting.models import (
 )
 from reporting.rejections import Problem
 from reporting.services import ledger_supplies as ledger
-from reporting.services.deliveries import notify_sends
-from reporting.sql import array_literal
+from reporting.services.relay import queue_versions
 
 
 @dataclass(frozen=True)
@@ -103,12 +101,11 @@ class SupplyResult:
 # A supply streams: rows are checked CHUNK at a time (the codes not seen before looked up in two queries), the
 # good ones are copied into a temporary table, and everything after that is set-based SQL in the same
 # transaction: repeated keys, the comparison with the register's current values, the new submissions and
-# versions, the deliveries (one INSERT per batch of versions) and the disputes a correction answers. Python
+# versions, their relay markers (one INSERT for all) and the disputes a correction answers. Python
 # holds one chunk, the codes it has seen and the first MAX_CONFLICTS refusals, whatever the size of the supply;
 # with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
 CHUNK = 5_000
 MAX_CONFLICTS = 10_000  # refusals kept with their messages; more are only counted (a file of nothing but bad rows)
-DELIVERY_BATCH = 5_000  # versions whose deliveries are inserted by one statement
 
 
 class _Rollback(Exception):
@@ -414,40 +411,6 @@ FROM supply_change c, reporting_field f
 WHERE d.supply_id = c.submission_id AND d.field_id = f.id AND f.code = ANY(c.changed) AND d.status = %(open)s
 """
 
-# The versions whose deliveries are next, keyset-paged; each with what `targets_for` needs to judge it.
-_VERSIONS_SQL = """
-SELECT c.version_id, c.submission_id, c.current_version = 0, c.sheet_id, c.period_start, a.path,
-       ARRAY(SELECT jsonb_object_keys(c.new_values))
-FROM supply_change c
-JOIN core_unit u ON u.id = c.unit_id
-JOIN core_area a ON a.id = u.area_id
-WHERE c.version_id > %s
-ORDER BY c.version_id
-LIMIT %s
-"""
-
-# create_deliveries' statement for many versions at once: one row per (version, subscription it goes to). The
-# versions come with the group of targets each goes to (`targets_within`, the same for every unit under the same
-# subscription scopes, so a province's villages share a handful): a batch sends a few short arrays, not one
-# element per delivery.
-_DELIVERIES_SQL = """
-INSERT INTO reporting_delivery
-    (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, txid,
-     status, attempts, next_attempt_at, last_error, created_at)
-SELECT t.department_id, t.subscription_id, t.endpoint_id, v.submission_id, v.version_id,
-       CASE WHEN v.first THEN NULL ELSE
-           (SELECT max(d.id) FROM reporting_delivery d
-            WHERE d.submission_id = v.submission_id AND d.subscription_id = t.subscription_id) END,
-       string_to_array(t.fields, ','), pg_current_xact_id()::text::bigint,
-       CASE WHEN t.endpoint_id IS NULL THEN %(feed)s ELSE %(pending)s END, 0, now(), '', now()
-FROM unnest(%(submissions)s::bigint[], %(versions)s::bigint[], %(firsts)s::boolean[], %(groups)s::integer[])
-     AS v(submission_id, version_id, first, grp)
-JOIN unnest(%(t_groups)s::integer[], %(t_subscriptions)s::bigint[], %(t_departments)s::bigint[],
-            %(t_endpoints)s::bigint[], %(t_fields)s::text[])
-     AS t(grp, subscription_id, department_id, endpoint_id, fields) ON t.grp = v.grp
-ORDER BY v.version_id, t.subscription_id
-"""
-
 
 @audited("register.supplied")
 def supply_values(
@@ -498,7 +461,7 @@ def supply_values(
                 cursor.execute(statement, {k: v for k, v in store.items() if f"%({k})s" in statement})
             if checker.records:
                 ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)
-            _deliver(cursor, checker, result)
+            _deliver(cursor, result)
             cursor.execute("DROP TABLE supply_stage, supply_change")
             result.stored = bool(result.versions)
             if result.stored:
@@ -595,53 +558,12 @@ def _date_names(sheet) -> tuple[str, str]:
     return (date_field.name_zh, date_field.name_en) if date_field else (sheet.record_date_field,) * 2
 
 
-def _deliver(cursor, checker: _Checker, result: SupplyResult) -> None:
-    """Queue each new version for the subscriptions that take its fields (the rules of `create_deliveries`:
-    `targets_within` on the sheet's cached catalogue, judged once per group of units it treats alike), one
-    INSERT per batch of versions."""
-    catalogues = {pk: sheet_catalogue(sheet) for pk, sheet in checker.sheets.items()}
-    groups: dict[tuple, int] = {}  # (sheet, scopes, day, codes): its number in `targets`
-    targets: dict[str, list] = {
-        k: [] for k in ("t_groups", "t_subscriptions", "t_departments", "t_endpoints", "t_fields")
-    }
-    endpoint_ids: set[int] = set()
-    # a batch's 40,000-odd rows are sorted into (version, subscription) order: in memory, not in files on disk
-    cursor.execute("SET LOCAL work_mem = '64MB'")
-    last = 0
-    while True:
-        cursor.execute(_VERSIONS_SQL, [last, DELIVERY_BATCH])
-        batch = cursor.fetchall()
-        if not batch:
-            break
-        columns: dict[str, list] = {k: [] for k in ("submissions", "versions", "firsts", "groups")}
-        for version_id, submission_id, first, sheet_id, day, path, codes in batch:
-            result.versions.append(version_id)
-            catalogue = catalogues[sheet_id]
-            key = (sheet_id, catalogue.scopes.intersection(lineage_of(path)), day, tuple(sorted(codes)))
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = len(groups)
-                for target, taken in catalogue.targets_within(key[1], day, set(codes)):
-                    for name, item in zip(
-                        targets,
-                        (group, target.subscription_id, target.department_id, target.endpoint_id, ",".join(taken)),
-                        strict=True,
-                    ):
-                        targets[name].append(item)
-                    if target.endpoint_id is not None:
-                        endpoint_ids.add(target.endpoint_id)
-            for name, item in zip(columns, (submission_id, version_id, first, group), strict=True):
-                columns[name].append(item)
-        last = batch[-1][0]
-        if targets["t_groups"]:
-            arrays = {name: array_literal(items) for name, items in {**columns, **targets}.items()}
-            cursor.execute(
-                _DELIVERIES_SQL,
-                {**arrays, "feed": DeliveryStatus.FEED.value, "pending": DeliveryStatus.PENDING.value},
-            )
-    if endpoint_ids:
-        chosen = sorted(endpoint_ids)
-        transaction.on_commit(lambda: notify_sends(chosen))
+def _deliver(cursor, result: SupplyResult) -> None:
+    """Hand every new version to the relay (`relay.queue_versions`, one INSERT … SELECT for all of them), judged
+    against the subscriptions in force now, as a filing is against those of its table."""
+    cursor.execute("SELECT version_id FROM supply_change ORDER BY version_id")
+    result.versions = [row[0] for row in cursor.fetchall()]
+    queue_versions(result.versions, snapshot=catalogue_reading()[1])
 
 
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 import time_machine
 from django.core.management import call_command
@@ -46,8 +47,8 @@ def events(someone: User, count: int) -> list[AuditEvent]:
 
 
 def seal_all() -> None:
-    """Seal until no event is left unsealed. The sealer only takes transactions older than every one still
-    running in the whole PostgreSQL cluster, and other sessions (other test runs) share this one."""
+    """Seal until no event is left unsealed. The sealer only takes transactions older than every one of this
+    database still running, and other test runs' sessions share this database server."""
     deadline = time.monotonic() + 60
     while AuditEvent.objects.filter(seq__isnull=True).exists():
         assert time.monotonic() < deadline, "events still unsealed after a minute"
@@ -186,6 +187,30 @@ def test_an_event_of_a_transaction_still_running_holds_back_later_ones_and_is_ch
     assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == ["test.slow", "test.quick"]
     assert AuditEvent.objects.get(action="test.slow").pk > quick.pk
     verify()
+
+
+def test_a_long_write_transaction_in_another_database_does_not_hold_the_seal_back(someone, seal_file):
+    name = f"ot_scratch_audit_{connection.settings_dict['NAME']}".replace("-", "_")[:60]
+    db = connection.settings_dict
+    server = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']}"
+    with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(f"{server} dbname={name}") as other:
+            other.execute("CREATE TABLE chart_access (n int)")  # a write transaction, left open
+            (held,) = other.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+            events(someone, 3)  # each committed after `other` began: the old rule held them back
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint <= %s", [held])
+                assert cursor.fetchone()[0]
+            seal_all()
+            assert other.execute("SELECT count(*) FROM chart_access").fetchone()[0] == 0  # still open
+            other.rollback()
+        verify()
+    finally:
+        with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_it_names_the_event_a_superuser_changed(someone, seal_file):

@@ -15,10 +15,12 @@ from core.celery import app as celery_app
 from core.models import Department, Role, User
 from core.tokens import issue_token
 from reporting.delivery import webhooks
-from reporting.models import AllowedNetwork, Endpoint, Sheet, Subscription
+from reporting.models import AllowedNetwork, Endpoint, RelayPending, Sheet, Subscription
+from reporting.services.relay import relay_versions
 from reporting.services.submissions import add_record
 from tests.receiver import Receiver
 from tests.reporting.helpers import ACTIVITY as BASE_ACTIVITY
+from tests.waiting import wait_for
 
 ACTIVITY = {
     **BASE_ACTIVITY,
@@ -121,11 +123,21 @@ def wire(
     return endpoint
 
 
-def file_activity(cadre: User, **changes) -> object:
-    return add_record(
+def file_activity(cadre: User, *, relay: bool = True, **changes) -> object:
+    """File a cultural-activity record (committed); with `relay`, wait until the relay has made its deliveries."""
+    version = add_record(
         unit=cadre.unit,
         sheet=Sheet.objects.get(code="cultural_activity"),
         raw={**ACTIVITY, **changes},
         not_applicable={},
         by=cadre,
     )
+    if relay:
+        relayed()
+    return version
+
+
+def relayed() -> None:
+    """Wait until the relay has made the deliveries of every filing so far. It runs here too, as in a worker (a
+    worker's relay may hold some versions: they are done when their markers are gone)."""
+    assert wait_for(lambda: relay_versions() >= 0 and not RelayPending.objects.exists(), timeout=60)

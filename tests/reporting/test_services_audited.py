@@ -39,6 +39,7 @@ from reporting.services import (
     supplies,
     suppression,
 )
+from reporting.services.relay import relay_versions
 from tests.conftest import _user
 from tests.reporting.helpers import ACTIVITY, VILLAGE_BASICS_Q4
 
@@ -180,6 +181,7 @@ def _replay(settings):
         not_applicable={},
         by=_cadre(),
     )
+    relay_versions()
     Delivery.objects.filter(endpoint=endpoint).update(status=DeliveryStatus.DEAD)
     department = endpoint.department
     assert deliveries.replay(department=department, deliveries=Delivery.objects.all(), by=_analyst()) >= 1

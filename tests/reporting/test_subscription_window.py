@@ -1,9 +1,12 @@
-"""Which subscriptions cover a unit on a day: the QuerySet, the SQL fragment and the one table's cached
-catalogue say the same, on crafted subscriptions (scopes, windows, statuses) and fields (retired or not)."""
+"""Which subscriptions cover a unit on a day: the QuerySet, the SQL fragment, the one table's cached
+catalogue and the relay's targets say the same, on crafted subscriptions (scopes, windows, statuses) and fields
+(retired or not)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 from dataclasses import dataclass
 from itertools import product
 
@@ -11,9 +14,10 @@ import pytest
 from django.db import connection
 
 from core.models import Area, Department, Office, Unit
-from reporting.filing.onetable import Claims, SheetCatalogue
+from reporting.filing.onetable import Claims, SheetCatalogue, catalogue_reading
 from reporting.models import (
     Cadence,
+    Delivery,
     Field,
     Sheet,
     Status,
@@ -22,6 +26,7 @@ from reporting.models import (
     covers_sql,
     entitles_sql,
 )
+from reporting.services.relay import queue_versions, relay_versions
 
 START, EXPIRY = dt.date(2026, 3, 1), dt.date(2026, 5, 31)
 DAYS = {
@@ -174,11 +179,33 @@ def test_the_one_tables_cached_catalogue_asks_what_the_queryset_asks(crafted, da
     departments = {crafted.subscriptions[key].department_id for key in _expected(day)}
     fields = {crafted.fields[name].pk for name in ASKED[day]} if departments else set()
     assert by_queryset == set(product(fields, departments))
-    # the filing's delivery targets: the covering subscriptions, whatever field the filing answers
-    targets = catalogue.targets_for(crafted.unit, on, {f.code for f in crafted.fields.values()})
-    assert crafted.named(t.subscription_id for t, _codes in targets) == crafted.named(
-        covering.values_list("pk", flat=True)
-    )
+    # the relay's targets for a filing that answers every field: the covering subscriptions
+    version = _version_of_every_field(crafted, on)
+    queue_versions([version], snapshot=catalogue_reading()[1])
+    relay_versions()
+    targets = Delivery.objects.filter(version_id=version).values_list("subscription_id", flat=True)
+    assert crafted.named(targets) == crafted.named(covering.values_list("pk", flat=True))
+
+
+def _version_of_every_field(crafted: Crafted, day: dt.date) -> int:
+    """A filed version of the probe sheet for `day` answering every field (a ledger-like key: any day may hold one)."""
+    values = json.dumps({f.code: 1 for f in crafted.fields.values()})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reporting_submission (unit_id, sheet_id, period, record_key, record_date, period_start,"
+            " current_version, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, 1, now(), now()) RETURNING id",
+            [crafted.unit.pk, crafted.sheet.pk, day.strftime("%Y%m"), uuid.uuid4(), day, day],
+        )
+        (submission,) = cursor.fetchone()
+        cursor.execute(
+            'INSERT INTO reporting_submissionversion (submission_id, number, "values", not_applicable, carried,'
+            " confirmed, disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
+            " confirmed_count, disputed_count, department_count, refills_spared)"
+            " SELECT %s, 1, %s, '{}', '{}', '{}', '{}', '{}', '', min(id), now(), 0, 0, 0, 0, 0, 0, 0, 0"
+            " FROM core_user RETURNING id",
+            [submission, values],
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.parametrize("day", DAYS)

@@ -18,6 +18,7 @@ from reporting.catalogue.expressions import shown
 from reporting.models import AccessRecord, DataRequest, Delivery, Field, Indicator, SubmissionVersion, Subscription
 from reporting.rejections import Problems
 from reporting.services.indicators import define_indicator
+from reporting.services.relay import relay_versions
 from reporting.services.requests import RequestInput, review_request, save_request, submit_request
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
 from tests.reporting.helpers import file_village_basics, token_client
@@ -138,6 +139,7 @@ def test_an_aggregate_only_department_is_a_stranger_to_every_unit_level_read(hea
         return "村民委员会</td>" in text or any(code in text for code in villages)
 
     file_village_basics(village_cadre)  # a filing after the subscription: deliveries are made now
+    relay_versions()
     assert not Delivery.objects.filter(subscription=subscription).exists()
     assert Delivery.objects.filter(department=civil_analyst.department).exists()
     for user, sees in ((civil_analyst, True), (health, False)):

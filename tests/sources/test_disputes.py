@@ -15,6 +15,7 @@ from reporting.models import Delivery, Dispute, DisputeStatus, Field, Sheet, Sub
 from reporting.rejections import Problem
 from reporting.services import disputes
 from reporting.services.disputes import answer_dispute
+from reporting.services.relay import relay_versions
 from reporting.services.submissions import correct_submission, submit_sheet
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
@@ -75,6 +76,7 @@ def test_it_corrects_the_register_and_the_correction_reaches_a_subscriber(villag
     assert answered.answered_by == civil_analyst and answered.answered_at is not None
     # the unit's own filing is untouched; the corrected register value goes out as a new version
     assert Submission.objects.get(pk=dispute.submission_id).current_version == dispute.version.number
+    relay_versions()
     delivered = Delivery.objects.get(subscription=stats, version=new)
     assert FIELD in delivered.fields and delivered.supersedes is not None
 

@@ -16,6 +16,7 @@ from openpyxl import Workbook, load_workbook
 from core.models import Department, Unit, User
 from reporting.models import Delivery, Field, Submission
 from reporting.services.ledger_supplies import RECORD_NAMESPACE
+from reporting.services.relay import relay_versions
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.reporting.helpers import text_of, token_client
 
@@ -38,7 +39,9 @@ def _rows(unit: str, record: str, start: int = 1, **values) -> list[SupplyRow]:
 
 
 def _supply(civil: Department, rows: list[SupplyRow], **options):
-    return supply_values(department=civil, rows=rows, by=User.objects.get(username="civil"), **options)
+    result = supply_values(department=civil, rows=rows, by=User.objects.get(username="civil"), **options)
+    relay_versions()  # as a worker does after commit
+    return result
 
 
 def test_a_record_is_stored_once_per_record_id_and_corrected_moved_and_withdrawn(civil, village_cadre):

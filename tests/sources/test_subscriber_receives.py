@@ -13,6 +13,7 @@ from core.models import Department, Unit, User
 from reporting.filing.origins import origin_sql, origins
 from reporting.models import AccessRecord, Delivery, Field, Sheet, Submission, SubmissionVersion, Subscription
 from reporting.services.deliveries import delivery_bodies
+from reporting.services.relay import relay_versions
 from reporting.services.submissions import correct_submission
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.reporting.helpers import file_village_basics, token_client
@@ -59,8 +60,8 @@ def _answer(version: SubmissionVersion, *, register: object, confirm: bool, unit
 
 def _received(department_code: str, unit: Unit) -> list[dict]:
     """What the department was given of the unit's data: each delivery's body, as its webhook batch and its feed
-    carry it (one statement builds both; the feed shows a row only once every older transaction on the server
-    ended, which other sessions on a shared server can hold back, so the bodies are read directly here)."""
+    carry it (one statement builds both); the relay makes them first, as a worker does after commit."""
+    relay_versions()
     ids = list(
         Delivery.objects.filter(department__code=department_code, submission__unit=unit)
         .order_by("id")

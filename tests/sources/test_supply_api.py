@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from core.models import Department, Unit, User
 from reporting.models import Delivery, Field, Submission, SupplyJob
+from reporting.services.relay import relay_versions
 from tests.reporting.helpers import token_client
 
 URL = "/api/v1/department/supplies"
@@ -226,8 +227,10 @@ def test_a_supply_is_delivered_to_a_subscription_taking_its_field_and_a_correcti
     (a,) = _villages(civil, 1)
     row = {"unit": a, "period": PERIOD, "field": "dibao_people", "value": 4}
     _post(civil_api, {"values": [row, {**row, "field": "destitute_people", "value": 1}]})
+    relay_versions()
     first = Delivery.objects.get(subscription=subscription)
     assert (first.fields, first.supersedes_id, first.department.code) == (["dibao_people"], None, "stats")
     _post(civil_api, {"values": [{**row, "value": 5}]})
+    relay_versions()
     second = Delivery.objects.filter(subscription=subscription).exclude(pk=first.pk).get()
     assert second.supersedes_id == first.pk and second.version.number == 2

@@ -1,0 +1,182 @@
+"""The relay: turns each committed version into its deliveries, exactly once, and numbers each department's feed.
+
+Filing. The filing's transaction stores the version and one marker row (`RelayPending`) naming it, with the
+snapshot its catalogue generation was read in, whatever the number of subscribers. After commit the relay is
+woken (`deliveries.notify_relay`); the periodic sweep wakes it too, so a lost message only delays.
+
+Relaying, in one transaction and one statement: claim a batch of markers (`FOR UPDATE SKIP LOCKED`, so relays
+in several workers take different versions), compute each version's targets, lock the feed counters of their
+departments in department order and give the new rows the next positions, insert the rows (`ON CONFLICT DO
+NOTHING` on the unique (version, subscription)), delete the markers. A relay killed mid-batch rolls all of it
+back; the markers come back and the next relay makes the same rows. Then the senders are told.
+
+Targets: the subscriptions in force in the filing's snapshot (`Subscription.active_from_xid`/`active_until_xid`,
+stamped by the database, judged with `pg_visible_in_snapshot`), whose scope holds the unit, whose window holds
+the period's first day (or the record's date), unit-level, taking a field the version answers (a value or "not
+applicable"), those fields sorted. That is the rule of the one table (`SubscriptionQuerySet.active(on=…)
+.covering(…)` on fields `asked_on()` that are no roll-up) evaluated in the snapshot the filing's table was
+built from, so a subscription ended or started after the filing changes nothing (tests/deliveries/test_relay.py).
+A delivery for a subscription that has ended since is made already withdrawn (as `end_subscription` would have
+withdrawn it) so that it is never sent.
+
+Feed positions: a department's counter row stays locked from its increment to the relay's commit, so a second
+relay transaction for the same department gets its positions only after the first committed (or rolled back,
+and with it its increment). Positions are therefore visible in the order they were given: a reader that saw
+position p has seen, or will never see, nothing below p. Counters are locked in department order: no deadlock.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from core.audit import unaudited
+from core.celery import app
+from reporting.filing.onetable import OneTable
+from reporting.models import DeliveryStatus, RelayPending, SubmissionVersion, SubscriptionStatus
+from reporting.services.deliveries import MACHINERY, enqueue_relay, notify_relay, notify_sends
+
+CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
+
+# The one way versions are handed to the relay: a filing's one version and a supply's thousands alike.
+_MARK_SQL = """
+INSERT INTO reporting_relaypending (version_id, submission_id, snapshot, xid, created_at)
+SELECT v.id, v.submission_id, %(snapshot)s, pg_current_xact_id()::text::bigint, now()
+FROM reporting_submissionversion v
+WHERE v.id = ANY(%(versions)s) ORDER BY v.id
+"""
+
+# A subscription in force for the filing `c`: made active by a transaction that had completed in its snapshot (or
+# by the filing's own transaction), and not ended or suspended by one.
+_IN_FORCE = """(sub.active_from_xid = c.xid OR pg_visible_in_snapshot(sub.active_from_xid::text::xid8, c.snapshot))
+      AND NOT coalesce(sub.active_until_xid = c.xid
+                       OR pg_visible_in_snapshot(sub.active_until_xid::text::xid8, c.snapshot), false)"""
+
+_RELAY_SQL = f"""
+WITH claimed AS (
+    -- a correction waits until its submission's earlier version is relayed: its rows name that one's
+    DELETE FROM reporting_relaypending p
+    WHERE p.version_id IN (
+        SELECT q.version_id FROM reporting_relaypending q
+        WHERE NOT EXISTS (SELECT 1 FROM reporting_relaypending o
+                          WHERE o.submission_id = q.submission_id AND o.version_id < q.version_id)
+        ORDER BY q.version_id LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED)
+    RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot, p.xid
+), filed AS (
+    SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values", v.not_applicable,
+           s.sheet_id, s.period_start, a.path
+    FROM claimed c
+    JOIN reporting_submissionversion v ON v.id = c.version_id
+    JOIN reporting_submission s ON s.id = v.submission_id
+    JOIN core_unit u ON u.id = s.unit_id
+    JOIN core_area a ON a.id = u.area_id
+), taking AS (
+    -- each subscription's fields on these sheets that a filing may carry to it: asked on some day, no roll-up
+    SELECT sf.subscription_id, f.sheet_id, array_agg(f.code) AS codes
+    FROM reporting_subscription_fields sf JOIN reporting_field f ON f.id = sf.field_id
+    WHERE f.sheet_id IN (SELECT sheet_id FROM filed)
+      AND (f.status = %(active)s OR f.retired_from IS NOT NULL) AND f.rollup_of_id IS NULL
+    GROUP BY sf.subscription_id, f.sheet_id
+), candidates AS (
+    SELECT c.version_id, c.submission_id, c.number, sub.id AS subscription_id, sub.department_id,
+           sub.endpoint_id, sub.status,
+           ARRAY(SELECT code FROM unnest(t.codes) code
+                 WHERE c."values" ? code OR c.not_applicable ? code ORDER BY code) AS fields
+    FROM filed c
+    JOIN taking t ON t.sheet_id = c.sheet_id
+    JOIN reporting_subscription sub ON sub.id = t.subscription_id
+    JOIN core_area scope ON scope.id = sub.scope_id
+    WHERE {_IN_FORCE}
+      AND sub.level IS NULL
+      AND c.path LIKE scope.path || '%%'
+      AND sub.starts_on <= c.period_start AND (sub.expires_on IS NULL OR c.period_start <= sub.expires_on)
+), targets AS (
+    SELECT * FROM candidates WHERE cardinality(fields) > 0
+), counts AS (
+    SELECT department_id, count(*) AS n FROM targets GROUP BY department_id
+), counters AS (
+    -- locked in department order until commit: one relay transaction at a time numbers a department's feed
+    INSERT INTO reporting_feedcounter AS fc (department_id, last)
+    SELECT department_id, n FROM counts ORDER BY department_id
+    ON CONFLICT (department_id) DO UPDATE SET last = fc.last + EXCLUDED.last
+    RETURNING fc.department_id, fc.last
+), made AS (
+    INSERT INTO reporting_delivery
+        (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, position,
+         status, attempts, next_attempt_at, last_error, created_at)
+    SELECT t.department_id, t.subscription_id, t.endpoint_id, t.submission_id, t.version_id,
+           CASE WHEN t.number = 1 THEN NULL ELSE
+               (SELECT max(d.id) FROM reporting_delivery d
+                WHERE d.submission_id = t.submission_id AND d.subscription_id = t.subscription_id) END,
+           t.fields,
+           c.last - n.n + row_number() OVER (PARTITION BY t.department_id ORDER BY t.version_id, t.subscription_id),
+           CASE WHEN t.endpoint_id IS NULL THEN %(feed)s
+                WHEN t.status <> %(active)s THEN %(withdrawn)s ELSE %(pending)s END,
+           0, CASE WHEN t.status <> %(active)s AND t.endpoint_id IS NOT NULL THEN NULL ELSE now() END, '', now()
+    FROM targets t JOIN counts n USING (department_id) JOIN counters c USING (department_id)
+    ORDER BY t.version_id, t.subscription_id
+    ON CONFLICT (version_id, subscription_id) DO NOTHING
+    RETURNING endpoint_id, status
+)
+SELECT (SELECT count(*) FROM claimed),
+       ARRAY(SELECT DISTINCT endpoint_id FROM made WHERE status = %(pending)s ORDER BY endpoint_id)
+"""
+
+
+@unaudited(MACHINERY)
+def queue_version(version: SubmissionVersion, table: OneTable) -> None:
+    """Hand a filing's new version to the relay, in the filing's transaction: one marker row, woken after commit."""
+    queue_versions([version.pk], snapshot=table.snapshot)
+    catalogue = table.catalogue
+    if catalogue is not None and catalogue.pushes and version.submission.record_key is None:
+        period = version.submission.period  # an aggregate figure pushed at a coverage may change
+        transaction.on_commit(lambda: app.send_task(CHECK_AGGREGATE_PUSHES_TASK, kwargs={"period": period}))
+
+
+@unaudited(MACHINERY)
+def queue_versions(version_ids: list[int], *, snapshot: str) -> None:
+    """Hand versions to the relay in the caller's transaction; `snapshot`: the one the catalogue was read in."""
+    if not version_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_SQL, {"versions": version_ids, "snapshot": snapshot})
+    transaction.on_commit(notify_relay)
+
+
+@unaudited(MACHINERY)
+def relay_batch(limit: int | None = None) -> int:
+    """Make the deliveries of one batch of pending versions; return how many versions it took."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _RELAY_SQL,
+            {
+                "limit": limit or settings.ONETABLE_RELAY_BATCH,
+                "active": SubscriptionStatus.ACTIVE.value,
+                "feed": DeliveryStatus.FEED.value,
+                "pending": DeliveryStatus.PENDING.value,
+                "withdrawn": DeliveryStatus.WITHDRAWN.value,
+            },
+        )
+        claimed, endpoint_ids = cursor.fetchone()
+        if endpoint_ids:
+            transaction.on_commit(lambda: notify_sends(endpoint_ids))
+    return claimed
+
+
+@unaudited(MACHINERY)
+def relay_versions() -> int:
+    """Relay batches until none is left to take (another worker may hold some); return the versions relayed."""
+    relayed = 0
+    while taken := relay_batch():
+        relayed += taken
+    return relayed
+
+
+@unaudited(MACHINERY)
+def sweep_relay() -> bool:
+    """Wake the relay if any version waits for it (beat runs this through the outbox sweep)."""
+    waiting = RelayPending.objects.exists()
+    if waiting:
+        enqueue_relay(force=True)
+    return waiting
