@@ -15,6 +15,7 @@ from reporting.catalogue import rules
 from reporting.catalogue.periods import Period
 from reporting.models import Delivery, Sheet, Submission, SubmissionVersion
 from reporting.services.deliveries import delivery_bodies
+from reporting.services.relay import relay_versions
 from reporting.services.rules import define_rule
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_department_and_office import login
@@ -83,6 +84,7 @@ def test_a_cadre_explains_a_warning_on_a_phone_and_the_department_receives_it(
     assert version.explanations["rule:elderly_within_population"]["text"] == "含外出务工返乡老人，户籍在外地"
     # the department subscribed to both fields gets the explanation in the body of its delivery (the feed and
     # the webhook carry that body; this test's transaction never commits, so the body is read directly)
+    relay_versions()  # the relay makes the deliveries after commit, as a worker would
     delivery = Delivery.objects.get(version=version, department__code="civil")
     body = json.loads(delivery_bodies([delivery.pk])[0])
     explained = body["explanations"]["rule:elderly_within_population"]

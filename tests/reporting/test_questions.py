@@ -11,6 +11,7 @@ from core.models import AuditEvent, Department
 from reporting.models import Delivery, Question, QuestionStatus, SubmissionVersion
 from reporting.rejections import Problems
 from reporting.services.questions import answer_question, ask_question
+from reporting.services.relay import relay_versions
 from tests.conftest import _user
 from tests.reporting.helpers import file_village_basics, token_client
 
@@ -78,6 +79,7 @@ def test_the_unit_sees_open_questions_on_its_home_page_and_answers_once_with_a_c
     assert question.status == QuestionStatus.CORRECTED and question.answer_version.number == 2
     assert SubmissionVersion.objects.get(submission=filed.submission, number=2).values["households"] == 305
     # the correction is a new version through the normal service: every subscriber of the sheet gets it
+    relay_versions()
     assert Delivery.objects.count() > sent
     assert "户数比上季度多了一倍" not in client.get("/fill/").content.decode()
     again = token_client(village_cadre).post(
