@@ -265,7 +265,7 @@ def rows(query: Query) -> Generator[Row]:
     # The rows stream from a server-side cursor, which must live in one transaction: outside one Django
     # declares it WITH HOLD, which PgBouncer in transaction mode cannot keep (the next fetch may reach another
     # server connection) and which PostgreSQL computes in full at the commit. Every caller opens one.
-    if not connection.in_atomic_block:
+    if not reader().in_atomic_block:  # the connection the rows are read from: the replica's, when one is set
         raise RuntimeError("reporting.reads.data.rows streams from a cursor that needs a transaction around it")
     sql, params, allowed = _statement(query)
     if not sql:

@@ -7,7 +7,6 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import json_script
 from django.utils.safestring import SafeString
@@ -24,7 +23,9 @@ def offline_config(context: dict[str, Any]) -> SafeString:
         {
             "user": request.user.username,
             "sw": reverse("service_worker"),
-            "static": static(""),
+            # the static prefix itself: `static("")` asks the hashed-names manifest for a file named "" and
+            # fails in production (ManifestStaticFilesStorage); the original names are served there too
+            "static": settings.STATIC_URL,
             "home": reverse("cadre_home"),
             "api": reverse("api_submissions"),
             "submission": reverse("submission", args=[0]),  # the id replaces the 0
