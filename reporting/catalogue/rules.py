@@ -14,7 +14,7 @@ fails when its left side is true and its right side's field has no value; strate
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -122,31 +122,52 @@ def _missing(value: Any) -> bool:
     return value is None or value == ""
 
 
+Verdict = Callable[[Mapping[str, Any]], str]
+
+
 def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     """PASS, FAIL or SKIP: the verdict of one rule (its `definition()`) on a unit's values (numbers as Decimals,
     or as numbers or numeric text; missing or "not applicable" fields absent or None)."""
-    fields, numbers = rule["fields"], set(rule["numbers"])
+    return verdict(rule)(values)
+
+
+def verdict(rule: Mapping[str, Any]) -> Verdict:
+    """`evaluate` for one rule, its sides compiled once (`expressions.compiled`): what a sheet's checks keep per
+    catalogue generation, so that a filing runs closures instead of walking each rule's trees."""
     if rule["operator"] == COMPULSORY_PAIR:
-        condition = expressions.evaluate(rule["left"], values)
-        if condition.value is not True:
-            return SKIP if condition.value is None else PASS
-        return FAIL if _missing(values.get(rule["right"]["code"])) else PASS
-    missing = [code for code in fields if _missing(values.get(code))]
-    strategy = rule["strategy"]
-    if missing and (
-        strategy == "SKIP_IF_ANY_VALUE_MISSING"
-        or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
-    ):
-        return SKIP
-    zeros = {code: Decimal(0) for code in missing if code in numbers}
-    filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
-    # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
-    # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
-    left = expressions.evaluate(rule["left"], filled)
-    right = expressions.evaluate(rule["right"], filled)
-    if left.value is None or right.value is None:
-        return SKIP
-    return PASS if _holds(rule["operator"], _shown(left.value), _shown(right.value)) else FAIL
+        return _pair(expressions.compiled(rule["left"]), rule["right"]["code"])
+    fields, numbers, strategy, operator = tuple(rule["fields"]), set(rule["numbers"]), rule["strategy"], rule["operator"]
+    left, right = expressions.compiled(rule["left"]), expressions.compiled(rule["right"])
+
+    def check(values: Mapping[str, Any]) -> str:
+        missing = [code for code in fields if _missing(values.get(code))]
+        if missing and (
+            strategy == "SKIP_IF_ANY_VALUE_MISSING"
+            or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
+        ):
+            return SKIP
+        zeros = {code: Decimal(0) for code in missing if code in numbers}
+        filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
+        # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
+        # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
+        left_value, right_value = left(filled).value, right(filled).value
+        if left_value is None or right_value is None:
+            return SKIP
+        return PASS if _holds(operator, _shown(left_value), _shown(right_value)) else FAIL
+
+    return check
+
+
+def _pair(condition: expressions.Compiled, code: str) -> Verdict:
+    """A compulsory pair: when the condition holds, the field `code` must have a value."""
+
+    def check(values: Mapping[str, Any]) -> str:
+        holds = condition(values).value
+        if holds is not True:
+            return SKIP if holds is None else PASS
+        return FAIL if _missing(values.get(code)) else PASS
+
+    return check
 
 
 def _shown(value: Any) -> Any:
@@ -190,8 +211,8 @@ class Finding:
         }
 
 
-def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> list[Finding]:
-    """The rules that fail on `values`, as warnings or errors naming the rule."""
+def failures(rules: Sequence[tuple[Mapping[str, Any], Verdict]], values: Mapping[str, Any]) -> list[Finding]:
+    """The rules (each with its `verdict`) that fail on `values`, as warnings or errors naming the rule."""
     return [
         Finding(
             key=f"rule:{rule['code']}",
@@ -201,8 +222,8 @@ def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> l
             message_zh=rule["message_zh"],
             message_en=rule["message_en"],
         )
-        for rule in rules
-        if evaluate(rule, values) == FAIL
+        for rule, check in rules
+        if check(values) == FAIL
     ]
 
 

@@ -61,7 +61,7 @@ def findings(table: OneTable, values: dict[str, Any]) -> list[Finding]:
     """Every rule that fails and every implausible number, for the answers `values` of `table`."""
     checks = _checks(table)
     typed = typed_values(table, values)
-    found = rule_semantics.failures(checks.rules_for(table.period, {e.code for e in table.fields}), typed)
+    found = rule_semantics.failures(checks.verdicts_for(table.period, {e.code for e in table.fields}), typed)
     return found + _implausible(table, typed, checks)
 
 
