@@ -26,7 +26,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import Decimal, DivisionByZero, InvalidOperation, getcontext, localcontext
 from typing import Any
 
 from reporting.rejections import Problem, Problems
@@ -840,6 +840,8 @@ def _binary(op: str, args: list[_Node], codes: list[str]) -> _Node:
 
 def shown(value: Decimal) -> Decimal:
     """A number as shown and compared: at most SHOWN_PLACES decimal places (half to even), no trailing zeros."""
+    if value.as_tuple().exponent == 0 and value.adjusted() < min(getcontext().prec, 60 - SHOWN_PLACES):
+        return value  # a whole number the steps below would give back unchanged (every rule on counts is one)
     with localcontext() as context:
         context.prec = 60
         try:

@@ -119,7 +119,7 @@ def _kinds(operator: str, left: str, right: str, right_tree: dict[str, Any] | No
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value == ""
+    return value is None or (isinstance(value, str) and not value)  # not `== ""`: a Decimal's == is slow with text
 
 
 Verdict = Callable[[Mapping[str, Any]], str]
