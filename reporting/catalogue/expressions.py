@@ -838,9 +838,12 @@ def _binary(op: str, args: list[_Node], codes: list[str]) -> _Node:
     return node
 
 
+_ONE = Decimal(1)
+
+
 def shown(value: Decimal) -> Decimal:
     """A number as shown and compared: at most SHOWN_PLACES decimal places (half to even), no trailing zeros."""
-    if value.as_tuple().exponent == 0 and value.adjusted() < min(getcontext().prec, 60 - SHOWN_PLACES):
+    if value.same_quantum(_ONE) and value.adjusted() < min(getcontext().prec, 60 - SHOWN_PLACES):
         return value  # a whole number the steps below would give back unchanged (every rule on counts is one)
     with localcontext() as context:
         context.prec = 60

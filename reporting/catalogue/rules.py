@@ -14,7 +14,7 @@ fails when its left side is true and its right side's field has no value; strate
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -136,7 +136,8 @@ def verdict(rule: Mapping[str, Any]) -> Verdict:
     catalogue generation, so that a filing runs closures instead of walking each rule's trees."""
     if rule["operator"] == COMPULSORY_PAIR:
         return _pair(expressions.compiled(rule["left"]), rule["right"]["code"])
-    fields, numbers, strategy, operator = tuple(rule["fields"]), set(rule["numbers"]), rule["strategy"], rule["operator"]
+    fields, numbers = tuple(rule["fields"]), set(rule["numbers"])
+    strategy, operator = rule["strategy"], rule["operator"]
     left, right = expressions.compiled(rule["left"]), expressions.compiled(rule["right"])
 
     def check(values: Mapping[str, Any]) -> str:
@@ -171,8 +172,9 @@ def _pair(condition: expressions.Compiled, code: str) -> Verdict:
 
 
 def _shown(value: Any) -> Any:
-    """A number as shown (a field's own value comes as it was given: an int, a float, a Decimal)."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    """A number as shown (a field's own value comes as it was given: an int, a float; a Decimal is a result
+    `expressions.evaluate` has shown already, and `shown` gives a shown number back unchanged)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return expressions.shown(Decimal(str(value)))
     return value
 
@@ -255,6 +257,38 @@ def summarise(earlier: Sequence[Any]) -> Summary | None:
     median = _median(ordered)
     mad = _median(sorted([abs(x - median) for x in ordered]))
     return Summary(len(ordered), median, mad, tuple(numbers[:SHOWN_HISTORY]))
+
+
+class Baseline(Mapping[str, Summary]):
+    """A unit's history of a sheet: each field's Summary (a field with no earlier number has none), and for a
+    threshold the numbers each field may take without `implausible` having to look (`usual`)."""
+
+    def __init__(self, summaries: dict[str, Summary]) -> None:
+        self._summaries = summaries
+        self.get = summaries.get  # type: ignore[method-assign]  # dict's own: called once per field and filing
+        self._usual: dict[float, dict[str, tuple[float, float]]] = {}
+
+    def __getitem__(self, code: str) -> Summary:
+        return self._summaries[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._summaries)
+
+    def __len__(self) -> int:
+        return len(self._summaries)
+
+    def usual(self, threshold: float) -> dict[str, tuple[float, float]]:
+        """{field: (median, reach)}: a number x with |x − median| ≤ reach has a modified z-score at most
+        `threshold` for certain, so it is not implausible by history. The reach is shortened by a billionth so that
+        the rounding of the floats here and in `modified_z` (a few units in the 16th digit) cannot move a number
+        across the threshold; a number beyond it is given to `implausible`, which decides."""
+        if threshold not in self._usual:
+            self._usual[threshold] = {
+                code: (s.median, threshold * s.mad / Z_FACTOR * (1 - 1e-9))
+                for code, s in self._summaries.items()
+                if s.size >= MIN_HISTORY and s.mad != 0
+            }
+        return self._usual[threshold]
 
 
 def _median(ordered: Sequence[float]) -> float:

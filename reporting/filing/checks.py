@@ -11,7 +11,7 @@ from typing import Any
 
 from reporting.catalogue import expressions
 from reporting.catalogue import rules as rule_semantics
-from reporting.catalogue.rules import Finding
+from reporting.catalogue.rules import Baseline, Finding
 from reporting.filing.onetable import OneTable
 from reporting.reads.rules import SheetChecks, history_summaries, sheet_checks
 from reporting.rejections import Problem, Problems, storable
@@ -87,9 +87,14 @@ def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks, un
     if not numeric or not (checks.history or checks.ranges):
         return []
     codes = [e.field.code for e in numeric]
-    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else {}
+    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else Baseline({})
     threshold, ranges, found = float(checks.threshold), checks.ranges, []
+    usual = history.usual(threshold)
     for entry, code in zip(numeric, codes, strict=True):
+        if code in usual and code not in ranges:
+            median, reach = usual[code]
+            if abs(float(typed[code]) - median) <= reach:
+                continue  # surely usual for the unit: most numbers of a filing stop here
         summary = history.get(code)
         low, high = ranges[code] if code in ranges else (None, None)
         if low is None and high is None and (summary is None or summary.size < rule_semantics.MIN_HISTORY):

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from django.db import connection
@@ -17,7 +15,7 @@ from django.db.models import Q
 from core.models import Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.catalogue.rules import HISTORY, Summary, Verdict, summarise, verdict
+from reporting.catalogue.rules import HISTORY, Baseline, Summary, Verdict, summarise, verdict
 from reporting.filing.onetable import catalogue_generation
 from reporting.models import ExpectedRange, Field, Plausibility, Sheet, Status, ValidationRule
 from reporting.models.rules import DEFAULT_THRESHOLD
@@ -99,11 +97,11 @@ History = tuple[tuple[int, int], ...]  # (submission, version number) of each ea
 
 # The baselines this process computed last: {(unit, sheet, codes): (the history they came from, summaries)}. The
 # form's GET computes one for its hint; the submit that follows reuses it when its history is still the same.
-_BASELINES: dict[tuple[int, int, tuple[str, ...]], tuple[History, Mapping[str, Summary]]] = {}
+_BASELINES: dict[tuple[int, int, tuple[str, ...]], tuple[History, Baseline]] = {}
 _BASELINES_KEPT = 256  # a 200-field baseline is some 80 kB
 
 
-def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]) -> Mapping[str, Summary]:
+def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]) -> Baseline:
     """The unit's own history of each field in `codes` over its last HISTORY periods before `period`: the
     median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form. Read
     only: the same mapping is handed to every caller of the same history."""
@@ -119,7 +117,7 @@ def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]
             cursor.execute(_VALUES_SQL, [[s for s, _ in history], [n for _, n in history]])
             # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
             rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
-    summaries = MappingProxyType(summarise_rows(rows, codes))
+    summaries = Baseline(summarise_rows(rows, codes))
     if len(_BASELINES) >= _BASELINES_KEPT:
         _BASELINES.clear()
     _BASELINES[key] = (history, summaries)
