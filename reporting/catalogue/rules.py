@@ -14,7 +14,7 @@ fails when its left side is true and its right side's field has no value; strate
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -119,39 +119,62 @@ def _kinds(operator: str, left: str, right: str, right_tree: dict[str, Any] | No
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value == ""
+    return value is None or (isinstance(value, str) and not value)  # not `== ""`: a Decimal's == is slow with text
+
+
+Verdict = Callable[[Mapping[str, Any]], str]
 
 
 def evaluate(rule: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     """PASS, FAIL or SKIP: the verdict of one rule (its `definition()`) on a unit's values (numbers as Decimals,
     or as numbers or numeric text; missing or "not applicable" fields absent or None)."""
-    fields, numbers = rule["fields"], set(rule["numbers"])
+    return verdict(rule)(values)
+
+
+def verdict(rule: Mapping[str, Any]) -> Verdict:
+    """`evaluate` for one rule, its sides compiled once (`expressions.compiled`): what a sheet's checks keep per
+    catalogue generation, so that a filing runs closures instead of walking each rule's trees."""
     if rule["operator"] == COMPULSORY_PAIR:
-        condition = expressions.evaluate(rule["left"], values)
-        if condition.value is not True:
-            return SKIP if condition.value is None else PASS
-        return FAIL if _missing(values.get(rule["right"]["code"])) else PASS
-    missing = [code for code in fields if _missing(values.get(code))]
-    strategy = rule["strategy"]
-    if missing and (
-        strategy == "SKIP_IF_ANY_VALUE_MISSING"
-        or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
-    ):
-        return SKIP
-    zeros = {code: Decimal(0) for code in missing if code in numbers}
-    filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
-    # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
-    # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
-    left = expressions.evaluate(rule["left"], filled)
-    right = expressions.evaluate(rule["right"], filled)
-    if left.value is None or right.value is None:
-        return SKIP
-    return PASS if _holds(rule["operator"], _shown(left.value), _shown(right.value)) else FAIL
+        return _pair(expressions.compiled(rule["left"]), rule["right"]["code"])
+    fields, numbers = tuple(rule["fields"]), set(rule["numbers"])
+    strategy, operator = rule["strategy"], rule["operator"]
+    left, right = expressions.compiled(rule["left"]), expressions.compiled(rule["right"])
+
+    def check(values: Mapping[str, Any]) -> str:
+        missing = [code for code in fields if _missing(values.get(code))]
+        if missing and (
+            strategy == "SKIP_IF_ANY_VALUE_MISSING"
+            or (strategy == "SKIP_IF_ALL_VALUES_MISSING" and len(missing) == len(fields))
+        ):
+            return SKIP
+        zeros = {code: Decimal(0) for code in missing if code in numbers}
+        filled = {**values, **zeros} if zeros else values  # no copy of a full sheet's values when none is missing
+        # each side as shown (6 decimal places), then compared: so that the browser's binary floats and the
+        # server's decimals agree (0.1 + 0.2 == 0.3 on both sides)
+        left_value, right_value = left(filled).value, right(filled).value
+        if left_value is None or right_value is None:
+            return SKIP
+        return PASS if _holds(operator, _shown(left_value), _shown(right_value)) else FAIL
+
+    return check
+
+
+def _pair(condition: expressions.Compiled, code: str) -> Verdict:
+    """A compulsory pair: when the condition holds, the field `code` must have a value."""
+
+    def check(values: Mapping[str, Any]) -> str:
+        holds = condition(values).value
+        if holds is not True:
+            return SKIP if holds is None else PASS
+        return FAIL if _missing(values.get(code)) else PASS
+
+    return check
 
 
 def _shown(value: Any) -> Any:
-    """A number as shown (a field's own value comes as it was given: an int, a float, a Decimal)."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    """A number as shown (a field's own value comes as it was given: an int, a float; a Decimal is a result
+    `expressions.evaluate` has shown already, and `shown` gives a shown number back unchanged)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return expressions.shown(Decimal(str(value)))
     return value
 
@@ -190,8 +213,8 @@ class Finding:
         }
 
 
-def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> list[Finding]:
-    """The rules that fail on `values`, as warnings or errors naming the rule."""
+def failures(rules: Sequence[tuple[Mapping[str, Any], Verdict]], values: Mapping[str, Any]) -> list[Finding]:
+    """The rules (each with its `verdict`) that fail on `values`, as warnings or errors naming the rule."""
     return [
         Finding(
             key=f"rule:{rule['code']}",
@@ -201,8 +224,8 @@ def failures(rules: Sequence[Mapping[str, Any]], values: Mapping[str, Any]) -> l
             message_zh=rule["message_zh"],
             message_en=rule["message_en"],
         )
-        for rule in rules
-        if evaluate(rule, values) == FAIL
+        for rule, check in rules
+        if check(values) == FAIL
     ]
 
 
@@ -234,6 +257,38 @@ def summarise(earlier: Sequence[Any]) -> Summary | None:
     median = _median(ordered)
     mad = _median(sorted([abs(x - median) for x in ordered]))
     return Summary(len(ordered), median, mad, tuple(numbers[:SHOWN_HISTORY]))
+
+
+class Baseline(Mapping[str, Summary]):
+    """A unit's history of a sheet: each field's Summary (a field with no earlier number has none), and for a
+    threshold the numbers each field may take without `implausible` having to look (`usual`)."""
+
+    def __init__(self, summaries: dict[str, Summary]) -> None:
+        self._summaries = summaries
+        self.get = summaries.get  # type: ignore[method-assign]  # dict's own: called once per field and filing
+        self._usual: dict[float, dict[str, tuple[float, float]]] = {}
+
+    def __getitem__(self, code: str) -> Summary:
+        return self._summaries[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._summaries)
+
+    def __len__(self) -> int:
+        return len(self._summaries)
+
+    def usual(self, threshold: float) -> dict[str, tuple[float, float]]:
+        """{field: (median, reach)}: a number x with |x − median| ≤ reach has a modified z-score at most
+        `threshold` for certain, so it is not implausible by history. The reach is shortened by a billionth so that
+        the rounding of the floats here and in `modified_z` (a few units in the 16th digit) cannot move a number
+        across the threshold; a number beyond it is given to `implausible`, which decides."""
+        if threshold not in self._usual:
+            self._usual[threshold] = {
+                code: (s.median, threshold * s.mad / Z_FACTOR * (1 - 1e-9))
+                for code, s in self._summaries.items()
+                if s.size >= MIN_HISTORY and s.mad != 0
+            }
+        return self._usual[threshold]
 
 
 def _median(ordered: Sequence[float]) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 from reporting.catalogue import expressions
 from reporting.catalogue import rules as rule_semantics
-from reporting.catalogue.rules import Finding
+from reporting.catalogue.rules import Baseline, Finding
 from reporting.filing.onetable import OneTable
 from reporting.reads.rules import SheetChecks, history_summaries, sheet_checks
 from reporting.rejections import Problem, Problems, storable
@@ -19,12 +19,15 @@ from reporting.rejections import Problem, Problems, storable
 MAX_EXPLANATION = 200
 
 
-def typed_values(table: OneTable, values: dict[str, Any]) -> dict[str, Any]:
-    """Stored answers as the evaluator takes them: the numbers of numeric fields as Decimals."""
-    kinds = {e.code: e.field.field_type.expression_kind for e in table.fields}
+def typed_values(table: OneTable, values: dict[str, Any], numbers: set[str] | None = None) -> dict[str, Any]:
+    """Stored answers as the evaluator takes them: the numbers of numeric fields (`numbers`, the codes of the
+    table's numeric fields, when the caller has them already) as Decimals."""
+    numbers = _number_codes(table) if numbers is None else numbers
     out: dict[str, Any] = {}
     for code, value in values.items():
-        if kinds.get(code) == expressions.NUMBER and value is not None and not isinstance(value, bool):
+        if type(value) is int and code in numbers:  # a whole number, the common case: exact without its text
+            out[code] = Decimal(value)
+        elif code in numbers and value is not None and not isinstance(value, bool):
             try:
                 out[code] = Decimal(str(value))
             except ArithmeticError:
@@ -32,6 +35,15 @@ def typed_values(table: OneTable, values: dict[str, Any]) -> dict[str, Any]:
         else:
             out[code] = value
     return out
+
+
+def _number_codes(table: OneTable) -> set[str]:
+    return {e.field.code for e in _numeric(table)}
+
+
+def _numeric(table: OneTable) -> list[Any]:
+    """The table's numeric fields."""
+    return [e for e in table.fields if e.field.field_type.expression_kind == expressions.NUMBER]
 
 
 def rules_data(table: OneTable) -> dict[str, Any]:
@@ -59,30 +71,37 @@ def _checks(table: OneTable) -> SheetChecks:
 
 def findings(table: OneTable, values: dict[str, Any]) -> list[Finding]:
     """Every rule that fails and every implausible number, for the answers `values` of `table`."""
-    checks = _checks(table)
-    typed = typed_values(table, values)
-    found = rule_semantics.failures(checks.rules_for(table.period, {e.code for e in table.fields}), typed)
-    return found + _implausible(table, typed, checks)
+    checks, numeric = _checks(table), _numeric(table)
+    typed = typed_values(table, values, {e.field.code for e in numeric})
+    found = rule_semantics.failures(checks.verdicts_for(table.period, {e.code for e in table.fields}), typed)
+    return found + _implausible(table, typed, checks, [e for e in numeric if e.register is None])
 
 
 def _unit_numbers(table: OneTable) -> list[Any]:
     """The table's numeric fields the unit itself types: a register's values are its source's to check."""
-    return [e for e in table.fields if e.register is None and e.field.field_type.expression_kind == expressions.NUMBER]
+    return [e for e in _numeric(table) if e.register is None]
 
 
-def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks) -> list[Finding]:
-    numeric = [e for e in _unit_numbers(table) if isinstance(typed.get(e.code), Decimal)]
+def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks, unit_numbers: list[Any]) -> list[Finding]:
+    numeric = [e for e in unit_numbers if isinstance(typed.get(e.field.code), Decimal)]
     if not numeric or not (checks.history or checks.ranges):
         return []
-    codes = [e.code for e in numeric]
-    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else {}
-    threshold, found = float(checks.threshold), []
-    for entry in numeric:
-        low, high = checks.ranges.get(entry.code, (None, None))
-        summary = history.get(entry.code)
-        why = rule_semantics.implausible(typed[entry.code], low=low, high=high, summary=summary, threshold=threshold)
+    codes = [e.field.code for e in numeric]
+    history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else Baseline({})
+    threshold, ranges, found = float(checks.threshold), checks.ranges, []
+    usual = history.usual(threshold)
+    for entry, code in zip(numeric, codes, strict=True):
+        if code in usual and code not in ranges:
+            median, reach = usual[code]
+            if abs(float(typed[code]) - median) <= reach:
+                continue  # surely usual for the unit: most numbers of a filing stop here
+        summary = history.get(code)
+        low, high = ranges[code] if code in ranges else (None, None)
+        if low is None and high is None and (summary is None or summary.size < rule_semantics.MIN_HISTORY):
+            continue  # nothing to compare with: `implausible` would say None
+        why = rule_semantics.implausible(typed[code], low=low, high=high, summary=summary, threshold=threshold)
         if why is not None:
-            found.append(_plausibility(entry.field, typed[entry.code], summary, (low, high), why))
+            found.append(_plausibility(entry.field, typed[code], summary, (low, high), why))
     return found
 
 

@@ -15,7 +15,7 @@ from django.db.models import Q
 from core.models import Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.catalogue.rules import HISTORY, Summary, summarise
+from reporting.catalogue.rules import HISTORY, Baseline, Summary, Verdict, summarise, verdict
 from reporting.filing.onetable import catalogue_generation
 from reporting.models import ExpectedRange, Field, Plausibility, Sheet, Status, ValidationRule
 from reporting.models.rules import DEFAULT_THRESHOLD
@@ -23,9 +23,11 @@ from reporting.models.rules import DEFAULT_THRESHOLD
 
 @dataclass
 class SheetChecks:
-    """A sheet's rules (definitions with the day each stops applying), its expected ranges, the threshold."""
+    """A sheet's rules (definitions with the day each stops applying), its expected ranges, the threshold; each
+    rule's verdict compiled once (`rules.verdict`), as these are kept for the catalogue generation."""
 
     rules: list[tuple[dict[str, Any], dt.date | None]] = field(default_factory=list)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # by rule code
     ranges: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     threshold: Decimal = DEFAULT_THRESHOLD
     history: bool = True  # compare with the unit's own history
@@ -37,6 +39,10 @@ class SheetChecks:
             for rule, retired_from in self.rules
             if (retired_from is None or period.start < retired_from) and set(rule["fields"]) <= codes
         ]
+
+    def verdicts_for(self, period: Period, codes: set[str]) -> list[tuple[dict[str, Any], Verdict]]:
+        """`rules_for`, each rule with its compiled verdict."""
+        return [(rule, self.verdicts[rule["code"]]) for rule in self.rules_for(period, codes)]
 
 
 _CACHE: dict[tuple[int | None, int], SheetChecks] = {}
@@ -53,6 +59,7 @@ def sheet_checks(sheet: Sheet) -> SheetChecks:
         Q(status=Status.ACTIVE) | Q(retired_from__isnull=False)
     )
     checks.rules = [(rule.definition(), rule.retired_from) for rule in rules.order_by("code")]
+    checks.verdicts = {definition["code"]: verdict(definition) for definition, _ in checks.rules}
     for code, low, high in ExpectedRange.objects.filter(field__sheet_id=sheet.pk).values_list(
         "field__code", "low", "high"
     ):
@@ -68,24 +75,57 @@ def sheet_checks(sheet: Sheet) -> SheetChecks:
 
 
 # The unit's own earlier filings of the sheet (current versions), newest first: the index on
-# (unit, sheet, -period) finds them; a supply's or a ledger's rows are not the unit's history. Measured: computing
-# the medians in this statement (percentile_cont per field over jsonb_each) was 3-5x slower than decoding the 12
-# rows here (per-group sorts and per-key jsonb access on a shared server; docs/benchmarks.md).
+# (unit, sheet, -period) finds them; a supply's or a ledger's rows are not the unit's history. This statement
+# names them only (submission, version number): a version never changes (PostgreSQL refuses it, migration 0017),
+# so the pairs are the history's identity, and a baseline computed from them stays right for as long as the same
+# pairs come back. A new filing or a correction of one of these periods changes the pairs.
 _HISTORY_SQL = """
-SELECT v."values" FROM reporting_submission s
-JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+SELECT s.id, s.current_version FROM reporting_submission s
 WHERE s.unit_id = %s AND s.sheet_id = %s AND s.source_id IS NULL AND s.record_key IS NULL AND s.period < %s
 ORDER BY s.period DESC LIMIT %s
 """
+# The values of exactly those versions, in that order (not read again by period: a filing committed between the
+# two statements must not mix into a baseline kept under the older pairs). Measured: computing the medians in
+# SQL (percentile_cont per field over jsonb_each) was 3-5x slower than decoding the rows here (docs/benchmarks.md).
+_VALUES_SQL = """
+SELECT v."values" FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS h(submission_id, number, newest)
+JOIN reporting_submissionversion v ON v.submission_id = h.submission_id AND v.number = h.number
+ORDER BY h.newest
+"""
+
+History = tuple[tuple[int, int], ...]  # (submission, version number) of each earlier period, newest first
+
+# The baselines this process computed last: {(unit, sheet, codes): (the history they came from, summaries)}. The
+# form's GET computes one for its hint; the submit that follows reuses it when its history is still the same.
+_BASELINES: dict[tuple[int, int, tuple[str, ...]], tuple[History, Baseline]] = {}
+_BASELINES_KEPT = 256  # a 200-field baseline is some 80 kB
 
 
-def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]) -> dict[str, Summary]:
+def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]) -> Baseline:
     """The unit's own history of each field in `codes` over its last HISTORY periods before `period`: the
-    median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form."""
+    median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form. Read
+    only: the same mapping is handed to every caller of the same history."""
+    key = (unit.pk, sheet.pk, tuple(codes))
     with connection.cursor() as cursor:
         cursor.execute(_HISTORY_SQL, [unit.pk, sheet.pk, str(period), HISTORY])
-        # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
-        rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
+        history: History = tuple(cursor.fetchall())
+        kept = _BASELINES.get(key)
+        if kept is not None and kept[0] == history:
+            return kept[1]
+        rows: list[dict[str, Any]] = []
+        if history:
+            cursor.execute(_VALUES_SQL, [[s for s, _ in history], [n for _, n in history]])
+            # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
+            rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
+    summaries = Baseline(summarise_rows(rows, codes))
+    if len(_BASELINES) >= _BASELINES_KEPT:
+        _BASELINES.clear()
+    _BASELINES[key] = (history, summaries)
+    return summaries
+
+
+def summarise_rows(rows: list[dict[str, Any]], codes: list[str]) -> dict[str, Summary]:
+    """Each field's Summary over stored versions' values (newest first); fields with no number left out."""
     out = {}
     columns = zip(*(list(map(row.get, codes)) for row in rows), strict=True)  # one per field
     for code, column in zip(codes, columns, strict=False):
