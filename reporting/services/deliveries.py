@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
 from core.broker import redis_client
-from core.clock import database_now
 from core.celery import app
+from core.clock import database_now
 from core.models import Department, User
 from reporting.delivery import webhooks
 from reporting.filing.origins import origin_sql
