@@ -390,7 +390,10 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
 
     Committed without waiting for the WAL flush (see `fixed_statements`): a claim PostgreSQL forgets in a
     crash is noticed at the first renewal, a third of a lease later, which finds its token gone and stops
-    the request; a receiver drops the few repeats that window allows by delivery id."""
+    the request; a receiver drops the few repeats that window allows by delivery id.
+
+    The monotonic clock is this process's own and only measures a duration, started before the claim was
+    asked: it ends before the lease the database counts, however far this host's wall clock is off."""
     asked = time.monotonic()
     with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
