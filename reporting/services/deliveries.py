@@ -237,15 +237,12 @@ _BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.i
 # `delivery_sendable` serves a prepared statement's generic plan only when its predicate is visible.
 _SENDABLE = "(" + ", ".join(f"'{status.value}'" for status in SENDABLE) + ")"
 
-# The local date on the database's clock, in the platform's time zone (`TIME_ZONE`, bound as `tz`).
-_TODAY = "(now() AT TIME ZONE %(tz)s)::date"
-
 # Claiming, in one statement (its own transaction): take the endpoint's lease if it is free and its
 # circuit closed, pick its due rows in id order, and return each with its body. A second worker's
 # statement skips the locked endpoint row or sees the lease, and gets nothing. The lease is read and
 # written on the database's clock, the one clock every worker shares; the value it is given is the
 # holder's token (renewing and giving it back only touch a lease that still holds that value). Whether a row
-# is due, a circuit open, a subscription in force today: the database's clock too (`now()`, the statement's
+# is due, a circuit open: the database's clock too (`now()`, the statement's
 # transaction's start), since the relay stamped `next_attempt_at` with it and a worker whose clock is 30 s slow
 # would otherwise leave a fresh row waiting 30 s, and one 30 s fast would retry early.
 _CLAIM_SQL = f"""
@@ -259,7 +256,7 @@ WITH endpoint AS (
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
     WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
-      AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", _TODAY)})
+      AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
     ORDER BY d.id LIMIT %(limit)s
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
@@ -400,7 +397,9 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
             _CLAIM_SQL,
             {
                 "endpoint": endpoint_id,
-                "tz": settings.TIME_ZONE,
+                # this host's date: a calendar rule, not coordination; a subscription that expires at midnight
+                # stops being sent at each host's midnight, seconds apart, and is withdrawn by the daily check
+                "today": timezone.localdate(),
                 "lease": _lease_seconds(),
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
             },
@@ -579,7 +578,7 @@ def sweep() -> list[int]:
         .filter(
             deliveries__status__in=SENDABLE,
             deliveries__next_attempt_at__lte=now,
-            deliveries__subscription__in=Subscription.objects.entitling(timezone.localdate(now)),
+            deliveries__subscription__in=Subscription.objects.entitling(timezone.localdate()),  # as the claim
         )
         .values_list("pk", flat=True)
         .distinct()
