@@ -213,6 +213,8 @@ ONETABLE_LEDGER_LEAD_DAYS = env_int("ONETABLE_LEDGER_LEAD_DAYS", 0, minimum=0)
 ONETABLE_UNLOCK_DAYS = env_int("ONETABLE_UNLOCK_DAYS", 7, minimum=1)
 # An aggregate covering fewer reported units than this is suppressed (reporting/reads/rollups.py).
 ONETABLE_MIN_CELL = env_int("ONETABLE_MIN_CELL", 3, minimum=2)
+# One beat process: its intervals and the 02:00 check run on its own clock alone, which nothing else compares;
+# every job below is safe to run a little early or late, or twice (core/clock.py, docs/architecture.md).
 CELERY_BEAT_SCHEDULE = {
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},

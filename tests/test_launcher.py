@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from core.celery import QUEUES
 from tests.waiting import wait_for
@@ -281,3 +282,25 @@ def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_other
     finally:
         if supervisor.poll() is None:
             os.killpg(supervisor.pid, signal.SIGKILL)
+
+
+def test_without_libfaketime_a_non_root_user_is_told_in_one_line_what_to_install(tmp_path):
+    from tools import launcher
+
+    with pytest.raises(launcher.Missing) as missing:
+        launcher.ensure_libfaketime(library=tmp_path / "libfaketimeMT.so.1", root=False)
+    assert str(missing.value).count("\n") == 0 and "apt-get install libfaketime" in str(missing.value)
+
+
+def test_as_root_libfaketime_is_installed_with_apt_before_the_tests(tmp_path):
+    from tools import launcher
+
+    library = tmp_path / "libfaketimeMT.so.1"
+    installed = []
+
+    def install(package):
+        installed.append(package)
+        library.write_bytes(b"")
+
+    found = launcher.ensure_libfaketime(library=library, root=True, which=lambda _: "/usr/bin/apt-get", install=install)
+    assert found == library and installed == ["libfaketime"]

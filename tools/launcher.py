@@ -269,6 +269,30 @@ def ensure_pgbouncer(
     raise Missing(f"{INSTALL_PGBOUNCER} left no pgbouncer binary: install it by hand and try again")
 
 
+# Debian's libfaketime: tests/deliveries/test_clock_skew.py preloads it into worker processes to skew their clocks.
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+INSTALL_FAKETIME = "apt-get install libfaketime"
+
+
+def ensure_libfaketime(
+    *,
+    library: Path = FAKETIME_LIBRARY,
+    which: Callable[[str], str | None] = shutil.which,
+    root: bool | None = None,
+    install: Callable[[str], None] = apt_install,
+) -> Path:
+    """Return libfaketime's path, installing Debian's package first when running as root."""
+    if library.exists():
+        return library
+    if not (os.geteuid() == 0 if root is None else root) or not which("apt-get"):
+        raise Missing(f"the clock-skew test needs libfaketime, which is missing: run `sudo {INSTALL_FAKETIME}` first")
+    say("installing Debian's libfaketime for the clock-skew test (apt-get)")
+    install("libfaketime")
+    if library.exists():
+        return library
+    raise Missing(f"{INSTALL_FAKETIME} left no {library}: install it by hand and try again")
+
+
 # Run a second time through PgBouncer in transaction mode (README, "Behind PgBouncer"): what files, delivers
 # and serves the feed, and what keeps state across transactions (locks, maintenance, the supply jobs' worker).
 POOLED_TESTS = [
@@ -288,6 +312,7 @@ def test(args: list[str]) -> int:
     try:
         if not pooled_only:
             ensure_chromium()
+            ensure_libfaketime()
         pgbouncer = ensure_pgbouncer() if pooled_only or not args else None
     except Missing as missing:  # before starting anything: one line, nothing run
         say(str(missing))

@@ -260,6 +260,8 @@ def post(
 
 
 def headers_for(msg_id: str, body: bytes, secrets_in_use: list[str], timestamp: int | None = None) -> dict[str, str]:
+    # this host's clock: receivers accept minutes of difference (Standard Webhooks' tolerance), far more than
+    # hosts drift; nothing of OneTable's compares it
     timestamp = int(time.time()) if timestamp is None else timestamp
     return {
         "webhook-id": msg_id,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 from psycopg.types.json import Jsonb
 
 from core.models import User
@@ -62,23 +62,24 @@ def claim_key(*, user: User, key: str, fingerprint: str) -> IdempotencyKey | Rep
     Call inside the transaction that does the work (`transaction.atomic()`)."""
     if not connection.in_atomic_block:
         raise RuntimeError("claim_key() must run inside the transaction that does the work")
-    now = timezone.now()
+    # the database's clock stamps a claim and judges it abandoned: web processes on several hosts take over
+    # each other's keys, and their own clocks may be tens of seconds apart (core.clock)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO reporting_idempotencykey (user_id, key, request_hash, done, created_at) "
-            "VALUES (%s, %s, %s, false, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user.pk, key, fingerprint, now],
+            "VALUES (%s, %s, %s, false, now()) ON CONFLICT (user_id, key) DO NOTHING RETURNING id, created_at",
+            [user.pk, key, fingerprint],
         )
         inserted = cursor.fetchone()
     if inserted:
-        return IdempotencyKey(pk=inserted[0], user=user, key=key, request_hash=fingerprint, created_at=now)
+        return IdempotencyKey(pk=inserted[0], user=user, key=key, request_hash=fingerprint, created_at=inserted[1])
     row = IdempotencyKey.objects.get(user=user, key=key)
     if row.request_hash != fingerprint:
         raise KeyReused(key)
     if row.done:
         return Replay(row.response_status or 200, row.response_body)
-    taken_over = IdempotencyKey.objects.filter(pk=row.pk, done=False, created_at__lt=now - ABANDONED_AFTER).update(
-        created_at=now
+    taken_over = IdempotencyKey.objects.filter(pk=row.pk, done=False, created_at__lt=Now() - ABANDONED_AFTER).update(
+        created_at=Now()
     )
     if taken_over:
         return row

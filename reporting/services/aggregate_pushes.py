@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.audit import unaudited
@@ -97,7 +98,7 @@ def _owed(subscription: Subscription, code: str, period: Period, items: list[rol
             "not_reported": item.not_reported,
         }
         AggregatePush.objects.create(
-            **key, endpoint_id=subscription.endpoint_id, figure=figure, body=body, next_attempt_at=timezone.now()
+            **key, endpoint_id=subscription.endpoint_id, figure=figure, body=body, next_attempt_at=Now()
         )
         written.append(index)
     return written
@@ -162,7 +163,8 @@ def check_pushes(*, period: str | None = None, today: dt.date | None = None) -> 
 
 def _due() -> Any:
     return AggregatePush.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]).filter(
-        Q(next_attempt_at=None) | Q(next_attempt_at__lte=timezone.now())
+        # the database's clock: rows are stamped with it, and workers on several hosts read it alike (core.clock)
+        Q(next_attempt_at=None) | Q(next_attempt_at__lte=Now())
     )
 
 
@@ -197,7 +199,7 @@ def _send_due(endpoint_id: int) -> int:
         error = _post(endpoint, networks, f"msg_{push.public_id}", body)
         if not error:
             AggregatePush.objects.filter(pk=push.pk).update(
-                status=DeliveryStatus.DELIVERED, delivered_at=timezone.now(), last_error=""
+                status=DeliveryStatus.DELIVERED, delivered_at=Now(), last_error=""
             )
             accepted += 1
             continue
@@ -205,7 +207,7 @@ def _send_due(endpoint_id: int) -> int:
         AggregatePush.objects.filter(pk=push.pk).update(
             status=DeliveryStatus.RETRYING,
             attempts=tries,
-            next_attempt_at=timezone.now() + backoff(tries),
+            next_attempt_at=Now() + backoff(tries),
             last_error=error[:2000],
         )
         break  # the receiver refuses: the rest wait for the sweep, in order

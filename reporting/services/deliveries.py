@@ -39,6 +39,7 @@ from django.utils import timezone
 from core.audit import audited, read_only, record, unaudited
 from core.broker import redis_client
 from core.celery import app
+from core.clock import database_now
 from core.models import Department, User
 from reporting.delivery import webhooks
 from reporting.filing.origins import origin_sql
@@ -240,17 +241,20 @@ _SENDABLE = "(" + ", ".join(f"'{status.value}'" for status in SENDABLE) + ")"
 # circuit closed, pick its due rows in id order, and return each with its body. A second worker's
 # statement skips the locked endpoint row or sees the lease, and gets nothing. The lease is read and
 # written on the database's clock, the one clock every worker shares; the value it is given is the
-# holder's token (renewing and giving it back only touch a lease that still holds that value).
+# holder's token (renewing and giving it back only touch a lease that still holds that value). Whether a row
+# is due, a circuit open: the database's clock too (`now()`, the statement's
+# transaction's start), since the relay stamped `next_attempt_at` with it and a worker whose clock is 30 s slow
+# would otherwise leave a fresh row waiting 30 s, and one 30 s fast would retry early.
 _CLAIM_SQL = f"""
 WITH endpoint AS (
     SELECT e.id FROM reporting_endpoint e
     WHERE e.id = %(endpoint)s AND e.active
-      AND (e.open_until IS NULL OR e.open_until <= %(now)s)
+      AND (e.open_until IS NULL OR e.open_until <= now())
       AND (e.lease_until IS NULL OR e.lease_until < now())
     FOR UPDATE SKIP LOCKED
 ), due AS (
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
-    WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= %(now)s
+    WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
       AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
     ORDER BY d.id LIMIT %(limit)s
@@ -282,20 +286,20 @@ def _access_insert(deliveries: str, kind: str) -> str:
 # rows that backed off while the receiver was failing become due; and whether more are due.
 _DELIVERED_SQL = f"""
 WITH sent AS (
-    UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = %(now)s, last_error = '',
+    UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = now(), last_error = '',
                                   attempts = attempts + 1
     WHERE id = ANY(%(ids)s) AND status IN {_SENDABLE}
     RETURNING id, department_id, subscription_id, submission_id, fields
 ), access AS (
     {_access_insert("sent d", "%(pushed)s")} ORDER BY d.id
 ), endpoint AS (
-    UPDATE reporting_endpoint SET failures = 0, open_until = NULL, last_error = '', last_delivered_at = %(now)s,
+    UPDATE reporting_endpoint SET failures = 0, open_until = NULL, last_error = '', last_delivered_at = now(),
                                   lease_until = CASE WHEN lease_until = %(lease)s THEN NULL ELSE lease_until END
     WHERE id = %(endpoint)s
 ), recovered AS (
     -- the receiver is back after failures: what backed off (up to a day) is due now, not at its next try
-    UPDATE reporting_delivery SET next_attempt_at = %(now)s
-    WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE} AND next_attempt_at > %(now)s
+    UPDATE reporting_delivery SET next_attempt_at = now()
+    WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE} AND next_attempt_at > now()
       AND NOT (id = ANY(%(ids)s))
       AND EXISTS (SELECT 1 FROM reporting_endpoint WHERE id = %(endpoint)s AND failures > 0)
     RETURNING id
@@ -303,7 +307,7 @@ WITH sent AS (
 SELECT EXISTS (SELECT 1 FROM recovered) OR EXISTS (
     SELECT 1 FROM reporting_delivery
     WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE}
-      AND next_attempt_at <= %(now)s AND NOT (id = ANY(%(ids)s)))
+      AND next_attempt_at <= now() AND NOT (id = ANY(%(ids)s)))
 """
 
 # Renewing a lease the sender still holds (its token is the value it last gave the lease).
@@ -383,15 +387,19 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
 
     Committed without waiting for the WAL flush (see `fixed_statements`): a claim PostgreSQL forgets in a
     crash is noticed at the first renewal, a third of a lease later, which finds its token gone and stops
-    the request; a receiver drops the few repeats that window allows by delivery id."""
+    the request; a receiver drops the few repeats that window allows by delivery id.
+
+    The monotonic clock is this process's own and only measures a duration, started before the claim was
+    asked: it ends before the lease the database counts, however far this host's wall clock is off."""
     asked = time.monotonic()
     with fixed_statements(relaxed_commit=True) as cursor:
         cursor.execute(
             _CLAIM_SQL,
             {
                 "endpoint": endpoint_id,
-                "now": (now := timezone.now()),
-                "today": timezone.localdate(now),
+                # this host's date: a calendar rule, not coordination; a subscription that expires at midnight
+                # stops being sent at each host's midnight, seconds apart, and is withdrawn by the daily check
+                "today": timezone.localdate(),
                 "lease": _lease_seconds(),
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
             },
@@ -457,6 +465,8 @@ def send_batch(endpoint_id: int) -> bool:
 def signing_secrets(endpoint: Endpoint) -> list[str]:
     """The secrets that sign to this endpoint: its own, and during a rotation the previous one too."""
     in_use = [endpoint.secret]
+    # this host's clock against the one that set the expiry: a day's overlap ending 30 s early or late on one
+    # host changes nothing a receiver notices (it has held the new secret since the rotation)
     if (
         endpoint.previous_secret
         and endpoint.previous_secret_expires_at
@@ -472,7 +482,6 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) 
             _DELIVERED_SQL,
             {
                 "ids": [d.pk for d in batch],
-                "now": timezone.now(),
                 "endpoint": endpoint.pk,
                 "lease": lease,
                 "delivered": DeliveryStatus.DELIVERED,
@@ -488,8 +497,9 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) 
 def _failed(
     endpoint: Endpoint, batch: list[Claimed], outcome: webhooks.Outcome, *, permanent: bool, lease: dt.datetime
 ) -> None:
-    """Each row of the batch backs off on its own (or is dead-lettered), and the endpoint counts a failure."""
-    now = timezone.now()
+    """Each row of the batch backs off on its own (or is dead-lettered), and the endpoint counts a failure.
+    The next attempt and the circuit's reopening are counted from the database's clock, as the claim reads them."""
+    now = database_now()
     ids, statuses, attempts, next_at = [], [], [], []
     for delivery in batch:
         tries = delivery.attempts + 1
@@ -560,7 +570,7 @@ def record_access(delivery_ids: list[int], kind: str) -> None:
 @unaudited(MACHINERY)
 def sweep() -> list[int]:
     """Enqueue every endpoint that has due deliveries and nobody sending them (beat runs this)."""
-    now = timezone.now()
+    now = database_now()  # what is due is judged as the claim judges it
     endpoint_ids = list(
         Endpoint.objects.filter(active=True)
         .filter(Q(open_until__isnull=True) | Q(open_until__lte=now))
@@ -568,7 +578,7 @@ def sweep() -> list[int]:
         .filter(
             deliveries__status__in=SENDABLE,
             deliveries__next_attempt_at__lte=now,
-            deliveries__subscription__in=Subscription.objects.entitling(timezone.localdate(now)),
+            deliveries__subscription__in=Subscription.objects.entitling(timezone.localdate()),  # as the claim
         )
         .values_list("pk", flat=True)
         .distinct()
@@ -585,7 +595,7 @@ def replay(*, department: Department, deliveries, by: User | None) -> int:
 
     A replay starts a fresh retry window: a dead letter older than the window is retried as long as a
     new delivery would be, not given a single attempt."""
-    now = timezone.now()
+    now = database_now()  # due at once on the clock the claim reads, whatever this host's clock says
     deliveries = deliveries.filter(
         department=department, subscription__in=Subscription.objects.entitling(timezone.localdate(now))
     )
@@ -625,7 +635,7 @@ def set_endpoint_active(*, endpoint: Endpoint, active: bool, by: User | None) ->
     )
     record(action="endpoint.resumed" if active else "endpoint.paused", target=endpoint, actor=by)
     if active:
-        now = timezone.now()
+        now = database_now()  # due at once on the clock the claim reads
         Delivery.objects.filter(endpoint=endpoint, status__in=SENDABLE, next_attempt_at__gt=now).update(
             next_attempt_at=now
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.audit import audited, read_only, record, unaudited
@@ -82,7 +83,7 @@ def announce_disputes(disputes: list[Dispute]) -> None:
     """Owe each dispute's event anew and wake its source's sender after commit (call in the filing's
     transaction, after opening a dispute or updating it from a later filing)."""
     ids = [d.pk for d in disputes]
-    Dispute.objects.filter(pk__in=ids).update(notified_at=None, notify_attempts=0, notify_next_at=timezone.now())
+    Dispute.objects.filter(pk__in=ids).update(notified_at=None, notify_attempts=0, notify_next_at=Now())
     sources = sorted({d.source_id for d in disputes})
     transaction.on_commit(lambda: [app.send_task(SEND_DISPUTE_EVENTS_TASK, args=[s]) for s in sources])
 
@@ -116,7 +117,8 @@ def _event_id(dispute: Dispute) -> str:
 
 def _owed(source_id: int | None = None) -> Any:
     due = Dispute.objects.filter(notified_at=None).filter(
-        Q(notify_next_at=None) | Q(notify_next_at__lte=timezone.now())
+        # the database's clock: rows are stamped with it, and workers on several hosts read it alike (core.clock)
+        Q(notify_next_at=None) | Q(notify_next_at__lte=Now())
     )
     return due if source_id is None else due.filter(source_id=source_id)
 
@@ -141,13 +143,13 @@ def _send_owed(source_id: int) -> int:
         errors = [e for e in (_post(endpoint, networks, _event_id(dispute), body) for endpoint in endpoints) if e]
         if not errors:
             Dispute.objects.filter(pk=dispute.pk, version_id=dispute.version_id).update(
-                notified_at=timezone.now(), notify_error=""
+                notified_at=Now(), notify_error=""
             )
             accepted += 1
             continue
         tries = dispute.notify_attempts + 1
         Dispute.objects.filter(pk=dispute.pk, version_id=dispute.version_id).update(
-            notify_attempts=tries, notify_next_at=timezone.now() + backoff(tries), notify_error=errors[0][:2000]
+            notify_attempts=tries, notify_next_at=Now() + backoff(tries), notify_error=errors[0][:2000]
         )
         break  # the receiver refuses: the rest wait for the sweep, in order
     return accepted

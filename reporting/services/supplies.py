@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
+from core.clock import database_now
 from core.locks import exclusive
 from core.models import Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
@@ -670,7 +671,9 @@ def sweep_supply_jobs() -> list[int]:
     A dead worker's import was one transaction, rolled back with its connection, so the job starts over from
     its file; a worker that died after its import committed but before the job was marked done leaves a
     rerun that finds every value unchanged (counted as ignored), which stores nothing twice."""
-    stale = timezone.now() - QUEUED_FOR
+    # `created_at` is the web host's clock, read against the database's: a task re-sent 30 s early or late is
+    # harmless, since a job runs only under its lock and only while queued (`run_supply_job`)
+    stale = database_now() - QUEUED_FOR
     queued = list(
         SupplyJob.objects.filter(status=SupplyJobStatus.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
     )

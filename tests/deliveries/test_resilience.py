@@ -65,15 +65,16 @@ class Stack:
         self.tmp = tmp
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def start(self, name: str, argv: list[str], **env: str) -> subprocess.Popen:
         log = (self.tmp / f"{name}-{len(self.processes)}.log").open("w")
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.processes.append(process)
         return process
 
-    def worker(self) -> subprocess.Popen:
+    def worker(self, **env: str) -> subprocess.Popen:
+        """A worker process taking every queue; `env` for this process only (a skewed clock, say)."""
         return self.start(
             "worker",
             [
@@ -90,6 +91,7 @@ class Stack:
                 "--without-gossip",
                 "--without-mingle",
             ],
+            **env,
         )
 
     def beat(self) -> subprocess.Popen:

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import Department, User
@@ -152,6 +153,7 @@ def test_a_push_waiting_when_its_subscription_expires_is_never_sent_and_withdraw
         # a record of a day both cover goes to both subscriptions: the expired one's row is never sent either
         _file_second_activity(cadre)
         assert Delivery.objects.filter(subscription=expiring).count() == 2
+        Delivery.objects.filter(pk=waiting.pk).update(next_attempt_at=Now())  # its backoff is over (database's clock)
         deliveries.sweep()
         assert wait_for(lambda: len(receiver.seen) == 1)
         (arrived,) = receiver.applied().values()
