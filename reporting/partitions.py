@@ -46,7 +46,8 @@ class Scheme:
 
 
 ACCESS_RECORDS = Scheme("reporting_accessrecord", "at", months=1, ahead=3, guarded=True)
-SCHEMES = (ACCESS_RECORDS,)
+DELIVERIES = Scheme("reporting_delivery", "version_month", months=1, ahead=3)
+SCHEMES = (ACCESS_RECORDS, DELIVERIES)
 
 
 def partitions(cursor: CursorWrapper, scheme: Scheme) -> dict[str, tuple[str, str] | None]:
@@ -85,7 +86,9 @@ def create_range(cursor: CursorWrapper, scheme: Scheme, start: dt.date) -> bool:
         # PostgreSQL refuses a partition whose range the DEFAULT partition holds rows of: they move first, within
         # this transaction (the caller's maintenance lets the append-only guard pass the DELETE where the table
         # allows it; versions allow none, so their DEFAULT rows stay until a person decides)
-        cursor.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(partition, table))
+        cursor.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(partition, table)
+        )
         cursor.execute(
             sql.SQL("WITH moved AS (DELETE FROM {} WHERE {} RETURNING *) INSERT INTO {} SELECT * FROM moved").format(
                 default, in_range, partition
@@ -149,9 +152,10 @@ def swap_in_partitioned(cursor: CursorWrapper, scheme: Scheme, today: dt.date) -
     cursor.execute(sql.SQL("CREATE SEQUENCE {}").format(sequence))
     # an identity column on a partitioned table needs PostgreSQL 17: an owned sequence serves every version
     cursor.execute(
-        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, PRIMARY KEY (id, {})) PARTITION BY RANGE ({})").format(
-            table, old, key, key
-        )
+        sql.SQL(
+            "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY (id, {}))"
+            " PARTITION BY RANGE ({})"
+        ).format(table, old, key, key)
     )
     cursor.execute(sql.SQL("ALTER TABLE {} ALTER id SET DEFAULT nextval({})").format(table, sql.Literal(named)))
     cursor.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}.id").format(sequence, table))
@@ -166,11 +170,26 @@ def swap_in_partitioned(cursor: CursorWrapper, scheme: Scheme, today: dt.date) -
     cursor.execute(sql.SQL("DROP TABLE {}").format(old))
 
 
+def foreign_keys(cursor: CursorWrapper, table: str) -> list[sql.Composable]:
+    """`ALTER TABLE … ADD CONSTRAINT` statements remaking the table's foreign keys to other tables, as they are."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = %s::regclass AND contype = 'f' AND confrelid <> conrelid ORDER BY conname",
+        [table],
+    )
+    return [
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.Identifier(table), sql.Identifier(name), sql.SQL(body)
+        )
+        for name, body in cursor.fetchall()
+    ]
+
+
 def swap_in_plain(cursor: CursorWrapper, scheme: Scheme) -> None:
     """The reverse step: a plain table with an identity `id` and the same rows; the caller makes the rest."""
     table, old = sql.Identifier(scheme.table), sql.Identifier(f"{scheme.table}_old")
     cursor.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(table, old))
-    cursor.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(table, old))
+    cursor.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(table, old))
     cursor.execute(sql.SQL("ALTER TABLE {} ALTER id DROP DEFAULT").format(table))
     cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, old))
     cursor.execute(sql.SQL("DROP TABLE {} CASCADE").format(old))  # its partitions and its sequence with it
