@@ -126,6 +126,16 @@ def create_ahead(cursor: CursorWrapper, scheme: Scheme, today: dt.date, since: d
     return made
 
 
+def oldest_in_default(cursor: CursorWrapper, scheme: Scheme) -> dt.date | None:
+    """The day of the oldest row the DEFAULT partition holds (rows of a month before its partition was made)."""
+    cursor.execute(
+        sql.SQL("SELECT min({})::date FROM {}").format(
+            sql.Identifier(scheme.key), sql.Identifier(f"{scheme.table}_default")
+        )
+    )
+    return cursor.fetchone()[0]
+
+
 def create_default(cursor: CursorWrapper, scheme: Scheme) -> None:
     name = f"{scheme.table}_default"
     cursor.execute(

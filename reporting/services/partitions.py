@@ -21,7 +21,7 @@ from core.appendonly import maintenance
 from core.audit import audited, read_only, unaudited
 from core.models import AuditEvent
 from core.rows import insert
-from reporting.partitions import ACCESS_RECORDS, SCHEMES, create_ahead, partitions
+from reporting.partitions import ACCESS_RECORDS, SCHEMES, create_ahead, oldest_in_default, partitions
 
 # one housekeeping run at a time: two would both find a partition missing and one CREATE would fail
 PARTITIONS_LOCK = 21_0501
@@ -36,7 +36,10 @@ def create_partitions(*, today: dt.date | None = None) -> list[str]:
     with maintenance(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITIONS_LOCK])
         for scheme in SCHEMES:
-            made += create_ahead(cursor, scheme, today)
+            # from the oldest month the DEFAULT partition holds too: rows written for a past month (loaded
+            # history, a far-past filing) get their month and leave the DEFAULT partition
+            oldest = oldest_in_default(cursor, scheme)
+            made += create_ahead(cursor, scheme, today, since=min(oldest, today) if oldest else None)
     return made
 
 

@@ -66,6 +66,11 @@ def test_a_record_of_a_month_nobody_made_is_kept_and_moves_into_its_month_when_i
     create_partitions(today=dt.date(2031, 1, 15))
     assert partition_of(record_id) == "reporting_accessrecord_p203102"
     assert AccessRecord.objects.get(pk=record_id).at == at("2031-02-10")  # the same row, id and time
+    # a row of a past month nobody made (history loaded after the migration) gets its month at the next run too
+    past_id, partition = write_record(village_cadre.unit_id, at("2025-04-09"))
+    assert partition == "reporting_accessrecord_default"
+    create_partitions(today=TODAY)
+    assert partition_of(past_id) == "reporting_accessrecord_p202504"
 
 
 def test_the_management_command_makes_the_partitions_as_beat_does(village_cadre):
