@@ -30,6 +30,7 @@ ROUTES = {
     # beat's periodic jobs: sweeps, expiries, the audit seal
     "reporting.tasks.sweep_outbox_task": HOUSEKEEPING,
     "reporting.tasks.zombie_check_task": HOUSEKEEPING,
+    "reporting.tasks.create_partitions_task": HOUSEKEEPING,
     "reporting.tasks.auto_reports_task": HOUSEKEEPING,
     "core.tasks.seal_audit_task": HOUSEKEEPING,
 }

@@ -213,9 +213,15 @@ ONETABLE_LEDGER_LEAD_DAYS = env_int("ONETABLE_LEDGER_LEAD_DAYS", 0, minimum=0)
 ONETABLE_UNLOCK_DAYS = env_int("ONETABLE_UNLOCK_DAYS", 7, minimum=1)
 # An aggregate covering fewer reported units than this is suppressed (reporting/reads/rollups.py).
 ONETABLE_MIN_CELL = env_int("ONETABLE_MIN_CELL", 3, minimum=2)
+# Access records are kept this many full months before the current one, then their month is detached and dropped
+# (`manage.py detach_access_records`, reporting/services/partitions.py); six months is the Cybersecurity Law's floor.
+ONETABLE_ACCESS_RETENTION_MONTHS = env_int("ONETABLE_ACCESS_RETENTION_MONTHS", 36, minimum=6)
+
 # One beat process: its intervals and the 02:00 check run on its own clock alone, which nothing else compares;
 # every job below is safe to run a little early or late, or twice (core/clock.py, docs/architecture.md).
 CELERY_BEAT_SCHEDULE = {
+    # partitions made ahead of time (reporting/partitions.py): a DEFAULT partition catches what a stopped beat missed
+    "create-partitions": {"task": "reporting.tasks.create_partitions_task", "schedule": crontab(hour=1, minute=30)},
     "zombie-check": {"task": "reporting.tasks.zombie_check_task", "schedule": crontab(hour=2, minute=0)},
     "sweep-outbox": {"task": "reporting.tasks.sweep_outbox_task", "schedule": env_int("OUTBOX_SWEEP_SECONDS", 5)},
     # report templates generated once a period's coverage passes the department's level (reporting/services/reports)

@@ -5,7 +5,16 @@ from celery import shared_task
 
 from reporting.reads import exports
 from reporting.reads import reports as report_reads
-from reporting.services import aggregate_pushes, catalogue, deliveries, disputes, relay, reports, supplies
+from reporting.services import (
+    aggregate_pushes,
+    catalogue,
+    deliveries,
+    disputes,
+    partitions,
+    relay,
+    reports,
+    supplies,
+)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -38,6 +47,11 @@ def run_export_task(job_id: int) -> None:
 @shared_task(ignore_result=True)
 def zombie_check_task() -> None:
     catalogue.zombie_check()
+
+
+@shared_task(ignore_result=True)
+def create_partitions_task() -> None:
+    partitions.create_partitions()
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -101,11 +101,16 @@ class Delivery(models.Model):
     version = models.ForeignKey(
         "reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
+    # no database constraint: the table is partitioned (by `version_month`), so its key is (id, version_month) and
+    # `id` alone is no unique constraint a foreign key could reference; the relay sets it from the row it found
     supersedes = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
     )
     fields = ArrayField(models.CharField(max_length=40))
     position = models.BigIntegerField(editable=False)
+    # The partition key (migration 0035): the first day of the UTC month the version was stored in, so fixed by the
+    # version and the same for every delivery of it, made once or relayed again a month later.
+    version_month = models.DateField(editable=False)
     txid = models.BigIntegerField(null=True, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     attempts = models.PositiveIntegerField(default=0)
@@ -120,12 +125,16 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         constraints = [
-            # exactly once per (version, subscription): the relay inserts with ON CONFLICT DO NOTHING
-            models.UniqueConstraint(fields=["version", "subscription"], name="delivery_once"),
-            # the department's feed, in the order the relay committed
-            models.UniqueConstraint(fields=["department", "position"], name="delivery_feed_position"),
+            # exactly once per (version, subscription): the relay inserts with ON CONFLICT DO NOTHING. PostgreSQL
+            # wants the partition key in it; `version_month` is a function of the version, so two rows with the same
+            # (version, subscription) have the same month and this is the same rule.
+            models.UniqueConstraint(fields=["version", "subscription", "version_month"], name="delivery_once"),
         ]
         indexes = [
+            # the department's feed, in the order the relay committed. Not a unique index (it cannot hold the
+            # partition key): positions come from the department's `FeedCounter`, incremented under its row lock
+            # until the relay's commit, so no two rows ever get one.
+            models.Index(fields=["department", "position"], name="delivery_feed_position"),
             # old cursors (txid-id) of rows made before the relay; new rows leave it untouched
             models.Index(
                 fields=["department", "txid", "id"], name="delivery_old_cursor", condition=Q(txid__isnull=False)

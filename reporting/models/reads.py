@@ -21,6 +21,8 @@ class AccessRecord(models.Model):
     """Who received or read which unit's data, when, under which subscription: visible to that unit.
 
     PostgreSQL refuses to change one, or to delete one outside the schema owner's maintenance (retention).
+    The table is partitioned by month of `at` (migration 0034, reporting/partitions.py): retention detaches
+    whole months (`manage.py detach_access_records`); the primary key in the database is (id, at).
     """
 
     # Written for every delivery pushed or read and every exported row: the unit's and the department's
@@ -66,15 +68,8 @@ class AccessRecord(models.Model):
             # a subscription's last use of each kind is one probe (the office's catalogue, the zombie check)
             models.Index(fields=["subscription", "kind", "-at"], name="access_by_subscription"),
         ]
-        constraints = [
-            # an aggregate read records each unit whose value went into it once per department, field and
-            # period, however often it is read (`reads.rollups`: INSERT … ON CONFLICT DO NOTHING)
-            models.UniqueConstraint(
-                fields=["department", "unit", "period", "fields"],
-                condition=models.Q(kind="aggregated"),
-                name="one_aggregate_access",
-            )
-        ]
+        # One aggregated record per department, unit, period and fields cannot be a unique index (PostgreSQL
+        # wants the partition key `at` in it): `reads.rollups.record_used` keeps it under an advisory lock.
 
     def __str__(self) -> str:
         return f"{self.department_id} {self.kind} {self.unit_id} {self.periods}"

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, AreaLevel
@@ -308,8 +308,12 @@ def _publish(
 
 
 # The units whose value went into a published area (the statement's `used`, kept only for published cells), one
-# record each: those recorded already (every later read) are skipped by an anti-join, cheaper than a refused
-# speculative insert; ON CONFLICT covers two reads at once. The indicator engine records through it too.
+# record each: those recorded already (every later read) are skipped by an anti-join. Two reads at once are
+# serialised by a transaction-scoped advisory lock on (department, period, fields), taken in a statement of its
+# own before this one, so the anti-join's snapshot, taken after the lock, sees the other read's committed rows.
+# (A unique index cannot do it: the table is partitioned by `at`, which PostgreSQL would want in the index.) The
+# indicator engine records through it too.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
 RECORD_SQL = """
 INSERT INTO reporting_accessrecord (unit_id, department_id, subscription_id, sheet_id, period, period_from, fields,
                                     kind, at)
@@ -319,15 +323,13 @@ FROM unnest(%(units)s::bigint[]) used (unit_id)
 WHERE NOT EXISTS (SELECT 1 FROM reporting_accessrecord r WHERE r.department_id = %(department)s
                   AND r.unit_id = used.unit_id AND r.period = %(period)s::text AND r.fields = %(fields)s::varchar[]
                   AND r.kind = 'aggregated')
-ORDER BY used.unit_id
-ON CONFLICT (department_id, unit_id, period, fields) WHERE kind = 'aggregated' DO NOTHING
 """
 
 
 def record_used(
     *, department_id: int, subscription_id: int, sheet_id: int, period: str, fields: list[str], items: list[Aggregate]
 ) -> None:
-    """One statement, run even when nothing was published (so a read's statements do not depend on what it
+    """Run even when nothing was published (so a read's statements do not depend on what it
     found): each unit whose value went into a published aggregate gets one access record per department, fields
     and period, however often the department reads it."""
     params: dict[str, Any] = {
@@ -339,7 +341,9 @@ def record_used(
         "kind": AccessKind.AGGREGATED.value,
         "units": sorted({unit for a in items if a.value is not None and not a.suppressed for unit in a.units}),
     }
-    with connection.cursor() as cursor:
+    key = f"aggregated access {department_id} {period} {','.join(fields)}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL, {"key": key})
         cursor.execute(RECORD_SQL, params)
 
 

@@ -65,7 +65,7 @@ WITH claimed AS (
     RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot, p.xid
 ), filed AS (
     SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values", v.not_applicable,
-           s.sheet_id, s.period_start, a.path
+           date_trunc('month', v.at AT TIME ZONE 'UTC')::date AS version_month, s.sheet_id, s.period_start, a.path
     FROM claimed c
     JOIN reporting_submissionversion v ON v.id = c.version_id
     JOIN reporting_submission s ON s.id = v.submission_id
@@ -79,7 +79,7 @@ WITH claimed AS (
       AND (f.status = %(active)s OR f.retired_from IS NOT NULL) AND f.rollup_of_id IS NULL
     GROUP BY sf.subscription_id, f.sheet_id
 ), candidates AS (
-    SELECT c.version_id, c.submission_id, c.number, sub.id AS subscription_id, sub.department_id,
+    SELECT c.version_id, c.submission_id, c.number, c.version_month, sub.id AS subscription_id, sub.department_id,
            sub.endpoint_id, sub.status,
            ARRAY(SELECT code FROM unnest(t.codes) code
                  WHERE c."values" ? code OR c.not_applicable ? code ORDER BY code) AS fields
@@ -104,7 +104,7 @@ WITH claimed AS (
 ), made AS (
     INSERT INTO reporting_delivery
         (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, position,
-         status, attempts, next_attempt_at, last_error, created_at)
+         status, attempts, next_attempt_at, last_error, created_at, version_month)
     SELECT t.department_id, t.subscription_id, t.endpoint_id, t.submission_id, t.version_id,
            CASE WHEN t.number = 1 THEN NULL ELSE
                (SELECT max(d.id) FROM reporting_delivery d
@@ -113,10 +113,11 @@ WITH claimed AS (
            c.last - n.n + row_number() OVER (PARTITION BY t.department_id ORDER BY t.version_id, t.subscription_id),
            CASE WHEN t.endpoint_id IS NULL THEN %(feed)s
                 WHEN t.status <> %(active)s THEN %(withdrawn)s ELSE %(pending)s END,
-           0, CASE WHEN t.status <> %(active)s AND t.endpoint_id IS NOT NULL THEN NULL ELSE now() END, '', now()
+           0, CASE WHEN t.status <> %(active)s AND t.endpoint_id IS NOT NULL THEN NULL ELSE now() END, '', now(),
+           t.version_month
     FROM targets t JOIN counts n USING (department_id) JOIN counters c USING (department_id)
     ORDER BY t.version_id, t.subscription_id
-    ON CONFLICT (version_id, subscription_id) DO NOTHING
+    ON CONFLICT (version_id, subscription_id, version_month) DO NOTHING
     RETURNING endpoint_id, status
 )
 SELECT (SELECT count(*) FROM claimed),

@@ -32,6 +32,7 @@ from reporting.services import (
     disputes,
     exports,
     indicators,
+    partitions,
     questions,
     requests,
     rules,
@@ -124,6 +125,14 @@ def _endpoint(department="propaganda") -> Endpoint:
     )
     Subscription.objects.filter(department=department).update(endpoint=endpoint)
     return endpoint
+
+
+def _retention():
+    from tests.reporting.test_access_partitions import at, write_record
+
+    partitions.create_partitions(today=dt.date(2025, 1, 10))
+    write_record(_cadre().unit_id, at("2025-01-11"))
+    return partitions.detach_access_records(months=6, today=TODAY)
 
 
 def _civil_source():
@@ -496,6 +505,7 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.rules.set_expected_range", "plausibility.range_set"): lambda settings: (
         rules.set_expected_range(field=Field.objects.get(code="households"), low="100", high="900", by=_office())
     ),
+    ("reporting.services.partitions.detach_access_records", "access_records.detached"): lambda settings: _retention(),
     ("core.tokens.issue_token", "token.issued"): _issue,
     ("core.tokens.revoke_token", "token.revoked"): _revoke,
     ("core.tokens.department_system_user", "user.created"): _new_department_account,

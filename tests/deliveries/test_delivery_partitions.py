@@ -1,0 +1,156 @@
+"""Deliveries live in monthly partitions of the month their version was stored in: each (version, subscription)
+still has one delivery, a repeated relay makes nothing, a version of a month nobody made a partition for is still
+delivered, and the migration kept every delivery with its id and feed position."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import time_machine
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+
+from core.models import Department
+from reporting.delivery.feed import read_feed
+from reporting.models import Delivery, SubmissionVersion
+from reporting.services import relay
+from reporting.services.partitions import create_partitions
+from tests.deliveries.conftest import file_activity
+
+
+def partition_of(delivery_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM reporting_delivery WHERE id = %s", [delivery_id])
+        return cursor.fetchone()[0]
+
+
+def month_of(version: SubmissionVersion) -> dt.date:
+    at = version.at.astimezone(dt.UTC)
+    return dt.date(at.year, at.month, 1)
+
+
+def test_a_filings_deliveries_are_in_its_versions_month_and_made_once(cadre):
+    version = file_activity(cadre)
+    made = list(Delivery.objects.filter(version=version))
+    assert len(made) >= 2
+    month = month_of(version)
+    assert {d.version_month for d in made} == {month}
+    assert {partition_of(d.pk) for d in made} == {f"reporting_delivery_p{month:%Y%m}"}
+    relay.queue_versions([version.pk], snapshot=_snapshot())  # the same version handed to the relay again
+    relay.relay_versions()
+    assert Delivery.objects.filter(version=version).count() == len(made)
+    first = made[0]
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(  # the constraint itself, not only the relay, refuses a second row
+            "INSERT INTO reporting_delivery (department_id, subscription_id, submission_id, version_id, fields,"
+            " position, status, attempts, last_error, created_at, version_month)"
+            " VALUES (%s, %s, %s, %s, '{}', 0, 'feed', 0, '', now(), %s)",
+            [first.department_id, first.subscription_id, first.submission_id, version.pk, month],
+        )
+
+
+def _snapshot() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        return cursor.fetchone()[0]
+
+
+def test_a_version_of_a_month_without_a_partition_is_delivered_and_moves_into_its_month(cadre):
+    with time_machine.travel(dt.datetime(2031, 3, 5, 9, tzinfo=dt.UTC)):
+        version = file_activity(cadre, activity_title="远期")
+    made = list(Delivery.objects.filter(version=version).values_list("pk", flat=True))
+    assert made and {partition_of(pk) for pk in made} == {"reporting_delivery_default"}
+    propaganda = Department.objects.get(code="propaganda")
+    fed = [item["id"] for item in read_feed(department=propaganda, after="0", limit=1000).items]
+    assert any(f"dlv_{pk}" in fed for pk in made)
+    create_partitions(today=dt.date(2031, 3, 1))
+    assert {partition_of(pk) for pk in made} == {"reporting_delivery_p203103"}
+    fed_after = [item["id"] for item in read_feed(department=propaganda, after="0", limit=1000).items]
+    assert fed_after == fed  # the same rows, in the same positions
+
+
+def test_a_read_of_one_month_of_deliveries_touches_only_that_months_partition(cadre):
+    version = file_activity(cadre)
+    month = month_of(version)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT * FROM reporting_delivery WHERE version_id = %s AND version_month = %s",
+            [version.pk, month],
+        )
+        plan = json.dumps(cursor.fetchone()[0])
+    assert f"reporting_delivery_p{month:%Y%m}" in plan
+    assert "reporting_delivery_default" not in plan and plan.count('"Relation Name"') == 1
+
+
+def _migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def _written_before(cadre) -> dict[int, tuple]:
+    """Deliveries as the relay wrote them before the partitions (versions of 2024 and of now, two departments, feed
+    positions numbered per department); returns id → (department, position, version, the version's month)."""
+    departments = [Department.objects.get(code=code).pk for code in ("propaganda", "culture")]
+    written: dict[int, tuple] = {}
+    with connection.cursor() as cursor:
+        for i, at in enumerate(["2024-05-03 10:00+00", "2024-07-31 23:30+00", None]):
+            cursor.execute(
+                "INSERT INTO reporting_submission (unit_id, sheet_id, period, record_key, record_date, period_start,"
+                " current_version, created_at, updated_at) SELECT %s, id, '202611', gen_random_uuid(), '2026-11-10',"
+                " '2026-11-10', 1, now(), now() FROM reporting_sheet WHERE code = 'cultural_activity' RETURNING id",
+                [cadre.unit_id],
+            )
+            (submission,) = cursor.fetchone()
+            cursor.execute(
+                'INSERT INTO reporting_submissionversion (submission_id, number, "values", not_applicable, carried,'
+                " confirmed, disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
+                " confirmed_count, disputed_count, department_count, refills_spared) VALUES (%s, 1, %s, '{}', '{}',"
+                " '{}', '{}', '{}', '', %s, coalesce(%s::timestamptz, now()), 1, 1, 0, 0, 0, 0, 2, 0)"
+                " RETURNING id, date_trunc('month', at AT TIME ZONE 'UTC')::date",
+                [submission, f'{{"activity_title": "旧{i}"}}', cadre.pk, at],
+            )
+            version, month = cursor.fetchone()
+            for department in departments:
+                cursor.execute(
+                    "INSERT INTO reporting_feedcounter AS fc (department_id, last) VALUES (%s, 1)"
+                    " ON CONFLICT (department_id) DO UPDATE SET last = fc.last + 1 RETURNING last",
+                    [department],
+                )
+                (position,) = cursor.fetchone()
+                cursor.execute(
+                    "INSERT INTO reporting_delivery (department_id, subscription_id, submission_id, version_id,"
+                    " fields, position, status, attempts, next_attempt_at, last_error, created_at) SELECT %s, s.id,"
+                    " %s, %s, '{activity_title}', %s, 'feed', 0, now(), '', now() FROM reporting_subscription s"
+                    " WHERE s.department_id = %s AND s.level IS NULL ORDER BY s.id LIMIT 1 RETURNING id",
+                    [department, submission, version, position, department],
+                )
+                written[cursor.fetchone()[0]] = (department, position, version, month)
+    return written
+
+
+def test_the_migration_keeps_every_delivery_with_its_id_and_position_and_the_feed_reads_on(cadre):
+    _migrate([("reporting", "0034_access_record_partitions")])
+    try:
+        written = _written_before(cadre)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    after = {
+        d.pk: (d.department_id, d.position, d.version_id, d.version_month)
+        for d in Delivery.objects.filter(pk__in=written)
+    }
+    assert after == written  # no delivery lost, each with its id, position and its version's month
+    assert {partition_of(pk) for pk in written} >= {"reporting_delivery_p202405", "reporting_delivery_p202407"}
+    propaganda = Department.objects.get(code="propaganda")
+    page = read_feed(department=propaganda, after="0", limit=1000)
+    assert [item["id"] for item in page.items][-3:] == [
+        f"dlv_{pk}" for pk, row in sorted(written.items(), key=lambda r: r[1][1]) if row[0] == propaganda.pk
+    ]
+    version = file_activity(cadre, activity_title="迁移之后")
+    newer = read_feed(department=propaganda, after=page.next_cursor, limit=1000)
+    assert [item["id"] for item in newer.items] == [
+        d.public_id for d in Delivery.objects.filter(version=version, department=propaganda).order_by("position")
+    ]
+    assert max(written) < min(d.pk for d in Delivery.objects.filter(version=version))  # ids go on
