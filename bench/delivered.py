@@ -9,9 +9,13 @@ submitter saw its 2xx, on the same clock (receivers and readers run in this proc
 
 A deadline burst (1×) is 2 submissions a second: a third of the province's 20,000
 villages filing in the last hour before the due date. Runs: 1× and 10× with every
-receiver healthy, then 10× with one receiver dead (nothing listening) and one slow
-(answers after 2 s); the healthy departments' p99 is compared with theirs in the
-all-healthy run. The Celery worker's resident memory is read after the runs.
+receiver healthy, then 10× with one receiver dead (nothing listening), one slow
+(answers after 2 s) and one trickling (a status line, then a header byte a second); the
+healthy departments' p99 is compared with theirs in the all-healthy run. Issue 21 adds:
+10× while a 30 s write transaction is open in another database on the same server (the
+feed readers' p99 against the all-healthy run's), and 10× through a peer's pattern
+(bench/peer.py: one Celery task and one POST per filing and subscriber) on the same
+worker, receivers and kind of filings. The Celery worker's resident memory is read after the runs.
 """
 
 from __future__ import annotations
@@ -115,8 +119,11 @@ class FeedReader(threading.Thread):
         conn.close()
 
 
-def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str], list[tuple[str, str, str]]]:
-    """Point every department at its receiver (or the feed); return webhook departments and feed readers."""
+def setup(
+    receivers_port: int, dead_port: int, trickle_url: str, faulty: bool, peer: bool = False
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Point every department at its receiver (or the feed); return webhook departments and feed readers.
+    For the peer's pattern, OneTable sends nothing (feed only): the peer's tasks post to the receivers."""
     from django.db import connection
 
     from core.models import Department
@@ -128,7 +135,7 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
     departments = list(Department.objects.filter(code__startswith="prov-dept-").order_by("code"))
     Endpoint.objects.filter(department__in=departments).update(active=False)
     hooked, readers = [], []
-    dead, slow = dead_and_slow([d.code for d in departments[:-FEED_READERS]])
+    dead, slow, trickling = dead_and_slow([d.code for d in departments[:-FEED_READERS]])
     for n, department in enumerate(departments):
         if n >= len(departments) - FEED_READERS:
             Subscription.objects.filter(department=department).update(endpoint=None)
@@ -143,10 +150,16 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
             )
             readers.append((department.code, token, str(last)))
             continue
+        if peer:
+            Subscription.objects.filter(department=department).update(endpoint=None)
+            hooked.append(department.code)
+            continue
         if faulty and department.code == dead:
             url = f"http://127.0.0.1:{dead_port}/hooks/{department.code}"  # nothing listens there
         elif faulty and department.code == slow:
             url = f"http://127.0.0.1:{receivers_port}/slow/{department.code}"
+        elif faulty and department.code == trickling:
+            url = f"{trickle_url}/{department.code}"
         else:
             url = f"http://127.0.0.1:{receivers_port}/hooks/{department.code}"
         endpoint = Endpoint.objects.create(department=department, name="bench", url=url, secret=webhooks.new_secret())
@@ -155,9 +168,9 @@ def setup(receivers_port: int, dead_port: int, faulty: bool) -> tuple[list[str],
     return hooked, readers
 
 
-def dead_and_slow(hooked: list[str]) -> tuple[str, str]:
-    """Which webhook departments the faulty runs break: the last two (one place decides)."""
-    return hooked[-1], hooked[-2]
+def dead_and_slow(hooked: list[str]) -> tuple[str, str, str]:
+    """Which webhook departments the faulty runs break (dead, slow, trickling): the last three (one place decides)."""
+    return hooked[-1], hooked[-2], hooked[-3]
 
 
 class Worker:
@@ -168,7 +181,8 @@ class Worker:
 
         app.control.purge()  # tasks an earlier, interrupted run left queued would be served first
         self.process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "core", "worker", "-P", "threads", "-c", "8", "-l", "warning"],
+            # `-I bench.peer`: the peer's task too (only the peer's run publishes it)
+            [str(BIN / "celery"), "-A", "core", "worker", "-I", "bench.peer", *("-P", "threads", "-c", "8")],
             cwd=ROOT,
             start_new_session=True,
         )
@@ -183,7 +197,9 @@ class Worker:
         self.process.wait(30)
 
 
-def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple[dict, int]:
+def submit_at(
+    port: int, requests: list, units: list[str], rate: float, path: str = "/api/v1/unit/submissions"
+) -> tuple[dict, int]:
     """Send the requests at a fixed rate; return {(unit, period): when its 2xx was read} and the failures."""
     done: dict[tuple[str, str], float] = {}
     failed = 0
@@ -194,7 +210,7 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
     def send(i: int, conn: http.client.HTTPConnection, due: float) -> None:
         nonlocal failed
         payload, headers = requests[i]
-        conn.request("POST", "/api/v1/unit/submissions", body=payload, headers=headers)
+        conn.request("POST", path, body=payload, headers=headers)
         response = conn.getresponse()
         answer = response.read()
         at = time.perf_counter()
@@ -207,26 +223,64 @@ def submit_at(port: int, requests: list, units: list[str], rate: float) -> tuple
                 refused.append(f"{response.status} {answer[:300].decode(errors='replace')}")
 
     paced(port, len(requests), rate, send)
-    require_2xx("/api/v1/unit/submissions", statuses, refused)  # a refused filing is never delivered
+    require_2xx(path, statuses, refused)  # a refused filing is never delivered
     return done, failed
 
 
-def one_run(server: Server, filers, codes: dict[int, str], rate: float, seconds: float, faulty: bool) -> dict:
+class HeldElsewhere(threading.Thread):
+    """A write transaction held open for `seconds` in another database on the same PostgreSQL server."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.seconds, self.ready = seconds, threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+        from django.db import connection
+
+        params = connection.get_connection_params()
+        other = params["dbname"] + "_elsewhere"
+        with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [other]).fetchone():
+                admin.execute(f'CREATE DATABASE "{other}"')
+        with psycopg.connect(**{**params, "dbname": other}) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS held (at timestamptz)")
+            conn.commit()
+            conn.execute("INSERT INTO held VALUES (now())")  # a transaction id: a write transaction
+            self.ready.set()
+            time.sleep(self.seconds)
+            conn.rollback()
+
+
+def one_run(
+    server: Server, filers, codes: dict[int, str], rate: float, seconds: float, faulty: bool, **kind: bool
+) -> dict:
+    """One run; `elsewhere`: with a 30 s write transaction in another database; `peer`: the peer's pattern."""
+    from tests.receiver import RawReceiver
+
+    peer, elsewhere = kind.get("peer", False), kind.get("elsewhere", False)
     arrivals = Arrivals()
     receivers = Receivers(arrivals)
+    trickler = RawReceiver(every=1.0)
     dead_port = _closed_port()
-    hooked, readers = setup(receivers.port, dead_port, faulty)
-    feed = [FeedReader(server.port, code, token, cursor, arrivals) for code, token, cursor in readers]
+    hooked, readers = setup(receivers.port, dead_port, trickler.url, faulty, peer)
+    feed = [] if peer else [FeedReader(server.port, code, token, cursor, arrivals) for code, token, cursor in readers]
     for reader in feed:
         reader.start()
+    held = HeldElsewhere(max(30.0, seconds + 5)) if elsewhere else None
+    if held:
+        held.start()
+        held.ready.wait(30)
     try:
         size = int(rate * seconds)
-        load = Workload(filers, size, f"delivered-{rate}-{faulty}-{time.time_ns()}")
+        load = Workload(filers, size, f"delivered-{rate}-{faulty}-{peer}-{elsewhere}-{time.time_ns()}")
         units = [codes[unit] for unit in load.units]
-        done, failed = submit_at(server.port, load.api, units, rate)
-        departments = hooked + [code for code, _t, _c in readers]
-        dead, slow = dead_and_slow(hooked)  # in the healthy runs too: their p99 without these two is the base
-        healthy = [d for d in departments if d not in (dead, slow)]
+        requests = [(p, {**h, "X-Bench-Peer-Port": str(receivers.port)}) for p, h in load.api] if peer else load.api
+        path = "/bench/peer/submissions" if peer else "/api/v1/unit/submissions"
+        done, failed = submit_at(server.port, requests, units, rate, path)
+        departments = hooked + [code for code, _t, _c in readers if not peer]
+        broken = dead_and_slow(hooked)  # in the healthy runs too: their p99 without these is the base
+        healthy = [d for d in departments if d not in broken]
         deadline = time.perf_counter() + 60
         while time.perf_counter() < deadline:
             with arrivals.lock:
@@ -241,6 +295,9 @@ def one_run(server: Server, filers, codes: dict[int, str], rate: float, seconds:
         for reader in feed:
             reader.join(10)
         receivers.close()
+        trickler.close()
+        if held:
+            held.join(60)
 
     def until_all(group: list[str]) -> list[float]:
         latencies = []
@@ -250,8 +307,18 @@ def one_run(server: Server, filers, codes: dict[int, str], rate: float, seconds:
                 latencies.append(max(times) - at)
         return sorted(latencies)
 
+    def each(group: list[str]) -> list[float]:
+        """Every (department, filing) arrival's latency: the feed readers' p99 is of these."""
+        return sorted(
+            arrivals.seen[(d, u, p)] - at for (u, p), at in done.items() for d in group if (d, u, p) in arrivals.seen
+        )
+
     every = until_all(healthy if faulty else departments)
+    dead, slow, _trickling = broken
     slow_times = until_all([slow]) if faulty else []
+    hooks_healthy = [d for d in hooked if d not in broken]
+    arrived = [t for (d, _u, _p), t in arrivals.seen.items() if d in hooks_healthy]
+    span = max(arrived) - min(done.values()) if arrived and done else float("nan")
     return {
         "rate": rate,
         "submitted": len(done),
@@ -260,6 +327,11 @@ def one_run(server: Server, filers, codes: dict[int, str], rate: float, seconds:
         "p50_s": statistics.median(every) if every else float("nan"),
         "p99_s": _p99(every),
         "healthy_p99_s": _p99(until_all(healthy)),
+        "hooks_p99_s": _p99(until_all(hooks_healthy)),
+        "hooks_complete": len(until_all(hooks_healthy)),
+        "hooks_per_s": len(arrived) / span if span == span and span > 0 else float("nan"),
+        "hooks_delivered": len(arrived),
+        "feed_p99_s": _p99(each([code for code, _t, _c in readers])) if feed else None,
         "departments": len(healthy if faulty else departments),
         "slow_p50_s": statistics.median(slow_times) if slow_times else None,
         "feed_errors": sum(reader.errors for reader in feed),
@@ -288,19 +360,29 @@ def main(quick: bool, months: int) -> dict:
     worker = Worker()
     runs = {}
     try:
-        plan = [("1x", 1, False), ("10x", 10, False), ("10x-faulty", 10, True)]
+        plan: list[tuple[str, int, bool, dict]] = [
+            ("1x", 1, False, {}),
+            ("10x", 10, False, {}),
+            ("10x-faulty", 10, True, {}),
+            ("10x-elsewhere", 10, False, {"elsewhere": True}),
+            ("10x-peer", 10, False, {"peer": True}),  # last: a backlog it leaves is purged, not served to others
+        ]
         if not quick:
-            plan.insert(2, ("1x-faulty", 1, True))
-        for name, factor, faulty in plan:
-            runs[name] = one_run(server, filers, codes, BURST * factor, seconds, faulty)
+            plan.insert(2, ("1x-faulty", 1, True, {}))
+        for name, factor, faulty, kind in plan:
+            runs[name] = one_run(server, filers, codes, BURST * factor, seconds, faulty, **kind)
             time.sleep(3)  # the queue drains before the next run
         celery_after = worker.rss_mb()
     finally:
         worker.stop()
         server.stop()
+        from core.celery import app
+
+        app.control.purge()  # what the peer's pattern had not sent when the run ended
         province.feed_only()
     # the all-healthy runs' p99 for the same healthy departments the faulty run measured
     for name in [n for n in runs if n.endswith("faulty")]:
         base = runs[name.removesuffix("-faulty")]
         runs[name]["ratio"] = runs[name]["p99_s"] / base["healthy_p99_s"]
+    runs["10x-elsewhere"]["ratio"] = runs["10x-elsewhere"]["feed_p99_s"] / runs["10x"]["feed_p99_s"]
     return {"runs": runs, "celery_after_mb": celery_after, "seconds": seconds, "burst": BURST}

@@ -79,6 +79,9 @@ def prepare(months: int) -> Filers:
         with province.removing_history():
             for sql in (
                 "DELETE FROM reporting_accessrecord s WHERE " + theirs,
+                # markers the relay has not taken yet (no worker runs during the submit benchmarks)
+                "DELETE FROM reporting_relaypending p USING reporting_submission s WHERE p.submission_id = s.id AND "
+                + theirs,
                 "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND "
                 + theirs,
                 "DELETE FROM reporting_submissionversion v USING reporting_submission s "

@@ -64,7 +64,10 @@ WITH claimed AS (
         FOR UPDATE SKIP LOCKED)
     RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot, p.xid
 ), filed AS (
-    SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values", v.not_applicable,
+    -- `|| '{{}}'`: the documents decompressed once per version here, not once per `?` below (each reads a
+    -- stored, compressed document again): 15 s → 3 s for 20 versions × 300 subscriptions (docs/benchmarks.md)
+    SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values" || '{{}}'::jsonb AS "values",
+           v.not_applicable || '{{}}'::jsonb AS not_applicable,
            date_trunc('month', v.at AT TIME ZONE 'UTC')::date AS version_month, s.sheet_id, s.period_start, a.path
     FROM claimed c
     JOIN reporting_submissionversion v ON v.id = c.version_id
