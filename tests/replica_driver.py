@@ -83,7 +83,7 @@ def _page_value(html: str) -> str:
     """The library books in the village's row of the data page (its only row: the page is filtered to it)."""
     body = html[html.index("<tbody") : html.index("</tbody>")]
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)]
-    return cells[-1].replace(",", "")
+    return cells[-2].replace(",", "")  # the last column is the "ask about a value" link
 
 
 def read() -> dict:
