@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
 from core.locks import exclusive
-from core.models import Department, Unit, User
+from core.models import Area, Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
@@ -112,6 +112,14 @@ class _Rollback(Exception):
     """Leave the supply's transaction without keeping anything (refused under atomic, or a dry run)."""
 
 
+# The units of these area codes: as `Unit.objects.filter(area__code__in=…)`, with the codes as one array (a list of
+# 500 parameters took four times as long to bind and plan, 0.5 s of a 200,000-value supply).
+_UNITS_SQL = f"""
+SELECT u.id, a.code, a.path, a.level FROM {Unit._meta.db_table} u JOIN {Area._meta.db_table} a ON a.id = u.area_id
+WHERE a.code = ANY(%s)
+"""
+
+
 class _Checker:
     """Each row checked against the catalogue, the units and the department's jurisdiction.
 
@@ -146,10 +154,9 @@ class _Checker:
             self.fields.update({code: found.get(code) for code in codes})
         areas = {r.unit for r in rows if r.problem is None} - self.units.keys()
         if areas:
-            units = Unit.objects.filter(area__code__in=areas).values_list(
-                "pk", "area__code", "area__path", "area__level"
-            )
-            known = {code: (pk, path, level) for pk, code, path, level in units}
+            with connection.cursor() as cursor:  # one array parameter: a 5,000-row chunk names ~500 units
+                cursor.execute(_UNITS_SQL, [list(areas)])
+                known = {code: (pk, path, level) for pk, code, path, level in cursor.fetchall()}
             self.units.update({code: known.get(code) for code in areas})
 
     def period(self, text: str) -> Period:
