@@ -108,6 +108,13 @@ class Stack:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of each process's log: what an assertion about the stack shows when it fails."""
+        parts = []
+        for log in sorted(self.tmp.glob("*.log")):
+            parts.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(parts)
+
     def stop_all(self) -> None:
         for process in self.processes:
             self.kill(process)

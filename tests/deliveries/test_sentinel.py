@@ -161,7 +161,7 @@ def test_filings_are_delivered_through_sentinels_and_keep_arriving_after_each_fa
     assert wait_for(lambda: sentinels.promoted(second), timeout=30)
     for i in (1, 2):
         assert _file(base, token, i, key="sentinel")[0] == 201
-    assert wait_for(lambda: len(receiver.applied()) == 3, timeout=60)
+    assert wait_for(lambda: len(receiver.applied()) == 3, timeout=60), processes.tail()
 
     # the new master dies: the old one, now its replica, is promoted back
     assert wait_for(lambda: sentinels.client(first).info("replication").get("master_link_status") == "up", 30)
@@ -169,6 +169,6 @@ def test_filings_are_delivered_through_sentinels_and_keep_arriving_after_each_fa
     assert wait_for(lambda: sentinels.promoted(first), timeout=60)
     for i in (3, 4):
         assert _file(base, token, i, key="sentinel")[0] == 201
-    assert wait_for(lambda: _all_delivered(endpoint) and len(receiver.applied()) == 5, timeout=90)
+    assert wait_for(lambda: _all_delivered(endpoint) and len(receiver.applied()) == 5, timeout=90), processes.tail()
     assert Delivery.objects.filter(endpoint=endpoint).count() == 5
     assert _health(base)["broker"] is True
