@@ -59,14 +59,14 @@ ON CONFLICT (unit_id, sheet_id) DO UPDATE SET periods = b.periods
 RETURNING b.periods, b.kept
 """
 _UPDATE_SQL = f"""
-UPDATE {TABLE} SET periods = %s, kept = %s::jsonb, summaries = %s::jsonb WHERE unit_id = %s AND sheet_id = %s
+UPDATE {TABLE} SET periods = %s, kept = %s, summaries = %s WHERE unit_id = %s AND sheet_id = %s
 """
 
 Window = dict[str, list[Any]]  # {field code: its value in each kept period, newest first}
 
 
 def _loaded(value: Any) -> Any:
-    # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
+    # stored as JSON text (and jsonb comes as text from Django's cursor); json's C decoder is the cheap step
     return json.loads(value) if isinstance(value, str) else value
 
 
