@@ -393,6 +393,7 @@ def _drop_history(sheet_id: int) -> None:
             "DELETE FROM reporting_submissionversion v USING reporting_submission s WHERE v.submission_id = s.id "
             "AND s.sheet_id = %s",
             "DELETE FROM reporting_submission WHERE sheet_id = %s",
+            "DELETE FROM reporting_plausibilitybaseline WHERE sheet_id = %s",
         ):
             cursor.execute(sql, [sheet_id])
 
@@ -415,6 +416,10 @@ def _build_history(province: Province, months: int) -> None:
     base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
     for period in periods:  # in order, with one generator: the values are those of one pass over the months
         _build_month(province, period, units, base, rng)
+    # stored by COPY, not by the filing services: the villages' plausibility baselines are made from them
+    from reporting.filing.baselines import rebuild_baselines
+
+    rebuild_baselines(unit_ids=[unit_id for unit_id, _ in units], sheet_id=province.sheet_id)
 
 
 MONTH_CHUNK = 2_000  # villages per transaction: a few seconds each, so no snapshot stays open for long

@@ -12,6 +12,7 @@ from core.demo_accounts import DEMO_PASSWORD
 from core.models import Area, AreaLevel, Department, Office, Role, Unit, User
 from reporting import demo_sources
 from reporting.catalogue.periods import Period
+from reporting.filing.baselines import rebuild_baselines
 from reporting.filing.onetable import build_one_table
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
 
@@ -643,5 +644,7 @@ def _history(*, sources: bool) -> None:
             )
         )
     SubmissionVersion.objects.bulk_create(versions)
+    # stored without the filing services: their baselines are made from them
+    rebuild_baselines(unit_ids=[s.unit_id for s in submissions], sheet_id=sheet.pk)
     if sources:
         demo_sources.answered_dispute(next(v for v in versions if v.submission.unit_id == disputing))

@@ -250,7 +250,7 @@ def summarise(earlier: Sequence[Any]) -> Summary | None:
     values are not numbers and are left out); None when none is a number."""
     numbers = [v for v in earlier if type(v) is int or type(v) is float]  # JSON numbers (bool is not one)
     if len(numbers) + list(earlier).count(None) < len(earlier):  # decimals stored as text, or other values
-        numbers = [n for v in earlier if (n := _as_float(v)) is not None]
+        numbers = [n for v in earlier if (n := as_float(v)) is not None]
     if not numbers:
         return None
     ordered = sorted(numbers)
@@ -296,7 +296,7 @@ def _median(ordered: Sequence[float]) -> float:
     return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
-def _as_float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
     if type(value) is int or type(value) is float:  # the common case first: JSON numbers (bool is excluded)
         return float(value)
     if isinstance(value, str):

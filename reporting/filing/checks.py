@@ -12,8 +12,9 @@ from typing import Any
 from reporting.catalogue import expressions
 from reporting.catalogue import rules as rule_semantics
 from reporting.catalogue.rules import Baseline, Finding
+from reporting.filing.baselines import history_summaries
 from reporting.filing.onetable import OneTable
-from reporting.reads.rules import SheetChecks, history_summaries, sheet_checks
+from reporting.reads.rules import SheetChecks, sheet_checks
 from reporting.rejections import Problem, Problems, storable
 
 MAX_EXPLANATION = 200

@@ -61,6 +61,7 @@ from reporting.models.rules import (
     ValidationRule,
     ValidationRuleRevision,
     Plausibility,
+    PlausibilityBaseline,
     ExpectedRange,
 )
 from reporting.models.locks import UnlockReason, Unlock, QuestionStatus, Question
@@ -105,6 +106,7 @@ __all__ = [
     "MissingValueStrategy",
     "Notice",
     "Plausibility",
+    "PlausibilityBaseline",
     "Question",
     "QuestionStatus",
     "RelayPending",

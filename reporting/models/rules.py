@@ -142,3 +142,25 @@ class ExpectedRange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field_id}: {self.low}..{self.high}"
+
+
+class PlausibilityBaseline(models.Model):
+    """A unit's own recent history of one periodic sheet, kept on write for the plausibility check (one row per
+    unit and sheet; `reporting.filing.baselines` writes and reads it, and rebuilds it from the versions): the
+    newest HISTORY + 1 periods it filed, each field's values in them, and each field's summary over the newest
+    HISTORY, which is the baseline of any later period. JSON kept as text: never looked into by SQL, and text is
+    stored and handed back as it is, where jsonb would parse it on each write and print it on each read."""
+
+    unit = models.ForeignKey("core.Unit", on_delete=models.CASCADE, related_name="+")
+    sheet = models.ForeignKey("reporting.Sheet", on_delete=models.CASCADE, related_name="+")
+    periods = ArrayField(models.CharField(max_length=16), default=list)  # newest first
+    # {field code: [its value in each of `periods`, None where it had no number]}; fields with none left out
+    kept = models.TextField(default="{}")
+    # {field code: [count, median, MAD, [the last values, newest first]]} over the newest HISTORY periods
+    summaries = models.TextField(default="{}")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "sheet"], name="one_baseline_per_unit_sheet")]
+
+    def __str__(self) -> str:
+        return f"baseline {self.unit_id}/{self.sheet_id}"

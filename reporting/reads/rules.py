@@ -1,21 +1,18 @@
 """What filing checks beyond single values: a sheet's validation rules and the plausibility settings, read once
-per catalogue generation and process, and a unit's own history of a sheet's values."""
+per catalogue generation and process (a unit's own history of a sheet's values is `reporting.filing.baselines`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 
-from core.models import Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.catalogue.rules import HISTORY, Baseline, Summary, Verdict, summarise, verdict
+from reporting.catalogue.rules import Verdict, verdict
 from reporting.filing.onetable import catalogue_generation
 from reporting.models import ExpectedRange, Field, Plausibility, Sheet, Status, ValidationRule
 from reporting.models.rules import DEFAULT_THRESHOLD
@@ -72,67 +69,6 @@ def sheet_checks(sheet: Sheet) -> SheetChecks:
             _CACHE.clear()
         _CACHE[key] = checks
     return checks
-
-
-# The unit's own earlier filings of the sheet (current versions), newest first: the index on
-# (unit, sheet, -period) finds them; a supply's or a ledger's rows are not the unit's history. This statement
-# names them only (submission, version number): a version never changes (PostgreSQL refuses it, migration 0017),
-# so the pairs are the history's identity, and a baseline computed from them stays right for as long as the same
-# pairs come back. A new filing or a correction of one of these periods changes the pairs.
-_HISTORY_SQL = """
-SELECT s.id, s.current_version FROM reporting_submission s
-WHERE s.unit_id = %s AND s.sheet_id = %s AND s.source_id IS NULL AND s.record_key IS NULL AND s.period < %s
-ORDER BY s.period DESC LIMIT %s
-"""
-# The values of exactly those versions, in that order (not read again by period: a filing committed between the
-# two statements must not mix into a baseline kept under the older pairs). Measured: computing the medians in
-# SQL (percentile_cont per field over jsonb_each) was 3-5x slower than decoding the rows here (docs/benchmarks.md).
-_VALUES_SQL = """
-SELECT v."values" FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS h(submission_id, number, newest)
-JOIN reporting_submissionversion v ON v.submission_id = h.submission_id AND v.number = h.number
-ORDER BY h.newest
-"""
-
-History = tuple[tuple[int, int], ...]  # (submission, version number) of each earlier period, newest first
-
-# The baselines this process computed last: {(unit, sheet, codes): (the history they came from, summaries)}. The
-# form's GET computes one for its hint; the submit that follows reuses it when its history is still the same.
-_BASELINES: dict[tuple[int, int, tuple[str, ...]], tuple[History, Baseline]] = {}
-_BASELINES_KEPT = 256  # a 200-field baseline is some 80 kB
-
-
-def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]) -> Baseline:
-    """The unit's own history of each field in `codes` over its last HISTORY periods before `period`: the
-    median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form. Read
-    only: the same mapping is handed to every caller of the same history."""
-    key = (unit.pk, sheet.pk, tuple(codes))
-    with connection.cursor() as cursor:
-        cursor.execute(_HISTORY_SQL, [unit.pk, sheet.pk, str(period), HISTORY])
-        history: History = tuple(cursor.fetchall())
-        kept = _BASELINES.get(key)
-        if kept is not None and kept[0] == history:
-            return kept[1]
-        rows: list[dict[str, Any]] = []
-        if history:
-            cursor.execute(_VALUES_SQL, [[s for s, _ in history], [n for _, n in history]])
-            # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
-            rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
-    summaries = Baseline(summarise_rows(rows, codes))
-    if len(_BASELINES) >= _BASELINES_KEPT:
-        _BASELINES.clear()
-    _BASELINES[key] = (history, summaries)
-    return summaries
-
-
-def summarise_rows(rows: list[dict[str, Any]], codes: list[str]) -> dict[str, Summary]:
-    """Each field's Summary over stored versions' values (newest first); fields with no number left out."""
-    out = {}
-    columns = zip(*(list(map(row.get, codes)) for row in rows), strict=True)  # one per field
-    for code, column in zip(codes, columns, strict=False):
-        summary = summarise(column)
-        if summary is not None:
-            out[code] = summary
-    return out
 
 
 def sheet_fields(sheet: Sheet) -> expressions.Catalogue:

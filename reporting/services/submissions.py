@@ -15,6 +15,7 @@ from core.models import Unit, User
 from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
+from reporting.filing.baselines import keep_baseline
 from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
@@ -315,6 +316,7 @@ def submit_sheet(
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period)
     version = _new_version(submission, 1, answers, by)
+    keep_baseline(unit_id=unit.pk, sheet_id=sheet.pk, period=str(period), values=answers.values)
     queue_version(version, table)
     _open_disputes(table, version, by)
     with connection.cursor() as cursor:  # the cadre's draft of it, if any, is done with
@@ -379,6 +381,8 @@ def correct_submission(
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
+    if not sheet.is_ledger:  # a ledger record is not a period's history
+        keep_baseline(unit_id=locked.unit_id, sheet_id=sheet.pk, period=locked.period, values=answers.values)
     queue_version(version, table)
     _open_disputes(table, version, by)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)

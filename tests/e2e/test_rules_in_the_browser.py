@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from reporting.catalogue import rules
 from reporting.catalogue.periods import Period
+from reporting.filing.baselines import rebuild_baselines
 from reporting.models import Delivery, Sheet, Submission, SubmissionVersion
 from reporting.services.deliveries import delivery_bodies
 from reporting.services.relay import relay_versions
@@ -128,6 +129,7 @@ def test_a_cadre_sees_the_plausibility_hint_with_earlier_values_as_she_types(
         SubmissionVersion.objects.create(
             submission=submission, number=1, values={"households": households}, by=village_cadre
         )
+    rebuild_baselines(unit_ids=[village_cadre.unit.pk])  # stored without the filing services
     page = browser_page
     login(page, live_server.url, "village")
     page.goto(live_server.url + "/fill/village_basics/2026Q4/")

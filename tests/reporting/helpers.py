@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from core.models import Area, Department, User
 from core.tokens import issue_token
 from reporting.catalogue.periods import Period
+from reporting.filing.baselines import rebuild_baselines
 from reporting.models import Field, Sheet, Submission, SubmissionVersion, Subscription
 from reporting.services.submissions import submit_sheet
 
@@ -111,6 +112,7 @@ def store_version(submission: Submission, *, values: dict, not_applicable: dict 
     )
     Submission.objects.filter(pk=submission.pk).update(current_version=version.number)
     submission.current_version = version.number
+    rebuild_baselines(unit_ids=[submission.unit_id])  # as a correction would keep it
     return version
 
 

@@ -1,45 +1,58 @@
-"""The checks on submit done once and kept: a unit's plausibility baseline reused while its history is the same
-(and recomputed when a filing or a correction changes it), each rule compiled into closures that give the
-shared cases' outcomes, and the shortcuts that let most numbers through without computing their z-score."""
+"""The checks on submit done once and kept: a unit's plausibility baseline kept on write in its own table (and
+agreeing with the one the versions give after filings, late filings, corrections and a register's supplies), each
+rule compiled into closures that give the shared cases' outcomes, and the shortcuts that let most numbers through
+without computing their z-score."""
 
 from __future__ import annotations
 
 import json
 import random
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
+from core.models import Department, User
 from reporting.catalogue import expressions, rules
 from reporting.catalogue.periods import Period
-from reporting.models import Sheet, Submission
-from reporting.reads import rules as reads
+from reporting.filing import baselines
+from reporting.models import Field, PlausibilityBaseline, Sheet, Submission
 from reporting.services.submissions import correct_submission
+from reporting.services.supplies import SupplyRow, supply_values
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics
 from tests.rollups.test_expressions import outcome
 from tests.rules.test_rules import _history
 
 CASES = Path(expressions.__file__).with_name("expression_cases.json")
 HOUSEHOLDS = [600, 604, 598, 610, 602, 606, 599, 601, 603]  # 2023Q1 … 2025Q1, oldest first
+NUMBERS = ["households", "volunteers", "registered_population", "library_books", "culture_centre_area", "arable_land"]
 
 
-def _baseline(cadre, period: str = "2026Q4") -> rules.Baseline:
+def _baseline(cadre, period: str = "2026Q4", codes: list[str] | None = None) -> rules.Baseline:
     sheet = Sheet.objects.get(code="village_basics")
-    return reads.history_summaries(cadre.unit, sheet, Period.parse(period), ["households", "volunteers"])
+    return baselines.history_summaries(cadre.unit, sheet, Period.parse(period), codes or ["households", "volunteers"])
 
 
-def _recomputed(cadre, period: str = "2026Q4") -> rules.Baseline:
-    """The same baseline computed from nothing kept (what a fresh process would read)."""
-    reads._BASELINES.clear()
-    return _baseline(cadre, period)
+def _from_versions(cadre, period: str = "2026Q4", codes: list[str] | None = None) -> dict[str, rules.Summary]:
+    """The baseline as the versions give it, read anew: the unit's last 12 filings of the sheet before `period`
+    (current versions, newest first), each field summarised."""
+    filings = (
+        Submission.objects.by_units()
+        .filter(unit=cadre.unit, sheet__code="village_basics", record_key__isnull=True, period__lt=period)
+        .order_by("-period")[: rules.HISTORY]
+    )
+    rows = [s.versions.get(number=s.current_version).values for s in filings]
+    found = {code: rules.summarise([row.get(code) for row in rows]) for code in codes or ["households", "volunteers"]}
+    return {code: summary for code, summary in found.items() if summary is not None}
 
 
-def _correct_households(cadre, period: str, households: int) -> None:
-    submission = Submission.objects.get(unit=cadre.unit, sheet__code="village_basics", period=period)
+def _correct(cadre, period: str, **changes: str) -> None:
+    submission = Submission.objects.by_units().get(unit=cadre.unit, sheet__code="village_basics", period=period)
     correct_submission(
         submission=submission,
-        raw={**VILLAGE_BASICS_Q4, "households": str(households)},
+        raw={**VILLAGE_BASICS_Q4, **changes},
         not_applicable={},
         reason="typo",
         by=cadre,
@@ -47,13 +60,16 @@ def _correct_households(cadre, period: str, households: int) -> None:
     )
 
 
-def test_it_reuses_a_baseline_while_the_history_is_the_same(village_cadre):
+def _correct_households(cadre, period: str, households: int) -> None:
+    _correct(cadre, period, households=str(households))
+
+
+def test_the_kept_baseline_is_the_one_the_versions_give(village_cadre):
     _history(village_cadre, HOUSEHOLDS)
     first = _baseline(village_cadre)
-    assert _baseline(village_cadre) is first  # kept: the second read only named the same versions
-    assert dict(first) == dict(_recomputed(village_cadre))
+    assert dict(first) == _from_versions(village_cadre) and first["households"].size == len(HOUSEHOLDS) + 1
     file_village_basics(village_cadre, period="2026Q4")  # a later period is not part of 2026Q4's history
-    assert _baseline(village_cadre) == first
+    assert dict(_baseline(village_cadre)) == dict(first)
 
 
 def test_a_correction_of_an_earlier_period_changes_the_baseline(village_cadre):
@@ -62,7 +78,7 @@ def test_a_correction_of_an_earlier_period_changes_the_baseline(village_cadre):
     _correct_households(village_cadre, "2026Q3", 9000)  # the demo's filing, the newest of the history
     after = _baseline(village_cadre)
     assert after["households"].last[0] == 9000 and before["households"].last[0] != 9000
-    assert dict(after) == dict(_recomputed(village_cadre))
+    assert dict(after) == _from_versions(village_cadre)
 
 
 def test_a_late_filing_of_an_earlier_period_changes_the_baseline(village_cadre):
@@ -71,7 +87,66 @@ def test_a_late_filing_of_an_earlier_period_changes_the_baseline(village_cadre):
     file_village_basics(village_cadre, period="2026Q1", households="7000")  # a quarter the history had no filing for
     after = _baseline(village_cadre)
     assert after["households"].size == before["households"].size + 1 and 7000 in after["households"].last
-    assert dict(after) == dict(_recomputed(village_cadre))
+    assert dict(after) == _from_versions(village_cadre)
+
+
+def _agree(cadre) -> None:
+    """The kept rows are what a rebuild from the versions makes, and every period's baseline is the versions'."""
+    assert baselines.baselines_differing() == []
+    for period in ["2023Q2", "2024Q1", "2025Q2", "2025Q4", "2026Q1", "2026Q3", "2026Q4", "2027Q1"]:
+        assert dict(_baseline(cadre, period, NUMBERS)) == _from_versions(cadre, period, NUMBERS), period
+
+
+def test_the_kept_baselines_agree_with_a_rebuild_after_filings_corrections_and_supplies(village_cadre):
+    # given nine quarters of history and the demo's 2026Q3
+    _history(village_cadre, HOUSEHOLDS)
+    _agree(village_cadre)
+    # when the unit files the newest quarter, then corrects it and an older one
+    file_village_basics(village_cadre, period="2026Q4", volunteers="50", culture_centre_area="310.2")
+    _correct(village_cadre, "2026Q4", households="640", arable_land="2300.5")
+    _correct(village_cadre, "2025Q1", households="5000", library_books="")
+    _agree(village_cadre)
+    # and files three quarters late, so that more periods are filed than the rows keep (KEPT)
+    for period, households in [("2025Q3", "611"), ("2025Q2", "612"), ("2026Q1", "613")]:
+        file_village_basics(village_cadre, period=period, households=households)
+    assert Submission.objects.by_units().filter(unit=village_cadre.unit, sheet__code="village_basics").count() > 13
+    _agree(village_cadre)
+    # and corrects the second newest
+    _correct(village_cadre, "2026Q3", households="9000", volunteers="")
+    _agree(village_cadre)
+    # and a register supplies a value of the sheet for the newest quarter, then withdraws it
+    civil, analyst = Department.objects.get(code="civil"), User.objects.get(username="civil")
+    Field.objects.filter(code="volunteers").update(source=civil)
+    area = village_cadre.unit.area.code
+    supplied, withdrawn = ("77", False), ("", True)
+    for value, delete in [supplied, withdrawn]:
+        row = SupplyRow("1", area, "2026Q4", "volunteers", value, delete)
+        result = supply_values(department=civil, rows=[row], by=analyst)
+        assert not result.refused
+    # then the unit's baseline is its own filings' still, and the kept rows agree with a rebuild
+    _agree(village_cadre)
+    kept = PlausibilityBaseline.objects.get(unit=village_cadre.unit, sheet__code="village_basics")
+    assert len(kept.periods) == baselines.KEPT and kept.periods[0] == "2026Q4"
+    out = StringIO()
+    call_command("rebuild_baselines", "--check", stdout=out)
+    assert "differing: 0" in out.getvalue()
+
+
+def test_a_period_older_than_every_kept_one_leaves_a_full_row_as_it_is():
+    periods = [f"20{30 - n}Q1" for n in range(baselines.KEPT)]
+    window = {"households": list(range(baselines.KEPT))}
+    assert baselines.rolled(periods, window, "2000Q1", {"households": 5}) == (periods, window)
+    fewer = baselines.rolled(periods[:3], {"households": [1, 2, 3]}, "2000Q1", {"households": 5})
+    assert fewer == ([*periods[:3], "2000Q1"], {"households": [1, 2, 3, 5]})
+
+
+def test_the_rebuild_command_makes_a_lost_row_again(village_cadre):
+    _history(village_cadre, HOUSEHOLDS)
+    before = dict(_baseline(village_cadre))
+    PlausibilityBaseline.objects.filter(unit=village_cadre.unit).delete()
+    assert baselines.baselines_differing() != []
+    call_command("rebuild_baselines", "--sheet", "village_basics", stdout=StringIO())
+    assert baselines.baselines_differing() == [] and dict(_baseline(village_cadre)) == before
 
 
 def test_the_warning_on_submit_follows_a_correction_made_after_the_form_was_opened(client, village_cadre):

@@ -1,0 +1,241 @@
+"""A unit's plausibility baseline, kept on write: one row per unit and periodic sheet (`PlausibilityBaseline`)
+holds the newest KEPT periods the unit filed (current versions), each field's values in them, and each field's
+summary over the newest HISTORY of them. A filing or a correction updates the row in the transaction that stores
+its version (`keep_baseline`, called by `submit_sheet` and `correct_submission`, which every channel files
+through: the form, Excel, the unit API, the DHIS2 face); the check on submit and the form's hint read it with one
+statement (`history_summaries`), in whichever process serves them. A register's supply or a ledger record is
+not the unit's history and does not touch it. `rebuild_baselines` makes the rows again from the versions (the
+migration, `manage.py rebuild_baselines`, and loaders that store versions without the filing services)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, transaction
+
+from reporting.catalogue.rules import HISTORY, Baseline, Summary, as_float, summarise
+
+# One period more than the check compares with: a correction of the newest period compares with the HISTORY
+# before it, which the row then still holds.
+KEPT = HISTORY + 1
+TABLE = "reporting_plausibilitybaseline"
+
+# The unit's own filings of the sheet (current versions), newest first, before a period: what the baseline is
+# made of. The index on (unit, sheet, -period) finds them; a supply's or a ledger's rows are not its history.
+_FILINGS_SQL = """
+SELECT s.period, v."values" FROM reporting_submission s
+JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+WHERE s.unit_id = %s AND s.sheet_id = %s AND s.source_id IS NULL AND s.record_key IS NULL AND s.period < %s
+ORDER BY s.period DESC LIMIT %s
+"""
+# The same for many units at once (the rebuild): each (unit, sheet)'s newest KEPT filings.
+_NEWEST_SQL = """
+SELECT unit_id, sheet_id, period, "values" FROM (
+    SELECT s.unit_id, s.sheet_id, s.period, v."values",
+           row_number() OVER (PARTITION BY s.unit_id, s.sheet_id ORDER BY s.period DESC) AS newest
+    FROM reporting_submission s
+    JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    WHERE s.unit_id = ANY(%(units)s) AND s.source_id IS NULL AND s.record_key IS NULL
+      AND (%(sheet)s::bigint IS NULL OR s.sheet_id = %(sheet)s)
+) f WHERE newest <= %(kept)s
+ORDER BY unit_id, sheet_id, period DESC
+"""
+# The check's one read: the summaries when the period comes after every period kept (a first filing of the
+# newest period, the usual case), else the kept values to summarise those before it. Compared byte-wise, as
+# Python compares the periods (one sheet's periods share one notation).
+_READ_SQL = f"""
+SELECT periods,
+       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN summaries END,
+       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN NULL ELSE kept END
+FROM {TABLE} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s
+"""
+# The row of a filing's unit and sheet, made if it is the first filing, locked until the filing commits (two
+# filings of the same unit and sheet, of different periods, take turns here), and its window as it was.
+_LOCK_SQL = f"""
+INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, '{{}}', '{{}}', '{{}}')
+ON CONFLICT (unit_id, sheet_id) DO UPDATE SET periods = b.periods
+RETURNING b.periods, b.kept
+"""
+_UPDATE_SQL = f"""
+UPDATE {TABLE} SET periods = %s, kept = %s, summaries = %s WHERE unit_id = %s AND sheet_id = %s
+"""
+
+Window = dict[str, list[Any]]  # {field code: its value in each kept period, newest first}
+
+
+def _loaded(value: Any) -> Any:
+    # stored as JSON text (and jsonb comes as text from Django's cursor); json's C decoder is the cheap step
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _number(value: Any) -> Any:
+    """A stored value as the baseline keeps it: a JSON number or a number written as text (a decimal field) as
+    it is, anything else (not a number: `summarise` leaves it out) as None."""
+    if type(value) is int or type(value) is float:
+        return value
+    return value if isinstance(value, str) and as_float(value) is not None else None
+
+
+def _summary(column: Sequence[Any]) -> Summary | None:
+    return summarise([v for v in column if v is not None])
+
+
+def history_summaries(unit: Any, sheet: Any, period: Any, codes: list[str]) -> Baseline:
+    """The unit's own history of each field in `codes` over its last HISTORY filed periods before `period`: the
+    median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form."""
+    with connection.cursor() as cursor:
+        cursor.execute(_READ_SQL, {"unit": unit.pk, "sheet": sheet.pk, "period": str(period)})
+        row = cursor.fetchone()
+        if row is None:  # the unit never filed the sheet
+            return Baseline({})
+        periods, summaries, window = row[0], _loaded(row[1]), _loaded(row[2])
+        if summaries is not None:  # every kept period is before this one
+            return Baseline({c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in codes if (s := summaries.get(c))})
+        earlier = [i for i, p in enumerate(periods) if p < str(period)][:HISTORY]
+        if len(earlier) < HISTORY and len(periods) == KEPT:  # a period older than the row reaches back to
+            cursor.execute(_FILINGS_SQL, [unit.pk, sheet.pk, str(period), HISTORY])
+            rows = [_loaded(values) for _, values in cursor.fetchall()]
+            return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
+    return Baseline(_summaries({c: [window[c][i] for i in earlier] for c in codes if c in window}))
+
+
+def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
+    out = {}
+    for code, column in columns.items():
+        summary = _summary(column)
+        if summary is not None:
+            out[code] = summary
+    return out
+
+
+def _stored_summaries(periods: list[str], window: Window) -> dict[str, list[Any]]:
+    """Each field's summary over the newest HISTORY kept periods, as the row stores it."""
+    out = {}
+    for code, column in window.items():
+        summary = _summary(column[:HISTORY])
+        if summary is not None:
+            out[code] = [summary.size, summary.median, summary.mad, list(summary.last)]
+    return out
+
+
+def rolled(periods: list[str], window: Window, period: str, values: dict[str, Any]) -> tuple[list[str], Window]:
+    """The kept periods and window once `period` holds `values` (a first filing, a late one, or a correction):
+    the newest KEPT periods of those kept and this one. A row holding fewer than KEPT periods holds all the
+    unit filed, so a period older than all of them still belongs; with KEPT, one older than all does not."""
+    if period in periods:
+        at = periods.index(period)
+        new_periods = list(periods)
+    else:
+        at = sum(1 for p in periods if p > period)
+        if at >= KEPT:
+            return periods, window
+        new_periods = [*periods[:at], period, *periods[at:]][:KEPT]
+    out: Window = {}
+    for code in set(window) | set(values):
+        column = list(window.get(code) or [None] * len(periods))
+        value = _number(values.get(code))
+        if period in periods:
+            column[at] = value
+        else:
+            column = [*column[:at], value, *column[at:]][:KEPT]
+        if any(v is not None for v in column):
+            out[code] = column
+    return new_periods, out
+
+
+def keep_baseline(*, unit_id: int, sheet_id: int, period: str, values: dict[str, Any]) -> None:
+    """Update the unit's baseline of the sheet with the version just stored for `period` (its current values), in
+    the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("keep_baseline runs inside the transaction that stores the version")
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [unit_id, sheet_id])
+        kept_periods, kept_window = cursor.fetchone()
+        kept_periods = list(kept_periods)
+        periods, window = rolled(kept_periods, _loaded(kept_window), period, values)
+        if periods is kept_periods:  # older than every period the row holds, and it holds KEPT
+            return
+        summaries = _stored_summaries(periods, window)
+        cursor.execute(_UPDATE_SQL, [periods, _dumps(window), _dumps(summaries), unit_id, sheet_id])
+
+
+def rebuild_baselines(*, unit_ids: Iterable[int] | None = None, sheet_id: int | None = None, chunk: int = 500) -> int:
+    """Make the baselines again from the versions (all units, or `unit_ids`; all sheets, or `sheet_id`), a
+    transaction per `chunk` units (each reads its units' newest KEPT filings of every sheet: some 13 × 200 values
+    per unit and sheet, a few MB per chunk). Returns how many rows it wrote."""
+    written = 0
+    for units in _chunks(unit_ids, chunk):
+        written += _rebuild_chunk(units, sheet_id)
+    return written
+
+
+def baselines_differing(*, sheet_id: int | None = None, chunk: int = 500) -> list[tuple[int, int]]:
+    """The (unit, sheet) pairs whose kept row is not what a rebuild from the versions would make."""
+    differing = []
+    for units in _chunks(None, chunk):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT unit_id, sheet_id, periods, kept, summaries FROM {TABLE} "
+                "WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s)",
+                [units, sheet_id, sheet_id],
+            )
+            kept = {(u, s): (list(p), _loaded(k), _loaded(m)) for u, s, p, k, m in cursor.fetchall()}
+            made = _made(cursor, units, sheet_id)
+        differing += sorted(key for key in set(kept) | set(made) if kept.get(key) != made.get(key))
+    return differing
+
+
+def _chunks(unit_ids: Iterable[int] | None, chunk: int) -> Iterable[list[int]]:
+    if unit_ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM core_unit ORDER BY id")
+            unit_ids = [u for (u,) in cursor.fetchall()]
+    units = sorted(set(unit_ids))
+    for start in range(0, len(units), chunk):
+        yield units[start : start + chunk]
+
+
+Row = tuple[list[str], Window, dict[str, list[Any]]]  # periods, kept values, summaries
+
+
+def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int, int], Row]:
+    """The rows the versions make for these units: each (unit, sheet)'s newest KEPT filings."""
+    cursor.execute(_NEWEST_SQL, {"units": units, "sheet": sheet_id, "kept": KEPT})
+    found: dict[tuple[int, int], list[tuple[str, dict[str, Any]]]] = {}
+    for unit, sheet, period, values in cursor.fetchall():
+        found.setdefault((unit, sheet), []).append((period, _loaded(values)))
+    made = {}
+    for key, filings in found.items():
+        periods = [p for p, _ in filings]
+        codes = {code for _, values in filings for code in values}
+        columns = {code: [_number(values.get(code)) for _, values in filings] for code in codes}
+        window = {code: column for code, column in columns.items() if any(v is not None for v in column)}
+        made[key] = (periods, window, _stored_summaries(periods, window))
+    return made
+
+
+@transaction.atomic
+def _rebuild_chunk(units: list[int], sheet_id: int | None) -> int:
+    with connection.cursor() as cursor:
+        # filings of these units storing their versions now update their rows first (or after: they wait here),
+        # so the versions read below are the ones the rows must hold
+        cursor.execute(
+            f"SELECT 1 FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s) FOR UPDATE",
+            [units, sheet_id, sheet_id],
+        )
+        made = _made(cursor, units, sheet_id)
+        cursor.execute(
+            f"DELETE FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s)",
+            [units, sheet_id, sheet_id],
+        )
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, %s, %s, %s)",
+            [(u, s, periods, _dumps(kept), _dumps(summaries)) for (u, s), (periods, kept, summaries) in made.items()],
+        )
+    return len(made)
