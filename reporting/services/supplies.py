@@ -130,8 +130,9 @@ class _Checker:
     part of the check is judged once per distinct key and kept: the field (known, its source, a ledger?), the
     unit (known, inside the jurisdiction, its level), the field in a period (the period's type, begun, the
     field retired, its definition then) and each distinct raw value of a definition (the field type's own
-    `parse_value`, its result or its Problem). A row then costs a few dictionary lookups; the outcome and the
-    Problem raised are those of checking it alone, in the same order of rules."""
+    `parse_value`, its result or its Problem). A row whose (field, period, value) passed before costs two
+    dictionary lookups (that and its unit); any other goes through every check, each judged once per key, so the
+    outcome and the Problem raised are those of checking the row alone, in the same order of rules."""
 
     def __init__(self, department: Department, today: dt.date) -> None:
         self.department, self.today = department, today
@@ -147,6 +148,8 @@ class _Checker:
         self._unit_checks: dict[str, Problem | tuple[int, str]] = {}
         self._period_checks: dict[tuple[str, str], Problem | tuple[str, str, Field]] = {}
         self._values: dict[tuple, str | Problem] = {}  # (definition, type of raw, raw): stored JSON text
+        # (field, period, raw, type of raw, delete): what `check` found for a row that passed, less its unit
+        self._known: dict[tuple, tuple[frozenset[str], int, str, str, str, str | None]] = {}
         self._closed: dict[tuple[int, str], Problem | None] = {}  # (sheet id, period): why it takes no supply
 
     def load(self, rows: list[SupplyRow]) -> None:
@@ -178,6 +181,14 @@ class _Checker:
         """(unit id, sheet id, period, its first day, field code, the value as JSON text or None to withdraw),
         the period as COPY's text format writes it; or a Problem naming the rule. A ledger record's value has no
         period yet (None, its record's date gives it: `ledger_supplies`) and comes parsed (Jsonb, None to withdraw)."""
+        try:  # a (field, period, value) that passed before: only its unit is left to check
+            known = self._known.get((r.field, r.period, r.value, type(r.value), r.delete))
+        except TypeError:  # a list or an object: checked the long way
+            known = None
+        if known is not None:
+            unit = self._unit_checks.get(r.unit)
+            if type(unit) is tuple and unit[1] in known[0]:
+                return unit[0], *known[1:]
         if r.problem is not None:
             raise r.problem
         found = self._field_checks.get(r.field)
@@ -205,8 +216,21 @@ class _Checker:
         period, start, defined = when
         value = r.value
         if r.delete or (type(value) is not int and is_blank(value)):
-            return unit_id, sheet_id, period, start, f.code, None
-        return unit_id, sheet_id, period, start, f.code, self._value(defined, value)
+            text = None
+        else:
+            text = self._value(defined, value)
+        if isinstance(value, _HASHABLE) or value is None:
+            if len(self._known) >= _VALUES_KEPT:
+                self._known.clear()
+            self._known[(r.field, r.period, value, type(value), r.delete)] = (
+                levels,
+                sheet_id,
+                period,
+                start,
+                f.code,
+                text,
+            )
+        return unit_id, sheet_id, period, start, f.code, text
 
     def _field(self, code: str) -> tuple[Field, int, frozenset[str], bool]:
         """The field, its sheet's id and unit levels, and whether the sheet is a ledger."""
@@ -375,9 +399,11 @@ ORDER BY s.id FOR UPDATE
 """
 
 # Each supply's staged values (one row per supply after _REPEATS_SQL) judged against the register's current
-# version: its new values (the current ones, less the withdrawn, with the given), the codes it changes and its
-# counts. Only counts are grouped (by stage row, hashed): an array or jsonb aggregate per supply cost 0.1 ms each
-# (a memory context per group), and grouping the values by the supply's key sorted 200,000 rows.
+# version: its new values (the current ones, less the withdrawn, with the given), its counts, and whether it
+# changes (`changed` NULL when not; the codes it changes are listed only for a supply with an open dispute, which
+# they may answer; listing them for every supply took a subquery each). Only counts are grouped (by stage row,
+# hashed): an array or jsonb aggregate per supply took a memory context each (0.1 ms), and grouping the values
+# by the supply's key sorted 200,000 rows.
 _CHANGES_SQL = """
 CREATE TEMP TABLE supply_change ON COMMIT DROP AS
 WITH current AS (
@@ -409,11 +435,12 @@ WITH current AS (
 )
 SELECT st.unit_id, st.sheet_id, st.period, st.period_start, st.submission_id, st.current_version,
        (st.old - st.gone) || st.vals AS new_values,
-       CASE WHEN c.imported + c.updated + c.deleted > 0 THEN ARRAY(
-           SELECT v.key FROM jsonb_each(st.vals) v WHERE st.old -> v.key IS DISTINCT FROM v.value
-           UNION ALL
-           SELECT g.code FROM unnest(st.gone) g(code) WHERE st.old ? g.code
-       ) END AS changed,
+       CASE WHEN c.imported + c.updated + c.deleted = 0 THEN NULL
+            WHEN st.submission_id IN (SELECT supply_id FROM reporting_dispute WHERE status = %(open)s) THEN ARRAY(
+                SELECT v.key FROM jsonb_each(st.vals) v WHERE st.old -> v.key IS DISTINCT FROM v.value
+                UNION ALL
+                SELECT g.code FROM unnest(st.gone) g(code) WHERE st.old ? g.code)
+            ELSE '{}'::text[] END AS changed,
        c.imported, c.updated, c.ignored, c.deleted, NULL::bigint AS version_id
 FROM staged st
 JOIN counted c USING (seq)
@@ -478,7 +505,7 @@ def supply_values(
                 raise _Rollback
             params = {"department": department.pk, "by": by.pk}
             cursor.execute(_LOCK_SQL, params)
-            cursor.execute(_CHANGES_SQL, params)
+            cursor.execute(_CHANGES_SQL, {**params, "open": DisputeStatus.OPEN.value})
             cursor.execute(_COUNTS_SQL)
             imported, updated, ignored, deleted = (int(n) for n in cursor.fetchone())
             result.imported, result.updated, result.deleted = imported, updated, deleted

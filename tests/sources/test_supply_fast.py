@@ -172,3 +172,30 @@ def test_a_supply_spread_over_chunks_keeps_each_rows_verdict_and_its_first_value
         for s in Submission.objects.supplies().filter(source=civil).select_related("unit__area")
     }
     assert stored == {villages[0]: {"dibao_people": 7}, villages[1]: {"dibao_people": 3, "dibao_households": 1}}
+
+
+def test_rows_whose_texts_hold_braces_and_commas_are_read_alike_in_any_window(monkeypatch):
+    # given a body whose rows hold "}", "},{" and nested objects in their texts and values, and one that is not JSON
+    import io
+
+    from reporting.filing import supply_readers
+
+    rows = [
+        {"unit": u, "period": "202610", "field": "f", "value": v}
+        for u in ("a", "b}", 'c\\"}', "{x}", "中}")
+        for v in (1, 1.5, "}", "},{", {"n": {"m": "}"}}, [1, "]"], None, True)
+    ] + [5, "s}", [1, {"a": "}"}]]
+    body = json.dumps({"atomic": True, "values": rows, "dry_run": False}, ensure_ascii=False).encode()
+    broken = body.replace(b'"b}"', b'"b}', 1)
+    expected = [("atomic", True), ("values", None), *(("row", r) for r in rows), ("dry_run", False)]
+    for window in (1, 2, 7, 64, 1 << 16):
+        # when it is read a window of that many bytes at a time
+        monkeypatch.setattr(supply_readers, "_CHUNK", window)
+        # then every row is read as JSON reads it, and the broken body is refused as a whole
+        assert list(supply_readers.json_items(io.BytesIO(body))) == expected, window
+        try:
+            list(supply_readers.json_items(io.BytesIO(broken)))
+        except Problem as problem:
+            assert problem.rule == "supply.json"
+        else:
+            raise AssertionError(f"a broken body was read (window {window})")
