@@ -102,11 +102,11 @@ class SupplyResult:
 
 
 # A supply streams: rows are checked CHUNK at a time (the codes not seen before looked up in two queries), the
-# good ones are copied into a temporary table, and everything after that is set-based SQL in the same
-# transaction: repeated keys, the comparison with the register's current values, the new submissions and
-# versions, their relay markers (one INSERT for all) and the disputes a correction answers. Python
-# holds one chunk, the codes it has seen and the first MAX_CONFLICTS refusals, whatever the size of the supply;
-# with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
+# good ones are copied into a temporary table (one row per supply and chunk), and everything after that is
+# set-based SQL in the same transaction: repeated keys, the comparison with the register's current values, the
+# new submissions and versions, their relay markers (one INSERT for all) and the disputes a correction answers.
+# Python holds one chunk, the codes it has seen and the first MAX_CONFLICTS refusals, whatever the size of the
+# supply; with `atomic`, a refusal anywhere rolls the whole transaction back, so nothing is stored.
 CHUNK = 5_000
 MAX_CONFLICTS = 10_000  # refusals kept with their messages; more are only counted (a file of nothing but bad rows)
 
