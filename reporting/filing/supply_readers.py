@@ -156,10 +156,28 @@ def _array(text: _Text) -> Iterator[Any]:
         text.pos += 1
         return
     decode = _DECODER.raw_decode
+    tried = -1  # the window's length when it last held no run of whole rows to decode at once
     while True:
-        # the usual case, an object followed by a comma, both inside the window: decoded here without the
-        # window's checks (an object cannot go on in the next piece); anything else goes through text.value()
+        # the usual case, objects separated by commas inside the window: the run of them up to the window's last
+        # "}" decoded in one call as an array (a cut that is not between two rows makes no valid array, and the
+        # rows are then decoded one by one until the window grows)
         buffer, pos = text.buffer, text.pos
+        cut = buffer.rfind("}", pos) + 1 if buffer.startswith("{", pos) and len(buffer) != tried else 0
+        if cut > pos:
+            try:
+                run = _DECODER.decode(f"[{buffer[pos:cut]}]")
+            except (json.JSONDecodeError, RecursionError):
+                tried = len(buffer)
+            else:
+                text.pos = cut
+                yield from run
+                if text.buffer.startswith(",", text.pos) or text.peek() == ",":
+                    text.pos += 1
+                    continue
+                text.expect("]")
+                return
+        # one object followed by a comma, inside the window: decoded here without the window's checks (an
+        # object cannot go on in the next piece); anything else goes through text.value()
         if buffer.startswith("{", pos):
             try:
                 value, end = decode(buffer, pos)

@@ -23,6 +23,7 @@ from django.conf import settings
 from core.audit import read_only, unaudited
 from reporting.models import Cadence, DueRule
 from reporting.rejections import Problem
+from reporting.services.supply_versions import insert_versions
 
 # Fixed for ever: a record's key must come out the same in every supply of it.
 RECORD_NAMESPACE = uuid.UUID("5d1f0b5e-19a1-4c53-9d53-7a1ed9e2c019")
@@ -149,7 +150,8 @@ SELECT coalesce(sum(imported), 0), coalesce(sum(updated), 0), coalesce(sum(ignor
 FROM ledger_change
 """
 
-# The new versions, and each changed record handed to the periodic supply's `supply_change` (with its record date
+# The changed records' submissions (their versions are made by `supply_versions.insert_versions`, as a periodic
+# supply's are); then each changed record is handed to the periodic supply's `supply_change` (with its record date
 # as the day subscriptions are checked on), whose deliveries `supply_values` then queues with the same rules.
 _STORE_SQL = """
 DELETE FROM ledger_change WHERE changed IS NULL;
@@ -167,18 +169,10 @@ WITH made AS (
     ORDER BY record_key
     RETURNING id, record_key
 )
-UPDATE ledger_change c SET submission_id = made.id FROM made WHERE c.record_key = made.record_key;
-WITH made AS (
-    INSERT INTO reporting_submissionversion
-        (submission_id, number, "values", not_applicable, carried, confirmed, disputed, gaps, reason, by_id, at,
-         asked_count, typed_count, carried_count, na_count, confirmed_count, disputed_count, department_count,
-         refills_spared)
-    SELECT submission_id, current_version + 1, new_values, '{}', '{}', '{}', '{}', '{}', '', %(by)s, now(),
-           0, 0, 0, 0, 0, 0, 0, 0
-    FROM ledger_change ORDER BY submission_id
-    RETURNING id, submission_id
-)
-UPDATE ledger_change c SET version_id = made.id FROM made WHERE c.submission_id = made.submission_id;
+UPDATE ledger_change c SET submission_id = made.id FROM made WHERE c.record_key = made.record_key
+"""
+
+_HAND_OVER_SQL = """
 INSERT INTO supply_change
     (unit_id, sheet_id, period, period_start, submission_id, current_version, new_values, changed,
      imported, updated, ignored, deleted, version_id)
@@ -258,7 +252,8 @@ def judge_records(cursor, *, department_id: int) -> tuple[int, int, int, int]:
 @unaudited("a step of supply_values, which is audited")
 def store_records(cursor, *, department_id: int, by_id: int) -> None:
     """Store a new version of each changed record and hand it to `supply_change` for its deliveries."""
-    params = {"department": department_id, "by": by_id}
     for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
-        cursor.execute(statement, {k: v for k, v in params.items() if f"%({k})s" in statement})
+        cursor.execute(statement, {"department": department_id} if "%(department)s" in statement else None)
+    insert_versions(cursor, changes="ledger_change", by_id=by_id)
+    cursor.execute(_HAND_OVER_SQL)
     cursor.execute("DROP TABLE ledger_stage, ledger_change")

@@ -127,3 +127,75 @@ def test_texts_with_backslashes_tabs_and_line_breaks_are_stored_as_supplied_and_
     supply = Submission.objects.supplies().get(source=civil, unit__area__code=unit, sheet=f.sheet)
     assert supply.versions.get().values == {"notes": expected}
     assert "\\" in expected and "\n" in expected
+
+
+def test_a_supply_spread_over_chunks_keeps_each_rows_verdict_and_its_first_value(demo, monkeypatch):  # noqa: F811
+    # given a village's register values stored, and a supply whose rows for it (repeats and a withdrawal among
+    # them) are spread over several chunks, staged as several rows of one supply each
+    civil, user, villages = _civil()
+    codes = ["dibao_people", "destitute_people", "dibao_households"]
+    Field.objects.filter(code__in=codes).update(source=civil)
+    assert len({f.sheet_id for f in Field.objects.filter(code__in=codes)}) == 1
+    period = _period()
+    first = [SupplyRow("0a", villages[0], period, "dibao_people", 5), SupplyRow("0b", villages[0], period, codes[1], 2)]
+    supply_values(department=civil, rows=first, by=user, today=TODAY)
+    rows = [
+        SupplyRow("1", villages[0], period, "dibao_people", 7),
+        SupplyRow("2", villages[1], period, "dibao_people", 3),
+        SupplyRow("3", villages[0], period, "destitute_people", ""),
+        SupplyRow("4", villages[0], period, "dibao_people", "7"),
+        SupplyRow("5", villages[0], period, "dibao_people", 8),
+        SupplyRow("6", villages[0], period, "destitute_people", 4),
+        SupplyRow("7", villages[1], period, "dibao_households", 1),
+    ]
+    whole = supply_values(department=civil, rows=rows, by=user, atomic=False, dry_run=True, today=TODAY)
+    # when it is supplied two rows a chunk
+    monkeypatch.setattr("reporting.services.supplies.CHUNK", 2)
+    result = supply_values(department=civil, rows=rows, by=user, atomic=False, today=TODAY)
+
+    # then each repeat is judged against the first row of its key (the same value ignored, another refused)
+    def outcome(r):
+        conflicts = [(c.row, c.problem.rule, c.problem.params) for c in r.conflicts]
+        return conflicts, (r.imported, r.updated, r.ignored, r.deleted)
+
+    assert (
+        outcome(result)
+        == outcome(whole)
+        == (
+            [("5", "source.duplicate", {"first": "1"}), ("6", "source.duplicate", {"first": "3"})],
+            (2, 1, 1, 1),
+        )
+    )
+    # and each supply's new version holds its first values, the withdrawn one gone
+    stored = {
+        s.unit.area.code: s.versions.order_by("-number").first().values
+        for s in Submission.objects.supplies().filter(source=civil).select_related("unit__area")
+    }
+    assert stored == {villages[0]: {"dibao_people": 7}, villages[1]: {"dibao_people": 3, "dibao_households": 1}}
+
+
+def test_rows_whose_texts_hold_braces_and_commas_are_read_alike_in_any_window(monkeypatch):
+    # given a body whose rows hold "}", "},{" and nested objects in their texts and values, and one that is not JSON
+    import io
+
+    from reporting.filing import supply_readers
+
+    rows = [
+        {"unit": u, "period": "202610", "field": "f", "value": v}
+        for u in ("a", "b}", 'c\\"}', "{x}", "中}")
+        for v in (1, 1.5, "}", "},{", {"n": {"m": "}"}}, [1, "]"], None, True)
+    ] + [5, "s}", [1, {"a": "}"}]]
+    body = json.dumps({"atomic": True, "values": rows, "dry_run": False}, ensure_ascii=False).encode()
+    broken = body.replace(b'"b}"', b'"b}', 1)
+    expected = [("atomic", True), ("values", None), *(("row", r) for r in rows), ("dry_run", False)]
+    for window in (1, 2, 7, 64, 1 << 16):
+        # when it is read a window of that many bytes at a time
+        monkeypatch.setattr(supply_readers, "_CHUNK", window)
+        # then every row is read as JSON reads it, and the broken body is refused as a whole
+        assert list(supply_readers.json_items(io.BytesIO(body))) == expected, window
+        try:
+            list(supply_readers.json_items(io.BytesIO(broken)))
+        except Problem as problem:
+            assert problem.rule == "supply.json"
+        else:
+            raise AssertionError(f"a broken body was read (window {window})")
