@@ -1,7 +1,8 @@
 """Run OneTable and its tests on the real stack, embedded or given.
 
 `python -m tools.launcher run` serves web + a Celery worker per queue + Celery beat;
-`python -m tools.launcher test [pytest args]` runs the suite. Without
+`python -m tools.launcher test [pytest args]` runs the suite;
+`python -m tools.launcher supervise -- COMMAND…` keeps one command running (restarted when it dies). Without
 DATABASE_URL / REDIS_URL both start private PostgreSQL and Redis servers under
 the data folder (ONETABLE_DATA_DIR, default ./var) and stop them on exit.
 """
@@ -81,7 +82,10 @@ class Supervisor:
     LONGEST_BACKOFF = 30.0
     STABLE_AFTER = 60.0  # a child that ran this long before dying starts its backoff afresh
 
-    def __init__(self) -> None:
+    def __init__(self, *, own_groups: bool = True) -> None:
+        # own_groups=False keeps the children in the supervisor's process group: whoever kills that group kills
+        # them too (`supervise`, run by the fault tests, which stop their processes so)
+        self.own_groups = own_groups
         self.children: dict[str, subprocess.Popen] = {}
         self.argv: dict[str, list[str]] = {}
         self.started_at: dict[str, float] = {}
@@ -92,7 +96,7 @@ class Supervisor:
     def start(self, name: str, argv: list[str]) -> None:
         # Own process group: Ctrl-C goes to the supervisor, which stops children in order.
         self.argv[name] = argv
-        self.children[name] = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
+        self.children[name] = subprocess.Popen(argv, cwd=ROOT, start_new_session=self.own_groups)
         self.started_at[name] = time.monotonic()
 
     def _request_stop(self, signum: int, frame: object) -> None:
@@ -374,8 +378,26 @@ def _bench_database(url: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
 
 
+def supervise(argv: list[str]) -> int:
+    """`supervise -- COMMAND…`: run one command and restart it whenever it dies, as `run` does for each kind and
+    docker-compose's restart policy does (the fault tests run a worker so where a worker may exit by itself)."""
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        print("supervise needs a command: supervise -- COMMAND [ARGS]", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(own_groups=False)
+    supervisor.start(Path(argv[0]).name, argv)
+    return supervisor.wait()
+
+
 def main(argv: list[str]) -> int:
-    commands = {"run": lambda: run(), "test": lambda: test(argv[1:]), "bench": lambda: bench(argv[1:])}
+    commands = {
+        "run": lambda: run(),
+        "test": lambda: test(argv[1:]),
+        "bench": lambda: bench(argv[1:]),
+        "supervise": lambda: supervise(argv[1:]),
+    }
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

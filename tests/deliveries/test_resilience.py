@@ -73,11 +73,14 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def worker(self, **env: str) -> subprocess.Popen:
-        """A worker process taking every queue; `env` for this process only (a skewed clock, say)."""
+    def worker(self, *, supervised: bool = False, **env: str) -> subprocess.Popen:
+        """A worker process taking every queue; `env` for this process only (a skewed clock, say). Supervised:
+        restarted whenever it exits, as the launcher and docker-compose run it (`tools.launcher supervise`)."""
+        supervisor = [sys.executable, "-m", "tools.launcher", "supervise", "--"] if supervised else []
         return self.start(
             "worker",
             [
+                *supervisor,
                 str(BIN / "celery"),
                 "-A",
                 "core",
