@@ -284,6 +284,40 @@ def test_the_supervisor_restarts_a_process_that_died_and_says_so_while_the_other
             os.killpg(supervisor.pid, signal.SIGKILL)
 
 
+def test_supervise_restarts_its_command_when_it_dies_and_killing_its_group_stops_both(tmp_path):
+    log = tmp_path / "supervise.log"
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tools.launcher",
+            "supervise",
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(600)",
+        ],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        parent = psutil.Process(supervisor.pid)
+        assert wait_for(lambda: len(parent.children()) == 1)
+        (first,) = parent.children()
+        first.kill()
+        assert wait_for(lambda: "restarted" in log.read_text() and len(parent.children()) == 1)
+        (second,) = parent.children()
+        assert second.pid != first.pid
+        os.killpg(supervisor.pid, signal.SIGKILL)  # as the fault tests stop a process: its command goes with it
+        supervisor.wait(30)
+        assert wait_for(lambda: not second.is_running() or second.status() == psutil.STATUS_ZOMBIE)
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+
+
 def test_without_libfaketime_a_non_root_user_is_told_in_one_line_what_to_install(tmp_path):
     from tools import launcher
 
