@@ -209,20 +209,18 @@ json_build_object(
     'version', v.number,
     'supersedes', CASE WHEN d.supersedes_id IS NULL THEN NULL
                   ELSE json_build_object('delivery', 'dlv_' || d.supersedes_id, 'version', v.number - 1) END,
-    'values', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
-               FROM jsonb_each(v."values") kv JOIN unnest(d.fields) f ON f = kv.key),
+    'values', delivered."values",
     'not_applicable', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
                        FROM jsonb_each(v.not_applicable) kv JOIN unnest(d.fields) f ON f = kv.key),
     'source', src.code,
-    'origin', (SELECT coalesce(jsonb_object_agg(f, {ORIGIN}), '{}'::jsonb)
-               FROM unnest(d.fields) f WHERE v."values" ? f),
+    'origin', delivered.origin,
     'disputed', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
                  FROM jsonb_each(v.disputed) kv JOIN unnest(d.fields) f ON f = kv.key),
     'explanations', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
                      FROM jsonb_each(v.explanations) kv WHERE (kv.value -> 'fields') <@ to_jsonb(d.fields)),
     'filed_at', v.at
 )::text
-""".replace("{ORIGIN}", origin_sql(code="f", source="s.source_id", version="v"))
+"""
 _BODY_JOINS = """
 JOIN reporting_submissionversion v ON v.id = d.version_id
 JOIN reporting_submission s ON s.id = d.submission_id
@@ -230,7 +228,15 @@ JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 JOIN reporting_sheet sh ON sh.id = s.sheet_id
 LEFT JOIN core_department src ON src.id = s.source_id
-"""
+CROSS JOIN LATERAL (
+    -- the delivered values and where each came from, in one pass over the stored document: a `?` per field
+    -- read (decompressed) the whole document again each time, 1.3 ms a delivery of 150 fields, seven times the
+    -- rest of its body (docs/benchmarks.md, issue 21, sending)
+    SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb) AS "values",
+           coalesce(jsonb_object_agg(kv.key, {ORIGIN}), '{}'::jsonb) AS origin
+    FROM jsonb_each(v."values") kv JOIN unnest(d.fields) f ON f = kv.key
+) delivered
+""".replace("{ORIGIN}", origin_sql(code="kv.key", source="s.source_id", version="v"))
 _BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
 
 # The statuses still to send, written into the statements (not bound): the outbox's partial index
@@ -361,6 +367,8 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
     - The cursor binds parameters on the server, so a statement is prepared once per connection and
       runs with its generic plan: planning the claim's joins took five times longer than running
       them, and PostgreSQL kept choosing to re-plan with custom plans (docs/benchmarks.md, second round).
+    - No JIT: the generic plan of the claim over the partitioned outbox is costed high enough to be compiled,
+      which took longer than running it, each batch (about half the sender's time, docs/benchmarks.md, issue 21).
     - `relaxed_commit`: the commit does not wait for the WAL flush. Only for the sender's bookkeeping:
       if PostgreSQL crashed first, the lease or the "delivered" mark would be lost and the batch sent
       again with the same delivery ids, which receivers drop (at-least-once, as for a worker that
@@ -371,8 +379,9 @@ def fixed_statements(*, relaxed_commit: bool = False) -> Iterator[psycopg.Cursor
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
-                "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit',"
-                " CASE WHEN %s THEN 'off' ELSE current_setting('synchronous_commit') END, true)",
+                "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('jit', 'off', true),"
+                " set_config('synchronous_commit', CASE WHEN %s THEN 'off' ELSE current_setting('synchronous_commit')"
+                " END, true)",
                 [relaxed_commit],
             )
             yield cursor

@@ -53,15 +53,18 @@ _IN_FORCE = """(sub.active_from_xid = c.xid OR pg_visible_in_snapshot(sub.active
                        OR pg_visible_in_snapshot(sub.active_until_xid::text::xid8, c.snapshot), false)"""
 
 _RELAY_SQL = f"""
-WITH claimed AS (
-    -- a correction waits until its submission's earlier version is relayed: its rows name that one's
-    DELETE FROM reporting_relaypending p
-    WHERE p.version_id IN (
-        SELECT q.version_id FROM reporting_relaypending q
-        WHERE NOT EXISTS (SELECT 1 FROM reporting_relaypending o
-                          WHERE o.submission_id = q.submission_id AND o.version_id < q.version_id)
-        ORDER BY q.version_id LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED)
+WITH picked AS MATERIALIZED (
+    -- a correction waits until its submission's earlier version is relayed: its rows name that one's. Picked once
+    -- (MATERIALIZED), each marker's earlier one looked up by its submission: inlined into the DELETE, PostgreSQL
+    -- ran this pick again for every marker it scanned, each scanning every marker, and a backlog of 1,000 markers
+    -- took minutes to claim its first batch (docs/benchmarks.md, issue 21, relay)
+    SELECT q.version_id FROM reporting_relaypending q
+    WHERE q.version_id = (SELECT min(o.version_id) FROM reporting_relaypending o
+                          WHERE o.submission_id = q.submission_id)
+    ORDER BY q.version_id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    DELETE FROM reporting_relaypending p WHERE p.version_id = ANY(ARRAY(SELECT version_id FROM picked))
     RETURNING p.version_id, p.snapshot::pg_snapshot AS snapshot, p.xid
 ), filed AS (
     -- `|| '{{}}'`: the documents decompressed once per version here, not once per `?` below (each reads a
@@ -74,28 +77,43 @@ WITH claimed AS (
     JOIN reporting_submission s ON s.id = v.submission_id
     JOIN core_unit u ON u.id = s.unit_id
     JOIN core_area a ON a.id = u.area_id
-), taking AS (
-    -- each subscription's fields on these sheets that a filing may carry to it: asked on some day, no roll-up
-    SELECT sf.subscription_id, f.sheet_id, array_agg(f.code) AS codes
-    FROM reporting_subscription_fields sf JOIN reporting_field f ON f.id = sf.field_id
+), taking AS MATERIALIZED (
+    -- each unit-level subscription's fields on these sheets that a filing may carry to it (asked on some day, no
+    -- roll-up; sorted), with what decides whether it is in force for a version. Materialized apart from the
+    -- versions, so that a subscription is judged once per version before any field is tested: judged inside one
+    -- join with the versions, PostgreSQL tested every field of every subscription on the sheet, those not in force
+    -- too (300 suspended ones: 4.3 of the statement's 4.9 s for 100 versions, docs/benchmarks.md, issue 21, relay)
+    SELECT sub.id AS subscription_id, f.sheet_id, sub.department_id, sub.endpoint_id, sub.status, sub.active_from_xid,
+           sub.active_until_xid, sub.starts_on, sub.expires_on, scope.path AS scope_path,
+           array_agg(f.code::text ORDER BY f.code) AS codes
+    FROM reporting_subscription_fields sf
+    JOIN reporting_field f ON f.id = sf.field_id
+    JOIN reporting_subscription sub ON sub.id = sf.subscription_id
+    JOIN core_area scope ON scope.id = sub.scope_id
     WHERE f.sheet_id IN (SELECT sheet_id FROM filed)
       AND (f.status = %(active)s OR f.retired_from IS NOT NULL) AND f.rollup_of_id IS NULL
-    GROUP BY sf.subscription_id, f.sheet_id
-), candidates AS (
-    SELECT c.version_id, c.submission_id, c.number, c.version_month, sub.id AS subscription_id, sub.department_id,
-           sub.endpoint_id, sub.status,
-           ARRAY(SELECT code FROM unnest(t.codes) code
-                 WHERE c."values" ? code OR c.not_applicable ? code ORDER BY code) AS fields
-    FROM filed c
-    JOIN taking t ON t.sheet_id = c.sheet_id
-    JOIN reporting_subscription sub ON sub.id = t.subscription_id
-    JOIN core_area scope ON scope.id = sub.scope_id
-    WHERE {_IN_FORCE}
       AND sub.level IS NULL
-      AND c.path LIKE scope.path || '%%'
+      -- ended before every snapshot of the batch began (`pg_visible_in_snapshot` is true below a snapshot's xmin):
+      -- in force for none of its versions, so the years of ended subscriptions a sheet gathers cost nothing here
+      AND NOT coalesce(sub.active_until_xid < (SELECT min(pg_snapshot_xmin(snapshot)::text::bigint) FROM claimed),
+                       false)
+    GROUP BY sub.id, f.sheet_id, scope.id
+), fielded AS MATERIALIZED (
+    -- each version's subscriptions in force whose scope holds the unit and whose window the period, with the
+    -- fields the version answers (a value or "not applicable"), sorted. Most filings answer every field a
+    -- subscription takes, which one `?&` tells without a row per field.
+    SELECT c.version_id, c.submission_id, c.number, c.version_month, sub.subscription_id, sub.department_id,
+           sub.endpoint_id, sub.status,
+           CASE WHEN c."values" ?& sub.codes THEN sub.codes
+                ELSE ARRAY(SELECT code FROM unnest(sub.codes) code
+                           WHERE c."values" ? code OR c.not_applicable ? code ORDER BY code) END AS fields
+    FROM filed c
+    JOIN taking sub ON sub.sheet_id = c.sheet_id
+    WHERE {_IN_FORCE}
+      AND c.path LIKE sub.scope_path || '%%'
       AND sub.starts_on <= c.period_start AND (sub.expires_on IS NULL OR c.period_start <= sub.expires_on)
 ), targets AS (
-    SELECT * FROM candidates WHERE cardinality(fields) > 0
+    SELECT * FROM fielded WHERE cardinality(fields) > 0
 ), counts AS (
     SELECT department_id, count(*) AS n FROM targets GROUP BY department_id
 ), counters AS (

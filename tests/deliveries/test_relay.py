@@ -18,13 +18,14 @@ from reporting.models import (
     FeedCounter,
     Field,
     RelayPending,
+    Sheet,
     Submission,
     Subscription,
     SubscriptionStatus,
 )
 from reporting.services import relay
 from reporting.services.catalogue import end_subscription
-from reporting.services.submissions import correct_submission
+from reporting.services.submissions import add_record, correct_submission
 from tests.deliveries.conftest import ACTIVITY, file_activity
 from tests.waiting import wait_for
 
@@ -180,3 +181,29 @@ def test_a_subscription_suspended_and_ended_by_sql_is_stamped_by_the_database(ca
     assert stamped.active_from_xid is not None and stamped.active_until_xid is None
     Subscription.objects.filter(pk=subscription.pk).update(status=SubscriptionStatus.SUSPENDED)
     assert Subscription.objects.get(pk=subscription.pk).active_until_xid is not None
+
+
+def _fields_owed(delivery: Delivery, version) -> list[str]:
+    """The rule in Python: the subscription's fields (no roll-up) the version answers, sorted as PostgreSQL sorts."""
+    answered = set(version.values) | set(version.not_applicable)
+    taken = delivery.subscription.fields.filter(rollup_of__isnull=True).values_list("code", flat=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ARRAY(SELECT c FROM unnest(%s::text[]) c ORDER BY c)", [sorted(set(taken) & answered)])
+        return cursor.fetchone()[0]
+
+
+def test_each_delivery_carries_the_fields_its_subscription_takes_that_the_filing_answered(cadre):
+    # one filing answers every field, one leaves two blank: the relay tests fields in two ways (all at once, or
+    # one by one), and a subscription none of whose fields was answered gets nothing
+    full = file_activity(cadre, relay=False)
+    partial_raw = {k: v for k, v in ACTIVITY.items() if k not in ("organiser", "volunteers_involved")}
+    partial = add_record(
+        unit=cadre.unit, sheet=Sheet.objects.get(code="cultural_activity"), raw=partial_raw, not_applicable={}, by=cadre
+    )
+    relay.relay_versions()
+    for version in (full, partial):
+        deliveries = list(Delivery.objects.filter(version=version).select_related("subscription"))
+        assert {d.subscription_id for d in deliveries} == _covering(version)
+        for delivery in deliveries:
+            assert delivery.fields == _fields_owed(delivery, version)
+    assert "organiser" not in {f for d in Delivery.objects.filter(version=partial) for f in d.fields}
