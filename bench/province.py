@@ -448,7 +448,7 @@ def _store_chunk(province: Province, period, at: dt.datetime, chunk: list) -> No
         with cursor.copy(
             'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, reason,'
             " by_id, at, asked_count, typed_count, carried_count, na_count, department_count, refills_spared,"
-            " confirmed, disputed, gaps, confirmed_count, disputed_count)"
+            " confirmed, disputed, gaps, confirmed_count, disputed_count, period_start)"
             " FROM STDIN"
         ) as copy:
             for (unit_id, cadre), document in chunk:
@@ -473,6 +473,7 @@ def _store_chunk(province: Province, period, at: dt.datetime, chunk: list) -> No
                         "{}",
                         0,
                         0,
+                        period.start,
                     )
                 )
 

@@ -118,6 +118,7 @@ WITH current AS (
     SELECT s.id AS submission_id, s.record_key, s.current_version, s.record_date, v."values" AS old
     FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     WHERE s.source_id = %(department)s AND s.record_key IN (SELECT record_key FROM ledger_stage)
 ), judged AS (
     SELECT st.record_key, st.unit_id, st.sheet_id, st.code, st.value, st.is_date, c.submission_id,
@@ -172,9 +173,9 @@ WITH made AS (
     INSERT INTO reporting_submissionversion
         (submission_id, number, "values", not_applicable, carried, confirmed, disputed, gaps, reason, by_id, at,
          asked_count, typed_count, carried_count, na_count, confirmed_count, disputed_count, department_count,
-         refills_spared)
+         refills_spared, period_start)
     SELECT submission_id, current_version + 1, new_values, '{}', '{}', '{}', '{}', '{}', '', %(by)s, now(),
-           0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, record_date
     FROM ledger_change ORDER BY submission_id
     RETURNING id, submission_id
 )

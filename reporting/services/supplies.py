@@ -362,6 +362,7 @@ WITH current AS (
     SELECT s.id AS submission_id, s.unit_id, s.sheet_id, s.period, s.current_version, v."values" AS old
     FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     WHERE s.source_id = %(department)s AND s.record_key IS NULL
       AND (s.unit_id, s.sheet_id, s.period) IN (SELECT unit_id, sheet_id, period FROM supply_stage)
 ), judged AS MATERIALIZED (
@@ -391,7 +392,8 @@ SELECT g.unit_id, g.sheet_id, g.period, g.period_start, g.submission_id, g.curre
        (coalesce(v."values", '{}'::jsonb) - g.withdrawn) || g.given AS new_values,
        g.changed, g.imported, g.updated, g.ignored, g.deleted, NULL::bigint AS version_id
 FROM grouped g
-LEFT JOIN reporting_submissionversion v ON v.submission_id = g.submission_id AND v.number = g.current_version
+LEFT JOIN reporting_submissionversion v
+    ON v.submission_id = g.submission_id AND v.number = g.current_version AND v.period_start = g.period_start
 """
 
 _COUNTS_SQL = """
@@ -418,9 +420,9 @@ WITH made AS (
     INSERT INTO reporting_submissionversion
         (submission_id, number, "values", not_applicable, carried, confirmed, disputed, gaps, reason, by_id, at,
          asked_count, typed_count, carried_count, na_count, confirmed_count, disputed_count, department_count,
-         refills_spared)
+         refills_spared, period_start)
     SELECT submission_id, current_version + 1, new_values, '{}', '{}', '{}', '{}', '{}', '', %(by)s, now(),
-           0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, period_start
     FROM supply_change ORDER BY submission_id
     RETURNING id, submission_id
 )
