@@ -401,7 +401,9 @@ def _build_history(province: Province, months: int) -> None:
     """Every village's filing for each month of history, values drawn from the seed; stored in short transactions
     (`MONTH_CHUNK`), so that a full run's load (minutes) holds no snapshot open that feeds elsewhere on the
     server would wait behind."""
-    from django.db import connection
+    from django.db import connection, transaction
+
+    from reporting.partitions import VERSIONS, create_ahead
 
     periods = history_periods(months)
     rng = random.Random(SEED + months)
@@ -412,6 +414,10 @@ def _build_history(province: Province, months: int) -> None:
             "ORDER BY a.code"
         )
         units = cursor.fetchall()
+        # the history's years get their version partitions first: loaded into the DEFAULT partition, the rows
+        # would be read unpruned until housekeeping copied them out (reporting/partitions.py)
+        with transaction.atomic():
+            create_ahead(cursor, VERSIONS, dt.datetime.now(dt.UTC).date(), since=min(p.start for p in periods))
     base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
     for period in periods:  # in order, with one generator: the values are those of one pass over the months
         _build_month(province, period, units, base, rng)
