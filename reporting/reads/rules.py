@@ -78,9 +78,10 @@ def sheet_checks(sheet: Sheet) -> SheetChecks:
 # (unit, sheet, -period) finds them; a supply's or a ledger's rows are not the unit's history. This statement
 # names them only (submission, version number): a version never changes (PostgreSQL refuses it, migration 0017),
 # so the pairs are the history's identity, and a baseline computed from them stays right for as long as the same
-# pairs come back. A new filing or a correction of one of these periods changes the pairs.
+# pairs come back. A new filing or a correction of one of these periods changes the pairs. Each comes with its
+# period's first day, the version's partition key: the values are then read from one year's partition each.
 _HISTORY_SQL = """
-SELECT s.id, s.current_version FROM reporting_submission s
+SELECT s.id, s.current_version, s.period_start FROM reporting_submission s
 WHERE s.unit_id = %s AND s.sheet_id = %s AND s.source_id IS NULL AND s.record_key IS NULL AND s.period < %s
 ORDER BY s.period DESC LIMIT %s
 """
@@ -88,12 +89,15 @@ ORDER BY s.period DESC LIMIT %s
 # two statements must not mix into a baseline kept under the older pairs). Measured: computing the medians in
 # SQL (percentile_cont per field over jsonb_each) was 3-5x slower than decoding the rows here (docs/benchmarks.md).
 _VALUES_SQL = """
-SELECT v."values" FROM unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS h(submission_id, number, newest)
-JOIN reporting_submissionversion v ON v.submission_id = h.submission_id AND v.number = h.number
+SELECT v."values"
+FROM unnest(%s::bigint[], %s::int[], %s::date[]) WITH ORDINALITY AS h(submission_id, number, period_start, newest)
+JOIN reporting_submissionversion v
+  ON v.submission_id = h.submission_id AND v.number = h.number AND v.period_start = h.period_start
 ORDER BY h.newest
 """
 
-History = tuple[tuple[int, int], ...]  # (submission, version number) of each earlier period, newest first
+# (submission, version number, period_start) of each earlier period, newest first
+History = tuple[tuple[int, int, dt.date], ...]
 
 # The baselines this process computed last: {(unit, sheet, codes): (the history they came from, summaries)}. The
 # form's GET computes one for its hint; the submit that follows reuses it when its history is still the same.
@@ -114,7 +118,9 @@ def history_summaries(unit: Unit, sheet: Sheet, period: Period, codes: list[str]
             return kept[1]
         rows: list[dict[str, Any]] = []
         if history:
-            cursor.execute(_VALUES_SQL, [[s for s, _ in history], [n for _, n in history]])
+            cursor.execute(
+                _VALUES_SQL, [[s for s, _, _ in history], [n for _, n, _ in history], [d for *_, d in history]]
+            )
             # Django's cursor hands jsonb over as text; json's C decoder is the cheapest step of this read
             rows = [json.loads(values) if isinstance(values, str) else values for (values,) in cursor.fetchall()]
     summaries = Baseline(summarise_rows(rows, codes))
