@@ -402,7 +402,9 @@ def _build_history(province: Province, months: int) -> None:
     """Every village's filing for each month of history, values drawn from the seed; stored in short transactions
     (`MONTH_CHUNK`), so that a full run's load (minutes) holds no snapshot open that feeds elsewhere on the
     server would wait behind."""
-    from django.db import connection
+    from django.db import connection, transaction
+
+    from reporting.partitions import VERSIONS, create_ahead
 
     periods = history_periods(months)
     rng = random.Random(SEED + months)
@@ -413,6 +415,10 @@ def _build_history(province: Province, months: int) -> None:
             "ORDER BY a.code"
         )
         units = cursor.fetchall()
+        # the history's years get their version partitions first: loaded into the DEFAULT partition, the rows
+        # would be read unpruned until housekeeping copied them out (reporting/partitions.py)
+        with transaction.atomic():
+            create_ahead(cursor, VERSIONS, dt.datetime.now(dt.UTC).date(), since=min(p.start for p in periods))
     base = {unit_id: random.Random(unit_id).randrange(50, 3000) for unit_id, _ in units}
     for period in periods:  # in order, with one generator: the values are those of one pass over the months
         _build_month(province, period, units, base, rng)
@@ -453,7 +459,7 @@ def _store_chunk(province: Province, period, at: dt.datetime, chunk: list) -> No
         with cursor.copy(
             'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, reason,'
             " by_id, at, asked_count, typed_count, carried_count, na_count, department_count, refills_spared,"
-            " confirmed, disputed, gaps, confirmed_count, disputed_count)"
+            " confirmed, disputed, gaps, confirmed_count, disputed_count, period_start)"
             " FROM STDIN"
         ) as copy:
             for (unit_id, cadre), document in chunk:
@@ -478,6 +484,7 @@ def _store_chunk(province: Province, period, at: dt.datetime, chunk: list) -> No
                         "{}",
                         0,
                         0,
+                        period.start,
                     )
                 )
 

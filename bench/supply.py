@@ -146,11 +146,27 @@ def copy_anchor(codes: list[str], villages: list[str], period: str, shift: int) 
         with cursor.copy(
             'COPY reporting_submissionversion (submission_id, number, "values", not_applicable, carried, confirmed,'
             " disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
-            " confirmed_count, disputed_count, department_count, refills_spared) FROM STDIN"
+            " confirmed_count, disputed_count, department_count, refills_spared, period_start) FROM STDIN"
         ) as copy:
             for n, sid in enumerate(ids):
                 values = {code: (n * 7 + i) % 900 + shift for i, code in enumerate(codes)}
-                copy.write_row((sid, 1, json.dumps(values), "{}", "{}", "{}", "{}", "{}", "", user.pk, now) + (0,) * 8)
+                copy.write_row(
+                    (
+                        sid,
+                        1,
+                        json.dumps(values),
+                        "{}",
+                        "{}",
+                        "{}",
+                        "{}",
+                        "{}",
+                        "",
+                        user.pk,
+                        now,
+                        *(0,) * 8,
+                        the_period.start,
+                    )
+                )
         seconds = time.perf_counter() - started
         transaction.set_rollback(True)
     return seconds

@@ -635,6 +635,7 @@ def _history(*, sources: bool) -> None:
             SubmissionVersion(
                 submission=submission,
                 number=1,
+                period_start=submission.period_start,
                 values=values,
                 by=cadres[submission.unit_id],
                 asked_count=len(table.fields),

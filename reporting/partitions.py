@@ -27,6 +27,9 @@ class Scheme:
     # the append-only TRUNCATE guard (core/appendonly.py): a statement trigger, which PostgreSQL does not clone to
     # a partition as it clones row triggers, so each partition gets its own
     guarded: bool = False
+    # whether maintenance may DELETE the table's rows (core/appendonly.py): where it may not (versions), rows of the
+    # DEFAULT partition move into a new range's partition by copying the DEFAULT partition whole, never by a DELETE
+    deletable: bool = True
 
     def start(self, day: dt.date) -> dt.date:
         """The first day of the range holding `day`."""
@@ -47,7 +50,10 @@ class Scheme:
 
 ACCESS_RECORDS = Scheme("reporting_accessrecord", "at", months=1, ahead=3, guarded=True)
 DELIVERIES = Scheme("reporting_delivery", "version_month", months=1, ahead=3)
-SCHEMES = (ACCESS_RECORDS, DELIVERIES)
+# yearly: every period (a year, a quarter, a month, a ledger record's day) lies within one year, so a period's
+# versions are in one partition; a province files about a million versions a year, a size one index handles well
+VERSIONS = Scheme("reporting_submissionversion", "period_start", months=12, ahead=1, guarded=True, deletable=False)
+SCHEMES = (ACCESS_RECORDS, DELIVERIES, VERSIONS)
 
 
 def partitions(cursor: CursorWrapper, scheme: Scheme) -> dict[str, tuple[str, str] | None]:
@@ -82,10 +88,11 @@ def create_range(cursor: CursorWrapper, scheme: Scheme, start: dt.date) -> bool:
         cursor.execute(
             sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(partition, table, low, high)
         )
+    elif not scheme.deletable:
+        _rehome_default(cursor, scheme, partition, low, high)
     else:
         # PostgreSQL refuses a partition whose range the DEFAULT partition holds rows of: they move first, within
-        # this transaction (the caller's maintenance lets the append-only guard pass the DELETE where the table
-        # allows it; versions allow none, so their DEFAULT rows stay until a person decides)
+        # this transaction (the caller's maintenance lets the append-only guard pass the DELETE)
         cursor.execute(
             sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(partition, table)
         )
@@ -102,6 +109,29 @@ def create_range(cursor: CursorWrapper, scheme: Scheme, start: dt.date) -> bool:
     if scheme.guarded:
         guard_truncate(cursor, name)
     return True
+
+
+def _rehome_default(
+    cursor: CursorWrapper, scheme: Scheme, partition: sql.Identifier, low: sql.Literal, high: sql.Literal
+) -> None:
+    """Make a range's partition while the DEFAULT partition holds rows of it, deleting no row: the DEFAULT partition
+    is detached, the new range and a new DEFAULT partition are made, every row is copied back through the parent
+    (each to its partition) and the old DEFAULT table, now holding only copies, is dropped. A DROP fires no row
+    trigger; no row is changed or lost, so the append-only rule (nothing deleted, ever) holds for the rows. The
+    DETACH locks the parent until commit: writers wait for the copy of the DEFAULT partition, which holds only
+    the rows of ranges nobody made (few)."""
+    table, default = sql.Identifier(scheme.table), f"{scheme.table}_default"
+    old = sql.Identifier(f"{default}_old")
+    cursor.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table, sql.Identifier(default)))
+    cursor.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(default), old))
+    cursor.execute(
+        sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(partition, table, low, high)
+    )
+    create_default(cursor, scheme)
+    cursor.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, old))
+    # rows this transaction wrote before (a test's) leave deferred key checks pending, which DROP refuses
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(sql.SQL("DROP TABLE {}").format(old))
 
 
 def guard_truncate(cursor: CursorWrapper, name: str) -> None:

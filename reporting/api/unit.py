@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -177,9 +176,7 @@ class SubmissionsView(APIView):
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
         query = SubmissionsQuery.parse(request.query_params)
-        rows = SubmissionVersion.objects.filter(
-            submission__unit=unit, submission__source=None, number=F("submission__current_version")
-        )
+        rows = SubmissionVersion.objects.current().filter(submission__unit=unit, submission__source=None)
         if query.get("sheet"):
             rows = rows.filter(submission__sheet__code=query["sheet"])
         if query.get("period"):

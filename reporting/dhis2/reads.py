@@ -219,9 +219,7 @@ def _unit_values(
     if last is not None:
         submissions = submissions.filter(period_start__lte=last.start)
     for submission in submissions.order_by("period_start"):
-        version = SubmissionVersion.objects.select_related("by").get(
-            submission=submission, number=submission.current_version
-        )
+        version = SubmissionVersion.objects.current_of(submission).select_related("by").get()
         for code, value in version.values.items():
             f = fields.get(code)
             if f is not None:

@@ -26,7 +26,8 @@ TABLE = "reporting_plausibilitybaseline"
 # made of. The index on (unit, sheet, -period) finds them; a supply's or a ledger's rows are not its history.
 _FILINGS_SQL = """
 SELECT s.period, v."values" FROM reporting_submission s
-JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+JOIN reporting_submissionversion v
+  ON v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start
 WHERE s.unit_id = %s AND s.sheet_id = %s AND s.source_id IS NULL AND s.record_key IS NULL AND s.period < %s
 ORDER BY s.period DESC LIMIT %s
 """
@@ -36,7 +37,8 @@ SELECT unit_id, sheet_id, period, "values" FROM (
     SELECT s.unit_id, s.sheet_id, s.period, v."values",
            row_number() OVER (PARTITION BY s.unit_id, s.sheet_id ORDER BY s.period DESC) AS newest
     FROM reporting_submission s
-    JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    JOIN reporting_submissionversion v
+      ON v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start
     WHERE s.unit_id = ANY(%(units)s) AND s.source_id IS NULL AND s.record_key IS NULL
       AND (%(sheet)s::bigint IS NULL OR s.sheet_id = %(sheet)s)
 ) f WHERE newest <= %(kept)s

@@ -422,6 +422,7 @@ _PREFILL_SQL = """
 WITH latest AS MATERIALIZED (
     SELECT s.period, v."values" FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     WHERE cardinality(%(codes)s::text[]) > 0
       AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
       AND s.source_id IS NULL
@@ -439,6 +440,7 @@ SELECT * FROM (
            NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::timestamptz
     FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     CROSS JOIN LATERAL jsonb_each(v."values") kv
     WHERE (SELECT count(*) FROM found) < %(wanted)s
       AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.record_key IS NULL AND s.source_id IS NULL
@@ -451,9 +453,11 @@ SELECT 'register', kv.key, kv.value::text, NULL, s.id, s.source_id, d.code, d.na
 FROM reporting_submission s
 JOIN core_department d ON d.id = s.source_id
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    AND v.period_start = s.period_start
 CROSS JOIN LATERAL jsonb_each(v."values") kv
 WHERE cardinality(%(sourced)s::text[]) > 0
   AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period = %(period)s
+  AND s.period_start = %(start)s  -- the period's first day: PostgreSQL reads the versions of its year only
   AND s.record_key IS NULL AND s.source_id IS NOT NULL AND kv.key = ANY(%(sourced)s)
 """
 
@@ -472,6 +476,7 @@ def _prefill(table: OneTable, *, carry: bool) -> None:
                 "unit": table.unit.pk,
                 "sheet": table.sheet.pk,
                 "period": str(table.period),
+                "start": table.period.start,
                 "codes": sorted(stable),
                 "wanted": len(stable),
                 "sourced": sorted(sourced),

@@ -99,7 +99,11 @@ class Delivery(models.Model):
     )
     # indexed by `delivery_once`, which leads with it
     version = models.ForeignKey(
-        "reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="deliveries", db_index=False
+        "reporting.SubmissionVersion",
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
     )
     # no database constraint: the table is partitioned (by `version_month`), so its key is (id, version_month) and
     # `id` alone is no unique constraint a foreign key could reference; the relay sets it from the row it found
@@ -208,10 +212,12 @@ class RelayPending(models.Model):
     version to the subscriptions in force in it (`Subscription.active_from_xid`), as the filing's table saw."""
 
     version = models.OneToOneField(
-        "reporting.SubmissionVersion", on_delete=models.PROTECT, primary_key=True, related_name="+"
+        "reporting.SubmissionVersion", on_delete=models.PROTECT, primary_key=True, related_name="+", db_constraint=False
     )
     # a correction waits for the relay to finish its submission's earlier version (it names that delivery)
     submission = models.ForeignKey("reporting.Submission", on_delete=models.PROTECT, related_name="+")
+    # the version's partition key: the relay finds the version in its year's partition only
+    period_start = models.DateField()
     snapshot = models.TextField()
     # the filing's own transaction (pg_current_xact_id): no snapshot says whether its own changes are in it
     xid = models.BigIntegerField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Department, Unit
@@ -79,12 +79,28 @@ class Submission(models.Model):
         return Period.parse(self.period).label()
 
 
+class SubmissionVersionQuerySet(models.QuerySet["SubmissionVersion"]):
+    def current(self) -> SubmissionVersionQuerySet:
+        """Each submission's current version; naming the key lets PostgreSQL probe each year's partition by it."""
+        return self.filter(number=F("submission__current_version"), period_start=F("submission__period_start"))
+
+    def current_of(self, submission: Submission) -> SubmissionVersionQuerySet:
+        """The submission's current version, looked for in its period's partition only."""
+        return self.filter(
+            submission=submission, number=submission.current_version, period_start=submission.period_start
+        )
+
+
 class SubmissionVersion(models.Model):
     """One immutable version of a submission: the values as filed, and what filing them saved.
 
     PostgreSQL refuses to change or delete a version (migration `reporting.0017_append_only`): a correction is
     a new version. State that later work needs about a version (e.g. which ones a relay has handled) lives in
     tables of its own, never in these rows.
+
+    The table is partitioned by year of `period_start` (migration 0036, reporting/partitions.py): its key is
+    (id, period_start), so the foreign keys that point at a version keep no database constraint; a version is
+    never deleted, which is what such a constraint would have guarded.
     """
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
@@ -108,6 +124,10 @@ class SubmissionVersion(models.Model):
     explanations = models.JSONField(default=dict)
     by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
+    # The partition key: the submission's `period_start` when this version was filed (a ledger record's date may
+    # move with a correction; each version keeps its own). The current version's always equals the submission's,
+    # so a read of current values joins on it and PostgreSQL looks in one year's partition only.
+    period_start = models.DateField(editable=False)
     # What filing this version saved the unit (burden figures).
     asked_count = models.PositiveIntegerField(default=0)  # fields in the one table when it was filed
     typed_count = models.PositiveIntegerField(default=0)
@@ -118,14 +138,25 @@ class SubmissionVersion(models.Model):
     department_count = models.PositiveIntegerField(default=0)
     refills_spared = models.PositiveIntegerField(default=0)
 
+    objects = SubmissionVersionQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("submission version")
         verbose_name_plural = _("submission versions")
         ordering = ["submission", "number"]
-        constraints = [models.UniqueConstraint(fields=["submission", "number"], name="one_version_number")]
+        # the partition key must be in every unique constraint; numbers are given under the submission's row lock
+        # (current_version + 1), so (submission, number) stays unique even where a ledger record changed its year
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "number", "period_start"], name="one_version_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.submission_id} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.period_start is None:  # the filing's paths set it; this covers a version made by hand
+            self.period_start = self.submission.period_start
+        super().save(*args, **kwargs)
 
 
 class Draft(models.Model):

@@ -81,7 +81,12 @@ class Question(models.Model):
     status = models.CharField(max_length=10, choices=QuestionStatus.choices, default=QuestionStatus.OPEN)
     answer = models.TextField(_("answer"), blank=True)
     answer_version = models.ForeignKey(
-        "reporting.SubmissionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "reporting.SubmissionVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     answered_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)

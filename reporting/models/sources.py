@@ -33,9 +33,13 @@ class Dispute(models.Model):
     period = models.CharField(_("period"), max_length=7)
     # the unit's filing that disputes, and the register's supply disputed
     submission = models.ForeignKey("reporting.Submission", on_delete=models.PROTECT, related_name="disputes")
-    version = models.ForeignKey("reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        "reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     supply = models.ForeignKey("reporting.Submission", on_delete=models.PROTECT, related_name="+")
-    supply_version = models.ForeignKey("reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="+")
+    supply_version = models.ForeignKey(
+        "reporting.SubmissionVersion", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     register_value = models.JSONField(null=True)
     unit_value = models.JSONField(null=True)
     reason = models.TextField(_("reason"))
@@ -43,7 +47,12 @@ class Dispute(models.Model):
     answer = models.TextField(_("answer"), blank=True)
     # the supply version that corrected the register (status corrected)
     answer_version = models.ForeignKey(
-        "reporting.SubmissionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "reporting.SubmissionVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     answered_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)

@@ -249,6 +249,7 @@ SELECT s.unit_id, %(department)s, %(subscription)s, %(sheet)s,
        %(fields)s::varchar[], %(kind)s, now()
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    AND v.period_start = s.period_start
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 JOIN unnest(%(periods)s::text[], %(codes)s::text[], %(depths)s::int[]) AS shown (period, code, depth)

@@ -133,6 +133,7 @@ SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %
          (SELECT jsonb_object_agg(kv.key, jsonb_build_array(kv.value, p.source_id, pv.at) ORDER BY pv.at)::text
           FROM reporting_submission p
           JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
+              AND pv.period_start = p.period_start
           CROSS JOIN LATERAL jsonb_each(pv."values" - %(unsourced_{i})s::text[]) kv
           -- only the field's current source supplies it (a field whose source changed keeps its old supplies)
           JOIN unnest(%(sourced_codes)s::text[], %(sources)s::bigint[]) AS src(code, id)
@@ -143,7 +144,7 @@ SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %
          (SELECT jsonb_object_agg(kv.key, jsonb_build_array(kv.value, s.source_id, sv.at))::text
           FROM reporting_submissionversion sv
           CROSS JOIN LATERAL jsonb_each(sv."values" - %(others_{i})s::text[]) kv
-          WHERE sv.submission_id = s.id AND sv.number = s.current_version) END,
+          WHERE sv.submission_id = s.id AND sv.number = s.current_version AND sv.period_start = s.period_start) END,
        fv.at
 FROM reporting_submission s
 JOIN core_unit u ON u.id = s.unit_id
@@ -152,6 +153,7 @@ LEFT JOIN reporting_submission f ON f.id = CASE WHEN s.source_id IS NULL THEN s.
     (SELECT o.id FROM reporting_submission o WHERE o.unit_id = s.unit_id AND o.sheet_id = s.sheet_id
      AND o.period = s.period AND o.record_key IS NULL AND o.source_id IS NULL) END
 LEFT JOIN reporting_submissionversion fv ON fv.submission_id = f.id AND fv.number = f.current_version
+    AND fv.period_start = f.period_start
 WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
   AND (s.record_key IS NOT NULL OR NOT EXISTS (
       SELECT 1 FROM reporting_submission e WHERE e.unit_id = s.unit_id AND e.sheet_id = s.sheet_id
@@ -163,15 +165,16 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
 # fourth round: "data pages"); now a lookup per row.
 _JOINED = (
     '(v."values" - %(others_{i})s::text[])::text, v.carried, v.at',
-    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version",
+    "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version"
+    " AND v.period_start = s.period_start{vbounds}",
 )
 _LOOKED_UP = (
     '(SELECT (v."values" - %(others_{i})s::text[])::text FROM reporting_submissionversion v '
-    "WHERE v.submission_id = s.id AND v.number = s.current_version), "
+    "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds}), "
     "(SELECT v.carried FROM reporting_submissionversion v "
-    "WHERE v.submission_id = s.id AND v.number = s.current_version), "
+    "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds}), "
     "(SELECT v.at FROM reporting_submissionversion v "
-    "WHERE v.submission_id = s.id AND v.number = s.current_version)",
+    "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds})",
     "",
 )
 
@@ -179,6 +182,7 @@ _LOOKED_UP = (
 _COUNT_GROUP_SQL = """
 SELECT s.id FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    AND v.period_start = s.period_start{vbounds}
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
 WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters} AND v."values" ?| %(keys_{i})s::text[]
@@ -214,11 +218,16 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
         params["sources"] = [f.source_id for f in fields if f.source_id is not None]
     # periods by their days, not their text ("2026Q4" > "2026" as text, and a ledger's record dates are days)
     first, last = period_range(query.period_from, query.period_to)
+    # the same bounds on the versions' key (a current version's is its submission's): PostgreSQL then reads only
+    # those years' partitions of the versions, decided when planning
+    vbounds = ""
     if first is not None:
         filters.append("AND s.period_start >= %(period_from)s")
+        vbounds += " AND v.period_start >= %(period_from)s"
         params["period_from"] = first.start
     if last is not None:
         filters.append("AND s.period_start <= %(period_to)s")
+        vbounds += " AND v.period_start <= %(period_to)s"
         params["period_to"] = last.end
     if query.area is not None:
         filters.append("AND a.path LIKE %(area_path)s")
@@ -232,7 +241,8 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
         params |= window | {f"sub_{i}": subscription, f"others_{i}": sorted(codes.difference(keys))}
         if count:
             params[f"keys_{i}"] = sorted(keys)
-            selects.append(_COUNT_GROUP_SQL.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
+            select = _COUNT_GROUP_SQL.replace("{i}", str(i)).replace("{vbounds}", vbounds)
+            selects.append(select.format(inside=inside, filters=" ".join(filters)))
             continue
         if merged:
             params[f"unsourced_{i}"] = sorted(codes.difference(sourced.intersection(keys)))
@@ -240,7 +250,8 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
         else:
             values, version_join = _JOINED if query.limit is None else _LOOKED_UP
             select = _GROUP_SQL.replace("{values}", values).replace("{version_join}", version_join)
-        selects.append(select.replace("{i}", str(i)).format(inside=inside, filters=" ".join(filters)))
+        select = select.replace("{i}", str(i)).replace("{vbounds}", vbounds)
+        selects.append(select.format(inside=inside, filters=" ".join(filters)))
     if not selects:
         return "", params, allowed
     if count:  # a filing entitled by two subscriptions is one row
@@ -383,8 +394,9 @@ WITH read AS MATERIALIZED (
   FROM reporting_submission s
   -- the value is taken out of each version's 200 as it is scanned (OFFSET 0 keeps the subquery from being
   -- merged, which would carry the whole document through the joins and spill it to temporary files)
-  JOIN (SELECT submission_id, number, "values" ->> %(field)s AS value FROM reporting_submissionversion
+  JOIN (SELECT submission_id, number, period_start, "values" ->> %(field)s AS value FROM reporting_submissionversion
         WHERE "values" ? %(field)s OFFSET 0) v ON v.submission_id = s.id AND v.number = s.current_version
+            AND v.period_start = s.period_start
   JOIN core_unit u ON u.id = s.unit_id
   JOIN core_area a ON a.id = u.area_id
   -- only periods that have begun (a filing for a later one is no data yet), inside the chosen area
@@ -394,6 +406,7 @@ WITH read AS MATERIALIZED (
     AND (s.source_id = %(source)s::bigint OR (s.source_id IS NULL AND (%(source)s::bigint IS NULL OR NOT EXISTS (
         SELECT 1 FROM reporting_submission p
         JOIN reporting_submissionversion pv ON pv.submission_id = p.id AND pv.number = p.current_version
+            AND pv.period_start = p.period_start
         WHERE p.unit_id = s.unit_id AND p.sheet_id = s.sheet_id AND p.period = s.period
           AND p.record_key IS NULL AND p.source_id = %(source)s::bigint AND pv."values" ? %(field)s))))
 ), recorded AS (

@@ -170,6 +170,7 @@ _FILED_SQL = """, filed AS MATERIALIZED (
   SELECT s.unit_id, s.sheet_id, s.source_id, {picks}
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+      AND v.period_start = s.period_start
   -- every value the formula reads taken out of the version's document in one pass (one decompression, not one
   -- per field)
   CROSS JOIN LATERAL jsonb_to_record(v."values") AS r ({record})
@@ -184,7 +185,8 @@ _FILED_SQL = """, filed AS MATERIALIZED (
 _RECORDS_SQL = """, records AS MATERIALIZED (
   SELECT s.unit_id, s.sheet_id{typed}
   FROM reporting_submission s
-  JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version{lateral}
+  JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+      AND v.period_start = s.period_start{lateral}
   WHERE {counted} AND s.unit_id IN (SELECT unit_id FROM asked)
 ), ledger AS MATERIALIZED (
   SELECT unit_id, {terms}, bool_or({any_term}) AS rec FROM records GROUP BY unit_id

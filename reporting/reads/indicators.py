@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import Q
 
 from core.models import Unit
 from reporting.catalogue import expressions
@@ -54,13 +54,17 @@ def unit_values(unit: Unit, period: Period, codes: set[str]) -> dict[str, Any]:
     fields = {f.code: f for f in Field.objects.filter(code__in=codes).select_related("sheet")}
     sheets = {f.sheet_id for f in fields.values()}
     values: dict[str, Any] = {}
-    current = SubmissionVersion.objects.filter(
-        submission__unit=unit,
-        submission__period=str(period),
-        submission__sheet_id__in=sheets,
-        submission__record_key__isnull=True,
-        number=F("submission__current_version"),
-    ).select_related("submission")
+    current = (
+        SubmissionVersion.objects.current()
+        .filter(
+            submission__unit=unit,
+            submission__period=str(period),
+            submission__sheet_id__in=sheets,
+            submission__record_key__isnull=True,
+            period_start=period.start,  # the period's partition only
+        )
+        .select_related("submission")
+    )
     for version in sorted(current, key=lambda v: v.submission.source_id is not None):  # the unit's, then supplies
         supply = version.submission.source_id
         for code, value in version.values.items():
@@ -84,13 +88,16 @@ def unit_records(unit: Unit, period: Period, ledgers: set[str]) -> dict[str, lis
     sources = {f.source_id for f in fields.values() if f.source_id}
     records: dict[str, list[dict[str, Any]]] = {code: [] for code in ledgers}
     versions = (
-        SubmissionVersion.objects.filter(
+        SubmissionVersion.objects.current()
+        .filter(
             Q(submission__record_date__gte=period.start, submission__record_date__lte=period.end),
             Q(submission__source__isnull=True) | Q(submission__source_id__in=sources),
             submission__unit=unit,
             submission__sheet__code__in=ledgers,
             submission__record_key__isnull=False,
-            number=F("submission__current_version"),
+            # a current version's key is its record's date: the period's partition only
+            period_start__gte=period.start,
+            period_start__lte=period.end,
         )
         .exclude(values={})
         .select_related("submission__sheet")

@@ -127,6 +127,7 @@ WITH asked AS MATERIALIZED (
   SELECT s.unit_id, {value} AS num
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+      AND v.period_start = s.period_start
   WHERE {counted} AND (%(field)s = '' OR v."values" ? %(field)s)
     AND s.unit_id IN (SELECT unit_id FROM asked)
 ), cells AS (

@@ -112,12 +112,14 @@ WITH asked AS MATERIALIZED (
   SELECT s.unit_id, v."values" -> %(field)s AS value, v.not_applicable ? %(field)s AS na
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+      AND v.period_start = s.period_start
   WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id IS NULL
     AND s.unit_id IN (SELECT unit_id FROM asked)  -- a county's read does not unpack the province's values
 ), supplied AS MATERIALIZED (
   SELECT s.unit_id, v."values" -> %(field)s AS value
   FROM reporting_submission s
   JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+      AND v.period_start = s.period_start
   WHERE s.sheet_id = %(sheet)s AND s.period = %(period)s AND s.record_key IS NULL AND s.source_id = %(source)s
     AND s.unit_id IN (SELECT unit_id FROM asked)
 ), current AS MATERIALIZED (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Max, Q
 
 from reporting.models import Field, Submission, SubmissionVersion
 
@@ -37,12 +37,15 @@ def source_figures() -> dict[int, SourceFigures]:
             .values_list("period", flat=True)
             .first()
         )
-        counts = SubmissionVersion.objects.filter(
-            submission__source=None,  # the units' own filings
-            submission__sheet=f.sheet_id,
-            submission__period=period,
-            number=F("submission__current_version"),
-            values__has_key=f.code,
-        ).aggregate(values=Count("id"), confirmed=Count("id", filter=Q(confirmed__contains=[f.code])))
+        counts = (
+            SubmissionVersion.objects.current()
+            .filter(
+                submission__source=None,  # the units' own filings
+                submission__sheet=f.sheet_id,
+                submission__period=period,
+                values__has_key=f.code,
+            )
+            .aggregate(values=Count("id"), confirmed=Count("id", filter=Q(confirmed__contains=[f.code])))
+        )
         figures[f.pk] = SourceFigures(last, period, counts["values"], counts["confirmed"])
     return figures

@@ -212,9 +212,7 @@ def _file_group(
         .filter(unit=unit, sheet=sheet, period=str(period), record_key__isnull=True)
         .first()
     )
-    current = (
-        SubmissionVersion.objects.get(submission=submission, number=submission.current_version) if submission else None
-    )
+    current = SubmissionVersion.objects.current_of(submission).get() if submission else None
     old = dict(current.values) if current else {}
     na = dict(current.not_applicable) if current else {}
     new = dict(old)

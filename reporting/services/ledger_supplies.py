@@ -119,6 +119,7 @@ WITH current AS (
     SELECT s.id AS submission_id, s.record_key, s.current_version, s.record_date, v."values" AS old
     FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     WHERE s.source_id = %(department)s AND s.record_key IN (SELECT record_key FROM ledger_stage)
 ), judged AS (
     SELECT st.record_key, st.unit_id, st.sheet_id, st.code, st.value, st.is_date, c.submission_id,
@@ -254,6 +255,6 @@ def store_records(cursor, *, department_id: int, by_id: int) -> None:
     """Store a new version of each changed record and hand it to `supply_change` for its deliveries."""
     for statement in _STORE_SQL.split(";\n"):  # one statement per execute: parameters are bound
         cursor.execute(statement, {"department": department_id} if "%(department)s" in statement else None)
-    insert_versions(cursor, changes="ledger_change", by_id=by_id)
+    insert_versions(cursor, changes="ledger_change", start="record_date", by_id=by_id)
     cursor.execute(_HAND_OVER_SQL)
     cursor.execute("DROP TABLE ledger_stage, ledger_change")

@@ -115,7 +115,7 @@ def _correct(question: Question, value: Any, explanation: str, by: User) -> Subm
     """The filing's current version with the asked field corrected, stored through the one correction service
     (the lock, the field's type and every other rule judge it as they judge any correction)."""
     submission = question.submission
-    current = SubmissionVersion.objects.get(submission=submission, number=submission.current_version)
+    current = SubmissionVersion.objects.current_of(submission).get()
     code = question.field.code
     try:
         same = question.field.parse(value) == current.values.get(code)

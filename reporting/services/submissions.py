@@ -203,6 +203,7 @@ def _new_version(
         SubmissionVersion(
             submission=submission,
             number=number,
+            period_start=submission.period_start,  # a ledger correction has set the record's new date by now
             values=answers.values,
             not_applicable=answers.not_applicable,
             carried=answers.carried,
@@ -363,7 +364,7 @@ def correct_submission(
     if not (reason or "").strip():
         problems.append(Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason"))
     sheet = locked.sheet
-    filed = SubmissionVersion.objects.get(submission=locked, number=locked.current_version)
+    filed = SubmissionVersion.objects.current_of(locked).get()
     try:
         if sheet.is_ledger:
             day, table, answers = record_answers(locked.unit, sheet, raw, not_applicable, filed=filed)

@@ -410,6 +410,7 @@ WITH current AS (
     SELECT s.id AS submission_id, s.unit_id, s.sheet_id, s.period, s.current_version, v."values" AS old
     FROM reporting_submission s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+        AND v.period_start = s.period_start
     WHERE s.source_id = %(department)s AND s.record_key IS NULL
       AND (s.unit_id, s.sheet_id, s.period) IN (SELECT unit_id, sheet_id, period FROM supply_stage)
 ), staged AS MATERIALIZED (
@@ -525,7 +526,7 @@ def supply_values(
                 "open": DisputeStatus.OPEN.value,
             }
             _store(cursor, _STORE_SQL, store)
-            insert_versions(cursor, changes="supply_change", by_id=by.pk)
+            insert_versions(cursor, changes="supply_change", start="period_start", by_id=by.pk)
             _store(cursor, _ANSWER_SQL, store)
             if checker.records:
                 ledger.store_records(cursor, department_id=department.pk, by_id=by.pk)

@@ -16,9 +16,9 @@ WITH made AS (
     INSERT INTO reporting_submissionversion
         (submission_id, number, "values", not_applicable, carried, confirmed, disputed, gaps, reason, by_id, at,
          asked_count, typed_count, carried_count, na_count, confirmed_count, disputed_count, department_count,
-         refills_spared)
+         refills_spared, period_start)
     SELECT submission_id, current_version + 1, new_values, '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '', %(by)s, now(),
-           0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, {start}
     FROM {changes} ORDER BY submission_id
     RETURNING id, submission_id
 )
@@ -27,6 +27,8 @@ UPDATE {changes} c SET version_id = made.id FROM made WHERE c.submission_id = ma
 
 
 @unaudited("a step of supply_values, which is audited")
-def insert_versions(cursor, *, changes: str, by_id: int) -> None:
-    """Store the next version of each supply in the temporary table `changes`, noting its id in `version_id`."""
-    cursor.execute(sql.SQL(_VERSIONS_SQL).format(changes=sql.Identifier(changes)), {"by": by_id})
+def insert_versions(cursor, *, changes: str, start: str, by_id: int) -> None:
+    """Store the next version of each supply in the temporary table `changes`, noting its id in `version_id`;
+    `start` names the column holding the version's partition key (its period's first day, a record's date)."""
+    query = sql.SQL(_VERSIONS_SQL).format(changes=sql.Identifier(changes), start=sql.Identifier(start))
+    cursor.execute(query, {"by": by_id})

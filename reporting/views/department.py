@@ -355,6 +355,7 @@ _STATUS_SQL = """
 SELECT s.unit_id, v."values" = '{}'::jsonb AND v.not_applicable <> '{}'::jsonb
 FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
+    AND v.period_start = s.period_start
 WHERE s.sheet_id = %s AND s.period = %s AND s.record_key IS NULL AND s.source_id IS NULL
   AND s.unit_id = ANY(%s::bigint[])
 """

@@ -52,7 +52,7 @@ def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, li
     if found is None:
         raise Http404
     granted, period = entitlements(department), Period.parse(found.period)
-    current = SubmissionVersion.objects.get(submission=found, number=found.current_version)
+    current = SubmissionVersion.objects.current_of(found).get()
     fields = [
         (f, display(f, current.values.get(f.code)))
         for f in found.sheet.fields.order_by("order", "code")
@@ -110,7 +110,7 @@ def unit_question(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Your answer was sent to every department that receives this value."))
             return redirect("cadre_home")
-    current = SubmissionVersion.objects.get(submission=question.submission, number=question.submission.current_version)
+    current = SubmissionVersion.objects.current_of(question.submission).get()
     context = {
         "row": question_row(question),
         "now": display(question.field, current.values.get(question.field.code)),

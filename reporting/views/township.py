@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -282,7 +281,7 @@ def _origin_of(code: str, version: SubmissionVersion) -> str:
 def correct(request: HttpRequest, pk: int) -> HttpResponse:
     unit = access_own_unit(request.user)
     submission = access_unit_submission(unit, pk)
-    current = SubmissionVersion.objects.get(submission=submission, number=submission.current_version)
+    current = SubmissionVersion.objects.current_of(submission).get()
     sheet = submission.sheet
     try:
         table = filing_table(
@@ -347,7 +346,7 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
     # are not the unit's to confirm); a supplied record whose values were all withdrawn is gone
     records = (
         SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
-        .filter(number=F("submission__current_version"))
+        .current()
         .exclude(submission__source__isnull=False, values={})
         .select_related("submission__source", "submission__sheet")
         .order_by("-submission__record_date", "-submission_id")[:200]

@@ -19,6 +19,7 @@ def test_it_stores_json_arrays_defaults_and_auto_now_add_as_create_would(village
         SubmissionVersion(
             submission=submission,
             number=1,
+            period_start=submission.period_start,  # the fixed INSERT runs no save(): the filing names the key
             values={"households": 120, "note": "二组 “新” 户"},
             carried=["registered_population", "village_area"],
             by=village_cadre,

@@ -124,7 +124,13 @@ def test_two_relays_racing_make_each_delivery_once_and_number_each_feed_without_
         assert positions == list(range(1, counter.last + 1))
 
     # a marker put back (a repeat) makes nothing new: one delivery per (version, subscription)
-    RelayPending.objects.create(version=versions[0], submission_id=versions[0].submission_id, snapshot="1:1:", xid=0)
+    RelayPending.objects.create(
+        version=versions[0],
+        submission_id=versions[0].submission_id,
+        period_start=versions[0].period_start,
+        snapshot="1:1:",
+        xid=0,
+    )
     assert relay.relay_versions() == 1
     assert Delivery.objects.filter(version__in=versions).count() == len(expected)
 

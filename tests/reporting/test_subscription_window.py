@@ -200,10 +200,10 @@ def _version_of_every_field(crafted: Crafted, day: dt.date) -> int:
         cursor.execute(
             'INSERT INTO reporting_submissionversion (submission_id, number, "values", not_applicable, carried,'
             " confirmed, disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
-            " confirmed_count, disputed_count, department_count, refills_spared)"
-            " SELECT %s, 1, %s, '{}', '{}', '{}', '{}', '{}', '', min(id), now(), 0, 0, 0, 0, 0, 0, 0, 0"
+            " confirmed_count, disputed_count, department_count, refills_spared, period_start)"
+            " SELECT %s, 1, %s, '{}', '{}', '{}', '{}', '{}', '', min(id), now(), 0, 0, 0, 0, 0, 0, 0, 0, %s"
             " FROM core_user RETURNING id",
-            [submission, values],
+            [submission, values, day],
         )
         return cursor.fetchone()[0]
 

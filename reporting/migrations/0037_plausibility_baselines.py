@@ -15,7 +15,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0003_audit_chain"),
-        ("reporting", "0035_delivery_partitions"),
+        ("reporting", "0036_version_partitions"),
     ]
 
     operations = [

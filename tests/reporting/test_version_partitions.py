@@ -1,0 +1,226 @@
+"""Submission versions live in yearly partitions of their `period_start`: each version in its period's year, a
+version of a year nobody made kept by the DEFAULT partition and moved into its year without a single row deleted,
+the append-only guard on every partition, the hot reads looking in one year only, and the migration that turned the
+plain table into a partitioned one without losing a version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+
+from core.appendonly import maintenance
+from core.models import Department
+from reporting.catalogue.periods import Period
+from reporting.models import Delivery, RelayPending, Sheet, Submission, SubmissionVersion
+from reporting.partitions import VERSIONS, create_ahead
+from reporting.reads import data
+from reporting.reads.indicators import unit_values
+from reporting.services import relay
+from reporting.services.partitions import create_partitions
+from tests.core.test_append_only import refused
+from tests.reporting.helpers import file_village_basics
+
+TABLE = "reporting_submissionversion"
+
+
+def partition_of(version_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT tableoid::regclass::text FROM {TABLE} WHERE id = %s", [version_id])
+        return cursor.fetchone()[0]
+
+
+def version_partitions_read(sql: str, params) -> set[str]:
+    """The versions' partitions PostgreSQL plans to read for the statement (EXPLAIN, pruning when planning)."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = json.dumps(cursor.fetchone()[0])
+    return set(re.findall(rf'"Relation Name": "({TABLE}_[a-z0-9]+)"', plan))
+
+
+def statements_of(work: Callable[[], object]) -> list[tuple[str, object]]:
+    """The statements `work` sends that read versions, with their parameters, as it sends them."""
+    seen: list[tuple[str, object]] = []
+
+    def spy(execute, sql, params, many, context):
+        if TABLE in sql or "submissionversion" in sql:
+            seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        work()
+    return seen
+
+
+def years(*names: int) -> set[str]:
+    return {f"{TABLE}_p{year}" for year in names}
+
+
+def test_a_version_lands_in_its_periods_year_and_every_partition_keeps_the_guard(village_cadre):
+    version = file_village_basics(village_cadre, period="2026Q4")
+    assert version.period_start == dt.date(2026, 10, 1)
+    partition = partition_of(version.pk)
+    assert partition == f"{TABLE}_p2026"
+    for table in (TABLE, partition):
+        assert refused(f"UPDATE {table} SET reason = 'x' WHERE id = %s", [version.pk])
+        assert refused(f"DELETE FROM {table} WHERE id = %s", [version.pk])
+        assert refused(f"TRUNCATE {table}")
+    assert refused(f"TRUNCATE {TABLE}_default")
+    with maintenance():  # versions allow maintenance no DELETE, whatever the partition
+        assert refused(f"DELETE FROM {partition} WHERE id = %s", [version.pk])
+    made = create_partitions(today=dt.date(2029, 6, 1))  # a year made later has the guard too
+    assert f"{TABLE}_p2029" in made and refused(f"TRUNCATE {TABLE}_p2029")
+    assert SubmissionVersion.objects.get(pk=version.pk).values == version.values
+
+
+def test_a_version_of_a_year_nobody_made_is_kept_and_moves_into_its_year_without_a_delete(village_cadre):
+    # history loaded for 2019, long before any partition: the DEFAULT partition takes it
+    sheet = Sheet.objects.get(code="village_basics")
+    submission = Submission.objects.create(
+        unit=village_cadre.unit, sheet=sheet, period="2019Q2", period_start=dt.date(2019, 4, 1)
+    )
+    old = SubmissionVersion.objects.create(
+        submission=submission, number=1, values={"households": 580}, by=village_cadre
+    )
+    assert old.period_start == dt.date(2019, 4, 1) and partition_of(old.pk) == f"{TABLE}_default"
+    beside = file_village_basics(village_cadre, period="2026Q4")  # in its year, untouched by the move
+    # the move deletes no row (the guard refuses every DELETE of a version, maintenance or not): were it tried,
+    # create_partitions would fail here
+    made = create_partitions(today=dt.date(2026, 11, 30))
+    assert f"{TABLE}_p2019" in made
+    assert partition_of(old.pk) == f"{TABLE}_p2019"
+    moved = SubmissionVersion.objects.get(pk=old.pk)
+    assert (moved.submission_id, moved.number, moved.values, moved.at) == (
+        submission.pk,
+        1,
+        {"households": 580},
+        old.at,
+    )
+    assert partition_of(beside.pk) == f"{TABLE}_p2026"
+    assert refused(f"TRUNCATE {TABLE}_default")  # the new DEFAULT partition has its guard
+    assert refused(f"DELETE FROM {TABLE}_p2019 WHERE id = %s", [old.pk])
+    assert create_partitions(today=dt.date(2026, 11, 30)) == []
+
+
+def test_the_current_value_of_a_units_field_for_a_period_is_read_in_that_years_partition_only(village_cadre):
+    with connection.cursor() as cursor:  # several years, so that pruning has something to leave out
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    file_village_basics(village_cadre, period="2026Q4", households="611")
+    period = Period.parse("2026Q4")
+    assert unit_values(village_cadre.unit, period, {"households"}) == {"households": 611}
+    [(sql, params)] = statements_of(lambda: unit_values(village_cadre.unit, period, {"households"}))
+    assert version_partitions_read(sql, params) == years(2026)
+
+
+def test_a_data_page_of_some_periods_reads_only_their_years(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    file_village_basics(village_cadre, period="2026Q4")
+    query = data.Query(
+        department=Department.objects.get(code="culture"),
+        sheet=Sheet.objects.get(code="village_basics"),
+        period_from="2026Q1",
+        period_to="2026Q4",
+        limit=50,
+    )
+    sql, params, _allowed = data._statement(query)
+    assert version_partitions_read(sql, params) == years(2026)
+    whole, params, _allowed = data._statement(data.Query(**{**query.__dict__, "limit": None}))
+    assert version_partitions_read(whole, params) == years(2026)
+    counted, params, _allowed = data._statement(query, count=True)
+    assert version_partitions_read(counted, params) == years(2026)
+
+
+def test_the_relay_looks_for_each_pending_version_in_its_year_only(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    version = file_village_basics(village_cadre, period="2026Q4")
+    assert RelayPending.objects.get(version=version).period_start == dt.date(2026, 10, 1)
+    # the relay's statement as it sends it, then run again under EXPLAIN ANALYZE (it finds the version by the key
+    # the marker carries: which partition is known only when it runs, so the plan is pruned while running)
+    with transaction.atomic():
+        [(sql, params)] = statements_of(relay.relay_batch)
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)  # EXPLAIN ANALYZE ran the relay's statement: undo it
+    scanned = {
+        node["Relation Name"]
+        for node in _nodes(plan[0]["Plan"])
+        if node.get("Relation Name", "").startswith(f"{TABLE}_") and node.get("Actual Loops", 0) > 0
+    }
+    assert scanned == years(2026)
+    relay.relay_versions()
+    assert Delivery.objects.filter(version=version).exists()
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def _written_before(cadre) -> dict[int, tuple]:
+    """Versions as filings wrote them before the partitions: a 2019 filing, a 2024 one corrected once (its second
+    version awaiting the relay); returns id → (submission, number, the submission's period_start)."""
+    written: dict[int, tuple] = {}
+    with connection.cursor() as cursor:
+        for period, start, numbers in [("2019Q2", "2019-04-01", [1]), ("2024Q2", "2024-04-01", [1, 2])]:
+            cursor.execute(
+                "INSERT INTO reporting_submission (unit_id, sheet_id, period, period_start, current_version,"
+                " created_at, updated_at) SELECT %s, id, %s, %s, %s, now(), now() FROM reporting_sheet"
+                " WHERE code = 'village_basics' RETURNING id",
+                [cadre.unit_id, period, start, len(numbers)],
+            )
+            (submission,) = cursor.fetchone()
+            for number in numbers:
+                cursor.execute(
+                    f'INSERT INTO {TABLE} (submission_id, number, "values", not_applicable, carried, confirmed,'
+                    " disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count, na_count,"
+                    " confirmed_count, disputed_count, department_count, refills_spared) VALUES (%s, %s,"
+                    " '{\"households\": 600}', '{}', '{}', '{}', '{}', '{}', '', %s, now(), 1, 1, 0, 0,"
+                    " 0, 0, 2, 0) RETURNING id",
+                    [submission, number, cadre.pk],
+                )
+                (version,) = cursor.fetchone()
+                written[version] = (submission, number, dt.date.fromisoformat(start))
+            cursor.execute(
+                "INSERT INTO reporting_relaypending (version_id, submission_id, snapshot, xid, created_at)"
+                " VALUES (%s, %s, pg_current_snapshot()::text, pg_current_xact_id()::text::bigint, now())",
+                [version, submission],
+            )
+    return written
+
+
+def test_the_migration_keeps_every_version_with_its_id_in_its_year_and_ids_go_on(village_cadre):
+    _migrate([("reporting", "0035_delivery_partitions")])
+    try:
+        written = _written_before(village_cadre)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    after = {
+        v.pk: (v.submission_id, v.number, v.period_start) for v in SubmissionVersion.objects.filter(pk__in=written)
+    }
+    assert after == written
+    assert {partition_of(pk) for pk in written} == years(2019, 2024)
+    pending = RelayPending.objects.filter(version__in=written).order_by("version_id")
+    assert [(p.version_id, p.period_start) for p in pending] == [
+        (pk, row[2]) for pk, row in sorted(written.items()) if row[1] == (2 if row[2].year == 2024 else 1)
+    ]
+    for pk in written:
+        assert refused(f"UPDATE {TABLE} SET reason = 'x' WHERE id = %s", [pk])
+    newer = file_village_basics(village_cadre, period="2026Q4")
+    assert max(written) < newer.pk  # ids go on from the same sequence
+    assert partition_of(newer.pk) == f"{TABLE}_p2026"
