@@ -96,6 +96,13 @@ class Claims:
         return needed
 
 
+class Needed(dict[int, frozenset[int]]):
+    """Per field asked, the departments that need it; and all of them (shared by every filing of the process
+    that reads the same entry, so the union of a table's 200 fields is made once)."""
+
+    departments: frozenset[int] = frozenset()
+
+
 @dataclass
 class SheetCatalogue:
     """What the one table needs to know of a sheet, read once per catalogue generation and process."""
@@ -139,17 +146,17 @@ class SheetCatalogue:
         self.scopes = frozenset(scope for scope, _ in self.claims)
         # Derived per (the unit's scopes that have claims, day) and per day: a province's 20,000 villages
         # share one entry. Read-only once stored: every request of the process gets the same objects.
-        self._needed: dict[tuple[frozenset[str], dt.date], dict[int, frozenset[int]]] = {}
+        self._needed: dict[tuple[frozenset[str], dt.date], Needed] = {}
         self._fields_at: dict[dt.date, list[Field]] = {}
 
     def scopes_over(self, unit: Unit) -> frozenset[str]:
         """The scopes with subscriptions on this sheet that contain the unit."""
         return self.scopes.intersection(covering_scopes(unit.area))
 
-    def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> dict[int, frozenset[int]]:
+    def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> Needed:
         """Per field asked of `unit` on `day`, the departments that need it."""
         if sheet.status != Status.ACTIVE or unit.area.level not in sheet.unit_levels:
-            return {}
+            return Needed()
         scopes = self.scopes_over(unit)
         key = (scopes, day)
         found = self._needed.get(key)
@@ -158,7 +165,8 @@ class SheetCatalogue:
             for scope, claim in self.claims:
                 if scope in scopes and claim.covers(day):
                     needed[claim.field_id].add(claim.department_id)
-            found = {field_id: frozenset(departments) for field_id, departments in needed.items()}
+            found = Needed((field_id, frozenset(departments)) for field_id, departments in needed.items())
+            found.departments = frozenset().union(*found.values())
             if len(self._needed) >= 1024:
                 self._needed.clear()
             self._needed[key] = found
@@ -329,7 +337,7 @@ def build_one_table(
     table = OneTable(
         unit, sheet, period, [TableField(f, needed[f.id]) for f in fields], catalogue=catalogue, snapshot=snapshot
     )
-    department_ids = set().union(*needed.values()) if needed else set()
+    department_ids = needed.departments if isinstance(needed, Needed) else set().union(*needed.values())
     table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]
     missing = department_ids - set(catalogue.departments)
     if missing:  # only when `claims` was read after the catalogue changed
@@ -505,11 +513,13 @@ class DueCalendar:
     """The office's one calendar: an exception for a sheet and period, else the cadence's rule; when a period
     opens (its cadence's lead before it begins) and when it locks (its cadence's days after the due date)."""
 
-    def __init__(self, sheets: list[Sheet], periods: set[str]) -> None:
+    def __init__(self, sheets: list[Sheet], periods: set[str] | None) -> None:
+        """The rules, and the exceptions of these sheets for these periods (None: for every period)."""
         self.rules = {r.cadence: r for r in DueRule.objects.all()}
-        self.exceptions = {
-            (e.sheet_id, e.period): e.due_on for e in DueException.objects.filter(sheet__in=sheets, period__in=periods)
-        }
+        exceptions = DueException.objects.filter(sheet__in=sheets)
+        if periods is not None:
+            exceptions = exceptions.filter(period__in=periods)
+        self.exceptions = {(e.sheet_id, e.period): e.due_on for e in exceptions}
 
     def due_on(self, sheet: Sheet, period: Period) -> dt.date | None:
         if sheet.is_ledger:  # records any time: the ledger rule holds only when a month's records lock
@@ -540,8 +550,30 @@ class DueCalendar:
         return due + dt.timedelta(days=rule.lock_days_after_due), rule.lock_days_after_due
 
 
+_CALENDARS: dict[tuple[int, int], DueCalendar] = {}
+
+
+def sheet_calendar(sheet: Sheet) -> DueCalendar:
+    """The calendar of one sheet (its exceptions for every period), from the process's copy for the catalogue
+    generation in force, or the one `active_sheet` read the sheet at earlier in the same request: a change to
+    the rules or exceptions moves the generation on (migration 0036). Read-only: every request shares it."""
+    generation = getattr(sheet, "read_at_generation", None)
+    if generation is None:
+        generation = catalogue_generation()
+    if generation is None:
+        return DueCalendar([sheet], None)
+    key = (generation, sheet.pk)
+    found = _CALENDARS.get(key)
+    if found is None:
+        found = DueCalendar([sheet], None)
+        if len(_CALENDARS) >= 256:
+            _CALENDARS.clear()
+        _CALENDARS[key] = found
+    return found
+
+
 def due_date(sheet: Sheet, period: Period) -> dt.date | None:
-    return DueCalendar([sheet], {str(period)}).due_on(sheet, period)
+    return sheet_calendar(sheet).due_on(sheet, period)
 
 
 def period_closed(
@@ -558,7 +590,7 @@ def period_closed(
     `today`, or None when it does: the one rule for the form, the Excel upload, the unit API, the DHIS2 face
     and register supplies. A first filing waits until the period opens (the cadence's lead before it begins);
     after the lock day anything new needs the office's unlock for that unit (or source), sheet and period."""
-    calendar = calendar or DueCalendar([sheet], {str(period)})
+    calendar = calendar or sheet_calendar(sheet)
     opens = calendar.opens_on(sheet, period)
     if first and today < opens:
         return Problem(

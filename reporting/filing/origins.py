@@ -14,6 +14,11 @@ class Origin(StrEnum):
     DISPUTED = "disputed"  # the unit's own value, disputing the register's (which stays the current value)
 
 
+_TYPED, _CARRIED, _CONFIRMED, _DISPUTED = (
+    o.value for o in (Origin.TYPED, Origin.CARRIED, Origin.CONFIRMED, Origin.DISPUTED)
+)
+
+
 def origins(
     *, source_id: int | None, values: dict[str, Any], carried: list[str], confirmed: list[str], disputed: dict[str, Any]
 ) -> dict[str, str]:
@@ -21,15 +26,16 @@ def origins(
     if source_id is not None:
         return dict.fromkeys(values, Origin.REGISTER.value)
     found = {}
-    for code in values:
+    confirmed_, carried_ = set(confirmed), set(carried)  # a version's lists hold up to 200 codes each
+    for code in values:  # the words read once: an enum member's `.value` is a descriptor call each time
         if code in disputed:
-            found[code] = Origin.DISPUTED.value
-        elif code in confirmed:
-            found[code] = Origin.CONFIRMED.value
-        elif code in carried:
-            found[code] = Origin.CARRIED.value
+            found[code] = _DISPUTED
+        elif code in confirmed_:
+            found[code] = _CONFIRMED
+        elif code in carried_:
+            found[code] = _CARRIED
         else:
-            found[code] = Origin.TYPED.value
+            found[code] = _TYPED
     return found
 
 

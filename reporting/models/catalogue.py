@@ -429,7 +429,8 @@ class CatalogueGeneration(models.Model):
     """One row whose value changes whenever the catalogue or a subscription changes.
 
     Database triggers (migration 0012) set it from a sequence on every statement that
-    writes sheets, fields, revisions, subscriptions, their fields or departments, so
+    writes sheets, fields, revisions, subscriptions, their fields or departments (and
+    rules and plausibility settings, 0030; due-date rules and exceptions, 0036), so
     even bulk updates count. Per-process caches of what the one table needs key on the
     value: a filing reads one small row instead of the sheet's claims and definitions.
     The value is never reused (the sequence belongs to no table, so no flush resets it).

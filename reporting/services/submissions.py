@@ -164,18 +164,28 @@ def validate_answers(
     return answers
 
 
-def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
+# The submission, and (for a filing by its unit) the cadre's draft of it deleted in the same statement: it is done
+# with, and a first filing is refused before anything else is written if the submission exists already.
+_FIRST_SUBMISSION = (
+    "INSERT INTO reporting_submission (unit_id, sheet_id, period, period_start, current_version, "
+    "created_at, updated_at) VALUES (%(unit)s, %(sheet)s, %(period)s, %(start)s, 1, %(now)s, %(now)s) "
+    "ON CONFLICT (unit_id, sheet_id, period) WHERE record_key IS NULL AND source_id IS NULL DO NOTHING "
+    "RETURNING id"
+)
+_DROPPING_DRAFT = (
+    f"WITH draft AS (DELETE FROM {Draft._meta.db_table} "
+    "WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s AND period = %(period)s) "
+)
+
+
+def _first_submission(unit: Unit, sheet: Sheet, period: Period, *, drop_draft: bool = False) -> Submission:
     """Create the unit's submission for the period; if one exists (or a concurrent first filing commits
-    it while this one waits at the INSERT), the filer is told to correct it instead."""
+    it while this one waits at the INSERT), the filer is told to correct it instead. `drop_draft`: delete
+    the unit's draft of it in the same statement (the caller's transaction undoes both if it fails)."""
     now = timezone.now()
+    params: dict[str, Any] = dict(unit=unit.pk, sheet=sheet.pk, period=str(period), start=period.start, now=now)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO reporting_submission (unit_id, sheet_id, period, period_start, current_version, "
-            "created_at, updated_at) VALUES (%s, %s, %s, %s, 1, %s, %s) "
-            "ON CONFLICT (unit_id, sheet_id, period) WHERE record_key IS NULL AND source_id IS NULL DO NOTHING "
-            "RETURNING id",
-            [unit.pk, sheet.pk, str(period), period.start, now, now],
-        )
+        cursor.execute((_DROPPING_DRAFT if drop_draft else "") + _FIRST_SUBMISSION, params)
         inserted = cursor.fetchone()
     if inserted is None:
         raise AlreadySubmitted(
@@ -191,9 +201,6 @@ def _first_submission(unit: Unit, sheet: Sheet, period: Period) -> Submission:
         created_at=now,
         updated_at=now,
     )
-
-
-_DELETE_DRAFT = f"DELETE FROM {Draft._meta.db_table} WHERE unit_id = %s AND sheet_id = %s AND period = %s"
 
 
 def _new_version(
@@ -315,13 +322,11 @@ def submit_sheet(
         raise Problems([Problem(field="form", rule="form.changed")])
     answers = validate_answers(table, raw, not_applicable, disputes)
     check_across(table, answers, explanations, ask=ask_explanations)
-    submission = _first_submission(unit, sheet, period)
+    submission = _first_submission(unit, sheet, period, drop_draft=True)  # the cadre's draft, if any, is done with
     version = _new_version(submission, 1, answers, by)
     keep_baseline(unit_id=unit.pk, sheet_id=sheet.pk, period=str(period), values=answers.values)
     queue_version(version, table)
     _open_disputes(table, version, by)
-    with connection.cursor() as cursor:  # the cadre's draft of it, if any, is done with
-        cursor.execute(_DELETE_DRAFT, [unit.pk, sheet.pk, str(period)])
     record(action="submission.submitted", target=submission, actor=by, version=1)
     return version
 

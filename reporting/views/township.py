@@ -23,7 +23,7 @@ from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.offline import offline_data
-from reporting.filing.onetable import DueCalendar, due_items, filing_table, ledger_sheets, period_closed
+from reporting.filing.onetable import due_items, filing_table, ledger_sheets, period_closed, sheet_calendar
 from reporting.models import (
     AccessRecord,
     Dispute,
@@ -103,7 +103,7 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     if existing:
         return redirect("submission", pk=existing.pk)
     try:
-        calendar = DueCalendar([sheet], {period})  # one read: the filing window and the due date shown
+        calendar = sheet_calendar(sheet)  # the filing window and the due date shown, kept per generation
         table = filing_table(unit=unit, sheet=sheet, period=the_period, calendar=calendar)
     except Problems as error:
         return _not_open(request, sheet, error)

@@ -7,13 +7,13 @@ import io
 import pytest
 import time_machine
 
-from core.models import AuditEvent, Department
+from core.models import AuditEvent, Department, Unit
 from reporting.catalogue.periods import Period
 from reporting.dhis2.formats import DataValue
 from reporting.filing.supply_readers import rows_of
 from reporting.models import DueRule, Field, Sheet, Submission, Unlock, UnlockReason
 from reporting.rejections import Problems
-from reporting.services.calendar import set_due_rules, unlock_period
+from reporting.services.calendar import set_due_exception, set_due_rules, unlock_period
 from reporting.services.dhis2 import import_data_values
 from reporting.services.submissions import submit_sheet
 from reporting.services.supplies import supply_values
@@ -214,3 +214,31 @@ def test_the_dhis2_face_names_the_lock_on_each_value(locked, village_cadre):
     assert {c["rule"] for c in conflicts} == {"period.locked"}
     assert sorted(i for c in conflicts for i in c["indexes"]) == [0, 1]
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+
+def test_a_lock_the_office_sets_holds_for_the_next_filing_of_a_process_that_kept_the_calendar(
+    demo, office_admin, village_cadre
+):
+    """Filing keeps the calendar per catalogue generation (issue 21): a change to it moves the generation on."""
+    other = Unit.objects.filter(area__parent__name="石门乡", area__level="village").exclude(pk=village_cadre.unit_id)
+    with time_machine.travel(LOCKED_DAY, tick=False):
+        _submit(village_cadre)  # no lock yet: filed, and the calendar kept
+        set_due_rules(days={}, locks={"quarterly": 20}, by=office_admin)
+        with pytest.raises(Problems) as refused:
+            _submit(other.select_related("area").first().members.get())
+    assert refused.value.problems[0].rule == "period.locked"
+
+
+def test_a_due_date_exception_moves_the_lock_for_the_next_filing_of_a_process_that_kept_the_calendar(
+    demo, office_admin, village_cadre
+):
+    set_due_rules(days={}, locks={"quarterly": 20}, by=office_admin)
+    other = Unit.objects.filter(area__parent__name="石门乡", area__level="village").exclude(pk=village_cadre.unit_id)
+    sheet = Sheet.objects.get(code="village_basics")
+    with time_machine.travel(LOCKED_DAY, tick=False):
+        with pytest.raises(Problems):
+            _submit(village_cadre)  # locked: the calendar kept
+        set_due_exception(
+            sheet=sheet, period=Period.parse("2026Q4"), due_on=dt.date(2027, 1, 20), reason="春节", by=office_admin
+        )
+        assert _submit(other.select_related("area").first().members.get()).number == 1  # locks after 2027-02-09

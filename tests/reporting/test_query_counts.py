@@ -13,14 +13,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from core.models import Department, Role, User
+from core.models import Department, Role, Unit, User
 from core.tokens import issue_token
 from reporting.models import DataRequest, Delivery, DeliveryStatus, Endpoint, Field, Sheet
 from reporting.services.deliveries import delivery_bodies
 from reporting.services.relay import relay_versions
 from reporting.services.submissions import add_record, correct_submission
 from tests.deliveries.conftest import ACTIVITY
-from tests.reporting.helpers import subscribe
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe
 from tests.statements import Statements, count_statements
 
 FEW, MANY = 3, 30
@@ -281,3 +281,25 @@ def test_the_feed_reads_a_page_in_a_fixed_number_of_statements(committed_cadre):
 
     # the relay's rows are in the feed once it committed: nothing elsewhere on the server holds them back
     assert_fixed(client, "/api/v1/feed", {"limit": 100}, grow=grow, rows=listed, expected=8)
+
+
+def test_a_filing_through_the_unit_api_sends_a_fixed_number_of_statements(demo):
+    """The filing path (issue 21): what a process keeps per catalogue generation (the sheet, its claims, fields,
+    rules and calendar) is not read again, and nothing the filing just wrote is read back."""
+    cadres = [
+        unit.members.get()
+        for unit in Unit.objects.filter(area__parent__name="石门乡", area__level="village")
+        .select_related("area")
+        .order_by("area__code")[:2]
+    ]
+    body = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_Q4}
+    token_client(cadres[0]).post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="warm")
+    client = token_client(cadres[1])
+    with count_statements() as sent:
+        response = client.post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert response.status_code == 201, response.content[:500]
+    # token; BEGIN, the key claimed; the catalogue's generation and snapshot; the filing's savepoint, the
+    # carried and register values, the unit's history for plausibility (which versions, their values); the
+    # submission with the draft dropped, the version, its relay marker, the audit event; the savepoint released,
+    # the key's answer, COMMIT
+    assert len(sent) == 15, str(sent)
