@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from core.models import Area, Unit
 from reporting.catalogue.fieldtypes.sql import VALUE_SQL
 
-RUN_BYTES = 1 << 20  # about 12,000 rows of a register: few statements, and the run's text is all Python holds
+RUN_BYTES = 1 << 20  # about 12,000 rows of a register: few statements; the run's text is all Python holds
 
 
 PLAIN_CODE = re.compile(r"[A-Za-z0-9_.\-]+")  # field codes the run's statement writes into JSON and arrays as they are
@@ -65,41 +65,34 @@ ANALYZE supply_units
 """
 
 # One run: its rows read (`jsonb_array_elements`: a repeated key's last value, as Python's reader takes it),
-# judged and the accepted ones staged; returned are the places of the others and of the run's last row (whose
-# place tells how many rows the run held). A row is taken here only in the common shape (unit, period and field
-# texts, no ledger record) with a key judged in `supply_keys`, a unit in `supply_units` at one of the sheet's
-# levels and a value the SQL twin accepts. The twin is judged once per distinct (key, value text) of the run (a
-# register repeats its values; the text, not the jsonb, since 1 and 1.0 are equal as jsonb but not to the field
-# types). A key given twice in the run leaves all its rows to Python (`_REPEATS_SQL` judges them). The groups
-# are built with string_agg (an array or jsonb aggregate takes a memory context per group; sorting for a window
-# function cost more than finding the repeated keys), the field codes and labels written as they are
-# (`PLAIN_CODE`: nothing in them to escape).
+# judged and the accepted ones staged; returned are the places of the others and, last, the place of the run's
+# last row (which tells how many rows the run held). A row is taken here only in the common shape (unit, period
+# and field texts, no ledger record) with a key judged in `supply_keys`, a unit in `supply_units` at one of the
+# sheet's levels and a value the SQL twin accepts (NULL, left to Python, and '' refused, are both Python's). A
+# key given twice in the run leaves all its rows to Python (`_REPEATS_SQL` judges them). Each step is one pass:
+# judging the twin once per distinct value, or a window function for the repeats, cost more in joins and sorts
+# than it saved. The groups are built with string_agg (an array or jsonb aggregate takes a memory context per
+# group), the field codes and labels written as they are (`PLAIN_CODE`: nothing in them to escape).
 _RUN_SQL = f"""
-WITH els AS MATERIALIZED (
-    SELECT %(base)s + x.n::integer AS seq, x.j->>'unit' AS unit, x.j->>'period' AS period, x.j->>'field' AS field,
-           coalesce((x.j->'value')::text, 'null') AS vt, coalesce(x.j->'delete' = 'true', false) AS gone,
-           jsonb_typeof(x.j->'unit') = 'string' AND jsonb_typeof(x.j->'period') = 'string'
-             AND jsonb_typeof(x.j->'field') = 'string' AND coalesce(x.j->'record', 'null') = 'null' AS plain
-    FROM jsonb_array_elements(('[' || %(run)s || ']')::jsonb) WITH ORDINALITY AS x(j, n)
-), keyed AS MATERIALIZED (
-    SELECT els.seq, els.field, els.vt, els.gone, k.id AS key_id, k.sheet_id, k.period, k.start, su.unit_id
-    FROM els
-    JOIN supply_keys k ON k.field = els.field AND k.given = els.period
-    JOIN supply_units su ON su.code = els.unit AND su.level = ANY(k.levels)
-    WHERE els.plain
-), verdicts AS MATERIALIZED (
-    SELECT key_id, vt, ({VALUE_SQL}) AS stored
-    FROM (SELECT d.key_id, d.vt, d.vt::jsonb AS v, k.t, k.c
-          FROM (SELECT DISTINCT key_id, vt FROM keyed) d JOIN supply_keys k ON k.id = d.key_id
-          OFFSET 0) given  -- not pulled up: the value is parsed once, not at each use in the twin
-), repeated AS (  -- a field given twice for one supply in the run: all its rows are Python's (`_REPEATS_SQL`)
-    SELECT unit_id, sheet_id, period, field FROM keyed GROUP BY unit_id, sheet_id, period, field HAVING count(*) > 1
-), ok AS MATERIALIZED (
-    SELECT keyed.*, verdicts.stored
-    FROM keyed JOIN verdicts USING (key_id, vt)
-    WHERE (keyed.gone OR verdicts.stored <> '')
-      AND NOT EXISTS (SELECT FROM repeated r WHERE (r.unit_id, r.sheet_id, r.period, r.field)
-                                                   = (keyed.unit_id, keyed.sheet_id, keyed.period, keyed.field))
+WITH judged AS MATERIALIZED (
+    SELECT x.seq, x.field, x.gone, k.sheet_id, k.period, k.start, su.unit_id,
+           CASE WHEN su.unit_id IS NOT NULL THEN ({VALUE_SQL}) END AS stored
+    FROM (SELECT %(base)s + x.n::integer AS seq, x.j->>'unit' AS unit, x.j->>'period' AS period,
+                 x.j->>'field' AS field, x.j->'value' AS v, coalesce(x.j->'delete' = 'true', false) AS gone,
+                 jsonb_typeof(x.j->'unit') = 'string' AND jsonb_typeof(x.j->'period') = 'string'
+                   AND jsonb_typeof(x.j->'field') = 'string' AND coalesce(x.j->'record', 'null') = 'null' AS plain
+          FROM jsonb_array_elements(('[' || %(run)s || ']')::jsonb) WITH ORDINALITY AS x(j, n)
+          OFFSET 0) x  -- not pulled up: each row's jsonb is taken apart once
+    LEFT JOIN supply_keys k ON k.field = x.field AND k.given = x.period AND x.plain
+    LEFT JOIN supply_units su ON su.code = x.unit AND su.level = ANY(k.levels)  -- the twin's v, t, c: x.v, k.t, k.c
+), repeated AS MATERIALIZED (  -- a key given twice in the run: all its rows are Python's (`_REPEATS_SQL`)
+    SELECT unit_id, sheet_id, period, field FROM judged WHERE unit_id IS NOT NULL
+    GROUP BY unit_id, sheet_id, period, field HAVING count(*) > 1
+), ok AS (
+    SELECT * FROM judged j
+    WHERE j.unit_id IS NOT NULL AND (j.gone OR j.stored <> '')
+      AND NOT EXISTS (SELECT FROM repeated r
+                      WHERE (r.unit_id, r.sheet_id, r.period, r.field) = (j.unit_id, j.sheet_id, j.period, j.field))
 ), staged AS (
     INSERT INTO supply_stage (seq, unit_id, sheet_id, period, period_start, vals, gone, rows)
     SELECT min(seq), unit_id, sheet_id, period, start,
@@ -109,9 +102,13 @@ WITH els AS MATERIALIZED (
            '{{' || string_agg('"' || field || '":[' || seq || ',"' || %(label)s || (seq - 1) || ']"]', ',') || '}}'
     FROM ok GROUP BY unit_id, sheet_id, period, start
 )
-SELECT els.seq, ok.seq IS NULL FROM els LEFT JOIN ok USING (seq)
-WHERE ok.seq IS NULL OR els.seq = (SELECT max(seq) FROM els)
-ORDER BY els.seq
+SELECT j.seq, true FROM judged j
+WHERE j.unit_id IS NULL OR NOT coalesce(j.gone OR j.stored <> '', false)  -- NULL: the twin leaves it to Python
+   OR EXISTS (SELECT FROM repeated r
+              WHERE (r.unit_id, r.sheet_id, r.period, r.field) = (j.unit_id, j.sheet_id, j.period, j.field))
+UNION ALL
+SELECT max(seq), false FROM judged
+ORDER BY 1
 """
 
 # the text of the run's rows at these places (those the run's statement left to Python)
@@ -132,7 +129,7 @@ def stage_run(cursor, run: Run, *, base: int, label: str = "values[") -> tuple[i
             found = cursor.fetchall()
     except DataError:
         return None
-    if not found:
+    if not found or found[-1][0] is None:
         return 0, []
     places = [seq - base for seq, other in found if other]
     if not places:
