@@ -21,6 +21,7 @@ from typing import Any
 from django.db import DataError, transaction
 from psycopg.types.json import Jsonb
 
+from core.audit import read_only, unaudited
 from core.models import Area, Unit
 from reporting.catalogue.fieldtypes.sql import VALUE_SQL
 
@@ -120,6 +121,7 @@ ORDER BY x.n
 """
 
 
+@unaudited("a step of supply_values, which is audited")
 def stage_run(cursor, run: Run, *, base: int, label: str = "values[") -> tuple[int, list[tuple[int, str]]] | None:
     """Stage the rows of `run` that pass every check; return how many rows it held and the (seq, JSON text) of
     the others, or None when PostgreSQL cannot read the run (nothing staged)."""
@@ -138,6 +140,7 @@ def stage_run(cursor, run: Run, *, base: int, label: str = "values[") -> tuple[i
     return found[-1][0] - base, cursor.fetchall()
 
 
+@read_only
 def keys_of(cursor, run: Run) -> list[tuple[str, str]]:
     """The (field, period) texts a run names (none when PostgreSQL cannot read it)."""
     try:
@@ -148,6 +151,7 @@ def keys_of(cursor, run: Run) -> list[tuple[str, str]]:
         return []
 
 
+@unaudited("a step of supply_values, which is audited")
 def add_keys(cursor, keys: list[tuple[str, str, int, str, str, list[str], str, dict[str, Any]]]) -> None:
     """Keys judged in Python: (field, period as given, sheet id, period, its first day, unit levels, type,
     constraints)."""
