@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from reporting.rejections import Problem, storable
 from reporting.services.supplies import SUPPLY_FORMATS, SupplyRow
+from reporting.services.supply_sets import RUN_BYTES, Run
 
 COLUMNS = ("unit", "period", "field", "value")  # the order of the template's columns
 OPTIONAL = ("record",)
@@ -121,14 +122,17 @@ class _Text:
 _DECODER = json.JSONDecoder()
 
 
-def json_items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+def json_items(stream: IO[bytes], *, runs: bool = False) -> Generator[tuple[str, Any], bool | None, None]:
     """("row", object) for each supplied row and (key, value) for the body's other top-level keys, in order;
-    ("values", None) stands for the array of rows itself (a bare array is read as that array)."""
+    ("values", None) stands for the array of rows itself (a bare array is read as that array).
+
+    With `runs`, a run of whole rows inside the window comes as ("row", Run(text)) undecoded, and the caller
+    sends back whether it used it: False (PostgreSQL could not read it) has its rows decoded here as usual."""
     text = _Text(stream)
     first = text.peek()
     if first == "[":
         yield "values", None
-        yield from (("row", item) for item in _array(text))
+        yield from _rows(text, runs)
     elif first == "{":
         text.pos += 1
         while text.peek() != "}":
@@ -138,7 +142,7 @@ def json_items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
             text.expect(":")
             if key == "values" and text.peek() == "[":
                 yield "values", None
-                yield from (("row", item) for item in _array(text))
+                yield from _rows(text, runs)
             else:
                 yield key, text.value()
             if text.peek() == ",":
@@ -150,7 +154,18 @@ def json_items(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
         raise Problem(field="body", rule="supply.json")
 
 
-def _array(text: _Text) -> Iterator[Any]:
+def _rows(text: _Text, runs: bool) -> Generator[tuple[str, Any], bool | None, None]:
+    items = _array(text, runs)
+    sent: bool | None = None
+    while True:
+        try:
+            item = items.send(sent)
+        except StopIteration:
+            return
+        sent = yield "row", item
+
+
+def _array(text: _Text, runs: bool = False) -> Generator[Any, bool | None, None]:
     text.expect("[")
     if text.peek() == "]":
         text.pos += 1
@@ -158,11 +173,24 @@ def _array(text: _Text) -> Iterator[Any]:
     decode = _DECODER.raw_decode
     tried = -1  # the window's length when it last held no run of whole rows to decode at once
     while True:
+        if runs:  # runs of about RUN_BYTES: each is one statement
+            while len(text.buffer) - text.pos < RUN_BYTES and text.more():
+                pass
+        text.peek()  # past the white space after a comma ("}, {"), so that a run can start here
         # the usual case, objects separated by commas inside the window: the run of them up to the window's last
         # "}" decoded in one call as an array (a cut that is not between two rows makes no valid array, and the
         # rows are then decoded one by one until the window grows)
         buffer, pos = text.buffer, text.pos
         cut = buffer.rfind("}", pos) + 1 if buffer.startswith("{", pos) and len(buffer) != tried else 0
+        if runs and cut > pos:  # the run ends at a "}" that a "," or the array's "]" follows
+            cut = _row_end(buffer, pos, cut)
+        if cut > pos and runs and (yield Run(buffer[pos:cut])):
+            text.pos = cut
+            if text.buffer.startswith(",", text.pos) or text.peek() == ",":
+                text.pos += 1
+                continue
+            text.expect("]")
+            return
         if cut > pos:
             try:
                 run = _DECODER.decode(f"[{buffer[pos:cut]}]")
@@ -195,6 +223,19 @@ def _array(text: _Text) -> Iterator[Any]:
         return
 
 
+def _row_end(buffer: str, pos: int, cut: int) -> int:
+    """Where the run of whole rows in buffer[pos:cut] ends: after its last "}" followed by "," or "]" (the body's
+    own closing "}" is not a row's), or pos when there is none."""
+    while cut > pos:
+        after = cut
+        while after < len(buffer) and buffer[after] in " \t\r\n":
+            after += 1
+        if after < len(buffer) and buffer[after] in ",]":
+            return cut
+        cut = buffer.rfind("}", pos, cut - 1) + 1
+    return pos
+
+
 def json_rows(stream: IO[bytes]) -> Iterator[SupplyRow]:
     index = 0
     for key, item in json_items(stream):
@@ -220,9 +261,27 @@ def json_body(stream: IO[bytes]) -> tuple[dict[str, Any], list[SupplyRow]]:
     return options, rows
 
 
-def read_json(path: Path) -> Iterator[SupplyRow]:
-    with path.open("rb") as stream:
-        yield from json_rows(stream)
+class JsonFile:
+    """A stored JSON body's rows: SupplyRows when iterated, or in runs of undecoded rows (`supplies.RunSource`:
+    `supply_values` has PostgreSQL read and check them, `supply_sets`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[SupplyRow]:
+        with self.path.open("rb") as stream:
+            yield from json_rows(stream)
+
+    def runs(self) -> Generator[tuple[str, Any], bool | None, None]:
+        with self.path.open("rb") as stream:
+            yield from json_items(stream, runs=True)
+
+    def row(self, label: str, item: Any) -> SupplyRow:
+        return row_from(label, item)
+
+
+def read_json(path: Path) -> JsonFile:
+    return JsonFile(path)
 
 
 # ---- CSV and XLSX: a header row naming the columns unit, period, field, value (and record) ----------------------

@@ -19,10 +19,10 @@ import itertools
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -36,6 +36,7 @@ from core.locks import exclusive
 from core.models import Area, Department, Unit, User
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
+from reporting.catalogue.fieldtypes.sql import TWINNED
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing.onetable import catalogue_reading, period_closed, sheet_catalogue
 from reporting.models import (
@@ -48,6 +49,7 @@ from reporting.models import (
 )
 from reporting.rejections import Problem
 from reporting.services import ledger_supplies as ledger
+from reporting.services import supply_sets
 from reporting.services.relay import queue_versions
 from reporting.services.supply_versions import insert_versions
 
@@ -154,16 +156,40 @@ class _Checker:
 
     def load(self, rows: list[SupplyRow]) -> None:
         """Look up, in one query each, the fields and units this chunk names that no earlier chunk did."""
-        codes = {r.field for r in rows if r.problem is None} - self.fields.keys()
-        if codes:
-            found = {f.code: f for f in Field.objects.select_related("sheet").filter(code__in=codes)}
-            self.fields.update({code: found.get(code) for code in codes})
+        self._load_fields({r.field for r in rows if r.problem is None})
         areas = {r.unit for r in rows if r.problem is None} - self.units.keys()
         if areas:
             with connection.cursor() as cursor:  # one array parameter: a 5,000-row chunk names ~500 units
                 cursor.execute(_UNITS_SQL, [list(areas)])
                 known = {code: (pk, path, level) for pk, code, path, level in cursor.fetchall()}
             self.units.update({code: known.get(code) for code in areas})
+
+    def _load_fields(self, codes: set[str]) -> None:
+        codes = codes - self.fields.keys()
+        if codes:
+            found = {f.code: f for f in Field.objects.select_related("sheet").filter(code__in=codes)}
+            self.fields.update({code: found.get(code) for code in codes})
+
+    def plain_key(self, code: str, given: str) -> tuple[str, str, int, str, str, list[str], str, dict] | None:
+        """The key of `supply_sets.supply_keys` for a field and period whose every check but the unit's and the
+        value's passes, judged by the same checks as `check`; None when its rows are checked here, in Python
+        (a refusal, a ledger, a field type without an SQL twin)."""
+        if not supply_sets.PLAIN_CODE.fullmatch(code):
+            return None
+        self._load_fields({code})
+        found = self._field_checks.get(code)
+        if found is None:
+            found = self._field_checks[code] = _judged(self._field, code)
+        if isinstance(found, Problem) or found[3]:
+            return None
+        f, sheet_id, levels, _ledger = found
+        when = self._period_checks.get((code, given))
+        if when is None:
+            when = self._period_checks[(code, given)] = _judged(self._field_in, f, given)
+        if isinstance(when, Problem) or when[2].type not in TWINNED:
+            return None
+        period, start, defined = when
+        return code, given, sheet_id, period, start, sorted(levels), defined.type, dict(defined.constraints)
 
     def period(self, text: str) -> Period:
         found = self.periods.get(text)
@@ -555,47 +581,122 @@ def _store(cursor, statements: str, params: dict[str, Any]) -> None:
         cursor.execute(statement, {k: v for k, v in params.items() if f"%({k})s" in statement})
 
 
+class RunSource(Protocol):
+    """Rows that can come in runs of undecoded JSON (`supply_readers.JsonFile`): `supply_sets` checks them."""
+
+    def runs(self) -> Generator[tuple[str, Any], bool | None, None]: ...
+
+    def row(self, label: str, item: Any) -> SupplyRow: ...
+
+
 def _stage(
     cursor, checker: _Checker, rows: Iterable[SupplyRow], result: SupplyResult, progress: Callable[[int], None] | None
 ) -> None:
     """Check the rows a chunk at a time; copy the good ones into the stage, keep the refusals."""
+    if hasattr(rows, "runs"):
+        _stage_runs(cursor, checker, cast(RunSource, rows), result, progress)
+        return
     stream = iter(rows)
     seq = 0
     while chunk := list(itertools.islice(stream, CHUNK)):
-        checker.load(chunk)  # queries first: a connection in COPY takes no other statement
-        groups: dict[tuple, _Group] = {}  # the chunk's values by supply (unit, sheet, period): its last group
-        staged: list[_Group] = []
-        records: list[tuple] = []  # its ledger records' rows, for `ledger_supplies`' own stage
-        for r in chunk:
-            seq += 1
-            try:
-                unit_id, sheet_id, period, start, code, value = checker.check(r)
-            except Problem as problem:
-                _refuse(result, RowProblem(r.row, problem, seq))
-                continue
-            if period is None:  # a ledger record's value: the ledger path
-                assert r.record is not None
-                key = ledger.record_key(checker.department.code, r.record)
-                is_date = code == checker.sheets[sheet_id].record_date_field
-                records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, value))
-                continue
-            group = groups.get((unit_id, sheet_id, period))
-            if group is None or code in group.values:  # a field given again: another group (_REPEATS_SQL judges it)
-                group = groups[(unit_id, sheet_id, period)] = _Group(seq, unit_id, sheet_id, period, start, {}, {})
-                staged.append(group)
-            group.values[code] = value  # JSON text, None to withdraw
-            group.rows[code] = (seq, r.row)
-        with cursor.copy(_COPY_STAGE) as copy:
-            copy.write("".join(map(_copy_line, staged)))
-        if records:
-            if not checker.records:
-                cursor.execute(ledger.STAGE_SQL)
-            checker.records += len(records)
-            with cursor.copy(ledger.COPY_STAGE) as copy:
-                for item in records:
-                    copy.write_row(item)
+        _stage_chunk(cursor, checker, list(enumerate(chunk, seq + 1)), result)
+        seq += len(chunk)
         if progress is not None:
             progress(seq)
+
+
+def _stage_runs(
+    cursor, checker: _Checker, source: RunSource, result: SupplyResult, progress: Callable[[int], None] | None
+) -> None:
+    """A JSON body's rows: its runs checked set-based (`supply_sets`), the rows they leave checked here."""
+    cursor.execute(supply_sets.KEYS_SQL)
+    cursor.execute("SET LOCAL enable_nestloop = off")  # PostgreSQL guesses 100 rows a run (not 12,000)
+    _store(cursor, supply_sets.UNITS_SQL, {"reach": len(checker.jurisdiction), "jurisdiction": checker.jurisdiction})
+    keys: set[tuple[str, str]] = set()  # (field, period) pairs judged for supply_keys
+    pending: list[tuple[int, SupplyRow]] = []
+    items, sent, seq = source.runs(), None, 0
+
+    def flush() -> None:
+        if pending:
+            _stage_chunk(cursor, checker, pending, result)
+        new = {(r.field, r.period) for _n, r in pending if r.problem is None} - keys
+        keys.update(new)
+        supply_sets.add_keys(cursor, [k for k in map(lambda k: checker.plain_key(*k), sorted(new)) if k])
+        pending.clear()
+        if progress is not None:
+            progress(seq)
+
+    while True:
+        try:
+            key, item = items.send(sent)
+        except StopIteration:
+            break
+        sent = None
+        if key != "row":
+            continue
+        if not isinstance(item, supply_sets.Run):
+            seq += 1
+            pending.append((seq, source.row(f"values[{seq - 1}]", item)))
+            if len(pending) >= CHUNK:
+                flush()
+            continue
+        if not keys:  # the first run: its keys judged before it is staged
+            new = set(supply_sets.keys_of(cursor, item))
+            keys.update(new)
+            supply_sets.add_keys(cursor, [k for k in map(lambda k: checker.plain_key(*k), sorted(new)) if k])
+        staged = supply_sets.stage_run(cursor, item, base=seq)
+        sent = staged is not None
+        if staged is not None:
+            count, others = staged
+            pending.extend((n, source.row(f"values[{n - 1}]", _decoded(text))) for n, text in others)
+            seq += count
+            flush()
+    if pending:
+        flush()
+    cursor.execute("SET LOCAL enable_nestloop = on")
+
+
+def _decoded(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise Problem(field="body", rule="body.too_deep") from None
+
+
+def _stage_chunk(cursor, checker: _Checker, chunk: list[tuple[int, SupplyRow]], result: SupplyResult) -> None:
+    """Check a chunk's rows (with their places in the supply); copy the good ones into the stage, keep the
+    refusals."""
+    checker.load([r for _seq, r in chunk])  # queries first: a connection in COPY takes no other statement
+    groups: dict[tuple, _Group] = {}  # the chunk's values by supply (unit, sheet, period): its last group
+    staged: list[_Group] = []
+    records: list[tuple] = []  # its ledger records' rows, for `ledger_supplies`' own stage
+    for seq, r in chunk:
+        try:
+            unit_id, sheet_id, period, start, code, value = checker.check(r)
+        except Problem as problem:
+            _refuse(result, RowProblem(r.row, problem, seq))
+            continue
+        if period is None:  # a ledger record's value: the ledger path
+            assert r.record is not None
+            key = ledger.record_key(checker.department.code, r.record)
+            is_date = code == checker.sheets[sheet_id].record_date_field
+            records.append((seq, r.row, unit_id, sheet_id, r.record, key, code, is_date, value))
+            continue
+        group = groups.get((unit_id, sheet_id, period))
+        if group is None or code in group.values:  # a field given again: another group (_REPEATS_SQL judges it)
+            group = groups[(unit_id, sheet_id, period)] = _Group(seq, unit_id, sheet_id, period, start, {}, {})
+            staged.append(group)
+        group.values[code] = value  # JSON text, None to withdraw
+        group.rows[code] = (seq, r.row)
+    with cursor.copy(_COPY_STAGE) as copy:
+        copy.write("".join(map(_copy_line, staged)))
+    if records:
+        if not checker.records:
+            cursor.execute(ledger.STAGE_SQL)
+        checker.records += len(records)
+        with cursor.copy(ledger.COPY_STAGE) as copy:
+            for item in records:
+                copy.write_row(item)
 
 
 _COPY_STAGE = "COPY supply_stage (seq, unit_id, sheet_id, period, period_start, vals, gone, rows) FROM STDIN"
@@ -680,7 +781,7 @@ def _deliver(cursor, result: SupplyResult) -> None:
 
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:
 # `SUPPLY_FORMATS[name](path)` yields SupplyRows from the stored file, streaming (constant memory).
-SUPPLY_FORMATS: dict[str, Callable[[Path], Iterator[SupplyRow]]] = {}
+SUPPLY_FORMATS: dict[str, Callable[[Path], Iterable[SupplyRow]]] = {}
 RUN_SUPPLY_JOB_TASK = "reporting.tasks.run_supply_job_task"
 
 
