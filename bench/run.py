@@ -1,4 +1,5 @@
-"""Run the benchmarks and write docs/benchmarks.md: `python3 dev.py bench [--quick] [--compare BASE_REF]`.
+"""Run the benchmarks and write docs/benchmarks.md: `python3 dev.py bench [--quick] [--compare BASE_REF]`;
+`--only submit,delivered,…` runs some of them and appends their sections to the report.
 
 Uses its own database (the configured one with `_bench` appended), migrated and
 loaded with the demo county; each benchmark compares OneTable against an anchor
@@ -567,6 +568,7 @@ def main(argv: list[str]) -> int:
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
+    only = _only(argv)
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # the servers it starts serve pages, as in production
     if not demo_loaded():
@@ -576,6 +578,8 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     data = province.ensure(months, outbox=not quick)
     facts["province"] = {"months": months, "values": data.values, "seconds": time.perf_counter() - started}
+    if only is not None:
+        return _selected(only, quick, months, facts)
     memory_figures = memory.main()
     submitted = submit.main(quick, months)
     flattened = flat.main(submit.prepare(months), quick)
@@ -617,6 +621,53 @@ def main(argv: list[str]) -> int:
         or report["xlsx_growth_mb"] >= export.PEAK_BOUND_MB
     )
     return 1 if failed else 0
+
+
+# `--only a,b`: these benchmarks alone, their sections appended to the report under a dated heading (the rest of
+# the report, written by a whole run and the analyses added since, is kept as it is)
+SELECTABLE = ("submit", "flat", "delivered", "fanout", "workers", "rules", "supply")
+
+
+def _only(argv: list[str]) -> list[str] | None:
+    if "--only" not in argv:
+        return None
+    names = argv[argv.index("--only") + 1].split(",") if argv.index("--only") + 1 < len(argv) else []
+    unknown = [n for n in names if n not in SELECTABLE]
+    if not names or unknown:
+        raise SystemExit(f"--only takes some of {','.join(SELECTABLE)} (unknown: {','.join(unknown) or 'none given'})")
+    return names
+
+
+def _selected(names: list[str], quick: bool, months: int, facts: dict) -> int:
+    from bench import delivered, fanout, flat, rules, submit, supply, workers
+
+    sections = []
+    for name in names:
+        if name == "submit":
+            sections.append(render_submit(submit.main(quick, months)))
+        elif name == "flat":
+            sections.append(flat.render(flat.main(submit.prepare(months), quick)))
+        elif name == "delivered":
+            sections.append(render_delivered(delivered.main(quick, months)))
+        elif name == "fanout":
+            sections.append(render_fanout(fanout.main(quick)))
+        elif name == "workers":
+            sections.append(workers.render(workers.main(quick)))
+        elif name == "rules":
+            sections.append(rules.render(rules.main()))
+        elif name == "supply":
+            sections.append(supply.render(supply.main(quick), quick))
+    heading = (
+        f"\n## Selected benchmarks — {facts['date']}{' (quick mode)' if quick else ''}: {', '.join(names)}\n\n"
+        f"`python3 dev.py bench{' --quick' if quick else ''} --only {','.join(names)}` on {facts['cpu']}, "
+        f"{facts['memory']}, Python {facts['python']}; {facts['postgres']}; {facts['redis']}. The sections below "
+        "are this run's; their headings are the whole run's.\n"
+    )
+    text = heading + "".join(sections)
+    with REPORT.open("a") as report:
+        report.write(text)
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":
