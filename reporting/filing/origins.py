@@ -20,6 +20,8 @@ def origins(
     """Per value of a version, its origin: every value of a supply came from the register."""
     if source_id is not None:
         return dict.fromkeys(values, Origin.REGISTER.value)
+    if not (disputed or confirmed or carried):  # most filings: every value typed (a sender's hot path)
+        return dict.fromkeys(values, Origin.TYPED.value)
     found = {}
     for code in values:
         if code in disputed:
