@@ -2,8 +2,8 @@
 
 PostgreSQL returns each delivery's stored documents as text, once per version in a batch, with the parts
 that are not restricted (who, what, when) already rendered as JSON; Python keeps the delivered fields and
-writes the body. Restricting 200 values in PostgreSQL (`jsonb_each` and aggregates) cost about ten times
-reading the document (docs/benchmarks.md, issue 21, sending).
+writes the body. Restricting the values in PostgreSQL (`jsonb_each` and aggregates per delivery) was most of
+the sender's time (docs/benchmarks.md, issue 21, sending).
 
 The body is byte for byte the JSON PostgreSQL wrote when it built it (`json_build_object(…)::text`, its
 documents as `jsonb` prints them), so receivers and their signatures see no change:
@@ -81,7 +81,7 @@ def _fraction(text: str) -> str:
     return f"\x00{text}\x00"
 
 
-# msgspec decodes the UTF-8 PostgreSQL sends as it came, twice as fast as json (docs/benchmarks.md, issue 21)
+# msgspec decodes the UTF-8 PostgreSQL sends as it came, without making a str of it first, and faster than json
 _decode = msgspec.json.Decoder(dict[str, Any], float_hook=_fraction).decode
 
 
@@ -133,12 +133,12 @@ def build_bodies(rows: Iterable[Sequence[Any]]) -> list[str]:
     restrictions: dict[tuple[str, ...], _Restriction] = {}
     delivered: set[str] = set()
     bodies = []
-    for version_id, head, fields, values_text, not_applicable, disputed, explanations, *rest in rows:
+    for version_id, head, fields, document_text, not_applicable, disputed, explanations, *rest in rows:
         source_id, confirmed, carried, source, filed_at = rest
         if fields is not None:  # the fields of the row before otherwise
             delivered, restrictions = set(fields), {}
-        if values_text is not None:
-            documents[version_id] = _decode(values_text)
+        if document_text is not None:
+            documents[version_id] = _decode(document_text)
         document = documents[version_id]
         keys = tuple(document)
         restriction = restrictions.get(keys) or restrictions.setdefault(keys, _Restriction(delivered, keys))
