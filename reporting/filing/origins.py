@@ -25,6 +25,8 @@ def origins(
     """Per value of a version, its origin: every value of a supply came from the register."""
     if source_id is not None:
         return dict.fromkeys(values, Origin.REGISTER.value)
+    if not (disputed or confirmed or carried):  # most filings: every value typed (a sender's hot path)
+        return dict.fromkeys(values, Origin.TYPED.value)
     found = {}
     confirmed_, carried_ = set(confirmed), set(carried)  # a version's lists hold up to 200 codes each
     for code in values:  # the words read once: an enum member's `.value` is a descriptor call each time

@@ -41,8 +41,7 @@ from core.broker import redis_client
 from core.celery import app
 from core.clock import database_now
 from core.models import Department, User
-from reporting.delivery import webhooks
-from reporting.filing.origins import origin_sql
+from reporting.delivery import bodies, webhooks
 from reporting.models import (
     SENDABLE,
     AccessKind,
@@ -191,53 +190,12 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(LONGEST_RETRY, base * random.uniform(0.75, 1.25))
 
 
-# What a delivery carries: the version's values restricted to the delivery's fields, as JSON made by
-# PostgreSQL (one statement for a whole batch; nothing is decoded and encoded again in Python). Where each
-# value came from travels with it, for the delivered fields only: `source` (the supplying department's code,
-# null for the unit's own filing), `origin` (`reporting.filing.origins`), and the register value and reason
-# of each value the unit disputed; and the warnings filing raised (a rule, a value implausible for the unit) with
-# the unit's explanation, each only where the delivery carries every field it concerns.
-_BODY = """
-json_build_object(
-    'id', 'dlv_' || d.id,
-    'subscription', d.subscription_id,
-    'unit', json_build_object('code', a.code, 'name', u.name),
-    'sheet', sh.code,
-    'period', s.period,
-    'record_key', s.record_key,
-    'record_date', s.record_date,
-    'version', v.number,
-    'supersedes', CASE WHEN d.supersedes_id IS NULL THEN NULL
-                  ELSE json_build_object('delivery', 'dlv_' || d.supersedes_id, 'version', v.number - 1) END,
-    'values', delivered."values",
-    'not_applicable', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
-                       FROM jsonb_each(v.not_applicable) kv JOIN unnest(d.fields) f ON f = kv.key),
-    'source', src.code,
-    'origin', delivered.origin,
-    'disputed', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
-                 FROM jsonb_each(v.disputed) kv JOIN unnest(d.fields) f ON f = kv.key),
-    'explanations', (SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb)
-                     FROM jsonb_each(v.explanations) kv WHERE (kv.value -> 'fields') <@ to_jsonb(d.fields)),
-    'filed_at', v.at
-)::text
-"""
-_BODY_JOINS = """
-JOIN reporting_submissionversion v ON v.id = d.version_id
-JOIN reporting_submission s ON s.id = d.submission_id
-JOIN core_unit u ON u.id = s.unit_id
-JOIN core_area a ON a.id = u.area_id
-JOIN reporting_sheet sh ON sh.id = s.sheet_id
-LEFT JOIN core_department src ON src.id = s.source_id
-CROSS JOIN LATERAL (
-    -- the delivered values and where each came from, in one pass over the stored document: a `?` per field
-    -- read (decompressed) the whole document again each time, 1.3 ms a delivery of 150 fields, seven times the
-    -- rest of its body (docs/benchmarks.md, issue 21, sending)
-    SELECT coalesce(jsonb_object_agg(kv.key, kv.value), '{}'::jsonb) AS "values",
-           coalesce(jsonb_object_agg(kv.key, {ORIGIN}), '{}'::jsonb) AS origin
-    FROM jsonb_each(v."values") kv JOIN unnest(d.fields) f ON f = kv.key
-) delivered
-""".replace("{ORIGIN}", origin_sql(code="kv.key", source="s.source_id", version="v"))
-_BODIES_SQL = f"SELECT {_BODY} FROM reporting_delivery d {_BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
+# What a delivery carries: the version's values restricted to the delivery's fields, with where each came
+# from, the warnings it raised that concern only delivered fields, and who filed it when
+# (`reporting.delivery.bodies`: PostgreSQL reads the stored documents, Python restricts them).
+_BODIES_SQL = (
+    f"SELECT {bodies.BODY_COLUMNS} FROM reporting_delivery d {bodies.BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
+)
 
 # The statuses still to send, written into the statements (not bound): the outbox's partial index
 # `delivery_sendable` serves a prepared statement's generic plan only when its predicate is visible.
@@ -270,8 +228,8 @@ WITH endpoint AS (
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
     RETURNING e.id, e.lease_until
 )
-SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), {_BODY}, leased.lease_until
-FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {_BODY_JOINS}
+SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_until, {bodies.BODY_COLUMNS}
+FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {bodies.BODY_JOINS}
 ORDER BY d.id
 """
 
@@ -328,8 +286,8 @@ RETURNING lease_until
 def delivery_bodies(ids: list[int]) -> list[str]:
     """The JSON text of each delivery, in id order."""
     with fixed_statements() as cursor:
-        cursor.execute(_BODIES_SQL, [ids], prepare=True)
-        return [row[0] for row in cursor.fetchall()]
+        bodies.reading_documents(cursor).execute(_BODIES_SQL, [ids], prepare=True)
+        return bodies.build_bodies(cursor.fetchall())
 
 
 @read_only
@@ -402,7 +360,7 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
     asked: it ends before the lease the database counts, however far this host's wall clock is off."""
     asked = time.monotonic()
     with fixed_statements(relaxed_commit=True) as cursor:
-        cursor.execute(
+        bodies.reading_documents(cursor).execute(
             _CLAIM_SQL,
             {
                 "endpoint": endpoint_id,
@@ -414,7 +372,11 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
             },
             prepare=True,
         )
-        return [Claimed(*row) for row in cursor.fetchall()], asked + _lease_seconds()
+        rows = cursor.fetchall()
+    built = bodies.build_bodies(row[4:] for row in rows)
+    return [
+        Claimed(row[0], row[1], row[2], body, row[3]) for row, body in zip(rows, built, strict=True)
+    ], asked + _lease_seconds()
 
 
 class _HeldLease:
