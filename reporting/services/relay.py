@@ -8,7 +8,9 @@ Relaying, in one transaction and one statement: claim a batch of markers (`FOR U
 in several workers take different versions), compute each version's targets, lock the feed counters of their
 departments in department order and give the new rows the next positions, insert the rows (`ON CONFLICT DO
 NOTHING` on the unique (version, subscription)), delete the markers. A relay killed mid-batch rolls all of it
-back; the markers come back and the next relay makes the same rows. Then the senders are told.
+back; the markers come back and the next relay makes the same rows. Then the senders are told. One relay
+transaction runs at a time (`RELAY_LOCK`); a relay in another worker that finds it taken wakes the relay again
+shortly and leaves, so several workers may run relays and none holds a thread waiting for another.
 
 Targets: the subscriptions in force in the filing's snapshot (`Subscription.active_from_xid`/`active_until_xid`,
 stamped by the database, judged with `pg_visible_in_snapshot`), whose scope holds the unit, whose window holds
