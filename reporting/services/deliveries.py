@@ -100,12 +100,13 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
 
 
 @unaudited(MACHINERY)
-def enqueue_relay(*, force: bool = False) -> None:
+def enqueue_relay(*, force: bool = False, countdown: float | None = None) -> None:
     """Tell Celery the relay has versions to turn into deliveries; at most one relay task waits in the queue
-    (as for senders: the task clears the flag before it claims). If the broker is down, the sweep wakes it."""
+    (as for senders: the task clears the flag before it claims). If the broker is down, the sweep wakes it.
+    `countdown`: the task runs no sooner than this many seconds from now."""
     try:
         if _flags().set(RELAY_QUEUED_KEY, 1, nx=not force, ex=QUEUED_TTL):
-            app.send_task(RELAY_VERSIONS_TASK)
+            app.send_task(RELAY_VERSIONS_TASK, countdown=countdown)
     except Exception as error:  # any broker failure: the relay markers are the truth
         log.warning("could not wake the relay (%s); the sweep will retry", error)
 
@@ -215,14 +216,20 @@ WITH endpoint AS (
     WHERE e.id = %(endpoint)s AND e.active
       AND (e.open_until IS NULL OR e.open_until <= now())
       AND (e.lease_until IS NULL OR e.lease_until < now())
-    FOR UPDATE SKIP LOCKED
+    -- NO KEY: only the lease changes; FOR UPDATE also blocked the relay's commit, whose deferred foreign-key check
+    -- of each new row's endpoint (FOR KEY SHARE) waited for every claim in progress (docs/benchmarks.md, issue 21, p99)
+    FOR NO KEY UPDATE SKIP LOCKED
 ), due AS (
+    -- `d.endpoint_id = %(endpoint)s`, not only the join: the outbox index is then read from this endpoint's due rows
+    -- alone. Joined only to `endpoint`, the generic plan read every endpoint's due rows and kept this one's: every
+    -- claim paid for every other endpoint's backlog (a dead receiver's thousands of retrying rows), and for every
+    -- row delivered since the last VACUUM (docs/benchmarks.md, issue 21, p99)
     SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
-    WHERE d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
+    WHERE d.endpoint_id = %(endpoint)s AND d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
       AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
     ORDER BY d.id LIMIT %(limit)s
-    FOR UPDATE OF d SKIP LOCKED
+    FOR NO KEY UPDATE OF d SKIP LOCKED
 ), leased AS (
     UPDATE reporting_endpoint e SET lease_until = now() + make_interval(secs => %(lease)s)
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)

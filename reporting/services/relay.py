@@ -8,7 +8,9 @@ Relaying, in one transaction and one statement: claim a batch of markers (`FOR U
 in several workers take different versions), compute each version's targets, lock the feed counters of their
 departments in department order and give the new rows the next positions, insert the rows (`ON CONFLICT DO
 NOTHING` on the unique (version, subscription)), delete the markers. A relay killed mid-batch rolls all of it
-back; the markers come back and the next relay makes the same rows. Then the senders are told.
+back; the markers come back and the next relay makes the same rows. Then the senders are told. One relay
+transaction runs at a time (`RELAY_LOCK`); a relay in another worker that finds it taken wakes the relay again
+shortly and leaves, so several workers may run relays and none holds a thread waiting for another.
 
 Targets: the subscriptions in force in the filing's snapshot (`Subscription.active_from_xid`/`active_until_xid`,
 stamped by the database, judged with `pg_visible_in_snapshot`), whose scope holds the unit, whose window holds
@@ -37,6 +39,7 @@ from reporting.models import DeliveryStatus, RelayPending, SubmissionVersion, Su
 from reporting.services.deliveries import MACHINERY, enqueue_relay, notify_relay, notify_sends
 
 CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
+RELAY_AGAIN_SECONDS = 0.2  # a relay that found another at work tries again after this
 
 # The one way versions are handed to the relay: a filing's one version and a supply's thousands alike.
 _MARK_SQL = """
@@ -170,10 +173,22 @@ def queue_versions(version_ids: list[int], *, snapshot: str) -> None:
     transaction.on_commit(notify_relay)
 
 
+# One relay transaction at a time (a transaction-scoped advisory lock: safe behind PgBouncer). Nearly every version
+# goes to every department, so relays running side by side only queued on the feed counters, each holding a worker
+# thread and a connection while it waited (2.5 of the pool's 8 threads on average at 20 filings/s, docs/benchmarks.md,
+# issue 21, p99); one relay at a time takes bigger batches and leaves the threads to the senders.
+RELAY_LOCK = 21_0502
+
+
 @unaudited(MACHINERY)
-def relay_batch(limit: int | None = None) -> int:
-    """Make the deliveries of one batch of pending versions; return how many versions it took."""
+def relay_batch(limit: int | None = None) -> int | None:
+    """Make the deliveries of one batch of pending versions; return how many versions it took, or None when another
+    relay's transaction is at work (it takes these versions, or the relay woken again does)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK])
+        (got,) = cursor.fetchone()
+        if not got:
+            return None
         cursor.execute(
             _RELAY_SQL,
             {
@@ -196,6 +211,10 @@ def relay_versions() -> int:
     relayed = 0
     while taken := relay_batch():
         relayed += taken
+    if taken is None:
+        # the other relay may be on its last, empty batch, whose snapshot began before these versions committed:
+        # have the relay woken again shortly (unless a filing already has), so none waits for the sweep
+        enqueue_relay(countdown=RELAY_AGAIN_SECONDS)
     return relayed
 
 
