@@ -25,7 +25,6 @@ from reporting.rejections import Problem, Problems
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
 COMPULSORY_PAIR = "compulsory_pair"
 STRATEGIES = ("SKIP_IF_ANY_VALUE_MISSING", "SKIP_IF_ALL_VALUES_MISSING", "NEVER_SKIP")
-IMPORTANCES = ("error", "warning")
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 HISTORY = 12  # periods of the unit's own history a value is compared with

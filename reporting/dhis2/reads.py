@@ -235,8 +235,4 @@ def _unit_values(
                 )
 
 
-def period_bounds(day: dt.date, sheet: Sheet) -> Period:
-    return Period.containing(day, sheet.period_type)
-
-
 __all__ = ["Caller", "data_element", "data_sets", "department_values", "org_unit", "unit_values"]

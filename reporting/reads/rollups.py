@@ -23,7 +23,6 @@ publishable value per period.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +32,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.models import LEVEL_DEPTH, Area, AreaLevel
+from core.models import LEVEL_DEPTH, Area
 from core.replica import on_replica, reader
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Subscription, SuppressionThreshold
@@ -362,12 +361,3 @@ def record_aggregate_access(
         fields=[query.field.code],
         items=items,
     )
-
-
-def levels_below(area: Area) -> list[str]:
-    """The area's own level and every level below it."""
-    return [level for level in AreaLevel.values if LEVEL_DEPTH[level] >= LEVEL_DEPTH[area.level]]
-
-
-def today_period(field_: Field, today: dt.date) -> Period:
-    return Period.containing(today, basis_of(field_).sheet.period_type)
