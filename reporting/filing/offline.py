@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from reporting.filing.checks import rules_data
 from reporting.filing.idempotency import request_hash
 from reporting.filing.onetable import OneTable
+from reporting.models import Submission
 
 
 def form_version(table: OneTable) -> str:
@@ -34,6 +36,12 @@ def offline_words() -> dict[str, str]:
         "open_sent": _("See what was submitted"),
         "conflict_title": _("Not sent: please check"),
         "refused": _("The server did not accept it. Open the form, correct it and submit again."),
+        "corrected_meanwhile": _(
+            "While you were offline this filing was corrected (it is now version %(current)s). Your correction "
+            "was not sent. Open the form: it shows the latest version with your values filled in; check them, "
+            "then submit again."
+        ),
+        "open_current": _("See the latest version"),
         "changed": _(
             "This form changed while you were offline. Nothing was sent. Open the new form: your values are "
             "filled in for you to check, then submit again."
@@ -55,11 +63,37 @@ def offline_words() -> dict[str, str]:
     }
 
 
-def offline_data(table: OneTable) -> dict[str, Any]:
-    """What the fill page hands its script: which form this is, and the version of it the page shows."""
-    return {
-        "sheet": table.sheet.code,
+def offline_data(table: OneTable, *, submission: Submission | None = None) -> dict[str, Any]:
+    """What a form's page hands its script: which form this is, the version of it the page shows, and where its
+    values go through the unit API: a periodic sheet's first filing, a correction of `submission` (with the
+    version it corrects, sent as If-Match), or a new ledger record."""
+    sheet = table.sheet
+    data: dict[str, Any] = {
+        "sheet": sheet.code,
         "period": str(table.period),
-        "title": f"{table.sheet.name} · {table.period.label()}",
         "form": form_version(table),
+        # the shape of each answer (the checks' kinds): how the script reads the form into the API's body
+        "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
+    }
+    if submission is not None:
+        label = sheet.name if sheet.is_ledger else f"{sheet.name} · {table.period.label()}"
+        return data | {
+            "kind": "correction",
+            "draft": f"correction/{submission.pk}",
+            "title": _("Correction of %(form)s") % {"form": label},
+            "api": reverse("api_corrections", args=[submission.pk]),
+            "base_version": submission.current_version,
+        }
+    if sheet.is_ledger:
+        return data | {
+            "kind": "record",
+            "draft": f"record/{sheet.code}",
+            "title": _("New record: %(ledger)s") % {"ledger": sheet.name},
+            "api": reverse("api_submissions"),
+        }
+    return data | {
+        "kind": "filing",
+        "draft": f"{sheet.code}/{table.period}",
+        "title": f"{sheet.name} · {table.period.label()}",
+        "api": reverse("api_submissions"),
     }

@@ -302,6 +302,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         "correcting": True,
         "base_version": submission.current_version,
         "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
+        "offline": offline_data(table, submission=submission),
     }
     if request.method == "GET":
         # a confirmed value shows the register's value now (the source may have corrected it since); a disputed
@@ -381,7 +382,13 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
         table = filing_table(unit=unit, sheet=sheet, day=today, carry=False)
     except Problems as error:
         return _not_open(request, sheet, error)
-    context = {"table": table, "token": uuid.uuid4().hex, "ledger": True, "checks_data": {"rules": [], "kinds": {}}}
+    context = {
+        "table": table,
+        "token": uuid.uuid4().hex,
+        "ledger": True,
+        "checks_data": {"rules": [], "kinds": {}},
+        "offline": offline_data(table),
+    }
     if request.method == "GET":
         rows = rows_for(table, values={sheet.record_date_field: today.isoformat()})
         return render(request, "township/fill.html", {**context, "rows": rows})
