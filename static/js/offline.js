@@ -286,7 +286,16 @@
     li.appendChild(details);
     if (entry.state !== "waiting") {
       const actions = el("p", { className: "actions" });
-      actions.appendChild(el("a", { className: "button primary", href: entry.url + "#restore-" + entry.key }, W.open_form));
+      const open = el("a", { className: "button primary", href: entry.url + "#restore-" + entry.key }, W.open_form);
+      // on the form's own page the link would only move to its anchor: load the form anew (the latest version
+      // for a correction, the new form for a changed one), then the values are brought back into it
+      open.addEventListener("click", (e) => {
+        if (entry.url !== location.pathname) return;
+        e.preventDefault();
+        location.assign(open.href);
+        location.reload();
+      });
+      actions.appendChild(open);
       // corrected by someone else meanwhile: what that version says, before the cadre's values go over it
       if ((entry.answer || {}).code === "if_match.mismatch") actions.appendChild(el("a", { className: "button", href: entry.url.replace(/correct\/$/, "") }, W.open_current));
       const discard = el("button", { type: "button" }, W.discard);
