@@ -104,6 +104,12 @@
       }
       if (text) lines.push({ code: code, name: name, text: text });
     }
+    // a correction's reason is the cadre's too: kept, and shown with the values
+    const reason = form.querySelector("#id_reason");
+    if (data.kind === "correction" && reason && reason.value.trim()) {
+      const label = form.querySelector('label[for="id_reason"]');
+      lines.push({ code: "reason", name: label ? label.firstChild.textContent.trim() : "reason", text: reason.value.trim() });
+    }
     return lines;
   }
 
