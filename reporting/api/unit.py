@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_own_unit, signed_in
-from reporting.access import access_unit_sheet, access_unit_submission
 from core.problems import error_body
+from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.error_handlers import not_found, problem_response, refusal_body, refusal_status
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
 from reporting.api.schemas import ErrorOut, SubmissionDetailOut, SubmissionListOut, SubmissionOut
@@ -230,7 +230,9 @@ class SubmissionsView(APIView):
             raise Problems([Problem(field="sheet", rule="unknown")]) from None
         values, na = body["values"], body.get("not_applicable", {})
         if sheet.is_ledger:
-            return add_record(unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user, filled_on=body.get("form"))
+            return add_record(
+                unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user, filled_on=body.get("form")
+            )
         if "period" not in body:
             raise Problems([Problem(field="period", rule="required")])
         period = Period.parse(body["period"])

@@ -33,6 +33,8 @@ def offline_words() -> dict[str, str]:
         "waiting_title": _("Waiting to be sent from this phone"),
         "waiting": _("Waiting for the network: it is sent by itself when the network returns."),
         "sent": _("Submitted"),
+        "sent_correction": _("Correction submitted"),
+        "sent_record": _("Record submitted"),
         "open_sent": _("See what was submitted"),
         "conflict_title": _("Not sent: please check"),
         "refused": _("The server did not accept it. Open the form, correct it and submit again."),
@@ -79,8 +81,9 @@ def offline_data(table: OneTable, *, submission: Submission | None = None) -> di
         label = sheet.name if sheet.is_ledger else f"{sheet.name} · {table.period.label()}"
         return data | {
             "kind": "correction",
-            "draft": f"correction/{submission.pk}",
+            "draft": _correction_draft(submission.pk, submission.current_version),
             "title": _("Correction of %(form)s") % {"form": label},
+            "name": label,
             "api": reverse("api_corrections", args=[submission.pk]),
             "base_version": submission.current_version,
         }
@@ -88,12 +91,33 @@ def offline_data(table: OneTable, *, submission: Submission | None = None) -> di
         return data | {
             "kind": "record",
             "draft": f"record/{sheet.code}",
+            # the form comes dated the day it was made: a phone opening its kept copy later dates it that day
+            "date_field": sheet.record_date_field,
             "title": _("New record: %(ledger)s") % {"ledger": sheet.name},
+            "name": sheet.name,
             "api": reverse("api_submissions"),
         }
     return data | {
         "kind": "filing",
         "draft": f"{sheet.code}/{table.period}",
         "title": f"{sheet.name} · {table.period.label()}",
+        "name": f"{sheet.name} · {table.period.label()}",
         "api": reverse("api_submissions"),
     }
+
+
+def _correction_draft(submission_id: int, base_version: int) -> str:
+    # per version corrected: a draft typed on version 1 is not brought into the form of version 2 unasked
+    return f"correction/{submission_id}/{base_version}"
+
+
+def filed_drafts(submission: Submission, *, done: bool) -> list[str]:
+    """The phone's drafts a filed submission's page ends (offline.js): its period's first filing; and, right
+    after filing (`done`), the correction it came from or the new record's form it was typed on."""
+    sheet = submission.sheet
+    drafts = [] if sheet.is_ledger else [f"{sheet.code}/{submission.period}"]
+    if done and submission.current_version > 1:
+        drafts.append(_correction_draft(submission.pk, submission.current_version - 1))
+    elif done and sheet.is_ledger:
+        drafts.append(f"record/{sheet.code}")
+    return drafts

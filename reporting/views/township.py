@@ -22,7 +22,7 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
-from reporting.filing.offline import offline_data
+from reporting.filing.offline import filed_drafts, offline_data
 from reporting.filing.onetable import due_items, filing_table, ledger_sheets, period_closed, sheet_calendar
 from reporting.models import (
     AccessRecord,
@@ -248,6 +248,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "answers": answers,
             "history": history,
             "done": request.GET.get("done") == "1",
+            "filed_drafts": filed_drafts(submission, done=request.GET.get("done") == "1"),
             # said before the cadre opens a correction that would be refused: which lock, and who lifts it
             "locked": period_closed(
                 sheet=submission.sheet,

@@ -139,6 +139,9 @@
     const same = entries.find((e) => e.user === cfg.user && e.slot === slot);
     // a second tap on the same answers keeps the first key: the server files a key once
     if (same && same.state === "waiting" && JSON.stringify(same.body) === JSON.stringify(request)) return say(W.queued, "ok"), true;
+    // a record is told from the others waiting by its date
+    const day = data.kind === "record" ? (state["v__" + data.date_field] || [])[0] : "";
+    const dated = day ? " · " + day : "";
     const entry = {
       key: crypto.randomUUID(), // made when submit is pressed; sent as Idempotency-Key
       user: cfg.user,
@@ -149,7 +152,8 @@
       ifMatch: data.kind === "correction" ? '"' + data.base_version + '"' : null, // the version it was based on
       sheet: data.sheet,
       period: data.period,
-      title: data.title,
+      title: data.title + dated,
+      name: data.name + dated, // without "correction of" / "new record": what the line saying it was sent names
       url: location.pathname,
       pressed: new Date().toISOString(),
       body: request,
@@ -211,7 +215,7 @@
     if (response.status === 201) {
       localStorage.removeItem(draftKey(entry.draft || entry.sheet + "/" + entry.period));
       keep(outbox().filter((e) => e.key !== entry.key));
-      sent.push({ title: entry.title, id: answer.id });
+      sent.push({ kind: entry.kind, name: entry.name || entry.title, id: answer.id });
       render();
     } else if (response.status === 403 || response.status === 401) {
       update(entry.key, { note: W.login });
@@ -262,7 +266,8 @@
     panel.textContent = "";
     panel.hidden = !entries.length && !sent.length;
     for (const done of sent) {
-      const p = el("p", { className: "flash success" }, W.sent + "：" + done.title + " ");
+      const said = done.kind === "correction" ? W.sent_correction : done.kind === "record" ? W.sent_record : W.sent;
+      const p = el("p", { className: "flash success" }, said + "：" + done.name + " ");
       if (done.id) p.appendChild(el("a", { href: cfg.submission.replace("/0/", "/" + done.id + "/") }, W.open_sent));
       panel.appendChild(p);
     }
@@ -332,6 +337,8 @@
         say(W.restored, "ok");
       }
     }
+    // offline, the page is the phone's kept copy, made on some earlier day; online it is the server's, dated by it
+    if (!restoring && !navigator.onLine && !document.getElementById("problems")) dateRecord(form, data);
     const save = () => localStorage.setItem(key, JSON.stringify(formState(form)));
     form.addEventListener("input", save);
     form.addEventListener("change", save);
@@ -345,10 +352,21 @@
     if (!navigator.onLine) say(W.offline, "ok");
     window.addEventListener("offline", () => say(W.offline, "ok"));
   }
-  // a filed form's page: the phone's draft of it is done with
+  // a filed form's page: the phone's drafts it ends are done with (offline.py, filed_drafts)
   function filedPage() {
-    const filed = document.getElementById("filed-form");
-    if (filed) localStorage.removeItem(draftKey(filed.dataset.sheet + "/" + filed.dataset.period));
+    const filed = document.getElementById("filed-drafts");
+    if (filed) for (const draft of JSON.parse(filed.textContent)) localStorage.removeItem(draftKey(draft));
+  }
+  // a new record's form kept on the phone is dated the day it was kept: untouched, it is dated today instead
+  function dateRecord(form, data) {
+    const input = data.kind === "record" && form.querySelector('[name="v__' + CSS.escape(data.date_field) + '"]');
+    if (!input || input.value !== input.defaultValue) return;
+    const now = new Date();
+    const today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+    if (input.value !== today) {
+      input.value = today;
+      form.dispatchEvent(new Event("input", { bubbles: true }));
+    }
   }
 
   // --- keeping the cadre's pages on the phone -------------------------------------------------------------------

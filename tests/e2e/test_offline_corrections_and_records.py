@@ -77,7 +77,9 @@ def test_a_correction_typed_offline_is_filed_once_when_the_network_returns_despi
     def lose_the_first_answer(route) -> None:
         answer = route.fetch()
         headers = route.request.headers
-        posts.append((headers["idempotency-key"], headers["if-match"], answer.headers.get("idempotent-replayed") == "true"))
+        posts.append(
+            (headers["idempotency-key"], headers["if-match"], answer.headers.get("idempotent-replayed") == "true")
+        )
         if len(posts) == 1:
             route.abort("connectionreset")
         else:
@@ -90,7 +92,7 @@ def test_a_correction_typed_offline_is_filed_once_when_the_network_returns_despi
     context.set_offline(True)
     context.set_offline(False)  # the same key and the same If-Match again: answered from the first, not a 412
     expect(page.locator("#outbox li")).to_have_count(0)
-    expect(page.locator("#outbox")).to_contain_text("已提交")
+    expect(page.locator("#outbox")).to_contain_text("已提交更正：村（社区）基本情况 · 2026年第4季度")
     page.screenshot(path=str(ARTIFACTS / "offline-correction-3-filed-when-back.png"), full_page=True)
     assert posts == [(held["key"], '"1"', False), (held["key"], '"1"', True)]
     submission.refresh_from_db()
@@ -125,7 +127,9 @@ def test_a_correction_overtaken_while_offline_is_shown_with_the_cadres_values_ke
     conflict = page.locator("#outbox li[data-state=conflict]")
     expect(conflict).to_contain_text("您离线期间，这份填报已被更正（现为第 2 版），您的更正未提交")
     expect(conflict.locator("dd").filter(has_text=re.compile("^58$"))).to_have_count(1)  # the cadre's values
-    expect(conflict.get_by_role("link", name="查看最新版本")).to_have_attribute("href", f"/submissions/{submission.pk}/")
+    expect(conflict.get_by_role("link", name="查看最新版本")).to_have_attribute(
+        "href", f"/submissions/{submission.pk}/"
+    )
     page.screenshot(path=str(ARTIFACTS / "offline-correction-4-corrected-meanwhile.png"), full_page=True)
     submission.refresh_from_db()
     assert submission.current_version == 2
@@ -168,7 +172,7 @@ def test_a_ledger_record_typed_offline_is_filed_once_when_the_network_returns_de
         page.get_by_role("button", name="保存记录").dblclick()  # a double tap
         waiting = page.locator("#outbox li[data-state=waiting]")
         expect(waiting).to_have_count(1)
-        expect(waiting).to_contain_text("新记录：文化活动台账")
+        expect(waiting).to_contain_text("新记录：文化活动台账 · 2026-11-21")
         expect(waiting.locator("dd").filter(has_text="村晚排练")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "offline-record-1-held.png"), full_page=True)
         page.goto(base + "/fill/")
@@ -183,7 +187,7 @@ def test_a_ledger_record_typed_offline_is_filed_once_when_the_network_returns_de
     )
     context.set_offline(False)  # the `online` event
     expect(page.locator("#outbox li")).to_have_count(0)
-    expect(page.locator("#outbox")).to_contain_text("已提交")
+    expect(page.locator("#outbox")).to_contain_text("已提交记录：文化活动台账 · 2026-11-21")
     page.screenshot(path=str(ARTIFACTS / "offline-record-3-filed-when-back.png"), full_page=True)
     assert records.count() == before + 1
     record = records.order_by("-pk").first()
@@ -196,3 +200,7 @@ def test_a_ledger_record_typed_offline_is_filed_once_when_the_network_returns_de
     page.goto(base + "/ledger/cultural_activity/")
     expect(page.locator("tbody tr").filter(has_text="村晚排练")).to_have_count(1)
     assert records.count() == before + 1
+    # the next record starts empty: the one sent is not brought back as a draft to be filed again
+    page.goto(base + "/ledger/cultural_activity/new/")
+    expect(page.locator("#v-activity_title")).to_have_value("")
+    expect(page.locator("#offline-said")).to_have_count(0)
