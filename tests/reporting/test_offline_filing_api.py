@@ -1,12 +1,16 @@
 """Filing from a phone that was offline: the unit API refuses values filled on a form that has changed since
 (409 form.changed) and stores nothing; the site serves its service worker and an installable manifest itself."""
 
+import datetime as dt
 import json
+
+import time_machine
 
 from reporting.catalogue.periods import Period
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import filing_table
 from reporting.models import Sheet, Submission
+from reporting.services.calendar import set_due_rules
 from reporting.services.rules import define_rule
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, token_client
 
@@ -128,4 +132,20 @@ def test_a_correction_filled_on_a_form_changed_since_is_refused_and_stores_nothi
     response = _correct(village_cadre, pk, body, if_match='"1"', key="c-2")
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "form.changed"
+    assert Submission.objects.get(pk=pk).current_version == 1
+
+
+def test_a_correction_sent_after_its_period_locked_is_refused_under_its_key_and_stores_nothing(
+    demo, village_cadre, office_admin
+):
+    with time_machine.travel(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC), tick=False) as traveller:
+        pk = _filed(village_cadre)
+        set_due_rules(days={}, locks={"quarterly": 20}, by=office_admin)
+        form = _form(village_cadre)  # the form the phone showed, before the lock
+        traveller.move_to(dt.datetime(2027, 2, 1, 2, tzinfo=dt.UTC))  # 2026Q4 is locked from 2027-01-31
+        body = {"values": VILLAGE_BASICS_Q4 | {"volunteers": 58}, "reason": "新登记了志愿者", "form": form}
+        for _ in range(2):
+            response = _correct(village_cadre, pk, body, if_match='"1"', key="c-locked")
+            assert response.status_code == 409, response.content
+            assert response.json()["code"] == "period.locked"
     assert Submission.objects.get(pk=pk).current_version == 1
