@@ -248,6 +248,11 @@ class CorrectionIn(Input):
         help_text="field code → the reason the register value is wrong (with your own value in `values`)",
     )
     reason = Text(allow_blank=True, help_text="why the submission is corrected")
+    form = Text(
+        required=False,
+        help_text="the version of the form the correction was filled on (`form` of the one table): refused with 409 "
+        "form.changed when the sheet's form has changed since (a phone that corrected it offline)",
+    )
 
 
 class FeedQuery(Input):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_own_unit, signed_in
+from core.problems import error_body
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.api.error_handlers import not_found, problem_response, refusal_body, refusal_status
 from reporting.api.inputs import CorrectionIn, OneTableQuery, SubmissionIn, SubmissionsQuery
@@ -229,7 +230,9 @@ class SubmissionsView(APIView):
             raise Problems([Problem(field="sheet", rule="unknown")]) from None
         values, na = body["values"], body.get("not_applicable", {})
         if sheet.is_ledger:
-            return add_record(unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user)
+            return add_record(
+                unit=unit, sheet=sheet, raw=values, not_applicable=na, by=user, filled_on=body.get("form")
+            )
         if "period" not in body:
             raise Problems([Problem(field="period", rule="required")])
         period = Period.parse(body["period"])
@@ -278,10 +281,20 @@ class VersionView(APIView):
 
 class CorrectionsView(APIView):
     @extend_schema(
-        summary="Correct a submission: a new version (needs If-Match with the current version)",
+        summary="Correct a submission: a new version (needs If-Match with the current version; an Idempotency-Key "
+        "makes a retry safe)",
         operation_id="unit_submission_correct",
-        responses={201: SubmissionOut, 400: ErrorOut, 412: ErrorOut, 428: ErrorOut},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)],
+        responses={201: SubmissionOut, 400: ErrorOut, 409: ErrorOut, 412: ErrorOut, 422: ErrorOut, 428: ErrorOut},
+        parameters=[
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="the same correction sent again under its key gets the first answer, not a 412",
+            ),
+        ],
         request=CorrectionIn,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -291,22 +304,53 @@ class CorrectionsView(APIView):
         if not if_match:
             return problem_response([Problem(field="If-Match", rule="if_match.missing")], 428)
         expected = whole_number(if_match.removeprefix("W/").strip('"'))
-        body = CorrectionIn.parse(request.data)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.missing")])
+
+        def work() -> tuple[int, Any]:
+            try:
+                version = self._correct(submission, request.user, request.data, -1 if expected is None else expected)
+            except Problems as error:  # the correction's savepoint undid its writes; a repeat gets the same answer
+                return refusal_status(error.problems), refusal_body(error.problems)
+            except VersionConflict as conflict:
+                problem = Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})
+                return 412, error_body([problem], current_version=conflict.current)
+            return status.HTTP_201_CREATED, version_json(version.submission, version)
+
+        if not key:  # a client without keys: corrected (or refused) as before, If-Match alone guards a repeat
+            code, body = work()
+            return Response(body, status=code, headers=self._etag_of(code, body))
         try:
-            version = correct_submission(
-                submission=submission,
-                raw=body["values"],
-                not_applicable=body.get("not_applicable", {}),
-                reason=body["reason"],
-                by=signed_in(request.user),
-                expected_version=-1 if expected is None else expected,
-                disputes=body.get("disputes", {}),
-                explanations=body.get("explanations", {}),
+            answer = idempotency.run_once(
+                user=signed_in(request.user),
+                key=key,
+                fingerprint=idempotency.request_hash(request.path, if_match, request.data),
+                work=work,
             )
-        except VersionConflict as conflict:
-            return problem_response(
-                [Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})],
-                412,
-                current_version=conflict.current,
-            )
-        return Response(version_json(version.submission, version), status=201, headers={"ETag": _etag(version.number)})
+        except idempotency.KeyReused:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
+        except idempotency.KeyInFlight:
+            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+        if answer.replayed:
+            return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
+        return Response(answer.body, status=answer.status, headers=self._etag_of(answer.status, answer.body))
+
+    @staticmethod
+    def _etag_of(code: int, body: Any) -> dict[str, str]:
+        return {"ETag": _etag(body["version"])} if code == status.HTTP_201_CREATED else {}
+
+    @staticmethod
+    def _correct(submission: Submission, user, body: Any, expected: int) -> SubmissionVersion:
+        body = CorrectionIn.parse(body)
+        return correct_submission(
+            submission=submission,
+            raw=body["values"],
+            not_applicable=body.get("not_applicable", {}),
+            reason=body["reason"],
+            by=signed_in(user),
+            expected_version=expected,
+            disputes=body.get("disputes", {}),
+            explanations=body.get("explanations", {}),
+            filled_on=body.get("form"),
+        )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from reporting.filing.checks import rules_data
 from reporting.filing.idempotency import request_hash
 from reporting.filing.onetable import OneTable
+from reporting.models import Submission
 
 
 def form_version(table: OneTable) -> str:
@@ -31,9 +33,17 @@ def offline_words() -> dict[str, str]:
         "waiting_title": _("Waiting to be sent from this phone"),
         "waiting": _("Waiting for the network: it is sent by itself when the network returns."),
         "sent": _("Submitted"),
+        "sent_correction": _("Correction submitted"),
+        "sent_record": _("Record submitted"),
         "open_sent": _("See what was submitted"),
         "conflict_title": _("Not sent: please check"),
         "refused": _("The server did not accept it. Open the form, correct it and submit again."),
+        "corrected_meanwhile": _(
+            "While you were offline this filing was corrected (it is now version %(current)s). Your correction "
+            "was not sent. Open the form: it shows the latest version with your values filled in; check them, "
+            "then submit again."
+        ),
+        "open_current": _("See the latest version"),
         "changed": _(
             "This form changed while you were offline. Nothing was sent. Open the new form: your values are "
             "filled in for you to check, then submit again."
@@ -55,11 +65,59 @@ def offline_words() -> dict[str, str]:
     }
 
 
-def offline_data(table: OneTable) -> dict[str, Any]:
-    """What the fill page hands its script: which form this is, and the version of it the page shows."""
-    return {
-        "sheet": table.sheet.code,
+def offline_data(table: OneTable, *, submission: Submission | None = None) -> dict[str, Any]:
+    """What a form's page hands its script: which form this is, the version of it the page shows, and where its
+    values go through the unit API: a periodic sheet's first filing, a correction of `submission` (with the
+    version it corrects, sent as If-Match), or a new ledger record."""
+    sheet = table.sheet
+    data: dict[str, Any] = {
+        "sheet": sheet.code,
         "period": str(table.period),
-        "title": f"{table.sheet.name} · {table.period.label()}",
         "form": form_version(table),
+        # the shape of each answer (the checks' kinds): how the script reads the form into the API's body
+        "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
     }
+    if submission is not None:
+        label = sheet.name if sheet.is_ledger else f"{sheet.name} · {table.period.label()}"
+        return data | {
+            "kind": "correction",
+            "draft": _correction_draft(submission.pk, submission.current_version),
+            "title": _("Correction of %(form)s") % {"form": label},
+            "name": label,
+            "api": reverse("api_corrections", args=[submission.pk]),
+            "base_version": submission.current_version,
+        }
+    if sheet.is_ledger:
+        return data | {
+            "kind": "record",
+            "draft": f"record/{sheet.code}",
+            # the form comes dated the day it was made: a phone opening its kept copy later dates it that day
+            "date_field": sheet.record_date_field,
+            "title": _("New record: %(ledger)s") % {"ledger": sheet.name},
+            "name": sheet.name,
+            "api": reverse("api_submissions"),
+        }
+    return data | {
+        "kind": "filing",
+        "draft": f"{sheet.code}/{table.period}",
+        "title": f"{sheet.name} · {table.period.label()}",
+        "name": f"{sheet.name} · {table.period.label()}",
+        "api": reverse("api_submissions"),
+    }
+
+
+def _correction_draft(submission_id: int, base_version: int) -> str:
+    # per version corrected: a draft typed on version 1 is not brought into the form of version 2 unasked
+    return f"correction/{submission_id}/{base_version}"
+
+
+def filed_drafts(submission: Submission, *, done: bool) -> list[str]:
+    """The phone's drafts a filed submission's page ends (offline.js): its period's first filing; and, right
+    after filing (`done`), the correction it came from or the new record's form it was typed on."""
+    sheet = submission.sheet
+    drafts = [] if sheet.is_ledger else [f"{sheet.code}/{submission.period}"]
+    if done and submission.current_version > 1:
+        drafts.append(_correction_draft(submission.pk, submission.current_version - 1))
+    elif done and sheet.is_ledger:
+        drafts.append(f"record/{sheet.code}")
+    return drafts

@@ -318,8 +318,7 @@ def submit_sheet(
     if sheet.is_ledger:
         raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
     table = filing_table(unit=unit, sheet=sheet, period=period)
-    if filled_on is not None and filled_on != form_version(table):
-        raise Problems([Problem(field="form", rule="form.changed")])
+    _same_form(table, filled_on)
     answers = validate_answers(table, raw, not_applicable, disputes)
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period, drop_draft=True)  # the cadre's draft, if any, is done with
@@ -331,13 +330,28 @@ def submit_sheet(
     return version
 
 
+def _same_form(table: OneTable, filled_on: str | None) -> None:
+    """Refuse values typed on another version of the form than `table`'s (a phone offline meanwhile)."""
+    if filled_on is not None and filled_on != form_version(table):
+        raise Problems([Problem(field="form", rule="form.changed")])
+
+
 @audited("record.added")
 @transaction.atomic
 def add_record(
-    *, unit: Unit, sheet: Sheet, raw: dict[str, Any], not_applicable: dict[str, str], by: User
+    *,
+    unit: Unit,
+    sheet: Sheet,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    by: User,
+    filled_on: str | None = None,
 ) -> SubmissionVersion:
-    """Store a new ledger record; the fields asked are those needed on the record's date."""
+    """Store a new ledger record; the fields asked are those needed on the record's date. `filled_on`: as for
+    `submit_sheet`, the version of the form typed on (offline), refused with `form.changed` when it is not the
+    form of the record's date."""
     day, table, answers = record_answers(unit, sheet, raw, not_applicable)
+    _same_form(table, filled_on)
     submission = Submission.objects.create(
         unit=unit, sheet=sheet, period=str(table.period), record_key=uuid.uuid4(), record_date=day, period_start=day
     )
@@ -360,8 +374,10 @@ def correct_submission(
     disputes: dict[str, Any] | None = None,
     explanations: dict[str, Any] | None = None,
     ask_explanations: bool = False,
+    filled_on: str | None = None,
 ) -> SubmissionVersion:
-    """Store a new version of a submission or ledger record; the old versions stay as they were."""
+    """Store a new version of a submission or ledger record; the old versions stay as they were. `filled_on`:
+    as for `submit_sheet` (a correction typed offline on a form changed since is refused, `form.changed`)."""
     locked = Submission.objects.select_for_update().select_related("sheet", "unit__area").get(pk=submission.pk)
     if locked.current_version != expected_version:
         raise VersionConflict(locked.current_version)
@@ -376,8 +392,10 @@ def correct_submission(
             if str(table.period) != locked.period:  # moved out of its month: that month must be open too
                 problems += _month_closed(locked, sheet)
             locked.record_date, locked.period, locked.period_start = day, str(table.period), day
+            _same_form(table, filled_on)
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
+            _same_form(table, filled_on)
             answers = validate_answers(table, raw, not_applicable, disputes)
             check_across(table, answers, explanations, ask=ask_explanations)
     except Problems as error:

@@ -22,7 +22,7 @@ from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
-from reporting.filing.offline import offline_data
+from reporting.filing.offline import filed_drafts, offline_data
 from reporting.filing.onetable import due_items, filing_table, ledger_sheets, period_closed, sheet_calendar
 from reporting.models import (
     AccessRecord,
@@ -248,6 +248,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "answers": answers,
             "history": history,
             "done": request.GET.get("done") == "1",
+            "filed_drafts": filed_drafts(submission, done=request.GET.get("done") == "1"),
             # said before the cadre opens a correction that would be refused: which lock, and who lifts it
             "locked": period_closed(
                 sheet=submission.sheet,
@@ -302,6 +303,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         "correcting": True,
         "base_version": submission.current_version,
         "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
+        "offline": offline_data(table, submission=submission),
     }
     if request.method == "GET":
         # a confirmed value shows the register's value now (the source may have corrected it since); a disputed
@@ -381,7 +383,13 @@ def ledger_add(request: HttpRequest, sheet_code: str) -> HttpResponse:
         table = filing_table(unit=unit, sheet=sheet, day=today, carry=False)
     except Problems as error:
         return _not_open(request, sheet, error)
-    context = {"table": table, "token": uuid.uuid4().hex, "ledger": True, "checks_data": {"rules": [], "kinds": {}}}
+    context = {
+        "table": table,
+        "token": uuid.uuid4().hex,
+        "ledger": True,
+        "checks_data": {"rules": [], "kinds": {}},
+        "offline": offline_data(table),
+    }
     if request.method == "GET":
         rows = rows_for(table, values={sheet.record_date_field: today.isoformat()})
         return render(request, "township/fill.html", {**context, "rows": rows})

@@ -1,7 +1,9 @@
 // Filing from a phone with a weak network. The service worker (sw.js) keeps the due list and its forms on the
-// phone; this script keeps what the cadre types (a draft in localStorage, per person and form), holds a form
-// submitted with no network in the phone's outbox under an Idempotency-Key made when submit was pressed, and
-// sends it through the unit API when the network returns (the `online` event). The server files a key once, so a
+// phone (a period's form, the correction of one already filed, a new ledger record); this script keeps what the
+// cadre types (a draft in localStorage, per person and form), holds a form submitted with no network in the
+// phone's outbox under an Idempotency-Key made when submit was pressed (a correction also with the version it
+// was based on, sent as If-Match), and sends it through the unit API when the network returns (the `online`
+// event). The server files a key once, so a
 // retry or a double tap never files twice. A refusal (a locked period, a form changed meanwhile, a value it does
 // not accept) stays in the outbox with the cadre's values, shown on every page until they are used or discarded.
 // Rules are checked before anything is held, by the shared evaluator (rules.js): no rule is written here.
@@ -12,13 +14,18 @@
   const cfg = JSON.parse(configTag.textContent);
   const W = cfg.words;
   const OUTBOX = "onetable.outbox";
-  const draftKey = (sheet, period) => "onetable.draft:" + cfg.user + ":" + sheet + "/" + period;
+  // a form's draft on the phone: "<sheet>/<period>", "correction/<submission>" or "record/<ledger>" (offline.py)
+  const draftKey = (draft) => "onetable.draft:" + cfg.user + ":" + draft;
+  const pageLoad = crypto.randomUUID(); // a ledger record's page holds one record: a second tap here is the same one
   const inFlight = new Set(); // keys being sent by this page: one request per key at a time
 
   // --- storage ---------------------------------------------------------------------------------------------
   function outbox() {
     try {
-      return JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+      // an entry kept before corrections and records were held offline was a period's first filing
+      const entries = JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+      for (const e of entries) if (!e.slot) Object.assign(e, { slot: e.sheet + "/" + e.period, kind: "filing" });
+      return entries;
     } catch (e) {
       return [];
     }
@@ -33,7 +40,8 @@
   const mine = () => outbox().filter((e) => e.user === cfg.user);
 
   // --- the form: its inputs as kept, and as the unit API takes them (the form's own raw answers) -------------
-  const SKIP = new Set(["csrfmiddlewaretoken", "token", "action"]);
+  // base_version: a correction brought back into a newer form is based on the version that form shows
+  const SKIP = new Set(["csrfmiddlewaretoken", "token", "action", "base_version"]);
   function formState(form) {
     const state = {};
     for (const input of form.elements) {
@@ -64,7 +72,7 @@
   }
   function body(form, data, state) {
     const one = (name) => (state[name] || [])[0] || "";
-    const out = { sheet: data.sheet, period: data.period, values: {}, not_applicable: {}, explanations: {}, disputes: {} };
+    const out = { values: {}, not_applicable: {}, explanations: {}, disputes: {} };
     for (const code of Object.keys(data.kinds)) {
       if (one("na__" + code)) out.not_applicable[code] = one("nar__" + code);
       else if (form.querySelector('input[type=checkbox][name="v__' + code + '"]')) out.values[code] = state["v__" + code] || [];
@@ -75,6 +83,10 @@
       if (name.startsWith("explain__") && one(name)) out.explanations[name.slice("explain__".length)] = one(name);
     }
     out.form = data.form;
+    // a correction names its submission in the address; a new record, its ledger; a first filing, its period too
+    if (data.kind === "correction") out.reason = one("reason");
+    else out.sheet = data.sheet;
+    if (data.kind === "filing") out.period = data.period;
     return out;
   }
   // each answer as the cadre reads it (the field's label and the chosen option's words), for the outbox's list
@@ -92,6 +104,12 @@
       }
       if (text) lines.push({ code: code, name: name, text: text });
     }
+    // a correction's reason is the cadre's too: kept, and shown with the values
+    const reason = form.querySelector("#id_reason");
+    if (data.kind === "correction" && reason && reason.value.trim()) {
+      const label = form.querySelector('label[for="id_reason"]');
+      lines.push({ code: "reason", name: label ? label.firstChild.textContent.trim() : "reason", text: reason.value.trim() });
+    }
     return lines;
   }
 
@@ -108,26 +126,34 @@
     return null;
   }
   function holdSubmit(form, event) {
-    const dataTag = document.getElementById("offline-form");
-    if (navigator.onLine || !dataTag) return false; // online: the form posts as always
+    const data = offlineForm();
+    if (navigator.onLine || !data) return false; // online: the form posts as always
     event.preventDefault();
-    const data = JSON.parse(dataTag.textContent);
     const rules = JSON.parse(document.getElementById("rules-data").textContent);
-    data.kinds = rules.kinds;
     const refused = rulesHold(form, rules);
     if (refused) return say(refused, "error"), true;
     const state = formState(form);
     const request = body(form, data, state);
     const entries = outbox();
-    const same = entries.find((e) => e.user === cfg.user && e.sheet === data.sheet && e.period === data.period);
+    const slot = slotOf(data);
+    const same = entries.find((e) => e.user === cfg.user && e.slot === slot);
     // a second tap on the same answers keeps the first key: the server files a key once
     if (same && same.state === "waiting" && JSON.stringify(same.body) === JSON.stringify(request)) return say(W.queued, "ok"), true;
+    // a record is told from the others waiting by its date
+    const day = data.kind === "record" ? (state["v__" + data.date_field] || [])[0] : "";
+    const dated = day ? " · " + day : "";
     const entry = {
       key: crypto.randomUUID(), // made when submit is pressed; sent as Idempotency-Key
       user: cfg.user,
+      slot: slot,
+      kind: data.kind,
+      draft: data.draft,
+      api: data.api,
+      ifMatch: data.kind === "correction" ? '"' + data.base_version + '"' : null, // the version it was based on
       sheet: data.sheet,
       period: data.period,
-      title: data.title,
+      title: data.title + dated,
+      name: data.name + dated, // without "correction of" / "new record": what the line saying it was sent names
       url: location.pathname,
       pressed: new Date().toISOString(),
       body: request,
@@ -136,8 +162,19 @@
       state: "waiting",
     };
     keep(entries.filter((e) => e !== same).concat([entry]));
+    // a record held is done with as a draft: the next "add a record" starts empty, not with this one again
+    if (data.kind === "record") localStorage.removeItem(draftKey(data.draft));
     say(W.queued, "ok");
     return true;
+  }
+  // what one outbox entry stands for: the period's filing, the correction of one submission, or the record
+  // typed on this very page (a ledger takes many records; a second tap on the same page is the same record)
+  function slotOf(data) {
+    return data.kind === "record" ? data.draft + "/" + pageLoad : data.draft;
+  }
+  function offlineForm() {
+    const dataTag = document.getElementById("offline-form");
+    return dataTag ? JSON.parse(dataTag.textContent) : null;
   }
   function say(text, tone) {
     let box = document.getElementById("offline-said");
@@ -161,10 +198,12 @@
     inFlight.add(entry.key);
     let response;
     try {
-      response = await fetch(cfg.api, {
+      const headers = { "Content-Type": "application/json", "Idempotency-Key": entry.key, "X-CSRFToken": csrf() };
+      if (entry.ifMatch) headers["If-Match"] = entry.ifMatch;
+      response = await fetch(entry.api || cfg.api, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Idempotency-Key": entry.key, "X-CSRFToken": csrf() },
+        headers: headers,
         body: JSON.stringify(entry.body),
       });
     } catch (e) {
@@ -174,16 +213,18 @@
     }
     const answer = await response.json().catch(() => ({}));
     if (response.status === 201) {
-      localStorage.removeItem(draftKey(entry.sheet, entry.period));
+      localStorage.removeItem(draftKey(entry.draft || entry.sheet + "/" + entry.period));
       keep(outbox().filter((e) => e.key !== entry.key));
-      sent.push({ title: entry.title, id: answer.id });
+      sent.push({ kind: entry.kind, name: entry.name || entry.title, id: answer.id });
       render();
     } else if (response.status === 403 || response.status === 401) {
       update(entry.key, { note: W.login });
     } else if (response.status === 409 && answer.code === "idempotency.in_flight") {
       return; // the same key is being filed right now (another tab): its answer is the one that counts
     } else if (response.status >= 400 && response.status < 500) {
-      update(entry.key, { state: response.status === 409 ? "conflict" : "refused", answer: answer, note: "" });
+      // 409: the period locked or the form changed; 412: the submission was corrected meanwhile
+      const conflict = response.status === 409 || response.status === 412;
+      update(entry.key, { state: conflict ? "conflict" : "refused", answer: answer, note: "" });
       const said = document.getElementById("offline-said"); // "kept, sent when the network returns" no longer holds
       if (said) said.remove();
     }
@@ -205,6 +246,7 @@
     if (entry.state === "waiting") return entry.note || W.waiting;
     const answer = entry.answer || {};
     if (answer.code === "form.changed") return W.changed;
+    if (answer.code === "if_match.mismatch") return W.corrected_meanwhile.replace("%(current)s", answer.current_version);
     const lines = entry.state === "refused" ? [W.refused] : [];
     const names = {};
     for (const line of entry.shown) names[line.code] = line.name;
@@ -224,7 +266,8 @@
     panel.textContent = "";
     panel.hidden = !entries.length && !sent.length;
     for (const done of sent) {
-      const p = el("p", { className: "flash success" }, W.sent + "：" + done.title + " ");
+      const said = done.kind === "correction" ? W.sent_correction : done.kind === "record" ? W.sent_record : W.sent;
+      const p = el("p", { className: "flash success" }, said + "：" + done.name + " ");
       if (done.id) p.appendChild(el("a", { href: cfg.submission.replace("/0/", "/" + done.id + "/") }, W.open_sent));
       panel.appendChild(p);
     }
@@ -254,7 +297,18 @@
     li.appendChild(details);
     if (entry.state !== "waiting") {
       const actions = el("p", { className: "actions" });
-      actions.appendChild(el("a", { className: "button primary", href: entry.url + "#restore-" + entry.key }, W.open_form));
+      const open = el("a", { className: "button primary", href: entry.url + "#restore-" + entry.key }, W.open_form);
+      // on the form's own page the link would only move to its anchor: load the form anew (the latest version
+      // for a correction, the new form for a changed one), then the values are brought back into it
+      open.addEventListener("click", (e) => {
+        if (entry.url !== location.pathname) return;
+        e.preventDefault();
+        location.assign(open.href);
+        location.reload();
+      });
+      actions.appendChild(open);
+      // corrected by someone else meanwhile: what that version says, before the cadre's values go over it
+      if ((entry.answer || {}).code === "if_match.mismatch") actions.appendChild(el("a", { className: "button", href: entry.url.replace(/correct\/$/, "") }, W.open_current));
       const discard = el("button", { type: "button" }, W.discard);
       discard.addEventListener("click", () => {
         if (confirm(W.discard_confirm)) keep(outbox().filter((e) => e.key !== entry.key));
@@ -268,10 +322,9 @@
   // --- the fill page: its draft on the phone, and values brought back from the outbox ------------------------
   function fillPage() {
     const form = document.getElementById("fill-form");
-    const dataTag = document.getElementById("offline-form");
-    if (!form || !dataTag) return;
-    const data = JSON.parse(dataTag.textContent);
-    const key = draftKey(data.sheet, data.period);
+    const data = offlineForm();
+    if (!form || !data) return;
+    const key = draftKey(data.draft);
     const restoring = location.hash.startsWith("#restore-") && outbox().find((e) => "#restore-" + e.key === location.hash);
     if (restoring) {
       const unknown = applyState(form, restoring.inputs);
@@ -284,34 +337,51 @@
         say(W.restored, "ok");
       }
     }
+    // offline, the page is the phone's kept copy, made on some earlier day; online it is the server's, dated by it
+    if (!restoring && !navigator.onLine && !document.getElementById("problems")) dateRecord(form, data);
     const save = () => localStorage.setItem(key, JSON.stringify(formState(form)));
     form.addEventListener("input", save);
     form.addEventListener("change", save);
     form.addEventListener("submit", (e) => {
       // posted as always (online): the values brought back for it are in the form now, not in the outbox
       if (!e.defaultPrevented && e.submitter && e.submitter.hasAttribute("data-once")) {
-        keep(outbox().filter((o) => !(o.user === cfg.user && o.sheet === data.sheet && o.period === data.period && o.state !== "waiting")));
+        const done = (o) => o.slot === slotOf(data) || (restoring && o.key === restoring.key);
+        keep(outbox().filter((o) => !(o.user === cfg.user && done(o) && o.state !== "waiting")));
       }
     });
     if (!navigator.onLine) say(W.offline, "ok");
     window.addEventListener("offline", () => say(W.offline, "ok"));
   }
-  // a filed form's page: the phone's draft of it is done with
+  // a filed form's page: the phone's drafts it ends are done with (offline.py, filed_drafts)
   function filedPage() {
-    const filed = document.getElementById("filed-form");
-    if (filed) localStorage.removeItem(draftKey(filed.dataset.sheet, filed.dataset.period));
+    const filed = document.getElementById("filed-drafts");
+    if (filed) for (const draft of JSON.parse(filed.textContent)) localStorage.removeItem(draftKey(draft));
+  }
+  // a new record's form kept on the phone is dated the day it was kept: untouched, it is dated today instead
+  function dateRecord(form, data) {
+    const input = data.kind === "record" && form.querySelector('[name="v__' + CSS.escape(data.date_field) + '"]');
+    if (!input || input.value !== input.defaultValue) return;
+    const now = new Date();
+    const today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+    if (input.value !== today) {
+      input.value = today;
+      form.dispatchEvent(new Event("input", { bubbles: true }));
+    }
   }
 
   // --- keeping the cadre's pages on the phone -------------------------------------------------------------------
   async function keepPages() {
     if (!("serviceWorker" in navigator) || !window.caches) return;
     await navigator.serviceWorker.register(cfg.sw + "?static=" + encodeURIComponent(cfg.static), { scope: "/" });
-    const links = document.querySelectorAll("#due-list a.due-link:not([data-locked])"); // a locked form takes nothing
+    // a locked form takes nothing; a filed one, its page and its correction form; a ledger, its new record's form
+    const links = document.querySelectorAll("#due-list a.due-link:not([data-locked]), a[data-keep]");
     if (!links.length || !navigator.onLine) return;
-    // every form the due list links to, and the scripts and styles those pages load
+    // every form the due list links to, and the scripts and styles those pages load (the pages sw.js keeps)
     const pages = await caches.open("onetable-pages");
     const files = await caches.open("onetable-files");
-    const urls = [cfg.home].concat(Array.from(links, (a) => new URL(a.href).pathname).filter((p) => /^\/fill\/[\w-]+\/[\w-]+\/$/.test(p)));
+    const linked = Array.from(links, (a) => [a.href].concat(a.dataset.correct ? [a.dataset.correct] : [])).flat();
+    const kept = /^\/(?:fill\/[\w-]+\/[\w-]+|submissions\/\d+(?:\/correct)?|ledger\/[\w-]+\/new)\/$/;
+    const urls = [cfg.home].concat(linked.map((u) => new URL(u, location.href).pathname).filter((p) => kept.test(p)));
     for (const url of urls) {
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok || response.redirected) continue;

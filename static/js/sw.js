@@ -10,8 +10,10 @@ workbox.setConfig({ modulePathPrefix: STATIC + "js/workbox/", debug: false });
 
 const PAGES = "onetable-pages"; // offline.js fills it too, with every form the due list links to
 const FILES = "onetable-files";
-// the due list (/fill/) and a periodic form (/fill/<sheet>/<period>/); not uploads, templates or other people's pages
-const CADRE_PAGE = /^\/fill\/(?:[\w-]+\/[\w-]+\/)?$/;
+// the due list (/fill/), a periodic form (/fill/<sheet>/<period>/), a filed one and its correction form
+// (/submissions/<id>/, …/correct/), a new ledger record's form (/ledger/<sheet>/new/); not uploads, templates or
+// other people's pages (offline.js keeps the same pages when the due list opens)
+const CADRE_PAGE = /^\/(?:fill\/(?:[\w-]+\/[\w-]+\/)?|submissions\/\d+\/(?:correct\/)?|ledger\/[\w-]+\/new\/)$/;
 // only a page shown in full is kept: not a redirect (a filed form), not a refusal, not the login page
 const onlyOk = { cacheWillUpdate: async ({ response }) => (response && response.status === 200 && !response.redirected ? response : null) };
 
