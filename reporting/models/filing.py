@@ -29,7 +29,8 @@ class Submission(models.Model):
     submission, its drafts or its `If-Match` versions.
     """
 
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions")
+    # no index of its own: (unit, sheet, -period) below leads with it and serves every look-up by unit
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions", db_index=False)
     # The source department whose register supplied it; None: the unit filed it.
     source = models.ForeignKey(
         Department, on_delete=models.PROTECT, null=True, blank=True, related_name="supplies", db_index=False

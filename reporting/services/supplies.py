@@ -50,7 +50,7 @@ from reporting.models import (
 from reporting.rejections import Problem
 from reporting.services import ledger_supplies as ledger
 from reporting.services import supply_sets
-from reporting.services.relay import queue_versions
+from reporting.services.relay import queue_changes
 from reporting.services.supply_versions import insert_versions
 
 
@@ -772,11 +772,9 @@ def _date_names(sheet) -> tuple[str, str]:
 
 
 def _deliver(cursor, result: SupplyResult) -> None:
-    """Hand every new version to the relay (`relay.queue_versions`, one INSERT … SELECT for all of them), judged
+    """Hand every new version to the relay (`relay.queue_changes`, one INSERT … SELECT for all of them), judged
     against the subscriptions in force now, as a filing is against those of its table."""
-    cursor.execute("SELECT version_id FROM supply_change ORDER BY version_id")
-    result.versions = [row[0] for row in cursor.fetchall()]
-    queue_versions(result.versions, snapshot=catalogue_reading()[1])
+    result.versions = queue_changes(cursor, changes="supply_change", snapshot=catalogue_reading()[1])
 
 
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:
