@@ -104,7 +104,8 @@ class SubmissionVersion(models.Model):
     never deleted, which is what such a constraint would have guarded.
     """
 
-    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    # no index of its own: `one_version_number` (submission, number, period_start) leads with it
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions", db_index=False)
     number = models.PositiveIntegerField()
     # {field code: canonical JSON value}; "not applicable" answers live in `not_applicable`.
     values = models.JSONField(default=dict)
