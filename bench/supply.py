@@ -7,8 +7,8 @@ through the real reader and service (`SUPPLY_FORMATS["json"]`, `supply_values`: 
 store submissions and versions, hand them to the relay), recording the process's peak RSS; interleaved with the anchor,
 PostgreSQL `COPY` of the rows the import writes (20,000 submissions, 20,000 versions of 10 values and their 20,000
 relay markers) into the same tables, committed, then removed untimed (`copy_anchor`; the old anchor, without the
-markers and rolled back, is timed beside it). The first round imports (new supplies), the next ones correct every value (new
-versions). Appends a dated section to docs/benchmarks.md.
+markers and rolled back, is timed beside it). The first round imports (new supplies), the next ones correct every
+value (new versions). Appends a dated section to docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -65,7 +65,9 @@ class Submission(models.Model):
         ]
         indexes = [
             models.Index(fields=["unit", "sheet", "-period"]),
-            models.Index(fields=["source", "-updated_at"], name="supply_by_source", condition=Q(source__isnull=False)),
+            # not on `updated_at`: a correction sets it, and an indexed column changed makes every index take the
+            # row again (no HOT update; 0.25 s of a province's register supply, docs/benchmarks.md, issue 19)
+            models.Index(fields=["source"], name="supply_by_source", condition=Q(source__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,10 @@
 # (submission_id, beside the unique (submission_id, number, period_start)). They only cost every write (a register
 # supply writes 20,000 submissions and versions at once, issue 19): dropped. Only the indexes: the foreign keys are
 # not touched (Django's own AlterField would drop and re-add each constraint, checking every row again).
+#
+# A correction sets a submission's `updated_at`, which `supply_by_source` indexed (nothing reads it in that order):
+# with an indexed column changed, PostgreSQL cannot update the row in place (HOT) and every index takes the row
+# again. The index now holds the source only, and the table keeps room on its pages for the updated rows.
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -16,6 +20,18 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RemoveIndex(model_name="submission", name="supply_by_source"),
+        migrations.AddIndex(
+            model_name="submission",
+            index=models.Index(
+                condition=models.Q(("source__isnull", False)), fields=["source"], name="supply_by_source"
+            ),
+        ),
+        # half of each page kept free: a correction of every supply of a page (a register's correction) writes each
+        # row's new version on its own page, a HOT update (existing pages keep their fill until rewritten)
+        migrations.RunSQL(
+            "ALTER TABLE reporting_submission SET (fillfactor = 50)", "ALTER TABLE reporting_submission RESET (fillfactor)"
+        ),
         migrations.SeparateDatabaseAndState(
             database_operations=[
                 migrations.RunSQL(
