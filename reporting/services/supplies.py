@@ -3,7 +3,7 @@
 A supply is a submission whose filer is the source department (`Submission.source`), one per unit, sheet and
 period, with versions like a unit's: a supply that changes nothing makes no version and no delivery (so a
 client that posts the same values twice changes nothing), and a version goes to the subscriptions that take
-its fields through the same relay as a unit's filing (`relay.queue_versions`). Every row is checked first; with
+its fields through the same relay as a unit's filing (`relay.queue_changes`). Every row is checked first; with
 `atomic` (the default) nothing is stored when any row is refused.
 
 Rows arrive from the supply API, the upload page and the DHIS2 face; each names itself (`SupplyRow.row`)
