@@ -29,7 +29,8 @@ class Submission(models.Model):
     submission, its drafts or its `If-Match` versions.
     """
 
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions")
+    # no index of its own: (unit, sheet, -period) below leads with it and serves every look-up by unit
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="submissions", db_index=False)
     # The source department whose register supplied it; None: the unit filed it.
     source = models.ForeignKey(
         Department, on_delete=models.PROTECT, null=True, blank=True, related_name="supplies", db_index=False
@@ -64,7 +65,9 @@ class Submission(models.Model):
         ]
         indexes = [
             models.Index(fields=["unit", "sheet", "-period"]),
-            models.Index(fields=["source", "-updated_at"], name="supply_by_source", condition=Q(source__isnull=False)),
+            # not on `updated_at`: a correction sets it, and an indexed column changed makes every index take the
+            # row again (no HOT update; 0.25 s of a province's register supply, docs/benchmarks.md, issue 19)
+            models.Index(fields=["source"], name="supply_by_source", condition=Q(source__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -103,7 +106,8 @@ class SubmissionVersion(models.Model):
     never deleted, which is what such a constraint would have guarded.
     """
 
-    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions")
+    # no index of its own: `one_version_number` (submission, number, period_start) leads with it
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="versions", db_index=False)
     number = models.PositiveIntegerField()
     # {field code: canonical JSON value}; "not applicable" answers live in `not_applicable`.
     values = models.JSONField(default=dict)

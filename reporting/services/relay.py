@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection, transaction
+from psycopg import sql
 
 from core.audit import unaudited
 from core.celery import app
@@ -47,6 +48,16 @@ INSERT INTO reporting_relaypending (version_id, submission_id, period_start, sna
 SELECT v.id, v.submission_id, v.period_start, %(snapshot)s, pg_current_xact_id()::text::bigint, now()
 FROM reporting_submissionversion v
 WHERE v.id = ANY(%(versions)s) ORDER BY v.id
+"""
+
+# The same markers for the versions a register supply just stored, read from its table of changes
+# (`supplies.supply_change`: each new version's id, submission and partition key) rather than looked up again by
+# id in the versions' partitions (20,000 index probes per partition for a province's register).
+_MARK_CHANGES_SQL = """
+INSERT INTO reporting_relaypending (version_id, submission_id, period_start, snapshot, xid, created_at)
+SELECT c.version_id, c.submission_id, c.period_start, %(snapshot)s, pg_current_xact_id()::text::bigint, now()
+FROM {changes} c WHERE c.version_id IS NOT NULL ORDER BY c.version_id
+RETURNING version_id
 """
 
 # A subscription in force for the filing `c`: made active by a transaction that had completed in its snapshot (or
@@ -171,6 +182,18 @@ def queue_versions(version_ids: list[int], *, snapshot: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_MARK_SQL, {"versions": version_ids, "snapshot": snapshot})
     transaction.on_commit(notify_relay)
+
+
+@unaudited(MACHINERY)
+def queue_changes(cursor, *, changes: str, snapshot: str) -> list[int]:
+    """Hand a supply's new versions to the relay in the caller's transaction, as `queue_versions` does: `changes`
+    names the temporary table holding each one's `version_id`, `submission_id` and `period_start` (its partition
+    key). Returns the versions' ids in order."""
+    cursor.execute(sql.SQL(_MARK_CHANGES_SQL).format(changes=sql.Identifier(changes)), {"snapshot": snapshot})
+    versions = sorted(row[0] for row in cursor.fetchall())
+    if versions:
+        transaction.on_commit(notify_relay)
+    return versions
 
 
 # One relay transaction at a time (a transaction-scoped advisory lock: safe behind PgBouncer). Nearly every version

@@ -3,7 +3,7 @@
 A supply is a submission whose filer is the source department (`Submission.source`), one per unit, sheet and
 period, with versions like a unit's: a supply that changes nothing makes no version and no delivery (so a
 client that posts the same values twice changes nothing), and a version goes to the subscriptions that take
-its fields through the same relay as a unit's filing (`relay.queue_versions`). Every row is checked first; with
+its fields through the same relay as a unit's filing (`relay.queue_changes`). Every row is checked first; with
 `atomic` (the default) nothing is stored when any row is refused.
 
 Rows arrive from the supply API, the upload page and the DHIS2 face; each names itself (`SupplyRow.row`)
@@ -50,7 +50,7 @@ from reporting.models import (
 from reporting.rejections import Problem
 from reporting.services import ledger_supplies as ledger
 from reporting.services import supply_sets
-from reporting.services.relay import queue_versions
+from reporting.services.relay import queue_changes
 from reporting.services.supply_versions import insert_versions
 
 
@@ -772,11 +772,9 @@ def _date_names(sheet) -> tuple[str, str]:
 
 
 def _deliver(cursor, result: SupplyResult) -> None:
-    """Hand every new version to the relay (`relay.queue_versions`, one INSERT … SELECT for all of them), judged
+    """Hand every new version to the relay (`relay.queue_changes`, one INSERT … SELECT for all of them), judged
     against the subscriptions in force now, as a filing is against those of its table."""
-    cursor.execute("SELECT version_id FROM supply_change ORDER BY version_id")
-    result.versions = [row[0] for row in cursor.fetchall()]
-    queue_versions(result.versions, snapshot=catalogue_reading()[1])
+    result.versions = queue_changes(cursor, changes="supply_change", snapshot=catalogue_reading()[1])
 
 
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:
