@@ -1,11 +1,16 @@
-"""A unit's plausibility baseline, kept on write: one row per unit and periodic sheet (`PlausibilityBaseline`)
-holds the newest KEPT periods the unit filed (current versions), each field's values in them, and each field's
-summary over the newest HISTORY of them. A filing or a correction updates the row in the transaction that stores
-its version (`keep_baseline`, called by `submit_sheet` and `correct_submission`, which every channel files
-through: the form, Excel, the unit API, the DHIS2 face); the check on submit and the form's hint read it with one
-statement (`history_summaries`), in whichever process serves them. A register's supply or a ledger record is
-not the unit's history and does not touch it. `rebuild_baselines` makes the rows again from the versions (the
-migration, `manage.py rebuild_baselines`, and loaders that store versions without the filing services)."""
+"""A unit's plausibility baseline: one row per unit and periodic sheet (`PlausibilityBaseline`) holds the newest
+KEPT periods the unit filed (current versions), each field's values in them, and each field's summary over the
+newest HISTORY of them. Its upkeep is not the filing's: a filing or a correction writes one marker
+(`BaselinePending`: unit, sheet, period, version) in the transaction that stores its version (`mark_baseline`,
+called by `submit_sheet` and `correct_submission`, which every channel files through: the form, Excel, the unit
+API, the DHIS2 face), whether the office has the check on or not, so switching it on finds the rows current. The
+relay task, woken after the filing commits and by the periodic sweep, folds the pending periods into the rows and
+deletes their markers in one transaction (`fold_baselines`; claims `SKIP LOCKED`, so several workers fold at
+once). The check on submit and the form's hint read with one statement (`history_summaries`): the row, and
+whether markers wait for the unit and sheet; when they do, the unit's versions instead (the cold path), so the
+hint is exact at any moment. A register's supply or a ledger record is not the unit's history and does not touch
+it. `rebuild_baselines` makes the rows again from the versions (the migration, `manage.py rebuild_baselines`, and
+loaders that store versions without the filing services)."""
 
 from __future__ import annotations
 
@@ -44,24 +49,49 @@ SELECT unit_id, sheet_id, period, "values" FROM (
 ) f WHERE newest <= %(kept)s
 ORDER BY unit_id, sheet_id, period DESC
 """
-# The check's one read: the summaries when the period comes after every period kept (a first filing of the
-# newest period, the usual case), else the kept values to summarise those before it. Compared byte-wise, as
-# Python compares the periods (one sheet's periods share one notation).
+PENDING = "reporting_baselinepending"
+# The check's one read: whether periods wait to be folded into the row (then the row may be behind: the versions
+# are read instead), the summaries when the period comes after every period kept (a first filing of the newest
+# period, the usual case), else the kept values to summarise those before it. Compared byte-wise, as Python
+# compares the periods (one sheet's periods share one notation). One statement, one snapshot: a fold commits the
+# row and the deletion of its markers together, so either the markers are seen or the row that holds them.
 _READ_SQL = f"""
-SELECT periods,
-       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN summaries END,
-       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN NULL ELSE kept END
-FROM {TABLE} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s
+SELECT EXISTS (SELECT 1 FROM {PENDING} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s), b.periods,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN b.summaries END,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN NULL ELSE b.kept END
+FROM (SELECT) one LEFT JOIN {TABLE} b ON b.unit_id = %(unit)s AND b.sheet_id = %(sheet)s
 """
-# The row of a filing's unit and sheet, made if it is the first filing, locked until the filing commits (two
-# filings of the same unit and sheet, of different periods, take turns here), and its window as it was.
-_LOCK_SQL = f"""
-INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, '{{}}', '{{}}', '{{}}')
+_MARK_SQL = f"INSERT INTO {PENDING} (unit_id, sheet_id, period, version_id) VALUES (%s, %s, %s, %s)"
+# A fold's claim: a batch of markers, the oldest first, that no other fold holds (SKIP LOCKED: folds in several
+# workers take different markers; two holding markers of one unit and sheet take turns at its row below).
+_CLAIM_SQL = f"""
+DELETE FROM {PENDING} p WHERE p.id IN (
+    SELECT id FROM {PENDING} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+RETURNING p.unit_id, p.sheet_id, p.period
+"""
+# The claimed rows, made if a first filing, locked in (unit, sheet) order (no deadlock between folds) until the
+# fold commits. Read after the lock, in a statement of its own: the versions below are read in a snapshot taken
+# once any fold before this one committed, so the last fold of a row writes what the newest versions say.
+_LOCK_MANY_SQL = f"""
+INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries)
+SELECT u, s, '{{}}', '{{}}', '{{}}' FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, s) ORDER BY u, s
 ON CONFLICT (unit_id, sheet_id) DO UPDATE SET periods = b.periods
-RETURNING b.periods, b.kept
+RETURNING b.unit_id, b.sheet_id, b.periods, b.kept
 """
-_UPDATE_SQL = f"""
-UPDATE {TABLE} SET periods = %s, kept = %s, summaries = %s WHERE unit_id = %s AND sheet_id = %s
+# The current values of the claimed periods (a correction committed since the marker is folded as it is now)
+_CURRENT_SQL = """
+SELECT s.unit_id, s.sheet_id, s.period, v."values"
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS t(u, sh, p)
+JOIN reporting_submission s
+  ON s.unit_id = t.u AND s.sheet_id = t.sh AND s.period = t.p AND s.source_id IS NULL AND s.record_key IS NULL
+JOIN reporting_submissionversion v
+  ON v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start
+"""
+_UPDATE_MANY_SQL = f"""
+UPDATE {TABLE} b SET periods = t.periods, kept = t.kept, summaries = t.summaries
+FROM (SELECT * FROM jsonb_to_recordset(%s::jsonb)
+      AS r(unit_id bigint, sheet_id bigint, periods text[], kept text, summaries text)) t
+WHERE b.unit_id = t.unit_id AND b.sheet_id = t.sheet_id
 """
 
 Window = dict[str, list[Any]]  # {field code: its value in each kept period, newest first}
@@ -93,18 +123,25 @@ def history_summaries(unit: Any, sheet: Any, period: Any, codes: list[str]) -> B
     median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form."""
     with connection.cursor() as cursor:
         cursor.execute(_READ_SQL, {"unit": unit.pk, "sheet": sheet.pk, "period": str(period)})
-        row = cursor.fetchone()
-        if row is None:  # the unit never filed the sheet
+        pending, periods, summaries, window = cursor.fetchone()
+        if pending:  # the row may be behind the unit's filings: their versions say what it will say
+            return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
+        if periods is None:  # the unit never filed the sheet
             return Baseline({})
-        periods, summaries, window = row[0], _loaded(row[1]), _loaded(row[2])
+        summaries, window = _loaded(summaries), _loaded(window)
         if summaries is not None:  # every kept period is before this one
             return Baseline({c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in codes if (s := summaries.get(c))})
         earlier = [i for i, p in enumerate(periods) if p < str(period)][:HISTORY]
         if len(earlier) < HISTORY and len(periods) == KEPT:  # a period older than the row reaches back to
-            cursor.execute(_FILINGS_SQL, [unit.pk, sheet.pk, str(period), HISTORY])
-            rows = [_loaded(values) for _, values in cursor.fetchall()]
-            return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
+            return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
     return Baseline(_summaries({c: [window[c][i] for i in earlier] for c in codes if c in window}))
+
+
+def _from_filings(cursor: Any, unit_id: int, sheet_id: int, period: str, codes: list[str]) -> Baseline:
+    """The history from the unit's versions themselves (the cold path)."""
+    cursor.execute(_FILINGS_SQL, [unit_id, sheet_id, period, HISTORY])
+    rows = [_loaded(values) for _, values in cursor.fetchall()]
+    return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
 
 
 def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
@@ -151,20 +188,54 @@ def rolled(periods: list[str], window: Window, period: str, values: dict[str, An
     return new_periods, out
 
 
-def keep_baseline(*, unit_id: int, sheet_id: int, period: str, values: dict[str, Any]) -> None:
-    """Update the unit's baseline of the sheet with the version just stored for `period` (its current values), in
-    the caller's transaction."""
+def mark_baseline(*, unit_id: int, sheet_id: int, period: str, version_id: int) -> None:
+    """Leave the unit's baseline of the sheet a marker of the version just stored for `period`, in the caller's
+    transaction; the relay task folds it in after commit (`fold_baselines`)."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("keep_baseline runs inside the transaction that stores the version")
+        raise RuntimeError("mark_baseline runs inside the transaction that stores the version")
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, [unit_id, sheet_id])
-        kept_periods, kept_window = cursor.fetchone()
-        kept_periods = list(kept_periods)
-        periods, window = rolled(kept_periods, _loaded(kept_window), period, values)
-        if periods is kept_periods:  # older than every period the row holds, and it holds KEPT
-            return
-        summaries = _stored_summaries(periods, window)
-        cursor.execute(_UPDATE_SQL, [periods, _dumps(window), _dumps(summaries), unit_id, sheet_id])
+        cursor.execute(_MARK_SQL, [unit_id, sheet_id, period, version_id])
+
+
+FOLD_BATCH = 500  # markers per fold transaction: each reads its period's version (some 200 values) and its row
+
+
+def fold_baselines(limit: int = FOLD_BATCH) -> int:
+    """Fold pending markers into the baselines, a batch per transaction, until none is left to take (another
+    worker may hold some); return how many markers it folded."""
+    folded = 0
+    while taken := _fold_batch(limit):
+        folded += taken
+    return folded
+
+
+@transaction.atomic
+def _fold_batch(limit: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [limit])
+        claimed = sorted(set(cursor.fetchall()))
+        if not claimed:
+            return 0
+        pairs = sorted({(u, s) for u, s, _ in claimed})
+        cursor.execute(_LOCK_MANY_SQL, [[u for u, _ in pairs], [s for _, s in pairs]])
+        rows = {(u, s): (list(periods), _loaded(kept)) for u, s, periods, kept in cursor.fetchall()}
+        cursor.execute(_CURRENT_SQL, [[u for u, _, _ in claimed], [s for _, s, _ in claimed], [p for *_, p in claimed]])
+        for unit_id, sheet_id, period, values in cursor.fetchall():
+            periods, window = rows[unit_id, sheet_id]
+            rows[unit_id, sheet_id] = rolled(periods, window, period, _loaded(values))
+        cursor.execute(
+            _UPDATE_MANY_SQL,
+            [
+                _dumps(
+                    [
+                        {"unit_id": u, "sheet_id": s, "periods": periods, "kept": _dumps(window),
+                         "summaries": _dumps(_stored_summaries(periods, window))}
+                        for (u, s), (periods, window) in rows.items()
+                    ]
+                )
+            ],
+        )
+    return len(claimed)
 
 
 def rebuild_baselines(*, unit_ids: Iterable[int] | None = None, sheet_id: int | None = None, chunk: int = 500) -> int:
@@ -225,10 +296,11 @@ def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int
 @transaction.atomic
 def _rebuild_chunk(units: list[int], sheet_id: int | None) -> int:
     with connection.cursor() as cursor:
-        # filings of these units storing their versions now update their rows first (or after: they wait here),
-        # so the versions read below are the ones the rows must hold
+        # a fold of these units' markers writes its rows first (or after: it waits here), so the versions read
+        # below are at least those it folded; a filing committed after this read leaves a marker to fold
         cursor.execute(
-            f"SELECT 1 FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s) FOR UPDATE",
+            f"SELECT 1 FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s) "
+            "ORDER BY unit_id, sheet_id FOR UPDATE",
             [units, sheet_id, sheet_id],
         )
         made = _made(cursor, units, sheet_id)

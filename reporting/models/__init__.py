@@ -61,6 +61,7 @@ from reporting.models.rules import (
     ValidationRule,
     ValidationRuleRevision,
     Plausibility,
+    BaselinePending,
     PlausibilityBaseline,
     ExpectedRange,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "MissingValueStrategy",
     "Notice",
     "Plausibility",
+    "BaselinePending",
     "PlausibilityBaseline",
     "Question",
     "QuestionStatus",
