@@ -4,7 +4,6 @@ this module but the Celery app's autodiscovery."""
 from celery import shared_task
 
 from reporting.filing import baselines
-
 from reporting.reads import exports
 from reporting.reads import reports as report_reads
 from reporting.services import (

@@ -276,17 +276,18 @@ class Baseline(Mapping[str, Summary]):
     def __len__(self) -> int:
         return len(self._summaries)
 
+    def spreads(self) -> dict[str, tuple[float, float]]:
+        """{field: (median, MAD)} of the fields whose history can call a number usual (`usual`)."""
+        return {code: (s.median, s.mad) for code, s in self._summaries.items() if s.size >= MIN_HISTORY and s.mad != 0}
+
     def usual(self, threshold: float) -> dict[str, tuple[float, float]]:
         """{field: (median, reach)}: a number x with |x − median| ≤ reach has a modified z-score at most
         `threshold` for certain, so it is not implausible by history. The reach is shortened by a billionth so that
         the rounding of the floats here and in `modified_z` (a few units in the 16th digit) cannot move a number
         across the threshold; a number beyond it is given to `implausible`, which decides."""
         if threshold not in self._usual:
-            self._usual[threshold] = {
-                code: (s.median, threshold * s.mad / Z_FACTOR * (1 - 1e-9))
-                for code, s in self._summaries.items()
-                if s.size >= MIN_HISTORY and s.mad != 0
-            }
+            factor = threshold / Z_FACTOR * (1 - 1e-9)
+            self._usual[threshold] = {code: (median, factor * mad) for code, (median, mad) in self.spreads().items()}
         return self._usual[threshold]
 
 

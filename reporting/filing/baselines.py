@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from reporting.catalogue.rules import HISTORY, Baseline, Summary, as_float, summarise
+from reporting.catalogue.rules import HISTORY, MIN_HISTORY, Baseline, Summary, as_float, summarise
 
 # One period more than the check compares with: a correction of the newest period compares with the HISTORY
 # before it, which the row then still holds.
@@ -58,6 +58,7 @@ PENDING = "reporting_baselinepending"
 _READ_SQL = f"""
 SELECT EXISTS (SELECT 1 FROM {PENDING} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s), b.periods,
        CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN b.summaries END,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN b.spreads END,
        CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN NULL ELSE b.kept END
 FROM (SELECT) one LEFT JOIN {TABLE} b ON b.unit_id = %(unit)s AND b.sheet_id = %(sheet)s
 """
@@ -73,8 +74,8 @@ RETURNING p.unit_id, p.sheet_id, p.period
 # fold commits. Read after the lock, in a statement of its own: the versions below are read in a snapshot taken
 # once any fold before this one committed, so the last fold of a row writes what the newest versions say.
 _LOCK_MANY_SQL = f"""
-INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries)
-SELECT u, s, '{{}}', '{{}}', '{{}}' FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, s) ORDER BY u, s
+INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries, spreads)
+SELECT u, s, '{{}}', '{{}}', '{{}}', '{{}}' FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, s) ORDER BY u, s
 ON CONFLICT (unit_id, sheet_id) DO UPDATE SET periods = b.periods
 RETURNING b.unit_id, b.sheet_id, b.periods, b.kept
 """
@@ -88,9 +89,9 @@ JOIN reporting_submissionversion v
   ON v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start
 """
 _UPDATE_MANY_SQL = f"""
-UPDATE {TABLE} b SET periods = t.periods, kept = t.kept, summaries = t.summaries
+UPDATE {TABLE} b SET periods = t.periods, kept = t.kept, summaries = t.summaries, spreads = t.spreads
 FROM (SELECT * FROM jsonb_to_recordset(%s::jsonb)
-      AS r(unit_id bigint, sheet_id bigint, periods text[], kept text, summaries text)) t
+      AS r(unit_id bigint, sheet_id bigint, periods text[], kept text, summaries text, spreads text)) t
 WHERE b.unit_id = t.unit_id AND b.sheet_id = t.sheet_id
 """
 
@@ -123,14 +124,14 @@ def history_summaries(unit: Any, sheet: Any, period: Any, codes: list[str]) -> B
     median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form."""
     with connection.cursor() as cursor:
         cursor.execute(_READ_SQL, {"unit": unit.pk, "sheet": sheet.pk, "period": str(period)})
-        pending, periods, summaries, window = cursor.fetchone()
+        pending, periods, summaries, spreads, window = cursor.fetchone()
         if pending:  # the row may be behind the unit's filings: their versions say what it will say
             return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
         if periods is None:  # the unit never filed the sheet
             return Baseline({})
-        summaries, window = _loaded(summaries), _loaded(window)
         if summaries is not None:  # every kept period is before this one
-            return Baseline({c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in codes if (s := summaries.get(c))})
+            return KeptBaseline(summaries, _loaded(spreads), codes)
+        window = _loaded(window)
         earlier = [i for i, p in enumerate(periods) if p < str(period)][:HISTORY]
         if len(earlier) < HISTORY and len(periods) == KEPT:  # a period older than the row reaches back to
             return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
@@ -144,6 +145,41 @@ def _from_filings(cursor: Any, unit_id: int, sheet_id: int, period: str, codes: 
     return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
 
 
+class KeptBaseline(Baseline):
+    """The summaries a row keeps, read as a filing needs them: the spreads (median and MAD of each field whose
+    history can call a number usual) parsed at once, a field's whole Summary only when asked for (the few numbers
+    outside their usual reach, and the form's hint). Parsing every field's Summary took most of the check's time
+    (docs/benchmarks.md, issue 22)."""
+
+    def __init__(self, summaries: str, spreads: dict[str, list[float]], codes: list[str]) -> None:
+        self._text, self._codes, self._all = summaries, set(codes), None
+        self._spreads = {c: (s[0], s[1]) for c in codes if (s := spreads.get(c))}
+        self._usual = {}
+
+    @property
+    def _summaries(self) -> dict[str, Summary]:  # type: ignore[override]
+        if self._all is None:
+            kept = _loaded(self._text)
+            self._all = {c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in self._codes if (s := kept.get(c))}
+        return self._all
+
+    def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
+        if self._all is not None or code not in self._codes:
+            return self._summaries.get(code, default)
+        # one field's entry, decoded where the row's text has it: `"code":[size, median, MAD, [last]]`
+        at = self._text.find(f'"{code}":')
+        if at < 0:
+            return default
+        s, _ = _DECODER.raw_decode(self._text, at + len(code) + 3)
+        return Summary(s[0], s[1], s[2], tuple(s[3]))
+
+    def spreads(self) -> dict[str, tuple[float, float]]:
+        return self._spreads
+
+
+_DECODER = json.JSONDecoder()
+
+
 def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
     out = {}
     for code, column in columns.items():
@@ -151,6 +187,12 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
         if summary is not None:
             out[code] = summary
     return out
+
+
+def _stored_spreads(summaries: dict[str, list[Any]]) -> dict[str, list[float]]:
+    """Each field's [median, MAD] where its history can call a number usual (`Baseline.spreads`), as the row
+    stores it: what a filing's check parses in full (the whole summaries only for a number outside its reach)."""
+    return {c: [s[1], s[2]] for c, s in summaries.items() if s[0] >= MIN_HISTORY and s[2] != 0}
 
 
 def _stored_summaries(periods: list[str], window: Window) -> dict[str, list[Any]]:
@@ -225,17 +267,21 @@ def _fold_batch(limit: int) -> int:
             rows[unit_id, sheet_id] = rolled(periods, window, period, _loaded(values))
         cursor.execute(
             _UPDATE_MANY_SQL,
-            [
-                _dumps(
-                    [
-                        {"unit_id": u, "sheet_id": s, "periods": periods, "kept": _dumps(window),
-                         "summaries": _dumps(_stored_summaries(periods, window))}
-                        for (u, s), (periods, window) in rows.items()
-                    ]
-                )
-            ],
+            [_dumps([_stored_row(u, s, periods, window) for (u, s), (periods, window) in rows.items()])],
         )
     return len(claimed)
+
+
+def _stored_row(unit_id: int, sheet_id: int, periods: list[str], window: Window) -> dict[str, Any]:
+    summaries = _stored_summaries(periods, window)
+    return {
+        "unit_id": unit_id,
+        "sheet_id": sheet_id,
+        "periods": periods,
+        "kept": _dumps(window),
+        "summaries": _dumps(summaries),
+        "spreads": _dumps(_stored_spreads(summaries)),
+    }
 
 
 def rebuild_baselines(*, unit_ids: Iterable[int] | None = None, sheet_id: int | None = None, chunk: int = 500) -> int:
@@ -254,11 +300,11 @@ def baselines_differing(*, sheet_id: int | None = None, chunk: int = 500) -> lis
     for units in _chunks(None, chunk):
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT unit_id, sheet_id, periods, kept, summaries FROM {TABLE} "
+                f"SELECT unit_id, sheet_id, periods, kept, summaries, spreads FROM {TABLE} "
                 "WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s)",
                 [units, sheet_id, sheet_id],
             )
-            kept = {(u, s): (list(p), _loaded(k), _loaded(m)) for u, s, p, k, m in cursor.fetchall()}
+            kept = {(u, s): (list(p), _loaded(k), _loaded(m), _loaded(d)) for u, s, p, k, m, d in cursor.fetchall()}
             made = _made(cursor, units, sheet_id)
         differing += sorted(key for key in set(kept) | set(made) if kept.get(key) != made.get(key))
     return differing
@@ -274,7 +320,7 @@ def _chunks(unit_ids: Iterable[int] | None, chunk: int) -> Iterable[list[int]]:
         yield units[start : start + chunk]
 
 
-Row = tuple[list[str], Window, dict[str, list[Any]]]  # periods, kept values, summaries
+Row = tuple[list[str], Window, dict[str, list[Any]], dict[str, list[float]]]  # periods, kept, summaries, spreads
 
 
 def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int, int], Row]:
@@ -289,7 +335,8 @@ def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int
         codes = {code for _, values in filings for code in values}
         columns = {code: [_number(values.get(code)) for _, values in filings] for code in codes}
         window = {code: column for code, column in columns.items() if any(v is not None for v in column)}
-        made[key] = (periods, window, _stored_summaries(periods, window))
+        summaries = _stored_summaries(periods, window)
+        made[key] = (periods, window, summaries, _stored_spreads(summaries))
     return made
 
 
@@ -309,7 +356,11 @@ def _rebuild_chunk(units: list[int], sheet_id: int | None) -> int:
             [units, sheet_id, sheet_id],
         )
         cursor.executemany(
-            f"INSERT INTO {TABLE} (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, %s, %s, %s)",
-            [(u, s, periods, _dumps(kept), _dumps(summaries)) for (u, s), (periods, kept, summaries) in made.items()],
+            f"INSERT INTO {TABLE} (unit_id, sheet_id, periods, kept, summaries, spreads) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (u, s, periods, _dumps(kept), _dumps(summaries), _dumps(spreads))
+                for (u, s), (periods, kept, summaries, spreads) in made.items()
+            ],
         )
     return len(made)

@@ -1,7 +1,15 @@
 # The plausibility baseline's upkeep leaves the filing (issue 22): a filing writes a marker, the relay task folds
-# the markers into the rows (reporting/filing/baselines.py). The rows are as the filings kept them so far: no data step.
+# the markers into the rows (reporting/filing/baselines.py); and the rows keep each field's spread apart from its
+# summary, which a filing's check parses whole. The rows are made again from the versions, as 0037 made them.
 import django.db.models.deletion
 from django.db import migrations, models
+
+from reporting.filing.baselines import rebuild_baselines
+
+
+def fill(apps, schema_editor):
+    rebuild_baselines()
+
 
 
 class Migration(migrations.Migration):
@@ -12,6 +20,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="plausibilitybaseline",
+            name="spreads",
+            field=models.TextField(default="{}"),
+        ),
+        # uncompressed, as `kept` and `summaries` (0037): read on every check
+        migrations.RunSQL(
+            "ALTER TABLE reporting_plausibilitybaseline ALTER COLUMN spreads SET STORAGE EXTERNAL",
+            migrations.RunSQL.noop,
+        ),
         migrations.CreateModel(
             name='BaselinePending',
             fields=[
@@ -25,4 +43,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['unit', 'sheet'], name='baseline_pending_unit_sheet')],
             },
         ),
+        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

@@ -158,6 +158,8 @@ class PlausibilityBaseline(models.Model):
     kept = models.TextField(default="{}")
     # {field code: [count, median, MAD, [the last values, newest first]]} over the newest HISTORY periods
     summaries = models.TextField(default="{}")
+    # {field code: [median, MAD]} of the fields whose history can call a number usual: what the check parses whole
+    spreads = models.TextField(default="{}")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["unit", "sheet"], name="one_baseline_per_unit_sheet")]
