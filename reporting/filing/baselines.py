@@ -103,7 +103,7 @@ def _loaded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _dumps(document: dict[str, Any]) -> str:
+def _dumps(document: dict[str, Any] | list[Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -152,10 +152,10 @@ class KeptBaseline(Baseline):
     (docs/benchmarks.md, issue 22)."""
 
     def __init__(self, summaries: str, spreads: dict[str, list[float]], codes: list[str]) -> None:
-        self._text, self._codes, self._all = summaries, set(codes), None
-        self._spreads = (
-            spreads  # [median, MAD] lists as parsed, and perhaps of fields beyond `codes`: looked up by code
-        )
+        self._text, self._codes = summaries, set(codes)
+        self._all: dict[str, Summary] | None = None
+        # [median, MAD] lists as parsed, perhaps of fields beyond `codes`: only looked up by code
+        self._spreads = spreads
         self._usual = {}
 
     @property
@@ -165,7 +165,7 @@ class KeptBaseline(Baseline):
             self._all = {c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in self._codes if (s := kept.get(c))}
         return self._all
 
-    def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, code: str, default: Any = None) -> Any:
         if self._all is not None or code not in self._codes:
             return self._summaries.get(code, default)
         # one field's entry, decoded where the row's text has it: `"code":[size, median, MAD, [last]]`
