@@ -3,13 +3,15 @@ folds it into the unit's row, and a filing checked before the fold commits gets 
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 from django.db import connection
 
 from reporting.filing import baselines
 from reporting.models import BaselinePending, PlausibilityBaseline
 from tests.reporting.helpers import file_village_basics
-from tests.rules.test_baseline import HOUSEHOLDS, _baseline, _from_versions, _hint
+from tests.rules.test_baseline import HOUSEHOLDS, _baseline, _correct, _from_versions, _hint
 from tests.rules.test_rules import _history
 from tests.waiting import wait_for
 
@@ -54,3 +56,33 @@ def _claimed() -> bool:
         )
         (waiting,) = cursor.fetchone()
     return waiting == 1 and BaselinePending.objects.count() == 1
+
+
+def test_folds_in_several_workers_at_once_leave_the_rows_a_rebuild_makes(cadre):
+    # given filings and corrections of one unit's sheet whose markers no fold has taken yet
+    _history(cadre, HOUSEHOLDS)
+    for period, households in [("2025Q2", "611"), ("2025Q3", "612"), ("2025Q4", "613"), ("2026Q1", "614")]:
+        file_village_basics(cadre, period=period, households=households)
+    _correct(cadre, "2025Q3", households="700")
+    _correct(cadre, "2026Q3", households="9000")
+    assert BaselinePending.objects.count() == 6
+    # when three folds run side by side, a marker per transaction
+    errors: list[BaseException] = []
+
+    def fold() -> None:
+        try:
+            baselines.fold_baselines(limit=1)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # then every marker is folded once, and the row is the one the versions make
+    assert errors == [] and not BaselinePending.objects.exists()
+    assert baselines.baselines_differing() == []
+    assert dict(_baseline(cadre, "2026Q4")) == _from_versions(cadre, "2026Q4")
