@@ -394,6 +394,7 @@ def _drop_history(sheet_id: int) -> None:
             "AND s.sheet_id = %s",
             "DELETE FROM reporting_submission WHERE sheet_id = %s",
             "DELETE FROM reporting_plausibilitybaseline WHERE sheet_id = %s",
+            "DELETE FROM reporting_baselinepending WHERE sheet_id = %s",
         ):
             cursor.execute(sql, [sheet_id])
 

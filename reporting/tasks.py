@@ -3,6 +3,7 @@ this module but the Celery app's autodiscovery."""
 
 from celery import shared_task
 
+from reporting.filing import baselines
 from reporting.reads import exports
 from reporting.reads import reports as report_reads
 from reporting.services import (
@@ -28,6 +29,7 @@ def send_deliveries_task(endpoint_id: int) -> None:
 def relay_versions_task() -> None:
     deliveries.relay_started()
     relay.relay_versions()
+    baselines.fold_baselines()  # a filing's baseline marker: woken with its version, by the same task
 
 
 @shared_task(ignore_result=True)

@@ -25,8 +25,10 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from decimal import Decimal, DivisionByZero, InvalidOperation, getcontext, localcontext
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, getcontext, localcontext
 from typing import Any
 
 from reporting.rejections import Problem, Problems
@@ -701,6 +703,23 @@ def evaluate(
 
 
 Compiled = Callable[[Mapping[str, Any]], Result]
+_EVALUATING: ContextVar[Context | None] = ContextVar("evaluating", default=None)
+
+
+@contextmanager
+def evaluating() -> Iterator[None]:
+    """The decimal context compiled expressions evaluate in (28 digits, a division by zero raised), set once for
+    many of them: a sheet's rules on a filing run in one rather than each side making its own."""
+    with localcontext() as context:
+        context.prec = 28
+        context.traps[DivisionByZero] = True
+        token = _EVALUATING.set(context)
+        try:
+            yield
+        finally:
+            _EVALUATING.reset(token)
+
+
 _Node = Callable[[Mapping[str, Any]], Any]
 _UNIT_OPS = {"num", "str", "bool", "field", "and", "or", "not", "if", "neg", *ARITHMETIC, *ORDERING, *EQUALITY}
 
@@ -720,10 +739,11 @@ def compiled(tree: dict[str, Any]) -> Compiled:
 
     def run(values: Mapping[str, Any]) -> Result:
         try:
-            with localcontext() as context:
-                context.prec = 28
-                context.traps[DivisionByZero] = True
+            if getcontext() is _EVALUATING.get():  # inside `evaluating()`: its context serves
                 value = root(values)
+            else:
+                with evaluating():
+                    value = root(values)
         except _Empty as empty:
             return Result(None, empty.reason)
         except (KeyError, TypeError, IndexError, AttributeError, ValueError, ArithmeticError, RecursionError):

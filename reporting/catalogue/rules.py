@@ -214,6 +214,8 @@ class Finding:
 
 def failures(rules: Sequence[tuple[Mapping[str, Any], Verdict]], values: Mapping[str, Any]) -> list[Finding]:
     """The rules (each with its `verdict`) that fail on `values`, as warnings or errors naming the rule."""
+    with expressions.evaluating():  # one decimal context for every rule's sides
+        failed = [rule for rule, check in rules if check(values) == FAIL]
     return [
         Finding(
             key=f"rule:{rule['code']}",
@@ -223,8 +225,7 @@ def failures(rules: Sequence[tuple[Mapping[str, Any], Verdict]], values: Mapping
             message_zh=rule["message_zh"],
             message_en=rule["message_en"],
         )
-        for rule, check in rules
-        if check(values) == FAIL
+        for rule in failed
     ]
 
 
@@ -276,18 +277,25 @@ class Baseline(Mapping[str, Summary]):
     def __len__(self) -> int:
         return len(self._summaries)
 
+    def spreads(self) -> dict[str, tuple[float, float]]:
+        """{field: (median, MAD)} of the fields whose history can call a number usual (`usual`)."""
+        return {code: (s.median, s.mad) for code, s in self._summaries.items() if s.size >= MIN_HISTORY and s.mad != 0}
+
     def usual(self, threshold: float) -> dict[str, tuple[float, float]]:
         """{field: (median, reach)}: a number x with |x − median| ≤ reach has a modified z-score at most
-        `threshold` for certain, so it is not implausible by history. The reach is shortened by a billionth so that
-        the rounding of the floats here and in `modified_z` (a few units in the 16th digit) cannot move a number
-        across the threshold; a number beyond it is given to `implausible`, which decides."""
+        `threshold` for certain, so it is not implausible by history (`usual_reach`)."""
         if threshold not in self._usual:
-            self._usual[threshold] = {
-                code: (s.median, threshold * s.mad / Z_FACTOR * (1 - 1e-9))
-                for code, s in self._summaries.items()
-                if s.size >= MIN_HISTORY and s.mad != 0
-            }
+            factor = usual_reach(threshold)
+            self._usual[threshold] = {code: (median, factor * mad) for code, (median, mad) in self.spreads().items()}
         return self._usual[threshold]
+
+
+def usual_reach(threshold: float) -> float:
+    """The reach of a usual number per unit of MAD: |x − median| ≤ this × MAD gives a modified z-score at most
+    `threshold` for certain. Shortened by a billionth so that the rounding of the floats here and in `modified_z`
+    (a few units in the 16th digit) cannot move a number across the threshold; a number beyond it is given to
+    `implausible`, which decides."""
+    return threshold / Z_FACTOR * (1 - 1e-9)
 
 
 def _median(ordered: Sequence[float]) -> float:

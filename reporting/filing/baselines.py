@@ -1,11 +1,16 @@
-"""A unit's plausibility baseline, kept on write: one row per unit and periodic sheet (`PlausibilityBaseline`)
-holds the newest KEPT periods the unit filed (current versions), each field's values in them, and each field's
-summary over the newest HISTORY of them. A filing or a correction updates the row in the transaction that stores
-its version (`keep_baseline`, called by `submit_sheet` and `correct_submission`, which every channel files
-through: the form, Excel, the unit API, the DHIS2 face); the check on submit and the form's hint read it with one
-statement (`history_summaries`), in whichever process serves them. A register's supply or a ledger record is
-not the unit's history and does not touch it. `rebuild_baselines` makes the rows again from the versions (the
-migration, `manage.py rebuild_baselines`, and loaders that store versions without the filing services)."""
+"""A unit's plausibility baseline: one row per unit and periodic sheet (`PlausibilityBaseline`) holds the newest
+KEPT periods the unit filed (current versions), each field's values in them, and each field's summary over the
+newest HISTORY of them. Its upkeep is not the filing's: a filing or a correction writes one marker
+(`BaselinePending`: unit, sheet, period, version) in the transaction that stores its version (`mark_baseline`,
+called by `submit_sheet` and `correct_submission`, which every channel files through: the form, Excel, the unit
+API, the DHIS2 face), whether the office has the check on or not, so switching it on finds the rows current. The
+relay task, woken after the filing commits and by the periodic sweep, folds the pending periods into the rows and
+deletes their markers in one transaction (`fold_baselines`; claims `SKIP LOCKED`, so several workers fold at
+once). The check on submit and the form's hint read with one statement (`history_summaries`): the row, and
+whether markers wait for the unit and sheet; when they do, the unit's versions instead (the cold path), so the
+hint is exact at any moment. A register's supply or a ledger record is not the unit's history and does not touch
+it. `rebuild_baselines` makes the rows again from the versions (the migration, `manage.py rebuild_baselines`, and
+loaders that store versions without the filing services)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from reporting.catalogue.rules import HISTORY, Baseline, Summary, as_float, summarise
+from reporting.catalogue.rules import HISTORY, MIN_HISTORY, Baseline, Summary, as_float, summarise
 
 # One period more than the check compares with: a correction of the newest period compares with the HISTORY
 # before it, which the row then still holds.
@@ -44,24 +49,50 @@ SELECT unit_id, sheet_id, period, "values" FROM (
 ) f WHERE newest <= %(kept)s
 ORDER BY unit_id, sheet_id, period DESC
 """
-# The check's one read: the summaries when the period comes after every period kept (a first filing of the
-# newest period, the usual case), else the kept values to summarise those before it. Compared byte-wise, as
-# Python compares the periods (one sheet's periods share one notation).
+PENDING = "reporting_baselinepending"
+# The check's one read: whether periods wait to be folded into the row (then the row may be behind: the versions
+# are read instead), the summaries when the period comes after every period kept (a first filing of the newest
+# period, the usual case), else the kept values to summarise those before it. Compared byte-wise, as Python
+# compares the periods (one sheet's periods share one notation). One statement, one snapshot: a fold commits the
+# row and the deletion of its markers together, so either the markers are seen or the row that holds them.
 _READ_SQL = f"""
-SELECT periods,
-       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN summaries END,
-       CASE WHEN cardinality(periods) = 0 OR periods[1] COLLATE "C" < %(period)s THEN NULL ELSE kept END
-FROM {TABLE} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s
+SELECT EXISTS (SELECT 1 FROM {PENDING} WHERE unit_id = %(unit)s AND sheet_id = %(sheet)s), b.periods,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN b.summaries END,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN b.spreads END,
+       CASE WHEN cardinality(b.periods) = 0 OR b.periods[1] COLLATE "C" < %(period)s THEN NULL ELSE b.kept END
+FROM (SELECT) one LEFT JOIN {TABLE} b ON b.unit_id = %(unit)s AND b.sheet_id = %(sheet)s
 """
-# The row of a filing's unit and sheet, made if it is the first filing, locked until the filing commits (two
-# filings of the same unit and sheet, of different periods, take turns here), and its window as it was.
-_LOCK_SQL = f"""
-INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, '{{}}', '{{}}', '{{}}')
+_MARK_SQL = f"INSERT INTO {PENDING} (unit_id, sheet_id, period, version_id) VALUES (%s, %s, %s, %s)"
+# A fold's claim: a batch of markers, the oldest first, that no other fold holds (SKIP LOCKED: folds in several
+# workers take different markers; two holding markers of one unit and sheet take turns at its row below).
+_CLAIM_SQL = f"""
+DELETE FROM {PENDING} p WHERE p.id IN (
+    SELECT id FROM {PENDING} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+RETURNING p.unit_id, p.sheet_id, p.period
+"""
+# The claimed rows, made if a first filing, locked in (unit, sheet) order (no deadlock between folds) until the
+# fold commits. Read after the lock, in a statement of its own: the versions below are read in a snapshot taken
+# once any fold before this one committed, so the last fold of a row writes what the newest versions say.
+_LOCK_MANY_SQL = f"""
+INSERT INTO {TABLE} AS b (unit_id, sheet_id, periods, kept, summaries, spreads)
+SELECT u, s, '{{}}', '{{}}', '{{}}', '{{}}' FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, s) ORDER BY u, s
 ON CONFLICT (unit_id, sheet_id) DO UPDATE SET periods = b.periods
-RETURNING b.periods, b.kept
+RETURNING b.unit_id, b.sheet_id, b.periods, b.kept
 """
-_UPDATE_SQL = f"""
-UPDATE {TABLE} SET periods = %s, kept = %s, summaries = %s WHERE unit_id = %s AND sheet_id = %s
+# The current values of the claimed periods (a correction committed since the marker is folded as it is now)
+_CURRENT_SQL = """
+SELECT s.unit_id, s.sheet_id, s.period, v."values"
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS t(u, sh, p)
+JOIN reporting_submission s
+  ON s.unit_id = t.u AND s.sheet_id = t.sh AND s.period = t.p AND s.source_id IS NULL AND s.record_key IS NULL
+JOIN reporting_submissionversion v
+  ON v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start
+"""
+_UPDATE_MANY_SQL = f"""
+UPDATE {TABLE} b SET periods = t.periods, kept = t.kept, summaries = t.summaries, spreads = t.spreads
+FROM (SELECT * FROM jsonb_to_recordset(%s::jsonb)
+      AS r(unit_id bigint, sheet_id bigint, periods text[], kept text, summaries text, spreads text)) t
+WHERE b.unit_id = t.unit_id AND b.sheet_id = t.sheet_id
 """
 
 Window = dict[str, list[Any]]  # {field code: its value in each kept period, newest first}
@@ -72,7 +103,7 @@ def _loaded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _dumps(document: dict[str, Any]) -> str:
+def _dumps(document: dict[str, Any] | list[Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -93,18 +124,62 @@ def history_summaries(unit: Any, sheet: Any, period: Any, codes: list[str]) -> B
     median, MAD and last values (`rules.summarise`), for the plausibility hint on submit and in the form."""
     with connection.cursor() as cursor:
         cursor.execute(_READ_SQL, {"unit": unit.pk, "sheet": sheet.pk, "period": str(period)})
-        row = cursor.fetchone()
-        if row is None:  # the unit never filed the sheet
+        pending, periods, summaries, spreads, window = cursor.fetchone()
+        if pending:  # the row may be behind the unit's filings: their versions say what it will say
+            return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
+        if periods is None:  # the unit never filed the sheet
             return Baseline({})
-        periods, summaries, window = row[0], _loaded(row[1]), _loaded(row[2])
         if summaries is not None:  # every kept period is before this one
-            return Baseline({c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in codes if (s := summaries.get(c))})
+            return KeptBaseline(summaries, _loaded(spreads), codes)
+        window = _loaded(window)
         earlier = [i for i, p in enumerate(periods) if p < str(period)][:HISTORY]
         if len(earlier) < HISTORY and len(periods) == KEPT:  # a period older than the row reaches back to
-            cursor.execute(_FILINGS_SQL, [unit.pk, sheet.pk, str(period), HISTORY])
-            rows = [_loaded(values) for _, values in cursor.fetchall()]
-            return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
+            return _from_filings(cursor, unit.pk, sheet.pk, str(period), codes)
     return Baseline(_summaries({c: [window[c][i] for i in earlier] for c in codes if c in window}))
+
+
+def _from_filings(cursor: Any, unit_id: int, sheet_id: int, period: str, codes: list[str]) -> Baseline:
+    """The history from the unit's versions themselves (the cold path)."""
+    cursor.execute(_FILINGS_SQL, [unit_id, sheet_id, period, HISTORY])
+    rows = [_loaded(values) for _, values in cursor.fetchall()]
+    return Baseline(_summaries({c: [_number(r.get(c)) for r in rows] for c in codes}))
+
+
+class KeptBaseline(Baseline):
+    """The summaries a row keeps, read as a filing needs them: the spreads (median and MAD of each field whose
+    history can call a number usual) parsed at once, a field's whole Summary only when asked for (the few numbers
+    outside their usual reach, and the form's hint). Parsing every field's Summary took most of the check's time
+    (docs/benchmarks.md, issue 22)."""
+
+    def __init__(self, summaries: str, spreads: dict[str, list[float]], codes: list[str]) -> None:
+        self._text, self._codes = summaries, set(codes)
+        self._all: dict[str, Summary] | None = None
+        # [median, MAD] lists as parsed, perhaps of fields beyond `codes`: only looked up by code
+        self._spreads = spreads
+        self._usual = {}
+
+    @property
+    def _summaries(self) -> dict[str, Summary]:  # type: ignore[override]
+        if self._all is None:
+            kept = _loaded(self._text)
+            self._all = {c: Summary(s[0], s[1], s[2], tuple(s[3])) for c in self._codes if (s := kept.get(c))}
+        return self._all
+
+    def get(self, code: str, default: Any = None) -> Any:
+        if self._all is not None or code not in self._codes:
+            return self._summaries.get(code, default)
+        # one field's entry, decoded where the row's text has it: `"code":[size, median, MAD, [last]]`
+        at = self._text.find(f'"{code}":')
+        if at < 0:
+            return default
+        s, _ = _DECODER.raw_decode(self._text, at + len(code) + 3)
+        return Summary(s[0], s[1], s[2], tuple(s[3]))
+
+    def spreads(self) -> dict[str, Any]:
+        return self._spreads
+
+
+_DECODER = json.JSONDecoder()
 
 
 def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
@@ -114,6 +189,17 @@ def _summaries(columns: dict[str, list[Any]]) -> dict[str, Summary]:
         if summary is not None:
             out[code] = summary
     return out
+
+
+def _stored_spreads(summaries: dict[str, list[Any]]) -> dict[str, list[float]]:
+    """Each field's [median, MAD] where its history can call a number usual (`Baseline.spreads`), as the row
+    stores it: what a filing's check parses in full (the whole summaries only for a number outside its reach)."""
+    return {c: [_plain(s[1]), _plain(s[2])] for c, s in summaries.items() if s[0] >= MIN_HISTORY and s[2] != 0}
+
+
+def _plain(number: float) -> float | int:
+    # a whole number written as one: JSON's decoder reads `500` in about half the time of `500.0`
+    return int(number) if number.is_integer() else number
 
 
 def _stored_summaries(periods: list[str], window: Window) -> dict[str, list[Any]]:
@@ -151,20 +237,58 @@ def rolled(periods: list[str], window: Window, period: str, values: dict[str, An
     return new_periods, out
 
 
-def keep_baseline(*, unit_id: int, sheet_id: int, period: str, values: dict[str, Any]) -> None:
-    """Update the unit's baseline of the sheet with the version just stored for `period` (its current values), in
-    the caller's transaction."""
+def mark_baseline(*, unit_id: int, sheet_id: int, period: str, version_id: int) -> None:
+    """Leave the unit's baseline of the sheet a marker of the version just stored for `period`, in the caller's
+    transaction; the relay task folds it in after commit (`fold_baselines`)."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("keep_baseline runs inside the transaction that stores the version")
+        raise RuntimeError("mark_baseline runs inside the transaction that stores the version")
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, [unit_id, sheet_id])
-        kept_periods, kept_window = cursor.fetchone()
-        kept_periods = list(kept_periods)
-        periods, window = rolled(kept_periods, _loaded(kept_window), period, values)
-        if periods is kept_periods:  # older than every period the row holds, and it holds KEPT
-            return
-        summaries = _stored_summaries(periods, window)
-        cursor.execute(_UPDATE_SQL, [periods, _dumps(window), _dumps(summaries), unit_id, sheet_id])
+        cursor.execute(_MARK_SQL, [unit_id, sheet_id, period, version_id])
+
+
+FOLD_BATCH = 500  # markers per fold transaction: each reads its period's version (some 200 values) and its row
+
+
+def fold_baselines(limit: int = FOLD_BATCH) -> int:
+    """Fold pending markers into the baselines, a batch per transaction, until none is left to take (another
+    worker may hold some); return how many markers it folded."""
+    folded = 0
+    while taken := _fold_batch(limit):
+        folded += taken
+    return folded
+
+
+@transaction.atomic
+def _fold_batch(limit: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [limit])
+        claimed = sorted(set(cursor.fetchall()))
+        if not claimed:
+            return 0
+        pairs = sorted({(u, s) for u, s, _ in claimed})
+        cursor.execute(_LOCK_MANY_SQL, [[u for u, _ in pairs], [s for _, s in pairs]])
+        rows = {(u, s): (list(periods), _loaded(kept)) for u, s, periods, kept in cursor.fetchall()}
+        cursor.execute(_CURRENT_SQL, [[u for u, _, _ in claimed], [s for _, s, _ in claimed], [p for *_, p in claimed]])
+        for unit_id, sheet_id, period, values in cursor.fetchall():
+            periods, window = rows[unit_id, sheet_id]
+            rows[unit_id, sheet_id] = rolled(periods, window, period, _loaded(values))
+        cursor.execute(
+            _UPDATE_MANY_SQL,
+            [_dumps([_stored_row(u, s, periods, window) for (u, s), (periods, window) in rows.items()])],
+        )
+    return len(claimed)
+
+
+def _stored_row(unit_id: int, sheet_id: int, periods: list[str], window: Window) -> dict[str, Any]:
+    summaries = _stored_summaries(periods, window)
+    return {
+        "unit_id": unit_id,
+        "sheet_id": sheet_id,
+        "periods": periods,
+        "kept": _dumps(window),
+        "summaries": _dumps(summaries),
+        "spreads": _dumps(_stored_spreads(summaries)),
+    }
 
 
 def rebuild_baselines(*, unit_ids: Iterable[int] | None = None, sheet_id: int | None = None, chunk: int = 500) -> int:
@@ -183,11 +307,11 @@ def baselines_differing(*, sheet_id: int | None = None, chunk: int = 500) -> lis
     for units in _chunks(None, chunk):
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT unit_id, sheet_id, periods, kept, summaries FROM {TABLE} "
+                f"SELECT unit_id, sheet_id, periods, kept, summaries, spreads FROM {TABLE} "
                 "WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s)",
                 [units, sheet_id, sheet_id],
             )
-            kept = {(u, s): (list(p), _loaded(k), _loaded(m)) for u, s, p, k, m in cursor.fetchall()}
+            kept = {(u, s): (list(p), _loaded(k), _loaded(m), _loaded(d)) for u, s, p, k, m, d in cursor.fetchall()}
             made = _made(cursor, units, sheet_id)
         differing += sorted(key for key in set(kept) | set(made) if kept.get(key) != made.get(key))
     return differing
@@ -203,7 +327,7 @@ def _chunks(unit_ids: Iterable[int] | None, chunk: int) -> Iterable[list[int]]:
         yield units[start : start + chunk]
 
 
-Row = tuple[list[str], Window, dict[str, list[Any]]]  # periods, kept values, summaries
+Row = tuple[list[str], Window, dict[str, list[Any]], dict[str, list[float]]]  # periods, kept, summaries, spreads
 
 
 def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int, int], Row]:
@@ -218,17 +342,19 @@ def _made(cursor: Any, units: list[int], sheet_id: int | None) -> dict[tuple[int
         codes = {code for _, values in filings for code in values}
         columns = {code: [_number(values.get(code)) for _, values in filings] for code in codes}
         window = {code: column for code, column in columns.items() if any(v is not None for v in column)}
-        made[key] = (periods, window, _stored_summaries(periods, window))
+        summaries = _stored_summaries(periods, window)
+        made[key] = (periods, window, summaries, _stored_spreads(summaries))
     return made
 
 
 @transaction.atomic
 def _rebuild_chunk(units: list[int], sheet_id: int | None) -> int:
     with connection.cursor() as cursor:
-        # filings of these units storing their versions now update their rows first (or after: they wait here),
-        # so the versions read below are the ones the rows must hold
+        # a fold of these units' markers writes its rows first (or after: it waits here), so the versions read
+        # below are at least those it folded; a filing committed after this read leaves a marker to fold
         cursor.execute(
-            f"SELECT 1 FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s) FOR UPDATE",
+            f"SELECT 1 FROM {TABLE} WHERE unit_id = ANY(%s) AND (%s::bigint IS NULL OR sheet_id = %s) "
+            "ORDER BY unit_id, sheet_id FOR UPDATE",
             [units, sheet_id, sheet_id],
         )
         made = _made(cursor, units, sheet_id)
@@ -237,7 +363,11 @@ def _rebuild_chunk(units: list[int], sheet_id: int | None) -> int:
             [units, sheet_id, sheet_id],
         )
         cursor.executemany(
-            f"INSERT INTO {TABLE} (unit_id, sheet_id, periods, kept, summaries) VALUES (%s, %s, %s, %s, %s)",
-            [(u, s, periods, _dumps(kept), _dumps(summaries)) for (u, s), (periods, kept, summaries) in made.items()],
+            f"INSERT INTO {TABLE} (unit_id, sheet_id, periods, kept, summaries, spreads) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (u, s, periods, _dumps(kept), _dumps(summaries), _dumps(spreads))
+                for (u, s), (periods, kept, summaries, spreads) in made.items()
+            ],
         )
     return len(made)

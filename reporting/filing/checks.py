@@ -90,12 +90,14 @@ def _implausible(table: OneTable, typed: dict[str, Any], checks: SheetChecks, un
     codes = [e.field.code for e in numeric]
     history = history_summaries(table.unit, table.sheet, table.period, codes) if checks.history else Baseline({})
     threshold, ranges, found = float(checks.threshold), checks.ranges, []
-    usual = history.usual(threshold)
+    # the spreads and one factor rather than `history.usual`: no dict of reaches made for the few numbers that
+    # leave it (most numbers of a filing stop at the first test)
+    spreads, factor = history.spreads(), rule_semantics.usual_reach(threshold)
     for entry, code in zip(numeric, codes, strict=True):
-        if code in usual and code not in ranges:
-            median, reach = usual[code]
-            if abs(float(typed[code]) - median) <= reach:
-                continue  # surely usual for the unit: most numbers of a filing stop here
+        if code not in ranges and (spread := spreads.get(code)) is not None:
+            median, mad = spread
+            if abs(float(typed[code]) - median) <= factor * mad:
+                continue  # surely usual for the unit
         summary = history.get(code)
         low, high = ranges[code] if code in ranges else (None, None)
         if low is None and high is None and (summary is None or summary.size < rule_semantics.MIN_HISTORY):

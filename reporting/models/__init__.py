@@ -61,6 +61,7 @@ from reporting.models.rules import (
     ValidationRule,
     ValidationRuleRevision,
     Plausibility,
+    BaselinePending,
     PlausibilityBaseline,
     ExpectedRange,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "AggregatePush",
     "Aggregation",
     "AllowedNetwork",
+    "BaselinePending",
     "Bilingual",
     "Cadence",
     "CatalogueGeneration",

@@ -158,9 +158,32 @@ class PlausibilityBaseline(models.Model):
     kept = models.TextField(default="{}")
     # {field code: [count, median, MAD, [the last values, newest first]]} over the newest HISTORY periods
     summaries = models.TextField(default="{}")
+    # {field code: [median, MAD]} of the fields whose history can call a number usual: what the check parses whole
+    spreads = models.TextField(default="{}")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["unit", "sheet"], name="one_baseline_per_unit_sheet")]
 
     def __str__(self) -> str:
         return f"baseline {self.unit_id}/{self.sheet_id}"
+
+
+class BaselinePending(models.Model):
+    """A filed period not yet folded into its unit's `PlausibilityBaseline` (the baseline's outbox event): the
+    filing's transaction inserts it beside the version, the relay task folds the pending periods into the rows
+    and deletes them in one transaction (`reporting.filing.baselines.fold_baselines`). While one exists for a
+    unit and sheet, the check reads that unit's versions instead of the row, so the hint is exact at any moment."""
+
+    id = models.BigAutoField(primary_key=True)
+    # no index on each: the read asks (unit, sheet), the fold claims by id
+    unit = models.ForeignKey("core.Unit", on_delete=models.CASCADE, related_name="+", db_index=False)
+    sheet = models.ForeignKey("reporting.Sheet", on_delete=models.CASCADE, related_name="+", db_index=False)
+    period = models.CharField(max_length=16)
+    # the version filed (the fold takes the period's current one: a correction folded late is folded as it is now)
+    version_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["unit", "sheet"], name="baseline_pending_unit_sheet")]
+
+    def __str__(self) -> str:
+        return f"baseline pending {self.unit_id}/{self.sheet_id}/{self.period}"

@@ -36,7 +36,7 @@ from psycopg import sql
 from core.audit import unaudited
 from core.celery import app
 from reporting.filing.onetable import OneTable
-from reporting.models import DeliveryStatus, RelayPending, SubmissionVersion, SubscriptionStatus
+from reporting.models import BaselinePending, DeliveryStatus, RelayPending, SubmissionVersion, SubscriptionStatus
 from reporting.services.deliveries import MACHINERY, enqueue_relay, notify_relay, notify_sends
 
 CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
@@ -243,8 +243,9 @@ def relay_versions() -> int:
 
 @unaudited(MACHINERY)
 def sweep_relay() -> bool:
-    """Wake the relay if any version waits for it (beat runs this through the outbox sweep)."""
-    waiting = RelayPending.objects.exists()
+    """Wake the relay if any version waits for it, or any filing's baseline marker for its fold (beat runs this
+    through the outbox sweep)."""
+    waiting = RelayPending.objects.exists() or BaselinePending.objects.exists()
     if waiting:
         enqueue_relay(force=True)
     return waiting

@@ -15,7 +15,7 @@ from core.models import Unit, User
 from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
-from reporting.filing.baselines import keep_baseline
+from reporting.filing.baselines import mark_baseline
 from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
@@ -323,8 +323,8 @@ def submit_sheet(
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period, drop_draft=True)  # the cadre's draft, if any, is done with
     version = _new_version(submission, 1, answers, by)
-    keep_baseline(unit_id=unit.pk, sheet_id=sheet.pk, period=str(period), values=answers.values)
-    queue_version(version, table)
+    queue_version(version, table)  # wakes the relay task after commit, which folds the baseline's marker too
+    mark_baseline(unit_id=unit.pk, sheet_id=sheet.pk, period=str(period), version_id=version.pk)
     _open_disputes(table, version, by)
     record(action="submission.submitted", target=submission, actor=by, version=1)
     return version
@@ -406,7 +406,7 @@ def correct_submission(
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
     version = _new_version(locked, locked.current_version, answers, by, reason.strip())
     if not sheet.is_ledger:  # a ledger record is not a period's history
-        keep_baseline(unit_id=locked.unit_id, sheet_id=sheet.pk, period=locked.period, values=answers.values)
+        mark_baseline(unit_id=locked.unit_id, sheet_id=sheet.pk, period=locked.period, version_id=version.pk)
     queue_version(version, table)
     _open_disputes(table, version, by)
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)

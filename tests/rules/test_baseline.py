@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from core.models import Department, User
 from reporting.catalogue import expressions, rules
 from reporting.catalogue.periods import Period
 from reporting.filing import baselines
-from reporting.models import Field, PlausibilityBaseline, Sheet, Submission
+from reporting.models import BaselinePending, Field, PlausibilityBaseline, Sheet, Submission
+from reporting.services.rules import set_plausibility
 from reporting.services.submissions import correct_submission
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics
@@ -72,6 +74,45 @@ def test_the_kept_baseline_is_the_one_the_versions_give(village_cadre):
     assert dict(_baseline(village_cadre)) == dict(first)
 
 
+def _hint(cadre, period: str, households: str) -> dict:
+    """The warnings a filing of `period` gets (made, then undone)."""
+    with transaction.atomic():
+        version = file_village_basics(cadre, period=period, households=households)
+        transaction.set_rollback(True)
+    return version.explanations
+
+
+def test_a_second_filing_before_the_fold_gets_the_hint_it_gets_after(village_cadre):
+    # given nine quarters of history and the demo's 2026Q3, folded
+    _history(village_cadre, HOUSEHOLDS)
+    # when the unit files 2026Q2 late with an unusual number and nothing has folded its marker yet
+    file_village_basics(village_cadre, period="2026Q2", households="6100")
+    assert BaselinePending.objects.filter(unit=village_cadre.unit, period="2026Q2").exists()
+    kept = PlausibilityBaseline.objects.get(unit=village_cadre.unit, sheet__code="village_basics")
+    assert "2026Q2" not in kept.periods  # the row is behind the filing
+    before = _hint(village_cadre, "2026Q4", "6150")
+    # then a second filing gets the hint the versions give, 6100 among the earlier values, as after the fold
+    assert "6100" in before["plausibility:households"]["message_en"]
+    assert baselines.fold_baselines() == 1 and not BaselinePending.objects.exists()
+    kept.refresh_from_db()
+    assert kept.periods[:2] == ["2026Q3", "2026Q2"]
+    assert _hint(village_cadre, "2026Q4", "6150") == before
+    assert dict(_baseline(village_cadre, "2026Q4")) == _from_versions(village_cadre, "2026Q4")
+
+
+def test_the_marker_is_written_with_the_check_off_so_switching_it_on_finds_the_baseline_current(village_cadre):
+    _history(village_cadre, HOUSEHOLDS)
+    office = User.objects.get(username="office")
+    set_plausibility(threshold="3.5", enabled=False, by=office)
+    file_village_basics(village_cadre, period="2026Q2", households="6100")
+    assert _hint(village_cadre, "2026Q4", "6150") == {}  # off: no hint
+    assert BaselinePending.objects.filter(unit=village_cadre.unit, period="2026Q2").exists()
+    baselines.fold_baselines()
+    set_plausibility(threshold="3.5", enabled=True, by=office)
+    assert baselines.baselines_differing() == []
+    assert "6100" in _hint(village_cadre, "2026Q4", "6150")["plausibility:households"]["message_en"]
+
+
 def test_a_correction_of_an_earlier_period_changes_the_baseline(village_cadre):
     _history(village_cadre, HOUSEHOLDS)
     before = _baseline(village_cadre)
@@ -91,10 +132,19 @@ def test_a_late_filing_of_an_earlier_period_changes_the_baseline(village_cadre):
 
 
 def _agree(cadre) -> None:
-    """The kept rows are what a rebuild from the versions makes, and every period's baseline is the versions'."""
-    assert baselines.baselines_differing() == []
-    for period in ["2023Q2", "2024Q1", "2025Q2", "2025Q4", "2026Q1", "2026Q3", "2026Q4", "2027Q1"]:
+    """Every period's baseline is the versions', before the filings' markers are folded (a worker has not run yet)
+    and after; then the kept rows are what a rebuild from the versions makes."""
+    periods = ["2023Q2", "2024Q1", "2025Q2", "2025Q4", "2026Q1", "2026Q3", "2026Q4", "2027Q1"]
+    for period in periods:
         assert dict(_baseline(cadre, period, NUMBERS)) == _from_versions(cadre, period, NUMBERS), period
+    baselines.fold_baselines()  # as the relay task does after commit
+    assert not BaselinePending.objects.exists()
+    assert baselines.baselines_differing() == []
+    for period in periods:
+        expected = _from_versions(cadre, period, NUMBERS)
+        one_by_one = _baseline(cadre, period, NUMBERS)  # each field's entry decoded alone, as the check does
+        assert {c: s for c in NUMBERS if (s := one_by_one.get(c)) is not None} == expected, period
+        assert dict(_baseline(cadre, period, NUMBERS)) == expected, period
 
 
 def test_the_kept_baselines_agree_with_a_rebuild_after_filings_corrections_and_supplies(village_cadre):
