@@ -312,7 +312,7 @@ def batch_body(department_code: str, bodies: list[str] | list[bytes]) -> bytes:
     """The batch a receiver is posted: the deliveries' bodies (JSON text or its UTF-8 bytes) in one object."""
     head = json.dumps({"type": "onetable.deliveries", "department": department_code}, ensure_ascii=False)
     if bodies and isinstance(bodies[0], bytes):  # the sender's: joined as bytes, never decoded
-        return (head[:-1] + ', "deliveries": [').encode() + b", ".join(bodies) + b"]}"  # type: ignore[arg-type]
+        return (head[:-1] + ', "deliveries": [').encode() + b", ".join(bodies) + b"]}"
     return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()  # type: ignore[arg-type]
 
 
