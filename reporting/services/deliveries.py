@@ -238,7 +238,7 @@ WITH endpoint AS (
 )
 SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_until,
        -- what posting needs of the endpoint (sent once, on the first row): no query of its own a batch
-       CASE WHEN d.id = min(d.id) OVER () THEN json_build_object(
+       CASE WHEN d.id = (SELECT min(id) FROM due) THEN json_build_object(
            'department_id', endpoint.department_id, 'department', (SELECT code FROM core_department
                                                                    WHERE id = endpoint.department_id),
            'url', endpoint.url, 'secret', endpoint.secret, 'previous_secret', endpoint.previous_secret,
