@@ -1,22 +1,24 @@
 """What a delivery carries: its version's values restricted to the delivery's fields, with each value's origin.
 
-PostgreSQL returns each delivery's stored documents as text, once per version in a batch, with the parts
-that are not restricted (who, what, when) already rendered as JSON; Python keeps the delivered fields and
-writes the body. Restricting the values in PostgreSQL (`jsonb_each` and aggregates per delivery) was most of
-the sender's time (docs/benchmarks.md, issue 21, sending).
+PostgreSQL returns each delivery's stored documents as the bytes `jsonb` prints, once per version in a batch
+and not at all for a version this process holds decoded already (`Documents`), with the parts that are not
+restricted (who, what, when) already rendered as JSON; Python keeps the delivered fields and writes the body as
+bytes. Restricting the values in PostgreSQL (`jsonb_each` and aggregates per delivery) was most of the sender's
+time (docs/benchmarks.md, issue 21, sending).
 
 The body is byte for byte the JSON PostgreSQL wrote when it built it (`json_build_object(…)::text`, its
 documents as `jsonb` prints them), so receivers and their signatures see no change:
-tests/deliveries/test_bodies.py compares the two on random deliveries. That holds because each document is
-re-encoded the way `jsonb` prints it: keys in the order read (jsonb's own), `", "` and `": "` between items,
-the same string escapes as Python's with `ensure_ascii=False`; whole numbers are exact in Python; a number
-with a fraction (the registry stores decimals as text, but a document may hold one) keeps its text.
+tests/deliveries/test_bodies.py compares the two on random deliveries. That holds because every value is the
+slice of the document `jsonb` printed (never decoded and encoded again: `1.50` stays `1.50`), keys are in
+the order read (jsonb's own) and written with the same string escapes as Python's with `ensure_ascii=False`,
+and `", "` and `": "` are between items.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import re
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -45,7 +47,8 @@ json_build_object(
                   ELSE json_build_object('delivery', 'dlv_' || d.supersedes_id, 'version', v.number - 1) END
 )::text,
 CASE WHEN d.fields IS DISTINCT FROM lag(d.fields) OVER (ORDER BY d.id) THEN d.fields END,
-CASE WHEN d.id = min(d.id) OVER (PARTITION BY d.version_id) THEN v."values" END,
+CASE WHEN d.id = min(d.id) OVER (PARTITION BY d.version_id) AND NOT (d.version_id = ANY(%(held)s::bigint[]))
+     THEN v."values" END,
 v.not_applicable::text,
 v.disputed::text,
 v.explanations::text,
@@ -67,46 +70,50 @@ LEFT JOIN core_department src ON src.id = s.source_id
 # jsonb's separators; a one-shot encoder keeps Python's C implementation
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), check_circular=False).encode
 
-
-def _encode(value: dict[str, Any]) -> str:
-    return _encoder(value) if value else "{}"
-
-
-# A number with a fraction is decoded as its text between two NUL characters, which jsonb never holds in a
-# string (it refuses \u0000), and put back as that text after encoding.
-_RAW_NUMBER = re.compile(r'"\\u0000([-+.0-9eE]+)\\u0000"')
+# Each value is kept as the bytes `jsonb` printed it (msgspec.Raw: a slice of the document PostgreSQL sent, never
+# decoded or encoded again), so every number, string and nested object is passed on exactly as stored; only
+# the keys are written again, once per key.
+_decode = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_value = msgspec.json.decode
 
 
-def _fraction(text: str) -> str:
-    return f"\x00{text}\x00"
+@functools.lru_cache(maxsize=8192)
+def _key(key: str) -> bytes:
+    """`"key": ` as jsonb prints an object's key (its string escapes are Python's with ensure_ascii=False)."""
+    return (_encoder(key) + ": ").encode()
 
 
-# msgspec decodes the UTF-8 PostgreSQL sends as it came, without making a str of it first, and faster than json
-_decode = msgspec.json.Decoder(dict[str, Any], float_hook=_fraction).decode
+def _object(pairs: Iterable[tuple[str, Any]]) -> bytes:
+    """A JSON object of (key, value's bytes) pairs, printed as jsonb prints one."""
+    items = [_key(key) + value for key, value in pairs]
+    return b"{" + b", ".join(items) + b"}" if items else b"{}"
 
 
 class _JsonText(Loader):
-    """A jsonb column as the bytes PostgreSQL printed, for `_decode`: not decoded to str first."""
+    """A json, jsonb or text column as the bytes PostgreSQL printed, for `_decode` and for the body as it is."""
 
     def load(self, data: Buffer) -> bytes:
         return bytes(data)
 
 
 def reading_documents(cursor: psycopg.Cursor) -> psycopg.Cursor:
-    """Have `cursor` return the version's document (BODY_COLUMNS' fourth) as bytes, as `build_bodies` takes it."""
-    cursor.adapters.register_loader("jsonb", _JsonText)
+    """Have `cursor` return the body's columns (BODY_COLUMNS) as the bytes PostgreSQL printed, as `build_bodies`
+    takes them: its jsonb and text columns (the field codes, `varchar`, stay text)."""
+    for name in ("jsonb", "text"):
+        cursor.adapters.register_loader(name, _JsonText)
     return cursor
 
 
-def _restricted(text: str, fields: set[str]) -> dict[str, Any]:
+def _restricted(text: bytes, fields: set[str]) -> bytes:
     """The document's entries for the delivered fields, in the document's order."""
-    if text == "{}":
-        return {}
-    return {key: value for key, value in _decode(text).items() if key in fields}
+    if text == b"{}":
+        return text
+    return _object((key, value) for key, value in _decode(text).items() if key in fields)
 
 
 def _explained(value: Any, fields: set[str]) -> bool:
     """The Python twin of `(value -> 'fields') <@ to_jsonb(fields)`: the warning concerns delivered fields only."""
+    value = _decode_value(value)
     if not isinstance(value, dict) or "fields" not in value:
         return False
     concerned = value["fields"]
@@ -117,19 +124,46 @@ def _explained(value: Any, fields: set[str]) -> bool:
 
 class _Restriction:
     """Which of a document's keys a set of fields keeps, worked out once for every document with the same keys
-    (a sheet's filings mostly answer the same fields): the kept keys, and their origins when every value has the
-    same origin, already as JSON."""
+    (a sheet's filings mostly answer the same fields): the kept keys with their printed prefixes, and their
+    origins when every value has the same origin, already as JSON."""
 
     def __init__(self, delivered: set[str], keys: tuple[str, ...]) -> None:
         self.kept = [key for key in keys if key in delivered]
+        self.pairs = [(_key(key), key) for key in self.kept]
         self.uniform = {
-            origin: _encode(dict.fromkeys(self.kept, origin)) for origin in (Origin.TYPED.value, Origin.REGISTER.value)
+            origin: _object((key, _encoder(origin).encode()) for key in self.kept)
+            for origin in (Origin.TYPED.value, Origin.REGISTER.value)
         }
 
 
-def build_bodies(rows: Iterable[Sequence[Any]]) -> list[str]:
-    """Each row's body (rows of BODY_COLUMNS, in the statement's order), as JSON text."""
-    documents: dict[int, dict[str, Any]] = {}
+class Documents:
+    """Versions' documents decoded, kept across statements in one process (a filing goes to some 30 departments,
+    each its own batch): the claim tells PostgreSQL which versions it holds, and their documents are neither
+    printed, sent nor decoded again. A version's stored documents never change."""
+
+    # A filing's departments are sent its version within a second or so: a few dozen versions at 20 filings/s. The
+    # claim compares each first row of a version with every version held (an array scan), so few are kept.
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.kept: dict[int, dict[str, Any]] = {}
+
+    def held(self) -> dict[int, dict[str, Any]]:
+        """The documents held now (a copy: another thread may drop one while a statement runs)."""
+        with self.lock:
+            return dict(self.kept)
+
+    def add(self, documents: dict[int, dict[str, Any]]) -> None:
+        with self.lock:
+            self.kept.update(documents)
+            while len(self.kept) > self.size:  # the oldest first (dicts keep their insertion order)
+                del self.kept[next(iter(self.kept))]
+
+
+def build_bodies(rows: Iterable[Sequence[Any]], held: dict[int, dict[str, Any]] | None = None) -> list[bytes]:
+    """Each row's body (rows of BODY_COLUMNS, in the statement's order), as JSON bytes. `held`: the documents of
+    the versions whose rows carry none (the statement was told they were held); the documents read are added."""
+    documents: dict[int, dict[str, Any]] = held if held is not None else {}
     restrictions: dict[tuple[str, ...], _Restriction] = {}
     delivered: set[str] = set()
     bodies = []
@@ -142,38 +176,39 @@ def build_bodies(rows: Iterable[Sequence[Any]]) -> list[str]:
         document = documents[version_id]
         keys = tuple(document)
         restriction = restrictions.get(keys) or restrictions.setdefault(keys, _Restriction(delivered, keys))
-        values = {key: document[key] for key in restriction.kept}
-        disputes = _decode(disputed) if disputed != "{}" else {}
-        explained = (
-            {}
-            if explanations == "{}"
-            else {key: value for key, value in _decode(explanations).items() if _explained(value, delivered)}
-        )
+        values = b"{" + b", ".join([prefix + document[key] for prefix, key in restriction.pairs]) + b"}"
+        disputes = _decode(disputed) if disputed != b"{}" else {}
         if source_id is not None or not (disputes or confirmed or carried):  # as `origins` decides
             origin = restriction.uniform[Origin.REGISTER.value if source_id is not None else Origin.TYPED.value]
         else:
-            origin = _encode(
-                origins(source_id=source_id, values=values, carried=carried, confirmed=confirmed, disputed=disputes)
+            found = origins(
+                source_id=source_id, values=restriction.kept, carried=carried, confirmed=confirmed, disputed=disputes
             )
-        body = "".join(
-            (
-                head[:-1],
-                ', "values" : ',
-                _encode(values),
-                ', "not_applicable" : ',
-                _encode(_restricted(not_applicable, delivered)),
-                ', "source" : ',
-                source,
-                ', "origin" : ',
-                origin,
-                ', "disputed" : ',
-                _encode({key: value for key, value in disputes.items() if key in delivered}),
-                ', "explanations" : ',
-                _encode(explained),
-                ', "filed_at" : ',
-                filed_at,
-                "}",
+            origin = _object((key, _encoder(word).encode()) for key, word in found.items())
+        bodies.append(
+            b"".join(
+                (
+                    head[:-1],
+                    b', "values" : ',
+                    values if restriction.kept else b"{}",
+                    b', "not_applicable" : ',
+                    _restricted(not_applicable, delivered),
+                    b', "source" : ',
+                    source,
+                    b', "origin" : ',
+                    origin,
+                    b', "disputed" : ',
+                    _object((key, value) for key, value in disputes.items() if key in delivered),
+                    b', "explanations" : ',
+                    b"{}"
+                    if explanations == b"{}"
+                    else _object(
+                        (key, value) for key, value in _decode(explanations).items() if _explained(value, delivered)
+                    ),
+                    b', "filed_at" : ',
+                    filed_at,
+                    b"}",
+                )
             )
         )
-        bodies.append(_RAW_NUMBER.sub(r"\1", body) if "\\u0000" in body else body)
     return bodies

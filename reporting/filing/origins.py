@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -20,9 +21,10 @@ _TYPED, _CARRIED, _CONFIRMED, _DISPUTED = (
 
 
 def origins(
-    *, source_id: int | None, values: dict[str, Any], carried: list[str], confirmed: list[str], disputed: dict[str, Any]
+    *, source_id: int | None, values: Iterable[str], carried: list[str], confirmed: list[str], disputed: dict[str, Any]
 ) -> dict[str, str]:
-    """Per value of a version, its origin: every value of a supply came from the register."""
+    """Per value of a version (`values`: their codes, or the values by code), its origin: every value of a supply
+    came from the register."""
     if source_id is not None:
         return dict.fromkeys(values, Origin.REGISTER.value)
     if not (disputed or confirmed or carried):  # most filings: every value typed (a sender's hot path)

@@ -45,7 +45,6 @@ from reporting.delivery import bodies, webhooks
 from reporting.models import (
     SENDABLE,
     AccessKind,
-    AllowedNetwork,
     Delivery,
     DeliveryStatus,
     Endpoint,
@@ -195,7 +194,8 @@ def backoff(attempts: int) -> dt.timedelta:
 # from, the warnings it raised that concern only delivered fields, and who filed it when
 # (`reporting.delivery.bodies`: PostgreSQL reads the stored documents, Python restricts them).
 _BODIES_SQL = (
-    f"SELECT {bodies.BODY_COLUMNS} FROM reporting_delivery d {bodies.BODY_JOINS} WHERE d.id = ANY(%s) ORDER BY d.id"
+    f"SELECT {bodies.BODY_COLUMNS} FROM reporting_delivery d {bodies.BODY_JOINS}"
+    " WHERE d.id = ANY(%(ids)s) ORDER BY d.id"
 )
 
 # The statuses still to send, written into the statements (not bound): the outbox's partial index
@@ -212,7 +212,8 @@ _SENDABLE = "(" + ", ".join(f"'{status.value}'" for status in SENDABLE) + ")"
 # would otherwise leave a fresh row waiting 30 s, and one 30 s fast would retry early.
 _CLAIM_SQL = f"""
 WITH endpoint AS (
-    SELECT e.id FROM reporting_endpoint e
+    SELECT e.id, e.department_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.failures
+    FROM reporting_endpoint e
     WHERE e.id = %(endpoint)s AND e.active
       AND (e.open_until IS NULL OR e.open_until <= now())
       AND (e.lease_until IS NULL OR e.lease_until < now())
@@ -235,8 +236,17 @@ WITH endpoint AS (
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
     RETURNING e.id, e.lease_until
 )
-SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_until, {bodies.BODY_COLUMNS}
-FROM due JOIN leased ON true JOIN reporting_delivery d ON d.id = due.id {bodies.BODY_JOINS}
+SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_until,
+       -- what posting needs of the endpoint (sent once, on the first row): no query of its own a batch
+       CASE WHEN d.id = (SELECT min(id) FROM due) THEN json_build_object(
+           'department_id', endpoint.department_id, 'department', (SELECT code FROM core_department
+                                                                   WHERE id = endpoint.department_id),
+           'url', endpoint.url, 'secret', endpoint.secret, 'previous_secret', endpoint.previous_secret,
+           'previous_secret_expires_at', extract(epoch FROM endpoint.previous_secret_expires_at),
+           'failures', endpoint.failures,
+           'networks', ARRAY(SELECT cidr FROM reporting_allowednetwork ORDER BY id))::text END,
+       {bodies.BODY_COLUMNS}
+FROM due JOIN leased ON true JOIN endpoint ON true JOIN reporting_delivery d ON d.id = due.id {bodies.BODY_JOINS}
 ORDER BY d.id
 """
 
@@ -293,14 +303,17 @@ RETURNING lease_until
 def delivery_bodies(ids: list[int]) -> list[str]:
     """The JSON text of each delivery, in id order."""
     with fixed_statements() as cursor:
-        bodies.reading_documents(cursor).execute(_BODIES_SQL, [ids], prepare=True)
-        return bodies.build_bodies(cursor.fetchall())
+        bodies.reading_documents(cursor).execute(_BODIES_SQL, {"ids": ids, "held": []}, prepare=True)
+        return [body.decode() for body in bodies.build_bodies(cursor.fetchall())]
 
 
 @read_only
-def batch_body(department_code: str, bodies: list[str]) -> bytes:
+def batch_body(department_code: str, bodies: list[str] | list[bytes]) -> bytes:
+    """The batch a receiver is posted: the deliveries' bodies (JSON text or its UTF-8 bytes) in one object."""
     head = json.dumps({"type": "onetable.deliveries", "department": department_code}, ensure_ascii=False)
-    return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()
+    if bodies and isinstance(bodies[0], bytes):  # the sender's: joined as bytes, never decoded
+        return (head[:-1] + ', "deliveries": [').encode() + b", ".join(bodies) + b"]}"
+    return (head[:-1] + ', "deliveries": [' + ", ".join(bodies) + "]}").encode()  # type: ignore[arg-type]
 
 
 @dataclass
@@ -310,7 +323,7 @@ class Claimed:
     pk: int
     attempts: int
     window_from: dt.datetime  # its retry window began here: at creation, or at its last replay
-    body: str
+    body: bytes
     lease: dt.datetime  # the endpoint's lease as the claim left it (the holder's token)
 
 
@@ -356,8 +369,37 @@ def _lease_seconds() -> float:
     return settings.ONETABLE_DELIVERY_LEASE_SECONDS
 
 
-def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
-    """The endpoint's due rows, and until when (this process's monotonic clock) the lease surely holds.
+# Documents decoded by this process's claims, for the next endpoints' batches of the same versions.
+_documents = bodies.Documents()
+
+
+@dataclass
+class _Posting:
+    """What posting a batch needs of its endpoint, read by the claim that leased it."""
+
+    endpoint: Endpoint  # not saved: the columns the sender reads (`signing_secrets`, `_failed`)
+    department_code: str
+    networks: list[str]  # the allowed networks' CIDRs
+
+
+def _posting(endpoint_id: int, text: bytes) -> _Posting:
+    info = json.loads(text)
+    expires = info["previous_secret_expires_at"]
+    endpoint = Endpoint(
+        pk=endpoint_id,
+        department_id=info["department_id"],
+        url=info["url"],
+        secret=info["secret"],
+        previous_secret=info["previous_secret"],
+        previous_secret_expires_at=None if expires is None else dt.datetime.fromtimestamp(float(expires), tz=dt.UTC),
+        failures=info["failures"],
+    )
+    return _Posting(endpoint, info["department"], info["networks"])
+
+
+def _claim(endpoint_id: int) -> tuple[list[Claimed], float, _Posting | None]:
+    """The endpoint's due rows, until when (this process's monotonic clock) the lease surely holds, and what
+    posting them needs of the endpoint (None when nothing was claimed).
 
     Committed without waiting for the WAL flush (see `fixed_statements`): a claim PostgreSQL forgets in a
     crash is noticed at the first renewal, a third of a lease later, which finds its token gone and stops
@@ -366,6 +408,7 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
     The monotonic clock is this process's own and only measures a duration, started before the claim was
     asked: it ends before the lease the database counts, however far this host's wall clock is off."""
     asked = time.monotonic()
+    held = _documents.held()
     with fixed_statements(relaxed_commit=True) as cursor:
         bodies.reading_documents(cursor).execute(
             _CLAIM_SQL,
@@ -376,14 +419,21 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float]:
                 "today": timezone.localdate(),
                 "lease": _lease_seconds(),
                 "limit": settings.ONETABLE_DELIVERY_BATCH,
+                "held": list(held),
             },
             prepare=True,
         )
         rows = cursor.fetchall()
-    built = bodies.build_bodies(row[4:] for row in rows)
-    return [
-        Claimed(row[0], row[1], row[2], body, row[3]) for row, body in zip(rows, built, strict=True)
-    ], asked + _lease_seconds()
+    if not rows:
+        return [], asked + _lease_seconds(), None
+    documents = dict(held)
+    built = bodies.build_bodies((row[5:] for row in rows), documents)
+    _documents.add({version: documents[version] for version in {row[5] for row in rows} - held.keys()})
+    return (
+        [Claimed(row[0], row[1], row[2], body, row[3]) for row, body in zip(rows, built, strict=True)],
+        asked + _lease_seconds(),
+        _posting(endpoint_id, rows[0][4]),
+    )
 
 
 class _HeldLease:
@@ -413,15 +463,15 @@ class _HeldLease:
 @unaudited(MACHINERY)
 def send_batch(endpoint_id: int) -> bool:
     """Send one batch of an endpoint's due deliveries; return whether more are due now."""
-    batch, held_until = _claim(endpoint_id)
-    if not batch:
+    batch, held_until, posting = _claim(endpoint_id)
+    if posting is None:
         return False
     held = _HeldLease(endpoint_id, batch[0].lease)
-    endpoint = Endpoint.objects.select_related("department").get(pk=endpoint_id)
-    body = batch_body(endpoint.department.code, [d.body for d in batch])
+    endpoint = posting.endpoint
+    body = batch_body(posting.department_code, [d.body for d in batch])
     msg_id = batch_message_id([d.pk for d in batch])
     try:
-        target = webhooks.resolve_allowed(endpoint.url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
+        target = webhooks.resolve_allowed(endpoint.url, posting.networks)
     except webhooks.Refused as refused:
         _failed(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True, lease=held.token)
         return False

@@ -13,8 +13,10 @@ from django.db import connection
 from core.models import Department, User
 from reporting.filing.origins import origin_sql
 from reporting.models import Delivery, SubmissionVersion, Subscription
-from reporting.services.deliveries import delivery_bodies
+from reporting.services import deliveries
+from reporting.services.deliveries import delivery_bodies, send_batch
 from reporting.services.relay import relay_versions
+from tests.deliveries.conftest import file_activity, wire
 from tests.reporting.helpers import file_village_basics
 
 # The body as PostgreSQL built it (jsonb_each of the stored documents joined with the delivery's fields).
@@ -221,3 +223,23 @@ def test_a_body_keeps_only_the_delivered_fields(demo, village_cadre):
         assert set(carried["origin"]) == set(carried["values"])
         assert set(carried["not_applicable"]) <= set(delivery.fields)
         assert set(carried["disputed"]) <= set(delivery.fields)
+
+
+def test_a_version_sent_to_several_endpoints_carries_the_same_bodies_from_the_document_one_batch_read(
+    cadre, loopback_allowed, receivers
+):
+    """The second endpoint's claim is told the versions this process holds decoded and reads no document: what it
+    posts is still each delivery's body, as the feed serves it."""
+    propaganda, culture = receivers(), receivers()
+    endpoints = [wire("propaganda", propaganda), wire("culture", culture)]
+    versions = {file_activity(cadre, activity_title=f"共享{i}").pk for i in range(3)}
+    while send_batch(endpoints[0].pk):
+        continue
+    assert versions <= set(deliveries._documents.held())  # the first batch's documents, kept for the next
+    while send_batch(endpoints[1].pk):
+        continue
+    for receiver, endpoint in zip((propaganda, culture), endpoints, strict=True):
+        ids = sorted(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
+        assert len(ids) == len(versions)
+        served = zip(ids, delivery_bodies(ids), strict=True)
+        assert receiver.applied() == {f"dlv_{pk}": json.loads(body) for pk, body in served}
