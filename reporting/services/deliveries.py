@@ -221,16 +221,16 @@ WITH endpoint AS (
     -- of each new row's endpoint (FOR KEY SHARE) waited for every claim in progress (docs/benchmarks.md, issue 21, p99)
     FOR NO KEY UPDATE SKIP LOCKED
 ), due AS (
-    -- `d.endpoint_id = %(endpoint)s`, not only the join: the outbox index is then read from this endpoint's due rows
+    -- `o.endpoint_id = %(endpoint)s`, not only the join: the outbox index is then read from this endpoint's due rows
     -- alone. Joined only to `endpoint`, the generic plan read every endpoint's due rows and kept this one's: every
     -- claim paid for every other endpoint's backlog (a dead receiver's thousands of retrying rows), and for every
     -- row delivered since the last VACUUM (docs/benchmarks.md, issue 21, p99)
-    SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
-    WHERE d.endpoint_id = %(endpoint)s AND d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
+    SELECT o.id, o.version_month FROM reporting_delivery o JOIN endpoint ON o.endpoint_id = endpoint.id
+    WHERE o.endpoint_id = %(endpoint)s AND o.status IN {_SENDABLE} AND o.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
-      AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
-    ORDER BY d.id LIMIT %(limit)s
-    FOR NO KEY UPDATE OF d SKIP LOCKED
+      AND o.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
+    ORDER BY o.id LIMIT %(limit)s
+    FOR NO KEY UPDATE OF o SKIP LOCKED
 ), leased AS (
     UPDATE reporting_endpoint e SET lease_until = now() + make_interval(secs => %(lease)s)
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
@@ -246,7 +246,9 @@ SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_unti
            'failures', endpoint.failures,
            'networks', ARRAY(SELECT cidr FROM reporting_allowednetwork ORDER BY id))::text END,
        {bodies.BODY_COLUMNS}
-FROM due JOIN leased ON true JOIN endpoint ON true JOIN reporting_delivery d ON d.id = due.id {bodies.BODY_JOINS}
+-- each claimed row read again on its whole key (id, version_month): its month's partition only, not every month's
+FROM due JOIN leased ON true JOIN endpoint ON true
+JOIN reporting_delivery d ON d.id = due.id AND d.version_month = due.version_month {bodies.BODY_JOINS}
 ORDER BY d.id
 """
 
