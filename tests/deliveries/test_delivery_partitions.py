@@ -95,9 +95,10 @@ def test_the_senders_claim_reads_each_claimed_delivery_again_in_its_month_only(c
     version = file_activity(cadre)
     due = Delivery.objects.filter(version=version, endpoint=endpoint, status__in=SENDABLE)
     assert due.exists()
-    params = {"endpoint": endpoint.pk, "today": dt.date.today(), "lease": 60, "limit": 100}
+    params = {"endpoint": endpoint.pk, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
             plan = cursor.fetchone()[0]
         transaction.set_rollback(True)  # EXPLAIN ANALYZE took the lease: undo it
@@ -111,8 +112,31 @@ def test_the_senders_claim_reads_each_claimed_delivery_again_in_its_month_only(c
         and node.get("Actual Loops", 0) > 0
     }
     assert read_again == {f"reporting_delivery_p{month_of(version):%Y%m}"}
-    claimed, _until = deliveries._claim(endpoint.pk)
+    claimed, _until, _posting = deliveries._claim(endpoint.pk)
     assert sorted(c.pk for c in claimed) == sorted(due.values_list("pk", flat=True))  # the same rows as before
+    assert {c.month for c in claimed} == {month_of(version)}
+    # the receiver took the batch: the rows are marked in the batch's month only (the sender names its months)
+    params = {
+        "ids": [c.pk for c in claimed],
+        "months": [month_of(version)],
+        "endpoint": endpoint.pk,
+        "lease": claimed[0].lease,
+        "delivered": "delivered",
+        "pushed": "pushed",
+    }
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("EXPLAIN (FORMAT JSON) " + deliveries._DELIVERED_SQL, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    # the `sent` update (`recovered` looks for the endpoint's backed-off rows, in every month)
+    [marked] = [node for node in _nodes(plan[0]["Plan"]) if node.get("Subplan Name") == "CTE sent"]
+    assert {
+        node["Relation Name"]
+        for node in _nodes(marked)
+        if node.get("Relation Name", "").startswith("reporting_delivery_")
+    } == {f"reporting_delivery_p{month_of(version):%Y%m}"}
 
 
 def _nodes(node: dict):
