@@ -258,7 +258,7 @@ class SubmissionView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         unit = access_own_unit(request.user)
         submission = access_unit_submission(unit, pk)
-        versions = list(submission.versions.order_by("number"))
+        versions = list(SubmissionVersion.objects.of(submission).order_by("number"))
         body = version_json(submission, versions[-1])
         body["versions"] = [{"number": v.number, "at": v.at.isoformat(), "reason": v.reason} for v in versions]
         return Response(body, headers={"ETag": _etag(submission.current_version)})
@@ -273,7 +273,7 @@ class VersionView(APIView):
     def get(self, request: Request, pk: int, number: int) -> Response:
         unit = access_own_unit(request.user)
         submission = access_unit_submission(unit, pk)
-        version = submission.versions.filter(number=number).first()
+        version = SubmissionVersion.objects.of(submission).filter(number=number).first()
         if version is None:
             return not_found()
         return Response(version_json(submission, version))

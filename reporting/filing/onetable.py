@@ -420,7 +420,9 @@ def _keep_filed(table: OneTable, codes: AbstractSet[str]) -> None:
 
 
 # What the table comes pre-filled with, in one statement (one round trip for the form, however many fields).
-# Stable facts ("carried"): the latest earlier filing usually holds every one of them (one version read). Only
+# Stable facts ("carried"): the latest earlier filing usually holds every one of them (one version read: the
+# submission is picked first, so its version is looked for in its year's partition only, not each earlier
+# filing's in theirs; every submission has its current version, so the pick is the same). Only
 # when it lacks some (left blank or not applicable then) does the second branch run, picking each missing fact's
 # value in the latest earlier filing that has it; its gate is evaluated first. Register values ("register"):
 # each source's supply for this sheet and period at its current version; a supply carries only the fields its
@@ -428,13 +430,15 @@ def _keep_filed(table: OneTable, codes: AbstractSet[str]) -> None:
 # source (checked against the catalogue in Python). The NULL casts type the union's branches alike.
 _PREFILL_SQL = """
 WITH latest AS MATERIALIZED (
-    SELECT s.period, v."values" FROM reporting_submission s
+    SELECT s.period, v."values" FROM (
+        SELECT s.id, s.period, s.period_start, s.current_version FROM reporting_submission s
+        WHERE cardinality(%(codes)s::text[]) > 0
+          AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
+          AND s.source_id IS NULL
+        ORDER BY s.period DESC LIMIT 1
+    ) s
     JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
         AND v.period_start = s.period_start
-    WHERE cardinality(%(codes)s::text[]) > 0
-      AND s.unit_id = %(unit)s AND s.sheet_id = %(sheet)s AND s.period < %(period)s AND s.record_key IS NULL
-      AND s.source_id IS NULL
-    ORDER BY s.period DESC LIMIT 1
 ), found AS MATERIALIZED (
     SELECT kv.key, latest.period, kv.value FROM latest, jsonb_each(latest."values") kv
     WHERE kv.key = ANY(%(codes)s)

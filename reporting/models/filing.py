@@ -87,6 +87,15 @@ class SubmissionVersionQuerySet(models.QuerySet["SubmissionVersion"]):
         """Each submission's current version; naming the key lets PostgreSQL probe each year's partition by it."""
         return self.filter(number=F("submission__current_version"), period_start=F("submission__period_start"))
 
+    def of(self, submission: Submission) -> SubmissionVersionQuerySet:
+        """The submission's versions; a periodic one's all carry its period's first day (the period never
+        changes), so they are looked for in that year's partition only. A ledger record's may span years (a
+        correction that moves its date files the new version in the new year): looked for in each."""
+        versions = self.filter(submission=submission)
+        if submission.record_key is None:
+            versions = versions.filter(period_start=submission.period_start)
+        return versions
+
     def current_of(self, submission: Submission) -> SubmissionVersionQuerySet:
         """The submission's current version, looked for in its period's partition only."""
         return self.filter(

@@ -135,8 +135,11 @@ def burden_report(*, start: dt.date, end: dt.date, area: Area) -> BurdenReport:
     versions = SubmissionVersion.objects.filter(
         number=1,
         submission__source=None,  # the units' own filings; a register's supply is typed by no unit
-        submission__period_start__gte=start,
-        submission__period_start__lte=end,
+        # the period the first version was filed for, on the versions' own key: the range's years only. A
+        # periodic filing's versions all carry its period's first day; a ledger record's first version keeps the
+        # date it was filed with, should a correction later move the record
+        period_start__gte=start,
+        period_start__lte=end,
         submission__unit__area__path__startswith=area.path,
     )
     totals = versions.aggregate(
@@ -189,7 +192,7 @@ def trend(versions) -> list[PeriodBurden]:
     """Per month: typed, carried, confirmed, disputed and what it would have cost without OneTable."""
     per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for start, typed, carried, spared, confirmed, disputed in versions.values_list(
-        "submission__period_start",
+        "period_start",
         "typed_count",
         "carried_count",
         "refills_spared",

@@ -42,7 +42,7 @@ def diff_versions(before: SubmissionVersion, after: SubmissionVersion, fields: d
 
 def versions_with_changes(submission: Submission) -> list[tuple[SubmissionVersion, list[Change]]]:
     """Every version, newest first, each with what it changed from the one before (2 queries)."""
-    versions = list(submission.versions.select_related("by").order_by("number"))
+    versions = list(SubmissionVersion.objects.of(submission).select_related("by").order_by("number"))
     fields = {f.code: f for f in Field.objects.filter(sheet_id=submission.sheet_id).order_by("order", "code")}
     out = []
     for index, version in enumerate(versions):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q
 
+from reporting.catalogue.periods import Period
 from reporting.models import Field, Submission, SubmissionVersion
 
 
@@ -37,15 +38,22 @@ def source_figures() -> dict[int, SourceFigures]:
             .values_list("period", flat=True)
             .first()
         )
-        counts = (
-            SubmissionVersion.objects.current()
-            .filter(
-                submission__source=None,  # the units' own filings
-                submission__sheet=f.sheet_id,
-                submission__period=period,
-                values__has_key=f.code,
+        counts = {"values": 0, "confirmed": 0}
+        if period is not None:
+            within = Period.parse(period)
+            counts = (
+                SubmissionVersion.objects.current()
+                .filter(
+                    submission__source=None,  # the units' own filings
+                    submission__sheet=f.sheet_id,
+                    submission__period=period,
+                    # a current version's key is its period's first day (a ledger record's date, within the
+                    # period): PostgreSQL reads that year's partition only
+                    period_start__gte=within.start,
+                    period_start__lte=within.end,
+                    values__has_key=f.code,
+                )
+                .aggregate(values=Count("id"), confirmed=Count("id", filter=Q(confirmed__contains=[f.code])))
             )
-            .aggregate(values=Count("id"), confirmed=Count("id", filter=Q(confirmed__contains=[f.code])))
-        )
         figures[f.pk] = SourceFigures(last, period, counts["values"], counts["confirmed"])
     return figures

@@ -221,16 +221,16 @@ WITH endpoint AS (
     -- of each new row's endpoint (FOR KEY SHARE) waited for every claim in progress (docs/benchmarks.md, issue 21, p99)
     FOR NO KEY UPDATE SKIP LOCKED
 ), due AS (
-    -- `d.endpoint_id = %(endpoint)s`, not only the join: the outbox index is then read from this endpoint's due rows
+    -- `o.endpoint_id = %(endpoint)s`, not only the join: the outbox index is then read from this endpoint's due rows
     -- alone. Joined only to `endpoint`, the generic plan read every endpoint's due rows and kept this one's: every
     -- claim paid for every other endpoint's backlog (a dead receiver's thousands of retrying rows), and for every
     -- row delivered since the last VACUUM (docs/benchmarks.md, issue 21, p99)
-    SELECT d.id FROM reporting_delivery d JOIN endpoint ON d.endpoint_id = endpoint.id
-    WHERE d.endpoint_id = %(endpoint)s AND d.status IN {_SENDABLE} AND d.next_attempt_at <= now()
+    SELECT o.id, o.version_month FROM reporting_delivery o JOIN endpoint ON o.endpoint_id = endpoint.id
+    WHERE o.endpoint_id = %(endpoint)s AND o.status IN {_SENDABLE} AND o.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
-      AND d.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
-    ORDER BY d.id LIMIT %(limit)s
-    FOR NO KEY UPDATE OF d SKIP LOCKED
+      AND o.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
+    ORDER BY o.id LIMIT %(limit)s
+    FOR NO KEY UPDATE OF o SKIP LOCKED
 ), leased AS (
     UPDATE reporting_endpoint e SET lease_until = now() + make_interval(secs => %(lease)s)
     FROM endpoint WHERE e.id = endpoint.id AND EXISTS (SELECT 1 FROM due)
@@ -245,8 +245,11 @@ SELECT d.id, d.attempts, coalesce(d.retry_from, d.created_at), leased.lease_unti
            'previous_secret_expires_at', extract(epoch FROM endpoint.previous_secret_expires_at),
            'failures', endpoint.failures,
            'networks', ARRAY(SELECT cidr FROM reporting_allowednetwork ORDER BY id))::text END,
+       d.version_month,
        {bodies.BODY_COLUMNS}
-FROM due JOIN leased ON true JOIN endpoint ON true JOIN reporting_delivery d ON d.id = due.id {bodies.BODY_JOINS}
+-- each claimed row read again on its whole key (id, version_month): its month's partition only, not every month's
+FROM due JOIN leased ON true JOIN endpoint ON true
+JOIN reporting_delivery d ON d.id = due.id AND d.version_month = due.version_month {bodies.BODY_JOINS}
 ORDER BY d.id
 """
 
@@ -269,7 +272,8 @@ _DELIVERED_SQL = f"""
 WITH sent AS (
     UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = now(), last_error = '',
                                   attempts = attempts + 1
-    WHERE id = ANY(%(ids)s) AND status IN {_SENDABLE}
+    -- the batch's months (one or two): only their partitions are looked in, not every month's key
+    WHERE id = ANY(%(ids)s) AND version_month = ANY(%(months)s) AND status IN {_SENDABLE}
     RETURNING id, department_id, subscription_id, submission_id, fields
 ), access AS (
     {_access_insert("sent d", "%(pushed)s")} ORDER BY d.id
@@ -325,6 +329,7 @@ class Claimed:
     window_from: dt.datetime  # its retry window began here: at creation, or at its last replay
     body: bytes
     lease: dt.datetime  # the endpoint's lease as the claim left it (the holder's token)
+    month: dt.date  # its partition key (`version_month`): the batch's updates look in its months only
 
 
 @read_only
@@ -427,10 +432,10 @@ def _claim(endpoint_id: int) -> tuple[list[Claimed], float, _Posting | None]:
     if not rows:
         return [], asked + _lease_seconds(), None
     documents = dict(held)
-    built = bodies.build_bodies((row[5:] for row in rows), documents)
-    _documents.add({version: documents[version] for version in {row[5] for row in rows} - held.keys()})
+    built = bodies.build_bodies((row[6:] for row in rows), documents)
+    _documents.add({version: documents[version] for version in {row[6] for row in rows} - held.keys()})
     return (
-        [Claimed(row[0], row[1], row[2], body, row[3]) for row, body in zip(rows, built, strict=True)],
+        [Claimed(row[0], row[1], row[2], body, row[3], row[5]) for row, body in zip(rows, built, strict=True)],
         asked + _lease_seconds(),
         _posting(endpoint_id, rows[0][4]),
     )
@@ -510,6 +515,7 @@ def _delivered(endpoint: Endpoint, batch: list[Claimed], *, lease: dt.datetime) 
             _DELIVERED_SQL,
             {
                 "ids": [d.pk for d in batch],
+                "months": sorted({d.month for d in batch}),
                 "endpoint": endpoint.pk,
                 "lease": lease,
                 "delivered": DeliveryStatus.DELIVERED,
@@ -529,6 +535,7 @@ def _failed(
     The next attempt and the circuit's reopening are counted from the database's clock, as the claim reads them."""
     now = database_now()
     ids, statuses, attempts, next_at = [], [], [], []
+    months = sorted({delivery.month for delivery in batch})  # the batch's partitions only
     for delivery in batch:
         tries = delivery.attempts + 1
         dead = permanent or now - delivery.window_from >= RETRY_FOR
@@ -541,8 +548,8 @@ def _failed(
             "UPDATE reporting_delivery d SET status = r.status, attempts = r.attempts, "
             "next_attempt_at = r.next_at, last_error = %s "
             "FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[]) AS r(id, status, attempts, next_at) "
-            "WHERE d.id = r.id AND d.status = ANY(%s)",
-            [outcome.error[:2000], ids, [str(s) for s in statuses], attempts, next_at, SENDABLE],
+            "WHERE d.id = r.id AND d.version_month = ANY(%s) AND d.status = ANY(%s)",
+            [outcome.error[:2000], ids, [str(s) for s in statuses], attempts, next_at, months, SENDABLE],
         )
     failures = endpoint.failures + 1
     endpoint_update: dict[str, Any] = {"failures": failures, "last_error": outcome.error[:2000]}

@@ -56,7 +56,7 @@ def ask_question(
     if problems:
         raise Problems(problems)
     assert found is not None
-    seen = SubmissionVersion.objects.get(submission=submission, number=number)
+    seen = SubmissionVersion.objects.of(submission).get(number=number)
     question = Question.objects.create(
         department=department,
         unit=submission.unit,

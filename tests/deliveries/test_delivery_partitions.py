@@ -13,11 +13,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from core.models import Department
+from reporting.delivery import webhooks
 from reporting.delivery.feed import read_feed
 from reporting.models import Delivery, SubmissionVersion
-from reporting.services import relay
+from reporting.models.delivery import SENDABLE
+from reporting.partitions import DELIVERIES, create_ahead
+from reporting.services import deliveries, relay
 from reporting.services.partitions import create_partitions
-from tests.deliveries.conftest import file_activity
+from tests.deliveries.conftest import file_activity, wire
 
 
 def partition_of(delivery_id: int) -> str:
@@ -82,6 +85,64 @@ def test_a_read_of_one_month_of_deliveries_touches_only_that_months_partition(ca
         plan = json.dumps(cursor.fetchone()[0])
     assert f"reporting_delivery_p{month:%Y%m}" in plan
     assert "reporting_delivery_default" not in plan and plan.count('"Relation Name"') == 1
+
+
+def test_the_senders_claim_reads_each_claimed_delivery_again_in_its_month_only(cadre):
+    month = dt.date.today().replace(day=1)
+    with connection.cursor() as cursor:  # months before this one, so that pruning has something to leave out
+        create_ahead(cursor, DELIVERIES, month, since=month.replace(year=month.year - 1))
+    endpoint = wire("propaganda", url="http://127.0.0.1:9/hook", secret=webhooks.new_secret())
+    version = file_activity(cadre)
+    due = Delivery.objects.filter(version=version, endpoint=endpoint, status__in=SENDABLE)
+    assert due.exists()
+    params = {"endpoint": endpoint.pk, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)  # EXPLAIN ANALYZE took the lease: undo it
+    # the claimed rows are found by endpoint and status in every month (`o`, the outbox index); each is then read
+    # again with its body by its whole key (`d`): PostgreSQL looks in its month's partition only, while running
+    read_again = {
+        node["Relation Name"]
+        for node in _nodes(plan[0]["Plan"])
+        if node.get("Relation Name", "").startswith("reporting_delivery_")
+        and node.get("Alias", "").startswith("d")
+        and node.get("Actual Loops", 0) > 0
+    }
+    assert read_again == {f"reporting_delivery_p{month_of(version):%Y%m}"}
+    claimed, _until, _posting = deliveries._claim(endpoint.pk)
+    assert sorted(c.pk for c in claimed) == sorted(due.values_list("pk", flat=True))  # the same rows as before
+    assert {c.month for c in claimed} == {month_of(version)}
+    # the receiver took the batch: the rows are marked in the batch's month only (the sender names its months)
+    params = {
+        "ids": [c.pk for c in claimed],
+        "months": [month_of(version)],
+        "endpoint": endpoint.pk,
+        "lease": claimed[0].lease,
+        "delivered": "delivered",
+        "pushed": "pushed",
+    }
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("EXPLAIN (FORMAT JSON) " + deliveries._DELIVERED_SQL, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    # the `sent` update (`recovered` looks for the endpoint's backed-off rows, in every month)
+    [marked] = [node for node in _nodes(plan[0]["Plan"]) if node.get("Subplan Name") == "CTE sent"]
+    assert {
+        node["Relation Name"]
+        for node in _nodes(marked)
+        if node.get("Relation Name", "").startswith("reporting_delivery_")
+    } == {f"reporting_delivery_p{month_of(version):%Y%m}"}
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
 
 
 def _migrate(targets) -> None:

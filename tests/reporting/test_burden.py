@@ -6,11 +6,11 @@ import re
 import pytest
 from django.core.management import call_command
 
-from core.models import Area
-from reporting.models import Sheet, Subscription, SubscriptionStatus
+from core.models import Area, User
+from reporting.models import Sheet, Submission, Subscription, SubscriptionStatus
 from reporting.reads.burden import burden_report
-from reporting.services.submissions import add_record
-from tests.reporting.helpers import subscribe
+from reporting.services.submissions import add_record, correct_submission
+from tests.reporting.helpers import ACTIVITY, subscribe
 
 LEDGER = ["activity_date", "activity_title", "activity_venue", "activity_category", "attendance"]
 NOVEMBER = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 30)}
@@ -94,3 +94,23 @@ def test_a_bad_date_or_area_on_the_command_is_named(demo):
         call_command("burden", "--from", "2026-02-30", "--to", "2026-12-31")
     with pytest.raises(CommandError, match=r"--area: .*no area with the code “1”"):
         call_command("burden", "--from", "2026-01-01", "--to", "2026-12-31", "--area", "1")
+
+
+def test_a_ledger_record_moved_by_a_correction_is_counted_at_the_date_it_was_first_filed_with(shared_ledger):
+    # the burden figures read the first version on its own key (its year's partition only): a correction that
+    # later moves the record to October leaves its first filing counted in November, where it was typed
+    record = Submission.objects.get(sheet__code="cultural_activity", unit__area=shared_ledger)
+    correct_submission(
+        submission=record,
+        raw={**ACTIVITY, "activity_date": "2026-10-20"},
+        not_applicable={},
+        reason="日期填错",
+        by=User.objects.get(unit__area=shared_ledger),
+        expected_version=1,
+    )
+    record.refresh_from_db()
+    assert (record.period_start, record.current_version) == (dt.date(2026, 10, 20), 2)
+    november = burden_report(area=shared_ledger, **NOVEMBER)
+    assert (november.typed, [p.month for p in november.trend]) == (5, ["2026-11"])
+    october = burden_report(area=shared_ledger, start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
+    assert (october.typed, october.trend, october.units) == (0, [], [])

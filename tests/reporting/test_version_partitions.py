@@ -15,11 +15,16 @@ from django.db.migrations.executor import MigrationExecutor
 
 from core.appendonly import maintenance
 from core.models import Department
+from reporting import demo_sources
 from reporting.catalogue.periods import Period
+from reporting.filing.onetable import build_one_table
 from reporting.models import Delivery, RelayPending, Sheet, Submission, SubmissionVersion
 from reporting.partitions import VERSIONS, create_ahead
 from reporting.reads import data
+from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.indicators import unit_values
+from reporting.reads.selectors import versions_with_changes
+from reporting.reads.sources import source_figures
 from reporting.services import relay
 from reporting.services.partitions import create_partitions
 from tests.core.test_append_only import refused
@@ -224,3 +229,74 @@ def test_the_migration_keeps_every_version_with_its_id_in_its_year_and_ids_go_on
     newer = file_village_basics(village_cadre, period="2026Q4")
     assert max(written) < newer.pk  # ids go on from the same sequence
     assert partition_of(newer.pk) == f"{TABLE}_p2026"
+
+
+def _executed(sql: str, params) -> set[str]:
+    """The versions' partitions the statement's plan scanned when it ran (EXPLAIN ANALYZE in a rolled-back
+    transaction): a partition pruned while running shows as never executed."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    return {
+        node["Relation Name"]
+        for node in _nodes(plan[0]["Plan"])
+        if node.get("Relation Name", "").startswith(f"{TABLE}_") and node.get("Actual Loops", 0) > 0
+    }
+
+
+def test_the_forms_carried_facts_read_the_latest_filing_in_its_year_only(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    for period in ("2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"):  # beside the demo's 2026Q3
+        file_village_basics(village_cadre, period=period)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE reporting_submission")  # statistics as a server that has seen filings has them
+    sheet = Sheet.objects.get(code="village_basics")
+    table = build_one_table(unit=village_cadre.unit, sheet=sheet, period=Period.parse("2026Q4"))
+    assert {f.carried_from for f in table.fields if f.field.stable} == {"2026Q3"}
+    [(sql, params)] = [
+        (sql, params)
+        for sql, params in statements_of(
+            lambda: build_one_table(unit=village_cadre.unit, sheet=sheet, period=Period.parse("2026Q4"))
+        )
+        if "'carried'" in sql
+    ]
+    # the latest earlier filing (2026Q3) is picked first: its version is looked for in 2026 only, not each
+    # earlier filing's in its own year
+    assert _executed(sql, params) == years(2026)
+
+
+def test_burden_figures_read_only_the_years_of_their_range(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    file_village_basics(village_cadre, period="2025Q4")
+    start, end, area = burden_filters(start="2026-01-01", end="2026-12-31", area=None, today=dt.date(2026, 11, 30))
+    report = burden_report(start=start, end=end, area=area)
+    assert report.trend and all(p.month.startswith("2026-") for p in report.trend)
+    sent = statements_of(lambda: burden_report(start=start, end=end, area=area))
+    assert len(sent) == 3  # totals, per unit, per month
+    for sql, params in sent:
+        assert version_partitions_read(sql, params) == years(2026)
+
+
+def test_the_catalogues_share_of_register_values_reads_the_last_periods_year_only(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    demo_sources.assign_sources()
+    file_village_basics(village_cadre, period="2026Q4")
+    shares = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" in sql]
+    assert shares  # one per field with a source (its last supply, any period's, reads every year: see the docs)
+    for sql, params in shares:
+        assert version_partitions_read(sql, params) == years(2026)
+
+
+def test_a_periodic_submissions_versions_are_read_in_its_year_only(village_cadre):
+    with connection.cursor() as cursor:
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+    version = file_village_basics(village_cadre, period="2026Q4")
+    submission = version.submission
+    [(sql, params)] = statements_of(lambda: versions_with_changes(submission))
+    assert version_partitions_read(sql, params) == years(2026)
+    assert [v.number for v, _changes in versions_with_changes(submission)] == [1]
