@@ -237,6 +237,7 @@ class Connections:
         self.lock = threading.Lock()
         self.idle: dict[tuple[str, str, int, str], list[tuple[socket.socket, float]]] = {}
         self.pid = os.getpid()
+        self.pruned = time.monotonic()
 
     def take(self, target: Target) -> socket.socket | None:
         now, stale = time.monotonic(), []
@@ -256,12 +257,20 @@ class Connections:
         return found
 
     def give(self, target: Target, sock: socket.socket) -> None:
+        now, stale = time.monotonic(), []
         with self.lock:
+            if now - self.pruned >= KEEP_IDLE:  # connections to endpoints nobody sends to any more are closed too
+                self.pruned = now
+                for key, stack in list(self.idle.items()):
+                    stale += [old for old, since in stack if now - since >= KEEP_IDLE]
+                    self.idle[key] = [(old, since) for old, since in stack if now - since < KEEP_IDLE]
             stack = self.idle.setdefault(_key(target), []) if self.pid == os.getpid() else None
             if stack is not None and len(stack) < KEEP_PER_TARGET:
-                stack.append((sock, time.monotonic()))
-                return
-        sock.close()
+                stack.append((sock, now))
+            else:
+                stale.append(sock)
+        for old in stale:
+            old.close()
 
 
 def _key(target: Target) -> tuple[str, str, int, str]:
