@@ -173,3 +173,81 @@ def _recv(sock: socket.socket) -> bytes:
     if not chunk:
         raise ConnectionResetError("the sender closed the connection mid-request")
     return chunk
+
+
+class KeepAliveReceiver:
+    """An HTTP/1.1 receiver on a real socket that keeps connections open between requests, doing for each request
+    what `script` says in turn (then "ok"): "ok" answers 204 and keeps the connection, "close" answers 204 with
+    `Connection: close` and closes, "drop" closes without answering (as a receiver that closed an idle connection
+    just as the request arrived), "trickle" sends a status line and then a header byte every second. It counts
+    connections and the requests read on each."""
+
+    def __init__(self, script: list[str] | None = None) -> None:
+        self.script = list(script or [])
+        self.lock = threading.Lock()
+        self.requests_per_connection: list[int] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+
+    @property
+    def connections(self) -> int:
+        with self.lock:
+            return len(self.requests_per_connection)
+
+    @property
+    def requests(self) -> int:
+        with self.lock:
+            return sum(self.requests_per_connection)
+
+    def _accept(self) -> None:
+        while not self.closing:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.requests_per_connection.append(0)
+                index = len(self.requests_per_connection) - 1
+            threading.Thread(target=self._serve, args=(sock, index), daemon=True).start()
+
+    def _serve(self, sock: socket.socket, index: int) -> None:
+        try:
+            while not self.closing:
+                try:
+                    _read_request(sock)
+                except ConnectionResetError:
+                    return  # the sender closed the connection between requests
+                with self.lock:
+                    self.requests_per_connection[index] += 1
+                    action = self.script.pop(0) if self.script else "ok"
+                if action == "drop":
+                    return
+                if action == "trickle":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+                    while not self.closing:
+                        readable, _, _ = select.select([sock], [], [], 1.0)
+                        if readable and not sock.recv(1):
+                            return
+                        sock.sendall(b"x")
+                    return
+                closing = action == "close"
+                sock.sendall(
+                    b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n"
+                    + (b"connection: close\r\n" if closing else b"")
+                    + b"\r\n"
+                )
+                if closing:
+                    return
+        except OSError:
+            return
+        finally:
+            sock.close()
+
+    def close(self) -> None:
+        self.closing = True
+        self.listener.close()

@@ -5,6 +5,10 @@ networks, and the connection is made to that checked address (no second lookup
 an attacker could change in between). Redirects are never followed. A whole
 request has a wall-clock deadline, so a receiver that trickles its answer holds
 a sending thread no longer than a dead one; only a complete 2xx answer counts.
+
+A sender may keep connections open (`Connections`): one is reused only for the same
+scheme, host name, port and the address this request's own check allowed, only after
+an answer h11 read completely and that did not ask to close, and never after an error.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import secrets
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 5.0  # nothing received or sent for this long ends the request
 REQUEST_DEADLINE = 10.0  # a whole request: connecting, sending, and the complete answer
 SECRET_PREFIX = "whsec_"
+KEEP_IDLE = 20.0  # seconds a kept connection may wait for its next request (receivers commonly close at 60 s+)
+KEEP_PER_TARGET = 8  # idle connections kept per target (a worker's threads)
 
 
 def new_secret() -> str:
@@ -114,6 +121,7 @@ class _Exchange:
         self.renew_at = time.monotonic() + lease.every if lease else math.inf
         self.sock: socket.socket | None = None
         self.idle_since = time.monotonic()
+        self.received = False  # any byte of an answer
 
     def wait(self, *, readable: bool) -> None:
         """Wait until the socket is ready, renewing the lease on the way; raise when the time is up."""
@@ -170,6 +178,14 @@ class _Exchange:
             self.sock = context.wrap_socket(self.sock, server_hostname=target.host, do_handshake_on_connect=False)
             self.step(self.sock.do_handshake, readable=True)
 
+    def adopt(self, sock: socket.socket) -> None:
+        """Use a kept connection (already connected, TLS already negotiated, to the same checked address)."""
+        self.sock = sock
+
+    def release(self) -> socket.socket | None:
+        sock, self.sock = self.sock, None
+        return sock
+
     @property
     def connected(self) -> socket.socket:
         assert self.sock is not None, "connect() first"
@@ -184,11 +200,14 @@ class _Exchange:
 
     def recv(self) -> bytes:
         sock = self.connected
-        return self.step(lambda: sock.recv(65536), readable=True)
+        data = self.step(lambda: sock.recv(65536), readable=True)
+        self.received = self.received or bool(data)
+        return data
 
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+            self.sock = None
 
 
 @dataclass
@@ -205,6 +224,69 @@ class Outcome:
         return self.status is None or self.status == 429 or self.status >= 500
 
 
+class Connections:
+    """A process's idle keep-alive connections, by target: each taken by one request at a time.
+
+    Keyed by scheme, host name (TLS checked that name), port and the checked address: a request reuses a
+    connection only to the address its own `resolve_allowed` just allowed, so a host name that now resolves
+    elsewhere, or a network the office withdrew, never gets a kept connection. A connection is kept only after a
+    complete answer that did not ask to close, and only for `KEEP_IDLE` seconds; one the receiver closed or
+    wrote to meanwhile is dropped when taken."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: dict[tuple[str, str, int, str], list[tuple[socket.socket, float]]] = {}
+        self.pid = os.getpid()
+        self.pruned = time.monotonic()
+
+    def take(self, target: Target) -> socket.socket | None:
+        now, stale = time.monotonic(), []
+        with self.lock:
+            if self.pid != os.getpid():  # a forked child: the parent's connections are not its own to use
+                self.idle, self.pid = {}, os.getpid()
+            stack = self.idle.get(_key(target), [])
+            found = None
+            while stack and found is None:
+                sock, since = stack.pop()
+                if now - since < KEEP_IDLE and _quiet(sock):
+                    found = sock
+                else:
+                    stale.append(sock)
+        for sock in stale:
+            sock.close()
+        return found
+
+    def give(self, target: Target, sock: socket.socket) -> None:
+        now, stale = time.monotonic(), []
+        with self.lock:
+            if now - self.pruned >= KEEP_IDLE:  # connections to endpoints nobody sends to any more are closed too
+                self.pruned = now
+                for key, stack in list(self.idle.items()):
+                    stale += [old for old, since in stack if now - since >= KEEP_IDLE]
+                    self.idle[key] = [(old, since) for old, since in stack if now - since < KEEP_IDLE]
+            stack = self.idle.setdefault(_key(target), []) if self.pid == os.getpid() else None
+            if stack is not None and len(stack) < KEEP_PER_TARGET:
+                stack.append((sock, now))
+            else:
+                stale.append(sock)
+        for old in stale:
+            old.close()
+
+
+def _key(target: Target) -> tuple[str, str, int, str]:
+    return (target.scheme, target.host, target.port, target.address)
+
+
+def _quiet(sock: socket.socket) -> bool:
+    """Whether an idle connection has nothing to read: a closed one reads as its end, and a receiver has nothing
+    to say between requests (anything it said would be taken for the next answer)."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
 def post(
     target: Target,
     body: bytes,
@@ -212,13 +294,17 @@ def post(
     *,
     deadline: float = REQUEST_DEADLINE,
     lease: Lease | None = None,
+    connections: Connections | None = None,
 ) -> Outcome:
     """POST once and read the whole answer within `deadline` seconds (and while `lease` is held).
 
     Only a complete response counts (h11 parses it: a header block or a body cut off by the receiver
-    is an error, never a status); a redirect is never followed (a 3xx is a non-2xx like any other)."""
+    is an error, never a status); a redirect is never followed (a 3xx is a non-2xx like any other).
+    With `connections`, a kept connection to the same checked address is used if there is one, and the
+    connection is kept after a complete answer that allows it. A kept connection that fails before any byte of an
+    answer (the receiver closed it meanwhile) is replaced by a new one once, within the same deadline: the receiver
+    may then get the batch twice, with the same webhook-id (at-least-once)."""
     exchange = _Exchange(time.monotonic() + deadline, lease)
-    http = h11.Connection(h11.CLIENT)
     host = target.host if target.port == (443 if target.scheme == "https" else 80) else f"{target.host}:{target.port}"
     request = h11.Request(
         method="POST",
@@ -228,28 +314,32 @@ def post(
             ("content-type", "application/json"),
             ("content-length", str(len(body))),
             ("user-agent", "OneTable-Webhooks/1"),
-            ("connection", "close"),
+            *([] if connections else [("connection", "close")]),
             *headers.items(),
         ],
     )
     try:
-        exchange.connect(target)
-        exchange.send(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
-        status, text = None, b""
+        kept = connections.take(target) if connections else None
         while True:
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(exchange.recv())  # b"" at the end of the stream: h11 says if it was complete
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                text += event.data[: 2000 - len(text)]  # the whole body is read; the start of it is kept
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise h11.RemoteProtocolError("the connection closed before an answer")
+            http = h11.Connection(h11.CLIENT)
+            if kept is not None:
+                exchange.adopt(kept)
+            else:
+                exchange.connect(target)
+            try:
+                status, text = _answer(exchange, http, request, body)
+            except (OSError, h11.ProtocolError):
+                if kept is None or exchange.received:
+                    raise
+                exchange.close()
+                kept = None  # closed by the receiver while idle: once more on a new connection
+                continue
+            break
+        if connections and http.our_state is h11.DONE and http.their_state is h11.DONE and not http.trailing_data[0]:
+            sock = exchange.release()
+            if sock is not None:
+                connections.give(target, sock)
         message = text.decode(errors="replace")
-        assert status is not None  # h11 gives the Response before the end of the message
         return Outcome(status, "" if 200 <= status < 300 else f"HTTP {status}: {message}")
     except Interrupted as error:
         return Outcome(None, f"{error} ({deadline:g} s for the whole request)")
@@ -257,6 +347,26 @@ def post(
         return Outcome(None, f"{type(error).__name__}: {error}")
     finally:
         exchange.close()
+
+
+def _answer(exchange: _Exchange, http: h11.Connection, request: h11.Request, body: bytes) -> tuple[int, bytes]:
+    """Send the request on the exchange's connection and read the complete answer: its status and its start."""
+    exchange.send(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+    status, text = None, b""
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            http.receive_data(exchange.recv())  # b"" at the end of the stream: h11 says if it was complete
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+        elif isinstance(event, h11.Data):
+            text += event.data[: 2000 - len(text)]  # the whole body is read; the start of it is kept
+        elif isinstance(event, h11.EndOfMessage):
+            break
+        elif isinstance(event, h11.ConnectionClosed):
+            raise h11.RemoteProtocolError("the connection closed before an answer")
+    assert status is not None  # h11 gives the Response before the end of the message
+    return status, text
 
 
 def headers_for(msg_id: str, body: bytes, secrets_in_use: list[str], timestamp: int | None = None) -> dict[str, str]:

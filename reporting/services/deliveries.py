@@ -376,6 +376,9 @@ def _lease_seconds() -> float:
 
 # Documents decoded by this process's claims, for the next endpoints' batches of the same versions.
 _documents = bodies.Documents()
+# Connections kept open to receivers between this process's batches (a deadline burst sends each endpoint a batch
+# of one or two deliveries per filing: a new connection each time was a large part of what a batch cost).
+_connections = webhooks.Connections()
 
 
 @dataclass
@@ -487,6 +490,7 @@ def send_batch(endpoint_id: int) -> bool:
         webhooks.headers_for(msg_id, body, signing_secrets(endpoint)),
         deadline=settings.ONETABLE_WEBHOOK_DEADLINE_SECONDS,
         lease=lease,
+        connections=_connections,
     )
     if outcome.ok:
         return _delivered(endpoint, batch, lease=held.token)
