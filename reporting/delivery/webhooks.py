@@ -264,9 +264,9 @@ class Connections:
                 for key, stack in list(self.idle.items()):
                     stale += [old for old, since in stack if now - since >= KEEP_IDLE]
                     self.idle[key] = [(old, since) for old, since in stack if now - since < KEEP_IDLE]
-            stack = self.idle.setdefault(_key(target), []) if self.pid == os.getpid() else None
-            if stack is not None and len(stack) < KEEP_PER_TARGET:
-                stack.append((sock, now))
+            kept = self.idle.setdefault(_key(target), []) if self.pid == os.getpid() else None
+            if kept is not None and len(kept) < KEEP_PER_TARGET:
+                kept.append((sock, now))
             else:
                 stale.append(sock)
         for old in stale:
