@@ -82,6 +82,9 @@ def prepare(months: int) -> Filers:
                 # markers the relay has not taken yet (no worker runs during the submit benchmarks)
                 "DELETE FROM reporting_relaypending p USING reporting_submission s WHERE p.submission_id = s.id AND "
                 + theirs,
+                # and their plausibility-baseline markers, which no worker folded either
+                "DELETE FROM reporting_baselinepending p USING reporting_submission s WHERE p.unit_id = s.unit_id "
+                "AND p.sheet_id = s.sheet_id AND p.period = s.period AND " + theirs,
                 "DELETE FROM reporting_delivery d USING reporting_submission s WHERE d.submission_id = s.id AND "
                 + theirs,
                 "DELETE FROM reporting_submissionversion v USING reporting_submission s "

@@ -29,6 +29,7 @@ ROUTES = {
     "reporting.tasks.run_supply_job_task": EXPORT,
     # beat's periodic jobs: sweeps, expiries, the audit seal
     "reporting.tasks.sweep_outbox_task": HOUSEKEEPING,
+    "reporting.tasks.fold_baselines_task": HOUSEKEEPING,  # the plausibility baselines (issue 22), after commit
     "reporting.tasks.zombie_check_task": HOUSEKEEPING,
     "reporting.tasks.create_partitions_task": HOUSEKEEPING,
     "reporting.tasks.auto_reports_task": HOUSEKEEPING,

@@ -29,7 +29,14 @@ def send_deliveries_task(endpoint_id: int) -> None:
 def relay_versions_task() -> None:
     deliveries.relay_started()
     relay.relay_versions()
-    baselines.fold_baselines()  # a filing's baseline marker: woken with its version, by the same task
+    # the filings' baseline markers, committed with their versions: folded by a task of their own
+    deliveries.enqueue_relay(task=deliveries.FOLD_BASELINES_TASK)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fold_baselines_task() -> None:
+    deliveries.relay_started(deliveries.FOLD_BASELINES_TASK)
+    baselines.fold_baselines()
 
 
 @shared_task(ignore_result=True)

@@ -69,6 +69,11 @@ SEND_DELIVERIES_TASK = "reporting.tasks.send_deliveries_task"
 RELAY_VERSIONS_TASK = "reporting.tasks.relay_versions_task"
 QUEUED_KEY = "onetable:send-queued:{}"  # set while a send task for the endpoint waits in the queue
 RELAY_QUEUED_KEY = "onetable:relay-queued"  # set while a relay task waits in the queue
+# The plausibility baselines' fold (issue 22): the filing's other marker, folded by a task of its own on the
+# housekeeping queue, so a backlog of folds (a worker back after an outage, a bulk import) never holds a relay
+# thread, nor shares a process with the relay and the senders where workers run per queue.
+FOLD_BASELINES_TASK = "reporting.tasks.fold_baselines_task"
+_WAITING_FLAGS = {RELAY_VERSIONS_TASK: RELAY_QUEUED_KEY, FOLD_BASELINES_TASK: "onetable:fold-queued"}
 QUEUED_TTL = 60  # seconds; a flag whose task was lost stops suppressing new tasks after this
 
 
@@ -99,24 +104,25 @@ def enqueue_sends(endpoint_ids: list[int], *, force: bool = False) -> None:
 
 
 @unaudited(MACHINERY)
-def enqueue_relay(*, force: bool = False, countdown: float | None = None) -> None:
-    """Tell Celery the relay has versions to turn into deliveries; at most one relay task waits in the queue
-    (as for senders: the task clears the flag before it claims). If the broker is down, the sweep wakes it.
-    `countdown`: the task runs no sooner than this many seconds from now."""
+def enqueue_relay(*, force: bool = False, countdown: float | None = None, task: str = RELAY_VERSIONS_TASK) -> None:
+    """Tell Celery the relay has versions to turn into deliveries (or, `task=FOLD_BASELINES_TASK`, the fold has
+    baseline markers); at most one such task waits in the queue (as for senders: the task clears the flag before
+    it claims). If the broker is down, the sweep wakes it. `countdown`: the task runs no sooner than this many
+    seconds from now."""
     try:
-        if _flags().set(RELAY_QUEUED_KEY, 1, nx=not force, ex=QUEUED_TTL):
-            app.send_task(RELAY_VERSIONS_TASK, countdown=countdown)
-    except Exception as error:  # any broker failure: the relay markers are the truth
-        log.warning("could not wake the relay (%s); the sweep will retry", error)
+        if _flags().set(_WAITING_FLAGS[task], 1, nx=not force, ex=QUEUED_TTL):
+            app.send_task(task, countdown=countdown)
+    except Exception as error:  # any broker failure: the markers are the truth
+        log.warning("could not wake %s (%s); the sweep will retry", task, error)
 
 
 @unaudited(MACHINERY)
-def relay_started() -> None:
-    """A relay task left the queue: the next filing must publish a new one."""
+def relay_started(task: str = RELAY_VERSIONS_TASK) -> None:
+    """A relay (or fold) task left the queue: the next filing must publish a new one."""
     try:
-        _flags().delete(RELAY_QUEUED_KEY)
+        _flags().delete(_WAITING_FLAGS[task])
     except Exception as error:  # the flag expires on its own
-        log.warning("could not clear the relay's queued flag (%s)", error)
+        log.warning("could not clear the queued flag of %s (%s)", task, error)
 
 
 class _Notifier:

@@ -37,7 +37,13 @@ from core.audit import unaudited
 from core.celery import app
 from reporting.filing.onetable import OneTable
 from reporting.models import BaselinePending, DeliveryStatus, RelayPending, SubmissionVersion, SubscriptionStatus
-from reporting.services.deliveries import MACHINERY, enqueue_relay, notify_relay, notify_sends
+from reporting.services.deliveries import (
+    FOLD_BASELINES_TASK,
+    MACHINERY,
+    enqueue_relay,
+    notify_relay,
+    notify_sends,
+)
 
 CHECK_AGGREGATE_PUSHES_TASK = "reporting.tasks.check_aggregate_pushes_task"
 RELAY_AGAIN_SECONDS = 0.2  # a relay that found another at work tries again after this
@@ -243,9 +249,11 @@ def relay_versions() -> int:
 
 @unaudited(MACHINERY)
 def sweep_relay() -> bool:
-    """Wake the relay if any version waits for it, or any filing's baseline marker for its fold (beat runs this
-    through the outbox sweep)."""
-    waiting = RelayPending.objects.exists() or BaselinePending.objects.exists()
-    if waiting:
+    """Wake the relay if any version waits for it, and the baselines' fold if any filing's baseline marker waits
+    (beat runs this through the outbox sweep)."""
+    versions, baselines = RelayPending.objects.exists(), BaselinePending.objects.exists()
+    if versions:
         enqueue_relay(force=True)
-    return waiting
+    if baselines:
+        enqueue_relay(force=True, task=FOLD_BASELINES_TASK)
+    return versions or baselines

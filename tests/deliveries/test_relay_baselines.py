@@ -8,8 +8,11 @@ import threading
 import psycopg
 from django.db import connection
 
+from core.celery import app as celery_app
 from reporting.filing import baselines
-from reporting.models import BaselinePending, PlausibilityBaseline
+from reporting.models import BaselinePending, PlausibilityBaseline, RelayPending
+from reporting.services import deliveries
+from reporting.services.relay import sweep_relay
 from tests.reporting.helpers import file_village_basics
 from tests.rules.test_baseline import HOUSEHOLDS, _baseline, _correct, _from_versions, _hint
 from tests.rules.test_rules import _history
@@ -86,3 +89,19 @@ def test_folds_in_several_workers_at_once_leave_the_rows_a_rebuild_makes(cadre):
     assert errors == [] and not BaselinePending.objects.exists()
     assert baselines.baselines_differing() == []
     assert dict(_baseline(cadre, "2026Q4")) == _from_versions(cadre, "2026Q4")
+
+
+def test_baseline_markers_whose_wake_ups_were_lost_are_folded_once_the_sweep_runs(cadre, request):
+    # given filings made while their tasks were lost: the relay's and the fold's messages purged from the broker,
+    # and the fold's "one waits in the queue" flag still standing, so the relay would wake no fold
+    _history(cadre, HOUSEHOLDS)
+    file_village_basics(cadre, period="2026Q2", households="6100")
+    celery_app.control.purge()
+    deliveries._flags().set(deliveries._WAITING_FLAGS[deliveries.FOLD_BASELINES_TASK], 1, ex=60)
+    assert BaselinePending.objects.exists() and RelayPending.objects.exists()
+    request.getfixturevalue("worker")  # a worker starts, with nothing in its queues
+    # when the outbox sweep (beat) runs
+    assert sweep_relay() is True
+    # then the relay and the fold both run: every marker is folded into the unit's row
+    assert wait_for(lambda: not BaselinePending.objects.exists() and not RelayPending.objects.exists(), timeout=30)
+    assert baselines.baselines_differing() == []
