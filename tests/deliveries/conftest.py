@@ -16,6 +16,7 @@ from core.models import Department, Role, User
 from core.tokens import issue_token
 from reporting.delivery import webhooks
 from reporting.models import AllowedNetwork, Endpoint, RelayPending, Sheet, Subscription
+from reporting.services import deliveries
 from reporting.services.relay import relay_versions
 from reporting.services.submissions import add_record
 from tests.receiver import Receiver
@@ -32,7 +33,13 @@ ACTIVITY = {
 
 @pytest.fixture
 def demo(committed_demo):
-    """The demo county, committed, so worker threads and processes see it."""
+    """The demo county, committed, so worker threads and processes see it; and a broker holding nothing an
+    earlier test left: no task message and no "one task waits" flag (a flag whose message was purged or
+    consumed by a worker since stopped would keep this test's filings from waking the relay for a minute)."""
+    celery_app.control.purge()
+    flags = deliveries._flags()
+    for key in [*deliveries._WAITING_FLAGS.values(), *flags.scan_iter(deliveries.QUEUED_KEY.format("*"))]:
+        flags.delete(key)
 
 
 @pytest.fixture
