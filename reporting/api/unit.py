@@ -119,6 +119,25 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
+def _etag_of(code: int, body: Any) -> dict[str, str]:
+    return {"ETag": _etag(body["version"])} if code == status.HTTP_201_CREATED else {}
+
+
+def _once(request: Request, key: str, fingerprint: str, work: Any) -> Response:
+    """`work` (a filing or a correction: its status and body) done once per Idempotency-Key
+    (`idempotency.run_once`): a repeat gets the first answer, marked replayed; the key reused for another request is
+    422, one still being answered 409."""
+    try:
+        answer = idempotency.run_once(user=signed_in(request.user), key=key, fingerprint=fingerprint, work=work)
+    except idempotency.KeyReused:
+        return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
+    except idempotency.KeyInFlight:
+        return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+    if answer.replayed:
+        return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
+    return Response(answer.body, status=answer.status, headers=_etag_of(answer.status, answer.body))
+
+
 class OneTableView(APIView):
     @extend_schema(
         summary="The unit's one table for a period: the sheets open for filing then (400 period.not_open if none)",
@@ -205,21 +224,7 @@ class SubmissionsView(APIView):
                 return refusal_status(error.problems), refusal_body(error.problems)
             return status.HTTP_201_CREATED, version_json(version.submission, version)
 
-        try:
-            answer = idempotency.run_once(
-                user=signed_in(request.user),
-                key=key,
-                fingerprint=idempotency.request_hash(request.path, request.data),
-                work=work,
-            )
-        except idempotency.KeyReused:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
-        except idempotency.KeyInFlight:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
-        if answer.replayed:
-            return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
-        headers = {"ETag": _etag(answer.body["version"])} if answer.status == status.HTTP_201_CREATED else {}
-        return Response(answer.body, status=answer.status, headers=headers)
+        return _once(request, key, idempotency.request_hash(request.path, request.data), work)
 
     @staticmethod
     def _file(unit, user, body: Any) -> SubmissionVersion:
@@ -320,25 +325,8 @@ class CorrectionsView(APIView):
 
         if not key:  # a client without keys: corrected (or refused) as before, If-Match alone guards a repeat
             code, body = work()
-            return Response(body, status=code, headers=self._etag_of(code, body))
-        try:
-            answer = idempotency.run_once(
-                user=signed_in(request.user),
-                key=key,
-                fingerprint=idempotency.request_hash(request.path, if_match, request.data),
-                work=work,
-            )
-        except idempotency.KeyReused:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
-        except idempotency.KeyInFlight:
-            return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
-        if answer.replayed:
-            return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
-        return Response(answer.body, status=answer.status, headers=self._etag_of(answer.status, answer.body))
-
-    @staticmethod
-    def _etag_of(code: int, body: Any) -> dict[str, str]:
-        return {"ETag": _etag(body["version"])} if code == status.HTTP_201_CREATED else {}
+            return Response(body, status=code, headers=_etag_of(code, body))
+        return _once(request, key, idempotency.request_hash(request.path, if_match, request.data), work)
 
     @staticmethod
     def _correct(submission: Submission, user, body: Any, expected: int) -> SubmissionVersion:
