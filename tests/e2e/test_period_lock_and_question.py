@@ -33,6 +33,9 @@ def shoot(page, name: str) -> None:
 
 
 def sign_in_again(page, base: str, username: str) -> None:
+    # leave the page first: its scripts stop (a cadre's page keeps forms for the phone with fetches of its own, and
+    # one answered after the cookies are cleared would set a CSRF cookie the login form's token does not match)
+    page.goto("about:blank")
     page.context.clear_cookies()
     login(page, base, username)
 
