@@ -34,6 +34,8 @@ def _walk(page, base: str, size: str) -> None:
     page.goto(base + "/office/indicators/")
     page.get_by_role("link", name="历史与修订").last.click()
     expect(page.locator("h1")).to_have_text("户均常住人口")
+    # htmx binds the live check once the page has loaded: typed earlier, the input would go unheard
+    page.wait_for_load_state("load")
     page.fill("input[name=period]", "2027Q1")
     page.fill("textarea[name=formula]", GUARDED)
     expect(page.locator("#formula-check")).to_contain_text("a / b")  # checked live: a ratio of sums needs a / b
