@@ -116,7 +116,7 @@ def _send_round(endpoint, department, receiver: Receiver, versions: list[int]) -
 
     from reporting.filing.onetable import catalogue_reading
     from reporting.models import Delivery, DeliveryStatus
-    from reporting.services.deliveries import batch_body, delivery_bodies, send_batch
+    from reporting.services.deliveries import batch_body, delivery_bodies, fixed_statements, send_batch
     from reporting.services.relay import queue_versions, relay_versions
 
     with transaction.atomic():
@@ -143,9 +143,10 @@ def _send_round(endpoint, department, receiver: Receiver, versions: list[int]) -
     conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
     started = time.perf_counter()
     for batch in batches:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")  # as the sender's statements: compiling costs more than it saves
-            cursor.execute(_STORED_SQL, [batch])
+        # the sender's own session settings (prepared once, its generic plan, no JIT): unprepared, the planner chose
+        # among plans over the versions' partitions from one round to the next (2,300 to 35,000 rows/s)
+        with fixed_statements() as cursor:
+            cursor.execute(_STORED_SQL, [batch], prepare=True)
             stored = [row[0] for row in cursor.fetchall()]
         body = batch_body(department.code, stored)
         conn.request("POST", "/hooks", body=body, headers={"content-type": "application/json"})

@@ -565,6 +565,7 @@ def main(argv: list[str]) -> int:
         supply,
         workers,
     )
+    from bench import report as report_templates
     from reporting.demo import demo_loaded, load_demo
 
     quick = "--quick" in argv
@@ -593,6 +594,7 @@ def main(argv: list[str]) -> int:
     rolled = rollup.main(quick, months)
     dhis2_read_figures = dhis2_read.main(quick)
     indicated = indicator_rollup.main(quick, months)
+    reported = report_templates.main(quick, months)
     ruled = rules.main()
     REPORT.parent.mkdir(exist_ok=True)
     comparisons = compare.kept(REPORT.read_text()) if REPORT.exists() else ""
@@ -610,6 +612,7 @@ def main(argv: list[str]) -> int:
         + rollup.render(rolled)
         + dhis2_read.render(dhis2_read_figures, quick)
         + indicator_rollup.render(indicated)
+        + report_templates.render(reported)
         + rules.render(ruled)
         + CHANGES
         + comparisons
@@ -625,7 +628,7 @@ def main(argv: list[str]) -> int:
 
 # `--only a,b`: these benchmarks alone, their sections appended to the report under a dated heading (the rest of
 # the report, written by a whole run and the analyses added since, is kept as it is)
-SELECTABLE = ("submit", "flat", "delivered", "fanout", "workers", "rules", "supply")
+SELECTABLE = ("submit", "flat", "delivered", "fanout", "workers", "rules", "supply", "rollup", "indicators", "report")
 
 
 def _only(argv: list[str]) -> list[str] | None:
@@ -639,7 +642,7 @@ def _only(argv: list[str]) -> list[str] | None:
 
 
 def _selected(names: list[str], quick: bool, months: int, facts: dict) -> int:
-    from bench import delivered, fanout, flat, rules, submit, supply, workers
+    from bench import delivered, fanout, flat, indicator_rollup, report, rollup, rules, submit, supply, workers
 
     sections = []
     for name in names:
@@ -657,6 +660,12 @@ def _selected(names: list[str], quick: bool, months: int, facts: dict) -> int:
             sections.append(rules.render(rules.main()))
         elif name == "supply":
             sections.append(supply.render(supply.main(quick), quick))
+        elif name == "rollup":  # one field to the 1,500 townships
+            sections.append(rollup.render(rollup.main(quick, months)))
+        elif name == "indicators":
+            sections.append(indicator_rollup.render(indicator_rollup.main(quick, months)))
+        elif name == "report":  # the 50-cell county report through the generation job
+            sections.append(report.render(report.main(quick, months)))
     heading = (
         f"\n## Selected benchmarks — {facts['date']}{' (quick mode)' if quick else ''}: {', '.join(names)}\n\n"
         f"`python3 dev.py bench{' --quick' if quick else ''} --only {','.join(names)}` on {facts['cpu']}, "
