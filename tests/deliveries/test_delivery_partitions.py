@@ -87,7 +87,7 @@ def test_a_read_of_one_month_of_deliveries_touches_only_that_months_partition(ca
     assert "reporting_delivery_default" not in plan and plan.count('"Relation Name"') == 1
 
 
-def test_the_senders_claim_reads_each_claimed_delivery_again_in_its_month_only(cadre):
+def test_the_senders_claim_reads_the_outbox_once_and_builds_the_bodies_from_the_rows_it_locked(cadre):
     month = dt.date.today().replace(day=1)
     with connection.cursor() as cursor:  # months before this one, so that pruning has something to leave out
         create_ahead(cursor, DELIVERIES, month, since=month.replace(year=month.year - 1))
@@ -102,16 +102,15 @@ def test_the_senders_claim_reads_each_claimed_delivery_again_in_its_month_only(c
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
             plan = cursor.fetchone()[0]
         transaction.set_rollback(True)  # EXPLAIN ANALYZE took the lease: undo it
-    # the claimed rows are found by endpoint and status in every month (`o`, the outbox index); each is then read
-    # again with its body by its whole key (`d`): PostgreSQL looks in its month's partition only, while running
-    read_again = {
-        node["Relation Name"]
+    # the claimed rows are found by endpoint and status (`o`, the outbox index) and their bodies built from the rows
+    # locked there: no partition of the outbox is read again for each claimed row. (It was: the generic plan,
+    # costed on a partition's stale statistics, scanned a whole partition once per claimed row.)
+    scans = [
+        node
         for node in _nodes(plan[0]["Plan"])
-        if node.get("Relation Name", "").startswith("reporting_delivery_")
-        and node.get("Alias", "").startswith("d")
-        and node.get("Actual Loops", 0) > 0
-    }
-    assert read_again == {f"reporting_delivery_p{month_of(version):%Y%m}"}
+        if node.get("Relation Name", "").startswith("reporting_delivery_") and node.get("Actual Loops", 0) > 0
+    ]
+    assert scans and {node["Alias"].split("_")[0] for node in scans} == {"o"}, [n["Alias"] for n in scans]
     claimed, _until, _posting = deliveries._claim(endpoint.pk)
     assert sorted(c.pk for c in claimed) == sorted(due.values_list("pk", flat=True))  # the same rows as before
     assert {c.month for c in claimed} == {month_of(version)}
