@@ -35,7 +35,6 @@ from core.audit import unaudited
 from core.celery import app
 from core.locks import exclusive
 from reporting.catalogue.periods import Period
-from reporting.delivery import webhooks
 from reporting.models import (
     AggregatePush,
     AllowedNetwork,
@@ -47,7 +46,7 @@ from reporting.models import (
 from reporting.reads import indicator_rollups, rollups
 from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement
 from reporting.rejections import Problems
-from reporting.services.deliveries import backoff, signing_secrets
+from reporting.services.deliveries import backoff, post_event
 
 SEND_AGGREGATE_PUSHES_TASK = "reporting.tasks.send_aggregate_pushes_task"
 _LOCK_SPACE = 19022  # (space, subscription id): one check of a subscription at a time; (space + 1, endpoint): sender
@@ -196,7 +195,7 @@ def _send_due(endpoint_id: int) -> int:
     accepted = 0
     for push in _due().filter(endpoint=endpoint).order_by("pk")[:100]:
         body = json.dumps({"id": push.public_id, **push.body}, ensure_ascii=False).encode()
-        error = _post(endpoint, networks, f"msg_{push.public_id}", body)
+        error = post_event(endpoint, networks, f"msg_{push.public_id}", body)
         if not error:
             AggregatePush.objects.filter(pk=push.pk).update(
                 status=DeliveryStatus.DELIVERED, delivered_at=Now(), last_error=""
@@ -212,12 +211,3 @@ def _send_due(endpoint_id: int) -> int:
         )
         break  # the receiver refuses: the rest wait for the sweep, in order
     return accepted
-
-
-def _post(endpoint: Endpoint, networks: list[str], msg_id: str, body: bytes) -> str:
-    try:
-        target = webhooks.resolve_allowed(endpoint.url, networks)
-    except webhooks.Refused as refused:
-        return str(refused)
-    outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, signing_secrets(endpoint)))
-    return "" if outcome.ok else outcome.error or "not accepted"

@@ -508,6 +508,18 @@ def send_batch(endpoint_id: int) -> bool:
 
 
 @read_only
+def post_event(endpoint: Endpoint, networks: list[str], msg_id: str, body: bytes) -> str:
+    """Post one signed event that is not an outbox batch (an aggregate push, a dispute event) to `endpoint`, within
+    the office's allowed `networks`: '' when the endpoint accepted it, else why not."""
+    try:
+        target = webhooks.resolve_allowed(endpoint.url, networks)
+    except webhooks.Refused as refused:
+        return str(refused)
+    outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, signing_secrets(endpoint)))
+    return "" if outcome.ok else outcome.error or "not accepted"
+
+
+@read_only
 def signing_secrets(endpoint: Endpoint) -> list[str]:
     """The secrets that sign to this endpoint: its own, and during a rotation the previous one too."""
     in_use = [endpoint.secret]

@@ -27,10 +27,9 @@ from core.celery import app
 from core.locks import exclusive
 from core.models import User
 from reporting.catalogue.fieldtypes.base import is_blank
-from reporting.delivery import webhooks
 from reporting.models import AllowedNetwork, Dispute, DisputeStatus, Endpoint
 from reporting.rejections import Problem, Problems, storable
-from reporting.services.deliveries import backoff, signing_secrets
+from reporting.services.deliveries import backoff, post_event
 from reporting.services.supplies import SupplyRow, supply_values
 
 log = logging.getLogger("onetable.disputes")
@@ -140,7 +139,7 @@ def _send_owed(source_id: int) -> int:
     owed = _owed(source_id).select_related("unit__area", "field", "sheet", "source").order_by("pk")[:100]
     for dispute in owed:
         body = json.dumps(dispute_event(dispute), ensure_ascii=False).encode()
-        errors = [e for e in (_post(endpoint, networks, _event_id(dispute), body) for endpoint in endpoints) if e]
+        errors = [e for e in (post_event(endpoint, networks, _event_id(dispute), body) for endpoint in endpoints) if e]
         if not errors:
             Dispute.objects.filter(pk=dispute.pk, version_id=dispute.version_id).update(
                 notified_at=Now(), notify_error=""
@@ -153,16 +152,6 @@ def _send_owed(source_id: int) -> int:
         )
         break  # the receiver refuses: the rest wait for the sweep, in order
     return accepted
-
-
-def _post(endpoint: Endpoint, networks: list[str], msg_id: str, body: bytes) -> str:
-    """'' when the endpoint accepted the event, else why not."""
-    try:
-        target = webhooks.resolve_allowed(endpoint.url, networks)
-    except webhooks.Refused as refused:
-        return str(refused)
-    outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, signing_secrets(endpoint)))
-    return "" if outcome.ok else outcome.error or "not accepted"
 
 
 @unaudited("the webhook machinery: wakes the sender of each source that owes events (beat's outbox sweep)")
