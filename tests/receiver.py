@@ -13,16 +13,25 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook
 
 
 class Receiver:
-    def __init__(self, secret: str, *, script: list[int] | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        script: list[int] | None = None,
+        delay: float = 0.0,
+        on_request: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.secret = secret
         self.script = list(script or [])  # statuses to answer in turn; then 200
         self.delay = delay
+        self.on_request = on_request  # called with a batch's delivery ids as it arrives, before it is answered
         self.lock = threading.Lock()
         self.requests = 0
         self.in_flight = 0  # requests being answered right now
@@ -56,14 +65,17 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
+        try:
+            ids = [d["id"] for d in json.loads(body)["deliveries"]]
+        except (ValueError, KeyError, TypeError):
+            ids = []  # not a batch: answered (and counted) as a bad request below
         with self.lock:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
-            try:
-                self.arrived += [d["id"] for d in json.loads(body)["deliveries"]]
-            except (ValueError, KeyError, TypeError):
-                pass  # not a batch: answered (and counted) as a bad request below
+            self.arrived += ids
         try:
+            if self.on_request:
+                self.on_request(ids)
             return self._answer(body, headers)
         finally:
             with self.lock:

@@ -276,7 +276,8 @@ def _access_insert(deliveries: str, kind: str) -> str:
 
 # Recording a batch the receiver took, in one statement: the rows still due become delivered, each gets
 # its access record, the endpoint's lease is given back (if still this sender's) and its circuit closed,
-# rows that backed off while the receiver was failing become due; and whether more are due.
+# rows that backed off while the receiver was failing become due; and whether more are due (as far as the
+# statement's snapshot shows: `send_batch` asks again after the commit when it says no).
 _DELIVERED_SQL = f"""
 WITH sent AS (
     UPDATE reporting_delivery SET status = %(delivered)s, delivered_at = now(), last_error = '',
@@ -302,6 +303,17 @@ SELECT EXISTS (SELECT 1 FROM recovered) OR EXISTS (
     SELECT 1 FROM reporting_delivery
     WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE}
       AND next_attempt_at <= now() AND NOT (id = ANY(%(ids)s)))
+"""
+
+# Whether the endpoint has rows due, asked after the batch's commit gave the lease back. A send task that came
+# while this sender held the lease (or while its batch's statement held the endpoint's row) claimed nothing and left
+# without publishing another: the rows it came for committed before it claimed, so before this commit, and only a
+# snapshot taken after this commit is sure to see them. The batch's statement has an older one: a filing relayed
+# meanwhile waited for the sweep (tests/deliveries/test_fanout.py, `test_a_filing_relayed_while_the_last_batch_…`).
+_DUE_SQL = f"""
+SELECT EXISTS (
+    SELECT 1 FROM reporting_delivery
+    WHERE endpoint_id = %(endpoint)s AND status IN {_SENDABLE} AND next_attempt_at <= now())
 """
 
 # Renewing a lease the sender still holds (its token is the value it last gave the lease).
@@ -502,9 +514,16 @@ def send_batch(endpoint_id: int) -> bool:
         connections=_connections,
     )
     if outcome.ok:
-        return _delivered(endpoint, batch, lease=held.token)
+        return _delivered(endpoint, batch, lease=held.token) or _due(endpoint_id)
     _failed(endpoint, batch, outcome, permanent=not outcome.retryable, lease=held.token)
     return False
+
+
+def _due(endpoint_id: int) -> bool:
+    """Whether the endpoint has rows due now, in a snapshot taken after the lease was given back (`_DUE_SQL`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, {"endpoint": endpoint_id})
+        return cursor.fetchone()[0]
 
 
 @read_only

@@ -3,7 +3,9 @@ import json
 import threading
 import time
 
+import psycopg
 import pytest
+from django.db import connection
 from django.db.models import F, ProtectedError
 from rest_framework.test import APIClient
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -212,6 +214,60 @@ def test_a_dead_receiver_does_not_delay_a_healthy_department(worker, loopback_al
         assert wait_for(lambda w=wanted: w in healthy.seen, timeout=60)
         hanging.refresh_from_db()
         assert (hanging.status, hanging.attempts) == (DeliveryStatus.PENDING, 0), "a healthy delivery waited"
+
+
+def test_a_filing_relayed_while_the_last_batch_is_recorded_is_sent_without_waiting_for_the_sweep(
+    loopback_allowed, receivers, cadre, settings
+):
+    """A send task that finds its endpoint leased leaves at once: the sender holding the lease, once its batch is
+    recorded, says whether more are due, and must count the rows that task was sent for, or they wait for the
+    sweep. Here the recording statement is held (a lock on its delivery's row, taken while the request is on the
+    wire) while a filing is relayed and its send task comes and goes: what a sender thread delayed between that
+    statement and its commit did for a moment in CI, behind PgBouncer, and culture's next delivery never came."""
+    settings.ONETABLE_DELIVERY_LEASE_SECONDS = 60  # the first sender's lease holds however slow this machine is
+    holder = psycopg.connect(**connection.get_connection_params())
+    held: list[int] = []
+
+    def hold_the_row(ids: list[str]) -> None:
+        if not held:  # the first batch only: its sender's recording will wait for this transaction
+            holder.execute("SELECT 1 FROM reporting_delivery WHERE id = %s FOR UPDATE", [int(ids[0][4:])])
+            held.append(holder.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+    receiver = receivers(on_request=hold_the_row)
+    endpoint = wire("culture", receiver)
+    first = file_activity(cadre, activity_title="活动0")
+    more: list[bool] = []
+
+    def send() -> None:
+        try:
+            more.append(deliveries.send_batch(endpoint.pk))  # the worker's own step
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send)
+    try:
+        sender.start()
+        assert wait_for(lambda: held and _waits_for(held[0]))  # answered 200; its recording waits on the row
+        second = file_activity(cadre, activity_title="活动1")
+        assert deliveries.send_batch(endpoint.pk) is False  # the task this filing woke: the endpoint is leased
+    finally:
+        holder.close()  # the recording goes on
+        sender.join(30)
+    assert more == [True]  # so its task publishes another, which sends the second filing's delivery now
+    deliveries.send_batch(endpoint.pk)
+    assert list(receiver.seen) == [_public_id(first, "culture"), _public_id(second, "culture")]
+
+
+def _waits_for(pid: int) -> bool:
+    """Whether a session of the test database waits for a lock the server process `pid` holds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND %s = ANY(pg_blocking_pids(pid)))",
+            [pid],
+        )
+        return cursor.fetchone()[0]
 
 
 def test_signatures_follow_standard_webhooks_and_an_independent_verifier_rejects_tampering():
