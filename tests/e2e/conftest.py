@@ -1,7 +1,11 @@
 """Headless Chromium (Debian's package) driven by Playwright against the live test server."""
 
 import shutil
+import socket
+import struct
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -74,3 +78,76 @@ def browser_page(live_server, settings, monkeypatch):
 @pytest.fixture
 def desktop_page(live_server, settings, monkeypatch):
     yield from _browser_page(live_server, settings, monkeypatch, DESKTOP, False)
+
+
+class Cable:
+    """The phone's network between the browser and the live server, which a test can pull out: while it is out,
+    every connection is cut, whoever makes it. Chromium's offline switch (`set_offline`) is not enough alone: a
+    page being left gets `online` from it while the next one loads, and its requests then go out unrouted."""
+
+    def __init__(self, live_server_url: str) -> None:
+        self._server = ("127.0.0.1", urlsplit(live_server_url).port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://localhost:{self._listener.getsockname()[1]}"
+        self._in = True
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def pull_out(self) -> None:
+        with self._lock:
+            self._in = False
+            for sock in self._open:
+                _reset(sock)
+
+    def plug_in(self) -> None:
+        with self._lock:
+            self._in = True
+
+    def close(self) -> None:
+        self.pull_out()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                phone, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if not self._in:
+                    _reset(phone)
+                    continue
+                server = socket.create_connection(self._server)
+                self._open |= {phone, server}
+            for a, b in ((phone, server), (server, phone)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # cut
+        with self._lock:
+            self._open.discard(source)
+        source.close()
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a reset, as a dropped network does (the browser sees ERR_CONNECTION_RESET, not an answer)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)  # wakes the pump blocked reading it, which a close alone would not
+    except OSError:
+        pass
+    sock.close()
+
+
+@pytest.fixture
+def network(live_server):
+    """The live server reached through a `Cable` (its `url`), for tests that take the network away."""
+    cable = Cable(live_server.url)
+    yield cable
+    cable.close()

@@ -47,13 +47,13 @@ def _correct_offline(page, base: str, submission: Submission, volunteers: str) -
 @pytest.mark.e2e
 @time_machine.travel(NOVEMBER, tick=True)
 def test_a_correction_typed_offline_is_filed_once_when_the_network_returns_despite_a_double_tap_and_a_lost_answer(
-    demo, live_server, browser_page, village_cadre
+    demo, network, browser_page, village_cadre
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     context = page.context
     submission = _filed(village_cadre)
     _phone_keeps_the_pages(page, base)
-    with NetworkOff(context) as off:
+    with NetworkOff(context, network) as off:
         _correct_offline(page, base, submission, "58")
         page.get_by_role("button", name="提交更正").dblclick()  # a double tap
         waiting = page.locator("#outbox li[data-state=waiting]")
@@ -105,12 +105,12 @@ def test_a_correction_typed_offline_is_filed_once_when_the_network_returns_despi
 @pytest.mark.e2e
 @time_machine.travel(NOVEMBER, tick=True)
 def test_a_correction_overtaken_while_offline_is_shown_with_the_cadres_values_kept_never_applied(
-    demo, live_server, browser_page, village_cadre
+    demo, network, browser_page, village_cadre
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     submission = _filed(village_cadre)
     _phone_keeps_the_pages(page, base)
-    with NetworkOff(page.context):
+    with NetworkOff(page.context, network):
         _correct_offline(page, base, submission, "58")
         page.get_by_role("button", name="提交更正").click()
         expect(page.locator("#outbox li[data-state=waiting]")).to_have_count(1)
@@ -153,14 +153,14 @@ def test_a_correction_overtaken_while_offline_is_shown_with_the_cadres_values_ke
 @pytest.mark.e2e
 @time_machine.travel(NOVEMBER, tick=True)
 def test_a_ledger_record_typed_offline_is_filed_once_when_the_network_returns_despite_a_double_tap(
-    demo, live_server, browser_page, village_cadre
+    demo, network, browser_page, village_cadre
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     context = page.context
     records = Submission.objects.filter(unit=village_cadre.unit, sheet__code="cultural_activity")
     before = records.count()
     _phone_keeps_the_pages(page, base)
-    with NetworkOff(context) as off:
+    with NetworkOff(context, network) as off:
         page.goto(base + "/fill/")
         page.locator("a[data-keep][href='/ledger/cultural_activity/new/']").click()
         expect(page.locator("#offline-said")).to_contain_text("没有网络")

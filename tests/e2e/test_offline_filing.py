@@ -35,11 +35,15 @@ def _phone_keeps_the_pages(page, base: str) -> None:
 
 
 class NetworkOff:
-    """Every request of the browser context aborted, the service worker's own fetches included (Playwright's
-    offline switch alone does not stop those), and the browser told it is offline."""
+    """The phone's network taken away: the cable to the server pulled out, so that nothing the browser sends
+    arrives (a page being left included: Chromium's offline switch tells it `online` while the next page
+    loads, and lets its requests out unrouted); the browser told it is offline; and every request of the
+    context aborted, so that the test sees the service worker's own fetches refused too (Playwright's offline
+    switch does not stop those). The cable is plugged in again on leaving; the browser stays offline."""
 
-    def __init__(self, context) -> None:
+    def __init__(self, context, network) -> None:
         self.context = context
+        self.network = network
         self.aborted: list[tuple[str, bool]] = []
 
     def _abort(self, route) -> None:
@@ -47,12 +51,14 @@ class NetworkOff:
         route.abort("internetdisconnected")
 
     def __enter__(self) -> NetworkOff:
+        self.network.pull_out()
         self.context.route("**/*", self._abort)
         self.context.set_offline(True)
         return self
 
     def __exit__(self, *exc) -> None:
         self.context.unroute("**/*", self._abort)
+        self.network.plug_in()
 
 
 def _fill_offline(page, base: str, volunteers: str) -> None:
@@ -70,12 +76,12 @@ def _outbox(page) -> list[dict]:
 @pytest.mark.e2e
 @time_machine.travel(NOVEMBER, tick=True)
 def test_a_form_filled_offline_is_filed_once_when_the_network_returns_despite_a_double_tap_and_a_lost_answer(
-    demo, live_server, browser_page, village_cadre
+    demo, network, browser_page, village_cadre
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     context = page.context
     _phone_keeps_the_pages(page, base)
-    with NetworkOff(context) as off:
+    with NetworkOff(context, network) as off:
         _fill_offline(page, base, "51")
         page.get_by_role("button", name="提交").dblclick()  # a double tap
         waiting = page.locator("#outbox li[data-state=waiting]")
@@ -125,9 +131,9 @@ def test_a_form_filled_offline_is_filed_once_when_the_network_returns_despite_a_
     expect(page.locator("h1")).to_contain_text("村（社区）基本情况")
 
 
-def _queue_offline(page, base: str) -> dict:
+def _queue_offline(page, base: str, network) -> dict:
     _phone_keeps_the_pages(page, base)
-    with NetworkOff(page.context):
+    with NetworkOff(page.context, network):
         _fill_offline(page, base, "57")
         page.get_by_role("button", name="提交").click()
         expect(page.locator("#outbox li[data-state=waiting]")).to_have_count(1)
@@ -137,11 +143,11 @@ def _queue_offline(page, base: str) -> dict:
 
 @pytest.mark.e2e
 def test_a_form_changed_while_offline_is_shown_with_the_cadres_values_kept_never_filed_on_the_new_form(
-    demo, live_server, browser_page, village_cadre, office_admin
+    demo, network, browser_page, village_cadre, office_admin
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     with time_machine.travel(NOVEMBER, tick=True):
-        _queue_offline(page, base)
+        _queue_offline(page, base, network)
         # meanwhile the office adds a rule to the sheet: the form the phone holds is no longer the form
         define_rule(
             office=office_admin.office,
@@ -180,11 +186,11 @@ def test_a_form_changed_while_offline_is_shown_with_the_cadres_values_kept_never
 
 @pytest.mark.e2e
 def test_a_period_locked_while_offline_is_shown_with_the_cadres_values_kept(
-    demo, live_server, browser_page, village_cadre, office_admin
+    demo, network, browser_page, village_cadre, office_admin
 ):
-    page, base = browser_page, live_server.url
+    page, base = browser_page, network.url
     with time_machine.travel(NOVEMBER, tick=True) as traveller:
-        held = _queue_offline(page, base)
+        held = _queue_offline(page, base, network)
         set_due_rules(days={}, locks={"quarterly": 20}, by=office_admin)
         traveller.move_to(LOCKED_DAY)  # the phone comes back after the lock, and after its sign-in expired
         page.context.set_offline(False)
