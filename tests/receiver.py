@@ -7,6 +7,7 @@ records what arrived: every delivery id, how often, and when.
 
 from __future__ import annotations
 
+import abc
 import json
 import select
 import socket
@@ -111,16 +112,13 @@ class Receiver:
         self.server.server_close()
 
 
-class RawReceiver:
-    """A receiver that misbehaves below HTTP, on a real socket: it reads each request whole, then either
-    trickles (a status line, then one header byte every `every` seconds, never finishing the header block)
-    or sends `answer` and closes. It counts connections, how many were open at once, and how many the
-    sender hung up on."""
+class _SocketReceiver(abc.ABC):
+    """A receiver on a real socket of 127.0.0.1 serving each connection in a thread of its own (`_serve`), for the
+    receivers that misbehave below HTTP. A subclass sets what `_serve` needs before calling this `__init__`,
+    which starts accepting."""
 
-    def __init__(self, *, answer: bytes | None = None, every: float = 1.0) -> None:
-        self.answer, self.every = answer, every
+    def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.connections = self.open = self.most_open = self.hung_up = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.closing = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -135,9 +133,43 @@ class RawReceiver:
                 sock, _ = self.listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(sock, self._accepted()), daemon=True).start()
 
-    def _serve(self, sock: socket.socket) -> None:
+    def _accepted(self) -> int:
+        """What `_serve` is told about a new connection (its index, for a receiver that counts per connection)."""
+        return 0
+
+    @abc.abstractmethod
+    def _serve(self, sock: socket.socket, index: int) -> None: ...
+
+    def _trickle(self, sock: socket.socket, every: float) -> bool:
+        """A status line, then one header byte every `every` seconds, never finishing the header block, until the
+        sender hangs up (True) or the receiver closes (False)."""
+        sock.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+        while not self.closing:
+            readable, _, _ = select.select([sock], [], [], every)
+            if readable and not sock.recv(1):
+                return True
+            sock.sendall(b"x")
+        return False
+
+    def close(self) -> None:
+        self.closing = True
+        self.listener.close()
+
+
+class RawReceiver(_SocketReceiver):
+    """A receiver that misbehaves below HTTP, on a real socket: it reads each request whole, then either
+    trickles (a status line, then one header byte every `every` seconds, never finishing the header block)
+    or sends `answer` and closes. It counts connections, how many were open at once, and how many the
+    sender hung up on."""
+
+    def __init__(self, *, answer: bytes | None = None, every: float = 1.0) -> None:
+        self.answer, self.every = answer, every
+        self.connections = self.open = self.most_open = self.hung_up = 0
+        super().__init__()
+
+    def _serve(self, sock: socket.socket, index: int) -> None:
         with self.lock:
             self.connections += 1
             self.open += 1
@@ -147,14 +179,9 @@ class RawReceiver:
             if self.answer is not None:
                 sock.sendall(self.answer)
                 return
-            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
-            while not self.closing:
-                readable, _, _ = select.select([sock], [], [], self.every)
-                if readable and not sock.recv(1):  # the sender hung up
-                    with self.lock:
-                        self.hung_up += 1
-                    return
-                sock.sendall(b"x")
+            if self._trickle(sock, self.every):  # the sender hung up
+                with self.lock:
+                    self.hung_up += 1
         except OSError:
             with self.lock:
                 self.hung_up += 1
@@ -162,10 +189,6 @@ class RawReceiver:
             sock.close()
             with self.lock:
                 self.open -= 1
-
-    def close(self) -> None:
-        self.closing = True
-        self.listener.close()
 
 
 def _read_request(sock: socket.socket) -> None:
@@ -187,7 +210,7 @@ def _recv(sock: socket.socket) -> bytes:
     return chunk
 
 
-class KeepAliveReceiver:
+class KeepAliveReceiver(_SocketReceiver):
     """An HTTP/1.1 receiver on a real socket that keeps connections open between requests, doing for each request
     what `script` says in turn (then "ok"): "ok" answers 204 and keeps the connection, "close" answers 204 with
     `Connection: close` and closes, "drop" closes without answering (as a receiver that closed an idle connection
@@ -196,15 +219,8 @@ class KeepAliveReceiver:
 
     def __init__(self, script: list[str] | None = None) -> None:
         self.script = list(script or [])
-        self.lock = threading.Lock()
         self.requests_per_connection: list[int] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.closing = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        super().__init__()
 
     @property
     def connections(self) -> int:
@@ -216,16 +232,10 @@ class KeepAliveReceiver:
         with self.lock:
             return sum(self.requests_per_connection)
 
-    def _accept(self) -> None:
-        while not self.closing:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.requests_per_connection.append(0)
-                index = len(self.requests_per_connection) - 1
-            threading.Thread(target=self._serve, args=(sock, index), daemon=True).start()
+    def _accepted(self) -> int:
+        with self.lock:
+            self.requests_per_connection.append(0)
+            return len(self.requests_per_connection) - 1
 
     def _serve(self, sock: socket.socket, index: int) -> None:
         try:
@@ -240,12 +250,7 @@ class KeepAliveReceiver:
                 if action == "drop":
                     return
                 if action == "trickle":
-                    sock.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
-                    while not self.closing:
-                        readable, _, _ = select.select([sock], [], [], 1.0)
-                        if readable and not sock.recv(1):
-                            return
-                        sock.sendall(b"x")
+                    self._trickle(sock, 1.0)
                     return
                 closing = action == "close"
                 sock.sendall(
@@ -259,7 +264,3 @@ class KeepAliveReceiver:
             return
         finally:
             sock.close()
-
-    def close(self) -> None:
-        self.closing = True
-        self.listener.close()
