@@ -42,13 +42,15 @@ class Receiver:
         self.batches: list[tuple[str, list[str], int]] = []  # webhook-id, delivery ids, status answered
         self.first_seen_at: dict[str, float] = {}
         self.arrived: list[str] = []  # delivery ids of every request as it arrives, before it is answered
+        self.arrived_on: dict[int, list[str]] = {}  # the same, by the sender's local port (its connection)
         self.deliveries: dict[str, dict] = {}  # delivery id -> body (first copy)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # http.server calls it by this name
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                status = receiver.handle(body, {k.lower(): v for k, v in self.headers.items()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status = receiver.handle(body, headers, port=self.client_address[1])
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -65,7 +67,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
-    def handle(self, body: bytes, headers: dict[str, str]) -> int:
+    def handle(self, body: bytes, headers: dict[str, str], *, port: int = 0) -> int:
         try:
             ids = [d["id"] for d in json.loads(body)["deliveries"]]
         except (ValueError, KeyError, TypeError):
@@ -74,6 +76,7 @@ class Receiver:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             self.arrived += ids
+            self.arrived_on.setdefault(port, []).extend(ids)
         try:
             if self.on_request:
                 self.on_request(ids)
