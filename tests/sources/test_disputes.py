@@ -201,7 +201,7 @@ class EventReceiver(Receiver):
         super().__init__(secret, **kwargs)
         self.events: list[tuple[str, dict]] = []
 
-    def handle(self, body: bytes, headers: dict[str, str]) -> int:
+    def handle(self, body: bytes, headers: dict[str, str], *, port: int = 0) -> int:
         from standardwebhooks import Webhook
 
         try:
