@@ -240,7 +240,11 @@ WITH endpoint AS (
     WHERE o.endpoint_id = %(endpoint)s AND o.status IN {_SENDABLE} AND o.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it
       AND o.subscription_id IN (SELECT sub.id FROM reporting_subscription sub WHERE {entitles_sql("sub", "%(today)s")})
-    ORDER BY o.id LIMIT %(limit)s
+    -- the longest due first, in the order of the index of what is to send (`delivery_sendable`): ordered by id
+    -- alone, the generic plan walked each partition's primary key and filtered out every delivered and feed row of
+    -- every endpoint to find this endpoint's few due ones (17,400 rows a claim on the benchmark's outbox, 7 of
+    -- the statement's 12 ms; a month's partition in production holds millions). The batch is still sent in id order.
+    ORDER BY o.next_attempt_at, o.id LIMIT %(limit)s
     FOR NO KEY UPDATE OF o SKIP LOCKED
 ), leased AS (
     UPDATE reporting_endpoint e SET lease_until = now() + make_interval(secs => %(lease)s)
