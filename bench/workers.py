@@ -73,10 +73,11 @@ class Workers:
     """`count` Celery worker processes for one queue, each started as the launcher starts that queue's worker."""
 
     def __init__(self, queue: str, count: int) -> None:
+        from bench.delivered import purge_queues
         from core.celery import app
         from tools.launcher import worker_command
 
-        app.control.purge()  # nothing an earlier round left queued is served first
+        purge_queues()  # nothing an earlier round left queued is served first
         self.names = [f"bench-{queue}{n}@{os.uname().nodename}" for n in range(count)]
         self.processes = []
         for name in self.names:
