@@ -25,7 +25,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "required": ("必填", "is required"),
     "integer.invalid": ("须为整数", "must be a whole number"),
     "decimal.invalid": ("须为数字", "must be a number"),
-    "decimal.places": ("最多保留 {places} 位小数", "must have at most {places} decimal places"),
+    "decimal.places": ("最多保留 {places} 位小数", "must have at most {places} decimal place{s}"),
     "min": ("不能小于 {min}", "must be at least {min}"),
     "max": ("不能大于 {max}", "must be at most {max}"),
     "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
@@ -64,6 +64,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.not_xlsx": ("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook"),
     "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
     "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),
+    "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "body.media_type": (
         "请求体须为 JSON（Content-Type: application/json）",

@@ -191,10 +191,14 @@ class CellProblem:
 
     @property
     def message_zh(self) -> str:
+        if not self.row:  # the whole file (`_file_problem`), not a cell
+            return f"上传的文件：{self.problem.message_zh}"
         return f"「{self.worksheet}」第 {self.row} 行 {self.column} 列：{self.problem.message_zh}"
 
     @property
     def message_en(self) -> str:
+        if not self.row:
+            return f"the uploaded file: {self.problem.message_en}"
         return f"worksheet “{self.worksheet}”, row {self.row}, column {self.column}: {self.problem.message_en}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -253,6 +257,8 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
         problems += sheet_problems
     if problems:
         raise UploadRejected(problems)
+    if not filings:  # the blank template sent back: saying "accepted, 0 filings" read as filed
+        raise _file_problem("file.empty")
     with transaction.atomic():
         for table, raw, na, where, disputes, explanations in filings:
             try:

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from core.models import Area, AreaLevel, Department
 
@@ -30,6 +30,12 @@ class AggregateKind(models.TextChoices):
     COUNT = "count", _("Count (units that said yes)")
     MEAN = "mean", _("Mean")
     RATIO = "ratio", _("Ratio")
+
+    @classmethod
+    def names_of(cls, codes: list[str]) -> str:
+        """The kinds' names in the reader's language, in the order given (`aggregations` of a request or a
+        subscription), joined as a list is written in that language."""
+        return pgettext("list separator", ", ").join(str(cls(code).label) for code in codes if code in cls.values)
 
 
 # A field's aggregation (reporting.models.Aggregation) and an indicator's roll-up (IndicatorRollup) as the kind an
@@ -281,6 +287,10 @@ class DataRequest(models.Model):
     @property
     def editable(self) -> bool:
         return self.status == RequestStatus.DRAFT
+
+    @property
+    def aggregation_labels(self) -> str:
+        return AggregateKind.names_of(self.aggregations)
 
 
 class RequestEvent(models.Model):

@@ -27,7 +27,7 @@ from reporting.access import access_deliveries, access_endpoint, access_export_j
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, period_range
 from reporting.filing.origins import Origin
-from reporting.models import ExportJob, ExportStatus, Field, ZombieFlag
+from reporting.models import ExportJob, ExportStatus, Field, Sheet, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.reads import charts
 from reporting.reads.accesslog import access_history
@@ -277,7 +277,8 @@ def _own_job(request: HttpRequest, pk: int) -> ExportJob:
 def export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     template = "department/_export_progress.html" if request.htmx else "department/export.html"
-    return render(request, template, {"job": job})
+    sheet = Sheet.objects.filter(code=job.params.get("sheet")).first()  # its name, as the page shows sheets
+    return render(request, template, {"job": job, "sheet": sheet})
 
 
 @login_required

@@ -72,7 +72,7 @@ def test_periods_are_compared_as_periods_not_text(culture_client, culture_api, v
     page = culture_client.get(
         "/department/data/", {"sheet": "village_basics", "period_from": "2026Q4", "period_to": "2026"}
     )
-    assert page.status_code == 200 and f"<td>{village_cadre.unit.name}</td><td>2026Q4</td>" in text(page)
+    assert page.status_code == 200 and f"<td>{village_cadre.unit.name}</td><td>2026年第4季度</td>" in text(page)
 
 
 @pytest.mark.parametrize("bad", BAD_PERIODS)

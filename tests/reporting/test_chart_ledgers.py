@@ -71,7 +71,7 @@ def test_a_ledger_is_charted_by_month_counted_and_summed_with_the_units_that_hav
     series = _series(html)
     assert series["periods"] == ["202610", "202611"] and series["totals"] == [1, 3]
     assert series["coverage"] == [f"应报 {asked} 个单位，1 个有记录", f"应报 {asked} 个单位，3 个有记录"]
-    assert series["period"] == "202611" and "分乡镇 202611" in html
+    assert series["period"] == "202611" and "分乡镇 2026年11月" in html
     townships = list(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code"))
     by_township = {township.code: 2, other.code: 1}  # the township's own record with its village's
     assert series["areas"] == [t.name for t in townships]

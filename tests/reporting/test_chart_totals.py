@@ -116,7 +116,7 @@ def test_the_chart_page_draws_those_sums(client, culture_analyst, books):
     assert series["area_values"] == pytest.approx([by_township[t] for t in sorted(by_township)])
     names = dict(Area.objects.filter(code__in=by_township).values_list("code", "name"))
     assert series["areas"] == [names[t] for t in sorted(by_township)]
-    assert "分乡镇 2026Q3" in html
+    assert "分乡镇 2026年第3季度" in html
 
 
 def test_a_city_wide_department_sees_the_latest_period_by_county(client, books):

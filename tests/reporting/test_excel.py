@@ -108,3 +108,32 @@ def test_a_file_that_is_not_a_workbook_is_refused_clearly(cadre_client):
     response = cadre_client.post(UPLOAD, {"file": bogus})
     assert response.status_code == 400
     assert "is not a valid Excel (.xlsx) workbook" in response.content.decode()
+
+
+def test_a_file_level_problem_names_the_file_not_a_row_zero(cadre_client):
+    bogus = io.BytesIO(b"")
+    bogus.name = "empty.xlsx"
+    html = cadre_client.post(UPLOAD, {"file": bogus}).content.decode()
+    assert "上传的文件：不是有效的 Excel（.xlsx）文件" in html
+    assert "the uploaded file: is not a valid Excel (.xlsx) workbook" in html
+    assert "第 0 行" not in html and "row 0" not in html
+
+
+def test_the_template_sent_back_with_nothing_in_it_is_refused_not_accepted_as_zero_filings(cadre_client, village_cadre):
+    from reporting.filing.excel import NA_COL, VALUE_COL
+
+    workbook = template(cadre_client)
+    for title in workbook.sheetnames:
+        if title == "_meta":
+            continue
+        ws = workbook[title]
+        for row in range(2, ws.max_row + 1):
+            for column in range(VALUE_COL, NA_COL + 1):
+                ws.cell(row, column).value = None
+    before = Submission.objects.filter(unit=village_cadre.unit).count()
+    response = upload(cadre_client, workbook)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "上传的文件：模板中没有填写任何数值，未保存" in html
+    assert "the uploaded file: the template holds no values: nothing was stored" in html
+    assert Submission.objects.filter(unit=village_cadre.unit).count() == before

@@ -176,7 +176,7 @@ def test_every_type_has_a_widget_a_schema_and_a_cell():
             "decimal",
             {"max": 99.5, "places": 1},
             ["不能大于 99.5", "最多保留 1 位小数"],
-            ["must be at most 99.5", "must have at most 1 decimal places"],
+            ["must be at most 99.5", "must have at most 1 decimal place"],
         ),
         ("decimal", {}, ["最多保留 2 位小数"], ["must have at most 2 decimal places"]),  # what parse applies by default
         ("decimal", {"places": 0}, ["不带小数"], ["whole numbers only"]),

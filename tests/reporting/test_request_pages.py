@@ -398,7 +398,7 @@ def test_the_review_page_says_when_the_subscription_starts_and_reads_its_figures
     html = client.get(f"/office/requests/{request.pk}/").content.decode()
     start = text_of(html, 'id="start"', "</p>")
     # 2026Q4 has begun: an approval now starts with the next quarter, as review_request sets it
-    assert "2027Q1" in start and "2027-01-01" in start and "2026Q4" in start
+    assert "2027年第1季度" in start and "2027-01-01" in start and "2026年第4季度" in start
     figures = text_of(html, '<dl class="figures">', "</dl>")
     assert "每年新增填报工时" in figures and "小时" in figures
     why = text_of(html, '<tr class="match">', "</tr>")

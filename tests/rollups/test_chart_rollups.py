@@ -168,7 +168,7 @@ def test_the_chart_shows_roll_ups_with_coverage_and_suppressed_points(client, de
     assert series["areas"] == [names[t] for t in townships]
     # the units behind a published figure: the data page, filtered to that township and period
     assert f"/department/data/?sheet=village_basics&amp;fields=library_books&amp;area={townships[0]}" in html
-    assert "分乡镇 2026Q3" in html
+    assert "分乡镇 2026年第3季度" in html
 
 
 def test_one_access_record_per_unit_and_view_for_the_units_of_published_points(client, demo):

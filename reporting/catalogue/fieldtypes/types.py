@@ -251,7 +251,7 @@ class DecimalType(_Numeric):
         places = constraints.get("places", 2)
         exponent = number.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
-            raise Problem(field=field, rule="decimal.places", params={"places": places})
+            raise Problem(field=field, rule="decimal.places", params=_places(places))
         self._bounds(number, constraints, field)
         # Canonical text keeps exact decimals in JSON (no float rounding).
         return str(number.quantize(Decimal(1).scaleb(-places)))
@@ -276,7 +276,7 @@ class DecimalType(_Numeric):
 
     def rules(self, constraints: Constraints) -> list[tuple[str, str]]:
         places = constraints.get("places", 2)  # what `parse` applies when the office set none
-        words = _("whole numbers only") if places == 0 else said("decimal.places", {"places": places})
+        words = _("whole numbers only") if places == 0 else said("decimal.places", _places(places))
         return [*super().rules(constraints), ("places", words)]
 
 
@@ -531,3 +531,8 @@ REGISTRY: dict[str, FieldType] = {
     t.code: t
     for t in (IntegerType(), DecimalType(), TextType(), ChoiceType(), MultiChoiceType(), DateType(), BooleanType())
 }
+
+
+def _places(places: int) -> dict[str, Any]:
+    """The parameters of the "decimal.places" rule: its English says "1 decimal place", "2 decimal places"."""
+    return {"places": places, "s": "" if places == 1 else "s"}
