@@ -314,3 +314,21 @@ def test_an_unlock_the_office_page_refuses_names_the_field_and_what_was_typed(
     text = page.content.decode()
     assert page.status_code == 400 and zh in text and en in text
     assert not Unlock.objects.exists()
+
+
+def test_a_whole_number_too_large_to_keep_is_refused_by_the_range_and_nothing_is_stored(demo, village_cadre):
+    before = Submission.objects.count()
+    with time_machine.travel(dt.datetime(2027, 1, 5, 2, tzinfo=dt.UTC), tick=False), pytest.raises(Problems) as refused:
+        submit_sheet(
+            unit=village_cadre.unit,
+            sheet=Sheet.objects.get(code="village_basics"),
+            period=Period.parse("2026Q4"),
+            raw={**VILLAGE_BASICS_Q4, "households": "99999999999999999999999"},
+            not_applicable={},
+            by=village_cadre,
+        )
+    [problem] = refused.value.problems
+    assert problem.field == "households" and problem.rule == "max"
+    assert "不能大于" in problem.message_zh and "must be at most" in problem.message_en
+    assert "整数" not in problem.message_zh
+    assert Submission.objects.count() == before
