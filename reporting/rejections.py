@@ -125,8 +125,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "部门数据补供须为数源部门解锁，其他事由须为填报单位解锁",
         "a register supply is unlocked for a source department, every other reason for a unit",
     ),
-    "unlock.unit": ("没有此代码的填报单位", "no unit has this code"),
-    "unlock.source": ("没有此代码的数源部门", "no source department has this code"),
+    "unlock.unit": ("没有代码为“{code}”的填报单位", "no unit has the code “{code}”"),
+    "unlock.source": ("没有代码为“{code}”的数源部门", "no source department has the code “{code}”"),
+    # an unlock lifts a lock: a period that has not begun, or is not (yet) locked, has none to lift
+    "unlock.not_begun": (
+        "报告期 {period} 尚未开始（{start} 开始），没有锁定，不能解锁",
+        "the period {period} has not begun (it begins on {start}): it is not locked, so it cannot be unlocked",
+    ),
+    "unlock.not_locked": (
+        "报告期 {period} 尚未锁定（{locked} 之后才锁定），不能解锁",
+        "the period {period} is not locked yet (it locks after {locked}), so it cannot be unlocked",
+    ),
+    "unlock.never_locks": (
+        "报告期 {period} 不会锁定（该报告周期未设定锁定规则），不能解锁",
+        "the period {period} never locks (its cadence has no lock rule), so it cannot be unlocked",
+    ),
     "unlock.ended": (
         "此解锁已结束（有效期至 {until} 或已撤销），无需撤销",
         "this unlock has already ended (it held until {until}, or was withdrawn): there is nothing to withdraw",
@@ -190,7 +203,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "“{value}” is not a valid period; use the form 2026, 2026Q4 or 202611",
     ),
     "period.year": ("年份须在 {min} 至 {max} 之间", "the year must be between {min} and {max}"),
-    "period.type": ("报告期类型须为 {expected}", "the period must be {expected}"),
+    # params from `period_type` below: the type's name in each language, never one language's in the other's
+    "period.type": ("报告期类型须为{expected_zh}", "the period must be {expected_en}"),
     "period.range": (
         "起始报告期 {first} 晚于截止报告期 {last}",
         "the first period {first} is after the last period {last}",
@@ -418,6 +432,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no cell is left uncovered by the catalogue: no new data request is needed",
     ),
 }
+
+
+# The kinds of period a "period.type" refusal asks for, by the value of `Cadence` (or "periodic": any but a ledger).
+PERIOD_TYPES: dict[str, tuple[str, str]] = {
+    "monthly": ("月报（如 202611）", "monthly (such as 202611)"),
+    "quarterly": ("季报（如 2026Q4）", "quarterly (such as 2026Q4)"),
+    "yearly": ("年报（如 2026）", "yearly (such as 2026)"),
+    "ledger": ("台账记录所在的月份（如 202611）", "the month of the ledger's records (such as 202611)"),
+    "periodic": ("定期报表（不是台账）", "a periodic sheet's (not a ledger's)"),
+}
+
+
+def period_type_params(expected: str) -> dict[str, str]:
+    """The params of a "period.type" refusal asking for the period type or cadence `expected`."""
+    zh, en = PERIOD_TYPES[str(expected)]
+    return {"expected_zh": zh, "expected_en": en}
 
 
 # Why a period is not open for filing: one code (`period.not_open`) for clients, a message per rule for people,

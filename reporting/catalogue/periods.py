@@ -46,6 +46,8 @@ class Period:
     @classmethod
     def parse(cls, text: str, *, field: str = "period") -> Period:
         text = (text or "").strip().upper()
+        if not text:
+            raise PeriodError(field=field, rule="required", label_zh="报告期", label_en="Period")
         for pattern, period_type in _PATTERNS:
             match = pattern.match(text)
             if match:

@@ -40,7 +40,7 @@ from reporting.models import (
     field_asked_on,
     window_holds,
 )
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 
 
 @dataclass(frozen=True)
@@ -385,9 +385,7 @@ def filing_table(
             raise Problems([Problem(field=where, rule=closed.rule, params=closed.params)])  # on the date typed
     else:
         if period is None or period.type != sheet.period_type:
-            raise Problems(
-                [Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})]
-            )
+            raise Problems([Problem(field="period", rule="period.type", params=period_type_params(sheet.cadence))])
         where = "period"
         closed = period_closed(
             sheet=sheet, period=period, today=today, unit=unit, first=filed is None, calendar=calendar

@@ -51,7 +51,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import Field, Indicator, IndicatorRollup, Sheet
 from reporting.reads import ledger_rollups, rollups
 from reporting.reads.indicators import definitions_on
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 
 
 class _Unsupported(Exception):
@@ -301,8 +301,8 @@ def prepare(indicator: Indicator, period: Period, area: Area, level: str) -> Ind
     codes = list(reads.fields)
     problems = []
     if codes and indicator.period_type and period.type != reads.fields[codes[0]].sheet.period_type:
-        expected = reads.fields[codes[0]].sheet.get_cadence_display()
-        problems.append(Problem(field="period", rule="period.type", params={"expected": expected}))
+        expected = reads.fields[codes[0]].sheet.cadence
+        problems.append(Problem(field="period", rule="period.type", params=period_type_params(expected)))
     if level not in LEVEL_DEPTH or not (LEVEL_DEPTH[area.level] <= LEVEL_DEPTH[level] <= LEVEL_DEPTH[deepest]):
         problems.append(Problem(field="level", rule="aggregate.level"))
     if problems:

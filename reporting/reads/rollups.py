@@ -36,7 +36,7 @@ from core.models import LEVEL_DEPTH, Area
 from core.replica import on_replica, reader
 from reporting.catalogue.periods import Period
 from reporting.models import AccessKind, Aggregation, Field, Subscription, SuppressionThreshold
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 
 
 @dataclass
@@ -74,9 +74,7 @@ def check(field_: Field, period: Period, area: Area, level: str) -> None:
     elif basis.rolls_up == Aggregation.NONE:
         problems.append(Problem(field="field", rule="aggregate.none"))
     elif period.type != basis.sheet.period_type:
-        problems.append(
-            Problem(field="period", rule="period.type", params={"expected": basis.sheet.get_cadence_display()})
-        )
+        problems.append(Problem(field="period", rule="period.type", params=period_type_params(basis.sheet.cadence)))
     if level not in LEVEL_DEPTH or not (
         LEVEL_DEPTH[area.level] <= LEVEL_DEPTH[level] <= LEVEL_DEPTH.get(unit_level(field_), -1)
     ):

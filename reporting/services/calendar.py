@@ -11,8 +11,9 @@ from django.utils import timezone
 from core.audit import audited, record
 from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
+from reporting.filing.onetable import sheet_calendar
 from reporting.models import Cadence, DueException, DueRule, Sheet, Unlock, UnlockReason
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 
 LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
 NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
@@ -110,7 +111,7 @@ def set_due_exception(
             )
         )
     if sheet and period and period.type != sheet.period_type:
-        problems.append(Problem(field="period", rule="period.type", params={"expected": sheet.cadence}))
+        problems.append(Problem(field="period", rule="period.type", params=period_type_params(sheet.cadence)))
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
     named = {p.field for p in problems}
@@ -157,18 +158,34 @@ def unlock_period(
         problems.append(Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet"))
     elif period is not None and period.type != sheet.period_type:  # a ledger's: the month of its records
         expected = sheet.period_type.value if sheet.is_ledger else sheet.cadence
-        problems.append(Problem(field="period", rule="period.type", params={"expected": expected}))
+        problems.append(
+            Problem(
+                field="period",
+                rule="period.type",
+                params=period_type_params(expected),
+                label_zh="报告期",
+                label_en="Period",
+            )
+        )
     if period is None and not any(p.field == "period" for p in problems):
         problems.append(Problem(field="period", rule="required", label_zh="报告期", label_en="Period"))
     if reason not in UnlockReason.values:
         problems.append(Problem(field="reason", rule="unlock.reason", label_zh="解锁事由", label_en="Reason"))
-    elif (reason == UnlockReason.SUPPLY) != (source is not None) or (unit is None) == (source is None):
-        problems.append(Problem(field="reason", rule="unlock.holder"))
+    elif not any(p.field == "holder" for p in problems) and (
+        (reason == UnlockReason.SUPPLY) != (source is not None) or (unit is None) == (source is None)
+    ):
+        problems.append(Problem(field="reason", rule="unlock.holder", label_zh="解锁事由", label_en="Reason"))
     note = (note or "").strip()
     if not note:
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
     elif len(note) > NOTE_MAX:
-        problems.append(Problem(field="note", rule="text.max_length", params={"max_length": NOTE_MAX}))
+        problems.append(
+            Problem(
+                field="note", rule="text.max_length", params={"max_length": NOTE_MAX}, label_zh="说明", label_en="Why"
+            )
+        )
+    if sheet is not None and period is not None and not any(p.field == "period" for p in problems):
+        problems += _nothing_to_unlock(sheet, period, timezone.localdate())
     if problems:
         raise Problems(problems)
     assert sheet is not None and period is not None  # each refused above when missing
@@ -189,6 +206,23 @@ def unlock_period(
         **holder,
     )
     return unlock
+
+
+def _nothing_to_unlock(sheet: Sheet, period: Period, today: dt.date) -> list[Problem]:
+    """Why `period` of `sheet` has no lock to lift today (not begun, never locks, not yet locked), or nothing."""
+    label = {"label_zh": "报告期", "label_en": "Period"}
+    if not period.has_begun(today):
+        return [
+            Problem(field="period", rule="unlock.not_begun", params={"period": period, "start": period.start}, **label)
+        ]
+    lock = sheet_calendar(sheet).locks_after(sheet, period)
+    if lock is None:
+        return [Problem(field="period", rule="unlock.never_locks", params={"period": period}, **label)]
+    if today <= lock[0]:
+        return [
+            Problem(field="period", rule="unlock.not_locked", params={"period": period, "locked": lock[0]}, **label)
+        ]
+    return []
 
 
 @audited("period.unlock_withdrawn")

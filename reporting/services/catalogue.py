@@ -28,7 +28,7 @@ from reporting.models import (
     ZombieKind,
 )
 from reporting.reads.accesslog import last_uses
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services.deliveries import withdraw_deliveries
 
 ORIGINAL = dt.date(1900, 1, 1)
@@ -57,7 +57,7 @@ def change_definition(
     `unreadable`: what the form could not read, refused together with whatever else is wrong."""
     problems = []
     if period.type != field.sheet.period_type:
-        problems.append(Problem(field="period", rule="period.type", params={"expected": field.sheet.cadence}))
+        problems.append(Problem(field="period", rule="period.type", params=period_type_params(field.sheet.cadence)))
     elif period.has_begun(today or timezone.localdate()):  # a running period keeps the definition it began with
         problems.append(
             Problem(

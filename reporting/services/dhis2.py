@@ -21,7 +21,7 @@ from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.formats import DataValue, iter_adx, iter_csv, read_json
 from reporting.models import Field, Submission, SubmissionVersion
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services.submissions import correct_submission, submit_sheet
 from reporting.services.supplies import SUPPLY_FORMATS, SupplyRow, supply_values
 
@@ -198,7 +198,7 @@ def _check(unit: Unit, v: DataValue, f: Field | None) -> Problem | None:
     except PeriodError as problem:
         return problem
     if period.type != f.sheet.period_type:
-        return Problem(field="period", rule="period.type", params={"expected": f.sheet.get_cadence_display()})
+        return Problem(field="period", rule="period.type", params=period_type_params(f.sheet.cadence))
     return None
 
 

@@ -15,7 +15,7 @@ from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services.catalogue import ORIGINAL, first_open
 
 
@@ -124,7 +124,7 @@ def revise_indicator(
     if indicator.status != Status.ACTIVE:
         problems.append(Problem(field="indicator", rule="indicator.retired"))
     if indicator.period_type and period.type != PeriodType(indicator.period_type):
-        problems.append(Problem(field="period", rule="period.type", params={"expected": indicator.period_type}))
+        problems.append(Problem(field="period", rule="period.type", params=period_type_params(indicator.period_type)))
     elif period.has_begun(today):
         problems.append(
             Problem(

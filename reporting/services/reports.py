@@ -16,7 +16,6 @@ from core.celery import app
 from core.models import LEVEL_DEPTH, Area, Department, User
 from reporting.catalogue.periods import Period, PeriodError, PeriodType
 from reporting.models import (
-    Cadence,
     CellKind,
     DataRequest,
     Field,
@@ -28,7 +27,7 @@ from reporting.models import (
     Status,
 )
 from reporting.reads import reports as read
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services.requests import RequestInput, save_request
 
 FIGURE_KINDS = (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE)
@@ -176,7 +175,7 @@ def _report_problems(template: ReportTemplate, period_text: str, area: Area | No
         period = Period.parse(period_text)
         if period.type != template.period_type:
             problems.append(
-                Problem(field="period", rule="period.type", params={"expected": Cadence(template.period_type).label})
+                Problem(field="period", rule="period.type", params=period_type_params(template.period_type))
             )
     except PeriodError as error:
         problems.append(error)

@@ -20,7 +20,7 @@ from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, period_type_params, storable
 from reporting.services.disputes import announce_disputes
 from reporting.services.relay import queue_version
 
@@ -316,7 +316,7 @@ def submit_sheet(
     is asked for one; elsewhere it is stored with an empty explanation. `filled_on`: the version of the form
     the values were typed on (offline filing); a form changed since refuses them (`form.changed`)."""
     if sheet.is_ledger:
-        raise Problems([Problem(field="sheet", rule="period.type", params={"expected": "periodic"})])
+        raise Problems([Problem(field="sheet", rule="period.type", params=period_type_params("periodic"))])
     table = filing_table(unit=unit, sheet=sheet, period=period)
     _same_form(table, filled_on)
     answers = validate_answers(table, raw, not_applicable, disputes)

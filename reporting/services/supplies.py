@@ -47,7 +47,7 @@ from reporting.models import (
     SupplyJobStatus,
     field_asked_on,
 )
-from reporting.rejections import Problem
+from reporting.rejections import Problem, period_type_params
 from reporting.services import ledger_supplies as ledger
 from reporting.services import supply_sets
 from reporting.services.relay import queue_changes
@@ -281,7 +281,7 @@ class _Checker:
         sheet = f.sheet
         period = self.period(text)
         if period.type != sheet.period_type:
-            raise Problem(field="period", rule="period.type", params={"expected": sheet.get_cadence_display()})
+            raise Problem(field="period", rule="period.type", params=period_type_params(sheet.cadence))
         key = (sheet.pk, str(period))
         if key not in self._closed:  # each row of a closed period is refused by the one rule (lead, lock, unlock)
             self._closed[key] = period_closed(sheet=sheet, period=period, today=self.today, source=self.department)

@@ -34,7 +34,7 @@ from reporting.reads.accesslog import access_history
 from reporting.reads.data import Query, Row, entitled_fields, units_asked, unknown_fields
 from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
 from reporting.services.exports import request_export
@@ -315,8 +315,8 @@ def completeness(request: HttpRequest) -> HttpResponse:
             problems.append(problem)
         else:
             if period.type != sheet.period_type:
-                expected = sheet.get_cadence_display()
-                problems.append(Problem(field="period", rule="period.type", params={"expected": expected}))
+                expected = sheet.cadence
+                problems.append(Problem(field="period", rule="period.type", params=period_type_params(expected)))
     if problems:
         context = {"department": department, "sheets": sheets, "sheet": sheet, "problems": problems}
         return render(request, "department/completeness.html", context, status=400)

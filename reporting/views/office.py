@@ -295,17 +295,34 @@ def unlock(request: HttpRequest) -> HttpResponse:
     try:
         period = Period.parse(request.POST.get("period", ""), field="period")
     except Problem as problem:
-        unreadable.append(problem)
+        unreadable.append(problem.labelled("报告期", "Period"))
     unit = source = None
-    holder = request.POST.get("holder", "").strip()[:40]
-    if request.POST.get("reason") == UnlockReason.SUPPLY:
+    holder = request.POST.get("holder", "").strip()
+    if not holder:
+        unreadable.append(
+            Problem(field="holder", rule="required", label_zh="单位或部门代码", label_en="Unit or department code")
+        )
+    shown = holder if len(holder) <= 40 else holder[:40] + "…"  # the code as typed, a long one elided
+    if holder and request.POST.get("reason") == UnlockReason.SUPPLY:
         source = Department.objects.filter(code=holder).first()
         if source is None:
-            unreadable.append(Problem(field="holder", rule="unlock.source"))
-    else:
+            unreadable.append(
+                Problem(
+                    field="holder",
+                    rule="unlock.source",
+                    params={"code": shown},
+                    label_zh="数源部门",
+                    label_en="Source department",
+                )
+            )
+    elif holder:
         unit = Unit.objects.select_related("area").filter(area__code=holder).first()
         if unit is None:
-            unreadable.append(Problem(field="holder", rule="unlock.unit"))
+            unreadable.append(
+                Problem(
+                    field="holder", rule="unlock.unit", params={"code": shown}, label_zh="填报单位", label_en="Unit"
+                )
+            )
     try:
         unlock_period(
             sheet=Sheet.objects.filter(pk=posted_id(request, "sheet") or 0).first(),

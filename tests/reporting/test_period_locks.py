@@ -242,3 +242,93 @@ def test_a_due_date_exception_moves_the_lock_for_the_next_filing_of_a_process_th
             sheet=sheet, period=Period.parse("2026Q4"), due_on=dt.date(2027, 1, 20), reason="春节", by=office_admin
         )
         assert _submit(other.select_related("area").first().members.get()).number == 1  # locks after 2027-02-09
+
+
+@pytest.mark.parametrize(
+    ("period", "rule", "zh", "en"),
+    [
+        ("2027Q1", "unlock.not_locked", "报告期 2027Q1 尚未锁定（2027-04-30 之后才锁定）", "is not locked yet"),
+        ("2030Q1", "unlock.not_begun", "报告期 2030Q1 尚未开始（2030-01-01 开始）", "has not begun"),
+    ],
+)
+def test_the_office_cannot_unlock_a_period_that_is_not_locked_or_has_not_begun(
+    locked, office_admin, village_cadre, client, period, rule, zh, en
+):
+    before = AuditEvent.objects.count()
+    with pytest.raises(Problems) as refused:
+        unlock_period(
+            sheet=Sheet.objects.get(code="village_basics"),
+            period=Period.parse(period),
+            reason=UnlockReason.LATE_FIRST,
+            note="测试",
+            unit=village_cadre.unit,
+            by=office_admin,
+        )
+    [problem] = refused.value.problems
+    assert (problem.field, problem.rule) == ("period", rule)
+    assert problem.message_zh.startswith("报告期：" + zh) and en in problem.message_en
+    client.force_login(office_admin)
+    sheet = Sheet.objects.get(code="village_basics")
+    posted = {"sheet": sheet.pk, "period": period, "reason": "late_first", "holder": "360799100201", "note": "测试"}
+    page = client.post("/office/unlocks/", posted)
+    text = page.content.decode()
+    assert page.status_code == 400 and zh in text and en in text
+    assert not Unlock.objects.exists() and AuditEvent.objects.count() == before
+    client.force_login(village_cadre)
+    assert "2030年第1季度" not in client.get("/").content.decode()
+
+
+def test_the_office_cannot_unlock_a_period_of_a_cadence_that_never_locks(demo, office_admin, village_cadre):
+    with pytest.raises(Problems) as refused:
+        _unlock(office_admin, village_cadre.unit)
+    assert [p.rule for p in refused.value.problems] == ["unlock.never_locks"]
+    assert "不会锁定" in refused.value.problems[0].message_zh and "never locks" in refused.value.problems[0].message_en
+    assert not Unlock.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("posted", "zh", "en"),
+    [
+        (
+            {"holder": "360799999999"},
+            "填报单位：没有代码为“360799999999”的填报单位",
+            "Unit: no unit has the code “360799999999”",
+        ),
+        ({"holder": ""}, "单位或部门代码：必填", "Unit or department code: is required"),
+        ({"period": ""}, "报告期：必填", "Period: is required"),
+        ({"period": "2026-13"}, "报告期：“2026-13”不是有效的报告期", "Period: “2026-13” is not a valid period"),
+        (
+            {"period": "202612"},
+            "报告期：报告期类型须为季报（如 2026Q4）",
+            "Period: the period must be quarterly (such as 2026Q4)",
+        ),
+    ],
+)
+def test_an_unlock_the_office_page_refuses_names_the_field_and_what_was_typed(
+    locked, office_admin, client, posted, zh, en
+):
+    client.force_login(office_admin)
+    sheet = Sheet.objects.get(code="village_basics")
+    form = {"sheet": sheet.pk, "period": "2026Q4", "reason": "late_first", "holder": "360799100201", "note": "网络中断"}
+    page = client.post("/office/unlocks/", {**form, **posted})
+    text = page.content.decode()
+    assert page.status_code == 400 and zh in text and en in text
+    assert not Unlock.objects.exists()
+
+
+def test_a_whole_number_too_large_to_keep_is_refused_by_the_range_and_nothing_is_stored(demo, village_cadre):
+    before = Submission.objects.count()
+    with time_machine.travel(dt.datetime(2027, 1, 5, 2, tzinfo=dt.UTC), tick=False), pytest.raises(Problems) as refused:
+        submit_sheet(
+            unit=village_cadre.unit,
+            sheet=Sheet.objects.get(code="village_basics"),
+            period=Period.parse("2026Q4"),
+            raw={**VILLAGE_BASICS_Q4, "households": "99999999999999999999999"},
+            not_applicable={},
+            by=village_cadre,
+        )
+    [problem] = refused.value.problems
+    assert problem.field == "households" and problem.rule == "max"
+    assert "不能大于" in problem.message_zh and "must be at most" in problem.message_en
+    assert "整数" not in problem.message_zh
+    assert Submission.objects.count() == before

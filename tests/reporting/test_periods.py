@@ -79,7 +79,6 @@ def test_it_labels_periods_in_english_when_english_is_active():
 @pytest.mark.parametrize(
     "text",
     [
-        "",
         "2026-11",
         "202613",
         "202600",
@@ -105,3 +104,11 @@ def test_it_rejects_bad_period_strings_with_a_clear_message(text):
         assert "is not a valid period; use the form 2026, 2026Q4 or 202611" in problem.message_en
     else:
         assert "between 1900 and 2999" in problem.message_en
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+def test_an_empty_period_is_refused_as_required_not_as_an_invalid_period(text):
+    with pytest.raises(PeriodError) as caught:
+        Period.parse(text, field="period")
+    assert (caught.value.field, caught.value.rule) == ("period", "required")
+    assert caught.value.message == "报告期：必填 / Period: is required"

@@ -502,3 +502,15 @@ def test_ratio_sum_and_mean_indicators_are_filled_by_the_one_engine_as_computed_
     # each village whose values went in is recorded once for the indicators' fields, not once per cell
     records = AccessRecord.objects.filter(department=culture_analyst.department, kind="aggregated")
     assert records.filter(fields=["culture_squares", "library_books"]).count() == 150
+
+
+def test_a_generation_for_the_wrong_kind_of_period_names_the_kind_in_each_language(demo, culture_analyst):
+    template = _api_template(culture_analyst)
+    client = token_client(culture_analyst)
+    response = client.post(
+        f"/api/v1/reports/{template.pk}/generate", {"period": "202607", "area": COUNTY}, format="json"
+    )
+    [error] = [e for e in response.json()["errors"] if e["field"] == "period"]
+    assert error["message_zh"] == "报告期类型须为季报（如 2026Q4）"
+    assert error["message_en"] == "the period must be quarterly (such as 2026Q4)"
+    assert not ReportJob.objects.exists()

@@ -69,6 +69,8 @@ def choice_label(choice: dict[str, Any]) -> str:
 
 INTEGER = re.compile(r"[+-]?\d{1,18}")
 INTEGER_LIMIT = 10**18  # what the pattern admits: at most 18 digits
+LARGEST = INTEGER_LIMIT - 1
+WHOLE = re.compile(r"[+-]?\d+")  # a whole number of any length
 DECIMAL = re.compile(r"[+-]?(\d{1,15}(\.\d*)?|\.\d+)")
 
 
@@ -96,6 +98,9 @@ def read_whole(raw: Any, *, field: str) -> int:
         raw = int(raw)
     text = _digits(raw)
     if not INTEGER.fullmatch(text):
+        if WHOLE.fullmatch(text):  # a whole number too large to keep: the range is the rule it breaks
+            low = text.startswith("-")
+            raise Problem(field=field, rule="min" if low else "max", params={"min": -LARGEST, "max": LARGEST})
         raise Problem(field=field, rule="integer.invalid")
     return int(text)
 

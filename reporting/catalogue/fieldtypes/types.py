@@ -214,7 +214,13 @@ class IntegerType(_Numeric):
         return "INTEGER_ZERO_OR_POSITIVE" if low is not None and Decimal(str(low)) >= 0 else "INTEGER"
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> int:
-        value = read_whole(raw, field=field)
+        try:
+            value = read_whole(raw, field=field)
+        except Problem as problem:  # too large to keep: the field's own bound, when it has one, is the rule
+            bound = problem.rule
+            if bound in constraints:
+                raise Problem(field=field, rule=bound, params={bound: constraints[bound]}) from None
+            raise
         self._bounds(value, constraints, field)
         return value
 
