@@ -19,6 +19,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the request needs a Content-Length header: this server cannot read a chunked body",
     ),
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
+    "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
     "text.character": (
         "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
         "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF "
@@ -126,6 +127,16 @@ def drop_unstorable(text: str) -> str:
     """`text` without the characters `storable` refuses (all invisible or invalid): what a writer of XML (an XLSX
     export) puts down for text stored before the rule, or behind its back."""
     return _UNSTORABLE.sub("", text)
+
+
+def too_long(text: str, limit: int, *, field: str, label_zh: str, label_en: str) -> list[Problem]:
+    """The refusal of a text longer than `limit` characters, naming its field and the limit: a text is refused
+    whole, never cut to fit."""
+    if len(text) <= limit:
+        return []
+    return [
+        Problem(field=field, rule="text.max_length", params={"max_length": limit}, label_zh=label_zh, label_en=label_en)
+    ]
 
 
 MAX_DEPTH = 32  # a submission's body is three levels deep; deeper is refused before anything recurses on it

@@ -14,6 +14,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from core.audit import audited, read_only, record
 from core.models import ApiToken, Area, Department, Unit, User
+from core.problems import Problems, too_long
 
 TOKEN_PREFIX = "ot_"
 
@@ -28,8 +29,12 @@ def digest(token: str) -> str:
 def issue_token(
     *, user: User, name: str, valid_for: dt.timedelta = dt.timedelta(days=365), by: User | None = None
 ) -> tuple[ApiToken, str]:
-    """Create a token for `user`; return the row and the token text, which is never stored.
+    """Create a token for `user`; return the row and the token text, which is never stored. A name longer than
+    the column is refused (Problems), not cut.
     `by`: who issued it (None: a command run on the server)."""
+    limit = ApiToken._meta.get_field("name").max_length or 0
+    if problems := too_long(name, limit, field="name", label_zh="名称", label_en="Name"):
+        raise Problems(problems)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken.objects.create(
         user=user, name=name, prefix=token[:10], digest=digest(token), expires_at=timezone.now() + valid_for

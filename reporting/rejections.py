@@ -15,10 +15,21 @@ from core.problems import (
     error_body,
     render,
     storable,
+    too_long,
     unstorable,
 )
 
-__all__ = ["MAX_DEPTH", "Problem", "Problems", "drop_unstorable", "error_body", "render", "storable", "unstorable"]
+__all__ = [
+    "MAX_DEPTH",
+    "Problem",
+    "Problems",
+    "drop_unstorable",
+    "error_body",
+    "render",
+    "storable",
+    "too_long",
+    "unstorable",
+]
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # values
@@ -28,7 +39,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "decimal.places": ("最多保留 {places} 位小数", "must have at most {places} decimal place{s}"),
     "min": ("不能小于 {min}", "must be at least {min}"),
     "max": ("不能大于 {max}", "must be at most {max}"),
-    "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
     "text.pattern": ("格式不符合要求：{pattern_hint}", "does not have the required form: {pattern_hint}"),
     "choice.invalid": ("须为下列选项之一：{choices}", "must be one of: {choices}"),
     "choice.max_selected": ("最多选择 {max_selected} 项", "allows at most {max_selected} choices"),

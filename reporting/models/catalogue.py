@@ -127,7 +127,7 @@ class Field(Bilingual):
 
     sheet = models.ForeignKey(Sheet, on_delete=models.PROTECT, related_name="fields")
     code = models.CharField(_("code"), max_length=40, unique=True, validators=[validate_code])
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), max_length=1000, blank=True)
     unit_of_measure = models.CharField(_("unit of measure"), max_length=20, blank=True)
     type = models.CharField(_("type"), max_length=20, choices=fieldtypes.TYPE_CHOICES)
     constraints = models.JSONField(_("constraints"), default=dict, blank=True)
@@ -241,7 +241,7 @@ class Indicator(Bilingual):
     """
 
     code = models.CharField(_("code"), max_length=40, unique=True, validators=[validate_code])
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), max_length=1000, blank=True)
     unit_of_measure = models.CharField(_("unit of measure"), max_length=20, blank=True)
     formula = models.TextField(_("formula"))
     tree = models.JSONField(_("syntax tree"))
@@ -393,7 +393,7 @@ class ZombieFlag(models.Model):
     grace_until = models.DateField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    confirm_reason = models.TextField(blank=True)
+    confirm_reason = models.TextField(max_length=300, blank=True)
     closed_on = models.DateField(null=True, blank=True)
 
     class Meta:

@@ -129,7 +129,7 @@ class SubmissionVersion(models.Model):
     confirmed = ArrayField(models.CharField(max_length=40), default=list)
     disputed = models.JSONField(default=dict)
     gaps = ArrayField(models.CharField(max_length=40), default=list)
-    reason = models.TextField(blank=True)  # why it was corrected (versions after the first)
+    reason = models.TextField(max_length=300, blank=True)  # why it was corrected (versions after the first)
     # The warnings filing this version raised (a validation rule, or a value implausible for the unit) and the
     # unit's explanation of each ("" where none was given yet, through the API or DHIS2):
     # {"rule:<code>" | "plausibility:<field>": {"kind", "fields": [codes], "text"}}; delivered with the values

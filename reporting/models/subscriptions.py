@@ -226,7 +226,7 @@ class DataRequest(models.Model):
 
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="data_requests")
     title = models.CharField(_("title"), max_length=120)
-    purpose = models.TextField(_("purpose"))
+    purpose = models.TextField(_("purpose"), max_length=1000)
     legal_basis = models.CharField(_("legal basis"), max_length=200)
     scope = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", verbose_name=_("scope"))
     first_period = models.CharField(_("first period"), max_length=7)
@@ -267,7 +267,7 @@ class DataRequest(models.Model):
     # [{"code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en"}]
     proposed_rules = models.JSONField(_("proposed validation rules"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
-    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), max_length=1000, blank=True)
     subscription = models.OneToOneField(
         Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="request"
     )

@@ -13,7 +13,7 @@ from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import sheet_calendar
 from reporting.models import Cadence, DueException, DueRule, Sheet, Unlock, UnlockReason
-from reporting.rejections import Problem, Problems, period_type_params
+from reporting.rejections import Problem, Problems, period_type_params, too_long
 
 LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
 NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
@@ -178,12 +178,8 @@ def unlock_period(
     note = (note or "").strip()
     if not note:
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
-    elif len(note) > NOTE_MAX:
-        problems.append(
-            Problem(
-                field="note", rule="text.max_length", params={"max_length": NOTE_MAX}, label_zh="说明", label_en="Why"
-            )
-        )
+    else:
+        problems += too_long(note, NOTE_MAX, field="note", label_zh="说明", label_en="Why")
     if sheet is not None and period is not None and not any(p.field == "period" for p in problems):
         problems += _nothing_to_unlock(sheet, period, timezone.localdate())
     if problems:
@@ -239,8 +235,8 @@ def withdraw_unlock(*, unlock: Unlock, note: str, by: User) -> Unlock:
         problems.append(Problem(field="unlock", rule="unlock.ended", params={"until": unlock.until}))
     if not note:
         problems.append(Problem(field="note", rule="required", label_zh="撤销原因", label_en="Why"))
-    elif len(note) > NOTE_MAX:
-        problems.append(Problem(field="note", rule="text.max_length", params={"max_length": NOTE_MAX}))
+    else:
+        problems += too_long(note, NOTE_MAX, field="note", label_zh="撤销原因", label_en="Why")
     if problems:
         raise Problems(problems)
     unlock.withdrawn_at, unlock.withdrawn_by, unlock.withdrawn_note = timezone.now(), by, note

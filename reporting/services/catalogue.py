@@ -28,7 +28,7 @@ from reporting.models import (
     ZombieKind,
 )
 from reporting.reads.accesslog import last_uses
-from reporting.rejections import Problem, Problems, period_type_params
+from reporting.rejections import Problem, Problems, period_type_params, too_long
 from reporting.services.deliveries import withdraw_deliveries
 
 ORIGINAL = dt.date(1900, 1, 1)
@@ -39,6 +39,17 @@ def first_open(period_type, today: dt.date | None = None) -> Period:
     """The first period not yet begun (as filing decides "begun"): changes to what units are asked never reach
     back into a running period."""
     return first_not_begun(period_type, today or timezone.localdate())
+
+
+REASON_MAX = 300  # characters: why the office changes, retires or reinstates a definition, in a sentence or two
+
+
+@read_only
+def reason_problems(reason: str) -> list[Problem]:
+    """The office's reason for a change to the catalogue: required, and refused whole when longer than REASON_MAX."""
+    if not (reason or "").strip():
+        return [Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")]
+    return too_long(reason.strip(), REASON_MAX, field="reason", label_zh="原因", label_en="Reason")
 
 
 @audited("field.definition_changed")
@@ -66,8 +77,7 @@ def change_definition(
                 params={"first": str(first_open(field.sheet.period_type, today))},
             )
         )
-    if not (reason or "").strip():
-        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    problems += reason_problems(reason)
     unknown = set(changes) - set(FieldRevision.DEFINITION)
     problems += [Problem(field=name, rule="unknown") for name in sorted(unknown)]
     new = {name: changes.get(name, getattr(field, name)) for name in FieldRevision.DEFINITION}
@@ -102,8 +112,8 @@ def _notify(subscriptions, zh: str, en: str) -> None:
 @transaction.atomic
 def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date | None = None) -> dt.date:
     """Retire a field from the next open period; subscriptions left with nothing end then; departments are told."""
-    if not (reason or "").strip():
-        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    if problems := reason_problems(reason):
+        raise Problems(problems)
     day = first_open(field.sheet.period_type, today).start
     Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from=day)
     users = list(Subscription.objects.active().filter(fields=field))
@@ -163,6 +173,9 @@ def confirm_subscription(*, flag: ZombieFlag, by: User, reason: str) -> ZombieFl
     """A department says a flagged subscription is still needed, and why: it is kept."""
     if not (reason or "").strip():
         raise Problems([Problem(field="reason", rule="required", label_zh="理由", label_en="Reason")])
+    limit = ZombieFlag._meta.get_field("confirm_reason").max_length or 0
+    if problems := too_long(reason.strip(), limit, field="reason", label_zh="理由", label_en="Reason"):
+        raise Problems(problems)
     flag.confirmed_at, flag.confirmed_by, flag.confirm_reason = timezone.now(), by, reason.strip()
     flag.closed_on = timezone.localdate()
     flag.save(update_fields=["confirmed_at", "confirmed_by", "confirm_reason", "closed_on"])

@@ -15,8 +15,8 @@ from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
-from reporting.rejections import Problem, Problems, period_type_params
-from reporting.services.catalogue import ORIGINAL, first_open
+from reporting.rejections import Problem, Problems, period_type_params, too_long
+from reporting.services.catalogue import ORIGINAL, first_open, reason_problems
 
 
 def _rollup_problems(checked: expressions.Checked | None, rollup: str) -> list[Problem]:
@@ -73,6 +73,8 @@ def define_indicator(
 ) -> Indicator:
     """Add an indicator to the catalogue; every problem of its definition is named and nothing is stored."""
     problems = _names(name_zh, name_en)
+    limit = Indicator._meta.get_field("description").max_length or 0
+    problems += too_long(description.strip(), limit, field="description", label_zh="说明", label_en="Description")
     if not CODE.match(code or ""):
         problems.append(Problem(field="code", rule="definition.code"))
     elif Field.objects.filter(code=code).exists() or Indicator.objects.filter(code=code).exists():
@@ -131,8 +133,7 @@ def revise_indicator(
                 field="period", rule="definition.retroactive", params={"first": str(first_open(period.type, today))}
             )
         )
-    if not (reason or "").strip():
-        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    problems += reason_problems(reason)
     allowed = {"name_zh", "name_en", "unit_of_measure", "formula", "rollup"}
     problems += [Problem(field=name, rule="unknown") for name in sorted(set(changes) - allowed)]
     new = {name: changes.get(name, getattr(indicator, name)) for name in allowed}
@@ -162,8 +163,7 @@ def revise_indicator(
 def retire_indicator(*, indicator: Indicator, reason: str, by: User, today: dt.date | None = None) -> dt.date:
     """Retire an indicator from its next period not yet begun; refused while another active indicator uses it."""
     problems = []
-    if not (reason or "").strip():
-        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    problems += reason_problems(reason)
     users = sorted(
         other.code
         for other in Indicator.objects.filter(status=Status.ACTIVE).exclude(pk=indicator.pk)
@@ -188,8 +188,7 @@ def reinstate_indicator(*, indicator: Indicator, reason: str, by: User) -> Indic
     problems = []
     if indicator.status != Status.RETIRED:
         problems.append(Problem(field="indicator", rule="indicator.not_retired"))
-    if not (reason or "").strip():
-        problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    problems += reason_problems(reason)
     try:
         check_formula(formula=indicator.formula, rollup=indicator.rollup, code=indicator.code)
     except Problems as refused:

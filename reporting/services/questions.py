@@ -17,11 +17,14 @@ from reporting.catalogue.periods import Period
 from reporting.models import Question, QuestionStatus, Submission, SubmissionVersion
 from reporting.reads.charts import entitling_subscription
 from reporting.reads.data import entitlements
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, storable, too_long
 from reporting.services.submissions import correct_submission
 
 TEXT_MAX = 1000  # characters: a question or an explanation is a sentence or two, like a correction's reason
 ANSWER_REASON = "答复数据询问 / answer to a question"
+
+
+LABELS = {"text": ("询问", "Question"), "explanation": ("解释", "Explanation")}
 
 
 def _text(text: Any, field: str, *, required: bool) -> tuple[str, list[Problem]]:
@@ -30,9 +33,8 @@ def _text(text: Any, field: str, *, required: bool) -> tuple[str, list[Problem]]
         return "", [Problem(field=field, rule="required")] if required else []
     if not storable(text):
         return text, [Problem(field=field, rule="text.character")]
-    if len(text) > TEXT_MAX:
-        return text, [Problem(field=field, rule="text.max_length", params={"max_length": TEXT_MAX})]
-    return text, []
+    zh, en = LABELS[field]
+    return text, too_long(text, TEXT_MAX, field=field, label_zh=zh, label_en=en)
 
 
 @audited("question.asked")

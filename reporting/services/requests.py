@@ -115,7 +115,7 @@ def _fits(
 def _check(department: Department, data: RequestInput) -> list[Problem]:
     problems: list[Problem] = []
     _need(problems, "title", data.title, "标题", "Title", model=DataRequest, column="title")
-    _need(problems, "purpose", data.purpose, "用途", "Purpose")
+    _need(problems, "purpose", data.purpose, "用途", "Purpose", model=DataRequest, column="purpose")
     _need(problems, "legal_basis", data.legal_basis, "依据", "Legal basis", model=DataRequest, column="legal_basis")
     if data.scope is None or not department.jurisdiction.contains(data.scope):
         problems.append(Problem(field="scope", rule="request.scope"))
@@ -226,6 +226,8 @@ def _check_proposal(index: int, proposal: dict[str, Any]) -> list[Problem]:
     _fits(
         problems, f"{where}.unit_of_measure", unit, "计量单位", "Unit of measure", model=Field, column="unit_of_measure"
     )
+    description = proposal.get("description") or ""
+    _fits(problems, f"{where}.description", description, "说明", "Description", model=Field, column="description")
     if not Sheet.objects.filter(code=proposal.get("sheet"), status=Status.ACTIVE).exists():
         problems.append(Problem(field=f"{where}.sheet", rule="request.sheet", label_zh="表", label_en="Sheet"))
     problems += fieldtypes.check_definition(
@@ -342,6 +344,10 @@ def review_request(
         raise Problems([Problem(field="status", rule="request.not_under_review")])
     if not (reason or "").strip():
         raise Problems([Problem(field="reason", rule="required", label_zh="审核意见", label_en="Reason")])
+    problems: list[Problem] = []
+    _fits(problems, "reason", reason, "审核意见", "Reason", model=DataRequest, column="decision_reason")
+    if problems:
+        raise Problems(problems)
     request.decision_reason, request.decided_at = reason.strip(), timezone.now()
     if not approve:
         request.status = RequestStatus.REJECTED

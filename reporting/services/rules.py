@@ -28,7 +28,7 @@ from reporting.models import (
 )
 from reporting.reads.rules import sheet_fields
 from reporting.rejections import Problem, Problems, storable
-from reporting.services.catalogue import first_open
+from reporting.services.catalogue import first_open, reason_problems
 
 RULE_KEYS = ("code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
 MAX_MESSAGE = 200
@@ -190,8 +190,8 @@ def check_proposed_rules(proposals: Any) -> list[Problem]:
 @transaction.atomic
 def retire_rule(*, rule: ValidationRule, reason: str, by: User, today: dt.date | None = None) -> dt.date:
     """Retire a rule from its sheet's next period not yet begun; periods already begun keep it."""
-    if not (reason or "").strip():
-        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    if problems := reason_problems(reason):
+        raise Problems(problems)
     if rule.status != Status.ACTIVE:
         raise Problems([Problem(field="rule", rule="rule.retired", params={"code": rule.code})])
     day = first_open(rule.sheet.period_type, today).start

@@ -20,7 +20,7 @@ from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
-from reporting.rejections import Problem, Problems, period_type_params, storable
+from reporting.rejections import Problem, Problems, period_type_params, storable, too_long
 from reporting.services.disputes import announce_disputes
 from reporting.services.relay import queue_version
 
@@ -72,9 +72,11 @@ def check_across(table: OneTable, answers: Answers, explanations: dict[str, Any]
 
 
 MAX_DISPUTE_REASON = 200
+MAX_NA_REASON = 200  # why a field does not apply to the unit: a sentence (the form's input says so)
 
 
 REASON_PART = {"part": "dispute_reason"}  # marks a problem of the reason, not of the value (Excel's column)
+NA_PART = {"part": "na_reason"}  # a problem of a not-applicable reason's text, labelled as such
 
 
 def _dispute_reason(code: str, reason: Any) -> str:
@@ -134,7 +136,9 @@ def validate_answers(
                     raise Problem(field=code, rule="text.character")
                 if not reason:
                     raise Problem(field=code, rule="na.reason")
-                na[code] = reason[:200]
+                if len(reason) > MAX_NA_REASON:
+                    raise Problem(field=code, rule="text.max_length", params={"max_length": MAX_NA_REASON, **NA_PART})
+                na[code] = reason
                 continue
             typed = raw.get(code)
             if entry.register is not None and (typed is None or (isinstance(typed, str) and not typed.strip())):
@@ -146,6 +150,8 @@ def validate_answers(
         except Problem as problem:
             if problem.params.get("part") == REASON_PART["part"] and problem.rule != "dispute.reason":
                 problems.append(problem.labelled(f"{f.name_zh}（异议理由）", f"{f.name_en} (dispute reason)"))
+            elif problem.params.get("part") == NA_PART["part"]:
+                problems.append(problem.labelled(f"{f.name_zh}（不适用原因）", f"{f.name_en} (not-applicable reason)"))
             else:
                 problems.append(problem.labelled(f.name_zh, f.name_en))
             continue
@@ -384,6 +390,9 @@ def correct_submission(
     problems = []
     if not (reason or "").strip():
         problems.append(Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason"))
+    else:
+        limit = SubmissionVersion._meta.get_field("reason").max_length or 0
+        problems += too_long(reason.strip(), limit, field="reason", label_zh="更正原因", label_en="Reason")
     sheet = locked.sheet
     filed = SubmissionVersion.objects.current_of(locked).get()
     try:

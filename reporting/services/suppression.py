@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.audit import audited, record
 from core.models import User
 from reporting.models import SuppressionThreshold
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, too_long
 
 # Two is the least that hides a unit's value at all (one unit's aggregate is its value); above a hundred even a
 # county of small townships publishes almost nothing, which is a mistyped number rather than a policy.
@@ -32,6 +32,9 @@ def set_threshold(
         problems.append(Problem(field="effective_from", rule="threshold.begun", params={"first": str(today)}))
     if not (reason or "").strip():
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
+    else:
+        limit = SuppressionThreshold._meta.get_field("reason").max_length or 0
+        problems += too_long(reason.strip(), limit, field="reason", label_zh="原因", label_en="Reason")
     if problems:
         raise Problems(problems)
     before = SuppressionThreshold.objects.filter(effective_from__lte=effective_from).first()

@@ -486,13 +486,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
             except Problem as problem:
                 problems.append(problem)
             else:
-                name = (request.POST.get("name") or "").strip()[:100] or _("Department system")
-                _row, shown = issue_token(
-                    user=department_system_user(department=department),
-                    name=name,
-                    valid_for=dt.timedelta(days=days),
-                    by=signed_in(request.user),
-                )
+                name = (request.POST.get("name") or "").strip() or _("Department system")
+                try:
+                    _row, shown = issue_token(
+                        user=department_system_user(department=department),
+                        name=name,
+                        valid_for=dt.timedelta(days=days),
+                        by=signed_in(request.user),
+                    )
+                except Problems as error:
+                    problems += error.problems
     listed = ApiToken.objects.filter(user__department=department).order_by("-created_at")
     return render(
         request,
