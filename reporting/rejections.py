@@ -65,6 +65,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a newer version {current} exists; reload and correct it",
     ),
     "reason.required": ("更正须说明原因", "a correction needs a reason"),
+    "correction.unchanged": ("没有任何修改，未保存新版本", "nothing changed: no new version was saved"),
     # an offline filing made on a form that has changed since (reporting/filing/offline.py)
     "form.changed": (
         "填写后本表已调整（字段或校验规则有变化），未提交。请按新表核对后重新提交",
@@ -292,6 +293,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the request body must be JSON (application/json) or CSV (text/csv)",
     ),
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
+    "dispute.value": (
+        "异议须填写您认为正确的数值（与部门数据不同）；如部门数据无误，请清空异议理由",
+        "a dispute must give the value you believe is right (not the register's); if the register is right, "
+        "clear the dispute reason",
+    ),
     "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
     "dispute.answered": ("此异议已答复", "this dispute has already been answered"),
     "dispute.same_value": (

@@ -79,6 +79,11 @@ REASON_PART = {"part": "dispute_reason"}  # marks a problem of the reason, not o
 NA_PART = {"part": "na_reason"}  # a problem of a not-applicable reason's text, labelled as such
 
 
+def _given(reason: Any) -> bool:
+    """Whether a dispute's reason was given at all: an empty or blank one is no dispute."""
+    return reason is not None and not (isinstance(reason, str) and not reason.strip())
+
+
 def _dispute_reason(code: str, reason: Any) -> str:
     """A dispute's reason as stored, or the Problem naming the field and the rule."""
     if reason is not None and not isinstance(reason, str):
@@ -93,12 +98,19 @@ def _dispute_reason(code: str, reason: Any) -> str:
     return reason
 
 
-def _answer_register(entry: TableField, value: Any, disputes: dict[str, Any], answers: Answers) -> Any:
+def _answer_register(
+    entry: TableField, value: Any, disputes: dict[str, Any], answers: Answers, kept: dict[str, Any]
+) -> Any:
     """Decision 2: a register field left blank or equal to the register's value confirms it; a different value
-    disputes it and needs a reason. Returns the value to store."""
+    disputes it and needs a reason. A reason given with the register's own value is refused (a dispute is the
+    value the unit holds right), unless it is the reason the corrected version already kept (`kept`): the
+    register came to agree with the unit, or the unit with the register. Returns the value to store."""
     assert entry.register is not None
     code, register = entry.code, entry.register.value
     if value is None or value == register:
+        reason = disputes.get(code)
+        if _given(reason) and (not isinstance(reason, str) or reason.strip() != kept.get(code)):
+            raise Problem(field=code, rule="dispute.value")
         answers.confirmed.append(code)
         return register
     answers.disputed[code] = {"reason": _dispute_reason(code, disputes.get(code)), "register": register}
@@ -107,12 +119,18 @@ def _answer_register(entry: TableField, value: Any, disputes: dict[str, Any], an
 
 @read_only
 def validate_answers(
-    table: OneTable, raw: dict[str, Any], not_applicable: dict[str, str], disputes: dict[str, Any] | None = None
+    table: OneTable,
+    raw: dict[str, Any],
+    not_applicable: dict[str, str],
+    disputes: dict[str, Any] | None = None,
+    filed: SubmissionVersion | None = None,
 ) -> Answers:
-    """Parse every answer against the table; raise Problems naming each wrong field, or return Answers."""
+    """Parse every answer against the table; raise Problems naming each wrong field, or return Answers.
+    `filed`: the version a correction answers (its disputes' reasons may come back with it)."""
     problems: list[Problem] = []
     fields = table.by_code()
     disputes = disputes or {}
+    kept = {code: d.get("reason") for code, d in (filed.disputed if filed else {}).items() if isinstance(d, dict)}
     for code in sorted(set(raw) | set(not_applicable) | set(disputes)):
         if code not in fields:
             problems.append(Problem(field=code, rule="unknown"))
@@ -146,7 +164,7 @@ def validate_answers(
             else:
                 value = parse_value(f.type, f.constraints, typed, field=code)
             if entry.register is not None:
-                value = _answer_register(entry, value, disputes, answers)
+                value = _answer_register(entry, value, disputes, answers, kept)
         except Problem as problem:
             if problem.params.get("part") == REASON_PART["part"] and problem.rule != "dispute.reason":
                 problems.append(problem.labelled(f"{f.name_zh}（异议理由）", f"{f.name_en} (dispute reason)"))
@@ -405,8 +423,10 @@ def correct_submission(
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
             _same_form(table, filled_on)
-            answers = validate_answers(table, raw, not_applicable, disputes)
+            answers = validate_answers(table, raw, not_applicable, disputes, filed)
             check_across(table, answers, explanations, ask=ask_explanations)
+        if _unchanged(answers, filed):
+            problems.append(Problem(field="correction", rule="correction.unchanged"))
     except Problems as error:
         problems += error.problems
     if problems:
@@ -421,6 +441,23 @@ def correct_submission(
     record(action="submission.corrected", target=locked, actor=by, version=locked.current_version)
     submission.current_version = locked.current_version
     return version
+
+
+def _unchanged(answers: Answers, filed: SubmissionVersion) -> bool:
+    """Whether a correction holds what the version it corrects holds: the same values, not-applicable answers and
+    reasons, confirmations, disputes (value, reason and register value) and explanations of warnings. Its reason
+    alone is no change: a new version of it would be sent to every department for nothing."""
+
+    def explained(explanations: dict[str, Any]) -> dict[str, Any]:
+        return {key: w.get("text") for key, w in explanations.items() if isinstance(w, dict) and w.get("text")}
+
+    return (
+        answers.values == filed.values
+        and answers.not_applicable == filed.not_applicable
+        and sorted(answers.confirmed) == sorted(filed.confirmed)
+        and answers.disputed == filed.disputed
+        and explained(answers.explanations) == explained(filed.explanations)
+    )
 
 
 def _month_closed(record: Submission, sheet: Sheet) -> list[Problem]:

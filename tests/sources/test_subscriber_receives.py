@@ -43,10 +43,12 @@ def _supply(stats: Department, by: User, unit: Unit, value: object):
     return result
 
 
-def _answer(version: SubmissionVersion, *, register: object, confirm: bool, unit_value: object = None):
+def _answer(
+    version: SubmissionVersion, *, register: object, confirm: bool, unit_value: object = None, **changes: object
+):
     """The unit's next filing answers the register value: a correction through the filing service, confirming
-    it (left blank) or disputing it with the unit's own value and a reason."""
-    raw = {**version.values, "registered_population": "" if confirm else unit_value}
+    it (left blank) or disputing it with the unit's own value and a reason; `changes` to other fields on top."""
+    raw = {**version.values, **changes, "registered_population": "" if confirm else unit_value}
     return correct_submission(
         submission=version.submission,
         raw=raw,
@@ -82,7 +84,7 @@ def test_a_subscriber_receives_the_register_values_and_the_units_answers_each_wi
     assert supplied["disputed"] == {}
 
     filed = file_village_basics(village_cadre, period=PERIOD, registered_population="")  # confirms the register
-    confirmed = _answer(filed, register=2150, confirm=True)
+    confirmed = _answer(filed, register=2150, confirm=True, households=612)  # a correction changes something
     disputed = _answer(confirmed, register=2150, confirm=False, unit_value=2160)
     items = {i["version"]: i for i in _received("civil", unit) if i["source"] is None}
     assert items[2]["values"]["registered_population"] == 2150
@@ -219,8 +221,7 @@ def test_the_csv_says_where_a_sourced_value_came_from_and_a_unit_outside_the_sco
         subscription.save(update_fields=["scope"])
     _supply(stats, stats_user, village_cadre.unit, 2150)
     _supply(stats, stats_user, outside, 870)
-    filed = file_village_basics(village_cadre, period=PERIOD, registered_population="")  # confirms the register
-    _answer(filed, register=2150, confirm=True)
+    file_village_basics(village_cadre, period=PERIOD, registered_population="")  # confirms the register
     answer = token_client(civil).get(
         "/api/v1/data", {"sheet": "village_basics", "period_from": PERIOD, "period_to": PERIOD, "format": "csv"}
     )

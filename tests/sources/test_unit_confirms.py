@@ -379,3 +379,173 @@ def test_an_excel_reason_that_is_too_long_is_named_on_the_reason_column(client, 
     html = refused.content.decode()
     assert f"第 {row} 行 G 列：60岁以上老年人数（异议理由）：不能超过 200 个字符" in html
     assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+
+
+# --- corrections: a dispute is a value of the unit's own, and a correction must change something -----------------
+
+
+def _confirmed_filing(client, cadre: User) -> SubmissionVersion:
+    """The statistics bureau supplied a registered population of 1086; the cadre filed, confirming it untouched."""
+    _, stats = _sources()
+    _supply(stats, cadre.unit, registered_population="1086")
+    client.force_login(cadre)
+    filed = client.post(FILL, _form(_shown(client.get(FILL).content.decode()), "c-0"))
+    assert filed.status_code == 302, filed.content.decode()[:3000]
+    version = Submission.objects.by_units().get(unit=cadre.unit, period=PERIOD).versions.get()
+    assert version.confirmed == ["registered_population"]
+    return version
+
+
+def _stored(submission: Submission) -> tuple[int, int, int, int]:
+    """What a correction would have left behind: versions, relay markers, disputes and correction audit events."""
+    from core.models import AuditEvent
+    from reporting.models import RelayPending
+
+    return (
+        SubmissionVersion.objects.of(submission).count(),
+        RelayPending.objects.filter(submission_id=submission.pk).count(),
+        Dispute.objects.count(),
+        AuditEvent.objects.filter(action="submission.corrected").count(),
+    )
+
+
+def test_the_correction_page_refuses_a_dispute_that_keeps_the_register_value(client, village_cadre):
+    # given a filing that confirmed the statistics bureau's 1086
+    version = _confirmed_filing(client, village_cadre)
+    correct = f"/submissions/{version.submission_id}/correct/"
+    html = client.get(correct).content.decode()
+    # the dispute's number box has a label of its own
+    assert '<label for="v-registered_population" id="dv-registered_population">您认为正确的数值</label>' in html
+    before = _stored(version.submission)
+    # when the cadre opens the dispute, gives a reason and leaves the number as the bureau's
+    shown = _shown(html)
+    assert shown["registered_population"] == "1086"
+    form = _form(shown, "c-1", base_version="1", dispute_registered_population="今年迁入3户", reason="户籍人口有误")
+    refused = client.post(correct, form)
+    # then nothing is confirmed behind the cadre's back: the field is named, the dispute stays open, nothing stored
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert (
+        "户籍人口：异议须填写您认为正确的数值" in page and "a dispute must give the value you believe is right" in page
+    )
+    assert '<details class="dispute" open>' in page and 'value="今年迁入3户"' in page
+    assert _stored(version.submission) == before
+    # a value of the cadre's own is a dispute, in the bureau's queue
+    form["v__registered_population"] = "1095"
+    done = client.post(correct, form)
+    assert done.status_code == 302, done.content.decode()[:3000]
+    dispute = Dispute.objects.get()
+    assert (dispute.source.code, dispute.unit_value, dispute.register_value) == ("stats", 1095, 1086)
+
+
+def test_the_correction_page_refuses_a_correction_that_changes_nothing(client, village_cadre):
+    version = _confirmed_filing(client, village_cadre)
+    correct = f"/submissions/{version.submission_id}/correct/"
+    before = _stored(version.submission)
+    # when the cadre sends the correction form as it came, with a reason
+    shown = _shown(client.get(correct).content.decode())
+    refused = client.post(correct, _form(shown, "c-2", base_version="1", reason="再次核对"))
+    # then no version is made, nothing is sent again and nothing is recorded
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "没有任何修改，未保存新版本" in page and "nothing changed: no new version was saved" in page
+    assert _stored(version.submission) == before
+    assert Submission.objects.get(pk=version.submission_id).current_version == 1
+    # a changed not-applicable answer is a change
+    changed = client.post(
+        correct,
+        _form(shown, "c-3", base_version="1", reason="不适用", na__library_books="1", nar__library_books="无图书室"),
+    )
+    assert changed.status_code == 302, changed.content.decode()[:3000]
+    assert SubmissionVersion.objects.of(version.submission).count() == 2
+
+
+def test_a_disputed_value_the_register_came_to_agree_with_is_confirmed_with_its_old_reason(client, village_cadre):
+    # given a dispute of the bureau's 1086 with 1095, and the bureau since supplying 1095
+    version = _confirmed_filing(client, village_cadre)
+    correct = f"/submissions/{version.submission_id}/correct/"
+    form = _form(_shown(client.get(correct).content.decode()), "c-4", base_version="1", reason="户籍人口有误")
+    form.update(v__registered_population="1095", dispute_registered_population="今年迁入3户")
+    assert client.post(correct, form).status_code == 302
+    _supply(Department.objects.get(code="stats"), village_cadre.unit, registered_population="1095")
+    # when the cadre corrects something else on the form as it comes (the old reason still in it)
+    html = client.get(correct).content.decode()
+    assert 'value="今年迁入3户"' in html
+    form = _form(
+        {**_shown(html), "volunteers": "50"},
+        "c-5",
+        base_version="2",
+        reason="志愿者人数",
+        dispute_registered_population="今年迁入3户",
+    )
+    done = client.post(correct, form)
+    # then the value the register now holds is confirmed, not refused as a dispute of itself
+    assert done.status_code == 302, done.content.decode()[:3000]
+    latest = SubmissionVersion.objects.current_of(version.submission).get()
+    assert "registered_population" in latest.confirmed and latest.disputed == {}
+
+
+def test_the_api_refuses_a_dispute_of_the_register_value_and_a_correction_that_changes_nothing(village_cadre):
+    _, stats = _sources()
+    _supply(stats, village_cadre.unit, registered_population="1086")
+    api = _api(village_cadre)
+    values = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "registered_population"}
+    created = api.post(
+        "/api/v1/unit/submissions",
+        {"sheet": "village_basics", "period": PERIOD, "values": values},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="u-1",
+    )
+    assert created.status_code == 201, created.json()
+    submission = Submission.objects.get(pk=created.json()["id"])
+    corrections = f"/api/v1/unit/submissions/{submission.pk}/corrections"
+    before = _stored(submission)
+    # a dispute that keeps the register's value: refused on the field, nothing stored
+    disputing = {
+        "values": {**values, "registered_population": 1086},
+        "reason": "有误",
+        "disputes": {"registered_population": "今年迁入3户"},
+    }
+    refused = api.post(corrections, disputing, format="json", HTTP_IF_MATCH='"1"')
+    assert refused.status_code == 400
+    assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("registered_population", "dispute.value")]
+    assert (
+        refused.json()["errors"][0]["message_zh"]
+        == "户籍人口：异议须填写您认为正确的数值（与部门数据不同）；如部门数据无误，请清空异议理由"
+    )
+    # the same values again (the register's left blank): refused, nothing stored
+    same = api.post(corrections, {"values": values, "reason": "核对"}, format="json", HTTP_IF_MATCH='"1"')
+    assert same.status_code == 400
+    body = same.json()
+    assert (body["code"], body["message_zh"], body["message_en"]) == (
+        "correction.unchanged",
+        "没有任何修改，未保存新版本",
+        "nothing changed: no new version was saved",
+    )
+    assert _stored(submission) == before
+    # a real correction under a key; its repeat under that key gets the stored answer, not "nothing changed"
+    changed = {"values": {**values, "volunteers": 50}, "reason": "志愿者人数"}
+    first = api.post(corrections, changed, format="json", HTTP_IF_MATCH='"1"', HTTP_IDEMPOTENCY_KEY="c-1")
+    assert first.status_code == 201, first.json()
+    again = api.post(corrections, changed, format="json", HTTP_IF_MATCH='"1"', HTTP_IDEMPOTENCY_KEY="c-1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    # the same correction as a new request changes nothing any more
+    after = _stored(submission)
+    repeat = api.post(corrections, changed, format="json", HTTP_IF_MATCH='"2"', HTTP_IDEMPOTENCY_KEY="c-2")
+    assert repeat.status_code == 400 and repeat.json()["code"] == "correction.unchanged"
+    assert _stored(submission) == after and after[0] == 2
+
+
+def test_an_excel_dispute_reason_on_the_register_value_is_refused_on_its_value(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    workbook, basics, rows = _workbook(client)
+    row = rows["elderly_over_60"]
+    basics.cell(row, 7).value = "去世2人"  # a reason, the bureau's 433 left in the value's cell
+    refused = _upload(client, workbook)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert f"第 {row} 行 E 列：" in html and "异议须填写您认为正确的数值" in html
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
