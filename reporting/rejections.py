@@ -475,6 +475,11 @@ NOT_OPEN: dict[str, tuple[str, str]] = {
         "记录日期 {day} 晚于可填报的最晚日期 {latest}（今天起 {lead} 天内）",
         "the record date {day} is after the latest date that can be filed, {latest} ({lead} days from today)",
     ),
+    "before_first": (
+        "记录日期 {day} 早于本单位最早可填报此表的日期 {first}（最早的订阅自该日起）",
+        "the record date {day} is before {first}, the first day your unit can file this sheet (its earliest "
+        "subscription begins then)",
+    ),
     "after_today": (
         "记录日期 {day} 晚于今天（{today}），不能填报",
         "the record date {day} is after today ({today}) and cannot be filed",
