@@ -107,6 +107,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "游标格式无效，应使用上一页返回的 next",
         "the cursor is malformed; use the `next` of the previous page",
     ),
+    "page.cursor": (
+        "翻页链接无效，请回到第一页重新翻页",
+        "the link to this page is not valid; go back to the first page and page through again",
+    ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
