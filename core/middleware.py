@@ -34,7 +34,9 @@ class RejectUnstorableText:
             return self.get_response(request)
         if api:
             return json_response(error_body(problems), 400)
-        return render(request, "bad_request.html", {"problems": problems}, status=400)
+        # a page's parameter names (v__activity_title) say nothing to the person who typed: one plain sentence
+        said = [Problem(field="form", rule="text.character_sent")]
+        return render(request, "bad_request.html", {"problems": said}, status=400)
 
 
 def _chunked(environ) -> bool:

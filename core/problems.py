@@ -8,6 +8,7 @@ and messages of its own rules with `add_messages`, in reporting/rejections.py). 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import JsonResponse
@@ -20,6 +21,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
     "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
+    "text.character_sent": (
+        "您提交的内容含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
+        "what you sent contains characters that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF or "
+        "an unpaired Unicode surrogate)",
+    ),
     "text.character": (
         "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
         "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF "
@@ -80,6 +86,16 @@ class Problem(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"field": self.field, "code": self.rule, "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+def labelled(problems: list[Problem], labels: Mapping[str, tuple[str, str]]) -> list[Problem]:
+    """The problems as a page shows them: each whose parameter `labels` names (`fields[2]` by `fields`) given
+    that label in Chinese and English, unless it has one. The API keeps the bare names: they are its contract."""
+    for problem in problems:
+        label = labels.get(problem.field.split("[", 1)[0])
+        if label is not None and not problem.label_zh:
+            problem.labelled(*label)
+    return problems
 
 
 def error_body(problems: list[Problem], **extra: Any) -> dict[str, Any]:

@@ -108,6 +108,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "游标格式无效，应使用上一页返回的 next",
         "the cursor is malformed; use the `next` of the previous page",
     ),
+    "page.cursor": (
+        "翻页链接无效，请回到第一页重新翻页",
+        "the link to this page is not valid; go back to the first page and page through again",
+    ),
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
@@ -480,6 +484,11 @@ NOT_OPEN: dict[str, tuple[str, str]] = {
     "after_latest": (
         "记录日期 {day} 晚于可填报的最晚日期 {latest}（今天起 {lead} 天内）",
         "the record date {day} is after the latest date that can be filed, {latest} ({lead} days from today)",
+    ),
+    "before_first": (
+        "记录日期 {day} 早于本单位最早可填报此表的日期 {first}（最早的订阅自该日起）",
+        "the record date {day} is before {first}, the first day your unit can file this sheet (its earliest "
+        "subscription begins then)",
     ),
     "after_today": (
         "记录日期 {day} 晚于今天（{today}），不能填报",

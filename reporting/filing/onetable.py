@@ -153,6 +153,11 @@ class SheetCatalogue:
         """The scopes with subscriptions on this sheet that contain the unit."""
         return self.scopes.intersection(covering_scopes(unit.area))
 
+    def first_asked(self, unit: Unit) -> dt.date | None:
+        """The first day any subscription on this sheet covering the unit asks something of it (None: none)."""
+        scopes = self.scopes_over(unit)
+        return min((claim.starts_on for scope, claim in self.claims if scope in scopes), default=None)
+
     def needed(self, unit: Unit, sheet: Sheet, day: dt.date) -> Needed:
         """Per field asked of `unit` on `day`, the departments that need it."""
         if sheet.status != Status.ACTIVE or unit.area.level not in sheet.unit_levels:
@@ -363,7 +368,8 @@ def filing_table(
 
     The one place that decides, for the pages, the Excel upload and the API: a periodic sheet is open for a
     period that has begun and that the unit's one table asks for; a ledger record's date is not after today
-    (plus the office's ONETABLE_LEDGER_LEAD_DAYS) and its table asks for something. A correction (`filed`: the
+    (plus the office's ONETABLE_LEDGER_LEAD_DAYS), not before the first day a subscription on the sheet covering
+    the unit begins (a new record), and its table asks for something. A correction (`filed`: the
     version corrected) stays open however the subscriptions changed since; its table also keeps the fields that
     version answered, so that nothing filed drops out of the corrected version. A periodic sheet's period also
     opens and locks as `period_closed` says; a ledger record's month locks as it says too (the ledger rule's days
@@ -379,6 +385,9 @@ def filing_table(
             if lead:
                 raise not_open(where, "after_latest", day=day, latest=latest, lead=lead)
             raise not_open(where, "after_today", day=day, today=today)
+        first = read_sheet_catalogue(sheet)[0].first_asked(unit) if filed is None else None
+        if first is not None and day < first:  # before anything was asked of the unit: not a month's question
+            raise not_open(where, "before_first", day=day, first=first)
         period = Period.containing(day, sheet.period_type)
         closed = period_closed(sheet=sheet, period=period, today=today, unit=unit, first=False, calendar=calendar)
         if closed is not None:

@@ -483,8 +483,12 @@ def record_answers(
     try:
         day = _record_date(sheet, raw)
         table = filing_table(unit=unit, sheet=sheet, day=day, filed=filed, carry=False)
-    except Problems as error:
-        problems += error.problems
+    except Problems as error:  # the date's own rules, and whether it can be filed: named by the date's label
+        date_field = sheet.fields.get(code=sheet.record_date_field)
+        problems += [
+            p.labelled(date_field.name_zh, date_field.name_en) if p.field == date_field.code and not p.label_zh else p
+            for p in error.problems
+        ]
     checked_on = table
     if checked_on is None:
         try:

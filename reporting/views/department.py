@@ -22,6 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from core.access import access_department, access_department_token, signed_in
 from core.models import LEVEL_DEPTH, ApiToken, Area, AreaLevel, Department
+from core.problems import labelled
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.access import access_deliveries, access_endpoint, access_export_job, access_open_flag
 from reporting.catalogue import fieldtypes
@@ -120,7 +121,7 @@ def _query(request: HttpRequest, department) -> Query | None:
             problems.append(Problem(field="area", rule="request.scope"))
     after = whole_number(request.GET.get("after", "0") or "0")
     if after is None or after >= 10**18:
-        problems.append(Problem(field="after", rule="feed.cursor"))
+        problems.append(Problem(field="after", rule="page.cursor"))
     if problems:
         raise Problems(problems)
     return Query(
@@ -162,6 +163,18 @@ def _area_within(request: HttpRequest, top: Area) -> Area:
     return found
 
 
+# The data and completeness pages' filters by the labels their forms show (the API's names are its contract).
+FILTER_LABELS = {
+    "sheet": ("表", "Sheet"),
+    "fields": ("字段", "Fields"),
+    "period": ("报告期", "Period"),
+    "period_from": ("起始报告期", "From period"),
+    "period_to": ("截止报告期", "To period"),
+    "area": ("区域", "Area"),
+    "after": ("翻页", "Paging"),
+}
+
+
 def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpResponse:
     """The data page again, with the filters as sent and what is wrong with them; no data is read."""
     return render(
@@ -169,7 +182,7 @@ def _refused_filters(request: HttpRequest, department, error: Problems) -> HttpR
         "department/data.html",
         {
             "department": department,
-            "problems": error.problems,
+            "problems": labelled(error.problems, FILTER_LABELS),
             "filters": request.GET,
             "sheets": sorted({f.sheet for f in entitled_fields(department)}, key=lambda s: s.order),
             "townships": Area.objects.filter(parent=department.jurisdiction).order_by("code"),
@@ -318,8 +331,8 @@ def completeness(request: HttpRequest) -> HttpResponse:
                 expected = sheet.cadence
                 problems.append(Problem(field="period", rule="period.type", params=period_type_params(expected)))
     if problems:
-        context = {"department": department, "sheets": sheets, "sheet": sheet, "problems": problems}
-        return render(request, "department/completeness.html", context, status=400)
+        context = {"sheets": sheets, "sheet": sheet, "problems": labelled(problems, FILTER_LABELS)}
+        return render(request, "department/completeness.html", {"department": department, **context}, status=400)
     top = department.jurisdiction
     area = _area_within(request, top)
     units = units_asked(department, sheet, period, within=area)

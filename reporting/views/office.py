@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from core.access import access_office, signed_in
 from core.models import Area, Department, Unit
+from core.problems import labelled
 from reporting.catalogue.periods import Period
 from reporting.filing.forms import DefinitionInputs
 from reporting.models import (
@@ -41,6 +42,9 @@ from reporting.services.calendar import set_due_exception, set_due_rules, unlock
 from reporting.services.catalogue import change_definition, retire_field, retire_sheet, set_rollup
 from reporting.views import posted_id
 
+# The burden page's filters by the labels its form shows.
+BURDEN_LABELS = {"from": ("起始日期", "From"), "to": ("截止日期", "To"), "area": ("区域", "Area")}
+
 
 def burden(request: HttpRequest) -> HttpResponse:
     """Burden figures for any period range and part of the tree; public, like the rules they serve."""
@@ -53,7 +57,7 @@ def burden(request: HttpRequest) -> HttpResponse:
             today=timezone.localdate(),
         )
     except Problems as error:
-        context = {"problems": error.problems, "areas": areas, "filters": request.GET}
+        context = {"problems": labelled(error.problems, BURDEN_LABELS), "areas": areas, "filters": request.GET}
         return render(request, "office/burden.html", context, status=400)
     report = burden_report(start=start, end=end, area=area)
     chart = {

@@ -27,39 +27,56 @@ def culture_api(culture_analyst) -> APIClient:
     return token_client(department_system_user(department=culture_analyst.department), "t")
 
 
+def problems(response) -> str:
+    """The page's list of what is wrong with its filters, as the reader sees it."""
+    return re.sub(r"<[^>]+>", "", re.search(r'id="problems">(.*?)</div>', text(response)).group(1))
+
+
 @pytest.mark.parametrize("bad", BAD_PERIODS)
-@pytest.mark.parametrize("name", ["period_from", "period_to"])
+@pytest.mark.parametrize(
+    ("name", "zh", "en"), [("period_from", "起始报告期", "From period"), ("period_to", "截止报告期", "To period")]
+)
 @pytest.mark.parametrize("page", ["/department/data/", "/department/data.csv"])
-def test_a_period_filter_that_is_no_period_is_named_on_the_data_page(culture_client, page, name, bad):
+def test_a_period_filter_that_is_no_period_is_named_on_the_data_page(culture_client, page, name, zh, en, bad):
     records = AccessRecord.objects.count()
     response = culture_client.get(page, {"sheet": "village_basics", name: bad})
     assert response.status_code == 400
-    assert f"{name}：" in text(response) and "is not a valid period" in text(response)
+    said = problems(response)
+    assert f"{zh}：" in said and f"{en}: " in said and "is not a valid period" in said and name not in said
     assert f'value="{bad}"' in response.content.decode()  # the filter comes back as typed, to be mended
     assert AccessRecord.objects.count() == records  # nothing was read
 
 
 def test_a_background_export_with_a_bad_filter_is_refused_and_queues_nothing(culture_client):
     response = culture_client.post("/department/exports/?sheet=village_basics&period_from=2026Q5", {"format": "csv"})
-    assert response.status_code == 400 and "period_from：" in text(response)
+    assert (
+        response.status_code == 400 and "起始报告期：" in problems(response) and "period_from" not in problems(response)
+    )
     assert not ExportJob.objects.exists()
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("params", "field", "zh", "en"),
     [
-        ({"sheet": "no_such_sheet"}, "sheet"),
-        ({"area": "110000000000"}, "area"),  # outside the jurisdiction
-        ({"area": "nope"}, "area"),
-        ({"after": "x"}, "after"),
-        ({"fields": ["library_books", "no_such_field"]}, "fields[1]"),
-        ({"fields": "households"}, "fields[0]"),  # a field of the sheet culture may not read
-        ({"period_from": "2026Q4", "period_to": "2026Q1"}, "period_from"),
+        ({"sheet": "no_such_sheet"}, "sheet", "表：", "Sheet: "),
+        ({"area": "110000000000"}, "area", "区域：", "Area: "),  # outside the jurisdiction
+        ({"area": "nope"}, "area", "区域：", "Area: "),
+        (
+            {"after": "x"},
+            "after",
+            "翻页：翻页链接无效，请回到第一页重新翻页",
+            "Paging: the link to this page is not valid",
+        ),
+        ({"fields": ["library_books", "no_such_field"]}, "fields[1]", "字段：", "Fields: "),
+        ({"fields": "households"}, "fields[0]", "字段：", "Fields: "),  # a field of the sheet culture may not read
+        ({"period_from": "2026Q4", "period_to": "2026Q1"}, "period_from", "起始报告期：", "From period: "),
     ],
 )
-def test_every_other_bad_filter_is_named_on_the_data_page(culture_client, params, field):
+def test_every_other_bad_filter_is_named_on_the_data_page(culture_client, params, field, zh, en):
     response = culture_client.get("/department/data/", params)
-    assert response.status_code == 400 and f"{field}：" in text(response)
+    assert response.status_code == 400
+    said = problems(response)
+    assert zh in said and en in said and f"{field}：" not in said and "游标" not in said and "next" not in said
 
 
 def test_periods_are_compared_as_periods_not_text(culture_client, culture_api, village_cadre):
@@ -105,17 +122,17 @@ def test_the_api_refuses_a_range_that_ends_before_it_begins(culture_api):
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("params", "zh", "en"),
     [
-        ({"period": "2026Q5"}, "period"),
-        ({"period": "abc"}, "period"),
-        ({"period": "202611"}, "period"),
-        ({"sheet": "x"}, "sheet"),
+        ({"period": "2026Q5"}, "报告期：", "Period: "),
+        ({"period": "abc"}, "报告期：", "Period: "),
+        ({"period": "202611"}, "报告期：", "Period: "),
+        ({"sheet": "x"}, "表：", "Sheet: "),
     ],
 )
-def test_the_completeness_page_names_a_bad_filter(culture_client, params, field):
+def test_the_completeness_page_names_a_bad_filter(culture_client, params, zh, en):
     response = culture_client.get("/department/completeness/", params)
-    assert response.status_code == 400 and f"{field}：" in text(response)
+    assert response.status_code == 400 and zh in problems(response) and en in problems(response)
     assert 'id="units"' not in response.content.decode()
 
 
@@ -123,23 +140,24 @@ def test_the_completeness_page_names_a_bad_filter(culture_client, params, field)
 
 
 @pytest.mark.parametrize(
-    ("params", "field", "english"),
+    ("params", "zh", "english"),
     [
         (
             {"from": "2026-12-01", "to": "2026-11-01"},
-            "from",
-            "the start date 2026-12-01 is after the end date 2026-11-01",
+            "起始日期：",
+            "From: the start date 2026-12-01 is after the end date 2026-11-01",
         ),
-        ({"from": "2026-13-01"}, "from", "must be a date"),
-        ({"to": "abc"}, "to", "must be a date"),
-        ({"area": "999"}, "area", "there is no area with the code “999”"),
+        ({"from": "2026-13-01"}, "起始日期：", "From: must be a date"),
+        ({"to": "abc"}, "截止日期：", "To: must be a date"),
+        ({"area": "999"}, "区域：", "Area: there is no area with the code “999”"),
     ],
 )
-def test_the_burden_page_names_a_bad_filter_instead_of_showing_zeros(client, demo, params, field, english):
+def test_the_burden_page_names_a_bad_filter_instead_of_showing_zeros(client, demo, params, zh, english):
     response = client.get("/burden/", params)
     assert response.status_code == 400
     html = text(response)
-    assert f"{field}：" in html and english in html
+    assert zh in problems(response) and english in problems(response)
+    assert not re.search(r"\b(from|to|area)：", problems(response))  # the parameter's name is not shown
     assert 'id="departments"' not in html  # no figures for a range that is none
 
 

@@ -163,12 +163,47 @@ def test_a_ledger_record_dated_after_today_is_refused_everywhere(cadre_client, a
     assert api_file(api, {"sheet": "cultural_activity", "values": RECORD}, key="k-2").status_code == 201
 
 
-def test_a_ledger_record_dated_before_anything_asked_for_it_is_refused(api, village_cadre):
-    response = api_file(api, {"sheet": "cultural_activity", "values": {**RECORD, "activity_date": "2019-05-01"}})
+@pytest.mark.parametrize("day", ["1900-01-01", "2019-05-01", "2024-12-31"])
+def test_a_ledger_record_dated_before_anything_was_asked_of_the_unit_names_the_date_and_the_first_day(
+    cadre_client, api, village_cadre, day
+):
+    before = counts(village_cadre.unit)
+    response = api_file(api, {"sheet": "cultural_activity", "values": {**RECORD, "activity_date": day}})
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "period.not_open" and body["errors"][0]["field"] == "activity_date"
-    assert "does not ask for this sheet in the period 201905" in body["message_en"]
+    assert body["message_zh"] == (
+        f"活动日期：记录日期 {day} 早于本单位最早可填报此表的日期 2025-01-01（最早的订阅自该日起）"
+    )
+    assert body["message_en"] == (
+        f"Date: the record date {day} is before 2025-01-01, the first day your unit can file this sheet "
+        "(its earliest subscription begins then)"
+    )
+    assert "不要求填报" not in body["message_zh"]
+    page = cadre_client.post("/ledger/cultural_activity/new/", form({**RECORD, "activity_date": day}))
+    assert page.status_code == 400
+    assert body["message_zh"] in text(page) and body["message_en"] in text(page)
+    assert nothing_stored(village_cadre.unit, before)
+    first = api_file(api, {"sheet": "cultural_activity", "values": {**RECORD, "activity_date": "2025-01-01"}}, "k-2")
+    assert "早于本单位最早可填报" not in first.content.decode()  # the first day itself is within the range
+
+
+@pytest.mark.parametrize("day", ["2026-11-08", "1900-01-01"])
+@pytest.mark.parametrize("category", ["concert", "文艺", "9"])
+def test_a_ledger_record_with_an_unknown_category_is_told_the_options_not_that_it_is_required(
+    cadre_client, api, village_cadre, day, category
+):
+    before = counts(village_cadre.unit)
+    typed = {**RECORD, "activity_date": day, "activity_category": category}
+    body = api_file(api, {"sheet": "cultural_activity", "values": typed}).json()
+    problems = {e["field"]: e for e in body["errors"]}
+    assert problems["activity_category"]["code"] == "choice.invalid"
+    zh, en = problems["activity_category"]["message_zh"], problems["activity_category"]["message_en"]
+    assert zh.startswith("活动类别：须为下列选项之一：performance（文艺演出）、") and "必填" not in zh
+    assert en.startswith("Category: must be one of: performance") and "required" not in en
+    page = text(cadre_client.post("/ledger/cultural_activity/new/", form(typed)))
+    assert zh in page and en in page and "活动类别：必填" not in page
+    assert nothing_stored(village_cadre.unit, before)
 
 
 def test_the_office_may_allow_a_lead_for_planned_activities(api, village_cadre, settings):

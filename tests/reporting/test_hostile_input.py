@@ -291,7 +291,7 @@ def test_the_data_page_and_its_csv_name_a_paging_cursor_that_is_not_one(culture_
     client = page_client(culture_analyst)
     for path in ("/department/data/", "/department/data.csv"):
         response = client.get(path, {"sheet": "village_basics", "after": value})
-        assert response.status_code == 400 and "after" in response.content.decode(), path
+        assert response.status_code == 400 and "翻页：翻页链接无效" in response.content.decode(), path
 
 
 @pytest.mark.parametrize("value", ODD_DIGITS)
@@ -351,7 +351,7 @@ def test_a_constraint_input_that_is_not_a_number_is_named(office_admin, value):
 def test_a_form_value_xml_cannot_hold_is_named_on_the_page(village_cadre, value):
     form = {f"v__{k}": v for k, v in {**API_RECORD, "activity_title": f"广场舞{value}展演"}.items()}
     response = page_client(village_cadre).post("/ledger/cultural_activity/new/", {**form, "action": "submit"})
-    assert response.status_code == 400 and "v__activity_title：含有不能保存的字符" in response.content.decode()
+    assert response.status_code == 400 and "您提交的内容含有不能保存的字符" in response.content.decode()
     assert not Submission.objects.filter(sheet__code="cultural_activity", unit=village_cadre.unit).exists()
 
 

@@ -76,13 +76,16 @@ def test_a_url_under_the_api_that_matches_nothing_is_a_json_404(api, client):
     assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")  # pages stay pages
 
 
-def test_a_form_field_with_a_nul_is_named_on_the_page_and_nothing_is_stored(client, village_cadre):
+def test_a_form_field_with_a_nul_is_refused_in_plain_words_and_nothing_is_stored(client, village_cadre):
     client.force_login(village_cadre)
     form = {f"v__{k}": v for k, v in {**API_RECORD, "activity_title": "广场舞\x00展演"}.items()}
     response = client.post("/ledger/cultural_activity/new/", {**form, "action": "submit", "token": "t-1"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "v__activity_title：含有不能保存的字符" in html and "cannot be stored" in html
+    assert (
+        "您提交的内容含有不能保存的字符" in html and "what you sent contains characters that cannot be stored" in html
+    )
+    assert "v__activity_title" not in html  # the form's parameter name says nothing to the cadre
     assert not Submission.objects.filter(sheet__code="cultural_activity", unit=village_cadre.unit).exists()
 
 
