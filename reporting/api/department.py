@@ -252,7 +252,9 @@ class DataView(APIView):
     """The department's data, one row per unit filing (per unit and period where a field read has a source: the
     register's current value, marked by the unit's answer), keyset-paginated; `format=csv` streams CSV. Each row
     says where each value came from (`origin`) and, for a register value the unit disputes, the unit's value and
-    reason beside it (`disputed`); `version` is the unit's own filing's (null: register values only)."""
+    reason beside it (`disputed`), and the fields the unit answered "not applicable" with its reason
+    (`not_applicable`, as a delivery body carries them); `version` is the unit's own filing's (null: register
+    values only)."""
 
     @extend_schema(
         summary="Query the data the department is entitled to (JSON or CSV)",
@@ -288,6 +290,7 @@ class DataView(APIView):
                         "values": r.values,
                         "origin": r.origins,
                         "disputed": r.disputed,
+                        "not_applicable": r.not_applicable,
                     }
                     for r in page
                 ],

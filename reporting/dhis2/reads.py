@@ -190,8 +190,11 @@ def _filer(row: Row, code: str, departments: dict[int, str]) -> tuple[str, dt.da
 
 
 def _kept(stream, periods: set[str] | None, unit_code: str | None):
-    """Rows of the chosen periods (and of the org unit itself, without children), before they are recorded."""
+    """Rows of the chosen periods (and of the org unit itself, without children) that hold a value (a data value
+    set has no "not applicable"), before they are recorded."""
     for row in stream:
+        if not row.values:
+            continue
         if (periods is None or row.period in periods) and (unit_code is None or row.unit_code == unit_code):
             yield row
 

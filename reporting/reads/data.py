@@ -111,6 +111,9 @@ class Row:
     # supplied it and when (its supply's current version): who stored each value, and when (the DHIS2 face)
     filed_at: dt.datetime | None = None
     supplied: dict[str, tuple[int, dt.datetime]] = dataclasses.field(default_factory=dict)
+    # the entitled fields the unit answered "not applicable", with its reason (as a delivery body carries them):
+    # an answer, never a value, so never in `values`; a field that has a value here (a register's) is not listed
+    not_applicable: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 _GROUP_SQL = """
@@ -128,7 +131,8 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND s.source_id IS NULL AND {i
 # sourced fields, merged by `current_values`; both looked up by the (unit, sheet, period) index.
 _MERGED_SQL = """
 SELECT s.id, u.id, a.code, u.name, s.period, s.record_date, f.current_version, %(sub_{i})s::bigint,
-       (fv."values" - %(others_{i})s::text[])::text, fv.carried, fv.confirmed, fv.disputed::text,
+       (fv."values" - %(others_{i})s::text[])::text, (fv.not_applicable - %(others_{i})s::text[])::text,
+       fv.carried, fv.confirmed, fv.disputed::text,
        CASE WHEN s.record_key IS NULL THEN
          (SELECT jsonb_object_agg(kv.key, jsonb_build_array(kv.value, p.source_id, pv.at) ORDER BY pv.at)::text
           FROM reporting_submission p
@@ -164,12 +168,14 @@ WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
 # the first id on: a page from the last year of two read every version before it (docs/benchmarks.md,
 # fourth round: "data pages"); now a lookup per row.
 _JOINED = (
-    '(v."values" - %(others_{i})s::text[])::text, v.carried, v.at',
+    '(v."values" - %(others_{i})s::text[])::text, (v.not_applicable - %(others_{i})s::text[])::text, v.carried, v.at',
     "JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version"
     " AND v.period_start = s.period_start{vbounds}",
 )
 _LOOKED_UP = (
     '(SELECT (v."values" - %(others_{i})s::text[])::text FROM reporting_submissionversion v '
+    "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds}), "
+    "(SELECT (v.not_applicable - %(others_{i})s::text[])::text FROM reporting_submissionversion v "
     "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds}), "
     "(SELECT v.carried FROM reporting_submissionversion v "
     "WHERE v.submission_id = s.id AND v.number = s.current_version AND v.period_start = s.period_start{vbounds}), "
@@ -185,7 +191,8 @@ JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.cu
     AND v.period_start = s.period_start{vbounds}
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id
-WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters} AND v."values" ?| %(keys_{i})s::text[]
+WHERE s.sheet_id = %(sheet)s AND s.id > %(after)s AND {inside} {filters}
+  AND (v."values" ?| %(keys_{i})s::text[] OR v.not_applicable ?| %(keys_{i})s::text[])
   AND (s.source_id IS NULL OR %(merged)s)
 """
 
@@ -194,10 +201,10 @@ def _statement(query: Query, *, count: bool = False) -> tuple[str, dict[str, Any
     """One SELECT per entitlement group (subscription, scope, window), and each subscription's entitled keys.
 
     `count`: one statement counting the filings `rows` yields, by the same groups and filters (here the keys
-    are tested in SQL: `rows` skips a filing that holds none of them)."""
+    are tested in SQL: `rows` skips a filing that answers none of them, with a value or "not applicable")."""
     # PostgreSQL removes the sheet's other fields from each row (`jsonb - text[]`: one pass over the stored
     # object, where picking 40 keys out of `jsonb_each` took twice as long); `rows` keeps only entitled keys
-    # and skips filings with none. The keys are not tested in SQL (`?|`) when reading: PostgreSQL cannot
+    # and skips filings that answer none. The keys are not tested in SQL (`?|`) when reading: PostgreSQL cannot
     # estimate how many versions hold a key, and tested every version of the sheet, whatever the period,
     # before joining (docs/benchmarks.md, "department data reads": "picking the entitled values").
     fields = sheet_catalogue(query.sheet).fields  # every field the sheet defines, retired too
@@ -295,27 +302,28 @@ def rows(query: Query) -> Generator[Row]:
         # a page reads little more than its rows (PostgreSQL builds each row's JSON as it is fetched)
         size = CHUNK if query.limit is None else min(CHUNK, 2 * query.limit)
         while batch := cursor.fetchmany(size):
-            for sid, unit_id, code, name, period, record_date, number, subscription, values, *answers in batch:
+            for sid, unit_id, code, name, period, record_date, number, subscription, values, na, *answers in batch:
                 keys = allowed[subscription]
                 *answers, filed_at = answers
                 supplied: dict[str, tuple[int, dt.datetime]] = {}
                 if len(answers) > 1:
-                    row = _merged(keys, values, *answers)
-                    if row is None:
-                        continue
-                    entitled, found, disputed, supplied = row
+                    entitled, found, disputed, supplied = _merged(keys, values, *answers)
                 else:  # no field of this read has a source: a value is typed or carried forward
                     entitled = {k: v for k, v in json.loads(values).items() if k in keys}
                     carried = answers[0] or ()
                     found = {k: _CARRIED if k in carried else _TYPED for k in entitled}
                     disputed = {}
-                if not entitled:  # nothing in this filing that this subscription may read
+                # "not applicable" is the unit's answer too (it completes coverage): a filing answering the
+                # entitled fields only so is a row, each such field with its reason (where no register has a value)
+                inapplicable = {k: v for k, v in json.loads(na or "{}").items() if k in keys and k not in entitled}
+                if not entitled and not inapplicable:  # nothing in this filing that this subscription may read
                     continue
                 if current is not None and current.submission_id == sid:  # entitled by a second subscription
                     current.values.update(entitled)
                     current.origins.update(found)
                     current.disputed.update(disputed)
                     current.supplied.update(supplied)
+                    current.not_applicable.update(inapplicable)
                     continue
                 if current is not None:
                     yield current
@@ -336,6 +344,7 @@ def rows(query: Query) -> Generator[Row]:
                     disputed,
                     filed_at,
                     {k: supplied[k] for k in entitled if k in supplied},
+                    inapplicable,
                 )
     if current is not None:
         yield current
@@ -344,14 +353,12 @@ def rows(query: Query) -> Generator[Row]:
 _CARRIED, _TYPED = Origin.CARRIED.value, Origin.TYPED.value
 
 
-def _merged(keys: frozenset[str], unit_values, carried, confirmed, disputed, register) -> tuple | None:
+def _merged(keys: frozenset[str], unit_values, carried, confirmed, disputed, register) -> tuple:
     """A merged row's entitled current values, their origins, the disputes beside them (`current_values`) and
     who supplied each register value when."""
     unit = {k: v for k, v in json.loads(unit_values).items() if k in keys} if unit_values else {}
     # the register's values as [value, source department id, its supply version's time]
     found = {k: v for k, v in json.loads(register).items() if k in keys} if register else {}
-    if not unit and not found:
-        return None
     answers = json.loads(disputed) if disputed else {}
     values = {k: v[0] for k, v in found.items()}
     merged = current_values(unit, values, carried=carried or [], confirmed=confirmed or [], disputed=answers)

@@ -13,9 +13,10 @@ import csv
 import io
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -26,6 +27,7 @@ from core.replica import on_replica, read_alias, reader, replica_stream
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.reads.accesslog import write_access_records
 from reporting.reads.data import Query, Row, count_rows, entitled_fields, rows
+from reporting.reads.selectors import display
 from reporting.reads.xlsx_stream import StreamingWorkbook
 from reporting.sql import array_literal
 
@@ -63,8 +65,8 @@ def record_reads(query: Query, batch: list[Row]) -> None:
     """One access record per row read: the unit sees which department read what, and when."""
     literals: dict[frozenset, str] = {}  # rows of one export mostly share their field list: format it once
 
-    def fields_literal(values: dict) -> str:
-        key = frozenset(values)
+    def fields_literal(row: Row) -> str:  # the fields read: values and "not applicable" answers alike
+        key = frozenset(row.values).union(row.not_applicable)
         if key not in literals:
             literals[key] = array_literal(sorted(key))
         return literals[key]
@@ -78,7 +80,7 @@ def record_reads(query: Query, batch: list[Row]) -> None:
                 None,
                 query.sheet.pk,
                 r.period,
-                fields_literal(r.values),
+                fields_literal(r),
             )
             for r in batch
         ),
@@ -174,12 +176,19 @@ def _fixed(row: Row) -> list:
     return [row.unit_code, row.unit_name, row.period, day, row.version]
 
 
+def _answer(row: Row, f: Field, convert: Callable[[Any], Any]) -> Any:
+    """A field's cell: its value as the format writes it, or the unit's "not applicable" answer and reason as
+    the pages show it ("不适用（reason）"): never an empty cell, never 0."""
+    reason = row.not_applicable.get(f.code)
+    return convert(row.values.get(f.code)) if reason is None else display(f, None, reason)
+
+
 def _cells(row: Row, fields: list[Field]) -> list:
-    if all(f.source_id is None for f in fields):
+    if not row.not_applicable and all(f.source_id is None for f in fields):
         return _fixed(row) + [f.field_type.to_csv(row.values.get(f.code)) for f in fields]
     cells = _fixed(row)
     for f in fields:
-        cells.append(f.field_type.to_csv(row.values.get(f.code)))
+        cells.append(_answer(row, f, f.field_type.to_csv))
         if f.source_id is not None:
             disputed = row.disputed.get(f.code)
             cells += [row.origins.get(f.code, ""), f.field_type.to_csv(disputed["unit"]) if disputed else ""]
@@ -187,11 +196,11 @@ def _cells(row: Row, fields: list[Field]) -> list:
 
 
 def _xlsx_cells(row: Row, fields: list[Field]) -> list:
-    if all(f.source_id is None for f in fields):
+    if not row.not_applicable and all(f.source_id is None for f in fields):
         return _fixed(row) + [f.field_type.to_cell(row.values.get(f.code)) for f in fields]
     cells = _fixed(row)
     for f in fields:
-        cells.append(f.field_type.to_cell(row.values.get(f.code)))
+        cells.append(_answer(row, f, f.field_type.to_cell))
         if f.source_id is not None:
             disputed = row.disputed.get(f.code)
             cells += [row.origins.get(f.code, ""), f.field_type.to_cell(disputed["unit"]) if disputed else None]

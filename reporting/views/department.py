@@ -206,7 +206,7 @@ _MARKED = {Origin.REGISTER.value, Origin.CONFIRMED.value, Origin.DISPUTED.value}
 
 
 def _cell(f: Field, row: Row) -> _Cell:
-    text = display(f, row.values.get(f.code))
+    text = display(f, row.values.get(f.code), row.not_applicable.get(f.code))  # "不适用（reason）": an answer
     origin = row.origins.get(f.code, "")
     if f.source_id is None or origin not in _MARKED:
         return _Cell(text)
