@@ -269,7 +269,10 @@ def _disputed(f, dispute: Any) -> dict[str, str] | None:
 
 
 def _origin_of(code: str, version: SubmissionVersion) -> str:
-    """How the page marks an answer: "carried", "confirmed", "disputed" or ""."""
+    """How the page marks an answer: "na" (not applicable: no unit of measure after it), "carried", "confirmed",
+    "disputed" or ""."""
+    if code in version.not_applicable:
+        return "na"
     if code in version.disputed:
         return "disputed"
     if code in version.confirmed:

@@ -223,3 +223,24 @@ def test_what_is_due_comes_soonest_due_first_and_past_due_says_so(client, townsh
     cards = html.split('<section class="card">')
     assert "已过截止日期" in cards[1] and "已过截止日期" in cards[2]  # the 2025 yearly and October: not filed, past due
     assert "已过截止日期" not in cards[3] and "已过截止日期" not in cards[4]
+
+
+def test_a_not_applicable_answer_is_shown_with_its_reason_and_no_unit_of_measure(cadre_client, village_cadre):
+    from reporting.catalogue.periods import Period
+    from reporting.services.submissions import submit_sheet
+    from tests.reporting.helpers import VILLAGE_BASICS_Q4
+
+    raw = {code: value for code, value in VILLAGE_BASICS_Q4.items() if code != "library_books"}
+    version = submit_sheet(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse("2026Q4"),
+        raw=raw,
+        not_applicable={"library_books": "村里没有农家书屋"},
+        by=village_cadre,
+    )
+    unit_label = Field.objects.get(code="library_books").unit_label
+    assert unit_label  # the field has a unit of measure the page could have put after the answer
+    html = cadre_client.get(f"/submissions/{version.submission_id}/").content.decode()
+    assert "<td>不适用（村里没有农家书屋）" in html
+    assert f"不适用（村里没有农家书屋） {unit_label}" not in html
