@@ -47,5 +47,5 @@ def test_the_chart_states_each_points_coverage_and_shows_the_empty_period(demo, 
     page.select_option("select[name=period]", "2026Q3")
     page.get_by_role("button", name="查询").click()
     page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 2")
-    expect(page.locator("h2").nth(1)).to_contain_text("分乡镇 2026Q3")
+    expect(page.locator("h2").nth(1)).to_contain_text("分乡镇 2026年第3季度")
     page.screenshot(path=str(ARTIFACTS / "7b-department-chart-coverage.png"), full_page=True)

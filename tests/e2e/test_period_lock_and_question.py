@@ -106,7 +106,7 @@ def test_a_question_from_the_data_page_is_seen_by_another_department_and_answere
         login(page, base, "civil")
         township = village_cadre.unit.area.parent.code
         page.goto(f"{base}/department/data/?sheet=village_basics&period_from=2026Q4&period_to=2026Q4&area={township}")
-        row = page.locator("tbody tr", has_text=village_cadre.unit.name).filter(has_text="2026Q4")
+        row = page.locator("tbody tr", has_text=village_cadre.unit.name).filter(has_text="2026年第4季度")
         shoot(page, "11-civil-data")
         row.get_by_role("link", name="询问").click()
         page.get_by_label("数值").select_option("households")
