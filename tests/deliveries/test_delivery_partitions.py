@@ -151,9 +151,12 @@ def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones
     # 4,000 rows of the same partition in departments' feeds (no endpoint), with lower and higher ids, and its
     # statistics taken before this endpoint's rows were made: they say what production's say between two
     # ANALYZEs, that no row is to send (the rows due were made since)
-    with connection.cursor() as cursor:
+    # one transaction: behind PgBouncer in transaction mode each statement outside one may use another server
+    # connection, which would not see the temporary table (dropped at the commit anyway)
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE made_since AS SELECT * FROM reporting_delivery WHERE endpoint_id = %s",
+            "CREATE TEMPORARY TABLE made_since ON COMMIT DROP AS SELECT * FROM reporting_delivery"
+            " WHERE endpoint_id = %s",
             [endpoint.pk],
         )
         cursor.execute("DELETE FROM reporting_delivery WHERE endpoint_id = %s", [endpoint.pk])
