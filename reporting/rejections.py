@@ -405,7 +405,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "an indicator is a figure over units: choose the aggregate level it is read at",
     ),
     "request.push_coverage": (
-        "推送覆盖率须为 1 至 100 的整数，且须有汇总层级和推送地址",
+        "须为 1 至 100 的整数，且须有汇总层级和推送地址",
         "must be a whole number from 1 to 100, with an aggregate level and a webhook endpoint",
     ),
     "aggregate.indicator_form": (

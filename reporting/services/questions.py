@@ -24,15 +24,27 @@ TEXT_MAX = 1000  # characters: a question or an explanation is a sentence or two
 ANSWER_REASON = "答复数据询问 / answer to a question"
 
 
-LABELS = {"text": ("询问", "Question"), "explanation": ("解释", "Explanation")}
+# Each input by the words its form shows (the ask and answer pages), in every refusal of it, page and API alike.
+LABELS = {
+    "field": ("数值", "Value"),
+    "version": ("版本", "Version"),
+    "text": ("询问内容", "Your question"),
+    "value": ("更正为", "Correct the value to"),
+    "explanation": ("说明", "Explanation"),
+}
+
+
+def _labelled(field: str, rule: str, params: dict[str, Any] | None = None) -> Problem:
+    zh, en = LABELS[field]
+    return Problem(field=field, rule=rule, params=params, label_zh=zh, label_en=en)
 
 
 def _text(text: Any, field: str, *, required: bool) -> tuple[str, list[Problem]]:
     text = text.strip() if isinstance(text, str) else ""
     if not text:
-        return "", [Problem(field=field, rule="required")] if required else []
+        return "", [_labelled(field, "required")] if required else []
     if not storable(text):
-        return text, [Problem(field=field, rule="text.character")]
+        return text, [_labelled(field, "text.character")]
     zh, en = LABELS[field]
     return text, too_long(text, TEXT_MAX, field=field, label_zh=zh, label_en=en)
 
@@ -49,12 +61,10 @@ def ask_question(
     # a field of another department's is named in the same words as an unknown one
     found = submission.sheet.fields.filter(code=field).first() if isinstance(field, str) else None
     if found is None or entitling_subscription(entitlements(department), {found.code}, area, period) is None:
-        problems.append(Problem(field="field", rule="question.not_received"))
+        problems.append(_labelled("field", "question.not_received"))
     number = submission.current_version if version is None else version
     if not 1 <= number <= submission.current_version:
-        problems.append(
-            Problem(field="version", rule="question.version", params={"current": submission.current_version})
-        )
+        problems.append(_labelled("version", "question.version", {"current": submission.current_version}))
     if problems:
         raise Problems(problems)
     assert found is not None
@@ -124,7 +134,7 @@ def _correct(question: Question, value: Any, explanation: str, by: User) -> Subm
     except Problem:
         same = False  # the correction below names what is wrong with it
     if same:
-        raise Problems([Problem(field="value", rule="question.same_value")])
+        raise Problems([_labelled("value", "question.same_value")])
     not_applicable = {k: v for k, v in current.not_applicable.items() if k != code}
     disputes = {k: d["reason"] for k, d in current.disputed.items()}
     try:
@@ -139,5 +149,5 @@ def _correct(question: Question, value: Any, explanation: str, by: User) -> Subm
         )
     except Problems as error:  # the answer's one input is `value`: a problem with the asked field is its problem
         raise Problems(
-            [Problem(field="value", rule=p.rule, params=p.params) if p.field == code else p for p in error.problems]
+            [_labelled("value", p.rule, p.params) if p.field == code else p for p in error.problems]
         ) from None

@@ -175,8 +175,19 @@ def _aggregate_problems(data: RequestInput) -> list[Problem]:
     if data.push_coverage is not None and (
         not 1 <= data.push_coverage <= 100 or data.level is None or data.endpoint is None
     ):
-        problems.append(Problem(field="push_coverage", rule="request.push_coverage"))
+        problems.append(push_coverage_problem())
     return problems
+
+
+@read_only
+def push_coverage_problem() -> Problem:
+    """The one refusal of a push coverage, by the words the request form shows it with."""
+    return Problem(
+        field="push_coverage",
+        rule="request.push_coverage",
+        label_zh="覆盖率达到此比例时推送",
+        label_en="Push once coverage reaches",
+    )
 
 
 def _source_problems(department: Department, field_ids: list[int], *, lock: bool = False) -> list[Problem]:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.access import access_office, signed_in
+from core.problems import labelled
 from reporting.catalogue.periods import Period
 from reporting.models import Indicator, IndicatorRollup
 from reporting.reads.indicator_history import indicator_history
@@ -24,6 +25,8 @@ from reporting.services.indicators import (
 from reporting.views import posted_id
 
 _FIELDS = ("code", "name_zh", "name_en", "unit_of_measure", "formula", "rollup", "description")
+# The indicator forms' inputs by the words they show (names, description, reason and period label their own)
+LABELS = {"code": ("编码", "Code"), "formula": ("公式", "Formula"), "rollup": ("汇总方式", "Roll-up")}
 
 
 @login_required
@@ -46,7 +49,7 @@ def indicators(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("The indicator is in the catalogue."))
             return redirect("office_indicators")
         except Problems as refused:
-            problems = refused.problems
+            problems = labelled(refused.problems, LABELS)
     return render(
         request,
         "office/indicators.html",
@@ -75,7 +78,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
             _history_action(request, indicator)
             return redirect("office_indicator_history", pk=indicator.pk)
         except Problems as refused:
-            problems = refused.problems
+            problems = labelled(refused.problems, LABELS)
         except Problem as problem:  # an unreadable period
             problems = [problem]
     typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}

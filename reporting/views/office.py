@@ -253,6 +253,25 @@ def _days_posted(request: HttpRequest, name: str, problems: list[Problem]) -> di
     return found
 
 
+# The calendar's rule inputs by the words the page shows: the cadence's fieldset, then the input's label
+_CADENCES = {"monthly": ("月报", "Monthly"), "quarterly": ("季报", "Quarterly"), "yearly": ("年报", "Yearly")}
+_RULE_INPUTS = {
+    "days": ("截止（报告期结束后天数）", "Due (days after the period ends)"),
+    "lead": ("开放（报告期开始前天数）", "Opens (days before the period begins)"),
+    "lock": ("锁定（截止日期后天数）", "Locks (days after the due date)"),
+}
+CALENDAR_LABELS = {
+    f"{name}_{cadence}": (f"{czh} · {zh}", f"{cen} · {en}")
+    for cadence, (czh, cen) in _CADENCES.items()
+    for name, (zh, en) in _RULE_INPUTS.items()
+} | {
+    "lock_ledger": (
+        "台账记录 · 锁定（记录日期所在月份结束后的天数）",
+        "Ledger records · Lock (days after the month of the record's date ends)",
+    )
+}
+
+
 def _calendar_action(request: HttpRequest) -> list[Problem]:
     if request.POST.get("action") == "rules":
         problems: list[Problem] = []
@@ -264,8 +283,8 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
             try:
                 set_due_rules(days=days, leads=leads, locks=locks, by=signed_in(request.user))
             except Problems as error:
-                return error.problems
-        return problems
+                problems = error.problems
+        return labelled(problems, CALENDAR_LABELS)
     unreadable, period, due_on = [], None, None
     try:
         period = Period.parse(request.POST.get("period", ""), field="period")

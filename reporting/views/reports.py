@@ -11,9 +11,11 @@ from django.views.decorators.http import require_POST
 
 from core.access import access_department, signed_in
 from core.models import Area, AreaLevel
+from core.problems import labelled
 from reporting.access import access_report_job, access_report_template
 from reporting.catalogue.periods import Period
 from reporting.models import Cadence, ExportStatus, ReportTemplate
+from reporting.params import whole_number
 from reporting.reads.reports import report_dir, uncovered
 from reporting.rejections import Problem, Problems
 from reporting.services.reports import (
@@ -28,13 +30,22 @@ from reporting.views.department import HtmxHttpRequest
 
 LEVELS = [("", "—"), *((value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE)]
 PERIOD_TYPES = [(value, label) for value, label in Cadence.choices if value != Cadence.LEDGER]
+# The upload form's inputs by the words it shows them with
+TEMPLATE_LABELS = {
+    "name": ("名称", "Name"),
+    "period_type": ("报告期类型", "Period type"),
+    "level": ("表中行/列所列区域的层级", "Level its rows or columns name"),
+    "auto_coverage": ("报送率达到此比例时自动生成", "Generate automatically once coverage reaches"),
+    "file": ("模板（.xlsx）", "Template (.xlsx)"),
+}
 
 
 def _coverage(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) <= 3 else -1  # -1: refused by the service's rule
+    number = whole_number(text)  # ASCII digits only: '²' passed isdigit() and then failed int()
+    return -1 if number is None else number  # -1: refused by the service's rule
 
 
 @login_required
@@ -65,7 +76,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
             ),
         )
     except Problems as error:
-        context["problems"] = error.problems
+        context["problems"] = labelled(error.problems, TEMPLATE_LABELS)
         return render(request, "department/reports.html", context, status=400)
     return redirect("department_report", pk=template.pk)
 

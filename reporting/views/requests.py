@@ -37,6 +37,7 @@ from reporting.services.requests import (
     RequestInput,
     first_open_period,
     in_proposal,
+    push_coverage_problem,
     review_request,
     save_request,
     submit_request,
@@ -83,10 +84,9 @@ def _read_form(request: HttpRequest, department) -> tuple[RequestInput, list[Pro
             unreadable.append(Problem(field="endpoint", rule="request.endpoint"))
     push_coverage = None
     if post.get("push_coverage", "").strip():
-        try:
-            push_coverage = int(post["push_coverage"])
-        except ValueError:
-            unreadable.append(Problem(field="push_coverage", rule="request.push_coverage"))
+        push_coverage = whole_number(post["push_coverage"].strip())
+        if push_coverage is None:
+            unreadable.append(push_coverage_problem())
     rows = _posted_rows(post)
     proposed = []
     for row in rows:

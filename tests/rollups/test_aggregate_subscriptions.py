@@ -393,7 +393,7 @@ def test_the_request_form_asks_for_indicators_at_a_level_and_the_review_shows_th
         "push_coverage": "abc",
     }
     refused = client.post("/department/requests/new/", form)
-    assert refused.status_code == 400 and "推送覆盖率须为 1 至 100 的整数" in refused.content.decode()
+    assert refused.status_code == 400 and "覆盖率达到此比例时推送：须为 1 至 100 的整数" in refused.content.decode()
     assert not DataRequest.objects.filter(department=health.department).exists()
     form["push_coverage"] = ""
     saved = client.post("/department/requests/new/", form)
