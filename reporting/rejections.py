@@ -337,6 +337,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式引用的指标“{code}”又引用了本指标，形成循环",
         "the indicator “{code}” the formula refers to refers back to this one: a cycle",
     ),
+    "formula.division_by_zero": (
+        "公式不能除以零：除数是恒为 0 的常量",
+        "the formula divides by zero: the divisor is a constant that is always 0",
+    ),
     "formula.mixed_levels": (
         "按单位汇总（sum(字段)、count(units)）不能与单个单位的字段混用",
         "roll-ups over units (sum(field), count(units)) cannot be mixed with one unit's fields",
