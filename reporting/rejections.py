@@ -437,6 +437,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "模板中没有可填写的单元格：须在标签右侧或表头下方留出空白单元格",
         "the template has no cell to fill: leave blank cells right of a label or under header labels",
     ),
+    "report.label_too_long": (
+        "工作表“{sheet}”第 {row} 行第 {column} 列（{cell}）的标签（表头与行标题）超过 {max} 个字符，未保存："
+        "请在模板中缩短后重新上传",
+        "the label of sheet “{sheet}”, row {row}, column {column} ({cell}) (its header and row label) is longer than "
+        "{max} characters; nothing was stored: shorten it in the template and upload again",
+    ),
     "report.too_many_cells": ("可填写的单元格不能超过 {max} 个", "at most {max} cells can be filled"),
     "report.choice": (
         "单元格 {cell} 不能填“{code}”：不是您在本模板层级可查询汇总的字段或指标",
