@@ -337,6 +337,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式引用的指标“{code}”又引用了本指标，形成循环",
         "the indicator “{code}” the formula refers to refers back to this one: a cycle",
     ),
+    "formula.division_by_zero": (
+        "公式不能除以零：除数是恒为 0 的常量",
+        "the formula divides by zero: the divisor is a constant that is always 0",
+    ),
     "formula.mixed_levels": (
         "按单位汇总（sum(字段)、count(units)）不能与单个单位的字段混用",
         "roll-ups over units (sum(field), count(units)) cannot be mixed with one unit's fields",
@@ -432,6 +436,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report.no_cells": (
         "模板中没有可填写的单元格：须在标签右侧或表头下方留出空白单元格",
         "the template has no cell to fill: leave blank cells right of a label or under header labels",
+    ),
+    "report.label_too_long": (
+        "工作表“{sheet}”第 {row} 行第 {column} 列（{cell}）的标签（表头与行标题）超过 {max} 个字符，未保存："
+        "请在模板中缩短后重新上传",
+        "the label of sheet “{sheet}”, row {row}, column {column} ({cell}) (its header and row label) is longer than "
+        "{max} characters; nothing was stored: shorten it in the template and upload again",
     ),
     "report.too_many_cells": ("可填写的单元格不能超过 {max} 个", "at most {max} cells can be filled"),
     "report.choice": (

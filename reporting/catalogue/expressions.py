@@ -356,6 +356,8 @@ class _Validator:
         if op in ARITHMETIC:
             for kind in kinds:
                 self.want(node, kind, NUMBER)
+            if op == "/" and kinds[1] == NUMBER and _constant_zero(args[1]):
+                self.problem("formula.division_by_zero")
             return NUMBER
         if op == "neg":
             self.want(node, kinds[0], NUMBER)
@@ -455,6 +457,22 @@ def _reachable(code: str, indicators: Mapping[str, dict[str, Any]]) -> set[str]:
         seen.add(current)
         todo += [c for c in references(indicators.get(current) or {}) if c not in seen]
     return seen
+
+
+_CONSTANT_OPS = {"num", "str", "bool", "neg", "not", "if", *ARITHMETIC, *ORDERING, *EQUALITY, *LOGIC}
+
+
+def _constant_zero(tree: dict[str, Any]) -> bool:
+    """Whether a sub-tree names no field, indicator or aggregate and is exactly 0 (`0`, `0.0`, `1 - 1`, `-0`)."""
+    if any(node.get("op") not in _CONSTANT_OPS for node in walk(tree)):
+        return False
+    # `_value`, not `evaluate`: its result is rounded for display, and a divisor such as 0.0000001 is not 0
+    try:
+        with evaluating():
+            value = _value(tree, _Env({}, None, None, None, {}), {}, 0)
+    except (_Empty, KeyError, TypeError, IndexError, AttributeError, ValueError, ArithmeticError, RecursionError):
+        return False  # refused for another reason (`1 / 0` inside the divisor is its own problem) or not a number
+    return _is_number(value) and value == 0
 
 
 def _show_op(node: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core.audit import audited, read_only, record
@@ -27,7 +27,7 @@ from reporting.models import (
     Status,
 )
 from reporting.reads import reports as read
-from reporting.rejections import Problem, Problems, period_type_params
+from reporting.rejections import Problem, Problems, period_type_params, too_long
 from reporting.services.requests import RequestInput, save_request
 
 FIGURE_KINDS = (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE)
@@ -57,11 +57,34 @@ def _template_problems(department: Department, data: TemplateInput) -> list[Prob
         problems.append(Problem(field="level", rule="report.level"))
     if data.auto_coverage is not None and not 1 <= data.auto_coverage <= 100:
         problems.append(Problem(field="auto_coverage", rule="report.coverage"))
+    # the name is shown beside the template; refused whole rather than cut to the column's length
+    problems += too_long(
+        data.filename, _max_length(ReportTemplate, "filename"), field="file", label_zh="文件名", label_en="File name"
+    )
     if len(data.content) > read.MAX_TEMPLATE_BYTES:
         problems.append(
             Problem(field="file", rule="report.too_large", params={"max": read.MAX_TEMPLATE_BYTES // 1024 // 1024})
         )
     return problems
+
+
+def _max_length(model: type[models.Model], name: str) -> int:
+    return getattr(model._meta.get_field(name), "max_length", None) or 0
+
+
+def _label_problems(found: list[read.FoundCell]) -> list[Problem]:
+    """A cell whose label (its header and row label, as stored) is longer than a label may be, by sheet, row and
+    column: the department shortens it in its workbook, rather than finding it cut on the mapping page."""
+    limit = _max_length(ReportCell, "label")
+    return [
+        Problem(
+            field="file",
+            rule="report.label_too_long",
+            params={"sheet": s.sheet, "row": s.row, "column": s.column, "cell": s.cell, "max": limit},
+        )
+        for s in found
+        if len(s.shown) > limit
+    ]
 
 
 def _mapping(cell: ReportCell, key: str, choices: dict[str, read.Choice]) -> None:
@@ -88,7 +111,8 @@ def _valid_key(key: str, choices: dict[str, read.Choice]) -> bool:
 @transaction.atomic
 def upload_template(*, department: Department, by: User, data: TemplateInput) -> ReportTemplate:
     """Store a template with the cells to fill found in it and a suggested mapping for each (not yet confirmed);
-    refused as a whole (nothing stored) when it is not an XLSX, has no cell to fill, or a setting is wrong."""
+    refused as a whole (nothing stored) when it is not an XLSX, has no cell to fill, its file name or a cell's
+    label is longer than is kept, or a setting is wrong."""
     problems = _template_problems(department, data)
     found: list[read.FoundCell] = []
     if not any(p.field == "file" for p in problems):
@@ -96,6 +120,7 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
             found = read.find_cells(read.open_workbook(data.content))
             if not found:
                 problems.append(Problem(field="file", rule="report.no_cells"))
+            problems += _label_problems(found)
         except Problems as error:
             problems += error.problems
     if problems:
@@ -103,7 +128,7 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
     template = ReportTemplate.objects.create(
         department=department,
         name=data.name.strip(),
-        filename=data.filename[:200],
+        filename=data.filename,
         content=data.content,
         period_type=data.period_type,
         level=data.level,
@@ -120,7 +145,7 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
             cell=spot.cell,
             row=spot.row,
             column=spot.column,
-            label=spot.shown[:300],
+            label=spot.shown,
             suggested=suggestion.suggested,
             similarity=suggestion.similarity,
             area=None if read.is_total(spot.row_label) else suggestion.area,

@@ -152,6 +152,26 @@ def test_a_formula_that_names_its_own_indicator_is_refused(demo):
     ]
 
 
+@pytest.mark.parametrize(
+    "text", ["households / 0", "households / 0.00", "households / (1 - 1)", "households / -(2 * 0)", "1 + 2 / (0)"]
+)
+def test_a_formula_dividing_by_a_constant_zero_is_refused(demo, text):
+    assert _refused(text) == [("formula", "formula.division_by_zero")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "households / 0.0000001",  # shown as 0 to six places, but not 0
+        "households / (1 - 0)",
+        "if(households = 0, 0, resident_population / households)",  # a divisor that is a field can be 0 sometimes
+        "households / (households - households)",  # names a field: not a constant
+    ],
+)
+def test_a_divisor_that_is_not_a_constant_zero_is_accepted(demo, text):
+    assert expressions.check(text, formula_catalogue()).kind == "number"
+
+
 def test_every_problem_is_named_at_once(demo):
     assert _refused("notes + unknown_one") == [("formula", "formula.unknown"), ("formula", "formula.type")]
 

@@ -60,6 +60,7 @@ def test_the_office_defines_an_indicator_on_its_page(client, office_admin):
         ({"formula": "households / (households"}, "formula", "formula.syntax"),
         ({"formula": "people_per_household * 2"}, "formula", "formula.self_reference"),
         ({"formula": "nobody / households"}, "formula", "formula.unknown"),
+        ({"formula": "households / 0", "rollup": "sum"}, "formula", "formula.division_by_zero"),
         ({"formula": "(" * 300 + "1" + ")" * 300}, "formula", "formula.too_deep"),
         ({"formula": ""}, "formula", "formula.required"),
         ({"rollup": "median"}, "rollup", "indicator.rollup"),

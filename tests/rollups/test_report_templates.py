@@ -187,6 +187,36 @@ def test_settings_are_checked_with_the_file_and_nothing_is_half_saved(demo, cult
     assert not ReportTemplate.objects.exists()
 
 
+def test_a_file_name_longer_than_is_kept_is_refused_whole_and_nothing_is_stored(demo, culture_analyst, client):
+    longest = "季" * 195 + ".xlsx"  # 200 characters: kept whole
+    assert _upload(culture_analyst, legacy_report(["青山镇"]), filename=longest).filename == longest
+    ReportTemplate.objects.all().delete()
+    client.force_login(culture_analyst)
+    upload = io.BytesIO(legacy_report(["青山镇"]))
+    upload.name = "季" * 196 + ".xlsx"  # one character more: refused, not cut to fit
+    response = client.post(
+        "/department/reports/", {"name": "季报", "period_type": "quarterly", "level": "", "file": upload}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "文件名" in page and "不能超过 200 个字符" in page
+    assert not ReportTemplate.objects.exists()
+
+
+def test_a_label_longer_than_is_kept_is_refused_naming_its_cell(demo, culture_analyst):
+    # a column header of 295 characters: "header / 合计" is 300 (fits), "header / 青山镇" is 301 (does not)
+    content = legacy_report(["青山镇"], extra_column="藏" * 295)
+    with pytest.raises(Problems) as refused:
+        _upload(culture_analyst, content)
+    problems = refused.value.problems
+    assert [(p.field, p.rule, p.params) for p in problems] == [
+        ("file", "report.label_too_long", {"sheet": "文化统计季报", "row": 5, "column": 4, "cell": "D5", "max": 300})
+    ]
+    assert "工作表“文化统计季报”第 5 行第 4 列（D5）" in problems[0].message_zh
+    assert "row 5, column 4 (D5)" in problems[0].message_en and "300 characters" in problems[0].message_en
+    assert not ReportTemplate.objects.exists()
+
+
 def test_a_mapping_to_a_field_the_department_may_not_read_is_refused_by_name(demo, culture_analyst):
     template = _upload(culture_analyst, legacy_report(["青山镇"]))
     cell = template.cells.get(cell="B5")

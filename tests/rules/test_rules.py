@@ -75,6 +75,7 @@ def test_the_shared_cases_cover_every_operator_and_strategy():
         ({"message_en": ""}, "required", "message_en"),
         ({"left": "households_per_grid_worker"}, "formula.unknown", "left"),  # no indicators in rules
         ({"left": "elderly_over_60 +"}, "formula.syntax", "left"),
+        ({"right": "registered_population / (3 - 3)"}, "formula.division_by_zero", "right"),
         ({"sheet": "cultural_activity"}, "rule.sheet", "sheet"),
     ],
 )
