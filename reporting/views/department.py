@@ -40,6 +40,7 @@ from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
 from reporting.services.exports import request_export
 from reporting.sql import array_literal
+from reporting.templatetags.periods import period_label
 from reporting.views import posted_id
 
 PAGE = 50
@@ -444,6 +445,7 @@ def chart(request: HttpRequest) -> HttpResponse:
     data = {
         "field": label,
         "periods": [p["period"] for p in trend],
+        "period_labels": [period_label(p["period"]) for p in trend],  # the axis, as people read periods
         "totals": [p["value"] for p in trend],
         "coverage": [p["coverage"] or p["state"] for p in trend],
         "states": [p["state"] for p in trend],

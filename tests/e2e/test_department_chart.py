@@ -34,9 +34,10 @@ def test_the_chart_states_each_points_coverage_and_shows_the_empty_period(demo, 
     # the trend's axis: every period in order, each label with its coverage under it
     labels = page.evaluate("() => Object.values(Chart.instances).find(c => c.canvas.id === 'over-periods').data.labels")
     assert labels == [
-        ["2026Q3", "应报 150 个单位，已报 150 个"],
-        ["2026Q4", "应报 150 个单位，已报 0 个"],
-        ["2027Q1", "应报 150 个单位，已报 1 个", "已隐藏：单位过少，或尚有单位未填报"],  # one village: suppressed
+        ["2026年第3季度", "应报 150 个单位，已报 150 个"],
+        ["2026年第4季度", "应报 150 个单位，已报 0 个"],
+        # one village: suppressed
+        ["2027年第1季度", "应报 150 个单位，已报 1 个", "已隐藏：单位过少，或尚有单位未填报"],
     ]
     rows = page.locator("#coverage tbody tr")
     expect(rows).to_have_count(3)

@@ -194,6 +194,7 @@ def test_each_point_states_its_coverage_and_a_period_nobody_filed_stays_on_the_a
         html = client.get("/department/chart/?field=library_books").content.decode()
     series = _series(html)
     assert series["periods"] == ["2026Q3", "2026Q4", "2027Q1"]  # in period order, the empty one included
+    assert series["period_labels"] == ["2026年第3季度", "2026年第4季度", "2027年第1季度"]  # the axis, in words
     # 2027Q1's one village of 150 is suppressed (reporting/reads/rollups.py): on the axis, without a value
     assert series["totals"] == pytest.approx([by_period["2026Q3"], None, None])
     assert series["coverage"] == [
