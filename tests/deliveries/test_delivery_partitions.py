@@ -95,21 +95,10 @@ def test_the_senders_claim_reads_the_outbox_once_and_builds_the_bodies_from_the_
     version = file_activity(cadre)
     due = Delivery.objects.filter(version=version, endpoint=endpoint, status__in=SENDABLE)
     assert due.exists()
-    params = {"endpoint": endpoint.pk, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
-    with transaction.atomic():
-        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
-            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
-            plan = cursor.fetchone()[0]
-        transaction.set_rollback(True)  # EXPLAIN ANALYZE took the lease: undo it
+    scans = _claims_outbox_scans(endpoint.pk)
     # the claimed rows are found by endpoint and status (`o`, the outbox index) and their bodies built from the rows
     # locked there: no partition of the outbox is read again for each claimed row. (It was: the generic plan,
     # costed on a partition's stale statistics, scanned a whole partition once per claimed row.)
-    scans = [
-        node
-        for node in _nodes(plan[0]["Plan"])
-        if node.get("Relation Name", "").startswith("reporting_delivery_") and node.get("Actual Loops", 0) > 0
-    ]
     assert scans and {node["Alias"].split("_")[0] for node in scans} == {"o"}, [n["Alias"] for n in scans]
     claimed, _until, _posting = deliveries._claim(endpoint.pk)
     assert sorted(c.pk for c in claimed) == sorted(due.values_list("pk", flat=True))  # the same rows as before
@@ -170,23 +159,29 @@ def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones
         )
         cursor.execute("ANALYZE reporting_delivery")
         cursor.execute("INSERT INTO reporting_delivery SELECT * FROM made_since")
-    params = {"endpoint": endpoint.pk, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
-    with transaction.atomic():
-        with connection.cursor() as cursor:  # planned as the sender's prepared statement is: generic
-            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
-            plan = cursor.fetchone()[0]
-        transaction.set_rollback(True)  # EXPLAIN ANALYZE took the lease: undo it
-    scans = [
-        node
-        for node in _nodes(plan[0]["Plan"])
-        if node.get("Relation Name", "").startswith("reporting_delivery_") and node.get("Actual Loops", 0) > 0
-    ]
+    scans = _claims_outbox_scans(endpoint.pk)
     assert scans
     read = sum(node.get("Rows Removed by Filter", 0) + node.get("Actual Rows", 0) for node in scans)
     assert read == len(due), [(n["Relation Name"], n.get("Index Name"), n.get("Rows Removed by Filter")) for n in scans]
     claimed, _until, _posting = deliveries._claim(endpoint.pk)
     assert sorted(c.pk for c in claimed) == sorted(d.pk for d in due)
+
+
+def _claims_outbox_scans(endpoint_id: int) -> list[dict]:
+    """The outbox partitions' scan nodes that ran in the claim's EXPLAIN ANALYZE, planned as the sender's prepared
+    statement is (generic), rolled back (it took the lease)."""
+    params = {"endpoint": endpoint_id, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    return [
+        node
+        for node in _nodes(plan[0]["Plan"])
+        if node.get("Relation Name", "").startswith("reporting_delivery_") and node.get("Actual Loops", 0) > 0
+    ]
 
 
 def _nodes(node: dict):
