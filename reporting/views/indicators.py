@@ -27,6 +27,14 @@ from reporting.views import posted_id
 _FIELDS = ("code", "name_zh", "name_en", "unit_of_measure", "formula", "rollup", "description")
 # The indicator forms' inputs by the words they show (names, description, reason and period label their own)
 LABELS = {"code": ("编码", "Code"), "formula": ("公式", "Formula"), "rollup": ("汇总方式", "Roll-up")}
+# the history page's form: the same, and the period and reason inputs by the words beside them
+HISTORY_LABELS = LABELS | {
+    "period": ("起始报告期", "From period"),
+    "reason": ("原因", "Reason"),
+    "name_zh": ("中文名称", "Name (Chinese)"),
+    "name_en": ("英文名称", "Name (English)"),
+    "unit_of_measure": ("计量单位", "Unit of measure"),
+}
 
 
 @login_required
@@ -78,9 +86,9 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
             _history_action(request, indicator)
             return redirect("office_indicator_history", pk=indicator.pk)
         except Problems as refused:
-            problems = labelled(refused.problems, LABELS)
+            problems = labelled(refused.problems, HISTORY_LABELS)
         except Problem as problem:  # an unreadable period
-            problems = [problem]
+            problems = labelled([problem], HISTORY_LABELS)
     typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}
     return render(
         request,

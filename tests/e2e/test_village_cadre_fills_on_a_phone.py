@@ -43,7 +43,13 @@ def test_a_village_cadre_fills_the_due_table_sees_an_error_fixes_it_and_sees_the
     page.screenshot(path=str(ARTIFACTS / "4-summary.png"), full_page=True)
     figures = page.locator("#benefit dd").all_inner_texts()
     version = Submission.objects.get(unit=village_cadre.unit, period="2026Q4").versions.get()
-    assert figures == [str(version.typed_count), str(version.carried_count), "4", str(version.refills_spared)]
+    # each figure with its measure word, as a cadre reads it (项: values; 个: departments; 项次: value-times)
+    assert figures == [
+        f"{version.typed_count} 项",
+        f"{version.carried_count} 项",
+        "4 个",
+        f"{version.refills_spared} 项次",
+    ]
     assert version.values["volunteers"] == 48 and version.typed_count == 1
 
 

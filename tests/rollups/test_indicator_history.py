@@ -117,6 +117,15 @@ def test_a_refused_revision_names_the_field_and_the_rule_and_stores_nothing(
     assert indicator.formula == FORMULA and indicator.revisions.count() == 1
     assert not AuditEvent.objects.filter(action="indicator.revised").exists()
     assert (field, rule) in {(p.field, p.rule) for p in response.context["problems"]}
+    # named by the words beside the input, in both languages, as the page shows it
+    label_zh, label_en = {
+        "period": ("起始报告期", "From period"),
+        "formula": ("公式", "Formula"),
+        "reason": ("原因", "Reason"),
+    }[field]
+    shown = next(p for p in response.context["problems"] if p.field == field)
+    assert shown.message_zh.startswith(f"{label_zh}：") and shown.message_en.startswith(f"{label_en}: ")
+    assert shown.message_zh in html
 
 
 def test_reinstating_is_refused_for_an_active_indicator_and_for_one_reading_a_retired_field(office_admin, indicator):
