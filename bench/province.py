@@ -499,10 +499,10 @@ def _build_outbox(province: Province, months: int) -> None:
         cursor.execute(
             "INSERT INTO reporting_delivery (department_id, subscription_id, endpoint_id, submission_id, version_id,"
             " supersedes_id, fields, position, status, attempts, next_attempt_at, last_error, created_at,"
-            " delivered_at, version_month) "
+            " delivered_at, version_month, version_start) "
             "SELECT sub.department_id, sub.id, NULL, s.id, v.id, NULL, f.codes,"
             " row_number() OVER (PARTITION BY sub.department_id ORDER BY v.id, sub.id),"
-            " 'feed', 0, NULL, '', v.at, v.at, date_trunc('month', v.at AT TIME ZONE 'UTC')::date "
+            " 'feed', 0, NULL, '', v.at, v.at, date_trunc('month', v.at AT TIME ZONE 'UTC')::date, v.period_start "
             "FROM reporting_submission s JOIN reporting_submissionversion v ON v.submission_id = s.id "
             "CROSS JOIN (SELECT sf.subscription_id, array_agg(fl.code ORDER BY fl.code) AS codes "
             "  FROM reporting_subscription_fields sf JOIN reporting_field fl ON fl.id = sf.field_id "

@@ -58,8 +58,13 @@ v.carried,
 coalesce(to_json(src.code)::text, 'null'),
 to_json(v.at)::text
 """
+# Each version by its whole key (`version_start`: its partition key, carried by the delivery), one probe of one year's
+# partition a row (tests/deliveries/test_delivery_partitions.py). By id alone each row probed every year's; and as a
+# plain join the generic plan may hash every year's versions whole: LIMIT 1 keeps it a probe, as in the relay.
 BODY_JOINS = """
-JOIN reporting_submissionversion v ON v.id = d.version_id
+CROSS JOIN LATERAL (
+    SELECT v.number, v."values", v.not_applicable, v.disputed, v.explanations, v.confirmed, v.carried, v.at
+    FROM reporting_submissionversion v WHERE v.id = d.version_id AND v.period_start = d.version_start LIMIT 1) v
 JOIN reporting_submission s ON s.id = d.submission_id
 JOIN core_unit u ON u.id = s.unit_id
 JOIN core_area a ON a.id = u.area_id

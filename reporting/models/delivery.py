@@ -115,6 +115,11 @@ class Delivery(models.Model):
     # The partition key (migration 0035): the first day of the UTC month the version was stored in, so fixed by the
     # version and the same for every delivery of it, made once or relayed again a month later.
     version_month = models.DateField(editable=False)
+    # The version's own partition key (`SubmissionVersion.period_start`, migration 0042), set by the relay from the
+    # version's marker: a delivery's body is read with the version's whole key, one year's partition, where by id
+    # alone it probed every year's. Not the submission's `period_start`: a ledger record moved to another date
+    # since keeps its older versions where they were stored.
+    version_start = models.DateField(editable=False)
     txid = models.BigIntegerField(null=True, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     attempts = models.PositiveIntegerField(default=0)

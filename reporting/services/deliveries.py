@@ -234,8 +234,8 @@ WITH endpoint AS (
     -- every column the batch needs, taken from the locked rows themselves: the rows are not looked up again. A
     -- join back on (id, version_month) let the generic plan, costed on a partition's stale statistics, scan that
     -- whole partition once per claimed row (3.3 s for 200 rows of an 18,000-row DEFAULT partition, 2026-11-30)
-    SELECT o.id, o.version_month, o.attempts, o.retry_from, o.created_at, o.version_id, o.subscription_id,
-           o.supersedes_id, o.fields, o.submission_id
+    SELECT o.id, o.version_month, o.attempts, o.retry_from, o.created_at, o.version_id, o.version_start,
+           o.subscription_id, o.supersedes_id, o.fields, o.submission_id
     FROM reporting_delivery o JOIN endpoint ON o.endpoint_id = endpoint.id
     WHERE o.endpoint_id = %(endpoint)s AND o.status IN {_SENDABLE} AND o.next_attempt_at <= now()
       -- never a row whose subscription has ended or expired, even before `withdraw_deliveries` marks it

@@ -89,7 +89,8 @@ WITH picked AS MATERIALIZED (
 ), filed AS (
     -- `|| '{{}}'`: the documents decompressed once per version here, not once per `?` below (each reads a
     -- stored, compressed document again): 15 s → 3 s for 20 versions × 300 subscriptions (docs/benchmarks.md)
-    SELECT c.version_id, c.snapshot, c.xid, v.submission_id, v.number, v."values" || '{{}}'::jsonb AS "values",
+    SELECT c.version_id, c.period_start AS version_start, c.snapshot, c.xid, v.submission_id, v.number,
+           v."values" || '{{}}'::jsonb AS "values",
            v.not_applicable || '{{}}'::jsonb AS not_applicable,
            date_trunc('month', v.at AT TIME ZONE 'UTC')::date AS version_month, s.sheet_id, s.period_start, a.path
     FROM claimed c
@@ -126,7 +127,8 @@ WITH picked AS MATERIALIZED (
     -- each version's subscriptions in force whose scope holds the unit and whose window the period, with the
     -- fields the version answers (a value or "not applicable"), sorted. Most filings answer every field a
     -- subscription takes, which one `?&` tells without a row per field.
-    SELECT c.version_id, c.submission_id, c.number, c.version_month, sub.subscription_id, sub.department_id,
+    SELECT c.version_id, c.version_start, c.submission_id, c.number, c.version_month, sub.subscription_id,
+           sub.department_id,
            sub.endpoint_id, sub.status,
            CASE WHEN c."values" ?& sub.codes THEN sub.codes
                 ELSE ARRAY(SELECT code FROM unnest(sub.codes) code
@@ -149,7 +151,7 @@ WITH picked AS MATERIALIZED (
 ), made AS (
     INSERT INTO reporting_delivery
         (department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, position,
-         status, attempts, next_attempt_at, last_error, created_at, version_month)
+         status, attempts, next_attempt_at, last_error, created_at, version_month, version_start)
     SELECT t.department_id, t.subscription_id, t.endpoint_id, t.submission_id, t.version_id,
            CASE WHEN t.number = 1 THEN NULL ELSE
                (SELECT max(d.id) FROM reporting_delivery d
@@ -159,7 +161,7 @@ WITH picked AS MATERIALIZED (
            CASE WHEN t.endpoint_id IS NULL THEN %(feed)s
                 WHEN t.status <> %(active)s THEN %(withdrawn)s ELSE %(pending)s END,
            0, CASE WHEN t.status <> %(active)s AND t.endpoint_id IS NOT NULL THEN NULL ELSE now() END, '', now(),
-           t.version_month
+           t.version_month, t.version_start
     FROM targets t JOIN counts n USING (department_id) JOIN counters c USING (department_id)
     ORDER BY t.version_id, t.subscription_id
     ON CONFLICT (version_id, subscription_id, version_month) DO NOTHING

@@ -179,8 +179,9 @@ def _make_deliveries(rng: random.Random, count: int, cadre: User, *, supplied: b
                     fields = rng.sample(CODES, rng.randint(0, len(CODES))) + rng.sample(CODES, rng.choice([0, 2]))
                 cursor.execute(
                     "INSERT INTO reporting_delivery (department_id, subscription_id, submission_id, version_id,"
-                    " supersedes_id, fields, position, status, attempts, last_error, created_at, version_month)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, 0, 'delivered', 0, '', now(), %s) RETURNING id",
+                    " supersedes_id, fields, position, status, attempts, last_error, created_at, version_month,"
+                    " version_start) VALUES (%s, %s, %s, %s, %s, %s, 0, 'delivered', 0, '', now(), %s,"
+                    " (SELECT period_start FROM reporting_submissionversion WHERE id = %s)) RETURNING id",
                     [
                         template.department_id,
                         subscription_id,
@@ -189,6 +190,7 @@ def _make_deliveries(rng: random.Random, count: int, cadre: User, *, supplied: b
                         template.pk if rng.random() < 0.3 else None,
                         fields,
                         template.version_month,
+                        version_id,
                     ],
                 )
                 ids.append(cursor.fetchone()[0])

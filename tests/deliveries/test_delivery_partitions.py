@@ -17,7 +17,7 @@ from reporting.delivery import webhooks
 from reporting.delivery.feed import read_feed
 from reporting.models import Delivery, SubmissionVersion
 from reporting.models.delivery import SENDABLE
-from reporting.partitions import DELIVERIES, create_ahead
+from reporting.partitions import DELIVERIES, VERSIONS, create_ahead
 from reporting.services import deliveries, relay
 from reporting.services.partitions import create_partitions
 from tests.deliveries.conftest import file_activity, wire
@@ -48,9 +48,9 @@ def test_a_filings_deliveries_are_in_its_versions_month_and_made_once(cadre):
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(  # the constraint itself, not only the relay, refuses a second row
             "INSERT INTO reporting_delivery (department_id, subscription_id, submission_id, version_id, fields,"
-            " position, status, attempts, last_error, created_at, version_month)"
-            " VALUES (%s, %s, %s, %s, '{}', 0, 'feed', 0, '', now(), %s)",
-            [first.department_id, first.subscription_id, first.submission_id, version.pk, month],
+            " position, status, attempts, last_error, created_at, version_month, version_start)"
+            " VALUES (%s, %s, %s, %s, '{}', 0, 'feed', 0, '', now(), %s, %s)",
+            [first.department_id, first.subscription_id, first.submission_id, version.pk, month, first.version_start],
         )
 
 
@@ -127,6 +127,44 @@ def test_the_senders_claim_reads_the_outbox_once_and_builds_the_bodies_from_the_
     } == {f"reporting_delivery_p{month_of(version):%Y%m}"}
 
 
+def test_a_deliverys_body_is_read_from_its_versions_year_only(cadre):
+    """The claim and the feed's bodies (`delivery_bodies`) find each delivery's version by its whole key: one year's
+    partition a row, where by id alone each row probed every year's."""
+    today = dt.date.today()
+    with connection.cursor() as cursor:  # earlier years, so that pruning has something to leave out
+        create_ahead(cursor, VERSIONS, today, since=today.replace(year=today.year - 3, month=1, day=1))
+    endpoint = wire("propaganda", url="http://127.0.0.1:9/hook", secret=webhooks.new_secret())
+    version = file_activity(cadre)
+    due = list(Delivery.objects.filter(version=version, endpoint=endpoint, status__in=SENDABLE))
+    assert due and {d.version_start for d in due} == {version.period_start}
+    year = f"reporting_submissionversion_p{version.period_start:%Y}"
+    claim = _version_scans(
+        deliveries._CLAIM_SQL,
+        {"endpoint": endpoint.pk, "today": today, "lease": 60, "limit": 100, "held": []},
+    )
+    feed = _version_scans(deliveries._BODIES_SQL, {"ids": [d.pk for d in due], "held": []})
+    for scans in (claim, feed):
+        assert {node["Relation Name"] for node in scans} == {year}, [n["Relation Name"] for n in scans]
+    # and the bodies are the ones the sender posts
+    assert len(deliveries.delivery_bodies([d.pk for d in due])) == len(due)
+
+
+def _version_scans(statement: str, params: dict) -> list[dict]:
+    """The versions' partitions that `statement` read, in its EXPLAIN ANALYZE planned generic as the sender's
+    prepared statements are, rolled back."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    return [
+        node
+        for node in _nodes(plan[0]["Plan"])
+        if node.get("Relation Name", "").startswith("reporting_submissionversion_") and node.get("Actual Loops", 0) > 0
+    ]
+
+
 def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones(cadre):
     """An outbox partition holds mostly delivered rows: the claim reaches an endpoint's few due rows through the
     index of what is still to send, in its generic plan, and reads none of the delivered rows. (It read them all:
@@ -151,9 +189,9 @@ def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones
         cursor.execute("DELETE FROM reporting_delivery WHERE endpoint_id = %s", [endpoint.pk])
         cursor.execute(
             "INSERT INTO reporting_delivery (id, department_id, subscription_id, endpoint_id, submission_id,"
-            " version_id, fields, position, status, attempts, last_error, created_at, version_month)"
+            " version_id, fields, position, status, attempts, last_error, created_at, version_month, version_start)"
             " SELECT CASE WHEN g %% 2 = 0 THEN -g ELSE d.id + 1000000 + g END, d.department_id, d.subscription_id,"
-            " NULL, d.submission_id, -g, d.fields, 0, 'feed', 0, '', now(), d.version_month"
+            " NULL, d.submission_id, -g, d.fields, 0, 'feed', 0, '', now(), d.version_month, d.version_start"
             " FROM made_since d, generate_series(1, 4000) g WHERE d.id = %s",
             [due[0].pk],
         )
@@ -260,3 +298,53 @@ def test_the_migration_keeps_every_delivery_with_its_id_and_position_and_the_fee
         d.public_id for d in Delivery.objects.filter(version=version, department=propaganda).order_by("position")
     ]
     assert max(written) < min(d.pk for d in Delivery.objects.filter(version=version))  # ids go on
+
+
+def test_migration_0042_gives_each_delivery_its_versions_year_and_their_bodies_read_as_before(cadre):
+    """From the state before it, deliveries as the relay wrote them: a ledger record moved across a new year, so its
+    two versions sit in two years' partitions. Each delivery gets its own version's `period_start`, not the
+    submission's, and every body reads as before."""
+    _migrate([("reporting", "0041_text_limits")])
+    try:
+        department = Department.objects.get(code="propaganda").pk
+        made = {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO reporting_submission (unit_id, sheet_id, period, record_key, record_date, period_start,"
+                " current_version, created_at, updated_at) SELECT %s, id, '202601', gen_random_uuid(), '2026-01-05',"
+                " '2026-01-05', 2, now(), now() FROM reporting_sheet WHERE code = 'cultural_activity' RETURNING id",
+                [cadre.unit_id],
+            )
+            (submission,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT id FROM reporting_subscription WHERE department_id = %s AND level IS NULL ORDER BY id LIMIT 1",
+                [department],
+            )
+            (subscription,) = cursor.fetchone()
+            for number, start in ((1, "2025-12-30"), (2, "2026-01-05")):  # the record moved into the new year
+                cursor.execute(
+                    'INSERT INTO reporting_submissionversion (submission_id, number, "values", not_applicable,'
+                    " carried, confirmed, disputed, gaps, reason, by_id, at, asked_count, typed_count, carried_count,"
+                    " na_count, confirmed_count, disputed_count, department_count, refills_spared, period_start,"
+                    " explanations) VALUES (%s, %s, %s, '{}', '{}', '{}', '{}', '{}', '', %s, now(), 1, 1, 0, 0, 0,"
+                    " 0, 1, 0, %s, '{}') RETURNING id",
+                    [submission, number, json.dumps({"activity_title": f"第{number}版"}), cadre.pk, start],
+                )
+                (version,) = cursor.fetchone()
+                cursor.execute(
+                    "INSERT INTO reporting_delivery (department_id, subscription_id, submission_id, version_id,"
+                    " fields, position, status, attempts, last_error, created_at, version_month)"
+                    " VALUES (%s, %s, %s, %s, '{activity_title}', 0, 'delivered', 1, '', now(),"
+                    " date_trunc('month', now())::date) RETURNING id",
+                    [department, subscription, submission, version],
+                )
+                made[cursor.fetchone()[0]] = dt.date.fromisoformat(start)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert dict(Delivery.objects.filter(pk__in=made).values_list("pk", "version_start")) == made
+    ids = sorted(made)
+    bodies = [json.loads(body) for body in deliveries.delivery_bodies(ids)]
+    assert [(b["id"], b["version"], b["values"]) for b in bodies] == [
+        (f"dlv_{ids[0]}", 1, {"activity_title": "第1版"}),
+        (f"dlv_{ids[1]}", 2, {"activity_title": "第2版"}),
+    ]
