@@ -57,7 +57,7 @@ def _versions(limit: int):
 # the outbox's columns the relay fills (the partition key `version_month` too)
 _COLUMNS = (
     "department_id, subscription_id, endpoint_id, submission_id, version_id, supersedes_id, fields, position, status,"
-    " attempts, next_attempt_at, last_error, created_at, version_month"
+    " attempts, next_attempt_at, last_error, created_at, version_month, version_start"
 )
 
 
@@ -102,10 +102,14 @@ def create_rate(limit: int) -> dict:
     }
 
 
-# the floor's read: each delivery's version document as stored, in id order
+# the floor's read: each delivery's version document as stored, in id order, each found as the sender finds it (one
+# probe by the version's whole key: as a plain join the planner at times hashed every year's versions, which made
+# the floor slower than the sender itself, 4,600/s on 2026-11-30)
 _STORED_SQL = (
-    'SELECT v."values"::text FROM reporting_delivery d JOIN reporting_submissionversion v ON v.id = d.version_id '
-    "WHERE d.id = ANY(%s) ORDER BY d.id"
+    "SELECT v.doc FROM reporting_delivery d CROSS JOIN LATERAL ("
+    ' SELECT "values"::text AS doc FROM reporting_submissionversion'
+    " WHERE id = d.version_id AND period_start = d.version_start LIMIT 1) v"
+    " WHERE d.id = ANY(%s) ORDER BY d.id"
 )
 
 
