@@ -37,7 +37,7 @@ from reporting.models import (
 from reporting.params import whole_number
 from reporting.reads.questions import unit_questions
 from reporting.reads.selectors import display, versions_with_changes
-from reporting.rejections import Problems
+from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
     VersionConflict,
@@ -45,6 +45,7 @@ from reporting.services.submissions import (
     correct_submission,
     save_draft,
     submit_sheet,
+    validate_answers,
 )
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -131,7 +132,12 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
             by=signed_in(request.user),
         )
         messages.success(request, _("Draft saved. Nothing is sent until you submit."))
-        return redirect("fill", sheet_code=sheet.code, period=period)
+        to_fix = _draft_problems(table, raw, na, disputes)
+        if not to_fix:
+            return redirect("fill", sheet_code=sheet.code, period=period)
+        # a draft holds anything typed; what submitting would refuse is said now, beside each answer, not at the end
+        rows = rows_for(table, values=raw, not_applicable=na, problems=Problems(to_fix).by_field(), disputes=disputes)
+        return render(request, "township/fill.html", {**context, "rows": rows, "draft_problems": to_fix})
     return _submit_once(
         request,
         context,
@@ -154,6 +160,19 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
 
 
 _WARNINGS = ("rule.warning", "plausibility.warning")
+
+
+def _draft_problems(table, raw: dict, na: dict, disputes: dict) -> list[Problem]:
+    """What submitting this draft would refuse among the answers the cadre gave (an empty answer is not yet one:
+    a draft is unfinished by nature), checked as a submission is and storing nothing."""
+    given = {
+        code for code, value in raw.items() if not (value is None or (isinstance(value, str) and not value.strip()))
+    }
+    try:
+        validate_answers(table, raw, na, disputes)
+    except Problems as found:
+        return [p for p in found.problems if p.field in given or p.field in na or p.field in disputes]
+    return []
 
 
 def _explanations(request: HttpRequest) -> dict[str, str]:

@@ -6,7 +6,7 @@ import time_machine
 from django.urls import reverse
 
 from core.models import Unit
-from reporting.models import Field, Sheet, Submission, SubmissionVersion
+from reporting.models import Draft, Field, Sheet, Submission, SubmissionVersion
 from tests.reporting.helpers import VILLAGE_BASICS_Q4, file_village_basics, subscribe
 
 FILL_Q4 = "/fill/village_basics/2026Q4/"
@@ -59,7 +59,7 @@ def test_submitting_shows_what_filing_once_saved(cadre_client, village_cadre):
     assert response["Location"] == f"/submissions/{submission.pk}/?done=1"
     html = cadre_client.get(response["Location"]).content.decode()
     version = submission.versions.get()
-    figures = [int(n) for n in re.findall(r"<dd>(\d+)</dd>", html)]
+    figures = [int(n) for n in re.findall(r"<dd>(\d+) (?:项|个|项次)</dd>", html)]  # each with its measure word
     assert figures == [version.typed_count, version.carried_count, 4, version.refills_spared]
     assert version.typed_count == 1 and version.carried_count == 10  # only "volunteers" is new this quarter
 
@@ -90,9 +90,27 @@ def test_a_form_token_sent_again_to_another_form_is_filed_there_not_a_server_err
 
 
 def test_a_draft_is_kept_and_shown_again(cadre_client, village_cadre):
-    response = cadre_client.post(FILL_Q4, {"v__households": "abc", "action": "draft", "token": "d"})
-    assert response.status_code == 302
-    assert 'name="v__households" value="abc"' in cadre_client.get(FILL_Q4).content.decode()
+    response = cadre_client.post(FILL_Q4, {"v__households": "615", "action": "draft", "token": "d"})
+    assert response.status_code == 302  # nothing to say: back to the form
+    assert 'name="v__households" value="615"' in cadre_client.get(FILL_Q4).content.decode()
+    assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+
+def test_a_draft_keeps_what_submitting_would_refuse_and_says_so_beside_the_answer(cadre_client, village_cadre):
+    # an answer that is not a number and one left empty (a draft is unfinished: the empty one is not named)
+    response = cadre_client.post(
+        FILL_Q4, {"v__households": "abc", "v__volunteers": "", "action": "draft", "token": "d"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert Draft.objects.get(unit=village_cadre.unit, period="2026Q4").raw["values"]["households"] == "abc"
+    # said as a draft kept, never as a refusal ("nothing was saved")
+    assert "草稿已保存" in html and 'id="draft-problems"' in html and 'id="problems"' not in html
+    assert "尚未保存任何内容" not in html
+    [named] = response.context["draft_problems"]
+    assert (named.field, named.rule) == ("households", "integer.invalid")
+    assert named.message_zh.startswith("户数：") and named.message_en.startswith("Households: ")
+    assert 'name="v__households" value="abc"' in html  # the answer stays as typed, with its message beside it
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
 
 
