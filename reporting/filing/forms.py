@@ -44,6 +44,14 @@ class Row:
         )
 
     @property
+    def shows_carried(self) -> bool:
+        """The input shows the value carried forward (the badge asks the cadre to confirm it), not one they typed
+        (a draft's own answer, a refused form's)."""
+        if not self.entry.has_carried or self.entry.register is not None:
+            return False
+        return self.input_value == self.f.field_type.input_value(self.entry.carried)
+
+    @property
     def f(self):
         return self.entry.field
 

@@ -119,8 +119,11 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         draft = Draft.objects.filter(unit=unit, sheet=sheet, period=period).first()
         values, na = draft_answers(draft.raw) if draft else ({}, {})
         reasons = draft.raw.get("disputes") if draft else None
-        rows = rows_for(table, values=values, not_applicable=na, disputes=reasons if isinstance(reasons, dict) else {})
-        return render(request, "township/fill.html", {**context, "rows": rows})
+        reasons = reasons if isinstance(reasons, dict) else {}
+        # a draft opened again says again what submitting it would refuse, as when it was saved
+        to_fix = _draft_problems(table, values, na, reasons) if draft else []
+        rows = rows_for(table, values=values, not_applicable=na, problems=Problems(to_fix).by_field(), disputes=reasons)
+        return render(request, "township/fill.html", {**context, "rows": rows, "draft_problems": to_fix})
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
     if request.POST.get("action") == "draft":

@@ -98,9 +98,9 @@ def test_a_draft_is_kept_and_shown_again(cadre_client, village_cadre):
 
 def test_a_draft_keeps_what_submitting_would_refuse_and_says_so_beside_the_answer(cadre_client, village_cadre):
     # an answer that is not a number and one left empty (a draft is unfinished: the empty one is not named)
-    response = cadre_client.post(
-        FILL_Q4, {"v__households": "abc", "v__volunteers": "", "action": "draft", "token": "d"}
-    )
+    shown = dict(re.findall(r'name="v__(\w+)" value="([^"]*)"', cadre_client.get(FILL_Q4).content.decode()))
+    typed = {f"v__{code}": value for code, value in shown.items()} | {"v__households": "abc", "v__volunteers": ""}
+    response = cadre_client.post(FILL_Q4, {**typed, "action": "draft", "token": "d"})
     assert response.status_code == 200
     html = response.content.decode()
     assert Draft.objects.get(unit=village_cadre.unit, period="2026Q4").raw["values"]["households"] == "abc"
@@ -112,6 +112,18 @@ def test_a_draft_keeps_what_submitting_would_refuse_and_says_so_beside_the_answe
     assert named.message_zh.startswith("户数：") and named.message_en.startswith("Households: ")
     assert 'name="v__households" value="abc"' in html  # the answer stays as typed, with its message beside it
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+    # opened again later: the same is said again, and the cadre's own answer is not called "carried forward"
+    again = cadre_client.get(FILL_Q4)
+    assert [(p.field, p.rule) for p in again.context["draft_problems"]] == [("households", "integer.invalid")]
+    fields = _field_blocks(again.content.decode())
+    assert "户数：须为整数" in fields["households"] and "已带入" not in fields["households"]
+    assert "已带入" in fields["resident_population"]  # still as carried: the badge asks to confirm it
+
+
+def _field_blocks(html: str) -> dict[str, str]:
+    """Each field's part of the form, by its code."""
+    return {part.split('"', 1)[0]: part for part in html.split('id="field-')[1:]}
 
 
 def test_a_correction_shows_what_changed_between_versions(cadre_client, village_cadre):
