@@ -22,7 +22,7 @@ from reporting.catalogue.periods import Period
 from reporting.delivery.feed import CURSOR
 from reporting.models import DisputeStatus
 from reporting.params import whole_number
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, listing, storable
 
 PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
 
@@ -155,7 +155,7 @@ class Choice(_Rule, serializers.ChoiceField):
     rule = "choice.invalid"
 
     def __init__(self, choices: list[str], **kwargs) -> None:
-        super().__init__(choices, params={"choices": "、".join(choices)}, **kwargs)
+        super().__init__(choices, params={"choices": listing(choices)}, **kwargs)
 
 
 class Input(serializers.Serializer):
@@ -182,12 +182,12 @@ class Input(serializers.Serializer):
             return {}, problems
         serializer = cls(data=data)
         serializer.is_valid()
-        valid = {}
+        valid: dict[str, Any] = {}
         for name, field in serializer.fields.items():
             if name in serializer.errors:
                 continue
             try:
-                valid[field.source] = field.run_validation(field.get_value(data))
+                valid[name] = field.run_validation(field.get_value(data))
             except (serializers.ValidationError, SkipField):  # absent without a default, or wrong
                 continue
         return valid, problems
