@@ -8,8 +8,8 @@ and messages of its own rules with `add_messages`, in reporting/rejections.py). 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from django.http import JsonResponse
 
@@ -49,11 +49,27 @@ def add_messages(
     _BY_REASON.update(by_reason)
 
 
+class Words(NamedTuple):
+    """A message parameter that reads differently in Chinese and in English."""
+
+    zh: str
+    en: str
+
+
+def listing(items_zh: Iterable[Any], items_en: Iterable[Any] | None = None) -> Words:
+    """Items listed in a message: joined by 、 in Chinese and by commas in English (the same items unless
+    `items_en` names them in English)."""
+    zh = [str(i) for i in items_zh]
+    return Words("、".join(zh), ", ".join(zh if items_en is None else [str(i) for i in items_en]))
+
+
 def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
     """The rule's message in Chinese and English, its parameters filled in."""
     reasons = _BY_REASON.get(rule)
     zh, en = reasons[params["why"]] if reasons else MESSAGES[rule]
-    return zh.format(**params), en.format(**params)
+    zh_params = {k: v.zh if isinstance(v, Words) else v for k, v in params.items()}
+    en_params = {k: v.en if isinstance(v, Words) else v for k, v in params.items()}
+    return zh.format(**zh_params), en.format(**en_params)
 
 
 class Problem(Exception):

@@ -10,9 +10,11 @@ from core.problems import (
     MAX_DEPTH,
     Problem,
     Problems,
+    Words,
     add_messages,
     drop_unstorable,
     error_body,
+    listing,
     render,
     storable,
     too_long,
@@ -23,8 +25,10 @@ __all__ = [
     "MAX_DEPTH",
     "Problem",
     "Problems",
+    "Words",
     "drop_unstorable",
     "error_body",
+    "listing",
     "render",
     "storable",
     "too_long",
@@ -535,7 +539,7 @@ add_messages(MESSAGES, by_reason={"period.not_open": NOT_OPEN, "period.locked": 
 
 # The DHIS2 face (/dhis2/): what a DHIS2 client sends that OneTable does not hold or cannot read.
 DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
-    "dhis2.body": ("无法读取数据值集：{why}", "the data value set cannot be read: {why}"),
+    "dhis2.body": ("无法读取数据值集：{why_zh}", "the data value set cannot be read: {why_en}"),
     "dhis2.id_scheme": (
         "一表通只按代码（CODE）识别对象，不支持 {scheme}",
         "OneTable identifies objects by code (CODE) only, not by {scheme}",
@@ -544,7 +548,7 @@ DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
         "一表通没有分类组合，{combo} 只能省略或为 default",
         "OneTable has no disaggregations: {combo} must be absent or default",
     ),
-    "dhis2.parameter": ("参数 {name} 的值无效：{why}", "the parameter {name} is not valid: {why}"),
+    "dhis2.parameter": ("参数 {name} 的值无效：{why_zh}", "the parameter {name} is not valid: {why_en}"),
     "dhis2.unknown_data_set": (
         "没有代码为“{code}”的数据集，或无权读取",
         "no data set has the code “{code}”, or it is not yours to read",

@@ -79,10 +79,7 @@ class AggregatesView(APIView):
     )
     def get(self, request: Request) -> Response:
         department = access_department(request.user)
-        try:
-            params, problems = AggregatesQuery.parse(request.query_params), []
-        except Problems as error:
-            params, problems = {}, list(error.problems)
+        params, problems = AggregatesQuery.parse_each(request.query_params)
         named = {p.field for p in problems}
         area = None
         if "area" not in named:
@@ -95,7 +92,8 @@ class AggregatesView(APIView):
             problems.append(Problem(field="field", rule="aggregate.one_of"))
             named.add("field")
         level = params.get("level") or (area.level if area is not None else "")
-        ready = area is not None and "period" in params
+        # entitlement depends on the period and the level: not judged while either is wrong
+        ready = area is not None and "period" in params and "level" not in named
         field = indicator = None
         subscription = None
         if asks_field and not named & {"field"}:

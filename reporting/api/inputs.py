@@ -16,12 +16,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from reporting.catalogue.periods import Period
 from reporting.delivery.feed import CURSOR
 from reporting.models import DisputeStatus
 from reporting.params import whole_number
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, listing, storable
 
 PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
 
@@ -154,7 +155,7 @@ class Choice(_Rule, serializers.ChoiceField):
     rule = "choice.invalid"
 
     def __init__(self, choices: list[str], **kwargs) -> None:
-        super().__init__(choices, params={"choices": "、".join(choices)}, **kwargs)
+        super().__init__(choices, params={"choices": listing(choices)}, **kwargs)
 
 
 class Input(serializers.Serializer):
@@ -168,6 +169,28 @@ class Input(serializers.Serializer):
         if serializer.is_valid():
             return dict(serializer.validated_data)
         raise Problems(_problems(serializer.fields, serializer.errors, data))
+
+    @classmethod
+    def parse_each(cls, data: Any) -> tuple[dict[str, Any], list[Problem]]:
+        """The valid values and the problems with the others: a view that checks more than the input's types
+        knows what was given when something else was wrong, and names only what is."""
+        try:
+            return cls.parse(data), []
+        except Problems as error:
+            problems = list(error.problems)
+        if not isinstance(data, Mapping):
+            return {}, problems
+        serializer = cls(data=data)
+        serializer.is_valid()
+        valid: dict[str, Any] = {}
+        for name, field in serializer.fields.items():
+            if name in serializer.errors:
+                continue
+            try:
+                valid[name] = field.run_validation(field.get_value(data))
+            except (serializers.ValidationError, SkipField):  # absent without a default, or wrong
+                continue
+        return valid, problems
 
 
 def _problems(fields, errors: Mapping, data: Any, prefix: str = "") -> list[Problem]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, getcontext, localcontext
 from typing import Any
 
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, listing
 
 MAX_LENGTH = 2000  # characters of formula text
 MAX_DEPTH = 64  # nesting of the tree (and of parentheses in the text)
@@ -500,7 +500,7 @@ def check(text: str, catalogue: Catalogue, *, own_code: str | None = None) -> Ch
             Problem(
                 field="formula",
                 rule="formula.period_types",
-                params={"types": ", ".join(sorted(validator.period_types))},
+                params={"types": listing(sorted(validator.period_types))},
             )
         )
     if problems:

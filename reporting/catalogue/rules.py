@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from reporting.catalogue import expressions
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, listing
 
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=")
 COMPULSORY_PAIR = "compulsory_pair"
@@ -83,7 +83,7 @@ def check(*, left: str, operator: str, right: str, catalogue: expressions.Catalo
         except Problems as refused:
             problems += refused.problems
     if operator not in (*OPERATORS, COMPULSORY_PAIR):
-        problems.append(Problem(field="operator", rule="rule.operator", params={"choices": ", ".join(OPERATORS)}))
+        problems.append(Problem(field="operator", rule="rule.operator", params={"choices": listing(OPERATORS)}))
     elif len(sides) == 2:
         problems += _kinds(operator, sides["left"][1], sides["right"][1], sides["right"][0])
     if problems:

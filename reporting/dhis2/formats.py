@@ -99,8 +99,8 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() == "true"
 
 
-def _bad(why: str) -> Problem:
-    return Problem(field="body", rule="dhis2.body", params={"why": why})
+def _bad(why_zh: str, why_en: str) -> Problem:
+    return Problem(field="body", rule="dhis2.body", params={"why_zh": why_zh, "why_en": why_en})
 
 
 def read_json(body: bytes | IO[bytes]) -> list[DataValue]:
@@ -108,9 +108,9 @@ def read_json(body: bytes | IO[bytes]) -> list[DataValue]:
     try:
         document = json.loads(body) if isinstance(body, bytes) else json.load(body)
     except (ValueError, UnicodeDecodeError):
-        raise _bad("不是 JSON / not JSON") from None
+        raise _bad("不是 JSON", "not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("dataValues", []), list):
-        raise _bad('须为含 "dataValues" 列表的对象 / must be an object with a "dataValues" list')
+        raise _bad('须为含 "dataValues" 列表的对象', 'must be an object with a "dataValues" list')
     period, org_unit = _text(document.get("period")), _text(document.get("orgUnit"))
     combo = _text(document.get("attributeOptionCombo"))
     values = []
@@ -161,11 +161,11 @@ def read_csv(body: bytes) -> list[DataValue]:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _bad("不是 UTF-8 文本 / not UTF-8 text") from None
+        raise _bad("不是 UTF-8 文本", "not UTF-8 text") from None
     try:
         return list(iter_csv(io.StringIO(text, newline="")))
     except csv.Error as error:
-        raise _bad(f"CSV: {error}") from None
+        raise _bad(f"CSV 格式错误（{error}）", f"CSV: {error}") from None
 
 
 # ADX's own attributes; any other on a group or a data value is a disaggregation OneTable does not have
@@ -203,7 +203,7 @@ def iter_adx(source: bytes | Path) -> Iterator[DataValue]:
             index += 1
             element.clear()
     except etree.XMLSyntaxError as error:
-        raise _bad(f"ADX: {error.msg}") from None
+        raise _bad(f"ADX 格式错误（{error.msg}）", f"ADX: {error.msg}") from None
     finally:
         stream.close()
 

@@ -35,8 +35,10 @@ def _json(body: dict[str, Any], status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def _parameter(name: str, why: str) -> Dhis2Error:
-    return Dhis2Error(400, Problem(field=name, rule="dhis2.parameter", params={"name": name, "why": why}), "E2000")
+def _parameter(name: str, why_zh: str, why_en: str, *, status: int = 400, error_code: str = "E2000") -> Dhis2Error:
+    """The parameter `name` refused, with why in Chinese and in English."""
+    params = {"name": name, "why_zh": why_zh, "why_en": why_en}
+    return Dhis2Error(status, Problem(field=name, rule="dhis2.parameter", params=params), error_code)
 
 
 def _flag(params, name: str, default: bool = False) -> bool:
@@ -45,7 +47,7 @@ def _flag(params, name: str, default: bool = False) -> bool:
         return default
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
-    raise _parameter(name, "须为 true 或 false / must be true or false")
+    raise _parameter(name, "须为 true 或 false", "must be true or false")
 
 
 class SystemInfoView(Dhis2View):
@@ -131,7 +133,7 @@ def _field_names(raw: str | None) -> list[str] | None:
 def _matches(item: dict[str, Any], rule: str) -> bool:
     parts = rule.split(":", 2)
     if len(parts) < 2:
-        raise _parameter("filter", "须为 属性:操作符:值 / must be property:operator:value")
+        raise _parameter("filter", "须为 属性:操作符:值", "must be property:operator:value")
     prop, op = parts[0], parts[1]
     value = parts[2] if len(parts) > 2 else ""
     have = item.get(prop)
@@ -155,7 +157,14 @@ def _matches(item: dict[str, Any], rule: str) -> bool:
         except ValueError:
             return False
         return {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op]
-    raise _parameter("filter", f"不支持的操作符 {op[:20]} / unsupported operator {op[:20]}")
+    raise _parameter("filter", f"不支持的操作符 {op[:20]}", f"unsupported operator {op[:20]}")
+
+
+def _date(raw: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise _parameter(name, "须为日期，格式为 年-月-日", "must be a date written YYYY-MM-DD") from None
 
 
 def _whole(params, name: str, default: int, low: int, high: int) -> int:
@@ -163,7 +172,7 @@ def _whole(params, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-        raise _parameter(name, f"须为 {low} 至 {high} 的整数 / must be a whole number from {low} to {high}")
+        raise _parameter(name, f"须为 {low} 至 {high} 的整数", f"must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -290,11 +299,7 @@ class DataValueSetsView(Dhis2View):
     def _sheets(params, by_code: dict[str, Field]) -> list[Sheet]:
         codes = params.getlist("dataSet")
         if not codes:
-            raise Dhis2Error(
-                409,
-                Problem(field="dataSet", rule="dhis2.parameter", params={"name": "dataSet", "why": "必填 / required"}),
-                "E2001",
-            )
+            raise _parameter("dataSet", "必填", "it is required", status=409, error_code="E2001")
         visible = {f.sheet.code: f.sheet for f in by_code.values()}
         for code in codes:
             if code not in visible:
@@ -319,21 +324,11 @@ class DataValueSetsView(Dhis2View):
             ordered = sorted(periods, key=lambda p: (p.start, p.end))
             return periods, ordered[0], ordered[-1]
         if not (start and end):
-            raise Dhis2Error(
-                409,
-                Problem(
-                    field="period",
-                    rule="dhis2.parameter",
-                    params={"name": "period", "why": "须给出报告期或起止日期 / give a period or start and end dates"},
-                ),
-                "E2002",
-            )
-        try:
-            first_day, last_day = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-        except ValueError:
-            raise _parameter("startDate", "须为 年-月-日 / must be YYYY-MM-DD") from None
+            why_zh, why_en = "须给出报告期或起止日期", "give a period or start and end dates"
+            raise _parameter("period", why_zh, why_en, status=409, error_code="E2002")
+        first_day, last_day = _date(start, "startDate"), _date(end, "endDate")
         if first_day > last_day:
-            raise _parameter("startDate", "须早于 endDate / must be before endDate")
+            raise _parameter("startDate", "不能晚于 endDate", "must not be after endDate")
         chosen: list[Period] = []
         for sheet in sheets:
             period = Period.containing(first_day, sheet.period_type)
@@ -350,11 +345,7 @@ class DataValueSetsView(Dhis2View):
     def _org_units(params, caller: Caller) -> list[Area]:
         codes = params.getlist("orgUnit")
         if not codes:
-            raise Dhis2Error(
-                409,
-                Problem(field="orgUnit", rule="dhis2.parameter", params={"name": "orgUnit", "why": "必填 / required"}),
-                "E2006",
-            )
+            raise _parameter("orgUnit", "必填", "it is required", status=409, error_code="E2006")
         visible = {a.code: a for a in caller.areas().filter(code__in=codes)}
         for code in codes:
             if code not in visible:  # unknown and outside the caller's areas look the same
@@ -369,10 +360,11 @@ class DataValueSetsView(Dhis2View):
         dry_run = _flag(params, "dryRun")
         strategy = (params.get("importStrategy") or "CREATE_AND_UPDATE").upper()
         if strategy not in ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "NEW_AND_UPDATES", "UPDATES", "DELETE", "DELETES"):
-            raise _parameter("importStrategy", "须为 CREATE_AND_UPDATE 或 DELETE / must be CREATE_AND_UPDATE or DELETE")
+            why_zh, why_en = "须为 CREATE_AND_UPDATE 或 DELETE", "must be CREATE_AND_UPDATE or DELETE"
+            raise _parameter("importStrategy", why_zh, why_en)
         atomic_mode = (params.get("atomicMode") or "ALL").upper()
         if atomic_mode not in ("ALL", "NONE"):
-            raise _parameter("atomicMode", "须为 ALL 或 NONE / must be ALL or NONE")
+            raise _parameter("atomicMode", "须为 ALL 或 NONE", "must be ALL or NONE")
         _flag(params, "async")
         fmt = _format(request, ext, posting=True)
         try:

@@ -51,7 +51,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import Field, Indicator, IndicatorRollup, Sheet
 from reporting.reads import ledger_rollups, rollups
 from reporting.reads.indicators import definitions_on
-from reporting.rejections import Problem, Problems, period_type_params
+from reporting.rejections import Problem, Problems, listing, period_type_params
 
 
 class _Unsupported(Exception):
@@ -280,7 +280,7 @@ def _unit_levels(reads: _Reads) -> tuple[list[str], str]:
     if not levels:
         shown = [f"{f.code}:{'/'.join(f.sheet.unit_levels)}" for f in reads.fields.values()]
         shown += [f"{code}:{'/'.join(s.unit_levels)}" for code, s in reads.ledgers.items()]
-        raise _refuse("aggregate.indicator_levels", fields=", ".join(shown))
+        raise _refuse("aggregate.indicator_levels", fields=listing(shown))
     return levels, levels[-1]
 
 

@@ -15,13 +15,13 @@ from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
-from reporting.rejections import Problem, Problems, period_type_params, too_long
+from reporting.rejections import Problem, Problems, listing, period_type_params, too_long
 from reporting.services.catalogue import ORIGINAL, first_open, reason_problems
 
 
 def _rollup_problems(checked: expressions.Checked | None, rollup: str) -> list[Problem]:
     if rollup not in IndicatorRollup.values:
-        return [Problem(field="rollup", rule="indicator.rollup", params={"choices": ", ".join(IndicatorRollup.values)})]
+        return [Problem(field="rollup", rule="indicator.rollup", params={"choices": listing(IndicatorRollup.values)})]
     if checked is None:
         return []
     if checked.area_level != (rollup == IndicatorRollup.AREA):

@@ -27,7 +27,7 @@ from reporting.models import (
     Status,
 )
 from reporting.reads import reports as read
-from reporting.rejections import Problem, Problems, period_type_params, too_long
+from reporting.rejections import Problem, Problems, listing, period_type_params, too_long
 from reporting.services.requests import RequestInput, save_request
 
 FIGURE_KINDS = (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE)
@@ -50,7 +50,8 @@ def _template_problems(department: Department, data: TemplateInput) -> list[Prob
     elif len(data.name.strip()) > 120:
         problems.append(Problem(field="name", rule="text.max_length", params={"max_length": 120}))
     if data.period_type not in {t.value for t in PeriodType}:
-        problems.append(Problem(field="period_type", rule="choice.invalid", params={"choices": "月、季、年"}))
+        choices = listing(["月", "季", "年"], ["monthly", "quarterly", "yearly"])
+        problems.append(Problem(field="period_type", rule="choice.invalid", params={"choices": choices}))
     if data.level and (
         data.level not in LEVEL_DEPTH or LEVEL_DEPTH[data.level] < LEVEL_DEPTH[department.jurisdiction.level]
     ):

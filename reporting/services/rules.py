@@ -27,7 +27,7 @@ from reporting.models import (
     ValidationRuleRevision,
 )
 from reporting.reads.rules import sheet_fields
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, listing, storable
 from reporting.services.catalogue import first_open, reason_problems
 
 RULE_KEYS = ("code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
@@ -60,7 +60,7 @@ def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.Che
         problems.append(Problem(field="sheet", rule="rule.sheet"))
     if definition.get("strategy") not in MissingValueStrategy.values:
         problems.append(
-            Problem(field="strategy", rule="rule.strategy", params={"choices": ", ".join(MissingValueStrategy.values)})
+            Problem(field="strategy", rule="rule.strategy", params={"choices": listing(MissingValueStrategy.values)})
         )
     if definition.get("importance") not in Importance.values:
         problems.append(Problem(field="importance", rule="rule.importance"))

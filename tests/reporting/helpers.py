@@ -195,3 +195,17 @@ def token_client(user: User, name: str = "test") -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=user, name=name)[1]}")
     return client
+
+
+_HAN = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def one_language_each(body: dict) -> tuple[str, str]:
+    """The Chinese and English messages of a refusal, checked to be each in its own language and, where the
+    refusal has a combined `message`, that it is the two once each."""
+    zh, en = body["message_zh"], body["message_en"]
+    assert _HAN.search(zh), zh
+    assert not _HAN.search(en), en  # no Chinese words nor Chinese punctuation (、，：) in the English
+    if "message" in body:
+        assert body["message"] == f"{zh} / {en}", body["message"]
+    return zh, en

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from core.tokens import department_system_user
 from reporting.models import AccessRecord, ExportJob
-from tests.reporting.helpers import file_village_basics, token_client
+from tests.reporting.helpers import file_village_basics, one_language_each, token_client
 
 BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-11", "２０２６Q9", "99999"]
 
@@ -164,3 +164,27 @@ def test_the_burden_page_names_a_bad_filter_instead_of_showing_zeros(client, dem
 def test_the_burden_page_still_shows_a_good_range(client, demo):
     response = client.get("/burden/", {"from": "2026-01-01", "to": "2026-12-31"})
     assert response.status_code == 200 and 'id="departments"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field", "zh", "en"),
+    [
+        ("/api/v1/data", {"sheet": "village_basics", "format": "xml"}, "format", "json、csv", "json, csv"),
+        (
+            "/api/v1/aggregates",
+            {"field": "households", "period": "2026Q3", "area": "x", "level": "galaxy"},
+            "level",
+            "、city",
+            ", city",
+        ),
+    ],
+)
+def test_the_choices_of_a_refused_api_parameter_are_listed_in_each_languages_way(
+    culture_api, path, params, field, zh, en
+):
+    response = culture_api.get(path, params)
+    assert response.status_code == 400
+    [problem] = [e for e in response.json()["errors"] if e["field"] == field]
+    assert problem["code"] == "choice.invalid"
+    one_language_each(problem)
+    assert zh in problem["message_zh"] and en in problem["message_en"]

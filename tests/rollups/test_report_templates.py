@@ -184,6 +184,9 @@ def test_settings_are_checked_with_the_file_and_nothing_is_half_saved(demo, cult
         ("period_type", "choice.invalid"),
         ("auto_coverage", "report.coverage"),
     }
+    [period_type] = [p for p in refused.value.problems if p.field == "period_type"]
+    assert period_type.message_zh == "须为下列选项之一：月、季、年"
+    assert period_type.message_en == "must be one of: monthly, quarterly, yearly"
     assert not ReportTemplate.objects.exists()
 
 

@@ -258,6 +258,28 @@ def test_bad_input_is_named_by_field_and_rule(demo, culture_analyst, params, fie
     assert (field, rule) in {(e["field"], e["code"]) for e in response.json()["errors"]}
 
 
+def test_a_missing_area_is_the_only_problem_named_when_the_field_was_given(demo, culture_analyst):
+    response = token_client(culture_analyst).get("/api/v1/aggregates", {"field": "households", "period": "2026Q3"})
+    assert response.status_code == 400, response.content
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("area", "required")]
+
+
+def test_an_unknown_field_is_still_named_beside_a_missing_area(demo, culture_analyst):
+    response = token_client(culture_analyst).get("/api/v1/aggregates", {"field": "nope", "period": "2026Q3"})
+    assert {(e["field"], e["code"]) for e in response.json()["errors"]} == {
+        ("area", "required"),
+        ("field", "aggregate.field"),
+    }
+
+
+def test_giving_neither_field_nor_indicator_is_named_beside_a_missing_area(demo, culture_analyst):
+    response = token_client(culture_analyst).get("/api/v1/aggregates", {"period": "2026Q3"})
+    assert {(e["field"], e["code"]) for e in response.json()["errors"]} == {
+        ("area", "required"),
+        ("field", "aggregate.one_of"),
+    }
+
+
 def test_strangers_are_refused(demo, village_cadre, propaganda_analyst, client):
     assert _api(propaganda_analyst, field="resident_population").status_code == 400  # not its field
     assert _api(village_cadre, field="resident_population").status_code == 404

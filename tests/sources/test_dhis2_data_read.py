@@ -7,12 +7,14 @@ import csv
 import io
 import json
 
+import pytest
 from django.test import Client
 from lxml import etree
 
 from core.models import Area, Unit
 from core.tokens import issue_token
 from reporting.models import AccessRecord, Field
+from tests.reporting.helpers import one_language_each
 from tests.sources.test_dhis2_import import ADX  # shared/dhis2-adx beside the repository, read in place
 
 CIVIL_BASICS = {"registered_population", "resident_population", "households", "elderly_over_60"}
@@ -157,3 +159,26 @@ def test_odd_read_parameters_are_named_not_500(civil_analyst):
         response = client.get("/dhis2/api/dataValueSets", params)
         assert response.status_code == status, change
         assert response.json()["status"] == "ERROR"
+
+
+@pytest.mark.parametrize(
+    ("change", "name", "innocent"),
+    [
+        ({"startDate": "2026-01-01", "endDate": "2026-13-45"}, "endDate", "startDate"),
+        ({"startDate": "2026-1-x", "endDate": "2026-12-31"}, "startDate", "endDate"),
+        ({"startDate": "2026-12-01", "endDate": "2026-01-01"}, "startDate", "children"),
+        ({"period": "2026Q3", "children": "maybe"}, "children", "startDate"),
+    ],
+)
+def test_a_refused_read_parameter_is_named_with_its_reason_in_chinese_and_in_english(
+    civil_analyst, change, name, innocent
+):
+    county = civil_analyst.department.jurisdiction.code
+    params = {"dataSet": "village_basics", "orgUnit": county, **change}
+    response = _client(civil_analyst).get("/dhis2/api/dataValueSets", params)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["errorCode"], body["rule"]) == ("ERROR", "E2000", "dhis2.parameter")
+    zh, en = one_language_each(body)
+    assert f"参数 {name} " in zh and f"parameter {name} " in en
+    assert innocent not in body["message"]

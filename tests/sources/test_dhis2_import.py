@@ -12,7 +12,7 @@ from django.test import Client
 from core.models import Department, Unit, User
 from core.tokens import issue_token
 from reporting.models import Field, Submission
-from tests.reporting.helpers import subscribe
+from tests.reporting.helpers import one_language_each, subscribe
 
 # shared/ lies beside the repository (CI's clone, /work/main); a worktree under /work/wt/ reads /work/shared
 ADX = next(
@@ -226,3 +226,33 @@ def test_a_unit_cannot_post_for_another_unit_or_a_field_it_is_not_asked(village_
 def test_anonymous_cannot_post(demo):
     response = _post(Client(), {"dataValues": []})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("?atomicMode=SOME", "atomicMode"), ("?importStrategy=MERGE", "importStrategy"), ("?dryRun=yes", "dryRun")],
+)
+def test_a_refused_import_parameter_is_named_with_its_reason_in_chinese_and_in_english(
+    civil_analyst, civil_source, query, name
+):
+    civil, village, period = civil_source
+    response = _post(_client(civil_analyst), _values(village, period, dibao_people="12"), query)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["errorCode"], body["rule"]) == ("ERROR", "E2000", "dhis2.parameter")
+    zh, en = one_language_each(body)
+    assert f"参数 {name} " in zh and f"parameter {name} " in en
+    assert not Submission.objects.supplies().filter(source=civil).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("{not json", "application/json"), ('{"dataValues": 3}', "application/json"), (b"\xff\xfe", "application/csv")],
+)
+def test_an_unreadable_body_is_refused_with_its_reason_in_chinese_and_in_english(
+    civil_analyst, civil_source, body, content_type
+):
+    response = _post(_client(civil_analyst), body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["rule"] == "dhis2.body"
+    one_language_each(response.json())

@@ -9,7 +9,7 @@ from django.test import Client
 from core.models import Area, Department
 from core.tokens import issue_token
 from reporting.models import Field
-from tests.reporting.helpers import subscribe
+from tests.reporting.helpers import one_language_each, subscribe
 
 
 def _client(user, keyword: str = "ApiToken") -> Client:
@@ -178,3 +178,22 @@ def test_an_unknown_dhis2_path_is_a_json_404(civil_analyst):
     response = _client(civil_analyst).get("/dhis2/api/trackedEntityInstances")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"pageSize": "0"}, "pageSize"),
+        ({"page": "x"}, "page"),
+        ({"paging": "maybe"}, "paging"),
+        ({"filter": "code"}, "filter"),
+        ({"filter": "code:regex:x"}, "filter"),
+    ],
+)
+def test_a_refused_metadata_parameter_is_named_with_its_reason_in_chinese_and_in_english(civil_analyst, params, name):
+    response = _client(civil_analyst).get("/dhis2/api/dataElements", params)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["errorCode"], body["rule"]) == ("ERROR", "E2000", "dhis2.parameter")
+    zh, en = one_language_each(body)
+    assert f"参数 {name} " in zh and f"parameter {name} " in en

@@ -28,7 +28,7 @@ from reporting.catalogue.fieldtypes.base import (
     said,
 )
 from reporting.catalogue.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
-from reporting.rejections import Problem, storable
+from reporting.rejections import Problem, Words, listing, storable
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
@@ -359,11 +359,16 @@ class _Choices(FieldType):
         for choice in constraints.get("choices", []):
             if text in (choice["code"], choice.get("zh"), choice.get("en")):
                 return choice["code"]
-        raise Problem(field=field, rule="choice.invalid", params={"choices": self.listing(constraints)})
+        raise Problem(field=field, rule="choice.invalid", params={"choices": self.options(constraints)})
 
     @staticmethod
-    def listing(constraints: Constraints) -> str:
-        return "、".join(f"{c['code']}（{c.get('zh', c['code'])}）" for c in constraints.get("choices", []))
+    def options(constraints: Constraints) -> Words:
+        """The options as a refusal lists them: each code with its name, in Chinese and in English."""
+        choices = constraints.get("choices", [])
+        return listing(
+            [f"{c['code']}（{c.get('zh', c['code'])}）" for c in choices],
+            [f"{c['code']} ({c['en']})" if c.get("en") else c["code"] for c in choices],
+        )
 
     def check_constraint(self, key: str, value: Any) -> str | None:
         if key == "choices":
