@@ -64,6 +64,17 @@ def test_idempotency_same_key_same_body_gives_the_first_answer_again(api, villag
     assert stored(village_cadre.unit) == 1
 
 
+def test_a_refusal_is_the_keys_answer_and_a_corrected_body_takes_a_new_key(api, village_cadre):
+    wrong = {**BODY, "values": {**VILLAGE_BASICS_Q4, "households": "abc"}}
+    refused = post(api, wrong, key="k-r")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "households"
+    again = post(api, wrong, key="k-r")  # the same request again: the same refusal, replayed, nothing stored
+    assert again.status_code == 400 and again["Idempotent-Replayed"] == "true" and again.json() == refused.json()
+    assert post(api, BODY, key="k-r").status_code == 422  # corrected, under the key of the refused request
+    assert post(api, BODY, key="k-r2").status_code == 201  # corrected, as a new request
+    assert stored(village_cadre.unit) == 1
+
+
 def test_idempotency_same_key_different_body_is_422(api, village_cadre):
     post(api)
     response = post(api, {**BODY, "values": {**VILLAGE_BASICS_Q4, "households": "1"}})
