@@ -29,6 +29,13 @@ def test_a_village_cadre_fills_the_due_table_sees_an_error_fixes_it_and_sees_the
     expect(page.locator("#v-registered_population")).not_to_have_value("")  # carried forward
     page.fill("#v-volunteers", "四十八")
     page.screenshot(path=str(ARTIFACTS / "2-form.png"), full_page=True)
+    # a draft keeps it, and says now what submitting would refuse; opened again, it says so again
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.locator("#draft-problems")).to_contain_text("注册志愿者人数：须为整数")
+    page.screenshot(path=str(ARTIFACTS / "2b-draft.png"), full_page=True)
+    page.reload()
+    expect(page.locator("#draft-problems")).to_contain_text("注册志愿者人数：须为整数")
+    expect(page.locator("#v-volunteers")).to_have_value("四十八")
     page.get_by_role("button", name="提交").click()
 
     expect(page.locator("#problems")).to_contain_text("注册志愿者人数：须为整数")
@@ -38,6 +45,8 @@ def test_a_village_cadre_fills_the_due_table_sees_an_error_fixes_it_and_sees_the
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
 
     page.fill("#v-volunteers", "48")
+    # the message was about what was typed then: it goes once the answer changes
+    expect(page.locator("#field-volunteers p.error").first).to_be_hidden()
     page.get_by_role("button", name="提交").click()
     expect(page.locator("#benefit")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "4-summary.png"), full_page=True)
