@@ -13,5 +13,5 @@ DEMO_ACCOUNTS = [
     ("culture", "县文广旅体局 分析员 (culture bureau analyst)"),
     ("civil", "县民政局 分析员 (civil affairs analyst)"),
     ("stats", "县统计局 分析员 (statistics bureau analyst)"),
-    ("office", "县数据局（减负办）管理员 (office admin)"),
+    ("office", "县数据办管理员 (office admin)"),
 ]

@@ -380,7 +380,7 @@ def load_demo(*, sources: bool = True) -> None:
     """Create the demo county, its bodies, users and catalogue (call once; see demo_loaded); with `sources`,
     the registers of civil affairs and statistics too (reporting/demo_sources.py)."""
     county = _areas()
-    office = Office.objects.create(code="qingshan-data-office", name="青山县数据局（减负办）", area=county)
+    office = Office.objects.create(code="qingshan-data-office", name="青山县数据办", area=county)
     departments = {
         code: Department.objects.create(code=code, name=name, jurisdiction=county)
         for code, name in [

@@ -144,6 +144,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "部门数据补供须为数源部门解锁，其他事由须为填报单位解锁",
         "a register supply is unlocked for a source department, every other reason for a unit",
     ),
+    "unlock.not_filed": (
+        "{unit}（{code}）不填报“{sheet_zh}”，没有可为其解锁的报告期",
+        "{unit} ({code}) does not file “{sheet_en}”, so there is no period to unlock for it",
+    ),
     "unlock.unit": ("没有代码为“{code}”的填报单位", "no unit has the code “{code}”"),
     "unlock.source": ("没有代码为“{code}”的数源部门", "no source department has the code “{code}”"),
     # an unlock lifts a lock: a period that has not begun, or is not (yet) locked, has none to lift
@@ -180,6 +184,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "question.same_value": (
         "与当前数值相同；如数值无误，请写明解释",
         "is the current value already; if it is right, give an explanation instead",
+    ),
+    # an exception moves a due date that has not gone by yet, to a day that has not: one gone by is history
+    # (who filed late), and the lock counts from it; a late filing is let in one unit at a time by an unlock
+    "calendar.due_passed": (
+        "报告期 {period} 的截止日期 {due} 已过，不能再改；须逾期填报的单位，请在下方“解锁已锁定的报告期”中逐个解锁",
+        "the due date of the period {period} ({due}) has passed and can no longer be moved; to let a unit file "
+        "late, unlock the period for that unit under “Unlock a locked period” below",
+    ),
+    "calendar.due_past": ("截止日期不能早于今天（{today}）", "the due date cannot be before today ({today})"),
+    "calendar.ledger": (
+        "台账随时登记记录，没有截止日期；台账记录何时锁定，在“台账记录 · 锁定”中设定",
+        "a ledger takes records at any time and has no due date; when its records lock is set under "
+        "“Ledger records · Lock”",
     ),
     "calendar.after_period": (
         "截止日期须晚于报告期结束日 {end}",
@@ -367,6 +384,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "生效日期须晚于今天（{first}）：已开始的报告期沿用原门槛",
         "the day it applies from must be after today ({first}): periods already begun keep their threshold",
     ),
+    "threshold.set": (
+        "{day} 起已设定最少 {units} 个单位（原因：{reason}）；已设定的门槛留作记录，不能覆盖，请另选生效日期",
+        "a threshold of {units} units from {day} is already set (reason: {reason}); a threshold set stays on "
+        "record and cannot be overwritten: choose another day",
+    ),
     "indicator.not_retired": ("此指标未停用，无需恢复", "this indicator is not retired: there is nothing to reinstate"),
     "indicator.in_use": (
         "指标 {codes} 仍在使用此指标，请先修订或停用它们",
@@ -400,11 +422,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "aggregate.one_of": ("须给出 field 或 indicator 之一", "give exactly one of field and indicator"),
     # aggregate-only subscriptions asked for in data requests (reporting/services/requests.py)
     "request.level": (
-        "汇总层级须为所选范围及其下级之一",
+        "须为所选范围本身的层级或其下级",
         "must be the scope's own level or a level below it",
     ),
     "request.aggregations": (
-        "须选择至少一种汇总方式（合计、计数、平均、比率），且仅在按层级汇总时选择",
+        "须至少选择一种（合计、计数、平均、比率），且仅在选择了汇总层级时选择",
         "choose at least one aggregation (sum, count, mean, ratio), and only with an aggregate level",
     ),
     "request.indicator_unknown": ("不是目录中的有效指标", "is not an active indicator of the catalogue"),

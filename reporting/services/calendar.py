@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.audit import audited, record
 from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
-from reporting.filing.onetable import sheet_calendar
+from reporting.filing.onetable import DueCalendar, sheet_calendar
 from reporting.models import Cadence, DueException, DueRule, Sheet, Unlock, UnlockReason
 from reporting.rejections import Problem, Problems, period_type_params, too_long
 
@@ -110,10 +110,25 @@ def set_due_exception(
                 field="reason", rule="text.max_length", params={"max_length": limit}, label_zh="原因", label_en="Reason"
             )
         )
-    if sheet and period and period.type != sheet.period_type:
+    today = timezone.localdate()
+    if sheet and sheet.is_ledger:  # records any time: nothing is due, only a month's records lock
+        problems.append(Problem(field="sheet", rule="calendar.ledger", label_zh="表", label_en="Sheet"))
+    elif sheet and period and period.type != sheet.period_type:
         problems.append(Problem(field="period", rule="period.type", params=period_type_params(sheet.cadence)))
+    elif sheet and period:
+        problems += _due_passed(sheet, period, today)
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
+    elif due_on and due_on < today:  # a due date already gone by would make units late after the fact
+        problems.append(
+            Problem(
+                field="due_on",
+                rule="calendar.due_past",
+                params={"today": today},
+                label_zh="截止日期",
+                label_en="Due on",
+            )
+        )
     named = {p.field for p in problems}
     for value, name, zh, en in ((period, "period", "报告期", "Period"), (due_on, "due_on", "截止日期", "Due on")):
         if value is None and name not in named:
@@ -136,6 +151,24 @@ def set_due_exception(
         reason=reason,
     )
     return exception
+
+
+def _due_passed(sheet: Sheet, period: Period, today: dt.date) -> list[Problem]:
+    """Why the due date of `sheet`'s `period` may no longer be moved (it has gone by), or nothing. Moving it
+    would rewrite who filed late and, as the lock counts from it, reopen a locked period for every unit at once;
+    a late filing is let in one unit at a time by `unlock_period`, audited and for a few days."""
+    due = DueCalendar([sheet], {str(period)}).due_on(sheet, period)
+    if due is None or today <= due:
+        return []
+    return [
+        Problem(
+            field="period",
+            rule="calendar.due_passed",
+            params={"period": period, "due": due},
+            label_zh="报告期",
+            label_en="Period",
+        )
+    ]
 
 
 @audited("period.unlocked")
@@ -175,6 +208,11 @@ def unlock_period(
         (reason == UnlockReason.SUPPLY) != (source is not None) or (unit is None) == (source is None)
     ):
         problems.append(Problem(field="reason", rule="unlock.holder", label_zh="解锁事由", label_en="Reason"))
+    if unit is not None and sheet is not None and unit.area.level not in sheet.unit_levels:
+        params = {"unit": unit.name, "code": unit.area.code, "sheet_zh": sheet.name_zh, "sheet_en": sheet.name_en}
+        problems.append(
+            Problem(field="holder", rule="unlock.not_filed", params=params, label_zh="填报单位", label_en="Unit")
+        )
     note = (note or "").strip()
     if not note:
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))

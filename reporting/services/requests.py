@@ -161,17 +161,23 @@ def _aggregate_problems(data: RequestInput) -> list[Problem]:
         data.level not in LEVEL_DEPTH
         or (data.scope is not None and LEVEL_DEPTH[data.level] < LEVEL_DEPTH[data.scope.level])
     ):
-        problems.append(Problem(field="level", rule="request.level"))
+        problems.append(Problem(field="level", rule="request.level", label_zh="汇总层级", label_en="Aggregate level"))
     kinds = set(AggregateKind.values)
     if (data.level is None and data.aggregations) or (
         data.level is not None and (not data.aggregations or not set(data.aggregations) <= kinds)
     ):
-        problems.append(Problem(field="aggregations", rule="request.aggregations"))
+        problems.append(
+            Problem(field="aggregations", rule="request.aggregations", label_zh="汇总方式", label_en="Aggregations")
+        )
     known = set(Indicator.objects.filter(status=Status.ACTIVE, pk__in=data.indicator_ids).values_list("pk", flat=True))
     if any(pk not in known for pk in data.indicator_ids):
-        problems.append(Problem(field="indicators", rule="request.indicator_unknown"))
+        problems.append(
+            Problem(field="indicators", rule="request.indicator_unknown", label_zh="指标", label_en="Indicators")
+        )
     elif data.indicator_ids and data.level is None:
-        problems.append(Problem(field="indicators", rule="request.indicator_level"))
+        problems.append(
+            Problem(field="indicators", rule="request.indicator_level", label_zh="指标", label_en="Indicators")
+        )
     if data.push_coverage is not None and (
         not 1 <= data.push_coverage <= 100 or data.level is None or data.endpoint is None
     ):

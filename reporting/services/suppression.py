@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import audited, record
@@ -35,12 +35,18 @@ def set_threshold(
     else:
         limit = SuppressionThreshold._meta.get_field("reason").max_length or 0
         problems += too_long(reason.strip(), limit, field="reason", label_zh="原因", label_en="Reason")
+    if not problems:
+        problems += _already_set(effective_from)
     if problems:
         raise Problems(problems)
     before = SuppressionThreshold.objects.filter(effective_from__lte=effective_from).first()
-    threshold, _ = SuppressionThreshold.objects.update_or_create(
-        effective_from=effective_from, defaults={"units": units, "reason": reason.strip(), "by": by}
-    )
+    try:
+        with transaction.atomic():  # two offices saving the same day at once: the second is refused by name
+            threshold = SuppressionThreshold.objects.create(
+                effective_from=effective_from, units=units, reason=reason.strip(), by=by
+            )
+    except IntegrityError:
+        raise Problems(_already_set(effective_from)) from None
     record(
         action="suppression.threshold_set",
         target=threshold,
@@ -51,3 +57,17 @@ def set_threshold(
         reason=reason.strip(),
     )
     return threshold
+
+
+def _already_set(effective_from: dt.date) -> list[Problem]:
+    """The threshold already set from that day, named: a setting is audited and stays as it was set, so a second
+    one for the same day is refused rather than overwriting the first and its reason."""
+    existing = SuppressionThreshold.objects.filter(effective_from=effective_from).first()
+    if existing is None:
+        return []
+    params = {"day": str(existing.effective_from), "units": existing.units, "reason": existing.reason}
+    return [
+        Problem(
+            field="effective_from", rule="threshold.set", params=params, label_zh="生效日期", label_en="Effective from"
+        )
+    ]

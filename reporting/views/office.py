@@ -231,6 +231,7 @@ def calendar_page(request: HttpRequest, problems: list[Problem]) -> HttpResponse
             "reasons": UnlockReason.choices,
             "unlock_days": settings.ONETABLE_UNLOCK_DAYS,
             "sheets": Sheet.objects.filter(status="active").order_by("order"),
+            "periodic_sheets": Sheet.objects.filter(status="active").exclude(cadence=Cadence.LEDGER).order_by("order"),
             "problems": problems,
             "posted": request.POST,
         },
@@ -304,8 +305,16 @@ def _calendar_action(request: HttpRequest) -> list[Problem]:
             unreadable=unreadable,
         )
     except Problems as error:
-        return error.problems
+        return labelled(error.problems, EXCEPTION_LABELS)
     return []
+
+
+EXCEPTION_LABELS = {
+    "sheet": ("表", "Sheet"),
+    "period": ("报告期", "Period"),
+    "due_on": ("截止日期", "Due on"),
+    "reason": ("原因", "Reason"),
+}
 
 
 @login_required

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.access import access_department, access_office, signed_in
-from core.models import Area, AreaLevel
+from core.models import LEVEL_DEPTH, Area, AreaLevel
 from reporting.access import access_data_request, access_endpoint, access_request_for_review
 from reporting.catalogue import fieldtypes
 from reporting.filing.forms import ProposalRow
@@ -183,7 +183,12 @@ def _form_context(
         "endpoints": department.endpoints.all(),
         "indicators": Indicator.objects.filter(status=Status.ACTIVE),
         "indicators_chosen": indicators_chosen,
-        "levels": [(value, label) for value, label in AreaLevel.choices if value != AreaLevel.PROVINCE],
+        # the department's own level and those below it: a level above its jurisdiction is refused on submit
+        "levels": [
+            (value, label)
+            for value, label in AreaLevel.choices
+            if LEVEL_DEPTH[value] >= LEVEL_DEPTH[department.jurisdiction.level]
+        ],
         "kinds": [(value, label, value in kinds) for value, label in AggregateKind.choices],
         "rule_rows": _rule_rows(request, request_obj, rows is not None and request.method == "POST"),
         "operators": RuleOperator.choices,

@@ -235,12 +235,13 @@ def test_a_due_date_exception_moves_the_lock_for_the_next_filing_of_a_process_th
     set_due_rules(days={}, locks={"quarterly": 20}, by=office_admin)
     other = Unit.objects.filter(area__parent__name="石门乡", area__level="village").exclude(pk=village_cadre.unit_id)
     sheet = Sheet.objects.get(code="village_basics")
-    with time_machine.travel(LOCKED_DAY, tick=False):
-        with pytest.raises(Problems):
-            _submit(village_cadre)  # locked: the calendar kept
+    with time_machine.travel(dt.datetime(2027, 1, 5, 2, tzinfo=dt.UTC), tick=False):
+        assert _submit(village_cadre).number == 1  # the calendar kept: 2026Q4 locks after 2027-01-30
+        # moved while its due date (2027-01-10) is still ahead: one gone by cannot be moved
         set_due_exception(
             sheet=sheet, period=Period.parse("2026Q4"), due_on=dt.date(2027, 1, 20), reason="春节", by=office_admin
         )
+    with time_machine.travel(LOCKED_DAY, tick=False):
         assert _submit(other.select_related("area").first().members.get()).number == 1  # locks after 2027-02-09
 
 
