@@ -11,11 +11,13 @@ from core.problems import (
     Problem,
     Problems,
     add_messages,
+    blank,
     drop_unstorable,
     error_body,
     render,
     storable,
     too_long,
+    trimmed,
     unstorable,
 )
 
@@ -23,11 +25,13 @@ __all__ = [
     "MAX_DEPTH",
     "Problem",
     "Problems",
+    "blank",
     "drop_unstorable",
     "error_body",
     "render",
     "storable",
     "too_long",
+    "trimmed",
     "unstorable",
 ]
 

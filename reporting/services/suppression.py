@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.audit import audited, record
 from core.models import User
 from reporting.models import SuppressionThreshold
-from reporting.rejections import Problem, Problems, too_long
+from reporting.rejections import Problem, Problems, blank, too_long, trimmed
 
 # Two is the least that hides a unit's value at all (one unit's aggregate is its value); above a hundred even a
 # county of small townships publishes almost nothing, which is a mistyped number rather than a policy.
@@ -30,16 +30,16 @@ def set_threshold(
         problems.append(Problem(field="units", rule="number.range", params={"min": LOWEST, "max": HIGHEST}))
     if effective_from <= today:
         problems.append(Problem(field="effective_from", rule="threshold.begun", params={"first": str(today)}))
-    if not (reason or "").strip():
+    if blank(reason):
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     else:
         limit = SuppressionThreshold._meta.get_field("reason").max_length or 0
-        problems += too_long(reason.strip(), limit, field="reason", label_zh="原因", label_en="Reason")
+        problems += too_long(trimmed(reason), limit, field="reason", label_zh="原因", label_en="Reason")
     if problems:
         raise Problems(problems)
     before = SuppressionThreshold.objects.filter(effective_from__lte=effective_from).first()
     threshold, _ = SuppressionThreshold.objects.update_or_create(
-        effective_from=effective_from, defaults={"units": units, "reason": reason.strip(), "by": by}
+        effective_from=effective_from, defaults={"units": units, "reason": trimmed(reason), "by": by}
     )
     record(
         action="suppression.threshold_set",
@@ -48,6 +48,6 @@ def set_threshold(
         units=units,
         effective_from=str(effective_from),
         was=before.units if before else None,
-        reason=reason.strip(),
+        reason=trimmed(reason),
     )
     return threshold
