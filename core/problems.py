@@ -51,11 +51,23 @@ def add_messages(
     _BY_REASON.update(by_reason)
 
 
+def _in(language: str, value: Any) -> Any:
+    """A parameter as one language says it: a value with `label_zh()`/`label_en()` (a period) by its label, a
+    pair {"zh": …, "en": …} (a field's options) by its half; anything else as it is."""
+    if isinstance(value, Mapping) and set(value) == {"zh", "en"}:
+        return value[language]
+    says = getattr(value, f"label_{language}", None)
+    return says() if callable(says) else value
+
+
 def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
-    """The rule's message in Chinese and English, its parameters filled in."""
+    """The rule's message in Chinese and English, its parameters filled in, each in the message's language."""
     reasons = _BY_REASON.get(rule)
     zh, en = reasons[params["why"]] if reasons else MESSAGES[rule]
-    return zh.format(**params), en.format(**params)
+    return (
+        zh.format(**{k: _in("zh", v) for k, v in params.items()}),
+        en.format(**{k: _in("en", v) for k, v in params.items()}),
+    )
 
 
 class Problem(Exception):

@@ -362,8 +362,14 @@ class _Choices(FieldType):
         raise Problem(field=field, rule="choice.invalid", params={"choices": self.listing(constraints)})
 
     @staticmethod
-    def listing(constraints: Constraints) -> str:
-        return "、".join(f"{c['code']}（{c.get('zh', c['code'])}）" for c in constraints.get("choices", []))
+    def listing(constraints: Constraints) -> dict[str, str]:
+        """The options as a refusal lists them: by their Chinese names in Chinese, by code and English name in
+        English (an API client sends the code)."""
+        choices = constraints.get("choices", [])
+        return {
+            "zh": "、".join(c.get("zh") or c["code"] for c in choices),
+            "en": ", ".join(f"{c['code']} ({c['en']})" if c.get("en") else c["code"] for c in choices),
+        }
 
     def check_constraint(self, key: str, value: Any) -> str | None:
         if key == "choices":
