@@ -144,7 +144,7 @@ def validate_answers(
         code = f.code
         try:
             if code in not_applicable:
-                if not f.allow_na:
+                if not entry.allow_na:
                     raise Problem(field=code, rule="na.forbidden")
                 reason = not_applicable[code]
                 if reason is not None and not isinstance(reason, str):

@@ -40,7 +40,20 @@ def test_a_period_not_begun_is_named_by_its_label_in_each_language():
 def test_a_ledger_form_says_nothing_of_asking_once(client, village_cadre):
     client.force_login(village_cadre)
     html = client.get("/ledger/cultural_activity/new/").content.decode()
-    assert "每项只填一次" not in html and "不适用?" not in html
+    assert "每项只填一次" not in html
+    assert "不适用？" in html and "不适用?" not in html  # the full-width mark (its glyph may look narrow)
+
+
+def test_a_ledgers_record_date_is_never_offered_or_taken_as_not_applicable(client, village_cadre):
+    client.force_login(village_cadre)
+    html = client.get("/ledger/cultural_activity/new/").content.decode()
+    assert 'name="na__activity_date"' not in html
+    assert 'name="na__activity_title"' in html  # a field that allows it still offers it
+    api = token_client(village_cadre)
+    body = {"sheet": "cultural_activity", "values": API_RECORD, "not_applicable": {"activity_date": "不记得"}}
+    response = api.post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="k-na-date")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("activity_date", "na.forbidden")]
 
 
 def test_a_form_too_large_names_the_limit_in_chinese_and_english_and_stores_nothing(client, village_cadre):
