@@ -22,14 +22,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
     "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
     "text.character_sent": (
-        "您提交的内容含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
-        "what you sent contains characters that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF or "
-        "an unpaired Unicode surrogate)",
+        "您提交的内容含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF、文字方向控制符 U+202A–U+202E 或 "
+        "U+2066–U+2069，或无效的 Unicode 代理码元）",
+        "what you sent contains characters that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF, a "
+        "text direction control U+202A–U+202E or U+2066–U+2069, or an unpaired Unicode surrogate)",
     ),
     "text.character": (
-        "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF 或无效的 Unicode 代理码元）",
-        "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF "
-        "or an unpaired Unicode surrogate)",
+        "含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF、文字方向控制符 U+202A–U+202E 或 "
+        "U+2066–U+2069，或无效的 Unicode 代理码元）",
+        "contains a character that cannot be stored (a control character, a NUL, U+FFFE, U+FFFF, a text direction "
+        "control U+202A–U+202E or U+2066–U+2069, or an unpaired Unicode surrogate)",
     ),
 }
 # Rules whose message depends on why (`params["why"]`): one code for clients, a message per reason for people.
@@ -63,13 +65,23 @@ def listing(items_zh: Iterable[Any], items_en: Iterable[Any] | None = None) -> W
     return Words("、".join(zh), ", ".join(zh if items_en is None else [str(i) for i in items_en]))
 
 
+def _in(language: str, value: Any) -> Any:
+    """A parameter as one language says it: `Words` by its half, a value with `label_zh()`/`label_en()` (a period)
+    by its label; anything else as it is."""
+    if isinstance(value, Words):
+        return value.zh if language == "zh" else value.en
+    says = getattr(value, f"label_{language}", None)
+    return says() if callable(says) else value
+
+
 def render(rule: str, params: dict[str, Any]) -> tuple[str, str]:
-    """The rule's message in Chinese and English, its parameters filled in."""
+    """The rule's message in Chinese and English, its parameters filled in, each in the message's language."""
     reasons = _BY_REASON.get(rule)
     zh, en = reasons[params["why"]] if reasons else MESSAGES[rule]
-    zh_params = {k: v.zh if isinstance(v, Words) else v for k, v in params.items()}
-    en_params = {k: v.en if isinstance(v, Words) else v for k, v in params.items()}
-    return zh.format(**zh_params), en.format(**en_params)
+    return (
+        zh.format(**{k: _in("zh", v) for k, v in params.items()}),
+        en.format(**{k: _in("en", v) for k, v in params.items()}),
+    )
 
 
 class Problem(Exception):
@@ -146,12 +158,37 @@ class Problems(Exception):
 # One rule for every text OneTable keeps: what PostgreSQL cannot store (a NUL; an unpaired surrogate is not
 # UTF-8), and what XML 1.0 cannot hold, so that no stored text can corrupt an XLSX export (the other C0 control
 # characters but tab, newline and carriage return; U+FFFE and U+FFFF). C1 controls and DEL are legal XML.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Also the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): one left open
+# reverses or reorders every text shown after it on a page (a reason on the version history).
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_UNSTORABLE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff{BIDI_CONTROLS}]")
+
+# Characters that show nothing: zero-width spaces and joiners, word joiners and invisible operators, the byte
+# order mark, marks of direction, the soft hyphen, the Hangul fillers, the braille blank. str.strip() keeps them,
+# so a text of nothing else would pass as said; `blank` counts them with white space (str.isspace). Not the
+# bidirectional controls: those are refused wherever they stand (`storable`), never quietly trimmed.
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+    "\u2063\u2064\u206a\u206b\u206c\u206d\u206e\u206f\u2800\u3164\ufeff\uffa0"
+)
+# str.strip(chars) is linear; a regular expression anchored at the end is quadratic on a long run of spaces
+_SAYS_NOTHING = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + INVISIBLE
+
+
+def trimmed(text: str) -> str:
+    """`text` without white space or invisible characters at either end: what OneTable keeps of it."""
+    return text.strip(_SAYS_NOTHING)
+
+
+def blank(text: str | None) -> bool:
+    """Whether `text` says nothing: None, empty, or only white space and invisible characters. The one test of
+    an empty text, for every required text (a reason, an explanation, a value)."""
+    return text is None or not trimmed(text)
 
 
 def storable(text: str) -> bool:
     """Whether OneTable keeps `text` as it is: no NUL, no other C0 control but tab and newlines, no unpaired
-    surrogate, no U+FFFE or U+FFFF."""
+    surrogate, no U+FFFE or U+FFFF, no bidirectional embedding, override or isolate."""
     return _UNSTORABLE.search(text) is None
 
 

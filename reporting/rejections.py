@@ -12,12 +12,14 @@ from core.problems import (
     Problems,
     Words,
     add_messages,
+    blank,
     drop_unstorable,
     error_body,
     listing,
     render,
     storable,
     too_long,
+    trimmed,
     unstorable,
 )
 
@@ -26,12 +28,14 @@ __all__ = [
     "Problem",
     "Problems",
     "Words",
+    "blank",
     "drop_unstorable",
     "error_body",
     "listing",
     "render",
     "storable",
     "too_long",
+    "trimmed",
     "unstorable",
 ]
 

@@ -103,7 +103,11 @@ def api_permission_denied(request, exception=None):
 
 def api_bad_request(request, exception=None):
     if not request.path.startswith(JSON_PATHS):
-        return _page(request, "400.html", 400) or defaults.bad_request(request, exception)
+        context = {}
+        if isinstance(exception, RequestDataTooBig):  # a form too large: say what the limit is, in zh and en
+            limit = round(settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20, 1)
+            context["problem"] = Problem(field="body", rule="body.too_large", params={"mb": limit})
+        return _page(request, "400.html", 400, context) or defaults.bad_request(request, exception)
     return json_response(plain_body("bad_request", "请求无效", "bad request"), 400)
 
 
@@ -116,11 +120,11 @@ def api_server_error(request):
     return json_response(plain_body("server_error", zh, en), 500)
 
 
-def _page(request, template: str, status_code: int) -> HttpResponse | None:
+def _page(request, template: str, status_code: int, context: dict | None = None) -> HttpResponse | None:
     """The error as a page of the site; None when even that fails (the database may be what broke)."""
     # Django renders 400 and 500 pages without the request (no user, no navigation); this one has it.
     try:
-        return render(request, template, status=status_code)
+        return render(request, template, context, status=status_code)
     except Exception:
         logger.exception("the %s page could not be rendered; Django's plain page was sent", status_code)
         return None

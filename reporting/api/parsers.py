@@ -12,10 +12,14 @@ from reporting.rejections import MAX_DEPTH, Problem, Problems, unstorable
 
 # In valid JSON a character `storable` refuses can only be written as an escape (raw, a control character is
 # refused by the decoder and a surrogate is invalid UTF-8), as the short escapes \b and \f, or as U+FFFE/U+FFFF
-# in UTF-8; nesting needs brackets. A body with none of these cannot hold anything `unstorable` looks for, and
-# skips its walk (most of the check's cost: docs/benchmarks.md, sixth round). A false alarm (an escaped
-# backslash before a b) only costs the walk.
-_SUSPECT = re.compile(rb"\\u(?:00[01]|[dD]|[fF]{3}[eEfF])|\\[bf]|\xef\xbf[\xbe\xbf]")
+# in UTF-8, or as a bidirectional control (U+202A-U+202E, U+2066-U+2069) escaped or in UTF-8; nesting needs
+# brackets. A body with none of these cannot hold anything `unstorable` looks for, and skips its walk (most of
+# the check's cost: docs/benchmarks.md, sixth round). A false alarm (an escaped backslash before a b) only costs
+# the walk.
+_SUSPECT = re.compile(
+    rb"\\u(?:00[01]|[dD]|[fF]{3}[eEfF]|202[a-eA-E]|206[6-9])|\\[bf]|\xef\xbf[\xbe\xbf]"
+    rb"|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
 
 
 def _needs_walk(raw: bytes) -> bool:

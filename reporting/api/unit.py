@@ -47,7 +47,7 @@ def table_json(table: OneTable, due_on: Any) -> dict[str, Any]:
                 "type": e.field.type,
                 "unit_of_measure": e.field.unit_of_measure,
                 "required": e.field.required,
-                "allow_not_applicable": e.field.allow_na,
+                "allow_not_applicable": e.allow_na,
                 "stable": e.field.stable,
                 "schema": e.field.field_type.json_schema(e.field.constraints),
                 "constraints": e.field.constraints,

@@ -112,12 +112,23 @@ class Period:
 
     def label(self) -> str:
         """Human label in the active language: 2026年11月, 2026年第4季度, 2026年; Nov 2026, 2026 Q4, 2026."""
-        english = (get_language() or "").startswith("en")
+        return self.label_en() if (get_language() or "").startswith("en") else self.label_zh()
+
+    def label_zh(self) -> str:
+        """The label in Chinese (2026年第4季度), whatever the active language: a refusal's Chinese half."""
         if self.type is PeriodType.MONTHLY:
-            return f"{_MONTHS[self.index - 1]} {self.year}" if english else f"{self.year}年{self.index}月"
+            return f"{self.year}年{self.index}月"
         if self.type is PeriodType.QUARTERLY:
-            return f"{self.year} Q{self.index}" if english else f"{self.year}年第{self.index}季度"
-        return f"{self.year}" if english else f"{self.year}年"
+            return f"{self.year}年第{self.index}季度"
+        return f"{self.year}年"
+
+    def label_en(self) -> str:
+        """The label in English (2026 Q4), whatever the active language: a refusal's English half."""
+        if self.type is PeriodType.MONTHLY:
+            return f"{_MONTHS[self.index - 1]} {self.year}"
+        if self.type is PeriodType.QUARTERLY:
+            return f"{self.year} Q{self.index}"
+        return f"{self.year}"
 
     def periods_until(self, last: Period) -> Iterator[Period]:
         """This period and every following one up to `last`, inclusive."""

@@ -15,7 +15,7 @@ from reporting.catalogue.rules import Baseline, Finding
 from reporting.filing.baselines import history_summaries
 from reporting.filing.onetable import OneTable
 from reporting.reads.rules import SheetChecks, sheet_checks
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, storable, trimmed
 
 MAX_EXPLANATION = 200
 
@@ -197,12 +197,12 @@ def read_explanations(raw: Any) -> dict[str, str]:
             problems.append(Problem(field=f"explanations.{key}", rule="text.type"))
         elif not storable(text):
             problems.append(Problem(field=f"explanations.{key}", rule="text.character"))
-        elif len(text.strip()) > MAX_EXPLANATION:
+        elif len(trimmed(text)) > MAX_EXPLANATION:
             problems.append(
                 Problem(field=f"explanations.{key}", rule="text.max_length", params={"max_length": MAX_EXPLANATION})
             )
-        elif text.strip():
-            out[str(key)] = text.strip()
+        elif trimmed(text):
+            out[str(key)] = trimmed(text)
     if problems:
         raise Problems(problems)
     return out

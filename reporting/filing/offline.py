@@ -23,7 +23,7 @@ def form_version(table: OneTable) -> str:
     """A short fingerprint of what the form asks and how it checks the answers (fields, their rules, the rules
     across them); the catalogue's generation moves on for changes elsewhere too, so it alone would refuse
     filings whose form did not change."""
-    asked = [(e.code, e.field.type, e.field.constraints, e.field.required, e.field.allow_na) for e in table.fields]
+    asked = [(e.code, e.field.type, e.field.constraints, e.field.required, e.allow_na) for e in table.fields]
     return request_hash(asked, rules_data(table))[:16]
 
 

@@ -275,6 +275,12 @@ class TableField:
     carried: Any = None  # last accepted value of a stable fact
     carried_from: str = ""  # the period it was accepted in
     register: RegisterValue | None = None  # the source's value for this period, if it supplied one
+    dates_record: bool = False  # the ledger's record date: a record has one, so it is never "not applicable"
+
+    @property
+    def allow_na(self) -> bool:
+        """Whether the unit may answer "not applicable" here: the field allows it, and it is no record's date."""
+        return self.field.allow_na and not self.dates_record
 
     @property
     def code(self) -> str:
@@ -340,7 +346,12 @@ def build_one_table(
     # `id`, not Django's `pk` property: 200 fields a filing
     fields = [f for f in catalogue.fields_at(period.start) if f.id in needed]
     table = OneTable(
-        unit, sheet, period, [TableField(f, needed[f.id]) for f in fields], catalogue=catalogue, snapshot=snapshot
+        unit,
+        sheet,
+        period,
+        [TableField(f, needed[f.id], dates_record=f.code == sheet.record_date_field) for f in fields],
+        catalogue=catalogue,
+        snapshot=snapshot,
     )
     department_ids = needed.departments if isinstance(needed, Needed) else set().union(*needed.values())
     table.departments = [catalogue.departments[d] for d in sorted(department_ids) if d in catalogue.departments]
@@ -420,7 +431,7 @@ def _keep_filed(table: OneTable, codes: AbstractSet[str]) -> None:
     if not codes - asked.keys() or table.catalogue is None:
         return
     table.fields = [
-        asked.get(f.code) or TableField(f, frozenset())
+        asked.get(f.code) or TableField(f, frozenset(), dates_record=f.code == table.sheet.record_date_field)
         for f in table.catalogue.fields_at(table.period.start)
         if f.code in asked or f.code in codes
     ]

@@ -13,7 +13,7 @@ from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import DueCalendar, sheet_calendar
 from reporting.models import Cadence, DueException, DueRule, Sheet, Unlock, UnlockReason
-from reporting.rejections import Problem, Problems, period_type_params, too_long
+from reporting.rejections import Problem, Problems, period_type_params, too_long, trimmed
 
 LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
 NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
@@ -100,7 +100,7 @@ def set_due_exception(
     `unreadable`: what the form could not read, refused together with whatever else is wrong."""
     problems = [] if sheet else [Problem(field="sheet", rule="sheet.missing", label_zh="表", label_en="Sheet")]
     problems += unreadable or []
-    reason = (reason or "").strip()
+    reason = trimmed(reason or "")
     if not reason:
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     limit = DueException._meta.get_field("reason").max_length
@@ -213,7 +213,7 @@ def unlock_period(
         problems.append(
             Problem(field="holder", rule="unlock.not_filed", params=params, label_zh="填报单位", label_en="Unit")
         )
-    note = (note or "").strip()
+    note = trimmed(note or "")
     if not note:
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
     else:
@@ -267,7 +267,7 @@ def withdraw_unlock(*, unlock: Unlock, note: str, by: User) -> Unlock:
     unlock = (
         Unlock.objects.select_for_update(of=("self",)).select_related("sheet", "unit__area", "source").get(pk=unlock.pk)
     )
-    note = (note or "").strip()
+    note = trimmed(note or "")
     problems = []
     if unlock.withdrawn_at is not None or unlock.until < timezone.localdate():
         problems.append(Problem(field="unlock", rule="unlock.ended", params={"until": unlock.until}))

@@ -28,7 +28,7 @@ from reporting.models import (
     ZombieKind,
 )
 from reporting.reads.accesslog import last_uses
-from reporting.rejections import Problem, Problems, period_type_params, too_long
+from reporting.rejections import Problem, Problems, blank, period_type_params, too_long, trimmed
 from reporting.services.deliveries import withdraw_deliveries
 
 ORIGINAL = dt.date(1900, 1, 1)
@@ -47,9 +47,9 @@ REASON_MAX = 300  # characters: why the office changes, retires or reinstates a 
 @read_only
 def reason_problems(reason: str) -> list[Problem]:
     """The office's reason for a change to the catalogue: required, and refused whole when longer than REASON_MAX."""
-    if not (reason or "").strip():
+    if blank(reason):
         return [Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")]
-    return too_long(reason.strip(), REASON_MAX, field="reason", label_zh="原因", label_en="Reason")
+    return too_long(trimmed(reason), REASON_MAX, field="reason", label_zh="原因", label_en="Reason")
 
 
 @audited("field.definition_changed")
@@ -171,12 +171,12 @@ def end_subscription(*, subscription: Subscription, reason: str, by: User | None
 @transaction.atomic
 def confirm_subscription(*, flag: ZombieFlag, by: User, reason: str) -> ZombieFlag:
     """A department says a flagged subscription is still needed, and why: it is kept."""
-    if not (reason or "").strip():
+    if blank(reason):
         raise Problems([Problem(field="reason", rule="required", label_zh="理由", label_en="Reason")])
     limit = ZombieFlag._meta.get_field("confirm_reason").max_length or 0
-    if problems := too_long(reason.strip(), limit, field="reason", label_zh="理由", label_en="Reason"):
+    if problems := too_long(trimmed(reason), limit, field="reason", label_zh="理由", label_en="Reason"):
         raise Problems(problems)
-    flag.confirmed_at, flag.confirmed_by, flag.confirm_reason = timezone.now(), by, reason.strip()
+    flag.confirmed_at, flag.confirmed_by, flag.confirm_reason = timezone.now(), by, trimmed(reason)
     flag.closed_on = timezone.localdate()
     flag.save(update_fields=["confirmed_at", "confirmed_by", "confirm_reason", "closed_on"])
     record(
@@ -315,7 +315,7 @@ def _flag_empty_sheets(today: dt.date) -> int:
 @transaction.atomic
 def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
     """Retire a sheet: it is no longer asked; its open flags are closed."""
-    if not (reason or "").strip():
+    if blank(reason):
         raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
     Sheet.objects.filter(pk=sheet.pk).update(status=Status.RETIRED)
     ClosureLog.objects.create(

@@ -28,7 +28,7 @@ from core.locks import exclusive
 from core.models import User
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.models import AllowedNetwork, Dispute, DisputeStatus, Endpoint
-from reporting.rejections import Problem, Problems, storable
+from reporting.rejections import Problem, Problems, storable, trimmed
 from reporting.services.deliveries import backoff, post_event
 from reporting.services.supplies import SupplyRow, supply_values
 
@@ -46,7 +46,7 @@ def answer_dispute(*, dispute: Dispute, by: User, value: Any = None, answer: str
     """Answer an open dispute once: correct the register's value, or say why it stands."""
     answer = answer if isinstance(answer, str) else ""
     correcting = value is not None and not is_blank(value)
-    if correcting == bool(answer.strip()):
+    if correcting == bool(trimmed(answer)):
         raise Problem(field="answer", rule="dispute.answer")
     if answer and not storable(answer):
         raise Problem(field="answer", rule="text.character")
@@ -59,7 +59,7 @@ def answer_dispute(*, dispute: Dispute, by: User, value: Any = None, answer: str
         if correcting:
             _correct(locked, value, by)
         else:
-            locked.status, locked.answer = DisputeStatus.STANDS, answer.strip()
+            locked.status, locked.answer = DisputeStatus.STANDS, trimmed(answer)
             locked.answered_by, locked.answered_at = by, timezone.now()
             locked.save(update_fields=["status", "answer", "answered_by", "answered_at"])
         record(action="dispute.answered", target=locked, actor=by, status=locked.status, field=locked.field.code)

@@ -15,7 +15,7 @@ from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
-from reporting.rejections import Problem, Problems, listing, period_type_params, too_long
+from reporting.rejections import Problem, Problems, blank, listing, period_type_params, too_long, trimmed
 from reporting.services.catalogue import ORIGINAL, first_open, reason_problems
 
 
@@ -53,7 +53,7 @@ def _names(name_zh: str, name_en: str) -> list[Problem]:
             ("name_zh", name_zh, "中文名称", "Chinese name"),
             ("name_en", name_en, "英文名称", "English name"),
         )
-        if not (value or "").strip()
+        if blank(value)
     ]
 
 
@@ -74,7 +74,7 @@ def define_indicator(
     """Add an indicator to the catalogue; every problem of its definition is named and nothing is stored."""
     problems = _names(name_zh, name_en)
     limit = Indicator._meta.get_field("description").max_length or 0
-    problems += too_long(description.strip(), limit, field="description", label_zh="说明", label_en="Description")
+    problems += too_long(trimmed(description), limit, field="description", label_zh="说明", label_en="Description")
     if not CODE.match(code or ""):
         problems.append(Problem(field="code", rule="definition.code"))
     elif Field.objects.filter(code=code).exists() or Indicator.objects.filter(code=code).exists():
@@ -88,11 +88,11 @@ def define_indicator(
         raise Problems(problems)
     indicator = Indicator.objects.create(
         code=code,
-        name_zh=name_zh.strip(),
-        name_en=name_en.strip(),
-        unit_of_measure=unit_of_measure.strip(),
+        name_zh=trimmed(name_zh),
+        name_en=trimmed(name_en),
+        unit_of_measure=trimmed(unit_of_measure),
         description=description,
-        formula=formula.strip(),
+        formula=trimmed(formula),
         tree=checked.tree,
         rollup=rollup,
         period_type=next(iter(checked.period_types), ""),

@@ -17,7 +17,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import Question, QuestionStatus, Submission, SubmissionVersion
 from reporting.reads.charts import entitling_subscription
 from reporting.reads.data import entitlements
-from reporting.rejections import Problem, Problems, storable, too_long
+from reporting.rejections import Problem, Problems, storable, too_long, trimmed
 from reporting.services.submissions import correct_submission
 
 TEXT_MAX = 1000  # characters: a question or an explanation is a sentence or two, like a correction's reason
@@ -40,7 +40,7 @@ def _labelled(field: str, rule: str, params: dict[str, Any] | None = None) -> Pr
 
 
 def _text(text: Any, field: str, *, required: bool) -> tuple[str, list[Problem]]:
-    text = text.strip() if isinstance(text, str) else ""
+    text = trimmed(text) if isinstance(text, str) else ""
     if not text:
         return "", [_labelled(field, "required")] if required else []
     if not storable(text):

@@ -27,7 +27,7 @@ from reporting.models import (
     Status,
 )
 from reporting.reads import reports as read
-from reporting.rejections import Problem, Problems, listing, period_type_params, too_long
+from reporting.rejections import Problem, Problems, blank, listing, period_type_params, too_long, trimmed
 from reporting.services.requests import RequestInput, save_request
 
 FIGURE_KINDS = (CellKind.REPORTED, CellKind.ASKED, CellKind.COVERAGE)
@@ -45,9 +45,9 @@ class TemplateInput:
 
 def _template_problems(department: Department, data: TemplateInput) -> list[Problem]:
     problems = []
-    if not data.name.strip():
+    if blank(data.name):
         problems.append(Problem(field="name", rule="required", label_zh="名称", label_en="Name"))
-    elif len(data.name.strip()) > 120:
+    elif len(trimmed(data.name)) > 120:
         problems.append(Problem(field="name", rule="text.max_length", params={"max_length": 120}))
     if data.period_type not in {t.value for t in PeriodType}:
         choices = listing(["月", "季", "年"], ["monthly", "quarterly", "yearly"])
@@ -128,7 +128,7 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
         raise Problems(problems)
     template = ReportTemplate.objects.create(
         department=department,
-        name=data.name.strip(),
+        name=trimmed(data.name),
         filename=data.filename,
         content=data.content,
         period_type=data.period_type,

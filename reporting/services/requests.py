@@ -27,7 +27,7 @@ from reporting.models import (
     Subscription,
 )
 from reporting.reads.indicators import operand_fields
-from reporting.rejections import Problem, Problems
+from reporting.rejections import Problem, Problems, blank, trimmed
 from reporting.services.rules import RULE_KEYS, check_proposed_rules, define_requested_rules
 
 PROPOSAL_KEYS = (
@@ -96,7 +96,7 @@ def _need(
     problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type | None = None, column: str = ""
 ) -> None:
     """Required text; with a model column, also no longer than the column holds."""
-    if not (value.strip() if isinstance(value, str) else value):
+    if not (trimmed(value) if isinstance(value, str) else value):
         problems.append(Problem(field=name, rule="required", label_zh=zh, label_en=en))
     elif model is not None:
         _fits(problems, name, value, zh, en, model=model, column=column)
@@ -106,7 +106,7 @@ def _fits(
     problems: list[Problem], name: str, value: Any, zh: str, en: str, *, model: type[models.Model], column: str
 ) -> None:
     limit = getattr(model._meta.get_field(column), "max_length", None)  # a relation has none
-    if limit is not None and isinstance(value, str) and len(value.strip()) > limit:
+    if limit is not None and isinstance(value, str) and len(trimmed(value)) > limit:
         problems.append(
             Problem(field=name, rule="text.max_length", params={"max_length": limit}, label_zh=zh, label_en=en)
         )
@@ -272,8 +272,8 @@ def save_request(
         raise Problems(problems + data.unreadable)
     created = request is None
     request = request or DataRequest(department=department, created_by=by)
-    request.title, request.purpose = data.title.strip(), data.purpose.strip()
-    request.legal_basis = data.legal_basis.strip()
+    request.title, request.purpose = trimmed(data.title), trimmed(data.purpose)
+    request.legal_basis = trimmed(data.legal_basis)
     assert data.scope is not None  # else _check named it
     request.scope, request.first_period = data.scope, str(Period.parse(data.first_period))
     request.expires_on, request.endpoint = data.expires_on, data.endpoint
@@ -359,13 +359,13 @@ def review_request(
     request = DataRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != RequestStatus.SUBMITTED:
         raise Problems([Problem(field="status", rule="request.not_under_review")])
-    if not (reason or "").strip():
+    if blank(reason):
         raise Problems([Problem(field="reason", rule="required", label_zh="审核意见", label_en="Reason")])
     problems: list[Problem] = []
     _fits(problems, "reason", reason, "审核意见", "Reason", model=DataRequest, column="decision_reason")
     if problems:
         raise Problems(problems)
-    request.decision_reason, request.decided_at = reason.strip(), timezone.now()
+    request.decision_reason, request.decided_at = trimmed(reason), timezone.now()
     if not approve:
         request.status = RequestStatus.REJECTED
         request.save(update_fields=["status", "decision_reason", "decided_at"])

@@ -27,7 +27,7 @@ from reporting.models import (
     ValidationRuleRevision,
 )
 from reporting.reads.rules import sheet_fields
-from reporting.rejections import Problem, Problems, listing, storable
+from reporting.rejections import Problem, Problems, blank, listing, storable, trimmed
 from reporting.services.catalogue import first_open, reason_problems
 
 RULE_KEYS = ("code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
@@ -35,11 +35,11 @@ MAX_MESSAGE = 200
 
 
 def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or blank(value):
         return [Problem(field=name, rule="required", label_zh=zh, label_en=en)]
     if not storable(value):
         return [Problem(field=name, rule="text.character", label_zh=zh, label_en=en)]
-    if len(value.strip()) > MAX_MESSAGE:
+    if len(trimmed(value)) > MAX_MESSAGE:
         return [
             Problem(field=name, rule="text.max_length", params={"max_length": MAX_MESSAGE}, label_zh=zh, label_en=en)
         ]
@@ -199,14 +199,14 @@ def retire_rule(*, rule: ValidationRule, reason: str, by: User, today: dt.date |
     ValidationRuleRevision.objects.create(
         rule=rule,
         effective_from=day,
-        reason=reason.strip(),
+        reason=trimmed(reason),
         by=by,
         **{
             k: getattr(rule, k)
             for k in ("left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
         },
     )
-    record(action="rule.retired", target=rule, actor=by, reason=reason.strip(), retired_from=str(day))
+    record(action="rule.retired", target=rule, actor=by, reason=trimmed(reason), retired_from=str(day))
     return day
 
 

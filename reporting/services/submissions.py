@@ -20,7 +20,7 @@ from reporting.filing.checks import findings, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
-from reporting.rejections import Problem, Problems, period_type_params, storable, too_long
+from reporting.rejections import Problem, Problems, blank, period_type_params, storable, too_long, trimmed
 from reporting.services.disputes import announce_disputes
 from reporting.services.relay import queue_version
 
@@ -81,14 +81,14 @@ NA_PART = {"part": "na_reason"}  # a problem of a not-applicable reason's text, 
 
 def _given(reason: Any) -> bool:
     """Whether a dispute's reason was given at all: an empty or blank one is no dispute."""
-    return reason is not None and not (isinstance(reason, str) and not reason.strip())
+    return reason is not None and not (isinstance(reason, str) and blank(reason))
 
 
 def _dispute_reason(code: str, reason: Any) -> str:
     """A dispute's reason as stored, or the Problem naming the field and the rule."""
     if reason is not None and not isinstance(reason, str):
         raise Problem(field=code, rule="text.type", params=REASON_PART)
-    reason = (reason or "").strip()
+    reason = trimmed(reason or "")
     if not reason:
         raise Problem(field=code, rule="dispute.reason", params=REASON_PART)
     if not storable(reason):
@@ -109,7 +109,7 @@ def _answer_register(
     code, register = entry.code, entry.register.value
     if value is None or value == register:
         reason = disputes.get(code)
-        if _given(reason) and (not isinstance(reason, str) or reason.strip() != kept.get(code)):
+        if _given(reason) and (not isinstance(reason, str) or trimmed(reason) != kept.get(code)):
             raise Problem(field=code, rule="dispute.value")
         answers.confirmed.append(code)
         return register
@@ -144,12 +144,12 @@ def validate_answers(
         code = f.code
         try:
             if code in not_applicable:
-                if not f.allow_na:
+                if not entry.allow_na:
                     raise Problem(field=code, rule="na.forbidden")
                 reason = not_applicable[code]
                 if reason is not None and not isinstance(reason, str):
                     raise Problem(field=code, rule="text.type")
-                reason = (reason or "").strip()
+                reason = trimmed(reason or "")
                 if not storable(reason):
                     raise Problem(field=code, rule="text.character")
                 if not reason:
@@ -159,7 +159,7 @@ def validate_answers(
                 na[code] = reason
                 continue
             typed = raw.get(code)
-            if entry.register is not None and (typed is None or (isinstance(typed, str) and not typed.strip())):
+            if entry.register is not None and (typed is None or (isinstance(typed, str) and blank(typed))):
                 value = None  # left as it came: confirmed, even where the field is required
             else:
                 value = parse_value(f.type, f.constraints, typed, field=code)
@@ -406,11 +406,11 @@ def correct_submission(
     if locked.current_version != expected_version:
         raise VersionConflict(locked.current_version)
     problems = []
-    if not (reason or "").strip():
+    if blank(reason):
         problems.append(Problem(field="reason", rule="required", label_zh="更正原因", label_en="Reason"))
     else:
         limit = SubmissionVersion._meta.get_field("reason").max_length or 0
-        problems += too_long(reason.strip(), limit, field="reason", label_zh="更正原因", label_en="Reason")
+        problems += too_long(trimmed(reason), limit, field="reason", label_zh="更正原因", label_en="Reason")
     sheet = locked.sheet
     filed = SubmissionVersion.objects.current_of(locked).get()
     try:
@@ -433,7 +433,7 @@ def correct_submission(
         raise Problems(problems)
     locked.current_version += 1
     locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
-    version = _new_version(locked, locked.current_version, answers, by, reason.strip())
+    version = _new_version(locked, locked.current_version, answers, by, trimmed(reason))
     if not sheet.is_ledger:  # a ledger record is not a period's history
         mark_baseline(unit_id=locked.unit_id, sheet_id=sheet.pk, period=locked.period, version_id=version.pk)
     queue_version(version, table)

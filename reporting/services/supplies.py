@@ -47,7 +47,7 @@ from reporting.models import (
     SupplyJobStatus,
     field_asked_on,
 )
-from reporting.rejections import Problem, period_type_params
+from reporting.rejections import Problem, blank, period_type_params
 from reporting.services import ledger_supplies as ledger
 from reporting.services import supply_sets
 from reporting.services.relay import queue_changes
@@ -325,7 +325,7 @@ class _Checker:
         """A ledger record's value, checked row by row (not kept: its record id is its own), parsed for the
         ledger's stage (`ledger_supplies.COPY_STAGE`): (unit id, sheet id, None, "", field code, Jsonb or None)."""
         sheet = f.sheet
-        if r.record is None or not r.record.strip():
+        if r.record is None or blank(r.record):
             raise Problem(field="record", rule="source.ledger", params={"sheet": sheet.name_zh})
         if len(r.record) > ledger.RECORD_MAX:
             raise Problem(field="record", rule="source.record")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.audit import audited, record
 from core.models import User
 from reporting.models import SuppressionThreshold
-from reporting.rejections import Problem, Problems, too_long
+from reporting.rejections import Problem, Problems, blank, too_long, trimmed
 
 # Two is the least that hides a unit's value at all (one unit's aggregate is its value); above a hundred even a
 # county of small townships publishes almost nothing, which is a mistyped number rather than a policy.
@@ -30,11 +30,11 @@ def set_threshold(
         problems.append(Problem(field="units", rule="number.range", params={"min": LOWEST, "max": HIGHEST}))
     if effective_from <= today:
         problems.append(Problem(field="effective_from", rule="threshold.begun", params={"first": str(today)}))
-    if not (reason or "").strip():
+    if blank(reason):
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     else:
         limit = SuppressionThreshold._meta.get_field("reason").max_length or 0
-        problems += too_long(reason.strip(), limit, field="reason", label_zh="原因", label_en="Reason")
+        problems += too_long(trimmed(reason), limit, field="reason", label_zh="原因", label_en="Reason")
     if not problems:
         problems += _already_set(effective_from)
     if problems:
@@ -43,7 +43,7 @@ def set_threshold(
     try:
         with transaction.atomic():  # two offices saving the same day at once: the second is refused by name
             threshold = SuppressionThreshold.objects.create(
-                effective_from=effective_from, units=units, reason=reason.strip(), by=by
+                effective_from=effective_from, units=units, reason=trimmed(reason), by=by
             )
     except IntegrityError:
         raise Problems(_already_set(effective_from)) from None
@@ -54,7 +54,7 @@ def set_threshold(
         units=units,
         effective_from=str(effective_from),
         was=before.units if before else None,
-        reason=reason.strip(),
+        reason=trimmed(reason),
     )
     return threshold
 

@@ -96,6 +96,11 @@ def test_the_unit_answers_with_an_explanation_through_the_api(filed, civil_analy
     assert [q["id"] for q in api.get("/api/v1/unit/questions").json()["questions"]] == [question.public_id]
     empty = api.post(f"/api/v1/unit/questions/{question.public_id}/answer", {}, format="json")
     assert empty.status_code == 400 and empty.json()["errors"][0]["field"] == "explanation"
+    for invisible in ("\u200b", "\ufeff\u200d "):  # shows nothing: no explanation
+        unseen = api.post(
+            f"/api/v1/unit/questions/{question.public_id}/answer", {"explanation": invisible}, format="json"
+        )
+        assert unseen.status_code == 400 and unseen.json()["errors"][0]["code"] == "required"
     answer = api.post(
         f"/api/v1/unit/questions/{question.public_id}/answer", {"explanation": "新建小区入住"}, format="json"
     )

@@ -121,6 +121,9 @@ def test_a_different_value_with_a_reason_opens_a_dispute_and_leaves_the_register
     [
         (None, "dispute.reason"),
         ("   ", "dispute.reason"),
+        ("\u200b", "dispute.reason"),
+        (" \ufeff\u200d ", "dispute.reason"),
+        ("迁出\u202e13人", "text.character"),
         ("x" * 201, "text.max_length"),
         ("坏\x00", "text.character"),
         (42, "text.type"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import get_language
 
-from reporting.rejections import Problem, render
+from reporting.rejections import Problem, blank, render
 
 Constraints = dict[str, Any]
 
@@ -80,8 +80,9 @@ def exact(bound: Any) -> int | Decimal:
 
 
 def is_blank(raw: Any) -> bool:
-    """Whether a raw input says nothing: None, blank text or an empty list."""
-    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
+    """Whether a raw input says nothing: None, blank text (`blank`: white space and invisible characters only) or
+    an empty list."""
+    return raw is None or (isinstance(raw, str) and blank(raw)) or raw == []
 
 
 def _digits(raw: Any) -> str:

@@ -20,10 +20,16 @@ from __future__ import annotations
 
 TWINNED = frozenset({"integer", "boolean", "choice", "text"})
 
-# Python's str.strip() removes these (str.isspace); a text with one at an edge is left to Python.
-_EDGE = r"[\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-# storable() refuses these (C0 controls but tab and line breaks, U+FFFE, U+FFFF; jsonb holds no NUL or lone surrogate)
-_UNSTORABLE = r"[\u0001-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]"
+# Python's `trimmed` removes these (str.isspace, and the invisible characters `core.problems.INVISIBLE`); a text
+# with one at an edge is left to Python.
+_EDGE = (
+    r"[\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2060-\u2064\u206a-\u206f\u2800\u3164"
+    r"\ufeff\uffa0]"
+)
+# storable() refuses these (C0 controls but tab and line breaks, U+FFFE, U+FFFF, the bidirectional controls;
+# jsonb holds no NUL or lone surrogate)
+_UNSTORABLE = r"[\u0001-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
 _WHOLE = "'^-?[0-9]{1,15}$'"  # a JSON number jsonb spells as a whole number Python reads to the same int
 
 # the common case first, in as few steps as may be: jsonb spells a number as numeric does (no exponent), so a

@@ -28,7 +28,7 @@ from reporting.catalogue.fieldtypes.base import (
     said,
 )
 from reporting.catalogue.fieldtypes.constraints import HIGHEST, LOWEST, MAX, MIN, OPTIONS, REQUIRED, Constraint, min_max
-from reporting.rejections import Problem, Words, listing, storable
+from reporting.rejections import Problem, Words, blank, listing, storable, trimmed
 
 _YES = {"1", "true", "yes", "y", "是", "有", "✓"}
 _NO = {"0", "false", "no", "n", "否", "无", "✗"}
@@ -302,7 +302,7 @@ class TextType(FieldType):
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> str:
         if isinstance(raw, (bool, list, dict)):  # a number is its text (a spreadsheet's cell may hold one)
             raise Problem(field=field, rule="text.type")
-        text = str(raw).strip()
+        text = trimmed(str(raw))
         if not storable(text):  # a spreadsheet's cell is not checked at any door
             raise Problem(field=field, rule="text.character")
         max_length = constraints.get("max_length", 500)
@@ -355,7 +355,7 @@ class _Choices(FieldType):
         return [c["code"] for c in constraints.get("choices", [])]
 
     def _code(self, raw: Any, constraints: Constraints, field: str) -> str:
-        text = str(raw).strip()
+        text = trimmed(str(raw))
         for choice in constraints.get("choices", []):
             if text in (choice["code"], choice.get("zh"), choice.get("en")):
                 return choice["code"]
@@ -363,10 +363,11 @@ class _Choices(FieldType):
 
     @staticmethod
     def options(constraints: Constraints) -> Words:
-        """The options as a refusal lists them: each code with its name, in Chinese and in English."""
+        """The options as a refusal lists them: by their Chinese names in Chinese, by code and English name in
+        English (an API client sends the code)."""
         choices = constraints.get("choices", [])
         return listing(
-            [f"{c['code']}（{c.get('zh', c['code'])}）" for c in choices],
+            [c.get("zh") or c["code"] for c in choices],
             [f"{c['code']} ({c['en']})" if c.get("en") else c["code"] for c in choices],
         )
 
@@ -426,7 +427,7 @@ class MultiChoiceType(_Choices):
 
     def parse(self, raw: Any, constraints: Constraints, *, field: str) -> list[str]:
         items = raw if isinstance(raw, list) else _SEPARATORS.split(str(raw).strip())
-        picked = [self._code(item, constraints, field) for item in items if str(item).strip()]
+        picked = [self._code(item, constraints, field) for item in items if not blank(str(item))]
         ordered = [code for code in self.codes(constraints) if code in picked]
         limit = constraints.get("max_selected")
         if limit and len(ordered) > limit:
