@@ -289,5 +289,5 @@ def test_no_module_outside_the_registry_decides_by_a_field_types_code():
 @pytest.mark.parametrize("type_code", ["choice", "multi_choice"])
 def test_the_options_a_refusal_lists_are_in_each_languages_words_and_punctuation(type_code):
     problem = rejection(type_code, "d", choices=CHOICES)
-    assert problem.message_zh == "须为下列选项之一：a（甲）、b（乙）、c（丙）"
+    assert problem.message_zh == "须为下列选项之一：甲、乙、丙"  # a cadre reads the names, not the codes
     assert problem.message_en == "must be one of: a (A), b (B), c"

@@ -37,8 +37,8 @@ def test_it_refuses_to_move_a_due_date_that_has_gone_by_and_stores_nothing(clien
     page = _exception(client, "village_basics", "2020Q1", "2027-01-20")
     text = text_of(page.content.decode())
     assert page.status_code == 400
-    assert "报告期：报告期 2020Q1 的截止日期 2020-04-10 已过，不能再改" in text
-    assert "Period: the due date of the period 2020Q1 (2020-04-10) has passed" in text
+    assert "报告期：报告期 2020年第1季度 的截止日期 2020-04-10 已过，不能再改" in text
+    assert "Period: the due date of the period 2020 Q1 (2020-04-10) has passed" in text
     assert "解锁已锁定的报告期" in text  # where a late filing is let in instead
     assert not DueException.objects.exists() and AuditEvent.objects.count() == events
     # the period before the current one is just as closed once its due date went by (2026Q3: due 2026-10-10)

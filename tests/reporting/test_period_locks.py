@@ -58,7 +58,7 @@ def test_it_refuses_a_late_first_filing_on_the_form_saying_which_lock_and_who_li
     page = client.get("/fill/village_basics/2026Q4/")
     text = page.content.decode()
     assert page.status_code == 400 and 'name="v__' not in text
-    assert "报告期 2026Q4 已于 2027-01-30 后锁定（截止日期后 20 天）" in text
+    assert "报告期 2026年第4季度 已于 2027-01-30 后锁定（截止日期后 20 天）" in text
     assert "needs the data office to unlock it for your unit" in text
     posted = client.post("/fill/village_basics/2026Q4/", {"v__households": "610", "action": "submit", "token": "t"})
     assert posted.status_code == 400
@@ -72,7 +72,7 @@ def test_the_unit_api_answers_409_period_locked_and_stores_nothing(locked, villa
     assert response.status_code == 409, response.content
     answer = response.json()
     assert answer["code"] == "period.locked" and answer["errors"][0]["field"] == "period"
-    assert "2026Q4" in answer["message_zh"] and "data office" in answer["message_en"]
+    assert "2026年第4季度" in answer["message_zh"] and "data office" in answer["message_en"]
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
 
 
@@ -248,8 +248,8 @@ def test_a_due_date_exception_moves_the_lock_for_the_next_filing_of_a_process_th
 @pytest.mark.parametrize(
     ("period", "rule", "zh", "en"),
     [
-        ("2027Q1", "unlock.not_locked", "报告期 2027Q1 尚未锁定（2027-04-30 之后才锁定）", "is not locked yet"),
-        ("2030Q1", "unlock.not_begun", "报告期 2030Q1 尚未开始（2030-01-01 开始）", "has not begun"),
+        ("2027Q1", "unlock.not_locked", "报告期 2027年第1季度 尚未锁定（2027-04-30 之后才锁定）", "is not locked yet"),
+        ("2030Q1", "unlock.not_begun", "报告期 2030年第1季度 尚未开始（2030-01-01 开始）", "has not begun"),
     ],
 )
 def test_the_office_cannot_unlock_a_period_that_is_not_locked_or_has_not_begun(
