@@ -75,6 +75,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.not_xlsx": ("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook"),
     "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
     "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),
+    "cell.formula": (
+        "单元格为公式且没有计算结果，请填写数值",
+        "the cell holds a formula without a computed value; type the value",
+    ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "body.media_type": (
