@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import translation
@@ -297,7 +297,7 @@ class _Formulas:
     the cell, rather than filed as if the cadre had left it empty."""
 
     def __init__(self, content: bytes) -> None:
-        self.content, self.workbook = content, None
+        self.content, self.workbook = content, cast(Workbook | None, None)
 
     def without_values(self, title: str, rows: list[tuple], *, ledger: bool) -> list[CellProblem]:
         """The cells of worksheet `title` read (`rows`, with cached values) as empty that hold a formula."""
@@ -313,9 +313,10 @@ class _Formulas:
             return []
         if self.workbook is None:
             self.workbook = load_workbook(io.BytesIO(self.content), read_only=True)
+        worksheet = self.workbook[title]
         formulas = {
             (r, c): value
-            for r, row in enumerate(self.workbook[title].iter_rows(min_row=2, values_only=True), start=2)
+            for r, row in enumerate(worksheet.iter_rows(min_row=2, values_only=True), start=2)
             for c, value in enumerate(row, start=1)
             if isinstance(value, str) and value.startswith("=")
         }

@@ -67,8 +67,8 @@ def burden(request: HttpRequest) -> HttpResponse:
         "saved": [p.saved_percent for p in report.trend],
     }
     sees_all = request.user.is_authenticated and (request.user.is_office_admin or request.user.is_department_user)
-    context = {"report": report, "chart": chart, "areas": areas, "sees_all": sees_all}
-    return render(request, "office/burden.html", context | _burden_units(request, report, sees_all))
+    page: dict[str, Any] = {"report": report, "chart": chart, "areas": areas, "sees_all": sees_all}
+    return render(request, "office/burden.html", page | _burden_units(request, report, sees_all))
 
 
 def _burden_units(request: HttpRequest, report: Any, sees_all: bool) -> dict[str, Any]:

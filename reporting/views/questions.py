@@ -55,7 +55,8 @@ def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, li
         raise Http404
     granted, period = entitlements(department), Period.parse(found.period)
     current = SubmissionVersion.objects.current_of(found).get()
-    fields, entitled = [], {}
+    fields: list = []
+    entitled: dict[int, list[str]] = {}
     for f in found.sheet.fields.order_by("order", "code"):
         subscription = entitling_subscription(granted, {f.code}, found.unit.area, period)
         if subscription is not None:
