@@ -63,6 +63,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "本表本期已提交，如需修改请更正",
         "was already submitted for this period; correct it instead",
     ),
+    # a form posted for a period another tab or phone filed meanwhile: what was typed is kept on the page
+    "already_submitted.kept": (
+        "本表本期已提交，您在此页填写的内容未保存；如需修改请更正",
+        "this sheet was already submitted for this period; what you typed on this page was not saved. To change "
+        "it, submit a correction",
+    ),
+    # a correction posted on a version another correction replaced meanwhile: what was typed is kept on the page
+    "version.conflict.kept": (
+        "本条数据已由他人更正为第 {current} 版，您的更正未保存；您填写的内容和原因保留在下方，请对照后重新提交",
+        "this was corrected meanwhile (it is now version {current}); your correction was not saved. What you "
+        "typed and your reason are kept below: check them and submit again",
+    ),
     # a worksheet of a sheet the template no longer offers: filed since it was downloaded, or no longer asked
     "sheet.closed": (
         "本表本期已提交或不再需要填报，如需修改请在页面上更正",
@@ -83,6 +95,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.not_xlsx": ("不是有效的 Excel（.xlsx）文件", "is not a valid Excel (.xlsx) workbook"),
     "file.not_template": ("不是本系统下载的模板", "is not a template downloaded from OneTable"),
     "file.other_table": ("模板的单位或报告期与本页不符", "the template is for another unit or period"),
+    "cell.formula": (
+        "单元格为公式且没有计算结果，请填写数值",
+        "the cell holds a formula without a computed value; type the value",
+    ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "body.media_type": (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import translation
@@ -240,6 +240,7 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     open_tables, refused = upload_sheets(unit, period)
     tables = {t.sheet.code: t for t in open_tables}
     filings, problems = [], []
+    formulas = _Formulas(content)
     for _kind, code_cell, _label, title_cell in meta[1:]:
         code, title = str(code_cell), str(title_cell)
         if title not in workbook.sheetnames:
@@ -250,6 +251,10 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
             if any(any(v not in (None, "") for v in row[VALUE_COL - 1 : NA_COL]) for row in rows[1:]):
                 why = refused.get(code) or [Problem(field="sheet", rule="sheet.closed")]
                 problems += [CellProblem(title, 1, "A", p) for p in why]
+            continue
+        uncomputed = formulas.without_values(title, rows, ledger=table.sheet.is_ledger)
+        if uncomputed:  # read as empty: its other checks would name a value as missing that the cell has
+            problems += uncomputed
             continue
         reader = _read_ledger if table.sheet.is_ledger else _read_periodic
         found, sheet_problems = reader(title, table, rows)
@@ -284,6 +289,42 @@ def import_workbook(*, unit: Unit, period: Period, content: bytes, by: User) -> 
     if problems:
         raise UploadRejected(problems)
     return len(filings)
+
+
+class _Formulas:
+    """The formulas of an uploaded workbook, read only when asked. A formula saved without its result (openpyxl
+    and some other tools write none; Excel and WPS do) is read as an empty cell by `data_only`: refused, naming
+    the cell, rather than filed as if the cadre had left it empty."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content, self.workbook = content, cast(Workbook | None, None)
+
+    def without_values(self, title: str, rows: list[tuple], *, ledger: bool) -> list[CellProblem]:
+        """The cells of worksheet `title` read (`rows`, with cached values) as empty that hold a formula."""
+        first = 1 if ledger else VALUE_COL  # a ledger's every column is a field; else the value and its reasons
+        last = None if ledger else DISPUTE_COL
+        empty = [
+            (r, c)
+            for r, row in enumerate(rows[1:], start=2)
+            for c, value in enumerate(row[first - 1 : last], start=first)
+            if value is None
+        ]
+        if not empty:
+            return []
+        if self.workbook is None:
+            self.workbook = load_workbook(io.BytesIO(self.content), read_only=True)
+        worksheet = self.workbook[title]
+        formulas = {
+            (r, c): value
+            for r, row in enumerate(worksheet.iter_rows(min_row=2, values_only=True), start=2)
+            for c, value in enumerate(row, start=1)
+            if isinstance(value, str) and value.startswith("=")
+        }
+        return [
+            CellProblem(title, r, get_column_letter(c), Problem(field="cell", rule="cell.formula"))
+            for r, c in empty
+            if (r, c) in formulas
+        ]
 
 
 def _read_periodic(title: str, table: OneTable, rows: list[tuple]) -> tuple[list, list[CellProblem]]:

@@ -13,10 +13,13 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from reporting.catalogue.fieldtypes import base as values
+from reporting.catalogue.fieldtypes.registry import get as field_type
 from reporting.filing.checks import rules_data
 from reporting.filing.idempotency import request_hash
 from reporting.filing.onetable import OneTable
 from reporting.models import Submission
+from reporting.rejections import Problem
 
 
 def form_version(table: OneTable) -> str:
@@ -59,6 +62,7 @@ def offline_words() -> dict[str, str]:
         "restored": _("Restored what you typed on this phone (not yet submitted)."),
         "ready": _("This phone keeps what is due and its forms: you can fill them without a network."),
         "fix_first": _("Fix the errors above first."),
+        "fix_fields": _("Not queued to be sent: fix these answers first."),
         "explain_first": _("Give a one-line explanation for each warning first."),
         "pressed": _("pressed submit at"),
         "not_applicable": _("Not applicable"),
@@ -76,6 +80,7 @@ def offline_data(table: OneTable, *, submission: Submission | None = None) -> di
         "form": form_version(table),
         # the shape of each answer (the checks' kinds): how the script reads the form into the API's body
         "kinds": {e.code: e.field.field_type.expression_kind for e in table.fields},
+        "fields": field_checks(table),
     }
     if submission is not None:
         label = sheet.name if sheet.is_ledger else f"{sheet.name} · {table.period.label()}"
@@ -121,3 +126,46 @@ def filed_drafts(submission: Submission, *, done: bool) -> list[str]:
     elif done and sheet.is_ledger:
         drafts.append(f"record/{sheet.code}")
     return drafts
+
+
+def field_checks(table: OneTable) -> dict[str, Any]:
+    """Each answer's own rules as the phone checks them before keeping a form to send later (static/js/rules.js
+    `fieldProblems`): the field's type and constraints as the catalogue stores them, the patterns a number is
+    read with (reporting/catalogue/fieldtypes/base.py), and the words of each refusal, rendered here as the
+    server words them. A register's value the unit confirms or disputes is left to the server."""
+    fields = {}
+    for entry in table.fields:
+        if entry.register is not None:
+            continue
+        f, c = entry.field, dict(entry.field.constraints or {})
+        rules = {"required": {}, "na.reason": {}, **_type_rules(f.type, c)}
+        words = {
+            rule: Problem(field=f.code, rule=rule, params=params).labelled(f.name_zh, f.name_en)
+            for rule, params in rules.items()
+        }
+        fields[f.code] = {
+            "type": f.type,
+            # an option is posted by its code
+            "constraints": c | ({"choices": [o["code"] for o in c["choices"]]} if "choices" in c else {}),
+            "words": {rule: [p.message_zh, p.message_en] for rule, p in words.items()},
+        }
+    return {"patterns": {"integer": values.INTEGER.pattern, "decimal": values.DECIMAL.pattern}, "fields": fields}
+
+
+def _type_rules(type_code: str, c: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The refusals a value of this type may meet, with the parameters its words name."""
+    bounds = {"min": {"min": c.get("min")}, "max": {"max": c.get("max")}}
+    if type_code == "integer":
+        return {"integer.invalid": {}, **bounds}
+    if type_code == "decimal":
+        places = c.get("places", 2)
+        return {"decimal.invalid": {}, "decimal.places": {"places": places, "s": "" if places == 1 else "s"}, **bounds}
+    if type_code == "text":
+        hint = {"pattern_hint": c.get("pattern_hint") or c.get("pattern", "")}
+        return {"text.max_length": {"max_length": c.get("max_length", 500)}, "text.pattern": hint}
+    if type_code in ("choice", "multi_choice"):
+        listing = field_type(type_code).listing(c)  # type: ignore[attr-defined]
+        return {"choice.invalid": {"choices": listing}, "choice.max_selected": {"max_selected": c.get("max_selected")}}
+    if type_code == "date":
+        return {"date.invalid": {}, "date.min": {"min": c.get("min")}, "date.max": {"max": c.get("max")}}
+    return {}

@@ -98,3 +98,20 @@ def access_history(department, *, lines: int = 50, rows: int = 5000) -> list[Act
         Act(at, kind, sheets[sheet], f"{period_from}–{period}" if period_from else period, records, units[unit])
         for (at, kind, sheet, period_from, period), (records, unit) in shown
     ]
+
+
+def record_filing_read(
+    *, unit_id: int, department_id: int, sheet_id: int, period: str, fields: dict[int, list[str]]
+) -> int:
+    """Record that a department read one filing's values on a page (the fields shown, under the subscription
+    entitling it to each): the unit's "who used my data" lists it as it lists a data-page read."""
+    from reporting.models import AccessKind
+    from reporting.sql import array_literal
+
+    return write_access_records(
+        (
+            (unit_id, department_id, subscription_id, None, sheet_id, period, array_literal(sorted(codes)))
+            for subscription_id, codes in sorted(fields.items())
+        ),
+        AccessKind.QUERIED,
+    )

@@ -66,11 +66,22 @@ def burden(request: HttpRequest) -> HttpResponse:
         "without": [p.without_onetable for p in report.trend],
         "saved": [p.saved_percent for p in report.trend],
     }
-    return render(
-        request,
-        "office/burden.html",
-        {"report": report, "chart": chart, "areas": areas, "show_units": request.GET.get("units") == "1"},
-    )
+    sees_all = request.user.is_authenticated and (request.user.is_office_admin or request.user.is_department_user)
+    page: dict[str, Any] = {"report": report, "chart": chart, "areas": areas, "sees_all": sees_all}
+    return render(request, "office/burden.html", page | _burden_units(request, report, sees_all))
+
+
+def _burden_units(request: HttpRequest, report: Any, sees_all: bool) -> dict[str, Any]:
+    """The per-unit rows the reader may see: every unit for the office and the departments; for a cadre, their
+    own unit only (a table of every village beside theirs is a comparison of units, which the grassroots is
+    never shown); none for a reader not signed in."""
+    if sees_all:
+        shown = request.GET.get("units") == "1"
+        return {"show_units": shown, "units": report.units if shown else []}
+    user = request.user
+    if user.is_authenticated and user.is_cadre and user.unit_id:
+        return {"show_units": True, "units": [u for u in report.units if u.unit.pk == user.unit_id]}
+    return {"show_units": False, "units": []}
 
 
 def closures(request: HttpRequest) -> HttpResponse:

@@ -18,6 +18,7 @@ from reporting.access import access_unit_question
 from reporting.catalogue.periods import Period
 from reporting.models import Question, Submission, SubmissionVersion
 from reporting.params import whole_number
+from reporting.reads.accesslog import record_filing_read
 from reporting.reads.charts import entitling_subscription
 from reporting.reads.data import entitlements
 from reporting.reads.questions import department_questions
@@ -38,9 +39,10 @@ def department_question_list(request: HttpRequest) -> HttpResponse:
     return render(request, "department/questions.html", {"department": department, "rows": rows})
 
 
-def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, list]:
-    """The unit's own filing behind a data-page row (a supply's row names its unit's filing) and the fields of it
-    the department receives, each with its value now; a 404 when it receives none of them."""
+def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, list, dict[int, list[str]]]:
+    """The unit's own filing behind a data-page row (a supply's row names its unit's filing), the fields of it
+    the department receives, each with its value now, and those fields by the subscription entitling the
+    department to each; a 404 when it receives none of them."""
     found = Submission.objects.select_related("sheet", "unit__area").filter(pk=pk or 0).first()
     if found is not None and found.source_id is not None:
         found = (
@@ -53,21 +55,23 @@ def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, li
         raise Http404
     granted, period = entitlements(department), Period.parse(found.period)
     current = SubmissionVersion.objects.current_of(found).get()
-    fields = [
-        (f, display(f, current.values.get(f.code)))
-        for f in found.sheet.fields.order_by("order", "code")
-        if entitling_subscription(granted, {f.code}, found.unit.area, period) is not None
-    ]
+    fields: list = []
+    entitled: dict[int, list[str]] = {}
+    for f in found.sheet.fields.order_by("order", "code"):
+        subscription = entitling_subscription(granted, {f.code}, found.unit.area, period)
+        if subscription is not None:
+            fields.append((f, display(f, current.values.get(f.code))))
+            entitled.setdefault(subscription, []).append(f.code)
     if not fields:
         raise Http404
-    return found, fields
+    return found, fields, entitled
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def department_question_ask(request: HttpRequest, submission_pk: int) -> HttpResponse:
     department = access_department(request.user)
-    submission, fields = _unit_filing(department, submission_pk)
+    submission, fields, entitled = _unit_filing(department, submission_pk)
     problems = []
     if request.method == "POST":
         try:
@@ -84,6 +88,14 @@ def department_question_ask(request: HttpRequest, submission_pk: int) -> HttpRes
         else:
             messages.success(request, _("Your question was sent to the unit. Its answer appears on this page."))
             return redirect("department_questions")
+    # the page shows the unit's values: a read the unit sees on its "who used my data" page, as a data page's
+    record_filing_read(
+        unit_id=submission.unit_id,
+        department_id=department.pk,
+        sheet_id=submission.sheet_id,
+        period=submission.period,
+        fields=entitled,
+    )
     context = {"department": department, "submission": submission, "fields": fields, "problems": problems}
     return render(
         request, "department/question_ask.html", {**context, "posted": request.POST}, status=400 if problems else 200

@@ -23,7 +23,14 @@ from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.offline import filed_drafts, offline_data
-from reporting.filing.onetable import due_items, filing_table, ledger_sheets, period_closed, sheet_calendar
+from reporting.filing.onetable import (
+    OneTable,
+    due_items,
+    filing_table,
+    ledger_sheets,
+    period_closed,
+    sheet_calendar,
+)
 from reporting.models import (
     AccessRecord,
     Dispute,
@@ -101,8 +108,12 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
     existing = (
         Submission.objects.by_units().filter(unit=unit, sheet=sheet, period=period, record_key__isnull=True).first()
     )
-    if existing:
+    if existing and request.method == "GET":
         return redirect("submission", pk=existing.pk)
+    # filed meanwhile in another tab: a draft saved there is not lost either (a submit is refused by
+    # `submit_sheet`, after a resent form's token has had its first answer)
+    if existing and request.POST.get("action") == "draft":
+        return _typed_onto_correction(request, unit, existing, Problem(field="sheet", rule="already_submitted.kept"))
     try:
         calendar = sheet_calendar(sheet)  # the filing window and the due date shown, kept per generation
         table = filing_table(unit=unit, sheet=sheet, period=the_period, calendar=calendar)
@@ -231,12 +242,13 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
             },
             status=400,
         )
-    except AlreadySubmitted as error:
-        messages.info(request, str(error))
-        return redirect("submission", pk=error.submission.pk)
-    except VersionConflict as error:
-        messages.error(request, _("Someone corrected this meanwhile; here is the current version.") + f" ({error})")
-        return redirect(request.path)
+    except AlreadySubmitted as error:  # filed by another tab at the same moment
+        said = Problem(field="sheet", rule="already_submitted.kept")
+        return _typed_onto_correction(request, access_own_unit(request.user), error.submission, said)
+    except VersionConflict as error:  # corrected by another tab meanwhile: the typed correction is kept
+        submission = context["submission"]
+        said = Problem(field="sheet", rule="version.conflict.kept", params={"current": error.current})
+        return _typed_onto_correction(request, access_own_unit(request.user), submission, said)
     return redirect(answer.body["redirect"])
 
 
@@ -302,25 +314,20 @@ def _origin_of(code: str, version: SubmissionVersion) -> str:
     return "carried" if code in version.carried else ""
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def correct(request: HttpRequest, pk: int) -> HttpResponse:
-    unit = access_own_unit(request.user)
-    submission = access_unit_submission(unit, pk)
+def _correction_form(unit, submission: Submission) -> tuple[SubmissionVersion, OneTable, dict[str, Any]]:
+    """The correction form of `submission` on its current version: that version, the table and the page's
+    context; Problems when it cannot be corrected now."""
     current = SubmissionVersion.objects.current_of(submission).get()
     sheet = submission.sheet
-    try:
-        table = filing_table(
-            unit=unit,
-            sheet=sheet,
-            period=Period.parse(submission.period),
-            # a record dated ahead before that was refused can still be corrected (its new date is checked)
-            day=min(submission.record_date, timezone.localdate()) if submission.record_date else None,
-            filed=current,
-            carry=False,
-        )
-    except Problems as error:
-        return _not_open(request, sheet, error)
+    table = filing_table(
+        unit=unit,
+        sheet=sheet,
+        period=Period.parse(submission.period),
+        # a record dated ahead before that was refused can still be corrected (its new date is checked)
+        day=min(submission.record_date, timezone.localdate()) if submission.record_date else None,
+        filed=current,
+        carry=False,
+    )
     context = {
         "table": table,
         "submission": submission,
@@ -329,7 +336,40 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         "base_version": submission.current_version,
         "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
         "offline": offline_data(table, submission=submission),
+        "action": reverse("correct", args=[submission.pk]),
     }
+    return current, table, context
+
+
+def _typed_onto_correction(request: HttpRequest, unit, submission: Submission, said: Problem) -> HttpResponse:
+    """A form posted on a filing that moved on meanwhile (filed, or corrected, from another tab or phone): nothing
+    is stored, and the correction form of the current version comes back holding what was typed (values,
+    not-applicable answers, disputes, the reason), with `said` saying why."""
+    submission.refresh_from_db()
+    try:
+        _current, table, context = _correction_form(unit, submission)
+    except Problems as error:
+        return _not_open(request, submission.sheet, error)
+    raw, na = read_post(table, request.POST)
+    disputes = read_disputes(table, request.POST)
+    rows = rows_for(table, values=raw, not_applicable=na, use_carried=False, disputes=disputes)
+    return render(
+        request,
+        "township/fill.html",
+        {**context, "rows": rows, "conflict": said, **_form_extras(request)},
+        status=409,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def correct(request: HttpRequest, pk: int) -> HttpResponse:
+    unit = access_own_unit(request.user)
+    submission = access_unit_submission(unit, pk)
+    try:
+        current, table, context = _correction_form(unit, submission)
+    except Problems as error:
+        return _not_open(request, submission.sheet, error)
     if request.method == "GET":
         # a confirmed value shows the register's value now (the source may have corrected it since); a disputed
         # one, the unit's own value and reason

@@ -114,6 +114,12 @@
   }
 
   // --- pressing submit with no network ---------------------------------------------------------------------
+  function fieldsHold(form, data) {
+    // each answer's own rules (type, range, options…), as the server would refuse them on sending: named here
+    if (!data.fields) return null;
+    const found = OneTableRules.fieldProblems(form, data.fields);
+    return found.length ? found.map((p) => p.message_zh + " / " + p.message_en) : null;
+  }
   function rulesHold(form, rules) {
     // the same evaluator and definitions as the live checks: an error blocks, a warning wants its line
     const values = OneTableRules.formValues(form, rules.kinds);
@@ -130,6 +136,8 @@
     if (navigator.onLine || !data) return false; // online: the form posts as always
     event.preventDefault();
     const rules = JSON.parse(document.getElementById("rules-data").textContent);
+    const wrong = fieldsHold(form, data);
+    if (wrong) return say(W.fix_fields, "error", wrong), true;
     const refused = rulesHold(form, rules);
     if (refused) return say(refused, "error"), true;
     const state = formState(form);
@@ -176,7 +184,7 @@
     const dataTag = document.getElementById("offline-form");
     return dataTag ? JSON.parse(dataTag.textContent) : null;
   }
-  function say(text, tone) {
+  function say(text, tone, lines) {
     let box = document.getElementById("offline-said");
     if (!box) {
       box = document.createElement("div");
@@ -186,6 +194,11 @@
     }
     box.className = "flash " + (tone === "error" ? "error" : "success");
     box.textContent = text;
+    if (lines && lines.length) {
+      const list = document.createElement("ul");
+      for (const line of lines) list.appendChild(el("li", {}, line));
+      box.appendChild(list);
+    }
     box.scrollIntoView({ block: "nearest" });
   }
 
@@ -251,7 +264,12 @@
     const names = {};
     for (const line of entry.shown) names[line.code] = line.name;
     // the server's words; a field of the form named as the cadre reads it
-    for (const p of answer.errors || [answer]) if (p.message_zh) lines.push((names[p.field] ? names[p.field] + "：" : "") + p.message_zh);
+    for (const p of answer.errors || [answer]) {
+      if (!p.message_zh) continue;
+      // the server's words name their field already ("参与人数：不能小于 0"): its name is put before the others only
+      const name = names[p.field];
+      lines.push(name && !p.message_zh.startsWith(name + "：") ? name + "：" + p.message_zh : p.message_zh);
+    }
     return lines.join(" ");
   }
   function render() {

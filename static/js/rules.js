@@ -106,5 +106,76 @@
     return out;
   }
 
-  global.OneTableRules = { evaluate: evaluate, formValues: formValues, implausible: implausible, findings: findings };
+  // Each answer's own rules (its type and constraints, as the server stores them and hands them over in
+  // `field_checks`, with the words of each refusal the server renders): what the server's `parse_value` would
+  // refuse, for a form kept offline to be sent later. -> [{code, rule, message_zh, message_en}]
+  function fieldProblems(form, checks) {
+    const out = [];
+    const integer = new RegExp("^(?:" + checks.patterns.integer + ")$");
+    const decimal = new RegExp("^(?:" + checks.patterns.decimal + ")$");
+    for (const code of Object.keys(checks.fields)) {
+      const field = checks.fields[code];
+      const said = (rule) => out.push({ code: code, rule: rule, message_zh: field.words[rule][0], message_en: field.words[rule][1] });
+      const na = form.querySelector('[name="na__' + code + '"]');
+      if (na && na.checked) {
+        const reason = form.querySelector('[name="nar__' + code + '"]');
+        if (!reason || !reason.value.trim()) said("na.reason");
+        continue;
+      }
+      const inputs = Array.from(form.querySelectorAll('[name="v__' + code + '"]'));
+      if (!inputs.length) continue; // not on this form
+      const picked = inputs.filter((i) => (i.type === "radio" || i.type === "checkbox" ? i.checked : true));
+      const texts = picked.map((i) => String(i.value).trim()).filter((t) => t !== "");
+      const c = field.constraints;
+      if (!texts.length) {
+        if (c.required) said("required");
+        continue;
+      }
+      const rule = field.type === "multi_choice" ? manyRule(texts, c) : oneRule(field.type, texts[0], c, integer, decimal);
+      if (rule) said(rule);
+    }
+    return out;
+  }
+
+  function manyRule(texts, c) {
+    if (texts.some((t) => c.choices.indexOf(t) < 0)) return "choice.invalid";
+    return c.max_selected && texts.length > c.max_selected ? "choice.max_selected" : null;
+  }
+
+  function oneRule(type, text, c, integer, decimal) {
+    const digits = text.replace(/[,，]/g, ""); // thousands separators, as the server reads a number
+    if (type === "integer" || type === "decimal") {
+      if (!(type === "integer" ? integer : decimal).test(digits)) return type + ".invalid";
+      const places = (digits.split(".")[1] || "").replace(/0+$/, "").length;
+      if (type === "decimal" && places > (c.places === undefined ? 2 : c.places)) return "decimal.places";
+      const n = parseFloat(digits);
+      if (c.min !== undefined && c.min !== null && n < parseFloat(c.min)) return "min";
+      if (c.max !== undefined && c.max !== null && n > parseFloat(c.max)) return "max";
+      return null;
+    }
+    if (type === "text") {
+      if (text.length > (c.max_length || 500)) return "text.max_length";
+      let pattern = null;
+      try {
+        pattern = c.pattern ? new RegExp("^(?:" + c.pattern + ")$") : null;
+      } catch (e) {
+        pattern = null; // a pattern the browser reads otherwise: the server checks it on sending
+      }
+      return pattern && !pattern.test(text) ? "text.pattern" : null;
+    }
+    if (type === "choice") return c.choices.indexOf(text) < 0 ? "choice.invalid" : null;
+    if (type === "date") {
+      const m = text.replace(/[/.]/g, "-").match(/^(\d{4})-(\d{1,2})-(\d{1,2})$/) || text.match(/^(\d{4})年(\d{1,2})月(\d{1,2})日$/);
+      const day = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : null;
+      if (!day || day.getUTCMonth() !== +m[2] - 1 || day.getUTCDate() !== +m[3]) return "date.invalid";
+      const iso = day.toISOString().slice(0, 10);
+      if (c.min && iso < c.min) return "date.min";
+      if (c.max && iso > c.max) return "date.max";
+    }
+    return null;
+  }
+
+  global.OneTableRules = {
+    evaluate: evaluate, formValues: formValues, implausible: implausible, findings: findings, fieldProblems: fieldProblems,
+  };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -204,3 +204,74 @@ def test_a_ledger_record_typed_offline_is_filed_once_when_the_network_returns_de
     page.goto(base + "/ledger/cultural_activity/new/")
     expect(page.locator("#v-activity_title")).to_have_value("")
     expect(page.locator("#offline-said")).to_have_count(0)
+
+
+def _record_offline(page, base: str, attendance: str, volunteers: str) -> None:
+    page.goto(base + "/ledger/cultural_activity/new/")
+    expect(page.locator("#offline-said")).to_contain_text("没有网络")
+    page.fill("#v-activity_date", "2026-11-21")
+    page.fill("#v-activity_title", "村晚排练")
+    page.fill("#v-activity_venue", "村文化礼堂")
+    page.select_option("#v-activity_category", "performance")
+    page.fill("#v-attendance", attendance)
+    page.fill("#v-volunteers_involved", volunteers)
+
+
+@pytest.mark.e2e
+@time_machine.travel(NOVEMBER, tick=True)
+def test_a_record_typed_offline_with_an_answer_its_field_refuses_is_not_queued_and_the_answer_is_named(
+    demo, network, browser_page, village_cadre
+):
+    page, base = browser_page, network.url
+    records = Submission.objects.filter(unit=village_cadre.unit, sheet__code="cultural_activity")
+    before = records.count()
+    _phone_keeps_the_pages(page, base)
+    with NetworkOff(page.context, network):
+        # given a record whose attendance is below its minimum and whose volunteers are not a number
+        _record_offline(page, base, "-2", "abc")
+        # when the cadre saves it with no network
+        page.get_by_role("button", name="保存记录").click()
+        # then it is not queued, and each answer is named with the server's words, once
+        said = page.locator("#offline-said")
+        expect(said).to_contain_text("参与人数：不能小于 0 / Attendance: must be at least 0")
+        expect(said).to_contain_text("参与志愿者人数：须为整数 / Volunteers involved: must be a whole number")
+        expect(said).not_to_contain_text("已保存在本机")
+        expect(page.locator("#outbox li")).to_have_count(0)
+        assert _outbox(page) == []
+        page.screenshot(path=str(ARTIFACTS / "offline-record-refused-on-the-phone.png"), full_page=True)
+        # and once corrected it is kept to be sent
+        page.fill("#v-attendance", "45")
+        page.fill("#v-volunteers_involved", "6")
+        page.get_by_role("button", name="保存记录").click()
+        expect(page.locator("#outbox li[data-state=waiting]")).to_have_count(1)
+        expect(page.locator("#offline-said")).to_contain_text("已保存在本机")
+    page.context.set_offline(False)
+    expect(page.locator("#outbox li")).to_have_count(0)
+    assert records.count() == before + 1
+
+
+@pytest.mark.e2e
+@time_machine.travel(NOVEMBER, tick=True)
+def test_a_kept_record_the_server_refuses_names_its_field_once(demo, network, browser_page, village_cadre):
+    page, base = browser_page, network.url
+    _phone_keeps_the_pages(page, base)
+    with NetworkOff(page.context, network):
+        _record_offline(page, base, "45", "6")
+        page.get_by_role("button", name="保存记录").click()
+        expect(page.locator("#outbox li[data-state=waiting]")).to_have_count(1)
+        # given the kept record holds an attendance the server refuses (kept by an earlier page's script)
+        page.evaluate(
+            """() => {
+              const box = JSON.parse(localStorage.getItem('onetable.outbox'));
+              box[0].body.values.attendance = '-2';
+              localStorage.setItem('onetable.outbox', JSON.stringify(box));
+            }"""
+        )
+        page.reload()
+    # when the network returns and the server refuses it
+    page.context.set_offline(False)
+    refused = page.locator("#outbox li[data-state=refused]")
+    expect(refused).to_have_count(1)
+    # then the field is named once, with the server's words
+    expect(refused).to_contain_text("参与人数：不能小于 0")
+    expect(refused).not_to_contain_text("参与人数：参与人数")

@@ -205,3 +205,27 @@ def test_a_period_locked_while_offline_is_shown_with_the_cadres_values_kept(
     [kept] = _outbox(page)
     assert kept["key"] == held["key"] and kept["body"] == held["body"] and kept["answer"]["code"] == "period.locked"
     assert json.dumps(kept["body"]["values"], ensure_ascii=False)
+
+
+@pytest.mark.e2e
+@time_machine.travel(NOVEMBER, tick=True)
+def test_an_answer_typed_offline_that_its_field_refuses_is_named_and_nothing_is_queued(
+    demo, network, browser_page, village_cadre
+):
+    page, base = browser_page, network.url
+    _phone_keeps_the_pages(page, base)
+    with NetworkOff(page.context, network):
+        # given households typed in words and volunteers above the field's maximum
+        _fill_offline(page, base, "99999999")
+        page.fill("#v-households", "六百")
+        # when the cadre submits with no network
+        page.get_by_role("button", name="提交").click()
+        # then each is named with the server's words, in both languages, and nothing waits to be sent
+        said = page.locator("#offline-said")
+        expect(said).to_contain_text("户数：须为整数 / Households: must be a whole number")
+        expect(said).to_contain_text("志愿者")
+        expect(said).to_contain_text("不能大于")
+        expect(page.locator("#outbox li")).to_have_count(0)
+        assert _outbox(page) == []
+        page.screenshot(path=str(ARTIFACTS / "offline-refused-on-the-phone.png"), full_page=True)
+    assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()

@@ -76,10 +76,11 @@ def test_the_management_command_prints_the_same_numbers(shared_ledger, capsys):
     assert f"  {shared_ledger.code} 5 5 0 0 2 5" in out
 
 
-def test_the_public_page_shows_them_and_ranks_no_unit(client, shared_ledger):
+def test_the_public_page_shows_them_and_ranks_no_unit(client, shared_ledger, office_admin):
     html = client.get(f"/burden/?from=2026-11-01&to=2026-11-30&area={shared_ledger.code}").content.decode()
     assert re.findall(r"<dd>([\d.%]+)</dd>", html) == ["5", "10", "5", "50.0%"]
     county = Area.objects.get(code="360799000000")
+    client.force_login(office_admin)
     html = client.get(f"/burden/?from=2026-01-01&to=2026-12-31&area={county.code}&units=1").content.decode()
     for word in ("排名", "排行", "名次", "ranking", "Ranking", "leaderboard", "Top 10", "最差", "最好", "倒数"):
         assert word not in html
@@ -114,3 +115,31 @@ def test_a_ledger_record_moved_by_a_correction_is_counted_at_the_date_it_was_fir
     assert (november.typed, [p.month for p in november.trend]) == (5, ["2026-11"])
     october = burden_report(area=shared_ledger, start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
     assert (october.typed, october.trend, october.units) == (0, [], [])
+
+
+UNIT_ROW = re.compile(r"<tr><td>(\d{12})</td>")
+
+
+@pytest.mark.parametrize("who", ["village_cadre", "township_cadre", None])
+def test_a_cadre_or_a_reader_not_signed_in_never_gets_the_table_of_every_unit(who, client, shared_ledger, request):
+    # given the county's burden figures asked for with every unit (as the link for the office does)
+    user = request.getfixturevalue(who) if who else None
+    if user is not None:
+        client.force_login(user)
+    county = Area.objects.get(code="360799000000")
+    html = client.get(f"/burden/?from=2026-01-01&to=2026-12-31&area={county.code}&units=1").content.decode()
+    # then the county's figures are there, and no unit's row but the reader's own
+    assert "<dd>" in html
+    own = [user.unit.area.code] if user is not None else []
+    assert UNIT_ROW.findall(html) in (own, [])
+    assert "Show every unit" not in html and "显示全部单位" not in html
+    if who == "village_cadre":  # the village filed the activity: its own row is shown
+        assert UNIT_ROW.findall(html) == own
+
+
+def test_the_office_and_a_department_see_every_unit(client, shared_ledger, office_admin, civil_analyst):
+    county = Area.objects.get(code="360799000000")
+    for user in (office_admin, civil_analyst):
+        client.force_login(user)
+        html = client.get(f"/burden/?from=2026-01-01&to=2026-12-31&area={county.code}&units=1").content.decode()
+        assert len(UNIT_ROW.findall(html)) > 1

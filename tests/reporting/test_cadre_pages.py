@@ -274,3 +274,61 @@ def test_a_not_applicable_answer_is_shown_with_its_reason_and_no_unit_of_measure
     html = cadre_client.get(f"/submissions/{version.submission_id}/").content.decode()
     assert "<td>不适用（村里没有农家书屋）" in html
     assert f"不适用（村里没有农家书屋） {unit_label}" not in html
+
+
+TOWNSHIP_MONTHLY = "/fill/township_monthly/202611/"
+
+
+def _monthly_tab(client):
+    html = client.get(TOWNSHIP_MONTHLY).content.decode()
+    assert html and "v__" in html
+    numbers = re.findall(r'name="(v__\w+)" value="[^"]*"\s+type="text" inputmode="numeric"', html)
+    return numbers, re.search(r'name="token" value="(\w+)"', html).group(1)
+
+
+def test_a_second_tab_submitting_a_filed_period_is_told_so_and_keeps_what_was_typed(client, township_cadre):
+    # given the township's November form open in two tabs
+    client.force_login(township_cadre)
+    numbers, token_1 = _monthly_tab(client)
+    _numbers, token_2 = _monthly_tab(client)
+    assert numbers
+    code = numbers[0]
+    first = {code: "11", "action": "submit", "token": token_1}
+    second = {code: "77", "action": "submit", "token": token_2}
+    # when tab 1 submits and tab 2 then submits other values
+    filled = client.post(TOWNSHIP_MONTHLY, first)
+    if filled.status_code != 302:  # a form with required fields: fill them the same in both tabs
+        required = dict(re.findall(r'name="(v__\w+)" value="([^"]*)"', filled.content.decode()))
+        first, second = {**required, **first}, {**required, **second}
+        filled = client.post(TOWNSHIP_MONTHLY, first)
+    assert filled.status_code == 302, filled.content.decode()[:3000]
+    submission = Submission.objects.get(unit=township_cadre.unit, sheet__code="township_monthly", period="202611")
+    response = client.post(TOWNSHIP_MONTHLY, second)
+    # then nothing of tab 2 is stored, the page says so in both languages, and tab 2's values are still there
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "本表本期已提交，您在此页填写的内容未保存；如需修改请更正" in html
+    assert "this sheet was already submitted for this period; what you typed on this page was not saved" in html
+    assert f'name="{code}" value="77"' in html
+    assert f'action="/submissions/{submission.pk}/correct/"' in html  # the correction form, to send them on
+    assert submission.versions.count() == 1
+    assert str(submission.versions.get().values[code.removeprefix("v__")]) == "11"
+
+
+def test_a_correction_sent_after_another_tab_corrected_keeps_its_values_and_reason(cadre_client, village_cadre):
+    # given the quarter filed, and its correction form open in two tabs (both on version 1)
+    cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
+    submission = Submission.objects.get(unit=village_cadre.unit, period="2026Q4")
+    url = f"/submissions/{submission.pk}/correct/"
+    tab_1 = form({**VILLAGE_BASICS_Q4, "households": "640"}, token="c-1", base_version="1", reason="重新核实户数")
+    tab_2 = form({**VILLAGE_BASICS_Q4, "households": "655"}, token="c-2", base_version="1", reason="新增安置户")
+    # when tab 1 corrects, then tab 2 sends its own correction
+    assert cadre_client.post(url, tab_1).status_code == 302
+    response = cadre_client.post(url, tab_2)
+    # then tab 2's correction is not stored, the page says why, and keeps its values and reason on version 2
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "本条数据已由他人更正为第 2 版，您的更正未保存" in html and "it is now version 2" in html
+    assert 'name="v__households" value="655"' in html and 'value="新增安置户"' in html
+    assert 'name="base_version" value="2"' in html
+    assert submission.versions.count() == 2

@@ -137,3 +137,22 @@ def test_the_template_sent_back_with_nothing_in_it_is_refused_not_accepted_as_ze
     assert "上传的文件：模板中没有填写任何数值，未保存" in html
     assert "the uploaded file: the template holds no values: nothing was stored" in html
     assert Submission.objects.filter(unit=village_cadre.unit).count() == before
+
+
+def test_a_formula_saved_without_its_result_is_refused_naming_its_cell_not_read_as_empty(cadre_client, village_cadre):
+    # given a template whose value cell holds a formula openpyxl saves with no computed result
+    workbook = template(cadre_client)
+    basics = worksheet(workbook, "村（社区）基本情况")
+    set_value(basics, "volunteers", 30)
+    row = set_value(basics, "households", "=600+10")
+    ledger = worksheet(workbook, "文化活动台账")
+    ledger.append(["2026-11-03", "农民运动会", "村小操场", "群众体育", "=100+80", "村委会", 12, "否"])
+    # when the cadre uploads it
+    response = upload(cadre_client, workbook)
+    # then it is refused, naming each cell, and nothing is stored
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"第 {row} 行 E 列：单元格为公式且没有计算结果，请填写数值" in html
+    assert f"row {row}, column E: the cell holds a formula without a computed value; type the value" in html
+    assert "第 2 行 E 列：单元格为公式且没有计算结果" in html
+    assert Submission.objects.filter(unit=village_cadre.unit).exclude(period="2026Q3").count() == 0

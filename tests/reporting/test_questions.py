@@ -161,3 +161,16 @@ def test_the_department_asks_from_its_data_page(filed, civil_analyst, client):
     assert refused.status_code == 400 and not Question.objects.exists()
     posted = client.post(f"/department/questions/ask/{filed.submission_id}/", {"field": "households", "text": "?"})
     assert posted.status_code == 302 and Question.objects.get().department.code == "civil"
+
+
+def test_a_department_reading_the_values_on_the_ask_page_is_shown_on_the_units_data_use_page(
+    filed, civil_analyst, village_cadre, client
+):
+    # given the civil-affairs analyst opens the page that lists the village's values to ask on
+    client.force_login(civil_analyst)
+    assert client.get(f"/department/questions/ask/{filed.submission_id}/").status_code == 200
+    # then the village's "who used my data" page names the department and the fields it read
+    client.force_login(village_cadre)
+    page = client.get("/fill/data-use/").content.decode()
+    assert Department.objects.get(code="civil").name in page
+    assert "户数" in page
