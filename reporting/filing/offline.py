@@ -164,7 +164,7 @@ def _type_rules(type_code: str, c: dict[str, Any]) -> dict[str, dict[str, Any]]:
         hint = {"pattern_hint": c.get("pattern_hint") or c.get("pattern", "")}
         return {"text.max_length": {"max_length": c.get("max_length", 500)}, "text.pattern": hint}
     if type_code in ("choice", "multi_choice"):
-        listing = field_type(type_code).listing(c)  # type: ignore[attr-defined]
+        listing = field_type(type_code).options(c)  # type: ignore[attr-defined]
         return {"choice.invalid": {"choices": listing}, "choice.max_selected": {"max_selected": c.get("max_selected")}}
     if type_code == "date":
         return {"date.invalid": {}, "date.min": {"min": c.get("min")}, "date.max": {"max": c.get("max")}}
