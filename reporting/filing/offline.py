@@ -145,11 +145,16 @@ def field_checks(table: OneTable) -> dict[str, Any]:
         }
         fields[f.code] = {
             "type": f.type,
-            # an option is posted by its code
-            "constraints": c | ({"choices": [o["code"] for o in c["choices"]]} if "choices" in c else {}),
+            "constraints": c | ({"choices": accepted_options(c)} if "choices" in c else {}),
             "words": {rule: [p.message_zh, p.message_en] for rule, p in words.items()},
         }
     return {"patterns": {"integer": values.INTEGER.pattern, "decimal": values.DECIMAL.pattern}, "fields": fields}
+
+
+def accepted_options(c: dict[str, Any]) -> list[str]:
+    """Every spelling of an option the server takes (its code, its Chinese and English names): a form posts the
+    code, a cadre typing into a spreadsheet-like input may give a name."""
+    return [s for o in c["choices"] for s in (o.get("code"), o.get("zh"), o.get("en")) if isinstance(s, str) and s]
 
 
 def _type_rules(type_code: str, c: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -249,6 +249,12 @@
   }
 
   // --- what the page says is waiting --------------------------------------------------------------------------
+  // A moment as the pages write one (2026-11-30 22:05, the phone's own clock and time zone)
+  function shownTime(d) {
+    const two = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     Object.assign(node, attrs || {});
@@ -303,7 +309,7 @@
     li.dataset.state = entry.state;
     li.appendChild(el("p", { className: "outbox-title" }, entry.title));
     li.appendChild(el("p", { className: entry.state === "waiting" ? "muted" : "error" }, describe(entry)));
-    li.appendChild(el("p", { className: "muted" }, W.pressed + " " + new Date(entry.pressed).toLocaleString()));
+    li.appendChild(el("p", { className: "muted" }, W.pressed + " " + shownTime(new Date(entry.pressed))));
     const details = el("details", { open: entry.state !== "waiting" });
     details.appendChild(el("summary", {}, W.kept_values));
     const dl = el("dl", { className: "outbox-values" });

@@ -142,10 +142,21 @@
     return c.max_selected && texts.length > c.max_selected ? "choice.max_selected" : null;
   }
 
-  function oneRule(type, text, c, integer, decimal) {
+  // Digits as the server reads them: Python's \d and int() take full-width digits (a Chinese keyboard's), so the
+  // phone folds them before reading a number or a date. Other scripts' digits are left to the server.
+  function folded(text) {
+    return text.replace(/[\uFF10-\uFF19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0));
+  }
+
+  function oneRule(type, typed, c, integer, decimal) {
+    const text = folded(typed);
     const digits = text.replace(/[,，]/g, ""); // thousands separators, as the server reads a number
     if (type === "integer" || type === "decimal") {
-      if (!(type === "integer" ? integer : decimal).test(digits)) return type + ".invalid";
+      if (!(type === "integer" ? integer : decimal).test(digits)) {
+        // a whole number too long to keep: the range is the rule it breaks, as the server says
+        if (type === "integer" && /^[+-]?\d+$/.test(digits)) return digits.startsWith("-") ? "min" : "max";
+        return type + ".invalid";
+      }
       const places = (digits.split(".")[1] || "").replace(/0+$/, "").length;
       if (type === "decimal" && places > (c.places === undefined ? 2 : c.places)) return "decimal.places";
       const n = parseFloat(digits);
@@ -154,14 +165,16 @@
       return null;
     }
     if (type === "text") {
-      if (text.length > (c.max_length || 500)) return "text.max_length";
+      if (Array.from(typed).length > (c.max_length || 500)) return "text.max_length"; // characters, as Python counts
       let pattern = null;
       try {
         pattern = c.pattern ? new RegExp("^(?:" + c.pattern + ")$") : null;
       } catch (e) {
         pattern = null; // a pattern the browser reads otherwise: the server checks it on sending
       }
-      return pattern && !pattern.test(text) ? "text.pattern" : null;
+      // Python's \d and \w also take other scripts' digits and letters: a text beyond ASCII the browser's pattern
+      // refuses is left to the server
+      return pattern && !pattern.test(typed) && /^[\x00-\x7f]*$/.test(typed) ? "text.pattern" : null;
     }
     if (type === "choice") return c.choices.indexOf(text) < 0 ? "choice.invalid" : null;
     if (type === "date") {
