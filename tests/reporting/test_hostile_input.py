@@ -6,6 +6,7 @@ numbers, lists, booleans and null where text is expected, huge and negative numb
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -364,7 +365,9 @@ def test_a_correction_form_whose_version_is_in_other_digits_is_a_conflict_not_an
     response = client.post(
         f"/submissions/{submission.pk}/correct/", {**form, "base_version": value, "reason": "更正", "token": "t-2"}
     )
-    assert response.status_code == 302 and SubmissionVersion.objects.filter(submission=submission).count() == 1
+    # a conflict with the current version: the correction form again, what was typed kept, nothing filed
+    assert response.status_code == 409 and SubmissionVersion.objects.filter(submission=submission).count() == 1
+    assert re.search(r'name="reason"[^>]*value="更正"', response.content.decode())
 
 
 @pytest.mark.parametrize("value", ["", "true", "false", "１", "²", "01"])
