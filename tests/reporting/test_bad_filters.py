@@ -1,8 +1,10 @@
 """Filters that name nothing real are answered with a message naming them, on pages and over the API."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from core.tokens import department_system_user
@@ -164,3 +166,87 @@ def test_the_burden_page_names_a_bad_filter_instead_of_showing_zeros(client, dem
 def test_the_burden_page_still_shows_a_good_range(client, demo):
     response = client.get("/burden/", {"from": "2026-01-01", "to": "2026-12-31"})
     assert response.status_code == 200 and 'id="departments"' in response.content.decode()
+
+
+# the chart page: a field or a period it cannot show is refused by name, never silently swapped for another
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+@pytest.mark.parametrize(
+    ("params", "zh", "en"),
+    [
+        # a field culture does not subscribe to, and one that is no field at all: not "常住人口" instead
+        (
+            {"field": "households"},
+            "字段：不是您可查看图表的字段或指标",
+            "Field: is not a field or indicator you may chart",
+        ),
+        ({"field": "no_such_field"}, "字段：不是您可查看图表的字段或指标", "Field: is not a field or indicator"),
+        ({"field": "resident_population", "period": "abc"}, "报告期：“ABC”不是有效的报告期", "is not a valid period"),
+        ({"field": "resident_population", "period": "2026Q5"}, "报告期：", "is not a valid period"),
+        (
+            {"field": "resident_population", "period": "2026"},
+            "报告期：报告期类型须为季报",
+            "Period: the period must be",
+        ),
+        (
+            {"field": "resident_population", "period": "2030Q1"},
+            "报告期：报告期 2030Q1 尚未开始（2030-01-01 开始）",
+            "Period: the period 2030Q1 has not begun (it begins on 2030-01-01)",
+        ),
+        (
+            {"field": "resident_population", "period": "2027Q1"},
+            "报告期：报告期 2027Q1 尚未开始",
+            "Period: the period 2027Q1 has not begun",
+        ),
+        (
+            {"field": "resident_population", "period": "2020Q1"},
+            "报告期：报告期 2020Q1 不在图表的报告期范围内（2026Q3 至 2026Q4）",
+            "Period: the period 2020Q1 is not on the chart (from 2026Q3 to 2026Q4)",
+        ),
+    ],
+)
+def test_the_chart_names_a_field_or_period_it_cannot_show(culture_client, params, zh, en):
+    records = AccessRecord.objects.count()
+    response = culture_client.get("/department/chart/", params)
+    assert response.status_code == 400
+    said = problems(response)
+    assert zh in said and en in said, said
+    html = response.content.decode()
+    assert 'id="coverage"' not in html and "常住人口（人） · " not in html  # no chart of another field or period
+    assert AccessRecord.objects.count() == records  # nothing was summed
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+def test_the_chart_still_shows_a_period_on_its_axis(culture_client):
+    response = culture_client.get("/department/chart/", {"field": "resident_population", "period": "2026Q4"})
+    assert response.status_code == 200 and 'id="problems"' not in response.content.decode()
+
+
+# a period not yet begun: nobody could have filed it, so "not filed" or "not reported" would read as "late"
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+@pytest.mark.parametrize("period", ["2027Q1", "2030Q4"])
+def test_the_completeness_page_refuses_a_period_not_yet_begun(culture_client, period):
+    response = culture_client.get("/department/completeness/", {"sheet": "village_basics", "period": period})
+    assert response.status_code == 400
+    said = problems(response)
+    assert f"报告期：报告期 {period} 尚未开始" in said and f"Period: the period {period} has not begun" in said
+    assert 'id="units"' not in response.content.decode() and "尚未填报" not in response.content.decode()
+    current = culture_client.get("/department/completeness/", {"sheet": "village_basics", "period": "2026Q4"})
+    assert current.status_code == 200  # the period running today is no future one
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+def test_the_aggregates_api_refuses_a_period_not_yet_begun(culture_api):
+    records = AccessRecord.objects.count()
+    query = {"field": "resident_population", "area": "360799000000"}
+    response = culture_api.get("/api/v1/aggregates", {**query, "period": "2027Q3"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "period.not_begun" and body["errors"][0]["field"] == "period"
+    assert body["message_zh"] == "报告期 2027Q3 尚未开始（2027-07-01 开始），还没有单位能够填报"
+    assert "the period 2027Q3 has not begun" in body["message_en"] and "not_reported" not in response.content.decode()
+    assert AccessRecord.objects.count() == records
+    assert culture_api.get("/api/v1/aggregates", {**query, "period": "2026Q4"}).status_code == 200
