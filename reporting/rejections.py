@@ -265,6 +265,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "起始报告期 {first} 晚于截止报告期 {last}",
         "the first period {first} is after the last period {last}",
     ),
+    # a read of a period that has not begun (its first day after today, as the chart's axis and filing decide
+    # "begun": `Period.has_begun`): nobody could have filed it, so "not filed" would read as "late"
+    "period.not_begun": (
+        "报告期 {period} 尚未开始（{start} 开始），还没有单位能够填报",
+        "the period {period} has not begun (it begins on {start}): no unit can have filed it yet",
+    ),
+    # the chart's period: one on its axis, from the first period filed to the current one
+    "chart.period": (
+        "报告期 {period} 不在图表的报告期范围内（{first} 至 {last}）",
+        "the period {period} is not on the chart (from {first} to {last})",
+    ),
     "date.range": ("开始日期 {first} 晚于结束日期 {last}", "the start date {first} is after the end date {last}"),
     "area.unknown": ("没有编码为“{code}”的行政区划", "there is no area with the code “{code}”"),
     # field definitions
@@ -439,6 +450,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "contains the area)",
     ),
     "aggregate.retired": ("该指标在此报告期前已停用", "was retired before this period began"),
+    "chart.field": (
+        "不是您可查看图表的字段或指标（须订阅该字段且其可汇总，或订阅指标所读的全部字段）",
+        "is not a field or indicator you may chart (a field you subscribe to that rolls up, or an indicator whose "
+        "every field you subscribe to)",
+    ),
     "aggregate.one_of": ("须给出 field 或 indicator 之一", "give exactly one of field and indicator"),
     # aggregate-only subscriptions asked for in data requests (reporting/services/requests.py)
     "request.level": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -81,6 +82,13 @@ class AggregatesView(APIView):
         department = access_department(request.user)
         params, problems = AggregatesQuery.parse_each(request.query_params)
         named = {p.field for p in problems}
+        if "period" in params:  # a period not begun: nobody could have filed it, and "not_reported" would say late
+            asked = Period.parse(params["period"])
+            if not asked.has_begun(timezone.localdate()):
+                problems.append(
+                    Problem(field="period", rule="period.not_begun", params={"period": asked, "start": asked.start})
+                )
+                params = {k: v for k, v in params.items() if k != "period"}
         area = None
         if "area" not in named:
             area = Area.objects.filter(code=str(request.query_params.get("area", ""))).first()

@@ -181,6 +181,15 @@ def _first_period(fields: list[Field], last: Period) -> Period:
     return periods[-MAX_PERIODS:][0] if periods else last
 
 
+@on_replica()
+def chart_axis(item: ChartItem, today: dt.date | None = None) -> list[Period]:
+    """The chart's periods: from the first any unit filed to the one containing today (periods not yet begun
+    never appear); read without recording access, so a period asked for can be checked before any value is."""
+    fields = _fields_of(item)
+    last = Period.containing(today or timezone.localdate(), rollups.basis_of(fields[0]).sheet.period_type)
+    return list(_first_period([rollups.basis_of(f) for f in fields], last).periods_until(last))
+
+
 @on_replica()  # its access records still go to the primary (`_record`)
 def chart_series(
     department: Department,
@@ -193,8 +202,7 @@ def chart_series(
     today = today or timezone.localdate()
     fields = _fields_of(item)
     basis = rollups.basis_of(fields[0])
-    last = Period.containing(today, basis.sheet.period_type)
-    axis = list(_first_period([rollups.basis_of(f) for f in fields], last).periods_until(last))
+    axis = chart_axis(item, today)
     granted = entitlements(department, today)
     trend: list[Point] = []
     subscriptions: dict[str, int] = {}

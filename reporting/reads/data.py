@@ -21,12 +21,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
+from core.models import LEVEL_DEPTH, Area, AreaLevel, Department, Unit
 from core.replica import PRIMARY, reader
 from reporting.catalogue.periods import Period, period_range
 from reporting.filing.onetable import sheet_catalogue
 from reporting.filing.origins import Origin, origins
-from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql, window_holds
+from reporting.models import AccessKind, Field, Sheet, Subscription, covers_sql, field_asked_on, window_holds
 from reporting.rejections import Problem
 
 # rows per fetch: with exports reading ahead, 1000 keeps PostgreSQL and Python both busy (5000 was slower:
@@ -71,6 +71,29 @@ def entitled_fields(department: Department, sheet: Sheet | None = None) -> list[
     codes = {e.field for e in entitlements(department)}
     fields = Field.objects.filter(code__in=codes).select_related("sheet").order_by("sheet__order", "order", "code")
     return list(fields.filter(sheet=sheet) if sheet else fields)
+
+
+def fields_received(department: Department, fields: list[Field], page: list[Row]) -> dict[int, set[str]]:
+    """Per row of `page` (by submission id), the codes of `fields` the department receives for that row: a
+    subscription of it covers the row's unit and day (as `rows` reads them: `covers_sql`) and the field was not
+    retired by then. A field asked only from a later period is no column of an earlier one's rows: its empty
+    cells would read as "not filed"."""
+    granted = entitlements(department)
+    paths = dict(Unit.objects.filter(pk__in={r.unit_id for r in page}).values_list("pk", "area__path"))
+    received: dict[int, set[str]] = {}
+    for row in page:
+        day = row.record_date or Period.parse(row.period).start
+        path = paths.get(row.unit_id, "")
+        received[row.submission_id] = {
+            f.code
+            for f in fields
+            if field_asked_on(f.retired_from, day)
+            and any(
+                e.field == f.code and path.startswith(e.scope_path) and window_holds(e.starts_on, e.expires_on, day)
+                for e in granted
+            )
+        }
+    return received
 
 
 def unknown_fields(department: Department, sheet: Sheet, codes: list[str]) -> list[Problem]:
@@ -547,8 +570,6 @@ def units_asked_query(
     for this period, judged on the period's first day; only those inside `within`, when given. The one
     definition of "units asked": completeness lists them, the chart counts them. `granted`: the department's
     entitlements, when the caller has read them already."""
-    from core.models import Unit
-
     day = period.start
     codes = fields if fields is not None else {f.code for f in sheet.fields.all()}
     paths = {

@@ -32,7 +32,7 @@ from reporting.models import ExportJob, ExportStatus, Field, Sheet, ZombieFlag
 from reporting.params import number_in, whole_number
 from reporting.reads import charts
 from reporting.reads.accesslog import access_history
-from reporting.reads.data import Query, Row, entitled_fields, units_asked, unknown_fields
+from reporting.reads.data import Query, Row, entitled_fields, fields_received, units_asked, unknown_fields
 from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
 from reporting.rejections import Problem, Problems, period_type_params
@@ -167,6 +167,7 @@ def _area_within(request: HttpRequest, top: Area) -> Area:
 # The data and completeness pages' filters by the labels their forms show (the API's names are its contract).
 FILTER_LABELS = {
     "sheet": ("表", "Sheet"),
+    "field": ("字段", "Field"),
     "fields": ("字段", "Fields"),
     "period": ("报告期", "Period"),
     "period_from": ("起始报告期", "From period"),
@@ -198,23 +199,31 @@ class _Cell:
     the register's value, confirmed or disputed by the unit, whose own value and reason travel beside it)."""
 
     text: str
+    whole: bool = False  # a number or a date: kept on one line, never broken mid-number
     origin: str = ""  # register / confirmed / disputed; empty: the unit's own value (typed or carried)
     unit_value: str = ""
     reason: str = ""
+    muted: bool = False  # not a value: the field is not received for this row's period
 
 
 _MARKED = {Origin.REGISTER.value, Origin.CONFIRMED.value, Origin.DISPUTED.value}
 
 
-def _cell(f: Field, row: Row) -> _Cell:
+_WHOLE_TYPES = {"date"}  # besides the numeric types: "2026-11-05" broken after "2026-" reads as two values
+
+
+def _cell(f: Field, row: Row, received: set[str]) -> _Cell:
+    if f.code not in received:  # a row of a period the department does not receive this field for: no "—"
+        return _Cell(_("not subscribed for this period"), muted=True)
     text = display(f, row.values.get(f.code), row.not_applicable.get(f.code))  # "不适用（reason）": an answer
+    whole = (f.field_type.is_numeric or f.type in _WHOLE_TYPES) and f.code not in row.not_applicable
     origin = row.origins.get(f.code, "")
     if f.source_id is None or origin not in _MARKED:
-        return _Cell(text)
+        return _Cell(text, whole)
     beside = row.disputed.get(f.code) or {}
     if origin == Origin.DISPUTED.value:
-        return _Cell(text, origin, display(f, beside.get("unit")), str(beside.get("reason", "")))
-    return _Cell(text, origin)
+        return _Cell(text, whole, origin, display(f, beside.get("unit")), str(beside.get("reason", "")))
+    return _Cell(text, whole, origin)
 
 
 @login_required
@@ -226,7 +235,10 @@ def data_table(request: HttpRequest, department: Department, query: Query | None
     query.limit = PAGE
     page = read_page(query)
     fields = columns(query)
-    table = [(r, [_cell(f, r) for f in fields]) for r in page]
+    received = fields_received(department, fields, page)
+    if page:  # a field received for none of these rows' periods (asked only later, or no longer) is no column
+        fields = [f for f in fields if any(f.code in codes for codes in received.values())]
+    table = [(r, [_cell(f, r, received[r.submission_id]) for f in fields]) for r in page]
     params = request.GET.copy()
     params["after"] = str(page[-1].submission_id) if len(page) == PAGE else ""
     return render(
@@ -331,6 +343,9 @@ def completeness(request: HttpRequest) -> HttpResponse:
             if period.type != sheet.period_type:
                 expected = sheet.cadence
                 problems.append(Problem(field="period", rule="period.type", params=period_type_params(expected)))
+            elif not period.has_begun(timezone.localdate()):  # nobody could have filed it: not "all late"
+                params = {"period": period, "start": period.start}
+                problems.append(Problem(field="period", rule="period.not_begun", params=params))
     if problems:
         context = {"sheets": sheets, "sheet": sheet, "problems": labelled(problems, FILTER_LABELS)}
         return render(request, "department/completeness.html", {"department": department, **context}, status=400)
@@ -424,6 +439,23 @@ def _shown_point(point: charts.Point, ledger: bool = False) -> dict:
     }
 
 
+def _chart_period_problems(text: str, axis: list[Period]) -> list[Problem]:
+    """What is wrong with the chart's `?period=`: no period, another type than the chart's, not begun yet, or
+    before the chart's first period (the axis runs from the first period filed to the current one)."""
+    try:
+        period = Period.parse(text)
+    except PeriodError as problem:
+        return [problem]
+    last = axis[-1]
+    if period.type != last.type:
+        return [Problem(field="period", rule="period.type", params=period_type_params(last.type.value))]
+    if not period.has_begun(timezone.localdate()):
+        return [Problem(field="period", rule="period.not_begun", params={"period": period, "start": period.start})]
+    if period < axis[0]:
+        return [Problem(field="period", rule="chart.period", params={"period": period, "first": axis[0], "last": last})]
+    return []
+
+
 @login_required
 def chart(request: HttpRequest) -> HttpResponse:
     """A field or an indicator from the roll-up engine: its trend over periods in the chosen area and its
@@ -434,9 +466,19 @@ def chart(request: HttpRequest) -> HttpResponse:
     items = charts.chart_items(department)
     if not items:
         return render(request, "department/chart.html", {"department": department, "fields": []})
-    item = next((i for i in items if i.code == request.GET.get("field")), items[0])
+    chosen = request.GET.get("field")
+    item = next((i for i in items if i.code == chosen), None) if chosen else items[0]
     top = department.jurisdiction
     area = _area_within(request, top)
+    areas = [top, *Area.objects.filter(parent=top).order_by("code")]
+    problems = [] if item is not None else [Problem(field="field", rule="chart.field")]
+    if item is not None and request.GET.get("period"):
+        problems += _chart_period_problems(request.GET["period"], charts.chart_axis(item))
+    if problems:  # refused before any value is read: nothing summed, nothing recorded
+        context: dict[str, object] = {"fields": items, "field": item, "area": area, "areas": areas, "series": {}}
+        context["problems"] = labelled(problems, FILTER_LABELS)
+        return render(request, "department/chart.html", {"department": department, **context}, status=400)
+    assert item is not None
     series = charts.chart_series(department, item, area, period=request.GET.get("period") or None)
     ledger = series.ledger
     trend = [_shown_point(p, series.records) for p in series.trend]
@@ -466,7 +508,7 @@ def chart(request: HttpRequest) -> HttpResponse:
             "fields": items,
             "field": item,
             "area": area,
-            "areas": [top, *Area.objects.filter(parent=top).order_by("code")],
+            "areas": areas,
             "series": data,
             "trend": trend,
             "breakdown": breakdown,

@@ -1,11 +1,14 @@
 """Filters that name nothing real are answered with a message naming them, on pages and over the API."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from core.tokens import department_system_user
+from reporting.catalogue.periods import Period
 from reporting.models import AccessRecord, ExportJob
 from tests.reporting.helpers import file_village_basics, one_language_each, token_client
 
@@ -188,3 +191,89 @@ def test_the_choices_of_a_refused_api_parameter_are_listed_in_each_languages_way
     assert problem["code"] == "choice.invalid"
     one_language_each(problem)
     assert zh in problem["message_zh"] and en in problem["message_en"]
+
+
+# the chart page: a field or a period it cannot show is refused by name, never silently swapped for another
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+@pytest.mark.parametrize(
+    ("params", "zh", "en"),
+    [
+        # a field culture does not subscribe to, and one that is no field at all: not "常住人口" instead
+        (
+            {"field": "households"},
+            "字段：不是您可查看图表的字段或指标",
+            "Field: is not a field or indicator you may chart",
+        ),
+        ({"field": "no_such_field"}, "字段：不是您可查看图表的字段或指标", "Field: is not a field or indicator"),
+        ({"field": "resident_population", "period": "abc"}, "报告期：“ABC”不是有效的报告期", "is not a valid period"),
+        ({"field": "resident_population", "period": "2026Q5"}, "报告期：", "is not a valid period"),
+        (
+            {"field": "resident_population", "period": "2026"},
+            "报告期：报告期类型须为季报",
+            "Period: the period must be",
+        ),
+        (
+            {"field": "resident_population", "period": "2030Q1"},
+            "报告期：报告期 2030年第1季度 尚未开始（2030-01-01 开始）",
+            "Period: the period 2030 Q1 has not begun (it begins on 2030-01-01)",
+        ),
+        (
+            {"field": "resident_population", "period": "2027Q1"},
+            "报告期：报告期 2027年第1季度 尚未开始",
+            "Period: the period 2027 Q1 has not begun",
+        ),
+        (
+            {"field": "resident_population", "period": "2020Q1"},
+            "报告期：报告期 2020年第1季度 不在图表的报告期范围内（2026年第3季度 至 2026年第4季度）",
+            "Period: the period 2020 Q1 is not on the chart (from 2026 Q3 to 2026 Q4)",
+        ),
+    ],
+)
+def test_the_chart_names_a_field_or_period_it_cannot_show(culture_client, params, zh, en):
+    records = AccessRecord.objects.count()
+    response = culture_client.get("/department/chart/", params)
+    assert response.status_code == 400
+    said = problems(response)
+    assert zh in said and en in said, said
+    html = response.content.decode()
+    assert 'id="coverage"' not in html and "常住人口（人） · " not in html  # no chart of another field or period
+    assert AccessRecord.objects.count() == records  # nothing was summed
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+def test_the_chart_still_shows_a_period_on_its_axis(culture_client):
+    response = culture_client.get("/department/chart/", {"field": "resident_population", "period": "2026Q4"})
+    assert response.status_code == 200 and 'id="problems"' not in response.content.decode()
+
+
+# a period not yet begun: nobody could have filed it, so "not filed" or "not reported" would read as "late"
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+@pytest.mark.parametrize("period", ["2027Q1", "2030Q4"])
+def test_the_completeness_page_refuses_a_period_not_yet_begun(culture_client, period):
+    response = culture_client.get("/department/completeness/", {"sheet": "village_basics", "period": period})
+    assert response.status_code == 400
+    said = problems(response)
+    shown = Period.parse(period)
+    assert f"报告期：报告期 {shown.label_zh()} 尚未开始" in said
+    assert f"Period: the period {shown.label_en()} has not begun" in said
+    assert 'id="units"' not in response.content.decode() and "尚未填报" not in response.content.decode()
+    current = culture_client.get("/department/completeness/", {"sheet": "village_basics", "period": "2026Q4"})
+    assert current.status_code == 200  # the period running today is no future one
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 4, tzinfo=dt.UTC), tick=True)
+def test_the_aggregates_api_refuses_a_period_not_yet_begun(culture_api):
+    records = AccessRecord.objects.count()
+    query = {"field": "resident_population", "area": "360799000000"}
+    response = culture_api.get("/api/v1/aggregates", {**query, "period": "2027Q3"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "period.not_begun" and body["errors"][0]["field"] == "period"
+    assert body["message_zh"] == "报告期 2027年第3季度 尚未开始（2027-07-01 开始），还没有单位能够填报"
+    assert "the period 2027 Q3 has not begun" in body["message_en"] and "not_reported" not in response.content.decode()
+    assert AccessRecord.objects.count() == records
+    assert culture_api.get("/api/v1/aggregates", {**query, "period": "2026Q4"}).status_code == 200

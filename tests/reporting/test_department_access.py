@@ -87,7 +87,8 @@ def test_an_analyst_of_another_department_sees_no_field_outside_its_subscription
     client.force_login(user)
     for url in PAGES:
         response = client.get(url)
-        assert response.status_code in (200, 302), url
+        # a chart of a field the analyst does not subscribe to is refused by name (not another field's chart)
+        assert response.status_code in ((400,) if url.startswith("/department/chart/?field=") else (200, 302)), url
         assert not any(value in body(response) for value in CANARIES.values()), url
     for url in APIS:
         response = client.get(url)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.test import Client
 
 from core.models import Area, AreaLevel, Department, Role, Unit, User
@@ -444,7 +445,8 @@ def test_a_retired_indicator_is_read_for_the_periods_before_its_retirement_only(
     retired_from = retire_indicator(indicator=people, reason="改用新口径", by=office_admin)
     assert retired_from > dt.date(2026, 7, 1)
     assert _read(health, indicator="people_per_household", level="township").status_code == 200  # 2026Q3
-    later = _read(health, indicator="people_per_household", level="township", period="2027Q1")
+    with time_machine.travel(dt.datetime(2027, 1, 10, 4, tzinfo=dt.UTC), tick=True):  # once 2027Q1 has begun
+        later = _read(health, indicator="people_per_household", level="township", period="2027Q1")
     assert later.status_code == 400
     assert [(p["field"], p["code"]) for p in later.json()["errors"]] == [("indicator", "aggregate.retired")]
 

@@ -235,8 +235,10 @@ def test_an_indicator_the_engine_cannot_roll_up_is_not_offered(client, demo):
     _define("books_per_staff", "library_books / township_staff", "ratio_of_sums")
     client.force_login(User.objects.filter(department__code="culture").first())
     for url in ("/department/chart/?field=books_per_staff", "/department/chart/?field=books_per_staff&period=x"):
-        response = client.get(url)
-        assert response.status_code == 200 and '<option value="books_per_staff"' not in response.content.decode()
+        response = client.get(url)  # asked for by name, it is refused by name, not swapped for another chart
+        html = response.content.decode()
+        assert response.status_code == 400 and '<option value="books_per_staff"' not in html
+        assert "字段：不是您可查看图表的字段或指标" in html
 
 
 def test_a_ledger_indicator_is_offered_and_charted_by_month_with_units_that_have_records(client, demo):
