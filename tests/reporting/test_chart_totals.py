@@ -221,7 +221,7 @@ def test_a_period_that_has_not_begun_never_appears_and_is_not_recorded(client, c
     assert re.findall(r'<option value="(\d{4}Q\d)"', html) == ["2026Q3", "2026Q4"]  # nor can it be chosen
     # asked for by hand, it is refused by name, not answered with another period's chart
     refused = client.get("/department/chart/?field=library_books&period=2027Q1")
-    assert refused.status_code == 400 and "报告期 2027Q1 尚未开始" in refused.content.decode()
+    assert refused.status_code == 400 and "报告期 2027年第1季度 尚未开始" in refused.content.decode()
     records = AccessRecord.objects.filter(department=culture_analyst.department, unit__members__username="village")
     assert [r.periods for r in records] == ["2026Q3"]  # the 2027Q1 filing was not summed: not recorded
 
