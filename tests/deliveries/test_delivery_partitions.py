@@ -150,19 +150,8 @@ def test_a_deliverys_body_is_read_from_its_versions_year_only(cadre):
 
 
 def _version_scans(statement: str, params: dict) -> list[dict]:
-    """The versions' partitions that `statement` read, in its EXPLAIN ANALYZE planned generic as the sender's
-    prepared statements are, rolled back."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-            plan = cursor.fetchone()[0]
-        transaction.set_rollback(True)
-    return [
-        node
-        for node in _nodes(plan[0]["Plan"])
-        if node.get("Relation Name", "").startswith("reporting_submissionversion_") and node.get("Actual Loops", 0) > 0
-    ]
+    """The versions' partitions that `statement` read (`_scans_that_ran`)."""
+    return _scans_that_ran(statement, params, "reporting_submissionversion_")
 
 
 def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones(cadre):
@@ -206,19 +195,24 @@ def test_the_senders_claim_finds_the_due_rows_without_reading_the_delivered_ones
 
 
 def _claims_outbox_scans(endpoint_id: int) -> list[dict]:
-    """The outbox partitions' scan nodes that ran in the claim's EXPLAIN ANALYZE, planned as the sender's prepared
-    statement is (generic), rolled back (it took the lease)."""
+    """The outbox partitions' scan nodes that ran in the claim (`_scans_that_ran`)."""
     params = {"endpoint": endpoint_id, "today": dt.date.today(), "lease": 60, "limit": 100, "held": []}
+    return _scans_that_ran(deliveries._CLAIM_SQL, params, "reporting_delivery_")
+
+
+def _scans_that_ran(statement: str, params: dict, partitions: str) -> list[dict]:
+    """The scan nodes of tables named `partitions…` that ran in `statement`'s EXPLAIN ANALYZE, planned as the
+    sender's prepared statements are (generic), rolled back (a claim takes the lease)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + deliveries._CLAIM_SQL, params)
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
             plan = cursor.fetchone()[0]
         transaction.set_rollback(True)
     return [
         node
         for node in _nodes(plan[0]["Plan"])
-        if node.get("Relation Name", "").startswith("reporting_delivery_") and node.get("Actual Loops", 0) > 0
+        if node.get("Relation Name", "").startswith(partitions) and node.get("Actual Loops", 0) > 0
     ]
 
 
