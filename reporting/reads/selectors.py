@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from reporting.models import Field, Submission, SubmissionVersion
 
 
@@ -17,8 +19,8 @@ class Change:
 
 
 def display(field: Field | None, value: Any, na_reason: str | None = None) -> str:
-    if na_reason is not None:
-        return f"不适用（{na_reason}）"
+    if na_reason is not None:  # an answer, in the reader's language: 不适用（原因） / Not applicable (reason)
+        return gettext("Not applicable (%(reason)s)") % {"reason": na_reason}
     if value is None:
         return "—"
     if field is None:

@@ -31,6 +31,8 @@ def rejection(type_code, raw, **constraints) -> Problem:
         ("decimal", "12.5", {"places": 2}, "12.50"),
         ("decimal", "3", {"places": 1}, "3.0"),
         ("decimal", "0.10", {"places": 1}, "0.1"),
+        ("decimal", "-0.0", {"places": 1, "min": 0}, "0.0"),  # a zero is zero, never sent on as "-0.0"
+        ("decimal", -0.0, {"places": 2}, "0.00"),
         ("text", "  文化广场  ", {"max_length": 10}, "文化广场"),
         ("text", "GZ-001", {"pattern": r"[A-Z]{2}-\d{3}"}, "GZ-001"),
         ("choice", "b", {"choices": CHOICES}, "b"),

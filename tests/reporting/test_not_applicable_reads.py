@@ -64,6 +64,10 @@ def test_the_department_sees_the_answer_and_its_reason_on_its_data_page(
     assert "所选范围内没有数据" not in page
     row = text_of(page, "东门村", "</tr>")
     assert f"不适用（{REASON}）" in row
+    client.cookies["django_language"] = "en"  # in the reader's language: no Chinese words around the reason
+    english = text_of(client.get(f"/department/data/?{Q4}").content.decode(), "东门村", "</tr>")
+    assert f"Not applicable ({REASON})" in english and "不适用" not in english
+    client.cookies["django_language"] = "zh-hans"
     # the completeness page counts the same filing
     completeness = client.get("/department/completeness/?sheet=village_basics&period=2026Q4").content.decode()
     assert "东门村" in completeness

@@ -113,7 +113,8 @@ def read_number(raw: Any, *, field: str) -> Decimal:
     text = _digits(raw)
     if not DECIMAL.fullmatch(text):
         raise Problem(field=field, rule="decimal.invalid")
-    return Decimal(text)
+    number = Decimal(text)
+    return number if number else abs(number)  # a zero is zero: "-0.0" is never stored nor sent on as "-0.0"
 
 
 def read_day(raw: Any, *, field: str) -> dt.date:
