@@ -57,7 +57,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "boolean.invalid": ("须为“是”或“否”", "must be yes or no"),
     "na.forbidden": ("本项不能填“不适用”", "cannot be answered “not applicable”"),
     "na.reason": ("选择“不适用”时须填写原因", "needs a reason when answered “not applicable”"),
+    "na.with_value": ("不能同时填写数值和“不适用”", "cannot be both answered and not applicable"),
     "unknown": ("不是本表的字段", "is not a field of this table"),
+    # a filing's `sheet` that is none of the unit's one table: unknown, retired, or filed by units of another level
+    "sheet.not_in_table": (
+        "不是本单位一表通中的表，请从一表通中选择",
+        "is not a sheet of this unit's one table; choose one from the one table",
+    ),
     # the one "already submitted" message: the API's 409, the page's notice and an Excel upload's refusal
     "already_submitted": (
         "本表本期已提交，如需修改请更正",
@@ -101,6 +107,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
+    "body.duplicate_key": (
+        "JSON 对象中的键“{key}”出现了不止一次",
+        "the key “{key}” appears more than once in one JSON object",
+    ),
+    "body.encoding": (
+        "请求体不是有效的 UTF-8（第 {offset} 个字节起）",
+        "the body is not valid UTF-8 (from byte {offset})",
+    ),
     "body.media_type": (
         "请求体须为 JSON（Content-Type: application/json）",
         "the request body must be JSON (Content-Type: application/json)",

@@ -110,6 +110,9 @@ _ANY = type(serializers.DictField.child)  # DRF's child of a dict that takes any
 class Object(_Rule, serializers.DictField):
     rule = "body.object"
 
+    def problem(self, raw: Any, where: str) -> Problem:  # "须为 JSON 对象" alone does not say which key
+        return super().problem(raw, where).labelled(where, where)
+
     def run_child_validation(self, data: Mapping[str, Any]) -> dict[str, Any]:
         # an object of any values (a filing's `values`: its service checks each by its field's type) is taken
         # as it is: DRF would pass each of a filing's 200 values through a field that returns it unchanged

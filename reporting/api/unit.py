@@ -25,7 +25,13 @@ from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number
 from reporting.rejections import Problem, Problems
-from reporting.services.submissions import VersionConflict, add_record, correct_submission, submit_sheet
+from reporting.services.submissions import (
+    AlreadySubmitted,
+    VersionConflict,
+    add_record,
+    correct_submission,
+    submit_sheet,
+)
 
 
 def table_json(table: OneTable, due_on: Any) -> dict[str, Any]:
@@ -120,7 +126,8 @@ def _etag(version: int) -> str:
 
 
 def _etag_of(code: int, body: Any) -> dict[str, str]:
-    return {"ETag": _etag(body["version"])} if code == status.HTTP_201_CREATED else {}
+    created = code == status.HTTP_201_CREATED and isinstance(body, dict) and "version" in body
+    return {"ETag": _etag(body["version"])} if created else {}
 
 
 def _once(request: Request, key: str, fingerprint: str, work: Any) -> Response:
@@ -133,9 +140,10 @@ def _once(request: Request, key: str, fingerprint: str, work: Any) -> Response:
         return problem_response([Problem(field="Idempotency-Key", rule="idempotency.reused")], 422)
     except idempotency.KeyInFlight:
         return problem_response([Problem(field="Idempotency-Key", rule="idempotency.in_flight")], 409)
+    headers = _etag_of(answer.status, answer.body)  # a replayed 201 carries its version's ETag as the first did
     if answer.replayed:
-        return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
-    return Response(answer.body, status=answer.status, headers=_etag_of(answer.status, answer.body))
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.body, status=answer.status, headers=headers)
 
 
 class OneTableView(APIView):
@@ -222,6 +230,8 @@ class SubmissionsView(APIView):
                 version = self._file(unit, request.user, request.data)
             except Problems as error:  # the filing's savepoint undid its writes; a repeat gets the same answer
                 return refusal_status(error.problems), refusal_body(error.problems)
+            except AlreadySubmitted as error:  # an answer too, stored with the key: filed already, correct it
+                return status.HTTP_409_CONFLICT, error_body([error.problem])
             return status.HTTP_201_CREATED, version_json(version.submission, version)
 
         return _once(request, key, idempotency.request_hash(request.path, request.data), work)
@@ -232,7 +242,7 @@ class SubmissionsView(APIView):
         try:
             sheet = access_unit_sheet(unit, body["sheet"])
         except Http404:
-            raise Problems([Problem(field="sheet", rule="unknown")]) from None
+            raise Problems([Problem(field="sheet", rule="sheet.not_in_table")]) from None
         values, na = body["values"], body.get("not_applicable", {})
         if sheet.is_ledger:
             return add_record(
@@ -308,7 +318,8 @@ class CorrectionsView(APIView):
         if_match = request.headers.get("If-Match", "").strip()
         if not if_match:
             return problem_response([Problem(field="If-Match", rule="if_match.missing")], 428)
-        expected = whole_number(if_match.removeprefix("W/").strip('"'))
+        # RFC 9110 13.1.1: If-Match compares strongly, so a weak tag (W/"2") matches no version: 412 naming the current
+        expected = None if if_match.startswith("W/") else whole_number(if_match.strip('"'))
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             return problem_response([Problem(field="Idempotency-Key", rule="idempotency.missing")])
@@ -318,15 +329,18 @@ class CorrectionsView(APIView):
                 version = self._correct(submission, request.user, request.data, -1 if expected is None else expected)
             except Problems as error:  # the correction's savepoint undid its writes; a repeat gets the same answer
                 return refusal_status(error.problems), refusal_body(error.problems)
-            except VersionConflict as conflict:
-                problem = Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})
-                return 412, error_body([problem], current_version=conflict.current)
             return status.HTTP_201_CREATED, version_json(version.submission, version)
 
-        if not key:  # a client without keys: corrected (or refused) as before, If-Match alone guards a repeat
-            code, body = work()
-            return Response(body, status=code, headers=_etag_of(code, body))
-        return _once(request, key, idempotency.request_hash(request.path, if_match, request.data), work)
+        # a stale If-Match is a race, not an answer: its 412 is not stored with the key (the claim rolls back with
+        # it), so the same key is free for the same correction sent again after reading the current version
+        try:
+            if not key:  # a client without keys: corrected (or refused) as before, If-Match alone guards a repeat
+                code, body = work()
+                return Response(body, status=code, headers=_etag_of(code, body))
+            return _once(request, key, idempotency.request_hash(request.path, if_match, request.data), work)
+        except VersionConflict as conflict:
+            problem = Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})
+            return problem_response([problem], 412, current_version=conflict.current)
 
     @staticmethod
     def _correct(submission: Submission, user, body: Any, expected: int) -> SubmissionVersion:

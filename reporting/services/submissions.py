@@ -132,8 +132,8 @@ def validate_answers(
     disputes = disputes or {}
     kept = {code: d.get("reason") for code, d in (filed.disputed if filed else {}).items() if isinstance(d, dict)}
     for code in sorted(set(raw) | set(not_applicable) | set(disputes)):
-        if code not in fields:
-            problems.append(Problem(field=code, rule="unknown"))
+        if code not in fields:  # named as typed: the table has no name for it
+            problems.append(Problem(field=code, rule="unknown").labelled(f"“{code}”", f"“{code}”"))
     values: dict[str, Any] = {}
     na: dict[str, str] = {}
     carried: list[str] = []
@@ -146,12 +146,15 @@ def validate_answers(
             if code in not_applicable:
                 if not entry.allow_na:
                     raise Problem(field=code, rule="na.forbidden")
+                typed = raw.get(code)
+                if typed is not None and not (isinstance(typed, str) and blank(typed)):
+                    raise Problem(field=code, rule="na.with_value")  # which one was meant: neither is dropped
                 reason = not_applicable[code]
                 if reason is not None and not isinstance(reason, str):
-                    raise Problem(field=code, rule="text.type")
+                    raise Problem(field=code, rule="text.type", params=NA_PART)
                 reason = trimmed(reason or "")
                 if not storable(reason):
-                    raise Problem(field=code, rule="text.character")
+                    raise Problem(field=code, rule="text.character", params=NA_PART)
                 if not reason:
                     raise Problem(field=code, rule="na.reason")
                 if len(reason) > MAX_NA_REASON:

@@ -109,6 +109,8 @@ def test_invalid_values_are_a_400_naming_each_field_and_nothing_is_stored(api, v
     assert errors["households"]["message_en"] == "Households: must be at least 0"
     assert errors["households"]["message_zh"] == "户数：不能小于 0"
     assert errors["secret_field"]["code"] == "unknown"
+    assert errors["secret_field"]["message_en"] == "“secret_field”: is not a field of this table"
+    assert errors["secret_field"]["message_zh"] == "“secret_field”：不是本表的字段"
     assert stored(village_cadre.unit) == 0
     # the same request with the same key gets the same answer, and a fixed body needs a new key
     assert (
@@ -140,9 +142,10 @@ def test_a_retired_sheet_or_one_for_another_level_cannot_be_filed_even_after_it_
     refused = post(api, key="k-1")
     assert refused.status_code == 400
     error = refused.json()["errors"][0]
-    assert (error["field"], error["code"]) == ("sheet", "unknown")
+    assert (error["field"], error["code"]) == ("sheet", "sheet.not_in_table")
+    assert error["message_en"] == "is not a sheet of this unit's one table; choose one from the one table"
     Sheet.objects.filter(code="village_basics").update(unit_levels=["village"], status=Status.RETIRED)  # zombie form
-    assert post(api, key="k-2").json()["errors"][0]["code"] == "unknown"
+    assert post(api, key="k-2").json()["errors"][0]["code"] == "sheet.not_in_table"
     assert stored(village_cadre.unit) == 0
 
 
@@ -257,3 +260,56 @@ def test_the_openapi_schema_validates_and_documents_the_unit_endpoints(api):
     )
     assert schema["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
     assert api.get("/api/schema/").status_code == 200
+
+
+def test_a_value_sent_with_not_applicable_for_the_same_field_is_refused_by_name(api, village_cadre):
+    body = {**BODY, "not_applicable": {"library_books": "无"}}  # library_books has a value in VILLAGE_BASICS_Q4
+    response = post(api, body)
+    assert response.status_code == 400, response.content
+    (error,) = [e for e in response.json()["errors"] if e["field"] == "library_books"]
+    assert error["code"] == "na.with_value"
+    assert error["message_en"].endswith(": cannot be both answered and not applicable")
+    assert error["message_zh"].endswith("：不能同时填写数值和“不适用”")
+    assert stored(village_cadre.unit) == 0
+    values = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "library_books"}
+    assert post(api, {**body, "values": values}, key="k-2").status_code == 201  # either alone is an answer
+
+
+def test_an_already_submitted_refusal_is_the_keys_answer(api, village_cadre):
+    post(api)
+    refused = post(api, key="k-2")
+    assert refused.status_code == 409 and "Idempotent-Replayed" not in refused
+    again = post(api, key="k-2")
+    assert again.status_code == 409 and again["Idempotent-Replayed"] == "true" and again.json() == refused.json()
+    other = post(api, {**BODY, "period": "2026Q3"}, key="k-2")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency.reused"
+    assert stored(village_cadre.unit) == 1
+
+
+def test_a_replayed_filing_keeps_its_etag(api):
+    first = post(api)
+    again = post(api)
+    assert again["Idempotent-Replayed"] == "true" and again["ETag"] == first["ETag"] == '"1"'
+
+
+def test_a_weak_if_match_never_matches(api, village_cadre):
+    created = post(api).json()
+    body = {"values": {**VILLAGE_BASICS_Q4, "households": "611"}, "reason": "核对户籍"}
+    response = api.post(f"{URL}/{created['id']}/corrections", body, format="json", HTTP_IF_MATCH='W/"1"')
+    assert response.status_code == 412 and response.json()["current_version"] == 1
+    assert response.json()["errors"][0]["field"] == "If-Match"
+    assert stored(village_cadre.unit) == 1
+
+
+def test_a_stale_if_match_is_not_stored_with_the_key(api, village_cadre):
+    created = post(api).json()
+    url = f"{URL}/{created['id']}/corrections"
+    body = {"values": {**VILLAGE_BASICS_Q4, "households": "611"}, "reason": "核对户籍"}
+    stale = api.post(url, body, format="json", HTTP_IF_MATCH='"2"', HTTP_IDEMPOTENCY_KEY="c-1")
+    assert stale.status_code == 412 and stale.json()["current_version"] == 1
+    again = api.post(url, body, format="json", HTTP_IF_MATCH='"2"', HTTP_IDEMPOTENCY_KEY="c-1")
+    assert again.status_code == 412 and "Idempotent-Replayed" not in again  # a race, answered afresh
+    # read the current version, send it again under the same key: corrected, not 422
+    ok = api.post(url, body, format="json", HTTP_IF_MATCH='"1"', HTTP_IDEMPOTENCY_KEY="c-1")
+    assert ok.status_code == 201 and ok["ETag"] == '"2"'
+    assert stored(village_cadre.unit) == 2

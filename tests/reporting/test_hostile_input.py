@@ -135,7 +135,11 @@ def test_a_sheet_or_period_that_is_not_text_is_named(unit_api, village_cadre, na
 @pytest.mark.parametrize("name", ["values", "not_applicable"])
 def test_values_and_reasons_that_are_not_an_object_are_named(unit_api, village_cadre, name, value):
     body = {"sheet": "cultural_activity", "values": API_RECORD, name: value}
-    assert named(file(unit_api, body), name)["code"] in ("body.object", "required")
+    problem = named(file(unit_api, body), name)
+    assert problem["code"] in ("body.object", "required")
+    if problem["code"] == "body.object":  # the words name the key too, not only the `field`
+        assert problem["message_en"] == f"{name}: must be a JSON object"
+        assert problem["message_zh"] == f"{name}：须为 JSON 对象"
     assert nothing_filed(village_cadre.unit)
 
 
@@ -384,3 +388,39 @@ def test_an_export_in_a_format_not_offered_is_a_404_and_queues_nothing(culture_a
 
     response = page_client(culture_analyst).post("/department/exports/?sheet=village_basics", {"format": value})
     assert response.status_code == 404 and not ExportJob.objects.exists()
+
+
+def raw_post(api, body: bytes, key: str = "k-raw"):
+    return api.generic(
+        "POST", "/api/v1/unit/submissions", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ('{"sheet": "village_basics", "period": "2026Q4", "values": {}, "sheet": "cultural_activity"}', "sheet"),
+        ('{"sheet": "cultural_activity", "values": {"attendance": 1, "attendance": 120}}', "attendance"),
+    ],
+)
+def test_a_key_twice_in_one_object_is_refused_by_name(unit_api, village_cadre, body, key):
+    problem = named(raw_post(unit_api, body.encode()), key)
+    assert problem["code"] == "body.duplicate_key"
+    assert problem["message_en"] == f"the key “{key}” appears more than once in one JSON object"
+    assert nothing_filed(village_cadre.unit) and not IdempotencyKey.objects.exists()
+
+
+def test_a_body_with_a_byte_order_mark_is_read(unit_api, village_cadre):
+    body = json.dumps({"sheet": "cultural_activity", "values": API_RECORD}, ensure_ascii=False).encode()
+    response = raw_post(unit_api, b"\xef\xbb\xbf" + body)
+    assert response.status_code == 201, response.content
+
+
+def test_a_body_that_is_not_utf8_is_named(unit_api, village_cadre):
+    body = json.dumps({"sheet": "cultural_activity", "values": API_RECORD}, ensure_ascii=False).encode()
+    response = raw_post(unit_api, body.replace("广场舞".encode(), "广场舞".encode("gb18030")))
+    problem = named(response, "body")
+    offset = body.index("广场舞".encode())
+    assert problem["code"] == "body.encoding"
+    assert problem["message_en"] == f"the body is not valid UTF-8 (from byte {offset})"
+    assert nothing_filed(village_cadre.unit)

@@ -201,3 +201,20 @@ def test_a_draft_keeps_invalid_typing_and_is_dropped_on_submit(village_cadre, ba
     assert Draft.objects.get(unit=village_cadre.unit).raw["values"]["households"] == "abc"
     file_village_basics(village_cadre)
     assert not Draft.objects.filter(unit=village_cadre.unit).exists()
+
+
+@pytest.mark.parametrize(("reason", "rule"), [(12, "text.type"), ("无\uffff", "text.character")])
+def test_a_not_applicable_reason_of_the_wrong_kind_is_named_as_the_reason(village_cadre, basics, reason, rule):
+    raw = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "library_books"}
+    with pytest.raises(Problems) as refused:
+        submit(village_cadre, basics, raw, na={"library_books": reason})
+    (problem,) = refused.value.problems
+    assert (problem.field, problem.rule) == ("library_books", rule)
+    assert problem.label_zh.endswith("（不适用原因）") and problem.label_en.endswith(" (not-applicable reason)")
+    assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
+
+
+def test_a_value_and_not_applicable_for_one_field_are_refused(village_cadre, basics):
+    with pytest.raises(Problems) as refused:
+        submit(village_cadre, basics, VILLAGE_BASICS_Q4, na={"library_books": "无"})
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("library_books", "na.with_value")]
