@@ -154,6 +154,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
     "fields.unknown": ("不是本表中您可查询的字段", "is not a field of this sheet that you may read"),
+    "field.already_retired": (
+        "该字段已自 {day} 起停用，不能再次停用",
+        "this field is already retired from {day}: it cannot be retired again",
+    ),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",

@@ -41,6 +41,9 @@ def first_open(period_type, today: dt.date | None = None) -> Period:
     return first_not_begun(period_type, today or timezone.localdate())
 
 
+# Why the daily check's rule retires a field, in each language: the closure log keeps the rule's code and the
+# Chinese words, and a page shows the words of its reader's language (templates/office/closures.html)
+UNUSED_FIELD = ("没有有效订阅使用该字段", "no active subscription uses this field")
 REASON_MAX = 300  # characters: why the office changes, retires or reinstates a definition, in a sentence or two
 
 
@@ -110,12 +113,35 @@ def _notify(subscriptions, zh: str, en: str) -> None:
 
 @audited("field.retired")
 @transaction.atomic
-def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date | None = None) -> dt.date:
-    """Retire a field from the next open period; subscriptions left with nothing end then; departments are told."""
+def retire_field(
+    *, field: Field, reason: str, by: User | None, today: dt.date | None = None, rule: str = ""
+) -> dt.date:
+    """Retire a field from the next open period; subscriptions left with nothing end then; departments are told;
+    its open zombie flags are closed. A field already retired is refused: retiring it again would log and notify
+    twice and move `retired_from`, un-retiring it for the periods in between. `rule` "unused_field" (the daily
+    check's flag, or no one) gives the reason of that rule, in each language."""
+    rule = rule or ("" if by else "unused_field")
+    reason_en = reason
+    if rule == "unused_field":
+        reason, reason_en = UNUSED_FIELD
+    current = Field.objects.select_for_update().get(pk=field.pk)  # two posts at once: the second waits, refused
+    if current.status == Status.RETIRED:
+        raise Problems(
+            [
+                Problem(
+                    field="field",
+                    rule="field.already_retired",
+                    params={"day": str(current.retired_from or "")},
+                    label_zh=f"字段“{current.name_zh}”",
+                    label_en=f"The field “{current.name_en}”",
+                )
+            ]
+        )
     if problems := reason_problems(reason):
         raise Problems(problems)
     day = first_open(field.sheet.period_type, today).start
     Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from=day)
+    ZombieFlag.objects.filter(field=field, closed_on__isnull=True).update(closed_on=today or timezone.localdate())
     users = list(Subscription.objects.active().filter(fields=field))
     # still running on `day` (active, not expired by then) with nothing asked from it on: it ends the day before
     Subscription.objects.entitling(day).filter(pk__in=[s.pk for s in users]).exclude(
@@ -124,7 +150,7 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
     _notify(
         users,
         f"字段“{field.name_zh}”自 {day} 起停用：{reason}",
-        f"The field “{field.name_en}” is retired from {day}: {reason}",
+        f"The field “{field.name_en}” is retired from {day}: {reason_en}",
     )
     ClosureLog.objects.create(
         kind="field",
@@ -132,7 +158,7 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
         label=f"{field.name_zh} ({field.code})",
         reason=reason,
         by=by,
-        rule="" if by else "unused_field",
+        rule=rule,
     )
     record(
         action="field.retired",
@@ -140,7 +166,7 @@ def retire_field(*, field: Field, reason: str, by: User | None, today: dt.date |
         actor=by,
         reason=reason,
         retired_from=str(day),
-        rule="" if by else "unused_field",
+        rule=rule,
     )
     return day
 
@@ -299,7 +325,7 @@ def _flag_unused_fields(today: dt.date) -> int:
         ZombieKind.UNUSED_FIELD,
         unused,
         "field",
-        "没有有效订阅使用该字段 / no active subscription uses this field",
+        " / ".join(UNUSED_FIELD),
         today,
     )
 

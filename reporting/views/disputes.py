@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from core.access import access_department, signed_in
 from core.models import Area, Department
+from core.problems import labelled
 from reporting.access import access_dispute, access_disputes
 from reporting.models import DisputeStatus, Field
 from reporting.reads.selectors import display
@@ -78,11 +79,27 @@ def dispute_answer(request: HttpRequest, pk: int) -> HttpResponse:
     department = access_department(request.user)
     dispute = access_dispute(department, pk)
     value, answer = request.POST.get("value", ""), request.POST.get("answer", "")
+    # the inputs by the words beside them, the value by its field's name too: "低保户数 · 将部门数据更正为：不能小于 0"
+    labels = {
+        "value": (
+            f"{dispute.field.name_zh} · 将部门数据更正为",
+            f"{dispute.field.name_en} · Correct the register value to",
+        ),
+        "answer": ("或说明部门数据无误的理由", "Or say why the register value stands"),
+    }
     try:
         answer_dispute(dispute=dispute, by=signed_in(request.user), value=value or None, answer=answer)
     except Problem as problem:
-        return _queue(request, department, failed=dispute.pk, problems=[problem], posted=request.POST.dict())
+        return _queue(
+            request, department, failed=dispute.pk, problems=labelled([problem], labels), posted=request.POST.dict()
+        )
     except Problems as error:
-        return _queue(request, department, failed=dispute.pk, problems=error.problems, posted=request.POST.dict())
+        return _queue(
+            request,
+            department,
+            failed=dispute.pk,
+            problems=labelled(error.problems, labels),
+            posted=request.POST.dict(),
+        )
     messages.success(request, _("Your answer was recorded; the unit sees it on its data-use page."))
     return redirect("department_disputes")

@@ -32,6 +32,7 @@ from reporting.models import (
     Unlock,
     UnlockReason,
     ZombieFlag,
+    ZombieKind,
 )
 from reporting.params import number_in
 from reporting.reads.accesslog import last_uses
@@ -159,6 +160,17 @@ def _catalogue_action(request: HttpRequest) -> list:
                 reason=reason,
                 by=signed_in(request.user),
             )
+        elif action == "retire_flagged":
+            # the daily check's flag retires its own field, for its own rule: only an open flag of an unused field
+            flag = get_object_or_404(
+                ZombieFlag.objects.select_related("field"),
+                pk=posted_id(request, "flag"),
+                kind=ZombieKind.UNUSED_FIELD,
+                field__isnull=False,
+                closed_on__isnull=True,
+            )
+            assert flag.field is not None
+            retire_field(field=flag.field, reason="", by=signed_in(request.user), rule="unused_field")
         elif action == "retire_sheet":
             retire_sheet(
                 sheet=get_object_or_404(Sheet, pk=posted_id(request, "sheet")),
@@ -191,6 +203,8 @@ def _catalogue_action(request: HttpRequest) -> list:
                 )
             except Problems as error:
                 raise Problems([_named(p, field) for p in error.problems]) from None
+            except Problem as problem:  # the period, read before the service: named by the words beside it
+                raise Problems([_named(problem, field)]) from None
         messages.success(request, _("Done. The change is in the closure log or the field's history."))
     except Problems as error:
         return error.problems
@@ -208,7 +222,9 @@ def _definition_inputs(field: Field, post=None) -> DefinitionInputs:
 
 def _named(problem: Problem, field: Field) -> Problem:
     """A problem with a field's definition, named by the field: "户籍人口 · 最大值：须为数字"."""
-    if problem.field in ("period", "reason"):
+    if problem.field == "period":  # the input beside the words "新约束自报告期"
+        return problem if problem.label_zh else problem.labelled("新约束自报告期", "Constraints from period")
+    if problem.field == "reason":
         return problem
     zh = f"{field.name_zh} · {problem.label_zh}" if problem.label_zh else field.name_zh
     en = f"{field.name_en} · {problem.label_en}" if problem.label_en else field.name_en

@@ -67,6 +67,15 @@ def _unit_filing(department: Department, pk: int | None) -> tuple[Submission, li
     return found, fields, entitled
 
 
+def _version(text: str) -> int | None:
+    """The version a question is about: None (the current one) when none is posted; what is posted but not a
+    whole number (a forged "-1" or "abc") is 0, which no version has, so the service refuses it by its rule."""
+    if not text.strip():
+        return None
+    number = whole_number(text)
+    return 0 if number is None else number
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def department_question_ask(request: HttpRequest, submission_pk: int) -> HttpResponse:
@@ -79,7 +88,7 @@ def department_question_ask(request: HttpRequest, submission_pk: int) -> HttpRes
                 department=department,
                 submission=submission,
                 field=request.POST.get("field", ""),
-                version=whole_number(request.POST.get("version", "")),
+                version=_version(request.POST.get("version", "")),
                 text=request.POST.get("text", ""),
                 by=signed_in(request.user),
             )

@@ -38,6 +38,8 @@ TEMPLATE_LABELS = {
     "auto_coverage": ("报送率达到此比例时自动生成", "Generate automatically once coverage reaches"),
     "file": ("模板（.xlsx）", "Template (.xlsx)"),
 }
+# The generation form's inputs by the words beside them
+GENERATE_LABELS = {"period": ("报告期", "Period"), "area": ("区域", "Area")}
 
 
 def _coverage(text: str) -> int | None:
@@ -136,7 +138,7 @@ def report_generate(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "department/report_problems.html",
-            {"department": department, "template": template, "problems": error.problems},
+            {"department": department, "template": template, "problems": labelled(error.problems, GENERATE_LABELS)},
             status=400,
         )
     return redirect("department_report_job", pk=job.pk)

@@ -4,7 +4,16 @@ from html import unescape
 import pytest
 import time_machine
 
-from reporting.models import ClosureLog, DueException, DueRule, Field, Subscription, SubscriptionStatus, ZombieFlag
+from reporting.models import (
+    ClosureLog,
+    DueException,
+    DueRule,
+    Field,
+    Notice,
+    Subscription,
+    SubscriptionStatus,
+    ZombieFlag,
+)
 from reporting.services.catalogue import zombie_check
 from tests.reporting.helpers import REQUEST_FORM, form_of, text_of
 
@@ -165,3 +174,65 @@ def test_saving_any_fields_change_form_as_shown_keeps_its_definition(client, off
         assert response.status_code == 302, (field.code, text_of(response.content.decode(), 'role="alert"', "</div>"))
         stored = {k: v for k, v in field.constraints.items() if not (k == "required" and v is False)}
         assert Field.objects.get(pk=field.pk).constraints == stored, field.code
+
+
+def test_a_flagged_field_is_retired_once_its_flag_closed_and_a_second_retirement_refused(client, office_admin):
+    zombie_check(today=dt.date(2026, 11, 22))
+    grid = Field.objects.get(code="grid_workers")
+    flag = ZombieFlag.objects.get(field=grid, closed_on__isnull=True)
+    client.force_login(office_admin)
+    html = client.get("/office/catalogue/").content.decode()
+    assert f'name="flag" value="{flag.pk}"' in html  # the flag's button posts the flag, not a field and a reason
+    assert client.post("/office/catalogue/", {"action": "retire_flagged", "flag": flag.pk}).status_code == 302
+    retired_from = Field.objects.get(pk=grid.pk).retired_from
+    assert retired_from is not None
+    assert ZombieFlag.objects.get(pk=flag.pk).closed_on is not None  # the flag and its button are gone
+    html = client.get("/office/catalogue/").content.decode()
+    assert f'name="flag" value="{flag.pk}"' not in html
+    notices = Notice.objects.count()
+    # the closed flag's button posted again: not found; the field posted by hand again: refused by name
+    assert client.post("/office/catalogue/", {"action": "retire_flagged", "flag": flag.pk}).status_code == 404
+    response = client.post("/office/catalogue/", {"action": "retire_field", "field": grid.pk, "reason": "再停一次"})
+    assert response.status_code == 400
+    page = unescape(response.content.decode())
+    assert "字段“网格员人数”：该字段已自" in page and "cannot be retired again" in page
+    assert ClosureLog.objects.filter(kind="field", object_id=grid.pk).count() == 1
+    assert Notice.objects.count() == notices
+    assert Field.objects.get(pk=grid.pk).retired_from == retired_from
+
+
+def test_the_flag_button_retires_only_an_unused_field_flag(client, office_admin):
+    zombie_check(today=dt.date(2026, 11, 22))
+    client.force_login(office_admin)
+    other = ZombieFlag.objects.exclude(kind="unused_field").first()
+    for forged in ("abc", "-1", str(other.pk) if other else "0"):
+        response = client.post("/office/catalogue/", {"action": "retire_flagged", "flag": forged})
+        assert response.status_code == 404
+    assert not ClosureLog.objects.filter(kind="field").exists()
+
+
+def test_the_closure_log_says_the_kind_and_the_rule_s_reason_in_the_reader_s_language(client, office_admin):
+    zombie_check(today=dt.date(2026, 11, 22))
+    flag = ZombieFlag.objects.get(field__code="grid_workers", closed_on__isnull=True)
+    client.force_login(office_admin)
+    client.post("/office/catalogue/", {"action": "retire_flagged", "flag": flag.pk})
+    entry = ClosureLog.objects.get(kind="field")
+    assert entry.reason == "没有有效订阅使用该字段" and entry.rule == "unused_field"
+    html = text_of(client.get("/closures/").content.decode())
+    assert "字段 · 网格员人数" in html and "field ·" not in html
+    assert "没有有效订阅使用该字段" in html and "no active subscription" not in html
+    client.cookies["django_language"] = "en"
+    html = text_of(client.get("/closures/").content.decode())
+    assert "field · 网格员人数" in html and "no active subscription uses this field" in html
+    assert "没有有效订阅" not in html
+
+
+def test_an_original_definition_is_named_in_chinese_on_the_catalogue(client, office_admin):
+    squares = Field.objects.get(code="culture_squares")
+    client.force_login(office_admin)
+    client.post(
+        "/office/catalogue/",
+        {"action": "change", "field": squares.pk, "period": "2027Q1", "integer_max": "50", "reason": "新口径"},
+    )
+    html = client.get("/office/catalogue/").content.decode()
+    assert "原始定义" in html and "original definition" not in html

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from core.models import AuditEvent
-from reporting.models import DataRequest, DueRule, Indicator, Question, ReportTemplate, SubmissionVersion
+from reporting.models import DataRequest, DueRule, Field, Indicator, Question, ReportTemplate, SubmissionVersion
 from reporting.services.questions import ask_question
 from tests.reporting.helpers import file_village_basics
 
@@ -168,3 +168,28 @@ def test_a_requests_push_coverage_is_refused_by_its_label(civil_analyst):
     assert "覆盖率达到此比例时推送：须为 1 至 100 的整数，且须有汇总层级和推送地址" in page
     assert "Push once coverage reaches: must be a whole number from 1 to 100, with an aggregate level" in page
     assert not DataRequest.objects.filter(department=civil_analyst.department).exists()
+
+
+@pytest.mark.parametrize("forged", ["-1", "abc", "0", "99"])
+def test_a_question_about_a_forged_version_is_refused_by_its_label(frozen, village_cadre, civil_analyst, forged):
+    filed = file_village_basics(village_cadre)
+    page = refused(
+        page_client(civil_analyst).post(
+            f"/department/questions/ask/{filed.submission_id}/",
+            {"field": "households", "version": forged, "text": "户数是否有误？"},
+        )
+    )
+    assert "版本：没有此版本：须为 1 到 1" in page and "Version: no such version: it must be from 1 to 1" in page
+    assert not Question.objects.exists()
+
+
+def test_a_retroactive_definition_change_names_the_period_by_its_label(office_admin):
+    squares = Field.objects.get(code="culture_squares")
+    page = refused(
+        page_client(office_admin).post(
+            "/office/catalogue/",
+            {"action": "change", "field": squares.pk, "period": "2020Q1", "integer_max": "5", "reason": "x"},
+        )
+    )
+    assert "新约束自报告期：定义变更只能从" in page and "Constraints from period: a definition change" in page
+    assert Field.objects.get(pk=squares.pk).constraints["max"] == 100

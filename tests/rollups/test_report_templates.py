@@ -547,3 +547,23 @@ def test_a_generation_for_the_wrong_kind_of_period_names_the_kind_in_each_langua
     assert error["message_zh"] == "报告期类型须为季报（如 2026Q4）"
     assert error["message_en"] == "the period must be quarterly (such as 2026Q4)"
     assert not ReportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "label_zh", "label_en"),
+    [
+        ({"period": "202611", "area": COUNTY}, "报告期：", "Period: "),
+        ({"period": "2026-02-30", "area": COUNTY}, "报告期：", "Period: "),
+        ({"period": "2026Q3", "area": "110000000000"}, "区域：", "Area: "),
+    ],
+)
+def test_a_refused_generation_on_the_page_names_its_input_by_the_words_beside_it(
+    demo, culture_analyst, client, body, label_zh, label_en
+):
+    template = _upload(culture_analyst, legacy_report(["青山镇"]))
+    client.force_login(culture_analyst)
+    response = client.post(f"/department/reports/{template.pk}/generate/", body)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"<li>{label_zh}" in page and f"/ {label_en}" in page, page
+    assert not ReportJob.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from html import unescape
 
 import pytest
 from django.db.models import F
@@ -427,3 +428,15 @@ def test_the_unit_reads_that_it_withdrew_its_dispute(dispute, village_cadre, cli
     client.force_login(village_cadre)
     data_use = client.get("/fill/data-use/").content.decode()
     assert "本单位此后确认了部门数据，异议已撤回" in data_use and "部门维持原值" not in data_use
+
+
+def test_a_refused_answer_on_the_page_names_the_field_and_the_input(dispute, client, civil_analyst):
+    client.force_login(civil_analyst)
+    refused = client.post(f"/department/disputes/{dispute.pk}/answer/", {"value": "-1"})
+    assert refused.status_code == 400
+    page = unescape(refused.content.decode())
+    name_zh, name_en = dispute.field.name_zh, dispute.field.name_en
+    assert f"{name_zh} · 将部门数据更正为：不能小于 0" in page, page
+    assert f"{name_en} · Correct the register value to: " in page
+    dispute.refresh_from_db()
+    assert dispute.is_open
