@@ -203,6 +203,10 @@ def _report_problems(template: ReportTemplate, period_text: str, area: Area | No
             problems.append(
                 Problem(field="period", rule="period.type", params=period_type_params(template.period_type))
             )
+        elif not period.has_begun(timezone.localdate()):  # nobody could have filed it: a report of empty cells
+            problems.append(
+                Problem(field="period", rule="period.not_begun", params={"period": period, "start": period.start})
+            )
     except PeriodError as error:
         problems.append(error)
     if area is None or not template.department.jurisdiction.contains(area):

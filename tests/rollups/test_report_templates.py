@@ -12,6 +12,7 @@ from celery import signals
 from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
 from django.db import connection
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
@@ -535,6 +536,21 @@ def test_ratio_sum_and_mean_indicators_are_filled_by_the_one_engine_as_computed_
     # each village whose values went in is recorded once for the indicators' fields, not once per cell
     records = AccessRecord.objects.filter(department=culture_analyst.department, kind="aggregated")
     assert records.filter(fields=["culture_squares", "library_books"]).count() == 150
+
+
+def test_a_report_for_a_period_not_begun_is_refused_before_any_job(demo, culture_analyst):
+    """Nobody could have filed a period not yet begun: its report would be every cell empty, read as "late"."""
+    template = _api_template(culture_analyst)
+    client = token_client(culture_analyst)
+    ahead = Period.containing(timezone.localdate(), template.period_type).next()
+    response = client.post(
+        f"/api/v1/reports/{template.pk}/generate", {"period": str(ahead), "area": COUNTY}, format="json"
+    )
+    assert response.status_code == 400
+    [error] = [e for e in response.json()["errors"] if e["field"] == "period"]
+    assert error["code"] == "period.not_begun"
+    assert ahead.label_zh() in error["message_zh"] and ahead.label_en() in error["message_en"]
+    assert not ReportJob.objects.exists()
 
 
 def test_a_generation_for_the_wrong_kind_of_period_names_the_kind_in_each_language(demo, culture_analyst):
