@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
+from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import rules_data
@@ -179,9 +180,7 @@ _WARNINGS = ("rule.warning", "plausibility.warning")
 def _draft_problems(table, raw: dict, na: dict, disputes: dict) -> list[Problem]:
     """What submitting this draft would refuse among the answers the cadre gave (an empty answer is not yet one:
     a draft is unfinished by nature), checked as a submission is and storing nothing."""
-    given = {
-        code for code, value in raw.items() if not (value is None or (isinstance(value, str) and not value.strip()))
-    }
+    given = {code for code, value in raw.items() if not is_blank(value)}  # blank as the field types judge it
     try:
         validate_answers(table, raw, na, disputes)
     except Problems as found:
