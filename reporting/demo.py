@@ -15,6 +15,7 @@ from reporting.catalogue.periods import Period
 from reporting.filing.baselines import rebuild_baselines
 from reporting.filing.onetable import build_one_table
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
+from reporting.services.rules import define_rule, set_expected_range, set_plausibility
 
 TOWNSHIPS = [  # (name, statutory 3-digit township code)
     ("城关镇", "100"),
@@ -376,9 +377,10 @@ def demo_loaded() -> bool:
 
 
 @transaction.atomic
-def load_demo(*, sources: bool = True) -> None:
+def load_demo(*, sources: bool = True, checks: bool = True) -> None:
     """Create the demo county, its bodies, users and catalogue (call once; see demo_loaded); with `sources`,
-    the registers of civil affairs and statistics too (reporting/demo_sources.py)."""
+    the registers of civil affairs and statistics too (reporting/demo_sources.py); with `checks`, the office's
+    rules across fields, expected ranges and plausibility setting (`CHECKS`), so a demo user meets them."""
     county = _areas()
     office = Office.objects.create(code="qingshan-data-office", name="青山县数据办", area=county)
     departments = {
@@ -397,6 +399,8 @@ def load_demo(*, sources: bool = True) -> None:
     if sources:
         demo_sources.assign_sources()
     _history(sources=sources)
+    if checks:
+        load_checks()
 
 
 def _areas() -> Area:
@@ -558,6 +562,70 @@ SUBSCRIPTIONS = {
         ],
     ),
 }
+
+
+# The office's checks in the demo: rules across fields (an error blocks submitting, a warning asks for an
+# explanation), the ranges it expects a few numbers in, and the plausibility threshold. The demo's own history
+# meets every rule (tests/rules/test_demo_checks.py).
+CHECKS: list[dict[str, str]] = [
+    {
+        "code": "households_within_population",
+        "sheet": "village_basics",
+        "left": "households",
+        "operator": "<=",
+        "right": "registered_population",
+        "strategy": "SKIP_IF_ANY_VALUE_MISSING",
+        "importance": "error",
+        "message_zh": "户数不能多于户籍人口",
+        "message_en": "households cannot outnumber the registered population",
+    },
+    {
+        "code": "elderly_within_population",
+        "sheet": "village_basics",
+        "left": "elderly_over_60",
+        "operator": "<=",
+        "right": "registered_population",
+        "strategy": "SKIP_IF_ANY_VALUE_MISSING",
+        "importance": "error",
+        "message_zh": "60岁以上老年人数不能多于户籍人口",
+        "message_en": "people aged over 60 cannot outnumber the registered population",
+    },
+    {
+        "code": "resident_near_registered",
+        "sheet": "village_basics",
+        "left": "resident_population",
+        "operator": "<=",
+        "right": "registered_population * 1.5",
+        "strategy": "SKIP_IF_ANY_VALUE_MISSING",
+        "importance": "warning",
+        "message_zh": "常住人口比户籍人口多出一半以上，请说明原因（如外来务工人员集中）",
+        "message_en": "the resident population exceeds the registered population by more than half: please say why "
+        "(for example, many workers from elsewhere)",
+    },
+    {
+        "code": "dibao_people_per_household",
+        "sheet": "civil_affairs",
+        "left": "dibao_people",
+        "operator": ">=",
+        "right": "dibao_households",
+        "strategy": "SKIP_IF_ANY_VALUE_MISSING",
+        "importance": "error",
+        "message_zh": "低保人数不能少于低保户数",
+        "message_en": "minimum-income recipients cannot be fewer than minimum-income households",
+    },
+]
+EXPECTED_RANGES = {"volunteers": (0, 500), "culture_squares": (0, 10), "grid_workers": (1, 30)}
+
+
+def load_checks() -> None:
+    """The office's checks of the demo (`CHECKS`, `EXPECTED_RANGES`, the plausibility threshold), made by the office
+    user through the services an office uses."""
+    office = User.objects.get(username="office")
+    for definition in CHECKS:
+        define_rule(office=office.office, definition=definition, by=office)
+    for code, (low, high) in EXPECTED_RANGES.items():
+        set_expected_range(field=Field.objects.get(code=code), low=low, high=high, by=office)
+    set_plausibility(threshold="3.5", enabled=True, by=office)
 
 
 def _calendar() -> None:

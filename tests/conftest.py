@@ -37,7 +37,7 @@ def pytest_configure(config):
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not demo_loaded():
-            load_demo(sources=False)
+            load_demo(sources=False, checks=False)
     bouncer = the_runs_pgbouncer()
     if bouncer is None:
         yield
@@ -62,7 +62,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def demo(db):
     """The demo county; reloaded when a transactional test flushed it."""
     if not demo_loaded():
-        load_demo(sources=False)
+        load_demo(sources=False, checks=False)
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def committed_demo(transactional_db):
     """The demo county, committed (no test transaction around it), so other connections, worker threads
     and processes see it, and code runs in autocommit as in production; reloaded after a flush."""
     if not demo_loaded():
-        load_demo(sources=False)
+        load_demo(sources=False, checks=False)
 
 
 def _user(username: str) -> User:
