@@ -154,7 +154,7 @@ def burden_report(*, start: dt.date, end: dt.date, area: Area) -> BurdenReport:
     report.disputed = totals["disputed"] or 0
     report.without_onetable = report.typed + report.carried + report.confirmed + (totals["spared"] or 0)
     report.units = unit_burdens(versions)
-    report.trend = trend(versions)
+    report.trend = trend(versions, start=start, end=end)
     return report
 
 
@@ -188,10 +188,12 @@ def unit_burdens(versions) -> list[UnitBurden]:
     ]
 
 
-def trend(versions) -> list[PeriodBurden]:
-    """Per month: typed, carried, confirmed, disputed and what it would have cost without OneTable."""
+def trend(versions, *, start: dt.date, end: dt.date) -> list[PeriodBurden]:
+    """Per month of the range (by the month each filed period begins): typed, carried, confirmed, disputed and what
+    it would have cost without OneTable. Every month of the range is on the axis, a month nothing began in as
+    zeros, so the bars' spacing is time's; none at all when nothing was filed in the range."""
     per_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for start, typed, carried, spared, confirmed, disputed in versions.values_list(
+    for began, typed, carried, spared, confirmed, disputed in versions.values_list(
         "period_start",
         "typed_count",
         "carried_count",
@@ -199,13 +201,19 @@ def trend(versions) -> list[PeriodBurden]:
         "confirmed_count",
         "disputed_count",
     ):
-        month = per_month[f"{start:%Y-%m}"]
+        month = per_month[f"{began:%Y-%m}"]
         month[0] += typed
         month[1] += typed + carried + confirmed + spared
         month[2] += carried
         month[3] += confirmed
         month[4] += disputed
-    return [PeriodBurden(month, *figures) for month, figures in sorted(per_month.items())]
+    if not per_month:
+        return []
+    months, first = [], dt.date(start.year, start.month, 1)
+    while first <= end:
+        months.append(f"{first:%Y-%m}")
+        first = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return [PeriodBurden(month, *per_month.get(month, [0, 0, 0, 0, 0])) for month in months]
 
 
 def department_burdens(start: dt.date, end: dt.date, area: Area) -> list[DepartmentBurden]:

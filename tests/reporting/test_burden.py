@@ -143,3 +143,16 @@ def test_the_office_and_a_department_see_every_unit(client, shared_ledger, offic
         client.force_login(user)
         html = client.get(f"/burden/?from=2026-01-01&to=2026-12-31&area={county.code}&units=1").content.decode()
         assert len(UNIT_ROW.findall(html)) > 1
+
+
+def test_the_trend_puts_every_month_of_the_range_on_its_axis(shared_ledger):
+    # a filing in November only, asked from September: September and October are on the axis as zeros (a bar
+    # chart of the months with filings alone put November beside whatever month came before it, time squeezed)
+    report = burden_report(area=shared_ledger, start=dt.date(2026, 9, 15), end=dt.date(2026, 11, 30))
+    assert [(p.month, p.typed, p.without_onetable) for p in report.trend] == [
+        ("2026-09", 0, 0),
+        ("2026-10", 0, 0),
+        ("2026-11", 5, 10),
+    ]
+    across = burden_report(area=shared_ledger, start=dt.date(2025, 12, 1), end=dt.date(2026, 11, 30))
+    assert [p.month for p in across.trend][:2] == ["2025-12", "2026-01"] and len(across.trend) == 12

@@ -99,7 +99,10 @@ def test_the_burden_page_and_command_show_confirmed_disputed_and_the_share_not_t
     assert (report.typed, report.confirmed, report.disputed) == (typed + 2, 3, 1)
     share = round(100 * 3 / (typed + 2 + 3), 1)
     assert report.not_typed_percent == share
-    assert report.trend[-1].confirmed == 3 and report.trend[-1].not_typed_percent == share
+    # the quarter's filings are counted in the month it begins; August and September are on the axis as zeros
+    july, *rest = report.trend
+    assert (july.month, july.confirmed, july.not_typed_percent) == ("2026-07", 3, share)
+    assert [(p.month, p.typed) for p in rest] == [("2026-08", 0), ("2026-09", 0)]
     page = Client().get("/burden/?from=2026-07-01&to=2026-09-30")
     assert page.status_code == 200
     figures = text_of(page.content.decode(), 'id="sources"', "</dl>")
