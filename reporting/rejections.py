@@ -276,6 +276,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",
         "“{value}” is not a valid period; use the form 2026, 2026Q4 or 202611",
     ),
+    "period.adx_format": (
+        "“{value}”不是有效的 ADX 报告期，应写该期第一天和时长，如 2026-10-01/P3M（季度）、2026-11-01/P1M（月）或 "
+        "2026-01-01/P1Y（年）",
+        "“{value}” is not a valid ADX period; write the period's first day and its length, such as 2026-10-01/P3M "
+        "(a quarter), 2026-11-01/P1M (a month) or 2026-01-01/P1Y (a year)",
+    ),
     "period.year": ("年份须在 {min} 至 {max} 之间", "the year must be between {min} and {max}"),
     # params from `period_type` below: the type's name in each language, never one language's in the other's
     "period.type": ("报告期类型须为{expected_zh}", "the period must be {expected_en}"),

@@ -56,7 +56,10 @@ class Period:
                     raise PeriodError(field=field, rule="period.year", params={"min": MIN_YEAR, "max": MAX_YEAR})
                 index = int(match.group(2)) if period_type is not PeriodType.YEARLY else 1
                 return cls(period_type, year, index)
-        raise PeriodError(field=field, rule="period.format", params={"value": text[:20]})
+        # a period written as ADX writes one (its first day and length) that does not name a period: the answer
+        # shows that notation (`reporting.dhis2.formats.onetable_period` reads the ones that do)
+        rule = "period.adx_format" if "/P" in text else "period.format"
+        raise PeriodError(field=field, rule=rule, params={"value": text[:30]})
 
     @classmethod
     def containing(cls, day: dt.date, period_type: PeriodType | str) -> Period:

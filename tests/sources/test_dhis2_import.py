@@ -4,6 +4,7 @@ import summary answers, every refused value a conflict naming it and the rule in
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,16 @@ def test_an_unreadable_body_is_refused_with_its_reason_in_chinese_and_in_english
     assert response.status_code == 400
     assert response.json()["rule"] == "dhis2.body"
     one_language_each(response.json())
+
+
+def test_an_adx_period_that_names_no_period_is_answered_in_adxs_notation(village_cadre):
+    document = (ADX / "fixtures" / "village_basics.adx.xml").read_text()
+    period = re.search(r'period="([^"]+)"', document).group(1)
+    wrong = document.replace(f'period="{period}"', 'period="2026-10-15/P3M"')  # not a quarter's first day
+    response = _post(_client(village_cadre), wrong.encode(), content_type="application/adx+xml")
+    assert response.status_code == 409
+    conflicts = response.json()["response"]["conflicts"]
+    assert {c["rule"] for c in conflicts} == {"period.adx_format"}
+    assert "2026-10-15/P3M" in conflicts[0]["value"] and "2026-10-01/P3M" in conflicts[0]["value"]
+    assert "不是有效的 ADX 报告期" in conflicts[0]["value"]
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit).exclude(period="2026Q3").exists()
