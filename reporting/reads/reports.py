@@ -3,7 +3,8 @@ catalogue entries suggested for them, and a report generated in the template's o
 
 **Which cells are to be filled** (a simple heuristic, documented in docs/architecture.md): a *label* is a cell
 holding text (a merged range counts as one cell, its text in its top-left cell); a *header row* is a row with at
-least two labels. An empty cell (not inside a merged range) is to be filled when
+least two labels. An empty cell is to be filled when (a merged range blank throughout is one cell, filled in its
+top-left)
 (a) *table body*: the nearest label above it in its column lies in a header row, and every row from just below
     that header row down to it has a label to the left of its column (the row label: an area's name, or 合计);
     its label is "column header / row label"; or
@@ -115,6 +116,19 @@ def _filled_note(text: str) -> bool:
     return "：" in stripped or ":" in stripped
 
 
+def _blank(ws: Any, r: int, c: int) -> bool:
+    """Whether the merged range whose top-left is (r, c) holds nothing (openpyxl keeps a value only there, but a
+    file written elsewhere may leave values in the other cells)."""
+    for merged in ws.merged_cells.ranges:
+        if (merged.min_row, merged.min_col) == (r, c):
+            return all(
+                ws.cell(row, column).value is None or str(ws.cell(row, column).value).strip() == ""
+                for row in range(merged.min_row, merged.max_row + 1)
+                for column in range(merged.min_col, merged.max_col + 1)
+            )
+    return True
+
+
 def find_cells(book: Workbook) -> list[FoundCell]:
     """The cells to fill, by the heuristic in the module docstring, in sheet, row, column order."""
     found: list[FoundCell] = []
@@ -122,6 +136,7 @@ def find_cells(book: Workbook) -> list[FoundCell]:
         if ws.title == NOTE_SHEET:
             continue
         owner: dict[tuple[int, int], tuple[int, int]] = {}
+        blank_range: dict[tuple[int, int], bool] = {}  # a merged range's top-left: whether all of it is blank
         wide: set[tuple[int, int]] = set()  # top-left cells of merged ranges alone in their row (titles)
         for merged in ws.merged_cells.ranges:
             for r in range(merged.min_row, merged.max_row + 1):
@@ -161,7 +176,11 @@ def find_cells(book: Workbook) -> list[FoundCell]:
         for r in range(1, rows + 1):
             for c in range(1, columns + 1):
                 value = ws.cell(r, c).value
-                if (r, c) in owner or (value is not None and str(value).strip() != ""):
+                # a merged range is one cell: its top-left stands for it, and only when the whole range is blank
+                # (a report's answer box is often two columns merged); the rest of the range is never offered
+                if owner.get((r, c), (r, c)) != (r, c) or (value is not None and str(value).strip() != ""):
+                    continue
+                if (r, c) in owner and not blank_range.setdefault((r, c), _blank(ws, r, c)):
                     continue
                 header = 0
                 for up in range(r - 1, 0, -1):

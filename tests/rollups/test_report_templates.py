@@ -21,7 +21,7 @@ from core.celery import app as celery_app
 from core.models import Area, AreaLevel, User
 from reporting.catalogue.periods import Period
 from reporting.models import AccessRecord, CellKind, DataRequest, ReportJob, ReportTemplate, SubmissionVersion
-from reporting.reads.reports import report_dir, run_report_job
+from reporting.reads.reports import find_cells, report_dir, run_report_job
 from reporting.reads.rollups import rollup
 from reporting.rejections import Problems
 from reporting.services.reports import TemplateInput, auto_generate, draft_request, map_cells, upload_template
@@ -583,3 +583,18 @@ def test_a_refused_generation_on_the_page_names_its_input_by_the_words_beside_it
     page = response.content.decode()
     assert f"<li>{label_zh}" in page and f"/ {label_en}" in page, page
     assert not ReportJob.objects.exists()
+
+
+def test_a_merged_answer_box_is_one_cell_to_fill_and_a_filled_or_unlabelled_merge_is_not():
+    book = Workbook()
+    ws = book.active
+    ws.merge_cells("A1:D1")  # a blank merged band with no label: nothing names it
+    ws["A2"] = "常住人口（人）"
+    ws.merge_cells("B2:C2")  # the answer box, two columns wide
+    ws["A3"] = "农家书屋藏书（册）"
+    ws.merge_cells("B3:C3")
+    ws["B3"] = 1200  # already filled: not offered
+    ws["A4"] = "文化广场数（个）"
+    ws["B4"] = None  # a plain blank beside its label, as before
+    found = find_cells(book)
+    assert [(cell.cell, cell.label) for cell in found] == [("B2", "常住人口（人）"), ("B4", "文化广场数（个）")]
