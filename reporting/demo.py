@@ -620,7 +620,8 @@ EXPECTED_RANGES = {"volunteers": (0, 500), "culture_squares": (0, 10), "grid_wor
 def load_checks() -> None:
     """The office's checks of the demo (`CHECKS`, `EXPECTED_RANGES`, the plausibility threshold), made by the office
     user through the services an office uses."""
-    office = User.objects.get(username="office")
+    office = User.objects.select_related("office").get(username="office")
+    assert office.office is not None  # the demo's office admin (`_users`)
     for definition in CHECKS:
         define_rule(office=office.office, definition=definition, by=office)
     for code, (low, high) in EXPECTED_RANGES.items():

@@ -518,6 +518,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "须为 Excel 工作簿（.xlsx）；CSV、旧版 .xls 或损坏的文件不能作为报表模板",
         "must be an Excel workbook (.xlsx); CSV, old .xls or a damaged file cannot be a report template",
     ),
+    # a finished export or report whose file the web server cannot find (reporting/reads/stored_files.py)
+    "file.gone": (
+        "文件“{name}”不在本服务器上（已被删除，或生成它的后台进程与网站不共用数据目录 ONETABLE_DATA_DIR），请重新生成，"
+        "仍不行请联系系统管理员",
+        "the file “{name}” is not on this server (it was deleted, or the worker that wrote it does not share the data "
+        "folder ONETABLE_DATA_DIR with the web server): generate it again, and if that fails, tell the administrator",
+    ),
     "report.too_large": ("文件不能超过 {max} MB", "the file must be at most {max} MB"),
     "report.no_cells": (
         "模板中没有可填写的单元格：须在标签右侧或表头下方留出空白单元格",

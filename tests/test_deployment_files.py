@@ -70,6 +70,17 @@ def test_the_audit_seals_are_written_to_a_volume_every_app_service_shares():
     assert f"mkdir -p {folder} && chown onetable {folder}" in (ROOT / "Dockerfile").read_text()
 
 
+def test_exports_reports_and_uploads_are_in_one_folder_web_and_every_worker_share():
+    # an export or report is written by an export worker and downloaded through web; an uploaded register file the
+    # other way round: in separate containers they must see one folder (a download was a 500 without it)
+    compose = _compose()
+    for name, service in _app_services().items():
+        folder = service["environment"]["ONETABLE_DATA_DIR"]
+        assert f"appfiles:{folder}" in service["volumes"], name
+    assert "appfiles" in compose["volumes"]
+    assert f"mkdir -p {folder} && chown onetable {folder}" in (ROOT / "Dockerfile").read_text()
+
+
 def test_every_compose_command_names_code_that_exists(db):
     for service in _app_services().values():
         if "command" in service:

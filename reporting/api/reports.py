@@ -16,10 +16,12 @@ from rest_framework.views import APIView
 from core.access import access_department, signed_in
 from core.models import Area
 from reporting.access import access_report_job, access_report_template
+from reporting.api.error_handlers import problem_response
 from reporting.api.inputs import ReportGenerateIn
 from reporting.api.schemas import ErrorOut
 from reporting.models import ExportStatus, ReportJob, ReportTemplate
 from reporting.reads.reports import report_dir
+from reporting.reads.stored_files import gone, open_stored
 from reporting.services.reports import request_report
 
 ReportJobOut = inline_serializer(
@@ -119,10 +121,12 @@ class ReportDownloadView(APIView):
         operation_id="report_download",
         responses={(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY},
     )
-    def get(self, request: Request, pk: int) -> FileResponse:
+    def get(self, request: Request, pk: int) -> FileResponse | Response:
         job = access_report_job(access_department(request.user), pk)
         if job.status != ExportStatus.DONE:
             raise Http404
-        return FileResponse(
-            (report_dir() / job.file).open("rb"), as_attachment=True, filename=f"report-{job.pk}-{job.period}.xlsx"
-        )
+        name = f"report-{job.pk}-{job.period}.xlsx"
+        handle = open_stored(report_dir() / job.file)
+        if handle is None:
+            return problem_response([gone(name)], status.HTTP_410_GONE)
+        return FileResponse(handle, as_attachment=True, filename=name)

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,6 +36,7 @@ from reporting.reads.accesslog import access_history
 from reporting.reads.data import Query, Row, entitled_fields, fields_received, units_asked, unknown_fields
 from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
+from reporting.reads.stored_files import gone, open_stored
 from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services import deliveries
 from reporting.services.catalogue import confirm_subscription
@@ -308,11 +310,15 @@ def export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def export_download(request: HttpRequest, pk: int) -> FileResponse:
+def export_download(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     job = _own_job(request, pk)
     if job.status != ExportStatus.DONE:
         raise Http404
-    return FileResponse((export_dir() / job.file).open("rb"), as_attachment=True, filename=job.file)
+    handle = open_stored(export_dir() / job.file)
+    if handle is None:
+        context = {"problems": [gone(job.file)], "back": reverse("department_export", args=[job.pk])}
+        return render(request, "file_gone.html", context, status=410)
+    return FileResponse(handle, as_attachment=True, filename=job.file)
 
 
 COMPLETENESS_LIST = 500  # above this many units the page counts them by area one level down; choose one to list

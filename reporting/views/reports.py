@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -17,6 +18,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import Cadence, ExportStatus, ReportTemplate
 from reporting.params import whole_number
 from reporting.reads.reports import report_dir, uncovered
+from reporting.reads.stored_files import gone, open_stored
 from reporting.rejections import Problem, Problems
 from reporting.services.reports import (
     TemplateInput,
@@ -169,9 +171,13 @@ def report_job(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def report_download(request: HttpRequest, pk: int) -> FileResponse:
+def report_download(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     job = access_report_job(access_department(request.user), pk)
     if job.status != ExportStatus.DONE:
         raise Http404
     name = f"{job.template.name}-{job.area.name}-{job.period}.xlsx"
-    return FileResponse((report_dir() / job.file).open("rb"), as_attachment=True, filename=name)
+    handle = open_stored(report_dir() / job.file)
+    if handle is None:
+        context = {"problems": [gone(name)], "back": reverse("department_report_job", args=[job.pk])}
+        return render(request, "file_gone.html", context, status=410)
+    return FileResponse(handle, as_attachment=True, filename=name)

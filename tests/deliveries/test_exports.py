@@ -5,6 +5,7 @@ from openpyxl import load_workbook
 
 from core.models import Area, User
 from reporting.models import ExportJob, ExportStatus, Submission, Subscription, SubscriptionStatus
+from reporting.reads.exports import export_dir
 from tests.reporting.helpers import subscribe
 from tests.waiting import wait_for
 
@@ -27,6 +28,15 @@ def test_a_large_export_runs_in_the_background_with_progress_and_a_download(work
     client.force_login(User.objects.get(username="civil"))
     assert client.get(f"/department/exports/{job.pk}/").status_code == 404
     assert client.get(f"/department/exports/{job.pk}/download/").status_code == 404
+    # a file the web server cannot find (deleted, or written by a worker that shares no folder with it): a page
+    # that names it and why, not a server error
+    job.refresh_from_db()
+    (export_dir() / job.file).unlink()
+    client.force_login(culture)
+    gone = client.get(f"/department/exports/{job.pk}/download/")
+    page = gone.content.decode()
+    assert gone.status_code == 410
+    assert job.file in page and "不在本服务器上" in page and "is not on this server" in page
 
 
 def test_an_export_counts_only_the_filings_the_department_may_read(worker, client, demo):

@@ -12,6 +12,7 @@ from celery import signals
 from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -322,6 +323,16 @@ def test_the_api_generates_a_report_through_the_worker_and_serves_it(worker):
         Decimal(str(book["文化统计季报"]["B5"].value))
         == _by_hand("resident_population")[Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code").first().code]
     )
+    # the file gone from the web server's folder: 410 naming it, over the API and on the page
+    job = ReportJob.objects.get()
+    (report_dir() / job.file).unlink()
+    gone = client.get(body["download"])
+    assert gone.status_code == 410 and [p["code"] for p in gone.json()["errors"]] == ["file.gone"]
+    assert "is not on this server" in gone.json()["errors"][0]["message_en"]
+    browser = Client()
+    browser.force_login(analyst)
+    page = browser.get(f"/department/reports/jobs/{job.pk}/download/")
+    assert page.status_code == 410 and "不在本服务器上" in page.content.decode()
 
 
 @pytest.mark.parametrize(
