@@ -12,6 +12,7 @@ import contextvars
 import csv
 import io
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -207,6 +208,22 @@ def _xlsx_cells(row: Row, fields: list[Field]) -> list:
     return cells
 
 
+# A CSV opened in a spreadsheet runs a cell that begins with one of these as a formula (CSV injection: a unit's
+# text "=cmd|…" or "@SUM(…)" filed as an activity's title). Such text cells get a leading apostrophe, which
+# spreadsheets read as "text" and do not show; numbers ("-2.5") are left as they are. The XLSX export writes
+# every text as a string cell and needs none; JSON, the feed and the DHIS2 face are not for spreadsheets.
+_FORMULA_START = frozenset("=+-@\t\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cells: list) -> list:
+    """The row's cells with every text a spreadsheet would run as a formula made inert (see `_FORMULA_START`)."""
+    return [
+        "'" + cell if type(cell) is str and cell[:1] in _FORMULA_START and not _NUMBER.fullmatch(cell) else cell
+        for cell in cells
+    ]
+
+
 def csv_chunks(query: Query) -> Iterator[bytes]:
     """The CSV, a chunk at a time (UTF-8 with BOM so spreadsheet programs read the Chinese), read on the replica."""
     return replica_stream(lambda: _csv_chunks(query))
@@ -219,7 +236,7 @@ def _csv_chunks(query: Query) -> Iterator[bytes]:
     buffer.write("\ufeff")
     writer.writerow(header(fields))
     for count, row in enumerate(recorded(query, read_ahead(query)), start=1):
-        writer.writerow(_cells(row, fields))
+        writer.writerow(spreadsheet_safe(_cells(row, fields)))
         if count % CSV_FLUSH == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -272,7 +289,7 @@ def _write_csv(query: Query, path: Path, progress) -> None:
         writer = csv.writer(out)
         writer.writerow(header(fields))
         for done, row in enumerate(recorded(query, read_ahead(query)), start=1):
-            writer.writerow(_cells(row, fields))
+            writer.writerow(spreadsheet_safe(_cells(row, fields)))
             if done % 5000 == 0:
                 progress(done)
     progress(done)
