@@ -49,8 +49,25 @@ class FieldAdmin(admin.ModelAdmin):
     search_fields = ["code", "name_zh", "name_en"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never changed here: the change has a service of its own that checks and audits it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Subscriptions change only through reviewed data requests and the office's catalogue actions (audited, checked:
+# an endpoint of the subscription's own department, fields reviewed before any unit is asked); the due-date
+# calendar only through /office/calendar/ (which refuses moving a due date gone by). Edited here, a subscription
+# could push one department's data to another's endpoint, unaudited.
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["pk", "department", "purpose", "scope", "starts_on", "expires_on", "status", "endpoint"]
     list_filter = ["department", "status"]
     filter_horizontal = ["fields"]
@@ -58,12 +75,12 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DueRule)
-class DueRuleAdmin(admin.ModelAdmin):
+class DueRuleAdmin(ReadOnlyAdmin):
     list_display = ["cadence", "days_after_period_end"]
 
 
 @admin.register(DueException)
-class DueExceptionAdmin(admin.ModelAdmin):
+class DueExceptionAdmin(ReadOnlyAdmin):
     list_display = ["sheet", "period", "due_on", "reason"]
 
 
@@ -99,17 +116,6 @@ class EndpointAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "active" in form.changed_data:  # pausing here is pausing: audited, and a resume sends what waited
             deliveries.set_endpoint_active(endpoint=obj, active=obj.active, by=request.user)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Delivery)
