@@ -1,16 +1,21 @@
 """Before any view runs: a chunked body read with its length, or refused with a 411 where the server cannot
 read it; a query or form parameter that OneTable does not keep (`core.problems.storable`) refused with a 400
-naming it, in Chinese and English, instead of a server error or a corrupt export."""
+naming it, in Chinese and English, instead of a server error or a corrupt export. After the view: Django's empty
+405 explained."""
 
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Iterable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 
-from core.problems import Problem, error_body, json_response, storable
+from core.problems import Problem, error_body, json_response, listing, plain_body, storable
+
+logger = logging.getLogger(__name__)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -74,3 +79,39 @@ class RequireLength:
         if request.path.startswith("/api/"):
             return json_response(error_body([problem]), 411)
         return HttpResponse(problem.message, status=411, content_type="text/plain; charset=utf-8")
+
+
+def method_refused(method: str, allowed: Iterable[str], *, page: bool) -> Problem:
+    """A method the address does not take, and which it does, in Chinese and English: a page that only takes a
+    form says so."""
+    allowed = [m for m in allowed if m not in ("HEAD", "OPTIONS")] or list(allowed)
+    if page and allowed == ["POST"]:
+        return Problem(field="method", rule="method.form_only", params={"method": method})
+    return Problem(field="method", rule="method.not_allowed", params={"method": method, "allowed": listing(allowed)})
+
+
+class ExplainMethodNotAllowed:
+    """Django answers a method a view does not take (`require_POST`) with an empty 405: the site's error page,
+    with the role's navigation, or JSON under the API, naming the rule in Chinese and English; `Allow` is kept."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not isinstance(response, HttpResponseNotAllowed) or response.content:
+            return response
+        allowed = [m.strip() for m in response["Allow"].split(",") if m.strip()]
+        api = request.path.startswith(("/api/", "/dhis2/"))
+        problem = method_refused(request.method or "", allowed, page=not api)
+        explained: HttpResponse
+        if api:
+            explained = json_response(plain_body("method_not_allowed", problem.message_zh, problem.message_en), 405)
+        else:
+            try:
+                explained = render(request, "400.html", {"problem": problem}, status=405)
+            except Exception:  # the page needs the database (the user, the navigation): the bare answer then
+                logger.exception("the 405 page could not be rendered; Django's empty answer was sent")
+                return response
+        explained["Allow"] = response["Allow"]
+        return explained

@@ -20,6 +20,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the request needs a Content-Length header: this server cannot read a chunked body",
     ),
     "body.too_deep": ("JSON 嵌套层数过多", "the JSON is nested too deeply"),
+    "auth.required": (
+        "未登录或令牌无效：请在 Authorization 请求头中带上 API 令牌（Bearer ot_…），或先登录",
+        "not signed in, or no valid token: send an API token in the Authorization header (Bearer ot_…), or sign in",
+    ),
+    # the API's words for what the site's 403_csrf.html page says of a form
+    "csrf.missing": (
+        "请求缺少安全令牌（X-CSRFToken 请求头），或令牌已失效：以登录会话调用须带上页面的安全令牌。未保存任何内容。",
+        "the request lacks its security token (the X-CSRFToken header), or the token is stale: a call made with a "
+        "signed-in session must send the page's token. Nothing was stored.",
+    ),
+    "method.form_only": (
+        "此页面只接受表单提交（POST），不能用 {method} 直接打开。未保存任何内容。",
+        "this page only takes a form submission (POST); it cannot be opened with {method}. Nothing was stored.",
+    ),
+    "method.not_allowed": (
+        "此地址不接受 {method} 请求，只接受 {allowed}",
+        "{method} is not allowed here; only {allowed}",
+    ),
     "text.max_length": ("不能超过 {max_length} 个字符", "must be at most {max_length} characters"),
     "text.character_sent": (
         "您提交的内容含有不能保存的字符（控制字符、空字符 NUL、U+FFFE、U+FFFF、文字方向控制符 U+202A–U+202E 或 "

@@ -1,5 +1,6 @@
-"""OpenAPI description of OneTable's bearer tokens (loaded by CoreConfig.ready)."""
+"""OpenAPI description of OneTable's bearer tokens and its session door (loaded by CoreConfig.ready)."""
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -9,3 +10,9 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A OneTable API token: `Bearer ot_…`"}
+
+
+class SessionCsrfScheme(SessionScheme):
+    """The signed-in session, as DRF's (only its CSRF check differs): the cookie."""
+
+    target_class = "core.tokens.SessionAuthentication"

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "core.replica.PrimaryForWrites",  # a request that may write reads its own writes
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.RejectUnstorableText",  # after auth: its refusal is a page like the others
+    "core.middleware.ExplainMethodNotAllowed",  # after auth: the 405 page has the role's navigation
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -238,7 +239,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.tokens.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "core.tokens.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "reporting.api.error_handlers.api_exception_handler",
     "DEFAULT_PARSER_CLASSES": ["reporting.api.parsers.JSONParser"],  # JSON only; strings checked storable

@@ -8,13 +8,15 @@ import secrets
 from typing import cast
 
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.authentication import CSRFCheck
 from rest_framework.throttling import UserRateThrottle
 
 from core.audit import audited, read_only, record
 from core.models import ApiToken, Area, Department, Unit, User
-from core.problems import Problems, too_long
+from core.problems import Problems, render, too_long
 
 TOKEN_PREFIX = "ot_"
 
@@ -110,6 +112,37 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class CsrfFailed(exceptions.PermissionDenied):
+    """A signed-in session's unsafe request without its CSRF token: answered 403 by name (rule `csrf.missing`),
+    not as the 404 of a refusal that must not reveal what exists."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"CSRF Failed: {reason}")
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session door, its CSRF check made on Django's own request. DRF's reads `request.POST` through the
+    view's parsers: a view that reads its body itself has none, and a JSON body was refused as not JSON (415)."""
+
+    def enforce_csrf(self, request) -> None:
+        check = CSRFCheck(lambda _request: HttpResponse())
+        check.process_request(request._request)  # Django reads a form's token, and never reads any other body
+        # DRF's CSRFCheck answers the reason of a refusal (a str), not Django's 403 page
+        reason = cast(str | None, check.process_view(request._request, lambda _request: HttpResponse(), (), {}))
+        if reason:
+            raise CsrfFailed(reason)
+
+
+def authentication_words(exc: exceptions.APIException) -> tuple[str, str]:
+    """Why a request is not authenticated, in Chinese and English: a token door's own bilingual reason, or the
+    rule `auth.required` (DRF's own text is in one language only, the request's)."""
+    zh, sep, en = str(exc.detail).partition(" / ")
+    if sep and isinstance(exc, exceptions.AuthenticationFailed):
+        return zh, en
+    return render("auth.required", {})
 
 
 @audited("user.created")

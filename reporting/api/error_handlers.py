@@ -12,12 +12,16 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.middleware import method_refused
 from core.problems import Problem, Problems, error_body, json_response, plain_body
+from core.tokens import CsrfFailed, authentication_words
 from reporting.services.submissions import AlreadySubmitted
 
 logger = logging.getLogger(__name__)
@@ -58,19 +62,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return problem_response([exc])
     if isinstance(exc, AlreadySubmitted):
         return problem_response([exc.problem], status.HTTP_409_CONFLICT)
+    if isinstance(exc, CsrfFailed):  # a browser's own call, not a refusal of what it asked to see: say so
+        return problem_response([Problem(field="X-CSRFToken", rule="csrf.missing")], status.HTTP_403_FORBIDDEN)
     if isinstance(exc, (Http404, exceptions.NotFound, exceptions.PermissionDenied)):
         return not_found()
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        response = exception_handler(exc, context)
+        response = exception_handler(exc, context)  # keeps DRF's status and WWW-Authenticate header
         if response is not None:
-            detail = str(exc.detail)
-            zh, _, en = detail.partition(" / ")
-            response.data = {
-                "code": "not_authenticated",
-                "message_zh": zh if en else "未登录或令牌无效",
-                "message_en": en or detail,
-                "errors": [],
-            }
+            response.data = plain_body("not_authenticated", *authentication_words(exc))
         return response
     if isinstance(exc, exceptions.Throttled):
         return _plain("throttled", "请求过于频繁，请稍后再试", "too many requests; retry later", 429)
@@ -82,8 +81,20 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return problem_response([Problem(field="Content-Type", rule="body.media_type")], 415)
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return _plain("method_not_allowed", "不支持该请求方法", "method not allowed", 405)
-    return exception_handler(exc, context)
+        request, view = context.get("request"), context.get("view")
+        method = request.method if request is not None else "?"
+        allowed = view.allowed_methods if view is not None else []
+        problem = method_refused(method, allowed, page=False)
+        return _plain("method_not_allowed", problem.message_zh, problem.message_en, 405)
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException) and not isinstance(exc, ValidationError):
+        # any other of DRF's refusals: its own words in each language, never only the request's language
+        with translation.override("zh-hans"):
+            zh = str(exc.default_detail)
+        with translation.override("en"):
+            en = str(exc.default_detail)
+        response.data = plain_body(str(exc.default_code), zh, en)
+    return response
 
 
 # Django's own answers, JSON under /api/ (a URL that matches no route, a request refused before any view,

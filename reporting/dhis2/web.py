@@ -7,12 +7,12 @@ from typing import Any
 
 from django.http import Http404, JsonResponse
 from rest_framework import authentication, exceptions
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from core.access import access_department, access_own_unit
-from core.tokens import digest, usable_token
+from core.middleware import method_refused
+from core.tokens import CsrfFailed, SessionAuthentication, authentication_words, digest, usable_token
 from reporting.dhis2.reads import Caller
 from reporting.rejections import Problem
 
@@ -98,14 +98,17 @@ class Dhis2View(APIView):
         if isinstance(exc, Dhis2Error):
             return problem_message(exc.status, exc.problem, exc.error_code)
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            detail = str(getattr(exc, "detail", "")) or "未登录 / not signed in"
-            response = web_message(401, detail)
+            zh, en = authentication_words(exc)
+            response = web_message(401, f"{zh} / {en}", message_zh=zh, message_en=en)
             response["WWW-Authenticate"] = 'ApiToken realm="OneTable"'
             return response
+        if isinstance(exc, CsrfFailed):
+            return problem_message(403, Problem(field="X-CSRFToken", rule="csrf.missing"))
         if isinstance(exc, (Http404, exceptions.NotFound, exceptions.PermissionDenied)):
             return web_message(404, "未找到 / not found")
         if isinstance(exc, exceptions.MethodNotAllowed):
-            return web_message(405, str(exc.detail))
+            problem = method_refused(self.request.method or "", self.allowed_methods, page=False)
+            return problem_message(405, problem)
         if isinstance(exc, exceptions.Throttled):
             return web_message(429, "请求过于频繁 / too many requests")
         return super().handle_exception(exc)

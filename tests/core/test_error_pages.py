@@ -1,4 +1,5 @@
-"""A 400, 403, 404 or 500 is a page of the site, in the user's language, with its navigation; the API keeps JSON."""
+"""A 400, 403, 404, 405 or 500 is a page of the site, in the user's language, with its navigation; the API keeps
+JSON."""
 
 import re
 
@@ -6,6 +7,7 @@ import pytest
 from django.test import Client
 
 from core.demo_accounts import DEMO_PASSWORD
+from tests.reporting.helpers import one_language_each
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
@@ -76,3 +78,37 @@ def test_it_answers_a_server_error_with_the_sites_page_and_json_under_the_api(de
 def test_it_keeps_json_for_api_paths(demo):
     response = _client("culture").get("/api/v1/nothing-here")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("username", "url", "nav_link"),
+    [
+        ("culture", "/department/exports/", "/department/data/"),
+        ("culture", "/department/replay/", "/department/data/"),
+        ("culture", "/department/endpoints/1/active/", "/department/data/"),
+        ("culture", "/department/disputes/1/answer/", "/department/data/"),
+        ("office", "/office/unlocks/", "/office/catalogue/"),
+        ("office", "/office/unlocks/1/withdraw/", "/office/catalogue/"),
+        ("office", "/office/indicators/check/", "/office/catalogue/"),
+    ],
+)
+def test_it_answers_a_get_on_a_form_only_page_with_the_sites_page_saying_so(demo, username, url, nav_link):
+    response = _client(username).get(url)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    page = response.content.decode()
+    assert f'href="{nav_link}"' in page and 'class="brand"' in page  # the site's header and the role's navigation
+    assert "此页面只接受表单提交（POST），不能用 GET 直接打开" in page
+    assert "this page only takes a form submission (POST); it cannot be opened with GET" in page
+
+
+def test_it_answers_a_wrong_method_in_english_when_the_user_chose_english(demo):
+    page = _client("office", "en").get("/office/unlocks/").content.decode()
+    assert "The request was refused" in page and "Nothing was stored." in page and '<html lang="en">' in page
+
+
+@pytest.mark.urls("tests.core.boom_urls")
+def test_it_answers_a_wrong_method_under_the_api_in_json_in_both_languages(demo):
+    response = _client("culture").get("/api/post-only")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed"
+    assert one_language_each(response.json())[1] == "GET is not allowed here; only POST"

@@ -5,11 +5,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from core.models import Unit
+from core.models import Unit, User
 from core.tokens import digest, issue_token, revoke_token, usable_token
 from reporting.models import IdempotencyKey, Submission, SubmissionVersion
 from reporting.rejections import render
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, one_language_each
 
 URL = "/api/v1/unit/submissions"
 BODY = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_Q4}
@@ -236,6 +236,41 @@ def test_no_token_an_unknown_token_an_expired_token_and_a_revoked_token_are_401(
     village_cadre.is_active = False  # the cadre left: the tokens issued to them stop working
     village_cadre.save(update_fields=["is_active"])
     assert client.get(URL).status_code == 401
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_refusal_is_in_chinese_and_in_english_whatever_the_requests_language(village_cadre, language):
+    client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+    anonymous = client.get(URL)  # DRF's own text for "no credentials" is in the request's language only
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+    zh, en = one_language_each(anonymous.json())
+    assert "Authorization" in zh and "Authorization" in en
+    client.credentials(HTTP_AUTHORIZATION="Bearer ot_not-a-real-token")
+    assert one_language_each(client.get(URL).json())[1] == "the token is invalid, expired or revoked"
+    refused = api_for(village_cadre).get(URL, HTTP_ACCEPT_LANGUAGE=language, HTTP_ACCEPT="text/html")
+    assert refused.status_code == 406 and refused.json()["code"] == "not_acceptable"  # any other of DRF's
+    one_language_each(refused.json())
+    wrong = api_for(village_cadre).delete("/api/v1/deliveries/replay", HTTP_ACCEPT_LANGUAGE=language)
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    zh, en = one_language_each(wrong.json())
+    assert "DELETE" in zh and "POST" in zh and en == "DELETE is not allowed here; only POST"
+
+
+def test_a_signed_in_sessions_post_without_its_csrf_token_is_a_403_that_says_so(client, civil_analyst):
+    client.force_login(civil_analyst)
+    client.handler.enforce_csrf_checks = True
+    client.cookies["csrftoken"] = token = "t" * 32
+    answer = client.post("/api/v1/deliveries/replay", {}, content_type="application/json")
+    assert answer.status_code == 403 and answer.json()["code"] == "csrf.missing"
+    zh, en = one_language_each(answer.json())
+    assert "X-CSRFToken" in zh and "X-CSRFToken" in en and answer.json()["errors"][0]["field"] == "X-CSRFToken"
+    sent = client.post("/api/v1/deliveries/replay", {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert sent.status_code == 200 and sent.json() == {"replayed": 0}
+    # a real refusal still reveals nothing: a village cadre may not replay, with the token or without
+    client.force_login(User.objects.get(username="village"))
+    client.cookies["csrftoken"] = token
+    refused = client.post("/api/v1/deliveries/replay", {}, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert refused.status_code == 404 and refused.json()["code"] == "not_found"
 
 
 def test_a_token_brings_its_cadre_unit_and_area_in_one_query(village_cadre):

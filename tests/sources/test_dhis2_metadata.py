@@ -35,6 +35,18 @@ def test_anonymous_and_a_wrong_token_get_dhis2s_401(demo):
         assert (body["httpStatus"], body["httpStatusCode"], body["status"]) == ("Unauthorized", 401, "ERROR")
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_refusal_names_its_rule_in_chinese_and_english_whatever_the_requests_language(civil_analyst, language):
+    anonymous = Client(HTTP_ACCEPT_LANGUAGE=language).get("/dhis2/api/me")
+    zh, en = one_language_each(anonymous.json())  # DRF's own "not provided" was in one language only
+    assert anonymous.status_code == 401 and "Authorization" in zh and "Authorization" in en
+    wrong = Client(HTTP_ACCEPT_LANGUAGE=language, HTTP_AUTHORIZATION="ApiToken ot_nonsense").get("/dhis2/api/me")
+    assert one_language_each(wrong.json())[1] == "the token is invalid, expired or revoked"
+    method = _client(civil_analyst).delete("/dhis2/api/me", HTTP_ACCEPT_LANGUAGE=language)
+    assert method.status_code == 405 and method.json()["httpStatusCode"] == 405
+    assert one_language_each(method.json())[1] == "DELETE is not allowed here; only GET"
+
+
 def test_the_office_is_neither_a_unit_nor_a_department_and_gets_a_404(office_admin):
     response = _client(office_admin).get("/dhis2/api/dataSets")
     assert response.status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from core.models import Department, Unit, User
@@ -104,6 +105,25 @@ def test_a_dry_run_counts_and_stores_nothing(civil, civil_api):
     assert (answer.status_code, answer.json()["imported"], answer.json()["stored"]) == (200, 1, False)
     assert not Submission.objects.supplies().exists()
     assert not Delivery.objects.filter(submission__source=civil).exists()
+
+
+def test_a_signed_in_session_supplies_as_a_token_does(civil, civil_api, village_cadre):
+    (a,) = _villages(civil, 1)
+    body = {"values": [{"unit": a, "period": PERIOD, "field": "dibao_people", "value": 5}], "dry_run": True}
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(User.objects.get(username="civil"))
+    browser.cookies["csrftoken"] = token = "t" * 32
+    answer = _post(browser, body, HTTP_X_CSRFTOKEN=token)  # its CSRF check read the body as a form: 415
+    assert answer.status_code == 200, answer.json()
+    assert answer.json() == _post(civil_api, body).json() | {"conflicts": []}
+    assert (answer.json()["imported"], answer.json()["stored"]) == (1, False)
+    empty = _post(browser, {"values": [], "dry_run": True}, HTTP_X_CSRFTOKEN=token)
+    assert (empty.status_code, empty.json()["imported"]) == (200, 0)
+    assert _post(browser, body).json()["code"] == "csrf.missing"
+    browser.force_login(village_cadre)
+    browser.cookies["csrftoken"] = token
+    assert _post(browser, body, HTTP_X_CSRFTOKEN=token).json()["code"] == "not_found"
+    assert not Submission.objects.supplies().exists()
 
 
 def test_every_bad_row_kind_is_named_by_row_field_and_rule(civil, civil_api):
