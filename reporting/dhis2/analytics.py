@@ -6,10 +6,11 @@ province). The answer: `headers` (the dimensions in the order asked, then `value
 names, `dimensions` with the items of each dimension; left out with `skipMeta=true`), `rows` (one per cell with a
 published value; the value as text, as DHIS2 writes it), `height`, `width`, `headerWidth`.
 
-Only a department reads analytics, and only what the aggregates API would answer it: a field it holds a
-subscription to whose scope contains the area and whose window holds the period (an indicator: every field it
-reads), areas inside its jurisdiction. Cells the engine suppresses (and cells with no value) are left out of the
-rows, as DHIS2 leaves out cells without data; their coverage is not shown here (read it from
+Only a department reads analytics, and only what the aggregates API would answer it (its one rule,
+`aggregate_subscriptions`: a unit-level subscription to the field — an indicator: to it or every field it reads —,
+or an aggregate-only one at the level asked or below, of the kind granted; its scope containing the area, its
+window holding the period), areas inside its jurisdiction. Cells the engine suppresses (and cells with no value)
+are left out of the rows, as DHIS2 leaves out cells without data; their coverage is not shown here (read it from
 `/api/v1/aggregates`). Each unit whose value went into a published cell gets the aggregates API's one access
 record per department, field and period. A bad dimension is DHIS2's 409 conflict, naming the rule.
 """
@@ -28,9 +29,8 @@ from core.replica import on_replica
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.web import Dhis2Error, Dhis2View
 from reporting.models import Field, Indicator, Status
-from reporting.reads import indicator_rollups, rollups
-from reporting.reads.charts import entitling_subscription
-from reporting.reads.data import entitlements
+from reporting.reads import aggregate_subscriptions, indicator_rollups, rollups
+from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement
 from reporting.rejections import Problem, Problems
 
 MAX_ITEMS = 50  # items per dimension; a larger query is a conflict, never a long wait
@@ -90,12 +90,6 @@ def parse_dimensions(params) -> Dimensions:
     )
 
 
-def _entitled(department: Department, codes: set[str], area: Area, period: Period) -> int | None:
-    """The subscription entitling the department to every field in `codes` in `area` for `period` (the lowest
-    id of those found), or None."""
-    return entitling_subscription(entitlements(department), codes, area, period)
-
-
 def _shown(value: Decimal) -> str:
     text = format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -118,6 +112,7 @@ def read(department: Department, dims: Dimensions, display: str = "NAME") -> dic
     for code in dims.dx:
         if code not in fields and code not in indicators:
             raise _conflict("dhis2.analytics_item", "E7124", code=code[:40])
+    held = aggregate_subscriptions.held(department)
     rows: list[list[str]] = []
     names: dict[str, str] = {}
     shown_ou: list[str] = []
@@ -126,7 +121,7 @@ def read(department: Department, dims: Dimensions, display: str = "NAME") -> dic
             for root in (areas[c] for c in dims.ou):
                 level = AreaLevel.values[dims.level - 1] if dims.level else root.level
                 try:
-                    cells, subscription, query = _cells(department, code, fields, indicators, period, root, level)
+                    cells, subscription, query = _cells(department, code, fields, indicators, period, root, level, held)
                 except Problems as refused:
                     problem = refused.problems[0]
                     raise Dhis2Error(409, problem, "E7124") from None
@@ -181,19 +176,21 @@ def read(department: Department, dims: Dimensions, display: str = "NAME") -> dic
     return answer
 
 
-def _cells(department, code, fields, indicators, period, root, level):
+def _cells(department, code, fields, indicators, period, root, level, held):
+    """The item's roll-ups at `level` inside `root`, where the department may read them (the aggregates API's
+    rule, `aggregate_subscriptions`): (cells, subscription, query), or ([], None, None)."""
     if code in fields:
         field = fields[code]
-        subscription = _entitled(department, {field.code}, root, period)
+        subscription = field_entitlement(department, field, root, period, level, subscriptions=held)
         if subscription is None:
             return [], None, None
         query = rollups.prepare(field, period, root, level)
         return rollups.run(query), subscription, query
     indicator = indicators[code]
-    iquery = indicator_rollups.prepare(indicator, period, root, level)
-    subscription = _entitled(department, {f.code for f in iquery.fields}, root, period)
+    subscription = indicator_entitlement(department, indicator, root, period, level, subscriptions=held)
     if subscription is None:
         return [], None, None
+    iquery = indicator_rollups.prepare(indicator, period, root, level)
     return indicator_rollups.run(iquery), subscription, iquery
 
 

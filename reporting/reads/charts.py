@@ -2,9 +2,11 @@
 by the level below, each point from the roll-up engine (`rollups`, `indicator_rollups`) with its coverage
 (reported/asked) and suppressed where the engine suppresses it.
 
-A point is read only where the department may read the aggregate (the aggregates API's rule: a subscription to
-the field, or to every field of the indicator, whose scope contains the area and whose window holds the period);
-elsewhere it is "not subscribed". The units behind a figure can be opened on the data page only for a field the
+A point is read only where the department may read the aggregate (the aggregates API's rule,
+`aggregate_subscriptions`: a unit-level subscription to the field, or to the indicator or every field it reads, or
+an aggregate-only one at the point's level or below of the kind granted; its scope containing the area, its window
+holding the period); elsewhere it is "not subscribed", and the breakdown below a level the department may not read
+is not drawn at all. The units behind a figure can be opened on the data page only for a field the
 department reads unit by unit (`entitled_fields`); the data page applies its own entitlement anyway.
 
 Access records keep the chart's rule: one record per unit and view (kind `charted`), naming the field(s) and the
@@ -25,9 +27,10 @@ from django.utils import timezone
 from core.models import LEVEL_DEPTH, Area, AreaLevel, Department
 from core.replica import on_replica, reader
 from reporting.catalogue.periods import Period
-from reporting.models import AccessKind, Aggregation, Field, Indicator, Status, window_holds
-from reporting.reads import indicator_rollups, ledger_rollups, rollups
-from reporting.reads.data import Entitlement, entitled_fields, entitlements
+from reporting.models import AccessKind, Aggregation, Field, Indicator, Subscription, window_holds
+from reporting.reads import aggregate_subscriptions, indicator_rollups, ledger_rollups, rollups
+from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement, readable_at
+from reporting.reads.data import Entitlement, entitled_fields
 from reporting.rejections import Problems
 
 MAX_PERIODS = 24  # the trend shows at most this many periods, the latest last
@@ -65,24 +68,24 @@ class ChartSeries:
 
 
 def chart_items(department: Department) -> list[ChartItem]:
-    """What the department may chart: the fields it subscribes to that roll up, the ledgers it reads (their records
-    counted, their fields aggregated over the records: `ledger_rollups`), and the active indicators whose every
-    field it subscribes to (for a ledger term, the ledger fields it reads: `indicator_rollups.fields_read`)."""
-    entitled = entitled_fields(department)
-    fields: list[ChartItem] = []
-    for sheet_fields in _by_sheet(entitled):
-        if sheet_fields[0].sheet.is_ledger:
-            fields.append(ledger_rollups.RecordCount(sheet_fields[0].sheet, tuple(sheet_fields)))
-            fields += [f for f in sheet_fields if ledger_rollups.charted(f)]
-        else:
-            fields += [f for f in sheet_fields if f.rolls_up != Aggregation.NONE]
-    codes = {f.code for f in entitled}
-    indicators = []
-    for indicator in Indicator.objects.filter(status=Status.ACTIVE):
-        reads = set(indicator_rollups.fields_read(indicator.tree))
-        if reads and reads <= codes and _rolls_up(indicator, department.jurisdiction):
-            indicators.append(indicator)
-    return [*fields, *indicators]
+    """What the department may chart: the fields that roll up whose aggregates it may read at its jurisdiction's
+    level (`aggregate_subscriptions.readable_at`: a unit-level subscription, or an aggregate-only one at that level
+    or below of the kind granted), the ledgers it reads unit by unit (their records counted, their fields
+    aggregated over the records: `ledger_rollups`), and the active indicators it may read there that roll up."""
+    groups: dict[tuple[int, str], list[ChartItem]] = {}  # by sheet, in the catalogue's order
+    for sheet_fields in _by_sheet(entitled_fields(department)):
+        sheet = sheet_fields[0].sheet
+        if sheet.is_ledger:
+            groups[(sheet.order, sheet.code)] = [
+                ledger_rollups.RecordCount(sheet, tuple(sheet_fields)),
+                *(f for f in sheet_fields if ledger_rollups.charted(f)),
+            ]
+    readable, indicators = readable_at(department, department.jurisdiction.level)
+    for f in sorted(readable, key=lambda f: (f.order, f.code)):
+        if not f.sheet.is_ledger and f.rolls_up != Aggregation.NONE:
+            groups.setdefault((f.sheet.order, f.sheet.code), []).append(f)
+    fields = [item for key in sorted(groups) for item in groups[key]]
+    return [*fields, *(i for i in indicators if _rolls_up(i, department.jurisdiction))]
 
 
 def _by_sheet(fields: list[Field]) -> list[list[Field]]:
@@ -108,8 +111,9 @@ def _rolls_up(indicator: Indicator, area: Area) -> bool:
 
 
 def entitling_subscription(granted: list[Entitlement], codes: set[str], area: Area, period: Period) -> int | None:
-    """The subscription among `granted` entitling its department to every field in `codes` in `area` for
-    `period` (the lowest id of those found), or None."""
+    """The unit-level subscription among `granted` entitling its department to every field in `codes` in `area`
+    for `period` (the lowest id of those found), or None: for reads of a unit's value (questions); aggregates are
+    `aggregate_subscriptions`'."""
     chosen = []
     for code in codes:
         found = [
@@ -125,13 +129,17 @@ def entitling_subscription(granted: list[Entitlement], codes: set[str], area: Ar
     return min(chosen) if chosen else None
 
 
-def _entitling(granted: list[Entitlement], item: ChartItem, area: Area, period: Period) -> int | None:
-    """The subscription entitling the department to the item there and then: one holding every field it reads;
-    a ledger's records, one holding any of the ledger's fields."""
+def _entitling(
+    department: Department, held: list[Subscription], item: ChartItem, area: Area, period: Period, level: str
+) -> int | None:
+    """The subscription entitling the department to the item's aggregates at `level` in `area` for `period`
+    (`aggregate_subscriptions`, the aggregates API's rule); a ledger's records, one holding any of its fields."""
     if isinstance(item, ledger_rollups.RecordCount):
-        found = [entitling_subscription(granted, {f.code}, area, period) for f in item.fields]
+        found = [field_entitlement(department, f, area, period, level, subscriptions=held) for f in item.fields]
         return min((s for s in found if s is not None), default=None)
-    return entitling_subscription(granted, {f.code for f in _fields_of(item)}, area, period)
+    if isinstance(item, Field):
+        return field_entitlement(department, item, area, period, level, subscriptions=held)
+    return indicator_entitlement(department, item, area, period, level, subscriptions=held)
 
 
 def _fields_of(item: ChartItem) -> list[Field]:
@@ -203,11 +211,11 @@ def chart_series(
     fields = _fields_of(item)
     basis = rollups.basis_of(fields[0])
     axis = chart_axis(item, today)
-    granted = entitlements(department, today)
+    granted = aggregate_subscriptions.held(department)
     trend: list[Point] = []
     subscriptions: dict[str, int] = {}
     for p in axis:
-        subscription = _entitling(granted, item, area, p)
+        subscription = _entitling(department, granted, item, area, p, area.level)
         if subscription is None:
             trend.append(Point(str(p), area.code, area.name, None, 0, 0, False, entitled=False))
             continue
@@ -220,6 +228,8 @@ def chart_series(
     deepest = max(LEVEL_DEPTH[lv] for f in fields for lv in rollups.basis_of(f).sheet.unit_levels)
     level = AreaLevel.values[depth] if depth <= deepest else None
     breakdown: list[Point] = []
+    if level and not _entitling(department, granted, item, area, Period.parse(shown) if shown else axis[-1], level):
+        level = None  # not entitled below (an aggregate-only subscription at this level): no breakdown at all
     if shown and level and shown in subscriptions:
         breakdown = [_point(a, Period.parse(shown)) for a in _run(item, Period.parse(shown), area, level)]
     unit_level = {f.code for f in entitled_fields(department)}

@@ -51,10 +51,10 @@ from reporting.models import (
     ReportJob,
     ReportTemplate,
     Status,
+    Subscription,
 )
-from reporting.reads import indicator_rollups, rollups
-from reporting.reads.charts import entitling_subscription
-from reporting.reads.data import Entitlement, entitlements
+from reporting.reads import aggregate_subscriptions, indicator_rollups, rollups
+from reporting.reads.aggregate_subscriptions import field_entitlement, indicator_entitlement, readable_at
 from reporting.rejections import Problem, Problems
 
 RUN_REPORT_TASK = "reporting.tasks.run_report_job_task"
@@ -212,18 +212,25 @@ class Choice:
     kind: str  # "field" or "indicator"
 
 
-def entitled_choices(department: Department) -> list[Choice]:
-    """The numeric fields the department may read aggregates of (a subscription to the field; periodic sheets,
-    an aggregation other than none) and the indicators over such fields only."""
-    codes = {e.field for e in entitlements(department)}
-    fields = Field.objects.filter(code__in=codes, status=Status.ACTIVE).select_related("sheet", "rollup_of")
+def choice_level(template: ReportTemplate) -> str:
+    """The level a template's entries are offered at: the level its rows or columns name, else its department's
+    jurisdiction's (the report's own total)."""
+    return template.level or template.department.jurisdiction.level
+
+
+def entitled_choices(department: Department, level: str) -> list[Choice]:
+    """The numeric entries the department may read aggregates of at `level` (the aggregates API's rule,
+    `aggregate_subscriptions.readable_at`: a unit-level subscription, or an aggregate-only one at that level or
+    below of the kind granted): fields of periodic sheets with an aggregation other than none, and indicators
+    (not those over another indicator, not offered yet)."""
+    fields, indicators = readable_at(department, level)
     choices = [
         Choice(f"field:{f.code}", f.code, f.name_zh, f.unit_of_measure, "field")
-        for f in fields.order_by("sheet__order", "order", "code")
-        if not f.sheet.is_ledger and rollups.basis_of(f).rolls_up != Aggregation.NONE
+        for f in sorted(fields, key=lambda f: (f.sheet.order, f.order, f.code))
+        if f.status == Status.ACTIVE and not f.sheet.is_ledger and rollups.basis_of(f).rolls_up != Aggregation.NONE
     ]
-    for indicator in Indicator.objects.filter(status=Status.ACTIVE).order_by("code"):
-        if indicator_fields(indicator.tree) <= codes:
+    for indicator in indicators:
+        if not any(code.startswith("indicator:") for code in indicator_fields(indicator.tree)):
             choices.append(
                 Choice(
                     f"indicator:{indicator.code}",
@@ -308,8 +315,14 @@ def is_total(label: str) -> bool:
 
 def uncovered(template: ReportTemplate) -> list[ReportCell]:
     """Cells that look like figures (a table body or a labelled blank) that nothing the department may read
-    covers: their labels become proposed fields of a draft data request."""
-    return [c for c in template.cells.all() if c.kind == CellKind.NONE and not c.suggested]
+    covers (no suggestion, and no entry it may read at the template's level by the label's name): their labels
+    become proposed fields of a draft data request."""
+    readable = {c.name for c in entitled_choices(template.department, choice_level(template))}
+    return [
+        c
+        for c in template.cells.all()
+        if c.kind == CellKind.NONE and not c.suggested and split_unit(c.label.split(" / ")[0])[0] not in readable
+    ]
 
 
 # ------------------------------------------------------------------------------------------ generating a report
@@ -331,26 +344,27 @@ class NotEntitled(Exception):
 @dataclass
 class _Rollups:
     """The roll-ups a report needs, each field (or indicator), level and aggregation read once (one statement
-    each), for a department entitled to them now (`charts.entitling_subscription`: a subscription on every field
-    read whose scope contains the area and whose window holds the period's first day); kept to record the reads
-    afterwards."""
+    each), for a department entitled to them now at the level read (`aggregate_subscriptions`, the aggregates
+    API's rule); kept to record the reads afterwards."""
 
     department: Department
     period: Period
     area: Area
     cache: dict[tuple[str, str, str], dict[str, rollups.Aggregate]] = field(default_factory=dict)
     done: list[tuple[int, rollups.RollupQuery | indicator_rollups.IndicatorQuery, list]] = field(default_factory=list)
-    entitled: list[Entitlement] | None = None
+    held: list[Subscription] | None = None
 
-    def subscription(self, codes: set[str]) -> int | None:
-        if self.entitled is None:
-            self.entitled = entitlements(self.department)
-        return entitling_subscription(self.entitled, codes, self.area, self.period)
+    def _held(self) -> list[Subscription]:
+        if self.held is None:
+            self.held = aggregate_subscriptions.held(self.department)
+        return self.held
 
     def get(self, field_: Field, level: str) -> dict[str, rollups.Aggregate]:
         key = (field_.code, level, "")
         if key not in self.cache:
-            subscription = self.subscription({field_.code})
+            subscription = field_entitlement(
+                self.department, field_, self.area, self.period, level, subscriptions=self._held()
+            )
             if subscription is None:
                 raise NotEntitled
             query = rollups.prepare(field_, self.period, self.area, level)
@@ -363,10 +377,12 @@ class _Rollups:
         """The indicator at `level` inside the report's area, by the one indicator engine (`indicator_rollups`)."""
         key = ("indicator:" + indicator.code, level, "")
         if key not in self.cache:
-            query = indicator_rollups.prepare(indicator, self.period, self.area, level)
-            subscription = self.subscription({f.code for f in query.fields})
+            subscription = indicator_entitlement(
+                self.department, indicator, self.area, self.period, level, subscriptions=self._held()
+            )
             if subscription is None:
                 raise NotEntitled
+            query = indicator_rollups.prepare(indicator, self.period, self.area, level)
             items = indicator_rollups.run(query)
             self.done.append((subscription, query, items))
             self.cache[key] = {a.area: a for a in items}

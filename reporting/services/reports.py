@@ -136,7 +136,7 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
         auto_coverage=data.auto_coverage,
         created_by=by,
     )
-    options = read.entitled_choices(department)
+    options = read.entitled_choices(department, read.choice_level(template))
     choices = {c.key: c for c in options}
     cells = []
     for spot, suggestion in zip(found, read.suggest(department, found, options), strict=True):
@@ -163,10 +163,16 @@ def upload_template(*, department: Department, by: User, data: TemplateInput) ->
 @transaction.atomic
 def map_cells(*, template: ReportTemplate, by: User, mapping: dict[int, tuple[str, str]]) -> ReportTemplate:
     """Confirm the template's mapping: for each cell id, (choice key, area code or "" for the report's area).
-    Every choice must be an entry the department may read at the template's level, every area inside its
-    jurisdiction; else refused by cell, nothing stored."""
+    Every choice must be an entry the department may read at the cell's level (its area's, else the template's),
+    every area inside its jurisdiction; else refused by cell, nothing stored."""
     department = template.department
-    choices = {c.key: c for c in read.entitled_choices(department)}
+    by_level: dict[str, dict[str, read.Choice]] = {}
+
+    def choices_at(level: str) -> dict[str, read.Choice]:
+        if level not in by_level:
+            by_level[level] = {c.key: c for c in read.entitled_choices(department, level)}
+        return by_level[level]
+
     cells = {c.pk: c for c in template.cells.select_for_update()}
     areas = {a.code: a for a in Area.objects.filter(code__in=[code for _k, code in mapping.values() if code])}
     problems = []
@@ -175,19 +181,20 @@ def map_cells(*, template: ReportTemplate, by: User, mapping: dict[int, tuple[st
         if cell is None:
             problems.append(Problem(field=f"cells[{pk}]", rule="report.cell"))
             continue
-        if not _valid_key(key, choices):
+        area = areas.get(area_code) if area_code else None
+        # an area named: its level is the one read (a village below an aggregate-only subscription's is refused)
+        if not _valid_key(key, choices_at(area.level if area is not None else read.choice_level(template))):
             code = key.partition(":")[2] or key
             problems.append(
                 Problem(field=f"cells[{cell.cell}]", rule="report.choice", params={"cell": cell.cell, "code": code})
             )
-        area = areas.get(area_code) if area_code else None
         if area_code and (area is None or not department.jurisdiction.contains(area)):
             problems.append(Problem(field=f"cells[{cell.cell}]", rule="report.cell_area", params={"cell": cell.cell}))
     if problems:
         raise Problems(problems)
     for pk, (key, area_code) in mapping.items():
         cell = cells[pk]
-        _mapping(cell, key, choices)
+        _mapping(cell, key, {})
         cell.area = areas.get(area_code) if area_code else None
         cell.confirmed = True
         cell.save(update_fields=["kind", "field", "indicator", "area", "confirmed"])
@@ -314,10 +321,12 @@ def auto_generate(*, today: dt.date | None = None) -> list[ReportJob]:
 
 
 @read_only
-def choice_keys(department: Department) -> list[tuple[str, str]]:
-    """The select's options for one cell: the entries the department may map to, then the special kinds."""
-    options = [(c.key, f"{c.name}（{c.code}）") for c in read.entitled_choices(department)]
-    fields = [c for c in read.entitled_choices(department) if c.kind == "field"]
+def choice_keys(template: ReportTemplate) -> list[tuple[str, str]]:
+    """The select's options for one cell: the entries the department may map to at the template's level, then
+    the special kinds."""
+    entries = read.entitled_choices(template.department, read.choice_level(template))
+    options = [(c.key, f"{c.name}（{c.code}）") for c in entries]
+    fields = [c for c in entries if c.kind == "field"]
     coverage = str(CellKind.COVERAGE.label)
     options += [(f"coverage:{c.code}", f"{c.name}（{c.code}）: {coverage}") for c in fields]
     options += [(str(kind), str(kind.label)) for kind in (CellKind.PERIOD, CellKind.AREA, CellKind.NONE)]

@@ -115,7 +115,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "department": department,
             "template": template,
             "cells": template.cells.select_related("field", "indicator", "area"),
-            "choices": choice_keys(department),
+            "choices": choice_keys(template),
             "areas": areas.order_by("path")[:500],
             "uncovered": uncovered(template),
             "jobs": template.jobs.select_related("area")[:20],
