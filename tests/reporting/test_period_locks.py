@@ -333,3 +333,14 @@ def test_a_whole_number_too_large_to_keep_is_refused_by_the_range_and_nothing_is
     assert "不能大于" in problem.message_zh and "must be at most" in problem.message_en
     assert "整数" not in problem.message_zh
     assert Submission.objects.count() == before
+
+
+def test_it_sends_a_get_of_the_unlocks_address_to_the_calendar_where_unlocks_are_listed(
+    demo, office_admin, village_cadre, client
+):
+    client.force_login(office_admin)
+    response = client.get("/office/unlocks/", follow=True)
+    assert response.redirect_chain == [("/office/calendar/#unlock", 302)]
+    assert "Unlock a locked period" in response.content.decode() or "解锁" in response.content.decode()
+    client.force_login(village_cadre)
+    assert client.get("/office/unlocks/").status_code == 404  # only the office is sent on
