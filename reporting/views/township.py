@@ -83,6 +83,8 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     context = {
         "unit": unit,
         "periods": periods,
+        # every sheet of the period locked: no Excel template or upload is offered, the page says why instead
+        "locked_periods": {label for label, listed in periods.items() if all(i.locked for i in listed)},
         "ledgers": ledger_sheets(unit=unit),
         # a plain list, open ones only: no count, badge or reminder (design invariant 5)
         "questions": unit_questions(unit).filter(status=QuestionStatus.OPEN)[:50],

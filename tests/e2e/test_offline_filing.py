@@ -197,7 +197,7 @@ def test_a_period_locked_while_offline_is_shown_with_the_cadres_values_kept(
         expect(page.locator("#outbox li[data-state=waiting]")).to_contain_text("重新登录后自动发送")
         login(page, base, "village")  # signed in again: the outbox is sent by itself
         conflict = page.locator("#outbox li[data-state=conflict]")
-        expect(conflict).to_contain_text("报告期 2026年第4季度 已于 2027-01-30 后锁定")
+        expect(conflict).to_contain_text("报告期 2026年第4季度 自 2027-01-31 起锁定")
         # the time as pages write one
         expect(conflict).to_contain_text(re.compile(r"按下提交于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
         expect(conflict).to_contain_text("须由数据办为本单位解锁")
