@@ -105,6 +105,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "单元格为公式且没有计算结果，请填写数值",
         "the cell holds a formula without a computed value; type the value",
     ),
+    "file.too_many_records": (
+        "工作表「{worksheet}」有 {rows} 条台账记录，超过每次上传最多 {max} 条的限制，未保存任何内容；"
+        "请分成几个文件上传",
+        "worksheet “{worksheet}” holds {rows} ledger records, more than the {max} one upload may hold: nothing was "
+        "stored; upload them in several files",
+    ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "body.duplicate_key": (

@@ -495,13 +495,14 @@ def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
             context["file_error"] = True
             return render(request, "township/upload.html", context, status=400)
         try:
-            count = excel.import_workbook(
+            stored = excel.import_workbook(
                 unit=unit, period=the_period, content=upload.read(), by=signed_in(request.user)
             )
         except excel.UploadRejected as error:
             context["problems"] = error.problems
             return render(request, "township/upload.html", context, status=400)
-        messages.success(request, _("The workbook was accepted: %(n)d filings stored.") % {"n": count})
+        said = _("The workbook was accepted: %(sheets)d sheets submitted and %(records)d ledger records stored.")
+        messages.success(request, said % {"sheets": stored.sheets, "records": stored.records})
         return redirect("cadre_home")
     return render(request, "township/upload.html", context)
 
