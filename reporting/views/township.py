@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
+from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
@@ -44,7 +45,7 @@ from reporting.models import (
 )
 from reporting.params import whole_number
 from reporting.reads.questions import unit_questions
-from reporting.reads.selectors import display, versions_with_changes
+from reporting.reads.selectors import changed_meanwhile, display, versions_with_changes
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
@@ -348,18 +349,37 @@ def _typed_onto_correction(request: HttpRequest, unit, submission: Submission, s
     not-applicable answers, disputes, the reason), with `said` saying why."""
     submission.refresh_from_db()
     try:
-        _current, table, context = _correction_form(unit, submission)
+        current, table, context = _correction_form(unit, submission)
     except Problems as error:
         return _not_open(request, submission.sheet, error)
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
     rows = rows_for(table, values=raw, not_applicable=na, use_carried=False, disputes=disputes)
+    # what the newer version changed, beside what the cadre typed: submitting again decides, nothing goes back unseen
+    base = whole_number(request.POST.get("base_version", ""))
+    changed = [
+        (change, _as_typed(change.field, change.code, raw, na))
+        for change in changed_meanwhile(submission, base, current)
+    ]
     return render(
         request,
         "township/fill.html",
-        {**context, "rows": rows, "conflict": said, **_form_extras(request)},
+        {**context, "rows": rows, "conflict": said, "changed": changed, **_form_extras(request)},
         status=409,
     )
+
+
+def _as_typed(f: Field | None, code: str, raw: dict, na: dict) -> str:
+    """A posted answer as the version pages show one (the field's words), or as typed when it does not parse."""
+    if code in na:
+        return display(f, None, na[code])
+    typed = raw.get(code)
+    if f is not None:
+        try:
+            return display(f, parse_value(f.type, f.constraints, typed, field=code))
+        except Problem:
+            pass
+    return "、".join(map(str, typed)) if isinstance(typed, list) else str(typed or "—")
 
 
 @login_required

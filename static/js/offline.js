@@ -278,6 +278,29 @@
     }
     return lines.join(" ");
   }
+  // a correction refused because another one came first (412): each field that newer version changed, its value
+  // beside the one the cadre kept, so sending the kept values again is a decision and never a silent undo
+  function changedLines(entry) {
+    const answer = entry.answer || {};
+    if (answer.code !== "if_match.mismatch" || !(answer.changed || []).length) return [];
+    const kept = {};
+    for (const line of entry.shown) kept[line.code] = line;
+    return answer.changed.map((c) => {
+      const mine = kept[c.field];
+      const words = W.theirs_yours.replace(/%\(current\)s/g, answer.current_version).replace("%(theirs)s", c.current);
+      return (mine ? mine.name : c.field) + "：" + words.replace("%(yours)s", mine ? mine.text : "—");
+    });
+  }
+  function changedBox(entry) {
+    const lines = changedLines(entry);
+    if (!lines.length) return null;
+    const box = el("div", { className: "changed-meanwhile" });
+    box.appendChild(el("p", {}, W.changed_fields.replace(/%\(current\)s/g, entry.answer.current_version)));
+    const list = el("ul", {});
+    for (const line of lines) list.appendChild(el("li", {}, line));
+    box.appendChild(list);
+    return box;
+  }
   function render() {
     let panel = document.getElementById("outbox");
     const entries = mine();
@@ -309,6 +332,8 @@
     li.dataset.state = entry.state;
     li.appendChild(el("p", { className: "outbox-title" }, entry.title));
     li.appendChild(el("p", { className: entry.state === "waiting" ? "muted" : "error" }, describe(entry)));
+    const changed = changedBox(entry);
+    if (changed) li.appendChild(changed);
     li.appendChild(el("p", { className: "muted" }, W.pressed + " " + shownTime(new Date(entry.pressed))));
     const details = el("details", { open: entry.state !== "waiting" });
     details.appendChild(el("summary", {}, W.kept_values));
@@ -354,6 +379,8 @@
       const unknown = applyState(form, restoring.inputs);
       const gone = restoring.shown.filter((l) => unknown.indexOf("v__" + l.code) >= 0);
       say(W.restored + (gone.length ? " " + W.no_longer_asked + "：" + gone.map((l) => l.name + " " + l.text).join("；") : ""), "ok");
+      const changed = changedBox(restoring); // what the newer version this form shows changed, beside the kept values
+      if (changed) document.getElementById("offline-said").appendChild(changed);
     } else if (!document.getElementById("problems")) {
       const kept = JSON.parse(localStorage.getItem(key) || "null");
       if (kept && JSON.stringify(kept) !== JSON.stringify(formState(form))) {
