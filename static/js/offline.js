@@ -230,6 +230,7 @@
       keep(outbox().filter((e) => e.key !== entry.key));
       sent.push({ kind: entry.kind, name: entry.name || entry.title, id: answer.id });
       render();
+      refreshDueList();
     } else if (response.status === 403 || response.status === 401) {
       update(entry.key, { note: W.login });
     } else if (response.status === 409 && answer.code === "idempotency.in_flight") {
@@ -243,6 +244,22 @@
     }
   }
   const sent = []; // filed from this page: shown with a link, not kept
+  // the due list on this page was read before the filing was sent: read it again, so its status says what was
+  // just filed (not "not started" until a reload), and keep that copy for the next time the phone is offline
+  async function refreshDueList() {
+    if (!document.getElementById("due-list")) return;
+    let response;
+    try {
+      response = await fetch(cfg.home, { credentials: "same-origin" });
+    } catch (e) {
+      return; // the network went again: the list is read anew on the next visit
+    }
+    if (!response.ok || response.redirected) return;
+    if (window.caches) await caches.open("onetable-pages").then((pages) => pages.put(cfg.home, response.clone())).catch(() => {});
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("due-list");
+    const shown = document.getElementById("due-list");
+    if (fresh && shown) shown.replaceWith(document.importNode(fresh, true));
+  }
   function flush() {
     if (!navigator.onLine) return;
     for (const entry of mine()) if (entry.state === "waiting" && !inFlight.has(entry.key)) send(entry);
