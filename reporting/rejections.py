@@ -105,6 +105,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "单元格为公式且没有计算结果，请填写数值",
         "the cell holds a formula without a computed value; type the value",
     ),
+    "file.too_many_records": (
+        "工作表「{worksheet}」有 {rows} 条台账记录，超过每次上传最多 {max} 条的限制，未保存任何内容；"
+        "请分成几个文件上传",
+        "worksheet “{worksheet}” holds {rows} ledger records, more than the {max} one upload may hold: nothing was "
+        "stored; upload them in several files",
+    ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
     "body.duplicate_key": (
@@ -600,25 +606,26 @@ NOT_OPEN: dict[str, tuple[str, str]] = {
 }
 
 # A locked period (issue 22): which lock applies and who can lift it, for a unit's filing or a source's supply.
+# `locked` is the last day that still takes new versions; `locked_from`, the day after it, is the first one locked.
 LOCKED: dict[str, tuple[str, str]] = {
     "unit": (
-        "报告期 {period} 已于 {locked} 后锁定（截止日期后 {days} 天）。补报或更正须由数据办为本单位解锁",
-        "the period {period} is locked since {locked} ({days} days after its due date): a late filing or a "
+        "报告期 {period} 自 {locked_from} 起锁定（截止日期后 {days} 天）。补报或更正须由数据办为本单位解锁",
+        "the period {period} is locked from {locked_from} ({days} days after its due date): a late filing or a "
         "correction needs the data office to unlock it for your unit",
     ),
     "source": (
-        "报告期 {period} 已于 {locked} 后锁定（截止日期后 {days} 天）。补供或更正部门数据须由数据办为本部门解锁",
-        "the period {period} is locked since {locked} ({days} days after its due date): supplying register "
+        "报告期 {period} 自 {locked_from} 起锁定（截止日期后 {days} 天）。补供或更正部门数据须由数据办为本部门解锁",
+        "the period {period} is locked from {locked_from} ({days} days after its due date): supplying register "
         "values for it needs the data office to unlock it for your department",
     ),
     "record_unit": (
-        "{period} 的台账记录已于 {locked} 后锁定（月末后 {days} 天）。补录或更正须由数据办为本单位解锁该月",
-        "ledger records of {period} are locked since {locked} ({days} days after the month ended): adding or "
+        "{period} 的台账记录自 {locked_from} 起锁定（月末后 {days} 天）。补录或更正须由数据办为本单位解锁该月",
+        "ledger records of {period} are locked from {locked_from} ({days} days after the month ended): adding or "
         "correcting one needs the data office to unlock that month for your unit",
     ),
     "record_source": (
-        "{period} 的台账记录已于 {locked} 后锁定（月末后 {days} 天）。补供或更正须由数据办为本部门解锁该月",
-        "ledger records of {period} are locked since {locked} ({days} days after the month ended): supplying "
+        "{period} 的台账记录自 {locked_from} 起锁定（月末后 {days} 天）。补供或更正须由数据办为本部门解锁该月",
+        "ledger records of {period} are locked from {locked_from} ({days} days after the month ended): supplying "
         "them needs the data office to unlock that month for your department",
     ),
 }

@@ -24,6 +24,7 @@ from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField,
 from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number
+from reporting.reads.selectors import changed_meanwhile
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
@@ -340,7 +341,14 @@ class CorrectionsView(APIView):
             return _once(request, key, idempotency.request_hash(request.path, if_match, request.data), work)
         except VersionConflict as conflict:
             problem = Problem(field="If-Match", rule="if_match.mismatch", params={"current": conflict.current})
-            return problem_response([problem], 412, current_version=conflict.current)
+            # what the newer version changed since the one the correction was typed on: the client shows it beside
+            # the values it kept, so sending them again is a decision, not a silent undo
+            current = SubmissionVersion.objects.current_of(submission).get()
+            changed = [
+                {"field": c.code, "before": c.before, "current": c.after}
+                for c in changed_meanwhile(submission, expected, current)
+            ]
+            return problem_response([problem], 412, current_version=conflict.current, changed=changed)
 
     @staticmethod
     def _correct(submission: Submission, user, body: Any, expected: int) -> SubmissionVersion:

@@ -47,6 +47,9 @@ def offline_words() -> dict[str, str]:
             "then submit again."
         ),
         "open_current": _("See the latest version"),
+        # beside the kept values: each field the newer version changed, its value and the cadre's
+        "changed_fields": _("Version %(current)s changed these fields (its value → yours): decide which to keep:"),
+        "theirs_yours": _("version %(current)s: %(theirs)s → yours: %(yours)s"),
         "changed": _(
             "This form changed while you were offline. Nothing was sent. Open the new form: your values are "
             "filled in for you to check, then submit again."

@@ -625,7 +625,13 @@ def period_closed(
     if Unlock.objects.holding(today).filter(sheet=sheet, period=str(period), **holder).exists():
         return None
     why = ("record_" if sheet.is_ledger else "") + ("unit" if unit is not None else "source")
-    params = {"why": why, "period": period, "locked": lock[0], "days": lock[1]}
+    params = {
+        "why": why,
+        "period": period,
+        "locked": lock[0],
+        "locked_from": lock[0] + dt.timedelta(days=1),  # the messages name the first day locked
+        "days": lock[1],
+    }
     return Problem(field="period", rule="period.locked", params=params)
 
 

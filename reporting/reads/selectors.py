@@ -42,6 +42,17 @@ def diff_versions(before: SubmissionVersion, after: SubmissionVersion, fields: d
     return sorted(changes, key=lambda c: order.get(c.code, len(order)))
 
 
+def changed_meanwhile(submission: Submission, base: int | None, current: SubmissionVersion) -> list[Change]:
+    """What the versions after `base` (the one a refused correction was typed on) changed, up to `current`."""
+    if base is None or base >= current.number:
+        return []
+    before = SubmissionVersion.objects.of(submission).filter(number=base).first()
+    if before is None:
+        return []
+    fields = {f.code: f for f in Field.objects.filter(sheet_id=submission.sheet_id).order_by("order", "code")}
+    return diff_versions(before, current, fields)
+
+
 def versions_with_changes(submission: Submission) -> list[tuple[SubmissionVersion, list[Change]]]:
     """Every version, newest first, each with what it changed from the one before (2 queries)."""
     versions = list(SubmissionVersion.objects.of(submission).select_related("by").order_by("number"))

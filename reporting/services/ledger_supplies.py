@@ -223,7 +223,10 @@ def _locked_records(
     return [
         (seq, row, Problem(field=date_fields[sheet_id][0], rule="period.locked", params=params))
         for seq, row, sheet_id, month, locked in cursor.fetchall()
-        for params in [{"why": "record_source", "period": month, "locked": locked, "days": days}]
+        for params in [
+            {"why": "record_source", "period": month, "locked": locked, "days": days}
+            | {"locked_from": locked + dt.timedelta(days=1)}
+        ]
     ]
 
 

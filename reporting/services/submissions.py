@@ -138,7 +138,8 @@ def validate_answers(
     na: dict[str, str] = {}
     carried: list[str] = []
     refills_spared = 0
-    answers = Answers(values, na, carried, len(table.fields), 0, len(table.departments), 0)
+    receiving: set[int] = set()  # departments sent something: a field answered with a value or not applicable
+    answers = Answers(values, na, carried, len(table.fields), 0, 0, 0)
     for entry in table.fields:
         f = entry.field
         code = f.code
@@ -160,6 +161,7 @@ def validate_answers(
                 if len(reason) > MAX_NA_REASON:
                     raise Problem(field=code, rule="text.max_length", params={"max_length": MAX_NA_REASON, **NA_PART})
                 na[code] = reason
+                receiving |= entry.department_ids  # the relay delivers "not applicable" too
                 continue
             typed = raw.get(code)
             if entry.register is not None and (typed is None or (isinstance(typed, str) and blank(typed))):
@@ -178,6 +180,8 @@ def validate_answers(
             continue
         if value is not None:
             values[code] = value
+            receiving |= entry.department_ids
+            # a value typed once instead of once per department; "not applicable" is no value, and spares none
             refills_spared += max(len(entry.department_ids) - 1, 0)
             if entry.register is None:  # else confirmed or disputed above: a carried value never competes
                 if entry.carried_from and value == entry.carried:
@@ -187,6 +191,8 @@ def validate_answers(
     if problems:
         raise Problems(problems)
     answers.refills_spared = refills_spared
+    # an empty optional answer is not sent: a department whose every field was left empty receives nothing
+    answers.department_count = len(receiving)
     answers.typed_count = len(values) - len(carried) - len(answers.confirmed)
     return answers
 

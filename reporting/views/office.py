@@ -12,9 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import access_office, signed_in
 from core.models import Area, Department, Unit
@@ -345,10 +346,12 @@ EXCEPTION_LABELS = {
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def unlock(request: HttpRequest) -> HttpResponse:
     """Lift a period's lock for one unit or one source department (the calendar page's form)."""
     access_office(request.user)
+    if request.method == "GET":  # the address README names: the unlocks are listed, and made, on the calendar
+        return redirect(reverse("office_calendar") + "#unlock")
     unreadable: list[Problem] = []
     period = None
     try:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.access import access_own_unit, signed_in
 from reporting.access import access_unit_sheet, access_unit_submission
+from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
@@ -44,7 +45,7 @@ from reporting.models import (
 )
 from reporting.params import whole_number
 from reporting.reads.questions import unit_questions
-from reporting.reads.selectors import display, versions_with_changes
+from reporting.reads.selectors import changed_meanwhile, display, versions_with_changes
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
@@ -83,6 +84,8 @@ def cadre_home(request: HttpRequest) -> HttpResponse:
     context = {
         "unit": unit,
         "periods": periods,
+        # every sheet of the period locked: no Excel template or upload is offered, the page says why instead
+        "locked_periods": {label for label, listed in periods.items() if all(i.locked for i in listed)},
         "ledgers": ledger_sheets(unit=unit),
         # a plain list, open ones only: no count, badge or reminder (design invariant 5)
         "questions": unit_questions(unit).filter(status=QuestionStatus.OPEN)[:50],
@@ -346,18 +349,37 @@ def _typed_onto_correction(request: HttpRequest, unit, submission: Submission, s
     not-applicable answers, disputes, the reason), with `said` saying why."""
     submission.refresh_from_db()
     try:
-        _current, table, context = _correction_form(unit, submission)
+        current, table, context = _correction_form(unit, submission)
     except Problems as error:
         return _not_open(request, submission.sheet, error)
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
     rows = rows_for(table, values=raw, not_applicable=na, use_carried=False, disputes=disputes)
+    # what the newer version changed, beside what the cadre typed: submitting again decides, nothing goes back unseen
+    base = whole_number(request.POST.get("base_version", ""))
+    changed = [
+        (change, _as_typed(change.field, change.code, raw, na))
+        for change in changed_meanwhile(submission, base, current)
+    ]
     return render(
         request,
         "township/fill.html",
-        {**context, "rows": rows, "conflict": said, **_form_extras(request)},
+        {**context, "rows": rows, "conflict": said, "changed": changed, **_form_extras(request)},
         status=409,
     )
+
+
+def _as_typed(f: Field | None, code: str, raw: dict, na: dict) -> str:
+    """A posted answer as the version pages show one (the field's words), or as typed when it does not parse."""
+    if code in na:
+        return display(f, None, na[code])
+    typed = raw.get(code)
+    if f is not None:
+        try:
+            return display(f, parse_value(f.type, f.constraints, typed, field=code))
+        except Problem:
+            pass
+    return "、".join(map(str, typed)) if isinstance(typed, list) else str(typed or "—")
 
 
 @login_required
@@ -493,13 +515,14 @@ def excel_upload(request: HttpRequest, period: str) -> HttpResponse:
             context["file_error"] = True
             return render(request, "township/upload.html", context, status=400)
         try:
-            count = excel.import_workbook(
+            stored = excel.import_workbook(
                 unit=unit, period=the_period, content=upload.read(), by=signed_in(request.user)
             )
         except excel.UploadRejected as error:
             context["problems"] = error.problems
             return render(request, "township/upload.html", context, status=400)
-        messages.success(request, _("The workbook was accepted: %(n)d filings stored.") % {"n": count})
+        said = _("The workbook was accepted: %(sheets)d sheets submitted and %(records)d ledger records stored.")
+        messages.success(request, said % {"sheets": stored.sheets, "records": stored.records})
         return redirect("cadre_home")
     return render(request, "township/upload.html", context)
 

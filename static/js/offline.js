@@ -230,6 +230,7 @@
       keep(outbox().filter((e) => e.key !== entry.key));
       sent.push({ kind: entry.kind, name: entry.name || entry.title, id: answer.id });
       render();
+      refreshDueList();
     } else if (response.status === 403 || response.status === 401) {
       update(entry.key, { note: W.login });
     } else if (response.status === 409 && answer.code === "idempotency.in_flight") {
@@ -243,6 +244,22 @@
     }
   }
   const sent = []; // filed from this page: shown with a link, not kept
+  // the due list on this page was read before the filing was sent: read it again, so its status says what was
+  // just filed (not "not started" until a reload), and keep that copy for the next time the phone is offline
+  async function refreshDueList() {
+    if (!document.getElementById("due-list")) return;
+    let response;
+    try {
+      response = await fetch(cfg.home, { credentials: "same-origin" });
+    } catch (e) {
+      return; // the network went again: the list is read anew on the next visit
+    }
+    if (!response.ok || response.redirected) return;
+    if (window.caches) await caches.open("onetable-pages").then((pages) => pages.put(cfg.home, response.clone())).catch(() => {});
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("due-list");
+    const shown = document.getElementById("due-list");
+    if (fresh && shown) shown.replaceWith(document.importNode(fresh, true));
+  }
   function flush() {
     if (!navigator.onLine) return;
     for (const entry of mine()) if (entry.state === "waiting" && !inFlight.has(entry.key)) send(entry);
@@ -278,6 +295,29 @@
     }
     return lines.join(" ");
   }
+  // a correction refused because another one came first (412): each field that newer version changed, its value
+  // beside the one the cadre kept, so sending the kept values again is a decision and never a silent undo
+  function changedLines(entry) {
+    const answer = entry.answer || {};
+    if (answer.code !== "if_match.mismatch" || !(answer.changed || []).length) return [];
+    const kept = {};
+    for (const line of entry.shown) kept[line.code] = line;
+    return answer.changed.map((c) => {
+      const mine = kept[c.field];
+      const words = W.theirs_yours.replace(/%\(current\)s/g, answer.current_version).replace("%(theirs)s", c.current);
+      return (mine ? mine.name : c.field) + "：" + words.replace("%(yours)s", mine ? mine.text : "—");
+    });
+  }
+  function changedBox(entry) {
+    const lines = changedLines(entry);
+    if (!lines.length) return null;
+    const box = el("div", { className: "changed-meanwhile" });
+    box.appendChild(el("p", {}, W.changed_fields.replace(/%\(current\)s/g, entry.answer.current_version)));
+    const list = el("ul", {});
+    for (const line of lines) list.appendChild(el("li", {}, line));
+    box.appendChild(list);
+    return box;
+  }
   function render() {
     let panel = document.getElementById("outbox");
     const entries = mine();
@@ -309,6 +349,8 @@
     li.dataset.state = entry.state;
     li.appendChild(el("p", { className: "outbox-title" }, entry.title));
     li.appendChild(el("p", { className: entry.state === "waiting" ? "muted" : "error" }, describe(entry)));
+    const changed = changedBox(entry);
+    if (changed) li.appendChild(changed);
     li.appendChild(el("p", { className: "muted" }, W.pressed + " " + shownTime(new Date(entry.pressed))));
     const details = el("details", { open: entry.state !== "waiting" });
     details.appendChild(el("summary", {}, W.kept_values));
@@ -354,6 +396,8 @@
       const unknown = applyState(form, restoring.inputs);
       const gone = restoring.shown.filter((l) => unknown.indexOf("v__" + l.code) >= 0);
       say(W.restored + (gone.length ? " " + W.no_longer_asked + "：" + gone.map((l) => l.name + " " + l.text).join("；") : ""), "ok");
+      const changed = changedBox(restoring); // what the newer version this form shows changed, beside the kept values
+      if (changed) document.getElementById("offline-said").appendChild(changed);
     } else if (!document.getElementById("problems")) {
       const kept = JSON.parse(localStorage.getItem(key) || "null");
       if (kept && JSON.stringify(kept) !== JSON.stringify(formState(form))) {

@@ -127,6 +127,10 @@ def test_a_correction_overtaken_while_offline_is_shown_with_the_cadres_values_ke
     conflict = page.locator("#outbox li[data-state=conflict]")
     expect(conflict).to_contain_text("您离线期间，这份填报已被更正（现为第 2 版），您的更正未提交")
     expect(conflict.locator("dd").filter(has_text=re.compile("^58$"))).to_have_count(1)  # the cadre's values
+    # beside them, what version 2 changed against what the cadre kept: sending again is a decision
+    changed = conflict.locator(".changed-meanwhile")
+    expect(changed).to_contain_text("第 2 版改动了以下字段")
+    expect(changed.locator("li")).to_have_text(["注册志愿者人数：第 2 版：70 → 您的：58"])
     expect(conflict.get_by_role("link", name="查看最新版本")).to_have_attribute(
         "href", f"/submissions/{submission.pk}/"
     )
@@ -138,6 +142,7 @@ def test_a_correction_overtaken_while_offline_is_shown_with_the_cadres_values_ke
     # the cadre opens the correction of the latest version with their values, checks them and submits
     conflict.get_by_role("link", name="打开表格并填入我的内容").click()
     expect(page.locator("#v-volunteers")).to_have_value("58")
+    expect(page.locator("#offline-said .changed-meanwhile li")).to_have_text(["注册志愿者人数：第 2 版：70 → 您的：58"])
     expect(page.locator("#id_reason")).to_have_value("新登记了志愿者")
     expect(page.locator("input[name=base_version]")).to_have_value("2")  # based on the latest version now
     submission.refresh_from_db()

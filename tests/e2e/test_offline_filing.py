@@ -120,6 +120,11 @@ def test_a_form_filled_offline_is_filed_once_when_the_network_returns_despite_a_
     context.set_offline(False)  # the network drops and returns: the same key again
     expect(page.locator("#outbox li")).to_have_count(0)
     expect(page.locator("#outbox")).to_contain_text("已提交")
+    # the due list below says so too, without a reload: the status of what was just filed is read again
+    quarter = page.locator("#due-list section").filter(has=page.get_by_role("heading", name="2026年第4季度"))
+    filed = quarter.locator("li").filter(has_text="村（社区）基本情况")
+    expect(filed.locator(".badge")).to_have_text("已提交")
+    expect(filed.locator("a[href^='/submissions/']")).to_have_count(1)  # the link opens what was filed
     page.screenshot(path=str(ARTIFACTS / "offline-3-filed-when-back.png"), full_page=True)
     assert [key for key, _ in posts] == [held["key"], held["key"]]
     assert [replayed for _, replayed in posts] == [False, True]  # the second was answered from the first
@@ -197,7 +202,7 @@ def test_a_period_locked_while_offline_is_shown_with_the_cadres_values_kept(
         expect(page.locator("#outbox li[data-state=waiting]")).to_contain_text("重新登录后自动发送")
         login(page, base, "village")  # signed in again: the outbox is sent by itself
         conflict = page.locator("#outbox li[data-state=conflict]")
-        expect(conflict).to_contain_text("报告期 2026年第4季度 已于 2027-01-30 后锁定")
+        expect(conflict).to_contain_text("报告期 2026年第4季度 自 2027-01-31 起锁定")
         # the time as pages write one
         expect(conflict).to_contain_text(re.compile(r"按下提交于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
         expect(conflict).to_contain_text("须由数据办为本单位解锁")

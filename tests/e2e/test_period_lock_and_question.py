@@ -58,7 +58,7 @@ def test_a_locked_period_is_unlocked_by_the_office_and_then_the_cadre_corrects(
         shoot(page, "2-cadre-submission-locked")
         page.goto(f"{base}/submissions/{filed.submission_id}/correct/")
         refusal = page.locator("main")
-        expect(refusal).to_contain_text("报告期 2026年第4季度 已于 2027-01-30 后锁定（截止日期后 20 天）")
+        expect(refusal).to_contain_text("报告期 2026年第4季度 自 2027-01-31 起锁定（截止日期后 20 天）")
         expect(refusal).to_contain_text("须由数据办为本单位解锁")
         shoot(page, "3-cadre-correction-refused")
 

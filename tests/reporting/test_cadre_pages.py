@@ -320,7 +320,9 @@ def test_a_correction_sent_after_another_tab_corrected_keeps_its_values_and_reas
     cadre_client.post(FILL_Q4, form(VILLAGE_BASICS_Q4))
     submission = Submission.objects.get(unit=village_cadre.unit, period="2026Q4")
     url = f"/submissions/{submission.pk}/correct/"
-    tab_1 = form({**VILLAGE_BASICS_Q4, "households": "640"}, token="c-1", base_version="1", reason="重新核实户数")
+    tab_1 = form(
+        {**VILLAGE_BASICS_Q4, "households": "640", "volunteers": "60"}, token="c-1", base_version="1", reason="重新核实"
+    )
     tab_2 = form({**VILLAGE_BASICS_Q4, "households": "655"}, token="c-2", base_version="1", reason="新增安置户")
     # when tab 1 corrects, then tab 2 sends its own correction
     assert cadre_client.post(url, tab_1).status_code == 302
@@ -332,3 +334,28 @@ def test_a_correction_sent_after_another_tab_corrected_keeps_its_values_and_reas
     assert 'name="v__households" value="655"' in html and 'value="新增安置户"' in html
     assert 'name="base_version" value="2"' in html
     assert submission.versions.count() == 2
+    # and beside the kept values, what version 2 changed against what tab 2 holds: undoing it is a decision
+    changed = dict(
+        (code, (newer, yours))
+        for code, newer, yours in re.findall(
+            r'<tr data-field="(\w+)"><td><a [^>]*>[^<]*</a></td><td>([^<]*)</td><td>([^<]*)</td></tr>', html
+        )
+    )
+    assert changed == {"households": ("640", "655"), "volunteers": ("60", "48")}
+    assert "第 2 版改动了以下字段，表格中保留的是您填写的值" in html
+
+
+def test_the_done_page_counts_only_departments_sent_an_answer_not_one_whose_only_field_was_left_empty(
+    cadre_client, village_cadre
+):
+    # propaganda takes only the volunteers of the village basics; the cadre leaves that optional field empty
+    shown = dict(re.findall(r'name="v__(\w+)" value="([^"]*)"', cadre_client.get(FILL_Q4).content.decode()))
+    q3 = village_cadre.unit.submissions.get(period="2026Q3").versions.get().values
+    shown |= {code: "1" if q3[code] else "0" for code in ("has_history_museum", "is_tourism_village")}
+    response = cadre_client.post(FILL_Q4, form({**shown, "volunteers": ""}))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    html = cadre_client.get(response["Location"]).content.decode()
+    version = Submission.objects.get(unit=village_cadre.unit, period="2026Q4").versions.get()
+    assert "volunteers" not in version.values and version.department_count == 3  # civil, culture, stats
+    figures = [int(n) for n in re.findall(r"<dd>(\d+) (?:项|个|项次)</dd>", html)]
+    assert figures == [version.typed_count, version.carried_count, 3, version.refills_spared]

@@ -3,6 +3,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from reporting.filing.excel import MAX_UPLOAD_LEDGER_ROWS
 from reporting.models import Submission, SubmissionVersion
 
 TEMPLATE = "/fill/2026Q4/template.xlsx"
@@ -81,6 +82,9 @@ def test_a_filled_template_round_trips_into_submissions(cadre_client, village_ca
     assert civil_version.not_applicable == {"veterans": "本村未统计"}
     assert values["cultural_activity"]["activity_category"] == "sports"
     assert values["cultural_activity"]["attendance"] == 180
+    # the page the cadre lands on says what was stored
+    landed = cadre_client.get(response["Location"]).content.decode()
+    assert "表格已接收：提交 2 张报表，保存 1 条台账记录。" in landed
 
 
 def test_an_upload_with_any_error_names_row_column_and_rule_and_stores_nothing(cadre_client, village_cadre):
@@ -155,4 +159,21 @@ def test_a_formula_saved_without_its_result_is_refused_naming_its_cell_not_read_
     assert f"第 {row} 行 E 列：单元格为公式且没有计算结果，请填写数值" in html
     assert f"row {row}, column E: the cell holds a formula without a computed value; type the value" in html
     assert "第 2 行 E 列：单元格为公式且没有计算结果" in html
+    assert Submission.objects.filter(unit=village_cadre.unit).exclude(period="2026Q3").count() == 0
+
+
+def test_an_upload_with_more_ledger_records_than_the_limit_is_refused_whole_naming_worksheet_count_and_limit(
+    cadre_client, village_cadre
+):
+    workbook = template(cadre_client)
+    set_value(worksheet(workbook, "村（社区）基本情况"), "volunteers", 30)  # valid on its own: still not stored
+    ledger = worksheet(workbook, "文化活动台账")
+    for i in range(MAX_UPLOAD_LEDGER_ROWS + 1):
+        ledger.append(["2026-11-03", f"农民运动会 {i}", "村小操场", "sports", 180])
+    response = upload(cadre_client, workbook)
+    assert response.status_code == 400
+    html = response.content.decode()
+    count, limit = MAX_UPLOAD_LEDGER_ROWS + 1, MAX_UPLOAD_LEDGER_ROWS
+    assert f"工作表「{ledger.title}」有 {count} 条台账记录，超过每次上传最多 {limit} 条的限制，未保存任何内容" in html
+    assert f"worksheet “{ledger.title}” holds {count} ledger records, more than the {limit} one upload may hold" in html
     assert Submission.objects.filter(unit=village_cadre.unit).exclude(period="2026Q3").count() == 0

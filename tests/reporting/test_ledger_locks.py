@@ -19,7 +19,7 @@ from tests.reporting.helpers import API_RECORD, token_client
 
 # November 2026's records lock after 2026-12-10 (10 days after the month ends); December's after 2027-01-10
 LOCKED_DAY = dt.datetime(2027, 1, 5, 2, tzinfo=dt.UTC)
-LOCK_MESSAGE = "2026年11月 的台账记录已于 2026-12-10 后锁定（月末后 10 天）"
+LOCK_MESSAGE = "2026年11月 的台账记录自 2026-12-11 起锁定（月末后 10 天）"
 URL = "/api/v1/unit/submissions"
 
 

@@ -58,10 +58,11 @@ def test_it_refuses_a_late_first_filing_on_the_form_saying_which_lock_and_who_li
     page = client.get("/fill/village_basics/2026Q4/")
     text = page.content.decode()
     assert page.status_code == 400 and 'name="v__' not in text
-    assert "报告期 2026年第4季度 已于 2027-01-30 后锁定（截止日期后 20 天）" in text
+    assert "报告期 2026年第4季度 自 2027-01-31 起锁定（截止日期后 20 天）" in text
     assert "needs the data office to unlock it for your unit" in text
+    assert "未保存任何内容" not in text  # opened, nothing was sent: only the lock and who lifts it
     posted = client.post("/fill/village_basics/2026Q4/", {"v__households": "610", "action": "submit", "token": "t"})
-    assert posted.status_code == 400
+    assert posted.status_code == 400 and "现在不能填报，未保存任何内容" in posted.content.decode()
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
 
 
@@ -333,3 +334,22 @@ def test_a_whole_number_too_large_to_keep_is_refused_by_the_range_and_nothing_is
     assert "不能大于" in problem.message_zh and "must be at most" in problem.message_en
     assert "整数" not in problem.message_zh
     assert Submission.objects.count() == before
+
+
+def test_it_sends_a_get_of_the_unlocks_address_to_the_calendar_where_unlocks_are_listed(
+    demo, office_admin, village_cadre, client
+):
+    client.force_login(office_admin)
+    response = client.get("/office/unlocks/", follow=True)
+    assert response.redirect_chain == [("/office/calendar/#unlock", 302)]
+    assert "Unlock a locked period" in response.content.decode() or "解锁" in response.content.decode()
+    client.force_login(village_cadre)
+    assert client.get("/office/unlocks/").status_code == 404  # only the office is sent on
+
+
+def test_the_home_page_offers_no_excel_template_or_upload_for_a_locked_period(locked, client, village_cadre):
+    client.force_login(village_cadre)
+    text = client.get("/fill/").content.decode()
+    assert "/fill/2026Q4/template.xlsx" not in text and "/fill/2026Q4/upload/" not in text
+    assert "本报告期已锁定，不提供 Excel 模板和上传：补报或更正须由数据办为本单位解锁。" in text
+    assert "/fill/2027Q1/template.xlsx" in text  # the open period keeps them

@@ -218,3 +218,17 @@ def test_a_value_and_not_applicable_for_one_field_are_refused(village_cadre, bas
     with pytest.raises(Problems) as refused:
         submit(village_cadre, basics, VILLAGE_BASICS_Q4, na={"library_books": "无"})
     assert [(p.field, p.rule) for p in refused.value.problems] == [("library_books", "na.with_value")]
+
+
+def test_a_department_counts_as_receiving_only_when_one_of_its_fields_is_answered(village_cadre, basics):
+    # propaganda's only field here is the volunteers: left empty it is not sent, so propaganda receives nothing
+    version = submit(village_cadre, basics, {**VILLAGE_BASICS_Q4, "volunteers": ""})
+    assert "volunteers" not in version.values
+    assert (version.department_count, version.refills_spared) == (3, 4)
+
+
+def test_a_field_answered_not_applicable_is_sent_so_its_department_counts_but_spares_no_refill(village_cadre, basics):
+    raw = {k: v for k, v in VILLAGE_BASICS_Q4.items() if k != "volunteers"}
+    version = submit(village_cadre, basics, raw, na={"volunteers": "本村未登记志愿者"})
+    assert version.not_applicable == {"volunteers": "本村未登记志愿者"}
+    assert (version.department_count, version.refills_spared) == (4, 4)
