@@ -218,13 +218,23 @@ def explanation_for(finding: Finding, explanations: dict[str, str]) -> str:
     return ""
 
 
-def settle(found: list[Finding], explanations: dict[str, str], *, ask: bool) -> dict[str, dict[str, Any]]:
+def kept_explanations(stored: dict[str, Any] | None) -> dict[str, str]:
+    """The explanations a version stored ({finding key: text}), the ones a correction of it keeps."""
+    return {key: w["text"] for key, w in (stored or {}).items() if isinstance(w, dict) and w.get("text")}
+
+
+def settle(
+    found: list[Finding], explanations: dict[str, str], *, ask: bool, kept: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """What the version stores of its findings, or Problems: every error; and, when `ask` (the form), every
-    warning not yet explained. Through the API, Excel and DHIS2 a warning is stored unexplained, never refused."""
+    warning not yet explained. Through the unit API, the Excel upload and the DHIS2 face a warning is stored
+    unexplained, never refused. `kept` (a correction): the corrected version's explanations, by finding key; a
+    finding still present keeps its explanation unless a new one is given, whatever the channel."""
     problems = []
     stored: dict[str, dict[str, Any]] = {}
+    kept = kept or {}
     for finding in found:
-        text = explanation_for(finding, explanations)
+        text = explanation_for(finding, explanations) or kept.get(finding.key, "")
         if finding.importance == "error":
             problems.append(_problem(finding, "rule.error"))
         elif ask and not text:

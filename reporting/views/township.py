@@ -21,7 +21,7 @@ from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
-from reporting.filing.checks import rules_data
+from reporting.filing.checks import kept_explanations, rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.offline import filed_drafts, offline_data
 from reporting.filing.onetable import (
@@ -333,7 +333,10 @@ def _correction_form(unit, submission: Submission) -> tuple[SubmissionVersion, O
         "token": uuid.uuid4().hex,
         "correcting": True,
         "base_version": submission.current_version,
-        "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
+        "checks_data": {"rules": [], "kinds": {}}
+        if sheet.is_ledger
+        # the explanations the version holds: shown under a warning still raised, kept unless changed
+        else {**rules_data(table), "explained": kept_explanations(current.explanations)},
         "offline": offline_data(table, submission=submission),
         "action": reverse("correct", args=[submission.pk]),
     }
