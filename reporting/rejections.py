@@ -672,14 +672,15 @@ add_messages(DHIS2_MESSAGES)
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
     # validation rules across fields (reporting/catalogue/rules.py) and plausibility (reporting/filing/checks.py)
-    "rule.error": ("校验规则“{code}”未通过：{text_zh}", "rule “{code}” failed: {text_en}"),
+    # the office's message alone: its rule's code is the office's, not the cadre's (the API keeps it in `field`)
+    "rule.error": ("{text_zh}", "{text_en}"),
     "rule.warning": (
-        "校验规则“{code}”提示：{text_zh}。请确认并填写一句说明后提交",
-        "rule “{code}” warns: {text_en}. Confirm it with a one-line explanation to submit",
+        "{text_zh}（请确认数值并填写一句说明后提交）",
+        "{text_en} (confirm the value with a one-line explanation to submit)",
     ),
     "plausibility.warning": (
-        "数值核对（{code}）：{text_zh}。请确认并填写一句说明后提交",
-        "plausibility check ({code}): {text_en}. Confirm it with a one-line explanation to submit",
+        "{text_zh}（请确认数值并填写一句说明后提交）",
+        "{text_en} (confirm the value with a one-line explanation to submit)",
     ),
     "rule.operator": (
         "须为下列比较之一：{choices}，或“如果…则…必填”",

@@ -237,6 +237,7 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
                 "problems": error.problems,
                 "other_problems": extra,
                 "warnings": warnings,
+                "must_fix": len(error.problems) - len(warnings),
                 **_form_extras(request),
             },
             status=400,
