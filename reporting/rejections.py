@@ -401,11 +401,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "formula.nested_aggregate": ("汇总中不能再嵌套汇总", "an aggregate cannot be nested inside another"),
     "formula.type": (
-        "类型不符：“{op}”需要 {expected}，得到的是 {got}",
+        "类型不符：“{op}”需要{expected}，得到的是{got}",
         "type mismatch: “{op}” needs {expected} but got {got}",
     ),
     "formula.not_number": (
-        "指标的公式须得出数值，而不是 {got}",
+        "指标的公式须得出数值，而不是{got}",
         "an indicator's formula must give a number, not {got}",
     ),
     "formula.self_reference": ("公式引用了指标自身“{code}”", "the formula refers to its own indicator “{code}”"),
@@ -687,7 +687,7 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
         "must be one of {choices}, or “if … then … is required”",
     ),
     "rule.condition": (
-        "“如果…则…必填”的条件须为是/否（当前为 {got}）",
+        "“如果…则…必填”的条件须为是/否（当前为{got}）",
         "the condition of “if … then … is required” must be yes or no (it is {got})",
     ),
     "rule.pair_field": ("“则…必填”须为本表的一个字段", "the “then … is required” side must be one field of the sheet"),

@@ -3,6 +3,7 @@ what must change apart from what only needs a note."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -74,3 +75,23 @@ def test_it_does_so_in_english_too(rules, client, village_cadre):
     page = _refused(client, village_cadre)
     assert "households cannot outnumber the registered population" in page
     assert "rule “" not in page and "1 answer needs changing, 2 warnings need an explanation" in page
+
+
+RULE_FORM = {**ERROR, "code": "sides_named", "action": "define"}
+
+
+def _post(client, changes) -> str:
+    return html.unescape(client.post("/office/rules/", {**RULE_FORM, **changes}).content.decode())
+
+
+def test_the_office_reads_which_side_is_refused_and_the_kinds_in_its_language(client, office_admin):
+    client.force_login(office_admin)
+    page = _post(client, {"left": "", "right": ""})
+    assert "左侧：须填写公式" in page and "右侧：须填写公式" in page
+    assert "Left side: a formula is required" in page and "Right side: a formula is required" in page
+    page = _post(client, {"operator": ">=", "right": "'高'"})
+    assert "右侧：类型不符：“>=”需要数值，得到的是文本" in page
+    assert "Right side: type mismatch: “>=” needs a number but got text" in page
+    client.cookies["django_language"] = "en"
+    page = _post(client, {"operator": ">=", "right": "'高'"})
+    assert "Right side: type mismatch: “>=” needs a number but got text" in page and "需要数值" not in page
