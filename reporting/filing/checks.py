@@ -127,7 +127,7 @@ def _plausibility(f: Any, value: Decimal, summary: Any, bounds: tuple, why: str)
         "name_zh": f.name_zh,
         "name_en": f.name_en,
         "value": str(value),
-        **_bounds(*bounds),
+        **bounds_shown(*bounds),
         "before_zh": "、".join(earlier) or "—",
         "before_en": ", ".join(earlier) or "—",
     }
@@ -143,7 +143,8 @@ def _plausibility(f: Any, value: Decimal, summary: Any, bounds: tuple, why: str)
     )
 
 
-def _bounds(low: Decimal | None, high: Decimal | None) -> dict[str, str]:
+def bounds_shown(low: Decimal | None, high: Decimal | None) -> dict[str, str]:
+    """An expected range's bounds as people read them: 0 and 10, not 0.000000 and 10.000000; "—" for none."""
     return {name: "—" if bound is None else f"{bound.normalize():f}" for name, bound in (("low", low), ("high", high))}
 
 
@@ -170,7 +171,7 @@ def _hint_data(table: OneTable, checks: SheetChecks) -> dict[str, Any]:
             "name_en": entry.field.name_en,
             "low": None if low is None else float(low),
             "high": None if high is None else float(high),
-            "shown": _bounds(low, high),
+            "shown": bounds_shown(low, high),
             "summary": None
             if summary is None
             else {"count": summary.size, "median": summary.median, "mad": summary.mad},

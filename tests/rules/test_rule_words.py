@@ -95,3 +95,17 @@ def test_the_office_reads_which_side_is_refused_and_the_kinds_in_its_language(cl
     client.cookies["django_language"] = "en"
     page = _post(client, {"operator": ">=", "right": "'高'"})
     assert "Right side: type mismatch: “>=” needs a number but got text" in page and "需要数值" not in page
+
+
+def test_the_office_reads_an_expected_range_by_the_fields_name_and_plain_bounds(client, office_admin):
+    from reporting.models import Field
+    from reporting.services.rules import set_expected_range
+
+    field = Field.objects.get(code="culture_squares")
+    set_expected_range(field=field, low="0", high="10", by=office_admin)
+    client.force_login(office_admin)
+    page = re.sub(r"\s+", " ", client.get("/office/rules/").content.decode())
+    assert f"{field.name_zh} 0 ～ 10" in page and "0.000000" not in page
+    client.cookies["django_language"] = "en"
+    page = re.sub(r"\s+", " ", client.get("/office/rules/").content.decode())
+    assert f"{field.name_en} 0 ～ 10" in page and "10.000000" not in page
