@@ -281,6 +281,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "current": current,
             "answers": answers,
             "history": history,
+            "warned": any(version.explanations for version, _changes in history),
             "done": request.GET.get("done") == "1",
             "filed_drafts": filed_drafts(submission, done=request.GET.get("done") == "1"),
             # said before the cadre opens a correction that would be refused: which lock, and who lifts it

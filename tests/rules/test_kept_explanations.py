@@ -132,3 +132,27 @@ def test_the_api_answer_lists_the_warnings_it_stored_unexplained(village_cadre, 
     )
     assert answer.status_code == 201, answer.json()  # a warning is never refused here
     assert answer.json()["unexplained"] == [KEY] and answer.json()["warnings"][KEY]["text"] == ""
+
+
+def test_the_cadre_sees_per_version_the_explanations_the_departments_received(explained, village_cadre, client):
+    api = token_client(village_cadre)
+    url = f"/api/v1/unit/submissions/{explained.submission_id}/corrections"
+    body = {"values": {**VILLAGE_BASICS_Q4, "volunteers": "50"}, "reason": "核对", "explanations": {KEY: "改正说明"}}
+    assert api.post(url, body, format="json", HTTP_IF_MATCH='"1"').status_code == 201
+    client.force_login(village_cadre)
+    page = client.get(f"/submissions/{explained.submission_id}/").content.decode()
+    versions = page.split('class="version"')[1:]  # newest first
+    assert "改正说明" in versions[0] and WHY in versions[1] and "有村史馆的村图书应不少于5000册" in versions[1]
+
+
+def test_the_cadre_sees_that_a_warning_was_sent_unexplained(village_cadre, office_admin, client):
+    define_rule(office=office_admin.office, definition=WARNING, by=office_admin)
+    body = {"sheet": "village_basics", "period": "2026Q4", "values": VILLAGE_BASICS_Q4}
+    api = token_client(village_cadre)
+    created = api.post("/api/v1/unit/submissions", body, format="json", HTTP_IDEMPOTENCY_KEY="k2").json()
+    client.force_login(village_cadre)
+    page = client.get(f"/submissions/{created['id']}/").content.decode()
+    assert "有村史馆的村图书应不少于5000册" in page and "未填写说明：各部门收到的该提示没有说明" in page
+    client.cookies["django_language"] = "en"
+    page = client.get(f"/submissions/{created['id']}/").content.decode()
+    assert "the departments received it unexplained" in page
