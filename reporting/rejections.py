@@ -407,11 +407,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "formula.nested_aggregate": ("汇总中不能再嵌套汇总", "an aggregate cannot be nested inside another"),
     "formula.type": (
-        "类型不符：“{op}”需要 {expected}，得到的是 {got}",
+        "类型不符：“{op}”需要{expected}，得到的是{got}",
         "type mismatch: “{op}” needs {expected} but got {got}",
     ),
     "formula.not_number": (
-        "指标的公式须得出数值，而不是 {got}",
+        "指标的公式须得出数值，而不是{got}",
         "an indicator's formula must give a number, not {got}",
     ),
     "formula.self_reference": ("公式引用了指标自身“{code}”", "the formula refers to its own indicator “{code}”"),
@@ -679,21 +679,22 @@ add_messages(DHIS2_MESSAGES)
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
     # validation rules across fields (reporting/catalogue/rules.py) and plausibility (reporting/filing/checks.py)
-    "rule.error": ("校验规则“{code}”未通过：{text_zh}", "rule “{code}” failed: {text_en}"),
+    # the office's message alone: its rule's code is the office's, not the cadre's (the API keeps it in `field`)
+    "rule.error": ("{text_zh}", "{text_en}"),
     "rule.warning": (
-        "校验规则“{code}”提示：{text_zh}。请确认并填写一句说明后提交",
-        "rule “{code}” warns: {text_en}. Confirm it with a one-line explanation to submit",
+        "{text_zh}（请确认数值并填写一句说明后提交）",
+        "{text_en} (confirm the value with a one-line explanation to submit)",
     ),
     "plausibility.warning": (
-        "数值核对（{code}）：{text_zh}。请确认并填写一句说明后提交",
-        "plausibility check ({code}): {text_en}. Confirm it with a one-line explanation to submit",
+        "{text_zh}（请确认数值并填写一句说明后提交）",
+        "{text_en} (confirm the value with a one-line explanation to submit)",
     ),
     "rule.operator": (
         "须为下列比较之一：{choices}，或“如果…则…必填”",
         "must be one of {choices}, or “if … then … is required”",
     ),
     "rule.condition": (
-        "“如果…则…必填”的条件须为是/否（当前为 {got}）",
+        "“如果…则…必填”的条件须为是/否（当前为{got}）",
         "the condition of “if … then … is required” must be yes or no (it is {got})",
     ),
     "rule.pair_field": ("“则…必填”须为本表的一个字段", "the “then … is required” side must be one field of the sheet"),

@@ -49,6 +49,11 @@ class SubmissionOut(serializers.Serializer):
         help_text="`rule:<code>` or `plausibility:<field>` → {kind, fields, message_zh, message_en, text}: the "
         'warnings filing raised and the unit\'s explanation of each (text "" where none was given yet)'
     )
+    unexplained = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the keys of `warnings` stored without an explanation: explain them with `explanations` in a "
+        "correction (an explanation stored before is kept by a correction that gives none)",
+    )
     at = serializers.DateTimeField()
     counts = CountsOut()
 

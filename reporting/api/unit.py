@@ -109,6 +109,7 @@ def version_json(submission: Submission, version: SubmissionVersion) -> dict[str
         # the warnings filing raised (a rule, or a value implausible for the unit) and their explanations;
         # a warning never refuses a filing here: explain it with `explanations` now or in a correction
         "warnings": version.explanations,
+        "unexplained": sorted(key for key, w in version.explanations.items() if not w.get("text")),
         "at": version.at.isoformat(),
         "counts": {
             "typed": version.typed_count,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, getcontext, localcontext
 from typing import Any
 
-from reporting.rejections import Problem, Problems, listing
+from reporting.rejections import Problem, Problems, Words, listing
 
 MAX_LENGTH = 2000  # characters of formula text
 MAX_DEPTH = 64  # nesting of the tree (and of parentheses in the text)
@@ -48,6 +48,19 @@ UNITS = "units"  # `count(units)`: how many units the area has
 # What a value is, for type checks: each field type says which (`FieldType.expression_kind`).
 NUMBER, TEXT, BOOLEAN, OTHER = "number", "text", "boolean", "other"
 _ERROR = "error"  # a node already refused: its parents say nothing more about it
+
+# What a kind is called in a refusal, in each language ("类型不符：“>=”需要数值，得到的是文本")
+KIND_WORDS = {
+    NUMBER: Words("数值", "a number"),
+    TEXT: Words("文本", "text"),
+    BOOLEAN: Words("是/否", "yes or no"),
+    OTHER: Words("其他类型", "another kind"),
+}
+
+
+def kind_words(kind: str) -> Words | str:
+    """A kind as a refusal names it in each language (an unknown one as it is)."""
+    return KIND_WORDS.get(kind, kind)
 
 
 # ---------------------------------------------------------------------------------------------------- syntax
@@ -318,6 +331,7 @@ class _Validator:
         self.nodes = 0
 
     def problem(self, rule: str, **params: Any) -> str:
+        params = {k: kind_words(v) if k in ("expected", "got") else v for k, v in params.items()}
         if not any(p.rule == rule and p.params == params for p in self.problems):
             self.problems.append(Problem(field="formula", rule=rule, params=params))
         return _ERROR
@@ -492,7 +506,7 @@ def check(text: str, catalogue: Catalogue, *, own_code: str | None = None) -> Ch
         raise Problems([Problem(field="formula", rule="formula.too_deep", params={"max": MAX_DEPTH})]) from None
     problems = validator.problems
     if not problems and kind != NUMBER:
-        problems.append(Problem(field="formula", rule="formula.not_number", params={"got": kind}))
+        problems.append(Problem(field="formula", rule="formula.not_number", params={"got": kind_words(kind)}))
     if validator.area_level and validator.unit_level:
         problems.append(Problem(field="formula", rule="formula.mixed_levels"))
     if len(validator.period_types) > 1:

@@ -67,6 +67,15 @@ def _nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
     return list(expressions.walk(tree))
 
 
+SIDES = {"left": ("左侧", "Left side"), "right": ("右侧", "Right side")}
+
+
+def _on_side(problem: Problem) -> Problem:
+    """A problem of one side named by that side (both sides may be refused alike: "须填写公式" twice)."""
+    side = SIDES.get(problem.field)
+    return problem.labelled(*side) if side and not problem.label_zh else problem
+
+
 def _renamed(problem: Problem, name: str) -> Problem:
     problem.field = name
     return problem
@@ -87,7 +96,7 @@ def check(*, left: str, operator: str, right: str, catalogue: expressions.Catalo
     elif len(sides) == 2:
         problems += _kinds(operator, sides["left"][1], sides["right"][1], sides["right"][0])
     if problems:
-        raise Problems(problems)
+        raise Problems([_on_side(p) for p in problems])
     codes = sorted(sides["left"][2] | sides["right"][2])
     numbers = [c for c in codes if catalogue.fields[c].kind == expressions.NUMBER]
     left_tree, right_tree = sides["left"][0], sides["right"][0]
@@ -96,21 +105,32 @@ def check(*, left: str, operator: str, right: str, catalogue: expressions.Catalo
 
 
 def _kinds(operator: str, left: str, right: str, right_tree: dict[str, Any] | None) -> list[Problem]:
+    words = expressions.kind_words
     if operator == COMPULSORY_PAIR:
         problems = []
         if left != expressions.BOOLEAN:
-            problems.append(Problem(field="left", rule="rule.condition", params={"got": left}))
+            problems.append(Problem(field="left", rule="rule.condition", params={"got": expressions.kind_words(left)}))
         if not right_tree or right_tree.get("op") != "field":
             problems.append(Problem(field="right", rule="rule.pair_field"))
         return problems
     if operator in ("<", "<=", ">", ">="):
         wrong = [(name, kind) for name, kind in (("left", left), ("right", right)) if kind != expressions.NUMBER]
         return [
-            Problem(field=name, rule="formula.type", params={"op": operator, "expected": "number", "got": kind})
+            Problem(
+                field=name,
+                rule="formula.type",
+                params={"op": operator, "expected": words(expressions.NUMBER), "got": words(kind)},
+            )
             for name, kind in wrong
         ]
     if left != right or expressions.OTHER in (left, right):
-        return [Problem(field="right", rule="formula.type", params={"op": operator, "expected": left, "got": right})]
+        return [
+            Problem(
+                field="right",
+                rule="formula.type",
+                params={"op": operator, "expected": words(left), "got": words(right)},
+            )
+        ]
     return []
 
 

@@ -127,7 +127,7 @@ def _plausibility(f: Any, value: Decimal, summary: Any, bounds: tuple, why: str)
         "name_zh": f.name_zh,
         "name_en": f.name_en,
         "value": str(value),
-        **_bounds(*bounds),
+        **bounds_shown(*bounds),
         "before_zh": "、".join(earlier) or "—",
         "before_en": ", ".join(earlier) or "—",
     }
@@ -143,7 +143,8 @@ def _plausibility(f: Any, value: Decimal, summary: Any, bounds: tuple, why: str)
     )
 
 
-def _bounds(low: Decimal | None, high: Decimal | None) -> dict[str, str]:
+def bounds_shown(low: Decimal | None, high: Decimal | None) -> dict[str, str]:
+    """An expected range's bounds as people read them: 0 and 10, not 0.000000 and 10.000000; "—" for none."""
     return {name: "—" if bound is None else f"{bound.normalize():f}" for name, bound in (("low", low), ("high", high))}
 
 
@@ -170,7 +171,7 @@ def _hint_data(table: OneTable, checks: SheetChecks) -> dict[str, Any]:
             "name_en": entry.field.name_en,
             "low": None if low is None else float(low),
             "high": None if high is None else float(high),
-            "shown": _bounds(low, high),
+            "shown": bounds_shown(low, high),
             "summary": None
             if summary is None
             else {"count": summary.size, "median": summary.median, "mad": summary.mad},
@@ -218,13 +219,23 @@ def explanation_for(finding: Finding, explanations: dict[str, str]) -> str:
     return ""
 
 
-def settle(found: list[Finding], explanations: dict[str, str], *, ask: bool) -> dict[str, dict[str, Any]]:
+def kept_explanations(stored: dict[str, Any] | None) -> dict[str, str]:
+    """The explanations a version stored ({finding key: text}), the ones a correction of it keeps."""
+    return {key: w["text"] for key, w in (stored or {}).items() if isinstance(w, dict) and w.get("text")}
+
+
+def settle(
+    found: list[Finding], explanations: dict[str, str], *, ask: bool, kept: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """What the version stores of its findings, or Problems: every error; and, when `ask` (the form), every
-    warning not yet explained. Through the API, Excel and DHIS2 a warning is stored unexplained, never refused."""
+    warning not yet explained. Through the unit API, the Excel upload and the DHIS2 face a warning is stored
+    unexplained, never refused. `kept` (a correction): the corrected version's explanations, by finding key; a
+    finding still present keeps its explanation unless a new one is given, whatever the channel."""
     problems = []
     stored: dict[str, dict[str, Any]] = {}
+    kept = kept or {}
     for finding in found:
-        text = explanation_for(finding, explanations)
+        text = explanation_for(finding, explanations) or kept.get(finding.key, "")
         if finding.importance == "error":
             problems.append(_problem(finding, "rule.error"))
         elif ask and not text:

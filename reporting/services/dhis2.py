@@ -218,8 +218,8 @@ def _file_group(
     new = dict(old)
     # a register value the unit disputes keeps its reason; a value's DHIS2 comment is its reason when it differs
     disputes = {code: d["reason"] for code, d in (current.disputed if current else {}).items()}
-    # a warning explained before stays explained; any other value's comment explains a warning on it
-    explanations = {key: w["text"] for key, w in (current.explanations if current else {}).items() if w.get("text")}
+    # any other value's comment explains a warning on it (one explained before stays so: `correct_submission`)
+    explanations: dict[str, str] = {}
     counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
     duplicate: list[Problem] = []
     seen: dict[str, Any] = {}

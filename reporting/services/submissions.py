@@ -16,7 +16,7 @@ from core.rows import insert
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.periods import Period
 from reporting.filing.baselines import mark_baseline
-from reporting.filing.checks import findings, read_explanations, settle
+from reporting.filing.checks import findings, kept_explanations, read_explanations, settle
 from reporting.filing.offline import form_version
 from reporting.filing.onetable import OneTable, TableField, filing_table, period_closed
 from reporting.models import Dispute, DisputeStatus, Draft, Sheet, Submission, SubmissionVersion
@@ -63,11 +63,20 @@ class Answers:
 
 
 @read_only
-def check_across(table: OneTable, answers: Answers, explanations: dict[str, Any] | None, *, ask: bool) -> Answers:
+def check_across(
+    table: OneTable,
+    answers: Answers,
+    explanations: dict[str, Any] | None,
+    *,
+    ask: bool,
+    filed: SubmissionVersion | None = None,
+) -> Answers:
     """The sheet's rules and plausibility on the answers: errors (and, when `ask`, unexplained warnings) are
-    refused; the warnings and their explanations go with the version."""
+    refused; the warnings and their explanations go with the version. `filed`: the version a correction
+    corrects, whose explanations a warning still raised keeps unless a new one is given."""
     given = read_explanations(explanations)
-    answers.explanations = settle(findings(table, answers.values), given, ask=ask)
+    found = findings(table, answers.values)
+    answers.explanations = settle(found, given, ask=ask, kept=kept_explanations(filed.explanations if filed else None))
     return answers
 
 
@@ -433,7 +442,7 @@ def correct_submission(
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
             _same_form(table, filled_on)
             answers = validate_answers(table, raw, not_applicable, disputes, filed)
-            check_across(table, answers, explanations, ask=ask_explanations)
+            check_across(table, answers, explanations, ask=ask_explanations, filed=filed)
         if _unchanged(answers, filed):
             problems.append(Problem(field="correction", rule="correction.unchanged"))
     except Problems as error:
@@ -457,15 +466,12 @@ def _unchanged(answers: Answers, filed: SubmissionVersion) -> bool:
     reasons, confirmations, disputes (value, reason and register value) and explanations of warnings. Its reason
     alone is no change: a new version of it would be sent to every department for nothing."""
 
-    def explained(explanations: dict[str, Any]) -> dict[str, Any]:
-        return {key: w.get("text") for key, w in explanations.items() if isinstance(w, dict) and w.get("text")}
-
     return (
         answers.values == filed.values
         and answers.not_applicable == filed.not_applicable
         and sorted(answers.confirmed) == sorted(filed.confirmed)
         and answers.disputed == filed.disputed
-        and explained(answers.explanations) == explained(filed.explanations)
+        and kept_explanations(answers.explanations) == kept_explanations(filed.explanations)
     )
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from core.access import access_office, signed_in
+from reporting.filing.checks import bounds_shown
 from reporting.models import (
     Field,
     Importance,
@@ -69,7 +70,10 @@ def rules(request: HttpRequest) -> HttpResponse:
             "importances": Importance.choices,
             "threshold": settings.threshold if settings else DEFAULT_THRESHOLD,
             "history_on": settings.enabled if settings else True,
-            "ranged": Field.objects.filter(expected_range__isnull=False).select_related("expected_range"),
+            "ranged": [
+                (f, bounds_shown(f.expected_range.low, f.expected_range.high))
+                for f in Field.objects.filter(expected_range__isnull=False).select_related("expected_range")
+            ],
             "numeric": [
                 f for f in Field.objects.active().select_related("sheet") if f.field_type.expression_kind == "number"
             ],

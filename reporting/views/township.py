@@ -22,7 +22,7 @@ from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
-from reporting.filing.checks import rules_data
+from reporting.filing.checks import kept_explanations, rules_data
 from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
 from reporting.filing.offline import filed_drafts, offline_data
 from reporting.filing.onetable import (
@@ -240,6 +240,7 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
                 "problems": error.problems,
                 "other_problems": extra,
                 "warnings": warnings,
+                "must_fix": len(error.problems) - len(warnings),
                 **_form_extras(request),
             },
             status=400,
@@ -283,6 +284,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "current": current,
             "answers": answers,
             "history": history,
+            "warned": any(version.explanations for version, _changes in history),
             "done": request.GET.get("done") == "1",
             "filed_drafts": filed_drafts(submission, done=request.GET.get("done") == "1"),
             # said before the cadre opens a correction that would be refused: which lock, and who lifts it
@@ -336,7 +338,10 @@ def _correction_form(unit, submission: Submission) -> tuple[SubmissionVersion, O
         "token": uuid.uuid4().hex,
         "correcting": True,
         "base_version": submission.current_version,
-        "checks_data": {"rules": [], "kinds": {}} if sheet.is_ledger else rules_data(table),
+        "checks_data": {"rules": [], "kinds": {}}
+        if sheet.is_ledger
+        # the explanations the version holds: shown under a warning still raised, kept unless changed
+        else {**rules_data(table), "explained": kept_explanations(current.explanations)},
         "offline": offline_data(table, submission=submission),
         "action": reverse("correct", args=[submission.pk]),
     }

@@ -61,7 +61,8 @@
       if (text === null || String(text).trim() === "") continue;
       text = String(text).trim();
       if (kinds[code] === "number") {
-        if (/^[+-]?\d+(\.\d+)?$/.test(text)) values[code] = parseFloat(text);
+        const digits = numberText(text); // as the server and the field checks read it: １２３４５ and 1,200 too
+        if (/^[+-]?\d+(\.\d+)?$/.test(digits)) values[code] = parseFloat(digits);
       } else if (kinds[code] === "boolean") {
         values[code] = text === "1" || text === "true";
       } else {
@@ -148,9 +149,14 @@
     return text.replace(/[\uFF10-\uFF19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0));
   }
 
+  // A typed number as the server reads it: full-width digits folded, thousands separators dropped.
+  function numberText(typed) {
+    return folded(typed).replace(/[,，]/g, "");
+  }
+
   function oneRule(type, typed, c, integer, decimal) {
     const text = folded(typed);
-    const digits = text.replace(/[,，]/g, ""); // thousands separators, as the server reads a number
+    const digits = numberText(typed);
     if (type === "integer" || type === "decimal") {
       if (!(type === "integer" ? integer : decimal).test(digits)) {
         // a whole number too long to keep: the range is the rule it breaks, as the server says
@@ -189,6 +195,6 @@
   }
 
   global.OneTableRules = {
-    evaluate: evaluate, formValues: formValues, implausible: implausible, findings: findings, fieldProblems: fieldProblems,
+    evaluate: evaluate, formValues: formValues, numberText: numberText, implausible: implausible, findings: findings, fieldProblems: fieldProblems,
   };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -72,11 +72,16 @@ def test_a_cadre_explains_a_warning_on_a_phone_and_the_department_receives_it(
     page.screenshot(path=str(ARTIFACTS / "rules-1-live-warning.png"), full_page=True)
     page.fill("#v-elderly_over_60", "420")
     expect(live).to_have_count(0)
+    page.fill("#v-elderly_over_60", "２５００")  # full-width digits (a Chinese keyboard's): read as the server does
+    expect(live).to_have_count(1)
+    page.fill("#v-elderly_over_60", "420")
+    expect(live).to_have_count(0)
     page.fill("#v-elderly_over_60", "2500")
     expect(live).to_have_count(1)
     # submitted unexplained: the server asks for the explanation, nothing is stored
     page.get_by_role("button", name="提交").click()
-    expect(page.locator("#problems")).to_contain_text("elderly_within_population")
+    expect(page.locator("#problems")).to_contain_text("60岁以上人口多于户籍人口")
+    expect(page.locator("#problems")).not_to_contain_text("elderly_within_population")  # the office's words alone
     assert not Submission.objects.filter(unit=village_cadre.unit, period="2026Q4").exists()
     page.fill('[name="explain__rule:elderly_within_population"]:not([data-live])', "含外出务工返乡老人，户籍在外地")
     page.get_by_role("button", name="提交").click()
