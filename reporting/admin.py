@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from reporting.delivery import webhooks
 from reporting.models import (
     AccessRecord,
     AllowedNetwork,
@@ -15,7 +15,7 @@ from reporting.models import (
     SubmissionVersion,
     Subscription,
 )
-from reporting.services import deliveries
+from reporting.services import deliveries, endpoints
 
 
 class FieldInline(admin.TabularInline):
@@ -96,10 +96,9 @@ class EndpointForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        try:
-            webhooks.resolve_allowed(url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
-        except webhooks.Refused as refused:
-            raise forms.ValidationError(str(refused)) from None
+        refusal = endpoints.url_refusal(url)
+        if refusal is not None:
+            raise forms.ValidationError(refusal.message)
         return url
 
 
@@ -107,7 +106,13 @@ class EndpointForm(forms.ModelForm):
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
     list_display = ["name", "department", "url", "active", "failures", "open_until"]
-    readonly_fields = ["secret", "failures", "open_until", "last_error"]
+    # The secret is shown once, to the department that adds the endpoint or rotates its secret
+    # (/department/endpoints/, the API); here only enough of it to tell which one a receiver holds.
+    readonly_fields = ["secret_hint", "failures", "open_until", "last_error"]
+
+    @admin.display(description=_("signing secret"))
+    def secret_hint(self, obj: Endpoint) -> str:
+        return endpoints.secret_hint(obj.secret)
 
     def save_model(self, request, obj, form, change):
         if not change:

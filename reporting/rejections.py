@@ -258,6 +258,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "推送地址不是本部门的接收地址，请从列表中选择",
         "the push endpoint is not one of the department's; choose one from the list",
     ),
+    # a webhook endpoint's URL the sender would refuse: `reason` is what `webhooks.resolve_allowed` said
+    "endpoint.url": ("不能使用此地址：{reason}", "cannot be used: {reason}"),
     "request.field_unknown": (
         "所选的已有字段不存在或已停用，请重新选择",
         "a chosen existing field does not exist or was retired; choose again",

@@ -3,6 +3,7 @@ from django.urls import path
 from reporting.views import (
     department,
     disputes,
+    endpoints,
     indicators,
     office,
     questions,
@@ -76,5 +77,7 @@ urlpatterns = [
     path("office/requests/", requests.office_requests, name="office_requests"),
     path("office/requests/<int:pk>/", requests.office_review, name="office_review"),
     path("department/replay/", department.replay, name="department_replay"),
+    path("department/endpoints/", endpoints.endpoint_list, name="department_endpoints"),
+    path("department/endpoints/<int:pk>/rotate/", endpoints.endpoint_rotate, name="department_endpoint_rotate"),
     path("department/endpoints/<int:pk>/active/", department.endpoint_active, name="department_endpoint_active"),
 ]

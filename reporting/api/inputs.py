@@ -317,6 +317,11 @@ class EndpointActiveIn(Input):
     active = Boolean(help_text="false pauses the endpoint, true resumes it")
 
 
+class EndpointIn(Input):
+    name = Text(help_text="what the department calls its receiver (at most 100 characters)")
+    url = Text(help_text="http(s) URL whose address lies in a network the office allowed (at most 500 characters)")
+
+
 class DisputesQuery(Input):
     status = Choice([s.value for s in DisputeStatus], required=False, help_text="open, corrected, stands or withdrawn")
     field = Text(required=False, help_text="a field's code")

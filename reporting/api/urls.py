@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from reporting.api import aggregates, department, disputes, docs, questions, reports, supplies, unit
+from reporting.api import aggregates, department, disputes, docs, endpoints, questions, reports, supplies, unit
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -41,5 +41,7 @@ urlpatterns = [
     ),
     path("v1/department/supplies", supplies.SuppliesView.as_view(), name="api_supplies"),
     path("v1/department/supplies/jobs/<int:pk>", supplies.SupplyJobView.as_view(), name="api_supply_job"),
+    path("v1/endpoints", endpoints.EndpointsView.as_view(), name="api_endpoints"),
+    path("v1/endpoints/<int:pk>/rotate", endpoints.EndpointRotateView.as_view(), name="api_endpoint_rotate"),
     path("v1/endpoints/<int:pk>/active", department.EndpointActiveView.as_view(), name="api_endpoint_active"),
 ]

@@ -28,6 +28,7 @@ PAGES = [
     "/department/chart/?field=library_books",
     "/department/chart/?field=arable_land",
     "/department/tokens/",
+    "/department/endpoints/",
     "/department/requests/",
 ]
 APIS = [

@@ -25,12 +25,13 @@ from core.audit import AUDITED, NOT_AUDITED
 from core.models import AuditEvent, Department
 from core.tokens import department_system_user, issue_token, revoke_token
 from reporting.catalogue.periods import Period
-from reporting.models import Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
+from reporting.models import AllowedNetwork, Delivery, DeliveryStatus, Endpoint, Field, Sheet, Subscription, ZombieFlag
 from reporting.services import (
     calendar,
     catalogue,
     deliveries,
     disputes,
+    endpoints,
     exports,
     indicators,
     partitions,
@@ -201,6 +202,20 @@ def _rotate(settings):
     endpoint = _endpoint()
     new = deliveries.rotate_secret(endpoint=endpoint, by=_analyst())
     return [new, endpoint.secret]
+
+
+def _add_endpoint(settings):
+    AllowedNetwork.objects.create(cidr="127.0.0.1/32")
+    added = endpoints.add_endpoint(
+        department=Department.objects.get(code="propaganda"), name="sys", url="http://127.0.0.1:9/", by=_analyst()
+    )
+    return [added.secret, added.secret[-12:]]
+
+
+def _rotate_on_the_page(settings):
+    endpoint = _endpoint()
+    rotated = endpoints.rotate_endpoint_secret(endpoint=endpoint, by=_analyst())
+    return [rotated.secret, rotated.secret[-12:]]
 
 
 def _issue(settings):
@@ -434,6 +449,8 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
         endpoint=_endpoint(), active=True, by=_analyst()
     ),
     (f"{D}.rotate_secret", "endpoint.secret_rotated"): _rotate,
+    ("reporting.services.endpoints.add_endpoint", "endpoint.created"): _add_endpoint,
+    ("reporting.services.endpoints.rotate_endpoint_secret", "endpoint.secret_rotated"): _rotate_on_the_page,
     (f"{D}.replay", "deliveries.replayed"): _replay,
     ("reporting.services.exports.request_export", "export.requested"): _export,
     (f"{R}.save_request", "request.created"): lambda settings: _request(),
