@@ -136,6 +136,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
             raise CsrfFailed(reason)
 
 
+@read_only
 def authentication_words(exc: exceptions.APIException) -> tuple[str, str]:
     """Why a request is not authenticated, in Chinese and English: a token door's own bilingual reason, or the
     rule `auth.required` (DRF's own text is in one language only, the request's)."""
