@@ -79,5 +79,6 @@ urlpatterns = [
     path("department/replay/", department.replay, name="department_replay"),
     path("department/endpoints/", endpoints.endpoint_list, name="department_endpoints"),
     path("department/endpoints/<int:pk>/rotate/", endpoints.endpoint_rotate, name="department_endpoint_rotate"),
+    path("department/endpoints/<int:pk>/secret/", endpoints.endpoint_secret, name="department_endpoint_secret"),
     path("department/endpoints/<int:pk>/active/", department.endpoint_active, name="department_endpoint_active"),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -41,13 +43,38 @@ def _overlapping(endpoint: Endpoint) -> bool:
     return bool(endpoint.previous_secret and expires and expires > timezone.now())
 
 
+ONCE = "onetable:endpoint-secret-once"  # the session key of the secret to show on the next page, once
+
+
 def _shown_once(request: HttpRequest, secret: Secret, *, created: bool) -> HttpResponse:
-    # rendered in the answer to the POST, never stored for a later page: reloading it does not show it again
+    """Post, redirect, get: the answer to the POST sends the browser to the secret's page, which shows it once
+    (taken out of the session as it is shown). Reloading that page shows it no more, and reloads no POST: a
+    reload of the POST's own answer added a second endpoint or rotated again."""
+    until = secret.previous_valid_until
+    request.session[ONCE] = {
+        "endpoint": secret.endpoint.pk,
+        "secret": secret.secret,
+        "until": until.isoformat() if until else None,
+        "created": created,
+    }
+    return redirect("department_endpoint_secret", pk=secret.endpoint.pk)
+
+
+@login_required
+def endpoint_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    """The secret just made for one of the department's endpoints, once; afterwards only that it was shown."""
+    department = access_department(request.user)
+    endpoint = access_endpoint(department, pk)
+    once = request.session.get(ONCE)
+    shown = None
+    if once and once.get("endpoint") == endpoint.pk:
+        del request.session[ONCE]
+        until = once["until"]
+        shown = Secret(endpoint, once["secret"], dt.datetime.fromisoformat(until) if until else None)
     response = render(
         request,
         "department/endpoint_secret.html",
-        {"department": secret.endpoint.department, "shown": secret, "created": created},
-        status=201 if created else 200,
+        {"department": department, "endpoint": endpoint, "shown": shown, "created": bool(once and once["created"])},
     )
     response["Cache-Control"] = "no-store"
     return response

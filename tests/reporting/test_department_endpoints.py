@@ -38,10 +38,18 @@ def test_an_analyst_adds_an_endpoint_from_the_department_home_and_sees_its_secre
 ):
     client.force_login(propaganda_analyst)
     assert "/department/endpoints/" in client.get("/department/").content.decode()
-    added = client.post("/department/endpoints/", {"name": "宣传部数据中台", "url": "http://127.0.0.1:8443/hooks"})
+    posted = client.post("/department/endpoints/", {"name": "宣传部数据中台", "url": "http://127.0.0.1:8443/hooks"})
     endpoint = Endpoint.objects.get(department=propaganda_analyst.department)
-    assert added.status_code == 201 and added["Cache-Control"] == "no-store"
+    # post, redirect, get: the secret is on the page the POST sends the browser to, never in the POST's answer
+    secret_page = f"/department/endpoints/{endpoint.pk}/secret/"
+    assert (posted.status_code, posted["Location"]) == (302, secret_page) and _secrets(posted) == []
+    added = client.get(secret_page)
+    assert added.status_code == 200 and added["Cache-Control"] == "no-store"
     assert _secrets(added) == [endpoint.secret]
+    # reloading it shows it no more, and adds nothing
+    again = client.get(secret_page)
+    assert _secrets(again) == [] and "不再显示" in again.content.decode()
+    assert Endpoint.objects.filter(department=propaganda_analyst.department).count() == 1
     assert "webhook-signature" in added.content.decode() and "standardwebhooks.com" in added.content.decode()
     [event] = AuditEvent.objects.filter(action="endpoint.created")
     assert event.actor_id == propaganda_analyst.pk and endpoint.secret not in str(event.detail)
@@ -79,9 +87,10 @@ def test_rotating_shows_the_new_secret_once_and_until_when_the_old_one_signs(cli
     endpoint = _endpoint(propaganda_analyst.department)
     old = endpoint.secret
     client.force_login(propaganda_analyst)
-    rotated = client.post(f"/department/endpoints/{endpoint.pk}/rotate/")
+    rotated = client.post(f"/department/endpoints/{endpoint.pk}/rotate/", follow=True)
     stored = Endpoint.objects.get(pk=endpoint.pk)
     assert rotated.status_code == 200 and _secrets(rotated) == [stored.secret] and stored.secret != old
+    assert rotated.redirect_chain == [(f"/department/endpoints/{endpoint.pk}/secret/", 302)]
     until = stored.previous_secret_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
     assert until in text_of(rotated.content.decode())
     assert deliveries.signing_secrets(stored) == [stored.secret, old]
@@ -95,6 +104,7 @@ def test_another_department_cannot_rotate_it(client, allowed, propaganda_analyst
     endpoint = _endpoint(propaganda_analyst.department)
     client.force_login(culture_analyst)
     assert client.post(f"/department/endpoints/{endpoint.pk}/rotate/").status_code == 404
+    assert client.get(f"/department/endpoints/{endpoint.pk}/secret/").status_code == 404
     assert "数据中台" not in client.get("/department/endpoints/").content.decode()
     assert Endpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
     assert not AuditEvent.objects.filter(action="endpoint.secret_rotated").exists()
