@@ -413,6 +413,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式引用的指标“{code}”又引用了本指标，形成循环",
         "the indicator “{code}” the formula refers to refers back to this one: a cycle",
     ),
+    "formula.number_too_large": (
+        "公式中的数字“{value}”过大：整数部分最多 {digits} 位",
+        "the number “{value}” in the formula is too large: at most {digits} digits before the point",
+    ),
     "formula.division_by_zero": (
         "公式不能除以零：除数是恒为 0 的常量",
         "the formula divides by zero: the divisor is a constant that is always 0",
