@@ -158,6 +158,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该字段已自 {day} 起停用，不能再次停用",
         "this field is already retired from {day}: it cannot be retired again",
     ),
+    "definition.unchanged": (
+        "新定义与 {period} 起原本适用的定义完全相同：没有任何改动",
+        "nothing changed: the new definition is the same as the one that already applies from {period}",
+    ),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
