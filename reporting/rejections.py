@@ -164,6 +164,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该字段已自 {day} 起停用，不能再次停用",
         "this field is already retired from {day}: it cannot be retired again",
     ),
+    "definition.unchanged": (
+        "新定义与 {period} 起原本适用的定义完全相同：没有任何改动",
+        "nothing changed: the new definition is the same as the one that already applies from {period}",
+    ),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
@@ -420,6 +424,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "formula.cycle": (
         "公式引用的指标“{code}”又引用了本指标，形成循环",
         "the indicator “{code}” the formula refers to refers back to this one: a cycle",
+    ),
+    "formula.number_too_large": (
+        "公式中的数字“{value}”过大：整数部分最多 {digits} 位",
+        "the number “{value}” in the formula is too large: at most {digits} digits before the point",
     ),
     "formula.division_by_zero": (
         "公式不能除以零：除数是恒为 0 的常量",

@@ -69,7 +69,7 @@ class AggregatesView(APIView):
             "Exactly one of `field` and `indicator`. Entitled by a unit-level subscription on the field (or the "
             "indicator, or every field it reads) whose scope contains the area, or by an aggregate-only "
             "subscription at the level asked or below, of the aggregation asked. An indicator without a value "
-            "carries `reason` (`division_by_zero`, `missing:<code>`)."
+            "carries `reason` (`division_by_zero`, `overflow`, `missing:<code>`)."
         ),
         operation_id="aggregates",
         parameters=[AggregatesQuery],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -17,9 +19,19 @@ from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayI
 from reporting.api.schemas import ErrorOut
 from reporting.catalogue.periods import period_range
 from reporting.delivery.feed import read_feed
-from reporting.models import Endpoint, Field, Indicator, Sheet, Status
+from reporting.models import (
+    Endpoint,
+    Field,
+    FieldRevision,
+    Indicator,
+    IndicatorRevision,
+    IndicatorRollup,
+    Sheet,
+    Status,
+)
 from reporting.reads.data import Query, entitled_fields, unknown_fields
 from reporting.reads.exports import csv_chunks, read_page
+from reporting.reads.indicators import definitions_today
 from reporting.rejections import Problem, Problems
 from reporting.services import deliveries
 
@@ -132,6 +144,31 @@ class EndpointActiveView(APIView):
         return Response({"active": active})
 
 
+class IndicatorDefinition(serializers.Serializer):
+    name_zh = serializers.CharField()
+    name_en = serializers.CharField()
+    unit_of_measure = serializers.CharField()
+    formula = serializers.CharField()
+    tree = serializers.DictField(help_text="The formula's syntax tree (reporting/catalogue/expressions.py)")
+    rollup = serializers.ChoiceField(choices=IndicatorRollup.choices)
+
+
+class ScheduledDefinition(IndicatorDefinition):
+    from_period = serializers.CharField(help_text="The first period it applies to, e.g. 2027Q1")
+
+
+class CatalogueIndicator(IndicatorDefinition):
+    """The definition in force today; `scheduled` the revisions from later periods, oldest first."""
+
+    code = serializers.CharField()
+    period_type = serializers.CharField()
+    scheduled = ScheduledDefinition(many=True, help_text="Revisions not yet in force, each from its period on")
+
+
+def _definition(definition: IndicatorRevision | Indicator) -> dict[str, Any]:
+    return {name: getattr(definition, name) for name in IndicatorRevision.DEFINITION}
+
+
 class CatalogueView(APIView):
     @extend_schema(
         summary="The shared catalogue: sheets and fields with their code lists, and indicators with their trees",
@@ -140,8 +177,13 @@ class CatalogueView(APIView):
             200: inline_serializer(
                 "Catalogue",
                 {
-                    "sheets": serializers.ListField(child=serializers.DictField()),
-                    "indicators": serializers.ListField(child=serializers.DictField()),
+                    "sheets": serializers.ListField(
+                        child=serializers.DictField(),
+                        help_text="Each sheet's fields as defined today; a field's `scheduled` lists its revisions "
+                        "from later periods (`from_period` and the definition: name_zh, name_en, type, constraints, "
+                        "unit_of_measure, allow_na), the soonest first",
+                    ),
+                    "indicators": CatalogueIndicator(many=True),
                 },
             )
         },
@@ -149,7 +191,13 @@ class CatalogueView(APIView):
     def get(self, request: Request) -> Response:
         access_department(request.user)
         sheets = Sheet.objects.filter(status=Status.ACTIVE).prefetch_related(
-            Prefetch("fields", queryset=Field.objects.active().select_related("rollup_of").order_by("order", "code"))
+            Prefetch(
+                "fields",
+                queryset=Field.objects.active()
+                .select_related("rollup_of")
+                .prefetch_related("revisions")
+                .order_by("order", "code"),
+            )
         )
         return Response(
             {
@@ -172,24 +220,24 @@ class CatalogueView(APIView):
                                 "schema": f.field_type.json_schema(f.constraints),
                                 "aggregation": f.rolls_up,
                                 "rollup_of": f.rollup_of.code if f.rollup_of else None,
+                                "scheduled": [
+                                    {"from_period": r.period, **{n: getattr(r, n) for n in FieldRevision.DEFINITION}}
+                                    for r in f.scheduled
+                                ],
                             }
-                            for f in s.fields.all()
+                            for f in (row.in_force for row in s.fields.all())
                         ],
                     }
                     for s in sheets
                 ],
                 "indicators": [
                     {
-                        "code": i.code,
-                        "name_zh": i.name_zh,
-                        "name_en": i.name_en,
-                        "unit_of_measure": i.unit_of_measure,
-                        "formula": i.formula,
-                        "tree": i.tree,
-                        "rollup": i.rollup,
-                        "period_type": i.period_type,
+                        "code": d.indicator.code,
+                        **_definition(d.now),
+                        "period_type": d.indicator.period_type,
+                        "scheduled": [{"from_period": r.period, **_definition(r)} for r in d.scheduled],
                     }
-                    for i in Indicator.objects.filter(status=Status.ACTIVE)
+                    for d in definitions_today(Indicator.objects.filter(status=Status.ACTIVE))
                 ],
             }
         )

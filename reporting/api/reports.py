@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -53,7 +54,7 @@ def job_json(request: Request, job: ReportJob) -> dict[str, Any]:
         "status": job.status,
         "percent": job.percent,
         "download": request.build_absolute_uri(reverse("api_report_download", args=[job.pk])) if done else None,
-        "error": job.error,
+        "error": gettext(job.error) if job.error else job.error,  # a stored msgid (`reads.reports.REPORT_FAILED`)
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }

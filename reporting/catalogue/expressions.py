@@ -16,8 +16,9 @@ The tree (every node a JSON object with an "op"):
   `{"op": "sum_units", "field": f}`, `{"op": "count_units"}`, `{"op": "count_yes", "field": f}`
 
 Semantics: numbers are `Decimal`s; a missing operand makes the result empty with the reason `missing:<code>`,
-a division by zero with `division_by_zero`; `and`, `or` and `if` evaluate left to right and only what they need
-(`if(cadres = 0, 0, households / cadres)` is never a division by zero). `evaluate` never raises.
+a division by zero with `division_by_zero`, a result too large to show (`MAX_SHOWN_DIGITS`) with `overflow`;
+`and`, `or` and `if` evaluate left to right and only what they need (`if(cadres = 0, 0, households / cadres)` is
+never a division by zero). `evaluate` never raises.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ MAX_LENGTH = 2000  # characters of formula text
 MAX_DEPTH = 64  # nesting of the tree (and of parentheses in the text)
 MAX_NODES = 400
 SHOWN_PLACES = 6  # results are shown, and compared across Python and JavaScript, to this many decimal places
+# Digits before the point a shown number may have: with SHOWN_PLACES after it, the 28 an evaluation keeps. A result
+# past it is empty with the reason `overflow` (no count or amount in a county comes near), as is a literal past it.
+MAX_SHOWN_DIGITS = 22
+OVERFLOW = "overflow"
 
 ARITHMETIC = ("+", "-", "*", "/")
 ORDERING = ("<", "<=", ">", ">=")
@@ -348,6 +353,8 @@ class _Validator:
         op = node.get("op")
         args = node.get("args", [])
         if op == "num":
+            if _too_large(node.get("value")):
+                self.problem("formula.number_too_large", value=str(node.get("value")), digits=MAX_SHOWN_DIGITS)
             return NUMBER
         if op == "str":
             return TEXT
@@ -476,6 +483,14 @@ def _reachable(code: str, indicators: Mapping[str, dict[str, Any]]) -> set[str]:
 _CONSTANT_OPS = {"num", "str", "bool", "neg", "not", "if", *ARITHMETIC, *ORDERING, *EQUALITY, *LOGIC}
 
 
+def _too_large(value: Any) -> bool:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return False  # not a number: refused for that
+    return number.is_finite() and number.adjusted() >= MAX_SHOWN_DIGITS
+
+
 def _constant_zero(tree: dict[str, Any]) -> bool:
     """Whether a sub-tree names no field, indicator or aggregate and is exactly 0 (`0`, `0.0`, `1 - 1`, `-0`)."""
     if any(node.get("op") not in _CONSTANT_OPS for node in walk(tree)):
@@ -543,6 +558,13 @@ class Result:
 class _Empty(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+
+class TooLarge(_Empty, ArithmeticError):
+    """A number with more digits before the point than can be shown (`MAX_SHOWN_DIGITS`): empty, `overflow`."""
+
+    def __init__(self) -> None:
+        super().__init__(OVERFLOW)
 
 
 def _number(value: Any, code: str) -> Decimal:
@@ -722,12 +744,12 @@ def evaluate(
             context.prec = 28
             context.traps[DivisionByZero] = True
             value = _value(tree, env, env.values, 0)
+            if isinstance(value, Decimal):
+                value = shown(value)
     except _Empty as empty:
         return Result(None, empty.reason)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, ArithmeticError, RecursionError):
         return Result(None, "invalid_tree")
-    if isinstance(value, Decimal):
-        value = shown(value)
     return Result(value)
 
 
@@ -776,11 +798,11 @@ def compiled(tree: dict[str, Any]) -> Compiled:
             else:
                 with evaluating():
                     value = root(values)
+            return Result(shown(value) if isinstance(value, Decimal) else value)
         except _Empty as empty:
             return Result(None, empty.reason)
         except (KeyError, TypeError, IndexError, AttributeError, ValueError, ArithmeticError, RecursionError):
             return Result(None, "invalid_tree")
-        return Result(shown(value) if isinstance(value, Decimal) else value)
 
     return run
 
@@ -894,7 +916,10 @@ _ONE = Decimal(1)
 
 
 def shown(value: Decimal) -> Decimal:
-    """A number as shown and compared: at most SHOWN_PLACES decimal places (half to even), no trailing zeros."""
+    """A number as shown and compared: at most SHOWN_PLACES decimal places (half to even), no trailing zeros;
+    `TooLarge` past MAX_SHOWN_DIGITS digits before the point."""
+    if value.is_finite() and value.adjusted() >= MAX_SHOWN_DIGITS:
+        raise TooLarge
     if value.same_quantum(_ONE) and value.adjusted() < min(getcontext().prec, 60 - SHOWN_PLACES):
         return value  # a whole number the steps below would give back unchanged (every rule on counts is one)
     with localcontext() as context:

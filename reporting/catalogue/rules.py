@@ -194,7 +194,10 @@ def _shown(value: Any) -> Any:
     """A number as shown (a field's own value comes as it was given: an int, a float; a Decimal is a result
     `expressions.evaluate` has shown already, and `shown` gives a shown number back unchanged)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return expressions.shown(Decimal(str(value)))
+        try:
+            return expressions.shown(Decimal(str(value)))
+        except expressions.TooLarge:  # compared as it is: no rounding to do at that size
+            return Decimal(str(value))
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from typing import Any
@@ -10,6 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -214,6 +216,20 @@ class Field(Bilingual):
         return fieldtypes.unit_label(self.unit_of_measure)
 
     @property
+    def in_force(self) -> Field:
+        """The field as defined today: the row holds the newest definition, which may apply from a later period
+        (reads `revisions`, prefetched where many fields are shown)."""
+        today = timezone.localdate()
+        past = [r for r in self.revisions.all() if r.effective_from <= today]
+        return max(past, key=lambda r: r.effective_from).apply_to(copy.copy(self)) if past else self
+
+    @property
+    def scheduled(self) -> list[FieldRevision]:
+        """The field's revisions from periods that begin after today, the soonest first."""
+        today = timezone.localdate()
+        return sorted((r for r in self.revisions.all() if r.effective_from > today), key=lambda r: r.effective_from)
+
+    @property
     def required(self) -> bool:
         return bool(self.constraints.get("required"))
 
@@ -285,6 +301,10 @@ class IndicatorRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator_id} from {self.effective_from}"
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh
 
 
 class DueRule(models.Model):

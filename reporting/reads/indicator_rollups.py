@@ -504,11 +504,12 @@ def _value(query: IndicatorQuery, sums: list[Decimal | None]) -> tuple[Decimal |
         total, other = [*sums, None, None][:2]
         if total is None or other is None:
             return None, "missing:" + query.indicator.code
-        if query.rollup == IndicatorRollup.SUM:
-            return expressions.shown(total), ""
-        if other == 0:
+        if query.rollup != IndicatorRollup.SUM and other == 0:
             return None, "division_by_zero"
-        return expressions.shown(total / other), ""
+        try:
+            return expressions.shown(total if query.rollup == IndicatorRollup.SUM else total / other), ""
+        except expressions.TooLarge as too_large:
+            return None, too_large.reason
 
 
 def run(query: IndicatorQuery) -> list[rollups.Aggregate]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from core.models import Unit
 from reporting.catalogue import expressions
@@ -122,6 +127,31 @@ def _ledgers(tree: dict[str, Any], indicators: dict[str, dict[str, Any]]) -> tup
                 seen.add(node["code"])
                 todo.append(indicators.get(node["code"]) or {})
     return fields, ledgers
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """An indicator, the definition in force on a day, and the revisions scheduled from later periods."""
+
+    indicator: Indicator
+    now: IndicatorRevision | Indicator  # an indicator with no revision stored is its own definition
+    scheduled: list[IndicatorRevision]
+
+
+def definitions_today(indicators: Iterable[Indicator], day: dt.date | None = None) -> list[Definitions]:
+    """Each indicator with the definition in force `day` (today) and those scheduled after it, oldest first: the
+    indicator row holds the newest definition, which a revision from a later period makes not yet in force."""
+    day = day or timezone.localdate()
+    found = list(indicators)
+    revisions: dict[int, list[IndicatorRevision]] = defaultdict(list)
+    for revision in IndicatorRevision.objects.filter(indicator__in=found).order_by("indicator_id", "effective_from"):
+        revisions[revision.indicator_id].append(revision)
+    out = []
+    for indicator in found:
+        past = [r for r in revisions[indicator.pk] if r.effective_from <= day]
+        later = [r for r in revisions[indicator.pk] if r.effective_from > day]
+        out.append(Definitions(indicator, past[-1] if past else indicator, later))
+    return out
 
 
 def definitions_on(period: Period) -> dict[str, dict[str, Any]]:

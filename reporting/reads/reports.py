@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import re
 import zipfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from openpyxl import load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
@@ -60,7 +62,13 @@ from reporting.rejections import Problem, Problems
 RUN_REPORT_TASK = "reporting.tasks.run_report_job_task"
 MAX_TEMPLATE_BYTES = 5 * 1024 * 1024
 MAX_CELLS = 2000  # cells to fill in one template
-NOTE_SHEET = "说明"
+NOTE_SHEET = "一表通说明"  # OneTable's notes sheet; a template's own sheets keep their names (`_note_title`)
+# A job that failed on something unforeseen: its page and the API show this (translated), the log the exception.
+REPORT_FAILED = gettext_noop(
+    "The report could not be generated because of an unexpected error, which has been logged for the office. "
+    "Try again later or tell the office."
+)
+logger = logging.getLogger(__name__)
 SUGGEST = 0.3  # similarity (with the unit bonus) from which an entry is suggested
 UNIT_BONUS = 0.2
 TOTAL_LABELS = {"合计", "总计", "小计", "全县", "全市", "全省", "全镇", "全乡", "总数", "total"}
@@ -133,8 +141,6 @@ def find_cells(book: Workbook) -> list[FoundCell]:
     """The cells to fill, by the heuristic in the module docstring, in sheet, row, column order."""
     found: list[FoundCell] = []
     for ws in book.worksheets:
-        if ws.title == NOTE_SHEET:
-            continue
         owner: dict[tuple[int, int], tuple[int, int]] = {}
         blank_range: dict[tuple[int, int], bool] = {}  # a merged range's top-left: whether all of it is blank
         wide: set[tuple[int, int]] = set()  # top-left cells of merged ranges alone in their row (titles)
@@ -409,7 +415,9 @@ def _of(aggregate: rollups.Aggregate | None) -> Figure:
     if aggregate.suppressed:
         figure.reason = "未全部报送或报送单位不足，按规则不公开"
     elif aggregate.value is None and aggregate.reason:  # a published indicator that cannot be computed
-        figure.reason = {"division_by_zero": "分母为零"}.get(aggregate.reason, f"无法计算（{aggregate.reason}）")
+        figure.reason = {"division_by_zero": "分母为零", expressions.OVERFLOW: "数值过大，无法显示"}.get(
+            aggregate.reason, f"无法计算（{aggregate.reason}）"
+        )
     elif aggregate.value is None:
         figure.reason = "无单位报送" if aggregate.asked else "无单位被要求填报"
     return figure
@@ -447,27 +455,37 @@ def figures(
     for cell in template.cells.select_related("field__sheet", "field__rollup_of__sheet", "indicator", "area"):
         if progress is not None and out and len(out) % 10 == 0:
             progress(len(out))
-        target = cell.area or area
         if cell.kind == CellKind.NONE:
             continue
-        if cell.kind == CellKind.PERIOD:
-            out[cell.pk] = Figure(period.label())
-        elif cell.kind == CellKind.AREA:
-            out[cell.pk] = Figure(target.name)
-        elif not target.path.startswith(area.path):
-            out[cell.pk] = Figure(reason=f"{target.name}不在所选区域{area.name}内")
-        elif cell.kind == CellKind.INDICATOR and cell.indicator is not None:
-            out[cell.pk] = _indicator_figure(rolled, cell.indicator, target)
-        elif cell.field is not None:
-            figure = _field_figure(rolled, cell.field, target)
-            if cell.kind == CellKind.REPORTED:
-                figure = Figure(figure.reported, figure.reported, figure.asked)
-            elif cell.kind == CellKind.ASKED:
-                figure = Figure(figure.asked, figure.reported, figure.asked)
-            elif cell.kind == CellKind.COVERAGE:
-                figure = Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
+        try:
+            figure = _figure(rolled, cell, cell.area or area, period, area)
+        except Exception:  # one cell that cannot be computed is empty with its reason; the rest of the report stands
+            logger.exception("report template %s cell %s!%s", template.pk, cell.sheet, cell.cell)
+            figure = Figure(reason="无法计算（内部错误，已记录）")
+        if figure is not None:
             out[cell.pk] = figure
     return out, rolled
+
+
+def _figure(rolled: _Rollups, cell: ReportCell, target: Area, period: Period, area: Area) -> Figure | None:
+    if cell.kind == CellKind.PERIOD:
+        return Figure(period.label())
+    if cell.kind == CellKind.AREA:
+        return Figure(target.name)
+    if not target.path.startswith(area.path):
+        return Figure(reason=f"{target.name}不在所选区域{area.name}内")
+    if cell.kind == CellKind.INDICATOR and cell.indicator is not None:
+        return _indicator_figure(rolled, cell.indicator, target)
+    if cell.field is None:
+        return None
+    figure = _field_figure(rolled, cell.field, target)
+    if cell.kind == CellKind.REPORTED:
+        return Figure(figure.reported, figure.reported, figure.asked)
+    if cell.kind == CellKind.ASKED:
+        return Figure(figure.asked, figure.reported, figure.asked)
+    if cell.kind == CellKind.COVERAGE:
+        return Figure(f"{figure.reported or 0}/{figure.asked or 0}", figure.reported, figure.asked)
+    return figure
 
 
 def _cell_value(figure: Figure) -> Any:
@@ -478,11 +496,12 @@ def _cell_value(figure: Figure) -> Any:
 
 
 def write_report(template: ReportTemplate, period: Period, area: Area, found: dict[int, Figure], path: Path) -> None:
-    """The template with the figures written into its mapped cells (its styles and merged cells untouched), and a
-    sheet “说明” with the coverage of every figure and when it was made."""
+    """The template with the figures written into its mapped cells (its styles and merged cells untouched, its own
+    sheets all kept), and a sheet “一表通说明” (`_note_title`) with the coverage of every figure and when it was
+    made."""
     book = open_workbook(bytes(template.content))
     made = timezone.localtime()
-    k = rollups.min_cell()
+    k = rollups.min_cell(str(period))  # the period's threshold, the one its figures were suppressed by
     for cell in template.cells.select_related("field", "indicator", "area"):
         figure = found.get(cell.pk)
         if figure is None or cell.sheet not in book.sheetnames:
@@ -498,9 +517,7 @@ def write_report(template: ReportTemplate, period: Period, area: Area, found: di
             target.comment = Comment(figure.reason or "无数值", "OneTable")
         else:
             target.value = _cell_value(figure)
-    if NOTE_SHEET in book.sheetnames:
-        del book[NOTE_SHEET]
-    note = book.create_sheet(NOTE_SHEET)
+    note = book.create_sheet(_note_title(book.sheetnames))
     bold = Font(bold=True)
     note.append(["报表", template.name])
     note.append(["区域", f"{area.name}（{area.code}）"])
@@ -522,13 +539,32 @@ def write_report(template: ReportTemplate, period: Period, area: Area, found: di
         )
         coverage = f"{figure.reported}/{figure.asked}" if figure.asked is not None else ""
         state = "不公开" if figure.suppressed else figure.reason or "已填"
-        note.append([f"{cell.sheet}!{cell.cell}", str(what), (cell.area or area).name, coverage, state])
+        note.append([_reference(cell.sheet, cell.cell), str(what), (cell.area or area).name, coverage, state])
     note.column_dimensions["A"].width = 14
     note.column_dimensions["B"].width = 40
     note.column_dimensions["C"].width = 16
     note.column_dimensions["D"].width = 12
     note.column_dimensions["E"].width = 30
     book.save(path)
+
+
+def _note_title(taken: list[str]) -> str:
+    """NOTE_SHEET, or NOTE_SHEET with a number when the template already has a sheet of that name."""
+    lowered = {name.casefold() for name in taken}  # Excel's sheet names are case-insensitive
+    title, n = NOTE_SHEET, 1
+    while title.casefold() in lowered:
+        n += 1
+        title = f"{NOTE_SHEET}{n}"
+    return title
+
+
+def _reference(sheet: str, cell: str) -> str:
+    """A cell reference as Excel writes it: the sheet name quoted (a quote doubled) unless it is one plain word
+    that could not be read as a cell ("表一", "Sheet1"; not "Sheet'2", "表 一", "A1")."""
+    if re.fullmatch(r"[^\W\d][\w.]*", sheet) and not re.fullmatch(r"[A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*", sheet):
+        return f"{sheet}!{cell}"
+    quoted = sheet.replace("'", "''")
+    return f"'{quoted}'!{cell}"
 
 
 def report_dir() -> Path:
@@ -559,8 +595,9 @@ def run_report_job(job_id: int) -> ReportJob:
             path = report_dir() / f"report-{job.pk}.xlsx"
             write_report(template, period, job.area, found, path)
         rolled.record()  # the units see the report's read once it exists
-    except Exception as error:
-        ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
+    except Exception:
+        logger.exception("report job %s failed", job.pk)
+        ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=REPORT_FAILED)
         raise
     ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
     job.refresh_from_db()

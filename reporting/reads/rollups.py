@@ -51,7 +51,7 @@ class Aggregate:
     not_reported: list[str] = field(default_factory=list)  # asked units without a value, by area code
     suppressed: bool = False
     path: str = ""  # the area's path: access records are written for the units of published areas
-    reason: str = ""  # a published indicator without a value: why (`division_by_zero`, `missing:<code>`)
+    reason: str = ""  # a published indicator without a value: why (`division_by_zero`, `overflow`, `missing:<code>`)
     units: list[int] = field(default_factory=list)  # the ids of the units whose value went in (access records)
 
 

@@ -85,6 +85,13 @@ def change_definition(
     problems += [Problem(field=name, rule="unknown") for name in sorted(unknown)]
     new = {name: changes.get(name, getattr(field, name)) for name in FieldRevision.DEFINITION}
     problems += fieldtypes.check_definition(new["type"], new["constraints"])
+    in_force = field.revisions.filter(effective_from__lte=period.start).order_by("-effective_from").first() or field
+    if (
+        not problems
+        and not unreadable
+        and all(new[name] == getattr(in_force, name) for name in FieldRevision.DEFINITION)
+    ):
+        problems.append(Problem(field="field", rule="definition.unchanged", params={"period": str(period)}))
     if problems or unreadable:
         raise Problems(problems + (unreadable or []))
     if not field.revisions.exists():

@@ -145,6 +145,14 @@ def revise_indicator(
         problems += refused.problems
     if problems or checked is None:
         raise Problems(problems)
+    in_force = (
+        IndicatorRevision.objects.filter(indicator=indicator, effective_from__lte=period.start)
+        .order_by("-effective_from")
+        .first()
+    ) or indicator
+    same = checked.tree == in_force.tree  # the formula as parsed: spacing alone changes nothing
+    if same and all(str(new[name]).strip() == getattr(in_force, name) for name in allowed - {"formula"}):
+        raise Problems([Problem(field="indicator", rule="definition.unchanged", params={"period": str(period)})])
     new["tree"] = checked.tree
     revision, _ = IndicatorRevision.objects.update_or_create(
         indicator=indicator,

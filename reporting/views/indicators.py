@@ -14,6 +14,7 @@ from core.problems import labelled
 from reporting.catalogue.periods import Period
 from reporting.models import Indicator, IndicatorRollup
 from reporting.reads.indicator_history import indicator_history
+from reporting.reads.indicators import definitions_today
 from reporting.rejections import Problem, Problems
 from reporting.services.indicators import (
     check_formula,
@@ -62,7 +63,7 @@ def indicators(request: HttpRequest) -> HttpResponse:
         request,
         "office/indicators.html",
         {
-            "indicators": Indicator.objects.order_by("status", "order", "code"),
+            "indicators": definitions_today(Indicator.objects.order_by("status", "order", "code")),
             "rollups": IndicatorRollup.choices,
             "typed": typed,
             "problems": problems,
@@ -89,12 +90,15 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
             problems = labelled(refused.problems, HISTORY_LABELS)
         except Problem as problem:  # an unreadable period
             problems = labelled([problem], HISTORY_LABELS)
-    typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}
+    typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}  # the newest, to build on
+    (definitions,) = definitions_today([indicator])
     return render(
         request,
         "office/indicator_history.html",
         {
             "indicator": indicator,
+            "now": definitions.now,
+            "scheduled": definitions.scheduled,
             "history": indicator_history(indicator),
             "rollups": IndicatorRollup.choices,
             "typed": typed | {"period": request.POST.get("period", ""), "reason": request.POST.get("reason", "")},

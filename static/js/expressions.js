@@ -5,6 +5,7 @@
 (function (global) {
   "use strict";
   const SHOWN_PLACES = 6;
+  const MAX_SHOWN = 1e22; // expressions.MAX_SHOWN_DIGITS: a result this large is empty, "overflow"
   const MAX_DEPTH = 64;
 
   class Empty {
@@ -169,6 +170,7 @@
     try {
       const value = val(tree, env, given.values || {}, 0);
       if (typeof value === "number" && !Number.isFinite(value)) return { value: null, reason: "invalid_tree" };
+      if (typeof value === "number" && Math.abs(value) >= MAX_SHOWN) return { value: null, reason: "overflow" };
       return { value: value, reason: "" };
     } catch (e) {
       if (e instanceof Empty) return { value: null, reason: e.reason };

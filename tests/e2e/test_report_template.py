@@ -59,4 +59,4 @@ def test_the_analyst_maps_a_template_and_downloads_its_report(demo, worker, live
         assert Decimal(str(ws.cell(row, 2).value)) == population[township.code]
     assert Decimal(str(ws.cell(5 + len(townships), 2).value)) == population["360799000000"]
     assert [str(r) for r in ws.merged_cells.ranges] == ["A1:C1"] and ws["A1"].font.name == "黑体"
-    assert "说明" in book.sheetnames
+    assert "一表通说明" in book.sheetnames

@@ -214,3 +214,46 @@ def test_a_filing_goes_out_to_the_subscriptions_as_they_are_now_not_as_cached(vi
         scope__code__in=village_cadre.unit.area.lineage_codes(),
     ).distinct()
     assert set(covering.values_list("pk", flat=True)) == set(rows)
+
+
+def test_a_field_definition_change_that_changes_nothing_is_refused_by_name(office_admin, demo):
+    squares = Field.objects.get(code="culture_squares")
+    with pytest.raises(Problems) as caught:
+        change_definition(
+            field=squares,
+            period=Period.parse("2027Q1"),
+            changes={"constraints": squares.constraints},
+            reason="x",
+            by=office_admin,
+            today=TODAY,
+        )
+    (problem,) = caught.value.problems
+    assert problem.rule == "definition.unchanged" and "nothing changed" in problem.message_en
+    assert "没有任何改动" in problem.message_zh and not squares.revisions.exists()
+
+
+def test_a_field_revision_from_a_later_period_is_shown_as_scheduled_not_as_in_force(
+    office_admin, culture_analyst, client
+):
+    from tests.reporting.helpers import token_client
+
+    squares = Field.objects.get(code="culture_squares")
+    before = squares.constraints
+    change_definition(
+        field=squares,
+        period=Period.parse("2027Q1"),
+        changes={"constraints": {"min": 0, "max": 10}},
+        reason="新口径",
+        by=office_admin,
+        today=TODAY,
+    )
+    body = token_client(culture_analyst).get("/api/v1/catalogue").json()
+    (item,) = [f for s in body["sheets"] for f in s["fields"] if f["code"] == "culture_squares"]
+    assert item["constraints"] == before
+    (later,) = item["scheduled"]
+    assert (later["from_period"], later["constraints"]) == ("2027Q1", {"min": 0, "max": 10})
+    client.force_login(office_admin)
+    page = client.get("/office/catalogue/").content.decode()
+    row = page[page.index('data-field="culture_squares"') :]
+    in_force = row[row.index('class="in-force"') : row.index("</span>", row.index('class="in-force"'))]
+    assert in_force.endswith(" · ".join(squares.rules))  # the rules in force today (0 至 100), not 0 至 10

@@ -259,3 +259,57 @@ def test_a_proposed_field_cannot_take_an_indicators_code(office_admin, stats_use
     with pytest.raises(Problems) as refused:
         save_request(department=stats_user.department, by=stats_user, data=data)
     assert "definition.code_taken" in [p.rule for p in refused.value.problems]
+
+
+def test_a_revision_from_a_later_period_is_shown_as_scheduled_and_the_one_in_force_as_now(
+    client, office_admin, civil_analyst
+):
+    indicator = _define(office_admin)
+    changes = {"formula": "resident_population / (households + 1)", "rollup": "mean"}
+    revise_indicator(
+        indicator=indicator, period=Period.parse("2027Q1"), changes=changes, reason="新口径", by=office_admin
+    )
+    client.force_login(office_admin)
+    page = client.get(f"/office/indicators/{indicator.pk}/").content.decode()
+    now = page[page.index('id="now"') : page.index("</section>", page.index('id="now"'))]
+    assert "resident_population / households" in now and "(households + 1)" not in now
+    scheduled = page[page.index('id="scheduled-2027Q1"') :]
+    assert "2027年第1季度" in scheduled and "resident_population / (households + 1)" in scheduled
+    row = client.get("/office/indicators/").content.decode()
+    assert row.index("resident_population / households") < row.index("resident_population / (households + 1)")
+    item = token_client(civil_analyst).get("/api/v1/catalogue").json()["indicators"][0]
+    assert (item["formula"], item["rollup"], item["tree"]["op"]) == (
+        "resident_population / households",
+        "ratio_of_sums",
+        "/",
+    )
+    (later,) = item["scheduled"]
+    assert (later["from_period"], later["formula"], later["rollup"]) == ("2027Q1", changes["formula"], "mean")
+    schema = client.get("/api/schema/").content.decode()
+    assert "from_period" in schema
+
+
+def test_a_revision_that_changes_nothing_is_refused_by_name_in_each_language(client, office_admin):
+    indicator = _define(office_admin)
+    for changes in ({}, {"formula": "resident_population/households", "rollup": "ratio_of_sums"}):
+        with pytest.raises(Problems) as refused:
+            revise_indicator(
+                indicator=indicator, period=Period.parse("2027Q1"), changes=changes, reason="r", by=office_admin
+            )
+        (problem,) = refused.value.problems
+        assert problem.rule == "definition.unchanged"
+        assert "没有任何改动" in problem.message_zh and "nothing changed" in problem.message_en
+    assert indicator.revisions.count() == 1
+    # against the definition that applies then: the scheduled one, which a later revision may undo
+    later = {"formula": "resident_population / (households + 1)"}
+    revise_indicator(indicator=indicator, period=Period.parse("2027Q1"), changes=later, reason="r", by=office_admin)
+    with pytest.raises(Problems):
+        revise_indicator(indicator=indicator, period=Period.parse("2027Q2"), changes=later, reason="r", by=office_admin)
+    client.force_login(office_admin)
+    client.cookies["django_language"] = "en"
+    form = {"action": "revise", "period": "2027Q3", "reason": "again", "rollup": "ratio_of_sums", **later}
+    response = client.post(f"/office/indicators/{indicator.pk}/", {**FORM, **form})
+    assert response.status_code == 400 and "nothing changed" in response.content.decode()
+    original = {"formula": "resident_population / households"}
+    revise_indicator(indicator=indicator, period=Period.parse("2027Q2"), changes=original, reason="r", by=office_admin)
+    assert indicator.revisions.count() == 3

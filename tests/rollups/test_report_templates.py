@@ -130,7 +130,7 @@ def test_the_legacy_report_is_read_suggested_mapped_generated_and_read_back(demo
     assert (ws["A1"].font.name, ws["A1"].font.b, ws["A1"].font.sz) == ("黑体", True, 16)
     assert ws["B5"].border.left.style == "thin" and ws["B5"].number_format == "#,##0"
     assert ws.column_dimensions["A"].width == 18
-    note = book["说明"]
+    note = book["一表通说明"]
     assert note["A2"].value == "区域" and "青山县" in note["B2"].value
     assert note["A4"].value == "生成时间"
     rows = {r[0]: r for r in note.iter_rows(min_row=8, values_only=True)}
@@ -609,3 +609,55 @@ def test_a_merged_answer_box_is_one_cell_to_fill_and_a_filled_or_unlabelled_merg
     ws["B4"] = None  # a plain blank beside its label, as before
     found = find_cells(book)
     assert [(cell.cell, cell.label) for cell in found] == [("B2", "常住人口（人）"), ("B4", "文化广场数（个）")]
+
+
+def _sheets_book(*titles: str) -> bytes:
+    book = Workbook()
+    for i, title in enumerate(titles):
+        ws = book.active if i == 0 else book.create_sheet()
+        ws.title = title
+        ws["A1"] = "常住人口（人）"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _generate(user, content: bytes) -> Workbook:
+    template = _upload(user, content)
+    mapping = {c.pk: ("field:resident_population", "") for c in template.cells.all()}
+    map_cells(template=template, by=user, mapping=mapping)
+    job = ReportJob.objects.create(
+        template=template, department=template.department, period="2026Q3", area=Area.objects.get(code=COUNTY)
+    )
+    job = run_report_job(job.pk)
+    assert job.status == "done"
+    return load_workbook(report_dir() / job.file)
+
+
+def test_the_departments_own_notes_sheet_is_kept_and_filled_and_onetables_notes_get_a_name_of_their_own(
+    demo, culture_analyst
+):
+    county = _by_hand("resident_population")[COUNTY]
+    book = _generate(culture_analyst, _sheets_book("表 一", "Sheet'2", "说明"))
+    assert book.sheetnames == ["表 一", "Sheet'2", "说明", "一表通说明"]
+    assert book["说明"]["A1"].value == "常住人口（人）" and Decimal(str(book["说明"]["B1"].value)) == county
+    # each cell is named as Excel would write it, its sheet quoted where Excel quotes it
+    references = {row[0] for row in book["一表通说明"].iter_rows(min_row=8, values_only=True)}
+    assert references == {"'表 一'!B1", "'Sheet''2'!B1", "说明!B1"}
+    # a template that already has a sheet of that name keeps it; OneTable's notes take the next free name
+    book = _generate(culture_analyst, _sheets_book("一表通说明"))
+    assert book.sheetnames == ["一表通说明", "一表通说明2"]
+    assert Decimal(str(book["一表通说明"]["B1"].value)) == county
+
+
+def test_the_notes_quote_the_threshold_of_the_reports_period_not_todays(demo, culture_analyst, office_admin):
+    from django.conf import settings
+
+    from reporting.models import SuppressionThreshold
+
+    # raised from 2026Q4 on (today is later): 2026Q3's figures are still decided by the setting's threshold
+    SuppressionThreshold.objects.create(units=97, effective_from=dt.date(2026, 10, 1), reason="提高", by=office_admin)
+    assert timezone.localdate() >= dt.date(2026, 10, 1)
+    book = _generate(culture_analyst, _sheets_book("表一"))
+    notes = {row[0]: row[1] for row in book["一表通说明"].iter_rows(max_row=6, values_only=True) if row}
+    assert f"少于 {settings.ONETABLE_MIN_CELL} 个单位" in notes["说明"] and "97" not in notes["说明"]

@@ -227,9 +227,16 @@ def test_a_compiled_formula_gives_every_shared_case_over_a_units_values_its_outc
 
 def test_shown_gives_a_whole_number_and_a_shown_number_back_unchanged():
     numbers = random.Random(22)
-    for digits in range(1, 29):
+    for digits in range(1, expressions.MAX_SHOWN_DIGITS + 1):
         whole = numbers.randint(10 ** (digits - 1), 10**digits - 1) * numbers.choice([1, -1])
         assert repr(expressions.shown(Decimal(whole))) == repr(expressions.shown(Decimal(f"{whole}.0")))
+    for too_large in (
+        Decimal(10**expressions.MAX_SHOWN_DIGITS),
+        Decimal("-1E+35"),
+        Decimal("1.5E+22"),
+    ):
+        with pytest.raises(expressions.TooLarge):  # past what can be shown: a named reason, not InvalidOperation
+            expressions.shown(too_large)
     for _ in range(2000):
         number = Decimal(numbers.randint(-(10**12), 10**12)).scaleb(-numbers.randint(0, 12))
         once = expressions.shown(number)
