@@ -87,7 +87,7 @@ def test_the_mapping_scrolls_inside_its_frame_and_its_drop_downs_are_usable_on_a
     demo, culture_analyst, live_server, browser_page, language
 ):
     townships = [a.name for a in Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code")]
-    template = _upload(culture_analyst, legacy_report(townships[:3] + ["=cmd"]))
+    template = _upload(culture_analyst, legacy_report([*townships[:3], "=cmd"]))
     page = browser_page
     login(page, live_server.url, "culture")
     page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
@@ -98,8 +98,9 @@ def test_the_mapping_scrolls_inside_its_frame_and_its_drop_downs_are_usable_on_a
     # every column of every row (the area and the similarity included) is on the screen, none past its right
     # edge inside a frame that hides it: on a phone each cell is a card, each value under its column's name
     off = page.evaluate(
-        """(width) => [...document.querySelectorAll("#mapping tbody td")].filter(td => {
-             const r = td.getBoundingClientRect(); return r.left < 0 || r.right > width; }).map(td => td.textContent)""",
+        """(width) => [...document.querySelectorAll("#mapping tbody td")]
+             .filter(td => { const r = td.getBoundingClientRect(); return r.left < 0 || r.right > width; })
+             .map(td => td.textContent)""",
         PHONE["width"],
     )
     assert off == []
