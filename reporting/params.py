@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reporting.rejections import Problem, unstorable
@@ -46,3 +47,18 @@ def json_object(text: str | None, *, field: str) -> dict[str, Any]:
     if problems:
         raise problems[0]
     return data
+
+
+def repeated(query: Mapping[str, Any], *, many: Iterable[str] = ()) -> list[Problem]:
+    """A Problem naming each parameter of a query string given more than once, but those in `many` (which take a
+    list: the data's `fields`): a QueryDict reads the last of `?field=a&field=b`, and the answer was about b
+    while the reader asked about both."""
+    getlist = getattr(query, "getlist", None)
+    if getlist is None:  # a JSON body: one value per key by construction
+        return []
+    allowed = set(many)
+    return [
+        Problem(field=name, rule="param.repeated", params={"name": name, "count": len(getlist(name))})
+        for name in query
+        if name not in allowed and len(getlist(name)) > 1
+    ]

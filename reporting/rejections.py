@@ -250,6 +250,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "截止日期须晚于报告期结束日 {end}",
         "the due date must fall after the period ends on {end}",
     ),
+    "param.repeated": (
+        "参数 {name} 只能给出一次（给出了 {count} 次）",
+        "the parameter {name} may be given only once (it was given {count} times)",
+    ),
     "request.scope": ("范围须在本部门辖区内", "the scope must lie inside the department's jurisdiction"),
     "request.expiry": ("截止日期不能早于首个报告期", "the expiry must not precede the first period"),
     "request.empty": (

@@ -24,6 +24,8 @@ from reporting.rejections import Problem, Problems
 AggregateOut = inline_serializer(
     "Aggregate",
     {
+        "field": serializers.CharField(required=False, help_text="the field's code (asked with `field`)"),
+        "indicator": serializers.CharField(required=False, help_text="the indicator's code (asked with `indicator`)"),
         "area": serializers.CharField(),
         "name": serializers.CharField(),
         "level": serializers.CharField(),
@@ -46,8 +48,9 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _item(a: rollups.Aggregate) -> dict:
+def _item(a: rollups.Aggregate, which: dict[str, str]) -> dict:
     item = {
+        **which,  # which field or indicator: an item read on its own (a client's cache, a log) still says
         "area": a.area,
         "name": a.name,
         "level": a.level,
@@ -126,6 +129,7 @@ class AggregatesView(APIView):
         if indicator is not None:
             prepared = indicator_rollups.prepare(indicator, period, area, level)
             items = indicator_rollups.run(prepared)
+            which = {"indicator": indicator.code}
             indicator_rollups.record_access(
                 department_id=department.pk, subscription_id=subscription, query=prepared, items=items
             )
@@ -133,7 +137,8 @@ class AggregatesView(APIView):
             assert field is not None
             query = rollups.prepare(field, period, area, level)
             items = rollups.run(query)
+            which = {"field": field.code}
             rollups.record_aggregate_access(
                 department_id=department.pk, subscription_id=subscription, query=query, items=items
             )
-        return Response({"items": [_item(a) for a in items]})
+        return Response({"items": [_item(a, which) for a in items]})

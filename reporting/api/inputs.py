@@ -21,7 +21,7 @@ from rest_framework.fields import SkipField
 from reporting.catalogue.periods import Period
 from reporting.delivery.feed import CURSOR
 from reporting.models import DisputeStatus
-from reporting.params import whole_number
+from reporting.params import repeated, whole_number
 from reporting.rejections import Problem, Problems, listing, storable
 
 PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
@@ -169,9 +169,18 @@ class Input(serializers.Serializer):
         if not isinstance(data, Mapping):
             raise Problems([Problem(field="body", rule="body.object")])
         serializer = cls(data=data)
-        if serializer.is_valid():
+        twice = cls.repeated(data)
+        if serializer.is_valid() and not twice:
             return dict(serializer.validated_data)
-        raise Problems(_problems(serializer.fields, serializer.errors, data))
+        named = {p.field for p in twice}
+        errors = {name: details for name, details in (serializer.errors or {}).items() if name not in named}
+        raise Problems(twice + _problems(serializer.fields, errors, data))
+
+    @classmethod
+    def repeated(cls, data: Mapping[str, Any]) -> list[Problem]:
+        """The parameters of a query string given more than once that take one value (a list field takes many)."""
+        many = [name for name, field in cls().fields.items() if isinstance(field, serializers.ListField)]
+        return repeated(data, many=many)
 
     @classmethod
     def parse_each(cls, data: Any) -> tuple[dict[str, Any], list[Problem]]:
@@ -185,9 +194,10 @@ class Input(serializers.Serializer):
             return {}, problems
         serializer = cls(data=data)
         serializer.is_valid()
+        named = {p.field for p in problems}
         valid: dict[str, Any] = {}
         for name, field in serializer.fields.items():
-            if name in serializer.errors:
+            if name in serializer.errors or name in named:
                 continue
             try:
                 valid[name] = field.run_validation(field.get_value(data))

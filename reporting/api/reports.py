@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import access_department, signed_in
-from core.models import Area
 from reporting.access import access_report_job, access_report_template
 from reporting.api.error_handlers import problem_response
 from reporting.api.inputs import ReportGenerateIn
@@ -103,8 +102,9 @@ class ReportGenerateView(APIView):
         department = access_department(request.user)
         template = access_report_template(department, pk)
         params = ReportGenerateIn.parse(request.data)
-        area = Area.objects.filter(code=params["area"]).first()
-        job = request_report(template=template, by=signed_in(request.user), period=params["period"], area=area)
+        job = request_report(
+            template=template, by=signed_in(request.user), period=params["period"], area=params["area"]
+        )
         return Response(job_json(request, job), status=status.HTTP_202_ACCEPTED)
 
 

@@ -86,6 +86,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not", "where", "true", "false"}
+# Operators typed with a Chinese input method come out full-width: （a＋b）／2 is read as (a+b)/2. One character
+# for one, so positions in an error stay those of the text typed; a string literal keeps what was typed.
+_FULL_WIDTH = str.maketrans("（）＋－＊／＝＜＞，！．", "()+-*/=<>,!.")
 
 
 @dataclass
@@ -95,7 +98,8 @@ class _Token:
     at: int
 
 
-def _tokens(text: str) -> list[_Token]:
+def _tokens(typed: str) -> list[_Token]:
+    text = typed.translate(_FULL_WIDTH)
     out, at = [], 0
     while True:
         while at < len(text) and text[at].isspace():
@@ -105,11 +109,11 @@ def _tokens(text: str) -> list[_Token]:
             return out
         match = _TOKEN.match(text, at)
         if not match or match.end() == at:
-            raise _SyntaxError(at, text[at])
+            raise _SyntaxError(at, typed[at])
         kind = match.lastgroup or "op"
         word = match.group(kind)
         if kind == "str":
-            word = re.sub(r"\\(.)", r"\1", word[1:-1])
+            word = re.sub(r"\\(.)", r"\1", typed[match.start(kind) + 1 : match.end(kind) - 1])
         if kind == "op" and word == "==":
             word = "="
         out.append(_Token(kind, word, match.start(kind)))

@@ -222,8 +222,7 @@ def chart_series(
         subscriptions[str(p)] = subscription
         [whole] = [a for a in _run(item, p, area, area.level) if a.area == area.code]
         trend.append(_point(whole, p))
-    with_data = [pt.period for pt in trend if pt.reported]
-    shown = period if period in {str(p) for p in axis} else (with_data[-1] if with_data else None)
+    shown = period if period in {str(p) for p in axis} else _default_period(trend)
     depth = LEVEL_DEPTH[area.level] + 1
     deepest = max(LEVEL_DEPTH[lv] for f in fields for lv in rollups.basis_of(f).sheet.unit_levels)
     level = AreaLevel.values[depth] if depth <= deepest else None
@@ -250,6 +249,14 @@ def chart_series(
     else:
         _record(department, fields, area, series, subscriptions)
     return series
+
+
+def _default_period(trend: list[Point]) -> str | None:
+    """The period broken down when none is asked: the latest whose figure is published; else the latest with a
+    filing (one village filed the new quarter: every bar of it suppressed, the quarter before shows them all)."""
+    published = [pt.period for pt in trend if pt.reported and not pt.suppressed and pt.value is not None]
+    with_data = [pt.period for pt in trend if pt.reported]
+    return (published or with_data or [""])[-1] or None
 
 
 def _drills(item: ChartItem, unit_level: set[str]) -> bool:

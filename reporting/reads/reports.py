@@ -40,7 +40,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.workbook import Workbook
 
-from core.models import LEVEL_DEPTH, Area, Department
+from core.models import LEVEL_DEPTH, Area, Department, Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
 from reporting.models import (
@@ -92,6 +92,11 @@ class FoundCell:
     @property
     def shown(self) -> str:
         return f"{self.label} / {self.row_label}" if self.row_label else self.label
+
+
+def row_label_of(shown: str) -> str:
+    """The row label of a cell's stored label (`FoundCell.shown`), or "" when it has none."""
+    return shown.rpartition(" / ")[2] if " / " in shown else ""
 
 
 def open_workbook(content: bytes) -> Workbook:
@@ -213,9 +218,10 @@ class Choice:
 
     key: str  # "field:<code>" or "indicator:<code>"
     code: str
-    name: str
+    name: str  # in Chinese: what a template's labels are matched against
     unit: str
     kind: str  # "field" or "indicator"
+    shown: str = ""  # its name in the reader's language (the mapping page's options)
 
 
 def choice_level(template: ReportTemplate) -> str:
@@ -231,7 +237,7 @@ def entitled_choices(department: Department, level: str) -> list[Choice]:
     (not those over another indicator, not offered yet)."""
     fields, indicators = readable_at(department, level)
     choices = [
-        Choice(f"field:{f.code}", f.code, f.name_zh, f.unit_of_measure, "field")
+        Choice(f"field:{f.code}", f.code, f.name_zh, f.unit_of_measure, "field", f.name)
         for f in sorted(fields, key=lambda f: (f.sheet.order, f.order, f.code))
         if f.status == Status.ACTIVE and not f.sheet.is_ledger and rollups.basis_of(f).rolls_up != Aggregation.NONE
     ]
@@ -244,6 +250,7 @@ def entitled_choices(department: Department, level: str) -> list[Choice]:
                     indicator.name_zh,
                     indicator.unit_of_measure,
                     "indicator",
+                    indicator.name,
                 )
             )
     return choices
@@ -289,16 +296,11 @@ def suggest(department: Department, cells: list[FoundCell], choices: list[Choice
             cursor.execute(_SIMILARITY_SQL, {"labels": [n for n, _u in names], "names": [c.name for c in choices]})
             for label_i, choice_i, score in cursor.fetchall():
                 scores.setdefault(label_i - 1, []).append((float(score), choice_i - 1))
-    areas = {
-        a.name: a
-        for a in Area.objects.filter(path__startswith=department.jurisdiction.path).only(
-            "code", "name", "path", "level"
-        )
-    }
+    rows = row_areas(department, [cell.row_label for cell in cells])
     out = []
     for i, cell in enumerate(cells):
         name, unit = names[i]
-        found = Suggestion(area=areas.get(cell.row_label.replace(" ", "")) if cell.row_label else None)
+        found = Suggestion(area=rows[i].area)
         if any(word in name for word in PERIOD_WORDS) and not cell.row_label:
             found.suggested, found.similarity = "period", 1.0
         elif any(word in name for word in AREA_WORDS) and not cell.row_label:
@@ -316,7 +318,45 @@ def suggest(department: Department, cells: list[FoundCell], choices: list[Choice
 
 
 def is_total(label: str) -> bool:
-    return label.replace(" ", "").replace("\u3000", "").lower() in TOTAL_LABELS
+    return _squeezed(label).lower() in TOTAL_LABELS
+
+
+def _squeezed(label: str) -> str:
+    return label.replace(" ", "").replace("\u3000", "")
+
+
+@dataclass(frozen=True)
+class RowArea:
+    """The area a table row's figures are for, as its label names it."""
+
+    area: Area | None = None  # None: the report's own area
+    flag: str = ""  # "unrecognised" or "ambiguous": no one area is named, the report's area stands in
+    count: int = 0  # ambiguous: how many areas have the name
+
+
+def row_areas(department: Department, labels: list[str]) -> list[RowArea]:
+    """The area each row label names (the one rule for the suggestion stored at upload, which generation fills,
+    and the mapping page): an area inside the jurisdiction by its name, or a unit's area by the unit's name
+    (城关镇东门村村民委员会). No label or a total (合计) is the report's area; a name several areas share (新田村
+    in five townships) or none has is flagged, and the report's area stands in until the department chooses."""
+    wanted = {_squeezed(label) for label in labels if label and not is_total(label)}
+    named: dict[str, dict[int, Area]] = {}
+    inside = department.jurisdiction.path
+    for area in Area.objects.filter(path__startswith=inside, name__in=wanted).only("code", "name", "path", "level"):
+        named.setdefault(area.name, {})[area.pk] = area
+    for unit in Unit.objects.filter(area__path__startswith=inside, name__in=wanted).select_related("area"):
+        named.setdefault(unit.name, {})[unit.area.pk] = unit.area
+    out = []
+    for label in labels:
+        if not label or is_total(label):
+            out.append(RowArea())
+            continue
+        found = list(named.get(_squeezed(label), {}).values())
+        if len(found) == 1:
+            out.append(RowArea(area=found[0]))
+        else:
+            out.append(RowArea(flag="ambiguous" if found else "unrecognised", count=len(found)))
+    return out
 
 
 def uncovered(template: ReportTemplate) -> list[ReportCell]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from core.audit import audited, read_only, record
 from core.celery import app
@@ -216,19 +217,26 @@ def _report_problems(template: ReportTemplate, period_text: str, area: Area | No
             )
     except PeriodError as error:
         problems.append(error)
-    if area is None or not template.department.jurisdiction.contains(area):
+    if area is None:
+        problems.append(Problem(field="area", rule="required"))
+    elif area.pk is None or not template.department.jurisdiction.contains(area):
         problems.append(Problem(field="area", rule="report.area"))
     return problems
 
 
 @audited("report.requested")
 @transaction.atomic
-def request_report(*, template: ReportTemplate, by: User, period: str, area: Area | None) -> ReportJob:
-    """Queue the template's report for a period and an area inside the department's jurisdiction."""
-    problems = _report_problems(template, period, area)
+def request_report(*, template: ReportTemplate, by: User, period: str, area: Area | str) -> ReportJob:
+    """Queue the template's report for a period and an area inside the department's jurisdiction (`area`: the
+    area, or the code typed for it: none typed is "required", one that names no area of yours is not yours)."""
+    asked: Area | None = area if isinstance(area, Area) else None
+    if isinstance(area, str) and area.strip():
+        asked = Area.objects.filter(code=area.strip()).first() or Area(code=area.strip())  # unsaved: not yours
+    problems = _report_problems(template, period, asked)
     if problems:
         raise Problems(problems)
-    assert area is not None
+    assert asked is not None
+    area = asked
     job = ReportJob.objects.create(
         template=template, department=template.department, by=by, period=str(Period.parse(period)), area=area
     )
@@ -322,12 +330,13 @@ def auto_generate(*, today: dt.date | None = None) -> list[ReportJob]:
 
 @read_only
 def choice_keys(template: ReportTemplate) -> list[tuple[str, str]]:
-    """The select's options for one cell: the entries the department may map to at the template's level, then
-    the special kinds."""
+    """The select's options for one cell: the entries the department may map to at the template's level, in the
+    reader's language, then the special kinds."""
     entries = read.entitled_choices(template.department, read.choice_level(template))
-    options = [(c.key, f"{c.name}（{c.code}）") for c in entries]
-    fields = [c for c in entries if c.kind == "field"]
+    english = (get_language() or "").startswith("en")
+    named = {c.key: f"{c.shown} ({c.code})" if english else f"{c.shown}（{c.code}）" for c in entries}
+    options = [(c.key, named[c.key]) for c in entries]
     coverage = str(CellKind.COVERAGE.label)
-    options += [(f"coverage:{c.code}", f"{c.name}（{c.code}）: {coverage}") for c in fields]
+    options += [(f"coverage:{c.code}", f"{named[c.key]}: {coverage}") for c in entries if c.kind == "field"]
     options += [(str(kind), str(kind.label)) for kind in (CellKind.PERIOD, CellKind.AREA, CellKind.NONE)]
     return options

@@ -30,7 +30,7 @@ from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, period_range
 from reporting.filing.origins import Origin
 from reporting.models import ExportJob, ExportStatus, Field, Sheet, ZombieFlag
-from reporting.params import number_in, whole_number
+from reporting.params import number_in, repeated, whole_number
 from reporting.reads import charts
 from reporting.reads.accesslog import access_history
 from reporting.reads.data import Query, Row, entitled_fields, fields_received, units_asked, unknown_fields
@@ -107,10 +107,11 @@ def _query(request: HttpRequest, department) -> Query | None:
     sheets = {f.sheet.code: f.sheet for f in entitled_fields(department)}
     if not sheets:
         return None
-    problems: list[Problem] = []
+    problems = repeated(request.GET, many=["fields"])
     code = request.GET.get("sheet") or next(iter(sheets))
     if code not in sheets:
-        problems.append(Problem(field="sheet", rule="sheet.unknown"))
+        if "sheet" not in {p.field for p in problems}:
+            problems.append(Problem(field="sheet", rule="sheet.unknown"))
     else:
         problems += unknown_fields(department, sheets[code], request.GET.getlist("fields"))
     try:
@@ -156,13 +157,16 @@ def _filtered(
     return opened
 
 
-def _area_within(request: HttpRequest, top: Area) -> Area:
-    """The area `?area=` names, `top` without one; only an area inside `top` exists here (404 otherwise)."""
-    if not request.GET.get("area"):
+def _area_within(request: HttpRequest, top: Area, problems: list[Problem]) -> Area:
+    """The area `?area=` names, `top` without one; an area not inside `top` (or none at all) is added to
+    `problems` by name, as the data page refuses it, and `top` returned in its place."""
+    code = request.GET.get("area")
+    if not code or any(p.field == "area" for p in problems):
         return top
-    found = Area.objects.filter(code=request.GET["area"], path__startswith=top.path).first()
+    found = Area.objects.filter(code=code, path__startswith=top.path).first()
     if found is None:
-        raise Http404
+        problems.append(Problem(field="area", rule="request.scope"))
+        return top
     return found
 
 
@@ -333,14 +337,14 @@ def completeness(request: HttpRequest) -> HttpResponse:
     sheets = sorted({f.sheet for f in entitled_fields(department) if not f.sheet.is_ledger}, key=lambda s: s.order)
     if not sheets:
         return render(request, "department/completeness.html", {"department": department, "sheets": []})
-    problems: list[Problem] = []
+    problems = repeated(request.GET)
     sheet = next((s for s in sheets if s.code == request.GET.get("sheet")), None)
     if sheet is None:
-        if request.GET.get("sheet"):
+        if request.GET.get("sheet") and "sheet" not in {p.field for p in problems}:
             problems.append(Problem(field="sheet", rule="sheet.unknown"))
         sheet = sheets[0]
     period = Period.containing(timezone.localdate(), sheet.period_type).previous()
-    if request.GET.get("period"):
+    if request.GET.get("period") and "period" not in {p.field for p in problems}:
         try:
             period = Period.parse(request.GET["period"])
         except PeriodError as problem:
@@ -352,11 +356,11 @@ def completeness(request: HttpRequest) -> HttpResponse:
             elif not period.has_begun(timezone.localdate()):  # nobody could have filed it: not "all late"
                 params = {"period": period, "start": period.start}
                 problems.append(Problem(field="period", rule="period.not_begun", params=params))
+    top = department.jurisdiction
+    area = _area_within(request, top, problems)
     if problems:
         context = {"sheets": sheets, "sheet": sheet, "problems": labelled(problems, FILTER_LABELS)}
         return render(request, "department/completeness.html", {"department": department, **context}, status=400)
-    top = department.jurisdiction
-    area = _area_within(request, top)
     units = units_asked(department, sheet, period, within=area)
     statuses = filing_statuses(sheet, period, [u.pk for u in units])
     rows_ = [(u, statuses.get(u.pk, "not_yet")) for u in units]
@@ -472,13 +476,18 @@ def chart(request: HttpRequest) -> HttpResponse:
     items = charts.chart_items(department)
     if not items:
         return render(request, "department/chart.html", {"department": department, "fields": []})
+    problems = repeated(request.GET)
+    twice = {p.field for p in problems}
     chosen = request.GET.get("field")
     item = next((i for i in items if i.code == chosen), None) if chosen else items[0]
+    if "field" in twice:  # not the last of them: the reader asked for two
+        item = None
+    elif item is None:
+        problems.append(Problem(field="field", rule="chart.field"))
     top = department.jurisdiction
-    area = _area_within(request, top)
+    area = _area_within(request, top, problems)
     areas = [top, *Area.objects.filter(parent=top).order_by("code")]
-    problems = [] if item is not None else [Problem(field="field", rule="chart.field")]
-    if item is not None and request.GET.get("period"):
+    if item is not None and request.GET.get("period") and "period" not in twice:
         problems += _chart_period_problems(request.GET["period"], charts.chart_axis(item))
     if problems:  # refused before any value is read: nothing summed, nothing recorded
         context: dict[str, object] = {"fields": items, "field": item, "area": area, "areas": areas, "series": {}}

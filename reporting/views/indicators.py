@@ -88,8 +88,8 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("office_indicator_history", pk=indicator.pk)
         except Problems as refused:
             problems = labelled(refused.problems, HISTORY_LABELS)
-        except Problem as problem:  # an unreadable period
-            problems = labelled([problem], HISTORY_LABELS)
+        except Problem as problem:  # an unreadable or missing period: Period.parse calls it 报告期, the form 起始报告期
+            problems = [problem.labelled(*HISTORY_LABELS[problem.field])]
     typed = {name: request.POST.get(name, getattr(indicator, name)) for name in _REVISED}  # the newest, to build on
     (definitions,) = definitions_today([indicator])
     return render(

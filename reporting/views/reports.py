@@ -15,9 +15,9 @@ from core.models import Area, AreaLevel
 from core.problems import labelled
 from reporting.access import access_report_job, access_report_template
 from reporting.catalogue.periods import Period
-from reporting.models import Cadence, ExportStatus, ReportTemplate
+from reporting.models import Cadence, ExportStatus, ReportCell, ReportTemplate
 from reporting.params import whole_number
-from reporting.reads.reports import report_dir, uncovered
+from reporting.reads.reports import report_dir, row_areas, row_label_of, uncovered
 from reporting.reads.stored_files import gone, open_stored
 from reporting.rejections import Problem, Problems
 from reporting.services.reports import (
@@ -94,6 +94,24 @@ def _mapping_posted(request: HttpRequest, template: ReportTemplate) -> dict[int,
     return mapping
 
 
+def _with_row_flags(department, cells: list[ReportCell]) -> list[ReportCell]:
+    """The cells, each with `row_flag` ("unrecognised", "ambiguous" or "") when it falls back to the report's
+    area because its row label names no one area (`row_areas`, the rule its area was suggested by)."""
+    rows = row_areas(department, [row_label_of(c.label) for c in cells])
+    for cell, row in zip(cells, rows, strict=True):
+        cell.row_flag = row.flag if cell.area_id is None else ""  # type: ignore[attr-defined]
+        cell.row_count = row.count  # type: ignore[attr-defined]
+    return cells
+
+
+def _area_options(areas: list[Area], cells: list[ReportCell]) -> list[Area]:
+    """The areas a cell's select offers: those of the template's level, and each area a cell already has (a
+    village named by its row label in a township report): the select shows what generation will use."""
+    known = {a.pk for a in areas}
+    extra = {c.area.pk: c.area for c in cells if c.area is not None and c.area.pk not in known}
+    return sorted([*areas, *extra.values()], key=lambda a: a.path)
+
+
 @login_required
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     department = access_department(request.user)
@@ -108,15 +126,16 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     areas = Area.objects.filter(path__startswith=department.jurisdiction.path).order_by("path")
     if template.level:
         areas = areas.filter(level=template.level) | Area.objects.filter(pk=department.jurisdiction.pk)
+    cells = list(template.cells.select_related("field", "indicator", "area"))
     return render(
         request,
         "department/report.html",
         {
             "department": department,
             "template": template,
-            "cells": template.cells.select_related("field", "indicator", "area"),
+            "cells": _with_row_flags(department, cells),
             "choices": choice_keys(template),
-            "areas": areas.order_by("path")[:500],
+            "areas": _area_options(list(areas.order_by("path")[:500]), cells),
             "uncovered": uncovered(template),
             "jobs": template.jobs.select_related("area")[:20],
             "problems": problems,
@@ -131,10 +150,12 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def report_generate(request: HttpRequest, pk: int) -> HttpResponse:
     department = access_department(request.user)
     template = access_report_template(department, pk)
-    area = Area.objects.filter(code=request.POST.get("area", "")).first()
     try:
         job = request_report(
-            template=template, by=signed_in(request.user), period=request.POST.get("period", ""), area=area
+            template=template,
+            by=signed_in(request.user),
+            period=request.POST.get("period", ""),
+            area=request.POST.get("area", ""),
         )
     except Problems as error:
         return render(

@@ -28,7 +28,7 @@ def _series(html: str) -> dict:
 
 
 def _table(html: str, table: str) -> list[tuple[str, str, str]]:
-    body = re.search(rf'<table id="{table}">.*?</table>', html, re.S).group(0)
+    body = re.search(rf'<table id="{table}"[^>]*>.*?</table>', html, re.S).group(0)
     return re.findall(r'<tr data-\w+="(\w+)"[^>]*><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>', body)
 
 

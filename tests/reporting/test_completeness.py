@@ -80,10 +80,13 @@ def test_more_units_than_a_page_lists_are_counted_by_township_each_a_link(
 
 
 @pytest.mark.parametrize("code", ["360000000000", "360700000000", "999999999999", "x"])
-def test_an_area_outside_the_jurisdiction_does_not_exist_here(client, culture_analyst, code):
-    """The culture bureau's jurisdiction is the county: its province and city are not its to look at."""
+def test_an_area_outside_the_jurisdiction_is_refused_by_name(client, culture_analyst, code):
+    """The culture bureau's jurisdiction is the county: its province and city are not its to look at (named as
+    the data page and the chart name it)."""
     client.force_login(culture_analyst)
-    assert client.get(URL + f"&area={code}").status_code == 404
+    response = client.get(URL + f"&area={code}")
+    assert response.status_code == 400 and "区域：范围须在本部门辖区内" in response.content.decode()
+    assert 'id="units"' not in response.content.decode()
 
 
 def test_a_sheet_the_department_does_not_take_is_not_shown(client, culture_analyst):

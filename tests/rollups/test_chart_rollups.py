@@ -158,8 +158,11 @@ def test_the_chart_shows_roll_ups_with_coverage_and_suppressed_points(client, de
     assert series["totals"] == [float(sum(sums.values())), None]  # Q4: 1 of 150 reported, suppressed
     assert series["coverage"] == ["应报 150 个单位，已报 150 个", "应报 150 个单位，已报 1 个"]
     assert series["states"] == ["", "已隐藏：单位过少，或尚有单位未填报"]
-    # the breakdown defaults to the latest period with a unit reported: Q4, every township suppressed or empty
-    assert series["period"] == "2026Q4" and set(series["area_values"]) == {None}
+    # the breakdown defaults to the latest period with a published figure: Q3, not Q4 where every township is
+    # suppressed or empty; Q4 is still there when asked for
+    assert series["period"] == "2026Q3" and None not in series["area_values"]
+    asked = _series(client.get("/department/chart/?field=library_books&period=2026Q4").content.decode())
+    assert asked["period"] == "2026Q4" and set(asked["area_values"]) == {None}
     html = client.get("/department/chart/?field=library_books&period=2026Q3").content.decode()
     series = _series(html)
     townships = sorted(sums)
@@ -212,7 +215,7 @@ def test_a_department_subscribed_for_one_township_sees_not_subscribed_at_the_cou
     assert own["totals"][0] == float(_sums("library_books")[township.code])
     # by village: each village is one unit, never published alone
     assert own["area_values"] and set(own["area_values"]) == {None}
-    assert client.get("/department/chart/?area=360799999000").status_code == 404  # not inside its jurisdiction
+    assert client.get("/department/chart/?area=360799999000").status_code == 400  # not inside its jurisdiction
 
 
 def test_an_indicator_the_engine_cannot_roll_up_is_not_offered(client, demo):

@@ -247,3 +247,14 @@ def test_the_roll_up_engine_is_told_which_aggregates_an_area_level_tree_needs(de
     assert (
         evaluate(checked.tree, aggregates={**aggregates, "sum_units:households": None}).reason == "missing:households"
     )
+
+
+def test_full_width_operators_from_a_chinese_input_method_are_read_as_ascii():
+    case = next(c for c in _cases() if c["name"] == "full-width operators typed with a Chinese input method")
+    assert parse(case["formula"]) == case["tree"]
+    assert parse("households ＜＝ cadres") == parse("households <= cadres")
+    # a text keeps what was typed; an error points at the character typed
+    assert parse('name = "（青山）／村"')["args"][1] == {"op": "str", "value": "（青山）／村"}
+    with pytest.raises(Problem) as refused:
+        parse("（households ＋ cadres】")
+    assert refused.value.params["near"] == "】"

@@ -99,6 +99,7 @@ def _office(indicator: Indicator):
     [
         ({"period": "2026Q4"}, "period", "definition.retroactive"),  # begun already
         ({"period": "next year"}, "period", "period.format"),
+        ({"period": ""}, "period", "required"),  # labelled as the form labels it, not 报告期
         ({"formula": "no_such_field * 2"}, "formula", "formula.unknown"),
         ({"formula": "people_per_household + 1"}, "formula", "formula.self_reference"),
         ({"reason": ""}, "reason", "required"),

@@ -423,3 +423,12 @@ def test_a_department_proposes_a_rule_and_the_office_approval_adds_it(client, st
     assert "elderly_within_population" in client.get(f"/office/requests/{request.pk}/").content.decode()
     review_request(request=request, by=office_admin, approve=True, reason="同意")
     assert ValidationRule.objects.get().request_id == request.pk
+
+
+def test_a_rule_typed_with_full_width_parentheses_and_slash_is_defined(office_admin):
+    rule = define_rule(
+        office=office_admin.office,
+        definition={**RULE, "left": "（elderly_over_60 ＋ 0）／ 1"},
+        by=office_admin,
+    )
+    assert rule.fields == ["elderly_over_60", "registered_population"]
