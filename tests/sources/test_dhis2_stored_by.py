@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 from django.test import Client
+from django.utils import timezone
 
 from core.models import Department, User
 from core.tokens import issue_token
@@ -20,7 +21,7 @@ PERIOD = "2026Q4"
 
 
 def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000")
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S.000")
 
 
 def _read(user: User, org_unit: str) -> dict[str, dict]:
