@@ -9,7 +9,8 @@ from django.test import Client
 
 from core.models import Department, Unit, User
 from core.tokens import issue_token
-from reporting.models import Field, Submission
+from reporting.models import Field, Submission, SupplyJob, SupplyJobStatus
+from reporting.services.supplies import sweep_supply_jobs
 from tests.deliveries.conftest import demo, worker  # noqa: F401 (fixtures: the committed demo, a real worker)
 from tests.waiting import wait_for
 
@@ -86,14 +87,7 @@ def test_a_body_larger_than_the_request_limit_becomes_a_job_without_async(worker
     assert village.status_code == 413 and village.json()["status"] == "ERROR"
 
 
-def test_a_job_whose_body_cannot_be_read_ends_failed_with_its_reason_and_is_not_sent_again(
-    worker,
-    demo,
-    settings,  # noqa: F811
-):
-    from reporting.models import SupplyJob, SupplyJobStatus
-    from reporting.services.supplies import sweep_supply_jobs
-
+def test_a_failed_job_ends_with_its_reason_and_is_not_sent_again(worker, demo, settings):  # noqa: F811
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # the body is far larger: a job without async
     client = _client("civil")
     nested = b'{"dataValues": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
