@@ -379,6 +379,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "supply.values": ("须为数据行的数组", "must be an array of rows"),
     "supply.code": ("须为代码（文字或整数）", "must be a code (text or a whole number)"),
     "supply.json": ("不是有效的 JSON 数据", "is not valid JSON"),
+    "supply.job_failed": (
+        "导入意外中止（错误已记入日志），未保存任何数据；不会自动重试，请联系管理员",
+        "the import stopped unexpectedly (the error is logged) and nothing was stored; it is not retried: "
+        "ask an administrator",
+    ),
     "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
     "supply.header": (
         "首行须为列名 unit、period、field、value",
@@ -650,6 +655,33 @@ add_messages(MESSAGES, by_reason={"period.not_open": NOT_OPEN, "period.locked": 
 # The DHIS2 face (/dhis2/): what a DHIS2 client sends that OneTable does not hold or cannot read.
 DHIS2_MESSAGES: dict[str, tuple[str, str]] = {
     "dhis2.body": ("无法读取数据值集：{why_zh}", "the data value set cannot be read: {why_en}"),
+    "body.empty": ("请求体为空：没有可读取的数据值集", "the body is empty: there is no data value set to read"),
+    "xml.syntax": (
+        "XML 格式错误：第 {line} 行第 {column} 列处不是格式正确的 XML",
+        "the XML is not well-formed at line {line}, column {column} ({detail})",
+    ),
+    "xml.encoding": (
+        "XML 编码错误：第 {line} 行第 {column} 列处的字节不符合文档声明的字符编码（未声明即 UTF-8）",
+        "the XML has bytes at line {line}, column {column} that are not valid in its declared encoding "
+        "(UTF-8 if none is declared)",
+    ),
+    "xml.doctype": (
+        "不接受含文档类型声明（DOCTYPE）的 XML：其实体可被展开或从外部读取",
+        "XML with a document type declaration (DOCTYPE) is not accepted: its entities could expand or be fetched",
+    ),
+    "adx.root": (
+        "根元素须为 ADX 命名空间（urn:ihe:qrph:adx:2015）中的 adx，而不是 {tag}",
+        "the root element must be adx in ADX's namespace (urn:ihe:qrph:adx:2015), not {tag}",
+    ),
+    "adx.namespace": (
+        "元素 {element} 须在 ADX 命名空间（urn:ihe:qrph:adx:2015）中，而不是“{namespace}”",
+        "the element {element} must be in ADX's namespace (urn:ihe:qrph:adx:2015), not “{namespace}”",
+    ),
+    "csv.field_too_long": (
+        "CSV 第 {line} 行有一格超过 {limit} 个字符的上限",
+        "a cell on CSV line {line} is longer than the limit of {limit} characters",
+    ),
+    "csv.syntax": ("CSV 第 {line} 行格式错误", "the CSV is not well-formed at line {line} ({detail})"),
     "dhis2.id_scheme": (
         "一表通只按代码（CODE）识别对象，不支持 {scheme}",
         "OneTable identifies objects by code (CODE) only, not by {scheme}",

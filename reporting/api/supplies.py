@@ -101,6 +101,10 @@ def job_json(request: Request, job: SupplyJob) -> dict[str, Any]:
     }
 
 
+def _rows_refused(count: int) -> str:
+    return "1 row was refused" if count == 1 else f"{count} rows were refused"
+
+
 def supply_answer(result: SupplyResult, atomic: bool) -> tuple[int, dict[str, Any]]:
     """200 with the summary; 400 (the same summary, led by the first refusal) when atomic refused it all."""
     body = summary(result)
@@ -109,7 +113,7 @@ def supply_answer(result: SupplyResult, atomic: bool) -> tuple[int, dict[str, An
         return status.HTTP_400_BAD_REQUEST, {
             "code": "supply.refused",
             "message_zh": f"有 {result.refused} 行被拒绝，未保存任何数据。{first.message.split(' / ')[0]}",
-            "message_en": f"{result.refused} rows were refused; nothing was stored. {first.message.split(' / ')[1]}",
+            "message_en": f"{_rows_refused(result.refused)}; nothing was stored. {first.message.split(' / ')[1]}",
             "errors": body["conflicts"],
             **body,
         }

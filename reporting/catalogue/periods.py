@@ -45,7 +45,8 @@ class Period:
 
     @classmethod
     def parse(cls, text: str, *, field: str = "period") -> Period:
-        text = (text or "").strip().upper()
+        given = (text or "").strip()  # echoed as sent when refused
+        text = given.upper()
         if not text:
             raise PeriodError(field=field, rule="required", label_zh="报告期", label_en="Period")
         for pattern, period_type in _PATTERNS:
@@ -59,7 +60,7 @@ class Period:
         # a period written as ADX writes one (its first day and length) that does not name a period: the answer
         # shows that notation (`reporting.dhis2.formats.onetable_period` reads the ones that do)
         rule = "period.adx_format" if "/P" in text else "period.format"
-        raise PeriodError(field=field, rule=rule, params={"value": text[:30]})
+        raise PeriodError(field=field, rule=rule, params={"value": given[:30]})
 
     @classmethod
     def containing(cls, day: dt.date, period_type: PeriodType | str) -> Period:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
+from django.utils import timezone
 from lxml import etree
 
 from reporting.catalogue.periods import Period, PeriodError, PeriodType
-from reporting.rejections import Problem
+from reporting.rejections import Problem, unstorable
 
 ADX_NS = "urn:ihe:qrph:adx:2015"
 DEFAULT_COMBO = ("", "default")
@@ -75,6 +76,8 @@ class DataValue:
     category_option_combo: str = ""
     attribute_option_combo: str = ""
     deleted: bool = False
+    # an ADX <annotation>: the value of a field that is not a number, a comment on one that is (`annotated`)
+    annotation: str | None = None
 
     @property
     def row(self) -> str:
@@ -90,6 +93,17 @@ class DataValue:
                 return Problem(field=name, rule="dhis2.disaggregation", params={"combo": name})
         return None
 
+    def annotated(self, *, numeric: bool) -> DataValue:
+        """The value with its ADX annotation placed as DHIS2 reads it: on a numeric data element a comment (the
+        number is `value`), on any other the value itself (DHIS2 writes text there, with value="0")."""
+        if self.annotation is not None:
+            if numeric:
+                self.comment = self.annotation.strip()
+            else:
+                self.value = self.annotation.strip()
+            self.annotation = None
+        return self
+
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value) if not isinstance(value, (dict, list)) else json.dumps(value)[:60]
@@ -103,12 +117,25 @@ def _bad(why_zh: str, why_en: str) -> Problem:
     return Problem(field="body", rule="dhis2.body", params={"why_zh": why_zh, "why_en": why_en})
 
 
+def _empty() -> Problem:
+    return Problem(field="body", rule="body.empty")
+
+
 def read_json(body: bytes | IO[bytes]) -> list[DataValue]:
-    """A JSON data value set: {"dataSet", "period", "orgUnit", "attributeOptionCombo", "dataValues": [...]}."""
+    """A JSON data value set: {"dataSet", "period", "orgUnit", "attributeOptionCombo", "dataValues": [...]}.
+    Nesting deeper than the API allows is refused as the API refuses it (`unstorable`'s depth, body.too_deep)."""
+    raw = body if isinstance(body, bytes) else body.read()
+    if not raw.strip():
+        raise _empty()
     try:
-        document = json.loads(body) if isinstance(body, bytes) else json.load(body)
+        document = json.loads(raw)
+        too_deep = [p for p in unstorable(document) if p.rule == "body.too_deep"]
+    except RecursionError:
+        raise Problem(field="body", rule="body.too_deep") from None
     except (ValueError, UnicodeDecodeError):
         raise _bad("不是 JSON", "not JSON") from None
+    if too_deep:
+        raise too_deep[0]
     if not isinstance(document, dict) or not isinstance(document.get("dataValues", []), list):
         raise _bad('须为含 "dataValues" 列表的对象', 'must be an object with a "dataValues" list')
     period, org_unit = _text(document.get("period")), _text(document.get("orgUnit"))
@@ -134,9 +161,20 @@ def read_json(body: bytes | IO[bytes]) -> list[DataValue]:
 
 
 def iter_csv(lines: Iterable[str]) -> Iterator[DataValue]:
-    """DHIS2's CSV (columns by position, as CSV_COLUMNS); a first row naming the columns is skipped."""
+    """DHIS2's CSV (columns by position, as CSV_COLUMNS); a first row naming the columns is skipped. A CSV the
+    reader gives up on is refused by rule and line (`csv_problem`)."""
+    reader = csv.reader(lines)
+    try:
+        yield from _csv_values(reader)
+    except csv.Error as error:
+        raise csv_problem(error, reader.line_num) from None
+    except UnicodeDecodeError:
+        raise _bad("不是 UTF-8 文本", "not UTF-8 text") from None
+
+
+def _csv_values(reader: Iterator[list[str]]) -> Iterator[DataValue]:
     index = 0
-    for number, cells in enumerate(csv.reader(lines)):
+    for number, cells in enumerate(reader):
         if number == 0 and cells and cells[0].strip().lower() in ("dataelement", "de"):
             continue
         if not any(c.strip() for c in cells):
@@ -157,15 +195,22 @@ def iter_csv(lines: Iterable[str]) -> Iterator[DataValue]:
         index += 1
 
 
+def csv_problem(error: csv.Error, line: int) -> Problem:
+    """A CSV the reader gave up on, by rule: a cell over the csv module's limit names the limit; anything else
+    is a syntax error at its line (the module's own words in the English message only)."""
+    if "field larger than field limit" in str(error):
+        return Problem(field="body", rule="csv.field_too_long", params={"limit": csv.field_size_limit(), "line": line})
+    return Problem(field="body", rule="csv.syntax", params={"line": line, "detail": str(error)[:200]})
+
+
 def read_csv(body: bytes) -> list[DataValue]:
+    if not body.strip():
+        raise _empty()
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _bad("不是 UTF-8 文本", "not UTF-8 text") from None
-    try:
-        return list(iter_csv(io.StringIO(text, newline="")))
-    except csv.Error as error:
-        raise _bad(f"CSV 格式错误（{error}）", f"CSV: {error}") from None
+    return list(iter_csv(io.StringIO(text, newline="")))
 
 
 # ADX's own attributes; any other on a group or a data value is a disaggregation OneTable does not have
@@ -173,42 +218,92 @@ _GROUP_ATTRIBUTES = {"orgUnit", "period", "dataSet", "completeDate"}
 _VALUE_ATTRIBUTES = {"dataElement", "value"}
 
 
+_ADX_ROOT = f"{{{ADX_NS}}}adx"
+_ENCODING_ERRORS = {
+    etree.ErrorTypes.ERR_INVALID_ENCODING,
+    etree.ErrorTypes.ERR_UNKNOWN_ENCODING,
+    etree.ErrorTypes.ERR_UNSUPPORTED_ENCODING,
+    etree.ErrorTypes.ERR_ENCODING_NAME,
+}
+
+
+def _xml_problem(error: etree.XMLSyntaxError) -> Problem:
+    """libxml2's error by rule: an empty document, bytes not in its encoding, or a syntax error at a line and
+    column (libxml2's own words in the English message only)."""
+    line, column = error.position if error.position and error.position[0] else (error.lineno or 1, 0)
+    if error.code in (1, etree.ErrorTypes.ERR_DOCUMENT_EMPTY) and not line:  # lxml's "no element found"
+        return _empty()
+    if error.code in _ENCODING_ERRORS:
+        return Problem(field="body", rule="xml.encoding", params={"line": line, "column": column})
+    detail = re.sub(r", line \d+, column \d+$", "", error.msg or "")[:200]
+    return Problem(field="body", rule="xml.syntax", params={"line": line, "column": column, "detail": detail})
+
+
+def _adx_element(element: Any, first: bool) -> None:
+    """Refuse a document type declaration (its entities could expand or fetch), a root that is not ADX's, and a
+    group or data value outside ADX's namespace (a value that would not be read as ADX's is never read)."""
+    name = etree.QName(element)
+    if first and element.getroottree().docinfo.doctype:
+        raise Problem(field="body", rule="xml.doctype")
+    if first and element.tag != _ADX_ROOT:
+        raise Problem(field="body", rule="adx.root", params={"tag": str(element.tag)[:80]})
+    if name.localname in ("group", "dataValue") and name.namespace != ADX_NS:
+        raise Problem(
+            field="body", rule="adx.namespace", params={"element": name.localname, "namespace": str(name.namespace)}
+        )
+
+
 def iter_adx(source: bytes | Path) -> Iterator[DataValue]:
-    """An ADX document, a data value at a time (lxml's iterparse: entities never expanded, no network). A text
-    value travels in the data value's <annotation> (as DHIS2 writes it), a number in its `value`."""
+    """An ADX document, a data value at a time (lxml's iterparse: no DTD loaded, entities never expanded, no
+    network). A data value's <annotation> is kept beside its `value`: which one is the value depends on the
+    field's type (`DataValue.annotated`)."""
     stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
     group: dict[str, str] = {}
     index = 0
+    first = True
     try:
         events = etree.iterparse(
-            stream, events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=False
+            stream,
+            events=("start", "end"),
+            load_dtd=False,
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
         )
         for event, element in events:
+            if event == "start":
+                _adx_element(element, first)
+                first = False
             tag = etree.QName(element).localname
             if event == "start" and tag == "group":
                 group = dict(element.attrib)
             if event != "end" or tag != "dataValue":
                 continue
             attributes = dict(element.attrib)
-            annotation = next((child.text for child in element if etree.QName(child).localname == "annotation"), None)
+            annotation = next(
+                (child.text or "" for child in element if etree.QName(child).localname == "annotation"), None
+            )
             extra = sorted((set(group) - _GROUP_ATTRIBUTES) | (set(attributes) - _VALUE_ATTRIBUTES))
             yield DataValue(
                 index=index,
                 data_element=attributes.get("dataElement", ""),
                 period=onetable_period(group.get("period", "")),
                 org_unit=group.get("orgUnit", ""),
-                value=(annotation or "").strip() if annotation is not None else attributes.get("value", ""),
+                value=attributes.get("value", ""),
                 category_option_combo=",".join(extra),
+                annotation=annotation,
             )
             index += 1
             element.clear()
     except etree.XMLSyntaxError as error:
-        raise _bad(f"ADX 格式错误（{error.msg}）", f"ADX: {error.msg}") from None
+        raise _xml_problem(error) from None
     finally:
         stream.close()
 
 
 def read_adx(body: bytes) -> list[DataValue]:
+    if not body.strip():
+        raise _empty()
     return list(iter_adx(body))
 
 
@@ -226,8 +321,10 @@ class OutValue:
     last_updated: dt.datetime | None = None
 
 
-def _stamp(moment: dt.datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000") if moment else ""
+def stamp(moment: dt.datetime | None) -> str:
+    """A moment as DHIS2 writes one: the server's local time (settings.TIME_ZONE) without an offset, as
+    system/info's serverDate, whose serverTimeZoneId names the zone."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S.000") if moment else ""
 
 
 def json_chunks(values: Iterable[OutValue]) -> Iterator[bytes]:
@@ -242,7 +339,7 @@ def json_chunks(values: Iterable[OutValue]) -> Iterator[bytes]:
             "attributeOptionCombo": "default",
             "value": v.value,
             "storedBy": v.stored_by,
-            "lastUpdated": _stamp(v.last_updated),
+            "lastUpdated": stamp(v.last_updated),
             "comment": "",
             "followup": False,
         }
@@ -256,7 +353,7 @@ def csv_chunks(values: Iterable[OutValue]) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for count, v in enumerate(values, start=1):
-        stamp = _stamp(v.last_updated)
+        when = stamp(v.last_updated)
         writer.writerow(
             [
                 v.data_element,
@@ -266,7 +363,7 @@ def csv_chunks(values: Iterable[OutValue]) -> Iterator[bytes]:
                 "default",
                 v.value,
                 v.stored_by,
-                stamp,
+                when,
                 "",
                 "false",
                 "false",

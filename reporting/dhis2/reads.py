@@ -7,7 +7,8 @@ for a unit from its own filings."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,10 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from core.models import LEVEL_DEPTH, Area, Department, Unit
-from core.replica import replica_stream
+from core.replica import reader, replica_stream
 from reporting.catalogue.periods import Period
 from reporting.dhis2.formats import OutValue
 from reporting.filing.onetable import build_one_table
-from reporting.filing.origins import Origin
 from reporting.models import Field, Sheet, Status, Submission, SubmissionVersion
 from reporting.reads.data import Query, Row, entitled_fields
 from reporting.reads.exports import read_ahead, recorded
@@ -160,33 +160,78 @@ def _department_values(
     wanted = {str(p) for p in periods} if periods is not None else None
     sources = {f.source_id for f in fields.values() if f.source_id is not None}
     codes = dict(Department.objects.filter(pk__in=sources).values_list("pk", "code")) if sources else {}
-    for row in recorded(query, _kept(read_ahead(query), wanted, None if children else area.code)):
-        for code, value in row.values.items():
-            f = fields[code]
-            stored_by, at = _filer(row, code, codes)
-            yield OutValue(
-                sheet.code,
-                code,
-                row.period,
-                row.unit_code,
-                f.field_type.to_dhis2(value),
-                f.field_type.is_numeric,
-                stored_by=stored_by,
-                last_updated=at,
-            )
+    rows = recorded(query, _kept(read_ahead(query), wanted, None if children else area.code))
+    for batch in itertools.batched(rows, _BATCH):
+        changed = _changed_at(sheet, [(r.unit_id, r.period) for r in batch], list(fields))
+        for row in batch:
+            for code, value in row.values.items():
+                f = fields[code]
+                stored_by, at = _filer(row, code, codes, changed)
+                yield OutValue(
+                    sheet.code,
+                    code,
+                    row.period,
+                    row.unit_code,
+                    f.field_type.to_dhis2(value),
+                    f.field_type.is_numeric,
+                    stored_by=stored_by,
+                    last_updated=at,
+                )
 
 
-def _filer(row: Row, code: str, departments: dict[int, str]) -> tuple[str, dt.datetime | None]:
-    """Who stored a value and when: the source department for a register value (the unit's filing that
-    confirmed or disputed it, if later, is when it last changed hands), else the unit with its filing's time."""
+_BATCH = 500  # rows whose values' times of change are looked up in one statement
+
+# When each current value of a filing or a supply last changed: the time of the first version of the run of its
+# latest versions that hold it unchanged. A later version that changed another field (a dispute answered, one
+# value corrected, a register value confirmed or disputed by the unit) leaves it where it was, as DHIS2 keeps
+# the lastUpdated of a value an import left unchanged.
+_CHANGED_SQL = """
+WITH current AS (
+  SELECT p.id, p.unit_id, p.period, p.source_id, p.period_start, kv.key, kv.value
+  FROM unnest(%(units)s::bigint[], %(periods)s::text[]) AS w(unit_id, period)
+  JOIN reporting_submission p ON p.unit_id = w.unit_id AND p.period = w.period
+  JOIN reporting_submissionversion v ON v.submission_id = p.id AND v.number = p.current_version
+      AND v.period_start = p.period_start
+  CROSS JOIN LATERAL jsonb_each(v."values") kv
+  WHERE p.sheet_id = %(sheet)s AND p.record_key IS NULL AND kv.key = ANY(%(codes)s::text[])
+)
+SELECT c.unit_id, c.period, c.source_id, c.key, (
+  SELECT min(o.at) FROM reporting_submissionversion o
+  WHERE o.submission_id = c.id AND o.period_start = c.period_start AND o.number > coalesce((
+    SELECT max(d.number) FROM reporting_submissionversion d
+    WHERE d.submission_id = c.id AND d.period_start = c.period_start AND d."values" -> c.key IS DISTINCT FROM c.value
+  ), 0))
+FROM current c
+"""
+
+_Changed = dict[tuple[int, str, int | None, str], dt.datetime]
+
+
+def _changed_at(sheet: Sheet, places: Iterable[tuple[int, str]], codes: list[str]) -> _Changed:
+    """When each value of these (unit, period) filings and supplies last changed, by (unit, period, source or
+    None for the unit's own filing, field code)."""
+    unique = sorted(set(places))
+    if not unique:
+        return {}
+    with reader().cursor() as cursor:
+        params: dict[str, Any] = {
+            "units": [u for u, _ in unique],
+            "periods": [p for _, p in unique],
+            "sheet": sheet.pk,
+            "codes": codes,
+        }
+        cursor.execute(_CHANGED_SQL, params)
+        return {(unit, period, source, code): at for unit, period, source, code, at in cursor.fetchall()}
+
+
+def _filer(row: Row, code: str, departments: dict[int, str], changed: _Changed) -> tuple[str, dt.datetime | None]:
+    """Who stored a value and when it last changed: the source department for a register value (the unit's
+    filing that confirms or disputes it changes nothing of it), else the unit."""
     supplied = row.supplied.get(code)
     if supplied is None:
-        return row.unit_code, row.filed_at
+        return row.unit_code, changed.get((row.unit_id, row.period, None, code), row.filed_at)
     source, at = supplied
-    answered = row.origins.get(code) in (Origin.CONFIRMED.value, Origin.DISPUTED.value)
-    if answered and row.filed_at is not None and row.filed_at > at:
-        at = row.filed_at
-    return departments.get(source, ""), at
+    return departments.get(source, ""), changed.get((row.unit_id, row.period, source, code), at)
 
 
 def _kept(stream, periods: set[str] | None, unit_code: str | None):
@@ -223,6 +268,7 @@ def _unit_values(
         submissions = submissions.filter(period_start__lte=last.start)
     for submission in submissions.order_by("period_start"):
         version = SubmissionVersion.objects.current_of(submission).select_related("by").get()
+        changed = _changed_at(sheet, [(unit.pk, submission.period)], list(fields))
         for code, value in version.values.items():
             f = fields.get(code)
             if f is not None:
@@ -234,7 +280,7 @@ def _unit_values(
                     f.field_type.to_dhis2(value),
                     f.field_type.is_numeric,
                     stored_by=version.by.username if version.by_id else "",
-                    last_updated=version.at,
+                    last_updated=changed.get((unit.pk, submission.period, None, code), version.at),
                 )
 
 

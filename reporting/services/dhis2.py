@@ -9,7 +9,7 @@ all or nothing (one filing is one version): with `atomic` off, a refused filing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,7 @@ def import_data_values(
     dry_run: bool = False,
 ) -> ImportOutcome:
     """Import a data value set for a source department (a supply) or a unit (its own filing)."""
+    values = list(annotated(values))
     early = [Conflict(v, p) for v in values if (p := v.disaggregation()) is not None]
     refused = {c.value.index for c in early if c.value}
     good = [v for v in values if v.index not in refused]
@@ -129,6 +130,19 @@ def import_data_values(
         outcome.ignored = len(values)
         outcome.stored = False
     return outcome
+
+
+def annotated(values: Iterable[DataValue]) -> Iterator[DataValue]:
+    """Each value with its ADX annotation placed by its field's type (the registry's `is_numeric`): a comment on
+    a number, the value of anything else. A code that names no field keeps its `value` for the checks to name."""
+    numeric: dict[str, bool] = {}
+    for v in values:
+        if v.annotation is not None:
+            if v.data_element not in numeric:
+                f = Field.objects.filter(code=v.data_element).first()
+                numeric[v.data_element] = f is None or f.field_type.is_numeric
+            v.annotated(numeric=numeric[v.data_element])
+        yield v
 
 
 def _supply(
@@ -341,7 +355,7 @@ def _csv_rows(path: Path) -> Iterator[SupplyRow]:
 
 
 def _adx_rows(path: Path) -> Iterator[SupplyRow]:
-    yield from _rows(iter_adx(path))
+    yield from _rows(annotated(iter_adx(path)))
 
 
 SUPPLY_FORMATS.update({"dhis2-json": _json_rows, "dhis2-csv": _csv_rows, "adx": _adx_rows})

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import itertools
 import json
+import logging
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterable
@@ -777,6 +778,8 @@ def _deliver(cursor, result: SupplyResult) -> None:
     result.versions = queue_changes(cursor, changes="supply_change", snapshot=catalogue_reading()[1])
 
 
+log = logging.getLogger("onetable.supplies")
+
 # Supplies too large for one request run as jobs. Each body format registers how to read its rows:
 # `SUPPLY_FORMATS[name](path)` yields SupplyRows from the stored file, streaming (constant memory).
 SUPPLY_FORMATS: dict[str, Callable[[Path], Iterable[SupplyRow]]] = {}
@@ -853,8 +856,13 @@ def _import(job: SupplyJob) -> None:
             progress=lambda done: _write_progress(other, job.pk, done),
         )
     except Problem as problem:  # the file as a whole could not be read (not JSON, no header…)
-        job.status, job.summary = SupplyJobStatus.FAILED, {"conflicts": [problem.as_dict()]}
-        job.error = problem.message
+        _fail(job, problem)
+    except RecursionError:  # nesting no reader refused: the one rule of depth, as the API answers it
+        _fail(job, Problem(field="body", rule="body.too_deep"))
+    except Exception:
+        # anything else ends the job too: left running, the sweep would send it again every few seconds forever
+        log.exception("supply job %s failed", job.pk)
+        _fail(job, Problem(field="body", rule="supply.job_failed"))
     else:
         job.status = SupplyJobStatus.DONE
         job.summary = summary(result)
@@ -864,6 +872,11 @@ def _import(job: SupplyJob) -> None:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "error", "rows_done", "finished_at"])
     path.unlink(missing_ok=True)
+
+
+def _fail(job: SupplyJob, problem: Problem) -> None:
+    job.status, job.summary = SupplyJobStatus.FAILED, {"conflicts": [problem.as_dict()]}
+    job.error = problem.message
 
 
 _PROGRESS_SQL = f"UPDATE {SupplyJob._meta.db_table} SET rows_done = %s WHERE id = %s AND status = %s"

@@ -207,7 +207,7 @@ def test_the_choices_of_a_refused_api_parameter_are_listed_in_each_languages_way
             "Field: is not a field or indicator you may chart",
         ),
         ({"field": "no_such_field"}, "字段：不是您可查看图表的字段或指标", "Field: is not a field or indicator"),
-        ({"field": "resident_population", "period": "abc"}, "报告期：“ABC”不是有效的报告期", "is not a valid period"),
+        ({"field": "resident_population", "period": "abc"}, "报告期：“abc”不是有效的报告期", "is not a valid period"),
         ({"field": "resident_population", "period": "2026Q5"}, "报告期：", "is not a valid period"),
         (
             {"field": "resident_population", "period": "2026"},

@@ -9,7 +9,8 @@ from django.test import Client
 
 from core.models import Department, Unit, User
 from core.tokens import issue_token
-from reporting.models import Field, Submission
+from reporting.models import Field, Submission, SupplyJob, SupplyJobStatus
+from reporting.services.supplies import sweep_supply_jobs
 from tests.deliveries.conftest import demo, worker  # noqa: F401 (fixtures: the committed demo, a real worker)
 from tests.waiting import wait_for
 
@@ -84,3 +85,22 @@ def test_a_body_larger_than_the_request_limit_becomes_a_job_without_async(worker
     # a unit's set that large is refused by name, not half-read
     village = _client("village").post("/dhis2/api/dataValueSets", csv, content_type="application/csv")
     assert village.status_code == 413 and village.json()["status"] == "ERROR"
+
+
+def test_a_failed_job_ends_with_its_reason_and_is_not_sent_again(worker, demo, settings):  # noqa: F811
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # the body is far larger: a job without async
+    client = _client("civil")
+    nested = b'{"dataValues": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    queued = client.post("/dhis2/api/dataValueSets", nested, content_type="application/json")
+    assert queued.status_code == 200 and queued.json()["response"]["jobType"] == "DATAVALUE_IMPORT"
+    pk = queued.json()["response"]["id"]
+    assert wait_for(lambda: _task_done(client, pk), timeout=60)
+    [task] = client.get(f"/dhis2/api/system/tasks/DATAVALUE_IMPORT/{pk}").json()
+    assert task["level"] == "ERROR"
+    assert "JSON 嵌套层数过多" in task["message"] and "nested too deeply" in task["message"]
+    summary = client.get(f"/dhis2/api/system/taskSummaries/DATAVALUE_IMPORT/{pk}").json()
+    assert summary["status"] == "ERROR"
+    assert [c["rule"] for c in summary["conflicts"]] == ["body.too_deep"]
+    assert SupplyJob.objects.get(pk=pk).status == SupplyJobStatus.FAILED
+    assert int(pk) not in sweep_supply_jobs()
+    assert not Submission.objects.supplies().exists()

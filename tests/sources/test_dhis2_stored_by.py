@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from core.models import Department, User
 from core.tokens import issue_token
@@ -20,7 +22,7 @@ PERIOD = "2026Q4"
 
 
 def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000")
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S.000")
 
 
 def _read(user: User, org_unit: str) -> dict[str, dict]:
@@ -52,19 +54,37 @@ def test_each_value_names_its_filer_and_the_time_of_its_version(village_cadre, c
     assert values["households"]["storedBy"] == unit.area.code
     assert values["households"]["lastUpdated"] == _stamp(filed.at)
 
-    confirmed = correct_submission(
-        submission=filed.submission,
-        raw={**filed.values, "registered_population": ""},
-        not_applicable=filed.not_applicable,
-        reason="确认部门数据",
-        by=village_cadre,
-        expected_version=filed.number,
-    )
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=False):
+        confirmed = correct_submission(
+            submission=filed.submission,
+            raw={**filed.values, "registered_population": ""},
+            not_applicable=filed.not_applicable,
+            reason="确认部门数据",
+            by=village_cadre,
+            expected_version=filed.number,
+        )
     values = _read(civil_analyst, unit.area.code)
-    # the register's value, confirmed by the unit's later filing: still the source's, changed hands then
+    # the register's value, confirmed by the unit's later filing: still the source's, and unchanged since its
+    # supply; the unit's own values that filing left as they were keep their time too
+    assert _stamp(confirmed.at) not in (_stamp(supplied_at), _stamp(filed.at))
     assert values["registered_population"]["storedBy"] == "stats"
-    assert values["registered_population"]["lastUpdated"] == _stamp(confirmed.at)
-    assert values["households"]["lastUpdated"] == _stamp(confirmed.at)
+    assert values["registered_population"]["lastUpdated"] == _stamp(supplied_at)
+    assert values["households"]["lastUpdated"] == _stamp(filed.at)
+
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=2), tick=False):
+        corrected = correct_submission(
+            submission=filed.submission,
+            raw={**filed.values, "registered_population": "", "households": filed.values["households"] + 1},
+            not_applicable=filed.not_applicable,
+            reason="更正户数",
+            by=village_cadre,
+            expected_version=confirmed.number,
+        )
+    values = _read(civil_analyst, unit.area.code)
+    assert values["households"]["lastUpdated"] == _stamp(corrected.at)
+    others = set(values) - {"households", "registered_population"}
+    assert others and {values[c]["lastUpdated"] for c in others} == {_stamp(filed.at)}
+    assert values["registered_population"]["lastUpdated"] == _stamp(supplied_at)
 
 
 def test_values_without_a_source_are_stored_by_the_unit(village_cadre, civil_analyst):
@@ -73,3 +93,19 @@ def test_values_without_a_source_are_stored_by_the_unit(village_cadre, civil_ana
     assert values
     assert {v["storedBy"] for v in values.values()} == {village_cadre.unit.area.code}
     assert {v["lastUpdated"] for v in values.values()} == {_stamp(filed.at)}
+
+
+def test_a_units_own_read_gives_each_value_the_time_it_last_changed(village_cadre):
+    filed = file_village_basics(village_cadre, period=PERIOD)
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=False):
+        corrected = correct_submission(
+            submission=filed.submission,
+            raw={**filed.values, "households": filed.values["households"] + 1},
+            not_applicable=filed.not_applicable,
+            reason="更正户数",
+            by=village_cadre,
+            expected_version=filed.number,
+        )
+    values = _read(village_cadre, village_cadre.unit.area.code)
+    assert values["households"]["lastUpdated"] == _stamp(corrected.at)
+    assert {v["lastUpdated"] for c, v in values.items() if c != "households"} == {_stamp(filed.at)}
