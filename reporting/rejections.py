@@ -107,6 +107,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
+    "body.unknown_key": (
+        "本操作不接受键“{key}”，只接受：{known}",
+        "this operation does not take the key “{key}”; it takes only: {known}",
+    ),
     "body.duplicate_key": (
         "JSON 对象中的键“{key}”出现了不止一次",
         "the key “{key}” appears more than once in one JSON object",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -169,9 +170,11 @@ class Input(serializers.Serializer):
         if not isinstance(data, Mapping):
             raise Problems([Problem(field="body", rule="body.object")])
         serializer = cls(data=data)
-        if serializer.is_valid():
+        valid = serializer.is_valid()
+        unknown = _unknown_keys(serializer.fields, data)
+        if valid and not unknown:
             return dict(serializer.validated_data)
-        raise Problems(_problems(serializer.fields, serializer.errors, data))
+        raise Problems(_problems(serializer.fields, serializer.errors, data) + unknown)
 
     @classmethod
     def parse_each(cls, data: Any) -> tuple[dict[str, Any], list[Problem]]:
@@ -194,6 +197,20 @@ class Input(serializers.Serializer):
             except (serializers.ValidationError, SkipField):  # absent without a default, or wrong
                 continue
         return valid, problems
+
+
+def _unknown_keys(fields, data: Mapping) -> list[Problem]:
+    """A JSON body's keys the operation does not take, each named: a misspelt key ignored would change what is
+    done (`{"idz": [...]}` on replay would send every dead letter again). A query string is not checked: clients
+    and proxies add parameters of their own (a cache buster) to a GET."""
+    if isinstance(data, QueryDict):
+        return []
+    known = listing(fields)
+    return [
+        Problem(field=str(key), rule="body.unknown_key", params={"key": key, "known": known})
+        for key in data
+        if key not in fields
+    ]
 
 
 def _problems(fields, errors: Mapping, data: Any, prefix: str = "") -> list[Problem]:

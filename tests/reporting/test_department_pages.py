@@ -72,3 +72,36 @@ def test_a_replay_through_the_api_names_each_id_it_cannot_read_and_replays_nothi
     assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
     assert api.post(url, {"ids": [dead_delivery.pk]}, format="json").json() == {"replayed": 1}  # a bare number too
     assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"idz": ["dlv_1"]}, ["idz"]),
+        ({"all": "true"}, ["all"]),
+        ({"all": True}, ["all"]),
+        ({"ids": ["dlv_1"], "al": 1, "x": None}, ["al", "x"]),
+    ],
+)
+def test_a_replay_with_a_key_it_does_not_take_names_the_key_and_replays_nothing(
+    propaganda_analyst, dead_delivery, body, fields
+):
+    from rest_framework.test import APIClient
+
+    from core.tokens import department_system_user, issue_token
+
+    api = APIClient()
+    _row, token = issue_token(user=department_system_user(department=propaganda_analyst.department), name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api.post("/api/v1/deliveries/replay", body, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == fields
+    assert all(e["code"] == "body.unknown_key" for e in errors)
+    assert f"“{fields[0]}”" in errors[0]["message_zh"] and "ids" in errors[0]["message_en"]
+    assert Delivery.objects.get(pk=dead_delivery.pk).status == DeliveryStatus.DEAD
+    paused = api.post(
+        f"/api/v1/endpoints/{dead_delivery.endpoint_id}/active", {"active": False, "active2": 1}, format="json"
+    )
+    assert [e["field"] for e in paused.json()["errors"]] == ["active2"]
+    assert Endpoint.objects.get(pk=dead_delivery.endpoint_id).active
