@@ -81,7 +81,7 @@ class EndpointForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         try:
             webhooks.resolve_allowed(url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
-        except webhooks.Refused as refused:
+        except (webhooks.Refused, webhooks.Unresolved) as refused:  # a name that resolves nowhere is checked nowhere
             raise forms.ValidationError(str(refused)) from None
         return url
 

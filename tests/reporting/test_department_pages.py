@@ -105,3 +105,20 @@ def test_a_replay_with_a_key_it_does_not_take_names_the_key_and_replays_nothing(
     )
     assert [e["field"] for e in paused.json()["errors"]] == ["active2"]
     assert Endpoint.objects.get(pk=dead_delivery.endpoint_id).active
+
+
+@pytest.mark.parametrize("port", ["99999", "0"])
+def test_the_endpoint_admin_refuses_a_port_out_of_range_by_name(client, demo, port):
+    from core.models import Department, User
+    from reporting.models import AllowedNetwork
+
+    AllowedNetwork.objects.get_or_create(cidr="127.0.0.0/8")
+    client.force_login(User.objects.create_superuser("root", password="not-a-demo-password"))
+    department = Department.objects.get(code="propaganda")
+    url = f"http://127.0.0.1:{port}/hook"
+    response = client.post(
+        "/admin/reporting/endpoint/add/", {"department": department.pk, "name": "sys", "url": url, "active": "on"}
+    )
+    assert response.status_code == 200  # the form again, not a 500 nor a redirect to the list
+    assert "端口须为 1 至 65535 的整数" in response.content.decode()
+    assert not Endpoint.objects.filter(url=url).exists()
