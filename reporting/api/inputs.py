@@ -303,7 +303,8 @@ class FeedQuery(Input):
         required=False,
         rule="feed.cursor",
         help_text="the `next` cursor of the previous page: the last feed position read, in decimal (`0` or absent: "
-        "from the start); a cursor of the old form `<txid>-<id>` is still accepted",
+        "from the start); a cursor of the old form `<txid>-<id>` is still accepted; one the feed never gave out (past "
+        "the department's last position, an old pair naming none of its deliveries) is 400 feed.cursor",
     )
     limit = WholeNumber(required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000})
 
