@@ -147,8 +147,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "If-Match does not match the current version {current}; read it again before correcting",
     ),
     "feed.cursor": (
-        "游标格式无效，应使用上一页返回的 next",
-        "the cursor is malformed; use the `next` of the previous page",
+        "游标无效，须为上一页返回的 next",
+        "the cursor is not valid: use the `next` of the previous page",
     ),
     "page.cursor": (
         "翻页链接无效，请回到第一页重新翻页",
@@ -157,7 +157,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
-    "fields.unknown": ("不是本表中您可查询的字段", "is not a field of this sheet that you may read"),
+    "fields.unknown": ("“{code}”不是本表中您可查询的字段", "“{code}” is not a field of this sheet that you may read"),
     "field.already_retired": (
         "该字段已自 {day} 起停用，不能再次停用",
         "this field is already retired from {day}: it cannot be retired again",
