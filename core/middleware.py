@@ -65,6 +65,27 @@ def read_chunked_body(application):
     return wrapped
 
 
+def close_after_too_large(application):
+    """WSGI middleware: a body refused 413 was left unread, and the server will not read megabytes to find the
+    next request (gunicorn drops a connection with more than 64 KiB unread), so the answer must say
+    `Connection: close`, or a client sends its next request on a connection about to be dropped. A WSGI application
+    may not send that header itself (it is hop-by-hop): the server is told to close, where it can be (gunicorn's
+    `start_response` belongs to its response, whose `force_close` makes it say so). Django's own server reads
+    what is left of a body instead, and keeps the connection."""
+
+    def wrapped(environ, start_response):
+        def starting(status: str, headers, exc_info=None):
+            if status.startswith("413"):
+                close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+                if callable(close):
+                    close()
+            return start_response(status, headers, exc_info)
+
+        return application(environ, starting)
+
+    return wrapped
+
+
 class RequireLength:
     """A chunked body the server could not hand over with its length is answered 411 Length Required, by name,
     instead of being read as empty."""

@@ -94,18 +94,27 @@ def usable_token(token_digest: str) -> ApiToken | None:
     return token
 
 
+def token_in(request, keywords: tuple[str, ...]) -> str | None:
+    """The token an `Authorization` header sends under one of `keywords`, or None when it sends none. The scheme
+    is matched in any case (RFC 9110 §11.1: `bearer ot_…` is `Bearer ot_…`)."""
+    header = authentication.get_authorization_header(request).decode(errors="replace").split()
+    if not header or header[0].lower() not in {k.lower() for k in keywords}:
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed("令牌格式错误 / malformed token")
+    return header[1]
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer ot_…`; an unknown, expired or revoked token is a 401."""
 
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode(errors="replace").split()
-        if not header or header[0] != self.keyword:
+        token = token_in(request, (self.keyword,))
+        if token is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("令牌格式错误 / malformed bearer token")
-        row = usable_token(digest(header[1]))
+        row = usable_token(digest(token))
         if row is None:
             raise exceptions.AuthenticationFailed("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked")
         return row.user, row

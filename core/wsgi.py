@@ -5,6 +5,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 django_application = get_wsgi_application()
 
-from core.middleware import read_chunked_body  # noqa: E402 (needs the settings configured above)
+from core.middleware import close_after_too_large, read_chunked_body  # noqa: E402 (needs the settings above)
 
-application = read_chunked_body(django_application)
+application = close_after_too_large(read_chunked_body(django_application))

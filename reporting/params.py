@@ -24,9 +24,14 @@ def whole_number(text: Any) -> int | None:
     return int(text) if isinstance(text, str) and _WHOLE.fullmatch(text) else None
 
 
+# what a Chinese input method types for 0–9 in a form: read as the digits they are, as a filing's values are
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def number_in(text: Any, *, field: str, low: int, high: int, label_zh: str = "", label_en: str = "") -> int:
-    """A whole number from `low` to `high`, or a Problem naming `field`."""
-    number = whole_number(text)
+    """A whole number from `low` to `high` typed into a page's form (full-width digits too), or a Problem
+    naming `field`."""
+    number = whole_number(text.translate(_FULL_WIDTH) if isinstance(text, str) else text)
     if number is None or not low <= number <= high:
         raise Problem(
             field=field, rule="number.range", params={"min": low, "max": high}, label_zh=label_zh, label_en=label_en

@@ -113,6 +113,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "file.empty": ("模板中没有填写任何数值，未保存", "the template holds no values: nothing was stored"),
     "body.object": ("须为 JSON 对象", "must be a JSON object"),
+    "body.unknown_key": (
+        "本操作不接受键“{key}”，只接受：{known}",
+        "this operation does not take the key “{key}”; it takes only: {known}",
+    ),
     "body.duplicate_key": (
         "JSON 对象中的键“{key}”出现了不止一次",
         "the key “{key}” appears more than once in one JSON object",
@@ -149,8 +153,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "If-Match does not match the current version {current}; read it again before correcting",
     ),
     "feed.cursor": (
-        "游标格式无效，应使用上一页返回的 next",
-        "the cursor is malformed; use the `next` of the previous page",
+        "游标无效，须为上一页返回的 next",
+        "the cursor is not valid: use the `next` of the previous page",
     ),
     "page.cursor": (
         "翻页链接无效，请回到第一页重新翻页",
@@ -159,7 +163,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "feed.limit": ("须为 1 至 {max} 的整数", "must be a whole number from 1 to {max}"),
     "sheet.missing": ("没有这张表，请从列表中选择", "no such sheet; choose one from the list"),
     "sheet.unknown": ("没有您可查询的该表数据", "no data of this sheet is available to you"),
-    "fields.unknown": ("不是本表中您可查询的字段", "is not a field of this sheet that you may read"),
+    "fields.unknown": ("“{code}”不是本表中您可查询的字段", "“{code}” is not a field of this sheet that you may read"),
     "field.already_retired": (
         "该字段已自 {day} 起停用，不能再次停用",
         "this field is already retired from {day}: it cannot be retired again",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -170,11 +171,13 @@ class Input(serializers.Serializer):
             raise Problems([Problem(field="body", rule="body.object")])
         serializer = cls(data=data)
         twice = cls.repeated(data)
-        if serializer.is_valid() and not twice:
+        valid = serializer.is_valid()
+        unknown = _unknown_keys(serializer.fields, data)
+        if valid and not twice and not unknown:
             return dict(serializer.validated_data)
         named = {p.field for p in twice}
         errors = {name: details for name, details in (serializer.errors or {}).items() if name not in named}
-        raise Problems(twice + _problems(serializer.fields, errors, data))
+        raise Problems(twice + _problems(serializer.fields, errors, data) + unknown)
 
     @classmethod
     def repeated(cls, data: Mapping[str, Any]) -> list[Problem]:
@@ -204,6 +207,20 @@ class Input(serializers.Serializer):
             except (serializers.ValidationError, SkipField):  # absent without a default, or wrong
                 continue
         return valid, problems
+
+
+def _unknown_keys(fields, data: Mapping) -> list[Problem]:
+    """A JSON body's keys the operation does not take, each named: a misspelt key ignored would change what is
+    done (`{"idz": [...]}` on replay would send every dead letter again). A query string is not checked: clients
+    and proxies add parameters of their own (a cache buster) to a GET."""
+    if isinstance(data, QueryDict):
+        return []
+    known = listing(fields)
+    return [
+        Problem(field=str(key), rule="body.unknown_key", params={"key": key, "known": known})
+        for key in data
+        if key not in fields
+    ]
 
 
 def _problems(fields, errors: Mapping, data: Any, prefix: str = "") -> list[Problem]:
@@ -296,7 +313,8 @@ class FeedQuery(Input):
         required=False,
         rule="feed.cursor",
         help_text="the `next` cursor of the previous page: the last feed position read, in decimal (`0` or absent: "
-        "from the start); a cursor of the old form `<txid>-<id>` is still accepted",
+        "from the start); a cursor of the old form `<txid>-<id>` is still accepted; one the feed never gave out (past "
+        "the department's last position, an old pair naming none of its deliveries) is 400 feed.cursor",
     )
     limit = WholeNumber(required=False, min_value=1, max_value=1000, rule="feed.limit", params={"max": 1000})
 

@@ -41,12 +41,16 @@ ORDER BY d.position
 LIMIT %(limit)s
 """
 
-# An old cursor (txid-id): the position of the department's last delivery at or before it in the old order.
+# An old cursor (txid-id) named the last delivery a page gave: its position. A pair that names no delivery of the
+# department was never given out (the old "0-0" is the start): read as "the last one before it", a made-up pair
+# past the end would read nothing forever, and one before the first would read everything again.
 _OLD_CURSOR_SQL = """
-SELECT coalesce((SELECT d.position FROM reporting_delivery d
-                 WHERE d.department_id = %s AND d.txid IS NOT NULL AND (d.txid, d.id) <= (%s, %s)
-                 ORDER BY d.txid DESC, d.id DESC LIMIT 1), 0)
+SELECT d.position FROM reporting_delivery d WHERE d.department_id = %s AND d.txid = %s AND d.id = %s
 """
+
+_LAST_POSITION_SQL = "SELECT coalesce((SELECT last FROM reporting_feedcounter WHERE department_id = %s), 0)"
+
+_BIGINT = 2**63 - 1
 
 
 @dataclass
@@ -57,17 +61,34 @@ class Page:
 
 
 def parse_cursor(department: Department, text: str | None) -> int:
-    """The feed position a cursor stands for."""
+    """The feed position a cursor stands for; one the department's feed never gave out is refused by name."""
     if not text:
         return 0
     match = CURSOR.match(text)
     if not match:
-        raise Problem(field="after", rule="feed.cursor")
+        raise _not_given(text)
     if match.group(3) is not None:
-        return int(match.group(3))
-    with connection.cursor() as cursor:
-        cursor.execute(_OLD_CURSOR_SQL, [department.pk, int(match.group(1)), int(match.group(2))])
-        return cursor.fetchone()[0]
+        position = int(match.group(3))
+        with connection.cursor() as cursor:
+            cursor.execute(_LAST_POSITION_SQL, [department.pk])
+            if position > cursor.fetchone()[0]:  # past the last position given: no page ever ended there
+                raise _not_given(text)
+        return position
+    txid, pk = int(match.group(1)), int(match.group(2))
+    if txid == pk == 0:
+        return 0
+    row = None
+    if txid <= _BIGINT and pk <= _BIGINT:
+        with connection.cursor() as cursor:
+            cursor.execute(_OLD_CURSOR_SQL, [department.pk, txid, pk])
+            row = cursor.fetchone()
+    if row is None:
+        raise _not_given(text)
+    return row[0]
+
+
+def _not_given(text: str) -> Problem:
+    return Problem(field="after", rule="feed.cursor").labelled(f"游标“{text}”", f"the cursor “{text}”")
 
 
 def read_feed(*, department: Department, after: str | None, limit: int) -> Page:

@@ -62,6 +62,11 @@ class Refused(Exception):
     """The URL may not be used: not allowed by the office, or malformed. Nothing was sent."""
 
 
+class Unresolved(Exception):
+    """The URL's host name does not resolve now. Nothing was sent; like a refused connection it may be a passing
+    failure (a DNS server restarting), so a delivery retries it with back-off rather than giving up at once."""
+
+
 @dataclass
 class Target:
     scheme: str
@@ -76,11 +81,17 @@ def resolve_allowed(url: str, networks: list[str]) -> Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("地址须为 http(s) URL / the URL must be http(s)")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        given = parts.port  # ValueError for a port past 65535 or not a number
+    except ValueError:
+        given = -1
+    if given is not None and not 1 <= given <= 65535:  # port 0 would be read as "none" and post to 80 or 443
+        raise Refused(f"端口须为 1 至 65535 的整数 / the port must be a whole number from 1 to 65535: {parts.netloc}")
+    port = given or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise Refused(f"无法解析主机名 / cannot resolve {parts.hostname}: {error}") from None
+        raise Unresolved(f"无法解析主机名 / cannot resolve {parts.hostname}: {error}") from None
     allowed = [ipaddress.ip_network(n, strict=False) for n in networks]
     addresses = sorted({info[4][0] for info in infos})
     for address in addresses:

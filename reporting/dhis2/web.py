@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.access import access_department, access_own_unit
 from core.middleware import method_refused
-from core.tokens import CsrfFailed, SessionAuthentication, authentication_words, digest, usable_token
+from core.tokens import CsrfFailed, SessionAuthentication, authentication_words, digest, token_in, usable_token
 from reporting.dhis2.reads import Caller
 from reporting.rejections import Problem
 
@@ -36,12 +36,10 @@ class Dhis2TokenAuthentication(authentication.BaseAuthentication):
     keywords = ("Bearer", "ApiToken")
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode(errors="replace").split()
-        if not header or header[0] not in self.keywords:
+        token = token_in(request, self.keywords)
+        if token is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("令牌格式错误 / malformed token")
-        row = usable_token(digest(header[1]))
+        row = usable_token(digest(token))
         if row is None:
             raise exceptions.AuthenticationFailed("令牌无效、已过期或已吊销 / the token is invalid, expired or revoked")
         return row.user, row

@@ -98,9 +98,14 @@ def fields_received(department: Department, fields: list[Field], page: list[Row]
 
 def unknown_fields(department: Department, sheet: Sheet, codes: list[str]) -> list[Problem]:
     """A Problem for each asked field code that is not one of the sheet's fields the department may read, named
-    by its place in the list (not echoed: whether another department's field exists is not this one's to learn)."""
+    by its place in the list and by the code as it was asked (`a,b` is one code: fields are repeated), the same
+    words whether the field does not exist or is another department's: that is not this one's to learn."""
     known = {f.code for f in entitled_fields(department, sheet)}
-    return [Problem(field=f"fields[{i}]", rule="fields.unknown") for i, c in enumerate(codes) if c not in known]
+    return [
+        Problem(field=f"fields[{i}]", rule="fields.unknown", params={"code": c})
+        for i, c in enumerate(codes)
+        if c not in known
+    ]
 
 
 @dataclass

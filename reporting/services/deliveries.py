@@ -508,6 +508,9 @@ def send_batch(endpoint_id: int) -> bool:
     except webhooks.Refused as refused:
         _failed(endpoint, batch, webhooks.Outcome(None, str(refused)), permanent=True, lease=held.token)
         return False
+    except webhooks.Unresolved as unresolved:  # retried for three days, like a connection refused
+        _failed(endpoint, batch, webhooks.Outcome(None, str(unresolved)), permanent=False, lease=held.token)
+        return False
     lease = webhooks.Lease(until=held_until, renew=held.renew, every=_lease_seconds() / 3)
     outcome = webhooks.post(
         target,
@@ -536,7 +539,7 @@ def post_event(endpoint: Endpoint, networks: list[str], msg_id: str, body: bytes
     the office's allowed `networks`: '' when the endpoint accepted it, else why not."""
     try:
         target = webhooks.resolve_allowed(endpoint.url, networks)
-    except webhooks.Refused as refused:
+    except (webhooks.Refused, webhooks.Unresolved) as refused:
         return str(refused)
     outcome = webhooks.post(target, body, webhooks.headers_for(msg_id, body, signing_secrets(endpoint)))
     return "" if outcome.ok else outcome.error or "not accepted"

@@ -34,7 +34,7 @@ def url_refusal(url: str) -> Problem | None:
     """Why `url` may not be an endpoint's (the office's allowed networks, by `webhooks.resolve_allowed`), if so."""
     try:
         webhooks.resolve_allowed(url, list(AllowedNetwork.objects.values_list("cidr", flat=True)))
-    except webhooks.Refused as refused:
+    except (webhooks.Refused, webhooks.Unresolved) as refused:  # a name that resolves nowhere is checked nowhere
         zh, _sep, en = str(refused).partition(" / ")  # the refusal is written "中文 / English"
         return Problem(field="url", rule="endpoint.url", params={"reason": Words(zh, en or zh)})
     return None

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -79,13 +79,19 @@ def department_home(request: HttpRequest) -> HttpResponse:
 def replay(request: HttpRequest) -> HttpResponse:
     department = access_department(request.user)
     chosen = access_deliveries(department)
-    if request.POST.get("delivery"):
+    if "delivery" in request.POST:  # absent: "Send all again"; present, it names one, and empty is no wish for all
+        if not request.POST["delivery"].strip():
+            messages.error(request, Problem(field="delivery", rule="required").labelled("投递", "Delivery").message)
+            return redirect("department_home")
         delivery = posted_id(request, "delivery")
         if delivery is None:
             raise Http404
         chosen = chosen.filter(pk=delivery)
     count = deliveries.replay(department=department, deliveries=chosen, by=signed_in(request.user))
-    messages.success(request, _("%(n)d deliveries will be sent again.") % {"n": count})
+    messages.success(
+        request,
+        ngettext("%(n)d delivery will be sent again.", "%(n)d deliveries will be sent again.", count) % {"n": count},
+    )
     return redirect("department_home")
 
 
@@ -541,14 +547,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
     shown = None
     problems: list[Problem] = []
     if request.method == "POST":
-        if request.POST.get("revoke"):
+        if "revoke" in request.POST and not request.POST["revoke"].strip():  # not a wish for a new token
+            problems.append(Problem(field="revoke", rule="required").labelled("吊销的令牌", "Token to revoke"))
+        elif "revoke" in request.POST:
             revoke_token(
                 token=access_department_token(department, posted_id(request, "revoke")), by=signed_in(request.user)
             )
         else:
             try:
                 days = number_in(
-                    (request.POST.get("days") or "365").strip(),
+                    (request.POST.get("days") or "").strip() or "365",  # left empty (or only spaces): a year
                     field="days",
                     low=1,
                     high=730,

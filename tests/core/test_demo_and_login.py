@@ -77,3 +77,19 @@ def test_issuing_a_token_for_an_unknown_department_names_the_problem(demo):
 
     with pytest.raises(CommandError, match="no department with code 'nope'"):
         call_command("issue_token", department="nope", name="x")
+
+
+def test_the_authorization_scheme_is_read_in_any_case(demo, capsys):
+    from rest_framework.test import APIClient
+
+    call_command("issue_token", department="culture", name="文旅平台", days=30)
+    token = capsys.readouterr().out.split()[0]
+    client = APIClient()
+    for scheme in ("bearer", "BEARER", "bEaReR"):  # RFC 9110 §11.1: the scheme is case-insensitive
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token}")
+        assert client.get("/api/v1/subscriptions").status_code == 200, scheme
+        assert client.get("/dhis2/api/dataSets").status_code == 200, scheme
+    client.credentials(HTTP_AUTHORIZATION=f"apitoken {token}")
+    assert client.get("/dhis2/api/dataSets").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="bearer ot_not-a-token")  # read as a token now: refused as one
+    assert client.get("/api/v1/subscriptions").status_code == 401

@@ -404,7 +404,8 @@ def test_the_worker_keeps_its_database_connections_between_tasks(worker, loopbac
     finally:
         connection_created.disconnect(count)
     opened = len(opened_by)
-    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() >= 18
+    # the receivers saw every batch; the sender records the last one's "delivered" just after its answer
+    assert wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() >= 18)
     # at most one per worker thread that had not needed one yet (4 threads); Celery's default: one per task
     assert opened <= 4, f"{opened} new PostgreSQL sessions for 16 delivery batches"
 
@@ -439,3 +440,24 @@ def test_the_sender_fixed_statements_fail_with_django_errors(demo):
     from core.models import Department
 
     assert Department.objects.filter(code="propaganda").exists()  # the connection is usable afterwards
+
+
+def test_a_feed_cursor_the_feed_never_gave_out_is_refused_by_name(loopback_allowed, cadre, demo):
+    file_activity(cadre)
+    propaganda = system_client("propaganda")
+    assert wait_for(lambda: propaganda.get("/api/v1/feed").json()["items"])  # see the test above
+    last = propaganda.get("/api/v1/feed").json()["next"]
+    assert propaganda.get("/api/v1/feed", {"after": last}).json()["items"] == []  # the end: a cursor it gave
+    for cursor in [
+        str(int(last) + 1),
+        "999999999999999999",
+        "999999999-1",
+        "9999999999999999999-1",
+        "999999999999-99999999",
+    ]:  # past the end, and old-form pairs naming no delivery of the department
+        response = propaganda.get("/api/v1/feed", {"after": cursor})
+        assert response.status_code == 400, cursor
+        (error,) = response.json()["errors"]
+        assert error["field"] == "after" and error["code"] == "feed.cursor"
+        assert f"“{cursor}”" in error["message_zh"] and f"“{cursor}”" in error["message_en"]
+    assert propaganda.get("/api/v1/feed", {"after": "0-0"}).json()["items"]  # the old form of "from the start"

@@ -167,3 +167,23 @@ def test_resuming_an_endpoint_sends_what_waited_at_once(worker, loopback_allowed
     _backed_off_for_a_day(endpoint, waited)
     assert propaganda_system.post(url, {"active": True}, format="json").json() == {"active": True}
     assert wait_for(lambda: waited.public_id in receiver.seen)
+
+
+def test_a_host_name_that_does_not_resolve_is_retried_with_back_off_not_dead_lettered(loopback_allowed, cadre):
+    # a name that never resolves (RFC 2606 reserves .invalid), as a DNS server that is down answers for any name
+    endpoint = wire("propaganda", url="http://onetable-receiver.invalid/hook", secret="whsec_" + "A" * 32)
+    file_activity(cadre)
+    deliveries.send_batch(endpoint.pk)  # the worker's own step, with the real resolver
+    (delivery,) = Delivery.objects.filter(endpoint=endpoint)
+    assert delivery.status == DeliveryStatus.RETRYING and delivery.next_attempt_at is not None
+    assert "onetable-receiver.invalid" in delivery.last_error
+    assert Endpoint.objects.get(pk=endpoint.pk).failures == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "65536", "x"])
+def test_a_port_out_of_range_is_refused_by_name_not_posted_to_the_default_port(loopback_allowed, port):
+    from reporting.delivery import webhooks
+
+    with pytest.raises(webhooks.Refused, match=r"端口须为 1 至 65535.*port must be a whole number from 1 to 65535"):
+        webhooks.resolve_allowed(f"http://127.0.0.1:{port}/hook", ["127.0.0.0/8"])
+    assert webhooks.resolve_allowed("http://127.0.0.1:65535/hook", ["127.0.0.0/8"]).port == 65535

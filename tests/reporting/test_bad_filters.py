@@ -108,10 +108,19 @@ def test_the_api_names_a_field_the_department_cannot_read(culture_api):
         {
             "field": "fields[1]",
             "code": "fields.unknown",
-            "message_zh": "不是本表中您可查询的字段",
-            "message_en": "is not a field of this sheet that you may read",
+            "message_zh": "“households”不是本表中您可查询的字段",
+            "message_en": "“households” is not a field of this sheet that you may read",
         }
     ]
+
+
+def test_the_api_names_the_value_of_fields_written_with_a_comma(culture_api):
+    # fields are repeated (fields=a&fields=b): "a,b" is one code, and the message shows it as it was asked
+    response = culture_api.get("/api/v1/data?sheet=village_basics&fields=library_books,households")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "fields[0]" and "“library_books,households”" in error["message_en"]
+    assert "“library_books,households”" in error["message_zh"]
 
 
 def test_the_api_refuses_a_range_that_ends_before_it_begins(culture_api):

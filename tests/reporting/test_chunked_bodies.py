@@ -51,7 +51,12 @@ def gunicorn(committed_demo, tmp_path):
     """OneTable's production web server, as the launcher and docker-compose run it, on the test database."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": _database_url(), "HTTPS": "0", "ALLOWED_HOSTS": "127.0.0.1"}
-    argv = [str(Path(sys.executable).parent / "gunicorn"), "core.wsgi", "--bind", f"127.0.0.1:{port}", "-w", "1"]
+    # one worker with threads, as production runs (docker-compose: --threads 4): that worker keeps connections alive
+    argv = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "core.wsgi",
+        *("--bind", f"127.0.0.1:{port}", "-w", "1", "--threads", "4"),
+    ]
     with (tmp_path / "gunicorn.log").open("w") as log:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -114,3 +119,25 @@ def test_a_server_that_cannot_read_a_chunked_body_answers_411_by_name(live_serve
     assert answer["errors"][0]["field"] == "Content-Length" and answer["code"] == "body.length_required"
     assert "chunked" in answer["message_en"] and "分块" in answer["message_zh"]
     assert not Submission.objects.filter(unit=village_cadre.unit, sheet__code="cultural_activity").exists()
+
+
+def test_a_body_refused_413_is_answered_connection_close_so_the_next_request_goes_on_a_new_connection(gunicorn):
+    cadre = User.objects.select_related("unit").get(username="village")
+    token = issue_token(user=cadre, name="large")[1]
+    size = 3 * 1024 * 1024  # past DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+    head = (
+        f"POST /api/v1/unit/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nIdempotency-Key: big-1\r\nContent-Length: {size}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gunicorn), timeout=30) as sock:
+        # the start of the body: the server answers without reading the rest, and will not read it
+        sock.sendall(head.encode() + b'{"sheet": "' + b"x" * 200_000)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answer = json.loads(response.read())
+        assert response.status == 413 and answer["code"] == "body.too_large"
+        assert response.getheader("Connection") == "close"  # it said keep-alive, then dropped the connection
+    # a client that follows the header opens a new connection for its next request, which is answered
+    conn = http.client.HTTPConnection("127.0.0.1", gunicorn, timeout=30)
+    conn.request("GET", "/api/v1/unit/one-table?period=2026Q4", headers={"Authorization": f"Bearer {token}"})
+    assert conn.getresponse().status == 200

@@ -275,14 +275,18 @@ def page_client(user) -> Client:
     return client
 
 
-@pytest.mark.parametrize("value", ODD_DIGITS)
+# a number typed into a page's form in full-width digits (a Chinese input method's) is read as the digits it is
+TYPED_ODD_DIGITS = [value for value in ODD_DIGITS if value != "１２"]
+
+
+@pytest.mark.parametrize("value", TYPED_ODD_DIGITS)
 def test_the_calendars_days_in_other_digits_are_named(office_admin, value):
     response = page_client(office_admin).post("/office/calendar/", {"action": "rules", "days_monthly": value})
     assert response.status_code == 400 and "days_monthly" in response.content.decode()
     assert not DueRule.objects.filter(cadence="monthly").exclude(days_after_period_end=5).exists()
 
 
-@pytest.mark.parametrize("value", ODD_DIGITS)
+@pytest.mark.parametrize("value", TYPED_ODD_DIGITS)
 def test_a_tokens_days_in_other_digits_are_named_and_no_token_is_made(culture_analyst, value):
     before = ApiToken.objects.count()
     response = page_client(culture_analyst).post("/department/tokens/", {"name": "x", "days": value})
