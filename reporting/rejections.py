@@ -372,6 +372,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请求体须为 JSON（application/json）或 CSV（text/csv）",
         "the request body must be JSON (application/json) or CSV (text/csv)",
     ),
+    "register.changed": (
+        "{source}在您打开本页后更新了数值：{old} → {new}。现已显示新数值，请核对后再次提交（尚未保存）；"
+        "如有异议，请填写您认为正确的数值和理由",
+        "{source} supplied another value since you opened this page: {old} → {new}. The new value is shown now: "
+        "check it and submit again (nothing was saved); to dispute it, give the value you believe is right and the "
+        "reason",
+    ),
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
     "dispute.value": (
         "异议须填写您认为正确的数值（与部门数据不同）；如部门数据无误，请清空异议理由",
