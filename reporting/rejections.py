@@ -379,6 +379,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "check it and submit again (nothing was saved); to dispute it, give the value you believe is right and the "
         "reason",
     ),
+    "register.delete": (
+        "此数值由{source}提供，不能删除；如认为有误，请提出异议",
+        "this value is supplied by {source}: it cannot be deleted; dispute it instead",
+    ),
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
     "dispute.value": (
         "异议须填写您认为正确的数值（与部门数据不同）；如部门数据无误，请清空异议理由",
