@@ -209,9 +209,7 @@ def _registered(unit: Unit, sheet, period: Period, deleted: list[Field]) -> dict
         return {}
     entries = filing_table(unit=unit, sheet=sheet, period=period).by_code()
     codes = {f.code for f in deleted}
-    return {
-        code: e.register.source.name for code, e in entries.items() if code in codes and e.register is not None
-    }
+    return {code: e.register.source.name for code, e in entries.items() if code in codes and e.register is not None}
 
 
 def _file_group(

@@ -281,7 +281,8 @@ def test_a_unit_cannot_delete_a_register_value_through_dhis2_it_disputes_it_inst
     row = SupplyRow("1", unit.area.code, "2026Q4", "elderly_over_60", "433")
     assert supply_values(department=civil, rows=[row], by=User.objects.get(username="civil")).stored
     client = _client(village_cadre)
-    filed = _post(client, _values(unit, "2026Q4", households="10", registered_population="30", resident_population="28"))
+    typed = _values(unit, "2026Q4", households="10", registered_population="30", resident_population="28")
+    filed = _post(client, typed)
     assert filed.status_code == 200, filed.content
     submission = Submission.objects.by_units().get(unit=unit, period="2026Q4", sheet__code="village_basics")
     assert submission.versions.get().confirmed == ["elderly_over_60"]
