@@ -360,6 +360,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "每行须为含 unit、period、field、value 的对象",
         "each row must be an object with unit, period, field and value",
     ),
+    "supply.value_required": (
+        '须填写数值（value）；如要撤回部门数据，请写 "delete": true',
+        'a value is required; to withdraw the register\'s value, say "delete": true',
+    ),
     "supply.values": ("须为数据行的数组", "must be an array of rows"),
     "supply.code": ("须为代码（文字或整数）", "must be a code (text or a whole number)"),
     "supply.json": ("不是有效的 JSON 数据", "is not valid JSON"),

@@ -254,3 +254,29 @@ def test_a_supply_is_delivered_to_a_subscription_taking_its_field_and_a_correcti
     relay_versions()
     second = Delivery.objects.filter(subscription=subscription).exclude(pk=first.pk).get()
     assert second.supersedes_id == first.pk and second.version.number == 2
+
+
+def test_a_row_without_a_value_is_refused_by_name_and_only_delete_withdraws(civil, civil_api, tmp_path):
+    from reporting.filing.supply_readers import read_json
+    from reporting.services.supplies import supply_values
+
+    (a,) = _villages(civil, 1)
+    key = {"unit": a, "period": PERIOD, "field": "dibao_people"}
+    assert _post(civil_api, {"values": [{**key, "value": 12}]}).json()["imported"] == 1
+    supply = Submission.objects.supplies().get(unit__area__code=a, source=civil)
+    for row in ({**key}, {**key, "value": None}, {**key, "value": " "}):
+        answer = _post(civil_api, {"values": [row]})
+        assert answer.status_code == 400
+        [conflict] = answer.json()["conflicts"]
+        assert (conflict["row"], conflict["field"], conflict["rule"]) == ("values[0]", "value", "supply.value_required")
+        assert '须填写数值（value）；如要撤回部门数据，请写 "delete": true' in conflict["message_zh"]
+        assert "a value is required" in conflict["message_en"]
+        # a stored body (a job's), read by PostgreSQL in runs, refuses it the same
+        body = tmp_path / "supply.json"
+        body.write_text(json.dumps({"values": [row]}))
+        result = supply_values(department=civil, rows=read_json(body), by=User.objects.get(username="civil"))
+        assert [c.problem.rule for c in result.conflicts] == ["supply.value_required"]
+        supply.refresh_from_db()
+        assert supply.current_version == 1  # nothing withdrawn
+    gone = _post(civil_api, {"values": [{**key, "delete": True}]}).json()
+    assert (gone["deleted"], gone["stored"]) == (1, True)
