@@ -237,7 +237,7 @@ def _file_group(
     for v, f in group:
         if f.code in seen:
             if seen[f.code] != v.value:
-                refused.append(Problem(field=f.code, rule="source.refused", params={"first": seen[f.code]}))
+                refused.append(Problem(field=f.code, rule="source.duplicate", params={"first": seen[f.code]}))
             counts["ignored"] += 1
             continue
         seen[f.code] = v.value

@@ -296,3 +296,13 @@ def test_a_unit_cannot_delete_a_register_value_through_dhis2_it_disputes_it_inst
     assert f"this value is supplied by {civil.name}: it cannot be deleted; dispute it instead" in conflict["message_en"]
     submission.refresh_from_db()
     assert submission.current_version == 1  # no new version, the origin still the register's
+
+
+def test_a_sources_refused_value_names_the_data_element_in_its_message(civil_analyst, civil_source):
+    civil, village, period = civil_source
+    answer = _post(_client(civil_analyst), _values(village, period, dibao_people="many"))
+    assert answer.status_code == 409
+    [conflict] = answer.json()["response"]["conflicts"]
+    name = Field.objects.get(code="dibao_people")
+    assert conflict["message_zh"] == f"{name.name_zh}：须为整数"
+    assert conflict["message_en"] == f"{name.name_en}: must be a whole number"

@@ -280,3 +280,29 @@ def test_a_row_without_a_value_is_refused_by_name_and_only_delete_withdraws(civi
         assert supply.current_version == 1  # nothing withdrawn
     gone = _post(civil_api, {"values": [{**key, "delete": True}]}).json()
     assert (gone["deleted"], gone["stored"]) == (1, True)
+
+
+def test_a_refused_row_names_the_catalogue_field_and_every_problem_it_has(civil, civil_api):
+    (a,) = _villages(civil, 1)
+    ok = {"unit": a, "period": PERIOD, "field": "dibao_people"}
+    rows = [
+        {**ok, "value": -1},
+        {"unit": "999999999999", "period": "2026Q9", "field": "nope", "value": 1},
+        {**ok, "unit": "999999999999", "period": "2026Q9", "value": 1},
+    ]
+    answer = _post(civil_api, {"values": rows})
+    assert answer.status_code == 400
+    body = answer.json()
+    conflicts = [(c["row"], c["field"], c["rule"]) for c in body["conflicts"]]
+    assert conflicts == [
+        ("values[0]", "value", "min"),
+        ("values[1]", "field", "source.unknown_field"),
+        ("values[1]", "unit", "source.unknown_unit"),
+        ("values[1]", "period", "period.format"),
+        ("values[2]", "unit", "source.unknown_unit"),
+        ("values[2]", "period", "period.format"),
+    ]
+    name = Field.objects.get(code="dibao_people")
+    assert body["conflicts"][0]["message_zh"] == f"{name.name_zh}：不能小于 0"
+    assert body["conflicts"][0]["message_en"] == f"{name.name_en}: must be at least 0"
+    assert body["refused"] == 3  # rows, however many problems each has
