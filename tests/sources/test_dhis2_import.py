@@ -299,7 +299,7 @@ def test_a_unit_cannot_delete_a_register_value_through_dhis2_it_disputes_it_inst
 
 
 def test_a_sources_refused_value_names_the_data_element_in_its_message(civil_analyst, civil_source):
-    civil, village, period = civil_source
+    _civil, village, period = civil_source
     answer = _post(_client(civil_analyst), _values(village, period, dibao_people="many"))
     assert answer.status_code == 409
     [conflict] = answer.json()["response"]["conflicts"]
