@@ -394,6 +394,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "clear the dispute reason",
     ),
     "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
+    "dispute.both": (
+        "请二选一：更正数值，或说明原值为何成立，不能同时填写",
+        "give a corrected value or an answer, not both",
+    ),
     "dispute.answered": ("此异议已答复", "this dispute has already been answered"),
     "dispute.same_value": (
         "与部门现有数值相同；如原值成立，请说明理由",
