@@ -368,6 +368,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "supply.code": ("须为代码（文字或整数）", "must be a code (text or a whole number)"),
     "supply.json": ("不是有效的 JSON 数据", "is not valid JSON"),
     "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
+    "supply.csv_cell": (
+        "有一个单元格超过 {max} 个字符，无法读取；请检查是否漏了引号",
+        "a cell is longer than {max} characters and cannot be read; check for a missing quote",
+    ),
     "supply.header": (
         "首行须为列名 unit、period、field、value",
         "the first row must name the columns unit, period, field and value",

@@ -379,7 +379,11 @@ def rows_of(format: str, body: IO[bytes]) -> Iterator[SupplyRow]:
 def _csv_text(body: IO[bytes]) -> Iterator[SupplyRow]:
     try:
         yield from csv_rows(codecs.iterdecode(body, "utf-8-sig"))
-    except (UnicodeDecodeError, csv.Error):
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):  # a valid file, one cell past what the reader takes
+            raise Problem(field="file", rule="supply.csv_cell", params={"max": csv.field_size_limit()}) from None
+        raise Problem(field="file", rule="supply.csv") from None
+    except UnicodeDecodeError:
         raise Problem(field="file", rule="supply.csv") from None
 
 

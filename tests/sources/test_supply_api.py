@@ -306,3 +306,17 @@ def test_a_refused_row_names_the_catalogue_field_and_every_problem_it_has(civil,
     assert body["conflicts"][0]["message_zh"] == f"{name.name_zh}：不能小于 0"
     assert body["conflicts"][0]["message_en"] == f"{name.name_en}: must be at least 0"
     assert body["refused"] == 3  # rows, however many problems each has
+
+
+def test_a_csv_with_a_cell_past_the_readers_limit_says_so_with_the_limit(civil, civil_api):
+    import csv
+
+    (a,) = _villages(civil, 1)
+    body = f'unit,period,field,value\n{a},{PERIOD},dibao_people,"{"x" * (csv.field_size_limit() + 1)}"\n'
+    answer = civil_api.post(URL, body.encode(), content_type="text/csv")
+    assert answer.status_code == 400
+    error = answer.json()["errors"][0]
+    assert error["code"] == "supply.csv_cell"
+    limit = f"{csv.field_size_limit()}"
+    assert f"有一个单元格超过 {limit} 个字符" in error["message_zh"] and "UTF-8" not in error["message_zh"]
+    assert f"a cell is longer than {limit} characters" in error["message_en"]
