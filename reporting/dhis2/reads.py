@@ -177,8 +177,9 @@ def _department_values(
 
 
 def _filer(row: Row, code: str, departments: dict[int, str]) -> tuple[str, dt.datetime | None]:
-    """Who stored a value and when: the source department for a register value (the unit's filing that
-    confirmed or disputed it, if later, is when it last changed hands), else the unit with its filing's time."""
+    """Who stored a value and when: the source department's code for a register value (the unit's filing that
+    confirmed or disputed it, if later, is when it last changed hands), else the unit's code with its filing's
+    time. Never a user name, for any reader: who typed a value is not the readers' to know (data minimisation)."""
     supplied = row.supplied.get(code)
     if supplied is None:
         return row.unit_code, row.filed_at
@@ -221,11 +222,15 @@ def _unit_values(
         submissions = submissions.filter(period_start__gte=first.start)
     if last is not None:
         submissions = submissions.filter(period_start__lte=last.start)
+    sources = {f.source_id for f in fields.values() if f.source_id is not None}
+    codes = dict(Department.objects.filter(pk__in=sources).values_list("pk", "code")) if sources else {}
     for submission in submissions.order_by("period_start"):
-        version = SubmissionVersion.objects.current_of(submission).select_related("by").get()
+        version = SubmissionVersion.objects.current_of(submission).get()
         for code, value in version.values.items():
             f = fields.get(code)
             if f is not None:
+                # the one rule of storedBy (`_filer`): an organisation's code, never a person's user name
+                source = codes.get(f.source_id) if code in version.confirmed else None
                 yield OutValue(
                     sheet.code,
                     code,
@@ -233,7 +238,7 @@ def _unit_values(
                     unit.area.code,
                     f.field_type.to_dhis2(value),
                     f.field_type.is_numeric,
-                    stored_by=version.by.username if version.by_id else "",
+                    stored_by=source or unit.area.code,
                     last_updated=version.at,
                 )
 
