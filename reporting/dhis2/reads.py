@@ -230,7 +230,7 @@ def _unit_values(
             f = fields.get(code)
             if f is not None:
                 # the one rule of storedBy (`_filer`): an organisation's code, never a person's user name
-                source = codes.get(f.source_id) if code in version.confirmed else None
+                source = codes.get(f.source_id) if f.source_id is not None and code in version.confirmed else None
                 yield OutValue(
                     sheet.code,
                     code,

@@ -694,8 +694,8 @@ def _stage_chunk(cursor, checker: _Checker, chunk: list[tuple[int, SupplyRow]], 
             _refuse(result, RowProblem(r.row, problem, seq))
             continue
         except Problems as problems:  # a row wrong in several ways: each named
-            for problem in problems.problems:
-                _refuse(result, RowProblem(r.row, problem, seq))
+            for each in problems.problems:
+                _refuse(result, RowProblem(r.row, each, seq))
             continue
         if period is None:  # a ledger record's value: the ledger path
             assert r.record is not None
