@@ -100,16 +100,19 @@ def _dispute_reason(code: str, reason: Any) -> str:
 
 def _register_moved(entry: TableField, value: Any, disputes: dict[str, Any], seen: dict[str, Any]) -> None:
     """A value the form only pre-filled with the register's value of when the page was opened (`seen`, as the
-    input showed it) is no dispute: when the source has supplied another value since, nothing is stored and the
-    cadre is shown the new one to confirm (`register.changed`). A reason given says the cadre disputes it."""
+    input showed it; "" when it had none) is no dispute: when the source has supplied another value since, nothing
+    is stored and the cadre is shown the new one to confirm (`register.changed`). A reason given says the cadre
+    disputes it."""
     assert entry.register is not None
     code, field_type = entry.code, entry.field.field_type
     shown, now = seen.get(code), field_type.input_value(entry.register.value)
     if not isinstance(shown, str) or shown == now or value is None or _given(disputes.get(code)):
         return
-    if field_type.input_value(value) == shown:
+    # shown "": the register had no value then (a gap), so whatever the cadre put there answered no register value
+    if shown == "" or field_type.input_value(value) == shown:
         source = entry.register.source.name
-        raise Problem(field=code, rule="register.changed", params={"old": shown, "new": now, "source": source})
+        params = {"old": shown or "—", "new": now, "source": source}
+        raise Problem(field=code, rule="register.changed", params=params)
 
 
 def _answer_register(

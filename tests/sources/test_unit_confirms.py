@@ -595,7 +595,7 @@ def test_the_form_says_the_register_changed_shows_the_new_value_and_confirms_it_
     client.force_login(village_cadre)
     html = client.get(FILL).content.decode()
     shown, seen = _shown(html), _seen(html)
-    assert seen == {"seen_elderly_over_60": "7"}
+    assert seen["seen_elderly_over_60"] == "7"
     _supply(civil, village_cadre.unit, elderly_over_60="8")
     refused = client.post(FILL, _form({**shown, "volunteers": "48"}, "f-9", **seen))
     assert refused.status_code == 400
@@ -619,3 +619,18 @@ def test_a_register_field_has_one_label_for_its_input(client, village_cadre):
     assert html.count('for="v-elderly_over_60"') == 1
     assert html.count('id="v-elderly_over_60"') == 1
     assert html.count('for="v-volunteers"') == 1  # a field without a register keeps its label
+
+
+def test_a_value_typed_where_the_register_had_none_is_no_dispute_when_a_value_arrives_meanwhile(client, village_cadre):
+    civil, stats = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    html = client.get(FILL).content.decode()
+    assert 'name="seen_registered_population" value=""' in html  # the statistics bureau has no value yet
+    _supply(stats, village_cadre.unit, registered_population="1086")
+    typed = {**_shown(html), "volunteers": "48", "registered_population": "1090"}
+    refused = client.post(FILL, _form(typed, "f-10", **_seen(html)))
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert f"{stats.name}在您打开本页后更新了数值：— → 1086" in page and "须说明理由" not in page
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
