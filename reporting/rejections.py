@@ -380,6 +380,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "每行须为含 unit、period、field、value 的对象",
         "each row must be an object with unit, period, field and value",
     ),
+    "supply.value_required": (
+        '须填写数值（value）；如要撤回部门数据，请写 "delete": true',
+        'a value is required; to withdraw the register\'s value, say "delete": true',
+    ),
     "supply.values": ("须为数据行的数组", "must be an array of rows"),
     "supply.code": ("须为代码（文字或整数）", "must be a code (text or a whole number)"),
     "supply.json": ("不是有效的 JSON 数据", "is not valid JSON"),
@@ -389,6 +393,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ask an administrator",
     ),
     "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
+    "supply.csv_cell": (
+        "有一个单元格超过 {max} 个字符，无法读取；请检查是否漏了引号",
+        "a cell is longer than {max} characters and cannot be read; check for a missing quote",
+    ),
     "supply.header": (
         "首行须为列名 unit、period、field、value",
         "the first row must name the columns unit, period, field and value",
@@ -397,6 +405,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请求体须为 JSON（application/json）或 CSV（text/csv）",
         "the request body must be JSON (application/json) or CSV (text/csv)",
     ),
+    "register.changed": (
+        "{source}在您打开本页后更新了数值：{old} → {new}。现已显示新数值，请核对后再次提交（尚未保存）；"
+        "如有异议，请填写您认为正确的数值和理由",
+        "{source} supplied another value since you opened this page: {old} → {new}. The new value is shown now: "
+        "check it and submit again (nothing was saved); to dispute it, give the value you believe is right and the "
+        "reason",
+    ),
+    "register.delete": (
+        "此数值由{source}提供，不能删除；如认为有误，请提出异议",
+        "this value is supplied by {source}: it cannot be deleted; dispute it instead",
+    ),
     "dispute.reason": ("对部门数据提出异议须说明理由", "disputing a register value needs a reason"),
     "dispute.value": (
         "异议须填写您认为正确的数值（与部门数据不同）；如部门数据无误，请清空异议理由",
@@ -404,6 +423,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "clear the dispute reason",
     ),
     "dispute.answer": ("须更正数值，或说明原值为何成立", "correct the value, or say why the register value stands"),
+    "dispute.both": (
+        "请二选一：更正数值，或说明原值为何成立，不能同时填写",
+        "give a corrected value or an answer, not both",
+    ),
     "dispute.answered": ("此异议已答复", "this dispute has already been answered"),
     "dispute.same_value": (
         "与部门现有数值相同；如原值成立，请说明理由",

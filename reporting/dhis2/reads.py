@@ -225,8 +225,9 @@ def _changed_at(sheet: Sheet, places: Iterable[tuple[int, str]], codes: list[str
 
 
 def _filer(row: Row, code: str, departments: dict[int, str], changed: _Changed) -> tuple[str, dt.datetime | None]:
-    """Who stored a value and when it last changed: the source department for a register value (the unit's
-    filing that confirms or disputes it changes nothing of it), else the unit."""
+    """Who stored a value and when it last changed: the source department's code for a register value (the unit's
+    filing that confirms or disputes it changes nothing of it), else the unit's code. Never a user name, for any
+    reader: who typed a value is not the readers' to know (data minimisation)."""
     supplied = row.supplied.get(code)
     if supplied is None:
         return row.unit_code, changed.get((row.unit_id, row.period, None, code), row.filed_at)
@@ -266,12 +267,16 @@ def _unit_values(
         submissions = submissions.filter(period_start__gte=first.start)
     if last is not None:
         submissions = submissions.filter(period_start__lte=last.start)
+    sources = {f.source_id for f in fields.values() if f.source_id is not None}
+    codes = dict(Department.objects.filter(pk__in=sources).values_list("pk", "code")) if sources else {}
     for submission in submissions.order_by("period_start"):
-        version = SubmissionVersion.objects.current_of(submission).select_related("by").get()
+        version = SubmissionVersion.objects.current_of(submission).get()
         changed = _changed_at(sheet, [(unit.pk, submission.period)], list(fields))
         for code, value in version.values.items():
             f = fields.get(code)
             if f is not None:
+                # the one rule of storedBy (`_filer`): an organisation's code, never a person's user name
+                source = codes.get(f.source_id) if f.source_id is not None and code in version.confirmed else None
                 yield OutValue(
                     sheet.code,
                     code,
@@ -279,7 +284,7 @@ def _unit_values(
                     unit.area.code,
                     f.field_type.to_dhis2(value),
                     f.field_type.is_numeric,
-                    stored_by=version.by.username if version.by_id else "",
+                    stored_by=source or unit.area.code,
                     last_updated=changed.get((unit.pk, submission.period, None, code), version.at),
                 )
 

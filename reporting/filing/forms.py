@@ -39,7 +39,8 @@ class Row:
         """The cadre opened the dispute: a reason given, a problem to fix, or a value other than the register's."""
         if self.entry.register is None:
             return False
-        return bool(self.dispute_reason or self.problems) or (
+        to_fix = [p for p in self.problems if p.rule != "register.changed"]  # a changed value is there to confirm
+        return bool(self.dispute_reason or to_fix) or (
             self.value is not None and self.input_value != self.register_value
         )
 
@@ -131,6 +132,32 @@ def read_disputes(table: OneTable, post: QueryDict) -> dict[str, str]:
         entry.code: post.get(f"dispute_{entry.code}", "")
         for entry in table.fields
         if entry.register is not None and f"dispute_{entry.code}" in post
+    }
+
+
+def read_seen(table: OneTable, post: QueryDict) -> dict[str, str]:
+    """The register values the form showed when it was opened (`seen_<code>`, as the input held them): a value
+    the cadre left as pre-filled is no dispute, even if the register changed meanwhile."""
+    return {
+        entry.code: post.get(f"seen_{entry.code}", "")
+        for entry in table.fields
+        if entry.register is not None and f"seen_{entry.code}" in post
+    }
+
+
+def only_prefilled(table: OneTable, raw: dict[str, Any], disputes: dict[str, str], seen: dict[str, str]) -> dict:
+    """The answers without the register values the form only pre-filled (left as shown, no reason): a draft keeps
+    what the cadre typed, and a register value is confirmed as it stands when the draft is submitted."""
+    registered = {entry.code: entry.field.field_type for entry in table.fields if entry.register is not None}
+    return {
+        code: value
+        for code, value in raw.items()
+        if not (
+            code in registered
+            and code in seen
+            and not (disputes.get(code) or "").strip()
+            and registered[code].input_value(value) == seen[code]
+        )
     }
 
 

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from openpyxl import load_workbook
 
-from reporting.rejections import Problem, storable
+from reporting.rejections import Problem, blank, storable
 from reporting.services.supplies import SUPPLY_FORMATS, SupplyRow
 from reporting.services.supply_sets import RUN_BYTES, Run
 
@@ -236,11 +236,20 @@ def _row_end(buffer: str, pos: int, cut: int) -> int:
     return pos
 
 
+def json_row(label: str, item: Any) -> SupplyRow:
+    """A JSON row: its `value` is required (null is no value); a register value is withdrawn only by saying so,
+    `"delete": true`, as the DHIS2 face's `importStrategy=DELETE` (a row that forgot its value withdraws nothing)."""
+    row = row_from(label, item)
+    if row.problem is None and not row.delete and (row.value is None or (type(row.value) is str and blank(row.value))):
+        return row._replace(problem=Problem(field="value", rule="supply.value_required"))
+    return row
+
+
 def json_rows(stream: IO[bytes]) -> Iterator[SupplyRow]:
     index = 0
     for key, item in json_items(stream):
         if key == "row":
-            yield row_from(f"values[{index}]", item)
+            yield json_row(f"values[{index}]", item)
             index += 1
 
 
@@ -255,7 +264,7 @@ def json_body(stream: IO[bytes]) -> tuple[dict[str, Any], list[SupplyRow]]:
     rows: list[SupplyRow] = []
     for key, item in json_items(stream):
         if key == "row":
-            rows.append(row_from(f"values[{len(rows)}]", item))
+            rows.append(json_row(f"values[{len(rows)}]", item))
         else:
             options[key] = item
     return options, rows
@@ -277,7 +286,7 @@ class JsonFile:
             yield from json_items(stream, runs=True)
 
     def row(self, label: str, item: Any) -> SupplyRow:
-        return row_from(label, item)
+        return json_row(label, item)
 
 
 def read_json(path: Path) -> JsonFile:
@@ -370,7 +379,11 @@ def rows_of(format: str, body: IO[bytes]) -> Iterator[SupplyRow]:
 def _csv_text(body: IO[bytes]) -> Iterator[SupplyRow]:
     try:
         yield from csv_rows(codecs.iterdecode(body, "utf-8-sig"))
-    except (UnicodeDecodeError, csv.Error):
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):  # a valid file, one cell past what the reader takes
+            raise Problem(field="file", rule="supply.csv_cell", params={"max": csv.field_size_limit()}) from None
+        raise Problem(field="file", rule="supply.csv") from None
+    except UnicodeDecodeError:
         raise Problem(field="file", rule="supply.csv") from None
 
 

@@ -20,6 +20,7 @@ from core.audit import read_only, unaudited
 from core.models import Department, Unit, User
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.dhis2.formats import DataValue, iter_adx, iter_csv, read_json
+from reporting.filing.onetable import filing_table
 from reporting.models import Field, Submission, SubmissionVersion
 from reporting.rejections import Problem, Problems, period_type_params
 from reporting.services.submissions import correct_submission, submit_sheet
@@ -216,6 +217,15 @@ def _check(unit: Unit, v: DataValue, f: Field | None) -> Problem | None:
     return None
 
 
+def _registered(unit: Unit, sheet, period: Period, deleted: list[Field]) -> dict[str, str]:
+    """The fields among `deleted` whose source supplied a value for the unit and period, with the source's name."""
+    if not any(f.source_id is not None for f in deleted):
+        return {}
+    entries = filing_table(unit=unit, sheet=sheet, period=period).by_code()
+    codes = {f.code for f in deleted}
+    return {code: e.register.source.name for code, e in entries.items() if code in codes and e.register is not None}
+
+
 def _file_group(
     unit: Unit, user: User, period: Period, group: list[tuple[DataValue, Field]], delete: bool, outcome: ImportOutcome
 ) -> None:
@@ -235,17 +245,21 @@ def _file_group(
     # any other value's comment explains a warning on it (one explained before stays so: `correct_submission`)
     explanations: dict[str, str] = {}
     counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
-    duplicate: list[Problem] = []
+    refused: list[Problem] = []
     seen: dict[str, Any] = {}
+    registered = _registered(unit, sheet, period, [f for v, f in group if delete or v.deleted or v.value in (None, "")])
     for v, f in group:
         if f.code in seen:
             if seen[f.code] != v.value:
-                duplicate.append(Problem(field=f.code, rule="source.duplicate", params={"first": seen[f.code]}))
+                refused.append(Problem(field=f.code, rule="source.duplicate", params={"first": seen[f.code]}))
             counts["ignored"] += 1
             continue
         seen[f.code] = v.value
         if delete or v.deleted or v.value in (None, ""):
-            if f.code in new:
+            if f.code in registered:  # the register's value is not the unit's to withdraw: it disputes it
+                problem = Problem(field=f.code, rule="register.delete", params={"source": registered[f.code]})
+                refused.append(problem.labelled(f.name_zh, f.name_en))
+            elif f.code in new:
                 del new[f.code]
                 counts["deleted"] += 1
             else:
@@ -265,8 +279,8 @@ def _file_group(
             disputes[f.code] = v.comment
         elif v.comment:
             explanations[f.code] = v.comment
-    if duplicate:
-        raise Problems(duplicate)
+    if refused:
+        raise Problems(refused)
     if new == old and submission is not None:
         outcome.ignored += len(group)
         return

@@ -46,7 +46,9 @@ def answer_dispute(*, dispute: Dispute, by: User, value: Any = None, answer: str
     """Answer an open dispute once: correct the register's value, or say why it stands."""
     answer = answer if isinstance(answer, str) else ""
     correcting = value is not None and not is_blank(value)
-    if correcting == bool(trimmed(answer)):
+    if correcting and trimmed(answer):  # which one was meant: neither is dropped
+        raise Problem(field="answer", rule="dispute.both")
+    if not correcting and not trimmed(answer):
         raise Problem(field="answer", rule="dispute.answer")
     if answer and not storable(answer):
         raise Problem(field="answer", rule="text.character")

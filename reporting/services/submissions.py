@@ -107,6 +107,23 @@ def _dispute_reason(code: str, reason: Any) -> str:
     return reason
 
 
+def _register_moved(entry: TableField, value: Any, disputes: dict[str, Any], seen: dict[str, Any]) -> None:
+    """A value the form only pre-filled with the register's value of when the page was opened (`seen`, as the
+    input showed it; "" when it had none) is no dispute: when the source has supplied another value since, nothing
+    is stored and the cadre is shown the new one to confirm (`register.changed`). A reason given says the cadre
+    disputes it."""
+    assert entry.register is not None
+    code, field_type = entry.code, entry.field.field_type
+    shown, now = seen.get(code), field_type.input_value(entry.register.value)
+    if not isinstance(shown, str) or shown == now or value is None or _given(disputes.get(code)):
+        return
+    # shown "": the register had no value then (a gap), so whatever the cadre put there answered no register value
+    if shown == "" or field_type.input_value(value) == shown:
+        source = entry.register.source.name
+        params = {"old": shown or "—", "new": now, "source": source}
+        raise Problem(field=code, rule="register.changed", params=params)
+
+
 def _answer_register(
     entry: TableField, value: Any, disputes: dict[str, Any], answers: Answers, kept: dict[str, Any]
 ) -> Any:
@@ -133,9 +150,11 @@ def validate_answers(
     not_applicable: dict[str, str],
     disputes: dict[str, Any] | None = None,
     filed: SubmissionVersion | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> Answers:
     """Parse every answer against the table; raise Problems naming each wrong field, or return Answers.
-    `filed`: the version a correction answers (its disputes' reasons may come back with it)."""
+    `filed`: the version a correction answers (its disputes' reasons may come back with it); `seen`: the register
+    values the form showed when it was opened (`_register_moved`)."""
     problems: list[Problem] = []
     fields = table.by_code()
     disputes = disputes or {}
@@ -178,6 +197,7 @@ def validate_answers(
             else:
                 value = parse_value(f.type, f.constraints, typed, field=code)
             if entry.register is not None:
+                _register_moved(entry, value, disputes, seen or {})
                 value = _answer_register(entry, value, disputes, answers, kept)
         except Problem as problem:
             if problem.params.get("part") == REASON_PART["part"] and problem.rule != "dispute.reason":
@@ -352,6 +372,7 @@ def submit_sheet(
     explanations: dict[str, Any] | None = None,
     ask_explanations: bool = False,
     filled_on: str | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> SubmissionVersion:
     """Store version 1 of a unit's sheet for a period that is open to it; refuse a second first submission.
     `ask_explanations` (the form): a warning without an explanation is refused like an error, so the cadre
@@ -361,7 +382,7 @@ def submit_sheet(
         raise Problems([Problem(field="sheet", rule="period.type", params=period_type_params("periodic"))])
     table = filing_table(unit=unit, sheet=sheet, period=period)
     _same_form(table, filled_on)
-    answers = validate_answers(table, raw, not_applicable, disputes)
+    answers = validate_answers(table, raw, not_applicable, disputes, seen=seen)
     check_across(table, answers, explanations, ask=ask_explanations)
     submission = _first_submission(unit, sheet, period, drop_draft=True)  # the cadre's draft, if any, is done with
     version = _new_version(submission, 1, answers, by)
@@ -417,6 +438,7 @@ def correct_submission(
     explanations: dict[str, Any] | None = None,
     ask_explanations: bool = False,
     filled_on: str | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> SubmissionVersion:
     """Store a new version of a submission or ledger record; the old versions stay as they were. `filled_on`:
     as for `submit_sheet` (a correction typed offline on a form changed since is refused, `form.changed`)."""
@@ -441,7 +463,7 @@ def correct_submission(
         else:
             table = filing_table(unit=locked.unit, sheet=sheet, period=Period.parse(locked.period), filed=filed)
             _same_form(table, filled_on)
-            answers = validate_answers(table, raw, not_applicable, disputes, filed)
+            answers = validate_answers(table, raw, not_applicable, disputes, filed, seen=seen)
             check_across(table, answers, explanations, ask=ask_explanations, filed=filed)
         if _unchanged(answers, filed):
             problems.append(Problem(field="correction", rule="correction.unchanged"))

@@ -48,7 +48,7 @@ from reporting.models import (
     SupplyJobStatus,
     field_asked_on,
 )
-from reporting.rejections import Problem, blank, period_type_params
+from reporting.rejections import Problem, Problems, blank, period_type_params
 from reporting.services import ledger_supplies as ledger
 from reporting.services import supply_sets
 from reporting.services.relay import queue_changes
@@ -101,7 +101,8 @@ class SupplyResult:
 
     @property
     def refused(self) -> int:
-        return len(self.conflicts) + self.more_refused
+        """Refused rows (a row wrong in several ways has a conflict for each)."""
+        return len({c.seq for c in self.conflicts}) + self.more_refused
 
 
 # A supply streams: rows are checked CHUNK at a time (the codes not seen before looked up in two queries), the
@@ -221,14 +222,13 @@ class _Checker:
         found = self._field_checks.get(r.field)
         if found is None:
             found = self._field_checks[r.field] = _judged(self._field, r.field)
-        if isinstance(found, Problem):
-            raise found.with_traceback(None)  # a kept Problem: no chain of earlier raises
-        f, sheet_id, levels, is_ledger = found
         unit = self._unit_checks.get(r.unit)
         if unit is None:
             unit = self._unit_checks[r.unit] = _judged(self._unit, r.unit)
-        if isinstance(unit, Problem):
-            raise unit.with_traceback(None)  # a kept Problem: no chain of earlier raises
+        if isinstance(found, Problem) or isinstance(unit, Problem):
+            self._refuse_whole_row(r, found, unit)
+        assert not isinstance(found, Problem) and not isinstance(unit, Problem)
+        f, sheet_id, levels, is_ledger = found
         unit_id, level = unit
         if level not in levels:
             raise Problem(field="unit", rule="source.unit_level", params={"sheet": f.sheet.name_zh})
@@ -258,6 +258,23 @@ class _Checker:
                 text,
             )
         return unit_id, sheet_id, period, start, f.code, text
+
+    def _refuse_whole_row(self, r: SupplyRow, found: Any, unit: Any) -> None:
+        """Every problem of a row whose field or unit is wrong, each named: the field, the unit, and the period
+        as far as it can be judged without the field (whether it is a period at all)."""
+        problems = [p.with_traceback(None) for p in (found, unit) if isinstance(p, Problem)]
+        if isinstance(found, Problem) and r.record is None:
+            try:
+                self.period(r.period)
+            except PeriodError as problem:
+                problems.append(problem.with_traceback(None))
+        elif not isinstance(found, Problem) and not found[3]:  # a periodic field: the period judged for it
+            when = self._period_checks.get((r.field, r.period))
+            if when is None:
+                when = self._period_checks[(r.field, r.period)] = _judged(self._field_in, found[0], r.period)
+            if isinstance(when, Problem):
+                problems.append(when.with_traceback(None))
+        raise problems[0] if len(problems) == 1 else Problems(problems)
 
     def _field(self, code: str) -> tuple[Field, int, frozenset[str], bool]:
         """The field, its sheet's id and unit levels, and whether the sheet is a ledger."""
@@ -303,8 +320,8 @@ class _Checker:
             try:
                 value = parse_value(defined.type, {**defined.constraints, "required": False}, raw, field="value")
                 found = str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
-            except Problem as problem:
-                found = problem.with_traceback(None)
+            except Problem as problem:  # named by the catalogue's field, not only by the row
+                found = problem.with_traceback(None).labelled(defined.name_zh, defined.name_en)
             if key is not None:
                 if len(self._values) >= _VALUES_KEPT:
                     self._values.clear()
@@ -676,6 +693,10 @@ def _stage_chunk(cursor, checker: _Checker, chunk: list[tuple[int, SupplyRow]], 
             unit_id, sheet_id, period, start, code, value = checker.check(r)
         except Problem as problem:
             _refuse(result, RowProblem(r.row, problem, seq))
+            continue
+        except Problems as problems:  # a row wrong in several ways: each named
+            for each in problems.problems:
+                _refuse(result, RowProblem(r.row, each, seq))
             continue
         if period is None:  # a ledger record's value: the ledger path
             assert r.record is not None

@@ -91,7 +91,7 @@ WITH judged AS MATERIALIZED (
     GROUP BY unit_id, sheet_id, period, field HAVING count(*) > 1
 ), ok AS (
     SELECT * FROM judged j
-    WHERE j.unit_id IS NOT NULL AND (j.gone OR j.stored <> '')
+    WHERE j.unit_id IS NOT NULL AND (j.gone OR j.stored NOT IN ('', 'null'))  -- no value: Python's to refuse
       AND NOT EXISTS (SELECT FROM repeated r
                       WHERE (r.unit_id, r.sheet_id, r.period, r.field) = (j.unit_id, j.sheet_id, j.period, j.field))
 ), staged AS (
@@ -104,7 +104,7 @@ WITH judged AS MATERIALIZED (
     FROM ok GROUP BY unit_id, sheet_id, period, start
 )
 SELECT j.seq, true FROM judged j
-WHERE j.unit_id IS NULL OR NOT coalesce(j.gone OR j.stored <> '', false)  -- NULL: the twin leaves it to Python
+WHERE j.unit_id IS NULL OR NOT coalesce(j.gone OR j.stored NOT IN ('', 'null'), false)  -- NULL: left to Python
    OR EXISTS (SELECT FROM repeated r
               WHERE (r.unit_id, r.sheet_id, r.period, r.field) = (j.unit_id, j.sheet_id, j.period, j.field))
 UNION ALL

@@ -25,8 +25,9 @@ TEMPLATE_NAME = "supply-template"
 
 
 def _format(name: str, head: bytes) -> str | None:
-    """csv or xlsx, by the file's first bytes (an XLSX is a zip) and its name."""
-    if head.startswith(b"PK"):
+    """csv or xlsx, by the file's first bytes (an XLSX is a zip) and its name (a damaged .xlsx is read as one, so
+    the refusal says it cannot be read as a workbook, not that the file is of the wrong kind)."""
+    if head.startswith(b"PK") or name.lower().endswith(".xlsx"):
         return "xlsx"
     return "csv" if name.lower().endswith((".csv", ".txt")) else None
 

@@ -23,7 +23,7 @@ from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.periods import Period, PeriodError
 from reporting.filing import excel, idempotency
 from reporting.filing.checks import kept_explanations, rules_data
-from reporting.filing.forms import draft_answers, read_disputes, read_post, rows_for
+from reporting.filing.forms import draft_answers, only_prefilled, read_disputes, read_post, read_seen, rows_for
 from reporting.filing.offline import filed_drafts, offline_data
 from reporting.filing.onetable import (
     OneTable,
@@ -141,7 +141,9 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
         return render(request, "township/fill.html", {**context, "rows": rows, "draft_problems": to_fix})
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
+    seen = read_seen(table, request.POST)
     if request.POST.get("action") == "draft":
+        raw = only_prefilled(table, raw, disputes, seen)
         save_draft(
             unit=unit,
             sheet=sheet,
@@ -172,6 +174,7 @@ def fill(request: HttpRequest, sheet_code: str, period: str) -> HttpResponse:
             disputes=disputes,
             explanations=_explanations(request),
             ask_explanations=True,
+            seen=seen,
         ),
         disputes,
     )
@@ -225,6 +228,9 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
         messages.info(request, _("Your submission is being saved; this page will show it shortly."))
         return redirect(request.path)
     except Problems as error:
+        # a register value that changed since the page was opened is shown as it is now, to be confirmed
+        moved = {p.field for p in error.problems if p.rule == "register.changed"}
+        raw = {code: value for code, value in raw.items() if code not in moved}
         rows = rows_for(
             table, values=raw, not_applicable=na, problems=error.by_field(), use_carried=False, disputes=disputes
         )
@@ -407,6 +413,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "township/fill.html", {**context, "rows": rows})
     raw, na = read_post(table, request.POST)
     disputes = read_disputes(table, request.POST)
+    seen = read_seen(table, request.POST)
     expected = whole_number(request.POST.get("base_version", ""))
     return _submit_once(
         request,
@@ -424,6 +431,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             disputes=disputes,
             explanations=_explanations(request),
             ask_explanations=True,
+            seen=seen,
         ),
         disputes,
     )

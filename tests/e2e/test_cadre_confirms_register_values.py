@@ -68,3 +68,42 @@ def test_a_cadre_confirms_the_register_value_then_disputes_it_with_a_reason(
     dispute = Dispute.objects.get()
     assert (dispute.register_value, dispute.unit_value, dispute.reason) == (433, 420, "今年去世2人，迁出11人")
     assert dispute.source == civil and dispute.status == "open"
+
+
+@pytest.mark.e2e
+@time_machine.travel(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC), tick=True)
+def test_a_register_value_changed_while_the_form_was_open_is_shown_to_confirm_not_taken_for_a_dispute(
+    demo, live_server, browser_page, village_cadre
+):
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="elderly_over_60").update(source=civil)
+    by = User.objects.get(username="civil")
+
+    def supply(value: str) -> None:
+        row = SupplyRow("1", village_cadre.unit.area.code, "2026Q4", "elderly_over_60", value)
+        assert supply_values(department=civil, rows=[row], by=by).stored
+
+    supply("7")
+    page = browser_page
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "village")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("section", has_text="2026年第4季度").get_by_text("村（社区）基本情况").click()
+    expect(page.locator("#register-elderly_over_60")).to_have_text("7")
+    supply("8")  # civil affairs supplies another value while the cadre fills the other fields
+    page.fill("#v-volunteers", "48")
+    page.get_by_role("button", name="提交", exact=True).click()
+    field = page.locator("#field-elderly_over_60")
+    expect(field.locator("p.error")).to_contain_text(f"{civil.name}在您打开本页后更新了数值：7 → 8")
+    expect(field).not_to_contain_text("对部门数据提出异议须说明理由")
+    expect(page.locator("#register-elderly_over_60")).to_have_text("8")
+    expect(page.locator("#v-elderly_over_60")).to_be_hidden()  # the dispute box stays closed: nothing to dispute
+    field.scroll_into_view_if_needed()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "5-register-changed.png"), full_page=False)
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period="2026Q4").exists()
+    page.get_by_role("button", name="提交", exact=True).click()
+    expect(page.locator("tr", has_text="60岁以上老年人数")).to_contain_text("已确认部门数据")
+    version = Submission.objects.by_units().get(unit=village_cadre.unit, period="2026Q4").versions.get()
+    assert version.confirmed == ["elderly_over_60"] and version.values["elderly_over_60"] == 8

@@ -270,3 +270,39 @@ def test_an_adx_period_that_names_no_period_is_answered_in_adxs_notation(village
     assert "2026-10-15/P3M" in conflicts[0]["value"] and "2026-10-01/P3M" in conflicts[0]["value"]
     assert "不是有效的 ADX 报告期" in conflicts[0]["value"]
     assert not Submission.objects.by_units().filter(unit=village_cadre.unit).exclude(period="2026Q3").exists()
+
+
+def test_a_unit_cannot_delete_a_register_value_through_dhis2_it_disputes_it_instead(village_cadre):
+    from reporting.services.supplies import SupplyRow, supply_values
+
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code="elderly_over_60").update(source=civil)
+    unit = village_cadre.unit
+    row = SupplyRow("1", unit.area.code, "2026Q4", "elderly_over_60", "433")
+    assert supply_values(department=civil, rows=[row], by=User.objects.get(username="civil")).stored
+    client = _client(village_cadre)
+    typed = _values(unit, "2026Q4", households="10", registered_population="30", resident_population="28")
+    filed = _post(client, typed)
+    assert filed.status_code == 200, filed.content
+    submission = Submission.objects.by_units().get(unit=unit, period="2026Q4", sheet__code="village_basics")
+    assert submission.versions.get().confirmed == ["elderly_over_60"]
+    gone = _post(client, _values(unit, "2026Q4", elderly_over_60="433"), "?importStrategy=DELETE")
+    assert gone.status_code == 409
+    summary = gone.json()["response"]
+    assert summary["importCount"] == {"imported": 0, "updated": 0, "ignored": 1, "deleted": 0}
+    [conflict] = summary["conflicts"]
+    assert (conflict["rule"], conflict["indexes"]) == ("register.delete", [0])
+    assert f"60岁以上老年人数：此数值由{civil.name}提供，不能删除；如认为有误，请提出异议" in conflict["message_zh"]
+    assert f"this value is supplied by {civil.name}: it cannot be deleted; dispute it instead" in conflict["message_en"]
+    submission.refresh_from_db()
+    assert submission.current_version == 1  # no new version, the origin still the register's
+
+
+def test_a_sources_refused_value_names_the_data_element_in_its_message(civil_analyst, civil_source):
+    _civil, village, period = civil_source
+    answer = _post(_client(civil_analyst), _values(village, period, dibao_people="many"))
+    assert answer.status_code == 409
+    [conflict] = answer.json()["response"]["conflicts"]
+    name = Field.objects.get(code="dibao_people")
+    assert conflict["message_zh"] == f"{name.name_zh}：须为整数"
+    assert conflict["message_en"] == f"{name.name_en}: must be a whole number"

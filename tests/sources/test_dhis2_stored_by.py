@@ -109,3 +109,19 @@ def test_a_units_own_read_gives_each_value_the_time_it_last_changed(village_cadr
     values = _read(village_cadre, village_cadre.unit.area.code)
     assert values["households"]["lastUpdated"] == _stamp(corrected.at)
     assert {v["lastUpdated"] for c, v in values.items() if c != "households"} == {_stamp(filed.at)}
+
+
+def test_a_unit_reading_its_own_values_gets_the_same_stored_by_as_a_department_never_a_user_name(
+    village_cadre, civil_analyst
+):
+    stats = Department.objects.get(code="stats")
+    Field.objects.filter(code="registered_population").update(source=stats)
+    unit = village_cadre.unit
+    rows = [SupplyRow("1", unit.area.code, PERIOD, "registered_population", 2150)]
+    supply_values(department=stats, rows=rows, by=User.objects.get(username="stats"), today=TODAY)
+    filed = file_village_basics(village_cadre, period=PERIOD, registered_population="")
+    assert filed.confirmed == ["registered_population"]
+    own, civil = _read(village_cadre, unit.area.code), _read(civil_analyst, unit.area.code)
+    assert own["households"]["storedBy"] == civil["households"]["storedBy"] == unit.area.code
+    assert own["registered_population"]["storedBy"] == "stats"
+    assert village_cadre.username not in {v["storedBy"] for v in own.values()}

@@ -93,7 +93,7 @@ def test_it_answers_that_the_register_value_stands_and_stores_no_version(dispute
     [
         (None, "", "answer", "dispute.answer"),  # neither
         (None, "   ", "answer", "dispute.answer"),  # blank text is no answer
-        ("430", "两个都给", "answer", "dispute.answer"),  # both
+        ("430", "两个都给", "answer", "dispute.both"),  # both: which one was meant is said, not guessed
         ("-3", "", "value", "min"),  # the field's type refuses it
         ("四百", "", "value", "integer.invalid"),
         ("400", "", "value", "dispute.same_value"),  # the register holds it already: nothing corrected
@@ -152,6 +152,7 @@ def test_the_api_refuses_bad_bodies_and_queries_by_name(dispute, civil_api):
         ({"answer": 5}, "answer", "text.type"),
         ({"answer": "原值\u0000成立"}, "answer", "text.character"),
         ({}, "answer", "dispute.answer"),
+        ({"value": 8, "answer": "both"}, "answer", "dispute.both"),
         ({"value": {"x": 1}}, "value", "integer.invalid"),
         ({"value": [1, 2]}, "value", "integer.invalid"),
         ({"value": 10**40}, "value", "max"),  # past what the type keeps: refused by the range it breaks
@@ -388,6 +389,8 @@ def test_an_odd_answer_form_is_refused_cleanly_and_stores_nothing(dispute, clien
     client.force_login(civil_analyst)
     response = client.post(f"/department/disputes/{dispute.pk}/answer/", form)
     assert response.status_code == 400
+    if "value" in form and "answer" in form:
+        assert "请二选一：更正数值，或说明原值为何成立，不能同时填写" in response.content.decode()
     dispute.refresh_from_db()
     assert dispute.is_open and dispute.answer == ""
     assert Submission.objects.supplies().get(pk=dispute.supply_id).current_version == 1
@@ -440,3 +443,14 @@ def test_a_refused_answer_on_the_page_names_the_field_and_the_input(dispute, cli
     assert f"{name_en} · Correct the register value to: " in page
     dispute.refresh_from_db()
     assert dispute.is_open
+
+
+def test_both_a_value_and_an_answer_are_refused_in_both_languages(dispute, civil_api):
+    url = f"/api/v1/department/disputes/{dispute.public_id}/answer"
+    response = civil_api.post(url, {"value": 8, "answer": "both"}, format="json")
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["message_zh"].endswith("请二选一：更正数值，或说明原值为何成立，不能同时填写")
+    assert error["message_en"].endswith("give a corrected value or an answer, not both")
+    empty = civil_api.post(url, {}, format="json").json()["errors"][0]
+    assert empty["message_en"] != error["message_en"]

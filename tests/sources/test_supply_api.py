@@ -254,3 +254,69 @@ def test_a_supply_is_delivered_to_a_subscription_taking_its_field_and_a_correcti
     relay_versions()
     second = Delivery.objects.filter(subscription=subscription).exclude(pk=first.pk).get()
     assert second.supersedes_id == first.pk and second.version.number == 2
+
+
+def test_a_row_without_a_value_is_refused_by_name_and_only_delete_withdraws(civil, civil_api, tmp_path):
+    from reporting.filing.supply_readers import read_json
+    from reporting.services.supplies import supply_values
+
+    (a,) = _villages(civil, 1)
+    key = {"unit": a, "period": PERIOD, "field": "dibao_people"}
+    assert _post(civil_api, {"values": [{**key, "value": 12}]}).json()["imported"] == 1
+    supply = Submission.objects.supplies().get(unit__area__code=a, source=civil)
+    for row in ({**key}, {**key, "value": None}, {**key, "value": " "}):
+        answer = _post(civil_api, {"values": [row]})
+        assert answer.status_code == 400
+        [conflict] = answer.json()["conflicts"]
+        assert (conflict["row"], conflict["field"], conflict["rule"]) == ("values[0]", "value", "supply.value_required")
+        assert '须填写数值（value）；如要撤回部门数据，请写 "delete": true' in conflict["message_zh"]
+        assert "a value is required" in conflict["message_en"]
+        # a stored body (a job's), read by PostgreSQL in runs, refuses it the same
+        body = tmp_path / "supply.json"
+        body.write_text(json.dumps({"values": [row]}))
+        result = supply_values(department=civil, rows=read_json(body), by=User.objects.get(username="civil"))
+        assert [c.problem.rule for c in result.conflicts] == ["supply.value_required"]
+        supply.refresh_from_db()
+        assert supply.current_version == 1  # nothing withdrawn
+    gone = _post(civil_api, {"values": [{**key, "delete": True}]}).json()
+    assert (gone["deleted"], gone["stored"]) == (1, True)
+
+
+def test_a_refused_row_names_the_catalogue_field_and_every_problem_it_has(civil, civil_api):
+    (a,) = _villages(civil, 1)
+    ok = {"unit": a, "period": PERIOD, "field": "dibao_people"}
+    rows = [
+        {**ok, "value": -1},
+        {"unit": "999999999999", "period": "2026Q9", "field": "nope", "value": 1},
+        {**ok, "unit": "999999999999", "period": "2026Q9", "value": 1},
+    ]
+    answer = _post(civil_api, {"values": rows})
+    assert answer.status_code == 400
+    body = answer.json()
+    conflicts = [(c["row"], c["field"], c["rule"]) for c in body["conflicts"]]
+    assert conflicts == [
+        ("values[0]", "value", "min"),
+        ("values[1]", "field", "source.unknown_field"),
+        ("values[1]", "unit", "source.unknown_unit"),
+        ("values[1]", "period", "period.format"),
+        ("values[2]", "unit", "source.unknown_unit"),
+        ("values[2]", "period", "period.format"),
+    ]
+    name = Field.objects.get(code="dibao_people")
+    assert body["conflicts"][0]["message_zh"] == f"{name.name_zh}：不能小于 0"
+    assert body["conflicts"][0]["message_en"] == f"{name.name_en}: must be at least 0"
+    assert body["refused"] == 3  # rows, however many problems each has
+
+
+def test_a_csv_with_a_cell_past_the_readers_limit_says_so_with_the_limit(civil, civil_api):
+    import csv
+
+    (a,) = _villages(civil, 1)
+    body = f'unit,period,field,value\n{a},{PERIOD},dibao_people,"{"x" * (csv.field_size_limit() + 1)}"\n'
+    answer = civil_api.post(URL, body.encode(), content_type="text/csv")
+    assert answer.status_code == 400
+    error = answer.json()["errors"][0]
+    assert error["code"] == "supply.csv_cell"
+    limit = f"{csv.field_size_limit()}"
+    assert f"有一个单元格超过 {limit} 个字符" in error["message_zh"] and "UTF-8" not in error["message_zh"]
+    assert f"a cell is longer than {limit} characters" in error["message_en"]

@@ -118,3 +118,13 @@ def test_a_file_over_the_request_limit_becomes_a_job_with_its_own_page(civil, se
     page = client.get(answer["Location"])
     assert page.status_code == 200
     assert _client("propaganda").get(answer["Location"]).status_code == 404
+
+
+def test_a_damaged_xlsx_is_said_to_be_unreadable_as_a_workbook_not_of_the_wrong_kind(civil):
+    client = _client("civil")
+    damaged = client.post(URL, {"file": SimpleUploadedFile("register.xlsx", b"not a zip at all")})
+    assert damaged.status_code == 400
+    page = damaged.content.decode()
+    assert "不是有效的 Excel（.xlsx）文件" in page and "is not a valid Excel (.xlsx) workbook" in page
+    assert "请选择 .csv 或 .xlsx 文件" not in page
+    assert not Submission.objects.supplies().exists()

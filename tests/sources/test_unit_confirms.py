@@ -552,3 +552,85 @@ def test_an_excel_dispute_reason_on_the_register_value_is_refused_on_its_value(c
     html = refused.content.decode()
     assert f"第 {row} 行 E 列：" in html and "异议须填写您认为正确的数值" in html
     assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+
+
+# --- a register value that changes while the form is open -----------------------------------------------------
+
+
+def _seen(html: str) -> dict[str, str]:
+    """The register values the form says it showed (`seen_<code>`)."""
+    import re
+
+    return dict(re.findall(r'name="(seen_\w+)" value="([^"]*)"', html))
+
+
+def test_a_value_only_prefilled_is_no_dispute_when_the_register_changed_meanwhile(village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    # the form showed 433; civil affairs supplies 434 before the cadre submits the form untouched
+    _supply(civil, village_cadre.unit, elderly_over_60="434")
+    filing = dict(
+        unit=village_cadre.unit,
+        sheet=Sheet.objects.get(code="village_basics"),
+        period=Period.parse(PERIOD),
+        raw={**VILLAGE_BASICS_Q4, "elderly_over_60": "433"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    with pytest.raises(Problems) as refused:
+        submit_sheet(**filing, seen={"elderly_over_60": "433"})
+    [problem] = refused.value.problems
+    assert (problem.field, problem.rule) == ("elderly_over_60", "register.changed")
+    assert f"{civil.name}在您打开本页后更新了数值：433 → 434" in problem.message_zh
+    assert "supplied another value since you opened this page: 433 → 434" in problem.message_en
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+    # a cadre who really disputes it still can: the old value with a reason is a dispute
+    version = submit_sheet(**filing, seen={"elderly_over_60": "433"}, disputes={"elderly_over_60": "迁出1人"})
+    assert version.disputed["elderly_over_60"] == {"reason": "迁出1人", "register": 434}
+
+
+def test_the_form_says_the_register_changed_shows_the_new_value_and_confirms_it_when_sent_again(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="7")
+    client.force_login(village_cadre)
+    html = client.get(FILL).content.decode()
+    shown, seen = _shown(html), _seen(html)
+    assert seen["seen_elderly_over_60"] == "7"
+    _supply(civil, village_cadre.unit, elderly_over_60="8")
+    refused = client.post(FILL, _form({**shown, "volunteers": "48"}, "f-9", **seen))
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "对部门数据提出异议须说明理由" not in page
+    assert f"{civil.name}在您打开本页后更新了数值：7 → 8" in page
+    assert 'id="register-elderly_over_60">8<' in page and 'name="v__elderly_over_60" value="8"' in page
+    assert '<details class="dispute" open>' not in page  # nothing to dispute unless the cadre wants to
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
+    done = client.post(FILL, _form({**_shown(page), "volunteers": "48"}, "f-9", **_seen(page)))
+    assert done.status_code == 302
+    version = Submission.objects.by_units().get(unit=village_cadre.unit, period=PERIOD).versions.get()
+    assert version.confirmed == ["elderly_over_60"] and version.values["elderly_over_60"] == 8
+
+
+def test_a_register_field_has_one_label_for_its_input(client, village_cadre):
+    civil, _ = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="7")
+    client.force_login(village_cadre)
+    html = client.get(FILL).content.decode()
+    assert html.count('for="v-elderly_over_60"') == 1
+    assert html.count('id="v-elderly_over_60"') == 1
+    assert html.count('for="v-volunteers"') == 1  # a field without a register keeps its label
+
+
+def test_a_value_typed_where_the_register_had_none_is_no_dispute_when_a_value_arrives_meanwhile(client, village_cadre):
+    civil, stats = _sources()
+    _supply(civil, village_cadre.unit, elderly_over_60="433")
+    client.force_login(village_cadre)
+    html = client.get(FILL).content.decode()
+    assert 'name="seen_registered_population" value=""' in html  # the statistics bureau has no value yet
+    _supply(stats, village_cadre.unit, registered_population="1086")
+    typed = {**_shown(html), "volunteers": "48", "registered_population": "1090"}
+    refused = client.post(FILL, _form(typed, "f-10", **_seen(html)))
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert f"{stats.name}在您打开本页后更新了数值：— → 1086" in page and "须说明理由" not in page
+    assert not Submission.objects.by_units().filter(unit=village_cadre.unit, period=PERIOD).exists()
