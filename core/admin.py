@@ -52,6 +52,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "actor", "action", "target_type", "target_id", "seq"]  # seq: its place in the chain
     list_filter = ["action"]
 
+    # written only by the services that make the changes they record (`core.audit.record`): an event added here
+    # would be anyone's word, pinned on any actor, and sealed into the chain as if it had happened
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
         return False
 

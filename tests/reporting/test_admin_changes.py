@@ -51,3 +51,13 @@ def test_the_due_date_calendar_is_changed_only_on_the_office_calendar(root):
     rule.refresh_from_db()
     assert rule.days_after_period_end == days
     assert root.get("/admin/reporting/dueexception/add/").status_code == 403
+
+
+def test_an_audit_event_is_never_added_in_the_admin(root):
+    from core.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    assert root.get("/admin/core/auditevent/add/").status_code == 403
+    forged = root.post("/admin/core/auditevent/add/", {"action": "forged.event", "target_type": "x", "target_id": "1"})
+    assert forged.status_code == 403
+    assert AuditEvent.objects.count() == before and not AuditEvent.objects.filter(action="forged.event").exists()
