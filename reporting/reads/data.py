@@ -213,8 +213,15 @@ _LOOKED_UP = (
 )
 
 
+# Where registers are merged in (`merged`), `rows` gives one row per unit, sheet and period, its filing's and its
+# supplies' values together, keyed by the first of their submissions: each is counted by that key, not as a row of
+# its own (an export read "300 / 750", the supplies counted as rows). A ledger record is its own row.
 _COUNT_GROUP_SQL = """
-SELECT s.id FROM reporting_submission s
+SELECT CASE WHEN %(merged)s AND s.record_key IS NULL THEN (
+    SELECT min(e.id) FROM reporting_submission e
+    WHERE e.unit_id = s.unit_id AND e.sheet_id = s.sheet_id AND e.period = s.period AND e.record_key IS NULL)
+  ELSE s.id END AS id
+FROM reporting_submission s
 JOIN reporting_submissionversion v ON v.submission_id = s.id AND v.number = s.current_version
     AND v.period_start = s.period_start{vbounds}
 JOIN core_unit u ON u.id = s.unit_id
