@@ -250,6 +250,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a ledger takes records at any time and has no due date; when its records lock is set under "
         "“Ledger records · Lock”",
     ),
+    "calendar.due_far": (
+        "不能晚于报告期 {period} 结束后一年（{latest}）",
+        "must not be more than a year after the period {period} ends ({latest})",
+    ),
     "calendar.after_period": (
         "截止日期须晚于报告期结束日 {end}",
         "the due date must fall after the period ends on {end}",

@@ -17,6 +17,9 @@ from reporting.rejections import Problem, Problems, period_type_params, too_long
 
 LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
 NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
+# A due date moves for holidays and the like, by days or weeks: one more than a year after its period ends is a
+# mistyped year (9999-12-31), and would put the period's lock beyond any date the calendar can count to.
+DUE_AFTER_END_MAX = 365  # days
 
 
 @audited("calendar.rule_set")
@@ -119,6 +122,17 @@ def set_due_exception(
         problems += _due_passed(sheet, period, today)
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
+    elif period and due_on and due_on > period.end + dt.timedelta(days=DUE_AFTER_END_MAX):
+        latest = period.end + dt.timedelta(days=DUE_AFTER_END_MAX)
+        problems.append(
+            Problem(
+                field="due_on",
+                rule="calendar.due_far",
+                params={"period": period, "latest": latest},
+                label_zh="截止日期",
+                label_en="Due on",
+            )
+        )
     elif due_on and due_on < today:  # a due date already gone by would make units late after the fact
         problems.append(
             Problem(
