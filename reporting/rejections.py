@@ -324,6 +324,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "报告期 {period} 不在图表的报告期范围内（{first} 至 {last}）",
         "the period {period} is not on the chart (from {first} to {last})",
     ),
+    "date.span": (
+        "时间范围不能超过 {years} 年（{first} 至 {last}），请缩短",
+        "the range may span at most {years} years ({first} to {last}); shorten it",
+    ),
     "date.range": ("开始日期 {first} 晚于结束日期 {last}", "the start date {first} is after the end date {last}"),
     "area.unknown": ("没有编码为“{code}”的行政区划", "there is no area with the code “{code}”"),
     # field definitions

@@ -60,3 +60,41 @@ def test_a_suppression_threshold_more_than_a_year_ahead_is_refused_by_name(clien
         set_threshold(units=5, effective_from=dt.date(9999, 12, 31), reason="x", by=office_admin)
     assert error.value.problems[0].message_en == "Effective from: must not be after 2027-12-01"
     assert not SuppressionThreshold.objects.filter(effective_from__year=9999).exists()
+
+
+@time_machine.travel(TODAY, tick=False)
+@pytest.mark.parametrize(
+    ("query", "zh", "en"),
+    [
+        ("from=0001-01-01&to=9999-12-31", "起始日期：不能早于 2000-01-01", "From: must not be before 2000-01-01"),
+        ("from=2026-01-01&to=9999-11-30", "截止日期：不能晚于 2036-12-31", "To: must not be after 2036-12-31"),
+        (
+            "from=2016-01-01&to=2026-11-30",
+            "截止日期：时间范围不能超过 10 年（2016-01-01 至 2026-11-30），请缩短",
+            "To: the range may span at most 10 years (2016-01-01 to 2026-11-30); shorten it",
+        ),
+    ],
+)
+def test_a_burden_range_outside_the_window_or_over_ten_years_is_refused_by_name(demo, client, query, zh, en):
+    page = client.get(f"/burden/?{query}")
+    assert page.status_code == 400 and zh in unescape(page.content.decode())
+    english = client.get(f"/burden/?{query}", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.status_code == 400 and en in unescape(english.content.decode())
+
+
+def test_the_burden_trend_counts_months_up_to_the_last_one_there_is():
+    from reporting.reads import burden
+
+    # a range ending in the last month there is (a caller other than the page's filters): every month, none after
+    months = [p.month for p in burden.trend(_Filed(dt.date(9999, 11, 1)), start=dt.date(9999, 11, 1), end=dt.date.max)]
+    assert months == ["9999-11", "9999-12"]
+
+
+class _Filed:
+    """One filed period's counts, as trend reads them from its versions."""
+
+    def __init__(self, began):
+        self.began = began
+
+    def values_list(self, *names):
+        return [(self.began, 1, 0, 0, 0, 0)]
