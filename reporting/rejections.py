@@ -172,6 +172,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "新定义与 {period} 起原本适用的定义完全相同：没有任何改动",
         "nothing changed: the new definition is the same as the one that already applies from {period}",
     ),
+    "definition.revised": (
+        "{period} 起已有修订（{day}，原因：{reason}），同一报告期只能修订一次；如需再改，请从之后的报告期修订",
+        "a revision from {period} already exists ({day}, reason: {reason}); a period is revised once: revise "
+        "from a later period instead",
+    ),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
@@ -323,6 +328,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chart.period": (
         "报告期 {period} 不在图表的报告期范围内（{first} 至 {last}）",
         "the period {period} is not on the chart (from {first} to {last})",
+    ),
+    "action.unknown": (
+        "本页没有“{action}”这一操作，未做任何改动；可用的操作：{known}",
+        "this page has no action “{action}”: nothing was changed; its actions are: {known}",
     ),
     "date.span": (
         "时间范围不能超过 {years} 年（{first} 至 {last}），请缩短",

@@ -98,3 +98,75 @@ class _Filed:
 
     def values_list(self, *names):
         return [(self.began, 1, 0, 0, 0, 0)]
+
+
+INDICATOR = {
+    "action": "define",
+    "code": "people_per_household",
+    "name_zh": "户均常住人口",
+    "name_en": "Residents per household",
+    "unit_of_measure": "人",
+    "formula": "resident_population / households",
+    "rollup": "ratio_of_sums",
+}
+
+
+def test_each_too_long_indicator_name_is_named_with_its_limit_all_at_once_and_nothing_stored(client, office_admin):
+    from reporting.models import Indicator
+
+    client.force_login(office_admin)
+    long = {"name_zh": "名" * 5000, "name_en": "n" * 121, "unit_of_measure": "人" * 21, "description": "d" * 1001}
+    refused = client.post("/office/indicators/", {**INDICATOR, **long})
+    html = unescape(refused.content.decode())
+    assert refused.status_code == 400
+    for label, limit in (("中文名称", 120), ("英文名称", 120), ("计量单位", 20), ("说明", 1000)):
+        assert f"{label}：" in html and f"{limit}" in html, label
+    assert not Indicator.objects.filter(code="people_per_household").exists()
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_second_indicator_revision_from_the_same_period_is_refused_naming_the_period(client, office_admin):
+    from reporting.services.indicators import revise_indicator
+
+    client.force_login(office_admin)
+    client.post("/office/indicators/", INDICATOR)
+    from reporting.models import Indicator
+
+    indicator = Indicator.objects.get(code="people_per_household")
+    revise = {"indicator": indicator, "period": Period.parse("2027Q2"), "by": office_admin}
+    revise_indicator(**revise, changes={"name_zh": "户均人口"}, reason="名称简化")
+    with pytest.raises(Problems) as refused:
+        revise_indicator(**revise, changes={"name_zh": "每户人口"}, reason="再改名称")
+    assert refused.value.problems[0].message_zh.startswith("报告期：2027Q2 起已有修订（2026-11-30，原因：名称简化）")
+    assert "a revision from 2027Q2 already exists" in refused.value.problems[0].message_en
+    history = list(indicator.revisions.values_list("period", "name_zh", "reason"))
+    assert history == [("", "户均常住人口", "original definition"), ("2027Q2", "户均人口", "名称简化")]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_second_field_revision_from_the_same_period_is_refused_naming_the_period(office_admin):
+    from reporting.models import Field
+    from reporting.services.catalogue import change_definition
+
+    squares = Field.objects.get(code="culture_squares")
+    revise = {"field": squares, "period": Period.parse("2027Q1"), "by": office_admin}
+    change_definition(**revise, changes={"constraints": {"min": 0, "max": 10}}, reason="新口径")
+    with pytest.raises(Problems) as refused:
+        change_definition(**revise, changes={"constraints": {"min": 0, "max": 20}}, reason="再改")
+    assert refused.value.problems[0].rule == "definition.revised" and "2027Q1" in refused.value.problems[0].message_zh
+    history = list(squares.revisions.values_list("period", "constraints", "reason"))
+    assert history[-1] == ("2027Q1", {"min": 0, "max": 10}, "新口径") and len(history) == 2
+
+
+@pytest.mark.parametrize("form", [{"action": "nuke"}, {}])
+def test_a_catalogue_action_the_page_does_not_take_is_refused_by_name(client, office_admin, form):
+    from core.models import AuditEvent
+
+    client.force_login(office_admin)
+    before = AuditEvent.objects.count()
+    refused = client.post("/office/catalogue/", form)
+    html = unescape(refused.content.decode())
+    assert refused.status_code == 400 and f"操作：本页没有“{form.get('action', '')}”这一操作，未做任何改动" in html
+    assert "已完成" not in html and AuditEvent.objects.count() == before
+    english = client.post("/office/catalogue/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert f"Action: this page has no action “{form.get('action', '')}”" in unescape(english.content.decode())
