@@ -281,6 +281,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # a webhook endpoint's URL the sender would refuse: `reason` is what `webhooks.resolve_allowed` said
     "endpoint.url": ("不能使用此地址：{reason}", "cannot be used: {reason}"),
+    "request.reuse_unfit": (
+        "所选的已有字段不是审核页为该新增字段列出的可复用字段（类型、填报周期和填报单位层级须相同），请重新选择",
+        "the chosen existing field is not one the review offered to reuse for this proposed field (same type, "
+        "cadence and level of units); choose again",
+    ),
     "request.field_unknown": (
         "所选的已有字段不存在或已停用，请重新选择",
         "a chosen existing field does not exist or was retired; choose again",

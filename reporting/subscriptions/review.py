@@ -37,6 +37,7 @@ class Match:
     reasons: list[str]
     similarity: float
     departments: list[str]
+    reusable: bool = False  # the office may approve it instead of the proposed field (`overlaps`)
 
 
 @dataclass
@@ -106,8 +107,10 @@ def _covered_units(offered: Field, request: DataRequest) -> int:
 
 
 def overlaps(proposal: dict) -> list[Match]:
-    """Existing fields that may already cover a proposed one, best first."""
+    """Existing fields that may already cover a proposed one, best first; those of its type, cadence and a level
+    of units it asks are `reusable`: a subscription to one asks the same units the same kind of value as often."""
     name = proposal.get("name_zh") or ""
+    sheet = Sheet.objects.filter(code=proposal.get("sheet") or "").first()
     candidates = (
         Field.objects.active()
         .annotate(similarity=TrigramSimilarity("name_zh", name))
@@ -128,7 +131,13 @@ def overlaps(proposal: dict) -> list[Match]:
             proposal.get("unit_of_measure") or ""
         ):
             reasons.append("same_unit_and_type")
-        matches.append(Match(existing, reasons, round(existing.similarity, 2), _receivers(existing)))
+        reusable = (
+            sheet is not None
+            and existing.type == proposal.get("type")
+            and existing.sheet.cadence == sheet.cadence
+            and bool(set(existing.sheet.unit_levels) & set(sheet.unit_levels))
+        )
+        matches.append(Match(existing, reasons, round(existing.similarity, 2), _receivers(existing), reusable))
     return matches
 
 
