@@ -205,6 +205,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{unit}（{code}）不填报“{sheet_zh}”，没有可为其解锁的报告期",
         "{unit} ({code}) does not file “{sheet_en}”, so there is no period to unlock for it",
     ),
+    "unlock.duplicate": (
+        "{holder} 的报告期 {period} 已解锁至 {until}（说明：{note}），不能重复解锁；如需延长，请先撤销该解锁",
+        "the period {period} is already unlocked for {holder} until {until} (why: {note}); it cannot be unlocked "
+        "twice: to extend it, withdraw that unlock first",
+    ),
+    "unlock.not_source": (
+        "{department}不是“{sheet_zh}”任何字段的数源部门，没有可补供的数据，不能为其解锁",
+        "{department} is the source of no field of “{sheet_en}”: it has nothing to supply, so it cannot be unlocked",
+    ),
     "unlock.unit": ("没有代码为“{code}”的填报单位", "no unit has the code “{code}”"),
     "unlock.source": ("没有代码为“{code}”的数源部门", "no source department has the code “{code}”"),
     # an unlock lifts a lock: a period that has not begun, or is not (yet) locked, has none to lift

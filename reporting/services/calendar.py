@@ -232,8 +232,22 @@ def unlock_period(
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
     else:
         problems += too_long(note, NOTE_MAX, field="note", label_zh="说明", label_en="Why")
+    if source is not None and sheet is not None and not sheet.fields.filter(source=source).exists():
+        params = {"department": source.name, "sheet_zh": sheet.name_zh, "sheet_en": sheet.name_en}
+        problems.append(
+            Problem(
+                field="holder",
+                rule="unlock.not_source",
+                params=params,
+                label_zh="数源部门",
+                label_en="Source department",
+            )
+        )
     if sheet is not None and period is not None and not any(p.field == "period" for p in problems):
         problems += _nothing_to_unlock(sheet, period, timezone.localdate())
+    if sheet is not None and period is not None and (unit or source) and not problems:
+        Sheet.objects.select_for_update().filter(pk=sheet.pk).first()  # two offices unlocking at once: one at a time
+        problems += _unlocked_already(sheet, period, unit, source)
     if problems:
         raise Problems(problems)
     assert sheet is not None and period is not None  # each refused above when missing
@@ -254,6 +268,23 @@ def unlock_period(
         **holder,
     )
     return unlock
+
+
+def _unlocked_already(sheet: Sheet, period: Period, unit: Unit | None, source: Department | None) -> list[Problem]:
+    """The unlock that already holds this period open for the same unit (or source), named: a second one would
+    make withdrawing either say the period is locked again while the other keeps it open."""
+    holder = {"unit": unit} if unit is not None else {"source": source}
+    existing = (
+        Unlock.objects.holding(timezone.localdate())
+        .filter(sheet=sheet, period=str(period), **holder)
+        .order_by("-until")
+        .first()
+    )
+    if existing is None:
+        return []
+    name = unit.name if unit is not None else source.name if source is not None else ""
+    params = {"holder": name, "period": period, "until": existing.until, "note": existing.note[:60]}
+    return [Problem(field="holder", rule="unlock.duplicate", params=params, label_zh="解锁对象", label_en="Holder")]
 
 
 def _nothing_to_unlock(sheet: Sheet, period: Period, today: dt.date) -> list[Problem]:
