@@ -244,3 +244,22 @@ def test_the_office_may_reuse_only_a_field_the_review_offered_for_the_proposal(
     assert Subscription.objects.count() == before
     request.refresh_from_db()
     assert request.status == RequestStatus.SUBMITTED
+
+
+YEARLY_FIELD = {**NEW_FIELD, "code": "township_wells", "name_zh": "乡镇水井数", "unit_of_measure": "口"}
+YEARLY_FIELD["sheet"] = "township_yearly"
+
+
+def test_the_units_asked_count_every_level_a_request_spans(stats, stats_analyst, county):
+    request = ask(stats, stats_analyst, county, proposed=[NEW_FIELD, YEARLY_FIELD])
+    assert review.burden(request).units == 150 + 12  # the villages and the townships, each once
+
+
+def test_typing_under_an_hour_a_year_is_shown_in_minutes(stats, stats_analyst, county, office_admin, client):
+    request = ask(stats, stats_analyst, county, proposed=[YEARLY_FIELD])
+    submit_request(request=request, by=stats_analyst)
+    figures = review.burden(request)
+    assert figures.added_values_per_year == 12 and figures.minutes_per_year == 2  # 12 whole numbers, 8 s each
+    client.force_login(office_admin)
+    html = client.get(f"/office/requests/{request.pk}/").content.decode()
+    assert '2<span class="unit">分钟</span>' in html and '0.0<span class="unit">小时</span>' not in html
