@@ -57,7 +57,7 @@ def _names(name_zh: str, name_en: str, unit_of_measure: str) -> list[Problem]:
         if blank(value) and name != "unit_of_measure":
             problems.append(Problem(field=name, rule="required", label_zh=zh, label_en=en))
         elif isinstance(value, str):
-            limit = IndicatorRevision._meta.get_field(name).max_length or 0
+            limit = getattr(IndicatorRevision._meta.get_field(name), "max_length", None) or 0
             problems += too_long(trimmed(value), limit, field=name, label_zh=zh, label_en=en)
     return problems
 
