@@ -359,8 +359,8 @@ def _flag_empty_sheets(today: dt.date) -> int:
 @transaction.atomic
 def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
     """Retire a sheet: it is no longer asked; its open flags are closed."""
-    if blank(reason):
-        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    if problems := reason_problems(reason):  # required, and a sentence or two like every other retirement's
+        raise Problems(problems)
     Sheet.objects.filter(pk=sheet.pk).update(status=Status.RETIRED)
     ClosureLog.objects.create(
         kind="sheet", object_id=sheet.pk, label=f"{sheet.name_zh} ({sheet.code})", reason=reason, by=by

@@ -170,3 +170,14 @@ def test_a_catalogue_action_the_page_does_not_take_is_refused_by_name(client, of
     assert "已完成" not in html and AuditEvent.objects.count() == before
     english = client.post("/office/catalogue/", form, HTTP_ACCEPT_LANGUAGE="en")
     assert f"Action: this page has no action “{form.get('action', '')}”" in unescape(english.content.decode())
+
+
+def test_a_sheet_retired_with_a_reason_longer_than_any_other_retirement_s_is_refused_by_name(client, office_admin):
+    from reporting.models import ClosureLog
+
+    client.force_login(office_admin)
+    sheet = Sheet.objects.get(code="township_yearly")
+    refused = client.post("/office/catalogue/", {"action": "retire_sheet", "sheet": sheet.pk, "reason": "长" * 5000})
+    assert refused.status_code == 400 and "原因：" in unescape(refused.content.decode())
+    sheet.refresh_from_db()
+    assert sheet.status == "active" and not ClosureLog.objects.filter(kind="sheet").exists()
