@@ -55,6 +55,7 @@ def reason_problems(reason: str) -> list[Problem]:
     return too_long(trimmed(reason), REASON_MAX, field="reason", label_zh="原因", label_en="Reason")
 
 
+@read_only
 def revised_already(revisions: Any, period: Period) -> list[Problem]:
     """The revision already made from `period`, named: a revision is history (what applied from when, and why),
     so a second one from the same period is refused rather than overwriting the first and its reason."""
