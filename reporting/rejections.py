@@ -172,6 +172,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "新定义与 {period} 起原本适用的定义完全相同：没有任何改动",
         "nothing changed: the new definition is the same as the one that already applies from {period}",
     ),
+    "definition.revised": (
+        "{period} 起已有修订（{day}，原因：{reason}），同一报告期只能修订一次；如需再改，请从之后的报告期修订",
+        "a revision from {period} already exists ({day}, reason: {reason}); a period is revised once: revise "
+        "from a later period instead",
+    ),
     "definition.retroactive": (
         "定义变更只能从尚未开始的报告期生效（最早 {first}）",
         "a definition change can only apply from a period not yet begun (at the earliest {first})",
@@ -199,6 +204,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unlock.not_filed": (
         "{unit}（{code}）不填报“{sheet_zh}”，没有可为其解锁的报告期",
         "{unit} ({code}) does not file “{sheet_en}”, so there is no period to unlock for it",
+    ),
+    "unlock.duplicate": (
+        "{holder} 的报告期 {period} 已解锁至 {until}（说明：{note}），不能重复解锁；如需延长，请先撤销该解锁",
+        "the period {period} is already unlocked for {holder} until {until} (why: {note}); it cannot be unlocked "
+        "twice: to extend it, withdraw that unlock first",
+    ),
+    "unlock.not_source": (
+        "{department}不是“{sheet_zh}”任何字段的数源部门，没有可补供的数据，不能为其解锁",
+        "{department} is the source of no field of “{sheet_en}”: it has nothing to supply, so it cannot be unlocked",
     ),
     "unlock.unit": ("没有代码为“{code}”的填报单位", "no unit has the code “{code}”"),
     "unlock.source": ("没有代码为“{code}”的数源部门", "no source department has the code “{code}”"),
@@ -250,6 +264,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a ledger takes records at any time and has no due date; when its records lock is set under "
         "“Ledger records · Lock”",
     ),
+    "calendar.due_far": (
+        "不能晚于报告期 {period} 结束后一年（{latest}）",
+        "must not be more than a year after the period {period} ends ({latest})",
+    ),
     "calendar.after_period": (
         "截止日期须晚于报告期结束日 {end}",
         "the due date must fall after the period ends on {end}",
@@ -272,6 +290,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # a webhook endpoint's URL the sender would refuse: `reason` is what `webhooks.resolve_allowed` said
     "endpoint.url": ("不能使用此地址：{reason}", "cannot be used: {reason}"),
+    "request.reuse_unfit": (
+        "所选的已有字段不是审核页为该新增字段列出的可复用字段（类型、填报周期和填报单位层级须相同），请重新选择",
+        "the chosen existing field is not one the review offered to reuse for this proposed field (same type, "
+        "cadence and level of units); choose again",
+    ),
     "request.field_unknown": (
         "所选的已有字段不存在或已停用，请重新选择",
         "a chosen existing field does not exist or was retired; choose again",
@@ -319,6 +342,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chart.period": (
         "报告期 {period} 不在图表的报告期范围内（{first} 至 {last}）",
         "the period {period} is not on the chart (from {first} to {last})",
+    ),
+    "action.unknown": (
+        "本页没有“{action}”这一操作，未做任何改动；可用的操作：{known}",
+        "this page has no action “{action}”: nothing was changed; its actions are: {known}",
+    ),
+    "date.span": (
+        "时间范围不能超过 {years} 年（{first} 至 {last}），请缩短",
+        "the range may span at most {years} years ({first} to {last}); shorten it",
     ),
     "date.range": ("开始日期 {first} 晚于结束日期 {last}", "the start date {first} is after the end date {last}"),
     "area.unknown": ("没有编码为“{code}”的行政区划", "there is no area with the code “{code}”"),

@@ -569,7 +569,11 @@ class DueCalendar:
         due = period.end if sheet.is_ledger else self.due_on(sheet, period)
         if rule is None or rule.lock_days_after_due is None or due is None:
             return None
-        return due + dt.timedelta(days=rule.lock_days_after_due), rule.lock_days_after_due
+        days = rule.lock_days_after_due
+        # a date the calendar cannot count to (an old exception on 9999-12-31) locks never rather than failing
+        if (dt.date.max - due).days <= days:
+            return None
+        return due + dt.timedelta(days=days), days
 
 
 _CALENDARS: dict[tuple[int, int], DueCalendar] = {}

@@ -105,6 +105,20 @@ class BurdenReport:
         return round(100 * self.saved / self.without_onetable, 1) if self.without_onetable else 0.0
 
 
+# The figures go back to no filing before OneTable and are drawn a bar a month: a range over ten years, or a day
+# before 2000 or more than ten years ahead, is a mistyped year (9999) rather than a question, and is refused.
+EARLIEST = dt.date(2000, 1, 1)
+RANGE_YEARS_MAX = 10
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    """The same day `years` later (29 February: 1 March)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)
+
+
 def burden_filters(
     *, start: str | None, end: str | None, area: str | None, today: dt.date
 ) -> tuple[dt.date, dt.date, Area]:
@@ -119,8 +133,17 @@ def burden_filters(
             problems.append(problem)
             value = None
         days[name] = dt.date.fromisoformat(value) if value else default
+    earliest, latest = EARLIEST, dt.date(today.year + RANGE_YEARS_MAX, 12, 31)
+    for name, day in days.items():
+        if day < earliest:
+            problems.append(Problem(field=name, rule="date.min", params={"min": earliest}))
+        elif day > latest:
+            problems.append(Problem(field=name, rule="date.max", params={"max": latest}))
     if not problems and days["from"] > days["to"]:
         problems.append(Problem(field="from", rule="date.range", params={"first": days["from"], "last": days["to"]}))
+    elif not problems and days["to"] >= _years_after(days["from"], RANGE_YEARS_MAX):
+        params = {"years": RANGE_YEARS_MAX, "first": days["from"], "last": days["to"]}
+        problems.append(Problem(field="to", rule="date.span", params=params))
     place = Area.objects.filter(code=area).first() if area else Area.objects.filter(parent=None).first()
     if place is None:
         problems.append(Problem(field="area", rule="area.unknown", params={"code": str(area)[:40]}))
@@ -212,6 +235,8 @@ def trend(versions, *, start: dt.date, end: dt.date) -> list[PeriodBurden]:
     months, first = [], dt.date(start.year, start.month, 1)
     while first <= end:
         months.append(f"{first:%Y-%m}")
+        if (first.year, first.month) == (dt.MAXYEAR, 12):  # the last month there is: no next one to count to
+            break
         first = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return [PeriodBurden(month, *per_month.get(month, [0, 0, 0, 0, 0])) for month in months]
 

@@ -17,6 +17,9 @@ from reporting.rejections import Problem, Problems, period_type_params, too_long
 
 LEAD_MAX = 92  # days a period may open before it begins: at most about a quarter
 NOTE_MAX = 500  # characters: why the office lifted a lock, in a sentence or two (Unlock.note)
+# A due date moves for holidays and the like, by days or weeks: one more than a year after its period ends is a
+# mistyped year (9999-12-31), and would put the period's lock beyond any date the calendar can count to.
+DUE_AFTER_END_MAX = 365  # days
 
 
 @audited("calendar.rule_set")
@@ -119,6 +122,17 @@ def set_due_exception(
         problems += _due_passed(sheet, period, today)
     if sheet and period and due_on and due_on <= period.end:
         problems.append(Problem(field="due_on", rule="calendar.after_period", params={"end": period.end}))
+    elif period and due_on and due_on > period.end + dt.timedelta(days=DUE_AFTER_END_MAX):
+        latest = period.end + dt.timedelta(days=DUE_AFTER_END_MAX)
+        problems.append(
+            Problem(
+                field="due_on",
+                rule="calendar.due_far",
+                params={"period": period, "latest": latest},
+                label_zh="截止日期",
+                label_en="Due on",
+            )
+        )
     elif due_on and due_on < today:  # a due date already gone by would make units late after the fact
         problems.append(
             Problem(
@@ -218,8 +232,22 @@ def unlock_period(
         problems.append(Problem(field="note", rule="required", label_zh="说明", label_en="Why"))
     else:
         problems += too_long(note, NOTE_MAX, field="note", label_zh="说明", label_en="Why")
+    if source is not None and sheet is not None and not sheet.fields.filter(source=source).exists():
+        params = {"department": source.name, "sheet_zh": sheet.name_zh, "sheet_en": sheet.name_en}
+        problems.append(
+            Problem(
+                field="holder",
+                rule="unlock.not_source",
+                params=params,
+                label_zh="数源部门",
+                label_en="Source department",
+            )
+        )
     if sheet is not None and period is not None and not any(p.field == "period" for p in problems):
         problems += _nothing_to_unlock(sheet, period, timezone.localdate())
+    if sheet is not None and period is not None and (unit or source) and not problems:
+        Sheet.objects.select_for_update().filter(pk=sheet.pk).first()  # two offices unlocking at once: one at a time
+        problems += _unlocked_already(sheet, period, unit, source)
     if problems:
         raise Problems(problems)
     assert sheet is not None and period is not None  # each refused above when missing
@@ -240,6 +268,23 @@ def unlock_period(
         **holder,
     )
     return unlock
+
+
+def _unlocked_already(sheet: Sheet, period: Period, unit: Unit | None, source: Department | None) -> list[Problem]:
+    """The unlock that already holds this period open for the same unit (or source), named: a second one would
+    make withdrawing either say the period is locked again while the other keeps it open."""
+    holder = {"unit": unit} if unit is not None else {"source": source}
+    existing = (
+        Unlock.objects.holding(timezone.localdate())
+        .filter(sheet=sheet, period=str(period), **holder)
+        .order_by("-until")
+        .first()
+    )
+    if existing is None:
+        return []
+    name = unit.name if unit is not None else source.name if source is not None else ""
+    params = {"holder": name, "period": period, "until": existing.until, "note": existing.note[:60]}
+    return [Problem(field="holder", rule="unlock.duplicate", params=params, label_zh="解锁对象", label_en="Holder")]
 
 
 def _nothing_to_unlock(sheet: Sheet, period: Period, today: dt.date) -> list[Problem]:

@@ -55,6 +55,17 @@ def reason_problems(reason: str) -> list[Problem]:
     return too_long(trimmed(reason), REASON_MAX, field="reason", label_zh="原因", label_en="Reason")
 
 
+@read_only
+def revised_already(revisions: Any, period: Period) -> list[Problem]:
+    """The revision already made from `period`, named: a revision is history (what applied from when, and why),
+    so a second one from the same period is refused rather than overwriting the first and its reason."""
+    existing = revisions.filter(effective_from=period.start).first()
+    if existing is None:
+        return []
+    params = {"period": str(period), "day": f"{timezone.localtime(existing.at):%Y-%m-%d}", "reason": existing.reason}
+    return [Problem(field="period", rule="definition.revised", params=params, label_zh="报告期", label_en="Period")]
+
+
 @audited("field.definition_changed")
 @transaction.atomic
 def change_definition(
@@ -85,6 +96,7 @@ def change_definition(
     problems += [Problem(field=name, rule="unknown") for name in sorted(unknown)]
     new = {name: changes.get(name, getattr(field, name)) for name in FieldRevision.DEFINITION}
     problems += fieldtypes.check_definition(new["type"], new["constraints"])
+    problems += revised_already(field.revisions, period)
     in_force = field.revisions.filter(effective_from__lte=period.start).order_by("-effective_from").first() or field
     if (
         not problems
@@ -101,8 +113,8 @@ def change_definition(
             reason="original definition",
             **{name: getattr(field, name) for name in FieldRevision.DEFINITION},
         )
-    revision, _ = FieldRevision.objects.update_or_create(
-        field=field, effective_from=period.start, defaults={**new, "period": str(period), "reason": reason, "by": by}
+    revision = FieldRevision.objects.create(
+        field=field, effective_from=period.start, **new, period=str(period), reason=reason, by=by
     )
     Field.objects.filter(pk=field.pk).update(**new)  # the row holds the newest definition
     changed = {name: new[name] for name in FieldRevision.DEFINITION if new[name] != getattr(field, name)}
@@ -348,8 +360,8 @@ def _flag_empty_sheets(today: dt.date) -> int:
 @transaction.atomic
 def retire_sheet(*, sheet: Sheet, reason: str, by: User) -> None:
     """Retire a sheet: it is no longer asked; its open flags are closed."""
-    if blank(reason):
-        raise Problems([Problem(field="reason", rule="required", label_zh="原因", label_en="Reason")])
+    if problems := reason_problems(reason):  # required, and a sentence or two like every other retirement's
+        raise Problems(problems)
     Sheet.objects.filter(pk=sheet.pk).update(status=Status.RETIRED)
     ClosureLog.objects.create(
         kind="sheet", object_id=sheet.pk, label=f"{sheet.name_zh} ({sheet.code})", reason=reason, by=by

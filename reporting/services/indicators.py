@@ -16,7 +16,7 @@ from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
 from reporting.rejections import Problem, Problems, blank, listing, period_type_params, too_long, trimmed
-from reporting.services.catalogue import ORIGINAL, first_open, reason_problems
+from reporting.services.catalogue import ORIGINAL, first_open, reason_problems, revised_already
 
 
 def _rollup_problems(checked: expressions.Checked | None, rollup: str) -> list[Problem]:
@@ -46,15 +46,20 @@ def check_formula(*, formula: str, rollup: str = IndicatorRollup.SUM, code: str 
     return checked
 
 
-def _names(name_zh: str, name_en: str) -> list[Problem]:
-    return [
-        Problem(field=name, rule="required", label_zh=zh, label_en=en)
-        for name, value, zh, en in (
-            ("name_zh", name_zh, "中文名称", "Chinese name"),
-            ("name_en", name_en, "英文名称", "English name"),
-        )
-        if blank(value)
-    ]
+def _names(name_zh: str, name_en: str, unit_of_measure: str) -> list[Problem]:
+    """Each name required, and each too long for its column named with its limit, all at once."""
+    problems = []
+    for name, value, zh, en in (
+        ("name_zh", name_zh, "中文名称", "Chinese name"),
+        ("name_en", name_en, "英文名称", "English name"),
+        ("unit_of_measure", unit_of_measure, "计量单位", "Unit of measure"),
+    ):
+        if blank(value) and name != "unit_of_measure":
+            problems.append(Problem(field=name, rule="required", label_zh=zh, label_en=en))
+        elif isinstance(value, str):
+            limit = getattr(IndicatorRevision._meta.get_field(name), "max_length", None) or 0
+            problems += too_long(trimmed(value), limit, field=name, label_zh=zh, label_en=en)
+    return problems
 
 
 @audited("indicator.defined")
@@ -72,7 +77,7 @@ def define_indicator(
     description: str = "",
 ) -> Indicator:
     """Add an indicator to the catalogue; every problem of its definition is named and nothing is stored."""
-    problems = _names(name_zh, name_en)
+    problems = _names(name_zh, name_en, unit_of_measure or "")
     limit = Indicator._meta.get_field("description").max_length or 0
     problems += too_long(trimmed(description), limit, field="description", label_zh="说明", label_en="Description")
     if not CODE.match(code or ""):
@@ -137,7 +142,8 @@ def revise_indicator(
     allowed = {"name_zh", "name_en", "unit_of_measure", "formula", "rollup"}
     problems += [Problem(field=name, rule="unknown") for name in sorted(set(changes) - allowed)]
     new = {name: changes.get(name, getattr(indicator, name)) for name in allowed}
-    problems += _names(new["name_zh"], new["name_en"])
+    problems += _names(new["name_zh"], new["name_en"], new["unit_of_measure"] or "")
+    problems += revised_already(indicator.revisions, period)
     checked = None
     try:
         checked = check_formula(formula=new["formula"], rollup=new["rollup"], code=indicator.code)
@@ -154,10 +160,8 @@ def revise_indicator(
     if same and all(str(new[name]).strip() == getattr(in_force, name) for name in allowed - {"formula"}):
         raise Problems([Problem(field="indicator", rule="definition.unchanged", params={"period": str(period)})])
     new["tree"] = checked.tree
-    revision, _ = IndicatorRevision.objects.update_or_create(
-        indicator=indicator,
-        effective_from=period.start,
-        defaults={**new, "period": str(period), "reason": reason, "by": by},
+    revision = IndicatorRevision.objects.create(
+        indicator=indicator, effective_from=period.start, **new, period=str(period), reason=reason, by=by
     )
     period_type = next(iter(checked.period_types), "")
     Indicator.objects.filter(pk=indicator.pk).update(**new, period_type=period_type)

@@ -29,6 +29,7 @@ from reporting.models import (
 from reporting.reads.indicators import operand_fields
 from reporting.rejections import Problem, Problems, blank, trimmed
 from reporting.services.rules import RULE_KEYS, check_proposed_rules, define_requested_rules
+from reporting.subscriptions.review import overlaps
 
 PROPOSAL_KEYS = (
     "code",
@@ -385,6 +386,7 @@ def review_request(
     problems = _review_problems(
         request.proposed, create_codes, {c: pk for c, pk in reuse.items() if pk not in reusable}
     )
+    problems += _reuse_problems(request.proposed, {c: pk for c, pk in reuse.items() if pk in reusable})
     problems += _source_problems(request.department, sorted(sourced), lock=True)
     if problems:
         raise Problems(problems)
@@ -450,6 +452,18 @@ def _review_problems(proposed: list[dict[str, Any]], create: list[str], unknown:
             problems += in_proposal(found, index, proposal)
         elif code in unknown:
             problems += in_proposal([Problem(field=f"proposal_{code}", rule="request.field_unknown")], index, proposal)
+    return problems
+
+
+def _reuse_problems(proposed: list[dict[str, Any]], reuse: dict[str, int]) -> list[Problem]:
+    """A field to reuse that the review did not offer for its proposal: another type, cadence or level of units
+    would subscribe the department to something other than what it asked for."""
+    problems = []
+    for index, proposal in enumerate(proposed):
+        code = proposal.get("code")
+        if code in reuse and reuse[code] not in {m.field.pk for m in overlaps(proposal) if m.reusable}:
+            problem = Problem(field=f"proposal_{code}", rule="request.reuse_unfit", params={"code": code})
+            problems += in_proposal([problem], index, proposal)
     return problems
 
 

@@ -15,6 +15,9 @@ from reporting.rejections import Problem, Problems, blank, too_long, trimmed
 # Two is the least that hides a unit's value at all (one unit's aggregate is its value); above a hundred even a
 # county of small townships publishes almost nothing, which is a mistyped number rather than a policy.
 LOWEST, HIGHEST = 2, 100
+# A new threshold is decided for the coming periods, a year ahead at most: a day further off is a mistyped year
+# (9999-12-31) that would stand in the list as the next change for ever.
+AHEAD_MAX = dt.timedelta(days=366)
 
 
 @audited("suppression.threshold_set")
@@ -30,6 +33,16 @@ def set_threshold(
         problems.append(Problem(field="units", rule="number.range", params={"min": LOWEST, "max": HIGHEST}))
     if effective_from <= today:
         problems.append(Problem(field="effective_from", rule="threshold.begun", params={"first": str(today)}))
+    elif effective_from > today + AHEAD_MAX:
+        problems.append(
+            Problem(
+                field="effective_from",
+                rule="date.max",
+                params={"max": str(today + AHEAD_MAX)},
+                label_zh="生效日期",
+                label_en="Effective from",
+            )
+        )
     if blank(reason):
         problems.append(Problem(field="reason", rule="required", label_zh="原因", label_en="Reason"))
     else:

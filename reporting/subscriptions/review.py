@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class Match:
     reasons: list[str]
     similarity: float
     departments: list[str]
+    reusable: bool = False  # the office may approve it instead of the proposed field (`overlaps`)
 
 
 @dataclass
@@ -106,8 +108,10 @@ def _covered_units(offered: Field, request: DataRequest) -> int:
 
 
 def overlaps(proposal: dict) -> list[Match]:
-    """Existing fields that may already cover a proposed one, best first."""
+    """Existing fields that may already cover a proposed one, best first; those of its type, cadence and a level
+    of units it asks are `reusable`: a subscription to one asks the same units the same kind of value as often."""
     name = proposal.get("name_zh") or ""
+    sheet = Sheet.objects.filter(code=proposal.get("sheet") or "").first()
     candidates = (
         Field.objects.active()
         .annotate(similarity=TrigramSimilarity("name_zh", name))
@@ -128,7 +132,13 @@ def overlaps(proposal: dict) -> list[Match]:
             proposal.get("unit_of_measure") or ""
         ):
             reasons.append("same_unit_and_type")
-        matches.append(Match(existing, reasons, round(existing.similarity, 2), _receivers(existing)))
+        reusable = (
+            sheet is not None
+            and existing.type == proposal.get("type")
+            and existing.sheet.cadence == sheet.cadence
+            and bool(set(existing.sheet.unit_levels) & set(sheet.unit_levels))
+        )
+        matches.append(Match(existing, reasons, round(existing.similarity, 2), _receivers(existing), reusable))
     return matches
 
 
@@ -207,10 +217,10 @@ def burden(request: DataRequest) -> Burden:
         for p in request.proposed
         if p.get("sheet") in sheets
     ]
-    units = 0
+    # the units asked are those of every level something is asked of, each unit once (150 villages + 12 townships)
+    units = sum(units_by_level.get(level, 0) for level in {lv for _, _, levels, _ in asked for lv in levels.split(",")})
     for cadence, type_code, levels, state in asked:
         n_units = sum(units_by_level.get(level, 0) for level in levels.split(","))
-        units = max(units, n_units)
         per_year = LEDGER_RECORDS_PER_YEAR if cadence == Cadence.LEDGER else periods_per_year(cadence)
         values = n_units * per_year
         total += values
@@ -220,14 +230,14 @@ def burden(request: DataRequest) -> Burden:
                 values * fieldtypes.get(type_code if type_code in fieldtypes.REGISTRY else "text").seconds_per_value
             )
     if request.level is None:
-        return Burden(units, total, added, round(seconds / 60), unit_values_out_per_year=total)
+        return Burden(units, total, added, math.ceil(seconds / 60), unit_values_out_per_year=total)
     areas = Area.objects.filter(path__startswith=request.scope.path, level=request.level).count()
     # one figure per area, period and field or indicator read at the level
     cadences = [f.sheet.cadence for f in request.fields.select_related("sheet") if f.sheet.cadence != Cadence.LEDGER]
     cadences += [i.period_type for i in request.indicators.all() if i.period_type]
     per_year = sum(periods_per_year(c) for c in cadences)
     return Burden(
-        units, total, added, round(seconds / 60), aggregate_level=request.level, figures_per_year=areas * per_year
+        units, total, added, math.ceil(seconds / 60), aggregate_level=request.level, figures_per_year=areas * per_year
     )
 
 

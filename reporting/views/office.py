@@ -152,6 +152,20 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )
 
 
+CATALOGUE_ACTIONS = ("retire_field", "retire_flagged", "retire_sheet", "rollup", "change")
+
+
+def _unknown_action(action: str | None) -> Problem:
+    shown = (action or "")[:40]
+    return Problem(
+        field="action",
+        rule="action.unknown",
+        params={"action": shown, "known": ", ".join(CATALOGUE_ACTIONS)},
+        label_zh="操作",
+        label_en="Action",
+    )
+
+
 def _catalogue_action(request: HttpRequest) -> list:
     action, reason = request.POST.get("action"), request.POST.get("reason", "")
     try:
@@ -206,6 +220,8 @@ def _catalogue_action(request: HttpRequest) -> list:
                 raise Problems([_named(p, field) for p in error.problems]) from None
             except Problem as problem:  # the period, read before the service: named by the words beside it
                 raise Problems([_named(problem, field)]) from None
+        else:  # a form that names no action this page takes did nothing, and says so
+            raise Problems([_unknown_action(action)])
         messages.success(request, _("Done. The change is in the closure log or the field's history."))
     except Problems as error:
         return error.problems

@@ -3,6 +3,7 @@ in, for the unit (or source) it names: the form, the unit API, the DHIS2 face an
 
 import datetime as dt
 import io
+from html import unescape
 
 import pytest
 import time_machine
@@ -353,3 +354,47 @@ def test_the_home_page_offers_no_excel_template_or_upload_for_a_locked_period(lo
     assert "/fill/2026Q4/template.xlsx" not in text and "/fill/2026Q4/upload/" not in text
     assert "本报告期已锁定，不提供 Excel 模板和上传：补报或更正须由数据办为本单位解锁。" in text
     assert "/fill/2027Q1/template.xlsx" in text  # the open period keeps them
+
+
+def test_a_second_unlock_for_the_same_unit_sheet_and_period_is_refused_naming_the_first(
+    locked, office_admin, village_cadre, client
+):
+    client.force_login(office_admin)
+    sheet = Sheet.objects.get(code="village_basics")
+    posted = {
+        "sheet": sheet.pk,
+        "period": "2026Q4",
+        "reason": "late_first",
+        "holder": village_cadre.unit.area.code,
+        "note": "乡镇网络中断，逾期补报",
+    }
+    assert client.post("/office/unlocks/", posted).status_code == 302
+    again = client.post("/office/unlocks/", posted)
+    first = Unlock.objects.get()
+    text = unescape(again.content.decode())
+    assert again.status_code == 400
+    assert f"解锁对象：{village_cadre.unit.name} 的报告期 2026年第4季度 已解锁至 {first.until}" in text
+    with pytest.raises(Problems) as refused:
+        _unlock(office_admin, village_cadre.unit)
+    assert "it cannot be unlocked twice" in refused.value.problems[0].message_en
+    assert Unlock.objects.count() == 1
+
+
+def test_a_supply_unlock_for_a_department_that_sources_nothing_on_the_sheet_is_refused_by_name(locked, office_admin):
+    propaganda = Department.objects.get(code="propaganda")
+    sheet = Sheet.objects.get(code="civil_affairs")
+    assert not sheet.fields.filter(source=propaganda).exists()
+    with pytest.raises(Problems) as refused:
+        unlock_period(
+            sheet=sheet,
+            period=Period.parse("2026Q4"),
+            reason=UnlockReason.SUPPLY,
+            note="补供",
+            source=propaganda,
+            by=office_admin,
+        )
+    problem = refused.value.problems[0]
+    assert (problem.field, problem.rule) == ("holder", "unlock.not_source")
+    assert problem.message_zh.startswith(f"数源部门：{propaganda.name}不是“{sheet.name_zh}”任何字段的数源部门")
+    assert f"Source department: {propaganda.name} is the source of no field of “{sheet.name_en}”" in problem.message_en
+    assert not Unlock.objects.exists()

@@ -213,3 +213,53 @@ def test_a_submitted_request_can_no_longer_be_edited_but_can_be_withdrawn(stats,
         )
     withdraw_request(request=request, by=stats_analyst)
     assert DataRequest.objects.get(pk=request.pk).status == RequestStatus.WITHDRAWN
+
+
+def test_the_office_may_reuse_only_a_field_the_review_offered_for_the_proposal(
+    stats, stats_analyst, county, office_admin
+):
+    # given a quarterly whole-number proposal and a date field of a ledger whose name matches it exactly
+    dated = Field.objects.filter(type="date", sheet__cadence="ledger").select_related("sheet").first()
+    proposal = {**NEW_FIELD, "code": "event_day_count", "name_zh": dated.name_zh}
+    assert dated.pk in {m.field.pk for m in review.overlaps(proposal)}  # shown as an overlap…
+    assert dated.pk not in {m.field.pk for m in review.overlaps(proposal) if m.reusable}  # …but not to reuse
+    request = ask(stats, stats_analyst, county, proposed=[proposal])
+    submit_request(request=request, by=stats_analyst)
+    before = Subscription.objects.count()
+    with pytest.raises(Problems) as refused:
+        review_request(
+            request=request,
+            by=office_admin,
+            approve=True,
+            reason="复用",
+            create_codes=[],
+            reuse={"event_day_count": dated.pk},
+        )
+    problem = refused.value.problems[0]
+    assert problem.field == "proposal_event_day_count" and problem.rule == "request.reuse_unfit"
+    assert problem.message_zh.startswith(
+        f"新增字段“{dated.name_zh}”：所选的已有字段不是审核页为该新增字段列出的可复用字段"
+    )
+    assert "not one the review offered to reuse" in problem.message_en
+    assert Subscription.objects.count() == before
+    request.refresh_from_db()
+    assert request.status == RequestStatus.SUBMITTED
+
+
+YEARLY_FIELD = {**NEW_FIELD, "code": "township_wells", "name_zh": "乡镇水井数", "unit_of_measure": "口"}
+YEARLY_FIELD["sheet"] = "township_yearly"
+
+
+def test_the_units_asked_count_every_level_a_request_spans(stats, stats_analyst, county):
+    request = ask(stats, stats_analyst, county, proposed=[NEW_FIELD, YEARLY_FIELD])
+    assert review.burden(request).units == 150 + 12  # the villages and the townships, each once
+
+
+def test_typing_under_an_hour_a_year_is_shown_in_minutes(stats, stats_analyst, county, office_admin, client):
+    request = ask(stats, stats_analyst, county, proposed=[YEARLY_FIELD])
+    submit_request(request=request, by=stats_analyst)
+    figures = review.burden(request)
+    assert figures.added_values_per_year == 12 and figures.minutes_per_year == 2  # 12 whole numbers, 8 s each
+    client.force_login(office_admin)
+    html = client.get(f"/office/requests/{request.pk}/").content.decode()
+    assert '2<span class="unit">分钟</span>' in html and '0.0<span class="unit">小时</span>' not in html
