@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import Office, User
+from reporting.catalogue import expressions, fieldtypes
 from reporting.catalogue import rules as rule_semantics
 from reporting.models import (
     CODE,
@@ -47,8 +48,11 @@ def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
 
 
 @read_only
-def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.CheckedRule]:
-    """A rule's definition checked against the catalogue as it is now; raises Problems naming every problem."""
+def check_rule(
+    *, definition: dict[str, Any], proposed: list[dict[str, Any]] | None = None
+) -> tuple[Sheet, rule_semantics.CheckedRule]:
+    """A rule's definition checked against the catalogue as it is now (and the fields its own data request
+    proposes for the sheet, by their proposed types); raises Problems naming every problem."""
     problems: list[Problem] = []
     code = definition.get("code")
     if not isinstance(code, str) or not CODE.match(code):
@@ -73,13 +77,34 @@ def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.Che
                 left=str(definition.get("left") or ""),
                 operator=str(definition.get("operator") or ""),
                 right=str(definition.get("right") or ""),
-                catalogue=sheet_fields(sheet),
+                catalogue=_with_proposed(sheet_fields(sheet), sheet, proposed or []),
             )
         except Problems as refused:
             problems += [_unknown_why(p, sheet) for p in refused.problems]
     if problems or checked is None or sheet is None:
         raise Problems(problems)
     return sheet, checked
+
+
+def _with_proposed(
+    catalogue: expressions.Catalogue, sheet: Sheet, proposed: list[dict[str, Any]]
+) -> expressions.Catalogue:
+    """The sheet's catalogue with the fields a data request proposes for it, known by their proposed types (a
+    proposal with an unknown type or code is refused on its own and left out here)."""
+    for proposal in proposed:
+        code, type_code = proposal.get("code"), proposal.get("type")
+        if proposal.get("sheet") != sheet.code or code in catalogue.fields:
+            continue
+        if not isinstance(code, str) or not CODE.match(code) or type_code not in fieldtypes.REGISTRY:
+            continue
+        catalogue.fields[code] = expressions.FieldInfo(
+            code=code,
+            kind=fieldtypes.get(type_code).expression_kind,
+            sheet=sheet.code,
+            ledger=False,
+            period_type=sheet.cadence,
+        )
+    return catalogue
 
 
 def _unknown_why(problem: Problem, sheet: Sheet) -> Problem:
@@ -164,8 +189,9 @@ def _in_rule(problem: Problem, index: int) -> Problem:
 
 
 @read_only
-def check_proposed_rules(proposals: Any) -> list[Problem]:
-    """Every problem of the rules a department proposes, named by the proposed rule ("校验规则 1 · …")."""
+def check_proposed_rules(proposals: Any, proposed_fields: Any = None) -> list[Problem]:
+    """Every problem of the rules a department proposes, named by the proposed rule ("校验规则 1 · …"); a rule
+    may name the fields the same request proposes (they are defined on approval, after those fields)."""
     if not isinstance(proposals, list):
         return [Problem(field="proposed_rules", rule="body.object")]
     problems: list[Problem] = []
@@ -180,7 +206,8 @@ def check_proposed_rules(proposals: Any) -> list[Problem]:
             )
         codes.add(str(proposal.get("code")))
         try:
-            check_rule(definition={k: proposal.get(k) for k in RULE_KEYS})
+            fields = [p for p in proposed_fields if isinstance(p, dict)] if isinstance(proposed_fields, list) else []
+            check_rule(definition={k: proposal.get(k) for k in RULE_KEYS}, proposed=fields)
         except Problems as refused:
             problems += [_in_rule(p, index) for p in refused.problems]
     return problems
