@@ -473,3 +473,29 @@ def test_a_department_proposes_a_rule_on_a_field_it_proposes_in_the_same_request
     review_request(request=request, by=office_admin, approve=True, reason="同意")
     rule = ValidationRule.objects.get(code="museum_items_required")
     assert rule.request_id == request.pk and rule.fields == ["has_history_museum", "museum_items"]
+
+
+def test_proposed_rules_are_shown_as_a_clerk_reads_them_to_the_department_and_the_office(
+    client, stats_user, office_admin
+):
+    from reporting.models import DataRequest
+    from tests.reporting.helpers import REQUEST_FORM
+
+    client.force_login(stats_user)
+    form = client.get("/department/requests/new/").content.decode()
+    assert "“如果…则…必填”的规则始终校验，缺失值处理的选择对其不适用" in text_of(form)
+    posted = {**REQUEST_FORM, **MUSEUM_RULE, "r0_code": "museum_books_required", "r0_right": "library_books"}
+    assert client.post("/department/requests/new/", posted).status_code == 302
+    request = DataRequest.objects.get()
+    said = "村（社区）基本情况：如果 是否建有村史馆 则 农家书屋藏书 必填 · 提示：需填写说明 · "
+    said += "始终校验（缺失的数值按 0 计）"
+    page = text_of(client.get(f"/department/requests/{request.pk}/").content.decode())
+    assert said in page
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    client.force_login(office_admin)
+    text = text_of(client.get(f"/office/requests/{request.pk}/").content.decode())
+    assert said in text and "建有村史馆的须填藏品数" in text and "compulsory_pair" not in text
+    client.cookies["django_language"] = "en"
+    text = text_of(client.get(f"/office/requests/{request.pk}/").content.decode())
+    assert "if Has a village history museum then Village library books is required" in text
+    assert "a village with a museum gives its item count" in text and "建有" not in text
