@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import Office, User
+from core.problems import labelled
 from reporting.catalogue import expressions, fieldtypes
 from reporting.catalogue import rules as rule_semantics
 from reporting.models import (
@@ -28,11 +29,19 @@ from reporting.models import (
     ValidationRuleRevision,
 )
 from reporting.reads.rules import sheet_fields
-from reporting.rejections import Problem, Problems, blank, listing, storable, trimmed
+from reporting.rejections import Problem, Problems, Words, blank, named, storable, trimmed
 from reporting.services.catalogue import first_open, reason_problems
 
 RULE_KEYS = ("code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
 MAX_MESSAGE = 200
+# the inputs a rule's definition is refused by, as the office's and the department's forms name them
+RULE_LABELS = {
+    "code": ("编码", "Code"),
+    "sheet": ("表", "Sheet"),
+    "operator": ("比较方式", "Operator"),
+    "strategy": ("缺失值处理", "Missing values"),
+    "importance": ("级别", "Importance"),
+}
 
 
 def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
@@ -64,7 +73,7 @@ def check_rule(
         problems.append(Problem(field="sheet", rule="rule.sheet"))
     if definition.get("strategy") not in MissingValueStrategy.values:
         problems.append(
-            Problem(field="strategy", rule="rule.strategy", params={"choices": listing(MissingValueStrategy.values)})
+            Problem(field="strategy", rule="rule.strategy", params={"choices": named(MissingValueStrategy.labels)})
         )
     if definition.get("importance") not in Importance.values:
         problems.append(Problem(field="importance", rule="rule.importance"))
@@ -82,7 +91,7 @@ def check_rule(
         except Problems as refused:
             problems += [_unknown_why(p, sheet) for p in refused.problems]
     if problems or checked is None or sheet is None:
-        raise Problems(problems)
+        raise Problems(labelled(problems, RULE_LABELS))
     return sheet, checked
 
 
@@ -116,7 +125,8 @@ def _unknown_why(problem: Problem, sheet: Sheet) -> Problem:
         return problem
     retired = other.status != Status.ACTIVE or other.retired_from is not None or other.sheet_id != sheet.pk
     rule = "rule.retired_field" if other.sheet_id == sheet.pk and retired else "rule.other_sheet"
-    return Problem(field=problem.field, rule=rule, params={"code": other.code, "sheet": sheet.code})
+    params = {"code": Words(other.name_zh, other.name_en), "sheet": Words(sheet.name_zh, sheet.name_en)}
+    return Problem(field=problem.field, rule=rule, params=params, label_zh=problem.label_zh, label_en=problem.label_en)
 
 
 def _create(definition: dict[str, Any], office: Office, by: User, request: DataRequest | None) -> ValidationRule:
@@ -270,7 +280,15 @@ def set_expected_range(*, field: Field, low: Any, high: Any, by: User) -> Expect
     """Set (or, with both bounds empty, remove) the range the office expects a numeric field's values in."""
     problems: list[Problem] = []
     if field.field_type.expression_kind != "number":
-        problems.append(Problem(field="field", rule="plausibility.not_number", params={"code": field.code}))
+        problems.append(
+            Problem(
+                field="field",
+                rule="plausibility.not_number",
+                params={"code": Words(field.name_zh, field.name_en)},
+                label_zh="字段",
+                label_en="Field",
+            )
+        )
     bounds = []
     for name, value, zh, en in (("low", low, "下限", "Lower bound"), ("high", high, "上限", "Upper bound")):
         try:
