@@ -88,7 +88,18 @@ def _burden_units(request: HttpRequest, report: Any, sees_all: bool) -> dict[str
 
 def closures(request: HttpRequest) -> HttpResponse:
     """The public closure log: every subscription, field and sheet ended, why, when, by whom or by rule."""
-    return render(request, "office/closures.html", {"entries": ClosureLog.objects.select_related("by")[:500]})
+    entries = list(ClosureLog.objects.select_related("by")[:500])
+    # the label is stored as it was said then (in Chinese); a field or sheet still in the catalogue (retired,
+    # never deleted) is named in the reader's language
+    named = {
+        kind: {
+            o.pk: f"{o.name} ({o.code})"
+            for o in model.objects.filter(pk__in=[e.object_id for e in entries if e.kind == kind])
+        }
+        for kind, model in (("field", Field), ("sheet", Sheet))
+    }
+    shown = [(e, named.get(e.kind, {}).get(e.object_id, e.label)) for e in entries]
+    return render(request, "office/closures.html", {"entries": shown})
 
 
 @login_required
