@@ -114,10 +114,10 @@ def proposed_rules_shown(request: DataRequest) -> list[dict[str, Any]]:
     is never skipped, whatever was chosen)."""
     english = (get_language() or "").startswith("en")
     sheets = {s.code: s.name for s in Sheet.objects.filter(code__in=[r.get("sheet") for r in request.proposed_rules])}
-    names = {f.code: f.name for f in Field.objects.filter(sheet__code__in=sheets)}
+    names: dict[str, str] = {f.code: f.name for f in Field.objects.filter(sheet__code__in=sheets)}
     for p in request.proposed:
-        if isinstance(p, dict) and p.get("code") not in names:
-            names[p.get("code")] = (p.get("name_en") or p.get("name_zh")) if english else p.get("name_zh")
+        if isinstance(p, dict) and str(p.get("code")) not in names:
+            names[str(p.get("code"))] = str((p.get("name_en") or p.get("name_zh")) if english else p.get("name_zh"))
     importances, strategies = dict(Importance.choices), dict(MissingValueStrategy.choices)
     shown = []
     for rule in request.proposed_rules:
