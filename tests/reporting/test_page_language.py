@@ -12,6 +12,7 @@ from core.models import Department
 from reporting.models import DataRequest, Notice, Sheet, Unlock
 from reporting.services.calendar import set_due_rules
 from tests.reporting.helpers import REQUEST_FORM, text_of
+from tests.reporting.test_english_pages import _chinese_left, _data_values
 
 VILLAGE = "360799100201"
 
@@ -76,3 +77,16 @@ def test_an_unlock_and_its_withdrawal_read_with_the_readers_colon(client, office
     text = text_of(client.get("/office/calendar/").content.decode())
     assert ": network down" in text and ": filed after all" in text
     assert "：" not in text
+
+
+def test_a_refused_method_and_a_token_refusal_in_english_say_so_in_english_only(client, stats_user):
+    client.force_login(stats_user)
+    client.cookies["django_language"] = "en"
+    client.post("/department/requests/new/", REQUEST_FORM)
+    request = DataRequest.objects.get()
+    page = client.get(f"/department/requests/{request.pk}/submit/")  # the submit button posts; a GET is refused
+    html = page.content.decode()
+    assert page.status_code == 405 and "POST" in text_of(html) and not _chinese_left(html, _data_values())
+    page = client.post("/department/tokens/", {"revoke": " "})
+    text = text_of(page.content.decode())
+    assert "Token to revoke: is required" in text and "吊销的令牌" not in text
