@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from django.http import JsonResponse
+from django.utils import translation
 
 # Every rule has one code and one pair of message templates: core's here, each app's added by `add_messages`.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -81,6 +82,15 @@ def listing(items_zh: Iterable[Any], items_en: Iterable[Any] | None = None) -> W
     `items_en` names them in English)."""
     zh = [str(i) for i in items_zh]
     return Words("、".join(zh), ", ".join(zh if items_en is None else [str(i) for i in items_en]))
+
+
+def named(labels: Iterable[Any]) -> Words:
+    """Choices listed in a message by their (translatable) labels: in Chinese and in English, never by code."""
+    with translation.override("zh-hans"):
+        zh = [str(label) for label in labels]
+    with translation.override("en"):
+        en = [str(label) for label in labels]
+    return listing(zh, en)
 
 
 def _in(language: str, value: Any) -> Any:

@@ -4,17 +4,30 @@ per catalogue generation and process (a unit's own history of a sheet's values i
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
-from reporting.catalogue.rules import Verdict, verdict
+from reporting.catalogue.rules import COMPULSORY_PAIR, Verdict, verdict
 from reporting.filing.onetable import catalogue_generation
-from reporting.models import ExpectedRange, Field, Plausibility, Sheet, Status, ValidationRule
+from reporting.models import (
+    DataRequest,
+    ExpectedRange,
+    Field,
+    Importance,
+    MissingValueStrategy,
+    Plausibility,
+    Sheet,
+    Status,
+    ValidationRule,
+)
 from reporting.models.rules import DEFAULT_THRESHOLD
 
 
@@ -84,3 +97,45 @@ def sheet_fields(sheet: Sheet) -> expressions.Catalogue:
             period_type=sheet.cadence,
         )
     return catalogue
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SYMBOLS = {"==": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+
+
+def _named(text: str, names: dict[Any, Any]) -> str:
+    """An expression with each field code it names replaced by the field's name."""
+    return _NAME.sub(lambda m: str(names.get(m[0]) or m[0]), text)
+
+
+def proposed_rules_shown(request: DataRequest) -> list[dict[str, Any]]:
+    """A data request's proposed rules as a clerk reads them, in the active language: the sheet and fields by
+    name, the operator in words, the importance and missing-value choice by their labels (a compulsory pair
+    is never skipped, whatever was chosen)."""
+    english = (get_language() or "").startswith("en")
+    sheets = {s.code: s.name for s in Sheet.objects.filter(code__in=[r.get("sheet") for r in request.proposed_rules])}
+    names: dict[str, str] = {f.code: f.name for f in Field.objects.filter(sheet__code__in=sheets)}
+    for p in request.proposed:
+        if isinstance(p, dict) and str(p.get("code")) not in names:
+            names[str(p.get("code"))] = str((p.get("name_en") or p.get("name_zh")) if english else p.get("name_zh"))
+    importances, strategies = dict(Importance.choices), dict(MissingValueStrategy.choices)
+    shown = []
+    for rule in request.proposed_rules:
+        left, right = (_named(str(rule.get(side) or ""), names) for side in ("left", "right"))
+        pair = rule.get("operator") == COMPULSORY_PAIR
+        if pair:
+            sentence = f"{_('if')} {left} {_('then')} {right} {_('is required')}"
+        else:
+            sentence = f"{left} {_SYMBOLS.get(rule.get('operator'), rule.get('operator'))} {right}"
+        shown.append(
+            {
+                "code": rule.get("code"),
+                "sheet": sheets.get(rule.get("sheet"), rule.get("sheet")),
+                "sentence": sentence,
+                "importance": importances.get(rule.get("importance"), rule.get("importance")),
+                "strategy": strategies.get("NEVER_SKIP" if pair else rule.get("strategy"), rule.get("strategy")),
+                "never_skipped": pair,
+                "message": rule.get("message_en") if english else rule.get("message_zh"),
+            }
+        )
+    return shown

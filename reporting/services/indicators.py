@@ -15,13 +15,13 @@ from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period, PeriodType
 from reporting.models import CODE, Field, Indicator, IndicatorRevision, IndicatorRollup, Status
 from reporting.reads.indicators import formula_catalogue
-from reporting.rejections import Problem, Problems, blank, listing, period_type_params, too_long, trimmed
+from reporting.rejections import Problem, Problems, blank, named, period_type_params, too_long, trimmed
 from reporting.services.catalogue import ORIGINAL, first_open, reason_problems, revised_already
 
 
 def _rollup_problems(checked: expressions.Checked | None, rollup: str) -> list[Problem]:
     if rollup not in IndicatorRollup.values:
-        return [Problem(field="rollup", rule="indicator.rollup", params={"choices": listing(IndicatorRollup.values)})]
+        return [Problem(field="rollup", rule="indicator.rollup", params={"choices": named(IndicatorRollup.labels)})]
     if checked is None:
         return []
     if checked.area_level != (rollup == IndicatorRollup.AREA):

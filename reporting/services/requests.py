@@ -133,7 +133,7 @@ def _check(department: Department, data: RequestInput) -> list[Problem]:
     problems += _source_problems(department, data.source_field_ids)
     if not data.field_ids and not data.proposed and not data.source_field_ids and not data.indicator_ids:
         problems.append(Problem(field="fields", rule="request.empty"))
-    problems += check_proposed_rules(data.proposed_rules)
+    problems += check_proposed_rules(data.proposed_rules, data.proposed)
     problems += _aggregate_problems(data)
     codes: dict[str, int] = {}
     for index, proposal in enumerate(data.proposed):

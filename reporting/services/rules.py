@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from core.audit import audited, read_only, record
 from core.models import Office, User
+from core.problems import labelled
+from reporting.catalogue import expressions, fieldtypes
 from reporting.catalogue import rules as rule_semantics
 from reporting.models import (
     CODE,
@@ -27,11 +29,19 @@ from reporting.models import (
     ValidationRuleRevision,
 )
 from reporting.reads.rules import sheet_fields
-from reporting.rejections import Problem, Problems, blank, listing, storable, trimmed
+from reporting.rejections import Problem, Problems, Words, blank, named, storable, trimmed
 from reporting.services.catalogue import first_open, reason_problems
 
 RULE_KEYS = ("code", "sheet", "left", "operator", "right", "strategy", "importance", "message_zh", "message_en")
 MAX_MESSAGE = 200
+# the inputs a rule's definition is refused by, as the office's and the department's forms name them
+RULE_LABELS = {
+    "code": ("编码", "Code"),
+    "sheet": ("表", "Sheet"),
+    "operator": ("比较方式", "Operator"),
+    "strategy": ("缺失值处理", "Missing values"),
+    "importance": ("级别", "Importance"),
+}
 
 
 def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
@@ -47,8 +57,11 @@ def _text_problems(name: str, value: Any, zh: str, en: str) -> list[Problem]:
 
 
 @read_only
-def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.CheckedRule]:
-    """A rule's definition checked against the catalogue as it is now; raises Problems naming every problem."""
+def check_rule(
+    *, definition: dict[str, Any], proposed: list[dict[str, Any]] | None = None
+) -> tuple[Sheet, rule_semantics.CheckedRule]:
+    """A rule's definition checked against the catalogue as it is now (and the fields its own data request
+    proposes for the sheet, by their proposed types); raises Problems naming every problem."""
     problems: list[Problem] = []
     code = definition.get("code")
     if not isinstance(code, str) or not CODE.match(code):
@@ -60,7 +73,7 @@ def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.Che
         problems.append(Problem(field="sheet", rule="rule.sheet"))
     if definition.get("strategy") not in MissingValueStrategy.values:
         problems.append(
-            Problem(field="strategy", rule="rule.strategy", params={"choices": listing(MissingValueStrategy.values)})
+            Problem(field="strategy", rule="rule.strategy", params={"choices": named(MissingValueStrategy.labels)})
         )
     if definition.get("importance") not in Importance.values:
         problems.append(Problem(field="importance", rule="rule.importance"))
@@ -73,13 +86,34 @@ def check_rule(*, definition: dict[str, Any]) -> tuple[Sheet, rule_semantics.Che
                 left=str(definition.get("left") or ""),
                 operator=str(definition.get("operator") or ""),
                 right=str(definition.get("right") or ""),
-                catalogue=sheet_fields(sheet),
+                catalogue=_with_proposed(sheet_fields(sheet), sheet, proposed or []),
             )
         except Problems as refused:
             problems += [_unknown_why(p, sheet) for p in refused.problems]
     if problems or checked is None or sheet is None:
-        raise Problems(problems)
+        raise Problems(labelled(problems, RULE_LABELS))
     return sheet, checked
+
+
+def _with_proposed(
+    catalogue: expressions.Catalogue, sheet: Sheet, proposed: list[dict[str, Any]]
+) -> expressions.Catalogue:
+    """The sheet's catalogue with the fields a data request proposes for it, known by their proposed types (a
+    proposal with an unknown type or code is refused on its own and left out here)."""
+    for proposal in proposed:
+        code, type_code = proposal.get("code"), proposal.get("type")
+        if proposal.get("sheet") != sheet.code or code in catalogue.fields:
+            continue
+        if not isinstance(code, str) or not CODE.match(code) or type_code not in fieldtypes.REGISTRY:
+            continue
+        catalogue.fields[code] = expressions.FieldInfo(
+            code=code,
+            kind=fieldtypes.get(type_code).expression_kind,
+            sheet=sheet.code,
+            ledger=False,
+            period_type=sheet.cadence,
+        )
+    return catalogue
 
 
 def _unknown_why(problem: Problem, sheet: Sheet) -> Problem:
@@ -91,7 +125,8 @@ def _unknown_why(problem: Problem, sheet: Sheet) -> Problem:
         return problem
     retired = other.status != Status.ACTIVE or other.retired_from is not None or other.sheet_id != sheet.pk
     rule = "rule.retired_field" if other.sheet_id == sheet.pk and retired else "rule.other_sheet"
-    return Problem(field=problem.field, rule=rule, params={"code": other.code, "sheet": sheet.code})
+    params = {"code": Words(other.name_zh, other.name_en), "sheet": Words(sheet.name_zh, sheet.name_en)}
+    return Problem(field=problem.field, rule=rule, params=params, label_zh=problem.label_zh, label_en=problem.label_en)
 
 
 def _create(definition: dict[str, Any], office: Office, by: User, request: DataRequest | None) -> ValidationRule:
@@ -164,8 +199,9 @@ def _in_rule(problem: Problem, index: int) -> Problem:
 
 
 @read_only
-def check_proposed_rules(proposals: Any) -> list[Problem]:
-    """Every problem of the rules a department proposes, named by the proposed rule ("校验规则 1 · …")."""
+def check_proposed_rules(proposals: Any, proposed_fields: Any = None) -> list[Problem]:
+    """Every problem of the rules a department proposes, named by the proposed rule ("校验规则 1 · …"); a rule
+    may name the fields the same request proposes (they are defined on approval, after those fields)."""
     if not isinstance(proposals, list):
         return [Problem(field="proposed_rules", rule="body.object")]
     problems: list[Problem] = []
@@ -180,7 +216,8 @@ def check_proposed_rules(proposals: Any) -> list[Problem]:
             )
         codes.add(str(proposal.get("code")))
         try:
-            check_rule(definition={k: proposal.get(k) for k in RULE_KEYS})
+            fields = [p for p in proposed_fields if isinstance(p, dict)] if isinstance(proposed_fields, list) else []
+            check_rule(definition={k: proposal.get(k) for k in RULE_KEYS}, proposed=fields)
         except Problems as refused:
             problems += [_in_rule(p, index) for p in refused.problems]
     return problems
@@ -243,7 +280,15 @@ def set_expected_range(*, field: Field, low: Any, high: Any, by: User) -> Expect
     """Set (or, with both bounds empty, remove) the range the office expects a numeric field's values in."""
     problems: list[Problem] = []
     if field.field_type.expression_kind != "number":
-        problems.append(Problem(field="field", rule="plausibility.not_number", params={"code": field.code}))
+        problems.append(
+            Problem(
+                field="field",
+                rule="plausibility.not_number",
+                params={"code": Words(field.name_zh, field.name_en)},
+                label_zh="字段",
+                label_en="Field",
+            )
+        )
     bounds = []
     for name, value, zh, en in (("low", low, "下限", "Lower bound"), ("high", high, "上限", "Upper bound")):
         try:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import access_office, signed_in
 from core.models import Area, Department, Unit
-from core.problems import labelled
+from core.problems import blank, labelled, trimmed
 from reporting.catalogue.periods import Period
 from reporting.filing.forms import DefinitionInputs
 from reporting.models import (
@@ -88,7 +88,18 @@ def _burden_units(request: HttpRequest, report: Any, sees_all: bool) -> dict[str
 
 def closures(request: HttpRequest) -> HttpResponse:
     """The public closure log: every subscription, field and sheet ended, why, when, by whom or by rule."""
-    return render(request, "office/closures.html", {"entries": ClosureLog.objects.select_related("by")[:500]})
+    entries = list(ClosureLog.objects.select_related("by")[:500])
+    # the label is stored as it was said then (in Chinese); a field or sheet still in the catalogue (retired,
+    # never deleted) is named in the reader's language
+    named = {
+        kind: {
+            o.pk: f"{o.name} ({o.code})"
+            for o in model.objects.filter(pk__in=[e.object_id for e in entries if e.kind == kind])
+        }
+        for kind, model in (("field", Field), ("sheet", Sheet))
+    }
+    shown = [(e, named.get(e.kind, {}).get(e.object_id, e.label)) for e in entries]
+    return render(request, "office/closures.html", {"entries": shown})
 
 
 @login_required
@@ -196,14 +207,17 @@ def _catalogue_action(request: HttpRequest) -> list:
             field = get_object_or_404(Field, pk=posted_id(request, "field"))
             code = request.POST.get("rollup_of", "").strip()
             rollup_of = Field.objects.filter(code=code).select_related("sheet").first() if code else None
-            if code and rollup_of is None:
-                raise Problems([Problem(field="rollup_of", rule="rollup_of.invalid")])
-            set_rollup(
-                field=field,
-                aggregation=request.POST.get("aggregation", ""),
-                rollup_of=rollup_of,
-                by=signed_in(request.user),
-            )
+            try:
+                if code and rollup_of is None:
+                    raise Problems([Problem(field="rollup_of", rule="rollup_of.invalid")])
+                set_rollup(
+                    field=field,
+                    aggregation=request.POST.get("aggregation", ""),
+                    rollup_of=rollup_of,
+                    by=signed_in(request.user),
+                )
+            except Problems as error:  # named by the field and the input: "户籍人口 · 汇总方式：…"
+                raise Problems([_named(p, field) for p in labelled(error.problems, ROLLUP_LABELS)]) from None
         elif action == "change":
             field = get_object_or_404(Field, pk=posted_id(request, "field"))
             constraints, unreadable = _definition_inputs(field, request.POST).read()
@@ -235,6 +249,9 @@ def _definition_inputs(field: Field, post=None) -> DefinitionInputs:
     if post is not None:
         return DefinitionInputs.posted("", post, field.type, types=[field.type])
     return DefinitionInputs.stored("", field.type, field.constraints, types=[field.type])
+
+
+ROLLUP_LABELS = {"aggregation": ("汇总方式", "Roll-up"), "rollup_of": ("汇总来源", "Roll-up of")}
 
 
 def _named(problem: Problem, field: Field) -> Problem:
@@ -375,7 +392,8 @@ def unlock(request: HttpRequest) -> HttpResponse:
     except Problem as problem:
         unreadable.append(problem.labelled("报告期", "Period"))
     unit = source = None
-    holder = request.POST.get("holder", "").strip()
+    # a code of only invisible characters (a zero-width space) is no code: blank, as every text input says
+    holder = "" if blank(request.POST.get("holder", "")) else trimmed(request.POST.get("holder", ""))
     if not holder:
         unreadable.append(
             Problem(field="holder", rule="required", label_zh="单位或部门代码", label_en="Unit or department code")

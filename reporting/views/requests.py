@@ -32,6 +32,7 @@ from reporting.models import (
     Status,
 )
 from reporting.params import whole_number
+from reporting.reads.rules import proposed_rules_shown
 from reporting.rejections import Problem, Problems
 from reporting.services.requests import (
     RequestInput,
@@ -238,7 +239,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         (p, fieldtypes.definition(p.get("type", ""), p.get("constraints") or {}, p.get("unit_of_measure") or ""))
         for p in found.proposed
     ]
-    context = {"department": found.department, "r": found, "proposals": proposals}
+    context = {
+        "department": found.department,
+        "r": found,
+        "proposals": proposals,
+        "shown_rules": proposed_rules_shown(found),
+    }
     return render(request, "requests/detail.html", context | {"events": found.events.select_related("actor")})
 
 
@@ -330,6 +336,7 @@ def _review_context(request: HttpRequest, found: DataRequest) -> dict:
     return {
         "r": found,
         "warnings": review.warnings(found),
+        "shown_rules": proposed_rules_shown(found),
         "burden": review.burden(found),
         "start": _start(found),
         "proposals": proposals,

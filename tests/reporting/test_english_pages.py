@@ -22,9 +22,6 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 PERSONAS = ["village", "township", "propaganda", "culture", "civil", "stats", "office", None]
 SKIPPED = ("/admin", "/api/", "/static/", "/logout", "/i18n/")
 DOWNLOADS = (".xlsx", ".csv", "/download/")
-# The office's review page is being reworked in the same issue (units, similarity, start period) by the
-# requests work; its warnings and matches still print both languages. Remove this when that lands.
-REWORKED_ELSEWHERE = re.compile(r"^/office/requests/\d+/$")
 
 
 class _Page(HTMLParser):
@@ -140,8 +137,6 @@ def _crawl(client: Client, seeds: list[str], limit: int = 60) -> dict[str, str]:
             link = link.split("#")[0]
             if link.startswith("?"):
                 link = url.split("?")[0] + link
-            if REWORKED_ELSEWHERE.match(link):
-                continue
             if link.startswith("/") and not link.startswith(SKIPPED) and not link.endswith(DOWNLOADS):
                 todo.append(link)
     return pages

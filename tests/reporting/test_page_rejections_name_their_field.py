@@ -193,3 +193,60 @@ def test_a_retroactive_definition_change_names_the_period_by_its_label(office_ad
     )
     assert "新约束自报告期：定义变更只能从" in page and "Constraints from period: a definition change" in page
     assert Field.objects.get(pk=squares.pk).constraints["max"] == 100
+
+
+def test_a_rollup_the_catalogue_refuses_is_named_by_the_field_and_the_input(office_admin):
+    field = Field.objects.get(code="resident_population")
+    client = page_client(office_admin)
+    page = refused(client.post("/office/catalogue/", {"action": "rollup", "field": field.pk, "aggregation": "x"}))
+    assert "常住人口 · 汇总方式：该字段类型不能使用此汇总方式" in page
+    assert "Resident population · Roll-up: is not an aggregation" in page
+    posted = {"action": "rollup", "field": field.pk, "aggregation": "sum", "rollup_of": "activity_title"}
+    page = refused(client.post("/office/catalogue/", posted))
+    assert "常住人口 · 汇总来源：汇总来源须为同一报告期类型" in page
+
+
+RULE = {
+    "action": "define",
+    "code": "dibao_within_households",
+    "sheet": "village_basics",
+    "left": "households",
+    "operator": ">=",
+    "right": "dibao_households",
+    "strategy": "SKIP_IF_ANY_VALUE_MISSING",
+    "importance": "error",
+    "message_zh": "低保户不能多于户数",
+    "message_en": "dibao households cannot outnumber households",
+}
+
+
+def test_a_rule_the_office_defines_is_refused_by_each_input_by_name(office_admin):
+    client = page_client(office_admin)
+    posted = RULE | {"code": "Bad Code", "operator": "~", "strategy": "X"}
+    page = refused(client.post("/office/rules/", posted))
+    assert "编码：" in page and "比较方式：须为下列比较之一" in page
+    assert "缺失值处理：缺失值处理须为下列之一：任一值缺失时不校验" in page
+    assert "SKIP_IF_ANY_VALUE_MISSING、" not in page
+    assert "Missing values: the missing-value strategy must be one of: Skip if any value is missing" in page
+    page = refused(client.post("/office/rules/", RULE | {"sheet": "no_such_sheet"}))
+    assert "表：须为一个在用的定期报表" in page
+    page = refused(client.post("/office/rules/", RULE))
+    assert "右侧：“低保户数”不是表“村（社区）基本情况”的字段" in page and "dibao_households”" not in page
+    field = Field.objects.get(code="activity_title")
+    posted = {"action": "range", "field": field.pk, "low": "0", "high": "10"}
+    page = refused(client.post("/office/rules/", posted))
+    assert "字段：“活动名称”不是数值字段" in page and "Field: “" in page
+
+
+def test_an_indicators_rollup_is_refused_with_the_rollups_by_name(office_admin):
+    posted = {
+        "action": "define",
+        "code": "people_per_household",
+        "name_zh": "户均人口",
+        "name_en": "People per household",
+        "formula": "resident_population / households",
+        "rollup": "median",
+    }
+    page = refused(page_client(office_admin).post("/office/indicators/", posted))
+    assert "汇总方式：须为下列汇总方式之一：" in page and "ratio_of_sums、" not in page
+    assert "must be one of these roll-ups: Ratio of the sums" in page

@@ -298,6 +298,7 @@ def test_the_office_cannot_unlock_a_period_of_a_cadence_that_never_locks(demo, o
             "Unit: no unit has the code “360799999999”",
         ),
         ({"holder": ""}, "单位或部门代码：必填", "Unit or department code: is required"),
+        ({"holder": "\u200b"}, "单位或部门代码：必填", "Unit or department code: is required"),
         ({"period": ""}, "报告期：必填", "Period: is required"),
         ({"period": "2026-13"}, "报告期：“2026-13”不是有效的报告期", "Period: “2026-13” is not a valid period"),
         (

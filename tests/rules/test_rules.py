@@ -29,7 +29,7 @@ from reporting.models import (
 from reporting.rejections import Problems
 from reporting.services.rules import define_rule, retire_rule, set_expected_range, set_plausibility
 from reporting.services.submissions import submit_sheet
-from tests.reporting.helpers import VILLAGE_BASICS_Q4
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, text_of
 
 CASES = Path(rules.__file__).with_name("rule_cases.json")
 HINT_CASES = Path(rules.__file__).with_name("plausibility_cases.json")
@@ -432,3 +432,70 @@ def test_a_rule_typed_with_full_width_parentheses_and_slash_is_defined(office_ad
         by=office_admin,
     )
     assert rule.fields == ["elderly_over_60", "registered_population"]
+
+
+MUSEUM = {
+    "p0_code": "museum_items",
+    "p0_name_zh": "村史馆藏品数",
+    "p0_name_en": "Museum items",
+    "p0_type": "integer",
+    "p0_unit": "件",
+    "p0_sheet": "village_basics",
+    "p0_integer_min": "0",
+}
+MUSEUM_RULE = {
+    "r0_code": "museum_items_required",
+    "r0_sheet": "village_basics",
+    "r0_left": "has_history_museum",
+    "r0_operator": "compulsory_pair",
+    "r0_right": "museum_items",
+    "r0_strategy": "SKIP_IF_ANY_VALUE_MISSING",
+    "r0_importance": "warning",
+    "r0_message_zh": "建有村史馆的须填藏品数",
+    "r0_message_en": "a village with a museum gives its item count",
+}
+
+
+def test_a_department_proposes_a_rule_on_a_field_it_proposes_in_the_same_request(client, stats_user, office_admin):
+    from reporting.models import DataRequest
+    from reporting.services.requests import review_request
+    from tests.reporting.helpers import REQUEST_FORM
+
+    client.force_login(stats_user)
+    # a proposed field of another type than the rule wants is still refused, by its proposed type
+    wrong = {**REQUEST_FORM, **MUSEUM, **MUSEUM_RULE, "r0_left": "museum_items"}
+    wrong = client.post("/department/requests/new/", wrong)
+    assert wrong.status_code == 400 and not DataRequest.objects.exists()
+    response = client.post("/department/requests/new/", {**REQUEST_FORM, **MUSEUM, **MUSEUM_RULE})
+    assert response.status_code == 302, text_of(response.content.decode())
+    request = DataRequest.objects.get()
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    review_request(request=request, by=office_admin, approve=True, reason="同意")
+    rule = ValidationRule.objects.get(code="museum_items_required")
+    assert rule.request_id == request.pk and rule.fields == ["has_history_museum", "museum_items"]
+
+
+def test_proposed_rules_are_shown_as_a_clerk_reads_them_to_the_department_and_the_office(
+    client, stats_user, office_admin
+):
+    from reporting.models import DataRequest
+    from tests.reporting.helpers import REQUEST_FORM
+
+    client.force_login(stats_user)
+    form = client.get("/department/requests/new/").content.decode()
+    assert "“如果…则…必填”的规则始终校验，缺失值处理的选择对其不适用" in text_of(form)
+    posted = {**REQUEST_FORM, **MUSEUM_RULE, "r0_code": "museum_books_required", "r0_right": "library_books"}
+    assert client.post("/department/requests/new/", posted).status_code == 302
+    request = DataRequest.objects.get()
+    said = "村（社区）基本情况：如果 是否建有村史馆 则 农家书屋藏书 必填 · 提示：需填写说明 · "
+    said += "始终校验（缺失的数值按 0 计）"
+    page = text_of(client.get(f"/department/requests/{request.pk}/").content.decode())
+    assert said in page
+    client.post(f"/department/requests/{request.pk}/submit/", {"action": "submit"})
+    client.force_login(office_admin)
+    text = text_of(client.get(f"/office/requests/{request.pk}/").content.decode())
+    assert said in text and "建有村史馆的须填藏品数" in text and "compulsory_pair" not in text
+    client.cookies["django_language"] = "en"
+    text = text_of(client.get(f"/office/requests/{request.pk}/").content.decode())
+    assert "if Has a village history museum then Village library books is required" in text
+    assert "a village with a museum gives its item count" in text and "建有" not in text
