@@ -246,6 +246,7 @@ def _submit_once(request, context, table, raw, na, action, disputes=None) -> Htt
                 "problems": error.problems,
                 "other_problems": extra,
                 "warnings": warnings,
+                "explained_keys": [p.field for p in error.problems if p.rule in _WARNINGS],
                 "must_fix": len(error.problems) - len(warnings),
                 **_form_extras(request),
             },
