@@ -94,6 +94,7 @@ def usable_token(token_digest: str) -> ApiToken | None:
     return token
 
 
+@read_only
 def token_in(request, keywords: tuple[str, ...]) -> str | None:
     """The token an `Authorization` header sends under one of `keywords`, or None when it sends none. The scheme
     is matched in any case (RFC 9110 §11.1: `bearer ot_…` is `Bearer ot_…`)."""

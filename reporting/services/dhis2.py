@@ -133,6 +133,7 @@ def import_data_values(
     return outcome
 
 
+@read_only
 def annotated(values: Iterable[DataValue]) -> Iterator[DataValue]:
     """Each value with its ADX annotation placed by its field's type (the registry's `is_numeric`): a comment on
     a number, the value of anything else. A code that names no field keeps its `value` for the checks to name."""

@@ -203,7 +203,7 @@ def test_the_catalogue_reads_in_a_fixed_number_of_statements_however_many_sheets
         None,
         grow=grow,
         rows=lambda response, body: sum(s["code"].startswith("counted_") for s in response.json()["sheets"]),
-        expected=5,  # token, department, sheets, their fields, indicators
+        expected=6,  # token, department, sheets, their fields, their revisions (in force, scheduled), indicators
     )
 
 
