@@ -170,7 +170,7 @@ class Input(serializers.Serializer):
         if not isinstance(data, Mapping):
             raise Problems([Problem(field="body", rule="body.object")])
         serializer = cls(data=data)
-        twice = cls.repeated(data)
+        twice = cls.repeated(data, serializer.fields) if isinstance(data, QueryDict) else []
         valid = serializer.is_valid()
         unknown = _unknown_keys(serializer.fields, data)
         if valid and not twice and not unknown:
@@ -180,9 +180,10 @@ class Input(serializers.Serializer):
         raise Problems(twice + _problems(serializer.fields, errors, data) + unknown)
 
     @classmethod
-    def repeated(cls, data: Mapping[str, Any]) -> list[Problem]:
-        """The parameters of a query string given more than once that take one value (a list field takes many)."""
-        many = [name for name, field in cls().fields.items() if isinstance(field, serializers.ListField)]
+    def repeated(cls, data: Mapping[str, Any], fields: Mapping[str, serializers.Field]) -> list[Problem]:
+        """The parameters of a query string given more than once that take one value (a list field takes many).
+        `fields`: the serializer's own (each `cls().fields` deep-copies every declared field again)."""
+        many = [name for name, field in fields.items() if isinstance(field, serializers.ListField)]
         return repeated(data, many=many)
 
     @classmethod
