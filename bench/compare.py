@@ -181,7 +181,7 @@ def main(argv: list[str]) -> int:
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     call_command("migrate", verbosity=0)
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
     months = 2 if quick else 24
     filers = submit.prepare(months)
     period = filers.periods[0]

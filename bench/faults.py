@@ -479,7 +479,7 @@ if __name__ == "__main__":
     quick = "--quick" in sys.argv
     call_command("migrate", verbosity=0)
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
     figures = main(quick)
     section = render(figures["trickle"], figures["kills"], figures["hung"], quick)
     print(json.dumps(figures, indent=1))

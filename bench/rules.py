@@ -170,7 +170,7 @@ if __name__ == "__main__":
 
     call_command("migrate", verbosity=0)
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
     figures = main()
     print(render(figures))
     if "--write" in sys.argv:

@@ -574,7 +574,7 @@ def main(argv: list[str]) -> int:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # the servers it starts serve pages, as in production
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
     facts = machine()
     months = 2 if quick else 24
     started = time.perf_counter()

@@ -256,6 +256,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "OneTable (一表通) API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # 3.1: the webhooks OneTable posts are documented beside the paths (`webhooks`, which 3.0 has not)
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        "reporting.api.schemas.DELIVERIES_WEBHOOK",
+        "reporting.api.schemas.DISPUTE_WEBHOOK",
+        "reporting.api.schemas.AGGREGATE_WEBHOOK",
+    ],
     # Swagger UI and Redoc from the sidecar package: served by OneTable itself, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

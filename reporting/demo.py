@@ -15,6 +15,7 @@ from reporting.catalogue.periods import Period
 from reporting.filing.baselines import rebuild_baselines
 from reporting.filing.onetable import build_one_table
 from reporting.models import Cadence, DueRule, Field, Sheet, Submission, SubmissionVersion, Subscription
+from reporting.services.relay import queue_versions
 from reporting.services.rules import define_rule, set_expected_range, set_plausibility
 
 TOWNSHIPS = [  # (name, statutory 3-digit township code)
@@ -377,10 +378,12 @@ def demo_loaded() -> bool:
 
 
 @transaction.atomic
-def load_demo(*, sources: bool = True, checks: bool = True) -> None:
+def load_demo(*, sources: bool = True, checks: bool = True, deliver: bool = True) -> None:
     """Create the demo county, its bodies, users and catalogue (call once; see demo_loaded); with `sources`,
     the registers of civil affairs and statistics too (reporting/demo_sources.py); with `checks`, the office's
-    rules across fields, expected ranges and plausibility setting (`CHECKS`), so a demo user meets them."""
+    rules across fields, expected ranges and plausibility setting (`CHECKS`), so a demo user meets them; with
+    `deliver`, the villages' 2026Q3 filings are handed to the relay as a filing's are, so the subscribers' feeds
+    and webhooks hold them (the registers' supplies always are: `supply_values` hands them over itself)."""
     county = _areas()
     office = Office.objects.create(code="qingshan-data-office", name="青山县数据办", area=county)
     departments = {
@@ -398,7 +401,7 @@ def load_demo(*, sources: bool = True, checks: bool = True) -> None:
     _subscriptions(county, departments)
     if sources:
         demo_sources.assign_sources()
-    _history(sources=sources)
+    _history(sources=sources, deliver=deliver)
     if checks:
         load_checks()
 
@@ -648,9 +651,10 @@ def _subscriptions(county: Area, departments: dict[str, Department]) -> None:
         subscription.fields.set([fields[c] for c in field_codes])
 
 
-def _history(*, sources: bool) -> None:
+def _history(*, sources: bool, deliver: bool) -> None:
     """Every village filed its basics for 2026Q3, so 2026Q4 opens with stable facts carried forward; with
-    `sources`, the registers supplied 2026Q3 and 2026Q4 first and the filings confirmed their values."""
+    `sources`, the registers supplied 2026Q3 and 2026Q4 first and the filings confirmed their values; with
+    `deliver`, the filings go to the relay, the one path from versions to deliveries."""
     rng = random.Random(2026)
     sheet = Sheet.objects.get(code="village_basics")
     villages = list(Unit.objects.filter(area__level=AreaLevel.VILLAGE).select_related("area"))
@@ -714,6 +718,10 @@ def _history(*, sources: bool) -> None:
             )
         )
     SubmissionVersion.objects.bulk_create(versions)
+    if deliver:
+        # one relay marker per filing, with the snapshot the filings' table was read in, as `submit_sheet` writes:
+        # the relay makes each subscriber's delivery after commit, after the registers' supplies made above
+        queue_versions([v.pk for v in versions], snapshot=table.snapshot)
     # stored without the filing services: their baselines are made from them
     rebuild_baselines(unit_ids=[s.unit_id for s in submissions], sheet_id=sheet.pk)
     if sources:

@@ -37,7 +37,7 @@ def pytest_configure(config):
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not demo_loaded():
-            load_demo(sources=False, checks=False)
+            load_demo(sources=False, checks=False, deliver=False)
     bouncer = the_runs_pgbouncer()
     if bouncer is None:
         yield
@@ -55,14 +55,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 # The tests' county has no registers (sources=False): tests that need them make a department a source and
-# supply what they check (tests/sources/); tests/sources/test_demo_sources.py loads the demo's registers.
+# supply what they check (tests/sources/). Its 2026Q3 village filings are not handed to the relay either
+# (deliver=False), so every feed starts empty; tests/reporting/test_demo_deliveries.py loads the demo as
+# `manage.py load_demo` does.
 
 
 @pytest.fixture
 def demo(db):
     """The demo county; reloaded when a transactional test flushed it."""
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def committed_demo(transactional_db):
     """The demo county, committed (no test transaction around it), so other connections, worker threads
     and processes see it, and code runs in autocommit as in production; reloaded after a flush."""
     if not demo_loaded():
-        load_demo(sources=False, checks=False)
+        load_demo(sources=False, checks=False, deliver=False)
 
 
 def _user(username: str) -> User:

@@ -50,7 +50,7 @@ def setup() -> None:
     from reporting.demo import load_demo
 
     call_command("migrate", verbosity=0)
-    load_demo(sources=False, checks=False)
+    load_demo(sources=False, checks=False, deliver=False)
 
 
 def file(books: str) -> None:

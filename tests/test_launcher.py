@@ -84,6 +84,13 @@ def test_the_run_command_serves_the_site_and_ctrl_c_leaves_nothing_behind(tmp_pa
             if str(tmp_path) in " ".join(p.info["cmdline"] or []) and "postgres" in " ".join(p.info["cmdline"] or [])
         ]
         assert postgres, "embedded PostgreSQL is running under the data folder"
+
+        # the demo county's own 2026Q3 filings were relayed and pushed to the departments that take them by webhook
+        def pushed() -> list[str]:
+            sections = _get(f"http://127.0.0.1:{receiver_port}/")[1].split("<h2>")[1:]
+            return sorted(s.split("<")[0] for s in sections if "village_basics 2026Q3 v1" in s)
+
+        assert wait_for(lambda: pushed() == ["culture", "propaganda"], 60, every=0.5), output
         # filing in the demo visibly reaches two departments within a few seconds
         base = f"http://127.0.0.1:{port}"
         browser = _Browser()

@@ -181,19 +181,24 @@ def run() -> int:
         manage("migrate", "--noinput", "-v", "0")
         manage("collectstatic", "--noinput", "-v", "0")
         manage("load_demo")
+        receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8099")
+        if receiver_port != "0":
+            # the pushed departments' endpoints exist before a worker relays the demo's filings and supplies: a
+            # delivery made for a subscription without an endpoint stays in the feed and is never pushed
+            manage("demo_receiver", "--port", receiver_port, "--endpoints-only")
         sup = Supervisor()
         sup.start(
             "web",
             web_command(port, "--threads", "4", "--access-logfile", "-"),
         )
+        if receiver_port != "0":  # started before the senders, so the first pushes seldom wait for a retry
+            sup.start("receiver", [PYTHON, str(ROOT / "manage.py"), "demo_receiver", "--port", receiver_port])
         for queue, threads in WORKERS:
             sup.start(f"{queue} worker", worker_command(queue, threads))
         sup.start(
             "beat", [str(BIN / "celery"), "-A", "core", "beat", "-l", "info", "-s", str(folder / "celerybeat-schedule")]
         )
-        receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8099")
         if receiver_port != "0":
-            sup.start("receiver", [PYTHON, str(ROOT / "manage.py"), "demo_receiver", "--port", receiver_port])
             # the demo's pulling departments (civil affairs, statistics) read their feed through the API
             reader = [PYTHON, str(ROOT / "manage.py"), "demo_feed_reader", "--base-url", f"http://127.0.0.1:{port}"]
             sup.start("feed reader", reader)

@@ -16,7 +16,7 @@ from core.access import access_department, signed_in
 from core.models import Area
 from reporting.access import access_deliveries, access_endpoint
 from reporting.api.inputs import DataQuery, EndpointActiveIn, FeedQuery, ReplayIn
-from reporting.api.schemas import ErrorOut
+from reporting.api.schemas import DeliveryOut, ErrorOut
 from reporting.catalogue.periods import period_range
 from reporting.delivery.feed import read_feed
 from reporting.models import (
@@ -38,7 +38,7 @@ from reporting.services import deliveries
 FeedOut = inline_serializer(
     "FeedPage",
     {
-        "items": serializers.ListField(child=serializers.DictField()),
+        "items": DeliveryOut(many=True),
         "next": serializers.CharField(
             help_text="the cursor to read on from: the feed position of the page's last item (the one given when "
             "the page is empty), in decimal; positions follow the order deliveries were committed"

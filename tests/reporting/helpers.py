@@ -209,3 +209,36 @@ def one_language_each(body: dict) -> tuple[str, str]:
     if "message" in body:
         assert body["message"] == f"{zh} / {en}", body["message"]
     return zh, en
+
+
+def assert_documented(body: dict, component: str) -> None:
+    """`body` (a JSON object the code built) is valid against the OpenAPI schema's `component`, and it and each
+    object inside it have exactly the keys their component documents: a key added on one side only fails."""
+    import jsonschema
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    def check(value, node: dict, where: str) -> None:
+        if value is None:
+            return
+        if node.get("type") == "array" and isinstance(value, list):
+            for i, item in enumerate(value):
+                check(item, node["items"], f"{where}[{i}]")
+            return
+        inner = node.get("additionalProperties")
+        if node.get("type") == "object" and isinstance(inner, dict) and isinstance(value, dict):  # a map: each entry
+            for key, item in value.items():
+                check(item, inner, f"{where}.{key}")
+            return
+        ref = node.get("$ref") or next((c["$ref"] for c in node.get("oneOf", []) if "$ref" in c), None)
+        if ref is None:
+            return
+        properties = components[ref.rsplit("/", 1)[1]]["properties"]
+        assert set(value) == set(properties), (where, sorted(set(value) ^ set(properties)))
+        for key, sub in properties.items():
+            check(value[key], sub, f"{where}.{key}")
+
+    check(body, {"$ref": f"#/components/schemas/{component}"}, component)
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{component}", "components": schema["components"]})

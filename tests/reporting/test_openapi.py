@@ -1,13 +1,16 @@
 """The OpenAPI schema validates, and every documented GET endpoint answers as documented."""
 
+import json
+
 import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from core.models import Department
 from core.tokens import department_system_user, issue_token
-from tests.reporting.helpers import file_village_basics
+from tests.reporting.helpers import assert_documented, file_village_basics
 
 QUERY = {"period": "2026Q4", "sheet": "village_basics"}
 
@@ -101,3 +104,73 @@ def test_every_operation_documents_what_a_caller_who_must_not_get_through_is_ans
     # generate, job, download) and the questions (the unit's list and answer, the department's list, ask and one)
     # and the endpoints (add, rotate)
     assert checked == 30
+
+
+def _component(schema: dict, name: str) -> dict:
+    return schema["components"]["schemas"][name]
+
+
+def _ref(schema: dict, node: dict) -> dict:
+    """The component a property refers to, directly or as the one choice besides null."""
+    ref = node.get("$ref") or next(c["$ref"] for c in node["oneOf"] if "$ref" in c)
+    return _component(schema, ref.rsplit("/", 1)[1])
+
+
+def _delivered(village_cadre) -> tuple[dict, dict]:
+    """The propaganda department's feed items of a filing and of its correction, read through the API."""
+    from reporting.models import Submission
+    from reporting.services.relay import relay_versions
+    from reporting.services.submissions import correct_submission
+    from tests.reporting.helpers import VILLAGE_BASICS_Q4
+
+    first = file_village_basics(village_cadre)
+    correct_submission(
+        submission=Submission.objects.get(pk=first.submission_id),
+        raw={**VILLAGE_BASICS_Q4, "volunteers": "49"},
+        not_applicable={},
+        reason="志愿者人数填错",
+        by=village_cadre,
+        expected_version=1,
+    )
+    relay_versions()
+    propaganda = department_system_user(department=Department.objects.get(code="propaganda"))
+    page = _client(propaganda).get("/api/v1/feed").json()
+    filed, corrected = page["items"]
+    return filed, corrected
+
+
+def test_a_feed_item_has_exactly_the_keys_the_schema_documents_and_matches_its_types(schema, village_cadre):
+    filed, corrected = _delivered(village_cadre)
+    feed = schema["paths"]["/api/v1/feed"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    items = _component(schema, feed["$ref"].rsplit("/", 1)[1])["properties"]["items"]
+    assert items["items"]["$ref"] == "#/components/schemas/DeliveryOut"  # typed, not a free-form object
+    delivery = _component(schema, "DeliveryOut")
+    # the body the code builds (reporting/delivery/bodies.py) and the component name the same keys, both ways
+    assert set(filed) == set(delivery["properties"]) == set(delivery["required"])
+    assert set(filed["unit"]) == set(_ref(schema, delivery["properties"]["unit"])["properties"])
+    assert filed["supersedes"] is None
+    assert set(corrected["supersedes"]) == set(_ref(schema, delivery["properties"]["supersedes"])["properties"])
+    assert corrected["supersedes"]["delivery"] == filed["id"]
+    for item in (filed, corrected):
+        jsonschema.validate(item, {"$ref": "#/components/schemas/DeliveryOut", "components": schema["components"]})
+
+
+def test_the_webhook_batch_is_documented_with_the_keys_a_receiver_is_posted(schema, village_cadre):
+    from reporting.models import Delivery
+    from reporting.services.deliveries import batch_body, delivery_bodies
+
+    filed, corrected = _delivered(village_cadre)
+    webhook = schema["webhooks"]["deliveries"]["post"]  # OpenAPI 3.1 `webhooks`
+    assert webhook["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DeliveryBatchOut"
+    }
+    assert "webhook-signature" in webhook["description"] and "2XX" in webhook["responses"]
+    # the batch as the sender posts it (batch_body over the bodies the sender builds)
+    ids = sorted(Delivery.objects.filter(department__code="propaganda").values_list("pk", flat=True))
+    posted = json.loads(batch_body("propaganda", delivery_bodies(ids)))
+    batch = _component(schema, "DeliveryBatchOut")
+    assert set(posted) == set(batch["properties"])
+    assert posted["type"] in batch["properties"]["type"]["enum"]
+    assert batch["properties"]["deliveries"]["items"]["$ref"] == "#/components/schemas/DeliveryOut"
+    assert_documented(posted, "DeliveryBatchOut")  # each delivery, its unit and what it supersedes too
+    assert posted["deliveries"] == [filed, corrected]  # a feed item and a posted delivery are one body

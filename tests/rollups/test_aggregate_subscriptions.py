@@ -22,7 +22,7 @@ from reporting.services.indicators import define_indicator
 from reporting.services.relay import relay_versions
 from reporting.services.requests import RequestInput, review_request, save_request, submit_request
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
-from tests.reporting.helpers import file_village_basics, token_client
+from tests.reporting.helpers import assert_documented, file_village_basics, token_client
 from tests.sources.test_disputes import event_receivers  # noqa: F401  (fixture)
 from tests.waiting import wait_for
 
@@ -355,6 +355,7 @@ def test_a_figure_is_pushed_once_coverage_passes_the_level_and_again_only_when_i
     assert (first["value"], first["suppressed"]) == (None, True)  # not every village answered: suppressed
     assert first["coverage"] == {"reported": enough, "asked": len(cadres)}
     assert msg_id == f"msg_{first['id']}" and receiver.bad_signatures == 0
+    assert_documented(first, "AggregatePushOut")  # the OpenAPI schema's `aggregate` webhook
     if enough < len(cadres) - 1:  # a filing that leaves the figure unchanged (still suppressed) pushes nothing
         versions.append(file_village_basics(cadres[enough], resident_population=str(100 + enough)))
         check_pushes(period="2026Q4")

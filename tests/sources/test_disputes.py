@@ -21,7 +21,7 @@ from reporting.services.submissions import correct_submission, submit_sheet
 from reporting.services.supplies import SupplyRow, supply_values
 from tests.deliveries.conftest import loopback_allowed, worker  # noqa: F401  (fixtures)
 from tests.receiver import Receiver
-from tests.reporting.helpers import VILLAGE_BASICS_Q4, subscribe, token_client
+from tests.reporting.helpers import VILLAGE_BASICS_Q4, assert_documented, subscribe, token_client
 from tests.waiting import wait_for
 
 TODAY = dt.date(2026, 11, 29)
@@ -259,6 +259,7 @@ def test_the_source_system_gets_a_signed_dispute_event_after_commit(event_receiv
     assert event["dispute"]["id"] == opened.public_id and event["dispute"]["reason"] == opened.reason
     assert (event["dispute"]["register_value"], event["dispute"]["unit_value"]) == (400, 420)
     assert msg_id.startswith(f"msg_{opened.public_id}_") and receiver.bad_signatures == 0
+    assert_documented(event, "DisputeEventOut")  # the OpenAPI schema's `dispute.opened` webhook
 
 
 @pytest.mark.usefixtures("worker", "loopback_allowed")

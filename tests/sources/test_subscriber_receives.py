@@ -16,7 +16,7 @@ from reporting.services.deliveries import delivery_bodies
 from reporting.services.relay import relay_versions
 from reporting.services.submissions import correct_submission
 from reporting.services.supplies import SupplyRow, supply_values
-from tests.reporting.helpers import file_village_basics, token_client
+from tests.reporting.helpers import assert_documented, file_village_basics, token_client
 
 TODAY = dt.date(2026, 11, 29)
 PERIOD = "2026Q4"
@@ -93,6 +93,8 @@ def test_a_subscriber_receives_the_register_values_and_the_units_answers_each_wi
     assert items[3]["values"]["registered_population"] == 2160
     assert items[3]["origin"]["registered_population"] == "disputed"
     assert items[3]["disputed"] == {"registered_population": {"reason": "去年新迁入两户", "register": 2150}}
+    for item in items.values():  # as the OpenAPI schema documents a delivery, its disputes included
+        assert_documented(item, "DeliveryOut")
     # the origins name exactly the delivered values: civil affairs takes none of the culture fields
     assert set(items[3]["origin"]) == set(items[3]["values"])
     assert "library_books" not in items[3]["origin"]

@@ -5,6 +5,8 @@ bureau have webhook endpoints pointing here (the civil affairs and statistics
 bureaus read their pull feed instead), then serves:
   POST /hooks/<department>   verify the Standard Webhooks signature, keep the deliveries
   GET  /                     a page listing the latest deliveries per department
+With `--endpoints-only` it makes sure of the endpoints and exits: the run command does so before it starts any
+worker, so the demo's own filings and supplies are relayed to subscriptions that already push to an endpoint.
 """
 
 from __future__ import annotations
@@ -49,9 +51,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8099)
+        parser.add_argument("--endpoints-only", action="store_true", help="make sure of the endpoints, then exit")
 
-    def handle(self, *args, port: int, **options):
+    def handle(self, *args, port: int, endpoints_only: bool, **options):
         secrets = ensure_demo_endpoints(port)
+        if endpoints_only:
+            return
         received: dict[str, deque] = {code: deque(maxlen=50) for code in secrets}
         lock = threading.Lock()
 
