@@ -16,19 +16,24 @@ from django.db.migrations.executor import MigrationExecutor
 from core.appendonly import maintenance
 from core.models import Department
 from reporting import demo_sources
+from reporting.access import access_dispute
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import build_one_table
-from reporting.models import Delivery, RelayPending, Sheet, Submission, SubmissionVersion
+from reporting.models import Delivery, Dispute, Question, RelayPending, Sheet, Submission, SubmissionVersion
 from reporting.partitions import VERSIONS, create_ahead
 from reporting.reads import data
 from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.indicators import unit_values
+from reporting.reads.questions import department_questions, unit_questions
 from reporting.reads.selectors import versions_with_changes
 from reporting.reads.sources import source_figures
 from reporting.services import relay
+from reporting.services.disputes import answer_dispute
 from reporting.services.partitions import create_partitions
+from reporting.services.questions import answer_question, ask_question
 from tests.core.test_append_only import refused
 from tests.reporting.helpers import file_village_basics
+from tests.sources.test_disputes import FIELD, open_dispute
 
 TABLE = "reporting_submissionversion"
 
@@ -231,11 +236,14 @@ def test_the_migration_keeps_every_version_with_its_id_in_its_year_and_ids_go_on
     assert partition_of(newer.pk) == f"{TABLE}_p2026"
 
 
-def _executed(sql: str, params) -> set[str]:
+def _executed(sql: str, params, *, generic: bool = False) -> set[str]:
     """The versions' partitions the statement's plan scanned when it ran (EXPLAIN ANALYZE in a rolled-back
-    transaction): a partition pruned while running shows as never executed."""
+    transaction): a partition pruned while running shows as never executed. `generic`: planned as a prepared
+    statement is from its fifth use (no parameter known when planning)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
+            if generic:
+                cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
             plan = cursor.fetchone()[0]
         transaction.set_rollback(True)
@@ -300,3 +308,45 @@ def test_a_periodic_submissions_versions_are_read_in_its_year_only(village_cadre
     [(sql, params)] = statements_of(lambda: versions_with_changes(submission))
     assert version_partitions_read(sql, params) == years(2026)
     assert [v.number for v, _changes in versions_with_changes(submission)] == [1]
+
+
+def several_years() -> None:
+    with connection.cursor() as cursor:  # several years, so that pruning has something to leave out
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+
+
+def test_the_answer_version_of_a_question_and_of_a_dispute_is_read_in_its_year_only(
+    village_cadre, civil_analyst, client
+):
+    """Each carries its answer version's partition key (`answer_start`, migration 0043) and `answer_version` joins on
+    the whole key: the lists and pages that show the answer look in that version's year only, where by id alone
+    each row probed every year's."""
+    several_years()
+    dispute = open_dispute(village_cadre)  # a register value of 2026Q4 the village disputes
+    answer_dispute(dispute=dispute, by=civil_analyst, value="420")  # civil affairs corrects its register
+    question = ask_question(
+        department=civil_analyst.department,
+        submission=dispute.submission,
+        field="households",
+        version=1,
+        text="户数是否有误？",
+        by=civil_analyst,
+    )
+    answer_question(question=question, unit=village_cadre.unit, by=village_cadre, value="305", explanation="已更正")
+    answered = {Dispute: Dispute.objects.get(pk=dispute.pk), Question: Question.objects.get(pk=question.pk)}
+    for row in answered.values():
+        assert (row.answer_start, row.answer_version.period_start) == (dt.date(2026, 10, 1), dt.date(2026, 10, 1))
+    assert answered[Question].answer_version.number == 2 and answered[Dispute].answer_version.values == {FIELD: 420}
+    civil = civil_analyst.department
+    reads = {
+        "the unit's questions": lambda: list(unit_questions(village_cadre.unit)),
+        "a department's questions": lambda: department_questions(civil),
+        "one dispute": lambda: access_dispute(civil, dispute.pk).answer_version,
+        "the disputes page": lambda: client.get("/department/disputes/"),
+    }
+    client.force_login(civil_analyst)
+    for name, read in reads.items():
+        sent = [(sql, params) for sql, params in statements_of(read) if "answer_start" in sql]
+        assert sent, name
+        # each statement reads 2026 or, listing no answered row (the page's open disputes), nothing
+        assert set().union(*(_executed(sql, params, generic=True) for sql, params in sent)) == years(2026), name
