@@ -31,8 +31,9 @@ from reporting.services import relay
 from reporting.services.disputes import answer_dispute
 from reporting.services.partitions import create_partitions
 from reporting.services.questions import answer_question, ask_question
+from reporting.services.submissions import add_record, correct_submission
 from tests.core.test_append_only import refused
-from tests.reporting.helpers import file_village_basics
+from tests.reporting.helpers import ACTIVITY, file_village_basics
 from tests.sources.test_disputes import FIELD, open_dispute
 
 TABLE = "reporting_submissionversion"
@@ -350,3 +351,47 @@ def test_the_answer_version_of_a_question_and_of_a_dispute_is_read_in_its_year_o
         assert sent, name
         # each statement reads 2026 or, listing no answered row (the page's open disputes), nothing
         assert set().union(*(_executed(sql, params, generic=True) for sql, params in sent)) == years(2026), name
+
+
+def test_a_ledger_records_versions_are_read_in_the_years_of_their_days_only(village_cadre):
+    """A record moved into another year keeps its older version where it was filed (`earlier_starts`, migration
+    0043): its versions are read in those two years, a record never moved in its own, where they were looked for in
+    every year."""
+    several_years()
+    sheet = Sheet.objects.get(code="cultural_activity")
+    moved = add_record(
+        unit=village_cadre.unit,
+        sheet=sheet,
+        raw={**ACTIVITY, "activity_date": "2025-12-30"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    correct_submission(
+        submission=moved.submission,
+        raw={**ACTIVITY, "activity_date": "2026-01-05"},
+        not_applicable={},
+        reason="日期填错了",
+        by=village_cadre,
+        expected_version=1,
+    )
+    stayed = add_record(unit=village_cadre.unit, sheet=sheet, raw=ACTIVITY, not_applicable={}, by=village_cadre)
+    record = Submission.objects.get(pk=moved.submission_id)
+    assert (record.period_start, record.earlier_starts) == (dt.date(2026, 1, 5), [dt.date(2025, 12, 30)])
+    assert {partition_of(v.pk) for v in SubmissionVersion.objects.filter(submission=record)} == years(2025, 2026)
+    for submission, read in ((record, years(2025, 2026)), (stayed.submission, years(2026))):
+        history = versions_with_changes(submission)
+        assert [v.number for v, _changes in history] == list(range(submission.current_version, 0, -1))
+        [(sql, params)] = statements_of(lambda s=submission: versions_with_changes(s))
+        assert version_partitions_read(sql, params) == read
+    # and moved back, its days are those two still
+    correct_submission(
+        submission=record,
+        raw=ACTIVITY | {"activity_date": "2025-12-31"},
+        not_applicable={},
+        reason="再改日期",
+        by=village_cadre,
+        expected_version=2,
+    )
+    record.refresh_from_db()
+    assert sorted(record.version_starts) == [dt.date(2025, 12, 30), dt.date(2025, 12, 31), dt.date(2026, 1, 5)]
+    assert [v.number for v in SubmissionVersion.objects.of(record)] == [1, 2, 3]
