@@ -14,12 +14,21 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from core.appendonly import maintenance
-from core.models import Department
+from core.models import Department, User
 from reporting import demo_sources
 from reporting.access import access_dispute
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import build_one_table
-from reporting.models import Delivery, Dispute, Question, RelayPending, Sheet, Submission, SubmissionVersion
+from reporting.models import (
+    Delivery,
+    Dispute,
+    Field,
+    Question,
+    RelayPending,
+    Sheet,
+    Submission,
+    SubmissionVersion,
+)
 from reporting.partitions import VERSIONS, create_ahead
 from reporting.reads import data
 from reporting.reads.burden import burden_filters, burden_report
@@ -32,6 +41,7 @@ from reporting.services.disputes import answer_dispute
 from reporting.services.partitions import create_partitions
 from reporting.services.questions import answer_question, ask_question
 from reporting.services.submissions import add_record, correct_submission
+from reporting.services.supplies import SupplyRow, supply_values
 from tests.core.test_append_only import refused
 from tests.reporting.helpers import ACTIVITY, file_village_basics
 from tests.sources.test_disputes import FIELD, open_dispute
@@ -296,7 +306,7 @@ def test_the_catalogues_share_of_register_values_reads_the_last_periods_year_onl
     demo_sources.assign_sources()
     file_village_basics(village_cadre, period="2026Q4")
     shares = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" in sql]
-    assert shares  # one per field with a source (its last supply, any period's, reads every year: see the docs)
+    assert shares  # one per field with a source (its last supply: the test below)
     for sql, params in shares:
         assert version_partitions_read(sql, params) == years(2026)
 
@@ -395,3 +405,21 @@ def test_a_ledger_records_versions_are_read_in_the_years_of_their_days_only(vill
     record.refresh_from_db()
     assert sorted(record.version_starts) == [dt.date(2025, 12, 30), dt.date(2025, 12, 31), dt.date(2026, 1, 5)]
     assert [v.number for v in SubmissionVersion.objects.of(record)] == [1, 2, 3]
+
+
+def test_a_sources_last_supply_is_read_in_the_year_of_its_newest_supply_only(village_cadre):
+    """The catalogue's "last supplied" walks the register's supplies newest first and reads each one's current
+    version by its whole key: the newest supply's year only, where max(`at`) over its versions read every year."""
+    several_years()
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code=FIELD).update(source=civil)
+    area, by = village_cadre.unit.area.code, User.objects.get(username="civil")
+    for period, value in (("2025Q4", 380), ("2026Q4", 400)):
+        rows = [SupplyRow("1", area, period, FIELD, value)]
+        assert supply_values(department=civil, rows=rows, by=by, today=dt.date(2026, 11, 29)).stored
+    newest = SubmissionVersion.objects.get(submission__source=civil, submission__period="2026Q4")
+    field = Field.objects.get(code=FIELD)
+    assert source_figures()[field.pk].last_supplied == newest.at
+    # the one statement besides the share of the last period's values (a field with a source here)
+    [(sql, params)] = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" not in sql]
+    assert _executed(sql, params, generic=True) == years(2026)
