@@ -102,6 +102,13 @@ class SubmissionVersionQuerySet(models.QuerySet["SubmissionVersion"]):
         earlier ones a correction moved it from (`earlier_starts`)."""
         return self.filter(submission=submission, period_start__in=submission.version_starts)
 
+    def current_of_each(self, submissions: list[Submission]) -> SubmissionVersionQuerySet:
+        """The current versions of these submissions, looked for in the partitions of their keys only (a list
+        picked from the submissions first: the newest of a unit's, a page of a ledger)."""
+        return self.current().filter(
+            submission__in=[s.pk for s in submissions], period_start__in={s.period_start for s in submissions}
+        )
+
     def current_of(self, submission: Submission) -> SubmissionVersionQuerySet:
         """The submission's current version, looked for in its period's partition only."""
         return self.filter(

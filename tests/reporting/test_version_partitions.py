@@ -17,6 +17,7 @@ from core.appendonly import maintenance
 from core.models import Department, User
 from reporting import demo_sources
 from reporting.access import access_dispute
+from reporting.api import unit as unit_api
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import build_one_table
 from reporting.models import (
@@ -42,8 +43,9 @@ from reporting.services.partitions import create_partitions
 from reporting.services.questions import answer_question, ask_question
 from reporting.services.submissions import add_record, correct_submission
 from reporting.services.supplies import SupplyRow, supply_values
+from reporting.views import township
 from tests.core.test_append_only import refused
-from tests.reporting.helpers import ACTIVITY, file_village_basics
+from tests.reporting.helpers import ACTIVITY, file_village_basics, token_client
 from tests.sources.test_disputes import FIELD, open_dispute
 
 TABLE = "reporting_submissionversion"
@@ -423,3 +425,37 @@ def test_a_sources_last_supply_is_read_in_the_year_of_its_newest_supply_only(vil
     # the one statement besides the share of the last period's values (a field with a source here)
     [(sql, params)] = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" not in sql]
     assert _executed(sql, params, generic=True) == years(2026)
+
+
+def _years_read(work: Callable[[], object]) -> set[str]:
+    """The versions' partitions the statements of `work` read when run, each planned generic."""
+    return set().union(*(_executed(sql, params, generic=True) for sql, params in statements_of(work)))
+
+
+def test_the_unit_apis_list_reads_only_the_years_of_the_submissions_it_lists(village_cadre, monkeypatch):
+    """The newest submissions are picked first, then their current versions are read in those submissions' years:
+    a unit's older years are not read for a list that does not show them, nor other years for one period's."""
+    several_years()
+    for period in ("2025Q1", "2025Q4", "2026Q1", "2026Q2", "2026Q4"):  # beside the demo's 2026Q3
+        file_village_basics(village_cadre, period=period)
+    api, url = token_client(village_cadre), "/api/v1/unit/submissions"
+    monkeypatch.setattr(unit_api, "LISTED", 3)  # as 500 of a unit with more history than that
+    listed = api.get(url, {"sheet": "village_basics"}).json()["results"]
+    assert [r["period"] for r in listed] == ["2026Q4", "2026Q3", "2026Q2"]
+    assert _years_read(lambda: api.get(url, {"sheet": "village_basics"})) == years(2026)
+    one = api.get(url, {"period": "2025Q4"}).json()["results"]
+    assert [(r["sheet"], r["period"]) for r in one] == [("village_basics", "2025Q4")]
+    assert _years_read(lambda: api.get(url, {"period": "2025Q4"})) == years(2025)
+
+
+def test_the_ledger_page_reads_only_the_years_of_the_records_it_shows(village_cadre, client, monkeypatch):
+    several_years()
+    sheet = Sheet.objects.get(code="cultural_activity")
+    for day in ("2025-06-08", "2025-12-08", "2026-10-08", "2026-11-08"):
+        record = {**ACTIVITY, "activity_date": day, "activity_title": f"村晚{day}"}
+        add_record(unit=village_cadre.unit, sheet=sheet, raw=record, not_applicable={}, by=village_cadre)
+    monkeypatch.setattr(township, "LEDGER_SHOWN", 2)  # as 200 of a unit with more records than that
+    client.force_login(village_cadre)
+    page = client.get("/ledger/cultural_activity/").content.decode()
+    assert "村晚2026-11-08" in page and "村晚2026-10-08" in page and "村晚2025-12-08" not in page
+    assert _years_read(lambda: client.get("/ledger/cultural_activity/")) == years(2026)
