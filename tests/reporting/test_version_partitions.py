@@ -459,3 +459,47 @@ def test_the_ledger_page_reads_only_the_years_of_the_records_it_shows(village_ca
     page = client.get("/ledger/cultural_activity/").content.decode()
     assert "村晚2026-11-08" in page and "村晚2026-10-08" in page and "村晚2025-12-08" not in page
     assert _years_read(lambda: client.get("/ledger/cultural_activity/")) == years(2026)
+
+
+def test_migration_0043_gives_answers_and_moved_records_the_keys_of_their_versions(village_cadre, civil_analyst):
+    """Rows made before it (made here, then the migration undone, which drops its columns): each answered question
+    and dispute gets its answer version's key, a moved ledger record the day of its older version, a record never
+    moved none; and each reads as before."""
+    dispute = open_dispute(village_cadre)
+    answer_dispute(dispute=dispute, by=civil_analyst, value="420")
+    question = ask_question(
+        department=civil_analyst.department,
+        submission=dispute.submission,
+        field="households",
+        version=1,
+        text="户数是否有误？",
+        by=civil_analyst,
+    )
+    answer_question(question=question, unit=village_cadre.unit, by=village_cadre, value="305", explanation="已更正")
+    sheet = Sheet.objects.get(code="cultural_activity")
+    moved = add_record(
+        unit=village_cadre.unit,
+        sheet=sheet,
+        raw={**ACTIVITY, "activity_date": "2025-12-30"},
+        not_applicable={},
+        by=village_cadre,
+    ).submission
+    correct_submission(
+        submission=moved,
+        raw={**ACTIVITY, "activity_date": "2026-01-05"},
+        not_applicable={},
+        reason="日期填错了",
+        by=village_cadre,
+        expected_version=1,
+    )
+    stayed = add_record(unit=village_cadre.unit, sheet=sheet, raw=ACTIVITY, not_applicable={}, by=village_cadre)
+    with connection.cursor() as cursor:  # the filings' deferred key checks now: ALTER TABLE waits for none
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _migrate([("reporting", "0042_delivery_version_start")])
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    for row in (Dispute.objects.get(pk=dispute.pk), Question.objects.get(pk=question.pk)):
+        assert row.answer_start == dt.date(2026, 10, 1) == row.answer_version.period_start
+    assert Question.objects.get(pk=question.pk).answer_version.number == 2
+    assert Submission.objects.get(pk=moved.pk).earlier_starts == [dt.date(2025, 12, 30)]
+    assert Submission.objects.get(pk=stayed.submission_id).earlier_starts is None
+    assert [v.number for v in SubmissionVersion.objects.of(Submission.objects.get(pk=moved.pk))] == [1, 2]
