@@ -395,7 +395,7 @@ def test_a_ledger_records_versions_are_read_in_the_years_of_their_days_only(vill
         assert [v.number for v, _changes in history] == list(range(submission.current_version, 0, -1))
         [(sql, params)] = statements_of(lambda s=submission: versions_with_changes(s))
         assert version_partitions_read(sql, params) == read
-    # and moved back, its days are those two still
+    # moved again, back into 2025: each of its three days is kept, and its versions are read under them
     correct_submission(
         submission=record,
         raw=ACTIVITY | {"activity_date": "2025-12-31"},
