@@ -24,7 +24,7 @@ from reporting.filing.onetable import Claims, DueCalendar, OneTable, TableField,
 from reporting.filing.origins import origins
 from reporting.models import Sheet, Submission, SubmissionVersion
 from reporting.params import whole_number
-from reporting.reads.selectors import changed_meanwhile
+from reporting.reads.selectors import changed_meanwhile, current_versions
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
@@ -196,6 +196,9 @@ class OneTableView(APIView):
         )
 
 
+LISTED = 500  # the newest submissions the list shows
+
+
 class SubmissionsView(APIView):
     @extend_schema(
         summary="The unit's submissions and ledger records",
@@ -206,12 +209,13 @@ class SubmissionsView(APIView):
     def get(self, request: Request) -> Response:
         unit = access_own_unit(request.user)
         query = SubmissionsQuery.parse(request.query_params)
-        rows = SubmissionVersion.objects.current().filter(submission__unit=unit, submission__source=None)
+        picked = Submission.objects.by_units().filter(unit=unit)
         if query.get("sheet"):
-            rows = rows.filter(submission__sheet__code=query["sheet"])
+            picked = picked.filter(sheet__code=query["sheet"])
         if query.get("period"):
-            rows = rows.filter(submission__period=query["period"])
-        rows = rows.select_related("submission__sheet").order_by("-submission__period", "-submission_id")[:500]
+            picked = picked.filter(period=query["period"])
+        # the newest 500 submissions first, then their versions in those submissions' years only
+        rows = current_versions(list(picked.select_related("sheet").order_by("-period", "-id")[:LISTED]))
         return Response({"results": [version_json(v.submission, v) for v in rows]})
 
     @extend_schema(

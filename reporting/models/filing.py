@@ -42,6 +42,10 @@ class Submission(models.Model):
     record_date = models.DateField(null=True, blank=True)
     # The day subscriptions are checked against: the period's first day, or a ledger record's date.
     period_start = models.DateField(db_index=True)
+    # A ledger record's earlier days that are another version's partition key: a correction that moved the record
+    # files its new version under the new day and leaves the older ones where they were (None: every version is
+    # under `period_start`, as a periodic filing's always are). `SubmissionVersion.objects.of` reads those only.
+    earlier_starts = ArrayField(models.DateField(), null=True, blank=True, editable=False)
     current_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -78,6 +82,11 @@ class Submission(models.Model):
         return self.current_version > 1
 
     @property
+    def version_starts(self) -> list:
+        """Every partition key its versions carry: its `period_start`, and a moved ledger record's earlier days."""
+        return [self.period_start, *(self.earlier_starts or [])]
+
+    @property
     def period_label(self) -> str:
         return Period.parse(self.period).label()
 
@@ -88,13 +97,17 @@ class SubmissionVersionQuerySet(models.QuerySet["SubmissionVersion"]):
         return self.filter(number=F("submission__current_version"), period_start=F("submission__period_start"))
 
     def of(self, submission: Submission) -> SubmissionVersionQuerySet:
-        """The submission's versions; a periodic one's all carry its period's first day (the period never
-        changes), so they are looked for in that year's partition only. A ledger record's may span years (a
-        correction that moves its date files the new version in the new year): looked for in each."""
-        versions = self.filter(submission=submission)
-        if submission.record_key is None:
-            versions = versions.filter(period_start=submission.period_start)
-        return versions
+        """The submission's versions, looked for in the partitions of their keys only: a periodic one's all carry
+        its period's first day (the period never changes); a ledger record's carry its current date and the
+        earlier ones a correction moved it from (`earlier_starts`)."""
+        return self.filter(submission=submission, period_start__in=submission.version_starts)
+
+    def current_of_each(self, submissions: list[Submission]) -> SubmissionVersionQuerySet:
+        """The current versions of these submissions, looked for in the partitions of their keys only (a list
+        picked from the submissions first: the newest of a unit's, a page of a ledger)."""
+        return self.current().filter(
+            submission__in=[s.pk for s in submissions], period_start__in={s.period_start for s in submissions}
+        )
 
     def current_of(self, submission: Submission) -> SubmissionVersionQuerySet:
         """The submission's current version, looked for in its period's partition only."""

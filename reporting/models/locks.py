@@ -80,13 +80,18 @@ class Question(models.Model):
     asked_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=10, choices=QuestionStatus.choices, default=QuestionStatus.OPEN)
     answer = models.TextField(_("answer"), blank=True)
-    answer_version = models.ForeignKey(
+    # The correction that answered it, by the version's whole key (id and partition key, migration 0043): read
+    # through `answer_version`, whose join names both, so PostgreSQL looks in that version's year only.
+    answer_version_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    answer_start = models.DateField(null=True, blank=True, editable=False)
+    answer_version = models.ForeignObject(
         "reporting.SubmissionVersion",
         on_delete=models.PROTECT,
+        from_fields=["answer_version_id", "answer_start"],
+        to_fields=["id", "period_start"],
         null=True,
         blank=True,
         related_name="+",
-        db_constraint=False,
     )
     answered_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)

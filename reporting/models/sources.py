@@ -45,14 +45,18 @@ class Dispute(models.Model):
     reason = models.TextField(_("reason"))
     status = models.CharField(max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
     answer = models.TextField(_("answer"), blank=True)
-    # the supply version that corrected the register (status corrected)
-    answer_version = models.ForeignKey(
+    # the supply version that corrected the register (status corrected), by its whole key (id and partition key,
+    # migration 0043): `answer_version`'s join names both, so PostgreSQL looks in that version's year only
+    answer_version_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    answer_start = models.DateField(null=True, blank=True, editable=False)
+    answer_version = models.ForeignObject(
         "reporting.SubmissionVersion",
         on_delete=models.PROTECT,
+        from_fields=["answer_version_id", "answer_start"],
+        to_fields=["id", "period_start"],
         null=True,
         blank=True,
         related_name="+",
-        db_constraint=False,
     )
     answered_by = models.ForeignKey("core.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     answered_at = models.DateTimeField(null=True, blank=True)

@@ -42,6 +42,19 @@ def diff_versions(before: SubmissionVersion, after: SubmissionVersion, fields: d
     return sorted(changes, key=lambda c: order.get(c.code, len(order)))
 
 
+def current_versions(submissions: list[Submission]) -> list[SubmissionVersion]:
+    """Each submission's current version, in the submissions' order, read in the years of their keys only (a list
+    of a unit's whole history picks its submissions first, so it reads the years of those it shows)."""
+    found = {v.submission_id: v for v in SubmissionVersion.objects.current_of_each(submissions).order_by()}
+    out = []
+    for submission in submissions:
+        version = found.get(submission.pk)
+        if version is not None:  # every submission has its current version
+            version.submission = submission
+            out.append(version)
+    return out
+
+
 def changed_meanwhile(submission: Submission, base: int | None, current: SubmissionVersion) -> list[Change]:
     """What the versions after `base` (the one a refused correction was typed on) changed, up to `current`."""
     if base is None or base >= current.number:

@@ -158,7 +158,10 @@ _STORE_SQL = """
 DELETE FROM ledger_change WHERE changed IS NULL;
 UPDATE reporting_submission s
 SET current_version = s.current_version + 1, record_date = c.record_date, period = to_char(c.record_date, 'YYYYMM'),
-    period_start = c.record_date, updated_at = now()
+    period_start = c.record_date, updated_at = now(),
+    -- a record moved to another day: its older versions stay under the day they were filed with (`of` reads it)
+    earlier_starts = CASE WHEN s.period_start = c.record_date OR s.period_start = ANY(s.earlier_starts)
+                          THEN s.earlier_starts ELSE array_append(s.earlier_starts, s.period_start) END
 FROM ledger_change c WHERE s.id = c.submission_id;
 WITH made AS (
     INSERT INTO reporting_submission

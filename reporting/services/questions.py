@@ -112,7 +112,7 @@ def answer_question(*, question: Question, unit: Unit, by: User, value: Any = No
     else:
         locked.status = QuestionStatus.EXPLAINED
     locked.answer, locked.answered_by, locked.answered_at = explanation, by, timezone.now()
-    locked.save(update_fields=["status", "answer", "answer_version", "answered_by", "answered_at"])
+    locked.save(update_fields=["status", "answer", "answer_version_id", "answer_start", "answered_by", "answered_at"])
     record(
         action="question.answered",
         target=locked,

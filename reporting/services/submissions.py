@@ -458,6 +458,8 @@ def correct_submission(
             day, table, answers = record_answers(locked.unit, sheet, raw, not_applicable, filed=filed)
             if str(table.period) != locked.period:  # moved out of its month: that month must be open too
                 problems += _month_closed(locked, sheet)
+            if day != locked.period_start:  # its older versions stay under the day they were filed with
+                locked.earlier_starts = sorted({*(locked.earlier_starts or []), locked.period_start})
             locked.record_date, locked.period, locked.period_start = day, str(table.period), day
             _same_form(table, filled_on)
         else:
@@ -472,7 +474,9 @@ def correct_submission(
     if problems:
         raise Problems(problems)
     locked.current_version += 1
-    locked.save(update_fields=["current_version", "record_date", "period", "period_start", "updated_at"])
+    locked.save(
+        update_fields=["current_version", "record_date", "period", "period_start", "earlier_starts", "updated_at"]
+    )
     version = _new_version(locked, locked.current_version, answers, by, trimmed(reason))
     if not sheet.is_ledger:  # a ledger record is not a period's history
         mark_baseline(unit_id=locked.unit_id, sheet_id=sheet.pk, period=locked.period, version_id=version.pk)

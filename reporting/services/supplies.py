@@ -517,7 +517,8 @@ FROM made WHERE (c.unit_id, c.sheet_id, c.period) = (made.unit_id, made.sheet_id
 # answered by its new version.
 _ANSWER_SQL = """
 UPDATE reporting_dispute d
-SET status = %(corrected)s, answer_version_id = c.version_id, answered_by_id = %(by)s, answered_at = now()
+SET status = %(corrected)s, answer_version_id = c.version_id, answer_start = c.period_start, answered_by_id = %(by)s,
+    answered_at = now()
 FROM supply_change c, reporting_field f
 WHERE d.supply_id = c.submission_id AND d.field_id = f.id AND f.code = ANY(c.changed) AND d.status = %(open)s
 """

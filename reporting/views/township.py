@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.access import access_own_unit, signed_in
+from core.models import Unit
 from reporting.access import access_unit_sheet, access_unit_submission
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
@@ -39,13 +40,14 @@ from reporting.models import (
     Draft,
     Field,
     QuestionStatus,
+    Sheet,
     Submission,
     SubmissionVersion,
     Unlock,
 )
 from reporting.params import whole_number
 from reporting.reads.questions import unit_questions
-from reporting.reads.selectors import changed_meanwhile, display, versions_with_changes
+from reporting.reads.selectors import changed_meanwhile, current_versions, display, versions_with_changes
 from reporting.rejections import Problem, Problems
 from reporting.services.submissions import (
     AlreadySubmitted,
@@ -446,19 +448,34 @@ def ledger(request: HttpRequest, sheet_code: str) -> HttpResponse:
         raise Http404
     # the unit's own records and those a source department supplied from its register (shown as supplied: they
     # are not the unit's to confirm); a supplied record whose values were all withdrawn is gone
-    records = (
-        SubmissionVersion.objects.filter(submission__unit=unit, submission__sheet=sheet)
-        .current()
-        .exclude(submission__source__isnull=False, values={})
-        .select_related("submission__source", "submission__sheet")
-        .order_by("-submission__record_date", "-submission_id")[:200]
-    )
+    records = _newest_records(unit, sheet)
     fields = {f.code: f for f in sheet.fields.all()}
     title_field = next((c for c in fields if fields[c].field_type.is_text), None)
     rows = [
         (v.submission, v.values.get(sheet.record_date_field), _record_title(v, fields, title_field), v) for v in records
     ]
     return render(request, "township/ledger.html", {"sheet": sheet, "rows": rows})
+
+
+LEDGER_SHOWN = 200
+
+
+def _newest_records(unit: Unit, sheet: Sheet) -> list[SubmissionVersion]:
+    """The newest records' current versions, picked from the submissions a page at a time and read in the years of
+    their dates only (usually one page: only a supplied record whose values were all withdrawn is left out)."""
+    picked = (
+        Submission.objects.filter(unit=unit, sheet=sheet)
+        .select_related("source", "sheet")
+        .order_by("-record_date", "-id")
+    )
+    records: list[SubmissionVersion] = []
+    start = 0
+    while True:
+        page = list(picked[start : start + LEDGER_SHOWN])
+        records += [v for v in current_versions(page) if v.submission.source_id is None or v.values != {}]
+        if len(records) >= LEDGER_SHOWN or len(page) < LEDGER_SHOWN:
+            return records[:LEDGER_SHOWN]
+        start += LEDGER_SHOWN
 
 
 def _record_title(version: SubmissionVersion, fields: dict[str, Field], title_field: str | None) -> str:

@@ -120,7 +120,7 @@ def test_the_unit_submissions_list_reads_in_a_fixed_number_of_statements(village
         {"sheet": "cultural_activity"},
         grow=lambda n: record_activities(village_cadre, n),
         rows=lambda response, body: len(response.json()["results"]),
-        expected=2,
+        expected=3,  # the token, the submissions listed, their versions (read in those submissions' years only)
     )
 
 

@@ -14,21 +14,39 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from core.appendonly import maintenance
-from core.models import Department
+from core.models import Department, User
 from reporting import demo_sources
+from reporting.access import access_dispute
+from reporting.api import unit as unit_api
 from reporting.catalogue.periods import Period
 from reporting.filing.onetable import build_one_table
-from reporting.models import Delivery, RelayPending, Sheet, Submission, SubmissionVersion
+from reporting.models import (
+    Delivery,
+    Dispute,
+    Field,
+    Question,
+    RelayPending,
+    Sheet,
+    Submission,
+    SubmissionVersion,
+)
 from reporting.partitions import VERSIONS, create_ahead
 from reporting.reads import data
 from reporting.reads.burden import burden_filters, burden_report
 from reporting.reads.indicators import unit_values
+from reporting.reads.questions import department_questions, unit_questions
 from reporting.reads.selectors import versions_with_changes
 from reporting.reads.sources import source_figures
 from reporting.services import relay
+from reporting.services.disputes import answer_dispute
 from reporting.services.partitions import create_partitions
+from reporting.services.questions import answer_question, ask_question
+from reporting.services.submissions import add_record, correct_submission
+from reporting.services.supplies import SupplyRow, supply_values
+from reporting.views import township
 from tests.core.test_append_only import refused
-from tests.reporting.helpers import file_village_basics
+from tests.reporting.helpers import ACTIVITY, file_village_basics, token_client
+from tests.sources.test_disputes import FIELD, open_dispute
 
 TABLE = "reporting_submissionversion"
 
@@ -231,11 +249,14 @@ def test_the_migration_keeps_every_version_with_its_id_in_its_year_and_ids_go_on
     assert partition_of(newer.pk) == f"{TABLE}_p2026"
 
 
-def _executed(sql: str, params) -> set[str]:
+def _executed(sql: str, params, *, generic: bool = False) -> set[str]:
     """The versions' partitions the statement's plan scanned when it ran (EXPLAIN ANALYZE in a rolled-back
-    transaction): a partition pruned while running shows as never executed."""
+    transaction): a partition pruned while running shows as never executed. `generic`: planned as a prepared
+    statement is from its fifth use (no parameter known when planning)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
+            if generic:
+                cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
             plan = cursor.fetchone()[0]
         transaction.set_rollback(True)
@@ -287,7 +308,7 @@ def test_the_catalogues_share_of_register_values_reads_the_last_periods_year_onl
     demo_sources.assign_sources()
     file_village_basics(village_cadre, period="2026Q4")
     shares = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" in sql]
-    assert shares  # one per field with a source (its last supply, any period's, reads every year: see the docs)
+    assert shares  # one per field with a source (its last supply: the test below)
     for sql, params in shares:
         assert version_partitions_read(sql, params) == years(2026)
 
@@ -300,3 +321,185 @@ def test_a_periodic_submissions_versions_are_read_in_its_year_only(village_cadre
     [(sql, params)] = statements_of(lambda: versions_with_changes(submission))
     assert version_partitions_read(sql, params) == years(2026)
     assert [v.number for v, _changes in versions_with_changes(submission)] == [1]
+
+
+def several_years() -> None:
+    with connection.cursor() as cursor:  # several years, so that pruning has something to leave out
+        create_ahead(cursor, VERSIONS, dt.date(2026, 11, 30), since=dt.date(2023, 1, 1))
+
+
+def test_the_answer_version_of_a_question_and_of_a_dispute_is_read_in_its_year_only(
+    village_cadre, civil_analyst, client
+):
+    """Each carries its answer version's partition key (`answer_start`, migration 0043) and `answer_version` joins on
+    the whole key: the lists and pages that show the answer look in that version's year only, where by id alone
+    each row probed every year's."""
+    several_years()
+    dispute = open_dispute(village_cadre)  # a register value of 2026Q4 the village disputes
+    answer_dispute(dispute=dispute, by=civil_analyst, value="420")  # civil affairs corrects its register
+    question = ask_question(
+        department=civil_analyst.department,
+        submission=dispute.submission,
+        field="households",
+        version=1,
+        text="户数是否有误？",
+        by=civil_analyst,
+    )
+    answer_question(question=question, unit=village_cadre.unit, by=village_cadre, value="305", explanation="已更正")
+    answered = {Dispute: Dispute.objects.get(pk=dispute.pk), Question: Question.objects.get(pk=question.pk)}
+    for row in answered.values():
+        assert (row.answer_start, row.answer_version.period_start) == (dt.date(2026, 10, 1), dt.date(2026, 10, 1))
+    assert answered[Question].answer_version.number == 2 and answered[Dispute].answer_version.values == {FIELD: 420}
+    civil = civil_analyst.department
+    reads = {
+        "the unit's questions": lambda: list(unit_questions(village_cadre.unit)),
+        "a department's questions": lambda: department_questions(civil),
+        "one dispute": lambda: access_dispute(civil, dispute.pk).answer_version,
+        "the disputes page": lambda: client.get("/department/disputes/"),
+    }
+    client.force_login(civil_analyst)
+    for name, read in reads.items():
+        sent = [(sql, params) for sql, params in statements_of(read) if "answer_start" in sql]
+        assert sent, name
+        # each statement reads 2026 or, listing no answered row (the page's open disputes), nothing
+        assert set().union(*(_executed(sql, params, generic=True) for sql, params in sent)) == years(2026), name
+
+
+def test_a_ledger_records_versions_are_read_in_the_years_of_their_days_only(village_cadre):
+    """A record moved into another year keeps its older version where it was filed (`earlier_starts`, migration
+    0043): its versions are read in those two years, a record never moved in its own, where they were looked for in
+    every year."""
+    several_years()
+    sheet = Sheet.objects.get(code="cultural_activity")
+    moved = add_record(
+        unit=village_cadre.unit,
+        sheet=sheet,
+        raw={**ACTIVITY, "activity_date": "2025-12-30"},
+        not_applicable={},
+        by=village_cadre,
+    )
+    correct_submission(
+        submission=moved.submission,
+        raw={**ACTIVITY, "activity_date": "2026-01-05"},
+        not_applicable={},
+        reason="日期填错了",
+        by=village_cadre,
+        expected_version=1,
+    )
+    stayed = add_record(unit=village_cadre.unit, sheet=sheet, raw=ACTIVITY, not_applicable={}, by=village_cadre)
+    record = Submission.objects.get(pk=moved.submission_id)
+    assert (record.period_start, record.earlier_starts) == (dt.date(2026, 1, 5), [dt.date(2025, 12, 30)])
+    assert {partition_of(v.pk) for v in SubmissionVersion.objects.filter(submission=record)} == years(2025, 2026)
+    for submission, read in ((record, years(2025, 2026)), (stayed.submission, years(2026))):
+        history = versions_with_changes(submission)
+        assert [v.number for v, _changes in history] == list(range(submission.current_version, 0, -1))
+        [(sql, params)] = statements_of(lambda s=submission: versions_with_changes(s))
+        assert version_partitions_read(sql, params) == read
+    # moved again, back into 2025: each of its three days is kept, and its versions are read under them
+    correct_submission(
+        submission=record,
+        raw=ACTIVITY | {"activity_date": "2025-12-31"},
+        not_applicable={},
+        reason="再改日期",
+        by=village_cadre,
+        expected_version=2,
+    )
+    record.refresh_from_db()
+    assert sorted(record.version_starts) == [dt.date(2025, 12, 30), dt.date(2025, 12, 31), dt.date(2026, 1, 5)]
+    assert [v.number for v in SubmissionVersion.objects.of(record)] == [1, 2, 3]
+
+
+def test_a_sources_last_supply_is_read_in_the_year_of_its_newest_supply_only(village_cadre):
+    """The catalogue's "last supplied" walks the register's supplies newest first and reads each one's current
+    version by its whole key: the newest supply's year only, where max(`at`) over its versions read every year."""
+    several_years()
+    civil = Department.objects.get(code="civil")
+    Field.objects.filter(code=FIELD).update(source=civil)
+    area, by = village_cadre.unit.area.code, User.objects.get(username="civil")
+    for period, value in (("2025Q4", 380), ("2026Q4", 400)):
+        rows = [SupplyRow("1", area, period, FIELD, value)]
+        assert supply_values(department=civil, rows=rows, by=by, today=dt.date(2026, 11, 29)).stored
+    newest = SubmissionVersion.objects.get(submission__source=civil, submission__period="2026Q4")
+    field = Field.objects.get(code=FIELD)
+    assert source_figures()[field.pk].last_supplied == newest.at
+    # the one statement besides the share of the last period's values (a field with a source here)
+    [(sql, params)] = [(sql, params) for sql, params in statements_of(source_figures) if "COUNT(" not in sql]
+    assert _executed(sql, params, generic=True) == years(2026)
+
+
+def _years_read(work: Callable[[], object]) -> set[str]:
+    """The versions' partitions the statements of `work` read when run, each planned generic."""
+    return set().union(*(_executed(sql, params, generic=True) for sql, params in statements_of(work)))
+
+
+def test_the_unit_apis_list_reads_only_the_years_of_the_submissions_it_lists(village_cadre, monkeypatch):
+    """The newest submissions are picked first, then their current versions are read in those submissions' years:
+    a unit's older years are not read for a list that does not show them, nor other years for one period's."""
+    several_years()
+    for period in ("2025Q1", "2025Q4", "2026Q1", "2026Q2", "2026Q4"):  # beside the demo's 2026Q3
+        file_village_basics(village_cadre, period=period)
+    api, url = token_client(village_cadre), "/api/v1/unit/submissions"
+    monkeypatch.setattr(unit_api, "LISTED", 3)  # as 500 of a unit with more history than that
+    listed = api.get(url, {"sheet": "village_basics"}).json()["results"]
+    assert [r["period"] for r in listed] == ["2026Q4", "2026Q3", "2026Q2"]
+    assert _years_read(lambda: api.get(url, {"sheet": "village_basics"})) == years(2026)
+    one = api.get(url, {"period": "2025Q4"}).json()["results"]
+    assert [(r["sheet"], r["period"]) for r in one] == [("village_basics", "2025Q4")]
+    assert _years_read(lambda: api.get(url, {"period": "2025Q4"})) == years(2025)
+
+
+def test_the_ledger_page_reads_only_the_years_of_the_records_it_shows(village_cadre, client, monkeypatch):
+    several_years()
+    sheet = Sheet.objects.get(code="cultural_activity")
+    for day in ("2025-06-08", "2025-12-08", "2026-10-08", "2026-11-08"):
+        record = {**ACTIVITY, "activity_date": day, "activity_title": f"村晚{day}"}
+        add_record(unit=village_cadre.unit, sheet=sheet, raw=record, not_applicable={}, by=village_cadre)
+    monkeypatch.setattr(township, "LEDGER_SHOWN", 2)  # as 200 of a unit with more records than that
+    client.force_login(village_cadre)
+    page = client.get("/ledger/cultural_activity/").content.decode()
+    assert "村晚2026-11-08" in page and "村晚2026-10-08" in page and "村晚2025-12-08" not in page
+    assert _years_read(lambda: client.get("/ledger/cultural_activity/")) == years(2026)
+
+
+def test_migration_0043_gives_answers_and_moved_records_the_keys_of_their_versions(village_cadre, civil_analyst):
+    """Rows made before it (made here, then the migration undone, which drops its columns): each answered question
+    and dispute gets its answer version's key, a moved ledger record the day of its older version, a record never
+    moved none; and each reads as before."""
+    dispute = open_dispute(village_cadre)
+    answer_dispute(dispute=dispute, by=civil_analyst, value="420")
+    question = ask_question(
+        department=civil_analyst.department,
+        submission=dispute.submission,
+        field="households",
+        version=1,
+        text="户数是否有误？",
+        by=civil_analyst,
+    )
+    answer_question(question=question, unit=village_cadre.unit, by=village_cadre, value="305", explanation="已更正")
+    sheet = Sheet.objects.get(code="cultural_activity")
+    moved = add_record(
+        unit=village_cadre.unit,
+        sheet=sheet,
+        raw={**ACTIVITY, "activity_date": "2025-12-30"},
+        not_applicable={},
+        by=village_cadre,
+    ).submission
+    correct_submission(
+        submission=moved,
+        raw={**ACTIVITY, "activity_date": "2026-01-05"},
+        not_applicable={},
+        reason="日期填错了",
+        by=village_cadre,
+        expected_version=1,
+    )
+    stayed = add_record(unit=village_cadre.unit, sheet=sheet, raw=ACTIVITY, not_applicable={}, by=village_cadre)
+    with connection.cursor() as cursor:  # the filings' deferred key checks now: ALTER TABLE waits for none
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _migrate([("reporting", "0042_delivery_version_start")])
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    for row in (Dispute.objects.get(pk=dispute.pk), Question.objects.get(pk=question.pk)):
+        assert row.answer_start == dt.date(2026, 10, 1) == row.answer_version.period_start
+    assert Question.objects.get(pk=question.pk).answer_version.number == 2
+    assert Submission.objects.get(pk=moved.pk).earlier_starts == [dt.date(2025, 12, 30)]
+    assert Submission.objects.get(pk=stayed.submission_id).earlier_starts is None
+    assert [v.number for v in SubmissionVersion.objects.of(Submission.objects.get(pk=moved.pk))] == [1, 2]

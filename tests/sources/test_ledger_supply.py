@@ -14,7 +14,7 @@ from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from core.models import Department, Unit, User
-from reporting.models import Delivery, Field, Submission
+from reporting.models import Delivery, Field, Submission, SubmissionVersion
 from reporting.services.ledger_supplies import RECORD_NAMESPACE
 from reporting.services.relay import relay_versions
 from reporting.services.supplies import SupplyRow, supply_values
@@ -70,6 +70,9 @@ def test_a_record_is_stored_once_per_record_id_and_corrected_moved_and_withdrawn
         earlier[:7].replace("-", ""),
     )
     assert Submission.objects.supplies().count() == 1
+    # its first version stays under the day it was filed with, which the record now names (read there only)
+    assert record.earlier_starts == [day]
+    assert [v.number for v in SubmissionVersion.objects.of(record)] == [1, 2]
 
     gone = _supply(civil, _rows(area, "MZ-0001", activity_date=None, attendance=None))
     assert (gone.deleted, gone.stored) == (2, True)
