@@ -425,6 +425,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the import stopped unexpectedly (the error is logged) and nothing was stored; it is not retried: "
         "ask an administrator",
     ),
+    "supply.job_interrupted": (
+        "导入在处理中被中断了 {attempts} 次，已停止重试；请检查文件（例如是否过大，可拆分后再上传），或联系数据办",
+        "the import was interrupted {attempts} times while it ran and will not be retried: check the file (is it "
+        "very large? split it and upload the parts), or contact the data office",
+    ),
     "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
     "supply.csv_cell": (
         "有一个单元格超过 {max} 个字符，无法读取；请检查是否漏了引号",

@@ -115,6 +115,9 @@ class SupplyJob(models.Model):
     file = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=8, choices=SupplyJobStatus.choices, default=SupplyJobStatus.QUEUED)
     rows_done = models.PositiveIntegerField(default=0)
+    # how many times a worker took the job, counted in the claim's transaction: a worker killed mid-import (out of
+    # memory, say) leaves it counted, so the sweep stops sending a job that kills every worker (`SUPPLY_ATTEMPTS`)
+    attempts = models.PositiveSmallIntegerField(default=0)
     summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

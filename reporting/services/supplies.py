@@ -840,6 +840,11 @@ def start_supply_job(
 # free has lost its worker.
 _JOB_LOCK = 19_020
 QUEUED_FOR = dt.timedelta(minutes=1)  # a queued job older than this has probably lost its task: send it again
+# How many times a worker may take a job before the sweep gives up on it. A worker killed for reasons of its own (a
+# deploy, a host restarted, another job's memory) is rare and seldom twice in a row for one job; a job whose worker
+# dies every time (a file whose import runs out of memory, say) would otherwise be sent again forever, each run
+# holding an export-queue worker for as long as the import lasts. Three: one chance to survive a second mishap.
+SUPPLY_ATTEMPTS = 3
 
 
 @unaudited("its supply is audited by supply_values, its request by start_supply_job")
@@ -857,8 +862,9 @@ def run_supply_job(job_id: int) -> SupplyJob | None:
             )
             if job is None:
                 return None
-            job.status = SupplyJobStatus.RUNNING
-            job.save(update_fields=["status"])
+            # counted with the claim: a worker that dies from here on has used one of the job's attempts
+            job.status, job.attempts = SupplyJobStatus.RUNNING, job.attempts + 1
+            job.save(update_fields=["status", "attempts"])
         _import(job)
         return job
 
@@ -909,9 +915,10 @@ def _write_progress(other, job_id: int, done: int) -> None:
         cursor.execute(_PROGRESS_SQL, [done, job_id, SupplyJobStatus.RUNNING.value])
 
 
-@unaudited("housekeeping: sends again the tasks of jobs already queued and audited")
+@audited("supply.interrupted")
 def sweep_supply_jobs() -> list[int]:
-    """Send again the task of a job queued for over a minute, and of a running job whose worker died.
+    """Send again the task of a job queued for over a minute, and of a running job whose worker died, unless
+    its workers died `SUPPLY_ATTEMPTS` times: that job ends failed (`supply.job_interrupted`).
 
     A dead worker's import was one transaction, rolled back with its connection, so the job starts over from
     its file; a worker that died after its import committed but before the job was marked done leaves a
@@ -925,13 +932,32 @@ def sweep_supply_jobs() -> list[int]:
     orphans = []
     for pk in SupplyJob.objects.filter(status=SupplyJobStatus.RUNNING).values_list("pk", flat=True):
         with exclusive(_JOB_LOCK, pk) as free:  # nobody holds it: its worker is gone
-            if free and SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING).update(
-                status=SupplyJobStatus.QUEUED
-            ):
+            if not free:
+                continue
+            running = SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING)
+            if running.filter(attempts__lt=SUPPLY_ATTEMPTS).update(status=SupplyJobStatus.QUEUED):
                 orphans.append(pk)
+            else:
+                _give_up(pk)
     for pk in queued + orphans:
         app.send_task(RUN_SUPPLY_JOB_TASK, args=[pk])
     return queued + orphans
+
+
+@transaction.atomic
+def _give_up(pk: int) -> None:
+    """End a running job whose workers all died (the caller holds its lock): failed, with why, audited."""
+    job = SupplyJob.objects.select_for_update().filter(pk=pk, status=SupplyJobStatus.RUNNING).first()
+    if job is None:  # no longer running: it ended after the sweep listed it
+        return
+    _fail(job, Problem(field="body", rule="supply.job_interrupted", params={"attempts": job.attempts}))
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "summary", "error", "finished_at"])
+    record(action="supply.interrupted", target=job, rule="supply.job_interrupted", attempts=job.attempts)
+    log.error("supply job %s: its worker died in each of %s attempts; not sent again", pk, job.attempts)
+    if job.file:  # the body is kept until its job ends, as `_import` does
+        path = supply_dir() / job.file
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
 @read_only

@@ -160,6 +160,14 @@ def _supply_job():
     )
 
 
+def _interrupted_supply_job():
+    """A running job whose worker died (its lock is free) on its last attempt: the sweep ends it."""
+    job = _supply_job()
+    job.status, job.attempts = "running", supplies.SUPPLY_ATTEMPTS
+    job.save(update_fields=["status", "attempts"])
+    return supplies.sweep_supply_jobs()
+
+
 def _submit():
     return submissions.submit_sheet(
         unit=_cadre().unit,
@@ -508,6 +516,7 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.questions.answer_question", "question.answered"): _answer_question,
     ("reporting.services.supplies.supply_values", "register.supplied"): lambda settings: _supply(),
     ("reporting.services.supplies.start_supply_job", "supply.queued"): lambda settings: _supply_job(),
+    ("reporting.services.supplies.sweep_supply_jobs", "supply.interrupted"): lambda settings: _interrupted_supply_job(),
     ("reporting.services.reports.upload_template", "report.uploaded"): lambda settings: _report_template(),
     ("reporting.services.reports.map_cells", "report.mapped"): lambda settings: _map_report(),
     ("reporting.services.reports.request_report", "report.requested"): lambda settings: _request_report(),
