@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reporting", "0042_delivery_version_start"),
+        ("reporting", "0043_version_keys_carried"),
     ]
 
     operations = [
