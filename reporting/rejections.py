@@ -830,5 +830,17 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
         "“{code}” is not a number field: it has no range",
     ),
     "plausibility.range_order": ("不能小于下限", "must not be below the lower bound"),
+    "plausibility.retired_field": (
+        "“{code}”是已停用的字段，不能设置通常范围",
+        "“{code}” is a retired field: it cannot be given an expected range",
+    ),
+    "plausibility.below_min": (
+        "不能小于字段“{code}”的最小值 {min}",
+        "must not be below the minimum of the field “{code}”, {min}",
+    ),
+    "plausibility.above_max": (
+        "不能大于字段“{code}”的最大值 {max}",
+        "must not be above the maximum of the field “{code}”, {max}",
+    ),
 }
 add_messages(RULE_MESSAGES)
