@@ -195,6 +195,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "须先设定截止日期规则，才能设定锁定",
         "set the due-date rule first: a lock is counted from the due date",
     ),
+    "calendar.unchanged": (
+        "日历规则没有任何修改，未保存",
+        "nothing changed: the calendar's rules are as they were, and nothing was saved",
+    ),
     "unlock.reason": (
         "须为：逾期首次填报、更正、答复询问的更正、部门数据补供",
         "must be one of: late first filing, correction, correction answering a question, register supply",
