@@ -322,8 +322,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # periods
     "period.format": (
-        "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",
-        "“{value}” is not a valid period; use the form 2026, 2026Q4 or 202611",
+        "“{value}”不是有效的报告期，应为 2026、2026Q4（或 2026-Q4）、202611（或 2026-11）的形式",
+        "“{value}” is not a valid period; use the form 2026, 2026Q4 (or 2026-Q4) or 202611 (or 2026-11)",
+    ),
+    # the DHIS2 face and register supplies: the notation alone, as the standard writes it
+    "period.notation": (
+        "“{value}”须写作 {notation}：此处报告期只接受 2026、2026Q4、202611 的写法",
+        "“{value}” must be written {notation}: here a period takes only the form 2026, 2026Q4 or 202611",
     ),
     "period.adx_format": (
         "“{value}”不是有效的 ADX 报告期，应写该期第一天和时长，如 2026-10-01/P3M（季度）、2026-11-01/P1M（月）或 "
