@@ -122,6 +122,13 @@ class Object(_Rule, serializers.DictField):
         return super().run_child_validation(data)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class Reasons(Object):
+    """Field code → why it does not apply: each reason is judged by the filing service, which names the field it
+    belongs to (its code, and its name in Chinese and English) and the rule; a reason that is no text is that
+    field's problem, not a key's."""
+
+
 class TextList(_Rule, serializers.ListField):
     rule = "text.type"
 
@@ -271,9 +278,7 @@ class SubmissionIn(Input):
     sheet = Text()
     period = PeriodText(required=False, help_text="for a periodic sheet: 2026, 2026Q4 or 202611")
     values = Object(help_text="field code → value, in the field's JSON type")
-    not_applicable = Object(
-        child=Text(allow_blank=True), required=False, help_text="field code → the reason it does not apply"
-    )
+    not_applicable = Reasons(required=False, help_text="field code → the reason it does not apply (text)")
     explanations = Object(
         required=False,
         help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",
@@ -291,7 +296,7 @@ class SubmissionIn(Input):
 
 class CorrectionIn(Input):
     values = Object(help_text="field code → value, in the field's JSON type")
-    not_applicable = Object(child=Text(allow_blank=True), required=False)
+    not_applicable = Reasons(required=False, help_text="field code → the reason it does not apply (text)")
     explanations = Object(
         required=False,
         help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",
