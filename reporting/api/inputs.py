@@ -25,7 +25,8 @@ from reporting.models import DisputeStatus
 from reporting.params import repeated, whole_number
 from reporting.rejections import Problem, Problems, listing, storable
 
-PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
+# the DHIS2 notation, or as people type one (2026-12, 2026-Q4, 2026 Q4), read as the notation (`Period.parse`)
+PERIOD_PATTERN = "^[0-9]{4}([- ]?[Qq][1-4]|-?(0[1-9]|1[0-2]))?$"
 
 
 class _Rule:
@@ -58,7 +59,8 @@ class Text(_Rule, serializers.CharField):
 
 @extend_schema_field({"type": "string", "pattern": PERIOD_PATTERN, "example": "2026Q4"})
 class PeriodText(Text):
-    """A period in the DHIS2 notation (2026, 2026Q4, 202611); refused with the reason `Period.parse` gives."""
+    """A period in the DHIS2 notation (2026, 2026Q4, 202611) or as typed (2026-11, 2026-Q4), kept in the notation;
+    refused with the reason `Period.parse` gives."""
 
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)
