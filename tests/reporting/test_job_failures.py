@@ -13,7 +13,7 @@ from reporting.reads.exports import export_dir, run_export
 from reporting.services.supplies import run_supply_job, start_supply_job
 
 CJK = re.compile(r"[\u3400-\u9fff]")
-RAW = "psycopg.errors.UndefinedTable: relation \"reporting_secret\" does not exist at /srv/onetable/data"
+RAW = 'psycopg.errors.UndefinedTable: relation "reporting_secret" does not exist at /srv/onetable/data'
 
 
 @pytest.fixture(autouse=True)
