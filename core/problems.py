@@ -31,9 +31,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the request lacks its security token (the X-CSRFToken header), or the token is stale: a call made with a "
         "signed-in session must send the page's token. Nothing was stored.",
     ),
+    # shown only on a page (400.html), which says once, after it, that nothing was stored
     "method.form_only": (
-        "此页面只接受表单提交（POST），不能用 {method} 直接打开。未保存任何内容。",
-        "this page only takes a form submission (POST); it cannot be opened with {method}. Nothing was stored.",
+        "此页面只接受表单提交（POST），不能用 {method} 直接打开",
+        "this page only takes a form submission (POST); it cannot be opened with {method}",
     ),
     "method.not_allowed": (
         "此地址不接受 {method} 请求，只接受 {allowed}",

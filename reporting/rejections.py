@@ -195,6 +195,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "须先设定截止日期规则，才能设定锁定",
         "set the due-date rule first: a lock is counted from the due date",
     ),
+    "calendar.unchanged": (
+        "日历规则没有任何修改，未保存",
+        "nothing changed: the calendar's rules are as they were, and nothing was saved",
+    ),
     "unlock.reason": (
         "须为：逾期首次填报、更正、答复询问的更正、部门数据补供",
         "must be one of: late first filing, correction, correction answering a question, register supply",
@@ -318,8 +322,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # periods
     "period.format": (
-        "“{value}”不是有效的报告期，应为 2026、2026Q4 或 202611 的形式",
-        "“{value}” is not a valid period; use the form 2026, 2026Q4 or 202611",
+        "“{value}”不是有效的报告期，应为 2026、2026Q4（或 2026-Q4）、202611（或 2026-11）的形式",
+        "“{value}” is not a valid period; use the form 2026, 2026Q4 (or 2026-Q4) or 202611 (or 2026-11)",
+    ),
+    # the DHIS2 face and register supplies: the notation alone, as the standard writes it
+    "period.notation": (
+        "“{value}”须写作 {notation}：此处报告期只接受 2026、2026Q4、202611 的写法",
+        "“{value}” must be written {notation}: here a period takes only the form 2026, 2026Q4 or 202611",
     ),
     "period.adx_format": (
         "“{value}”不是有效的 ADX 报告期，应写该期第一天和时长，如 2026-10-01/P3M（季度）、2026-11-01/P1M（月）或 "
@@ -835,5 +844,17 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
         "“{code}” is not a number field: it has no range",
     ),
     "plausibility.range_order": ("不能小于下限", "must not be below the lower bound"),
+    "plausibility.retired_field": (
+        "“{code}”是已停用的字段，不能设置通常范围",
+        "“{code}” is a retired field: it cannot be given an expected range",
+    ),
+    "plausibility.below_min": (
+        "不能小于字段“{code}”的最小值 {min}",
+        "must not be below the minimum of the field “{code}”, {min}",
+    ),
+    "plausibility.above_max": (
+        "不能大于字段“{code}”的最大值 {max}",
+        "must not be above the maximum of the field “{code}”, {max}",
+    ),
 }
 add_messages(RULE_MESSAGES)

@@ -25,7 +25,8 @@ from reporting.models import DisputeStatus
 from reporting.params import repeated, whole_number
 from reporting.rejections import Problem, Problems, listing, storable
 
-PERIOD_PATTERN = "^[0-9]{4}(Q[1-4]|0[1-9]|1[0-2])?$"
+# the DHIS2 notation, or as people type one (2026-12, 2026-Q4, 2026 Q4), read as the notation (`Period.parse`)
+PERIOD_PATTERN = "^[0-9]{4}([- ]?[Qq][1-4]|-?(0[1-9]|1[0-2]))?$"
 
 
 class _Rule:
@@ -58,7 +59,8 @@ class Text(_Rule, serializers.CharField):
 
 @extend_schema_field({"type": "string", "pattern": PERIOD_PATTERN, "example": "2026Q4"})
 class PeriodText(Text):
-    """A period in the DHIS2 notation (2026, 2026Q4, 202611); refused with the reason `Period.parse` gives."""
+    """A period in the DHIS2 notation (2026, 2026Q4, 202611) or as typed (2026-11, 2026-Q4), kept in the notation;
+    refused with the reason `Period.parse` gives."""
 
     def to_internal_value(self, data: Any) -> str:
         text = super().to_internal_value(data)
@@ -120,6 +122,13 @@ class Object(_Rule, serializers.DictField):
         if type(self.child) is _ANY:
             return {str(key): value for key, value in data.items()}
         return super().run_child_validation(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class Reasons(Object):
+    """Field code → why it does not apply: each reason is judged by the filing service, which names the field it
+    belongs to (its code, and its name in Chinese and English) and the rule; a reason that is no text is that
+    field's problem, not a key's."""
 
 
 class TextList(_Rule, serializers.ListField):
@@ -272,9 +281,7 @@ class SubmissionIn(Input):
     sheet = Text()
     period = PeriodText(required=False, help_text="for a periodic sheet: 2026, 2026Q4 or 202611")
     values = Object(help_text="field code → value, in the field's JSON type")
-    not_applicable = Object(
-        child=Text(allow_blank=True), required=False, help_text="field code → the reason it does not apply"
-    )
+    not_applicable = Reasons(required=False, help_text="field code → the reason it does not apply (text)")
     explanations = Object(
         required=False,
         help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",
@@ -292,7 +299,7 @@ class SubmissionIn(Input):
 
 class CorrectionIn(Input):
     values = Object(help_text="field code → value, in the field's JSON type")
-    not_applicable = Object(child=Text(allow_blank=True), required=False)
+    not_applicable = Reasons(required=False, help_text="field code → the reason it does not apply (text)")
     explanations = Object(
         required=False,
         help_text="why a warning is fine: rule code, `plausibility:<field>` or field code → one line of text",

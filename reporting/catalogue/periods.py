@@ -26,6 +26,13 @@ _PATTERNS = [
     (re.compile(r"^([0-9]{4})Q([1-4])$"), PeriodType.QUARTERLY),
     (re.compile(r"^([0-9]{4})$"), PeriodType.YEARLY),
 ]
+# What people type where a page or the API takes a period (2026-12, 2026-Q4, and "2026 Q4" as the English pages
+# label one), read as the period the DHIS2 notation writes. The DHIS2 face and register supplies take the notation
+# alone (`strict`): the standard requires it, and their rows are keyed by the text sent.
+_TYPED = [
+    (re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$"), PeriodType.MONTHLY),
+    (re.compile(r"^([0-9]{4})[- ]Q([1-4])$"), PeriodType.QUARTERLY),
+]
 MIN_YEAR, MAX_YEAR = 1900, 2999
 # English month names are fixed here rather than taken from the locale: a label must not depend on the server's.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -44,19 +51,24 @@ class Period:
     index: int = 1
 
     @classmethod
-    def parse(cls, text: str, *, field: str = "period") -> Period:
+    def parse(cls, text: str, *, field: str = "period", strict: bool = False) -> Period:
+        """The period `text` names: in the DHIS2 notation, or (unless `strict`) as typed, 2026-12 or 2026-Q4."""
         given = (text or "").strip()  # echoed as sent when refused
         text = given.upper()
         if not text:
             raise PeriodError(field=field, rule="required", label_zh="报告期", label_en="Period")
-        for pattern, period_type in _PATTERNS:
+        for pattern, period_type in _PATTERNS + _TYPED:
             match = pattern.match(text)
             if match:
                 year = int(match.group(1))
                 if not MIN_YEAR <= year <= MAX_YEAR:
                     raise PeriodError(field=field, rule="period.year", params={"min": MIN_YEAR, "max": MAX_YEAR})
                 index = int(match.group(2)) if period_type is not PeriodType.YEARLY else 1
-                return cls(period_type, year, index)
+                found = cls(period_type, year, index)
+                if strict and (pattern, period_type) in _TYPED:
+                    params = {"value": given[:30], "notation": str(found)}
+                    raise PeriodError(field=field, rule="period.notation", params=params)
+                return found
         # a period written as ADX writes one (its first day and length) that does not name a period: the answer
         # shows that notation (`reporting.dhis2.formats.onetable_period` reads the ones that do)
         rule = "period.adx_format" if "/P" in text else "period.format"

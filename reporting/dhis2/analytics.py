@@ -106,7 +106,7 @@ def read(department: Department, dims: Dimensions, display: str = "NAME") -> dic
     periods = []
     for text in dims.pe:
         try:
-            periods.append(Period.parse(text))
+            periods.append(Period.parse(text, strict=True))
         except PeriodError:
             raise _conflict("dhis2.period", "E7124", period=text[:40]) from None
     for code in dims.dx:

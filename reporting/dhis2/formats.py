@@ -407,6 +407,6 @@ def adx_chunks(values: Iterable[OutValue], exported: dt.datetime) -> Iterator[by
 
 def parse_period(text: str) -> Period | None:
     try:
-        return Period.parse(onetable_period(text))
+        return Period.parse(onetable_period(text), strict=True)
     except PeriodError:
         return None

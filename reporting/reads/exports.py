@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import csv
 import io
+import logging
 import queue
 import re
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from core.models import Area, Department
 from core.replica import on_replica, read_alias, reader, replica_stream
@@ -255,6 +257,14 @@ def query_from(department: Department, params: dict) -> Query:
     )
 
 
+# A job that failed: its page shows this (translated), the log the exception, which may name paths or SQL.
+EXPORT_FAILED = gettext_noop(
+    "The export could not be written because of an unexpected error, which has been logged for the office. "
+    "Try again later or tell the office."
+)
+logger = logging.getLogger(__name__)
+
+
 def export_dir() -> Path:
     folder = Path(settings.DATA_DIR) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -274,8 +284,9 @@ def run_export(job_id: int) -> ExportJob:
         try:
             writer = _write_xlsx if job.format == "xlsx" else _write_csv
             writer(query, path, lambda done: ExportJob.objects.filter(pk=job.pk).update(rows_done=done))
-        except Exception as error:
-            ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(error)[:2000])
+        except Exception:
+            logger.exception("export job %s failed", job.pk)
+            ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=EXPORT_FAILED)
             raise
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
     job.refresh_from_db()

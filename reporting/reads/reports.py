@@ -129,17 +129,14 @@ def _filled_note(text: str) -> bool:
     return "：" in stripped or ":" in stripped
 
 
-def _blank(ws: Any, r: int, c: int) -> bool:
-    """Whether the merged range whose top-left is (r, c) holds nothing (openpyxl keeps a value only there, but a
-    file written elsewhere may leave values in the other cells)."""
-    for merged in ws.merged_cells.ranges:
-        if (merged.min_row, merged.min_col) == (r, c):
-            return all(
-                ws.cell(row, column).value is None or str(ws.cell(row, column).value).strip() == ""
-                for row in range(merged.min_row, merged.max_row + 1)
-                for column in range(merged.min_col, merged.max_col + 1)
-            )
-    return True
+def _blank(ws: Any, merged: Any) -> bool:
+    """Whether a merged range holds nothing (openpyxl keeps a value only in its top-left, but a file written
+    elsewhere may leave values in the other cells)."""
+    return all(
+        ws.cell(row, column).value is None or str(ws.cell(row, column).value).strip() == ""
+        for row in range(merged.min_row, merged.max_row + 1)
+        for column in range(merged.min_col, merged.max_col + 1)
+    )
 
 
 def find_cells(book: Workbook) -> list[FoundCell]:
@@ -147,9 +144,11 @@ def find_cells(book: Workbook) -> list[FoundCell]:
     found: list[FoundCell] = []
     for ws in book.worksheets:
         owner: dict[tuple[int, int], tuple[int, int]] = {}
-        blank_range: dict[tuple[int, int], bool] = {}  # a merged range's top-left: whether all of it is blank
+        # each merged range by its top-left, found once per sheet (a layout may merge thousands of cells)
+        merged_at: dict[tuple[int, int], Any] = {}
         wide: set[tuple[int, int]] = set()  # top-left cells of merged ranges alone in their row (titles)
         for merged in ws.merged_cells.ranges:
+            merged_at.setdefault((merged.min_row, merged.min_col), merged)
             for r in range(merged.min_row, merged.max_row + 1):
                 for c in range(merged.min_col, merged.max_col + 1):
                     owner[(r, c)] = (merged.min_row, merged.min_col)
@@ -191,7 +190,7 @@ def find_cells(book: Workbook) -> list[FoundCell]:
                 # (a report's answer box is often two columns merged); the rest of the range is never offered
                 if owner.get((r, c), (r, c)) != (r, c) or (value is not None and str(value).strip() != ""):
                     continue
-                if (r, c) in owner and not blank_range.setdefault((r, c), _blank(ws, r, c)):
+                if (r, c) in merged_at and not _blank(ws, merged_at[(r, c)]):
                     continue
                 header = 0
                 for up in range(r - 1, 0, -1):

@@ -33,7 +33,8 @@ def set_due_rules(
 ) -> list[DueRule]:
     """Make each named cadence due `days[cadence]` days after its periods end, open `leads[cadence]` days before
     they begin and lock `locks[cadence]` days after the due date (None: never); others keep their rule. A ledger
-    has only a lock: its records dated in a month lock `locks["ledger"]` days after that month ends."""
+    has only a lock: its records dated in a month lock `locks["ledger"]` days after that month ends. The rules
+    that changed are returned; none changed is refused ("calendar.unchanged")."""
     leads, locks = leads or {}, locks or {}
     problems = [
         Problem(field=f"days_{c}", rule="unknown")
@@ -64,14 +65,16 @@ def set_due_rules(
     rules = []
     for cadence in sorted({*days, *leads, *locks}):
         before = DueRule.objects.select_for_update().filter(cadence=cadence).first()
+        if before is None and cadence not in days and cadence not in leads and locks.get(cadence) is None:
+            continue  # "never locks" for a cadence with no rule: what it already is (the page's empty inputs)
         wanted = {
             "days_after_period_end": days.get(cadence, before.days_after_period_end if before else 0),
             "lead_days": leads.get(cadence, before.lead_days if before else 0),
             "lock_days_after_due": locks[cadence] if cadence in locks else (before and before.lock_days_after_due),
         }
-        rule, _ = DueRule.objects.update_or_create(cadence=cadence, defaults=wanted)
         was = {k: getattr(before, k) for k in wanted} if before else None
         if was != wanted:
+            rule, _ = DueRule.objects.update_or_create(cadence=cadence, defaults=wanted)
             record(
                 action="calendar.rule_set",
                 target=rule,
@@ -84,7 +87,9 @@ def set_due_rules(
                 lead_was=was["lead_days"] if was else None,
                 lock_was=was["lock_days_after_due"] if was else None,
             )
-        rules.append(rule)
+            rules.append(rule)
+    if not rules:  # the form sent back as shown: nothing to store, nothing to audit
+        raise Problems([Problem(field="calendar", rule="calendar.unchanged")])
     return rules
 
 

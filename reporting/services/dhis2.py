@@ -193,7 +193,7 @@ def _file(
         for (_sheet, period), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
             try:
                 with transaction.atomic():
-                    _file_group(unit, user, Period.parse(period), group, delete, outcome)
+                    _file_group(unit, user, Period.parse(period, strict=True), group, delete, outcome)
             except Problems as error:
                 outcome.ignored += len(group)
                 outcome.conflicts += _group_conflicts(group, error.problems)
@@ -210,7 +210,7 @@ def _check(unit: Unit, v: DataValue, f: Field | None) -> Problem | None:
     if f is None or f.sheet.is_ledger or unit.area.level not in f.sheet.unit_levels:
         return Problem(field="field", rule="dhis2.not_asked", params={"code": v.data_element[:40]})
     try:
-        period = Period.parse(v.period)
+        period = Period.parse(v.period, strict=True)
     except PeriodError as problem:
         return problem
     if period.type != f.sheet.period_type:

@@ -15,6 +15,7 @@ from core.models import Office, User
 from core.problems import labelled
 from reporting.catalogue import expressions, fieldtypes
 from reporting.catalogue import rules as rule_semantics
+from reporting.catalogue.fieldtypes.base import exact
 from reporting.models import (
     CODE,
     DataRequest,
@@ -274,17 +275,49 @@ def _bound(name: str, value: Any, zh: str, en: str) -> Decimal | None:
     return number
 
 
+def _outside_the_fields_bounds(
+    field: Field, name: Words, lower: Decimal | None, upper: Decimal | None
+) -> list[Problem]:
+    """A bound no value of the field can reach (below its minimum, above its maximum): a range nobody could meet."""
+    problems = []
+    if field.field_type.expression_kind != "number":  # refused as such; a date's minimum is no number
+        return []
+    own = {key: exact(field.constraints[key]) for key in ("min", "max") if key in field.constraints}
+    for key, bound, zh, en in (("low", lower, "下限", "Lower bound"), ("high", upper, "上限", "Upper bound")):
+        if bound is None:
+            continue
+        if "min" in own and bound < own["min"]:
+            params = {"code": name, "min": field.constraints["min"]}
+            problems.append(Problem(field=key, rule="plausibility.below_min", params=params, label_zh=zh, label_en=en))
+        elif "max" in own and bound > own["max"]:
+            params = {"code": name, "max": field.constraints["max"]}
+            problems.append(Problem(field=key, rule="plausibility.above_max", params=params, label_zh=zh, label_en=en))
+    return problems
+
+
 @audited("plausibility.range_set")
 @transaction.atomic
 def set_expected_range(*, field: Field, low: Any, high: Any, by: User) -> ExpectedRange | None:
     """Set (or, with both bounds empty, remove) the range the office expects a numeric field's values in."""
     problems: list[Problem] = []
+    setting = not (low in (None, "") and high in (None, ""))  # removing one is never refused: it asks nothing
+    field_name = Words(field.name_zh, field.name_en)
+    if setting and field.status == Status.RETIRED:  # never asked again from its retirement: nothing to expect
+        problems.append(
+            Problem(
+                field="field",
+                rule="plausibility.retired_field",
+                params={"code": field_name},
+                label_zh="字段",
+                label_en="Field",
+            )
+        )
     if field.field_type.expression_kind != "number":
         problems.append(
             Problem(
                 field="field",
                 rule="plausibility.not_number",
-                params={"code": Words(field.name_zh, field.name_en)},
+                params={"code": field_name},
                 label_zh="字段",
                 label_en="Field",
             )
@@ -299,6 +332,7 @@ def set_expected_range(*, field: Field, low: Any, high: Any, by: User) -> Expect
     lower, upper = bounds
     if lower is not None and upper is not None and lower > upper:
         problems.append(Problem(field="high", rule="plausibility.range_order", label_zh="上限", label_en="Upper bound"))
+    problems += _outside_the_fields_bounds(field, field_name, lower, upper)
     if problems:
         raise Problems(problems)
     ExpectedRange.objects.filter(field=field).delete()

@@ -196,8 +196,8 @@ class _Checker:
     def period(self, text: str) -> Period:
         found = self.periods.get(text)
         if found is None:
-            try:
-                found = Period.parse(text)
+            try:  # the notation alone: a supply is keyed by the text it sends (supply_sets.supply_keys)
+                found = Period.parse(text, strict=True)
             except PeriodError as problem:
                 found = problem
             self.periods[text] = found

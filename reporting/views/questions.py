@@ -136,6 +136,8 @@ def unit_question(request: HttpRequest, pk: int) -> HttpResponse:
         "row": question_row(question),
         "now": display(question.field, current.values.get(question.field.code)),
         "problems": problems,
+        # the page's two inputs that a problem may be about: each is tied to its own message
+        "wrong": {p.field for p in problems} & {"value", "explanation"},
         "posted": request.POST,
     }
     return render(request, "township/question.html", context, status=400 if problems else 200)

@@ -17,7 +17,7 @@ from core.access import access_department, signed_in
 from reporting.access import access_supply_job
 from reporting.filing.excel import CellProblem
 from reporting.filing.supply_readers import COLUMNS, rows_of
-from reporting.models import Field
+from reporting.models import Field, SupplyJob, SupplyJobStatus
 from reporting.rejections import Problem
 from reporting.services.supplies import RowProblem, start_supply_job, summary, supply_values
 
@@ -102,12 +102,22 @@ def supply_job(request: HttpRequest, pk: int) -> HttpResponse:
     problems = [cell_problem(c) for c in conflicts if "row" in c]
     context = {
         "job": job,
+        "failure": _failure(job, conflicts) if job.status == SupplyJobStatus.FAILED else [],
         "result": job.summary if job.status == "done" else None,
         "problems": problems,
         "partial": not job.options.get("atomic", True),
         "dry_run": job.options.get("dry_run", False),
     }
     return render(request, "department/supply_job.html", context)
+
+
+def _failure(job: SupplyJob, conflicts: list[dict]) -> list[Problem | _Stored]:
+    """Why a job failed as a whole, in both languages, as its summary keeps it; the stored `error` is never shown
+    (an older job's may be an exception's text, which is for the log)."""
+    whole = [c for c in conflicts if "row" not in c and "message_zh" in c and "message_en" in c]
+    if not whole:
+        return [Problem(field="body", rule="supply.job_failed")]
+    return [_Stored(c.get("field", ""), c.get("code", ""), c["message_zh"], c["message_en"]) for c in whole]
 
 
 @login_required

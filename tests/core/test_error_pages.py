@@ -4,6 +4,7 @@ JSON."""
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from core.demo_accounts import DEMO_PASSWORD
@@ -104,6 +105,19 @@ def test_it_answers_a_get_on_a_form_only_page_with_the_sites_page_saying_so(demo
 def test_it_answers_a_wrong_method_in_english_when_the_user_chose_english(demo):
     page = _client("office", "en").get("/office/unlocks/1/withdraw/").content.decode()
     assert "The request was refused" in page and "Nothing was stored." in page and '<html lang="en">' in page
+    assert page.count("othing was stored") == 1  # said once, not by the message and again by the page
+
+
+def test_it_says_once_that_nothing_was_stored_on_each_refusal_page(demo):
+    zh = _client("office").get("/office/unlocks/1/withdraw/").content.decode()
+    assert zh.count("未保存任何内容") == 1 and zh.count("othing was stored") == 0
+    big = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    for language, said in (("en", "othing was stored"), ("zh-hans", "未保存任何内容")):
+        page = _client("village", language).post("/ledger/cultural_activity/new/", {"v__note": big}).content.decode()
+        assert page.count(said) == 1, language
+        client = _client("village", language, enforce_csrf_checks=True)
+        page = client.post("/ledger/cultural_activity/new/", {"v__attendance": "1"}).content.decode()
+        assert page.count(said) == 1, language
 
 
 @pytest.mark.urls("tests.core.boom_urls")

@@ -9,6 +9,9 @@ import time_machine
 from playwright.sync_api import expect
 
 from core.demo_accounts import DEMO_PASSWORD
+from reporting.services.questions import ask_question
+from tests.e2e.test_department_and_office import login
+from tests.reporting.helpers import file_village_basics
 
 # the relative luminance and contrast ratio of WCAG 2.x, on the browser's computed rgb() colours
 CONTRAST_JS = """
@@ -185,3 +188,35 @@ def test_the_catalogue_wraps_english_words_between_words_at_200_percent_zoom(dem
     )
     assert broken == []
     assert page.locator("nav.subnav a[aria-current=page]").inner_text() == "Catalogue"
+
+
+@pytest.mark.e2e
+@time_machine.travel(dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC), tick=True)
+def test_a_refused_answer_to_a_question_moves_the_focus_to_its_summary_and_ties_the_error_to_its_input(
+    demo, live_server, browser_page, village_cadre, civil_analyst
+):
+    filed = file_village_basics(village_cadre)
+    question = ask_question(
+        department=civil_analyst.department,
+        submission=filed.submission,
+        field="households",
+        version=1,
+        text="户数比上季度多了一倍，是否有误？",
+        by=civil_analyst,
+    )
+    page = browser_page
+    login(page, live_server.url, "village")
+    page.goto(f"{live_server.url}/fill/questions/{question.pk}/")
+    page.get_by_label("更正为").fill("三百")
+    page.get_by_role("button", name="发送答复").click()
+
+    problems = page.locator("#problems")
+    expect(problems).to_be_focused()
+    expect(page.locator("[role=alert]")).to_have_count(1)  # the summary alone, not once more by the input
+    value = page.locator("#a-value")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(value).to_have_attribute("aria-describedby", "err-value")
+    expect(value).to_have_accessible_description("更正为：须为整数 Correct the value to: must be a whole number")
+    expect(page.locator("#a-explanation")).not_to_have_attribute("aria-invalid", "true")
+    problems.get_by_role("link", name="更正为：须为整数").click()
+    expect(value).to_be_focused()

@@ -219,4 +219,5 @@ def test_it_announces_an_exports_progress_politely_and_its_failure_as_an_alert(s
     assert page.get("id") == "progress" and page.get("aria-live") == "polite"
     assert page.xpath("//progress")[0].get("aria-label") == "导出进度"
     alerts = page.xpath('//*[@role="alert"]')
-    assert [a.text_content() for a in alerts] == (["导出失败 / The export failed"] if status == "failed" else [])
+    said = "导出时发生意外错误，未能生成文件；错误已记录，供数据办查看。请稍后重试或告知数据办。"
+    assert [a.text_content() for a in alerts] == ([said] if status == "failed" else [])

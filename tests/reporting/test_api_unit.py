@@ -49,10 +49,19 @@ def test_it_serves_the_one_table_with_carried_values_and_schemas(api):
 
 
 def test_a_bad_period_is_a_400_naming_the_parameter(api):
-    response = api.get("/api/v1/unit/one-table", {"period": "2026-11"})
+    response = api.get("/api/v1/unit/one-table", {"period": "2026-13"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "period"
     assert "is not a valid period" in response.json()["message_en"]
+
+
+def test_a_period_typed_2026_q4_is_read_as_2026q4(api):
+    typed, notation = (
+        api.get("/api/v1/unit/one-table", {"period": "2026-Q4"}),
+        api.get("/api/v1/unit/one-table", {"period": "2026Q4"}),
+    )
+    assert typed.status_code == 200, typed.content
+    assert typed.json() == notation.json()
 
 
 def test_idempotency_same_key_same_body_gives_the_first_answer_again(api, village_cadre):

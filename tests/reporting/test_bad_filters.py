@@ -12,7 +12,7 @@ from reporting.catalogue.periods import Period
 from reporting.models import AccessRecord, ExportJob
 from tests.reporting.helpers import file_village_basics, one_language_each, token_client
 
-BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-11", "２０２６Q9", "99999"]
+BAD_PERIODS = ["2026Q5", "abc", "202613", "2026-13", "２０２６Q9", "99999"]
 
 
 def text(response) -> str:

@@ -116,10 +116,16 @@ def file(api, body, key="k-1"):
 
 
 @pytest.mark.parametrize("value", NOT_TEXT)
-def test_a_not_applicable_reason_that_is_not_text_is_named(unit_api, village_cadre, value):
+def test_a_not_applicable_reason_that_is_not_text_is_named_by_its_field(unit_api, village_cadre, value):
     body = {"sheet": "cultural_activity", "values": API_RECORD, "not_applicable": {"volunteers_involved": value}}
-    problem = named(file(unit_api, body), "not_applicable.volunteers_involved")
-    assert problem["code"] == "text.type" and problem["message_en"] == "must be text (a string)"
+    problem = named(file(unit_api, body), "volunteers_involved")  # the field's code, not the body's key
+    if value is None:  # no reason given
+        assert problem["code"] == "na.reason"
+        assert problem["message_en"] == "Volunteers involved: needs a reason when answered “not applicable”"
+    else:
+        assert problem["code"] == "text.type"
+        assert problem["message_zh"] == "参与志愿者人数（不适用原因）：须为文字（字符串）"
+        assert problem["message_en"] == "Volunteers involved (not-applicable reason): must be text (a string)"
     assert nothing_filed(village_cadre.unit)
 
 
@@ -177,6 +183,21 @@ def test_a_correction_reason_that_is_not_text_or_not_storable_is_named(unit_api,
         HTTP_IF_MATCH='"1"',
     )
     named(response, "reason")
+    assert SubmissionVersion.objects.filter(submission_id=first["id"]).count() == 1
+
+
+@pytest.mark.parametrize("value", [12, ["无"], {"a": 1}])
+def test_a_corrections_not_applicable_reason_that_is_not_text_is_named_by_its_field(unit_api, village_cadre, value):
+    first = file(unit_api, {"sheet": "cultural_activity", "values": API_RECORD}).json()
+    values = {k: v for k, v in API_RECORD.items() if k != "volunteers_involved"}
+    response = unit_api.post(
+        f"/api/v1/unit/submissions/{first['id']}/corrections",
+        {"values": values, "not_applicable": {"volunteers_involved": value}, "reason": "更正"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    problem = named(response, "volunteers_involved")
+    assert problem["code"] == "text.type" and problem["message_zh"].startswith("参与志愿者人数（不适用原因）")
     assert SubmissionVersion.objects.filter(submission_id=first["id"]).count() == 1
 
 

@@ -4,6 +4,7 @@ from html import unescape
 import pytest
 import time_machine
 
+from core.models import AuditEvent
 from reporting.models import (
     ClosureLog,
     DueException,
@@ -14,6 +15,8 @@ from reporting.models import (
     SubscriptionStatus,
     ZombieFlag,
 )
+from reporting.rejections import Problems
+from reporting.services.calendar import set_due_rules
 from reporting.services.catalogue import zombie_check
 from tests.reporting.helpers import REQUEST_FORM, form_of, text_of
 
@@ -51,6 +54,27 @@ def test_a_retroactive_definition_change_is_refused_by_name(client, office_admin
     assert response.status_code == 400
     assert "a definition change can only apply from a period not yet begun" in response.content.decode()
     assert Field.objects.get(pk=squares.pk).constraints["max"] == 100
+
+
+def test_the_calendar_saved_as_shown_records_nothing_and_says_nothing_changed(client, office_admin):
+    client.force_login(office_admin)
+    shown = form_of(client.get("/office/calendar/").content.decode(), "lock_ledger")
+    assert shown["lock_ledger"] == [""]  # the demo has no ledger rule: its lock input is empty
+    before = (list(DueRule.objects.values().order_by("cadence")), AuditEvent.objects.count())
+    page = client.post("/office/calendar/", shown)
+    assert page.status_code == 400
+    said = text_of(page.content.decode())
+    assert "日历规则没有任何修改，未保存" in said and "nothing changed" in said
+    assert (list(DueRule.objects.values().order_by("cadence")), AuditEvent.objects.count()) == before
+    with pytest.raises(Problems):  # the service alike: the quarterly rule as it is
+        set_due_rules(days={"quarterly": 10}, leads={"quarterly": 0}, locks={"ledger": None}, by=office_admin)
+    assert AuditEvent.objects.count() == before[1]
+    # one change is stored and recorded once, the rules left as they were are not
+    client.post("/office/calendar/", {**shown, "days_monthly": ["7"]})
+    assert DueRule.objects.get(cadence="monthly").days_after_period_end == 7
+    assert list(AuditEvent.objects.filter(action="calendar.rule_set").values_list("detail__cadence", flat=True)) == [
+        "monthly"
+    ]
 
 
 def test_the_office_sets_the_calendar_and_bad_input_is_named(client, office_admin):

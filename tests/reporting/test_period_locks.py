@@ -147,6 +147,20 @@ def test_the_office_page_refuses_an_unlock_without_a_reason(locked, office_admin
     assert Unlock.objects.get().unit.area.code == "360799100201"
 
 
+def test_the_office_page_reads_a_period_typed_2026_q4_as_2026q4(locked, office_admin, client):
+    client.force_login(office_admin)
+    sheet = Sheet.objects.get(code="village_basics")
+    posted = {
+        "sheet": sheet.pk,
+        "period": "2026-Q4",
+        "reason": "late_first",
+        "holder": "360799100201",
+        "note": "网络中断",
+    }
+    assert client.post("/office/unlocks/", posted).status_code == 302
+    assert Unlock.objects.get().period == "2026Q4"
+
+
 def test_no_one_but_the_office_may_unlock(locked, client, village_cadre, civil_analyst):
     sheet = Sheet.objects.get(code="village_basics")
     posted = {"sheet": sheet.pk, "period": "2026Q4", "reason": "late_first", "holder": "360799100201", "note": "x"}

@@ -79,7 +79,6 @@ def test_it_labels_periods_in_english_when_english_is_active():
 @pytest.mark.parametrize(
     "text",
     [
-        "2026-11",
         "202613",
         "202600",
         "2026Q5",
@@ -90,7 +89,12 @@ def test_it_labels_periods_in_english_when_english_is_active():
         "2026W47",
         "1899",
         "3000",
-        "2026 Q4",
+        "2026-13",
+        "2026-00",
+        "2026-Q5",
+        "2026-1",
+        "2026--12",
+        "2026Q-4",
     ],
 )
 def test_it_rejects_bad_period_strings_with_a_clear_message(text):
@@ -101,7 +105,9 @@ def test_it_rejects_bad_period_strings_with_a_clear_message(text):
     assert problem.rule in ("period.format", "period.year")
     if problem.rule == "period.format":
         assert "不是有效的报告期" in problem.message_zh
-        assert "is not a valid period; use the form 2026, 2026Q4 or 202611" in problem.message_en
+        assert (
+            "is not a valid period; use the form 2026, 2026Q4 (or 2026-Q4) or 202611 (or 2026-11)" in problem.message_en
+        )
     else:
         assert "between 1900 and 2999" in problem.message_en
 
@@ -112,3 +118,25 @@ def test_an_empty_period_is_refused_as_required_not_as_an_invalid_period(text):
         Period.parse(text, field="period")
     assert (caught.value.field, caught.value.rule) == ("period", "required")
     assert caught.value.message == "报告期：必填 / Period: is required"
+
+
+@pytest.mark.parametrize(
+    ("typed", "notation"),
+    [("2026-12", "202612"), ("2026-01", "202601"), ("2026-Q4", "2026Q4"), ("2026-q1", "2026Q1"), ("2026 Q4", "2026Q4")],
+)
+def test_it_reads_a_period_typed_as_people_write_it_in_the_dhis2_notation(typed, notation):
+    assert str(Period.parse(f" {typed} ")) == notation
+    assert Period.parse(typed) == Period.parse(notation)
+
+
+@pytest.mark.parametrize(("typed", "notation"), [("2026-12", "202612"), ("2026-Q4", "2026Q4")])
+def test_where_the_notation_is_required_a_typed_period_is_refused_naming_how_to_write_it(typed, notation):
+    with pytest.raises(PeriodError) as caught:
+        Period.parse(typed, field="period", strict=True)
+    problem = caught.value
+    assert (problem.field, problem.rule) == ("period", "period.notation")
+    assert f"须写作 {notation}" in problem.message_zh
+    assert f"must be written {notation}: here a period takes only the form 2026, 2026Q4 or 202611" in (
+        problem.message_en
+    )
+    assert str(Period.parse(notation, strict=True)) == notation

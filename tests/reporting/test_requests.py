@@ -189,7 +189,7 @@ def test_bad_requests_name_every_problem_and_store_nothing(stats, stats_analyst,
             stats_analyst,
             province,
             title=" ",
-            first_period="2027-01",
+            first_period="2027-13",
             proposed=[{**NEW_FIELD, "code": "households", "type": "money"}],
         )
     fields = {p.field: p for p in caught.value.problems}

@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.worksheet.cell_range import MultiCellRange
 
 from core.celery import QUEUES
 from core.celery import app as celery_app
@@ -609,6 +610,35 @@ def test_a_merged_answer_box_is_one_cell_to_fill_and_a_filled_or_unlabelled_merg
     ws["B4"] = None  # a plain blank beside its label, as before
     found = find_cells(book)
     assert [(cell.cell, cell.label) for cell in found] == [("B2", "常住人口（人）"), ("B4", "文化广场数（个）")]
+
+
+class _CountedRanges(MultiCellRange):
+    """A sheet's merged ranges, counting how often they are looked up."""
+
+    lookups = 0
+
+    @property
+    def ranges(self) -> set:
+        type(self).lookups += 1
+        return self._kept
+
+    @ranges.setter
+    def ranges(self, value) -> None:
+        self._kept = set(value)
+
+
+def test_a_sheets_merged_ranges_are_gone_through_once_not_once_per_merged_cell():
+    book = Workbook()
+    ws = book.active
+    for row in range(1, 61):  # sixty answer boxes, each two columns wide
+        ws.cell(row, 1, f"指标{row}（个）")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=3)
+    ws.cell(30, 2, 5)  # a box already filled: not offered
+    ws.merged_cells = _CountedRanges(ws.merged_cells.ranges)
+    _CountedRanges.lookups = 0
+    found = find_cells(book)
+    assert [cell.cell for cell in found] == [f"B{row}" for row in range(1, 61) if row != 30]
+    assert _CountedRanges.lookups == 1
 
 
 def _sheets_book(*titles: str) -> bytes:

@@ -14,13 +14,16 @@ import pytest
 from django.test import Client
 from openpyxl import load_workbook
 
+from core.models import AuditEvent
 from core.tokens import issue_token
 from reporting.catalogue import rules
 from reporting.catalogue.periods import Period
 from reporting.filing.baselines import rebuild_baselines
 from reporting.models import (
+    ExpectedRange,
     Field,
     Sheet,
+    Status,
     Submission,
     SubmissionVersion,
     ValidationRule,
@@ -124,6 +127,45 @@ def test_an_expected_range_needs_a_number_field_and_bounds_in_order(office_admin
     with pytest.raises(Problems) as refused:
         set_expected_range(field=Field.objects.get(code="village_type"), low="1", high="", by=office_admin)
     assert [p.rule for p in refused.value.problems] == ["plausibility.not_number"]
+
+
+def test_an_expected_range_on_a_retired_field_is_refused_by_name_and_nothing_is_stored(office_admin, client):
+    field = Field.objects.get(code="volunteers")
+    Field.objects.filter(pk=field.pk).update(status=Status.RETIRED, retired_from="2027-01-01")
+    field.refresh_from_db()
+    before = (ExpectedRange.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(Problems) as refused:
+        set_expected_range(field=field, low="0", high="40", by=office_admin)
+    problem = refused.value.problems[0]
+    assert (problem.field, problem.rule) == ("field", "plausibility.retired_field")
+    assert "注册志愿者人数" in problem.message_zh and "已停用" in problem.message_zh
+    assert "Registered volunteers" in problem.message_en and "retired" in problem.message_en
+    client.force_login(office_admin)  # the page's form, sent with a retired field's id
+    page = client.post("/office/rules/", {"action": "range", "field": field.pk, "low": "0", "high": "40"})
+    assert page.status_code == 400
+    text = text_of(page.content.decode())
+    assert "“注册志愿者人数”是已停用的字段，不能设置通常范围" in text
+    assert "“Registered volunteers” is a retired field: it cannot be given an expected range" in text
+    assert (ExpectedRange.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_an_expected_range_beyond_the_fields_own_bounds_is_refused_by_name_and_nothing_is_stored(office_admin):
+    before = (ExpectedRange.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(Problems) as refused:  # volunteers: 0 to 1,000,000
+        set_expected_range(field=Field.objects.get(code="volunteers"), low="-5", high="40", by=office_admin)
+    [problem] = refused.value.problems
+    assert (problem.field, problem.rule) == ("low", "plausibility.below_min")
+    assert problem.message_zh == "下限：不能小于字段“注册志愿者人数”的最小值 0"
+    assert problem.message_en == "Lower bound: must not be below the minimum of the field “Registered volunteers”, 0"
+    with pytest.raises(Problems) as refused:  # grid workers: 0 to 500
+        set_expected_range(field=Field.objects.get(code="grid_workers"), low="1", high="600", by=office_admin)
+    [problem] = refused.value.problems
+    assert (problem.field, problem.rule) == ("high", "plausibility.above_max")
+    assert "网格员人数" in problem.message_zh and "500" in problem.message_zh
+    assert "Grid workers" in problem.message_en and "maximum" in problem.message_en
+    assert (ExpectedRange.objects.count(), AuditEvent.objects.count()) == before
+    # within the field's bounds, as the demo sets them
+    assert set_expected_range(field=Field.objects.get(code="grid_workers"), low="0", high="500", by=office_admin)
 
 
 # --- one rule, four channels ---------------------------------------------------------------------------------

@@ -148,6 +148,17 @@ def test_bad_bodies_are_answered_not_500(civil_analyst, civil_source, body):
     assert not Submission.objects.supplies().exists()
 
 
+def test_a_period_not_in_the_dhis2_notation_is_a_conflict_naming_the_notation(civil_analyst, civil_source):
+    civil, village, period = civil_source
+    typed = f"{period[:4]}-{period[4:]}"  # as people write it: 2026-10, or 2026-Q3
+    body = _post(_client(civil_analyst), _values(village, typed, dibao_people="12")).json()
+    assert body["response"]["importCount"]["imported"] == 0
+    [conflict] = body["response"]["conflicts"]
+    assert conflict["rule"] == "period.notation" and f"须写作 {period}" in conflict["message_zh"]
+    assert f"must be written {period}" in conflict["message_en"]
+    assert not Submission.objects.supplies().filter(source=civil).exists()
+
+
 def test_a_source_posts_csv(civil_analyst, civil_source):
     civil, village, period = civil_source
     csv = (
