@@ -105,7 +105,14 @@ def department_question_ask(request: HttpRequest, submission_pk: int) -> HttpRes
         period=submission.period,
         fields=entitled,
     )
-    context = {"department": department, "submission": submission, "fields": fields, "problems": problems}
+    context = {
+        "department": department,
+        "submission": submission,
+        "fields": fields,
+        "problems": problems,
+        # the page's inputs a problem may be about: each is tied to its own message
+        "wrong": {p.field for p in problems} & {"field", "text"},
+    }
     return render(
         request, "department/question_ask.html", {**context, "posted": request.POST}, status=400 if problems else 200
     )

@@ -220,3 +220,26 @@ def test_a_refused_answer_to_a_question_moves_the_focus_to_its_summary_and_ties_
     expect(page.locator("#a-explanation")).not_to_have_attribute("aria-invalid", "true")
     problems.get_by_role("link", name="更正为：须为整数").click()
     expect(value).to_be_focused()
+
+
+@pytest.mark.e2e
+@time_machine.travel(dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC), tick=True)
+def test_a_refused_question_from_a_department_moves_the_focus_to_its_summary_and_ties_the_error_to_its_input(
+    demo, live_server, browser_page, village_cadre
+):
+    filed = file_village_basics(village_cadre)
+    page = browser_page
+    login(page, live_server.url, "civil")
+    page.goto(f"{live_server.url}/department/questions/ask/{filed.submission.pk}/")
+    page.get_by_role("button", name="发送询问").click()  # no question typed
+
+    problems = page.locator("#problems")
+    expect(problems).to_be_focused()
+    expect(problems).to_contain_text("询问未发送，未保存任何内容。")
+    expect(page.locator("[role=alert]")).to_have_count(1)
+    text = page.locator("#q-text")
+    expect(text).to_have_attribute("aria-invalid", "true")
+    expect(text).to_have_attribute("aria-describedby", "err-text")
+    expect(page.locator("#q-field")).not_to_have_attribute("aria-invalid", "true")
+    problems.locator("a").first.click()
+    expect(text).to_be_focused()
