@@ -439,6 +439,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the import was interrupted {attempts} times while it ran and will not be retried: check the file (is it "
         "very large? split it and upload the parts), or contact the data office",
     ),
+    "export.job_interrupted": (
+        "导出在处理中被中断了 {attempts} 次，已停止重试；请缩小导出范围（例如少选几个报告期，或选一个较小的地区）"
+        "后重新导出，或联系数据办",
+        "the export was interrupted {attempts} times while it ran and will not be retried: export less (fewer "
+        "periods, a smaller area) and try again, or contact the data office",
+    ),
+    "report.job_interrupted": (
+        "报表生成过程中被中断了 {attempts} 次，已停止重试；请稍后重新生成，或联系数据办",
+        "generating the report was interrupted {attempts} times and will not be retried: generate it again later, "
+        "or contact the data office",
+    ),
     "supply.csv": ("不是有效的 UTF-8 编码 CSV 文件", "is not a valid UTF-8 CSV file"),
     "supply.csv_cell": (
         "有一个单元格超过 {max} 个字符，无法读取；请检查是否漏了引号",

@@ -16,6 +16,7 @@ from reporting.services import (
     reports,
     supplies,
 )
+from reporting.services import exports as export_services
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -45,6 +46,8 @@ def sweep_outbox_task() -> None:
     deliveries.sweep()
     disputes.sweep_dispute_events()
     supplies.sweep_supply_jobs()
+    export_services.sweep_export_jobs()
+    reports.sweep_report_jobs()
     aggregate_pushes.sweep_pushes()
 
 

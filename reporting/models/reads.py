@@ -97,6 +97,8 @@ class ExportJob(models.Model):
     status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)
+    # how many times a worker took the job, counted in the claim's transaction (`reporting.jobs`)
+    attempts = models.PositiveSmallIntegerField(default=0)
     file = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

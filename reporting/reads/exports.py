@@ -27,6 +27,7 @@ from django.utils.translation import gettext_noop
 
 from core.models import Area, Department
 from core.replica import on_replica, read_alias, reader, replica_stream
+from reporting.jobs import JobKind, claimed
 from reporting.models import AccessKind, ExportJob, ExportStatus, Field, Sheet
 from reporting.reads.accesslog import write_access_records
 from reporting.reads.data import Query, Row, count_rows, entitled_fields, rows
@@ -271,16 +272,32 @@ def export_dir() -> Path:
     return folder
 
 
+def _ended(job: ExportJob, problem) -> list[str]:
+    """An export given up by the sweep: what its dead workers wrote of its file is removed."""
+    path = export_dir() / f"export-{job.pk}.{job.format}"
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return []
+
+
+# A worker holds an advisory lock on the export it writes (`reporting.jobs`: the lock, the attempts, the sweep).
+EXPORT_JOBS = JobKind(name="export", model=ExportJob, lock=19_021, task=RUN_EXPORT_TASK, field="export", ended=_ended)
+
+
 def run_export(job_id: int) -> ExportJob:
-    """Write a queued export job's file, updating its progress as rows are written."""
-    job = ExportJob.objects.select_related("department").get(pk=job_id)
-    if job.status != ExportStatus.QUEUED:
-        return job
+    """Write a queued export job's file once, updating its progress as rows are written (a job already taken by
+    another worker, or ended, is left alone)."""
+    with claimed(EXPORT_JOBS, job_id, related=("department",)) as job:
+        if job is not None:
+            _export(job)
+    return ExportJob.objects.get(pk=job_id)
+
+
+def _export(job: ExportJob) -> None:
     query = query_from(job.department, job.params)
     path = export_dir() / f"export-{job.pk}.{job.format}"
     # the rows on the replica; the job's progress and the access records are writes: the primary
     with on_replica():
-        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows_total=count_rows(query))
+        ExportJob.objects.filter(pk=job.pk).update(rows_total=count_rows(query))
         try:
             writer = _write_xlsx if job.format == "xlsx" else _write_csv
             writer(query, path, lambda done: ExportJob.objects.filter(pk=job.pk).update(rows_done=done))
@@ -289,8 +306,6 @@ def run_export(job_id: int) -> ExportJob:
             ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=EXPORT_FAILED)
             raise
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
 
 
 def _write_csv(query: Query, path: Path, progress) -> None:

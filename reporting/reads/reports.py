@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 from openpyxl import load_workbook
@@ -43,6 +43,7 @@ from openpyxl.workbook.workbook import Workbook
 from core.models import LEVEL_DEPTH, Area, Department, Unit
 from reporting.catalogue import expressions
 from reporting.catalogue.periods import Period
+from reporting.jobs import JobKind, claimed
 from reporting.models import (
     Aggregation,
     CellKind,
@@ -612,12 +613,26 @@ def report_dir() -> Path:
     return folder
 
 
+def _ended(job: ReportJob, problem) -> list[str]:
+    """A report given up by the sweep: what its dead workers wrote of its file is removed."""
+    path = report_dir() / f"report-{job.pk}.xlsx"
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return []
+
+
+# A worker holds an advisory lock on the report it generates (`reporting.jobs`: the lock, the attempts, the sweep).
+REPORT_JOBS = JobKind(name="report", model=ReportJob, lock=19_022, task=RUN_REPORT_TASK, field="report", ended=_ended)
+
+
 def run_report_job(job_id: int) -> ReportJob:
-    """Generate a queued report job's file once (a job not queued is left as it is)."""
-    claimed = ReportJob.objects.filter(pk=job_id, status=ExportStatus.QUEUED).update(status=ExportStatus.RUNNING)
-    job = ReportJob.objects.select_related("template", "area", "department").get(pk=job_id)
-    if not claimed:
-        return job
+    """Generate a queued report job's file once (a job already taken by another worker, or ended, is left alone)."""
+    with claimed(REPORT_JOBS, job_id, related=("template", "area", "department")) as job:
+        if job is not None:
+            _generate(job)
+    return ReportJob.objects.select_related("template", "area", "department").get(pk=job_id)
+
+
+def _generate(job: ReportJob) -> None:
     template = job.template
     try:
         period = Period.parse(job.period)
@@ -639,8 +654,6 @@ def run_report_job(job_id: int) -> ReportJob:
         ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=REPORT_FAILED)
         raise
     ReportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, file=path.name, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
 
 
 def coverage(template: ReportTemplate, period: Period, area: Area) -> tuple[int, int]:

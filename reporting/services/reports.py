@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from core.audit import audited, read_only, record
 from core.celery import app
 from core.models import LEVEL_DEPTH, Area, Department, User
+from reporting import jobs
 from reporting.catalogue.periods import Period, PeriodError, PeriodType
 from reporting.models import (
     CellKind,
@@ -340,3 +341,10 @@ def choice_keys(template: ReportTemplate) -> list[tuple[str, str]]:
     options += [(f"coverage:{c.code}", f"{named[c.key]}: {coverage}") for c in entries if c.kind == "field"]
     options += [(str(kind), str(kind.label)) for kind in (CellKind.PERIOD, CellKind.AREA, CellKind.NONE)]
     return options
+
+
+@audited("report.interrupted")
+def sweep_report_jobs() -> list[int]:
+    """Send again the task of a report job queued for over a minute, and of a running one whose worker died,
+    unless its workers died `jobs.ATTEMPTS` times: that job ends failed (`report.job_interrupted`)."""
+    return jobs.sweep(read.REPORT_JOBS)

@@ -32,9 +32,8 @@ from psycopg.types.json import Jsonb
 
 from core.audit import audited, read_only, record, unaudited
 from core.celery import app
-from core.clock import database_now
-from core.locks import exclusive
 from core.models import Area, Department, Unit, User
+from reporting import jobs
 from reporting.catalogue.fieldtypes import parse_value
 from reporting.catalogue.fieldtypes.base import is_blank
 from reporting.catalogue.fieldtypes.sql import TWINNED
@@ -835,37 +834,28 @@ def start_supply_job(
     return job
 
 
-# A worker holds an advisory lock on the job it imports (namespace, job id; core.locks.exclusive: it holds behind
-# PgBouncer too): PostgreSQL releases it when the worker's connection ends, so a job marked running whose lock is
-# free has lost its worker.
-_JOB_LOCK = 19_020
-QUEUED_FOR = dt.timedelta(minutes=1)  # a queued job older than this has probably lost its task: send it again
-# How many times a worker may take a job before the sweep gives up on it. A worker killed for reasons of its own (a
-# deploy, a host restarted, another job's memory) is rare and seldom twice in a row for one job; a job whose worker
-# dies every time (a file whose import runs out of memory, say) would otherwise be sent again forever, each run
-# holding an export-queue worker for as long as the import lasts. Three: one chance to survive a second mishap.
-SUPPLY_ATTEMPTS = 3
+def _ended(job: SupplyJob, problem: Problem) -> list[str]:
+    """A job given up by the sweep: its problem in the summary, as `_import` writes one, and its body removed."""
+    job.summary = {"conflicts": [problem.as_dict()]}
+    if job.file:  # the body is kept until its job ends, as `_import` does
+        path = supply_dir() / job.file
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return ["summary"]
+
+
+# A worker holds an advisory lock on the job it imports (`reporting.jobs`: the lock, the attempts, the sweep).
+SUPPLY_JOBS = jobs.JobKind(
+    name="supply", model=SupplyJob, lock=19_020, task=RUN_SUPPLY_JOB_TASK, field="body", ended=_ended
+)
+SUPPLY_ATTEMPTS = jobs.ATTEMPTS
 
 
 @unaudited("its supply is audited by supply_values, its request by start_supply_job")
 def run_supply_job(job_id: int) -> SupplyJob | None:
     """Import a queued job's file once: a job already taken by another worker (or done) is left alone."""
-    with exclusive(_JOB_LOCK, job_id) as mine:
-        if not mine:
-            return None
-        with transaction.atomic():
-            job = (
-                SupplyJob.objects.select_for_update(skip_locked=True)
-                .select_related("department__jurisdiction", "by")
-                .filter(pk=job_id, status=SupplyJobStatus.QUEUED)
-                .first()
-            )
-            if job is None:
-                return None
-            # counted with the claim: a worker that dies from here on has used one of the job's attempts
-            job.status, job.attempts = SupplyJobStatus.RUNNING, job.attempts + 1
-            job.save(update_fields=["status", "attempts"])
-        _import(job)
+    with jobs.claimed(SUPPLY_JOBS, job_id, related=("department__jurisdiction", "by")) as job:
+        if job is not None:
+            _import(job)
         return job
 
 
@@ -923,41 +913,7 @@ def sweep_supply_jobs() -> list[int]:
     A dead worker's import was one transaction, rolled back with its connection, so the job starts over from
     its file; a worker that died after its import committed but before the job was marked done leaves a
     rerun that finds every value unchanged (counted as ignored), which stores nothing twice."""
-    # `created_at` is the web host's clock, read against the database's: a task re-sent 30 s early or late is
-    # harmless, since a job runs only under its lock and only while queued (`run_supply_job`)
-    stale = database_now() - QUEUED_FOR
-    queued = list(
-        SupplyJob.objects.filter(status=SupplyJobStatus.QUEUED, created_at__lt=stale).values_list("pk", flat=True)
-    )
-    orphans = []
-    for pk in SupplyJob.objects.filter(status=SupplyJobStatus.RUNNING).values_list("pk", flat=True):
-        with exclusive(_JOB_LOCK, pk) as free:  # nobody holds it: its worker is gone
-            if not free:
-                continue
-            running = SupplyJob.objects.filter(pk=pk, status=SupplyJobStatus.RUNNING)
-            if running.filter(attempts__lt=SUPPLY_ATTEMPTS).update(status=SupplyJobStatus.QUEUED):
-                orphans.append(pk)
-            else:
-                _give_up(pk)
-    for pk in queued + orphans:
-        app.send_task(RUN_SUPPLY_JOB_TASK, args=[pk])
-    return queued + orphans
-
-
-@transaction.atomic
-def _give_up(pk: int) -> None:
-    """End a running job whose workers all died (the caller holds its lock): failed, with why, audited."""
-    job = SupplyJob.objects.select_for_update().filter(pk=pk, status=SupplyJobStatus.RUNNING).first()
-    if job is None:  # no longer running: it ended after the sweep listed it
-        return
-    _fail(job, Problem(field="body", rule="supply.job_interrupted", params={"attempts": job.attempts}))
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "summary", "error", "finished_at"])
-    record(action="supply.interrupted", target=job, rule="supply.job_interrupted", attempts=job.attempts)
-    log.error("supply job %s: its worker died in each of %s attempts; not sent again", pk, job.attempts)
-    if job.file:  # the body is kept until its job ends, as `_import` does
-        path = supply_dir() / job.file
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return jobs.sweep(SUPPLY_JOBS)
 
 
 @read_only

@@ -255,6 +255,27 @@ def _export(settings):
     )
 
 
+def _interrupted_export(settings):
+    """A running export whose worker died (its lock is free) on its last attempt: the sweep ends it."""
+    from reporting import jobs
+    from reporting.models import ExportJob
+
+    _export(settings)
+    ExportJob.objects.update(status="running", attempts=jobs.ATTEMPTS)
+    return exports.sweep_export_jobs()
+
+
+def _interrupted_report():
+    """A running report job whose worker died (its lock is free) on its last attempt: the sweep ends it."""
+    from reporting import jobs
+    from reporting.models import ReportJob
+    from reporting.services import reports
+
+    _request_report()
+    ReportJob.objects.update(status="running", attempts=jobs.ATTEMPTS)
+    return reports.sweep_report_jobs()
+
+
 RULE = {
     "code": "elderly_within_population",
     "sheet": "village_basics",
@@ -461,6 +482,7 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.endpoints.rotate_endpoint_secret", "endpoint.secret_rotated"): _rotate_on_the_page,
     (f"{D}.replay", "deliveries.replayed"): _replay,
     ("reporting.services.exports.request_export", "export.requested"): _export,
+    ("reporting.services.exports.sweep_export_jobs", "export.interrupted"): _interrupted_export,
     (f"{R}.save_request", "request.created"): lambda settings: _request(),
     (f"{R}.save_request", "request.edited"): lambda settings: requests.save_request(
         department=Department.objects.get(code="stats"),
@@ -520,6 +542,7 @@ SCENARIOS: dict[tuple[str, str], Callable] = {
     ("reporting.services.reports.upload_template", "report.uploaded"): lambda settings: _report_template(),
     ("reporting.services.reports.map_cells", "report.mapped"): lambda settings: _map_report(),
     ("reporting.services.reports.request_report", "report.requested"): lambda settings: _request_report(),
+    ("reporting.services.reports.sweep_report_jobs", "report.interrupted"): lambda settings: _interrupted_report(),
     ("reporting.services.reports.auto_generate", "report.auto_requested"): lambda settings: _auto_report(),
     ("reporting.services.reports.draft_request", "request.created"): lambda settings: _draft_report_request(),
     ("reporting.services.rules.define_rule", "rule.defined"): lambda settings: _rule(),
