@@ -116,9 +116,23 @@ def _give_up(kind: JobKind, pk: int) -> None:
     job = kind.model.objects.select_for_update().filter(pk=pk, status=RUNNING).first()
     if job is None:  # no longer running: it ended after the sweep listed it
         return
-    problem = Problem(field=kind.field, rule=kind.rule, params={"attempts": job.attempts})
+    problem = _interrupted(kind, job.attempts)
     job.status, job.error, job.finished_at = FAILED, problem.message, timezone.now()
     changed = kind.ended(job, problem) if kind.ended else []
     job.save(update_fields=["status", "error", "finished_at", *changed])
     record(action=kind.action, target=job, rule=kind.rule, attempts=job.attempts)
     log.error("%s job %s: its worker died in each of %s attempts; not sent again", kind.name, pk, job.attempts)
+
+
+def _interrupted(kind: JobKind, attempts: int) -> Problem:
+    return Problem(field=kind.field, rule=kind.rule, params={"attempts": attempts})
+
+
+def interruption(kind: JobKind, job: Any) -> Problem | None:
+    """Why a failed job was given up, to show in the reader's language, when its workers all died (`_give_up`);
+    None for any other job: a failure's stored text is then a message id or, from older code, an exception's text,
+    for the log only."""
+    if job.status != FAILED:
+        return None
+    problem = _interrupted(kind, job.attempts)
+    return problem if job.error == problem.message else None

@@ -29,12 +29,13 @@ from reporting.access import access_deliveries, access_endpoint, access_export_j
 from reporting.catalogue import fieldtypes
 from reporting.catalogue.periods import Period, PeriodError, period_range
 from reporting.filing.origins import Origin
+from reporting.jobs import interruption
 from reporting.models import ExportJob, ExportStatus, Field, Sheet, ZombieFlag
 from reporting.params import number_in, repeated, whole_number
 from reporting.reads import charts
 from reporting.reads.accesslog import access_history
 from reporting.reads.data import Query, Row, entitled_fields, fields_received, units_asked, unknown_fields
-from reporting.reads.exports import columns, csv_chunks, export_dir, read_page
+from reporting.reads.exports import EXPORT_JOBS, columns, csv_chunks, export_dir, read_page
 from reporting.reads.selectors import display
 from reporting.reads.stored_files import gone, open_stored
 from reporting.rejections import Problem, Problems, period_type_params
@@ -316,7 +317,7 @@ def export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     template = "department/_export_progress.html" if request.htmx else "department/export.html"
     sheet = Sheet.objects.filter(code=job.params.get("sheet")).first()  # its name, as the page shows sheets
-    return render(request, template, {"job": job, "sheet": sheet})
+    return render(request, template, {"job": job, "sheet": sheet, "interrupted": interruption(EXPORT_JOBS, job)})
 
 
 @login_required

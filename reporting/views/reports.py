@@ -15,9 +15,10 @@ from core.models import Area, AreaLevel
 from core.problems import labelled
 from reporting.access import access_report_job, access_report_template
 from reporting.catalogue.periods import Period
+from reporting.jobs import interruption
 from reporting.models import Cadence, ExportStatus, ReportCell, ReportTemplate
 from reporting.params import whole_number
-from reporting.reads.reports import report_dir, row_areas, row_label_of, uncovered
+from reporting.reads.reports import REPORT_JOBS, report_dir, row_areas, row_label_of, uncovered
 from reporting.reads.stored_files import gone, open_stored
 from reporting.rejections import Problem, Problems
 from reporting.services.reports import (
@@ -188,7 +189,7 @@ def report_draft_request(request: HttpRequest, pk: int) -> HttpResponse:
 def report_job(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = access_report_job(access_department(request.user), pk)
     page = "department/_report_progress.html" if request.htmx else "department/report_job.html"
-    return render(request, page, {"job": job})
+    return render(request, page, {"job": job, "interrupted": interruption(REPORT_JOBS, job)})
 
 
 @login_required
