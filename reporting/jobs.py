@@ -22,10 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record
+from core.broker import redis_client
 from core.celery import app
 from core.clock import database_now
 from core.locks import exclusive
@@ -94,7 +96,7 @@ def sweep(kind: JobKind) -> list[int]:
     # harmless, since a job runs only under its lock and only while queued (`claimed`)
     stale = database_now() - QUEUED_FOR
     objects = kind.model.objects
-    queued = list(objects.filter(status=QUEUED, created_at__lt=stale).values_list("pk", flat=True))
+    queued = _not_sent_lately(kind, objects.filter(status=QUEUED, created_at__lt=stale).values_list("pk", "created_at"))
     orphans = []
     for pk in objects.filter(status=RUNNING).values_list("pk", flat=True):
         with exclusive(kind.lock, pk) as free:  # nobody holds it: its worker is gone
@@ -108,6 +110,27 @@ def sweep(kind: JobKind) -> list[int]:
     for pk in queued + orphans:
         app.send_task(kind.task, args=[pk])
     return queued + orphans
+
+
+_RESENT = "onetable:job-resent:{}:{}:{}"  # kind, job id, the job's creation (ids start again in a new database)
+
+
+def _not_sent_lately(kind: JobKind, jobs: Any) -> list[int]:
+    """Of these queued jobs (id, created_at), those whose task was not sent again in the last `QUEUED_FOR`. A job
+    waiting its turn behind a long queue is sent again once a minute at most, not at every sweep: each extra
+    message costs a worker a claim that finds the job taken. A Redis that does not answer throttles nothing."""
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    try:
+        with redis_client(timeout=settings.REDIS_SOCKET_TIMEOUT).pipeline(transaction=False) as pipe:
+            for pk, created_at in jobs:
+                key = _RESENT.format(kind.name, pk, created_at.timestamp())
+                pipe.set(key, 1, nx=True, ex=int(QUEUED_FOR.total_seconds()))
+            return [pk for (pk, _), fresh in zip(jobs, pipe.execute(), strict=True) if fresh]
+    except Exception as error:  # any broker failure: send them all, as the sweep did before
+        log.warning("could not read the re-sent flags of %s jobs (%s)", kind.name, error)
+        return [pk for pk, _ in jobs]
 
 
 @transaction.atomic

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from core.broker import redis_client
 from core.models import Area, AuditEvent, User
 from reporting.jobs import ATTEMPTS
 from reporting.models import ExportJob, ExportStatus, ReportCell, ReportJob
@@ -191,3 +192,19 @@ def test_a_report_whose_worker_dies_every_time_ends_failed_after_its_attempts(st
     page = _signed_in("culture").get(f"/department/reports/jobs/{job.pk}/").content.decode()
     zh, en = job.error.split(" / ")
     assert zh in page and en in page
+
+
+def test_a_queued_export_is_sent_again_once_a_minute_at_most_not_at_every_sweep(demo):  # noqa: F811
+    # an export waiting its turn behind a long queue looks like one whose task was lost: the sweep sends it again,
+    # but a second sweep seconds later must not add another message for it (each would cost a worker a claim)
+    job, other = _export(), _export()
+    _lost(job)
+    _lost(other)
+    assert sorted(sweep_export_jobs()) == sorted([job.pk, other.pk])
+    assert sweep_export_jobs() == []
+    flags = redis_client(timeout=2)
+    key = f"onetable:job-resent:export:{job.pk}:{ExportJob.objects.get(pk=job.pk).created_at.timestamp()}"
+    assert 0 < flags.ttl(key) <= 60  # a minute from now it may be sent again
+    flags.delete(key)  # that minute gone by, for this job only
+    assert sweep_export_jobs() == [job.pk]
+    assert _status(job) == (ExportStatus.QUEUED, 0)  # nothing ran: sending again takes nothing from the job
